@@ -1,0 +1,145 @@
+import http from "node:http";
+import http2 from "node:http2";
+import net from "node:net";
+import type { Logger } from "pino";
+import {
+  HTTP1_HEADERS_TIMEOUT_MS,
+  HTTP1_KEEP_ALIVE_TIMEOUT_MS,
+  HTTP2_INITIAL_WINDOW_BYTES,
+  HTTP2_MAX_FRAME_BYTES,
+  HTTP2_SESSION_WINDOW_BYTES,
+  HTTP2_SESSION_IDLE_TIMEOUT_MS,
+  PREFACE_WAIT_MS,
+  CLOSE_GRACE_MS,
+} from "../constants.js";
+
+/** A request handler that serves both HTTP/1.1 and HTTP/2 requests (connectNodeAdapter's shape). */
+export type DualHandler = (
+  req: http.IncomingMessage | http2.Http2ServerRequest,
+  res: http.ServerResponse | http2.Http2ServerResponse,
+) => void;
+
+/** Options of the one-port listener. */
+export interface OnePortOptions {
+  readonly host: string;
+  /** 0 picks a free port. */
+  readonly port: number;
+  readonly handler: DualHandler;
+  readonly logger: Logger;
+}
+
+/** A running one-port listener. */
+export interface OnePortServer {
+  /** The port actually bound. */
+  readonly port: number;
+  /** http://host:port */
+  readonly url: string;
+  /** Stops accepting, ends idle connections, and waits (bounded) for the rest to finish. */
+  close(): Promise<void>;
+}
+
+// Every h2c connection starts with this client preface (RFC 9113 section 3.4); HTTP/1.1 never does.
+const HTTP2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+
+/**
+ * Listens on one plaintext port for gRPC (h2c), gRPC-Web and Connect (HTTP/1.1 and h2c).
+ *
+ * Why a net.Server front: http2.createServer speaks only h2c (browsers and curl's default use
+ * HTTP/1.1), `allowHTTP1` only works with TLS, and http.createServer cannot speak HTTP/2 that gRPC
+ * needs. So we read the first bytes of each connection and hand the socket to the server that speaks
+ * its protocol.
+ */
+export async function listenOnePort(options: OnePortOptions): Promise<OnePortServer> {
+  const { logger, handler } = options;
+
+  // requestTimeout 0: Node's 300 s default kills long uploads/downloads with a 408 (STACK.md); stalled
+  // transfers are timed out by the transfer code, idle connections by keepAliveTimeout.
+  const h1 = http.createServer(
+    { requestTimeout: 0, headersTimeout: HTTP1_HEADERS_TIMEOUT_MS, keepAliveTimeout: HTTP1_KEEP_ALIVE_TIMEOUT_MS },
+    handler,
+  );
+  // Windows sized for bulk piece streams: the 64 KiB defaults held gRPC downloads to ~180 MB/s here.
+  const h2 = http2.createServer(
+    { settings: { initialWindowSize: HTTP2_INITIAL_WINDOW_BYTES, maxFrameSize: HTTP2_MAX_FRAME_BYTES } },
+    handler,
+  );
+  h2.on("session", (session) => {
+    session.on("error", (err) => logger.debug({ err }, "http2 session error"));
+    session.setTimeout(HTTP2_SESSION_IDLE_TIMEOUT_MS, () => session.close());
+    const widen = () => session.setLocalWindowSize(HTTP2_SESSION_WINDOW_BYTES);
+    if (session.connecting) session.once("connect", widen);
+    else widen();
+  });
+  h2.on("sessionError", (err) => logger.debug({ err }, "http2 session error"));
+  h1.on("clientError", (err, socket) => {
+    logger.warn({ err: err.message }, "malformed HTTP/1.1 request");
+    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+    else socket.destroy();
+  });
+
+  const sockets = new Set<net.Socket>();
+  const front = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+    socket.on("error", (err) => logger.debug({ err: err.message }, "socket error"));
+    dispatch(socket, h1, h2, logger);
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    front.once("error", reject);
+    front.listen(options.port, options.host, () => {
+      front.off("error", reject);
+      resolve();
+    });
+  });
+  const address = front.address() as net.AddressInfo;
+  const hostForUrl = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  logger.debug({ port: address.port }, "one-port server listening");
+
+  return {
+    port: address.port,
+    url: `http://${hostForUrl}:${address.port}`,
+    close: () => closeAll(front, h1, h2, sockets),
+  };
+}
+
+/** Reads just enough of a new connection to tell h2c from HTTP/1.1, then hands the socket over. */
+function dispatch(socket: net.Socket, h1: http.Server, h2: http2.Http2Server, logger: Logger): void {
+  let head = Buffer.alloc(0);
+  const timer = setTimeout(() => {
+    logger.debug("connection sent nothing; closing");
+    socket.destroy();
+  }, PREFACE_WAIT_MS);
+  timer.unref();
+
+  const onData = (chunk: Buffer) => {
+    head = Buffer.concat([head, chunk]);
+    const n = Math.min(head.length, HTTP2_PREFACE.length);
+    const isH2 = head.subarray(0, n).equals(HTTP2_PREFACE.subarray(0, n));
+    // Undecided while what we have is a strict prefix of the HTTP/2 preface.
+    if (isH2 && head.length < HTTP2_PREFACE.length) return;
+    clearTimeout(timer);
+    socket.off("data", onData);
+    socket.pause();
+    socket.unshift(head);
+    (isH2 ? h2 : h1).emit("connection", socket);
+    // The http servers attach their own readers; make sure data flows to them.
+    process.nextTick(() => socket.resume());
+  };
+  socket.on("data", onData);
+}
+
+async function closeAll(front: net.Server, h1: http.Server, h2: http2.Http2Server, sockets: Set<net.Socket>) {
+  const closed = new Promise<void>((resolve) => front.close(() => resolve()));
+  h1.closeIdleConnections();
+  // Sessions get a GOAWAY and finish their open streams; sockets still open after the grace period are cut.
+  h2.close();
+  const grace = setTimeout(() => {
+    for (const socket of sockets) socket.destroy();
+  }, CLOSE_GRACE_MS);
+  grace.unref();
+  // Also ends idle keep-alive sockets; sockets that never sent a byte are cut by the grace timer.
+  h1.close();
+  await closed;
+  clearTimeout(grace);
+}
