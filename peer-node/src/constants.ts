@@ -31,3 +31,57 @@ export const CLOSE_GRACE_MS = 2_000;
 export const CORS_MAX_AGE_SECONDS = 7_200;
 /** Largest RPC message a pserver reads (a 16 MiB piece plus framing). */
 export const MAX_RPC_MESSAGE_BYTES = 17 * 1024 * 1024;
+
+// Transfers core: shared folder, PeerService, downloader, pusher (src/store, src/transfer, services/peer-service.ts).
+/** Smallest piece size a manifest may use (the directory's lower bound). */
+export const MIN_PIECE_SIZE_BYTES = 16 * 1024;
+/** Largest piece size a manifest may use; one FetchPieces/PushFile message carries one piece. */
+export const MAX_PIECE_SIZE_BYTES = 16 * 1024 * 1024;
+/** A file gets a bigger piece size (doubling) rather than more pieces than this, so manifests stay ~4 MiB at most. */
+export const MAX_PIECES_PER_FILE = 131_072;
+/** Longest file name in UTF-8 bytes (most filesystems' limit). */
+export const MAX_FILE_NAME_BYTES = 255;
+/** At most this many piece indexes in one FetchPieces request. */
+export const FETCH_PIECES_MAX_INDEXES = 64;
+/** At most this many PeerService streams (FetchPieces, PushFile) at once from one remote address. */
+export const PEER_STREAMS_PER_REMOTE_MAX = 16;
+/** A PeerService stream whose other side neither sends nor reads for this long is ended. */
+export const PEER_STREAM_IDLE_TIMEOUT_MS = 30_000;
+/** Idle HTTP/2 sessions to other peers close after this long. */
+export const PEER_SESSION_IDLE_TIMEOUT_MS = 60_000;
+/** Keepalive PING interval on HTTP/2 sessions to other peers with open streams (finds dead TCP links). */
+export const PEER_SESSION_PING_INTERVAL_MS = 15_000;
+/** A holder that sends no piece bytes for this long loses its pieces to other holders. */
+export const HOLDER_STALL_TIMEOUT_MS = 15_000;
+/** GetManifest from one holder gives up after this long. */
+export const MANIFEST_TIMEOUT_MS = 10_000;
+/** A running download asks the directory for holders again this often (and at once when none is left). */
+export const HOLDER_REFRESH_INTERVAL_MS = 30_000;
+/** A download with no usable holder waits this long for one to appear before it fails. */
+export const NO_HOLDER_GRACE_MS = 10_000;
+/** Piece indexes the downloader asks for in one FetchPieces request. */
+export const FETCH_BATCH_MAX_PIECES = 4;
+/** Pieces in flight per holder at the start of a download (the window then adapts). */
+export const HOLDER_WINDOW_INITIAL_PIECES = 4;
+/** Most pieces in flight per holder (bounds memory and what a dying holder takes with it). */
+export const HOLDER_WINDOW_MAX_PIECES = 24;
+/** A holder that sent this many bad pieces is banned for the rest of the transfer. */
+export const HOLDER_BAD_PIECES_BAN = 3;
+/** A holder whose requests failed this many times in a row is dropped until the next holder refresh. */
+export const HOLDER_FAILURES_DROP = 3;
+/** First wait before retrying a holder whose request failed; doubles per failure. */
+export const HOLDER_RETRY_MIN_MS = 500;
+/** The download's resume state (bitfield) is saved at least this often while pieces arrive. */
+export const DOWNLOAD_STATE_SAVE_INTERVAL_MS = 1_000;
+/** ... and after at most this many newly verified pieces. */
+export const DOWNLOAD_STATE_SAVE_PIECES = 64;
+/** Verified pieces kept in memory ahead of the whole-file hash cursor, so the final check rarely rereads. */
+export const WHOLE_HASH_BUFFER_BYTES = 48 * 1024 * 1024;
+/** Folder changes are indexed once a file's size and mtime have not moved for this long. */
+export const FOLDER_SETTLE_MS = 300;
+/** The folder is rescanned this often even without watcher events (watchers miss events on some filesystems). */
+export const FOLDER_RESCAN_INTERVAL_MS = 60_000;
+/** Manifests kept in memory (piece hashes of recently served files). */
+export const MANIFEST_CACHE_ENTRIES = 64;
+/** Burst a rate-capped upload may send ahead of its average rate. */
+export const UPLOAD_BURST_MS = 250;
