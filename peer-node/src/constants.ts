@@ -85,3 +85,43 @@ export const FOLDER_RESCAN_INTERVAL_MS = 60_000;
 export const MANIFEST_CACHE_ENTRIES = 64;
 /** Burst a rate-capped upload may send ahead of its average rate. */
 export const UPLOAD_BURST_MS = 250;
+
+// Client side: directory link, client sessions, imports, export (src/directory, src/client, src/http).
+/** One REST call to the directory gives up after this long. */
+export const DIRECTORY_REQUEST_TIMEOUT_MS = 5_000;
+/** A directory answer larger than this is refused (a search page is far smaller). */
+export const DIRECTORY_MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
+/** First wait before retrying an unreachable directory; doubles per failure. */
+export const DIRECTORY_RETRY_MIN_MS = 500;
+/** The retry wait never grows past this. */
+export const DIRECTORY_RETRY_MAX_MS = 10_000;
+/** Heartbeats and retries are spread by up to this fraction of their interval, so peers don't beat in step. */
+export const DIRECTORY_JITTER_FRACTION = 0.1;
+/** The directory accepts at most this many files in one index request. */
+export const DIRECTORY_INDEX_BATCH_FILES = 10_000;
+/** Store changes arriving within this window go to the directory as one delta. */
+export const DIRECTORY_DELTA_DEBOUNCE_MS = 200;
+/** While someone watches events, the directory's peer list is polled this often. */
+export const PEER_POLL_INTERVAL_MS = 3_000;
+/** A client session unused for this long expires. */
+export const CLIENT_SESSION_IDLE_MS = 12 * 60 * 60_000;
+/** At most this many client sessions at once; the least recently used goes first. */
+export const CLIENT_SESSION_MAX = 64;
+/** Bytes per import chunk (ImportChunk carries one). */
+export const IMPORT_CHUNK_SIZE_BYTES = 1024 * 1024;
+/** A session may have at most this many unfinished imports. */
+export const IMPORTS_PER_SESSION_MAX = 8;
+/** The pserver keeps at most this many unfinished imports in all. */
+export const IMPORTS_TOTAL_MAX = 64;
+/** An unfinished import untouched for this long is discarded at start and by the sweeper. */
+export const IMPORT_STALE_MS = 7 * 24 * 60 * 60_000;
+/** Imports and downloads must leave at least this much free space on the shared folder's disk. */
+export const DISK_FREE_RESERVE_BYTES = 64 * 1024 * 1024;
+/** Search page size when the request says 0. */
+export const SEARCH_DEFAULT_LIMIT = 20;
+/** Largest search page. */
+export const SEARCH_MAX_LIMIT = 100;
+/** Looking up a download by exact name reads at most this many search pages. */
+export const SEARCH_BY_NAME_MAX_PAGES = 10;
+/** On close, the directory logout waits at most this long. */
+export const LOGOUT_TIMEOUT_MS = 2_000;

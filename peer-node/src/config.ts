@@ -1,0 +1,204 @@
+import { existsSync, readFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseEnv } from "node:util";
+import { isPeerName } from "./directory/wire.js";
+
+/** Everything `peer-node serve` needs, validated. */
+export interface ServeConfig {
+  readonly name: string;
+  readonly password: string | undefined;
+  readonly host: string;
+  readonly port: number;
+  readonly sharedDir: string;
+  readonly dataDir: string;
+  readonly directoryUrls: string[];
+  readonly advertisedAddress: string | undefined;
+  readonly trustedOrigins: string[];
+  readonly uploadBytesPerSecond: number | undefined;
+  readonly webDir: string | undefined;
+  readonly logLevel: string;
+}
+
+/** A configuration value is missing or wrong; the message says which and how to fix it. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+/** Raw settings by key: flag values already merged over the environment. */
+export type Settings = Readonly<Record<string, string | string[] | boolean | undefined>>;
+
+/** Each serve setting: its flag, its environment variable, and what it means (also drives --help). */
+export const SERVE_SETTINGS = [
+  { key: "name", flag: "--name", alias: "--username", env: "PEER_NAME", help: "peer name = directory username (required)" },
+  { key: "password", flag: "--password", env: "PEER_PASSWORD", help: "directory password: log in at start (8-1024 bytes)" },
+  { key: "host", flag: "--host", env: "PEER_HOST", help: "interface to listen on (default 127.0.0.1)" },
+  { key: "port", flag: "--port", env: "PEER_PORT", help: "port for gRPC, gRPC-Web, Connect and the tab (default 7001; 0 = any)" },
+  { key: "shared-dir", flag: "--shared-dir", env: "PEER_SHARED_DIR", help: "folder to share (default ./shared)" },
+  { key: "data-dir", flag: "--data-dir", env: "PEER_DATA_DIR", help: "state folder (default ~/.local/state/p2p-share/<name>)" },
+  { key: "directory-url", flag: "--directory-url", env: "PEER_DIRECTORY_URL", help: "directory base URL(s), comma-separated for failover (default http://127.0.0.1:7000)" },
+  { key: "advertised-address", flag: "--advertised-address", env: "PEER_ADVERTISED_ADDRESS", help: "URL other peers reach this pserver at (default http://host:port)" },
+  { key: "trusted-origins", flag: "--trusted-origins", env: "PEER_TRUSTED_ORIGINS", help: "comma-separated browser origins allowed cross-origin (\"*\" = any)" },
+  { key: "upload-rate", flag: "--upload-rate", env: "PEER_UPLOAD_RATE", help: "cap on upload bytes/s, e.g. 500K, 10M (default: none)" },
+  { key: "web-dir", flag: "--web-dir", env: "PEER_WEB_DIR", help: "built web app to serve at / (default: web/dist of this repo when present)" },
+  { key: "log-level", flag: "--log-level", env: "PEER_LOG_LEVEL", help: "pino level: fatal, error, warn, info, debug (default info)" },
+] as const;
+
+const DEFAULT_PORT = 7001;
+const DEFAULT_DIRECTORY_URL = "http://127.0.0.1:7000";
+const LOG_LEVELS = new Set(["fatal", "error", "warn", "info", "debug", "trace", "silent"]);
+
+/**
+ * Merges flags over `PEER_*` environment variables over a `.env` file (given values win in that order)
+ * and validates the result, failing fast with one clear message per problem.
+ */
+export function loadServeConfig(flags: Settings, env: NodeJS.ProcessEnv, cwd: string): ServeConfig {
+  const fileEnv = readEnvFile(typeof flags["env-file"] === "string" ? path.resolve(cwd, flags["env-file"]) : path.join(cwd, ".env"), flags["env-file"] !== undefined);
+  const get = (key: (typeof SERVE_SETTINGS)[number]["key"]): string | undefined => {
+    const setting = SERVE_SETTINGS.find((s) => s.key === key)!;
+    const flag = flags[key];
+    if (typeof flag === "string") return flag;
+    if (Array.isArray(flag)) return flag.join(",");
+    return nonEmpty(env[setting.env]) ?? nonEmpty(fileEnv[setting.env]);
+  };
+  const problems: string[] = [];
+  const check = <T>(fn: () => T): T | undefined => {
+    try {
+      return fn();
+    } catch (err) {
+      problems.push(err instanceof Error ? err.message : String(err));
+      return undefined;
+    }
+  };
+
+  const name = check(() => {
+    const v = get("name");
+    if (!v) throw new Error("--name (or PEER_NAME) is required: the peer's name, which is also its directory username.");
+    if (!isPeerName(v)) throw new Error(`--name "${v}" must be 1 to 64 characters of A-Z, a-z, 0-9, '.', '_' or '-'.`);
+    return v;
+  });
+  const password = check(() => {
+    const v = get("password");
+    if (v === undefined) return undefined;
+    const bytes = Buffer.byteLength(v, "utf8");
+    if (bytes < 8 || bytes > 1024) throw new Error("--password (PEER_PASSWORD) must be 8 to 1024 bytes.");
+    return v;
+  });
+  const host = get("host") ?? "127.0.0.1";
+  const port = check(() => parsePort(get("port")));
+  const directoryUrls = check(() => parseUrls(get("directory-url") ?? DEFAULT_DIRECTORY_URL, "--directory-url")) ?? [];
+  const advertisedAddress = check(() => {
+    const v = get("advertised-address");
+    if (v === undefined) return undefined;
+    const [url] = parseUrls(v, "--advertised-address");
+    if (new URL(url!).pathname !== "/") throw new Error("--advertised-address must be a base URL without a path.");
+    return url;
+  });
+  const trustedOrigins = check(() => parseOrigins(get("trusted-origins"))) ?? [];
+  const uploadBytesPerSecond = check(() => parseRate(get("upload-rate")));
+  const logLevel = check(() => {
+    const v = get("log-level") ?? "info";
+    if (!LOG_LEVELS.has(v)) throw new Error(`--log-level must be one of ${[...LOG_LEVELS].join(", ")}.`);
+    return v;
+  });
+  const webDirSetting = get("web-dir");
+  const webDir = webDirSetting !== undefined ? path.resolve(cwd, webDirSetting) : defaultWebDir();
+  if (webDir !== undefined && webDirSetting !== undefined && !existsSync(path.join(webDir, "index.html"))) {
+    problems.push(`--web-dir ${webDir} has no index.html; build the web app (npm run build -w web) or leave --web-dir out.`);
+  }
+
+  if (problems.length > 0) throw new ConfigError(problems.join("\n"));
+  const stateHome = env.XDG_STATE_HOME || path.join(os.homedir(), ".local", "state");
+  return {
+    name: name!,
+    password,
+    host,
+    port: port!,
+    sharedDir: path.resolve(cwd, get("shared-dir") ?? "shared"),
+    dataDir: path.resolve(cwd, get("data-dir") ?? path.join(stateHome, "p2p-share", name ?? "peer")),
+    directoryUrls,
+    advertisedAddress,
+    trustedOrigins,
+    uploadBytesPerSecond,
+    webDir,
+    logLevel: logLevel!,
+  };
+}
+
+/** The web app next to this package in the repository (web/dist), when it has been built. */
+export function defaultWebDir(): string | undefined {
+  const dir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "web", "dist");
+  return existsSync(path.join(dir, "index.html")) ? dir : undefined;
+}
+
+/** Parses a port (0 = any free port). */
+export function parsePort(value: string | undefined): number {
+  if (value === undefined) return DEFAULT_PORT;
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port > 65_535) throw new Error(`--port must be a number from 0 to 65535, got "${value}".`);
+  return port;
+}
+
+/** Parses comma-separated http(s) base URLs, without trailing slashes. */
+export function parseUrls(value: string, what: string): string[] {
+  const urls = value.split(",").map((s) => s.trim()).filter(Boolean);
+  if (urls.length === 0) throw new Error(`${what} needs at least one URL.`);
+  return urls.map((u) => {
+    let url: URL;
+    try {
+      url = new URL(u);
+    } catch {
+      throw new Error(`${what}: "${u}" is not a URL (expected e.g. http://127.0.0.1:7000).`);
+    }
+    if (url.protocol !== "http:" && url.protocol !== "https:") throw new Error(`${what}: "${u}" must start with http:// or https://.`);
+    if (url.search || url.hash || url.username) throw new Error(`${what}: "${u}" must not have a query, fragment or credentials.`);
+    return url.href.replace(/\/+$/, "");
+  });
+}
+
+/** Parses the trusted browser origins ("*" = any). */
+export function parseOrigins(value: string | undefined): string[] {
+  if (!value) return [];
+  return value.split(",").map((s) => s.trim()).filter(Boolean).map((o) => {
+    if (o === "*") return o;
+    let url: URL;
+    try {
+      url = new URL(o);
+    } catch {
+      throw new Error(`--trusted-origins: "${o}" is not an origin (expected e.g. http://localhost:5173).`);
+    }
+    if (url.origin !== o.replace(/\/$/, "")) throw new Error(`--trusted-origins: "${o}" must be just scheme://host[:port], e.g. ${url.origin}.`);
+    return url.origin;
+  });
+}
+
+/** Parses a byte rate like 1048576, 500K, 10M or 1G (binary multiples); undefined = no cap. */
+export function parseRate(value: string | undefined): number | undefined {
+  if (value === undefined || value === "0") return undefined;
+  const match = /^(\d+(?:\.\d+)?)\s*([KMG]?)(?:i?B)?(?:\/s)?$/i.exec(value.trim());
+  if (!match) throw new Error(`--upload-rate must be bytes per second like 500K or 10M, got "${value}".`);
+  const scale = { "": 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 }[match[2]!.toUpperCase() as "" | "K" | "M" | "G"];
+  const rate = Math.floor(Number(match[1]) * scale);
+  if (rate < 1024) throw new Error("--upload-rate must be at least 1K (1024 bytes per second).");
+  return rate;
+}
+
+function readEnvFile(file: string, required: boolean): Record<string, string> {
+  if (!existsSync(file)) {
+    if (required) throw new ConfigError(`--env-file ${file} does not exist.`);
+    return {};
+  }
+  try {
+    return parseEnv(readFileSync(file, "utf8")) as Record<string, string>;
+  } catch (err) {
+    throw new ConfigError(`${file} is not a valid .env file: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value === "" ? undefined : value;
+}

@@ -1,0 +1,235 @@
+import type { Logger } from "pino";
+import { DIRECTORY_REQUEST_TIMEOUT_MS, DIRECTORY_MAX_RESPONSE_BYTES } from "../constants.js";
+import {
+  DirectoryConflictError,
+  DirectoryNotFoundError,
+  DirectoryRejectedError,
+  DirectoryUnauthorizedError,
+  DirectoryUnavailableError,
+} from "./directory-errors.js";
+import {
+  parseErrorMessage,
+  parseFile,
+  parseHeartbeat,
+  parseLogin,
+  parsePeers,
+  parseRedeemed,
+  parseSearchPage,
+  parseUploadTarget,
+  WireError,
+  type DirectoryFile,
+  type DirectoryPeer,
+  type HeartbeatResult,
+  type LoginResult,
+  type RedeemedTicketWire,
+  type SearchPage,
+  type UploadTarget,
+} from "./wire.js";
+
+/** A file as published in the directory's index. */
+export interface IndexEntry {
+  readonly name: string;
+  readonly size: number;
+  readonly contentId: string;
+  readonly pieceSize: number;
+}
+
+/** Options of the directory REST client. */
+export interface DirectoryClientOptions {
+  /** Base URLs of the directory, tried in order; the one that last answered is tried first. */
+  readonly urls: readonly string[];
+  readonly logger: Logger;
+  readonly requestTimeoutMs?: number;
+}
+
+type Method = "GET" | "POST" | "PUT" | "PATCH";
+
+/**
+ * Stateless calls to the directory's REST API (docs/directory-api.md), with failover across several
+ * directory URLs. Knows nothing about sessions beyond passing a token; DirectoryLink owns those.
+ */
+export class DirectoryClient {
+  readonly #urls: string[];
+  readonly #logger: Logger;
+  readonly #timeoutMs: number;
+  #current = 0;
+
+  constructor(options: DirectoryClientOptions) {
+    if (options.urls.length === 0) throw new Error("at least one directory URL is needed");
+    this.#urls = options.urls.map((u) => u.replace(/\/+$/, ""));
+    this.#logger = options.logger;
+    this.#timeoutMs = options.requestTimeoutMs ?? DIRECTORY_REQUEST_TIMEOUT_MS;
+  }
+
+  /** The directory URL currently in use. */
+  get url(): string {
+    return this.#urls[this.#current]!;
+  }
+
+  /** POST /login: registers the name on first use, else checks the password. */
+  async login(username: string, password: string, address: string, signal?: AbortSignal): Promise<LoginResult> {
+    const body = await this.#call("POST", "/api/v1/login", { body: { username, password, address }, signal });
+    return wire(() => parseLogin(body));
+  }
+
+  /** POST /logout. */
+  async logout(token: string, signal?: AbortSignal): Promise<void> {
+    await this.#call("POST", "/api/v1/logout", { token, body: {}, signal });
+  }
+
+  /** POST /heartbeat. */
+  async heartbeat(token: string, previousIntervalMs: number, signal?: AbortSignal): Promise<HeartbeatResult> {
+    const body = await this.#call("POST", "/api/v1/heartbeat", { token, body: {}, signal });
+    return wire(() => parseHeartbeat(body, previousIntervalMs));
+  }
+
+  /** PUT /index: replaces everything this peer offers. */
+  async putIndex(token: string, files: readonly IndexEntry[], signal?: AbortSignal): Promise<void> {
+    await this.#call("PUT", "/api/v1/index", { token, body: { files }, signal });
+  }
+
+  /** PATCH /index: removals first, then additions. */
+  async patchIndex(token: string, add: readonly IndexEntry[], remove: readonly string[], signal?: AbortSignal): Promise<void> {
+    await this.#call("PATCH", "/api/v1/index", { token, body: { add, remove }, signal });
+  }
+
+  /** GET /search by name substring. */
+  async search(query: string, limit: number, offset: number, signal?: AbortSignal): Promise<SearchPage> {
+    const qs = new URLSearchParams({ q: query, limit: String(limit), offset: String(offset) });
+    const body = await this.#call("GET", `/api/v1/search?${qs}`, { signal });
+    return wire(() => parseSearchPage(body));
+  }
+
+  /** GET /files/<contentId>; undefined when no live peer holds it. */
+  async file(contentId: string, signal?: AbortSignal): Promise<DirectoryFile | undefined> {
+    try {
+      const body = await this.#call("GET", `/api/v1/files/${encodeURIComponent(contentId)}`, { signal });
+    return wire(() => parseFile(body));
+    } catch (err) {
+      if (err instanceof DirectoryNotFoundError) return undefined;
+      throw err;
+    }
+  }
+
+  /** GET /peers: the live peers. */
+  async peers(signal?: AbortSignal): Promise<DirectoryPeer[]> {
+    const body = await this.#call("GET", "/api/v1/peers", { signal });
+    return wire(() => parsePeers(body));
+  }
+
+  /** POST /upload-target: a peer to push to and its ticket; DirectoryNotFoundError when none is eligible. */
+  async uploadTarget(token: string, contentId: string, size: number, target: string | undefined, signal?: AbortSignal): Promise<UploadTarget> {
+    const request = target ? { contentId, size, target } : { contentId, size };
+    const body = await this.#call("POST", "/api/v1/upload-target", { token, body: request, signal });
+    return wire(() => parseUploadTarget(body));
+  }
+
+  /** POST /tickets/redeem with the receiving peer's own token. */
+  async redeem(token: string, ticket: string, contentId: string, signal?: AbortSignal): Promise<RedeemedTicketWire> {
+    const body = await this.#call("POST", "/api/v1/tickets/redeem", { token, body: { ticket, contentId }, signal });
+    return wire(() => parseRedeemed(body));
+  }
+
+  /**
+   * One call, trying each directory URL once from the current one on. Only "could not talk to it"
+   * moves on to the next URL; an answer (even 4xx) is final.
+   */
+  async #call(method: Method, path: string, opts: { token?: string; body?: unknown; signal?: AbortSignal }): Promise<unknown> {
+    let lastError: DirectoryUnavailableError | undefined;
+    for (let attempt = 0; attempt < this.#urls.length; attempt++) {
+      const index = (this.#current + attempt) % this.#urls.length;
+      try {
+        const result = await this.#callOne(this.#urls[index]!, method, path, opts);
+        if (index !== this.#current) {
+          this.#logger.info({ directory: this.#urls[index] }, "switched to another directory URL");
+          this.#current = index;
+        }
+        return result;
+      } catch (err) {
+        if (!(err instanceof DirectoryUnavailableError) || opts.signal?.aborted) throw err;
+        lastError = err;
+      }
+    }
+    throw lastError!;
+  }
+
+  async #callOne(base: string, method: Method, path: string, opts: { token?: string; body?: unknown; signal?: AbortSignal }): Promise<unknown> {
+    const timeout = AbortSignal.timeout(this.#timeoutMs);
+    const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
+    const headers: Record<string, string> = { accept: "application/json" };
+    if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+    if (opts.body !== undefined) headers["content-type"] = "application/json";
+    let response: Response;
+    let body: unknown;
+    try {
+      response = await fetch(base + path, {
+        method,
+        headers,
+        body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+        signal,
+        redirect: "error",
+      });
+      body = await readJson(response);
+    } catch (err) {
+      if (opts.signal?.aborted) throw opts.signal.reason ?? err;
+      const why = timeout.aborted ? `timed out after ${this.#timeoutMs} ms` : errorText(err);
+      throw new DirectoryUnavailableError(`The directory at ${base} is unreachable (${why}).`, { cause: err });
+    }
+    const message = parseErrorMessage(body);
+    const { status } = response;
+    if (status >= 200 && status < 300) {
+      if (body === undefined) throw new DirectoryUnavailableError(`The directory at ${base} answered ${method} ${path.split("?")[0]} with no JSON body.`);
+      return body;
+    }
+    if (status === 401) throw new DirectoryUnauthorizedError(message ?? "The directory refused the credentials.");
+    if (status === 404) throw new DirectoryNotFoundError(message ?? "The directory has nothing for that.");
+    if (status === 409) throw new DirectoryConflictError(message ?? "The directory reports a conflict.");
+    if (status === 429 || status >= 500) {
+      throw new DirectoryUnavailableError(`The directory at ${base} is unavailable (HTTP ${status}${message && status < 500 ? `: ${message}` : ""}).`);
+    }
+    throw new DirectoryRejectedError(status, message ?? `The directory refused the request (HTTP ${status}).`);
+  }
+}
+
+/** Runs a parser over a 2xx body; a malformed answer counts as the directory being unusable. */
+function wire<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    if (err instanceof WireError) throw new DirectoryUnavailableError(`The directory answered malformed data (${err.message}).`, { cause: err });
+    throw err;
+  }
+}
+
+/** Reads a JSON body of bounded size; undefined when there is none or it is not JSON. */
+async function readJson(response: Response): Promise<unknown> {
+  if (!response.body) return undefined;
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > DIRECTORY_MAX_RESPONSE_BYTES) {
+      await reader.cancel();
+      throw new WireError(`response over ${DIRECTORY_MAX_RESPONSE_BYTES} bytes`);
+    }
+    chunks.push(value);
+  }
+  if (total === 0) return undefined;
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString("utf8"));
+  } catch {
+    return undefined;
+  }
+}
+
+function errorText(err: unknown): string {
+  if (err instanceof Error) {
+    const cause = (err as { cause?: unknown }).cause;
+    if (cause instanceof Error && "code" in cause) return String((cause as { code: unknown }).code);
+    return err.message;
+  }
+  return String(err);
+}

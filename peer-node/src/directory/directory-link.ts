@@ -1,0 +1,493 @@
+import { EventEmitter } from "node:events";
+import type { Logger } from "pino";
+import {
+  DIRECTORY_DELTA_DEBOUNCE_MS,
+  DIRECTORY_INDEX_BATCH_FILES,
+  DIRECTORY_JITTER_FRACTION,
+  DIRECTORY_RETRY_MAX_MS,
+  DIRECTORY_RETRY_MIN_MS,
+  LOGOUT_TIMEOUT_MS,
+} from "../constants.js";
+import type { FileStore, FolderDelta, SharedFile } from "../store/file-store.js";
+import type { FindHolders, PeerRef, RedeemedTicket } from "../transfer/api.js";
+import { DirectoryClient, type IndexEntry } from "./directory-client.js";
+import {
+  DirectoryConflictError,
+  DirectoryNotFoundError,
+  DirectoryRejectedError,
+  DirectoryUnauthorizedError,
+  DirectoryUnavailableError,
+  NotLoggedInError,
+} from "./directory-errors.js";
+import { fileNameProblem, type DirectoryFile, type DirectoryPeer, type SearchPage, type UploadTarget } from "./wire.js";
+
+/** How this pserver's link to the directory is, for GetStatus and WatchEvents. */
+export interface DirectoryStatus {
+  /** Whether the pserver holds a directory session. */
+  readonly loggedIn: boolean;
+  /** Whether the last call to the directory went through. */
+  readonly reachable: boolean;
+  /** When the last login or heartbeat went through. */
+  readonly lastHeartbeatAt: Date | undefined;
+  /** The directory URL in use. */
+  readonly directoryUrl: string;
+}
+
+/** Options of the directory link. */
+export interface DirectoryLinkOptions {
+  /** Directory base URLs; the first is preferred, the others are failovers. */
+  readonly urls: readonly string[];
+  /** The shared folder whose files this peer offers. */
+  readonly store: Pick<FileStore, "list" | "on" | "off">;
+  /** The address other peers reach this pserver at. */
+  readonly address: string;
+  /** The peer's name before any login (the configured name). */
+  readonly name: string;
+  readonly logger: Logger;
+  readonly retryMinMs?: number;
+  readonly retryMaxMs?: number;
+  readonly requestTimeoutMs?: number;
+}
+
+/** Thrown by RedeemTicket when the directory does not vouch for a push ticket. */
+export class TicketRefusedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "TicketRefusedError";
+  }
+}
+
+interface Credentials {
+  readonly username: string;
+  readonly password: string;
+}
+
+interface Session {
+  readonly token: string;
+  heartbeatIntervalMs: number;
+}
+
+/**
+ * This pserver's presence at the directory: logs in, publishes the shared folder's index (full after
+ * every login, deltas after), heartbeats with jitter, logs in again by itself when the directory forgets
+ * us (401), and retries with capped backoff while it is down. Peers keep being served meanwhile.
+ *
+ * The password is kept in memory only, because re-login after a directory restart needs it; it is never
+ * written to disk or logged.
+ *
+ * Emits "status" (DirectoryStatus) when the login state or reachability changes and after each heartbeat.
+ */
+export class DirectoryLink extends EventEmitter<{ status: [DirectoryStatus] }> {
+  readonly client: DirectoryClient;
+  readonly #store: DirectoryLinkOptions["store"];
+  readonly #logger: Logger;
+  readonly #address: string;
+  readonly #retryMinMs: number;
+  readonly #retryMaxMs: number;
+  #name: string;
+  #credentials: Credentials | undefined;
+  #session: Session | undefined;
+  #reachable = false;
+  #lastHeartbeatAt: Date | undefined;
+  #nextBeatAt = 0;
+  #needFullIndex = true;
+  /** Changes not yet sent: content id → file to add, or null to remove. */
+  #pending = new Map<string, SharedFile | null>();
+  #failures = 0;
+  #closed = false;
+  #lock: Promise<unknown> = Promise.resolve();
+  #wake: (() => void) | undefined;
+  #deltaTimer: NodeJS.Timeout | undefined;
+  #loop: Promise<void> | undefined;
+  readonly #stopping = new AbortController();
+  readonly #onChange = (delta: FolderDelta) => this.#queueDelta(delta);
+
+  constructor(options: DirectoryLinkOptions) {
+    super();
+    this.client = new DirectoryClient({ urls: options.urls, logger: options.logger, requestTimeoutMs: options.requestTimeoutMs });
+    this.#store = options.store;
+    this.#logger = options.logger.child({ component: "directory-link" });
+    this.#address = options.address;
+    this.#name = options.name;
+    this.#retryMinMs = options.retryMinMs ?? DIRECTORY_RETRY_MIN_MS;
+    this.#retryMaxMs = options.retryMaxMs ?? DIRECTORY_RETRY_MAX_MS;
+    this.#store.on("change", this.#onChange);
+  }
+
+  /** This peer's name: the username of the last successful login, else the configured name. */
+  get peerName(): string {
+    return this.#name;
+  }
+
+  /** The address advertised to the directory. */
+  get address(): string {
+    return this.#address;
+  }
+
+  /** The current link status. */
+  status(): DirectoryStatus {
+    return {
+      loggedIn: this.#session !== undefined,
+      reachable: this.#reachable,
+      lastHeartbeatAt: this.#lastHeartbeatAt,
+      directoryUrl: this.client.url,
+    };
+  }
+
+  /**
+   * Starts the background loop; with credentials it logs in (retrying while the directory is down).
+   * Resolves after the first login attempt, successful or not, so a started pserver is online when it can be.
+   */
+  async start(credentials?: Credentials): Promise<void> {
+    if (credentials) this.#credentials = credentials;
+    this.#loop ??= this.#run();
+    if (credentials) {
+      await this.#exclusive(() => this.#ensureSessionLocked()).catch((err: unknown) => {
+        this.#logger.warn({ err: describe(err) }, "first directory login failed; retrying in the background");
+      });
+      this.#kick();
+    }
+  }
+
+  /**
+   * Logs in at the directory with these credentials (a wrong password throws DirectoryUnauthorizedError,
+   * an outage DirectoryUnavailableError), adopts the session and publishes the full index.
+   */
+  async login(username: string, password: string): Promise<void> {
+    await this.#exclusive(async () => {
+      if (this.#closed) throw new DirectoryUnavailableError("The pserver is shutting down.");
+      if (this.#session && username !== this.#name) await this.#logoutLocked();
+      await this.#loginLocked({ username, password });
+      try {
+        await this.#publishFullLocked();
+      } catch (err) {
+        // The session is good; the loop publishes again shortly.
+        this.#logger.warn({ err: describe(err) }, "index publish after login failed; will retry");
+      }
+    });
+    this.#kick();
+  }
+
+  /** Logs out of the directory and stays logged out (no automatic re-login) until the next login. */
+  async logout(): Promise<void> {
+    await this.#exclusive(() => this.#logoutLocked());
+  }
+
+  /** Stops the loop and logs out (bounded in time). */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#store.off("change", this.#onChange);
+    clearTimeout(this.#deltaTimer);
+    this.#stopping.abort();
+    this.#kick();
+    await this.#loop;
+    const token = this.#session?.token;
+    this.#session = undefined;
+    this.#credentials = undefined;
+    if (token) {
+      try {
+        await this.client.logout(token, AbortSignal.timeout(LOGOUT_TIMEOUT_MS));
+      } catch (err) {
+        this.#logger.debug({ err: describe(err) }, "logout at close failed");
+      }
+    }
+  }
+
+  /** The live peers other than this one that hold a content id (FindHolders for the downloader). */
+  readonly findHolders: FindHolders = async (contentId, signal) => {
+    const file = await this.#track(() => this.client.file(contentId, signal));
+    if (!file) return [];
+    return file.holders.filter((h) => h.name !== this.#name).map((h): PeerRef => ({ name: h.name, address: h.address }));
+  };
+
+  /** Redeems a push ticket with this peer's own session (RedeemTicket for PeerService). */
+  readonly redeemTicket = async (ticket: string, contentId: string): Promise<RedeemedTicket> => {
+    try {
+      return await this.#withSession((token) => this.client.redeem(token, ticket, contentId, this.#stopping.signal));
+    } catch (err) {
+      if (err instanceof DirectoryNotFoundError || err instanceof DirectoryConflictError) throw new TicketRefusedError(err.message);
+      throw err;
+    }
+  };
+
+  /** Searches the directory by name substring. */
+  search(query: string, limit: number, offset: number, signal?: AbortSignal): Promise<SearchPage> {
+    return this.#track(() => this.client.search(query, limit, offset, signal));
+  }
+
+  /** Looks one content id up; undefined when no live peer holds it. */
+  file(contentId: string, signal?: AbortSignal): Promise<DirectoryFile | undefined> {
+    return this.#track(() => this.client.file(contentId, signal));
+  }
+
+  /** The live peers, this one included. */
+  peers(signal?: AbortSignal): Promise<DirectoryPeer[]> {
+    return this.#track(() => this.client.peers(signal));
+  }
+
+  /** Asks the directory for a peer to push a file to (or checks the named one) and a ticket. */
+  uploadTarget(contentId: string, size: number, target: string | undefined): Promise<UploadTarget> {
+    return this.#withSession((token) => this.client.uploadTarget(token, contentId, size, target, this.#stopping.signal));
+  }
+
+  // ---- the loop -------------------------------------------------------------------------------
+
+  async #run(): Promise<void> {
+    while (!this.#closed) {
+      let waitMs: number;
+      try {
+        waitMs = await this.#exclusive(() => this.#stepLocked());
+      } catch (err) {
+        waitMs = this.#onFailure(err);
+      }
+      if (this.#closed) break;
+      await this.#sleep(waitMs);
+    }
+  }
+
+  /** One round: make sure of a session, publish what is due, heartbeat when due. Returns ms to wait. */
+  async #stepLocked(): Promise<number> {
+    if (!this.#credentials || this.#closed) return Infinity;
+    await this.#ensureSessionLocked();
+    if (this.#needFullIndex) await this.#publishFullLocked();
+    else if (this.#pending.size > 0) await this.#publishDeltaLocked();
+    if (Date.now() >= this.#nextBeatAt) await this.#heartbeatLocked();
+    this.#failures = 0;
+    return Math.max(0, this.#nextBeatAt - Date.now());
+  }
+
+  /** Decides how long to wait after a failed round, and what the failure means for the session. */
+  #onFailure(err: unknown): number {
+    this.#failures++;
+    if (err instanceof DirectoryUnauthorizedError) {
+      if (!this.#session) {
+        // Our stored password no longer works: retrying would only hammer the directory.
+        this.#logger.error({ username: this.#credentials?.username }, "the directory refused this peer's password; log in again");
+        this.#credentials = undefined;
+        this.#emitStatus();
+        return Infinity;
+      }
+      this.#logger.info("the directory no longer knows our session; logging in again");
+      this.#session = undefined;
+      this.#emitStatus();
+      // Re-login at once the first time; a directory that keeps refusing fresh tokens gets backoff.
+      return this.#failures <= 1 ? 0 : this.#backoffMs();
+    }
+    if (err instanceof DirectoryRejectedError) {
+      // A 400 will not go away by retrying the same body; drop what is queued and republish later.
+      this.#logger.error({ err: err.message, status: err.status }, "the directory rejected our index");
+      this.#pending.clear();
+      this.#needFullIndex = false;
+      return this.#backoffMs();
+    }
+    if (!(err instanceof DirectoryUnavailableError)) this.#logger.error({ err }, "directory link failure");
+    else if (this.#failures === 1) this.#logger.warn({ err: err.message }, "directory unreachable; retrying with backoff");
+    return this.#backoffMs();
+  }
+
+  #backoffMs(): number {
+    const base = Math.min(this.#retryMaxMs, this.#retryMinMs * 2 ** Math.min(20, this.#failures - 1));
+    return base * (1 - DIRECTORY_JITTER_FRACTION * Math.random());
+  }
+
+  async #ensureSessionLocked(): Promise<void> {
+    if (this.#session) return;
+    if (!this.#credentials) throw new NotLoggedInError();
+    await this.#loginLocked(this.#credentials);
+  }
+
+  async #loginLocked(credentials: Credentials): Promise<void> {
+    const result = await this.#track(() =>
+      this.client.login(credentials.username, credentials.password, this.#address, this.#stopping.signal),
+    );
+    this.#credentials = credentials;
+    this.#name = result.peerName;
+    this.#session = { token: result.token, heartbeatIntervalMs: result.heartbeatIntervalMs };
+    this.#needFullIndex = true;
+    this.#lastHeartbeatAt = new Date();
+    this.#scheduleBeat();
+    this.#logger.info({ peer: result.peerName, directory: this.client.url }, "logged in at the directory");
+    this.#emitStatus();
+  }
+
+  async #logoutLocked(): Promise<void> {
+    const token = this.#session?.token;
+    this.#credentials = undefined;
+    this.#session = undefined;
+    this.#pending.clear();
+    this.#needFullIndex = true;
+    this.#emitStatus();
+    if (!token) return;
+    try {
+      await this.#track(() => this.client.logout(token, AbortSignal.timeout(LOGOUT_TIMEOUT_MS)));
+      this.#logger.info("logged out of the directory");
+    } catch (err) {
+      // The session expires at the directory by itself when heartbeats stop.
+      this.#logger.warn({ err: describe(err) }, "directory logout failed");
+    }
+  }
+
+  async #heartbeatLocked(): Promise<void> {
+    const session = this.#session!;
+    const result = await this.#track(() => this.client.heartbeat(session.token, session.heartbeatIntervalMs, this.#stopping.signal));
+    session.heartbeatIntervalMs = result.heartbeatIntervalMs;
+    this.#lastHeartbeatAt = new Date();
+    this.#scheduleBeat();
+    this.#emitStatus(true);
+  }
+
+  #scheduleBeat(): void {
+    const interval = this.#session?.heartbeatIntervalMs ?? 10_000;
+    // Always a little early, never late: the session TTL is a few intervals.
+    this.#nextBeatAt = Date.now() + interval * (1 - DIRECTORY_JITTER_FRACTION * Math.random());
+  }
+
+  async #publishFullLocked(): Promise<void> {
+    const token = this.#session!.token;
+    // Changes that happen from here on are sent as the next delta.
+    this.#pending.clear();
+    const entries = indexEntries(this.#store.list(), this.#logger);
+    this.#needFullIndex = true;
+    await this.#track(() => this.client.putIndex(token, entries.slice(0, DIRECTORY_INDEX_BATCH_FILES), this.#stopping.signal));
+    for (let i = DIRECTORY_INDEX_BATCH_FILES; i < entries.length; i += DIRECTORY_INDEX_BATCH_FILES) {
+      const batch = entries.slice(i, i + DIRECTORY_INDEX_BATCH_FILES);
+      await this.#track(() => this.client.patchIndex(token, batch, [], this.#stopping.signal));
+    }
+    this.#needFullIndex = false;
+    this.#logger.debug({ count: entries.length }, "published the full index");
+  }
+
+  async #publishDeltaLocked(): Promise<void> {
+    const token = this.#session!.token;
+    const taken = new Map(this.#pending);
+    this.#pending.clear();
+    const add: SharedFile[] = [];
+    const remove: string[] = [];
+    for (const [contentId, file] of taken) {
+      if (file) add.push(file);
+      else remove.push(contentId);
+    }
+    try {
+      const entries = indexEntries(add, this.#logger);
+      for (let i = 0; i < Math.max(entries.length, remove.length); i += DIRECTORY_INDEX_BATCH_FILES) {
+        const a = entries.slice(i, i + DIRECTORY_INDEX_BATCH_FILES);
+        const r = remove.slice(i, i + DIRECTORY_INDEX_BATCH_FILES);
+        await this.#track(() => this.client.patchIndex(token, a, r, this.#stopping.signal));
+      }
+      this.#logger.debug({ added: add.length, removed: remove.length }, "published an index delta");
+    } catch (err) {
+      // Put back what did not go out, unless a newer change for the same content id came in since.
+      for (const [contentId, file] of taken) if (!this.#pending.has(contentId)) this.#pending.set(contentId, file);
+      throw err;
+    }
+  }
+
+  #queueDelta(delta: FolderDelta): void {
+    for (const contentId of delta.removed) this.#pending.set(contentId, null);
+    for (const file of delta.added) this.#pending.set(file.contentId, file);
+    if (!this.#session || this.#closed) return;
+    this.#deltaTimer ??= setTimeout(() => {
+      this.#deltaTimer = undefined;
+      this.#kick();
+    }, DIRECTORY_DELTA_DEBOUNCE_MS).unref();
+  }
+
+  /** Runs an authenticated call; when the directory has forgotten the session, logs in again and retries once. */
+  async #withSession<T>(call: (token: string) => Promise<T>): Promise<T> {
+    if (!this.#session) await this.#exclusive(() => this.#ensureSessionLocked());
+    const token = this.#session?.token;
+    if (!token) throw new NotLoggedInError();
+    try {
+      return await this.#track(() => call(token));
+    } catch (err) {
+      if (!(err instanceof DirectoryUnauthorizedError)) throw err;
+      await this.#exclusive(async () => {
+        if (this.#session?.token === token) {
+          this.#session = undefined;
+          this.#emitStatus();
+        }
+        await this.#ensureSessionLocked();
+        if (this.#needFullIndex) await this.#publishFullLocked();
+      });
+      const fresh = this.#session?.token;
+      if (!fresh) throw new NotLoggedInError();
+      return await this.#track(() => call(fresh));
+    }
+  }
+
+  /** Runs a directory call and records whether the directory answered at all. */
+  async #track<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      const result = await call();
+      this.#setReachable(true);
+      return result;
+    } catch (err) {
+      if (err instanceof DirectoryUnavailableError) this.#setReachable(false);
+      else if (!this.#stopping.signal.aborted) this.#setReachable(true);
+      throw err;
+    }
+  }
+
+  #setReachable(reachable: boolean): void {
+    if (this.#reachable === reachable) return;
+    this.#reachable = reachable;
+    if (reachable && this.#failures > 0) this.#logger.info("the directory is reachable again");
+    this.#emitStatus();
+  }
+
+  #lastEmitted = "";
+  #emitStatus(force = false): void {
+    const status = this.status();
+    const key = `${status.loggedIn}|${status.reachable}|${status.directoryUrl}`;
+    if (!force && key === this.#lastEmitted) return;
+    this.#lastEmitted = key;
+    this.emit("status", status);
+  }
+
+  /** Serializes everything that touches the session, so a login never races a heartbeat or publish. */
+  #exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#lock.then(fn, fn);
+    this.#lock = run.catch(() => undefined);
+    return run;
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = Number.isFinite(ms) ? setTimeout(done, ms) : undefined;
+      timer?.unref();
+      this.#wake = done;
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  }
+
+  #kick(): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+}
+
+/** What the directory accepts of the shared folder's files; the rest is logged and left out. */
+function indexEntries(files: readonly SharedFile[], logger: Logger): IndexEntry[] {
+  const seen = new Set<string>();
+  const out: IndexEntry[] = [];
+  for (const f of files) {
+    if (seen.has(f.contentId)) continue;
+    const problem = fileNameProblem(f.name);
+    if (problem || f.pieceSize < 16 * 1024 || f.pieceSize > 16 * 1024 * 1024 || !Number.isSafeInteger(f.size)) {
+      logger.warn({ name: f.name, problem }, "file not offered to the directory");
+      continue;
+    }
+    seen.add(f.contentId);
+    out.push({ name: f.name, size: f.size, contentId: f.contentId, pieceSize: f.pieceSize });
+  }
+  return out;
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

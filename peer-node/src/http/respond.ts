@@ -1,0 +1,87 @@
+import type http from "node:http";
+import type http2 from "node:http2";
+
+/** Either kind of request the one-port server hands us. */
+export type AnyRequest = http.IncomingMessage | http2.Http2ServerRequest;
+/** Either kind of response the one-port server hands us (the shared subset is what we use). */
+export type AnyResponse = http.ServerResponse & http2.Http2ServerResponse;
+
+const REASONS: Record<number, string> = {
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  416: "Range Not Satisfiable",
+  500: "Internal Server Error",
+};
+
+/** Sends the house error body `{error, message}` (same shape as the directory's). */
+export function sendError(res: AnyResponse, status: number, message: string, headers: Record<string, string> = {}): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = JSON.stringify({ error: REASONS[status] ?? "Error", message });
+  res.writeHead(status, {
+    "Content-Type": "application/json; charset=utf-8",
+    "Content-Length": String(Buffer.byteLength(body)),
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    ...headers,
+  });
+  res.end(body);
+}
+
+/** The request's path and query, parsed; undefined when the target is not a valid origin-form path. */
+export function requestUrl(req: AnyRequest): URL | undefined {
+  const target = req.url ?? "/";
+  if (!target.startsWith("/")) return undefined;
+  try {
+    return new URL(target, "http://pserver.invalid");
+  } catch {
+    return undefined;
+  }
+}
+
+const TYPES: Record<string, string> = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".mjs": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".json": "application/json",
+  ".map": "application/json",
+  ".txt": "text/plain; charset=utf-8",
+  ".md": "text/markdown; charset=utf-8",
+  ".csv": "text/csv; charset=utf-8",
+  ".xml": "application/xml",
+  ".svg": "image/svg+xml",
+  ".png": "image/png",
+  ".jpg": "image/jpeg",
+  ".jpeg": "image/jpeg",
+  ".gif": "image/gif",
+  ".webp": "image/webp",
+  ".avif": "image/avif",
+  ".ico": "image/x-icon",
+  ".woff": "font/woff",
+  ".woff2": "font/woff2",
+  ".ttf": "font/ttf",
+  ".wasm": "application/wasm",
+  ".pdf": "application/pdf",
+  ".zip": "application/zip",
+  ".gz": "application/gzip",
+  ".tar": "application/x-tar",
+  ".mp3": "audio/mpeg",
+  ".ogg": "audio/ogg",
+  ".wav": "audio/wav",
+  ".flac": "audio/flac",
+  ".mp4": "video/mp4",
+  ".webm": "video/webm",
+  ".mkv": "video/x-matroska",
+};
+
+/** A Content-Type for a file name by its extension; application/octet-stream when unknown. */
+export function contentTypeFor(name: string): string {
+  const dot = name.lastIndexOf(".");
+  return (dot >= 0 && TYPES[name.slice(dot).toLowerCase()]) || "application/octet-stream";
+}

@@ -1,0 +1,38 @@
+import type { Logger } from "pino";
+import type { SessionStore } from "../client/sessions.js";
+import type { FileStore } from "../store/file-store.js";
+import { makeFilesExport } from "./files-export.js";
+import { requestUrl, sendError, type AnyRequest, type AnyResponse } from "./respond.js";
+import { makeStaticWeb } from "./static-web.js";
+
+/** Options of the plain-HTTP routes. */
+export interface HttpRoutesOptions {
+  readonly store: FileStore;
+  readonly sessions: SessionStore;
+  /** Folder of the built web app; undefined serves none. */
+  readonly webDir: string | undefined;
+  readonly logger: Logger;
+}
+
+/**
+ * Everything on the one port that is not an RPC: `GET /files/<contentId>` and the web app. Used as the
+ * Connect adapter's fallback, so RPC paths never reach it.
+ */
+export function httpRoutes(options: HttpRoutesOptions): (req: AnyRequest, res: AnyResponse) => void {
+  const files = makeFilesExport(options);
+  const web = options.webDir ? makeStaticWeb({ root: options.webDir, logger: options.logger }) : undefined;
+  const log = options.logger.child({ component: "http" });
+  return (req, res) => {
+    const url = requestUrl(req);
+    const handle = async () => {
+      if (!url) return sendError(res, 400, "The request target must be a path.");
+      if (url.pathname.startsWith("/files/")) return files(req, res, url);
+      if (web) return web(req, res, url);
+      return sendError(res, 404, "Nothing here: this pserver serves RPCs, /files/<content id> and (when built) the web app.");
+    };
+    handle().catch((err: unknown) => {
+      log.error({ err }, "http route failed");
+      sendError(res, 500, "Internal Server Error");
+    });
+  };
+}
