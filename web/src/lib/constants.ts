@@ -1,0 +1,40 @@
+// Every tunable number of the pclient, with its unit in its name (house rule 3).
+
+/** Quiet time after the last keystroke before a search is sent. */
+export const SEARCH_DEBOUNCE_MS = 250;
+/** Results asked for per search page. */
+export const SEARCH_PAGE_SIZE = 20;
+
+/** ImportChunk calls in flight at once for one import. */
+export const IMPORT_PARALLEL_CHUNKS = 4;
+/** How often one chunk is retried after a transient failure before the import fails. */
+export const IMPORT_CHUNK_RETRIES = 3;
+/** First pause before retrying a chunk; doubles on every retry. */
+export const IMPORT_CHUNK_RETRY_BASE_MS = 500;
+/**
+ * Bytes read from the file per hashing step. Large enough to keep the WASM hasher busy,
+ * small enough that only a few such buffers are ever alive at once (flat memory on a 4 GiB file).
+ */
+export const HASH_SLICE_BYTES = 8 * 1024 * 1024;
+
+/** First pause before reconnecting the event feed; doubles up to the maximum. */
+export const EVENTS_RECONNECT_BASE_MS = 500;
+/** Longest pause between two reconnect attempts of the event feed. */
+export const EVENTS_RECONNECT_MAX_MS = 15_000;
+
+/** Period of the clock that refreshes "3 s ago" labels. */
+export const CLOCK_TICK_MS = 1_000;
+/** Window over which the tab computes its own import rate. */
+export const RATE_WINDOW_MS = 3_000;
+/** A heartbeat older than this is shown as late. */
+export const HEARTBEAT_LATE_MS = 30_000;
+
+/** sessionStorage key of the session token (a reload stays logged in, a new tab does not). */
+export const SESSION_TOKEN_KEY = "p2p.session-token";
+/** localStorage key of the file-to-content-id cache that lets a re-picked file skip hashing. */
+export const HASH_CACHE_KEY = "p2p.hash-cache";
+/** Entries kept in the hash cache. */
+export const HASH_CACHE_MAX_ENTRIES = 200;
+
+/** Characters of a content id shown in lists. */
+export const SHORT_CONTENT_ID_CHARS = 12;

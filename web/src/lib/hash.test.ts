@@ -1,0 +1,40 @@
+import { createHash, randomBytes } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import { MemoryStorage } from "./client/token-store.js";
+import { contentIdOf, HashCache } from "./hash.js";
+
+describe("contentIdOf", () => {
+  it.each([0, 1, 63, 64, 65, 4095, 4096, 4097, 10_000])("matches node's SHA-256 for %i bytes hashed in 4 KiB slices", async (size) => {
+    const bytes = randomBytes(size);
+    const progress: number[] = [];
+    const id = await contentIdOf(new Blob([bytes]), { sliceBytes: 4096, onProgress: (n) => progress.push(n) });
+    expect(id).toBe(createHash("sha256").update(bytes).digest("hex"));
+    expect(progress.at(-1) ?? 0).toBe(size);
+    expect(progress).toEqual([...progress].sort((a, b) => a - b));
+  });
+
+  it("stops when aborted", async () => {
+    const controller = new AbortController();
+    controller.abort();
+    await expect(contentIdOf(new Blob([randomBytes(10)]), { signal: controller.signal })).rejects.toThrow();
+  });
+});
+
+describe("HashCache", () => {
+  it("remembers a file by name, size and modification time", () => {
+    const cache = new HashCache(new MemoryStorage(), "k");
+    const file = { name: "a.bin", size: 10, lastModified: 5 };
+    expect(cache.get(file)).toBeUndefined();
+    cache.set(file, "f".repeat(64));
+    expect(cache.get(file)).toBe("f".repeat(64));
+    expect(cache.get({ ...file, lastModified: 6 })).toBeUndefined();
+    cache.delete(file);
+    expect(cache.get(file)).toBeUndefined();
+  });
+
+  it("survives garbage in storage", () => {
+    const storage = new MemoryStorage();
+    storage.setItem("k", "{not json");
+    expect(new HashCache(storage, "k").get({ name: "a", size: 1, lastModified: 1 })).toBeUndefined();
+  });
+});

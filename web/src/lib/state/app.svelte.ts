@@ -1,0 +1,171 @@
+import type { Transport } from "@connectrpc/connect";
+import { createClientApi, type ClientApi } from "../client/api.js";
+import { describeError, isSessionEnded, type Action } from "../client/errors.js";
+import type { KeyValueStorage, TokenStore } from "../client/token-store.js";
+import { HASH_CACHE_KEY } from "../constants.js";
+import { HashCache } from "../hash.js";
+import { Clock } from "./clock.svelte.js";
+import { EventFeed } from "./event-feed.svelte.js";
+import { FilesState } from "./files.svelte.js";
+import { ImportsState, type ImportsDeps } from "./imports.svelte.js";
+import { NoticesState } from "./notices.svelte.js";
+import { PeersState } from "./peers.svelte.js";
+import { SearchState } from "./search.svelte.js";
+import { SessionState } from "./session.svelte.js";
+import { TransfersState } from "./transfers.svelte.js";
+
+/** What the app is built from; the tab passes the browser's, tests pass in-memory ones. */
+export interface AppOptions {
+  transport: Transport;
+  tokens: TokenStore;
+  /** Origin of the pserver (the page's origin in the tab). */
+  baseUrl: string;
+  /** Long-lived storage for the hash cache (localStorage in the tab). */
+  cacheStorage?: KeyValueStorage;
+  /** Tunables for tests and the benchmark. */
+  importOptions?: Pick<ImportsDeps, "chunkOptions" | "hashSliceBytes">;
+  searchDebounceMs?: number;
+}
+
+const SESSION_ENDED = "Your session has ended. Please log in again.";
+
+/**
+ * The composition root: one of each state class, wired to one ClientService client, and the
+ * session's life (after login: load lists, open the event feed; after logout: stop and forget).
+ */
+export class AppState {
+  readonly api: ClientApi;
+  readonly clock = new Clock();
+  readonly notices = new NoticesState();
+  readonly session: SessionState;
+  readonly files: FilesState;
+  readonly peers = new PeersState();
+  readonly transfers: TransfersState;
+  readonly imports: ImportsState;
+  readonly search: SearchState;
+  readonly feed: EventFeed;
+
+  constructor(options: AppOptions) {
+    this.api = createClientApi(options.transport);
+    const { api } = this;
+    const reportError = (error: unknown, action: Action): string => this.#report(error, action);
+    this.session = new SessionState({ api, tokens: options.tokens, reportError });
+    this.files = new FilesState({ api, tokens: options.tokens, baseUrl: options.baseUrl, reportError });
+    this.transfers = new TransfersState({ api, reportError });
+    this.imports = new ImportsState({
+      api,
+      transfers: this.transfers,
+      holds: (contentId) => this.files.has(contentId),
+      onImported: (file) => this.files.upsert(file),
+      hashCache: new HashCache(options.cacheStorage, HASH_CACHE_KEY),
+      reportError,
+      ...options.importOptions,
+    });
+    this.search = new SearchState({
+      api,
+      reportError,
+      isLive: (name) => this.peers.isLive(name),
+      ...(options.searchDebounceMs !== undefined ? { debounceMs: options.searchDebounceMs } : {}),
+    });
+    this.feed = new EventFeed({
+      api,
+      handlers: {
+        files: (files) => this.files.set(files),
+        peers: (peers) => this.peers.set(peers),
+        transfer: (progress) => this.transfers.applyProgress(progress),
+        directory: (link) => this.session.applyLink(link),
+        sessionEnded: () => this.#sessionEnded(),
+      },
+    });
+  }
+
+  /** Starts the page: who is this peer, and is this tab still logged in after a reload? */
+  async start(): Promise<void> {
+    this.clock.start();
+    await this.session.load();
+    if (this.session.loggedIn) this.#afterLogin();
+  }
+
+  /** Logs in; on success the lists load and the feed opens. */
+  async login(username: string, password: string): Promise<boolean> {
+    const ok = await this.session.login(username, password);
+    if (ok) this.#afterLogin();
+    return ok;
+  }
+
+  /** Logs out and forgets everything this tab held. */
+  async logout(): Promise<void> {
+    this.#teardown();
+    await this.session.logout();
+  }
+
+  /** Stops timers and streams (page unload, tests). */
+  destroy(): void {
+    this.#teardown();
+    this.clock.destroy();
+  }
+
+  /** Downloads a search result; a failure to start becomes a notice. */
+  async download(contentId: string, name: string): Promise<void> {
+    const sentence = await this.transfers.download(contentId, name);
+    if (sentence !== undefined) this.notices.error(sentence);
+  }
+
+  /** Pushes a held file to a peer (empty name: the directory picks). */
+  async upload(contentId: string, name: string, targetPeer: string): Promise<void> {
+    const sentence = await this.transfers.upload(contentId, name, targetPeer);
+    if (sentence !== undefined) this.notices.error(sentence);
+  }
+
+  /** Removes a held file. */
+  async removeFile(contentId: string): Promise<void> {
+    const sentence = await this.files.remove(contentId);
+    if (sentence !== undefined) this.notices.error(sentence);
+  }
+
+  /** Cancels a transfer. */
+  async cancelTransfer(id: string): Promise<void> {
+    const sentence = await this.transfers.cancel(id);
+    if (sentence !== undefined) this.notices.error(sentence);
+  }
+
+  #afterLogin(): void {
+    this.notices.clear();
+    this.feed.start();
+    // The feed's snapshot fills these too; asking directly fills the page even if the feed is slow.
+    void Promise.all([
+      this.files.refresh(),
+      this.api.listPeers({}).then(
+        (response) => this.peers.set(response.peers),
+        (error: unknown) => this.#report(error, "peers"),
+      ),
+      this.api.listTransfers({}).then(
+        (response) => {
+          for (const progress of [...response.transfers].reverse()) this.transfers.applyProgress(progress);
+        },
+        (error: unknown) => this.#report(error, "files"),
+      ),
+    ]);
+  }
+
+  #teardown(): void {
+    this.feed.stop();
+    this.imports.reset();
+    this.transfers.reset();
+    this.search.reset();
+    this.files.reset();
+    this.peers.reset();
+    this.notices.clear();
+  }
+
+  #sessionEnded(): void {
+    if (!this.session.loggedIn) return;
+    this.#teardown();
+    this.session.ended(SESSION_ENDED);
+  }
+
+  #report(error: unknown, action: Action): string {
+    if (isSessionEnded(error) && action !== "login") queueMicrotask(() => this.#sessionEnded());
+    return describeError(error, action);
+  }
+}

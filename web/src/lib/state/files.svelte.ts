@@ -1,0 +1,88 @@
+import { fileSaveUrl, type ClientApi } from "../client/api.js";
+import type { LocalFile } from "../client/gen.js";
+import type { TokenStore } from "../client/token-store.js";
+import { describeOnly, type ErrorReporter } from "./report.js";
+import { fileView, type FileView } from "./views.js";
+
+/** Dependencies of {@link FilesState}. */
+export interface FilesDeps {
+  api: ClientApi;
+  tokens: TokenStore;
+  /** Origin of the pserver, for save links. */
+  baseUrl: string;
+  reportError?: ErrorReporter;
+}
+
+/** The files in this peer's shared folder, newest first. */
+export class FilesState {
+  files = $state<FileView[]>([]);
+  /** Whether the list has arrived once. */
+  loaded = $state(false);
+  /** Content ids being removed right now. */
+  removing = $state<string[]>([]);
+  #ids = $derived(new Set(this.files.map((file) => file.contentId)));
+  #deps: FilesDeps;
+
+  constructor(deps: FilesDeps) {
+    this.#deps = deps;
+  }
+
+  /** Replaces the list (from ListFiles or the event feed). */
+  set(files: readonly LocalFile[]): void {
+    this.files = sortNewestFirst(files.map(fileView));
+    this.loaded = true;
+  }
+
+  /** Adds or replaces one file (an import just finished, before the feed says so). */
+  upsert(file: LocalFile): void {
+    const view = fileView(file);
+    this.files = sortNewestFirst([view, ...this.files.filter((f) => f.contentId !== view.contentId)]);
+  }
+
+  /** Whether this peer holds the content. */
+  has(contentId: string): boolean {
+    return this.#ids.has(contentId);
+  }
+
+  /** Loads the list from the pserver; returns an error sentence or undefined. */
+  async refresh(): Promise<string | undefined> {
+    try {
+      const response = await this.#deps.api.listFiles({});
+      this.set(response.files);
+      return undefined;
+    } catch (error) {
+      return (this.#deps.reportError ?? describeOnly)(error, "files");
+    }
+  }
+
+  /** Deletes a file from the shared folder; returns an error sentence or undefined. */
+  async remove(contentId: string): Promise<string | undefined> {
+    if (this.removing.includes(contentId)) return undefined;
+    this.removing = [...this.removing, contentId];
+    try {
+      await this.#deps.api.removeFile({ contentId });
+      this.files = this.files.filter((file) => file.contentId !== contentId);
+      return undefined;
+    } catch (error) {
+      return (this.#deps.reportError ?? describeOnly)(error, "remove");
+    } finally {
+      this.removing = this.removing.filter((id) => id !== contentId);
+    }
+  }
+
+  /** The link that saves a file to disk (`GET /files/<content id>?token=`). */
+  saveUrl(contentId: string): string {
+    return fileSaveUrl(this.#deps.baseUrl, contentId, this.#deps.tokens.token);
+  }
+
+  /** Forgets everything (logout). */
+  reset(): void {
+    this.files = [];
+    this.loaded = false;
+    this.removing = [];
+  }
+}
+
+function sortNewestFirst(files: FileView[]): FileView[] {
+  return files.sort((a, b) => (b.addedAtMs ?? 0) - (a.addedAtMs ?? 0) || a.name.localeCompare(b.name));
+}

@@ -1,0 +1,248 @@
+import type { ClientApi } from "../client/api.js";
+import { isSessionEnded, isTransient } from "../client/errors.js";
+import type { TransferProgress } from "../client/gen.js";
+import { describeOnly, type ErrorReporter } from "./report.js";
+import { isEnded, transferView, type TransferKindName, type TransferPhase, type TransferView } from "./views.js";
+
+/** Dependencies of {@link TransfersState}. */
+export interface TransfersDeps {
+  api: ClientApi;
+  reportError?: ErrorReporter;
+  now?: () => number;
+}
+
+const ACTIVE_ORDER: Record<TransferPhase, number> = {
+  running: 0,
+  verifying: 0,
+  hashing: 0,
+  queued: 1,
+  failed: 2,
+  cancelled: 2,
+  completed: 2,
+};
+
+/**
+ * Every download, upload and import this tab knows of: running ones first, then those that ended
+ * (with their outcome) until the person clears them. Fed by the event feed, by the Download and
+ * Upload progress streams, and by the tab's own imports.
+ */
+export class TransfersState {
+  #items = $state<Record<string, TransferView>>({});
+  list = $derived(Object.values(this.#items).sort(compareTransfers));
+  activeCount = $derived(this.list.filter((t) => !isEnded(t.phase)).length);
+  endedCount = $derived(this.list.length - this.activeCount);
+  #cancellers = new Map<string, () => void>();
+  #cleared = new Set<string>();
+  #localIds = 0;
+  #deps: TransfersDeps;
+
+  constructor(deps: TransfersDeps) {
+    this.#deps = deps;
+  }
+
+  /** The transfer with this id, if listed. */
+  get(id: string): TransferView | undefined {
+    return this.#items[id];
+  }
+
+  /** The running download of a content, if any (a second click joins it rather than starting another). */
+  activeDownloadOf(contentId: string): TransferView | undefined {
+    return this.list.find((t) => t.kind === "download" && t.contentId === contentId && !isEnded(t.phase));
+  }
+
+  /** The running upload of a content, if any. */
+  activeUploadOf(contentId: string): TransferView | undefined {
+    return this.list.find((t) => t.kind === "upload" && t.contentId === contentId && !isEnded(t.phase));
+  }
+
+  /**
+   * Applies a progress report from the pserver. Reports can arrive twice and out of order (the
+   * Download stream and the event feed both carry them), so an ended transfer never goes back to
+   * running and the byte count of a running one never goes backwards.
+   */
+  applyProgress(progress: TransferProgress): void {
+    if (progress.transferId === "" || this.#cleared.has(progress.transferId)) return;
+    const incoming = transferView(progress, this.#now());
+    const existing = this.#items[incoming.id];
+    if (existing === undefined) {
+      this.#items[incoming.id] = incoming;
+      return;
+    }
+    if (isEnded(existing.phase) && !isEnded(incoming.phase)) return;
+    const running = !isEnded(incoming.phase);
+    const tabRate = existing.drivenByTab && incoming.rateBytesPerSecond === 0;
+    Object.assign(existing, {
+      ...incoming,
+      // A phase the tab knows better (it is hashing, or it is still sending) wins while running.
+      phase: existing.drivenByTab && running && existing.phase === "hashing" ? existing.phase : incoming.phase,
+      bytesDone: running ? Math.max(existing.bytesDone, incoming.bytesDone) : incoming.bytesDone,
+      bytesTotal: incoming.bytesTotal || existing.bytesTotal,
+      name: incoming.name || existing.name,
+      contentId: incoming.contentId || existing.contentId,
+      rateBytesPerSecond: running ? (tabRate ? existing.rateBytesPerSecond : incoming.rateBytesPerSecond) : 0,
+      etaSeconds: running ? (tabRate ? existing.etaSeconds : incoming.etaSeconds) : 0,
+      note: existing.note,
+      drivenByTab: existing.drivenByTab,
+    });
+  }
+
+  /** Lists a transfer the tab drives itself (an import before the pserver knows it). */
+  addLocal(fields: Pick<TransferView, "kind" | "name" | "bytesTotal"> & Partial<TransferView>): TransferView {
+    this.#localIds += 1;
+    const view: TransferView = {
+      id: `local-${this.#localIds}`,
+      phase: "queued",
+      contentId: "",
+      bytesDone: 0,
+      rateBytesPerSecond: 0,
+      etaSeconds: 0,
+      sources: [],
+      bannedPeers: [],
+      piecesRefetched: 0,
+      targetPeer: "",
+      error: "",
+      note: "",
+      startedAtMs: this.#now(),
+      finishedAtMs: undefined,
+      drivenByTab: true,
+      ...fields,
+    };
+    this.#items[view.id] = view;
+    return this.#items[view.id] as TransferView;
+  }
+
+  /** Changes fields of a listed transfer. */
+  patch(id: string, fields: Partial<Omit<TransferView, "id">>): void {
+    const view = this.#items[id];
+    if (view === undefined) return;
+    if (fields.phase !== undefined && isEnded(fields.phase) && view.finishedAtMs === undefined && fields.finishedAtMs === undefined) {
+      fields = { ...fields, finishedAtMs: this.#now(), rateBytesPerSecond: 0, etaSeconds: 0 };
+    }
+    Object.assign(view, fields);
+  }
+
+  /**
+   * Gives a local transfer the pserver's id (BeginImport answered). If the feed already listed that
+   * id (a resumed import, or an event that raced the answer) the two become one, driven by the tab.
+   */
+  adopt(localId: string, serverId: string): string {
+    const local = this.#items[localId];
+    if (local === undefined || localId === serverId) return serverId;
+    const known = this.#items[serverId];
+    delete this.#items[localId];
+    const canceller = this.#cancellers.get(localId);
+    this.#cancellers.delete(localId);
+    if (canceller !== undefined) this.#cancellers.set(serverId, canceller);
+    this.#items[serverId] = {
+      ...local,
+      id: serverId,
+      bytesDone: Math.max(local.bytesDone, known?.bytesDone ?? 0),
+      startedAtMs: known?.startedAtMs ?? local.startedAtMs,
+      drivenByTab: true,
+    };
+    return serverId;
+  }
+
+  /** Registers how to stop a transfer the tab drives (aborting its calls rather than asking the pserver). */
+  setCanceller(id: string, cancel: (() => void) | undefined): void {
+    if (cancel === undefined) this.#cancellers.delete(id);
+    else this.#cancellers.set(id, cancel);
+  }
+
+  /** Stops a running transfer; returns an error sentence or undefined. */
+  async cancel(id: string): Promise<string | undefined> {
+    const view = this.#items[id];
+    if (view === undefined || isEnded(view.phase)) return undefined;
+    const local = this.#cancellers.get(id);
+    if (local !== undefined) {
+      local();
+      return undefined;
+    }
+    try {
+      await this.#deps.api.cancelTransfer({ transferId: id });
+      if (!isEnded(view.phase)) this.patch(id, { phase: "cancelled" });
+      return undefined;
+    } catch (error) {
+      return this.#report(error, "cancel");
+    }
+  }
+
+  /**
+   * Starts (or joins) a download of a content from all its live holders and follows its progress
+   * stream; returns an error sentence when it could not start, else undefined once it has ended.
+   */
+  async download(contentId: string, name: string): Promise<string | undefined> {
+    return this.#follow("download", { contentId, name, targetPeer: "" }, (signal) =>
+      this.#deps.api.download({ contentId }, { signal }),
+    );
+  }
+
+  /** Pushes a held file to a peer (empty `targetPeer`: the directory picks one) and follows it. */
+  async upload(contentId: string, name: string, targetPeer: string): Promise<string | undefined> {
+    return this.#follow("upload", { contentId, name, targetPeer }, (signal) =>
+      this.#deps.api.upload({ contentId, targetPeer }, { signal }),
+    );
+  }
+
+  /** Removes ended transfers from the list (the pserver keeps its own record). */
+  clearEnded(): void {
+    for (const view of Object.values(this.#items)) {
+      if (isEnded(view.phase)) {
+        this.#cleared.add(view.id);
+        delete this.#items[view.id];
+      }
+    }
+  }
+
+  /** Forgets everything (logout); running local transfers are stopped. */
+  reset(): void {
+    for (const cancel of this.#cancellers.values()) cancel();
+    this.#cancellers.clear();
+    this.#cleared.clear();
+    this.#items = {};
+  }
+
+  async #follow(
+    kind: TransferKindName,
+    what: { contentId: string; name: string; targetPeer: string },
+    open: (signal: AbortSignal) => AsyncIterable<{ progress?: TransferProgress | undefined }>,
+  ): Promise<string | undefined> {
+    // Closing a progress stream does not stop the transfer on the pserver; the controller only
+    // exists so a logout stops reading.
+    const controller = new AbortController();
+    let id: string | undefined;
+    try {
+      for await (const message of open(controller.signal)) {
+        if (message.progress === undefined) continue;
+        id = message.progress.transferId;
+        this.applyProgress(message.progress);
+      }
+      return undefined;
+    } catch (error) {
+      const sentence = this.#report(error, kind);
+      if (isSessionEnded(error)) return sentence;
+      if (id === undefined) {
+        // It never started: list it as failed so the person sees what happened to their click.
+        const failed = this.addLocal({ kind, ...what, bytesTotal: 0, drivenByTab: false });
+        this.patch(failed.id, { phase: "failed", error: sentence });
+        return sentence;
+      }
+      // The stream dropped mid-way: the transfer goes on, the event feed keeps reporting it.
+      const view = this.#items[id];
+      if (view !== undefined && !isEnded(view.phase) && !isTransient(error)) this.patch(id, { phase: "failed", error: sentence });
+      return isTransient(error) ? undefined : sentence;
+    }
+  }
+
+  #report(error: unknown, action: "cancel" | TransferKindName): string {
+    return (this.#deps.reportError ?? describeOnly)(error, action);
+  }
+
+  #now(): number {
+    return (this.#deps.now ?? Date.now)();
+  }
+}
+
+function compareTransfers(a: TransferView, b: TransferView): number {
+  return ACTIVE_ORDER[a.phase] - ACTIVE_ORDER[b.phase] || b.startedAtMs - a.startedAtMs || a.id.localeCompare(b.id);
+}

@@ -1,0 +1,31 @@
+import { mount } from "svelte";
+import App from "./app.svelte";
+import { browserSessionStorage, TokenStore, type KeyValueStorage } from "./lib/client/token-store.js";
+import { createPclientTransport } from "./lib/client/transport.js";
+import { AppState } from "./lib/state/app.svelte.js";
+import "./app.css";
+
+// The tab is served by its own pserver, so the page's origin is that pserver (in development,
+// Vite proxies the Connect and /files routes to PSERVER_URL).
+const baseUrl = window.location.origin;
+const tokens = new TokenStore(browserSessionStorage());
+
+function localStorageOrNothing(): KeyValueStorage | undefined {
+  try {
+    return window.localStorage;
+  } catch {
+    return undefined;
+  }
+}
+
+const app = new AppState({
+  transport: createPclientTransport({ baseUrl, tokens }),
+  tokens,
+  baseUrl,
+  cacheStorage: localStorageOrNothing(),
+});
+
+const target = document.getElementById("app");
+if (target === null) throw new Error("index.html has no #app element");
+mount(App, { target, props: { app } });
+void app.start();
