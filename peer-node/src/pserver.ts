@@ -1,48 +1,166 @@
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { pino, type Logger } from "pino";
+import { EventFeed } from "./client/events.js";
+import { Importer } from "./client/imports.js";
+import { SessionStore } from "./client/sessions.js";
 import { MAX_RPC_MESSAGE_BYTES } from "./constants.js";
+import { DirectoryLink } from "./directory/directory-link.js";
+import { httpRoutes } from "./http/routes.js";
 import { routes } from "./server/connect.js";
 import { withCors } from "./server/cors.js";
-import { listenOnePort } from "./server/one-port.js";
-import { makePing } from "./services/ping.js";
+import { listenOnePort, type DualHandler, type OnePortServer } from "./server/one-port.js";
+import { ClientServiceImpl } from "./services/client-service.js";
+import { PeerServiceImpl, peerContextValues } from "./services/peer-service.js";
+import { validateFileName } from "./store/names.js";
+import { SharedFolder } from "./store/shared-folder.js";
+import type { Downloader, Pusher } from "./transfer/api.js";
+import { PeerClients } from "./transfer/peer-clients.js";
+import { Transfer, TransferRegistry } from "./transfer/transfer.js";
 
 /** How to start a pserver. */
 export interface PserverOptions {
-  /** This peer's name until it logs in (then its username). */
+  /** This peer's name, which is also its directory username. */
   readonly name: string;
+  /** Directory password: when given, the pserver logs in at start by itself (no tab needed). */
+  readonly password?: string;
+  /** Directory base URL, or several for failover (tried in order). */
+  readonly directoryUrl: string | readonly string[];
+  /** The folder this peer shares; created if missing. */
+  readonly sharedDir: string;
+  /** Where the pserver keeps its state (hash cache); created if missing. */
+  readonly dataDir: string;
   /** Interface to listen on; default 127.0.0.1. */
   readonly host?: string;
   /** Port to listen on; 0 (default) picks a free one. */
   readonly port?: number;
+  /** The URL other peers reach this pserver at; default http://host:port. */
+  readonly advertisedAddress?: string;
+  /** Built web app to serve at / (e.g. web/dist); none when absent. */
+  readonly webDir?: string;
   /** Browser origins allowed to call this pserver from another origin ("*" for any). */
   readonly trustedOrigins?: readonly string[];
+  /** Cap on the bytes per second this pserver sends to other peers; none when absent. */
+  readonly uploadBytesPerSecond?: number;
   readonly logger?: Logger;
+  /** Longest wait between retries while the directory is down (tests shorten it). */
+  readonly directoryRetryMaxMs?: number;
+  /** How often the directory's peer list is polled while someone watches events. */
+  readonly peerPollMs?: number;
 }
 
 /** A running pserver. */
 export interface Pserver {
-  /** Base URL of the one port (gRPC, gRPC-Web, Connect and the tab). */
+  /** Base URL of the one port (gRPC, gRPC-Web, Connect, GET /files and the tab). */
   readonly url: string;
   readonly port: number;
-  /** Shuts down gracefully. */
+  /** Logs out of the directory and shuts down gracefully. */
   close(): Promise<void>;
 }
 
-/** Starts a pserver on one port. */
+/** Starts a pserver: shared folder, directory link, PeerService and ClientService on one port. */
 export async function startPserver(options: PserverOptions): Promise<Pserver> {
-  const logger = options.logger ?? pino({ name: `pserver:${options.name}` });
-  const handler = connectNodeAdapter({
-    routes: routes({ peer: { ping: makePing(() => options.name, logger) } }),
-    // File bytes do not compress; gzip of every message cut throughput ~10x here (STACK.md).
-    acceptCompression: [],
-    readMaxBytes: MAX_RPC_MESSAGE_BYTES,
-  });
-  const server = await listenOnePort({
-    host: options.host ?? "127.0.0.1",
-    port: options.port ?? 0,
-    handler: withCors(options.trustedOrigins ?? [], handler),
-    logger,
-  });
-  logger.info({ url: server.url }, "pserver listening");
-  return { url: server.url, port: server.port, close: () => server.close() };
+  const logger = (options.logger ?? pino({ name: "pserver" })).child({ peer: options.name });
+  const host = options.host ?? "127.0.0.1";
+  const directoryUrls = typeof options.directoryUrl === "string" ? [options.directoryUrl] : [...options.directoryUrl];
+  const cleanup: Array<() => Promise<void> | void> = [];
+  const closeAll = async () => {
+    for (const step of cleanup.reverse()) {
+      try {
+        await step();
+      } catch (err) {
+        logger.warn({ err }, "error while closing");
+      }
+    }
+  };
+
+  try {
+    const store = await SharedFolder.open({ folder: options.sharedDir, dataDir: options.dataDir, logger });
+    cleanup.push(() => store.close());
+
+    // The advertised address depends on the bound port, so the listener starts first and gets its
+    // handler once everything behind it exists; nobody knows this address before login anyway.
+    let handler: DualHandler = (_req, res) => {
+      res.writeHead(503, { "Content-Type": "text/plain" });
+      res.end("starting");
+    };
+    const server: OnePortServer = await listenOnePort({ host, port: options.port ?? 0, handler: (req, res) => handler(req, res), logger });
+    cleanup.push(() => server.close());
+
+    const address = options.advertisedAddress ?? defaultAddress(host, server.port, logger);
+    const link = new DirectoryLink({
+      urls: directoryUrls,
+      store,
+      address,
+      name: options.name,
+      logger,
+      retryMaxMs: options.directoryRetryMaxMs,
+    });
+    const registry = new TransferRegistry();
+    const sessions = new SessionStore();
+    const peers = new PeerClients({ logger });
+    cleanup.push(() => peers.close());
+    const { downloader, pusher } = transfersCore();
+    cleanup.push(() => downloader.close());
+    const importer = await Importer.open({ store, registry, validateName: validateFileName, logger });
+    cleanup.push(() => importer.close());
+    sessions.onEnd = (sessionId) => importer.sessionEnded(sessionId);
+    const events = new EventFeed({ store, registry, link, logger, peerPollMs: options.peerPollMs });
+    cleanup.push(() => events.close());
+    // Last to close first: log out so other peers stop being sent here, then stop everything else.
+    cleanup.push(() => link.close());
+
+    const peerService = new PeerServiceImpl({
+      store,
+      redeemTicket: link.redeemTicket,
+      peerName: () => link.peerName,
+      logger,
+      limits: { uploadBytesPerSecond: options.uploadBytesPerSecond },
+    });
+    const clientService = new ClientServiceImpl({ store, registry, link, sessions, importer, downloader, pusher, events, logger });
+    const connect = connectNodeAdapter({
+      routes: routes({ peer: peerService, client: clientService }),
+      // File bytes do not compress; gzip of every message cut throughput ~10x here (STACK.md).
+      acceptCompression: [],
+      readMaxBytes: MAX_RPC_MESSAGE_BYTES,
+      contextValues: peerContextValues,
+      fallback: httpRoutes({ store, sessions, webDir: options.webDir, logger }),
+    });
+    handler = withCors(options.trustedOrigins ?? [], connect);
+
+    await link.start(options.password !== undefined ? { username: options.name, password: options.password } : undefined);
+    downloader.resumeUnfinished().catch((err: unknown) => logger.warn({ err }, "resuming unfinished downloads failed"));
+    logger.info({ url: server.url, address, directory: link.client.url, loggedIn: link.status().loggedIn }, "pserver started");
+
+    let closing: Promise<void> | undefined;
+    return {
+      url: server.url,
+      port: server.port,
+      close: () => (closing ??= closeAll().then(() => logger.info("pserver stopped"))),
+    };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}
+
+/** http://host:port, with a wildcard host replaced by loopback (other machines need --advertised-address). */
+function defaultAddress(host: string, port: number, logger: Logger): string {
+  if (host === "0.0.0.0" || host === "::" || host === "") {
+    logger.warn({ host }, "listening on all interfaces; advertising 127.0.0.1 — set advertisedAddress for other machines");
+    return `http://127.0.0.1:${port}`;
+  }
+  return `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+}
+
+/** TEMPORARY until the transfers core lands its PieceDownloader and FilePusher. */
+function transfersCore(): { downloader: Downloader; pusher: Pusher } {
+  const failed = (kind: "download" | "upload", contentId: string) => {
+    const t = new Transfer({ kind, contentId, name: "", bytesTotal: 0 });
+    t.finish("failed", "Transfers are not available in this build yet.");
+    return t;
+  };
+  return {
+    downloader: { download: (c) => failed("download", c), resumeUnfinished: async () => [], close: async () => {} },
+    pusher: { push: (c) => failed("upload", c) },
+  };
 }

@@ -1,13 +1,10 @@
 // Domain errors of the directory link. They carry what went wrong in words a person can act on; the
 // transport layer (ClientService, CLI) decides which status code each becomes.
+import { UnavailableError } from "../errors.js";
 
 /** The directory could not be reached, timed out, answered 5xx/429, or answered something unreadable. */
-export class DirectoryUnavailableError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = "DirectoryUnavailableError";
-  }
-}
+// An UnavailableError, so the transfers core and errors.ts treat it like any unreachable service.
+export class DirectoryUnavailableError extends UnavailableError {}
 
 /** The directory answered 401: wrong password, or a token it no longer knows. */
 export class DirectoryUnauthorizedError extends Error {

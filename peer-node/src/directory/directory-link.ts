@@ -8,6 +8,7 @@ import {
   DIRECTORY_RETRY_MIN_MS,
   LOGOUT_TIMEOUT_MS,
 } from "../constants.js";
+import { InvalidTicketError, UnavailableError } from "../errors.js";
 import type { FileStore, FolderDelta, SharedFile } from "../store/file-store.js";
 import type { FindHolders, PeerRef, RedeemedTicket } from "../transfer/api.js";
 import { DirectoryClient, type IndexEntry } from "./directory-client.js";
@@ -47,14 +48,6 @@ export interface DirectoryLinkOptions {
   readonly retryMinMs?: number;
   readonly retryMaxMs?: number;
   readonly requestTimeoutMs?: number;
-}
-
-/** Thrown by RedeemTicket when the directory does not vouch for a push ticket. */
-export class TicketRefusedError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "TicketRefusedError";
-  }
 }
 
 interface Credentials {
@@ -206,7 +199,10 @@ export class DirectoryLink extends EventEmitter<{ status: [DirectoryStatus] }> {
     try {
       return await this.#withSession((token) => this.client.redeem(token, ticket, contentId, this.#stopping.signal));
     } catch (err) {
-      if (err instanceof DirectoryNotFoundError || err instanceof DirectoryConflictError) throw new TicketRefusedError(err.message);
+      if (err instanceof DirectoryNotFoundError || err instanceof DirectoryConflictError) throw new InvalidTicketError(err.message);
+      if (err instanceof NotLoggedInError) {
+        throw new UnavailableError("This pserver is not logged in at the directory, so it cannot check push tickets.");
+      }
       throw err;
     }
   };

@@ -18,11 +18,13 @@ export interface HttpRoutesOptions {
  * Everything on the one port that is not an RPC: `GET /files/<contentId>` and the web app. Used as the
  * Connect adapter's fallback, so RPC paths never reach it.
  */
-export function httpRoutes(options: HttpRoutesOptions): (req: AnyRequest, res: AnyResponse) => void {
+export function httpRoutes(options: HttpRoutesOptions): (req: AnyRequest, res: object) => void {
   const files = makeFilesExport(options);
   const web = options.webDir ? makeStaticWeb({ root: options.webDir, logger: options.logger }) : undefined;
   const log = options.logger.child({ component: "http" });
-  return (req, res) => {
+  return (req, response) => {
+    // connect-node hands over http1 or http2 responses; we only use what both have in common.
+    const res = response as AnyResponse;
     const url = requestUrl(req);
     const handle = async () => {
       if (!url) return sendError(res, 400, "The request target must be a path.");
