@@ -21,7 +21,7 @@ export class UserFacingError extends Error {
 }
 
 const NETWORK_FAILURE = /failed to fetch|networkerror|network error|load failed|fetch failed|econnrefused|econnreset|socket hang up/i;
-const DISK_FULL = /no space|enospc|disk (is )?full|disk quota|out of (disk|space)|storage (is )?full/i;
+const DISK_FULL = /no space|enospc|edquot|disk\b.*\bfull\b|disk quota|not enough (free )?(disk )?space|out of (disk|space)|storage (is )?full/i;
 const TOO_MANY = /rate limit|too many|slow down/i;
 const PEER_GONE = /peer .*(went away|gone|left|offline|disconnect|unreachable|not live|not reachable)|holder.*(gone|unreachable|went away)|target.*(gone|offline|unreachable)/i;
 const DIRECTORY = /directory/i;
@@ -94,9 +94,10 @@ export function describeError(error: unknown, action?: Action): string {
     case Code.AlreadyExists:
       return action === "import" ? "You already share this file." : (asSentence(message) ?? "That already exists.");
     case Code.ResourceExhausted:
+      if (DISK_FULL.test(message)) return DISK_IS_FULL;
       if (TOO_MANY.test(message)) return "Too many requests right now. Wait a moment and try again.";
-      if (DISK_FULL.test(message) || action === "import" || action === "download") return DISK_IS_FULL;
-      return asSentence(message) ?? "The pserver is out of resources right now. Try again later.";
+      // Other limits (e.g. unfinished imports per session) come as sentences from the pserver.
+      return asSentence(message) ?? (action === "import" || action === "download" ? DISK_IS_FULL : "This peer is busy right now. Try again later.");
     case Code.Unavailable:
       if (HTTP_STATUS_ONLY.test(message)) return PSERVER_UNREACHABLE;
       if (PEER_GONE.test(message)) return PEER_WENT_AWAY;
@@ -110,8 +111,11 @@ export function describeError(error: unknown, action?: Action): string {
     case Code.DeadlineExceeded:
       return "That took too long. Please try again.";
     case Code.FailedPrecondition:
-      if (action === "import") return "Some parts of the file did not arrive. Add the file again to send the rest.";
-      if (/log ?in|session/i.test(message)) return "This peer is not logged in to the directory. Log in again.";
+      if (/not logged in|log ?in first/i.test(message)) return "This peer is not logged in at the directory. Log out and in again.";
+      if (action === "import") {
+        if (/cancel/i.test(message)) return "The import was cancelled.";
+        return "Some parts of the file did not arrive. Add the file again to send the rest.";
+      }
       return asSentence(message) ?? "That can't be done right now.";
     case Code.DataLoss:
       if (action === "import") {

@@ -160,6 +160,11 @@ export class ImportsState {
         if (importId !== undefined) await api.cancelTransfer({ transferId: importId }).catch(() => undefined);
         return;
       }
+      if (error instanceof ConnectError && error.code === Code.AlreadyExists) {
+        // The pserver holds this content already (under some name): nothing to send, nothing lost.
+        transfers.patch(id, { phase: "completed", bytesDone: file.size, note: "Already in your shared files." });
+        return;
+      }
       if (error instanceof ConnectError && error.code === Code.DataLoss) this.#deps.hashCache?.delete(file);
       const sentence = (this.#deps.reportError ?? describeOnly)(error, "import");
       transfers.patch(id, { phase: "failed", error: sentence });

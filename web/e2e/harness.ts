@@ -1,0 +1,109 @@
+// What the browser scenario and the heap benchmark share: a real directory and real pservers on
+// 127.0.0.1 port 0 in this process, a headless Debian Chromium, and files of random bytes on disk.
+import { createHash, randomBytes } from "node:crypto";
+import { createReadStream, createWriteStream, existsSync } from "node:fs";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { startPserver } from "@p2p/peer-node";
+import { startDirectory } from "@p2p/server";
+import { chromium, type Browser } from "playwright-core";
+
+/** Absolute path of the built web app the pservers serve. */
+export const WEB_DIST = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../dist");
+
+/** Flags that make Debian's Chromium run headless and quiet on these machines (shared/STACK.md). */
+export const CHROMIUM_FLAGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+
+/** The Chromium to drive: CHROMIUM_PATH, else Debian's. */
+export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+
+/**
+ * Launches headless Chromium (Playwright gives it a fresh temporary profile). A missing browser is
+ * an error that says how to get one, never a skipped test.
+ */
+export async function launchChromium(): Promise<Browser> {
+  if (!existsSync(CHROMIUM_PATH)) {
+    throw new Error(
+      `Chromium was not found at ${CHROMIUM_PATH}. The browser tests need it: install Debian's package ` +
+        "(apt-get install -y chromium) or set CHROMIUM_PATH to a Chromium binary.",
+    );
+  }
+  return chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_FLAGS, timeout: 60_000 });
+}
+
+/** Fails early with a clear message when `vite build` has not run. */
+export function requireBuiltWebApp(): void {
+  if (!existsSync(path.join(WEB_DIST, "index.html"))) {
+    throw new Error(`${WEB_DIST}/index.html is missing: run "npm run build -w web" before the browser tests.`);
+  }
+}
+
+/** A running directory and pservers, and the temporary folders they use. */
+export interface Cluster {
+  directoryUrl: string;
+  peers: Map<string, { url: string; sharedDir: string }>;
+  tmp: string;
+  close(): Promise<void>;
+}
+
+/** Starts a directory and one pserver per name, all on 127.0.0.1 port 0, serving web/dist. */
+export async function startCluster(names: readonly string[]): Promise<Cluster> {
+  const tmp = await mkdtemp(path.join(tmpdir(), "p2p-web-e2e-"));
+  const closers: (() => Promise<void>)[] = [];
+  const close = async (): Promise<void> => {
+    for (const closeOne of closers.reverse()) await closeOne().catch(() => undefined);
+    await rm(tmp, { recursive: true, force: true });
+  };
+  try {
+    const directoryDataDir = path.join(tmp, "directory");
+    await mkdir(directoryDataDir, { recursive: true });
+    const directory = await startDirectory({ dataDir: directoryDataDir });
+    closers.push(() => directory.close());
+    const peers = new Map<string, { url: string; sharedDir: string }>();
+    for (const name of names) {
+      const sharedDir = path.join(tmp, name, "shared");
+      const dataDir = path.join(tmp, name, "data");
+      await mkdir(sharedDir, { recursive: true });
+      await mkdir(dataDir, { recursive: true });
+      const peer = await startPserver({ name, directoryUrl: directory.url, sharedDir, dataDir, port: 0, webDir: WEB_DIST });
+      closers.push(() => peer.close());
+      peers.set(name, { url: peer.url, sharedDir });
+    }
+    return { directoryUrl: directory.url, peers, tmp, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+/** Writes `sizeBytes` random bytes to `file` in 4 MiB blocks and returns their SHA-256 (hex). */
+export async function writeRandomFile(file: string, sizeBytes: number): Promise<string> {
+  const hash = createHash("sha256");
+  const out = createWriteStream(file);
+  const blockBytes = 4 * 1024 * 1024;
+  for (let written = 0; written < sizeBytes; written += blockBytes) {
+    const block = randomBytes(Math.min(blockBytes, sizeBytes - written));
+    hash.update(block);
+    if (!out.write(block)) await new Promise<void>((resolve) => out.once("drain", () => resolve()));
+  }
+  await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
+  return hash.digest("hex");
+}
+
+/** SHA-256 (hex) of a file on disk, streamed. */
+export async function sha256OfFile(file: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest("hex");
+}
