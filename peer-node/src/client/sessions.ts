@@ -16,6 +16,8 @@ interface Entry {
   /** SHA-256 of the token: the map key, so the token itself is not kept. */
   readonly digest: Buffer;
   lastUsedMs: number;
+  /** Order of last use; milliseconds tie too often to pick the least recently used. */
+  lastUseSeq: number;
 }
 
 /**
@@ -27,6 +29,7 @@ export class SessionStore {
   readonly #byDigestHex = new Map<string, Entry>();
   readonly #idleMs: number;
   readonly #max: number;
+  #seq = 0;
   /** Called with a session id when a session ends (logout, expiry, eviction). */
   onEnd: ((sessionId: string) => void) | undefined;
 
@@ -41,7 +44,7 @@ export class SessionStore {
     while (this.#byDigestHex.size >= this.#max) {
       // Evict the least recently used session rather than refusing a login.
       let oldest: [string, Entry] | undefined;
-      for (const item of this.#byDigestHex) if (!oldest || item[1].lastUsedMs < oldest[1].lastUsedMs) oldest = item;
+      for (const item of this.#byDigestHex) if (!oldest || item[1].lastUseSeq < oldest[1].lastUseSeq) oldest = item;
       this.#end(oldest![0]);
     }
     const token = randomBytes(32).toString("base64url");
@@ -53,7 +56,7 @@ export class SessionStore {
       createdAt: new Date(now),
       expiresAt: new Date(now + this.#idleMs),
     };
-    this.#byDigestHex.set(digest.toString("hex"), { session, digest, lastUsedMs: now });
+    this.#byDigestHex.set(digest.toString("hex"), { session, digest, lastUsedMs: now, lastUseSeq: ++this.#seq });
     return { token, session };
   }
 
@@ -71,6 +74,7 @@ export class SessionStore {
       return undefined;
     }
     entry.lastUsedMs = now;
+    entry.lastUseSeq = ++this.#seq;
     entry.session.expiresAt = new Date(now + this.#idleMs);
     return entry.session;
   }

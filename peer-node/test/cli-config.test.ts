@@ -1,0 +1,58 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ConfigError, loadServeConfig, parseRate } from "../src/config.js";
+
+describe("serve configuration", () => {
+  let cwd: string;
+  beforeAll(async () => {
+    cwd = await mkdtemp(path.join(tmpdir(), "p2p-config-"));
+    await writeFile(path.join(cwd, ".env"), "PEER_NAME=fromfile\nPEER_PORT=7100\nPEER_DIRECTORY_URL=http://127.0.0.1:9000\n");
+  });
+  afterAll(() => rm(cwd, { recursive: true, force: true }));
+
+  it("takes flags over PEER_* variables over the .env file", () => {
+    const fromFile = loadServeConfig({}, {}, cwd);
+    expect(fromFile.name).toBe("fromfile");
+    expect(fromFile.port).toBe(7100);
+    expect(fromFile.directoryUrls).toEqual(["http://127.0.0.1:9000"]);
+    expect(fromFile.host).toBe("127.0.0.1");
+    expect(fromFile.sharedDir).toBe(path.join(cwd, "shared"));
+
+    const fromEnv = loadServeConfig({}, { PEER_NAME: "fromenv", PEER_DIRECTORY_URL: "http://a:1, http://b:2/" }, cwd);
+    expect(fromEnv.name).toBe("fromenv");
+    expect(fromEnv.directoryUrls).toEqual(["http://a:1", "http://b:2"]);
+
+    const fromFlags = loadServeConfig({ name: "fromflag", port: "0", "upload-rate": "2M" }, { PEER_NAME: "fromenv" }, cwd);
+    expect(fromFlags.name).toBe("fromflag");
+    expect(fromFlags.port).toBe(0);
+    expect(fromFlags.uploadBytesPerSecond).toBe(2 * 1024 * 1024);
+  });
+
+  it("fails fast with every problem named", () => {
+    let error: unknown;
+    try {
+      loadServeConfig({ name: "bad name", port: "70000", "directory-url": "ftp://x", password: "short", "trusted-origins": "http://a.example/path" }, {}, cwd);
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as Error).message;
+    expect(message).toMatch(/--name "bad name"/);
+    expect(message).toMatch(/--port must be a number from 0 to 65535/);
+    expect(message).toMatch(/must start with http/);
+    expect(message).toMatch(/--password .* 8 to 1024 bytes/);
+    expect(message).toMatch(/--trusted-origins/);
+  });
+
+  it.each([
+    ["1048576", 1048576],
+    ["500K", 512000],
+    ["1.5M", 1572864],
+    ["10MiB/s", 10485760],
+    ["0", undefined],
+  ])("reads the upload rate %s", (text, bytes) => {
+    expect(parseRate(text)).toBe(bytes);
+  });
+});
