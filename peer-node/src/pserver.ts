@@ -13,9 +13,10 @@ import { ClientServiceImpl } from "./services/client-service.js";
 import { PeerServiceImpl, peerContextValues } from "./services/peer-service.js";
 import { validateFileName } from "./store/names.js";
 import { SharedFolder } from "./store/shared-folder.js";
-import type { Downloader, Pusher } from "./transfer/api.js";
+import { PieceDownloader } from "./transfer/downloader.js";
 import { PeerClients } from "./transfer/peer-clients.js";
-import { Transfer, TransferRegistry } from "./transfer/transfer.js";
+import { FilePusher } from "./transfer/pusher.js";
+import { TransferRegistry } from "./transfer/transfer.js";
 
 /** How to start a pserver. */
 export interface PserverOptions {
@@ -99,7 +100,9 @@ export async function startPserver(options: PserverOptions): Promise<Pserver> {
     const sessions = new SessionStore();
     const peers = new PeerClients({ logger });
     cleanup.push(() => peers.close());
-    const { downloader, pusher } = transfersCore();
+    const selfName = () => link.peerName;
+    const downloader = new PieceDownloader({ store, registry, findHolders: link.findHolders, peers, logger, selfName });
+    const pusher = new FilePusher({ store, registry, peers, logger, selfName });
     cleanup.push(() => downloader.close());
     const importer = await Importer.open({ store, registry, validateName: validateFileName, logger });
     cleanup.push(() => importer.close());
@@ -150,17 +153,4 @@ function defaultAddress(host: string, port: number, logger: Logger): string {
     return `http://127.0.0.1:${port}`;
   }
   return `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
-}
-
-/** TEMPORARY until the transfers core lands its PieceDownloader and FilePusher. */
-function transfersCore(): { downloader: Downloader; pusher: Pusher } {
-  const failed = (kind: "download" | "upload", contentId: string) => {
-    const t = new Transfer({ kind, contentId, name: "", bytesTotal: 0 });
-    t.finish("failed", "Transfers are not available in this build yet.");
-    return t;
-  };
-  return {
-    downloader: { download: (c) => failed("download", c), resumeUnfinished: async () => [], close: async () => {} },
-    pusher: { push: (c) => failed("upload", c) },
-  };
 }

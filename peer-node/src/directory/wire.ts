@@ -69,7 +69,7 @@ const MAX_ADDRESS_CHARS = 2048;
 const MIN_PIECE_SIZE_BYTES = 16 * 1024;
 const MAX_PIECE_SIZE_BYTES = 16 * 1024 * 1024;
 // Bounds on what the directory may tell us about timing; outside them we use our own defaults.
-const MIN_HEARTBEAT_MS = 1_000;
+const MIN_HEARTBEAT_MS = 100;
 const MAX_HEARTBEAT_MS = 10 * 60_000;
 
 /** Whether a string is a content id (64 lower-case hex characters). */

@@ -106,7 +106,7 @@ describe("GET /files/<contentId> and the web app over HTTP/1.1", () => {
   ])("refuses %s with 401", async (_what, query, headers) => {
     const res = await fetch(`${base}/files/${file.contentId}${query}`, { headers });
     expect(res.status).toBe(401);
-    expect((await res.json()).message).toMatch(/session is required/);
+    expect(((await res.json()) as { message: string }).message).toMatch(/session is required/);
   });
 
   it("answers 404 for a content id not held and 400 for a malformed one", async () => {
