@@ -44,6 +44,8 @@ export class AppState {
   readonly imports: ImportsState;
   readonly search: SearchState;
   readonly feed: EventFeed;
+  /** Which lists the event feed has delivered since login (they beat the one-off List calls). */
+  #fed = { files: false, peers: false };
 
   constructor(options: AppOptions) {
     this.api = createClientApi(options.transport);
@@ -70,8 +72,14 @@ export class AppState {
     this.feed = new EventFeed({
       api,
       handlers: {
-        files: (files) => this.files.set(files),
-        peers: (peers) => this.peers.set(peers),
+        files: (files) => {
+          this.#fed.files = true;
+          this.files.set(files);
+        },
+        peers: (peers) => {
+          this.#fed.peers = true;
+          this.peers.set(peers);
+        },
         transfer: (progress) => this.transfers.applyProgress(progress),
         directory: (link) => this.session.applyLink(link),
         sessionEnded: () => this.#sessionEnded(),
@@ -131,12 +139,21 @@ export class AppState {
 
   #afterLogin(): void {
     this.notices.clear();
+    this.#fed = { files: false, peers: false };
     this.feed.start();
     // The feed's snapshot fills these too; asking directly fills the page even if the feed is slow.
+    // An answer that arrives after the feed spoke is older than what the feed said: it is dropped.
     void Promise.all([
-      this.files.refresh(),
+      this.api.listFiles({}).then(
+        (response) => {
+          if (!this.#fed.files) this.files.set(response.files);
+        },
+        (error: unknown) => this.#report(error, "files"),
+      ),
       this.api.listPeers({}).then(
-        (response) => this.peers.set(response.peers),
+        (response) => {
+          if (!this.#fed.peers) this.peers.set(response.peers);
+        },
         (error: unknown) => this.#report(error, "peers"),
       ),
       this.api.listTransfers({}).then(

@@ -4,7 +4,7 @@
 import { createHash } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError, createRouterTransport, type HandlerContext, type ServiceImpl, type Transport } from "@connectrpc/connect";
+import { Code, ConnectError, createRouterTransport, type ConnectRouter, type HandlerContext, type ServiceImpl, type Transport } from "@connectrpc/connect";
 import {
   ClientService,
   LocalFileSchema,
@@ -101,9 +101,14 @@ export class FakePserver {
   authHeaders: { method: string; authorization: string | null }[] = [];
   #nextId = 1;
 
+  /** Registers this fake as ClientService on a Connect router. */
+  routes = (router: ConnectRouter): void => {
+    router.service(ClientService, this.#impl());
+  };
+
   /** A transport to this fake through a real Connect router; with `tokens`, the tab's auth interceptor. */
   transport(tokens?: TokenStore): Transport {
-    return createRouterTransport((router) => router.service(ClientService, this.#impl()), {
+    return createRouterTransport(this.routes, {
       transport: { interceptors: tokens === undefined ? [] : [createAuthInterceptor(tokens)] },
     });
   }
