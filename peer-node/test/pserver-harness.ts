@@ -74,3 +74,89 @@ export function clientFor(baseUrl: string, protocol: ProtocolName = "connect-jso
     set: (t: string | undefined) => (holder.token = t),
   }) as Client<typeof ClientService> & { token: string | undefined };
 }
+
+/** A directory and pservers on 127.0.0.1 port 0, each peer with its own folders under one temp dir. */
+export interface Cluster {
+  readonly root: string;
+  directory: { url: string; close(): Promise<void> };
+  readonly directoryPort: number;
+  readonly peers: Map<string, PeerHandle>;
+  /** Starts (or restarts, on the same folders) a pserver. */
+  startPeer(name: string, options?: { password?: string; port?: number }): Promise<PeerHandle>;
+  /** Restarts the directory on the same data folder and port. */
+  restartDirectory(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** One running pserver of a cluster. */
+export interface PeerHandle {
+  readonly name: string;
+  readonly url: string;
+  readonly port: number;
+  readonly sharedDir: string;
+  readonly dataDir: string;
+  close(): Promise<void>;
+}
+
+/** The password every test peer uses. */
+export const TEST_PASSWORD = "test-password-1";
+
+/** Starts a directory (heartbeat every `heartbeatIntervalMs`) and no peers yet. */
+export async function startCluster(options: { heartbeatIntervalMs?: number } = {}): Promise<Cluster> {
+  const { startDirectory } = await import("@p2p/server");
+  const { startPserver } = await import("../src/index.js");
+  const root = await tempDir("p2p-cluster-");
+  const dataDir = path.join(root, "directory");
+  const heartbeatIntervalMs = options.heartbeatIntervalMs ?? 500;
+  let directory = await startDirectory({ dataDir, host: "127.0.0.1", port: 0, heartbeatIntervalMs, logger: false });
+  const directoryPort = Number(new URL(directory.url).port);
+  const peers = new Map<string, PeerHandle>();
+  const cluster: Cluster = {
+    root,
+    directory,
+    directoryPort,
+    peers,
+    async startPeer(name, opts = {}) {
+      const sharedDir = path.join(root, name, "shared");
+      const peerData = path.join(root, name, "state");
+      const p = await startPserver({
+        name,
+        password: opts.password,
+        directoryUrl: directory.url,
+        sharedDir,
+        dataDir: peerData,
+        host: "127.0.0.1",
+        port: opts.port ?? 0,
+        logger,
+        directoryRetryMaxMs: 500,
+        peerPollMs: 300,
+      });
+      let closed = false;
+      const handle: PeerHandle = {
+        name,
+        url: p.url,
+        port: p.port,
+        sharedDir,
+        dataDir: peerData,
+        close: async () => {
+          if (closed) return;
+          closed = true;
+          await p.close();
+        },
+      };
+      peers.set(name, handle);
+      return handle;
+    },
+    async restartDirectory() {
+      await directory.close();
+      directory = await startDirectory({ dataDir, host: "127.0.0.1", port: directoryPort, heartbeatIntervalMs, logger: false });
+      cluster.directory = directory;
+    },
+    async close() {
+      for (const peer of peers.values()) await peer.close().catch(() => undefined);
+      await directory.close().catch(() => undefined);
+      await removeDir(root);
+    },
+  };
+  return cluster;
+}

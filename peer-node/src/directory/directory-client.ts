@@ -228,7 +228,8 @@ async function readJson(response: Response): Promise<unknown> {
 function errorText(err: unknown): string {
   if (err instanceof Error) {
     const cause = (err as { cause?: unknown }).cause;
-    if (cause instanceof Error && "code" in cause) return String((cause as { code: unknown }).code);
+    // fetch says only "fetch failed"; the cause has the useful part (ECONNREFUSED, "bad port", ...).
+    if (cause instanceof Error) return "code" in cause ? String((cause as { code: unknown }).code) : cause.message;
     return err.message;
   }
   return String(err);

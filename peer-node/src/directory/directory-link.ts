@@ -132,14 +132,19 @@ export class DirectoryLink extends EventEmitter<{ status: [DirectoryStatus] }> {
    * Resolves after the first login attempt, successful or not, so a started pserver is online when it can be.
    */
   async start(credentials?: Credentials): Promise<void> {
-    if (credentials) this.#credentials = credentials;
-    this.#loop ??= this.#run();
     if (credentials) {
-      await this.#exclusive(() => this.#ensureSessionLocked()).catch((err: unknown) => {
+      this.#credentials = credentials;
+      try {
+        await this.#exclusive(async () => {
+          await this.#ensureSessionLocked();
+          await this.#publishFullLocked();
+        });
+      } catch (err) {
+        this.#failures++;
         this.#logger.warn({ err: describe(err) }, "first directory login failed; retrying in the background");
-      });
-      this.#kick();
+      }
     }
+    this.#loop ??= this.#run();
   }
 
   /**
@@ -230,6 +235,8 @@ export class DirectoryLink extends EventEmitter<{ status: [DirectoryStatus] }> {
   // ---- the loop -------------------------------------------------------------------------------
 
   async #run(): Promise<void> {
+    // After a failed first login (start), wait before the next try like any other retry.
+    if (this.#failures > 0) await this.#sleep(this.#backoffMs());
     while (!this.#closed) {
       let waitMs: number;
       try {

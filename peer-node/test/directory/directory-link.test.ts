@@ -1,0 +1,165 @@
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { mkdir, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { startDirectory } from "@p2p/server";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { DirectoryClient } from "../../src/directory/directory-client.js";
+import { DirectoryUnauthorizedError, DirectoryUnavailableError } from "../../src/directory/directory-errors.js";
+import { DirectoryLink, type DirectoryStatus } from "../../src/directory/directory-link.js";
+import { SharedFolder } from "../../src/store/shared-folder.js";
+import { logger, removeDir, tempDir, waitFor, writeRandomFile } from "../pserver-harness.js";
+
+const PASSWORD = "a-good-password";
+const HEARTBEAT_MS = 300;
+
+type Directory = Awaited<ReturnType<typeof startDirectory>>;
+
+describe("DirectoryLink against a real directory", () => {
+  let root: string;
+  let directory: Directory;
+  let directoryPort: number;
+  let store: SharedFolder;
+  let contentId: string;
+  const links: DirectoryLink[] = [];
+  const client = () => new DirectoryClient({ urls: [directory.url], logger });
+  const startDir = async (port = 0) => {
+    directory = await startDirectory({ dataDir: path.join(root, "directory"), host: "127.0.0.1", port, heartbeatIntervalMs: HEARTBEAT_MS, logger: false });
+    directoryPort = Number(new URL(directory.url).port);
+  };
+  const newLink = (urls = [directory.url]) => {
+    const link = new DirectoryLink({ urls, store, address: "http://127.0.0.1:65001", name: "alice", logger, retryMaxMs: 500 });
+    links.push(link);
+    return link;
+  };
+  const searchNames = async (q: string) => (await client().search(q, 20, 0)).results.map((r) => `${r.name}@${r.holders.map((h) => h.name).join(",")}`);
+
+  beforeAll(async () => {
+    root = await tempDir();
+    await mkdir(path.join(root, "shared"), { recursive: true });
+    ({ contentId } = await writeRandomFile(path.join(root, "shared", "alpha-song.mp3"), 50_000));
+    store = await SharedFolder.open({ folder: path.join(root, "shared"), dataDir: path.join(root, "state"), logger });
+    await waitFor(() => store.get(contentId), "the file to be indexed");
+    await startDir();
+  });
+  afterEach(async () => {
+    for (const link of links.splice(0)) await link.close();
+  });
+  afterAll(async () => {
+    await directory.close();
+    await store.close();
+    await removeDir(root);
+  });
+
+  it("logs in, publishes the full index, heartbeats, and logs out on close", async () => {
+    const link = newLink();
+    const beats: DirectoryStatus[] = [];
+    link.on("status", (s) => beats.push(s));
+    await link.start({ username: "alice", password: PASSWORD });
+    expect(link.status()).toMatchObject({ loggedIn: true, reachable: true });
+    expect(await searchNames("alpha")).toEqual(["alpha-song.mp3@alice"]);
+    const first = link.status().lastHeartbeatAt!.getTime();
+    await waitFor(() => (link.status().lastHeartbeatAt?.getTime() ?? 0) > first, "a heartbeat");
+    await link.close();
+    expect(await searchNames("alpha")).toEqual([]);
+  });
+
+  it("publishes a delta when a file is added to or removed from the folder", async () => {
+    const link = newLink();
+    await link.start({ username: "alice", password: PASSWORD });
+    const { contentId: added } = await writeRandomFile(path.join(root, "shared", "beta-notes.txt"), 1000);
+    await waitFor(async () => (await searchNames("beta")).includes("beta-notes.txt@alice"), "the new file in search");
+    await store.remove(added);
+    await waitFor(async () => (await searchNames("beta")).length === 0, "the removed file gone from search");
+  });
+
+  it("refuses a wrong password without storing it", async () => {
+    const link = newLink();
+    await expect(link.login("alice", "not-the-password")).rejects.toBeInstanceOf(DirectoryUnauthorizedError);
+    expect(link.status().loggedIn).toBe(false);
+  });
+
+  it("logs in again by itself and republishes when the directory forgets its session (401)", async () => {
+    const link = newLink();
+    await link.start({ username: "alice", password: PASSWORD });
+    // A second login of the same user replaces alice's session at the directory: the link's token now gets 401.
+    const intruder = await client().login("alice", PASSWORD, "http://127.0.0.1:65002");
+    await client().putIndex(intruder.token, []);
+    expect(await searchNames("alpha")).toEqual([]);
+    await waitFor(async () => (await searchNames("alpha")).includes("alpha-song.mp3@alice"), "alice's file back in search");
+    const peers = await client().peers();
+    expect(peers.find((p) => p.name === "alice")?.address).toBe("http://127.0.0.1:65001");
+  });
+
+  it("keeps retrying while the directory is down, then logs in and republishes when it is back", async () => {
+    const link = newLink();
+    await link.start({ username: "alice", password: PASSWORD });
+    const port = directoryPort;
+    await directory.close();
+    await waitFor(() => !link.status().reachable, "the link to notice the outage");
+    await expect(link.peers()).rejects.toBeInstanceOf(DirectoryUnavailableError);
+    await startDir(port);
+    await waitFor(() => link.status().reachable && link.status().loggedIn, "the link to recover");
+    await waitFor(async () => (await searchNames("alpha")).includes("alpha-song.mp3@alice"), "alice's file back in search");
+  });
+
+  it("fails over to the next directory URL when the first is unreachable", async () => {
+    // A port that was just free: nothing listens there.
+    const dead = await new Promise<string>((resolve) => {
+      const s = http.createServer().listen(0, "127.0.0.1", () => {
+        const port = (s.address() as AddressInfo).port;
+        s.close(() => resolve(`http://127.0.0.1:${port}`));
+      });
+    });
+    const link = newLink([dead, directory.url]);
+    await link.start({ username: "alice", password: PASSWORD });
+    expect(link.status()).toMatchObject({ loggedIn: true, directoryUrl: directory.url });
+    expect(await searchNames("alpha")).toEqual(["alpha-song.mp3@alice"]);
+  });
+
+  it("finds holders other than itself", async () => {
+    const link = newLink();
+    await link.start({ username: "alice", password: PASSWORD });
+    // bob holds the same content, published straight through the REST API.
+    const bob = await client().login("bob", PASSWORD, "http://127.0.0.1:65003");
+    await client().putIndex(bob.token, [{ name: "alpha-song.mp3", size: 50_000, contentId, pieceSize: 1024 * 1024 }]);
+    expect(await link.findHolders(contentId)).toEqual([{ name: "bob", address: "http://127.0.0.1:65003" }]);
+    expect(await link.findHolders("0".repeat(64))).toEqual([]);
+    await client().logout(bob.token);
+  });
+});
+
+describe("DirectoryClient against a directory that answers nonsense", () => {
+  let server: http.Server;
+  let url: string;
+  let root: string;
+  beforeAll(async () => {
+    root = await tempDir();
+    await writeFile(path.join(root, "x"), "");
+    // Not a mock of the directory: a broken one, which no real directory can be made to be.
+    server = http.createServer((req, res) => {
+      if (req.url?.startsWith("/api/v1/peers")) {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(JSON.stringify({ peers: [{ name: "ok", address: "http://127.0.0.1:1", lastSeenAt: new Date().toISOString() }, { name: "../evil", address: "javascript:alert(1)", lastSeenAt: "x" }] }));
+      } else if (req.url?.startsWith("/api/v1/search")) {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end("{not json");
+      } else {
+        res.writeHead(500).end();
+      }
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await new Promise((resolve) => server.close(resolve));
+    await removeDir(root);
+  });
+
+  it("drops malformed entries and refuses malformed bodies", async () => {
+    const c = new DirectoryClient({ urls: [url], logger });
+    expect((await c.peers()).map((p) => p.name)).toEqual(["ok"]);
+    await expect(c.search("x", 20, 0)).rejects.toBeInstanceOf(DirectoryUnavailableError);
+    await expect(c.login("alice", PASSWORD, "http://127.0.0.1:1")).rejects.toBeInstanceOf(DirectoryUnavailableError);
+  });
+});

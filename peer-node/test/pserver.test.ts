@@ -1,0 +1,283 @@
+// ClientService and GET /files of real pservers, against a real directory, over every protocol a
+// pclient may use. Peers: alice and bob log in at start by themselves; carol starts offline.
+import { randomBytes } from "node:crypto";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TransferKind, TransferState } from "../src/gen.js";
+import {
+  clientFor,
+  sha256Hex,
+  startCluster,
+  TEST_PASSWORD,
+  waitFor,
+  writeRandomFile,
+  type Cluster,
+  type PeerHandle,
+  type ProtocolName,
+} from "./pserver-harness.js";
+
+let cluster: Cluster;
+let alice: PeerHandle;
+let bob: PeerHandle;
+let carol: PeerHandle;
+let report: { bytes: Buffer; contentId: string };
+
+/** The Connect code of a rejected call. */
+async function codeOf(call: Promise<unknown>): Promise<string> {
+  try {
+    await call;
+    return "OK";
+  } catch (err) {
+    return Code[ConnectError.from(err).code];
+  }
+}
+
+/** A logged-in client of a pserver. */
+async function session(peer: PeerHandle, protocol: ProtocolName = "connect-json") {
+  const client = clientFor(peer.url, protocol);
+  client.token = (await client.login({ username: peer.name, password: TEST_PASSWORD })).sessionToken;
+  return client;
+}
+
+/** Imports bytes through BeginImport / ImportChunk (shuffled, 4 at a time) / FinishImport. */
+async function importBytes(client: Awaited<ReturnType<typeof session>>, name: string, bytes: Buffer, contentId = sha256Hex(bytes)) {
+  const begun = await client.beginImport({ name, size: BigInt(bytes.length), contentId });
+  const count = Math.ceil(bytes.length / begun.chunkSize);
+  const order = [...Array(count).keys()].filter((i) => !begun.receivedChunks.includes(i)).sort(() => Math.random() - 0.5);
+  const workers = Array.from({ length: 4 }, async () => {
+    for (let i = order.pop(); i !== undefined; i = order.pop()) {
+      await client.importChunk({ importId: begun.importId, chunkIndex: i, data: bytes.subarray(i * begun.chunkSize, (i + 1) * begun.chunkSize) });
+    }
+  });
+  await Promise.all(workers);
+  return client.finishImport({ importId: begun.importId });
+}
+
+beforeAll(async () => {
+  cluster = await startCluster();
+  await mkdir(path.join(cluster.root, "alice", "shared"), { recursive: true });
+  report = await writeRandomFile(path.join(cluster.root, "alice", "shared", "quarterly report.pdf"), 300_000);
+  alice = await cluster.startPeer("alice", { password: TEST_PASSWORD });
+  bob = await cluster.startPeer("bob", { password: TEST_PASSWORD });
+  carol = await cluster.startPeer("carol");
+});
+afterAll(async () => {
+  await cluster?.close();
+});
+
+describe.each<ProtocolName>(["connect-json", "connect-binary", "grpc-web", "grpc"])("ClientService over %s", (protocol) => {
+  it("Login refuses a wrong password and opens a session with the right one", async () => {
+    const client = clientFor(alice.url, protocol);
+    expect(await codeOf(client.login({ username: "alice", password: "wrong-password" }))).toBe("Unauthenticated");
+    const res = await client.login({ username: "alice", password: TEST_PASSWORD });
+    expect(res.peerName).toBe("alice");
+    expect(res.sessionToken.length).toBeGreaterThanOrEqual(32);
+    expect(Number(res.expiresAt!.seconds) * 1000).toBeGreaterThan(Date.now());
+  });
+
+  it("answers Unauthenticated without a session, and for another peer's token", async () => {
+    const anonymous = clientFor(alice.url, protocol);
+    expect(await codeOf(anonymous.listFiles({}))).toBe("Unauthenticated");
+    const bobs = await session(bob, protocol);
+    const stolen = clientFor(alice.url, protocol);
+    stolen.token = bobs.token;
+    expect(await codeOf(stolen.listFiles({}))).toBe("Unauthenticated");
+    expect(await codeOf(stolen.removeFile({ contentId: report.contentId }))).toBe("Unauthenticated");
+  });
+
+  it("lists the shared folder and searches the network, marking what is held here", async () => {
+    const a = await session(alice, protocol);
+    const files = (await a.listFiles({})).files;
+    expect(files.map((f) => [f.name, f.contentId, Number(f.size)])).toContainEqual(["quarterly report.pdf", report.contentId, 300_000]);
+    const fromAlice = await a.search({ query: "QUARTERLY" });
+    expect(fromAlice.results.map((r) => [r.name, r.heldLocally, r.holders.map((h) => h.name)])).toEqual([["quarterly report.pdf", true, ["alice"]]]);
+    const b = await session(bob, protocol);
+    const fromBob = await b.search({ contentId: report.contentId });
+    expect(fromBob.results.map((r) => [r.name, r.heldLocally])).toEqual([["quarterly report.pdf", false]]);
+  });
+
+  it("imports a file sent in shuffled parallel chunks", async () => {
+    const b = await session(bob, protocol);
+    const bytes = randomBytes(2 * 1024 * 1024 + 777);
+    const { file } = await importBytes(b, `imported-${protocol}.bin`, bytes);
+    expect(file?.contentId).toBe(sha256Hex(bytes));
+    const onDisk = await readFile(path.join(bob.sharedDir, `imported-${protocol}.bin`));
+    expect(onDisk.equals(bytes)).toBe(true);
+  });
+
+  it("refuses an import whose bytes do not match the content id with DataLoss, keeping nothing", async () => {
+    const b = await session(bob, protocol);
+    const bytes = randomBytes(100_000);
+    const error = await importBytes(b, `wrong-${protocol}.bin`, bytes, sha256Hex(Buffer.from("other bytes"))).catch((e: unknown) => ConnectError.from(e));
+    expect(error).toBeInstanceOf(ConnectError);
+    expect((error as ConnectError).code).toBe(Code.DataLoss);
+    expect((await b.listFiles({})).files.map((f) => f.name)).not.toContain(`wrong-${protocol}.bin`);
+  });
+
+  it("WatchEvents sends a snapshot, then the file list when a file is added", async () => {
+    const b = await session(bob, protocol);
+    const controller = new AbortController();
+    const name = `watched-${protocol}.txt`;
+    const seen: string[] = [];
+    const watching = (async () => {
+      for await (const event of b.watchEvents({}, { signal: controller.signal })) {
+        seen.push(event.event.case ?? "?");
+        if (event.event.case === "directory" && seen.length === 1) {
+          expect(event.event.value.loggedIn).toBe(true);
+        }
+        if (event.event.case === "files" && seen.filter((s) => s === "files").length === 1) {
+          // The snapshot's list is in; now add a file to the folder.
+          await writeFile(path.join(bob.sharedDir, name), `hello ${protocol}`);
+        }
+        if (event.event.case === "files" && event.event.value.files.some((f) => f.name === name)) return true;
+      }
+      return false;
+    })();
+    const timeout = setTimeout(() => controller.abort(), 15_000);
+    const found = await watching.catch(() => false);
+    clearTimeout(timeout);
+    controller.abort();
+    expect(found).toBe(true);
+    expect(seen.slice(0, 2)).toEqual(["directory", "files"]);
+    expect(seen).toContain("peers");
+  });
+});
+
+describe("ClientService rules", () => {
+  it("GetStatus works without a session and tells more with one", async () => {
+    const anonymous = clientFor(alice.url);
+    const bare = await anonymous.getStatus({});
+    expect(bare).toMatchObject({ peerName: "alice", loggedIn: true, sessionValid: false, directoryUrl: "", fileCount: 0 });
+    const a = await session(alice);
+    const full = await a.getStatus({});
+    expect(full).toMatchObject({ peerName: "alice", loggedIn: true, sessionValid: true, directoryUrl: cluster.directory.url, directoryReachable: true, address: alice.url });
+    expect(full.fileCount).toBeGreaterThanOrEqual(1);
+  });
+
+  it("lets only the pserver's own name log in", async () => {
+    const client = clientFor(alice.url);
+    const error = await client.login({ username: "mallory", password: TEST_PASSWORD }).catch((e: unknown) => ConnectError.from(e));
+    expect((error as ConnectError).code).toBe(Code.PermissionDenied);
+    expect((error as ConnectError).rawMessage).toMatch(/log in as alice/);
+  });
+
+  it("a pserver started without a password goes online when its tab logs in", async () => {
+    const before = await (await session(alice)).listPeers({});
+    expect(before.peers.map((p) => p.name)).not.toContain("carol");
+    const c = clientFor(carol.url);
+    expect((await c.getStatus({})).loggedIn).toBe(false);
+    await session(carol);
+    expect((await c.getStatus({})).loggedIn).toBe(true);
+    const after = await (await session(alice)).listPeers({});
+    expect(after.peers.map((p) => [p.name, p.address])).toContainEqual(["carol", carol.url]);
+  });
+
+  it.each([
+    ["../../etc/passwd", /path/],
+    ["..", /\.\./],
+    ["a\\b.txt", /path/],
+    [".hidden", /Hidden/],
+    ["", /empty/],
+  ])("refuses the import name %j with InvalidArgument", async (name, message) => {
+    const b = await session(bob);
+    const error = await b.beginImport({ name, size: 3n, contentId: sha256Hex(Buffer.from("abc")) }).catch((e: unknown) => ConnectError.from(e));
+    expect((error as ConnectError).code).toBe(Code.InvalidArgument);
+    expect((error as ConnectError).rawMessage).toMatch(message);
+  });
+
+  it.each([
+    ["a short content id", { contentId: "abc" }],
+    ["an upper-case content id", { contentId: "A".repeat(64) }],
+  ])("refuses %s with InvalidArgument", async (_what, req) => {
+    const a = await session(alice);
+    expect(await codeOf(a.removeFile(req))).toBe("InvalidArgument");
+    expect(await codeOf(a.search(req))).toBe("InvalidArgument");
+    expect(await codeOf(a.download(req)[Symbol.asyncIterator]().next())).toBe("InvalidArgument");
+  });
+
+  it("a file added to the shared folder shows up in search within seconds", async () => {
+    const { contentId } = await writeRandomFile(path.join(alice.sharedDir, "fresh-holiday-photo.jpg"), 20_000);
+    const b = await session(bob);
+    const result = await waitFor(async () => (await b.search({ query: "holiday-photo" })).results.find((r) => r.contentId === contentId), "the new file in search");
+    expect(result.holders.map((h) => h.name)).toEqual(["alice"]);
+  });
+
+  it("CancelTransfer stops an import and discards it", async () => {
+    const b = await session(bob);
+    const bytes = randomBytes(3 * 1024 * 1024);
+    const begun = await b.beginImport({ name: "to-cancel.bin", size: BigInt(bytes.length), contentId: sha256Hex(bytes) });
+    await b.importChunk({ importId: begun.importId, chunkIndex: 0, data: bytes.subarray(0, begun.chunkSize) });
+    await b.cancelTransfer({ transferId: begun.importId });
+    const cancelled = await waitFor(async () => (await b.listTransfers({})).transfers.find((t) => t.transferId === begun.importId && t.state === TransferState.CANCELLED), "the import to be cancelled");
+    expect(cancelled.kind).toBe(TransferKind.IMPORT);
+    expect(await codeOf(b.importChunk({ importId: begun.importId, chunkIndex: 1, data: bytes.subarray(begun.chunkSize, 2 * begun.chunkSize) }))).toBe("NotFound");
+    expect(await codeOf(b.cancelTransfer({ transferId: "no-such-transfer" }))).toBe("NotFound");
+  });
+
+  it("serves GET /files/<contentId> with Range to a session given as ?token= or a bearer header", async () => {
+    const a = await session(alice);
+    const url = `${alice.url}/files/${report.contentId}`;
+    expect((await fetch(url)).status).toBe(401);
+    const whole = await fetch(`${url}?token=${a.token}`);
+    expect(whole.status).toBe(200);
+    expect(whole.headers.get("content-disposition")).toContain(`filename="quarterly report.pdf"`);
+    expect(whole.headers.get("content-type")).toBe("application/pdf");
+    expect(Buffer.from(await whole.arrayBuffer()).equals(report.bytes)).toBe(true);
+    const part = await fetch(url, { headers: { authorization: `Bearer ${a.token}`, range: "bytes=-100" } });
+    expect(part.status).toBe(206);
+    expect(Buffer.from(await part.arrayBuffer()).equals(report.bytes.subarray(-100))).toBe(true);
+    expect((await fetch(url, { headers: { authorization: `Bearer ${a.token}`, range: "bytes=300000-" } })).status).toBe(416);
+  });
+
+  it("downloads from the network into the shared folder, bytes identical", async () => {
+    // bob takes a copy first (by name), so carol can fetch from two holders.
+    const b = await session(bob);
+    let last;
+    for await (const { progress } of b.download({ name: "quarterly report.pdf" })) last = progress;
+    expect(last?.state).toBe(TransferState.COMPLETED);
+    const c = await session(carol);
+    for await (const { progress } of c.download({ contentId: report.contentId })) last = progress;
+    expect(last?.state).toBe(TransferState.COMPLETED);
+    expect((await readFile(path.join(carol.sharedDir, "quarterly report.pdf"))).equals(report.bytes)).toBe(true);
+    expect(await codeOf(c.download({ contentId: report.contentId })[Symbol.asyncIterator]().next())).toBe("AlreadyExists");
+  });
+
+  it("uploads (pushes) a held file to a named peer, bytes identical", async () => {
+    const a = await session(alice);
+    const bytes = randomBytes(1_500_000);
+    const { file } = await importBytes(a, "pushed-gift.bin", bytes);
+    let last;
+    for await (const { progress } of a.upload({ contentId: file!.contentId, targetPeer: "carol" })) last = progress;
+    expect(last).toMatchObject({ state: TransferState.COMPLETED, kind: TransferKind.UPLOAD, targetPeer: "carol" });
+    expect((await readFile(path.join(carol.sharedDir, "pushed-gift.bin"))).equals(bytes)).toBe(true);
+  });
+
+  it("resumes an import after the pserver restarts", async () => {
+    let b = await session(bob);
+    const bytes = randomBytes(4 * 1024 * 1024 + 5);
+    const contentId = sha256Hex(bytes);
+    const begun = await b.beginImport({ name: "survives-restart.bin", size: BigInt(bytes.length), contentId });
+    const chunk = (i: number) => bytes.subarray(i * begun.chunkSize, (i + 1) * begun.chunkSize);
+    await Promise.all([3, 0].map((i) => b.importChunk({ importId: begun.importId, chunkIndex: i, data: chunk(i) })));
+    await bob.close();
+    bob = await cluster.startPeer("bob", { password: TEST_PASSWORD });
+    b = await session(bob);
+    const again = await b.beginImport({ name: "survives-restart.bin", size: BigInt(bytes.length), contentId });
+    expect(again.importId).toBe(begun.importId);
+    expect([...again.receivedChunks].sort()).toEqual([0, 3]);
+    const { file } = await importBytes(b, "survives-restart.bin", bytes);
+    expect(file?.contentId).toBe(contentId);
+    expect((await readFile(path.join(bob.sharedDir, "survives-restart.bin"))).equals(bytes)).toBe(true);
+  });
+
+  it("Logout ends the session and takes the peer offline", async () => {
+    const c = await session(carol);
+    await c.logout({});
+    expect(await codeOf(c.listFiles({}))).toBe("Unauthenticated");
+    const a = await session(alice);
+    const peers = (await a.listPeers({})).peers.map((p) => p.name);
+    expect(peers).not.toContain("carol");
+  });
+});
