@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from "node:crypto";
 import { EventEmitter } from "node:events";
 import type { Logger } from "pino";
 import {
@@ -79,6 +80,8 @@ export class DirectoryLink extends EventEmitter<{ status: [DirectoryStatus] }> {
   readonly #retryMaxMs: number;
   #name: string;
   #credentials: Credentials | undefined;
+  /** SHA-256 of "username\0password" that the directory last accepted, for logins while it is down. */
+  #verifiedDigest: Buffer | undefined;
   #session: Session | undefined;
   #reachable = false;
   #lastHeartbeatAt: Date | undefined;
@@ -164,6 +167,19 @@ export class DirectoryLink extends EventEmitter<{ status: [DirectoryStatus] }> {
       }
     });
     this.#kick();
+  }
+
+  /**
+   * For a login while the directory is down: true when these are the credentials the directory accepted
+   * last time (compared in constant time; never true before one successful login), and then the link
+   * keeps trying to log in with them in the background.
+   */
+  acceptOffline(username: string, password: string): boolean {
+    const verified = this.#verifiedDigest;
+    if (verified === undefined || !timingSafeEqual(verified, credentialDigest(username, password))) return false;
+    this.#credentials ??= { username, password };
+    this.#kick();
+    return true;
   }
 
   /** Logs out of the directory and stays logged out (no automatic re-login) until the next login. */
@@ -305,6 +321,7 @@ export class DirectoryLink extends EventEmitter<{ status: [DirectoryStatus] }> {
       this.client.login(credentials.username, credentials.password, this.#address, this.#stopping.signal),
     );
     this.#credentials = credentials;
+    this.#verifiedDigest = credentialDigest(credentials.username, credentials.password);
     this.#name = result.peerName;
     this.#session = { token: result.token, heartbeatIntervalMs: result.heartbeatIntervalMs };
     this.#needFullIndex = true;
@@ -489,6 +506,10 @@ function indexEntries(files: readonly SharedFile[], logger: Logger): IndexEntry[
     out.push({ name: f.name, size: f.size, contentId: f.contentId, pieceSize: f.pieceSize });
   }
   return out;
+}
+
+function credentialDigest(username: string, password: string): Buffer {
+  return createHash("sha256").update(`${username}\0${password}`, "utf8").digest();
 }
 
 function describe(err: unknown): string {

@@ -88,7 +88,14 @@ export class ClientServiceImpl implements ServiceImpl<typeof ClientService> {
       if (username !== this.#d.link.peerName) {
         throw new ForbiddenError(`This pserver is the peer "${this.#d.link.peerName}"; log in as ${this.#d.link.peerName}.`);
       }
-      await this.#d.link.login(username, password);
+      try {
+        await this.#d.link.login(username, password);
+      } catch (err) {
+        // Directory down: the owner may still reach their own pserver with the password the directory
+        // accepted before (the pserver keeps retrying the directory by itself).
+        if (!(err instanceof DirectoryUnavailableError) || !this.#d.link.acceptOffline(username, password)) throw err;
+        this.#log.warn("directory unreachable; session opened with the password it accepted before");
+      }
       const { token, session } = this.#d.sessions.create(username);
       this.#log.info({ session: session.id }, "client session opened");
       return create(LoginResponseSchema, {

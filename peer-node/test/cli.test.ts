@@ -1,0 +1,110 @@
+// The CLI's one-shot commands against a real pserver and directory, run in-process through main()
+// with captured output (the same code bin/peer-node.js runs), plus one real `serve` child process.
+import { spawn } from "node:child_process";
+import { mkdir, readFile, stat } from "node:fs/promises";
+import path from "node:path";
+import { PassThrough } from "node:stream";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { main, type CliIo } from "../src/cli.js";
+import { clientFor, startCluster, TEST_PASSWORD, waitFor, writeRandomFile, type Cluster, type PeerHandle } from "./pserver-harness.js";
+
+let cluster: Cluster;
+let alice: PeerHandle;
+let bob: PeerHandle;
+let tokenFile: string;
+let doc: { bytes: Buffer; contentId: string };
+
+/** Runs the CLI with captured output; a pipe is not a terminal, so progress comes as plain lines. */
+async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = "";
+  let err = "";
+  stdout.on("data", (c) => (out += c));
+  stderr.on("data", (c) => (err += c));
+  const io: CliIo = { stdout, stderr, stdin: new PassThrough(), env: { PEER_TOKEN_FILE: tokenFile }, cwd: cluster.root };
+  const code = await main(argv, io);
+  return { code, out, err };
+}
+
+beforeAll(async () => {
+  cluster = await startCluster();
+  tokenFile = path.join(cluster.root, "cli", "sessions.json");
+  await mkdir(path.join(cluster.root, "alice", "shared"), { recursive: true });
+  doc = await writeRandomFile(path.join(cluster.root, "alice", "shared", "cli-manual.txt"), 120_000);
+  alice = await cluster.startPeer("alice", { password: TEST_PASSWORD });
+  bob = await cluster.startPeer("bob", { password: TEST_PASSWORD });
+});
+afterAll(async () => {
+  await cluster?.close();
+});
+
+describe("peer-node one-shot commands", () => {
+  it("refuses commands before login with a hint", async () => {
+    const res = await run("ls", "--url", bob.url);
+    expect(res.code).toBe(1);
+    expect(res.err).toMatch(/run peer-node login/);
+  });
+
+  it("login saves a session (owner-only file) that the next commands use", async () => {
+    const bad = await run("login", "--url", bob.url, "--password", "wrong-password");
+    expect(bad.code).toBe(1);
+    expect(bad.err).toMatch(/Unauthenticated/);
+    const res = await run("login", "--url", bob.url, "--password", TEST_PASSWORD);
+    expect(res.code).toBe(0);
+    expect(res.out).toMatch(/Logged in to .* as bob/);
+    expect((await stat(tokenFile)).mode & 0o777).toBe(0o600);
+    const saved = JSON.parse(await readFile(tokenFile, "utf8")) as Record<string, { token: string }>;
+    expect(saved[bob.url]?.token).toBeTruthy();
+  });
+
+  it("search and download show the network's files and fetch the bytes", async () => {
+    const search = await run("search", "manual", "--url", bob.url);
+    expect(search.code).toBe(0);
+    expect(search.out).toContain(doc.contentId);
+    expect(search.out).toContain("holders: alice");
+    const download = await run("download", doc.contentId, "--url", bob.url);
+    expect(download.code).toBe(0);
+    expect(download.err).toMatch(/completed 100%/);
+    expect(download.out).toMatch(/Done: cli-manual.txt/);
+    expect((await readFile(path.join(bob.sharedDir, "cli-manual.txt"))).equals(doc.bytes)).toBe(true);
+    const ls = await run("ls", "--url", bob.url);
+    expect(ls.out).toContain("cli-manual.txt");
+  });
+
+  it("exits 2 with the usage for an unknown command or flag", async () => {
+    expect((await run("frobnicate")).code).toBe(2);
+    const res = await run("ls", "--nope");
+    expect(res.code).toBe(2);
+    expect(res.err).toMatch(/--help/);
+  });
+});
+
+describe("peer-node serve", () => {
+  it("starts from flags and the environment, goes online, and stops gracefully on SIGTERM", async () => {
+    const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "bin", "peer-node.js");
+    const child = spawn(process.execPath, [bin, "serve", "--port", "0", "--shared-dir", path.join(cluster.root, "dave", "shared"), "--log-level", "warn"], {
+      cwd: cluster.root,
+      env: { ...process.env, PEER_NAME: "dave", PEER_PASSWORD: TEST_PASSWORD, PEER_DIRECTORY_URL: cluster.directory.url, PEER_DATA_DIR: path.join(cluster.root, "dave", "state") },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    child.stdout.on("data", (c) => (out += c));
+    child.stderr.on("data", (c) => (out += c));
+    const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+    try {
+      const url = await waitFor(() => /pserver "dave" on (http:\/\/\S+)/.exec(out)?.[1], "the pserver to start", 30_000);
+      const status = await clientFor(url).getStatus({});
+      expect(status).toMatchObject({ peerName: "dave", loggedIn: true });
+      child.kill("SIGTERM");
+      expect(await exited).toBe(0);
+      expect(out).toMatch(/SIGTERM: stopping/);
+      // Logged out on the way down: dave is no longer a live peer.
+      const res = await fetch(`${cluster.directory.url}/api/v1/peers`);
+      expect(((await res.json()) as { peers: { name: string }[] }).peers.map((p) => p.name)).not.toContain("dave");
+    } finally {
+      child.kill("SIGKILL");
+    }
+  });
+});
