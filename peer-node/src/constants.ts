@@ -65,6 +65,8 @@ export const FETCH_BATCH_MAX_PIECES = 4;
 export const HOLDER_WINDOW_INITIAL_PIECES = 4;
 /** Most pieces in flight per holder (bounds memory and what a dying holder takes with it). */
 export const HOLDER_WINDOW_MAX_PIECES = 24;
+/** A download pulls from at most this many holders at once. */
+export const HOLDERS_PER_DOWNLOAD_MAX = 8;
 /** A holder that sent this many bad pieces is banned for the rest of the transfer. */
 export const HOLDER_BAD_PIECES_BAN = 3;
 /** A holder whose requests failed this many times in a row is dropped until the next holder refresh. */

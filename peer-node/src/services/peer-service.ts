@@ -1,0 +1,381 @@
+// PeerService: what this pserver offers other peers. Files are addressed by content id only; the only
+// file name that reaches the disk is a pushed manifest's name, after validateFileName, through store.adopt.
+import { createHash, randomUUID } from "node:crypto";
+import type { FileHandle } from "node:fs/promises";
+import { open, readdir, rm } from "node:fs/promises";
+import type http from "node:http";
+import http2 from "node:http2";
+import { join } from "node:path";
+import { create } from "@bufbuild/protobuf";
+import {
+  createContextKey,
+  createContextValues,
+  type ContextValues,
+  type HandlerContext,
+  type ServiceImpl,
+} from "@connectrpc/connect";
+import type { Logger } from "pino";
+import {
+  DISK_FREE_RESERVE_BYTES,
+  FETCH_PIECES_MAX_INDEXES,
+  PEER_STREAM_IDLE_TIMEOUT_MS,
+  PEER_STREAMS_PER_REMOTE_MAX,
+  UPLOAD_BURST_MS,
+} from "../constants.js";
+import {
+  DiskFullError,
+  InvalidRequestError,
+  InvalidTicketError,
+  LimitExceededError,
+  NotHeldError,
+  PeerError,
+  StalledError,
+  UnavailableError,
+  VerificationError,
+  codeOf,
+  isDiskFull,
+  toConnectError,
+} from "../errors.js";
+import {
+  FetchPiecesResponseSchema,
+  GetManifestResponseSchema,
+  PushFileResponseSchema,
+  type FetchPiecesRequest,
+  type FetchPiecesResponse,
+  type GetManifestRequest,
+  type GetManifestResponse,
+  type PeerService,
+  type PingRequest,
+  type PingResponse,
+  type PushFileRequest,
+  type PushFileResponse,
+} from "../gen.js";
+import type { FileStore } from "../store/file-store.js";
+import { validateFileName } from "../store/names.js";
+import { bytesEqual, checkContentId, checkManifest, pieceCount, pieceLength, sha256 } from "../store/pieces.js";
+import type { RedeemTicket } from "../transfer/api.js";
+import { formatBytes } from "../transfer/format.js";
+import { RateLimiter } from "../transfer/rate-limiter.js";
+import { manifestFromProto, manifestToProto } from "../transfer/wire.js";
+import { makePing } from "./ping.js";
+
+/** Limits of the PeerService; every field has a safe default. */
+export interface PeerServiceLimits {
+  /** Cap on the bytes per second all FetchPieces streams together send; 0 or absent means no cap. */
+  readonly uploadBytesPerSecond?: number;
+  /** Concurrent FetchPieces/PushFile streams allowed from one remote address. */
+  readonly streamsPerRemote?: number;
+  /** A stream whose other side neither sends (push) nor reads (fetch) for this long is ended. */
+  readonly streamIdleTimeoutMs?: number;
+}
+
+/** What the PeerService needs. */
+export interface PeerServiceDeps {
+  readonly store: FileStore;
+  /** Asks the directory whether it vouches for a push ticket. */
+  readonly redeemTicket: RedeemTicket;
+  /** This peer's current name (it changes at login). */
+  readonly peerName: () => string;
+  readonly logger: Logger;
+  readonly limits?: PeerServiceLimits;
+}
+
+/** The connection a PeerService call came in on, as far as the server tells us (see peerContextValues). */
+export interface PeerConnection {
+  /** Remote IP address: per-peer stream limits count by it. */
+  readonly remoteAddress: string;
+  /** Ends this call's HTTP stream; used when the other side stops reading. */
+  abort(): void;
+}
+
+/** Context key under which the server passes the call's PeerConnection. */
+export const peerConnectionKey = createContextKey<PeerConnection | undefined>(undefined, { description: "p2p peer connection" });
+
+/**
+ * connectNodeAdapter's `contextValues` option: gives PeerService the remote address (per-peer stream
+ * limit) and a way to end a stalled stream. Without it those two protections are off.
+ */
+export function peerContextValues(req: http.IncomingMessage | http2.Http2ServerRequest): ContextValues {
+  const values = createContextValues();
+  const stream = "stream" in req ? req.stream : undefined;
+  values.set(peerConnectionKey, {
+    remoteAddress: req.socket?.remoteAddress ?? "unknown",
+    abort: () => {
+      if (stream) {
+        if (!stream.destroyed) stream.close(http2.constants.NGHTTP2_CANCEL);
+      } else {
+        req.socket?.destroy();
+      }
+    },
+  });
+  return values;
+}
+
+/** Counts open streams per remote address. */
+class StreamSlots {
+  readonly #max: number;
+  readonly #open = new Map<string, number>();
+
+  constructor(max: number) {
+    this.#max = max;
+  }
+
+  /** Takes a slot for `remote` (throws LimitExceededError when all are taken); returns its release. */
+  acquire(remote: string): () => void {
+    const n = this.#open.get(remote) ?? 0;
+    if (n >= this.#max) {
+      throw new LimitExceededError(`Too many streams from ${remote} at once (at most ${this.#max}); retry shortly.`);
+    }
+    this.#open.set(remote, n + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.#open.get(remote) ?? 1) - 1;
+      if (left <= 0) this.#open.delete(remote);
+      else this.#open.set(remote, left);
+    };
+  }
+}
+
+/** Prefix of the partial files of incoming pushes in the store's partialDir. */
+const PUSH_PARTIAL_PREFIX = "push-";
+
+/**
+ * PeerService: Ping, GetManifest, FetchPieces (rate-capped, bounded per peer) and the receiving side of
+ * PushFile (ticket first, every piece verified, nothing left behind on failure).
+ */
+export class PeerServiceImpl implements ServiceImpl<typeof PeerService> {
+  readonly #store: FileStore;
+  readonly #redeemTicket: RedeemTicket;
+  readonly #peerName: () => string;
+  readonly #logger: Logger;
+  readonly #slots: StreamSlots;
+  readonly #idleMs: number;
+  readonly #upload: RateLimiter | undefined;
+  readonly #ping: (req: PingRequest) => PingResponse;
+  #warnedNoConnection = false;
+
+  constructor(deps: PeerServiceDeps) {
+    this.#store = deps.store;
+    this.#redeemTicket = deps.redeemTicket;
+    this.#peerName = deps.peerName;
+    this.#logger = deps.logger;
+    const limits = deps.limits ?? {};
+    this.#slots = new StreamSlots(limits.streamsPerRemote ?? PEER_STREAMS_PER_REMOTE_MAX);
+    this.#idleMs = limits.streamIdleTimeoutMs ?? PEER_STREAM_IDLE_TIMEOUT_MS;
+    this.#upload = limits.uploadBytesPerSecond ? new RateLimiter(limits.uploadBytesPerSecond, UPLOAD_BURST_MS) : undefined;
+    this.#ping = makePing(deps.peerName, deps.logger);
+    // Pushes cut short by a crash left partial files; none of them can be resumed, so they go.
+    void this.#removeStalePushes();
+  }
+
+  /** Ping: who this pserver is (the lead's implementation in ping.ts). */
+  ping(req: PingRequest): PingResponse {
+    return this.#ping(req);
+  }
+
+  /** GetManifest: the manifest of a held file, NotFound otherwise. */
+  async getManifest(req: GetManifestRequest): Promise<GetManifestResponse> {
+    try {
+      const contentId = checkContentId(req.contentId);
+      const m = await this.#store.manifest(contentId);
+      if (!m) throw new NotHeldError(contentId);
+      return create(GetManifestResponseSchema, { manifest: manifestToProto(m) });
+    } catch (err) {
+      throw this.#fail("GetManifest", err);
+    }
+  }
+
+  /** FetchPieces: the asked pieces in the asked order, one message each, within the upload cap. */
+  async *fetchPieces(req: FetchPiecesRequest, ctx: HandlerContext): AsyncGenerator<FetchPiecesResponse> {
+    let release: (() => void) | undefined;
+    const conn = this.#connection(ctx);
+    try {
+      const contentId = checkContentId(req.contentId);
+      const indexes = req.pieceIndexes;
+      if (indexes.length > FETCH_PIECES_MAX_INDEXES) {
+        throw new InvalidRequestError(`Ask for at most ${FETCH_PIECES_MAX_INDEXES} pieces per request (asked ${indexes.length}).`);
+      }
+      if (new Set(indexes).size !== indexes.length) throw new InvalidRequestError("A piece index is asked for twice.");
+      const file = this.#store.get(contentId);
+      if (!file) throw new NotHeldError(contentId);
+      const count = pieceCount(file.size, file.pieceSize);
+      const past = indexes.find((i) => i >= count);
+      if (past !== undefined) throw new InvalidRequestError(`Piece ${past} is past the end of the file (it has ${count} pieces).`);
+      release = this.#slots.acquire(conn?.remoteAddress ?? "unknown");
+
+      // Read one piece ahead so the disk works while the previous piece is on the wire.
+      let next: Promise<Uint8Array> | undefined = indexes.length > 0 ? this.#store.readPiece(contentId, indexes[0]!) : undefined;
+      for (let i = 0; i < indexes.length; i++) {
+        const data = await next!;
+        next = i + 1 < indexes.length ? this.#store.readPiece(contentId, indexes[i + 1]!) : undefined;
+        next?.catch(() => undefined); // awaited next round; never an unhandled rejection if we stop early
+        await this.#upload?.take(data.length, ctx.signal);
+        // A reader that stops reading leaves us suspended in this yield: the watchdog ends the stream.
+        const watchdog = conn ? setTimeout(() => conn.abort(), this.#idleMs) : undefined;
+        try {
+          yield create(FetchPiecesResponseSchema, { pieceIndex: indexes[i]!, data });
+        } finally {
+          clearTimeout(watchdog);
+        }
+      }
+    } catch (err) {
+      throw this.#fail("FetchPieces", err);
+    } finally {
+      release?.();
+    }
+  }
+
+  /**
+   * PushFile (receiving side): the header's ticket is redeemed before any piece is read; pieces are
+   * verified and written in order to a partial file that is deleted on any failure; the file enters the
+   * shared folder only after the whole-file hash matches.
+   */
+  async pushFile(requests: AsyncIterable<PushFileRequest>, ctx: HandlerContext): Promise<PushFileResponse> {
+    const conn = this.#connection(ctx);
+    const it = requests[Symbol.asyncIterator]();
+    let release: (() => void) | undefined;
+    let partialPath: string | undefined;
+    let fh: FileHandle | undefined;
+    let from = "";
+    try {
+      release = this.#slots.acquire(conn?.remoteAddress ?? "unknown");
+      const first = await this.#next(it, ctx, "the push header");
+      if (first?.message.case !== "header") throw new InvalidRequestError("A push starts with a header.");
+      const header = first.message.value;
+      from = header.from.slice(0, 64);
+      const manifest = checkManifest(manifestFromProto(header.manifest));
+      validateFileName(manifest.name);
+      if (!header.ticket) throw new InvalidTicketError("A push needs a ticket from the directory.");
+      const redeemed = await this.#redeem(header.ticket, manifest.contentId);
+      if (redeemed.contentId !== manifest.contentId || redeemed.size !== manifest.size) {
+        throw new InvalidTicketError("The push ticket was issued for another file.");
+      }
+      const held = this.#store.get(manifest.contentId);
+      if (held) {
+        // Already here (another push won the race): keep ours, take no bytes.
+        return create(PushFileResponseSchema, { contentId: held.contentId, storedName: held.name, bytesReceived: 0n });
+      }
+      const free = await this.#store.freeBytes();
+      if (free < manifest.size + DISK_FREE_RESERVE_BYTES) {
+        throw new DiskFullError(`Not enough disk space: the file needs ${formatBytes(manifest.size)} and ${formatBytes(free)} is free.`);
+      }
+
+      partialPath = join(this.#store.partialDir, `${PUSH_PARTIAL_PREFIX}${randomUUID()}.part`);
+      fh = await open(partialPath, "wx");
+      const whole = createHash("sha256");
+      const count = pieceCount(manifest.size, manifest.pieceSize);
+      for (let index = 0; index < count; index++) {
+        const msg = await this.#next(it, ctx, `piece ${index}`);
+        if (!msg) throw new InvalidRequestError(`The push ended after ${index} of ${count} pieces; nothing was kept.`);
+        if (msg.message.case !== "piece" || msg.message.value.pieceIndex !== index) {
+          throw new InvalidRequestError(`Expected piece ${index} of the push; pieces must come in order.`);
+        }
+        const data = msg.message.value.data;
+        if (data.length !== pieceLength(manifest.size, manifest.pieceSize, index) || !bytesEqual(sha256(data), manifest.pieceHashes[index]!)) {
+          throw new VerificationError(`Piece ${index} of the push failed verification; nothing was kept.`);
+        }
+        whole.update(data);
+        await writeAt(fh, data, index * manifest.pieceSize);
+      }
+      if (await this.#next(it, ctx, "the end of the push")) {
+        throw new InvalidRequestError("The push sent more pieces than its manifest lists; nothing was kept.");
+      }
+      if (whole.digest("hex") !== manifest.contentId) {
+        throw new VerificationError("The pushed file does not match its content id; nothing was kept.");
+      }
+      await fh.datasync();
+      await fh.close();
+      fh = undefined;
+      const stored = await this.#store.adopt({ tempPath: partialPath, name: manifest.name, manifest });
+      partialPath = undefined; // now in the folder
+      this.#logger.info({ from, contentId: stored.contentId, name: stored.name }, "push received");
+      return create(PushFileResponseSchema, { contentId: stored.contentId, storedName: stored.name, bytesReceived: BigInt(manifest.size) });
+    } catch (err) {
+      throw this.#fail("PushFile", isDiskFull(err) ? new DiskFullError("The disk is full; the push was discarded.", { cause: err }) : err, { from });
+    } finally {
+      release?.();
+      await fh?.close().catch(() => undefined);
+      if (partialPath) await rm(partialPath, { force: true }).catch(() => undefined);
+      // Stop reading the rest of a refused push.
+      void it.return?.()?.catch?.(() => undefined);
+    }
+  }
+
+  /** Redeems a ticket, turning directory trouble into a refusal the pushing peer can understand. */
+  async #redeem(ticket: string, contentId: string) {
+    try {
+      return await this.#redeemTicket(ticket, contentId);
+    } catch (err) {
+      if (err instanceof PeerError) throw err;
+      if (codeOf(err) !== undefined) throw err;
+      // The other engineer's directory errors are not PeerErrors: a "not found/conflict" means no vouching.
+      const name = (err as Error | undefined)?.name ?? "";
+      if (/NotFound|Conflict/.test(name)) {
+        throw new InvalidTicketError("The directory does not vouch for this push ticket.", { cause: err });
+      }
+      throw new UnavailableError("The directory could not be reached to check the push ticket; try again.", { cause: err });
+    }
+  }
+
+  /** The next message of a client stream, or undefined at its end; StalledError after the idle timeout. */
+  async #next<T>(it: AsyncIterator<T>, ctx: HandlerContext, what: string): Promise<T | undefined> {
+    let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
+    const pending = it.next();
+    pending.catch(() => undefined);
+    try {
+      const r = await Promise.race([
+        pending,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new StalledError(`The push stalled: nothing arrived for ${Math.round(this.#idleMs / 1000)} s while waiting for ${what}.`)), this.#idleMs);
+          onAbort = () => reject(ctx.signal.reason);
+          ctx.signal.addEventListener("abort", onAbort, { once: true });
+        }),
+      ]);
+      return r.done ? undefined : r.value;
+    } finally {
+      clearTimeout(timer);
+      if (onAbort) ctx.signal.removeEventListener("abort", onAbort);
+    }
+  }
+
+  #connection(ctx: HandlerContext): PeerConnection | undefined {
+    const conn = ctx.values.get(peerConnectionKey);
+    if (!conn && !this.#warnedNoConnection) {
+      this.#warnedNoConnection = true;
+      this.#logger.warn("PeerService runs without peerContextValues: per-peer stream limits and stalled-reader timeouts are off");
+    }
+    return conn;
+  }
+
+  /** Logs a failed call (expected failures at debug level, bugs at error level) and maps it to a ConnectError. */
+  #fail(rpc: string, err: unknown, extra: Record<string, unknown> = {}) {
+    const ce = toConnectError(err);
+    if (codeOf(err) === undefined && !(err instanceof Error && err.name === "ConnectError")) {
+      this.#logger.error({ err, rpc, ...extra }, "PeerService call failed");
+    } else {
+      this.#logger.debug({ rpc, code: ce.code, msg: ce.rawMessage, ...extra }, "PeerService call refused");
+    }
+    return ce;
+  }
+
+  async #removeStalePushes(): Promise<void> {
+    try {
+      const stale = (await readdir(this.#store.partialDir)).filter((n) => n.startsWith(PUSH_PARTIAL_PREFIX));
+      for (const name of stale) await rm(join(this.#store.partialDir, name), { force: true });
+    } catch (err) {
+      this.#logger.debug({ err }, "could not clean stale push files");
+    }
+  }
+}
+
+/** Writes all of `data` at `position`. */
+async function writeAt(fh: FileHandle, data: Uint8Array, position: number): Promise<void> {
+  let done = 0;
+  while (done < data.length) {
+    const { bytesWritten } = await fh.write(data, done, data.length - done, position + done);
+    done += bytesWritten;
+  }
+}

@@ -1,0 +1,889 @@
+// Multi-source, verified, resumable downloads into the shared folder.
+//
+// One download = one DownloadJob:
+// 1. ask the directory for holders; get every holder's manifest, check each adds up, and use the
+//    holders that agree with the majority (a lying manifest shows only at the final hash, so agreement
+//    of two holders is the best early check there is);
+// 2. pull pieces from all those holders at once with FetchPieces, a few pieces per request, each holder
+//    with a window of pieces in flight that grows while it delivers and is capped by its measured rate,
+//    so fast holders carry more of the file; near the end, idle holders duplicate slow holders' pieces;
+// 3. verify each piece's SHA-256 before writing it at its offset in the partial file; a bad piece is
+//    fetched again from another holder, and a holder with 3 bad pieces is banned for this transfer;
+//    a holder that fails or sends no bytes for a while loses its pieces to the others;
+// 4. hash the whole file in order while pieces land (re-reading from disk only what did not stay in
+//    memory), compare with the content id, and let the store move the file into the folder.
+import { createHash } from "node:crypto";
+import { setMaxListeners } from "node:events";
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { Logger } from "pino";
+import {
+  DISK_FREE_RESERVE_BYTES,
+  DOWNLOAD_STATE_SAVE_INTERVAL_MS,
+  DOWNLOAD_STATE_SAVE_PIECES,
+  FETCH_BATCH_MAX_PIECES,
+  HOLDER_BAD_PIECES_BAN,
+  HOLDER_FAILURES_DROP,
+  HOLDER_REFRESH_INTERVAL_MS,
+  HOLDER_RETRY_MIN_MS,
+  HOLDER_STALL_TIMEOUT_MS,
+  HOLDER_WINDOW_INITIAL_PIECES,
+  HOLDER_WINDOW_MAX_PIECES,
+  HOLDERS_PER_DOWNLOAD_MAX,
+  MANIFEST_TIMEOUT_MS,
+  NO_HOLDER_GRACE_MS,
+  WHOLE_HASH_BUFFER_BYTES,
+} from "../constants.js";
+import {
+  DiskFullError,
+  InvalidRequestError,
+  PeerError,
+  StalledError,
+  UnavailableError,
+  VerificationError,
+  isDiskFull,
+} from "../errors.js";
+import type { FileStore, Manifest } from "../store/file-store.js";
+import { sanitizeFileName } from "../store/names.js";
+import { bytesEqual, checkManifest, isContentId, manifestFingerprint, pieceLength, sha256 } from "../store/pieces.js";
+import type { Downloader, FindHolders, PeerRef } from "./api.js";
+import { formatBytes } from "./format.js";
+import { PartialDownload } from "./partial-download.js";
+import type { PeerClients } from "./peer-clients.js";
+import { sleep } from "./rate-limiter.js";
+import { Transfer, type TransferRegistry } from "./transfer.js";
+import { manifestFromProto } from "./wire.js";
+
+/** Tunables of the downloader (tests shorten the timeouts); every field has a default in constants.ts. */
+export interface DownloaderOptions {
+  readonly stallTimeoutMs?: number;
+  readonly holderRefreshMs?: number;
+  readonly noHolderGraceMs?: number;
+  readonly manifestTimeoutMs?: number;
+  readonly batchPieces?: number;
+  readonly windowInitialPieces?: number;
+  readonly windowMaxPieces?: number;
+  readonly retryMinMs?: number;
+}
+
+/** What the downloader needs. */
+export interface PieceDownloaderDeps {
+  readonly store: FileStore;
+  readonly registry: TransferRegistry;
+  readonly findHolders: FindHolders;
+  readonly peers: PeerClients;
+  readonly logger: Logger;
+  /** This peer's name (never used as a holder); a function when it can change at login. */
+  readonly selfName: string | (() => string);
+  readonly options?: DownloaderOptions;
+}
+
+type Settings = Required<DownloaderOptions>;
+
+/** The downloader of a pserver: one job per content id, resumable across restarts. */
+export class PieceDownloader implements Downloader {
+  readonly #deps: PieceDownloaderDeps;
+  readonly #settings: Settings;
+  readonly #shutdown = new AbortController();
+  readonly #jobs = new Set<Promise<void>>();
+
+  constructor(deps: PieceDownloaderDeps) {
+    this.#deps = deps;
+    const o = deps.options ?? {};
+    this.#settings = {
+      stallTimeoutMs: o.stallTimeoutMs ?? HOLDER_STALL_TIMEOUT_MS,
+      holderRefreshMs: o.holderRefreshMs ?? HOLDER_REFRESH_INTERVAL_MS,
+      noHolderGraceMs: o.noHolderGraceMs ?? NO_HOLDER_GRACE_MS,
+      manifestTimeoutMs: o.manifestTimeoutMs ?? MANIFEST_TIMEOUT_MS,
+      batchPieces: o.batchPieces ?? FETCH_BATCH_MAX_PIECES,
+      windowInitialPieces: o.windowInitialPieces ?? HOLDER_WINDOW_INITIAL_PIECES,
+      windowMaxPieces: o.windowMaxPieces ?? HOLDER_WINDOW_MAX_PIECES,
+      retryMinMs: o.retryMinMs ?? HOLDER_RETRY_MIN_MS,
+    };
+  }
+
+  /** Starts the download of a content id, or returns the running one; failures end the transfer, never throw. */
+  download(contentId: string): Transfer {
+    const running = this.#deps.registry.findRunning("download", contentId);
+    if (running) return running;
+    const transfer = this.#deps.registry.add(new Transfer({ kind: "download", contentId, name: "", bytesTotal: 0 }));
+    if (!isContentId(contentId)) {
+      transfer.finish("failed", "That is not a content id (64 lower-case hex characters).");
+      return transfer;
+    }
+    if (this.#shutdown.signal.aborted) {
+      transfer.finish("failed", "The pserver is shutting down.");
+      return transfer;
+    }
+    this.#start(transfer, undefined);
+    return transfer;
+  }
+
+  /** Restarts the downloads a previous run left unfinished, from their saved verified pieces. */
+  async resumeUnfinished(): Promise<Transfer[]> {
+    const out: Transfer[] = [];
+    for (const contentId of await PartialDownload.list(this.#deps.store.partialDir)) {
+      if (this.#shutdown.signal.aborted) break;
+      if (this.#deps.registry.findRunning("download", contentId)) continue;
+      if (this.#deps.store.get(contentId)) {
+        await PartialDownload.remove(this.#deps.store.partialDir, contentId);
+        continue;
+      }
+      const partial = await PartialDownload.load(this.#deps.store.partialDir, contentId);
+      if (!partial) continue;
+      const transfer = this.#deps.registry.add(
+        new Transfer({ kind: "download", contentId, name: partial.name, bytesTotal: partial.manifest.size }),
+      );
+      this.#start(transfer, partial);
+      out.push(transfer);
+    }
+    return out;
+  }
+
+  /** Stops every download (their verified pieces are kept for resumeUnfinished) and waits for them. */
+  async close(): Promise<void> {
+    this.#shutdown.abort(new Error("The pserver is shutting down; the download resumes when it starts again."));
+    await Promise.allSettled([...this.#jobs]);
+  }
+
+  #start(transfer: Transfer, partial: PartialDownload | undefined): void {
+    const job = new DownloadJob(this.#deps, this.#settings, transfer, this.#shutdown.signal, partial);
+    const p = job.run();
+    this.#jobs.add(p);
+    void p.finally(() => this.#jobs.delete(p));
+  }
+}
+
+/** One holder as seen by one download. */
+class Holder {
+  readonly ref: PeerRef;
+  window: number;
+  inflight = 0;
+  bad = 0;
+  failures = 0;
+  banned = false;
+  dropped = false;
+  retryAtMs = 0;
+  /** Pieces this holder has been asked for and not yet delivered. */
+  readonly owned = new Set<number>();
+  /** (time, bytes delivered so far) samples for the holder's recent rate. */
+  readonly #samples: Array<[number, number]> = [];
+  delivered = 0;
+
+  constructor(ref: PeerRef, window: number) {
+    this.ref = ref;
+    this.window = window;
+  }
+
+  get usable(): boolean {
+    return !this.banned && !this.dropped;
+  }
+
+  /** Records delivered bytes for the rate estimate. */
+  record(bytes: number): void {
+    const now = Date.now();
+    this.delivered += bytes;
+    this.#samples.push([now, this.delivered]);
+    while (this.#samples.length > 2 && now - this.#samples[0]![0] > 3_000) this.#samples.shift();
+  }
+
+  /** Recent delivery rate in bytes per second, or undefined before a second of data. */
+  rate(): number | undefined {
+    const first = this.#samples[0];
+    const last = this.#samples[this.#samples.length - 1];
+    if (!first || !last || last[0] - first[0] < 1_000) return undefined;
+    return ((last[1] - first[1]) * 1000) / (last[0] - first[0]);
+  }
+}
+
+/** One FetchPieces call in flight. */
+interface Fetch {
+  readonly holder: Holder;
+  readonly pieces: number[];
+  readonly controller: AbortController;
+  lastBytesAtMs: number;
+}
+
+/** In the endgame, a piece in flight for longer than this may be asked of a second holder. */
+const ENDGAME_LATE_MS = 1_000;
+
+const MISSING = 0;
+const IN_FLIGHT = 1;
+const VERIFIED = 2;
+
+/** The whole life of one download. */
+class DownloadJob {
+  readonly #deps: PieceDownloaderDeps;
+  readonly #s: Settings;
+  readonly #transfer: Transfer;
+  readonly #log: Logger;
+  /** Aborts on cancel, shutdown, or the end of the job. */
+  readonly #controller = new AbortController();
+  readonly #shutdown: AbortSignal;
+  #partial: PartialDownload | undefined;
+  #manifest!: Manifest;
+  #fingerprint = "";
+
+  readonly #holders = new Map<string, Holder>();
+  readonly #banned = new Set<string>();
+  readonly #fetches = new Set<Fetch>();
+  #state!: Uint8Array;
+  /** Requests outstanding per piece (2 in the endgame). */
+  #owners!: Uint8Array;
+  /** When each in-flight piece was first asked for (endgame picks late ones). */
+  #requestedAt!: Float64Array;
+  /** Pieces given back by failed or bad fetches, served before the cursor moves on. */
+  #returned: number[] = [];
+  /** Every piece below the cursor has been handed out once. */
+  #cursor = 0;
+  #verifiedCount = 0;
+  #verifiedBytes = 0;
+  #refetched = 0;
+  #unsaved = 0;
+  #lastSaveMs = Date.now();
+  #hasher!: InOrderHasher;
+  #fatal: unknown;
+  #wake: (() => void) | undefined;
+  #lastRefreshMs = 0;
+  #refreshing: Promise<void> | undefined;
+  #lastFindError: unknown;
+  #writes = new Set<Promise<void>>();
+  /** Holders that sent a bad copy of a piece, by piece: they are asked for it last. */
+  readonly #badFrom = new Map<number, Set<string>>();
+  #finishing = false;
+
+  constructor(deps: PieceDownloaderDeps, settings: Settings, transfer: Transfer, shutdown: AbortSignal, partial: PartialDownload | undefined) {
+    this.#deps = deps;
+    this.#s = settings;
+    this.#transfer = transfer;
+    this.#shutdown = shutdown;
+    this.#partial = partial;
+    this.#log = deps.logger.child({ transfer: transfer.id, contentId: transfer.contentId });
+    // Every fetch in flight listens to the job's signal; dozens at once are normal, not a leak.
+    setMaxListeners(1_000, this.#controller.signal);
+    const abort = (signal: AbortSignal) => () => this.#controller.abort(signal.reason);
+    transfer.signal.addEventListener("abort", abort(transfer.signal), { once: true });
+    shutdown.addEventListener("abort", abort(shutdown), { once: true });
+    if (transfer.signal.aborted || shutdown.aborted) this.#controller.abort();
+  }
+
+  get #signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  async run(): Promise<void> {
+    const t = this.#transfer;
+    try {
+      const held = this.#deps.store.get(t.contentId);
+      if (held) {
+        t.update({ name: held.name, bytesTotal: held.size });
+        t.setBytesDone(held.size);
+        t.finish("completed");
+        return;
+      }
+      await this.#prepare();
+      t.update({ state: "running" });
+      await this.#fetchAll();
+      // Endgame twins still on the wire are no longer needed.
+      this.#finishing = true;
+      for (const f of this.#fetches) f.controller.abort();
+      t.update({ state: "verifying", sources: [] });
+      const digest = await this.#hasher.finish();
+      if (digest !== t.contentId) {
+        throw new VerificationError(
+          "The downloaded bytes do not match the content id: the holders described the file wrongly. Nothing was kept.",
+        );
+      }
+      const partial = this.#partial!;
+      await partial.finish();
+      const stored = await this.#deps.store.adopt({ tempPath: partial.partPath, name: partial.name, manifest: this.#manifest });
+      await PartialDownload.remove(this.#deps.store.partialDir, t.contentId);
+      t.update({ name: stored.name });
+      t.setBytesDone(this.#manifest.size);
+      t.finish("completed");
+      this.#log.info({ name: stored.name, refetched: this.#refetched }, "download completed");
+    } catch (err) {
+      await this.#end(err);
+    } finally {
+      this.#controller.abort();
+    }
+  }
+
+  /** Ends a failed, cancelled or interrupted download, keeping or discarding its partial state. */
+  async #end(err: unknown): Promise<void> {
+    const t = this.#transfer;
+    this.#controller.abort();
+    await this.#settle();
+    const partial = this.#partial;
+    if (t.signal.aborted) {
+      await partial?.discard();
+      if (!partial) await PartialDownload.remove(this.#deps.store.partialDir, t.contentId);
+      t.finish("cancelled");
+      return;
+    }
+    if (this.#shutdown.aborted) {
+      await partial?.save().catch(() => undefined);
+      await partial?.close();
+      t.finish("failed", "The pserver stopped; the download resumes when it starts again.");
+      return;
+    }
+    // Network trouble keeps the verified pieces (a later download of the same file resumes); anything
+    // that touches integrity or space discards them.
+    const keep = err instanceof UnavailableError && partial !== undefined && partial.verifiedBytes() > 0;
+    if (keep) {
+      await partial.save().catch(() => undefined);
+      await partial.close();
+    } else {
+      await partial?.discard();
+    }
+    const message = describeFailure(err) + (keep ? " The verified part is kept: download it again to resume." : "");
+    if (!(err instanceof PeerError)) this.#log.error({ err }, "download failed");
+    else this.#log.info({ reason: message }, "download failed");
+    t.finish("failed", message);
+  }
+
+  /** Waits until every fetch and write has stopped. */
+  async #settle(): Promise<void> {
+    for (const f of this.#fetches) f.controller.abort();
+    for (let i = 0; i < 100 && (this.#fetches.size > 0 || this.#writes.size > 0); i++) {
+      await Promise.race([Promise.allSettled([...this.#writes]), sleep(20)]);
+    }
+    await this.#refreshing?.catch(() => undefined);
+  }
+
+  // ---- preparing: holders, manifest, disk ----
+
+  async #prepare(): Promise<void> {
+    const t = this.#transfer;
+    const store = this.#deps.store;
+    const saved = this.#partial;
+    const probes = await this.#probeUntilAny(saved ? manifestFingerprint(saved.manifest) : undefined);
+    let chosen = saved ? probes.get(manifestFingerprint(saved.manifest)) : undefined;
+    if (!chosen) {
+      if (saved) {
+        // Nobody serves the manifest we had: start over with what the holders serve now.
+        this.#log.warn("no holder serves the saved manifest any more; starting over");
+        await saved.discard();
+        this.#partial = undefined;
+      }
+      chosen = [...probes.values()].sort((a, b) => b.refs.length - a.refs.length)[0]!;
+    }
+    if (probes.size > 1) {
+      this.#log.warn({ groups: [...probes.values()].map((g) => g.refs.map((r) => r.name)) }, "holders disagree about the manifest; using the majority");
+    }
+    this.#manifest = chosen.manifest;
+    this.#fingerprint = manifestFingerprint(chosen.manifest);
+    for (const ref of chosen.refs) this.#addHolder(ref);
+    const name = this.#partial?.name ?? sanitizeFileName(chosen.manifest.name, `download-${t.contentId.slice(0, 12)}`);
+    t.update({ name, bytesTotal: chosen.manifest.size });
+
+    const alreadyVerified = this.#partial?.verifiedBytes() ?? 0;
+    const needed = chosen.manifest.size - alreadyVerified + DISK_FREE_RESERVE_BYTES;
+    const free = await store.freeBytes();
+    if (free < needed) {
+      throw new DiskFullError(
+        `Not enough disk space: the file needs ${formatBytes(chosen.manifest.size - alreadyVerified)} more and only ${formatBytes(Math.max(0, free - DISK_FREE_RESERVE_BYTES))} can be used.`,
+      );
+    }
+    try {
+      this.#partial ??= await PartialDownload.create(store.partialDir, chosen.manifest, name);
+    } catch (err) {
+      if (isDiskFull(err)) throw new DiskFullError("The disk is full; the download could not start.", { cause: err });
+      throw err;
+    }
+    const partial = this.#partial;
+    const count = partial.count;
+    this.#state = new Uint8Array(count);
+    this.#owners = new Uint8Array(count);
+    this.#requestedAt = new Float64Array(count);
+    for (let i = 0; i < count; i++) {
+      if (partial.has(i)) {
+        this.#state[i] = VERIFIED;
+        this.#verifiedCount++;
+        this.#verifiedBytes += pieceLength(chosen.manifest.size, chosen.manifest.pieceSize, i);
+      }
+    }
+    t.setBytesDone(this.#verifiedBytes);
+    this.#hasher = new InOrderHasher(count, (i) => this.#state[i] === VERIFIED, (i) => partial.readPiece(i));
+    this.#hasher.kick();
+  }
+
+  /**
+   * Finds holders and their manifests, waiting up to noHolderGraceMs for a first usable one.
+   * Returns manifests grouped by fingerprint with the holders that serve each.
+   */
+  async #probeUntilAny(prefer: string | undefined): Promise<Map<string, { manifest: Manifest; refs: PeerRef[] }>> {
+    const deadline = Date.now() + this.#s.noHolderGraceMs;
+    const tried = new Set<string>();
+    for (let attempt = 0; ; attempt++) {
+      this.#signal.throwIfAborted();
+      const refs = (await this.#find()).slice(0, HOLDERS_PER_DOWNLOAD_MAX);
+      for (const r of refs) tried.add(r.name);
+      const groups = new Map<string, { manifest: Manifest; refs: PeerRef[] }>();
+      const results = await Promise.all(refs.map((ref) => this.#probe(ref)));
+      for (const r of results) {
+        if (!r) continue;
+        const fp = manifestFingerprint(r.manifest);
+        const g = groups.get(fp) ?? { manifest: r.manifest, refs: [] };
+        g.refs.push(r.ref);
+        groups.set(fp, g);
+      }
+      if (groups.size > 0 && (prefer === undefined || groups.has(prefer) || Date.now() >= deadline)) return groups;
+      if (Date.now() >= deadline) {
+        if (this.#lastFindError !== undefined && tried.size === 0) {
+          throw new UnavailableError("The directory could not be reached to find who holds this file.", { cause: this.#lastFindError });
+        }
+        throw new UnavailableError(
+          tried.size === 0
+            ? "No live peer holds this file right now."
+            : `None of the peers that hold this file (${[...tried].join(", ")}) answered with a usable manifest.`,
+        );
+      }
+      await sleep(Math.min(250 * 2 ** attempt, 2_000, Math.max(0, deadline - Date.now())), this.#signal);
+    }
+  }
+
+  /** Holders from the directory, minus this peer and banned ones, one per name. */
+  async #find(): Promise<PeerRef[]> {
+    const self = typeof this.#deps.selfName === "function" ? this.#deps.selfName() : this.#deps.selfName;
+    let refs: PeerRef[];
+    try {
+      refs = await this.#deps.findHolders(this.#transfer.contentId, this.#signal);
+      this.#lastFindError = undefined;
+    } catch (err) {
+      this.#signal.throwIfAborted();
+      this.#lastFindError = err;
+      this.#log.info({ err: (err as Error).message }, "could not ask the directory for holders");
+      return [];
+    }
+    const seen = new Set<string>();
+    return refs.filter((r) => {
+      if (r.name === self || this.#banned.has(r.name) || seen.has(r.name)) return false;
+      seen.add(r.name);
+      return true;
+    });
+  }
+
+  /** A holder's manifest if it answers in time with one that adds up. */
+  async #probe(ref: PeerRef): Promise<{ ref: PeerRef; manifest: Manifest } | undefined> {
+    try {
+      const client = this.#deps.peers.client(ref.address);
+      const res = await client.getManifest({ contentId: this.#transfer.contentId }, { signal: this.#signal, timeoutMs: this.#s.manifestTimeoutMs });
+      return { ref, manifest: checkManifest(manifestFromProto(res.manifest), this.#transfer.contentId) };
+    } catch (err) {
+      this.#signal.throwIfAborted();
+      this.#log.debug({ holder: ref.name, err: (err as Error).message }, "no usable manifest from holder");
+      return undefined;
+    }
+  }
+
+  #addHolder(ref: PeerRef): void {
+    const existing = this.#holders.get(ref.name);
+    if (existing && !existing.banned) {
+      if (existing.dropped || existing.ref.address !== ref.address) {
+        // Back after a drop (or moved): a fresh start.
+        this.#holders.set(ref.name, new Holder(ref, this.#s.windowInitialPieces));
+      }
+      return;
+    }
+    if (!existing) this.#holders.set(ref.name, new Holder(ref, this.#s.windowInitialPieces));
+  }
+
+  // ---- fetching ----
+
+  async #fetchAll(): Promise<void> {
+    const count = this.#state.length;
+    const tick = setInterval(() => this.#onTick(), Math.max(50, Math.min(1_000, this.#s.stallTimeoutMs / 4)));
+    tick.unref();
+    this.#lastRefreshMs = Date.now();
+    let noHolderSinceMs: number | undefined;
+    try {
+      while (this.#verifiedCount < count) {
+        if (this.#fatal !== undefined) throw this.#fatal;
+        this.#signal.throwIfAborted();
+        this.#pump();
+        const usable = [...this.#holders.values()].filter((h) => h.usable);
+        if (usable.length === 0 && this.#fetches.size === 0) {
+          noHolderSinceMs ??= Date.now();
+          if (Date.now() - noHolderSinceMs >= this.#s.noHolderGraceMs) throw this.#noHolderLeft();
+          this.#refresh(true);
+        } else {
+          noHolderSinceMs = undefined;
+        }
+        await new Promise<void>((resolve) => {
+          this.#wake = resolve;
+          setTimeout(resolve, 250);
+        });
+        this.#wake = undefined;
+      }
+      if (this.#fatal !== undefined) throw this.#fatal;
+      await Promise.all([...this.#writes]);
+      await this.#partial!.save();
+    } finally {
+      clearInterval(tick);
+    }
+  }
+
+  #noHolderLeft(): UnavailableError {
+    const banned = [...this.#banned];
+    const tried = this.#holders.size;
+    return new UnavailableError(
+      `No peer holding this file is reachable any more (${tried} tried` +
+        (banned.length > 0 ? `; ${banned.join(", ")} banned for sending corrupt pieces` : "") +
+        ").",
+    );
+  }
+
+  #poke(): void {
+    this.#wake?.();
+  }
+
+  /** Periodic work: stalled fetches, holder refresh, progress fields. */
+  #onTick(): void {
+    const now = Date.now();
+    for (const f of this.#fetches) {
+      if (now - f.lastBytesAtMs > this.#s.stallTimeoutMs) {
+        f.controller.abort(new StalledError(`${f.holder.ref.name} sent nothing for ${Math.round(this.#s.stallTimeoutMs / 1000)} s.`));
+      }
+    }
+    if (now - this.#lastRefreshMs >= this.#s.holderRefreshMs) this.#refresh(false);
+    this.#publish();
+    this.#pump();
+  }
+
+  #publish(): void {
+    const sources = [...this.#holders.values()].filter((h) => h.usable && h.inflight > 0).map((h) => h.ref.name);
+    this.#transfer.update({ sources, bannedPeers: [...this.#banned], piecesRefetched: this.#refetched });
+  }
+
+  /** Asks the directory for holders again and adds those that serve the same manifest. */
+  #refresh(urgent: boolean): void {
+    if (this.#refreshing) return;
+    if (urgent && Date.now() - this.#lastRefreshMs < Math.min(1_000, this.#s.holderRefreshMs)) return;
+    this.#lastRefreshMs = Date.now();
+    this.#refreshing = (async () => {
+      const usable = [...this.#holders.values()].filter((h) => h.usable).length;
+      const refs = (await this.#find()).filter((r) => {
+        const h = this.#holders.get(r.name);
+        return !h || h.dropped;
+      });
+      for (const ref of refs.slice(0, Math.max(0, HOLDERS_PER_DOWNLOAD_MAX - usable))) {
+        const probe = await this.#probe(ref);
+        if (probe && manifestFingerprint(probe.manifest) === this.#fingerprint) {
+          this.#addHolder(ref);
+          this.#log.debug({ holder: ref.name }, "holder added");
+        }
+      }
+    })()
+      .catch((err) => {
+        if (!this.#signal.aborted) this.#log.debug({ err }, "holder refresh failed");
+      })
+      .finally(() => {
+        this.#refreshing = undefined;
+        this.#poke();
+      });
+  }
+
+  /** Hands pieces to every holder with room in its window. */
+  #pump(): void {
+    if (this.#signal.aborted || this.#fatal !== undefined) return;
+    const now = Date.now();
+    const usable = [...this.#holders.values()].filter((h) => h.usable);
+    // Fastest first, so when pieces run short they go to the holders that deliver.
+    usable.sort((a, b) => (b.rate() ?? 0) - (a.rate() ?? 0));
+    for (const h of usable) {
+      if (now < h.retryAtMs) continue;
+      for (let guard = 0; guard < 64; guard++) {
+        const room = this.#windowOf(h) - h.inflight;
+        if (room <= 0) break;
+        const batch = this.#pick(h, Math.min(room, this.#s.batchPieces), usable.length === 1);
+        if (batch.length === 0) break;
+        this.#startFetch(h, batch);
+      }
+    }
+  }
+
+  /** A holder's window: grown by delivery, capped by ~2 s of its measured rate (slow holders hold few pieces). */
+  #windowOf(h: Holder): number {
+    const rate = h.rate();
+    let w = Math.floor(h.window);
+    if (rate !== undefined) w = Math.min(w, Math.max(2, Math.ceil((rate * 2) / this.#manifest.pieceSize)));
+    return Math.max(1, Math.min(this.#s.windowMaxPieces, w));
+  }
+
+  /** Chooses up to `n` pieces for a holder: given-back pieces first, then new ones, then (endgame) duplicates. */
+  #pick(h: Holder, n: number, onlyHolder: boolean): number[] {
+    const out: number[] = [];
+    const state = this.#state;
+    // Pieces given back; skip those this holder already sent bad unless nobody else is left.
+    const keep: number[] = [];
+    while (this.#returned.length > 0 && out.length < n) {
+      const i = this.#returned.shift()!;
+      if (state[i] !== MISSING) continue;
+      if (!onlyHolder && this.#badFrom.get(i)?.has(h.ref.name)) {
+        keep.push(i);
+        continue;
+      }
+      out.push(i);
+    }
+    this.#returned.unshift(...keep);
+    while (out.length < n && this.#cursor < state.length) {
+      const i = this.#cursor++;
+      if (state[i] === MISSING) out.push(i);
+    }
+    if (out.length === 0 && this.#returned.length === 0 && this.#cursor >= state.length) {
+      // Endgame: every piece is handed out. Ask for pieces another holder has been working on for a
+      // while, so the last pieces do not wait for the slowest holder; whichever copy verifies first
+      // wins. Only late pieces: duplicating everything in flight would fetch whole windows twice.
+      const lateBefore = Date.now() - ENDGAME_LATE_MS;
+      for (let i = 0; i < state.length && out.length < n; i++) {
+        if (state[i] === IN_FLIGHT && this.#owners[i]! < 2 && !h.owned.has(i) && this.#requestedAt[i]! < lateBefore) out.push(i);
+      }
+    }
+    return out;
+  }
+
+  #startFetch(h: Holder, pieces: number[]): void {
+    const now = Date.now();
+    for (const i of pieces) {
+      if (this.#owners[i] === 0) this.#requestedAt[i] = now;
+      this.#state[i] = IN_FLIGHT;
+      this.#owners[i]!++;
+      h.owned.add(i);
+    }
+    h.inflight += pieces.length;
+    const f: Fetch = { holder: h, pieces, controller: new AbortController(), lastBytesAtMs: Date.now() };
+    this.#fetches.add(f);
+    const onJobAbort = () => f.controller.abort(this.#signal.reason);
+    this.#signal.addEventListener("abort", onJobAbort, { once: true });
+    void this.#runFetch(f).finally(() => {
+      this.#signal.removeEventListener("abort", onJobAbort);
+      this.#fetches.delete(f);
+      this.#poke();
+    });
+  }
+
+  async #runFetch(f: Fetch): Promise<void> {
+    const h = f.holder;
+    const pending = new Set(f.pieces);
+    const track = this.#deps.peers.track(() => (f.lastBytesAtMs = Date.now()));
+    let outcome: "ok" | "bad" | "error" = "ok";
+    try {
+      const client = this.#deps.peers.client(h.ref.address);
+      const stream = client.fetchPieces(
+        { contentId: this.#transfer.contentId, pieceIndexes: f.pieces },
+        { signal: f.controller.signal, headers: track.headers },
+      );
+      for await (const res of stream) {
+        f.lastBytesAtMs = Date.now();
+        const i = res.pieceIndex;
+        if (!pending.has(i)) {
+          // Not asked for, or sent twice: a holder that breaks the protocol is treated like a corrupt one.
+          this.#badPiece(h, undefined, `sent piece ${i}, which was not asked for`);
+          outcome = "bad";
+          break;
+        }
+        pending.delete(i);
+        this.#release(h, i);
+        if (!this.#checkPiece(i, res.data)) {
+          this.#badPiece(h, i, `sent a piece ${i} that failed verification`);
+          if (h.banned) {
+            outcome = "bad";
+            break;
+          }
+          continue;
+        }
+        h.record(res.data.length);
+        h.window = Math.min(this.#s.windowMaxPieces, h.window + 1 / Math.max(1, Math.floor(h.window) / 2));
+        h.failures = 0;
+        if (this.#state[i] === VERIFIED) continue; // the endgame twin arrived first
+        this.#acceptPiece(i, res.data);
+      }
+      if (outcome === "ok" && pending.size > 0) {
+        throw new InvalidRequestError(`${h.ref.name} ended the stream before sending every piece asked for.`);
+      }
+    } catch (err) {
+      outcome = "error";
+      this.#fetchFailed(f, err, pending.size);
+    } finally {
+      track.dispose();
+      for (const i of pending) this.#release(h, i);
+      this.#pump();
+    }
+  }
+
+  /** The piece is no longer outstanding at this holder; if nobody else has it, it goes back to the pool. */
+  #release(h: Holder, i: number): void {
+    if (!h.owned.delete(i)) return;
+    h.inflight--;
+    this.#owners[i]!--;
+    if (this.#state[i] === IN_FLIGHT && this.#owners[i] === 0) {
+      this.#state[i] = MISSING;
+      this.#returned.push(i);
+    }
+  }
+
+  #checkPiece(i: number, data: Uint8Array): boolean {
+    const m = this.#manifest;
+    return data.length === pieceLength(m.size, m.pieceSize, i) && bytesEqual(sha256(data), m.pieceHashes[i]!);
+  }
+
+  #badPiece(h: Holder, i: number | undefined, what: string): void {
+    h.bad++;
+    this.#refetched++;
+    if (i !== undefined) {
+      const set = this.#badFrom.get(i) ?? new Set<string>();
+      set.add(h.ref.name);
+      this.#badFrom.set(i, set);
+    }
+    this.#log.warn({ holder: h.ref.name, bad: h.bad }, what);
+    if (h.bad >= HOLDER_BAD_PIECES_BAN && !h.banned) {
+      h.banned = true;
+      this.#banned.add(h.ref.name);
+      this.#log.warn({ holder: h.ref.name }, "holder banned for this transfer");
+      for (const f of this.#fetches) if (f.holder === h) f.controller.abort(new Error("holder banned"));
+    }
+    this.#publish();
+  }
+
+  /** Writes a verified piece, feeds the whole-file hash, counts progress, and saves the state now and then. */
+  #acceptPiece(i: number, data: Uint8Array): void {
+    this.#state[i] = VERIFIED;
+    const write = (async () => {
+      try {
+        await this.#partial!.writePiece(i, data);
+      } catch (err) {
+        this.#state[i] = MISSING;
+        this.#fatal ??= isDiskFull(err)
+          ? new DiskFullError("The disk filled up during the download; it was stopped and nothing unverified was kept.", { cause: err })
+          : err;
+        this.#controller.abort(this.#fatal);
+        this.#poke();
+        return;
+      }
+      this.#verifiedCount++;
+      this.#verifiedBytes += data.length;
+      this.#hasher.add(i, data);
+      this.#transfer.setBytesDone(this.#verifiedBytes);
+      this.#unsaved++;
+      const now = Date.now();
+      if (this.#unsaved >= DOWNLOAD_STATE_SAVE_PIECES || now - this.#lastSaveMs >= DOWNLOAD_STATE_SAVE_INTERVAL_MS) {
+        this.#unsaved = 0;
+        this.#lastSaveMs = now;
+        this.#partial!.save().catch((err) => this.#log.warn({ err }, "could not save download state"));
+      }
+      this.#poke();
+    })();
+    this.#writes.add(write);
+    void write.finally(() => this.#writes.delete(write));
+  }
+
+  /** A fetch failed: its pieces go back; the holder backs off, and is dropped after repeated failures. */
+  #fetchFailed(f: Fetch, err: unknown, undelivered: number): void {
+    const h = f.holder;
+    if (this.#signal.aborted || this.#finishing || h.banned) return;
+    const reason = f.controller.signal.aborted ? f.controller.signal.reason : err;
+    const code = reason instanceof ConnectError ? reason.code : err instanceof ConnectError ? err.code : undefined;
+    if (code === Code.ResourceExhausted) {
+      // The holder is busy (per-peer stream limit): not its fault, nothing to count as refetched.
+      h.window = Math.max(1, h.window / 2);
+      h.retryAtMs = Date.now() + this.#s.retryMinMs;
+      return;
+    }
+    this.#refetched += undelivered;
+    if (code === Code.NotFound || code === Code.InvalidArgument) {
+      // It no longer holds this content (or serves another layout): no use retrying.
+      h.dropped = true;
+      this.#log.info({ holder: h.ref.name, err: (reason as Error)?.message }, "holder dropped");
+      return;
+    }
+    h.failures++;
+    h.window = Math.max(1, h.window / 2);
+    h.retryAtMs = Date.now() + this.#s.retryMinMs * 2 ** (h.failures - 1);
+    this.#log.info({ holder: h.ref.name, failures: h.failures, err: (reason as Error)?.message }, "fetch failed");
+    if (h.failures >= HOLDER_FAILURES_DROP) {
+      h.dropped = true;
+      this.#deps.peers.drop(h.ref.address);
+      this.#refresh(true);
+    }
+    this.#publish();
+  }
+}
+
+/**
+ * The whole-file SHA-256, computed in piece order while pieces arrive. Pieces that arrive ahead of the
+ * cursor wait in memory (bounded); the rest are read back from the partial file when the cursor gets there.
+ */
+class InOrderHasher {
+  readonly #hash = createHash("sha256");
+  readonly #count: number;
+  readonly #verified: (i: number) => boolean;
+  readonly #read: (i: number) => Promise<Uint8Array>;
+  readonly #buffered = new Map<number, Uint8Array>();
+  #bufferedBytes = 0;
+  #cursor = 0;
+  #running: Promise<void> | undefined;
+  #error: unknown;
+
+  constructor(count: number, verified: (i: number) => boolean, read: (i: number) => Promise<Uint8Array>) {
+    this.#count = count;
+    this.#verified = verified;
+    this.#read = read;
+  }
+
+  /** Offers a freshly verified piece. */
+  add(i: number, data: Uint8Array): void {
+    if (i >= this.#cursor && (i === this.#cursor || this.#bufferedBytes + data.length <= WHOLE_HASH_BUFFER_BYTES)) {
+      this.#buffered.set(i, data);
+      this.#bufferedBytes += data.length;
+    }
+    this.kick();
+  }
+
+  /** Advances the cursor in the background as far as verified pieces allow. */
+  kick(): void {
+    this.#running ??= this.#drain()
+      .catch((err) => {
+        this.#error = err;
+      })
+      .finally(() => {
+        this.#running = undefined;
+      });
+  }
+
+  async #drain(): Promise<void> {
+    while (this.#cursor < this.#count && this.#verified(this.#cursor)) {
+      const i = this.#cursor;
+      let data = this.#buffered.get(i);
+      if (data) {
+        this.#buffered.delete(i);
+        this.#bufferedBytes -= data.length;
+      } else {
+        data = await this.#read(i);
+      }
+      this.#hash.update(data);
+      this.#cursor++;
+    }
+  }
+
+  /** The hex digest once every piece is verified. */
+  async finish(): Promise<string> {
+    for (let i = 0; i < 3 && this.#cursor < this.#count; i++) {
+      await this.#running;
+      if (this.#error) throw this.#error;
+      if (this.#cursor < this.#count) {
+        this.kick();
+        await this.#running;
+      }
+    }
+    if (this.#error) throw this.#error;
+    if (this.#cursor < this.#count) throw new Error("whole-file hash requested before every piece was verified");
+    return this.#hash.digest("hex");
+  }
+}
+
+/** A sentence for a person about why a download failed. */
+function describeFailure(err: unknown): string {
+  if (err instanceof PeerError) return err.message;
+  if (isDiskFull(err)) return "The disk is full; the download was stopped and nothing unverified was kept.";
+  return "The download failed because of an internal error; see the pserver log.";
+}

@@ -1,0 +1,213 @@
+// The on-disk state of one unfinished download, in the store's partial folder (same filesystem as the
+// shared folder, so the final move is an atomic rename):
+//   <contentId>.part           the file's bytes, written piece by piece at their offsets
+//   <contentId>.manifest.json  the manifest being fetched (written once) and the wanted name
+//   <contentId>.bits           one bit per verified piece, replaced atomically
+// A piece's bit is saved only after its bytes were datasync'd, so after a crash or kill every saved bit
+// names bytes that are on disk and verified: a restart resumes without rehashing the partial file.
+import { open, readFile, readdir, rename, rm, writeFile, type FileHandle } from "node:fs/promises";
+import { join } from "node:path";
+import type { Manifest } from "../store/file-store.js";
+import { checkManifest, isContentId, pieceCount, pieceLength } from "../store/pieces.js";
+
+interface ManifestFileV1 {
+  version: 1;
+  name: string;
+  contentId: string;
+  size: number;
+  pieceSize: number;
+  /** Concatenated raw piece hashes, base64. */
+  pieceHashes: string;
+}
+
+/** The partial file and resume state of one download. */
+export class PartialDownload {
+  readonly manifest: Manifest;
+  /** The name the file gets in the shared folder (already sanitized). */
+  readonly name: string;
+  readonly partPath: string;
+  readonly #dir: string;
+  readonly #fh: FileHandle;
+  /** Bits of pieces verified and written (not necessarily saved yet). */
+  readonly verified: Uint8Array;
+  #saving: Promise<void> | undefined;
+  #saveAgain = false;
+
+  private constructor(dir: string, manifest: Manifest, name: string, fh: FileHandle, verified: Uint8Array) {
+    this.#dir = dir;
+    this.manifest = manifest;
+    this.name = name;
+    this.partPath = join(dir, `${manifest.contentId}.part`);
+    this.#fh = fh;
+    this.verified = verified;
+  }
+
+  /** Content ids with saved download state in a partial folder. */
+  static async list(dir: string): Promise<string[]> {
+    const ids: string[] = [];
+    for (const entry of await readdir(dir).catch(() => [] as string[])) {
+      const id = entry.replace(/\.manifest\.json$/, "");
+      if (id !== entry && isContentId(id)) ids.push(id);
+    }
+    return ids;
+  }
+
+  /** Removes a download's files (any that exist). */
+  static async remove(dir: string, contentId: string): Promise<void> {
+    for (const suffix of [".part", ".manifest.json", ".bits", ".bits.tmp"]) {
+      await rm(join(dir, `${contentId}${suffix}`), { force: true });
+    }
+  }
+
+  /** Loads saved state; undefined when there is none or it is unusable (then its files are removed). */
+  static async load(dir: string, contentId: string): Promise<PartialDownload | undefined> {
+    let manifest: Manifest;
+    let name: string;
+    try {
+      const raw = JSON.parse(await readFile(join(dir, `${contentId}.manifest.json`), "utf8")) as ManifestFileV1;
+      if (raw.version !== 1) throw new Error("unknown version");
+      const all = Buffer.from(raw.pieceHashes, "base64");
+      const hashes: Buffer[] = [];
+      for (let o = 0; o < all.length; o += 32) hashes.push(all.subarray(o, o + 32));
+      manifest = checkManifest({ contentId: raw.contentId, name: raw.name, size: raw.size, pieceSize: raw.pieceSize, pieceHashes: hashes }, contentId);
+      name = raw.name;
+    } catch {
+      await PartialDownload.remove(dir, contentId);
+      return undefined;
+    }
+    const count = pieceCount(manifest.size, manifest.pieceSize);
+    const verified = new Uint8Array(Math.ceil(count / 8));
+    try {
+      const bits = await readFile(join(dir, `${contentId}.bits`));
+      if (bits.length === verified.length) verified.set(bits);
+    } catch {
+      // No bits saved yet: nothing verified.
+    }
+    let fh: FileHandle;
+    try {
+      fh = await open(join(dir, `${contentId}.part`), "r+");
+      const st = await fh.stat();
+      if (st.size !== manifest.size) {
+        // Not the file the bits describe (truncated by hand?): start over rather than trust it.
+        verified.fill(0);
+        await fh.truncate(manifest.size);
+      }
+    } catch {
+      verified.fill(0);
+      fh = await open(join(dir, `${contentId}.part`), "w+");
+      await fh.truncate(manifest.size);
+    }
+    return new PartialDownload(dir, manifest, name, fh, verified);
+  }
+
+  /** Starts a download's state from scratch (replacing any old state of the same content). */
+  static async create(dir: string, manifest: Manifest, name: string): Promise<PartialDownload> {
+    await PartialDownload.remove(dir, manifest.contentId);
+    const fh = await open(join(dir, `${manifest.contentId}.part`), "w+");
+    try {
+      // Sparse: blocks are allocated as pieces land; free space was checked before.
+      await fh.truncate(manifest.size);
+      const body: ManifestFileV1 = {
+        version: 1,
+        name,
+        contentId: manifest.contentId,
+        size: manifest.size,
+        pieceSize: manifest.pieceSize,
+        pieceHashes: Buffer.concat(manifest.pieceHashes.map((h) => Buffer.from(h.buffer, h.byteOffset, h.byteLength))).toString("base64"),
+      };
+      const path = join(dir, `${manifest.contentId}.manifest.json`);
+      await writeFile(`${path}.tmp`, JSON.stringify(body));
+      await rename(`${path}.tmp`, path);
+    } catch (err) {
+      await fh.close();
+      await PartialDownload.remove(dir, manifest.contentId);
+      throw err;
+    }
+    const count = pieceCount(manifest.size, manifest.pieceSize);
+    return new PartialDownload(dir, manifest, name, fh, new Uint8Array(Math.ceil(count / 8)));
+  }
+
+  /** Number of pieces. */
+  get count(): number {
+    return pieceCount(this.manifest.size, this.manifest.pieceSize);
+  }
+
+  /** Whether piece `i` is verified. */
+  has(i: number): boolean {
+    return (this.verified[i >> 3]! & (1 << (i & 7))) !== 0;
+  }
+
+  /** Bytes of all verified pieces. */
+  verifiedBytes(): number {
+    let n = 0;
+    for (let i = 0; i < this.count; i++) if (this.has(i)) n += pieceLength(this.manifest.size, this.manifest.pieceSize, i);
+    return n;
+  }
+
+  /** Writes a verified piece at its offset and sets its bit (in memory; see save). */
+  async writePiece(i: number, data: Uint8Array): Promise<void> {
+    const position = i * this.manifest.pieceSize;
+    let done = 0;
+    while (done < data.length) {
+      const { bytesWritten } = await this.#fh.write(data, done, data.length - done, position + done);
+      done += bytesWritten;
+    }
+    this.verified[i >> 3]! |= 1 << (i & 7);
+  }
+
+  /** Reads piece `i` back from the partial file. */
+  async readPiece(i: number): Promise<Uint8Array> {
+    const length = pieceLength(this.manifest.size, this.manifest.pieceSize, i);
+    const buf = Buffer.allocUnsafe(length);
+    let done = 0;
+    while (done < length) {
+      const { bytesRead } = await this.#fh.read(buf, done, length - done, i * this.manifest.pieceSize + done);
+      if (bytesRead === 0) throw new Error("partial file is shorter than its manifest");
+      done += bytesRead;
+    }
+    return buf;
+  }
+
+  /**
+   * Saves the bits durably: snapshot, datasync the data (so every saved bit's bytes are on disk), then
+   * replace the bits file atomically. Calls during a save coalesce into one more save.
+   */
+  save(): Promise<void> {
+    if (this.#saving) {
+      this.#saveAgain = true;
+      return this.#saving;
+    }
+    this.#saving = (async () => {
+      do {
+        this.#saveAgain = false;
+        const snapshot = Buffer.from(this.verified);
+        await this.#fh.datasync();
+        const path = join(this.#dir, `${this.manifest.contentId}.bits`);
+        await writeFile(`${path}.tmp`, snapshot);
+        await rename(`${path}.tmp`, path);
+      } while (this.#saveAgain);
+    })().finally(() => {
+      this.#saving = undefined;
+    });
+    return this.#saving;
+  }
+
+  /** Makes the data durable and closes the file (before the move into the shared folder). */
+  async finish(): Promise<void> {
+    await this.#saving?.catch(() => undefined);
+    await this.#fh.datasync();
+    await this.#fh.close();
+  }
+
+  /** Closes the file, keeping everything for a later resume. */
+  async close(): Promise<void> {
+    await this.#saving?.catch(() => undefined);
+    await this.#fh.close().catch(() => undefined);
+  }
+
+  /** Closes the file and removes every trace of the download. */
+  async discard(): Promise<void> {
+    await this.close();
+    await PartialDownload.remove(this.#dir, this.manifest.contentId);
+  }
+}

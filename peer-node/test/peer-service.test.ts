@@ -1,0 +1,274 @@
+import { mkdir, readFile, readdir, utimes } from "node:fs/promises";
+import http from "node:http";
+import type net from "node:net";
+import { join } from "node:path";
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
+import {
+  Http2SessionManager,
+  connectNodeAdapter,
+  createConnectTransport,
+  createGrpcTransport,
+  createGrpcWebTransport,
+} from "@connectrpc/connect-node";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { MAX_RPC_MESSAGE_BYTES } from "../src/constants.js";
+import { PeerService, PushFileRequestSchema, type PushFileRequest } from "../src/gen.js";
+import { listenOnePort, type OnePortServer } from "../src/server/one-port.js";
+import { PeerServiceImpl, peerContextValues } from "../src/services/peer-service.js";
+import { SharedFolder } from "../src/store/shared-folder.js";
+import { PeerClients } from "../src/transfer/peer-clients.js";
+import { FilePusher } from "../src/transfer/pusher.js";
+import { TransferRegistry } from "../src/transfer/transfer.js";
+import { manifestToProto } from "../src/transfer/wire.js";
+import { logger, tempDir, waitFor, writeRandomFile } from "./store/helpers.js";
+import { TEST_PIECE_BYTES, fakeRedeem, startTestPeer, type TestPeer } from "./transfer/helpers.js";
+
+let root: string;
+let cleanup: () => Promise<void>;
+const closers: Array<() => Promise<void> | void> = [];
+
+beforeEach(async () => {
+  ({ dir: root, cleanup } = await tempDir());
+});
+afterEach(async () => {
+  for (const c of closers.splice(0).reverse()) await c();
+  await cleanup();
+});
+
+/** Puts a random file in <root>/<peer>/shared before the peer starts. */
+async function seedFile(peer: string, name: string, size: number) {
+  await mkdir(join(root, peer, "shared"), { recursive: true });
+  const path = join(root, peer, "shared", name);
+  const f = await writeRandomFile(path, size);
+  await utimes(path, new Date(Date.now() - 10_000), new Date(Date.now() - 10_000));
+  return f;
+}
+
+const noKeepAlive = new http.Agent({ keepAlive: false });
+
+describe("PeerService over the one-port server", () => {
+  let server: OnePortServer;
+  let store: SharedFolder;
+  let file: { bytes: Buffer; contentId: string };
+  let sessions: Http2SessionManager;
+
+  beforeEach(async () => {
+    file = await seedFile("alice", "song.mp3", 5 * TEST_PIECE_BYTES + 17);
+    store = await SharedFolder.open({ folder: join(root, "alice", "shared"), dataDir: join(root, "alice", "data"), logger, pieceSizeBytes: TEST_PIECE_BYTES });
+    const service = new PeerServiceImpl({ store, redeemTicket: fakeRedeem(new Map()), peerName: () => "alice", logger });
+    const handler = connectNodeAdapter({
+      routes: (router) => router.service(PeerService, service),
+      acceptCompression: [],
+      readMaxBytes: MAX_RPC_MESSAGE_BYTES,
+      contextValues: peerContextValues,
+    });
+    server = await listenOnePort({ host: "127.0.0.1", port: 0, handler, logger });
+    sessions = new Http2SessionManager(server.url);
+    closers.push(async () => {
+      // Our HTTP/2 session would otherwise hold the server's graceful close for its whole grace period.
+      sessions.abort();
+      await server.close();
+      await store.close();
+    });
+  });
+
+  const transports: Array<[string, () => Transport]> = [
+    ["grpc (h2c)", () => createGrpcTransport({ baseUrl: server.url, sessionManager: sessions })],
+    // No keep-alive: an idle HTTP/1.1 connection would hold the server's close for its grace period.
+    ["grpc-web (HTTP/1.1)", () => createGrpcWebTransport({ baseUrl: server.url, httpVersion: "1.1", nodeOptions: { agent: noKeepAlive } })],
+    [
+      "connect (HTTP/1.1, binary)",
+      () => createConnectTransport({ baseUrl: server.url, httpVersion: "1.1", useBinaryFormat: true, nodeOptions: { agent: noKeepAlive } }),
+    ],
+  ];
+
+  describe.each(transports)("%s", (_name, transport) => {
+    it("serves the manifest and the asked pieces, in the asked order, byte for byte", async () => {
+      const client = createClient(PeerService, transport());
+      const { manifest } = await client.getManifest({ contentId: file.contentId });
+      expect(manifest?.contentId).toBe(file.contentId);
+      expect(manifest?.name).toBe("song.mp3");
+      expect(manifest?.size).toBe(BigInt(file.bytes.length));
+      expect(manifest?.pieceHashes).toHaveLength(6);
+      const got: Array<[number, Buffer]> = [];
+      for await (const res of client.fetchPieces({ contentId: file.contentId, pieceIndexes: [5, 0, 3] })) {
+        got.push([res.pieceIndex, Buffer.from(res.data)]);
+      }
+      expect(got.map(([i]) => i)).toEqual([5, 0, 3]);
+      for (const [i, data] of got) {
+        expect(data.equals(file.bytes.subarray(i * TEST_PIECE_BYTES, (i + 1) * TEST_PIECE_BYTES))).toBe(true);
+      }
+    });
+  });
+
+  it("refuses what it must, with precise codes", async () => {
+    const client = createClient(PeerService, createGrpcTransport({ baseUrl: server.url, sessionManager: sessions }));
+    const fetchAll = async (contentId: string, pieceIndexes: number[]) => {
+      for await (const _ of client.fetchPieces({ contentId, pieceIndexes })) void _;
+    };
+    const codeOf = (p: Promise<unknown>) => p.then(() => "ok", (e: unknown) => ConnectError.from(e).code);
+    expect(await codeOf(client.getManifest({ contentId: "f".repeat(64) }))).toBe(Code.NotFound);
+    expect(await codeOf(client.getManifest({ contentId: "../../etc/passwd" }))).toBe(Code.InvalidArgument);
+    expect(await codeOf(fetchAll("f".repeat(64), [0]))).toBe(Code.NotFound);
+    expect(await codeOf(fetchAll(file.contentId, [6]))).toBe(Code.InvalidArgument);
+    expect(await codeOf(fetchAll(file.contentId, [1, 1]))).toBe(Code.InvalidArgument);
+    expect(await codeOf(fetchAll(file.contentId, Array.from({ length: 65 }, (_, i) => i)))).toBe(Code.InvalidArgument);
+    const err = await fetchAll(file.contentId, [6]).catch((e: unknown) => ConnectError.from(e));
+    expect(err?.rawMessage).toBe("Piece 6 is past the end of the file (it has 6 pieces).");
+  });
+});
+
+describe("PeerService limits", () => {
+  it("caps concurrent streams per remote address (ResourceExhausted)", async () => {
+    const f = await seedFile("alice", "a.bin", 40 * TEST_PIECE_BYTES);
+    const peer = await startTestPeer({ name: "alice", root, limits: { streamsPerRemote: 1, uploadBytesPerSecond: 200_000 } });
+    closers.push(() => peer.close());
+    const client = createClient(PeerService, createGrpcTransport({ baseUrl: peer.address }));
+    const slow = client.fetchPieces({ contentId: f.contentId, pieceIndexes: Array.from({ length: 40 }, (_, i) => i) });
+    const it1 = slow[Symbol.asyncIterator]();
+    expect((await it1.next()).done).toBe(false); // first stream open and sending
+    const second = await (async () => {
+      for await (const _ of client.fetchPieces({ contentId: f.contentId, pieceIndexes: [0] })) void _;
+    })().then(() => undefined, (e: unknown) => ConnectError.from(e));
+    expect(second?.code).toBe(Code.ResourceExhausted);
+    await it1.return?.();
+  });
+});
+
+describe("PushFile", () => {
+  let alice: TestPeer;
+  let bob: TestPeer;
+  let file: { bytes: Buffer; contentId: string };
+  let clients: PeerClients;
+  let registry: TransferRegistry;
+  let pusher: FilePusher;
+  const sizes = new Map<string, number>();
+
+  beforeEach(async () => {
+    file = await seedFile("alice", "movie.bin", 20 * TEST_PIECE_BYTES + 3);
+    sizes.set(file.contentId, file.bytes.length);
+    alice = await startTestPeer({ name: "alice", root });
+    closers.push(() => alice.close());
+    clients = new PeerClients({ logger });
+    closers.push(() => clients.close());
+    registry = new TransferRegistry();
+    pusher = new FilePusher({ store: alice.store, registry, peers: clients, logger, selfName: "alice" });
+  });
+
+  async function startBob(extra: Partial<Parameters<typeof startTestPeer>[0]> = {}) {
+    bob = await startTestPeer({ name: "bob", root, redeemTicket: fakeRedeem(sizes, "alice"), ...extra });
+    closers.push(() => bob.close());
+    return { name: "bob", address: bob.address };
+  }
+
+  const bobFiles = async () => (await readdir(join(root, "bob", "shared"))).filter((n) => !n.startsWith(".")).sort();
+  const bobPartials = async () => readdir(bob.store.partialDir);
+
+  it("delivers identical bytes, under a unique name when the name is taken", async () => {
+    await seedFile("bob", "movie.bin", 1000); // a different file with the same name
+    const target = await startBob();
+    const t = pusher.push(file.contentId, target, "good-ticket");
+    const end = await t.done;
+    expect(end.error).toBe("");
+    expect(end.state).toBe("completed");
+    expect(end.kind).toBe("upload");
+    expect(end.targetPeer).toBe("bob");
+    expect(end.bytesDone).toBe(file.bytes.length);
+    expect(await bobFiles()).toEqual(["movie (1).bin", "movie.bin"]);
+    expect((await readFile(join(root, "bob", "shared", "movie (1).bin"))).equals(file.bytes)).toBe(true);
+    expect(bob.store.get(file.contentId)?.name).toBe("movie (1).bin");
+    expect(await bobPartials()).toEqual([]);
+
+    // Pushing content the receiver already holds stores nothing new.
+    const again = await pusher.push(file.contentId, target, "good-ticket").done;
+    expect(again.state).toBe("completed");
+    expect(await bobFiles()).toEqual(["movie (1).bin", "movie.bin"]);
+  });
+
+  it("refuses a push without a valid ticket (PermissionDenied) and writes nothing", async () => {
+    const target = await startBob();
+    const end = await pusher.push(file.contentId, target, "forged").done;
+    expect(end.state).toBe("failed");
+    expect(end.error).toBe("bob refused the push: The directory does not vouch for this push ticket.");
+    const raw = createClient(PeerService, createGrpcTransport({ baseUrl: bob.address }));
+    const manifest = manifestToProto((await alice.store.manifest(file.contentId))!);
+    const err = await raw
+      .pushFile(
+        (async function* () {
+          yield create(PushFileRequestSchema, { message: { case: "header", value: { ticket: "", manifest, from: "mallory" } } });
+        })(),
+      )
+      .catch((e: unknown) => ConnectError.from(e));
+    expect(err).toBeInstanceOf(ConnectError);
+    expect((err as ConnectError).code).toBe(Code.PermissionDenied);
+    expect(await bobFiles()).toEqual([]);
+    expect(await bobPartials()).toEqual([]);
+  });
+
+  /** A raw push: the header, then pieces from `pieces(i)` for i < count. */
+  async function* rawPush(count: number, piece: (i: number) => Uint8Array, after?: () => Promise<void>): AsyncGenerator<PushFileRequest> {
+    const manifest = manifestToProto((await alice.store.manifest(file.contentId))!);
+    yield create(PushFileRequestSchema, { message: { case: "header", value: { ticket: "good-ticket", manifest, from: "alice" } } });
+    for (let i = 0; i < count; i++) yield create(PushFileRequestSchema, { message: { case: "piece", value: { pieceIndex: i, data: piece(i) } } });
+    await after?.();
+  }
+  const slice = (i: number) => file.bytes.subarray(i * TEST_PIECE_BYTES, (i + 1) * TEST_PIECE_BYTES);
+
+  it("leaves nothing behind when a push is interrupted halfway", async () => {
+    await startBob();
+    const raw = createClient(PeerService, createGrpcTransport({ baseUrl: bob.address }));
+    const controller = new AbortController();
+    const call = raw.pushFile(
+      rawPush(10, slice, async () => {
+        // Half the pieces are in; wait until the receiver has a partial file, then cut the stream.
+        await waitFor(async () => (await bobPartials()).length > 0, "a partial file on the receiver");
+        controller.abort();
+        await new Promise(() => undefined);
+      }),
+      { signal: controller.signal },
+    );
+    const err = await call.catch((e: unknown) => ConnectError.from(e));
+    expect((err as ConnectError).code).toBe(Code.Canceled);
+    await waitFor(async () => (await bobPartials()).length === 0, "the partial file to be removed");
+    expect(await bobFiles()).toEqual([]);
+    expect(bob.store.get(file.contentId)).toBeUndefined();
+  });
+
+  it("rejects a corrupt piece (DataLoss), a stalled sender (DeadlineExceeded) and a full disk (ResourceExhausted)", async () => {
+    await startBob({ limits: { streamIdleTimeoutMs: 300 } });
+    const raw = createClient(PeerService, createGrpcTransport({ baseUrl: bob.address }));
+    const corrupt = (i: number) => (i === 7 ? Buffer.alloc(TEST_PIECE_BYTES) : slice(i));
+    const e1 = await raw.pushFile(rawPush(21, corrupt)).catch((e: unknown) => ConnectError.from(e));
+    expect((e1 as ConnectError).code).toBe(Code.DataLoss);
+    expect((e1 as ConnectError).rawMessage).toBe("Piece 7 of the push failed verification; nothing was kept.");
+
+    const e2 = await raw.pushFile(rawPush(3, slice, () => new Promise((r) => setTimeout(r, 3_000)))).catch((e: unknown) => ConnectError.from(e));
+    expect((e2 as ConnectError).code).toBe(Code.DeadlineExceeded);
+    await waitFor(async () => (await bobPartials()).length === 0, "partials removed");
+    expect(await bobFiles()).toEqual([]);
+    await bob.close();
+
+    await startBob({ freeBytes: async () => 10 });
+    const raw2 = createClient(PeerService, createGrpcTransport({ baseUrl: bob.address }));
+    const e3 = await raw2.pushFile(rawPush(21, slice)).catch((e: unknown) => ConnectError.from(e));
+    expect((e3 as ConnectError).code).toBe(Code.ResourceExhausted);
+    expect((e3 as ConnectError).rawMessage).toMatch(/^Not enough disk space/);
+    expect(await bobFiles()).toEqual([]);
+  });
+});
+
+describe("PeerClients", () => {
+  it("fails a call to an HTTP/1.1-only port cleanly instead of crashing the process", async () => {
+    const h1 = http.createServer((_req, res) => res.end("hello"));
+    await new Promise<void>((r) => h1.listen(0, "127.0.0.1", r));
+    closers.push(() => new Promise<void>((r) => h1.close(() => r())));
+    const clients = new PeerClients({ logger });
+    closers.push(() => clients.close());
+    const port = (h1.address() as net.AddressInfo).port;
+    const err = await clients.client(`http://127.0.0.1:${port}`).ping({ from: "t" }).catch((e: unknown) => ConnectError.from(e));
+    expect(err).toBeInstanceOf(ConnectError);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(() => clients.client("file:///etc/passwd")).toThrow(/not a peer address/);
+  });
+});

@@ -1,0 +1,174 @@
+import { copyFile, mkdir, readFile, readdir, utimes } from "node:fs/promises";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { FolderDelta } from "../../src/store/file-store.js";
+import { SharedFolder } from "../../src/store/shared-folder.js";
+import type { PeerRef } from "../../src/transfer/api.js";
+import { PieceDownloader, type DownloaderOptions } from "../../src/transfer/downloader.js";
+import { PeerClients } from "../../src/transfer/peer-clients.js";
+import { TransferRegistry, type TransferSnapshot } from "../../src/transfer/transfer.js";
+import { logger, tempDir, waitFor, writeRandomFile } from "../store/helpers.js";
+import { TEST_PIECE_BYTES, startTestPeer, wrapStore, type TestPeer, type TestPeerOptions } from "./helpers.js";
+
+const FAST: DownloaderOptions = { stallTimeoutMs: 1_500, noHolderGraceMs: 1_500, retryMinMs: 100, holderRefreshMs: 2_000 };
+
+let root: string;
+let cleanup: () => Promise<void>;
+let source: { bytes: Buffer; contentId: string; path: string };
+const closers: Array<() => Promise<void> | void> = [];
+
+beforeEach(async () => {
+  ({ dir: root, cleanup } = await tempDir());
+});
+afterEach(async () => {
+  for (const c of closers.splice(0).reverse()) await c();
+  await cleanup();
+});
+
+/** Writes a random file once and starts peers that each hold a copy. */
+async function seeders(size: number, specs: Array<Omit<TestPeerOptions, "root">>): Promise<TestPeer[]> {
+  await mkdir(join(root, "src"), { recursive: true });
+  const path = join(root, "src", "movie.bin");
+  source = { ...(await writeRandomFile(path, size)), path };
+  const peers: TestPeer[] = [];
+  for (const spec of specs) {
+    const shared = join(root, spec.name, "shared");
+    await mkdir(shared, { recursive: true });
+    await copyFile(path, join(shared, "movie.bin"));
+    const old = new Date(Date.now() - 10_000);
+    await utimes(join(shared, "movie.bin"), old, old);
+    const peer = await startTestPeer({ ...spec, root });
+    closers.push(() => peer.close());
+    expect(peer.store.get(source.contentId)).toBeDefined();
+    peers.push(peer);
+  }
+  return peers;
+}
+
+/** A downloading pserver's parts on <root>/me. */
+async function downloader(holders: () => PeerRef[], options: DownloaderOptions = FAST, storeWrap?: (s: SharedFolder) => SharedFolder) {
+  const store = await SharedFolder.open({ folder: join(root, "me", "shared"), dataDir: join(root, "me", "data"), logger, pieceSizeBytes: TEST_PIECE_BYTES });
+  const used = storeWrap ? storeWrap(store) : store;
+  const registry = new TransferRegistry();
+  const peers = new PeerClients({ logger });
+  const d = new PieceDownloader({ store: used, registry, findHolders: async () => holders(), peers, logger, selfName: "me", options });
+  closers.push(async () => {
+    await d.close();
+    peers.close();
+    await store.close();
+  });
+  return { store, registry, d };
+}
+
+const refs = (peers: TestPeer[]) => () => peers.map((p) => ({ name: p.name, address: p.address }));
+
+describe("PieceDownloader", () => {
+  it("downloads from three holders at once, verifies, and adds the identical file to the shared folder", async () => {
+    const peers = await seeders(6 * 1024 * 1024 + 1234, [{ name: "a" }, { name: "b" }, { name: "c" }]);
+    const { store, d } = await downloader(refs(peers));
+    const deltas: FolderDelta[] = [];
+    store.on("change", (delta: FolderDelta) => deltas.push(delta));
+    const progress: TransferSnapshot[] = [];
+    const t = d.download(source.contentId);
+    t.on("progress", (s) => progress.push(s));
+    expect(d.download(source.contentId)).toBe(t); // a second call joins the running one
+    const end = await t.done;
+    expect(end.error).toBe("");
+    expect(end.state).toBe("completed");
+    expect(end.bytesDone).toBe(source.bytes.length);
+    expect(end.name).toBe("movie.bin");
+    const got = await readFile(join(root, "me", "shared", "movie.bin"));
+    expect(got.equals(source.bytes)).toBe(true);
+    expect(store.get(source.contentId)?.name).toBe("movie.bin");
+    expect(deltas.flatMap((x) => x.added.map((f) => f.contentId))).toContain(source.contentId);
+    // Every holder served part of the file, and (almost) no piece was read twice: only a late piece may be
+    // asked of a second holder at the very end.
+    const count = Math.ceil(source.bytes.length / TEST_PIECE_BYTES);
+    for (const p of peers) expect(p.served.length).toBeGreaterThan(0);
+    expect(new Set(peers.flatMap((p) => p.served)).size).toBe(count);
+    expect(peers.reduce((n, p) => n + p.served.length, 0)).toBeLessThanOrEqual(count + 8);
+    expect(end.piecesRefetched).toBe(0);
+    expect(progress.map((s) => s.state)).toContain("verifying");
+    const done = progress.map((s) => s.bytesDone);
+    expect(done).toEqual([...done].sort((x, y) => x - y));
+    expect(await readdir(store.partialDir)).toEqual([]);
+  });
+
+  it("finishes the file when a holder dies mid-transfer", async () => {
+    const limits = { uploadBytesPerSecond: 2_000_000 };
+    const peers = await seeders(8 * 1024 * 1024, [{ name: "a", limits }, { name: "b", limits }, { name: "c", limits }]);
+    const { d } = await downloader(refs(peers));
+    const t = d.download(source.contentId);
+    await waitFor(() => t.snapshot().bytesDone > source.bytes.length / 4, "a quarter downloaded", 20_000);
+    peers[0]!.kill();
+    const end = await t.done;
+    expect(end.error).toBe("");
+    expect(end.state).toBe("completed");
+    expect((await readFile(join(root, "me", "shared", "movie.bin"))).equals(source.bytes)).toBe(true);
+  });
+
+  it("bans a holder that serves corrupt pieces and still gets the file right", async () => {
+    const flip = async (inner: (id: string, i: number) => Promise<Uint8Array>, id: string, i: number) => {
+      const data = Buffer.from(await inner(id, i));
+      data[0]! ^= 0xff;
+      return data;
+    };
+    const peers = await seeders(4 * 1024 * 1024, [{ name: "good1" }, { name: "liar", readPiece: flip }, { name: "good2" }]);
+    const { d } = await downloader(refs(peers));
+    const end = await d.download(source.contentId).done;
+    expect(end.error).toBe("");
+    expect(end.state).toBe("completed");
+    expect(end.bannedPeers).toEqual(["liar"]);
+    expect(end.piecesRefetched).toBeGreaterThanOrEqual(3);
+    expect((await readFile(join(root, "me", "shared", "movie.bin"))).equals(source.bytes)).toBe(true);
+  });
+
+  it("gives a stalled holder's pieces to the others", async () => {
+    let stalls = 0;
+    const hang = async (inner: (id: string, i: number) => Promise<Uint8Array>, id: string, i: number) => {
+      if (i >= 8) {
+        stalls++;
+        return new Promise<Uint8Array>(() => undefined); // never answers: no bytes, no error
+      }
+      return inner(id, i);
+    };
+    const peers = await seeders(3 * 1024 * 1024, [{ name: "a" }, { name: "stuck", readPiece: hang }]);
+    const { d } = await downloader(refs(peers), { ...FAST, stallTimeoutMs: 500 });
+    const end = await d.download(source.contentId).done;
+    expect(end.error).toBe("");
+    expect(end.state).toBe("completed");
+    expect(stalls).toBeGreaterThan(0);
+    expect(end.piecesRefetched).toBeGreaterThan(0);
+    expect((await readFile(join(root, "me", "shared", "movie.bin"))).equals(source.bytes)).toBe(true);
+  });
+
+  it("cancels: the transfer ends cancelled and no partial file is left", async () => {
+    const peers = await seeders(8 * 1024 * 1024, [{ name: "a", limits: { uploadBytesPerSecond: 1_000_000 } }]);
+    const { store, d } = await downloader(refs(peers));
+    const t = d.download(source.contentId);
+    await waitFor(() => t.snapshot().bytesDone > 0, "some bytes", 20_000);
+    t.cancel();
+    const end = await t.done;
+    expect(end.state).toBe("cancelled");
+    expect(await readdir(store.partialDir)).toEqual([]);
+    expect(store.get(source.contentId)).toBeUndefined();
+    expect((await readdir(join(root, "me", "shared"))).filter((n) => !n.startsWith("."))).toEqual([]);
+  });
+
+  it("fails with a clear sentence when there is no holder, or not enough disk space", async () => {
+    const peers = await seeders(1024 * 1024, [{ name: "a" }]);
+    const none = await downloader(() => []);
+    const end = await none.d.download(source.contentId).done;
+    expect(end.state).toBe("failed");
+    expect(end.error).toBe("No live peer holds this file right now.");
+
+    const full = await downloader(refs(peers), FAST, (s) => wrapStore(s, { freeBytes: async () => 1000 }) as SharedFolder);
+    const end2 = await full.d.download(source.contentId).done;
+    expect(end2.state).toBe("failed");
+    expect(end2.error).toMatch(/^Not enough disk space: the file needs 1\.0 MB more/);
+    expect(await readdir(full.store.partialDir)).toEqual([]);
+
+    const bad = await none.d.download("not-a-content-id").done;
+    expect(bad.error).toMatch(/not a content id/);
+  });
+});

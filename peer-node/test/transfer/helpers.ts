@@ -1,0 +1,131 @@
+// Real serving peers for transfer tests: a SharedFolder and a PeerServiceImpl behind a real HTTP/2
+// listener on 127.0.0.1, port 0, configured like the pserver's (big windows, no compression).
+import http2 from "node:http2";
+import type net from "node:net";
+import { join } from "node:path";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import {
+  HTTP2_INITIAL_WINDOW_BYTES,
+  HTTP2_MAX_FRAME_BYTES,
+  HTTP2_SESSION_WINDOW_BYTES,
+  MAX_RPC_MESSAGE_BYTES,
+} from "../../src/constants.js";
+import { InvalidTicketError } from "../../src/errors.js";
+import { PeerService } from "../../src/gen.js";
+import { PeerServiceImpl, peerContextValues, type PeerServiceLimits } from "../../src/services/peer-service.js";
+import type { FileStore } from "../../src/store/file-store.js";
+import { SharedFolder } from "../../src/store/shared-folder.js";
+import type { RedeemTicket } from "../../src/transfer/api.js";
+import { logger } from "../store/helpers.js";
+
+/** Piece size used by the transfer tests: small, so files of a few MiB have many pieces. */
+export const TEST_PIECE_BYTES = 64 * 1024;
+
+/** A serving peer in this process. */
+export interface TestPeer {
+  readonly name: string;
+  readonly address: string;
+  readonly store: SharedFolder;
+  /** Piece indexes served, in order (what FetchPieces read through the store). */
+  readonly served: number[];
+  /** Destroys every connection and stops listening at once, like a killed process. */
+  kill(): void;
+  /** Stops serving and closes the store. */
+  close(): Promise<void>;
+}
+
+/** Options of a test peer. */
+export interface TestPeerOptions {
+  readonly name: string;
+  /** Root dir; the shared folder is <root>/<name>/shared, data in <root>/<name>/data. */
+  readonly root: string;
+  readonly limits?: PeerServiceLimits;
+  /** Replaces store.readPiece for serving (corrupt or stalled holders). */
+  readonly readPiece?: (inner: FileStore["readPiece"], contentId: string, index: number) => Promise<Uint8Array>;
+  readonly redeemTicket?: RedeemTicket;
+  /** Replaces store.freeBytes (a full disk). */
+  readonly freeBytes?: () => Promise<number>;
+}
+
+/** A ticket check that accepts only "good-ticket" (as if the directory vouched) for any content. */
+export function fakeRedeem(sizes: Map<string, number>, from = "sender"): RedeemTicket {
+  return async (ticket, contentId) => {
+    if (ticket !== "good-ticket") throw new InvalidTicketError("The directory does not vouch for this push ticket.");
+    return { contentId, size: sizes.get(contentId) ?? -1, from };
+  };
+}
+
+/** Wraps a store so that some methods behave differently, keeping the rest bound to the real store. */
+export function wrapStore(store: SharedFolder, overrides: Partial<Record<keyof FileStore, unknown>>): FileStore {
+  return new Proxy(store, {
+    get(target, prop, _receiver) {
+      if (prop in overrides) return overrides[prop as keyof FileStore];
+      const v = Reflect.get(target, prop, target);
+      return typeof v === "function" ? v.bind(target) : v;
+    },
+  }) as FileStore;
+}
+
+/** Starts a serving peer. */
+export async function startTestPeer(opts: TestPeerOptions): Promise<TestPeer> {
+  const store = await SharedFolder.open({
+    folder: join(opts.root, opts.name, "shared"),
+    dataDir: join(opts.root, opts.name, "data"),
+    logger,
+    pieceSizeBytes: TEST_PIECE_BYTES,
+  });
+  const served: number[] = [];
+  const inner = store.readPiece.bind(store);
+  const serving = wrapStore(store, {
+    readPiece: async (contentId: string, index: number) => {
+      served.push(index);
+      return opts.readPiece ? opts.readPiece(inner, contentId, index) : inner(contentId, index);
+    },
+    ...(opts.freeBytes ? { freeBytes: opts.freeBytes } : {}),
+  });
+  const service = new PeerServiceImpl({
+    store: serving,
+    redeemTicket: opts.redeemTicket ?? fakeRedeem(new Map()),
+    peerName: () => opts.name,
+    logger,
+    limits: opts.limits,
+  });
+  const handler = connectNodeAdapter({
+    routes: (router) => router.service(PeerService, service),
+    acceptCompression: [],
+    readMaxBytes: MAX_RPC_MESSAGE_BYTES,
+    contextValues: peerContextValues,
+  });
+  const server = http2.createServer({ settings: { initialWindowSize: HTTP2_INITIAL_WINDOW_BYTES, maxFrameSize: HTTP2_MAX_FRAME_BYTES } }, handler);
+  const sockets = new Set<net.Socket>();
+  server.on("connection", (s: net.Socket) => {
+    sockets.add(s);
+    s.once("close", () => sockets.delete(s));
+  });
+  server.on("session", (session) => {
+    session.on("error", () => undefined);
+    const widen = () => session.setLocalWindowSize(HTTP2_SESSION_WINDOW_BYTES);
+    if (session.connecting) session.once("connect", widen);
+    else widen();
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  let closed = false;
+  const kill = () => {
+    server.close();
+    for (const s of sockets) s.destroy();
+  };
+  return {
+    name: opts.name,
+    address: `http://127.0.0.1:${port}`,
+    store,
+    served,
+    kill,
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      kill();
+      await store.close();
+    },
+  };
+}
