@@ -93,6 +93,7 @@ export class DirectoryLink extends EventEmitter<{ status: [DirectoryStatus] }> {
   #closed = false;
   #lock: Promise<unknown> = Promise.resolve();
   #wake: (() => void) | undefined;
+  #kicked = false;
   #deltaTimer: NodeJS.Timeout | undefined;
   #loop: Promise<void> | undefined;
   readonly #stopping = new AbortController();
@@ -473,21 +474,28 @@ export class DirectoryLink extends EventEmitter<{ status: [DirectoryStatus] }> {
   }
 
   #sleep(ms: number): Promise<void> {
+    if (this.#kicked) {
+      this.#kicked = false;
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
-      const timer = Number.isFinite(ms) ? setTimeout(done, ms) : undefined;
-      timer?.unref();
-      this.#wake = done;
-      function done() {
+      let timer: NodeJS.Timeout | undefined;
+      const done = () => {
         clearTimeout(timer);
+        if (this.#wake === done) this.#wake = undefined;
         resolve();
-      }
+      };
+      if (Number.isFinite(ms)) timer = setTimeout(done, ms).unref();
+      this.#wake = done;
     });
   }
 
+  /** Wakes the loop now, or makes its next sleep return at once when it is busy (a kick is never lost). */
   #kick(): void {
     const wake = this.#wake;
     this.#wake = undefined;
-    wake?.();
+    if (wake) wake();
+    else this.#kicked = true;
   }
 }
 
