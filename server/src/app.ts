@@ -1,0 +1,202 @@
+// buildApp: the directory as an unstarted Fastify app. Tests import only this; main.ts listens.
+
+import { join } from "node:path";
+import rateLimit from "@fastify/rate-limit";
+import swagger from "@fastify/swagger";
+import swaggerUi from "@fastify/swagger-ui";
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import { Ajv, type AnySchema } from "ajv";
+import Fastify, { type FastifyBaseLogger, type FastifyReply, type FastifyRequest, LogController } from "fastify";
+import { pino, type Logger } from "pino";
+import type { Clock } from "./clock.js";
+import type { DirectoryConfig } from "./config.js";
+import { BODY_LIMIT_BYTES, DATABASE_FILE_NAME, RATE_LIMIT_WINDOW_MS } from "./constants.js";
+import { Directory } from "./directory.js";
+import { DirectoryError, handleError } from "./errors.js";
+import { HttpMetrics } from "./metrics.js";
+import { createAuth } from "./routes/auth.js";
+import { operationsRoutes } from "./routes/operations.js";
+import { peerIndexRoutes } from "./routes/peer-index.js";
+import { peerRoutes } from "./routes/peers.js";
+import type { DirectoryApp, RouteDeps } from "./routes/route-context.js";
+import { searchRoutes } from "./routes/search.js";
+import { sessionRoutes } from "./routes/sessions.js";
+import { ticketRoutes } from "./routes/tickets.js";
+import { PATTERN_MESSAGES } from "./schemas.js";
+import { SqliteStore } from "./storage/sqlite-store.js";
+import type { DirectoryStore } from "./storage/store.js";
+
+export type { DirectoryApp } from "./routes/route-context.js";
+
+declare module "fastify" {
+  interface FastifyInstance {
+    /** The directory service behind the routes (tests use it to sweep on demand). */
+    directory: Directory;
+  }
+}
+
+/** What buildApp needs. */
+export interface BuildAppOptions {
+  /** Validated configuration (see loadConfig / resolveConfig). */
+  config: DirectoryConfig;
+  /** A store to use instead of the SQLite file in config.dataDir; the caller then closes it. */
+  store?: DirectoryStore;
+  /** Clock of the SQLite store buildApp opens (ignored with `store`); tests pass a ManualClock. */
+  clock?: Clock;
+  /** A pino logger to use instead of one at config.logLevel on stdout. */
+  logger?: Logger;
+}
+
+/** Creates the pino logger the directory uses: never the password, token or Authorization header. */
+export function createLogger(level: DirectoryConfig["logLevel"]): Logger {
+  return pino({
+    level,
+    base: { service: "directory" },
+    redact: { paths: ["req.headers.authorization", "*.password", "*.token", "*.ticket"], censor: "[redacted]" },
+  });
+}
+
+/** Logs each request at debug, not info: at 1,000 peers the heartbeats alone would drown the log. */
+class QuietLogController extends LogController {
+  override incomingRequest(request: FastifyRequest): void {
+    request.log.debug({ req: request }, "incoming request");
+  }
+
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    if (error) reply.log.error({ res: reply, err: error, responseTime: reply.elapsedTime }, "request errored");
+    else reply.log.debug({ res: reply, responseTime: reply.elapsedTime }, "request completed");
+  }
+}
+
+/**
+ * Two validators: request bodies are JSON and must have the right types ("5" is not a size), while
+ * query strings and path parameters are text that must be coerced ("?limit=5").
+ */
+function validatorCompiler() {
+  const common = { useDefaults: true, removeAdditional: true, allErrors: false, strict: true } as const;
+  const bodies = new Ajv({ ...common, coerceTypes: false });
+  const text = new Ajv({ ...common, coerceTypes: true });
+  return ({ schema, httpPart }: { schema: AnySchema; httpPart?: string }) =>
+    (httpPart === "body" ? bodies : text).compile(schema);
+}
+
+/** Builds the directory as an unstarted Fastify app (call listen, or inject in tests). */
+export async function buildApp(options: BuildAppOptions): Promise<DirectoryApp> {
+  const { config } = options;
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const ownStore = options.store === undefined;
+  const store =
+    options.store ?? SqliteStore.open(join(config.dataDir, DATABASE_FILE_NAME), { clock: options.clock });
+  try {
+    return await assemble(config, store, ownStore, logger);
+  } catch (error) {
+    if (ownStore) await store.close();
+    throw error;
+  }
+}
+
+async function assemble(
+  config: DirectoryConfig,
+  store: DirectoryStore,
+  ownStore: boolean,
+  logger: Logger,
+): Promise<DirectoryApp> {
+  const app = Fastify({
+    // pino's Logger is a FastifyBaseLogger; typing the app with the narrower one keeps DirectoryApp simple.
+    loggerInstance: logger as FastifyBaseLogger,
+    logController: new QuietLogController(),
+    bodyLimit: BODY_LIMIT_BYTES,
+    trustProxy: config.trustProxy,
+    return503OnClosing: true,
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  const directory = new Directory({
+    store,
+    heartbeatIntervalMs: config.heartbeatIntervalMs,
+    sessionTtlMs: config.sessionTtlMs,
+    scryptCostLog2: config.scryptCostLog2,
+    sweepIntervalMs: config.sweepIntervalMs,
+    logger,
+  });
+  app.decorate("directory", directory);
+  app.addHook("onReady", async () => directory.startSweeper());
+  app.addHook("onClose", async () => {
+    await directory.close();
+    if (ownStore) await store.close();
+  });
+
+  app.setValidatorCompiler(validatorCompiler());
+  app.setSchemaErrorFormatter((errors, dataVar) => {
+    const first = errors[0];
+    if (!first) return new Error(`${dataVar} is invalid`);
+    const field = `${dataVar}${first.instancePath}`;
+    if (first.keyword === "required") {
+      return new Error(`${field}/${String(first.params.missingProperty)} is required`);
+    }
+    const explained = first.keyword === "pattern" ? PATTERN_MESSAGES[String(first.params.pattern)] : undefined;
+    return new Error(`${field} ${explained ?? first.message ?? "is invalid"}`);
+  });
+  app.setErrorHandler(handleError);
+
+  // JSON bodies: an empty body is no body (curl -X POST .../logout with a JSON content type), and a
+  // syntax error says so without quoting the body back (Node's messages quote it: it may hold a password).
+  const parseJson = app.getDefaultJsonParser("error", "error");
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) => {
+    if (body === "") return done(null, undefined);
+    parseJson(request, body as string, (error, value) => {
+      if (error) done(new DirectoryError("invalid_argument", "body is not valid JSON"), undefined);
+      else done(null, value);
+    });
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: "3.0.3",
+      info: {
+        title: "P2P directory",
+        version: "1",
+        description: "Peers, sessions, indexes and push tickets. Contract: docs/directory-api.md.",
+      },
+      components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: "/docs" });
+
+  await app.register(rateLimit, {
+    global: config.rateLimitPerMinute > 0,
+    max: Math.max(1, config.rateLimitPerMinute),
+    timeWindow: RATE_LIMIT_WINDOW_MS,
+    hook: "onRequest",
+    keyGenerator: (request) => request.ip,
+    errorResponseBuilder: (request, context) =>
+      new DirectoryError(
+        "rate_limited",
+        `too many requests from ${request.ip}: at most ${context.max} per minute; retry in ${context.after}`,
+      ),
+  });
+
+  const metrics = new HttpMetrics();
+  app.addHook("onResponse", async (request, reply) => {
+    metrics.observe(request.method, request.routeOptions.url ?? "unmatched", reply.statusCode, reply.elapsedTime / 1000);
+  });
+  app.setNotFoundHandler(async (request, reply) => {
+    const path = request.url.split("?")[0] ?? "";
+    request.log.warn({ status: 404, method: request.method, path }, "request rejected: no such route");
+    return reply.status(404).send({ error: "Not Found", message: `there is no route ${request.method} ${path}` });
+  });
+
+  const deps: RouteDeps = { directory, auth: createAuth(app, directory, config.sessionRateLimitPerMinute) };
+  await app.register(
+    async (api) => {
+      const typed = api.withTypeProvider<TypeBoxTypeProvider>();
+      sessionRoutes(typed, deps);
+      peerIndexRoutes(typed, deps);
+      searchRoutes(typed, deps);
+      peerRoutes(typed, deps);
+      ticketRoutes(typed, deps);
+    },
+    { prefix: "/api/v1" },
+  );
+  operationsRoutes(app, { store, metrics });
+  return app;
+}

@@ -1,0 +1,255 @@
+// Configuration: command-line flags over environment variables over a `.env` file over defaults,
+// validated before anything starts, with messages that name the setting and where it came from.
+
+import { existsSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { parseArgs, parseEnv } from "node:util";
+import {
+  DEFAULT_DATA_DIR,
+  DEFAULT_HEARTBEAT_INTERVAL_MS,
+  DEFAULT_HOST,
+  DEFAULT_PORT,
+  DEFAULT_RATE_LIMIT_PER_MINUTE,
+  DEFAULT_SCRYPT_COST_LOG2,
+  DEFAULT_SESSION_RATE_LIMIT_PER_MINUTE,
+  DEFAULT_SWEEP_INTERVAL_MS,
+  MAX_HEARTBEAT_INTERVAL_MS,
+  MAX_SCRYPT_COST_LOG2,
+  MAX_SESSION_TTL_MS,
+  MIN_HEARTBEAT_INTERVAL_MS,
+  MIN_SCRYPT_COST_LOG2,
+  SESSION_TTL_HEARTBEAT_INTERVALS,
+} from "./constants.js";
+
+/** pino's log levels. */
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+/** One of pino's log levels. */
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** The directory's validated configuration. */
+export interface DirectoryConfig {
+  /** Interface to listen on. */
+  host: string;
+  /** TCP port (0 picks a free one). */
+  port: number;
+  /** Directory holding the SQLite database. */
+  dataDir: string;
+  /** How often peers are asked to send a heartbeat. */
+  heartbeatIntervalMs: number;
+  /** How long a session stays live after a login or heartbeat. */
+  sessionTtlMs: number;
+  /** Requests per minute from one IP address (0: no limit). */
+  rateLimitPerMinute: number;
+  /** Requests per minute on one session (0: no limit). */
+  sessionRateLimitPerMinute: number;
+  /** How often expired sessions and tickets are deleted. */
+  sweepIntervalMs: number;
+  /** pino log level. */
+  logLevel: LogLevel;
+  /** Whether to believe X-Forwarded-For (only behind a reverse proxy you run). */
+  trustProxy: boolean;
+  /** scrypt cost for new password hashes, as log2 of N. */
+  scryptCostLog2: number;
+}
+
+/** A configuration problem, worded for the person starting the directory. */
+export class ConfigError extends Error {
+  /** Creates a configuration error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+type Kind = "string" | "integer" | "boolean" | "level";
+
+interface Setting {
+  key: keyof DirectoryConfig;
+  flag: string;
+  env: string;
+  kind: Kind;
+  min?: number;
+  max?: number;
+  help: string;
+}
+
+/** Every setting, its flag, its environment variable and its bounds (the README's table comes from this). */
+export const SETTINGS: readonly Setting[] = [
+  { key: "host", flag: "host", env: "DIRECTORY_HOST", kind: "string", help: `interface to listen on (default ${DEFAULT_HOST})` },
+  { key: "port", flag: "port", env: "DIRECTORY_PORT", kind: "integer", min: 0, max: 65_535, help: `TCP port, 0 for any free one (default ${DEFAULT_PORT})` },
+  { key: "dataDir", flag: "data-dir", env: "DIRECTORY_DATA_DIR", kind: "string", help: `where the SQLite database lives (default ${DEFAULT_DATA_DIR})` },
+  {
+    key: "heartbeatIntervalMs",
+    flag: "heartbeat-interval-ms",
+    env: "DIRECTORY_HEARTBEAT_INTERVAL_MS",
+    kind: "integer",
+    min: MIN_HEARTBEAT_INTERVAL_MS,
+    max: MAX_HEARTBEAT_INTERVAL_MS,
+    help: `how often peers send a heartbeat (default ${DEFAULT_HEARTBEAT_INTERVAL_MS})`,
+  },
+  {
+    key: "sessionTtlMs",
+    flag: "session-ttl-ms",
+    env: "DIRECTORY_SESSION_TTL_MS",
+    kind: "integer",
+    min: MIN_HEARTBEAT_INTERVAL_MS,
+    max: MAX_SESSION_TTL_MS,
+    help: `a peer silent this long is dead (default ${SESSION_TTL_HEARTBEAT_INTERVALS}x the heartbeat interval)`,
+  },
+  {
+    key: "rateLimitPerMinute",
+    flag: "rate-limit-per-minute",
+    env: "DIRECTORY_RATE_LIMIT_PER_MINUTE",
+    kind: "integer",
+    min: 0,
+    max: 100_000_000,
+    help: `requests per minute from one IP, 0 for no limit (default ${DEFAULT_RATE_LIMIT_PER_MINUTE})`,
+  },
+  {
+    key: "sessionRateLimitPerMinute",
+    flag: "session-rate-limit-per-minute",
+    env: "DIRECTORY_SESSION_RATE_LIMIT_PER_MINUTE",
+    kind: "integer",
+    min: 0,
+    max: 100_000_000,
+    help: `requests per minute on one session, 0 for no limit (default ${DEFAULT_SESSION_RATE_LIMIT_PER_MINUTE})`,
+  },
+  {
+    key: "sweepIntervalMs",
+    flag: "sweep-interval-ms",
+    env: "DIRECTORY_SWEEP_INTERVAL_MS",
+    kind: "integer",
+    min: 100,
+    max: MAX_SESSION_TTL_MS,
+    help: `how often expired sessions are deleted (default ${DEFAULT_SWEEP_INTERVAL_MS})`,
+  },
+  { key: "logLevel", flag: "log-level", env: "DIRECTORY_LOG_LEVEL", kind: "level", help: `${LOG_LEVELS.join(", ")} (default info)` },
+  { key: "trustProxy", flag: "trust-proxy", env: "DIRECTORY_TRUST_PROXY", kind: "boolean", help: "take client IPs from X-Forwarded-For (default false)" },
+  {
+    key: "scryptCostLog2",
+    flag: "scrypt-cost",
+    env: "DIRECTORY_SCRYPT_COST",
+    kind: "integer",
+    min: MIN_SCRYPT_COST_LOG2,
+    max: MAX_SCRYPT_COST_LOG2,
+    help: `scrypt cost of new password hashes as log2 N (default ${DEFAULT_SCRYPT_COST_LOG2})`,
+  },
+];
+
+/** Where loadConfig reads from (all default to the process's own). */
+export interface ConfigSources {
+  /** Command-line arguments after the script name. */
+  argv?: readonly string[];
+  /** Environment variables. */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** The `.env` file; a missing file is fine (default: `.env` in the working directory). */
+  envFile?: string;
+}
+
+/** The command-line help text. */
+export function usage(): string {
+  const lines = SETTINGS.map((s) => `  --${s.flag.padEnd(31)} ${s.env.padEnd(40)} ${s.help}`);
+  return `Usage: node --import tsx src/main.ts [options]\n\nEach option can also be set by its environment variable or in a .env file.\n\n${lines.join("\n")}\n  --help\n`;
+}
+
+/** Reads and validates the configuration from flags, then environment, then `.env`, then defaults. */
+export function loadConfig(sources: ConfigSources = {}): DirectoryConfig {
+  const argv = sources.argv ?? process.argv.slice(2);
+  const env = sources.env ?? process.env;
+  const options = Object.fromEntries(
+    SETTINGS.map((s) => [s.flag, { type: s.kind === "boolean" ? ("boolean" as const) : ("string" as const) }]),
+  );
+  let flags: Record<string, string | boolean | undefined>;
+  try {
+    flags = parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }).values as typeof flags;
+  } catch (error) {
+    throw new ConfigError(`${(error as Error).message}\n\n${usage()}`);
+  }
+  const envFile = resolve(sources.envFile ?? ".env");
+  let fileValues: Record<string, string> = {};
+  if (existsSync(envFile)) {
+    try {
+      fileValues = parseEnv(readFileSync(envFile, "utf8")) as Record<string, string>;
+    } catch (error) {
+      throw new ConfigError(`cannot read ${envFile}: ${(error as Error).message}`);
+    }
+  }
+  const raw: Partial<Record<keyof DirectoryConfig, { value: string | boolean; from: string }>> = {};
+  for (const setting of SETTINGS) {
+    const flag = flags[setting.flag];
+    if (flag !== undefined) raw[setting.key] = { value: flag, from: `--${setting.flag}` };
+    else if (env[setting.env] !== undefined && env[setting.env] !== "") {
+      raw[setting.key] = { value: env[setting.env] as string, from: setting.env };
+    } else if (fileValues[setting.env] !== undefined) {
+      raw[setting.key] = { value: fileValues[setting.env] as string, from: `${setting.env} in ${envFile}` };
+    }
+  }
+  const overrides: Partial<DirectoryConfig> = {};
+  for (const setting of SETTINGS) {
+    const given = raw[setting.key];
+    if (given) Object.assign(overrides, { [setting.key]: parseSetting(setting, given.value, given.from) });
+  }
+  return resolveConfig(overrides);
+}
+
+/** Fills in defaults and checks bounds and consistency; for callers (tests, startDirectory) that pass values directly. */
+export function resolveConfig(overrides: Partial<DirectoryConfig> = {}): DirectoryConfig {
+  const heartbeatIntervalMs = overrides.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS;
+  const config: DirectoryConfig = {
+    host: overrides.host ?? DEFAULT_HOST,
+    port: overrides.port ?? DEFAULT_PORT,
+    dataDir: resolve(overrides.dataDir ?? DEFAULT_DATA_DIR),
+    heartbeatIntervalMs,
+    sessionTtlMs: overrides.sessionTtlMs ?? SESSION_TTL_HEARTBEAT_INTERVALS * heartbeatIntervalMs,
+    rateLimitPerMinute: overrides.rateLimitPerMinute ?? DEFAULT_RATE_LIMIT_PER_MINUTE,
+    sessionRateLimitPerMinute: overrides.sessionRateLimitPerMinute ?? DEFAULT_SESSION_RATE_LIMIT_PER_MINUTE,
+    sweepIntervalMs: overrides.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS,
+    logLevel: overrides.logLevel ?? "info",
+    trustProxy: overrides.trustProxy ?? false,
+    scryptCostLog2: overrides.scryptCostLog2 ?? DEFAULT_SCRYPT_COST_LOG2,
+  };
+  for (const setting of SETTINGS) {
+    const value = config[setting.key];
+    if (setting.kind === "integer") checkInteger(setting, value, setting.key);
+    if (setting.kind === "level" && !LOG_LEVELS.includes(value as LogLevel)) {
+      throw new ConfigError(`${setting.key} must be one of ${LOG_LEVELS.join(", ")}, got "${String(value)}"`);
+    }
+    if (setting.kind === "string" && (typeof value !== "string" || value.trim() === "")) {
+      throw new ConfigError(`${setting.key} must not be empty`);
+    }
+  }
+  if (config.sessionTtlMs <= config.heartbeatIntervalMs) {
+    throw new ConfigError(
+      `the session TTL (${config.sessionTtlMs} ms) must be longer than the heartbeat interval ` +
+        `(${config.heartbeatIntervalMs} ms), or every peer would expire between two heartbeats`,
+    );
+  }
+  return config;
+}
+
+function parseSetting(setting: Setting, value: string | boolean, from: string): unknown {
+  if (setting.kind === "boolean") {
+    if (typeof value === "boolean") return value;
+    if (/^(1|true|yes|on)$/i.test(value)) return true;
+    if (/^(0|false|no|off)$/i.test(value)) return false;
+    throw new ConfigError(`${from} must be true or false, got "${value}"`);
+  }
+  const text = String(value).trim();
+  if (setting.kind === "integer") {
+    if (!/^-?\d+$/.test(text)) throw new ConfigError(`${from} must be a whole number, got "${text}"`);
+    const number = Number(text);
+    checkInteger(setting, number, from);
+    return number;
+  }
+  if (setting.kind === "level" && !LOG_LEVELS.includes(text as LogLevel)) {
+    throw new ConfigError(`${from} must be one of ${LOG_LEVELS.join(", ")}, got "${text}"`);
+  }
+  return text;
+}
+
+function checkInteger(setting: Setting, value: unknown, name: string): void {
+  const { min = 0, max = Number.MAX_SAFE_INTEGER } = setting;
+  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be a whole number from ${min} to ${max}, got ${String(value)}`);
+  }
+}

@@ -1,0 +1,267 @@
+// The directory service: accounts, sessions, indexes, search and push tickets, on top of a
+// DirectoryStore. It knows nothing about HTTP: routes hand it parsed, bounded input and turn its
+// DirectoryErrors into responses (errors.ts).
+
+import { setImmediate as yieldToEventLoop } from "node:timers/promises";
+import type { BaseLogger } from "pino";
+import {
+  MAX_FILES_PER_PEER,
+  MAX_HOLDERS_PER_RESULT,
+  SEARCH_TOTAL_COUNT_CAP,
+  SWEEP_BATCH_SESSIONS,
+  UPLOAD_TICKET_TTL_MS,
+} from "./constants.js";
+import { DirectoryError } from "./errors.js";
+import { hashPassword, verifyPassword } from "./passwords.js";
+import type {
+  ContentRecord,
+  DirectoryStore,
+  FileEntry,
+  IndexChange,
+  PeerRecord,
+  SearchPage,
+  SessionRecord,
+  SweepResult,
+} from "./storage/store.js";
+import { hashToken, newToken } from "./tokens.js";
+
+/** What the directory service needs. */
+export interface DirectoryOptions {
+  /** Where everything is kept. */
+  store: DirectoryStore;
+  /** How often peers are asked to send a heartbeat. */
+  heartbeatIntervalMs: number;
+  /** How long a session stays live after a login or heartbeat. */
+  sessionTtlMs: number;
+  /** scrypt cost (log2 of N) for new password hashes. */
+  scryptCostLog2: number;
+  /** How often expired sessions and tickets are swept. */
+  sweepIntervalMs: number;
+  /** Where the service reports what it did. */
+  logger: BaseLogger;
+}
+
+/** A session opened by login, with the token to hand to the peer (shown once, never stored). */
+export interface OpenedSession {
+  /** The bearer token. */
+  token: string;
+  /** The session. */
+  session: SessionRecord;
+}
+
+/** A chosen push target with its ticket. */
+export interface UploadTarget {
+  /** The peer to push to. */
+  peer: PeerRecord;
+  /** The single-use ticket the target redeems. */
+  ticket: string;
+  /** When the ticket stops being redeemable. */
+  expiresAt: Date;
+}
+
+/** A redeemed ticket: what the target may accept, and from whom. */
+export interface RedeemedTicket {
+  /** The content id the ticket is for. */
+  contentId: string;
+  /** The size in bytes the uploader announced. */
+  size: number;
+  /** The uploading peer's name. */
+  from: string;
+}
+
+const SESSION_GONE = "the session is unknown, expired or logged out: log in again";
+
+/** The directory's behaviour, independent of transport. */
+export class Directory {
+  readonly heartbeatIntervalMs: number;
+  readonly sessionTtlMs: number;
+  readonly #store: DirectoryStore;
+  readonly #scryptCostLog2: number;
+  readonly #sweepIntervalMs: number;
+  readonly #log: BaseLogger;
+  #sweepTimer: NodeJS.Timeout | undefined;
+  #sweeping: Promise<SweepResult> | undefined;
+  #closed = false;
+
+  /** Creates the service; call startSweeper() to expire dead peers periodically. */
+  constructor(options: DirectoryOptions) {
+    this.#store = options.store;
+    this.heartbeatIntervalMs = options.heartbeatIntervalMs;
+    this.sessionTtlMs = options.sessionTtlMs;
+    this.#scryptCostLog2 = options.scryptCostLog2;
+    this.#sweepIntervalMs = options.sweepIntervalMs;
+    this.#log = options.logger;
+  }
+
+  /** Logs a peer in (registering the name on its first login) and opens a fresh session with an empty index. */
+  async login(username: string, password: string, address: string): Promise<OpenedSession> {
+    let user = await this.#store.findUser(username);
+    if (!user) {
+      const created = await this.#store.createUser(username, await hashPassword(password, this.#scryptCostLog2));
+      if (created) this.#log.info({ peer: created.name }, "registered a new account");
+      // null: a concurrent first login of the same name won; check the password against its account.
+      user = created ?? (await this.#store.findUser(username));
+      if (!user) throw new Error(`account ${username} vanished during registration`);
+      if (!created && !(await verifyPassword(password, user.passwordHash))) throw wrongPassword(user.name);
+    } else if (!(await verifyPassword(password, user.passwordHash))) {
+      throw wrongPassword(user.name);
+    }
+    const token = newToken();
+    const session = await this.#store.openSession(user.id, hashToken(token), address, this.sessionTtlMs);
+    this.#log.info({ peer: session.name, address }, "peer logged in");
+    return { token, session };
+  }
+
+  /** The live session of a token hash; throws unauthenticated when there is none. */
+  async authenticate(tokenHash: string): Promise<SessionRecord> {
+    const session = await this.#store.findLiveSession(tokenHash);
+    if (!session) throw new DirectoryError("unauthenticated", SESSION_GONE);
+    return session;
+  }
+
+  /** Ends a session; the peer's files stop being offered at once. */
+  async logout(tokenHash: string): Promise<void> {
+    if (!(await this.#store.closeSession(tokenHash))) throw new DirectoryError("unauthenticated", SESSION_GONE);
+    this.#log.info("peer logged out");
+  }
+
+  /** Keeps a session live for another session TTL. */
+  async heartbeat(tokenHash: string): Promise<SessionRecord> {
+    const session = await this.#store.renewSession(tokenHash, this.sessionTtlMs);
+    if (!session) throw new DirectoryError("unauthenticated", SESSION_GONE);
+    return session;
+  }
+
+  /** Replaces the session's peer's whole index; returns how many files it now holds. */
+  async replaceIndex(session: SessionRecord, files: readonly FileEntry[]): Promise<number> {
+    return indexCount(await this.#store.replaceFiles(session.userId, files, MAX_FILES_PER_PEER));
+  }
+
+  /** Removes, then adds, files in the session's peer's index; returns how many it now holds. */
+  async updateIndex(session: SessionRecord, add: readonly FileEntry[], remove: readonly string[]): Promise<number> {
+    return indexCount(await this.#store.updateFiles(session.userId, add, remove, MAX_FILES_PER_PEER));
+  }
+
+  /** One page of contents whose name contains `query`, with their live holders. */
+  async search(query: string, limit: number, offset: number): Promise<SearchPage> {
+    return this.#store.searchByName(query, {
+      limit,
+      offset,
+      maxHolders: MAX_HOLDERS_PER_RESULT,
+      totalCap: SEARCH_TOTAL_COUNT_CAP,
+    });
+  }
+
+  /** One content id with its live holders; not_found when no live peer holds it. */
+  async content(contentId: string): Promise<ContentRecord> {
+    const content = await this.#store.findContent(contentId, MAX_HOLDERS_PER_RESULT);
+    if (!content) throw new DirectoryError("not_found", `no live peer holds content ${contentId}`);
+    return content;
+  }
+
+  /** The live peers, by name. */
+  async livePeers(): Promise<PeerRecord[]> {
+    return this.#store.listLivePeers();
+  }
+
+  /** Picks the peer to push content to (or checks the named one) and issues its ticket. */
+  async uploadTarget(
+    session: SessionRecord,
+    contentId: string,
+    size: number,
+    targetName: string | undefined,
+  ): Promise<UploadTarget> {
+    const ticket = newToken();
+    const result = await this.#store.chooseUploadTarget({
+      fromUserId: session.userId,
+      contentId,
+      size,
+      targetName,
+      ticketHash: hashToken(ticket),
+      ticketTtlMs: UPLOAD_TICKET_TTL_MS,
+    });
+    switch (result.kind) {
+      case "chosen":
+        this.#log.info({ from: session.name, to: result.peer.name, contentId }, "issued a push ticket");
+        return { peer: result.peer, ticket, expiresAt: result.expiresAt };
+      case "no-eligible-peer":
+        throw new DirectoryError(
+          "not_found",
+          "no live peer can take this content: every other live peer already holds it, or none is online",
+        );
+      case "target-not-live":
+        throw new DirectoryError("not_found", `peer "${targetName}" is not online`);
+      case "target-is-caller":
+        throw new DirectoryError("not_found", "a peer cannot push content to itself");
+      case "target-holds-content":
+        throw new DirectoryError("not_found", `peer "${targetName}" already holds this content`);
+    }
+  }
+
+  /** Redeems a push ticket presented to the session's peer for `contentId`; single use. */
+  async redeemTicket(session: SessionRecord, ticket: string, contentId: string): Promise<RedeemedTicket> {
+    const result = await this.#store.redeemTicket({ ticketHash: hashToken(ticket), userId: session.userId, contentId });
+    switch (result.kind) {
+      case "redeemed":
+        return { contentId: result.contentId, size: result.size, from: result.from };
+      case "not-found":
+        throw new DirectoryError(
+          "not_found",
+          "no such ticket: it is unknown, expired, or was issued for another peer or content",
+        );
+      case "already-redeemed":
+        throw new DirectoryError("already_redeemed", "this ticket was already redeemed");
+    }
+  }
+
+  /** Deletes every expired session (with its index) and ticket, in small batches that leave the event loop free. */
+  async sweep(): Promise<SweepResult> {
+    // One sweep at a time: a timer tick during a long sweep joins it instead of starting another.
+    this.#sweeping ??= (async () => {
+      const total: SweepResult = { sessions: 0, files: 0, tickets: 0 };
+      for (;;) {
+        const batch = await this.#store.sweep(SWEEP_BATCH_SESSIONS);
+        total.sessions += batch.sessions;
+        total.files += batch.files;
+        total.tickets += batch.tickets;
+        if (batch.sessions < SWEEP_BATCH_SESSIONS || this.#closed) return total;
+        await yieldToEventLoop();
+      }
+    })().finally(() => {
+      this.#sweeping = undefined;
+    });
+    const total = await this.#sweeping;
+    if (total.sessions + total.tickets > 0) this.#log.info(total, "swept expired sessions and tickets");
+    return total;
+  }
+
+  /** Sweeps every sweep interval until close(); the timer never keeps the process alive. */
+  startSweeper(): void {
+    if (this.#sweepTimer || this.#closed) return;
+    this.#sweepTimer = setInterval(() => {
+      this.sweep().catch((error: unknown) => this.#log.error({ err: error }, "sweep failed"));
+    }, this.#sweepIntervalMs);
+    this.#sweepTimer.unref();
+  }
+
+  /** Stops the sweeper and waits for a running sweep to finish. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearInterval(this.#sweepTimer);
+    this.#sweepTimer = undefined;
+    await this.#sweeping?.catch(() => undefined);
+  }
+}
+
+function wrongPassword(name: string): DirectoryError {
+  return new DirectoryError("unauthenticated", `wrong password for user "${name}"`);
+}
+
+function indexCount(change: IndexChange): number {
+  if (change.ok) return change.count;
+  if (change.reason === "session-ended") throw new DirectoryError("unauthenticated", SESSION_GONE);
+  throw new DirectoryError(
+    "invalid_argument",
+    `a peer may hold at most ${MAX_FILES_PER_PEER} files; this change would make it ${change.count}`,
+  );
+}

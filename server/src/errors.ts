@@ -1,0 +1,71 @@
+// Domain errors and their one mapping to HTTP. The directory service throws DirectoryError with a
+// code; only this file knows which status each code becomes, and only the error handler here decides
+// what a client may see: messages of 4xx errors, and nothing at all about a 5xx.
+
+import { STATUS_CODES } from "node:http";
+import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
+
+/** What went wrong, in the domain's words (after Connect's codes). */
+export type DirectoryErrorCode =
+  | "invalid_argument"
+  | "unauthenticated"
+  | "not_found"
+  | "already_redeemed"
+  | "rate_limited"
+  | "unavailable";
+
+const HTTP_STATUS: Record<DirectoryErrorCode, number> = {
+  invalid_argument: 400,
+  unauthenticated: 401,
+  not_found: 404,
+  already_redeemed: 409,
+  rate_limited: 429,
+  unavailable: 503,
+};
+
+/** An error whose message is written for the person at the other end. */
+export class DirectoryError extends Error {
+  /** Creates an error with a domain code and a message for the client. */
+  constructor(
+    readonly code: DirectoryErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = "DirectoryError";
+  }
+}
+
+/** The HTTP status of any error: domain errors by code, Fastify's by their statusCode, the rest 500. */
+export function httpStatusOf(error: unknown): number {
+  if (error instanceof DirectoryError) return HTTP_STATUS[error.code];
+  const status = (error as Partial<FastifyError> | null)?.statusCode;
+  return typeof status === "number" && status >= 400 && status <= 599 ? status : 500;
+}
+
+/** The JSON body of every error response. */
+export interface ErrorBody {
+  /** The HTTP reason phrase. */
+  error: string;
+  /** A sentence for a person (for 5xx, only the reason phrase again). */
+  message: string;
+}
+
+/** Fastify's error handler: 4xx with their message and a warning log; 5xx with only the reason phrase (details go to the log). */
+export function handleError(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): void {
+  const status = httpStatusOf(error);
+  const reason = STATUS_CODES[status] ?? "Error";
+  if (status >= 500) {
+    request.log.error({ err: error, route: request.routeOptions.url }, "request failed");
+    reply.status(status).send({ error: reason, message: reason });
+    return;
+  }
+  request.log.warn(
+    { status, code: error instanceof DirectoryError ? error.code : (error as FastifyError).code, reason: error.message },
+    "request rejected",
+  );
+  if (error instanceof DirectoryError && error.cause !== undefined) {
+    request.log.warn({ err: error.cause }, "cause of the rejection");
+  }
+  reply.status(status).send({ error: reason, message: error.message });
+}

@@ -1,0 +1,25 @@
+// GET /peers (no authentication).
+
+import { errorResponses, PeersResponse } from "../schemas.js";
+import type { DirectoryApp, RouteDeps } from "./route-context.js";
+
+/** Registers the live-peers route. */
+export function peerRoutes(app: DirectoryApp, { directory }: RouteDeps): void {
+  app.get(
+    "/peers",
+    {
+      schema: {
+        summary: "The live peers, by name",
+        tags: ["peers"],
+        response: { 200: PeersResponse, ...errorResponses() },
+      },
+    },
+    async () => ({
+      peers: (await directory.livePeers()).map((peer) => ({
+        name: peer.name,
+        address: peer.address,
+        lastSeenAt: peer.lastSeenAt.toISOString(),
+      })),
+    }),
+  );
+}

@@ -1,0 +1,76 @@
+// POST /login, /logout, /heartbeat.
+
+import {
+  errorResponses,
+  HeartbeatResponse,
+  LoginBody,
+  LoginResponse,
+  OkResponse,
+} from "../schemas.js";
+import { checkAddress, checkPassword } from "./edge-checks.js";
+import { BEARER_SECURITY, type DirectoryApp, type RouteDeps } from "./route-context.js";
+
+/** Registers the session routes. */
+export function sessionRoutes(app: DirectoryApp, { directory, auth }: RouteDeps): void {
+  app.post(
+    "/login",
+    {
+      schema: {
+        summary: "Log in (the first login of a username registers it)",
+        description:
+          "Opens a session for the peer at `address`, replacing the user's previous session. " +
+          "The peer starts with an empty index: publish it with PUT /index.",
+        tags: ["sessions"],
+        body: LoginBody,
+        response: { 200: LoginResponse, ...errorResponses(400, 401, 413) },
+      },
+    },
+    async (request) => {
+      const { username, password, address } = request.body;
+      checkPassword(password);
+      checkAddress(address);
+      const { token, session } = await directory.login(username, password, address);
+      return {
+        token,
+        peer: { name: session.name, address: session.address },
+        heartbeatIntervalMs: directory.heartbeatIntervalMs,
+        sessionTtlMs: directory.sessionTtlMs,
+        expiresAt: session.expiresAt.toISOString(),
+      };
+    },
+  );
+
+  app.post(
+    "/logout",
+    {
+      preHandler: auth.token,
+      schema: {
+        summary: "End the session; the peer's files stop being offered at once",
+        tags: ["sessions"],
+        security: BEARER_SECURITY,
+        response: { 200: OkResponse, ...errorResponses(401) },
+      },
+    },
+    async (request) => {
+      await directory.logout(request.tokenHash);
+      return { ok: true };
+    },
+  );
+
+  app.post(
+    "/heartbeat",
+    {
+      preHandler: auth.token,
+      schema: {
+        summary: "Keep the session live for another session TTL",
+        tags: ["sessions"],
+        security: BEARER_SECURITY,
+        response: { 200: HeartbeatResponse, ...errorResponses(401) },
+      },
+    },
+    async (request) => {
+      const session = await directory.heartbeat(request.tokenHash);
+      return { expiresAt: session.expiresAt.toISOString(), heartbeatIntervalMs: directory.heartbeatIntervalMs };
+    },
+  );
+}
