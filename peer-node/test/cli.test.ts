@@ -35,6 +35,8 @@ beforeAll(async () => {
   doc = await writeRandomFile(path.join(cluster.root, "alice", "shared", "cli-manual.txt"), 120_000);
   alice = await cluster.startPeer("alice", { password: TEST_PASSWORD });
   bob = await cluster.startPeer("bob", { password: TEST_PASSWORD });
+  // Files already in a folder are hashed in the background after start; wait until the directory has it.
+  await waitFor(async () => (await fetch(`${cluster.directory.url}/api/v1/files/${doc.contentId}`)).ok, "the file in the directory");
 });
 afterAll(async () => {
   await cluster?.close();

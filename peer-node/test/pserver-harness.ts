@@ -108,7 +108,7 @@ export async function startCluster(options: { heartbeatIntervalMs?: number } = {
   const root = await tempDir("p2p-cluster-");
   const dataDir = path.join(root, "directory");
   const heartbeatIntervalMs = options.heartbeatIntervalMs ?? 500;
-  let directory = await startDirectory({ dataDir, host: "127.0.0.1", port: 0, heartbeatIntervalMs, logger: false });
+  let directory = await startDirectory({ dataDir, host: "127.0.0.1", port: 0, heartbeatIntervalMs, logLevel: "silent", scryptCostLog2: 10 });
   const directoryPort = Number(new URL(directory.url).port);
   const peers = new Map<string, PeerHandle>();
   const cluster: Cluster = {
@@ -149,7 +149,7 @@ export async function startCluster(options: { heartbeatIntervalMs?: number } = {
     },
     async restartDirectory() {
       await directory.close();
-      directory = await startDirectory({ dataDir, host: "127.0.0.1", port: directoryPort, heartbeatIntervalMs, logger: false });
+      directory = await startDirectory({ dataDir, host: "127.0.0.1", port: directoryPort, heartbeatIntervalMs, logLevel: "silent", scryptCostLog2: 10 });
       cluster.directory = directory;
     },
     async close() {

@@ -62,6 +62,8 @@ beforeAll(async () => {
   alice = await cluster.startPeer("alice", { password: TEST_PASSWORD });
   bob = await cluster.startPeer("bob", { password: TEST_PASSWORD });
   carol = await cluster.startPeer("carol");
+  // Files already in a folder are hashed in the background after start; wait until the directory has it.
+  await waitFor(async () => (await fetch(`${cluster.directory.url}/api/v1/files/${report.contentId}`)).ok, "the file in the directory");
 });
 afterAll(async () => {
   await cluster?.close();

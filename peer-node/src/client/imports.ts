@@ -53,7 +53,8 @@ interface LiveImport {
   readonly transfer: Transfer;
   readonly partPath: string;
   readonly statePath: string;
-  handle: FileHandle | undefined;
+  /** The open partial file; a promise, so parallel chunks share one open() instead of racing. */
+  handle: Promise<FileHandle> | undefined;
   bytesReceived: number;
   /** Chunk writes in flight, so finish and discard wait for them. */
   writes: Set<Promise<void>>;
@@ -176,9 +177,9 @@ export class Importer {
     if (hasBit(live.bitmap, chunkIndex)) return live.bytesReceived;
 
     const write = (async () => {
-      live.handle ??= await open(live.partPath, "r+");
+      live.handle ??= open(live.partPath, "r+");
       try {
-        await live.handle.write(data, 0, data.byteLength, chunkIndex * chunkSize);
+        await (await live.handle).write(data, 0, data.byteLength, chunkIndex * chunkSize);
       } catch (err) {
         if (isDiskFull(err)) throw new LimitError("The disk of the shared folder is full.");
         throw err;
@@ -215,8 +216,7 @@ export class Importer {
     await live.saving;
     live.transfer.update({ state: "verifying" });
     try {
-      await live.handle?.close();
-      live.handle = undefined;
+      await closeHandle(live);
       const pieceSize = choosePieceSize(live.state.size, PIECE_SIZE_BYTES);
       const hashes = await hashFile(live.partPath, pieceSize, live.state.size, live.transfer.signal);
       const manifest: Manifest = { ...hashes, name: live.state.name };
@@ -253,8 +253,7 @@ export class Importer {
     for (const live of this.#imports.values()) {
       await Promise.allSettled([...live.writes]);
       await live.saving;
-      await live.handle?.close().catch(() => undefined);
-      live.handle = undefined;
+      await closeHandle(live);
     }
   }
 
@@ -320,8 +319,7 @@ export class Importer {
     live.phase = "gone";
     this.#imports.delete(live.state.id);
     for (const set of this.#bySession.values()) set.delete(live.state.id);
-    await live.handle?.close().catch(() => undefined);
-    live.handle = undefined;
+    await closeHandle(live);
   }
 
   async #discard(live: LiveImport): Promise<void> {
@@ -385,6 +383,12 @@ function parseState(value: unknown, defaultChunkSize: number): ImportState {
   if (!ok) throw new Error("malformed import state");
   const chunkSize = typeof o.chunkSize === "number" && Number.isSafeInteger(o.chunkSize) && o.chunkSize > 0 ? o.chunkSize : defaultChunkSize;
   return { id: o.id as string, contentId: o.contentId as string, size: o.size as number, name: o.name as string, chunkSize, received: o.received as string, updatedAt: o.updatedAt as number };
+}
+
+async function closeHandle(live: LiveImport): Promise<void> {
+  const handle = live.handle;
+  live.handle = undefined;
+  await handle?.then((h) => h.close()).catch(() => undefined);
 }
 
 function receivedList(live: LiveImport): number[] {

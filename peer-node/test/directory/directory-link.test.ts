@@ -24,7 +24,7 @@ describe("DirectoryLink against a real directory", () => {
   const links: DirectoryLink[] = [];
   const client = () => new DirectoryClient({ urls: [directory.url], logger });
   const startDir = async (port = 0) => {
-    directory = await startDirectory({ dataDir: path.join(root, "directory"), host: "127.0.0.1", port, heartbeatIntervalMs: HEARTBEAT_MS, logger: false });
+    directory = await startDirectory({ dataDir: path.join(root, "directory"), host: "127.0.0.1", port, heartbeatIntervalMs: HEARTBEAT_MS, logLevel: "silent", scryptCostLog2: 10 });
     directoryPort = Number(new URL(directory.url).port);
   };
   const newLink = (urls = [directory.url]) => {
