@@ -10,7 +10,7 @@ import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { startPserver } from "@p2p/peer-node";
+import { startPserver, type Pserver } from "@p2p/peer-node";
 import { startDirectory } from "@p2p/server";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -55,7 +55,7 @@ const directory = await startDirectory({
   port: portFromEnv("DIRECTORY_PORT", 7000),
 });
 
-const peers = [];
+const peers: Array<{ name: string; password: string; peer: Pserver }> = [];
 for (const [name, port] of [
   ["alice", portFromEnv("ALICE_PORT", 7001)],
   ["bob", portFromEnv("BOB_PORT", 7002)],
