@@ -115,7 +115,7 @@ export const IMPORT_CHUNK_SIZE_BYTES = 1024 * 1024;
 export const IMPORTS_PER_SESSION_MAX = 8;
 /** The pserver keeps at most this many unfinished imports in all. */
 export const IMPORTS_TOTAL_MAX = 64;
-/** An unfinished import untouched for this long is discarded at start and by the sweeper. */
+/** An unfinished import untouched for this long is discarded at the next start. */
 export const IMPORT_STALE_MS = 7 * 24 * 60 * 60_000;
 /** Imports and downloads must leave at least this much free space on the shared folder's disk. */
 export const DISK_FREE_RESERVE_BYTES = 64 * 1024 * 1024;

@@ -246,6 +246,42 @@ describe("ClientService rules", () => {
     expect(await codeOf(c.download({ contentId: report.contentId })[Symbol.asyncIterator]().next())).toBe("AlreadyExists");
   });
 
+  it("a download goes on when its stream is closed, and CancelTransfer stops one", async () => {
+    // dave serves at 1 MiB/s, so a 2 MiB download runs long enough to watch, close and cancel.
+    await mkdir(path.join(cluster.root, "dave", "shared"), { recursive: true });
+    const slowA = await writeRandomFile(path.join(cluster.root, "dave", "shared", "slow-a.bin"), 2 * 1024 * 1024);
+    const slowB = await writeRandomFile(path.join(cluster.root, "dave", "shared", "slow-b.bin"), 2 * 1024 * 1024);
+    const dave = await cluster.startPeer("dave", { password: TEST_PASSWORD, uploadBytesPerSecond: 1024 * 1024 });
+    await waitFor(async () => (await fetch(`${cluster.directory.url}/api/v1/files/${slowB.contentId}`)).ok, "dave's files in the directory");
+    const c = await session(carol);
+
+    const closed = new AbortController();
+    for await (const { progress } of c.download({ contentId: slowA.contentId }, { signal: closed.signal })) {
+      expect(progress?.kind).toBe(TransferKind.DOWNLOAD);
+      break; // leaving the loop closes the stream
+    }
+    closed.abort();
+
+    let transferId = "";
+    for await (const { progress } of c.download({ contentId: slowB.contentId })) {
+      if (progress?.state === TransferState.RUNNING && !transferId) {
+        transferId = progress.transferId;
+        await c.cancelTransfer({ transferId });
+      }
+      if (progress && progress.state >= TransferState.COMPLETED) {
+        expect(progress.state).toBe(TransferState.CANCELLED);
+        break;
+      }
+    }
+    expect(transferId).not.toBe("");
+
+    const finished = await waitFor(async () => (await c.listTransfers({})).transfers.find((t) => t.contentId === slowA.contentId && t.state === TransferState.COMPLETED), "the closed-stream download to complete");
+    expect(finished.name).toBe("slow-a.bin");
+    expect((await readFile(path.join(carol.sharedDir, "slow-a.bin"))).equals(slowA.bytes)).toBe(true);
+    expect((await c.listFiles({})).files.map((f) => f.contentId)).not.toContain(slowB.contentId);
+    await dave.close();
+  });
+
   it("uploads (pushes) a held file to a named peer, bytes identical", async () => {
     const a = await session(alice);
     const bytes = randomBytes(1_500_000);

@@ -328,7 +328,7 @@ export class DirectoryLink extends EventEmitter<{ status: [DirectoryStatus] }> {
     this.#needFullIndex = true;
     this.#lastHeartbeatAt = new Date();
     this.#scheduleBeat();
-    this.#logger.info({ peer: result.peerName, directory: this.client.url }, "logged in at the directory");
+    this.#logger.info({ as: result.peerName, directory: this.client.url }, "logged in at the directory");
     this.#emitStatus();
   }
 

@@ -2,8 +2,9 @@ import { readdir } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { IntegrityError, InvalidInputError, PreconditionError, AlreadyExistsError } from "../../src/client/client-errors.js";
+import { IntegrityError, InvalidInputError, LimitError, PreconditionError, AlreadyExistsError } from "../../src/client/client-errors.js";
 import { Importer } from "../../src/client/imports.js";
+import { IMPORTS_PER_SESSION_MAX } from "../../src/constants.js";
 import { validateFileName } from "../../src/store/names.js";
 import { SharedFolder } from "../../src/store/shared-folder.js";
 import { TransferRegistry } from "../../src/transfer/transfer.js";
@@ -96,6 +97,19 @@ describe("Importer", () => {
     await importer.chunk(t.importId, 0, bytes);
     await importer.finish(t.importId);
     await expect(importer.begin("s1", { name: "again.txt", size: bytes.length, contentId: sha256Hex(bytes) })).rejects.toBeInstanceOf(AlreadyExistsError);
+  });
+
+  it("limits unfinished imports per session and refuses files larger than the free disk space", async () => {
+    const importer = await open();
+    for (let i = 0; i < IMPORTS_PER_SESSION_MAX; i++) {
+      await importer.begin("busy", { name: `part-${i}.bin`, size: 10, contentId: sha256Hex(Buffer.from(`file ${i}`)) });
+    }
+    const next = { name: "one-more.bin", size: 10, contentId: sha256Hex(Buffer.from("one more")) };
+    await expect(importer.begin("busy", next)).rejects.toBeInstanceOf(LimitError);
+    // Another session is not held back by the first one's imports.
+    await expect(importer.begin("other", next)).resolves.toMatchObject({ receivedChunks: [] });
+    const huge = { name: "huge.bin", size: (await store.freeBytes()) + 1, contentId: sha256Hex(Buffer.from("huge")) };
+    await expect(importer.begin("other", huge)).rejects.toThrow(/Not enough free disk space/);
   });
 
   it("discards the partial file when its transfer is cancelled", async () => {
