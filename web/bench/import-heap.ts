@@ -3,9 +3,10 @@
 // during the import, and after, as Chromium reports it (CDP Runtime.getHeapUsage, sampled).
 // Target: heap growth under 100 MB. A program that prints figures, not a test.
 //   npm run bench -w web          (BENCH_FILE_MIB=256 for a shorter run)
-import { rm } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
 import { launchChromium, requireBuiltWebApp, startCluster, writeRandomFile } from "../e2e/harness.js";
 
 const FILE_MIB = Number(process.env.BENCH_FILE_MIB ?? 1024);
@@ -14,6 +15,7 @@ const HEAP_TARGET_BYTES = 100 * 1000 * 1000;
 const SAMPLE_EVERY_MS = 100;
 const IMPORT_TIMEOUT_MS = 30 * 60 * 1000;
 const PASSWORD = "bench-password-1";
+const SCREENSHOTS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../test-results");
 
 interface HeapUsage {
   usedSize: number;
@@ -27,6 +29,7 @@ const rate = (bytes: number, ms: number): string => `${((bytes / 1e6) / (ms / 10
 
 async function main(): Promise<void> {
   requireBuiltWebApp();
+  await mkdir(SCREENSHOTS, { recursive: true });
   const browser = await launchChromium();
   const cluster = await startCluster(["alice"]);
   const file = path.join(cluster.tmp, `bench-${FILE_MIB}MiB.bin`);
@@ -54,6 +57,7 @@ async function main(): Promise<void> {
     let peakUsed = before.usedSize;
     let peakWithBuffers = before.usedSize + (before.backingStorageSize ?? 0);
     let hashedAtMs: number | undefined;
+    const peakBuffersByPhase = { hashing: 0, upload: 0 };
     const phase = page.getByRole("region", { name: /^Transfers/ }).getByText("Uploading to your peer");
     let sampling = true;
     const started = performance.now();
@@ -63,7 +67,13 @@ async function main(): Promise<void> {
           const usage = await heap();
           peakUsed = Math.max(peakUsed, usage.usedSize);
           peakWithBuffers = Math.max(peakWithBuffers, usage.usedSize + (usage.backingStorageSize ?? 0));
-          if (hashedAtMs === undefined && (await phase.count()) > 0) hashedAtMs = performance.now();
+          const phaseName = hashedAtMs === undefined ? "hashing" : "upload";
+          peakBuffersByPhase[phaseName] = Math.max(peakBuffersByPhase[phaseName], usage.backingStorageSize ?? 0);
+          if (hashedAtMs === undefined && (await phase.count()) > 0) {
+            hashedAtMs = performance.now();
+            // One look at the running import (progress, rate, ETA) for whoever checks the layout.
+            await page.screenshot({ path: path.join(SCREENSHOTS, "bench-import-running-1280.png") }).catch(() => undefined);
+          }
         } catch {
           // A sample can fail while the page is busy; the next one counts.
         }
@@ -95,6 +105,7 @@ async function main(): Promise<void> {
     console.log(`  before ${mb(before.usedSize)}   peak ${mb(peakUsed)}   after ${mb(after.usedSize)}   growth at peak ${mb(growth)}`);
     if (before.backingStorageSize !== undefined) {
       console.log(`  with ArrayBuffer backing stores: before ${mb(before.usedSize + before.backingStorageSize)}   peak ${mb(peakWithBuffers)}   after ${mb(after.usedSize + (after.backingStorageSize ?? 0))}`);
+      console.log(`  (backing stores are file slices awaiting GC, not kept: peak while hashing ${mb(peakBuffersByPhase.hashing)}, while uploading ${mb(peakBuffersByPhase.upload)})`);
     }
     console.log(`  target: growth under ${mb(HEAP_TARGET_BYTES)} -> ${growth < HEAP_TARGET_BYTES ? "met" : "NOT MET"}`);
     await context.close();

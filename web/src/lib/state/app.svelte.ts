@@ -58,7 +58,10 @@ export class AppState {
       api,
       transfers: this.transfers,
       holds: (contentId) => this.files.has(contentId),
-      onImported: (file) => this.files.upsert(file),
+      onImported: (file) => {
+        this.files.upsert(file);
+        this.notices.info(`${file.name} is now in your shared files.`);
+      },
       hashCache: new HashCache(options.cacheStorage, HASH_CACHE_KEY),
       reportError,
       ...options.importOptions,
