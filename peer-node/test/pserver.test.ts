@@ -2,6 +2,7 @@
 // pclient may use. Peers: alice and bob log in at start by themselves; carol starts offline.
 import { randomBytes } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
+import http2 from "node:http2";
 import path from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -231,6 +232,32 @@ describe("ClientService rules", () => {
     expect(part.status).toBe(206);
     expect(Buffer.from(await part.arrayBuffer()).equals(report.bytes.subarray(-100))).toBe(true);
     expect((await fetch(url, { headers: { authorization: `Bearer ${a.token}`, range: "bytes=300000-" } })).status).toBe(416);
+  });
+
+  it("serves GET /files over h2c too (same port, same rules)", async () => {
+    const a = await session(alice);
+    const h2 = http2.connect(alice.url);
+    try {
+      const get = (headers: http2.OutgoingHttpHeaders) =>
+        new Promise<{ status: number; body: Buffer }>((resolve, reject) => {
+          const req = h2.request({ ":path": `/files/${report.contentId}`, ...headers });
+          const chunks: Buffer[] = [];
+          let status = 0;
+          req.on("response", (h) => (status = Number(h[":status"])));
+          req.on("data", (c: Buffer) => chunks.push(c));
+          req.on("end", () => resolve({ status, body: Buffer.concat(chunks) }));
+          req.on("error", reject);
+          req.end();
+        });
+      expect((await get({})).status).toBe(401);
+      const part = await get({ authorization: `Bearer ${a.token}`, range: "bytes=10-19" });
+      expect(part.status).toBe(206);
+      expect(part.body.equals(report.bytes.subarray(10, 20))).toBe(true);
+      const whole = await get({ authorization: `Bearer ${a.token}` });
+      expect(whole.body.equals(report.bytes)).toBe(true);
+    } finally {
+      h2.close();
+    }
   });
 
   it("downloads from the network into the shared folder, bytes identical", async () => {

@@ -4,7 +4,7 @@ import type { SessionStore } from "../client/sessions.js";
 import { bearerToken } from "../client/sessions.js";
 import { isContentId } from "../directory/wire.js";
 import type { FileStore } from "../store/file-store.js";
-import { contentTypeFor, sendError, type AnyRequest, type AnyResponse } from "./respond.js";
+import { abort, contentTypeFor, sendError, type AnyRequest, type AnyResponse } from "./respond.js";
 
 /** A byte range to send, both ends inclusive. */
 export interface ByteRange {
@@ -112,7 +112,7 @@ export function makeFilesExport(deps: { store: FileStore; sessions: SessionStore
     } catch (err) {
       // Usually the browser went away mid-download; a vanished file is the other case.
       log.debug({ contentId, err: err instanceof Error ? err.message : String(err) }, "file export ended early");
-      res.destroy();
+      abort(res);
     }
   };
 }

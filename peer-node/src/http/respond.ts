@@ -1,5 +1,5 @@
 import type http from "node:http";
-import type http2 from "node:http2";
+import http2 from "node:http2";
 
 /** Either kind of request the one-port server hands us. */
 export type AnyRequest = http.IncomingMessage | http2.Http2ServerRequest;
@@ -16,10 +16,17 @@ const REASONS: Record<number, string> = {
   500: "Internal Server Error",
 };
 
+/** Ends a response abruptly (a reset stream on HTTP/2, a closed socket on HTTP/1.1). */
+export function abort(res: AnyResponse): void {
+  // Http2ServerResponse has no destroy(); its stream does.
+  if ("stream" in res && res.stream) res.stream.close(http2.constants.NGHTTP2_CANCEL);
+  else res.destroy();
+}
+
 /** Sends the house error body `{error, message}` (same shape as the directory's). */
 export function sendError(res: AnyResponse, status: number, message: string, headers: Record<string, string> = {}): void {
   if (res.headersSent) {
-    res.destroy();
+    abort(res);
     return;
   }
   const body = JSON.stringify({ error: REASONS[status] ?? "Error", message });

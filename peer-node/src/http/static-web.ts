@@ -3,7 +3,7 @@ import { realpath, stat } from "node:fs/promises";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import type { Logger } from "pino";
-import { contentTypeFor, sendError, type AnyRequest, type AnyResponse } from "./respond.js";
+import { abort, contentTypeFor, sendError, type AnyRequest, type AnyResponse } from "./respond.js";
 
 /**
  * Serves the built web app (web/dist) so a peer's tab is just its URL. Only files under the root are
@@ -77,7 +77,7 @@ export function makeStaticWeb(deps: { root: string; logger: Logger }) {
     try {
       await pipeline(createReadStream(target), res);
     } catch {
-      res.destroy();
+      abort(res);
     }
   };
 }
