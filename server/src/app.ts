@@ -140,6 +140,8 @@ async function assemble(
 
   // JSON bodies: an empty body is no body (curl -X POST .../logout with a JSON content type), and a
   // syntax error says so without quoting the body back (Node's messages quote it: it may hold a password).
+  // Only JSON: a text/plain body would otherwise reach validation as a string ("body must be object").
+  app.removeContentTypeParser("text/plain");
   const parseJson = app.getDefaultJsonParser("error", "error");
   app.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) => {
     if (body === "") return done(null, undefined);

@@ -195,10 +195,12 @@ export function loadConfig(sources: ConfigSources = {}): DirectoryConfig {
 /** Fills in defaults and checks bounds and consistency; for callers (tests, startDirectory) that pass values directly. */
 export function resolveConfig(overrides: Partial<DirectoryConfig> = {}): DirectoryConfig {
   const heartbeatIntervalMs = overrides.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS;
+  const dataDir = overrides.dataDir ?? DEFAULT_DATA_DIR;
+  if (dataDir.trim() === "") throw new ConfigError("dataDir must not be empty");
   const config: DirectoryConfig = {
     host: overrides.host ?? DEFAULT_HOST,
     port: overrides.port ?? DEFAULT_PORT,
-    dataDir: resolve(overrides.dataDir ?? DEFAULT_DATA_DIR),
+    dataDir: resolve(dataDir),
     heartbeatIntervalMs,
     sessionTtlMs: overrides.sessionTtlMs ?? SESSION_TTL_HEARTBEAT_INTERVALS * heartbeatIntervalMs,
     rateLimitPerMinute: overrides.rateLimitPerMinute ?? DEFAULT_RATE_LIMIT_PER_MINUTE,

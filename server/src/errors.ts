@@ -61,7 +61,13 @@ export function handleError(error: FastifyError | Error, request: FastifyRequest
     return;
   }
   request.log.warn(
-    { status, code: error instanceof DirectoryError ? error.code : (error as FastifyError).code, reason: error.message },
+    {
+      status,
+      method: request.method,
+      route: request.routeOptions.url,
+      code: error instanceof DirectoryError ? error.code : (error as FastifyError).code,
+      reason: error.message,
+    },
     "request rejected",
   );
   if (error instanceof DirectoryError && error.cause !== undefined) {

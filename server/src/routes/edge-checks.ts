@@ -24,15 +24,15 @@ export function checkPassword(password: string): void {
 
 /** Checks that an advertised address is a usable http(s) base URL with a real port. */
 export function checkAddress(address: string): void {
+  // The schema pattern already demands an explicit port; URL drops default ports (":80"), so read it from the text.
+  const port = Number(/:(\d+)\/?$/.exec(address)?.[1]);
+  if (!(port >= 1 && port <= 65_535)) throw invalid("body/address must have a port from 1 to 65535");
   let url: URL;
   try {
     url = new URL(address);
   } catch {
     throw invalid("body/address is not a valid URL");
   }
-  // The schema pattern already demands an explicit port; URL drops default ports (":80"), so read it from the text.
-  const port = Number(/:(\d+)\/?$/.exec(address)?.[1]);
-  if (!(port >= 1 && port <= 65_535)) throw invalid("body/address must have a port from 1 to 65535");
   if (url.hostname === "") throw invalid("body/address must have a host");
 }
 

@@ -1,0 +1,156 @@
+// Shared test fixtures: a directory on a real SQLite file in a temp dir, reached either through
+// app.inject or through a real listener on 127.0.0.1 port 0, and captured warning logs.
+
+import { createHash } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pino } from "pino";
+import { buildApp, type DirectoryApp } from "../src/app.js";
+import type { Clock } from "../src/clock.js";
+import { type DirectoryConfig, resolveConfig } from "../src/config.js";
+import { urlOf } from "../src/index.js";
+import type { DirectoryStore } from "../src/storage/store.js";
+import type { AddressInfo } from "node:net";
+
+/** A response as a user sees it. */
+export interface Response {
+  status: number;
+  headers: Record<string, string | number | string[] | undefined>;
+  body: any;
+  text: string;
+}
+
+/** One way of reaching the app. */
+export type Transport = "inject" | "http";
+export const TRANSPORTS: Transport[] = ["inject", "http"];
+
+/** What a request may carry. */
+export interface RequestOptions {
+  body?: unknown;
+  /** Raw body text (sent with content-type application/json unless contentType says otherwise). */
+  rawBody?: string;
+  contentType?: string;
+  token?: string;
+  headers?: Record<string, string>;
+}
+
+/** A running test directory. */
+export interface TestDirectory {
+  app: DirectoryApp;
+  dataDir: string;
+  config: DirectoryConfig;
+  /** Warning (and worse) log lines, parsed. */
+  logs: Array<Record<string, unknown>>;
+  request(method: string, url: string, options?: RequestOptions): Promise<Response>;
+  /** Closes the app; keeps the data dir (for restarts) unless `remove`. */
+  close(remove?: boolean): Promise<void>;
+}
+
+/** Options of startTestDirectory. */
+export interface TestDirectoryOptions {
+  transport?: Transport;
+  clock?: Clock;
+  config?: Partial<DirectoryConfig>;
+  dataDir?: string;
+  store?: DirectoryStore;
+}
+
+/** Starts a directory for a test: fast scrypt, rate limits off unless configured, warnings captured. */
+export async function startTestDirectory(options: TestDirectoryOptions = {}): Promise<TestDirectory> {
+  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), "directory-test-")));
+  const config = resolveConfig({
+    dataDir,
+    scryptCostLog2: 10,
+    rateLimitPerMinute: 0,
+    sessionRateLimitPerMinute: 0,
+    logLevel: "warn",
+    ...options.config,
+  });
+  const logs: Array<Record<string, unknown>> = [];
+  const logger = pino({ level: "warn" }, { write: (line: string) => logs.push(JSON.parse(line)) });
+  const app = await buildApp({ config, logger, clock: options.clock, store: options.store });
+  const transport = options.transport ?? "inject";
+  let baseUrl = "";
+  if (transport === "http") {
+    await app.listen({ host: "127.0.0.1", port: 0 });
+    baseUrl = urlOf(app.server.address() as AddressInfo);
+  }
+  const request = async (method: string, url: string, opts: RequestOptions = {}): Promise<Response> => {
+    const headers: Record<string, string> = { ...opts.headers };
+    if (opts.token !== undefined) headers.authorization = `Bearer ${opts.token}`;
+    let payload: string | undefined;
+    if (opts.rawBody !== undefined || opts.body !== undefined) {
+      payload = opts.rawBody ?? JSON.stringify(opts.body);
+      headers["content-type"] = opts.contentType ?? "application/json";
+    }
+    if (transport === "inject") {
+      const res = await app.inject({ method: method as "GET", url, headers, payload });
+      return { status: res.statusCode, headers: res.headers, text: res.body, body: parse(res.body) };
+    }
+    const res = await fetch(baseUrl + url, { method, headers, body: payload });
+    const text = await res.text();
+    return { status: res.status, headers: Object.fromEntries(res.headers), text, body: parse(text) };
+  };
+  return {
+    app,
+    dataDir,
+    config,
+    logs,
+    request,
+    async close(remove = true) {
+      await app.close();
+      if (remove && !options.dataDir) await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+function parse(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A deterministic content id (64 lower-case hex) for a label. */
+export function contentId(label: string | number): string {
+  return createHash("sha256").update(String(label)).digest("hex");
+}
+
+/** A valid index entry. */
+export function file(name: string, id: string | number = name, size = 1000): {
+  name: string;
+  size: number;
+  contentId: string;
+  pieceSize: number;
+} {
+  return { name, size, contentId: typeof id === "string" && /^[0-9a-f]{64}$/.test(id) ? id : contentId(id), pieceSize: 1 << 20 };
+}
+
+/** Logs a peer in and returns its token. */
+export async function login(
+  dir: TestDirectory,
+  username: string,
+  port = 7000,
+  password = "correct horse",
+): Promise<string> {
+  const res = await dir.request("POST", "/api/v1/login", {
+    body: { username, password, address: `http://127.0.0.1:${port}` },
+  });
+  if (res.status !== 200) throw new Error(`login of ${username} failed: ${res.status} ${res.text}`);
+  return res.body.token as string;
+}
+
+/** Logs a peer in and publishes its files; returns its token. */
+export async function publish(
+  dir: TestDirectory,
+  username: string,
+  files: ReturnType<typeof file>[],
+  port = 7000,
+): Promise<string> {
+  const token = await login(dir, username, port);
+  const res = await dir.request("PUT", "/api/v1/index", { token, body: { files } });
+  if (res.status !== 200) throw new Error(`publish by ${username} failed: ${res.status} ${res.text}`);
+  return token;
+}
