@@ -317,6 +317,28 @@ describe("ClientService rules", () => {
     for await (const { progress } of a.upload({ contentId: file!.contentId, targetPeer: "carol" })) last = progress;
     expect(last).toMatchObject({ state: TransferState.COMPLETED, kind: TransferKind.UPLOAD, targetPeer: "carol" });
     expect((await readFile(path.join(carol.sharedDir, "pushed-gift.bin"))).equals(bytes)).toBe(true);
+
+    // Without a target the directory picks a live peer that lacks the file: once it knows carol has it, only bob.
+    await waitFor(async () => (await a.search({ contentId: file!.contentId })).results[0]?.holders.length === 2, "carol as a holder in the directory");
+    for await (const { progress } of a.upload({ contentId: file!.contentId })) last = progress;
+    expect(last).toMatchObject({ state: TransferState.COMPLETED, targetPeer: "bob" });
+    expect((await readFile(path.join(bob.sharedDir, "pushed-gift.bin"))).equals(bytes)).toBe(true);
+    // Once the directory knows every live peer holds it, nobody is left to push to, and the user is told so.
+    await waitFor(async () => (await a.search({ contentId: file!.contentId })).results[0]?.holders.length === 3, "three holders in the directory");
+    const error = await a.upload({ contentId: file!.contentId })[Symbol.asyncIterator]().next().catch((e: unknown) => ConnectError.from(e));
+    expect((error as ConnectError).code).toBe(Code.FailedPrecondition);
+    expect((error as ConnectError).rawMessage).toMatch(/No peer can receive this file/);
+  });
+
+  it("refuses a download by a name that several different files share", async () => {
+    await writeFile(path.join(alice.sharedDir, "minutes.txt"), "alice's minutes");
+    await writeFile(path.join(bob.sharedDir, "minutes.txt"), "bob's minutes, different bytes");
+    const c = await session(carol);
+    await waitFor(async () => (await c.search({ query: "minutes.txt" })).results.length === 2, "both files in search");
+    const error = await c.download({ name: "minutes.txt" })[Symbol.asyncIterator]().next().catch((e: unknown) => ConnectError.from(e));
+    expect((error as ConnectError).code).toBe(Code.FailedPrecondition);
+    expect((error as ConnectError).rawMessage).toMatch(/2 different files are named "minutes.txt".*download by content id/);
+    expect(await codeOf(c.download({ name: "no-such-file.txt" })[Symbol.asyncIterator]().next())).toBe("NotFound");
   });
 
   it("resumes an import after the pserver restarts", async () => {
