@@ -4,7 +4,9 @@ import { EventFeed } from "./client/events.js";
 import { Importer } from "./client/imports.js";
 import { SessionStore } from "./client/sessions.js";
 import { MAX_RPC_MESSAGE_BYTES } from "./constants.js";
+import { parseUrls } from "./config.js";
 import { DirectoryLink } from "./directory/directory-link.js";
+import { isPeerAddress, isPeerName } from "./directory/wire.js";
 import { httpRoutes } from "./http/routes.js";
 import { routes } from "./server/connect.js";
 import { withCors } from "./server/cors.js";
@@ -63,6 +65,12 @@ export async function startPserver(options: PserverOptions): Promise<Pserver> {
   const logger = (options.logger ?? pino({ name: "pserver" })).child({ peer: options.name });
   const host = options.host ?? "127.0.0.1";
   const directoryUrls = typeof options.directoryUrl === "string" ? [options.directoryUrl] : [...options.directoryUrl];
+  // Fail fast on what would otherwise only show up as a refused login much later.
+  if (!isPeerName(options.name)) throw new RangeError(`startPserver: name "${options.name}" must be 1 to 64 characters of A-Z, a-z, 0-9, '.', '_' or '-'.`);
+  parseUrls(directoryUrls.join(","), "startPserver: directoryUrl");
+  if (options.advertisedAddress !== undefined && !isPeerAddress(options.advertisedAddress)) {
+    throw new RangeError(`startPserver: advertisedAddress "${options.advertisedAddress}" must be an http(s) base URL with host and port, no path.`);
+  }
   const cleanup: Array<() => Promise<void> | void> = [];
   const closeAll = async () => {
     for (const step of cleanup.reverse()) {
@@ -77,6 +85,7 @@ export async function startPserver(options: PserverOptions): Promise<Pserver> {
   try {
     const store = await SharedFolder.open({ folder: options.sharedDir, dataDir: options.dataDir, logger });
     cleanup.push(() => store.close());
+    // Closing runs these steps in reverse: log out, end event streams, stop the port, then the rest.
 
     // The advertised address depends on the bound port, so the listener starts first and gets its
     // handler once everything behind it exists; nobody knows this address before login anyway.
@@ -85,7 +94,10 @@ export async function startPserver(options: PserverOptions): Promise<Pserver> {
       res.end("starting");
     };
     const server: OnePortServer = await listenOnePort({ host, port: options.port ?? 0, handler: (req, res) => handler(req, res), logger });
-    cleanup.push(() => server.close());
+    let serverClosed: Promise<void> | undefined;
+    const closeServer = () => (serverClosed ??= server.close());
+    // Also here, so a failure further down the start still frees the port.
+    cleanup.push(closeServer);
 
     const address = options.advertisedAddress ?? defaultAddress(host, server.port, logger);
     const link = new DirectoryLink({
@@ -108,8 +120,10 @@ export async function startPserver(options: PserverOptions): Promise<Pserver> {
     cleanup.push(() => importer.close());
     sessions.onEnd = (sessionId) => importer.sessionEnded(sessionId);
     const events = new EventFeed({ store, registry, link, logger, peerPollMs: options.peerPollMs });
+    // The port closes after event streams end (they would hold it open for the whole grace period) and
+    // after the logout, so other peers stop being sent here before it stops answering.
+    cleanup.push(closeServer);
     cleanup.push(() => events.close());
-    // Last to close first: log out so other peers stop being sent here, then stop everything else.
     cleanup.push(() => link.close());
 
     const peerService = new PeerServiceImpl({

@@ -36,6 +36,9 @@ export class EventFeed {
   #peersKey = "";
   #pollTimer: NodeJS.Timeout | undefined;
   #polling: Promise<void> | undefined;
+  #closed = false;
+  /** Wakes every waiting watcher, so close() ends their streams instead of leaving them hanging. */
+  readonly #wakers = new Set<() => void>();
 
   readonly #onFiles = () => this.#broadcast({ kind: "files", files: this.#opts.store.list() });
   readonly #onTransfer = (transfer: TransferSnapshot) => this.#broadcast({ kind: "transfer", transfer });
@@ -59,6 +62,7 @@ export class EventFeed {
     this.#subscribe(listener);
     const onAbort = () => wake?.();
     signal.addEventListener("abort", onAbort);
+    this.#wakers.add(onAbort);
     try {
       yield { kind: "directory", status: this.#opts.link.status() };
       yield { kind: "files", files: this.#opts.store.list() };
@@ -66,7 +70,7 @@ export class EventFeed {
       if (!this.#peers) await this.#poll();
       // The peers event came through the queue if the first poll changed the list; otherwise send it now.
       if (!queue.has("peers")) yield { kind: "peers", peers: this.#peers ?? [] };
-      while (!signal.aborted) {
+      while (!signal.aborted && !this.#closed) {
         const next = queue.entries().next();
         if (next.done) {
           await new Promise<void>((resolve) => (wake = resolve));
@@ -79,12 +83,15 @@ export class EventFeed {
       }
     } finally {
       signal.removeEventListener("abort", onAbort);
+      this.#wakers.delete(onAbort);
       this.#unsubscribe(listener);
     }
   }
 
-  /** Stops polling and drops every watcher. */
+  /** Ends every watcher's stream and stops polling. */
   close(): void {
+    this.#closed = true;
+    for (const wake of [...this.#wakers]) wake();
     for (const listener of [...this.#listeners]) this.#unsubscribe(listener);
   }
 
