@@ -110,6 +110,10 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
 
 /** `serve`: reads and validates the configuration, starts the pserver, closes it on SIGINT/SIGTERM. */
 async function serve(args: string[], io: CliIo): Promise<number> {
+  if (args.includes("--help") || args.includes("-h")) {
+    io.stdout.write(USAGE);
+    return 0;
+  }
   const options: Record<string, { type: "string"; short?: string }> = { "env-file": { type: "string" } };
   for (const s of SERVE_SETTINGS) options[s.key] = { type: "string" };
   options.username = { type: "string" };
