@@ -178,8 +178,10 @@ async function assemble(
   });
 
   const metrics = new HttpMetrics();
-  app.addHook("onResponse", async (request, reply) => {
+  // A callback hook, not an async one: it runs on every request and a promise per request shows up.
+  app.addHook("onResponse", (request, reply, done) => {
     metrics.observe(request.method, request.routeOptions.url ?? "unmatched", reply.statusCode, reply.elapsedTime / 1000);
+    done();
   });
   app.setNotFoundHandler(async (request, reply) => {
     const path = request.url.split("?")[0] ?? "";

@@ -1,9 +1,10 @@
 // Bearer-token authentication and the per-session rate limit, as preHandler hooks.
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { RATE_LIMIT_WINDOW_MS } from "../constants.js";
+import { RATE_LIMIT_MAX_SESSION_KEYS, RATE_LIMIT_WINDOW_MS } from "../constants.js";
 import type { Directory } from "../directory.js";
 import { DirectoryError } from "../errors.js";
+import { FixedWindowLimiter } from "../rate-limiter.js";
 import type { SessionRecord } from "../storage/store.js";
 import { hashToken, TOKEN_PATTERN } from "../tokens.js";
 
@@ -33,11 +34,7 @@ export function createAuth(app: FastifyInstance, directory: Directory, sessionRa
   // Keyed by the token's hash, so an abusive session is stopped before it costs a database lookup.
   const limiter =
     sessionRateLimitPerMinute > 0
-      ? app.createRateLimit({
-          max: sessionRateLimitPerMinute,
-          timeWindow: RATE_LIMIT_WINDOW_MS,
-          keyGenerator: (request) => `session:${request.tokenHash}`,
-        })
+      ? new FixedWindowLimiter(sessionRateLimitPerMinute, RATE_LIMIT_WINDOW_MS, RATE_LIMIT_MAX_SESSION_KEYS)
       : null;
 
   const token = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
@@ -46,13 +43,12 @@ export function createAuth(app: FastifyInstance, directory: Directory, sessionRa
       throw new DirectoryError("unauthenticated", "missing or malformed bearer token: send Authorization: Bearer <token from login>");
     }
     request.tokenHash = hashToken(match[1] as string);
-    if (!limiter) return;
-    const verdict = await limiter(request);
-    if (!verdict.isAllowed && verdict.isExceeded) {
-      reply.header("retry-after", String(verdict.ttlInSeconds));
+    const retryAfterSeconds = limiter?.hit(request.tokenHash) ?? 0;
+    if (retryAfterSeconds > 0) {
+      reply.header("retry-after", String(retryAfterSeconds));
       throw new DirectoryError(
         "rate_limited",
-        `too many requests on this session: at most ${verdict.max} per minute; retry in ${verdict.ttlInSeconds} s`,
+        `too many requests on this session: at most ${sessionRateLimitPerMinute} per minute; retry in ${retryAfterSeconds} s`,
       );
     }
   };

@@ -121,6 +121,12 @@ interface HolderRow {
 interface PeerRow extends HolderRow {
   id: number;
 }
+interface PendingRenewal {
+  tokenHash: string;
+  ttlMs: number;
+  resolve: (session: SessionRecord | null) => void;
+  reject: (error: unknown) => void;
+}
 interface TermRow {
   term: string;
   doc: number;
@@ -145,6 +151,7 @@ export class SqliteStore implements DirectoryStore {
   readonly #clock: Clock;
   readonly #sql;
   readonly #trigrams = new TrigramStats();
+  #renewals: PendingRenewal[] = [];
   #indexedFiles: number;
   #contents: number;
 
@@ -196,12 +203,42 @@ export class SqliteStore implements DirectoryStore {
     return row ? toSession(row) : null;
   }
 
-  async renewSession(tokenHash: string, ttlMs: number): Promise<SessionRecord | null> {
-    const now = this.#clock.now();
-    const row = this.#sql.renewSession.get({ tokenHash: hexBytes(tokenHash), now, expiresAt: now + ttlMs }) as
-      | SessionRow
-      | undefined;
-    return row ? toSession(row) : null;
+  /**
+   * Heartbeats are the directory's hottest write. Committing each alone costs ~100 us here (WAL
+   * checkpoints fsync every ~1,000 pages); renewals that arrive in the same event-loop turn are
+   * committed together instead (~6 us each at 10 per transaction, measured in bench/run.ts). Each
+   * caller still gets its answer only after its commit.
+   */
+  renewSession(tokenHash: string, ttlMs: number): Promise<SessionRecord | null> {
+    return new Promise((resolve, reject) => {
+      this.#renewals.push({ tokenHash, ttlMs, resolve, reject });
+      if (this.#renewals.length === 1) setImmediate(() => this.#commitRenewals());
+    });
+  }
+
+  #commitRenewals(): void {
+    const batch = this.#renewals;
+    this.#renewals = [];
+    if (batch.length === 0) return;
+    try {
+      const now = this.#clock.now();
+      const rows = this.#db.transaction(() =>
+        batch.map(
+          (renewal) =>
+            this.#sql.renewSession.get({
+              tokenHash: hexBytes(renewal.tokenHash),
+              now,
+              expiresAt: now + renewal.ttlMs,
+            }) as SessionRow | undefined,
+        ),
+      )();
+      batch.forEach((renewal, i) => {
+        const row = rows[i];
+        renewal.resolve(row ? toSession(row) : null);
+      });
+    } catch (error) {
+      for (const renewal of batch) renewal.reject(error);
+    }
   }
 
   async closeSession(tokenHash: string): Promise<boolean> {
@@ -432,6 +469,7 @@ export class SqliteStore implements DirectoryStore {
   }
 
   async close(): Promise<void> {
+    this.#commitRenewals();
     if (this.#db.open) this.#db.close();
   }
 

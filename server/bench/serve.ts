@@ -1,0 +1,35 @@
+// A server process for the benchmark, so the load generator never shares its event loop.
+//   node --import tsx bench/serve.ts bare             a bare Fastify heartbeat route (the baseline)
+//   node --import tsx bench/serve.ts directory <dir>  the directory on the SQLite file in <dir>
+// Prints one JSON line: {"url": ..., "startupMs": ...}; stops on SIGTERM.
+
+import Fastify from "fastify";
+import { Type } from "typebox";
+import { startDirectory } from "../src/index.js";
+
+const [mode, dataDir] = process.argv.slice(2);
+const started = performance.now();
+let close: () => Promise<void>;
+let url: string;
+if (mode === "bare") {
+  // The same response schema as the directory's heartbeat, so serialisation costs the same.
+  const app = Fastify();
+  const response = Type.Object({ expiresAt: Type.String(), heartbeatIntervalMs: Type.Integer() });
+  app.post("/api/v1/heartbeat", { schema: { response: { 200: response } } }, async () => ({
+    expiresAt: new Date().toISOString(),
+    heartbeatIntervalMs: 10_000,
+  }));
+  url = await app.listen({ host: "127.0.0.1", port: 0 });
+  close = () => app.close();
+} else if (mode === "directory" && dataDir) {
+  // One host plays every peer: the per-IP limit is off; the per-session limit stays at its default.
+  const directory = await startDirectory({ dataDir, rateLimitPerMinute: 0, logLevel: "warn" });
+  url = directory.url;
+  close = directory.close;
+} else {
+  throw new Error("usage: serve.ts bare | serve.ts directory <dataDir>");
+}
+process.stdout.write(`${JSON.stringify({ url, startupMs: Math.round(performance.now() - started) })}\n`);
+process.on("SIGTERM", () => {
+  close().then(() => process.exit(0));
+});
