@@ -63,7 +63,13 @@ export async function listenOnePort(options: OnePortOptions): Promise<OnePortSer
     { settings: { initialWindowSize: HTTP2_INITIAL_WINDOW_BYTES, maxFrameSize: HTTP2_MAX_FRAME_BYTES } },
     handler,
   );
+  // The http servers never listen() themselves, so their own connection tracking (closeIdleConnections,
+  // close() sending GOAWAY) does nothing: we track sessions and in-flight HTTP/1.1 requests here.
+  const state: CloseState = { closing: false, sessions: new Set(), inflight: new Map(), http2Sockets: new WeakSet() };
   h2.on("session", (session) => {
+    state.sessions.add(session);
+    session.once("close", () => state.sessions.delete(session));
+    if (state.closing) session.close();
     session.on("error", (err) => logger.debug({ err }, "http2 session error"));
     session.setTimeout(HTTP2_SESSION_IDLE_TIMEOUT_MS, () => session.close());
     const widen = () => session.setLocalWindowSize(HTTP2_SESSION_WINDOW_BYTES);
@@ -71,6 +77,16 @@ export async function listenOnePort(options: OnePortOptions): Promise<OnePortSer
     else widen();
   });
   h2.on("sessionError", (err) => logger.debug({ err }, "http2 session error"));
+  h1.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const socket = req.socket;
+    state.inflight.set(socket, (state.inflight.get(socket) ?? 0) + 1);
+    res.once("close", () => {
+      const left = (state.inflight.get(socket) ?? 1) - 1;
+      state.inflight.set(socket, left);
+      // While closing, a keep-alive socket is ended as soon as its last response is out.
+      if (state.closing && left === 0) socket.end();
+    });
+  });
   h1.on("clientError", (err, socket) => {
     logger.warn({ err: err.message }, "malformed HTTP/1.1 request");
     if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
@@ -80,9 +96,12 @@ export async function listenOnePort(options: OnePortOptions): Promise<OnePortSer
   const sockets = new Set<net.Socket>();
   const front = net.createServer((socket) => {
     sockets.add(socket);
-    socket.once("close", () => sockets.delete(socket));
+    socket.once("close", () => {
+      sockets.delete(socket);
+      state.inflight.delete(socket);
+    });
     socket.on("error", (err) => logger.debug({ err: err.message }, "socket error"));
-    dispatch(socket, h1, h2, logger);
+    dispatch(socket, h1, h2, state, logger);
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -99,12 +118,12 @@ export async function listenOnePort(options: OnePortOptions): Promise<OnePortSer
   return {
     port: address.port,
     url: `http://${hostForUrl}:${address.port}`,
-    close: () => closeAll(front, h1, h2, sockets),
+    close: () => closeAll(front, state, sockets),
   };
 }
 
 /** Reads just enough of a new connection to tell h2c from HTTP/1.1, then hands the socket over. */
-function dispatch(socket: net.Socket, h1: http.Server, h2: http2.Http2Server, logger: Logger): void {
+function dispatch(socket: net.Socket, h1: http.Server, h2: http2.Http2Server, state: CloseState, logger: Logger): void {
   let head = Buffer.alloc(0);
   const timer = setTimeout(() => {
     logger.debug("connection sent nothing; closing");
@@ -122,6 +141,7 @@ function dispatch(socket: net.Socket, h1: http.Server, h2: http2.Http2Server, lo
     socket.off("data", onData);
     socket.pause();
     socket.unshift(head);
+    if (isH2) state.http2Sockets.add(socket);
     (isH2 ? h2 : h1).emit("connection", socket);
     // The http servers attach their own readers; make sure data flows to them.
     process.nextTick(() => socket.resume());
@@ -129,17 +149,31 @@ function dispatch(socket: net.Socket, h1: http.Server, h2: http2.Http2Server, lo
   socket.on("data", onData);
 }
 
-async function closeAll(front: net.Server, h1: http.Server, h2: http2.Http2Server, sockets: Set<net.Socket>) {
+interface CloseState {
+  closing: boolean;
+  readonly sessions: Set<http2.Http2Session>;
+  /** Open HTTP/1.1 requests per socket. */
+  readonly inflight: Map<net.Socket, number>;
+  /** Sockets handed to the HTTP/2 server (their sessions close them). */
+  readonly http2Sockets: WeakSet<net.Socket>;
+}
+
+/**
+ * Graceful close: no new connections; HTTP/2 sessions get a GOAWAY and finish their open streams;
+ * idle HTTP/1.1 sockets and sockets that never sent a byte end at once, busy ones after their response.
+ * Whatever is still open after CLOSE_GRACE_MS is cut.
+ */
+async function closeAll(front: net.Server, state: CloseState, sockets: Set<net.Socket>): Promise<void> {
+  state.closing = true;
   const closed = new Promise<void>((resolve) => front.close(() => resolve()));
-  h1.closeIdleConnections();
-  // Sessions get a GOAWAY and finish their open streams; sockets still open after the grace period are cut.
-  h2.close();
+  for (const session of state.sessions) session.close();
+  for (const socket of sockets) {
+    if (!state.http2Sockets.has(socket) && (state.inflight.get(socket) ?? 0) === 0) socket.destroy();
+  }
   const grace = setTimeout(() => {
     for (const socket of sockets) socket.destroy();
   }, CLOSE_GRACE_MS);
   grace.unref();
-  // Also ends idle keep-alive sockets; sockets that never sent a byte are cut by the grace timer.
-  h1.close();
   await closed;
   clearTimeout(grace);
 }

@@ -3,6 +3,9 @@ import http from "node:http";
 import { promisify } from "node:util";
 import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PeerService } from "../../src/gen.js";
@@ -12,12 +15,24 @@ const execFileAsync = promisify(execFile);
 const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
 
 let pserver: Pserver;
+let dir: string;
 
 beforeAll(async () => {
-  pserver = await startPserver({ name: "alice", port: 0, trustedOrigins: ["http://tab.example"], logger });
+  dir = await mkdtemp(path.join(tmpdir(), "p2p-one-port-"));
+  // No password: the pserver never calls the directory, so a closed port stands in for its URL.
+  pserver = await startPserver({
+    name: "alice",
+    port: 0,
+    directoryUrl: "http://127.0.0.1:9",
+    sharedDir: path.join(dir, "shared"),
+    dataDir: path.join(dir, "data"),
+    trustedOrigins: ["http://tab.example"],
+    logger,
+  });
 });
 afterAll(async () => {
   await pserver.close();
+  await rm(dir, { recursive: true, force: true });
 });
 
 // Every protocol a pserver promises on its one port, and the HTTP version each rides on.
