@@ -14,7 +14,7 @@ const FILE_NAME = "holiday-video-50MiB.bin";
 const PASSWORD = { alice: "alice-password-1", bob: "bob-password-12" } as const;
 // Every wait is bounded; imports and downloads of 50 MiB take seconds here, these leave room for CI.
 const STEP_MS = 30_000;
-const TRANSFER_MS = 180_000;
+const TRANSFER_MS = 120_000;
 
 let cluster: Cluster | undefined;
 let browser: Browser | undefined;
@@ -27,6 +27,16 @@ function urlOf(name: "alice" | "bob"): string {
 
 async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
+}
+
+/** Waits for a locator; on a timeout, keeps a screenshot of what the page showed instead. */
+async function waitOrShoot(page: Page, what: { waitFor(options: { timeout: number }): Promise<void> }, timeoutMs: number, name: string): Promise<void> {
+  try {
+    await what.waitFor({ timeout: timeoutMs });
+  } catch (error) {
+    await shot(page, `FAILED-${name}`).catch(() => undefined);
+    throw error;
+  }
 }
 
 async function openTab(name: "alice" | "bob", viewport: { width: number; height: number }): Promise<Page> {
@@ -75,7 +85,7 @@ describe("the pclient in a browser tab", () => {
       alice.getByRole("button", { name: "Choose files…" }).click(),
     ]);
     await chooser.setFiles(original);
-    await aliceFiles.getByRole("article", { name: FILE_NAME }).waitFor({ timeout: TRANSFER_MS });
+    await waitOrShoot(alice, aliceFiles.getByRole("article", { name: FILE_NAME }), TRANSFER_MS, "alice-import");
     const aliceTransfers = alice.getByRole("region", { name: /^Transfers/ });
     await aliceTransfers.getByText("Done").first().waitFor({ timeout: STEP_MS });
     await shot(alice, "02-alice-after-import-1280");
@@ -97,7 +107,7 @@ describe("the pclient in a browser tab", () => {
 
     await result.getByRole("button", { name: `Download ${FILE_NAME}` }).click();
     const bobFiles = bob.getByRole("region", { name: /^My files/ });
-    await bobFiles.getByRole("article", { name: FILE_NAME }).waitFor({ timeout: TRANSFER_MS });
+    await waitOrShoot(bob, bobFiles.getByRole("article", { name: FILE_NAME }), TRANSFER_MS, "bob-download");
     await shot(bob, "06-bob-after-download-360");
 
     const [download] = await Promise.all([
@@ -129,5 +139,37 @@ describe("the pclient in a browser tab", () => {
     expect(await alert.textContent()).toContain("Wrong username or password.");
     await shot(page, "08-wrong-password-360");
     await page.context().close();
+  });
+
+  it("alice pushes a file to bob, picked from the live peers, and sees bob leave", async () => {
+    if (cluster === undefined) throw new Error("no cluster");
+    const file = path.join(cluster.tmp, "minutes.txt");
+    await writeRandomFile(file, 3 * 1024 * 1024);
+    const alice = await openTab("alice", { width: 1280, height: 860 });
+    await logIn(alice, "alice", PASSWORD.alice);
+    const bob = await openTab("bob", { width: 360, height: 780 });
+    await logIn(bob, "bob", PASSWORD.bob);
+    await alice.getByRole("region", { name: /^Peers online/ }).getByText("bob", { exact: true }).waitFor({ timeout: STEP_MS });
+
+    const [chooser] = await Promise.all([alice.waitForEvent("filechooser"), alice.getByRole("button", { name: "Choose files…" }).click()]);
+    await chooser.setFiles(file);
+    const item = alice.getByRole("region", { name: /^My files/ }).getByRole("article", { name: "minutes.txt" });
+    await waitOrShoot(alice, item, TRANSFER_MS, "alice-import-small");
+    await item.getByRole("button", { name: "Send… minutes.txt to a peer" }).click();
+    await alice.getByLabel("Send “minutes.txt” to").selectOption("bob");
+    await shot(alice, "09-alice-send-1280");
+    await alice.getByRole("button", { name: "Send", exact: true }).click();
+
+    await waitOrShoot(bob, bob.getByRole("region", { name: /^My files/ }).getByRole("article", { name: "minutes.txt" }), TRANSFER_MS, "bob-receive-push");
+    const sent = alice.getByRole("region", { name: /^Transfers/ }).getByRole("article", { name: "Send minutes.txt" });
+    await sent.getByText("Done").waitFor({ timeout: STEP_MS });
+    expect((await sent.innerText()).replace(/\s+/g, " ")).toContain("to bob");
+
+    // Bob logs out: alice's list of live peers follows without a reload.
+    await bob.getByRole("button", { name: "Log out" }).click();
+    const alicePeers = alice.getByRole("region", { name: /^Peers online/ });
+    await expect.poll(() => alicePeers.getByText("bob", { exact: true }).count(), { timeout: STEP_MS }).toBe(0);
+    await alice.context().close();
+    await bob.context().close();
   });
 });
