@@ -52,8 +52,8 @@ const MAX_AND_TRIGRAMS = 4;
 const EXPECTED_CANDIDATES = 200;
 /** Queries this long are looked up by their own trigrams; shorter ones by the trigrams they start. */
 const TRIGRAM_CHARS = 3;
-/** A short query with many matches counts its lower-bound total over this many of its trigrams. */
-const SHORT_QUERY_COUNT_TERMS = 50;
+/** A short query with many matches counts its lower-bound total over its commonest trigram(s) only: cheap, and a subset. */
+const SHORT_QUERY_COUNT_TERMS = 1;
 /** Appended to every indexed name (the triggers' char(1, 1)); names cannot contain control characters. */
 const NAME_END = "\u0001\u0001";
 
@@ -184,6 +184,8 @@ export class SqliteStore implements DirectoryStore {
       throw error;
     }
   }
+
+  // DirectoryStore's methods follow; their contracts are documented in store.ts.
 
   async findUser(name: string): Promise<UserRecord | null> {
     const row = this.#sql.findUser.get(name) as UserRow | undefined;
