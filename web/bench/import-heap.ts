@@ -105,7 +105,7 @@ async function main(): Promise<void> {
     console.log(`  before ${mb(before.usedSize)}   peak ${mb(peakUsed)}   after ${mb(after.usedSize)}   growth at peak ${mb(growth)}`);
     if (before.backingStorageSize !== undefined) {
       console.log(`  with ArrayBuffer backing stores: before ${mb(before.usedSize + before.backingStorageSize)}   peak ${mb(peakWithBuffers)}   after ${mb(after.usedSize + (after.backingStorageSize ?? 0))}`);
-      console.log(`  (backing stores are file slices awaiting GC, not kept: peak while hashing ${mb(peakBuffersByPhase.hashing)}, while uploading ${mb(peakBuffersByPhase.upload)})`);
+      console.log(`  (backing stores are read buffers and encoded requests awaiting GC, not kept: peak while hashing ${mb(peakBuffersByPhase.hashing)}, while uploading ${mb(peakBuffersByPhase.upload)})`);
     }
     console.log(`  target: growth under ${mb(HEAP_TARGET_BYTES)} -> ${growth < HEAP_TARGET_BYTES ? "met" : "NOT MET"}`);
     await context.close();

@@ -13,6 +13,17 @@ describe("contentIdOf", () => {
     expect(progress).toEqual([...progress].sort((a, b) => a - b));
   });
 
+  it("falls back to Blob.slice reads where the Blob's stream is not a byte stream", async () => {
+    class PlainStreamBlob extends Blob {
+      override stream(): ReadableStream<Uint8Array<ArrayBuffer>> {
+        return new ReadableStream<Uint8Array<ArrayBuffer>>({ start: (controller) => controller.close() });
+      }
+    }
+    const bytes = randomBytes(10_000);
+    const id = await contentIdOf(new PlainStreamBlob([bytes]), { sliceBytes: 4096 });
+    expect(id).toBe(createHash("sha256").update(bytes).digest("hex"));
+  });
+
   it("stops when aborted", async () => {
     const controller = new AbortController();
     controller.abort();
