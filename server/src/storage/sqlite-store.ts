@@ -388,7 +388,10 @@ export class SqliteStore implements DirectoryStore {
         if (!chosen) return { kind: "target-not-live" };
         if (this.#sql.fileOfUser.get(chosen.id, contentId)) return { kind: "target-holds-content" };
       } else {
-        chosen = this.#sql.leastRecentlyChosen.get({ from: request.fromUserId, contentId, now }) as PeerRow | undefined;
+        // Peers with an open ticket for this content come last: they are probably receiving it already.
+        const eligible = (anyTicket: 0 | 1) =>
+          this.#sql.leastRecentlyChosen.get({ from: request.fromUserId, contentId, now, anyTicket }) as PeerRow | undefined;
+        chosen = eligible(0) ?? eligible(1);
         if (!chosen) return { kind: "no-eligible-peer" };
       }
       this.#sql.markChosen.run(chosen.id);
@@ -789,15 +792,16 @@ function prepareStatements(db: Database.Database) {
     livePeerById: get(`
       SELECT u.id, u.name, s.address, s.last_seen_at FROM sessions s JOIN users u ON u.id = s.user_id
       WHERE s.user_id = ? AND s.expires_at > ?`),
-    // Peers with an open ticket for this content go last: they are probably receiving it already.
+    // Walks users in round-robin order and stops at the first eligible one (not a sort of all of them).
     leastRecentlyChosen: get(`
-      SELECT u.id, u.name, s.address, s.last_seen_at FROM users u JOIN sessions s ON s.user_id = u.id
+      SELECT u.id, u.name, s.address, s.last_seen_at FROM users u INDEXED BY users_by_last_chosen
+      JOIN sessions s ON s.user_id = u.id
       WHERE s.expires_at > $now AND u.id != $from
         AND NOT EXISTS (SELECT 1 FROM files f WHERE f.user_id = u.id AND f.content_id = $contentId)
-      ORDER BY EXISTS (
+        AND ($anyTicket OR NOT EXISTS (
           SELECT 1 FROM tickets t WHERE t.target_user_id = u.id AND t.content_id = $contentId
-            AND t.redeemed_at IS NULL AND t.expires_at > $now),
-        u.last_chosen_seq, u.name
+            AND t.redeemed_at IS NULL AND t.expires_at > $now))
+      ORDER BY u.last_chosen_seq, u.name
       LIMIT 1`),
     markChosen: get(
       "UPDATE users SET last_chosen_seq = (SELECT max(last_chosen_seq) FROM users) + 1 WHERE id = ?",

@@ -54,6 +54,18 @@ describe.each(TRANSPORTS)("push tickets over %s", (transport) => {
     expect(picks).toEqual(["bob", "carol", "dave", "bob", "carol", "dave"]);
   });
 
+  it("prefers a peer without an open ticket for the same content, falling back to one that has one", async () => {
+    await login(dir, "bob", 7002);
+    await login(dir, "carol", 7003);
+    const pick = async (label: string) => (await uploadTarget(dir, alice, { contentId: contentId(label) })).body.peer.name;
+    expect(await pick("x")).toBe("bob");
+    expect(await pick("y")).toBe("carol");
+    // Bob is the least recently chosen, but already has an open ticket for x.
+    expect(await pick("x")).toBe("carol");
+    // Both have one now: round robin again.
+    expect(await pick("x")).toBe("bob");
+  });
+
   it("skips peers that hold the content, and dead peers, and says so when nobody is left", async () => {
     await publish(dir, "bob", [file("movie.mkv", "movie")], 7002);
     const carol = await login(dir, "carol", 7003);
