@@ -1,0 +1,169 @@
+// The directory's REST API as a peer or a curl user sees it (docs/directory-api.md), for simulated peers
+// and for checking what the directory holds. Failures throw with the status and the directory's message.
+import type http from "node:http";
+import { rawRequest, type RawRequest, type RawResponse } from "./http.js";
+
+/** One index entry. */
+export interface IndexFile {
+  name: string;
+  size: number;
+  contentId: string;
+  pieceSize: number;
+}
+
+/** A holder in a search result. */
+export interface Holder {
+  name: string;
+  address: string;
+  lastSeenAt: string;
+}
+
+/** One search result. */
+export interface SearchResult {
+  contentId: string;
+  name: string;
+  size: number;
+  pieceSize: number;
+  holders: Holder[];
+}
+
+/** A login's answer. */
+export interface LoginAnswer {
+  token: string;
+  heartbeatIntervalMs: number;
+  sessionTtlMs: number;
+}
+
+/** The directory's gauges from /metrics. */
+export interface DirectoryGauges {
+  users: number;
+  sessions: number;
+  livePeers: number;
+  indexedFiles: number;
+  contents: number;
+}
+
+/** An HTTP answer that was not the expected 2xx. */
+export class HttpStatusError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: unknown,
+    what: string,
+  ) {
+    super(`${what}: HTTP ${status} ${typeof body === "object" && body !== null && "message" in body ? String((body as { message: unknown }).message) : ""}`);
+    this.name = "HttpStatusError";
+  }
+}
+
+/** A REST client of one directory. */
+export class DirectoryApi {
+  readonly url: string;
+  readonly #agent: http.Agent | undefined;
+
+  constructor(url: string, agent?: http.Agent) {
+    this.url = url;
+    this.#agent = agent;
+  }
+
+  /** Sends any request and returns the raw answer (no status check). */
+  raw(request: RawRequest, timeoutMs?: number): Promise<RawResponse> {
+    return rawRequest(this.url, request, { agent: this.#agent, timeoutMs });
+  }
+
+  async #call<T>(what: string, request: RawRequest): Promise<T> {
+    const res = await this.raw(request);
+    if (res.status < 200 || res.status > 299) throw new HttpStatusError(res.status, res.json, what);
+    return res.json as T;
+  }
+
+  /** POST /login. */
+  login(username: string, password: string, address: string): Promise<LoginAnswer> {
+    return this.#call("login", { method: "POST", path: "/api/v1/login", body: { username, password, address } });
+  }
+
+  /** POST /logout. */
+  logout(token: string): Promise<unknown> {
+    return this.#call("logout", { method: "POST", path: "/api/v1/logout", headers: bearer(token) });
+  }
+
+  /** POST /heartbeat. */
+  heartbeat(token: string): Promise<{ expiresAt: string; heartbeatIntervalMs: number }> {
+    return this.#call("heartbeat", { method: "POST", path: "/api/v1/heartbeat", headers: bearer(token) });
+  }
+
+  /** PUT /index. */
+  putIndex(token: string, files: readonly IndexFile[]): Promise<{ count: number }> {
+    return this.#call("put index", { method: "PUT", path: "/api/v1/index", headers: bearer(token), body: { files } });
+  }
+
+  /** PATCH /index. */
+  patchIndex(token: string, add: readonly IndexFile[], remove: readonly string[]): Promise<{ count: number }> {
+    return this.#call("patch index", { method: "PATCH", path: "/api/v1/index", headers: bearer(token), body: { add, remove } });
+  }
+
+  /** GET /search (one page). */
+  search(q: string, limit = 100, offset = 0): Promise<{ results: SearchResult[]; total: number; nextOffset: number | null }> {
+    const query = new URLSearchParams({ q, limit: String(limit), offset: String(offset) });
+    return this.#call("search", { method: "GET", path: `/api/v1/search?${query.toString()}` });
+  }
+
+  /** GET /files/:contentId, or undefined on 404. */
+  async file(contentId: string): Promise<SearchResult | undefined> {
+    const res = await this.raw({ method: "GET", path: `/api/v1/files/${contentId}` });
+    if (res.status === 404) return undefined;
+    if (res.status !== 200) throw new HttpStatusError(res.status, res.json, "file");
+    return res.json as SearchResult;
+  }
+
+  /** Names of the live holders of a content id, sorted ([] when none). */
+  async holderNames(contentId: string): Promise<string[]> {
+    return ((await this.file(contentId))?.holders ?? []).map((h) => h.name).sort();
+  }
+
+  /** GET /peers. */
+  async peers(): Promise<Holder[]> {
+    return (await this.#call<{ peers: Holder[] }>("peers", { method: "GET", path: "/api/v1/peers" })).peers;
+  }
+
+  /** POST /upload-target. */
+  uploadTarget(token: string, contentId: string, size: number, target?: string): Promise<{ peer: Holder; ticket: string; expiresAt: string }> {
+    return this.#call("upload target", {
+      method: "POST",
+      path: "/api/v1/upload-target",
+      headers: bearer(token),
+      body: target === undefined ? { contentId, size } : { contentId, size, target },
+    });
+  }
+
+  /** GET /healthz answers 200. */
+  async healthy(): Promise<boolean> {
+    try {
+      return (await this.raw({ method: "GET", path: "/healthz" }, 5_000)).status === 200;
+    } catch {
+      return false;
+    }
+  }
+
+  /** The gauges of GET /metrics. */
+  async gauges(): Promise<DirectoryGauges> {
+    const res = await this.raw({ method: "GET", path: "/metrics" });
+    if (res.status !== 200) throw new HttpStatusError(res.status, res.json, "metrics");
+    const gauge = (name: string) => {
+      const match = new RegExp(`^${name} (\\d+)$`, "m").exec(res.text);
+      if (!match) throw new Error(`/metrics has no ${name}`);
+      return Number(match[1]);
+    };
+    return {
+      users: gauge("directory_users"),
+      sessions: gauge("directory_sessions"),
+      livePeers: gauge("directory_live_peers"),
+      indexedFiles: gauge("directory_indexed_files"),
+      contents: gauge("directory_contents"),
+    };
+  }
+}
+
+/** An Authorization header. */
+export function bearer(token: string): Record<string, string> {
+  return { authorization: `Bearer ${token}` };
+}
