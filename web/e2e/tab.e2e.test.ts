@@ -5,7 +5,7 @@ import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Browser, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { launchChromium, requireBuiltWebApp, sha256OfFile, startCluster, writeRandomFile, type Cluster } from "./harness.js";
 
 const SCREENSHOTS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../test-results");
@@ -18,6 +18,22 @@ const TRANSFER_MS = 120_000;
 
 let cluster: Cluster | undefined;
 let browser: Browser | undefined;
+let started: Promise<void> | undefined;
+
+/**
+ * Starts the browser and the servers once, from inside the first test that needs them: a missing
+ * Chromium or web build then fails every test with its message (a failing beforeAll would only
+ * mark the tests "skipped").
+ */
+function ready(): Promise<void> {
+  started ??= (async () => {
+    requireBuiltWebApp();
+    await mkdir(SCREENSHOTS, { recursive: true });
+    browser = await launchChromium();
+    cluster = await startCluster(["alice", "bob"]);
+  })();
+  return started;
+}
 
 function urlOf(name: "alice" | "bob"): string {
   const peer = cluster?.peers.get(name);
@@ -55,19 +71,13 @@ async function logIn(page: Page, username: string, password: string): Promise<vo
 }
 
 describe("the pclient in a browser tab", () => {
-  beforeAll(async () => {
-    requireBuiltWebApp();
-    await mkdir(SCREENSHOTS, { recursive: true });
-    browser = await launchChromium();
-    cluster = await startCluster(["alice", "bob"]);
-  });
-
   afterAll(async () => {
     await browser?.close();
     await cluster?.close();
   });
 
   it("alice adds a 50 MiB file, bob finds, downloads and saves it byte for byte", async () => {
+    await ready();
     if (cluster === undefined) throw new Error("no cluster");
     const original = path.join(cluster.tmp, FILE_NAME);
     const originalSha = await writeRandomFile(original, FILE_BYTES);
@@ -126,6 +136,7 @@ describe("the pclient in a browser tab", () => {
   });
 
   it("tells a wrong password in words", async () => {
+    await ready();
     // The first login registers the name; make sure it happened, whatever the test above did.
     const registered = await openTab("bob", { width: 1280, height: 860 });
     await logIn(registered, "bob", PASSWORD.bob);
@@ -142,6 +153,7 @@ describe("the pclient in a browser tab", () => {
   });
 
   it("alice pushes a file to bob, picked from the live peers, and sees bob leave", async () => {
+    await ready();
     if (cluster === undefined) throw new Error("no cluster");
     const file = path.join(cluster.tmp, "minutes.txt");
     await writeRandomFile(file, 3 * 1024 * 1024);
