@@ -77,8 +77,8 @@ export const HOLDER_RETRY_MIN_MS = 500;
 export const DOWNLOAD_STATE_SAVE_INTERVAL_MS = 1_000;
 /** ... and after at most this many newly verified pieces. */
 export const DOWNLOAD_STATE_SAVE_PIECES = 64;
-/** Verified pieces kept in memory ahead of the whole-file hash cursor, so the final check rarely rereads. */
-export const WHOLE_HASH_BUFFER_BYTES = 48 * 1024 * 1024;
+/** Received piece bytes waiting for their hash check and write; beyond this the downloader stops reading. */
+export const PIECES_UNWRITTEN_MAX_BYTES = 16 * 1024 * 1024;
 /** Folder changes are indexed once a file's size and mtime have not moved for this long. */
 export const FOLDER_SETTLE_MS = 300;
 /** The folder is rescanned this often even without watcher events (watchers miss events on some filesystems). */

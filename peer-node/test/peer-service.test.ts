@@ -136,6 +136,44 @@ describe("PeerService limits", () => {
   });
 });
 
+describe("PeerService stalled readers", () => {
+  it("ends a FetchPieces stream whose reader stops reading, and frees its slot", async () => {
+    const f = await seedFile("alice", "a.bin", 40 * TEST_PIECE_BYTES);
+    const peer = await startTestPeer({ name: "alice", root, limits: { streamsPerRemote: 1, streamIdleTimeoutMs: 300 } });
+    closers.push(() => peer.close());
+    // Small HTTP/2 windows, so the server blocks as soon as we stop reading.
+    const sessions = new Http2SessionManager(peer.address, {}, { settings: { initialWindowSize: 65_535 } });
+    closers.push(() => sessions.abort());
+    const client = createClient(PeerService, createGrpcTransport({ baseUrl: peer.address, sessionManager: sessions }));
+    const stalled = client.fetchPieces({ contentId: f.contentId, pieceIndexes: Array.from({ length: 40 }, (_, i) => i) })[Symbol.asyncIterator]();
+    expect((await stalled.next()).done).toBe(false);
+    // ...and read no more. The only slot frees up once the server gives up on us.
+    const second = await waitFor(
+      async () => {
+        try {
+          const got: number[] = [];
+          for await (const r of client.fetchPieces({ contentId: f.contentId, pieceIndexes: [3] })) got.push(r.pieceIndex);
+          return got;
+        } catch (e) {
+          expect(ConnectError.from(e).code).toBe(Code.ResourceExhausted);
+          return undefined;
+        }
+      },
+      "the stalled stream's slot to be freed",
+      10_000,
+      100,
+    );
+    expect(second).toEqual([3]);
+    let ended: unknown;
+    try {
+      for (let k = 0; k < 50; k++) if ((await stalled.next()).done) break;
+    } catch (e) {
+      ended = e;
+    }
+    expect(ConnectError.from(ended).code).toBe(Code.Canceled);
+  });
+});
+
 describe("PushFile", () => {
   let alice: TestPeer;
   let bob: TestPeer;

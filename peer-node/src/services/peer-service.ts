@@ -190,6 +190,8 @@ export class PeerServiceImpl implements ServiceImpl<typeof PeerService> {
   /** FetchPieces: the asked pieces in the asked order, one message each, within the upload cap. */
   async *fetchPieces(req: FetchPiecesRequest, ctx: HandlerContext): AsyncGenerator<FetchPiecesResponse> {
     let release: (() => void) | undefined;
+    // The call ended (client gone, deadline): the slot is free even if this generator is never resumed.
+    const onAbort = () => release?.();
     const conn = this.#connection(ctx);
     try {
       const contentId = checkContentId(req.contentId);
@@ -204,6 +206,7 @@ export class PeerServiceImpl implements ServiceImpl<typeof PeerService> {
       const past = indexes.find((i) => i >= count);
       if (past !== undefined) throw new InvalidRequestError(`Piece ${past} is past the end of the file (it has ${count} pieces).`);
       release = this.#slots.acquire(conn?.remoteAddress ?? "unknown");
+      ctx.signal.addEventListener("abort", onAbort, { once: true });
 
       // Read one piece ahead so the disk works while the previous piece is on the wire.
       let next: Promise<Uint8Array> | undefined = indexes.length > 0 ? this.#store.readPiece(contentId, indexes[0]!) : undefined;
@@ -213,7 +216,14 @@ export class PeerServiceImpl implements ServiceImpl<typeof PeerService> {
         next?.catch(() => undefined); // awaited next round; never an unhandled rejection if we stop early
         await this.#upload?.take(data.length, ctx.signal);
         // A reader that stops reading leaves us suspended in this yield: the watchdog ends the stream.
-        const watchdog = conn ? setTimeout(() => conn.abort(), this.#idleMs) : undefined;
+        const watchdog = conn
+          ? setTimeout(() => {
+              conn.abort();
+              // connect-node never resumes (nor returns) a generator whose stream died mid-write, so
+              // our finally would never run: give the slot back here (a test caught the leak).
+              release?.();
+            }, this.#idleMs)
+          : undefined;
         try {
           yield create(FetchPiecesResponseSchema, { pieceIndex: indexes[i]!, data });
         } finally {
@@ -223,6 +233,7 @@ export class PeerServiceImpl implements ServiceImpl<typeof PeerService> {
     } catch (err) {
       throw this.#fail("FetchPieces", err);
     } finally {
+      ctx.signal.removeEventListener("abort", onAbort);
       release?.();
     }
   }

@@ -5,7 +5,7 @@
 // includes our own partial folder) and names another peer could not store are skipped, with a log line.
 import { EventEmitter } from "node:events";
 import { createReadStream, watch, type FSWatcher, type ReadStream, type Stats } from "node:fs";
-import { link, lstat, mkdir, open, readdir, rename, rm, statfs, unlink } from "node:fs/promises";
+import { link, lstat, mkdir, readdir, rename, rm, statfs, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import {
@@ -17,6 +17,7 @@ import {
 import { DiskFullError, InvalidRequestError, NotHeldError, isDiskFull } from "../errors.js";
 import type { FileStore, FolderDelta, Manifest, SharedFile, VerifiedFile } from "./file-store.js";
 import { HashCache } from "./hash-cache.js";
+import { FileChangedError, OpenFiles } from "./open-files.js";
 import { fileNameProblem, uniqueFileName, validateFileName } from "./names.js";
 import { checkContentId, choosePieceSize, hashFile, pieceCount, pieceLength } from "./pieces.js";
 
@@ -76,6 +77,7 @@ export class SharedFolder extends EventEmitter implements FileStore {
   #byContent = new Map<string, Indexed>();
   #pending = new Map<string, Pending>();
   #manifests = new Map<string, Manifest>();
+  readonly #openFiles = new OpenFiles();
   #warnedNames = new Set<string>();
   #lock: Promise<unknown> = Promise.resolve();
   #watcher: FSWatcher | undefined;
@@ -161,29 +163,24 @@ export class SharedFolder extends EventEmitter implements FileStore {
       throw new InvalidRequestError(`Piece ${pieceIndex} is past the end of the file (it has ${count} pieces).`);
     }
     const length = pieceLength(entry.size, entry.pieceSize, pieceIndex);
-    let fh;
+    const key = `${contentId}\0${entry.name}\0${entry.size}\0${entry.mtimeMs}`;
+    const unchanged = (st: Stats) => st.size === entry.size && st.mtimeMs === entry.mtimeMs;
     try {
-      fh = await open(join(this.folder, entry.name), "r");
-    } catch {
+      return await this.#openFiles.use(key, contentId, join(this.folder, entry.name), unchanged, async (fh) => {
+        const buf = Buffer.allocUnsafe(length);
+        let done = 0;
+        while (done < length) {
+          const { bytesRead } = await fh.read(buf, done, length - done, pieceIndex * entry.pieceSize + done);
+          if (bytesRead === 0) throw new FileChangedError("short read");
+          done += bytesRead;
+        }
+        return buf;
+      });
+    } catch (err) {
+      if (!(err instanceof FileChangedError) && (err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+      this.#openFiles.forget(contentId);
       this.#scheduleReconcile(0);
-      throw new NotHeldError(contentId, "The file was removed from the shared folder.");
-    }
-    try {
-      const st = await fh.stat();
-      if (st.size !== entry.size || st.mtimeMs !== entry.mtimeMs) {
-        this.#scheduleReconcile(0);
-        throw new NotHeldError(contentId, "The file changed on disk since it was indexed; it is being reindexed.");
-      }
-      const buf = Buffer.allocUnsafe(length);
-      let done = 0;
-      while (done < length) {
-        const { bytesRead } = await fh.read(buf, done, length - done, pieceIndex * entry.pieceSize + done);
-        if (bytesRead === 0) throw new NotHeldError(contentId, "The file is shorter than when it was indexed.");
-        done += bytesRead;
-      }
-      return buf;
-    } finally {
-      await fh.close();
+      throw new NotHeldError(contentId, "The file changed on disk since it was indexed; it is being reindexed.");
     }
   }
 
@@ -275,6 +272,7 @@ export class SharedFolder extends EventEmitter implements FileStore {
     clearTimeout(this.#debounce);
     clearInterval(this.#rescanTimer);
     await this.#lock.catch(() => undefined);
+    this.#openFiles.closeAll();
     await this.#cache.save();
   }
 
@@ -475,7 +473,10 @@ export class SharedFolder extends EventEmitter implements FileStore {
     const added: SharedFile[] = [];
     for (const [id, e] of byContent) if (before.get(id) !== e.name) added.push(toShared(e));
     const removed = [...before.keys()].filter((id) => !byContent.has(id));
-    for (const id of removed) this.#manifests.delete(id);
+    for (const id of removed) {
+      this.#manifests.delete(id);
+      this.#openFiles.forget(id);
+    }
     void this.#cache.save();
     if (added.length > 0 || removed.length > 0) {
       const delta: FolderDelta = { added, removed };

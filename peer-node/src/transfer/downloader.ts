@@ -7,12 +7,12 @@
 // 2. pull pieces from all those holders at once with FetchPieces, a few pieces per request, each holder
 //    with a window of pieces in flight that grows while it delivers and is capped by its measured rate,
 //    so fast holders carry more of the file; near the end, idle holders duplicate slow holders' pieces;
-// 3. verify each piece's SHA-256 before writing it at its offset in the partial file; a bad piece is
-//    fetched again from another holder, and a holder with 3 bad pieces is banned for this transfer;
-//    a holder that fails or sends no bytes for a while loses its pieces to the others;
-// 4. hash the whole file in order while pieces land (re-reading from disk only what did not stay in
-//    memory), compare with the content id, and let the store move the file into the folder.
-import { createHash } from "node:crypto";
+// 3. verify each piece's SHA-256 before writing it at its offset in the partial file (both on a worker
+//    thread, see piece-worker.ts); a bad piece is fetched again from another holder, and a holder with 3
+//    bad pieces is banned for this transfer; a holder that fails or sends no bytes for a while loses its
+//    pieces to the others; reading pauses while too many received bytes wait for the disk;
+// 4. hash the whole file in order while pieces land (the worker re-reads from the page cache only the
+//    pieces that arrived out of order), compare with the content id, and let the store move the file in.
 import { setMaxListeners } from "node:events";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Logger } from "pino";
@@ -31,7 +31,7 @@ import {
   HOLDERS_PER_DOWNLOAD_MAX,
   MANIFEST_TIMEOUT_MS,
   NO_HOLDER_GRACE_MS,
-  WHOLE_HASH_BUFFER_BYTES,
+  PIECES_UNWRITTEN_MAX_BYTES,
 } from "../constants.js";
 import {
   DiskFullError,
@@ -44,13 +44,14 @@ import {
 } from "../errors.js";
 import type { FileStore, Manifest } from "../store/file-store.js";
 import { sanitizeFileName } from "../store/names.js";
-import { bytesEqual, checkManifest, isContentId, manifestFingerprint, pieceLength, sha256 } from "../store/pieces.js";
+import { checkManifest, isContentId, manifestFingerprint, pieceLength } from "../store/pieces.js";
 import type { Downloader, FindHolders, PeerRef } from "./api.js";
 import { formatBytes } from "./format.js";
 import { PartialDownload } from "./partial-download.js";
 import type { PeerClients } from "./peer-clients.js";
 import { sleep } from "./rate-limiter.js";
 import { Transfer, type TransferRegistry } from "./transfer.js";
+import { PieceWorker, PieceWorkerError } from "./piece-worker.js";
 import { manifestFromProto } from "./wire.js";
 
 /** Tunables of the downloader (tests shorten the timeouts); every field has a default in constants.ts. */
@@ -63,6 +64,8 @@ export interface DownloaderOptions {
   readonly windowInitialPieces?: number;
   readonly windowMaxPieces?: number;
   readonly retryMinMs?: number;
+  /** Received bytes allowed to wait for their hash check and write before reading pauses. */
+  readonly unwrittenMaxBytes?: number;
 }
 
 /** What the downloader needs. */
@@ -98,6 +101,7 @@ export class PieceDownloader implements Downloader {
       windowInitialPieces: o.windowInitialPieces ?? HOLDER_WINDOW_INITIAL_PIECES,
       windowMaxPieces: o.windowMaxPieces ?? HOLDER_WINDOW_MAX_PIECES,
       retryMinMs: o.retryMinMs ?? HOLDER_RETRY_MIN_MS,
+      unwrittenMaxBytes: o.unwrittenMaxBytes ?? PIECES_UNWRITTEN_MAX_BYTES,
     };
   }
 
@@ -201,6 +205,8 @@ interface Fetch {
   readonly pieces: number[];
   readonly controller: AbortController;
   lastBytesAtMs: number;
+  /** Waiting for our own disk, not for the holder. */
+  paused: boolean;
 }
 
 /** In the endgame, a piece in flight for longer than this may be asked of a second holder. */
@@ -208,7 +214,9 @@ const ENDGAME_LATE_MS = 1_000;
 
 const MISSING = 0;
 const IN_FLIGHT = 1;
-const VERIFIED = 2;
+/** Received; its hash is being checked (and then it is written). */
+const CHECKING = 2;
+const VERIFIED = 3;
 
 /** The whole life of one download. */
 class DownloadJob {
@@ -240,7 +248,10 @@ class DownloadJob {
   #refetched = 0;
   #unsaved = 0;
   #lastSaveMs = Date.now();
-  #hasher!: InOrderHasher;
+  #worker: PieceWorker | undefined;
+  /** Bytes received and not yet verified and written, and who waits for some to free up. */
+  #unwrittenBytes = 0;
+  #unwrittenWaiters: Array<() => void> = [];
   #fatal: unknown;
   #wake: (() => void) | undefined;
   #lastRefreshMs = 0;
@@ -287,7 +298,8 @@ class DownloadJob {
       this.#finishing = true;
       for (const f of this.#fetches) f.controller.abort();
       t.update({ state: "verifying", sources: [] });
-      const digest = await this.#hasher.finish();
+      const digest = await this.#worker!.finish();
+      this.#worker = undefined;
       if (digest !== t.contentId) {
         throw new VerificationError(
           "The downloaded bytes do not match the content id: the holders described the file wrongly. Nothing was kept.",
@@ -312,6 +324,7 @@ class DownloadJob {
   async #end(err: unknown): Promise<void> {
     const t = this.#transfer;
     this.#controller.abort();
+    this.#worker?.destroy();
     await this.#settle();
     const partial = this.#partial;
     if (t.signal.aborted) {
@@ -344,6 +357,7 @@ class DownloadJob {
   /** Waits until every fetch and write has stopped. */
   async #settle(): Promise<void> {
     for (const f of this.#fetches) f.controller.abort();
+    this.#wakeDiskWaiters();
     for (let i = 0; i < 100 && (this.#fetches.size > 0 || this.#writes.size > 0); i++) {
       await Promise.race([Promise.allSettled([...this.#writes]), sleep(20)]);
     }
@@ -403,8 +417,10 @@ class DownloadJob {
       }
     }
     t.setBytesDone(this.#verifiedBytes);
-    this.#hasher = new InOrderHasher(count, (i) => this.#state[i] === VERIFIED, (i) => partial.readPiece(i));
-    this.#hasher.kick();
+    // "Written", not "verified": a piece is marked verified before its write lands, and the hasher may
+    // read it back from disk (a bench run hashed zeros that way before this was the partial's bit).
+    // The worker's ring holds as many bytes as may wait to be written, so a slot is always free.
+    this.#worker = new PieceWorker(partial.partPath, chosen.manifest, partial.verified, this.#s.unwrittenMaxBytes + chosen.manifest.pieceSize);
   }
 
   /**
@@ -541,7 +557,7 @@ class DownloadJob {
   #onTick(): void {
     const now = Date.now();
     for (const f of this.#fetches) {
-      if (now - f.lastBytesAtMs > this.#s.stallTimeoutMs) {
+      if (!f.paused && now - f.lastBytesAtMs > this.#s.stallTimeoutMs) {
         f.controller.abort(new StalledError(`${f.holder.ref.name} sent nothing for ${Math.round(this.#s.stallTimeoutMs / 1000)} s.`));
       }
     }
@@ -651,7 +667,7 @@ class DownloadJob {
       h.owned.add(i);
     }
     h.inflight += pieces.length;
-    const f: Fetch = { holder: h, pieces, controller: new AbortController(), lastBytesAtMs: Date.now() };
+    const f: Fetch = { holder: h, pieces, controller: new AbortController(), lastBytesAtMs: Date.now(), paused: false };
     this.#fetches.add(f);
     const onJobAbort = () => f.controller.abort(this.#signal.reason);
     this.#signal.addEventListener("abort", onJobAbort, { once: true });
@@ -666,7 +682,7 @@ class DownloadJob {
     const h = f.holder;
     const pending = new Set(f.pieces);
     const track = this.#deps.peers.track(() => (f.lastBytesAtMs = Date.now()));
-    let outcome: "ok" | "bad" | "error" = "ok";
+    let broken = false;
     try {
       const client = this.#deps.peers.client(h.ref.address);
       const stream = client.fetchPieces(
@@ -679,36 +695,55 @@ class DownloadJob {
         if (!pending.has(i)) {
           // Not asked for, or sent twice: a holder that breaks the protocol is treated like a corrupt one.
           this.#badPiece(h, undefined, `sent piece ${i}, which was not asked for`);
-          outcome = "bad";
+          broken = true;
           break;
         }
         pending.delete(i);
+        // Another holder's copy is already being checked or kept (endgame): this one is not needed.
+        const twin = this.#state[i] !== IN_FLIGHT;
+        if (!twin) this.#state[i] = CHECKING;
         this.#release(h, i);
-        if (!this.#checkPiece(i, res.data)) {
-          this.#badPiece(h, i, `sent a piece ${i} that failed verification`);
-          if (h.banned) {
-            outcome = "bad";
-            break;
-          }
-          continue;
+        if (twin) continue;
+        if (this.#unwrittenBytes >= this.#s.unwrittenMaxBytes) await this.#waitForDisk(f);
+        this.#process(h, i, res.data);
+        if (h.banned) {
+          broken = true;
+          break;
         }
-        h.record(res.data.length);
-        h.window = Math.min(this.#s.windowMaxPieces, h.window + 1 / Math.max(1, Math.floor(h.window) / 2));
-        h.failures = 0;
-        if (this.#state[i] === VERIFIED) continue; // the endgame twin arrived first
-        this.#acceptPiece(i, res.data);
       }
-      if (outcome === "ok" && pending.size > 0) {
+      if (!broken && pending.size > 0) {
         throw new InvalidRequestError(`${h.ref.name} ended the stream before sending every piece asked for.`);
       }
     } catch (err) {
-      outcome = "error";
       this.#fetchFailed(f, err, pending.size);
     } finally {
       track.dispose();
       for (const i of pending) this.#release(h, i);
       this.#pump();
     }
+  }
+
+  /**
+   * Backpressure: stops reading this stream while too many received bytes wait for their hash check and
+   * write (HTTP/2 flow control then slows the holder), so memory stays bounded when the disk is slower
+   * than the network. A paused fetch is not a stalled holder.
+   */
+  async #waitForDisk(f: Fetch): Promise<void> {
+    f.paused = true;
+    try {
+      while (this.#unwrittenBytes >= this.#s.unwrittenMaxBytes) {
+        this.#signal.throwIfAborted();
+        f.controller.signal.throwIfAborted();
+        await new Promise<void>((resolve) => this.#unwrittenWaiters.push(resolve));
+      }
+    } finally {
+      f.paused = false;
+      f.lastBytesAtMs = Date.now();
+    }
+  }
+
+  #wakeDiskWaiters(): void {
+    for (const w of this.#unwrittenWaiters.splice(0)) w();
   }
 
   /** The piece is no longer outstanding at this holder; if nobody else has it, it goes back to the pool. */
@@ -722,9 +757,63 @@ class DownloadJob {
     }
   }
 
-  #checkPiece(i: number, data: Uint8Array): boolean {
-    const m = this.#manifest;
-    return data.length === pieceLength(m.size, m.pieceSize, i) && bytesEqual(sha256(data), m.pieceHashes[i]!);
+  /**
+   * Has the piece worker check the received piece's SHA-256 and write it, then counts it and saves the
+   * state now and then. A bad piece goes back to be fetched from another holder.
+   */
+  #process(h: Holder, i: number, data: Uint8Array): void {
+    const length = data.length;
+    this.#unwrittenBytes += length;
+    const task = (async () => {
+      try {
+        let ok: boolean;
+        try {
+          ok = length === pieceLength(this.#manifest.size, this.#manifest.pieceSize, i) && (await this.#worker!.verifyAndWrite(i, data));
+        } catch (err) {
+          if (this.#signal.aborted) return;
+          this.#state[i] = MISSING;
+          const code = err instanceof PieceWorkerError ? err.code : undefined;
+          this.#fatal ??=
+            code === "ENOSPC" || code === "EDQUOT"
+              ? new DiskFullError("The disk filled up during the download; it was stopped and nothing unverified was kept.", { cause: err })
+              : err;
+          this.#controller.abort(this.#fatal);
+          return;
+        }
+        if (this.#signal.aborted) return;
+        if (!ok) {
+          // A twin still on its way from another holder may be good; otherwise back to the pool.
+          if (this.#owners[i]! > 0) this.#state[i] = IN_FLIGHT;
+          else {
+            this.#state[i] = MISSING;
+            this.#returned.push(i);
+          }
+          this.#badPiece(h, i, `sent a piece ${i} that failed verification`);
+          return;
+        }
+        h.record(length);
+        h.window = Math.min(this.#s.windowMaxPieces, h.window + 1 / Math.max(1, Math.floor(h.window) / 2));
+        h.failures = 0;
+        this.#partial!.markVerified(i);
+        this.#state[i] = VERIFIED;
+        this.#verifiedCount++;
+        this.#verifiedBytes += length;
+        this.#transfer.setBytesDone(this.#verifiedBytes);
+        this.#unsaved++;
+        const now = Date.now();
+        if (this.#unsaved >= DOWNLOAD_STATE_SAVE_PIECES || now - this.#lastSaveMs >= DOWNLOAD_STATE_SAVE_INTERVAL_MS) {
+          this.#unsaved = 0;
+          this.#lastSaveMs = now;
+          this.#partial!.save().catch((err) => this.#log.warn({ err }, "could not save download state"));
+        }
+      } finally {
+        this.#unwrittenBytes -= length;
+        this.#wakeDiskWaiters();
+        this.#poke();
+      }
+    })();
+    this.#writes.add(task);
+    void task.finally(() => this.#writes.delete(task));
   }
 
   #badPiece(h: Holder, i: number | undefined, what: string): void {
@@ -743,38 +832,6 @@ class DownloadJob {
       for (const f of this.#fetches) if (f.holder === h) f.controller.abort(new Error("holder banned"));
     }
     this.#publish();
-  }
-
-  /** Writes a verified piece, feeds the whole-file hash, counts progress, and saves the state now and then. */
-  #acceptPiece(i: number, data: Uint8Array): void {
-    this.#state[i] = VERIFIED;
-    const write = (async () => {
-      try {
-        await this.#partial!.writePiece(i, data);
-      } catch (err) {
-        this.#state[i] = MISSING;
-        this.#fatal ??= isDiskFull(err)
-          ? new DiskFullError("The disk filled up during the download; it was stopped and nothing unverified was kept.", { cause: err })
-          : err;
-        this.#controller.abort(this.#fatal);
-        this.#poke();
-        return;
-      }
-      this.#verifiedCount++;
-      this.#verifiedBytes += data.length;
-      this.#hasher.add(i, data);
-      this.#transfer.setBytesDone(this.#verifiedBytes);
-      this.#unsaved++;
-      const now = Date.now();
-      if (this.#unsaved >= DOWNLOAD_STATE_SAVE_PIECES || now - this.#lastSaveMs >= DOWNLOAD_STATE_SAVE_INTERVAL_MS) {
-        this.#unsaved = 0;
-        this.#lastSaveMs = now;
-        this.#partial!.save().catch((err) => this.#log.warn({ err }, "could not save download state"));
-      }
-      this.#poke();
-    })();
-    this.#writes.add(write);
-    void write.finally(() => this.#writes.delete(write));
   }
 
   /** A fetch failed: its pieces go back; the holder backs off, and is dropped after repeated failures. */
@@ -806,78 +863,6 @@ class DownloadJob {
       this.#refresh(true);
     }
     this.#publish();
-  }
-}
-
-/**
- * The whole-file SHA-256, computed in piece order while pieces arrive. Pieces that arrive ahead of the
- * cursor wait in memory (bounded); the rest are read back from the partial file when the cursor gets there.
- */
-class InOrderHasher {
-  readonly #hash = createHash("sha256");
-  readonly #count: number;
-  readonly #verified: (i: number) => boolean;
-  readonly #read: (i: number) => Promise<Uint8Array>;
-  readonly #buffered = new Map<number, Uint8Array>();
-  #bufferedBytes = 0;
-  #cursor = 0;
-  #running: Promise<void> | undefined;
-  #error: unknown;
-
-  constructor(count: number, verified: (i: number) => boolean, read: (i: number) => Promise<Uint8Array>) {
-    this.#count = count;
-    this.#verified = verified;
-    this.#read = read;
-  }
-
-  /** Offers a freshly verified piece. */
-  add(i: number, data: Uint8Array): void {
-    if (i >= this.#cursor && (i === this.#cursor || this.#bufferedBytes + data.length <= WHOLE_HASH_BUFFER_BYTES)) {
-      this.#buffered.set(i, data);
-      this.#bufferedBytes += data.length;
-    }
-    this.kick();
-  }
-
-  /** Advances the cursor in the background as far as verified pieces allow. */
-  kick(): void {
-    this.#running ??= this.#drain()
-      .catch((err) => {
-        this.#error = err;
-      })
-      .finally(() => {
-        this.#running = undefined;
-      });
-  }
-
-  async #drain(): Promise<void> {
-    while (this.#cursor < this.#count && this.#verified(this.#cursor)) {
-      const i = this.#cursor;
-      let data = this.#buffered.get(i);
-      if (data) {
-        this.#buffered.delete(i);
-        this.#bufferedBytes -= data.length;
-      } else {
-        data = await this.#read(i);
-      }
-      this.#hash.update(data);
-      this.#cursor++;
-    }
-  }
-
-  /** The hex digest once every piece is verified. */
-  async finish(): Promise<string> {
-    for (let i = 0; i < 3 && this.#cursor < this.#count; i++) {
-      await this.#running;
-      if (this.#error) throw this.#error;
-      if (this.#cursor < this.#count) {
-        this.kick();
-        await this.#running;
-      }
-    }
-    if (this.#error) throw this.#error;
-    if (this.#cursor < this.#count) throw new Error("whole-file hash requested before every piece was verified");
-    return this.#hash.digest("hex");
   }
 }
 

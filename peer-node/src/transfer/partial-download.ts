@@ -144,28 +144,9 @@ export class PartialDownload {
     return n;
   }
 
-  /** Writes a verified piece at its offset and sets its bit (in memory; see save). */
-  async writePiece(i: number, data: Uint8Array): Promise<void> {
-    const position = i * this.manifest.pieceSize;
-    let done = 0;
-    while (done < data.length) {
-      const { bytesWritten } = await this.#fh.write(data, done, data.length - done, position + done);
-      done += bytesWritten;
-    }
+  /** Sets piece `i`'s bit (in memory; see save) once its verified bytes are written. */
+  markVerified(i: number): void {
     this.verified[i >> 3]! |= 1 << (i & 7);
-  }
-
-  /** Reads piece `i` back from the partial file. */
-  async readPiece(i: number): Promise<Uint8Array> {
-    const length = pieceLength(this.manifest.size, this.manifest.pieceSize, i);
-    const buf = Buffer.allocUnsafe(length);
-    let done = 0;
-    while (done < length) {
-      const { bytesRead } = await this.#fh.read(buf, done, length - done, i * this.manifest.pieceSize + done);
-      if (bytesRead === 0) throw new Error("partial file is shorter than its manifest");
-      done += bytesRead;
-    }
-    return buf;
   }
 
   /**

@@ -22,6 +22,10 @@ export interface PeerClientsOptions {
   readonly logger?: Logger;
   /** An HTTP/2 session without streams closes after this long. */
   readonly idleTimeoutMs?: number;
+  /** HTTP/2 flow-control window per stream we advertise (bytes a peer may send before we read). */
+  readonly streamWindowBytes?: number;
+  /** HTTP/2 connection-level window we advertise; bounds unread bytes per peer. */
+  readonly sessionWindowBytes?: number;
 }
 
 /**
@@ -38,8 +42,11 @@ class WideSessionManager {
   readonly #trackers: Map<string, () => void>;
   readonly #onBytes = new WeakMap<http2.ClientHttp2Stream, () => void>();
 
-  constructor(inner: Http2SessionManager, logger: Logger | undefined, trackers: Map<string, () => void>) {
+  readonly #sessionWindowBytes: number;
+
+  constructor(inner: Http2SessionManager, logger: Logger | undefined, trackers: Map<string, () => void>, sessionWindowBytes: number) {
     this.#inner = inner;
+    this.#sessionWindowBytes = sessionWindowBytes;
     this.#logger = logger;
     this.#trackers = trackers;
   }
@@ -68,7 +75,7 @@ class WideSessionManager {
       this.#widened.add(session);
       session.on("error", (err) => this.#logger?.debug({ err: err.message, peer: this.authority }, "peer session error"));
       try {
-        session.setLocalWindowSize(HTTP2_SESSION_WINDOW_BYTES);
+        session.setLocalWindowSize(this.#sessionWindowBytes);
       } catch {
         // The session died in between; the stream will report it.
       }
@@ -93,6 +100,8 @@ const TRACK_HEADER = "x-p2p-local-track";
 export class PeerClients {
   readonly #logger: Logger | undefined;
   readonly #idleTimeoutMs: number;
+  readonly #streamWindowBytes: number;
+  readonly #sessionWindowBytes: number;
   readonly #entries = new Map<string, { client: PeerClient; sessions: WideSessionManager }>();
   readonly #trackers = new Map<string, () => void>();
   #nextTrackId = 0;
@@ -101,6 +110,8 @@ export class PeerClients {
   constructor(options: PeerClientsOptions = {}) {
     this.#logger = options.logger;
     this.#idleTimeoutMs = options.idleTimeoutMs ?? PEER_SESSION_IDLE_TIMEOUT_MS;
+    this.#streamWindowBytes = options.streamWindowBytes ?? HTTP2_INITIAL_WINDOW_BYTES;
+    this.#sessionWindowBytes = options.sessionWindowBytes ?? HTTP2_SESSION_WINDOW_BYTES;
   }
 
   /** The client for a peer's base URL (http:// or https://); all calls to it share one HTTP/2 session. */
@@ -112,9 +123,9 @@ export class PeerClients {
     const inner = new Http2SessionManager(
       baseUrl,
       { idleConnectionTimeoutMs: this.#idleTimeoutMs, pingIntervalMs: PEER_SESSION_PING_INTERVAL_MS },
-      { settings: { initialWindowSize: HTTP2_INITIAL_WINDOW_BYTES, maxFrameSize: HTTP2_MAX_FRAME_BYTES } },
+      { settings: { initialWindowSize: this.#streamWindowBytes, maxFrameSize: HTTP2_MAX_FRAME_BYTES } },
     );
-    const sessions = new WideSessionManager(inner, this.#logger, this.#trackers);
+    const sessions = new WideSessionManager(inner, this.#logger, this.#trackers, this.#sessionWindowBytes);
     const transport = createGrpcTransport({
       baseUrl,
       sessionManager: sessions,

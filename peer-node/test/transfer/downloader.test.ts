@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { copyFile, mkdir, readFile, readdir, utimes } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -47,6 +48,7 @@ async function seeders(size: number, specs: Array<Omit<TestPeerOptions, "root">>
 
 /** A downloading pserver's parts on <root>/me. */
 async function downloader(holders: () => PeerRef[], options: DownloaderOptions = FAST, storeWrap?: (s: SharedFolder) => SharedFolder) {
+  await mkdir(join(root, "me", "shared"), { recursive: true });
   const store = await SharedFolder.open({ folder: join(root, "me", "shared"), dataDir: join(root, "me", "data"), logger, pieceSizeBytes: TEST_PIECE_BYTES });
   const used = storeWrap ? storeWrap(store) : store;
   const registry = new TransferRegistry();
@@ -170,5 +172,32 @@ describe("PieceDownloader", () => {
 
     const bad = await none.d.download("not-a-content-id").done;
     expect(bad.error).toMatch(/not a content id/);
+  });
+
+  // Needs a small real filesystem: a tmpfs, which only root may mount (skipped elsewhere).
+  const canMount = (() => {
+    if (process.getuid?.() !== 0) return false;
+    try {
+      execFileSync("mount", ["--version"], { stdio: "ignore" });
+      return true;
+    } catch {
+      return false;
+    }
+  })();
+  it.skipIf(!canMount)("stops cleanly when the disk fills up mid-download (ENOSPC), keeping nothing", async () => {
+    const peers = await seeders(6 * 1024 * 1024, [{ name: "a" }, { name: "b" }]);
+    const mountPoint = join(root, "me", "shared");
+    await mkdir(mountPoint, { recursive: true });
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=3m", "tmpfs", mountPoint]);
+    closers.push(() => {
+      execFileSync("umount", ["-l", mountPoint]);
+    });
+    // The space check passes (as if another program filled the disk after it), then writes hit ENOSPC.
+    const { store, d } = await downloader(refs(peers), FAST, (s) => wrapStore(s, { freeBytes: async () => 1024 ** 3 }) as SharedFolder);
+    const end = await d.download(source.contentId).done;
+    expect(end.state).toBe("failed");
+    expect(end.error).toBe("The disk filled up during the download; it was stopped and nothing unverified was kept.");
+    expect(await readdir(store.partialDir)).toEqual([]);
+    expect((await readdir(mountPoint)).filter((n) => !n.startsWith("."))).toEqual([]);
   });
 });

@@ -1,0 +1,91 @@
+// Read-only file handles kept open between piece reads. Serving a piece used to open, fstat, read and
+// close the file: four thread-pool round trips per piece, and the benchmark's seeder spent more time on
+// them than on reading. A handle is re-checked (fstat) at most every RECHECK_MS and closed when idle.
+import { open, type FileHandle } from "node:fs/promises";
+import type { Stats } from "node:fs";
+
+const MAX_OPEN = 16;
+const RECHECK_MS = 1_000;
+const IDLE_CLOSE_MS = 10_000;
+
+interface Slot {
+  readonly owner: string;
+  readonly handle: Promise<FileHandle>;
+  users: number;
+  lastUseMs: number;
+  checkedAtMs: number;
+  dead: boolean;
+}
+
+/** Thrown when a cached file no longer passes its check (changed or replaced on disk). */
+export class FileChangedError extends Error {}
+
+/** A small cache of open file handles keyed by what the caller knows about the file. */
+export class OpenFiles {
+  readonly #slots = new Map<string, Slot>();
+
+  /**
+   * Runs `fn` with an open handle of `path`. `key` names the file's identity (it changes when the file
+   * is reindexed), `owner` groups keys for forget(), and `check` must accept the handle's stat (rechecked
+   * now and then); a failed check throws FileChangedError.
+   */
+  async use<T>(key: string, owner: string, path: string, check: (st: Stats) => boolean, fn: (fh: FileHandle) => Promise<T>): Promise<T> {
+    const now = Date.now();
+    this.#sweep(now);
+    let slot = this.#slots.get(key);
+    if (!slot) {
+      const handle = open(path, "r");
+      handle.catch(() => undefined);
+      slot = { owner, handle, users: 0, lastUseMs: now, checkedAtMs: 0, dead: false };
+      this.#slots.set(key, slot);
+    }
+    slot.users++;
+    slot.lastUseMs = now;
+    try {
+      let fh: FileHandle;
+      try {
+        fh = await slot.handle;
+      } catch (err) {
+        this.#kill(key, slot);
+        throw err;
+      }
+      if (now - slot.checkedAtMs >= RECHECK_MS) {
+        const st = await fh.stat();
+        if (!check(st)) {
+          this.#kill(key, slot);
+          throw new FileChangedError(path);
+        }
+        slot.checkedAtMs = now;
+      }
+      return await fn(fh);
+    } finally {
+      slot.users--;
+      if (slot.dead && slot.users === 0) void slot.handle.then((fh) => fh.close()).catch(() => undefined);
+    }
+  }
+
+  /** Closes every handle of an owner (its file was removed or changed). */
+  forget(owner: string): void {
+    for (const [key, slot] of this.#slots) if (slot.owner === owner) this.#kill(key, slot);
+  }
+
+  /** Closes everything. */
+  closeAll(): void {
+    for (const [key, slot] of this.#slots) this.#kill(key, slot);
+  }
+
+  #kill(key: string, slot: Slot): void {
+    if (this.#slots.get(key) === slot) this.#slots.delete(key);
+    if (slot.dead) return;
+    slot.dead = true;
+    if (slot.users === 0) void slot.handle.then((fh) => fh.close()).catch(() => undefined);
+  }
+
+  /** Closes idle handles, and the least recently used beyond MAX_OPEN. */
+  #sweep(now: number): void {
+    for (const [key, slot] of this.#slots) if (slot.users === 0 && now - slot.lastUseMs > IDLE_CLOSE_MS) this.#kill(key, slot);
+    if (this.#slots.size < MAX_OPEN) return;
+    const idle = [...this.#slots].filter(([, s]) => s.users === 0).sort((a, b) => a[1].lastUseMs - b[1].lastUseMs);
+    for (const [key, slot] of idle.slice(0, this.#slots.size - MAX_OPEN + 1)) this.#kill(key, slot);
+  }
+}
