@@ -1,19 +1,19 @@
 // buildApp: the directory as an unstarted Fastify app. Tests import only this; main.ts listens.
 
 import { join } from "node:path";
-import rateLimit from "@fastify/rate-limit";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Ajv, type AnySchema } from "ajv";
 import Fastify, { type FastifyBaseLogger, type FastifyReply, type FastifyRequest, LogController } from "fastify";
-import { pino, type Logger } from "pino";
+import { type Bindings, type ChildLoggerOptions, pino, type Logger } from "pino";
 import type { Clock } from "./clock.js";
 import type { DirectoryConfig } from "./config.js";
-import { BODY_LIMIT_BYTES, DATABASE_FILE_NAME, RATE_LIMIT_WINDOW_MS } from "./constants.js";
+import { BODY_LIMIT_BYTES, DATABASE_FILE_NAME, RATE_LIMIT_MAX_KEYS, RATE_LIMIT_WINDOW_MS } from "./constants.js";
 import { Directory } from "./directory.js";
 import { DirectoryError, handleError } from "./errors.js";
 import { HttpMetrics } from "./metrics.js";
+import { FixedWindowLimiter } from "./rate-limiter.js";
 import { createAuth } from "./routes/auth.js";
 import { operationsRoutes } from "./routes/operations.js";
 import { peerIndexRoutes } from "./routes/peer-index.js";
@@ -32,6 +32,10 @@ declare module "fastify" {
   interface FastifyInstance {
     /** The directory service behind the routes (tests use it to sweep on demand). */
     directory: Directory;
+  }
+  interface FastifyContextConfig {
+    /** false: the per-IP rate limit does not apply to this route (health checks, metrics). */
+    rateLimit?: false;
   }
 }
 
@@ -65,6 +69,67 @@ class QuietLogController extends LogController {
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
     if (error) reply.log.error({ res: reply, err: error, responseTime: reply.elapsedTime }, "request errored");
     else reply.log.debug({ res: reply, responseTime: reply.elapsedTime }, "request completed");
+  }
+}
+
+type LogMethod = "fatal" | "error" | "warn" | "info" | "debug" | "trace";
+
+/**
+ * A request's logger, created only when something is logged at an enabled level. pino builds a child
+ * logger per request otherwise, for every heartbeat, though nearly all of them log nothing.
+ */
+class LazyChildLogger {
+  readonly #parent: FastifyBaseLogger;
+  readonly #bindings: Bindings;
+  readonly #options: ChildLoggerOptions;
+  #child: FastifyBaseLogger | undefined;
+
+  constructor(parent: FastifyBaseLogger, bindings: Bindings, options: ChildLoggerOptions) {
+    this.#parent = parent;
+    this.#bindings = bindings;
+    this.#options = options;
+  }
+
+  get level(): string {
+    return this.#parent.level;
+  }
+
+  set level(level: string) {
+    this.#real().level = level;
+  }
+
+  #real(): FastifyBaseLogger {
+    this.#child ??= this.#parent.child(this.#bindings, this.#options);
+    return this.#child;
+  }
+
+  #log(method: LogMethod, args: unknown[]): void {
+    if (!(this.#parent as unknown as Logger).isLevelEnabled(method)) return;
+    (this.#real()[method] as (...values: unknown[]) => void)(...args);
+  }
+
+  fatal(...args: unknown[]): void {
+    this.#log("fatal", args);
+  }
+  error(...args: unknown[]): void {
+    this.#log("error", args);
+  }
+  warn(...args: unknown[]): void {
+    this.#log("warn", args);
+  }
+  info(...args: unknown[]): void {
+    this.#log("info", args);
+  }
+  debug(...args: unknown[]): void {
+    this.#log("debug", args);
+  }
+  trace(...args: unknown[]): void {
+    this.#log("trace", args);
+  }
+  silent(): void {}
+
+  child(bindings: Bindings, options?: ChildLoggerOptions): FastifyBaseLogger {
+    return this.#real().child(bindings, options);
   }
 }
 
@@ -105,6 +170,7 @@ async function assemble(
     // pino's Logger is a FastifyBaseLogger; typing the app with the narrower one keeps DirectoryApp simple.
     loggerInstance: logger as FastifyBaseLogger,
     logController: new QuietLogController(),
+    childLoggerFactory: (parent, bindings, options) => new LazyChildLogger(parent, bindings, options),
     bodyLimit: BODY_LIMIT_BYTES,
     trustProxy: config.trustProxy,
     return503OnClosing: true,
@@ -164,18 +230,21 @@ async function assemble(
   });
   await app.register(swaggerUi, { routePrefix: "/docs" });
 
-  await app.register(rateLimit, {
-    global: config.rateLimitPerMinute > 0,
-    max: Math.max(1, config.rateLimitPerMinute),
-    timeWindow: RATE_LIMIT_WINDOW_MS,
-    hook: "onRequest",
-    keyGenerator: (request) => request.ip,
-    errorResponseBuilder: (request, context) =>
-      new DirectoryError(
-        "rate_limited",
-        `too many requests from ${request.ip}: at most ${context.max} per minute; retry in ${context.after}`,
-      ),
-  });
+  if (config.rateLimitPerMinute > 0) {
+    const perIp = new FixedWindowLimiter(config.rateLimitPerMinute, RATE_LIMIT_WINDOW_MS, RATE_LIMIT_MAX_KEYS);
+    app.addHook("onRequest", (request, reply, done) => {
+      if (request.routeOptions.config.rateLimit === false) return done();
+      const retryAfterSeconds = perIp.hit(request.ip);
+      if (retryAfterSeconds === 0) return done();
+      reply.header("retry-after", String(retryAfterSeconds));
+      done(
+        new DirectoryError(
+          "rate_limited",
+          `too many requests from ${request.ip}: at most ${config.rateLimitPerMinute} per minute; retry in ${retryAfterSeconds} s`,
+        ),
+      );
+    });
+  }
 
   const metrics = new HttpMetrics();
   // A callback hook, not an async one: it runs on every request and a promise per request shows up.

@@ -29,8 +29,8 @@ export const DEFAULT_RATE_LIMIT_PER_MINUTE = 60_000;
 export const DEFAULT_SESSION_RATE_LIMIT_PER_MINUTE = 1_200;
 /** Window of both rate limits. */
 export const RATE_LIMIT_WINDOW_MS = 60_000;
-/** Sessions the per-session rate limit tracks in one window (memory bound against made-up tokens). */
-export const RATE_LIMIT_MAX_SESSION_KEYS = 200_000;
+/** Keys (sessions, IPs) a rate limit tracks in one window: a memory bound against made-up tokens. */
+export const RATE_LIMIT_MAX_KEYS = 200_000;
 
 /** How long a push ticket can be redeemed. */
 export const UPLOAD_TICKET_TTL_MS = 5 * 60_000;

@@ -1,6 +1,6 @@
-// A fixed-window request counter per key, in process memory: the per-session rate limit.
-// (@fastify/rate-limit handles the per-IP limit; its async, LRU-backed path cost more than the whole
-// database write of a heartbeat, the directory's hottest route, so sessions use this instead.)
+// A fixed-window request counter per key, in process memory: the per-IP and per-session rate limits.
+// Synchronous and allocation-light, because it runs on every heartbeat (the directory's hottest route);
+// @fastify/rate-limit's async, LRU-backed path cost a measurable share of a heartbeat.
 // Limits are per directory instance; with several instances behind one address each counts its own.
 
 /** Counts requests per key in fixed windows and says when a key is over its limit. */

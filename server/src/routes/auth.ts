@@ -1,7 +1,7 @@
 // Bearer-token authentication and the per-session rate limit, as preHandler hooks.
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { RATE_LIMIT_MAX_SESSION_KEYS, RATE_LIMIT_WINDOW_MS } from "../constants.js";
+import { RATE_LIMIT_MAX_KEYS, RATE_LIMIT_WINDOW_MS } from "../constants.js";
 import type { Directory } from "../directory.js";
 import { DirectoryError } from "../errors.js";
 import { FixedWindowLimiter } from "../rate-limiter.js";
@@ -34,7 +34,7 @@ export function createAuth(app: FastifyInstance, directory: Directory, sessionRa
   // Keyed by the token's hash, so an abusive session is stopped before it costs a database lookup.
   const limiter =
     sessionRateLimitPerMinute > 0
-      ? new FixedWindowLimiter(sessionRateLimitPerMinute, RATE_LIMIT_WINDOW_MS, RATE_LIMIT_MAX_SESSION_KEYS)
+      ? new FixedWindowLimiter(sessionRateLimitPerMinute, RATE_LIMIT_WINDOW_MS, RATE_LIMIT_MAX_KEYS)
       : null;
 
   const token = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
