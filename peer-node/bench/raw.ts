@@ -1,0 +1,46 @@
+// The baseline: the same bytes over a bare node:http2 stream, with the same window settings.
+//   raw.ts serve <file>              prints "ready <url>", streams the file to every GET
+//   raw.ts fetch <url> <out|->       downloads once ("-" discards), prints {bytes, seconds}
+import { createReadStream, createWriteStream } from "node:fs";
+import { open } from "node:fs/promises";
+import http2 from "node:http2";
+import type net from "node:net";
+import { pipeline } from "node:stream/promises";
+import { HTTP2_INITIAL_WINDOW_BYTES, HTTP2_MAX_FRAME_BYTES, HTTP2_SESSION_WINDOW_BYTES } from "../src/constants.js";
+
+const settings = { initialWindowSize: HTTP2_INITIAL_WINDOW_BYTES, maxFrameSize: HTTP2_MAX_FRAME_BYTES };
+const [mode, a, b] = process.argv.slice(2);
+
+if (mode === "serve") {
+  const server = http2.createServer({ settings });
+  server.on("session", (s) => {
+    const widen = () => s.setLocalWindowSize(HTTP2_SESSION_WINDOW_BYTES);
+    if (s.connecting) s.once("connect", widen);
+    else widen();
+  });
+  server.on("stream", (stream) => {
+    stream.respond({ ":status": 200, "content-type": "application/octet-stream" });
+    void pipeline(createReadStream(a!, { highWaterMark: 1024 * 1024 }), stream).catch(() => undefined);
+  });
+  server.listen(0, "127.0.0.1", () => process.stdout.write(`ready http://127.0.0.1:${(server.address() as net.AddressInfo).port}\n`));
+  process.once("SIGTERM", () => process.exit(0));
+} else if (mode === "fetch") {
+  const session = http2.connect(a!, { settings });
+  session.once("connect", () => session.setLocalWindowSize(HTTP2_SESSION_WINDOW_BYTES));
+  const started = performance.now();
+  const req = session.request({ ":path": "/" });
+  let bytes = 0;
+  req.on("data", (c: Buffer) => (bytes += c.length));
+  if (b === "-") {
+    req.resume();
+    await new Promise((r) => req.once("end", r));
+  } else {
+    await pipeline(req, createWriteStream(b!));
+    const fh = await open(b!, "r+");
+    await fh.datasync(); // our downloader makes its bytes durable too
+    await fh.close();
+  }
+  const seconds = (performance.now() - started) / 1000;
+  session.close();
+  process.stdout.write(`${JSON.stringify({ bytes, seconds })}\n`);
+}

@@ -1,0 +1,165 @@
+// Transfer benchmark: prints figures, asserts nothing (house rule 10). Run: npm run bench -w peer-node
+//  1. 1 GiB download between two pserver processes vs a raw node:http2 stream of the same bytes;
+//  2. peak RSS of the downloading process during that download;
+//  3. three seeders each capped at the same upload rate R: the download rate as a multiple of R.
+// Everything lives in a temp dir that is deleted at the end. Each figure is the best of BENCH_RUNS runs
+// (default 3; the median is printed too): the machines this runs on are shared and noisy, so the load
+// average is printed as well. Sizes: BENCH_BIG_MIB (1024), BENCH_CAPPED_MIB (256), BENCH_CAP_MBPS (20).
+import { spawn, type ChildProcess } from "node:child_process";
+import { createHash, randomFillSync } from "node:crypto";
+import { link, mkdir, mkdtemp, open, rm, utimes } from "node:fs/promises";
+import { loadavg, tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const MiB = 1024 * 1024;
+const BIG_BYTES = Number(process.env.BENCH_BIG_MIB ?? 1024) * MiB;
+const CAPPED_BYTES = Number(process.env.BENCH_CAPPED_MIB ?? 256) * MiB;
+const CAP_BYTES_PER_SECOND = Number(process.env.BENCH_CAP_MBPS ?? 20) * 1_000_000;
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const children = new Set<ChildProcess>();
+
+/** Writes `size` random bytes; returns the content id. */
+async function makeFile(path: string, size: number): Promise<string> {
+  await mkdir(dirname(path), { recursive: true });
+  const fh = await open(path, "w");
+  const hash = createHash("sha256");
+  const chunk = Buffer.allocUnsafe(16 * MiB);
+  for (let done = 0; done < size; done += chunk.length) {
+    const part = chunk.subarray(0, Math.min(chunk.length, size - done));
+    randomFillSync(part);
+    hash.update(part);
+    await fh.write(part);
+  }
+  await fh.close();
+  const old = new Date(Date.now() - 60_000);
+  await utimes(path, old, old);
+  return hash.digest("hex");
+}
+
+/** Runs `node --import tsx <script> ...args` and resolves with its first stdout line matching `pattern`. */
+function start(script: string, args: string[], pattern: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
+  const child = spawn(process.execPath, ["--import", "tsx", join(here, script), ...args], { stdio: ["ignore", "pipe", "inherit"] });
+  children.add(child);
+  child.once("exit", () => children.delete(child));
+  return new Promise((resolve, reject) => {
+    let out = "";
+    child.stdout!.on("data", (c: Buffer) => {
+      out += c.toString();
+      const m = pattern.exec(out);
+      if (m) resolve({ child, match: m });
+    });
+    child.once("exit", (code) => reject(new Error(`${script} exited (${code}) before printing ${pattern}: ${out}`)));
+  });
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((r) => child.once("exit", r));
+  child.kill("SIGTERM");
+  await exited;
+}
+
+/** Starts a seeder sharing `folder`; resolves with its URL. */
+async function seeder(root: string, name: string, file: string, uploadBytesPerSecond?: number) {
+  const folder = join(root, name, "shared");
+  await mkdir(folder, { recursive: true });
+  await link(file, join(folder, "payload.bin")); // a hard link: no extra disk space
+  const { child, match } = await start("seeder.ts", [JSON.stringify({ folder, dataDir: join(root, name, "data"), uploadBytesPerSecond })], /ready (\S+)\n/);
+  return { child, address: match[1]! };
+}
+
+/** Downloads `contentId` in a fresh fetcher process from the given holders. */
+async function fetch(root: string, name: string, contentId: string, holders: Array<{ name: string; address: string }>) {
+  const folder = join(root, name, "shared");
+  const { child, match } = await start("fetcher.ts", [JSON.stringify({ folder, dataDir: join(root, name, "data"), contentId, holders })], /(\{.*\})\n/);
+  const result = JSON.parse(match[1]!) as {
+    state: string;
+    error: string;
+    bytes: number;
+    seconds: number;
+    baselineRssBytes: number;
+    peakRssBytes: number;
+    vmHwmBytes: number;
+    refetched: number;
+    cpuSeconds: number;
+  };
+  await new Promise((r) => (child.exitCode !== null ? r(undefined) : child.once("exit", r)));
+  if (result.state !== "completed") throw new Error(`download ${result.state}: ${result.error}`);
+  await rm(join(root, name), { recursive: true, force: true });
+  return result;
+}
+
+const mbps = (bytes: number, seconds: number) => bytes / seconds / 1e6;
+const fmt = (n: number) => n.toFixed(1);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const load = () => loadavg().map((x) => x.toFixed(2)).join(" ");
+
+async function main(): Promise<void> {
+  const root = await mkdtemp(join(tmpdir(), "p2p-bench-"));
+  try {
+    console.log(`peer-node transfer benchmark (node ${process.version}, ${RUNS} runs each, load average ${load()})`);
+    const big = join(root, "files", "big.bin");
+    const bigId = await makeFile(big, BIG_BYTES);
+
+    // 1. Raw node:http2 of the same bytes (to memory, and to disk with a final datasync like ours).
+    const raw = await start("raw.ts", ["serve", big], /ready (\S+)\n/);
+    const rawUrl = raw.match[1]!;
+    const rawRun = async (out: string) => {
+      const { child, match } = await start("raw.ts", ["fetch", rawUrl, out], /(\{.*\})\n/);
+      await new Promise((r) => (child.exitCode !== null ? r(undefined) : child.once("exit", r)));
+      const r = JSON.parse(match[1]!) as { bytes: number; seconds: number };
+      await rm(out, { force: true });
+      return mbps(r.bytes, r.seconds);
+    };
+    await rawRun("-"); // warm-up: page cache
+    const rawMem: number[] = [];
+    const rawDisk: number[] = [];
+    for (let k = 0; k < RUNS; k++) {
+      rawMem.push(await rawRun("-"));
+      rawDisk.push(await rawRun(join(root, "raw-out.bin")));
+    }
+    await stop(raw.child);
+
+    // Ours: one seeder process, one downloading process, gRPC over the one-port server.
+    const s1 = await seeder(root, "seed1", big);
+    const ours: Array<Awaited<ReturnType<typeof fetch>>> = [];
+    for (let k = 0; k < RUNS; k++) ours.push(await fetch(root, `fetch${k}`, bigId, [{ name: "seed1", address: s1.address }]));
+    await stop(s1.child);
+    const oursRates = ours.map((o) => mbps(o.bytes, o.seconds));
+    const best = Math.max(...oursRates);
+
+    const size = `${(BIG_BYTES / MiB).toFixed(0)} MiB`;
+    console.log(`\n1. ${size} download, two processes on loopback (best / median MB/s)`);
+    console.log(`   raw node:http2 stream, to memory:            ${fmt(Math.max(...rawMem))} / ${fmt(median(rawMem))}`);
+    console.log(`   raw node:http2 stream, to disk + datasync:   ${fmt(Math.max(...rawDisk))} / ${fmt(median(rawDisk))}`);
+    console.log(`   PieceDownloader (gRPC, verified, to folder): ${fmt(best)} / ${fmt(median(oursRates))}  (runs: ${oursRates.map(fmt).join(", ")})`);
+    console.log(`   ratio ours / raw-to-memory: ${(best / Math.max(...rawMem)).toFixed(2)}x   ours / raw-to-disk: ${(best / Math.max(...rawDisk)).toFixed(2)}x   (target >= 0.6x)`);
+    console.log(`   CPU of the downloading process (all threads): ${fmt(median(ours.map((o) => o.cpuSeconds / (o.bytes / 2 ** 30))))} s per GiB`);
+    console.log(
+      `\n2. RSS of the downloading process: peak ${fmt(Math.max(...ours.map((o) => o.peakRssBytes)) / MiB)} MiB sampled, VmHWM ${fmt(Math.max(...ours.map((o) => o.vmHwmBytes)) / MiB)} MiB, ` +
+        `${fmt(median(ours.map((o) => o.baselineRssBytes)) / MiB)} MiB before the download started  (target < 150 MB)`,
+    );
+    await rm(big, { force: true });
+
+    // 3. Three seeders capped at R each.
+    const capped = join(root, "files", "capped.bin");
+    const cappedId = await makeFile(capped, CAPPED_BYTES);
+    const seeders = [];
+    for (const name of ["capA", "capB", "capC"]) seeders.push({ name, ...(await seeder(root, name, capped, CAP_BYTES_PER_SECOND)) });
+    const one = await fetch(root, "fetchOne", cappedId, [{ name: seeders[0]!.name, address: seeders[0]!.address }]);
+    const three = await fetch(root, "fetchThree", cappedId, seeders.map((s) => ({ name: s.name, address: s.address })));
+    for (const s of seeders) await stop(s.child);
+    const r = CAP_BYTES_PER_SECOND / 1e6;
+    console.log(`\n3. ${(CAPPED_BYTES / MiB).toFixed(0)} MiB from seeders each capped at R = ${fmt(r)} MB/s`);
+    console.log(`   one seeder:    ${fmt(mbps(one.bytes, one.seconds))} MB/s = ${(mbps(one.bytes, one.seconds) / r).toFixed(2)} R`);
+    console.log(`   three seeders: ${fmt(mbps(three.bytes, three.seconds))} MB/s = ${(mbps(three.bytes, three.seconds) / r).toFixed(2)} R  (target >= 2.5 R)`);
+    console.log(`\nload average at the end: ${load()}`);
+  } finally {
+    for (const c of children) c.kill("SIGKILL");
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+await main();

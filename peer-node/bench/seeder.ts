@@ -1,0 +1,34 @@
+// A minimal serving pserver for the benchmark: a shared folder and PeerService on the real one-port
+// server, configured as startPserver configures it. argv[2]: JSON {folder, dataDir, uploadBytesPerSecond?}.
+// Prints "ready <url>" once serving; stops on SIGTERM.
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { pino } from "pino";
+import { MAX_RPC_MESSAGE_BYTES } from "../src/constants.js";
+import { PeerService } from "../src/gen.js";
+import { listenOnePort } from "../src/server/one-port.js";
+import { PeerServiceImpl, peerContextValues } from "../src/services/peer-service.js";
+import { SharedFolder } from "../src/store/shared-folder.js";
+
+const args = JSON.parse(process.argv[2]!) as { folder: string; dataDir: string; uploadBytesPerSecond?: number };
+const logger = pino({ level: process.env.BENCH_LOG_LEVEL ?? "warn" });
+const store = await SharedFolder.open({ folder: args.folder, dataDir: args.dataDir, logger });
+const service = new PeerServiceImpl({
+  store,
+  redeemTicket: async () => {
+    throw new Error("no pushes in the benchmark");
+  },
+  peerName: () => "seeder",
+  logger,
+  limits: { uploadBytesPerSecond: args.uploadBytesPerSecond },
+});
+const handler = connectNodeAdapter({
+  routes: (router) => router.service(PeerService, service),
+  acceptCompression: [],
+  readMaxBytes: MAX_RPC_MESSAGE_BYTES,
+  contextValues: peerContextValues,
+});
+const server = await listenOnePort({ host: "127.0.0.1", port: 0, handler, logger });
+process.stdout.write(`ready ${server.url}\n`);
+process.once("SIGTERM", () => {
+  void server.close().then(() => store.close()).then(() => process.exit(0));
+});
