@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import { copyFile, mkdir, readFile, readdir, utimes } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { FolderDelta } from "../../src/store/file-store.js";
+import type { FolderDelta, Manifest } from "../../src/store/file-store.js";
 import { SharedFolder } from "../../src/store/shared-folder.js";
 import type { PeerRef } from "../../src/transfer/api.js";
 import { PieceDownloader, type DownloaderOptions } from "../../src/transfer/downloader.js";
@@ -141,6 +141,41 @@ describe("PieceDownloader", () => {
     expect(end.state).toBe("completed");
     expect(stalls).toBeGreaterThan(0);
     expect(end.piecesRefetched).toBeGreaterThan(0);
+    expect((await readFile(join(root, "me", "shared", "movie.bin"))).equals(source.bytes)).toBe(true);
+  });
+
+  it("uses only holders whose manifest agrees with the majority, and ignores manifests that do not add up", async () => {
+    const lie = async (inner: (id: string) => Promise<Manifest | undefined>, id: string) => {
+      const m = (await inner(id))!;
+      return { ...m, pieceHashes: m.pieceHashes.map(() => new Uint8Array(32)) };
+    };
+    const broken = async (inner: (id: string) => Promise<Manifest | undefined>, id: string) => {
+      const m = (await inner(id))!;
+      return { ...m, pieceHashes: m.pieceHashes.slice(1) };
+    };
+    const peers = await seeders(2 * 1024 * 1024, [{ name: "liar", manifest: lie }, { name: "a" }, { name: "broken", manifest: broken }, { name: "b" }]);
+    const { d } = await downloader(refs(peers));
+    const end = await d.download(source.contentId).done;
+    expect(end.error).toBe("");
+    expect(end.state).toBe("completed");
+    expect(peers[0]!.served).toEqual([]);
+    expect(peers[2]!.served).toEqual([]);
+    expect((await readFile(join(root, "me", "shared", "movie.bin"))).equals(source.bytes)).toBe(true);
+  });
+
+  it("asks the directory again when every holder is gone, and finishes from a new one", async () => {
+    const limits = { uploadBytesPerSecond: 2_000_000 };
+    const peers = await seeders(4 * 1024 * 1024, [{ name: "first", limits }, { name: "second" }]);
+    let listed = [peers[0]!];
+    const { d } = await downloader(() => listed.map((p) => ({ name: p.name, address: p.address })));
+    const t = d.download(source.contentId);
+    await waitFor(() => t.snapshot().bytesDone > 0, "some bytes from the first holder", 20_000);
+    listed = [peers[1]!];
+    peers[0]!.kill();
+    const end = await t.done;
+    expect(end.error).toBe("");
+    expect(end.state).toBe("completed");
+    expect(peers[1]!.served.length).toBeGreaterThan(0);
     expect((await readFile(join(root, "me", "shared", "movie.bin"))).equals(source.bytes)).toBe(true);
   });
 

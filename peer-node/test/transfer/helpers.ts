@@ -13,7 +13,7 @@ import {
 import { InvalidTicketError } from "../../src/errors.js";
 import { PeerService } from "../../src/gen.js";
 import { PeerServiceImpl, peerContextValues, type PeerServiceLimits } from "../../src/services/peer-service.js";
-import type { FileStore } from "../../src/store/file-store.js";
+import type { FileStore, Manifest } from "../../src/store/file-store.js";
 import { SharedFolder } from "../../src/store/shared-folder.js";
 import type { RedeemTicket } from "../../src/transfer/api.js";
 import { logger } from "../store/helpers.js";
@@ -42,6 +42,8 @@ export interface TestPeerOptions {
   readonly limits?: PeerServiceLimits;
   /** Replaces store.readPiece for serving (corrupt or stalled holders). */
   readonly readPiece?: (inner: FileStore["readPiece"], contentId: string, index: number) => Promise<Uint8Array>;
+  /** Replaces store.manifest for serving (a holder that lies about the file). */
+  readonly manifest?: (inner: FileStore["manifest"], contentId: string) => Promise<Manifest | undefined>;
   readonly redeemTicket?: RedeemTicket;
   /** Replaces store.freeBytes (a full disk). */
   readonly freeBytes?: () => Promise<number>;
@@ -76,12 +78,14 @@ export async function startTestPeer(opts: TestPeerOptions): Promise<TestPeer> {
   });
   const served: number[] = [];
   const inner = store.readPiece.bind(store);
+  const innerManifest = store.manifest.bind(store);
   const serving = wrapStore(store, {
     readPiece: async (contentId: string, index: number) => {
       served.push(index);
       return opts.readPiece ? opts.readPiece(inner, contentId, index) : inner(contentId, index);
     },
     ...(opts.freeBytes ? { freeBytes: opts.freeBytes } : {}),
+    ...(opts.manifest ? { manifest: (id: string) => opts.manifest!(innerManifest, id) } : {}),
   });
   const service = new PeerServiceImpl({
     store: serving,
