@@ -271,11 +271,19 @@ class DownloadJob {
     this.#log = deps.logger.child({ transfer: transfer.id, contentId: transfer.contentId });
     // Every fetch in flight listens to the job's signal; dozens at once are normal, not a leak.
     setMaxListeners(1_000, this.#controller.signal);
-    const abort = (signal: AbortSignal) => () => this.#controller.abort(signal.reason);
-    transfer.signal.addEventListener("abort", abort(transfer.signal), { once: true });
-    shutdown.addEventListener("abort", abort(shutdown), { once: true });
+    const onCancel = () => this.#controller.abort(transfer.signal.reason);
+    const onShutdown = () => this.#controller.abort(shutdown.reason);
+    transfer.signal.addEventListener("abort", onCancel, { once: true });
+    shutdown.addEventListener("abort", onShutdown, { once: true });
+    // The shutdown signal is shared by every download: let go of it when this one ends.
+    this.#detach = () => {
+      transfer.signal.removeEventListener("abort", onCancel);
+      shutdown.removeEventListener("abort", onShutdown);
+    };
     if (transfer.signal.aborted || shutdown.aborted) this.#controller.abort();
   }
+
+  readonly #detach: () => void;
 
   get #signal(): AbortSignal {
     return this.#controller.signal;
@@ -317,6 +325,7 @@ class DownloadJob {
       await this.#end(err);
     } finally {
       this.#controller.abort();
+      this.#detach();
     }
   }
 
