@@ -26,6 +26,7 @@ const PEERS = Number(process.env.BENCH_PEERS ?? 10_000);
 const FILES_PER_PEER = Number(process.env.BENCH_FILES_PER_PEER ?? 100);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
 const ROUNDS = 3;
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const HEARTBEAT_PEERS = 1_000;
 const SEED_BATCH_PEERS = 100;
 const DAY_MS = 86_400_000;
@@ -69,7 +70,7 @@ function peers(from: number, to: number, dataset: Dataset | null, tokens?: strin
 }
 
 async function heartbeats(): Promise<void> {
-  print(`## Heartbeats/s (autocannon, 10 connections, ${ROUNDS} rounds of ${SECONDS} s per server after 1 s warm-up)`);
+  print(`## Heartbeats/s (autocannon, ${CONNECTIONS} connections, ${ROUNDS} rounds of ${SECONDS} s per server after 1 s warm-up)`);
   const dataDir = await mkdtemp(join(tmpdir(), "directory-bench-hb-"));
   const tokens = Array.from({ length: HEARTBEAT_PEERS }, () => randomBytes(32).toString("base64url"));
   const store = SqliteStore.open(join(dataDir, DATABASE_FILE_NAME));
@@ -82,7 +83,7 @@ async function heartbeats(): Promise<void> {
       let next = 0;
       return autocannon({
         url,
-        connections: 10,
+        connections: CONNECTIONS,
         duration,
         requests: [
           {

@@ -125,11 +125,11 @@ export class Directory {
     this.#log.info("peer logged out");
   }
 
-  /** Keeps a session live for another session TTL. */
-  async heartbeat(tokenHash: string): Promise<SessionRecord> {
-    const session = await this.#store.renewSession(tokenHash, this.sessionTtlMs);
-    if (!session) throw new DirectoryError("unauthenticated", SESSION_GONE);
-    return session;
+  /** Keeps a session live for another session TTL; returns its new expiry. */
+  async heartbeat(tokenHash: string): Promise<Date> {
+    const expiresAt = await this.#store.renewSession(tokenHash, this.sessionTtlMs);
+    if (!expiresAt) throw new DirectoryError("unauthenticated", SESSION_GONE);
+    return expiresAt;
   }
 
   /** Replaces the session's peer's whole index; returns how many files it now holds. */

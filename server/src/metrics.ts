@@ -18,26 +18,23 @@ function label(value: string): string {
 
 /** Request counters and latency histograms, labelled by method and route pattern (never the raw URL). */
 export class HttpMetrics {
-  readonly #requests = new Map<string, { method: string; route: string; status: number; count: number }>();
-  readonly #latency = new Map<string, Histogram>();
+  readonly #routes = new Map<string, Histogram & { statuses: Map<number, number> }>();
 
   /** Records one answered request. */
   observe(method: string, route: string, status: number, seconds: number): void {
-    const requestKey = `${method} ${route} ${status}`;
-    const counter = this.#requests.get(requestKey) ?? { method, route, status, count: 0 };
-    counter.count += 1;
-    this.#requests.set(requestKey, counter);
-    const latencyKey = `${method} ${route}`;
-    let histogram = this.#latency.get(latencyKey);
-    if (!histogram) {
-      histogram = { method, route, buckets: LATENCY_BUCKETS_SECONDS.map(() => 0), sum: 0, count: 0 };
-      this.#latency.set(latencyKey, histogram);
+    const key = method + route;
+    let entry = this.#routes.get(key);
+    if (!entry) {
+      entry = { method, route, buckets: LATENCY_BUCKETS_SECONDS.map(() => 0), sum: 0, count: 0, statuses: new Map() };
+      this.#routes.set(key, entry);
     }
-    LATENCY_BUCKETS_SECONDS.forEach((bound, i) => {
-      if (seconds <= bound) (histogram.buckets[i] as number) += 1;
-    });
-    histogram.sum += seconds;
-    histogram.count += 1;
+    entry.statuses.set(status, (entry.statuses.get(status) ?? 0) + 1);
+    // Buckets are stored non-cumulative (one increment per request) and summed when rendered.
+    let i = 0;
+    while (i < LATENCY_BUCKETS_SECONDS.length && seconds > (LATENCY_BUCKETS_SECONDS[i] as number)) i += 1;
+    if (i < entry.buckets.length) (entry.buckets[i] as number) += 1;
+    entry.sum += seconds;
+    entry.count += 1;
   }
 
   /** The exposition text, with the store's gauges. */
@@ -55,19 +52,23 @@ export class HttpMetrics {
       "# HELP directory_http_requests_total HTTP requests answered, by method, route and status.",
       "# TYPE directory_http_requests_total counter",
     );
-    for (const c of this.#requests.values()) {
-      lines.push(
-        `directory_http_requests_total{method="${label(c.method)}",route="${label(c.route)}",status="${c.status}"} ${c.count}`,
-      );
+    for (const r of this.#routes.values()) {
+      for (const [status, count] of r.statuses) {
+        lines.push(
+          `directory_http_requests_total{method="${label(r.method)}",route="${label(r.route)}",status="${status}"} ${count}`,
+        );
+      }
     }
     lines.push(
       "# HELP directory_http_request_duration_seconds Time to answer HTTP requests, by method and route.",
       "# TYPE directory_http_request_duration_seconds histogram",
     );
-    for (const h of this.#latency.values()) {
+    for (const h of this.#routes.values()) {
       const labels = `method="${label(h.method)}",route="${label(h.route)}"`;
+      let cumulative = 0;
       LATENCY_BUCKETS_SECONDS.forEach((bound, i) => {
-        lines.push(`directory_http_request_duration_seconds_bucket{${labels},le="${bound}"} ${h.buckets[i]}`);
+        cumulative += h.buckets[i] as number;
+        lines.push(`directory_http_request_duration_seconds_bucket{${labels},le="${bound}"} ${cumulative}`);
       });
       lines.push(`directory_http_request_duration_seconds_bucket{${labels},le="+Inf"} ${h.count}`);
       lines.push(`directory_http_request_duration_seconds_sum{${labels}} ${h.sum}`);

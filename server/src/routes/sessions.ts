@@ -69,8 +69,8 @@ export function sessionRoutes(app: DirectoryApp, { directory, auth }: RouteDeps)
       },
     },
     async (request) => {
-      const session = await directory.heartbeat(request.tokenHash);
-      return { expiresAt: session.expiresAt.toISOString(), heartbeatIntervalMs: directory.heartbeatIntervalMs };
+      const expiresAt = await directory.heartbeat(request.tokenHash);
+      return { expiresAt: expiresAt.toISOString(), heartbeatIntervalMs: directory.heartbeatIntervalMs };
     },
   );
 }
