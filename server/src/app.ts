@@ -23,6 +23,7 @@ import { searchRoutes } from "./routes/search.js";
 import { sessionRoutes } from "./routes/sessions.js";
 import { ticketRoutes } from "./routes/tickets.js";
 import { PATTERN_MESSAGES } from "./schemas.js";
+import { PgStore } from "./storage/pg-store.js";
 import { SqliteStore } from "./storage/sqlite-store.js";
 import type { DirectoryStore } from "./storage/store.js";
 
@@ -43,9 +44,12 @@ declare module "fastify" {
 export interface BuildAppOptions {
   /** Validated configuration (see loadConfig / resolveConfig). */
   config: DirectoryConfig;
-  /** A store to use instead of the SQLite file in config.dataDir; the caller then closes it. */
+  /** A store to use instead of the one config names (PostgreSQL, else SQLite in dataDir); the caller then closes it. */
   store?: DirectoryStore;
-  /** Clock of the SQLite store buildApp opens (ignored with `store`); tests pass a ManualClock. */
+  /**
+   * Clock of the store buildApp opens (ignored with `store`); tests pass a ManualClock. Tests only for
+   * PostgreSQL, whose store otherwise uses the database's clock.
+   */
   clock?: Clock;
   /** A pino logger to use instead of one at config.logLevel on stdout. */
   logger?: Logger;
@@ -150,14 +154,25 @@ export async function buildApp(options: BuildAppOptions): Promise<DirectoryApp> 
   const { config } = options;
   const logger = options.logger ?? createLogger(config.logLevel);
   const ownStore = options.store === undefined;
-  const store =
-    options.store ?? SqliteStore.open(join(config.dataDir, DATABASE_FILE_NAME), { clock: options.clock });
+  const store = options.store ?? (await openStore(config, options.clock, logger));
   try {
     return await assemble(config, store, ownStore, logger);
   } catch (error) {
     if (ownStore) await store.close();
     throw error;
   }
+}
+
+/** The store the configuration names: PostgreSQL when a database URL is set, else SQLite in the data dir. */
+async function openStore(config: DirectoryConfig, clock: Clock | undefined, logger: Logger): Promise<DirectoryStore> {
+  if (config.databaseUrl === undefined) return SqliteStore.open(join(config.dataDir, DATABASE_FILE_NAME), { clock });
+  return PgStore.open({
+    connectionString: config.databaseUrl,
+    schema: config.databaseSchema,
+    testClock: clock,
+    onConnectionError: (error) =>
+      logger.warn({ err: error }, "an idle PostgreSQL connection failed; the pool opens a new one when needed"),
+  });
 }
 
 async function assemble(

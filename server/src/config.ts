@@ -5,6 +5,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs, parseEnv } from "node:util";
 import {
+  DEFAULT_DATABASE_SCHEMA,
   DEFAULT_DATA_DIR,
   DEFAULT_HEARTBEAT_INTERVAL_MS,
   DEFAULT_HOST,
@@ -32,8 +33,12 @@ export interface DirectoryConfig {
   host: string;
   /** TCP port (0 picks a free one). */
   port: number;
-  /** Directory holding the SQLite database. */
+  /** Directory holding the SQLite database (unused with `databaseUrl`). */
   dataDir: string;
+  /** PostgreSQL URL: when set, everything is kept there instead of SQLite, and several directories may share it. */
+  databaseUrl?: string | undefined;
+  /** PostgreSQL schema of the directory's tables (created if missing). */
+  databaseSchema: string;
   /** How often peers are asked to send a heartbeat. */
   heartbeatIntervalMs: number;
   /** How long a session stays live after a login or heartbeat. */
@@ -61,7 +66,7 @@ export class ConfigError extends Error {
   }
 }
 
-type Kind = "string" | "integer" | "boolean" | "level";
+type Kind = "string" | "integer" | "boolean" | "level" | "database-url";
 
 interface Setting {
   key: keyof DirectoryConfig;
@@ -78,6 +83,20 @@ export const SETTINGS: readonly Setting[] = [
   { key: "host", flag: "host", env: "DIRECTORY_HOST", kind: "string", help: `interface to listen on (default ${DEFAULT_HOST})` },
   { key: "port", flag: "port", env: "DIRECTORY_PORT", kind: "integer", min: 0, max: 65_535, help: `TCP port, 0 for any free one (default ${DEFAULT_PORT})` },
   { key: "dataDir", flag: "data-dir", env: "DIRECTORY_DATA_DIR", kind: "string", help: `where the SQLite database lives (default ${DEFAULT_DATA_DIR})` },
+  {
+    key: "databaseUrl",
+    flag: "database",
+    env: "DIRECTORY_DATABASE_URL",
+    kind: "database-url",
+    help: "postgres://user:password@host:port/db to keep everything in PostgreSQL, shared by several directories (default: SQLite in the data dir)",
+  },
+  {
+    key: "databaseSchema",
+    flag: "database-schema",
+    env: "DIRECTORY_DATABASE_SCHEMA",
+    kind: "string",
+    help: `PostgreSQL schema of the directory's tables, created if missing (default ${DEFAULT_DATABASE_SCHEMA})`,
+  },
   {
     key: "heartbeatIntervalMs",
     flag: "heartbeat-interval-ms",
@@ -209,6 +228,8 @@ export function resolveConfig(overrides: Partial<DirectoryConfig> = {}): Directo
     logLevel: overrides.logLevel ?? "info",
     trustProxy: overrides.trustProxy ?? false,
     scryptCostLog2: overrides.scryptCostLog2 ?? DEFAULT_SCRYPT_COST_LOG2,
+    databaseUrl: overrides.databaseUrl,
+    databaseSchema: overrides.databaseSchema ?? DEFAULT_DATABASE_SCHEMA,
   };
   for (const setting of SETTINGS) {
     const value = config[setting.key];
@@ -219,6 +240,12 @@ export function resolveConfig(overrides: Partial<DirectoryConfig> = {}): Directo
     if (setting.kind === "string" && (typeof value !== "string" || value.trim() === "")) {
       throw new ConfigError(`${setting.key} must not be empty`);
     }
+  }
+  if (config.databaseUrl !== undefined) checkDatabaseUrl(config.databaseUrl, "databaseUrl");
+  if (!DATABASE_SCHEMA.test(config.databaseSchema)) {
+    throw new ConfigError(
+      `databaseSchema must be 1-63 characters of a-z, 0-9 and _, not starting with a digit, got "${config.databaseSchema}"`,
+    );
   }
   if (config.sessionTtlMs <= config.heartbeatIntervalMs) {
     throw new ConfigError(
@@ -243,10 +270,29 @@ function parseSetting(setting: Setting, value: string | boolean, from: string): 
     checkInteger(setting, number, from);
     return number;
   }
+  if (setting.kind === "database-url") {
+    checkDatabaseUrl(text, from);
+    return text;
+  }
   if (setting.kind === "level" && !LOG_LEVELS.includes(text as LogLevel)) {
     throw new ConfigError(`${from} must be one of ${LOG_LEVELS.join(", ")}, got "${text}"`);
   }
   return text;
+}
+
+/** Schema names PgStore accepts (plain lower-case identifiers). */
+const DATABASE_SCHEMA = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** A PostgreSQL URL; the message never repeats the value, which may hold a password. */
+function checkDatabaseUrl(value: string, name: string): void {
+  let valid = false;
+  try {
+    const url = new URL(value);
+    valid = (url.protocol === "postgres:" || url.protocol === "postgresql:") && url.hostname !== "";
+  } catch {
+    valid = false;
+  }
+  if (!valid) throw new ConfigError(`${name} must be a URL like postgres://user:password@host:5432/database`);
 }
 
 function checkInteger(setting: Setting, value: unknown, name: string): void {

@@ -7,6 +7,8 @@ export const DEFAULT_PORT = 8080;
 export const DEFAULT_HOST = "127.0.0.1";
 /** Directory (under the working directory) holding the SQLite database when none is configured. */
 export const DEFAULT_DATA_DIR = ".data/directory";
+/** PostgreSQL schema of the directory's tables when none is configured. */
+export const DEFAULT_DATABASE_SCHEMA = "public";
 /** File name of the SQLite database inside the data directory. */
 export const DATABASE_FILE_NAME = "directory.sqlite";
 
@@ -90,3 +92,16 @@ export const FTS_MERGE_PAGES_PER_SWEEP = 500;
 export const SQLITE_BUSY_TIMEOUT_MS = 5_000;
 /** Upper bound of the request-latency histogram buckets, in seconds. */
 export const LATENCY_BUCKETS_SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5] as const;
+
+/** PostgreSQL connections per directory instance (each instance has its own pool). */
+export const PG_POOL_MAX_CONNECTIONS = 10;
+/** How long opening a PostgreSQL connection may take before the directory gives up on it. */
+export const PG_CONNECT_TIMEOUT_MS = 10_000;
+/** Server-side bound on one statement; a peer's full index (100,000 files) is far below it. */
+export const PG_STATEMENT_TIMEOUT_MS = 60_000;
+/** Attempts of a transaction that PostgreSQL aborted for a deadlock or a serialization failure. */
+export const PG_TRANSACTION_ATTEMPTS = 5;
+/** Wait before retrying such a transaction, times the attempt number (plus jitter of the same size). */
+export const PG_RETRY_DELAY_MS = 5;
+/** Search reads all candidate names (exact total) when the trigram index returns at most this many. */
+export const PG_SEARCH_FEW_CANDIDATES = 1_000;

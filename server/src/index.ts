@@ -24,13 +24,14 @@ export {
 export { Directory } from "./directory.js";
 export { DirectoryError, type DirectoryErrorCode, type ErrorBody } from "./errors.js";
 export { SqliteStore, type ImportedPeer, type SqliteStoreOptions } from "./storage/sqlite-store.js";
+export { PgStore, probePostgres, redactConnectionString, type PgStoreOptions } from "./storage/pg-store.js";
 export type * from "./storage/store.js";
 
 /** Options of startDirectory: any config value, plus a store, clock or logger to use. */
 export interface StartDirectoryOptions extends Partial<DirectoryConfig> {
-  /** A store instead of SQLite in dataDir (the caller closes it). */
+  /** A store instead of the configured one (the caller closes it). */
   store?: DirectoryStore;
-  /** Clock of the SQLite store (tests pass a ManualClock). */
+  /** Clock of the store (tests pass a ManualClock; for PostgreSQL it replaces the database's clock). */
   clock?: Clock;
   /** A pino logger instead of one at logLevel. */
   logger?: Logger;
@@ -48,11 +49,13 @@ export interface RunningDirectory {
 
 /**
  * Starts a directory in this process: on 127.0.0.1, port 0 (a free port) and log level "warn" unless
- * told otherwise; without `dataDir`, in a fresh temporary directory that close() deletes.
+ * told otherwise; with `databaseUrl`, on PostgreSQL; else without `dataDir`, in a fresh temporary
+ * directory that close() deletes.
  */
 export async function startDirectory(options: StartDirectoryOptions = {}): Promise<RunningDirectory> {
   const { store, clock, logger, ...overrides } = options;
-  const temporaryDir = overrides.dataDir === undefined ? await mkdtemp(join(tmpdir(), "p2p-directory-")) : undefined;
+  const needsTemporaryDir = overrides.dataDir === undefined && overrides.databaseUrl === undefined && store === undefined;
+  const temporaryDir = needsTemporaryDir ? await mkdtemp(join(tmpdir(), "p2p-directory-")) : undefined;
   const removeTemporaryDir = async () => {
     if (temporaryDir) await rm(temporaryDir, { recursive: true, force: true });
   };

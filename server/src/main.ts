@@ -5,6 +5,7 @@ import { buildApp, createLogger } from "./app.js";
 import { ConfigError, loadConfig, usage } from "./config.js";
 import { SHUTDOWN_GRACE_MS } from "./constants.js";
 import { urlOf } from "./index.js";
+import { redactConnectionString } from "./storage/pg-store.js";
 
 if (process.argv.includes("--help")) {
   process.stdout.write(usage());
@@ -21,18 +22,23 @@ try {
 }
 
 const logger = createLogger(config.logLevel);
+// Where everything is kept, for the log (a database URL without its password).
+const storage =
+  config.databaseUrl === undefined
+    ? { dataDir: config.dataDir }
+    : { database: redactConnectionString(config.databaseUrl), schema: config.databaseSchema };
 let app;
 try {
   app = await buildApp({ config, logger });
   await app.listen({ host: config.host, port: config.port });
 } catch (error) {
-  logger.fatal({ err: error, dataDir: config.dataDir }, `the directory could not start: ${(error as Error).message}`);
+  logger.fatal({ err: error, ...storage }, `the directory could not start: ${(error as Error).message}`);
   await app?.close().catch(() => undefined);
   process.exit(1);
 }
 
 const url = urlOf(app.server.address() as AddressInfo);
-logger.info({ url, dataDir: config.dataDir }, `directory listening on ${url}`);
+logger.info({ url, ...storage }, `directory listening on ${url}`);
 
 let stopping = false;
 const stop = async (signal: string) => {
