@@ -88,6 +88,10 @@ export const SQLITE_CACHE_KIB = 64 * 1024;
 export const FTS_MAX_SEGMENTS = 4;
 /** Pages of trigram-index merging per sweep (~40 ms of work on this project's machines). */
 export const FTS_MERGE_PAGES_PER_SWEEP = 500;
+/** How often the background thread checkpoints SQLite's WAL into the database file. */
+export const SQLITE_CHECKPOINT_INTERVAL_MS = 200;
+/** The WAL file is cut back to this size when SQLite starts it over. */
+export const SQLITE_WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
 /** How long SQLite waits for a lock held by another connection. */
 export const SQLITE_BUSY_TIMEOUT_MS = 5_000;
 /** Upper bound of the request-latency histogram buckets, in seconds. */

@@ -8,6 +8,8 @@
 //   clock; PostgreSQL: the database's `now()`), never from a caller, so two instances cannot disagree.
 // - Round-robin state (who was chosen last for an upload) and tickets live in the store, not in memory.
 // - Each method is one atomic unit (one transaction): a crash leaves either all of it or none of it.
+//   A store may write a renewal it has already answered a little later (the SQLite store batches
+//   heartbeats), as long as every later call sees it.
 // - Token and ticket values never reach the store; only their SHA-256 hashes (hex) do.
 
 /** A registered account. */
