@@ -1,8 +1,9 @@
 // The downloading pserver of the benchmark, in its own process so its memory and CPU are its own.
 // argv[2]: JSON {folder, dataDir, contentId, holders}. Prints one JSON line with the figures.
 // Tuning knobs for experiments (not used by run.ts): BENCH_PEER_OPTS / BENCH_DOWNLOADER_OPTS (JSON
-// options of PeerClients / PieceDownloader), BENCH_TIMELINE=1 (progress to stderr), BENCH_MEM_DETAIL=1.
-import { readFileSync } from "node:fs";
+// options of PeerClients / PieceDownloader), BENCH_TIMELINE=1 (progress to stderr), BENCH_MEM_DETAIL=1,
+// BENCH_THREADS=1 (CPU seconds of each thread to stderr).
+import { readFileSync, readdirSync } from "node:fs";
 import { pino } from "pino";
 import { SharedFolder } from "../src/store/shared-folder.js";
 import { PieceDownloader } from "../src/transfer/downloader.js";
@@ -42,6 +43,28 @@ const sampler = setInterval(() => {
     peakDetail = `${kinds} heapTotal ${m.heapTotal >> 20} MiB, external ${m.external >> 20} MiB, arrayBuffers ${m.arrayBuffers >> 20} MiB`;
   }
 }, 50);
+/** CPU ticks (utime + stime) of every thread of this process, by thread id and name. */
+function threadTicks(): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const tid of readdirSync("/proc/self/task")) {
+    try {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
+      const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      out.set(`${tid} ${name}`, Number(f[11]) + Number(f[12]));
+    } catch {
+      // The thread ended in between.
+    }
+  }
+  return out;
+}
+const ticksBefore = process.env.BENCH_THREADS ? threadTicks() : undefined;
+// The piece worker ends with its download: keep each thread's last sample.
+const ticksLast = new Map<string, number>();
+const sampleTicks = () => {
+  for (const [k, t] of threadTicks()) ticksLast.set(k, t);
+};
+const tickSampler = ticksBefore ? setInterval(sampleTicks, 100) : undefined;
 const cpuBefore = process.cpuUsage();
 const elu0 = performance.eventLoopUtilization();
 const started = performance.now();
@@ -56,6 +79,16 @@ const elu = performance.eventLoopUtilization(elu0);
 clearInterval(sampler);
 clearInterval(timeline);
 if (peakDetail) process.stderr.write(`peak: ${peakDetail}\n`);
+if (ticksBefore) {
+  // Ticks are 1/100 s on Linux; threads that used under 0.05 s are left out.
+  clearInterval(tickSampler);
+  sampleTicks();
+  const lines = [...ticksLast]
+    .map(([k, t]) => [k, (t - (ticksBefore.get(k) ?? 0)) / 100] as const)
+    .filter(([, s]) => s >= 0.05)
+    .map(([k, s]) => `${k}: ${s.toFixed(2)} s`);
+  process.stderr.write(`CPU by thread: ${lines.join(", ")}\n`);
+}
 const hwm = /VmHWM:\s+(\d+) kB/.exec(status());
 process.stdout.write(
   `${JSON.stringify({

@@ -3,11 +3,12 @@
 // Why a worker: with the event loop doing it all (protocol decoding, each piece's SHA-256, the
 // whole-file SHA-256), downloads here topped out around 100-150 MB/s with the loop never idle; WebCrypto's
 // digest moved the hashing to the thread pool but cost ~1 ms of event-loop time per MiB in copies. Now the
-// loop copies each piece once into a slot of a fixed shared ring and the worker hashes it, writes it at
-// its offset and, when it is the next piece in file order, feeds it to the whole-file hash straight from
-// the slot; pieces that arrived early are read back from the page cache when their turn comes. The ring
-// is also why memory stays flat: transferring each message's buffer instead left ~1 MiB of garbage per
-// piece in the worker's heap, which its rare garbage collections let grow past 150 MB.
+// loop hands each piece's own buffer to the worker (or, when the piece shares its buffer with other
+// bytes, copies it into a slot of a fixed shared ring) and the worker hashes it, writes it at its offset
+// and, when it is the next piece in file order, feeds it to the whole-file hash straight from memory;
+// pieces that arrived early are read back from the page cache when their turn comes. A handed-over
+// buffer is sent straight back: kept in the worker, ~1 MiB of garbage per piece waited for the worker's
+// rare garbage collections and grew past 150 MB; back on the main thread it dies young.
 import { Worker } from "node:worker_threads";
 import type { Manifest } from "../store/file-store.js";
 
@@ -45,11 +46,15 @@ function advance() {
 parentPort.on("message", (m) => {
   try {
     if (m.type === "piece") {
-      const data = slots.subarray(m.slot * pieceSize, m.slot * pieceSize + m.length);
+      const data = m.buffer
+        ? new Uint8Array(m.buffer, m.offset, m.length)
+        : slots.subarray(m.slot * pieceSize, m.slot * pieceSize + m.length);
+      // A handed-over buffer goes straight back: garbage here waits for this thread's rare collections.
+      const reply = (ok) => parentPort.postMessage({ id: m.id, ok, buffer: m.buffer }, m.buffer ? [m.buffer] : []);
       const i = m.i;
       const digest = crypto.createHash("sha256").update(data).digest();
       if (data.length !== lengthOf(i) || !digest.equals(hashes.subarray(i * 32, i * 32 + 32))) {
-        parentPort.postMessage({ id: m.id, ok: false });
+        reply(false);
         return;
       }
       let done = 0;
@@ -60,7 +65,7 @@ parentPort.on("message", (m) => {
         cursor++;
         advance();
       }
-      parentPort.postMessage({ id: m.id, ok: true });
+      reply(true);
     } else if (m.type === "start") {
       advance(); // a resumed download: hash the verified prefix while new pieces queue up
       parentPort.postMessage({ id: m.id, ok: true });
@@ -75,6 +80,12 @@ parentPort.on("message", (m) => {
   }
 });
 `;
+
+/**
+ * A piece's buffer may be at most this much larger than the piece to be handed to the worker whole:
+ * the message's framing (field tags and lengths), never another message's bytes.
+ */
+const HANDOVER_SLACK_BYTES = 64;
 
 /** An I/O failure inside the worker, with the errno code (ENOSPC...) when there was one. */
 export class PieceWorkerError extends Error {
@@ -142,11 +153,20 @@ export class PieceWorker {
 
   /**
    * Checks a piece against the manifest and, when it matches, writes it at its offset. Resolves true when
-   * written, false when the bytes do not match. The bytes are copied into a ring slot (waiting for one
-   * when all are busy), so the caller keeps its buffer.
+   * written, false when the bytes do not match. A piece that is alone in its buffer is handed over
+   * (the caller's view is detached: do not use `data` afterwards); any other is copied into a ring slot
+   * (waiting for one when all are busy), so the caller keeps its buffer.
    */
   async verifyAndWrite(i: number, data: Uint8Array): Promise<boolean> {
     if (data.length > this.#pieceSize) return false;
+    const buffer = data.buffer;
+    if (buffer instanceof ArrayBuffer && buffer.byteLength - data.byteLength <= HANDOVER_SLACK_BYTES && buffer.byteLength > 0) {
+      // The piece is alone in its buffer (connect-node decodes each message into a fresh one and the
+      // piece is a view of it): hand the buffer over instead of copying it. The copy into the ring was
+      // the download's main-thread hot spot (~0.5 s per 512 MiB here). The caller's view is detached.
+      const r = await this.#call({ type: "piece", i, buffer, offset: data.byteOffset, length: data.byteLength }, [buffer]);
+      return r.ok === true;
+    }
     while (this.#freeSlots.length === 0) {
       if (this.#dead) throw this.#dead;
       await new Promise<void>((resolve) => this.#slotWaiters.push(resolve));
@@ -178,12 +198,12 @@ export class PieceWorker {
     void this.#worker.terminate();
   }
 
-  #call(msg: Record<string, unknown>): Promise<Reply> {
+  #call(msg: Record<string, unknown>, transfer: ArrayBuffer[] = []): Promise<Reply> {
     if (this.#dead) return Promise.reject(this.#dead);
     const id = ++this.#nextId;
     return new Promise<Reply>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
-      this.#worker.postMessage({ ...msg, id });
+      this.#worker.postMessage({ ...msg, id }, transfer);
     });
   }
 }
