@@ -27,7 +27,6 @@ export interface DirectoryOptions {
   readonly sessionRateLimitPerMinute?: number;
   readonly scryptCostLog2?: number;
   readonly sweepIntervalMs?: number;
-  readonly logLevel?: string;
 }
 
 /** How a lying pserver lies (see lying-pserver.ts). */
@@ -42,7 +41,6 @@ export interface PeerOptions {
   /** A shared folder elsewhere (e.g. on a small tmpfs). */
   readonly sharedDir?: string;
   readonly port?: number;
-  readonly logLevel?: string;
   /** Start the chaos-only lying pserver instead of the real CLI. */
   readonly lying?: { readonly mode: LyingMode; readonly corruptEvery?: number };
 }
@@ -83,7 +81,9 @@ export class DirectoryProcess {
   /** Starts the process (on `port`, or 0 the first time) and waits for its "listening" log line. */
   async start(port = 0): Promise<this> {
     const o = this.options;
-    const args = ["--host", "127.0.0.1", "--port", String(port), "--data-dir", this.dataDir, "--log-level", o.logLevel ?? "info"];
+    const args = ["--host", "127.0.0.1", "--port", String(port), "--data-dir", this.dataDir];
+    // Always "info": the ready line ("directory listening on ...") is an info line.
+    args.push("--log-level", "info");
     args.push("--scrypt-cost", String(o.scryptCostLog2 ?? CHAOS_SCRYPT_COST_LOG2));
     args.push("--heartbeat-interval-ms", String(o.heartbeatIntervalMs ?? FAULT_HEARTBEAT_INTERVAL_MS));
     if (o.sessionTtlMs !== undefined) args.push("--session-ttl-ms", String(o.sessionTtlMs));
@@ -170,7 +170,8 @@ export class PeerProcess {
       "--directory-url", directory.url,
       "--shared-dir", this.sharedDir,
       "--data-dir", this.dataDir,
-      "--log-level", o.logLevel ?? "info",
+      // Always "info": the ready line ("pserver started") is an info line.
+      "--log-level", "info",
     ];
     if (o.password !== null) args.push("--password", this.password);
     if (o.uploadRate) args.push("--upload-rate", o.uploadRate);
@@ -236,11 +237,34 @@ export class PeerProcess {
   }
 }
 
+/** A directory running inside the chaos process (for a ManualClock: tickets expire without a 5-minute wait). */
+export class InProcessDirectory {
+  readonly dataDir: string;
+  readonly url: string;
+  readonly #close: () => Promise<void>;
+
+  constructor(url: string, dataDir: string, close: () => Promise<void>) {
+    this.url = loopbackUrl(url);
+    this.dataDir = dataDir;
+    this.#close = close;
+  }
+
+  /** A REST client of this directory. */
+  get api(): DirectoryApi {
+    return new DirectoryApi(this.url);
+  }
+
+  /** Stops it. */
+  close(): Promise<void> {
+    return this.#close();
+  }
+}
+
 /** The processes of one scenario, under one temp dir. */
 export class Cluster {
   readonly root: string;
   readonly peers = new Map<string, PeerProcess>();
-  directory: DirectoryProcess | undefined;
+  directory: DirectoryProcess | InProcessDirectory | undefined;
   #closed = false;
 
   private constructor(root: string) {
@@ -272,6 +296,25 @@ export class Cluster {
     const directory = new DirectoryProcess(this, path.join(this.root, "directory"), options);
     this.directory = directory;
     return directory.start();
+  }
+
+  /** Starts a directory inside this process, with `clock` (pservers are still processes). */
+  async startInProcessDirectory(clock: import("@p2p/server").Clock, options: DirectoryOptions = {}): Promise<InProcessDirectory> {
+    const { startDirectory } = await import("@p2p/server");
+    const dataDir = path.join(this.root, "directory");
+    const running = await startDirectory({
+      dataDir,
+      clock,
+      // Its refusals are what the authorization cases provoke: they are checked, not logged.
+      logLevel: "silent",
+      scryptCostLog2: options.scryptCostLog2 ?? CHAOS_SCRYPT_COST_LOG2,
+      heartbeatIntervalMs: options.heartbeatIntervalMs ?? FAULT_HEARTBEAT_INTERVAL_MS,
+      ...(options.sessionTtlMs !== undefined ? { sessionTtlMs: options.sessionTtlMs } : {}),
+      ...(options.sweepIntervalMs !== undefined ? { sweepIntervalMs: options.sweepIntervalMs } : {}),
+    });
+    const directory = new InProcessDirectory(running.url, dataDir, () => running.close());
+    this.directory = directory;
+    return directory;
   }
 
   /** Starts a pserver process (logged in at start unless options.password is null). */
@@ -309,8 +352,9 @@ export class Cluster {
     this.#closed = true;
     closeRpcSessions();
     const procs = [...this.peers.values()].map((p) => p.proc).filter((p) => p !== undefined);
-    if (this.directory?.proc) procs.push(this.directory.proc);
+    if (this.directory instanceof DirectoryProcess && this.directory.proc) procs.push(this.directory.proc);
     await Promise.all(procs.map((p) => p.kill("SIGKILL")));
+    if (this.directory instanceof InProcessDirectory) await this.directory.close();
     if (process.env.CHAOS_KEEP !== "1") {
       await rm(this.root, { recursive: true, force: true, maxRetries: 3 });
       releaseDir(this.root);

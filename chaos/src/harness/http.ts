@@ -41,9 +41,11 @@ export function rawRequest(baseUrl: string, request: RawRequest, options: { agen
   }
   if (body !== undefined) headers["content-length"] = String(body.length);
   return new Promise<RawResponse>((resolve, reject) => {
+    let answered = false;
     const req = http.request(
       { host: base.hostname, port: Number(base.port), method: request.method, path: request.path, headers, agent: options.agent ?? false },
       (res) => {
+        answered = true;
         const chunks: Buffer[] = [];
         res.on("data", (chunk: Buffer) => chunks.push(chunk));
         res.on("error", reject);
@@ -61,7 +63,46 @@ export function rawRequest(baseUrl: string, request: RawRequest, options: { agen
       },
     );
     req.setTimeout(options.timeoutMs ?? 30_000, () => req.destroy(new Error(`${request.method} ${request.path} timed out`)));
-    req.on("error", reject);
-    req.end(body);
+    req.on("error", (error: NodeJS.ErrnoException) => {
+      // A server that refuses a body early (413) answers and closes while the body is still being
+      // written: the write fails with EPIPE/ECONNRESET, but the answer may already be on its way.
+      if (answered) return;
+      if (error.code === "EPIPE" || error.code === "ECONNRESET") {
+        setTimeout(() => (answered ? undefined : reject(error)), 500).unref();
+        return;
+      }
+      reject(error);
+    });
+    void writeBody(req, body, () => answered);
   });
+}
+
+const BODY_CHUNK_BYTES = 64 * 1024;
+
+/**
+ * Writes the body in chunks and stops as soon as an answer arrives: a server that refuses a large body
+ * (413) answers after the headers and closes, and writing on would only turn its answer into EPIPE.
+ */
+async function writeBody(req: http.ClientRequest, body: Buffer | undefined, answered: () => boolean): Promise<void> {
+  if (!body || body.length <= BODY_CHUNK_BYTES) {
+    req.end(body);
+    return;
+  }
+  for (let at = 0; at < body.length; at += BODY_CHUNK_BYTES) {
+    if (answered() || req.destroyed) return;
+    if (!req.write(body.subarray(at, at + BODY_CHUNK_BYTES))) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          req.off("drain", done);
+          req.off("close", done);
+          req.off("response", done);
+          resolve();
+        };
+        req.on("drain", done);
+        req.on("close", done);
+        req.on("response", done);
+      });
+    }
+  }
+  if (!answered() && !req.destroyed) req.end();
 }
