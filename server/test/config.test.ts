@@ -75,6 +75,31 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ argv: [], env: {}, envFile })).toThrow(`DIRECTORY_HEARTBEAT_INTERVAL_MS in ${envFile} must be a whole number`);
   });
 
+  it("takes a PostgreSQL URL and schema from flags or the environment; SQLite stays the default", () => {
+    expect(loadConfig({ argv: [], env: {}, envFile }).databaseUrl).toBeUndefined();
+    const fromEnv = loadConfig({ argv: [], env: { DIRECTORY_DATABASE_URL: "postgres://dir@db.example:5432/p2p" }, envFile });
+    expect(fromEnv).toMatchObject({ databaseUrl: "postgres://dir@db.example:5432/p2p", databaseSchema: "public" });
+    const fromFlags = loadConfig({
+      argv: ["--database", "postgresql://dir@10.0.0.5/p2p", "--database-schema", "directory"],
+      env: { DIRECTORY_DATABASE_URL: "postgres://other@db.example/x" },
+      envFile,
+    });
+    expect(fromFlags).toMatchObject({ databaseUrl: "postgresql://dir@10.0.0.5/p2p", databaseSchema: "directory" });
+  });
+
+  it.each([
+    [["--database", "mysql://root:hunter2@db/p2p"], "--database must be a URL like postgres://user:password@host:5432/database"],
+    [["--database", "hunter2"], "--database must be a URL like postgres://"],
+    [["--database-schema", "Directory; DROP"], 'databaseSchema must be 1-63 characters of a-z, 0-9 and _'],
+  ])("rejects %j without repeating a password", (argv, message) => {
+    expect(() => loadConfig({ argv, env: {}, envFile })).toThrow(message);
+    try {
+      loadConfig({ argv, env: {}, envFile });
+    } catch (error) {
+      expect((error as Error).message).not.toContain("hunter2");
+    }
+  });
+
   it("resolveConfig checks values passed directly", () => {
     expect(() => resolveConfig({ port: 1.5 })).toThrow("port must be a whole number from 0 to 65535, got 1.5");
   });

@@ -1,10 +1,8 @@
-// Shared test fixtures: a directory on a real SQLite file in a temp dir, reached either through
-// app.inject or through a real listener on 127.0.0.1 port 0, and captured warning logs.
+// Shared test fixtures: a directory on a real store (a SQLite file in a temp dir, or a PostgreSQL
+// schema of its own: see stores.ts), reached either through app.inject or through a real listener on
+// 127.0.0.1 port 0, and captured warning logs.
 
 import { createHash } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { pino } from "pino";
 import { buildApp, type DirectoryApp } from "../src/app.js";
 import type { Clock } from "../src/clock.js";
@@ -12,6 +10,7 @@ import { type DirectoryConfig, resolveConfig } from "../src/config.js";
 import { urlOf } from "../src/index.js";
 import type { DirectoryStore } from "../src/storage/store.js";
 import type { AddressInfo } from "node:net";
+import { STORES, type StoreFixture, type StoreLocation } from "./stores.js";
 
 /** A response as a user sees it. */
 export interface Response {
@@ -38,12 +37,13 @@ export interface RequestOptions {
 /** A running test directory. */
 export interface TestDirectory {
   app: DirectoryApp;
-  dataDir: string;
+  /** Where its data is (reopen it with startTestDirectory({ location })). */
+  location: StoreLocation;
   config: DirectoryConfig;
   /** Warning (and worse) log lines, parsed. */
   logs: Array<Record<string, unknown>>;
   request(method: string, url: string, options?: RequestOptions): Promise<Response>;
-  /** Closes the app; keeps the data dir (for restarts) unless `remove`. */
+  /** Closes the app; keeps the data (for restarts) unless `remove`. */
   close(remove?: boolean): Promise<void>;
 }
 
@@ -52,15 +52,19 @@ export interface TestDirectoryOptions {
   transport?: Transport;
   clock?: Clock;
   config?: Partial<DirectoryConfig>;
-  dataDir?: string;
+  /** Which store, on a fresh location (default: SQLite). */
+  storage?: StoreFixture;
+  /** An existing location to start on instead (a restart); the caller removes it. */
+  location?: StoreLocation;
+  /** An opened store to use instead (the caller closes it). */
   store?: DirectoryStore;
 }
 
 /** Starts a directory for a test: fast scrypt, rate limits off unless configured, warnings captured. */
 export async function startTestDirectory(options: TestDirectoryOptions = {}): Promise<TestDirectory> {
-  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), "directory-test-")));
+  const location = options.location ?? (await (options.storage ?? (STORES[0] as StoreFixture)).create());
   const config = resolveConfig({
-    dataDir,
+    ...location.config,
     scryptCostLog2: 10,
     rateLimitPerMinute: 0,
     sessionRateLimitPerMinute: 0,
@@ -69,7 +73,13 @@ export async function startTestDirectory(options: TestDirectoryOptions = {}): Pr
   });
   const logs: Array<Record<string, unknown>> = [];
   const logger = pino({ level: "warn" }, { write: (line: string) => logs.push(JSON.parse(line)) });
-  const app = await buildApp({ config, logger, clock: options.clock, store: options.store });
+  let app: DirectoryApp;
+  try {
+    app = await buildApp({ config, logger, clock: options.clock, store: options.store });
+  } catch (error) {
+    if (!options.location) await location.remove();
+    throw error;
+  }
   const transport = options.transport ?? "inject";
   let baseUrl = "";
   if (transport === "http") {
@@ -94,13 +104,13 @@ export async function startTestDirectory(options: TestDirectoryOptions = {}): Pr
   };
   return {
     app,
-    dataDir,
+    location,
     config,
     logs,
     request,
     async close(remove = true) {
       await app.close();
-      if (remove && !options.dataDir) await rm(dataDir, { recursive: true, force: true });
+      if (remove && !options.location) await location.remove();
     },
   };
 }

@@ -5,7 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { describe, expect, it } from "vitest";
-import { startDirectory } from "../src/index.js";
+import { PgStore, startDirectory } from "../src/index.js";
+import { POSTGRES } from "./stores.js";
 
 const SERVER_DIR = join(import.meta.dirname, "..");
 
@@ -70,7 +71,8 @@ describe("the program (src/main.ts)", () => {
       const url = await listening;
       expect(url).toMatch(/^http:\/\/127\.0\.0\.1:[1-9]\d*$/);
       expect((await fetch(`${url}/healthz`)).status).toBe(200);
-      const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+      // "close", not "exit": the last log lines may still be in the pipe when the process exits.
+      const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
       child.kill("SIGTERM");
       expect(await exited).toBe(0);
       expect(logged.join("\n")).toContain("directory stopped");
@@ -94,3 +96,81 @@ describe("the program (src/main.ts)", () => {
     expect(stderr).toBe("directory: invalid configuration: --port must be a whole number from 0 to 65535, got 99999\n");
   });
 });
+
+describe.skipIf(POSTGRES.skipReason !== null)(
+  `on PostgreSQL${POSTGRES.skipReason === null ? "" : ` (skipped: ${POSTGRES.skipReason})`}`,
+  () => {
+    const schemaName = () => `dir_test_${Math.floor(Date.now() / 1000)}_${Math.random().toString(16).slice(2, 10)}`;
+
+    it("startDirectory with databaseUrl keeps everything in the schema: a second start finds the account", async () => {
+      const databaseSchema = schemaName();
+      const options = { databaseUrl: POSTGRES.url, databaseSchema, scryptCostLog2: 10 };
+      try {
+        const first = await startDirectory(options);
+        const headers = { "content-type": "application/json" };
+        const body = JSON.stringify({ username: "alice", password: "correct horse", address: "http://127.0.0.1:7001" });
+        expect((await fetch(`${first.url}/api/v1/login`, { method: "POST", headers, body })).status).toBe(200);
+        await first.close();
+        const second = await startDirectory(options);
+        const wrong = body.replace("correct horse", "wrong horse!");
+        expect((await fetch(`${second.url}/api/v1/login`, { method: "POST", headers, body: wrong })).status).toBe(401);
+        expect((await fetch(`${second.url}/api/v1/login`, { method: "POST", headers, body })).status).toBe(200);
+        await second.close();
+      } finally {
+        await PgStore.dropSchema(POSTGRES.url, databaseSchema);
+      }
+    });
+
+    it("the program takes --database from DIRECTORY_DATABASE_URL, logs it without the password, and stops on SIGTERM", async () => {
+      const databaseSchema = schemaName();
+      const withPassword = new URL(POSTGRES.url);
+      withPassword.password = "not-a-real-secret";
+      const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "--port", "0", "--database-schema", databaseSchema], {
+        cwd: SERVER_DIR,
+        // Trust auth ignores the password; it is there to prove it is never logged.
+        env: { ...process.env, DIRECTORY_DATABASE_URL: withPassword.toString() },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      try {
+        const logged: string[] = [];
+        const listening = new Promise<string>((resolve, reject) => {
+          createInterface({ input: child.stdout }).on("line", (line) => {
+            logged.push(line);
+            const match = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(line);
+            if (match) resolve(match[1] as string);
+          });
+          child.on("exit", () => reject(new Error(`exited before listening:\n${logged.join("\n")}`)));
+        });
+        const url = await listening;
+        expect((await fetch(`${url}/healthz`)).status).toBe(200);
+        const closed = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+        child.kill("SIGTERM");
+        expect(await closed).toBe(0);
+        const log = logged.join("\n");
+        expect(log).toContain(`"schema":"${databaseSchema}"`);
+        expect(log).toContain("directory stopped");
+        expect(log).not.toContain("not-a-real-secret");
+      } finally {
+        if (child.exitCode === null) child.kill("SIGKILL");
+        await PgStore.dropSchema(POSTGRES.url, databaseSchema);
+      }
+    });
+
+    it("exits with status 1 and says why when PostgreSQL does not answer", async () => {
+      // Port 1 on loopback: nothing listens there, so the connection is refused at once.
+      const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "--port", "0", "--database", "postgres://nobody:hunter2@127.0.0.1:1/none"], {
+        cwd: SERVER_DIR,
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let stdout = "";
+      child.stdout.on("data", (chunk: Buffer) => {
+        stdout += chunk.toString();
+      });
+      const code = await new Promise<number | null>((resolve) => child.on("close", (c) => resolve(c)));
+      expect(code).toBe(1);
+      expect(stdout).toMatch(/the directory could not start: .*ECONNREFUSED/);
+      expect(stdout).toContain("postgres://nobody:***@127.0.0.1:1/none");
+      expect(stdout).not.toContain("hunter2");
+    });
+  },
+);
