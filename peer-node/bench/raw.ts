@@ -1,6 +1,6 @@
 // The baseline: the same bytes over a bare node:http2 stream, with the same window settings.
 //   raw.ts serve <file>              prints "ready <url>", streams the file to every GET
-//   raw.ts fetch <url> <out|->       downloads once ("-" discards), prints {bytes, seconds}
+//   raw.ts fetch <url> <out|->       downloads once ("-" discards), prints {bytes, seconds, cpuSeconds}
 import { createReadStream, createWriteStream } from "node:fs";
 import { open } from "node:fs/promises";
 import http2 from "node:http2";
@@ -28,6 +28,7 @@ if (mode === "serve") {
   const session = http2.connect(a!, { settings });
   session.once("connect", () => session.setLocalWindowSize(HTTP2_SESSION_WINDOW_BYTES));
   const started = performance.now();
+  const cpuBefore = process.cpuUsage();
   const req = session.request({ ":path": "/" });
   let bytes = 0;
   req.on("data", (c: Buffer) => (bytes += c.length));
@@ -41,6 +42,7 @@ if (mode === "serve") {
     await fh.close();
   }
   const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
   session.close();
-  process.stdout.write(`${JSON.stringify({ bytes, seconds })}\n`);
+  process.stdout.write(`${JSON.stringify({ bytes, seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6 })}\n`);
 }

@@ -109,11 +109,14 @@ async function main(): Promise<void> {
     const rawRun = async (out: string) => {
       const { child, match } = await start("raw.ts", ["fetch", rawUrl, out], /(\{.*\})\n/);
       await new Promise((r) => (child.exitCode !== null ? r(undefined) : child.once("exit", r)));
-      const r = JSON.parse(match[1]!) as { bytes: number; seconds: number };
+      const r = JSON.parse(match[1]!) as { bytes: number; seconds: number; cpuSeconds: number };
       await rm(out, { force: true });
+      rawCpu.get(out === "-" ? "mem" : "disk")!.push(r.cpuSeconds / (r.bytes / 2 ** 30));
       return mbps(r.bytes, r.seconds);
     };
+    const rawCpu = new Map<string, number[]>([["mem", []], ["disk", []]]);
     await rawRun("-"); // warm-up: page cache
+    rawCpu.get("mem")!.length = 0;
     const rawMem: number[] = [];
     const rawDisk: number[] = [];
     for (let k = 0; k < RUNS; k++) {
@@ -132,14 +135,23 @@ async function main(): Promise<void> {
 
     const size = `${(BIG_BYTES / MiB).toFixed(0)} MiB`;
     console.log(`\n1. ${size} download, two processes on loopback (best / median MB/s)`);
-    console.log(`   raw node:http2 stream, to memory:            ${fmt(Math.max(...rawMem))} / ${fmt(median(rawMem))}`);
-    console.log(`   raw node:http2 stream, to disk + datasync:   ${fmt(Math.max(...rawDisk))} / ${fmt(median(rawDisk))}`);
-    console.log(`   PieceDownloader (gRPC, verified, to folder): ${fmt(best)} / ${fmt(median(oursRates))}  (runs: ${oursRates.map(fmt).join(", ")})`);
-    console.log(`   ratio ours / raw-to-memory: ${(best / Math.max(...rawMem)).toFixed(2)}x   ours / raw-to-disk: ${(best / Math.max(...rawDisk)).toFixed(2)}x   (target >= 0.6x)`);
-    console.log(`   CPU of the downloading process (all threads): ${fmt(median(ours.map((o) => o.cpuSeconds / (o.bytes / 2 ** 30))))} s per GiB`);
+    // The target's baseline is raw-to-disk: the issue compares against a raw stream of the same bytes,
+    // and ours must land every byte in a file and make it durable, so the fair raw stream does the same
+    // (write to a file, datasync at the end). Raw-to-memory is printed as the transport's ceiling only.
+    const cpuPerGiB = (xs: number[]) => fmt(median(xs));
+    console.log(`   raw node:http2 stream, to memory (ceiling):  ${fmt(Math.max(...rawMem))} / ${fmt(median(rawMem))}   CPU ${cpuPerGiB(rawCpu.get("mem")!)} s/GiB`);
+    console.log(`   raw node:http2 stream, to disk + datasync:   ${fmt(Math.max(...rawDisk))} / ${fmt(median(rawDisk))}   CPU ${cpuPerGiB(rawCpu.get("disk")!)} s/GiB   <- the target's baseline`);
     console.log(
-      `\n2. RSS of the downloading process: peak ${fmt(Math.max(...ours.map((o) => o.peakRssBytes)) / MiB)} MiB sampled, VmHWM ${fmt(Math.max(...ours.map((o) => o.vmHwmBytes)) / MiB)} MiB, ` +
-        `${fmt(median(ours.map((o) => o.baselineRssBytes)) / MiB)} MiB before the download started  (target < 150 MB)`,
+      `   PieceDownloader (gRPC, verified, to folder): ${fmt(best)} / ${fmt(median(oursRates))}   CPU ${cpuPerGiB(ours.map((o) => o.cpuSeconds / (o.bytes / 2 ** 30)))} s/GiB (all threads)  (runs: ${oursRates.map(fmt).join(", ")})`,
+    );
+    console.log(
+      `   ratio ours / raw-to-disk: ${(best / Math.max(...rawDisk)).toFixed(2)}x  (target >= 0.6x; median ${(median(oursRates) / median(rawDisk)).toFixed(2)}x)   ours / raw-to-memory: ${(best / Math.max(...rawMem)).toFixed(2)}x`,
+    );
+    const baseline = median(ours.map((o) => o.baselineRssBytes));
+    const peak = Math.max(...ours.map((o) => Math.max(o.peakRssBytes, o.vmHwmBytes)));
+    console.log(
+      `\n2. RSS of the downloading process: peak ${fmt(peak / MiB)} MiB (VmHWM or sampled) = ${fmt(baseline / MiB)} MiB before the download started ` +
+        `(node + tsx + modules) + ${fmt(median(ours.map((o) => Math.max(o.peakRssBytes, o.vmHwmBytes) - o.baselineRssBytes)) / MiB)} MiB growth during it (median)  (target < 150 MB peak)`,
     );
     await rm(big, { force: true });
 
