@@ -13,7 +13,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import autocannon from "autocannon";
@@ -132,6 +132,9 @@ async function heartbeats(): Promise<void> {
 interface Query {
   kind: string;
   path: string;
+  q?: string;
+  offset?: number;
+  contentId?: string;
 }
 
 function queryMix(dataset: Dataset, seed: number): () => Query {
@@ -140,6 +143,8 @@ function queryMix(dataset: Dataset, seed: number): () => Query {
   const search = (kind: string, q: string, offset = 0): Query => ({
     kind,
     path: `/api/v1/search?q=${encodeURIComponent(q)}${offset ? `&offset=${offset}` : ""}`,
+    q,
+    offset,
   });
   const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
   // Weights: what people type. Words and parts of names most, then typing-as-you-go prefixes,
@@ -156,7 +161,10 @@ function queryMix(dataset: Dataset, seed: number): () => Query {
     [10, () => search("1-2 characters", pick([...alphabet]) + (random() < 0.5 ? "" : pick([...alphabet])))],
     [5, () => search("nobody has it", `qz${Math.floor(random() * 1e6)}x`)],
     [5, () => search("page 6 of a word", pick(dataset.vocabulary), 100)],
-    [10, () => ({ kind: "by content id", path: `/api/v1/files/${pick(dataset.catalog).contentId}` })],
+    [10, () => {
+      const { contentId } = pick(dataset.catalog);
+      return { kind: "by content id", path: `/api/v1/files/${contentId}`, contentId };
+    }],
   ];
   const totalWeight = kinds.reduce((sum, [weight]) => sum + weight, 0);
   return () => {
@@ -169,34 +177,82 @@ function queryMix(dataset: Dataset, seed: number): () => Query {
   };
 }
 
-async function measureSearch(url: string, dataset: Dataset, warmup: number, measured: number, seed: number) {
+const percentile = (values: number[], p: number) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+};
+
+/** Runs the query mix one query at a time; prints p50/p99/max of `measure` per kind. */
+async function measureQueries(
+  dataset: Dataset,
+  warmup: number,
+  measured: number,
+  seed: number,
+  run: (query: Query) => Promise<Record<string, number>>,
+  columns: string[],
+): Promise<void> {
   const next = queryMix(dataset, seed);
-  const samples = new Map<string, number[]>();
-  const all: number[] = [];
-  let statuses = new Map<number, number>();
+  const samples = new Map<string, Array<Record<string, number>>>();
   for (let i = 0; i < warmup + measured; i += 1) {
     const query = next();
-    const started = performance.now();
-    const res = await fetch(url + query.path);
-    await res.text();
-    const elapsed = performance.now() - started;
-    if (i < warmup) continue;
-    statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
-    all.push(elapsed);
-    samples.set(query.kind, [...(samples.get(query.kind) ?? []), elapsed]);
+    const sample = await run(query);
+    if (i >= warmup) samples.set(query.kind, [...(samples.get(query.kind) ?? []), sample]);
   }
-  const pct = (values: number[], p: number) => {
-    const sorted = [...values].sort((a, b) => a - b);
-    return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
-  };
-  print("| query | n | p50 ms | p99 ms | max ms |");
-  print("|---|---:|---:|---:|---:|");
+  samples.set("**all**", [...samples.values()].flat());
+  print(`| query | n | ${columns.map((c) => `${c} p50 | ${c} p99 | ${c} max`).join(" | ")} |`);
+  print(`|---|---:|${columns.map(() => "---:|---:|---:").join("|")}|`);
   for (const [kind, values] of samples) {
-    print(`| ${kind} | ${values.length} | ${ms(pct(values, 50))} | ${ms(pct(values, 99))} | ${ms(pct(values, 100))} |`);
+    const cells = columns.map((c) => {
+      const series = values.map((v) => v[c] as number);
+      return `${ms(percentile(series, 50))} | ${ms(percentile(series, 99))} | ${ms(percentile(series, 100))}`;
+    });
+    print(`| ${kind} | ${values.length} | ${cells.join(" | ")} |`);
   }
-  print(`| **all** | ${all.length} | ${ms(pct(all, 50))} | ${ms(pct(all, 99))} | ${ms(pct(all, 100))} |`);
-  print(`statuses: ${[...statuses].map(([status, n]) => `${status} x${n}`).join(", ")}`);
-  statuses = new Map();
+}
+
+async function measureSearch(url: string, dataset: Dataset, warmup: number, measured: number, seed: number) {
+  const statuses = new Map<number, number>();
+  await measureQueries(
+    dataset,
+    warmup,
+    measured,
+    seed,
+    async (query) => {
+      const started = performance.now();
+      const res = await fetch(url + query.path);
+      await res.text();
+      statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+      return { "HTTP ms": performance.now() - started };
+    },
+    ["HTTP ms"],
+  );
+  print(`statuses (warm-up included): ${[...statuses].map(([status, n]) => `${status} x${n}`).join(", ")}`);
+}
+
+/** The same mix straight on the store, in this process: wall time and this thread's CPU time per query. */
+async function measureStore(path: string, dataset: Dataset, warmup: number, measured: number, seed: number) {
+  const store = SqliteStore.open(path);
+  try {
+    const options = { limit: 20, maxHolders: 100, totalCap: 500 };
+    await measureQueries(
+      dataset,
+      warmup,
+      measured,
+      seed,
+      async (query) => {
+        const cpu = process.cpuUsage();
+        const started = performance.now();
+        if (query.contentId) await store.findContent(query.contentId, options.maxHolders);
+        else await store.searchByName(query.q ?? "", { ...options, offset: query.offset ?? 0 });
+        const wall = performance.now() - started;
+        const used = process.cpuUsage(cpu);
+        return { "wall ms": wall, "CPU ms": (used.user + used.system) / 1000 };
+      },
+      ["wall ms", "CPU ms"],
+    );
+  } finally {
+    await store.close();
+  }
 }
 
 async function search(): Promise<void> {
@@ -244,14 +300,21 @@ async function search(): Promise<void> {
     print("### After the sweeper tidied the index (3,000 queries after 2,000 warm-up)");
     await measureSearch(server.url, dataset, 2_000, 3_000, 2);
     await stop(server.child);
+    print();
+    print("### The same, on the store in this process (no HTTP): wall time, and process CPU time, which other load barely moves");
+    await measureStore(join(dataDir, DATABASE_FILE_NAME), dataset, 2_000, 3_000, 2);
   } finally {
     await rm(dataDir, { recursive: true, force: true });
   }
 }
 
-print(`# Directory benchmark (node ${process.version}, ${new Date().toISOString()})`);
+const load = () => loadavg().map((l) => l.toFixed(1)).join(" ");
+print(`# Directory benchmark (node ${process.version}, ${cpus().length} CPUs, ${new Date().toISOString()})`);
+print(`load average at start: ${load()} (other work on the machine skews these figures; rerun when it is idle)`);
 print();
 const only = process.env.BENCH_ONLY;
 if (only !== "search") await heartbeats();
 print();
 if (only !== "heartbeats") await search();
+print();
+print(`load average at end: ${load()}`);
