@@ -37,9 +37,9 @@ const MINUTE_MS = 60_000;
 function scenarios(): Scenario[] {
   return [
     seederKillScenario({ fileBytes: 48 * MiB, seeders: 3, uploadRate: "4M", killAtFraction: 0.4, timeoutMs: 3 * MINUTE_MS }),
-    lyingSeederScenario({ mode: "corrupt-pieces", honestSeeders: 2, fileBytes: 24 * MiB, honestUploadRate: "4M", timeoutMs: 3 * MINUTE_MS, attempts: 1 }),
-    lyingSeederScenario({ mode: "wrong-manifest", honestSeeders: 2, fileBytes: 24 * MiB, honestUploadRate: "4M", timeoutMs: 3 * MINUTE_MS, attempts: 1 }),
-    lyingSeederScenario({ mode: "wrong-manifest", honestSeeders: 1, fileBytes: 4 * MiB, honestUploadRate: "8M", timeoutMs: 3 * MINUTE_MS, attempts: 4 }),
+    lyingSeederScenario({ mode: "corrupt-pieces", honestSeeders: 2, fileBytes: 24 * MiB, honestUploadRate: "4M", timeoutMs: 3 * MINUTE_MS, attempts: 1, corruptEvery: 2 }),
+    lyingSeederScenario({ mode: "wrong-manifest", honestSeeders: 2, fileBytes: 24 * MiB, honestUploadRate: "4M", timeoutMs: 3 * MINUTE_MS, attempts: 1, corruptEvery: 2 }),
+    lyingSeederScenario({ mode: "wrong-manifest", honestSeeders: 1, fileBytes: 4 * MiB, honestUploadRate: "8M", timeoutMs: 3 * MINUTE_MS, attempts: 4, corruptEvery: 2 }),
     downloaderKillScenario({ fileBytes: 40 * MiB, seeders: 2, uploadRate: "3M", killAtFraction: 0.5, timeoutMs: 3 * MINUTE_MS }),
     directoryRestartScenario({ heartbeatIntervalMs: 10_000, peers: 3 }),
     pushInterruptedScenario({ victim: "sender", fileBytes: 128 * MiB, killAtFraction: 0.5, timeoutMs: 3 * MINUTE_MS }),

@@ -11,6 +11,12 @@ export interface RawRequest {
   readonly headers?: Readonly<Record<string, string>>;
   /** Sent as is; a plain object is sent as JSON. */
   readonly body?: string | Uint8Array | Record<string, unknown> | unknown[];
+  /**
+   * Announce a body of this many bytes (Content-Length) and send none of it: a server must refuse an
+   * oversized body from its headers. (Sending it instead races the server's close: after a 413 Node
+   * closes with the body unread, the kernel answers the rest with a reset, and the 413 can be lost.)
+   */
+  readonly declareBodyBytes?: number;
 }
 
 /** A response as received. */
@@ -40,6 +46,10 @@ export function rawRequest(baseUrl: string, request: RawRequest, options: { agen
     if (!Object.keys(headers).some((h) => h.toLowerCase() === "content-type")) headers["content-type"] = "application/json";
   }
   if (body !== undefined) headers["content-length"] = String(body.length);
+  if (request.declareBodyBytes !== undefined) {
+    body = undefined;
+    headers["content-length"] = String(request.declareBodyBytes);
+  }
   return new Promise<RawResponse>((resolve, reject) => {
     let answered = false;
     const req = http.request(
@@ -73,7 +83,12 @@ export function rawRequest(baseUrl: string, request: RawRequest, options: { agen
       }
       reject(error);
     });
-    void writeBody(req, body, () => answered);
+    if (request.declareBodyBytes !== undefined) {
+      req.flushHeaders();
+      req.once("response", (res) => res.once("end", () => req.destroy()));
+    } else {
+      void writeBody(req, body, () => answered);
+    }
   });
 }
 

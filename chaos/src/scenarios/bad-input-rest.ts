@@ -130,7 +130,13 @@ export const REST_CASES: readonly RestCase[] = [
     status: 400,
     message: /files/,
   },
-  { route: "PUT /index", name: "body of 9 MiB", request: withA("PUT", "/api/v1/index", "x".repeat(9 * 1024 * 1024), JSON_TYPE), status: 413 },
+  {
+    route: "PUT /index",
+    name: "body of 9 MiB announced",
+    request: (ctx) => ({ ...withA("PUT", "/api/v1/index", undefined, JSON_TYPE)(ctx), declareBodyBytes: 9 * 1024 * 1024 }),
+    status: 413,
+  },
+  { route: "POST /login", name: "body of 1 GiB announced", request: () => ({ ...login(undefined, JSON_TYPE)(), declareBodyBytes: 1024 ** 3 }), status: 413 },
   { route: "PUT /index", name: "JSON nested 100,000 deep", request: withA("PUT", "/api/v1/index", `{"files":${deepArray(100_000)}}`, JSON_TYPE), status: 400 },
   { route: "PUT /index", name: "unknown field in an entry", request: withA("PUT", "/api/v1/index", { files: [file({ owner: "bob" })] }), status: 400, message: /owner/, knownFailure: UNKNOWN_FIELDS_DROPPED },
 

@@ -17,6 +17,8 @@ export interface LyingSeederOptions {
   /** Upload cap of the honest seeders (the liar is uncapped, so it is asked for many pieces). */
   readonly honestUploadRate: string;
   readonly timeoutMs: number;
+  /** The liar lies about every Nth piece (index % N == 0). */
+  readonly corruptEvery: number;
   /** Downloads in a row (the file is removed between them): a lie that wins by chance shows over several. */
   readonly attempts: number;
 }
@@ -30,7 +32,7 @@ export async function lyingSeeder(options: LyingSeederOptions): Promise<Scenario
     const file = await seedFile(cluster, [...honest, "liar"], `lying-${options.mode}.bin`, options.fileBytes);
     await Promise.all([
       ...honest.map((name) => cluster.startPeer(name, { uploadRate: options.honestUploadRate })),
-      cluster.startPeer("liar", { lying: { mode: options.mode, corruptEvery: 2 } }),
+      cluster.startPeer("liar", { lying: { mode: options.mode, corruptEvery: options.corruptEvery } }),
     ]);
     const downloader = await cluster.startPeer("downloader");
     await cluster.waitForHolders(file.contentId, [...honest, "liar"]);

@@ -1,0 +1,48 @@
+// Property-based fuzzing, bounded: 100 runs per property. The property that finds a known bug (random
+// bytes as a binary message -> `internal`) runs in `npm run chaos` only.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { fuzzRestBytes, fuzzRestFields, fuzzRestJsonBodies, fuzzRpcEncoded, fuzzRpcFields, fuzzSearchQuery } from "../../src/scenarios/fuzz.js";
+import { startRestFixture, type RestFixture } from "../../src/scenarios/rest-fixture.js";
+import { startRpcFixture, type RpcFixture } from "../../src/scenarios/rpc-fixture.js";
+
+const RUNS = { numRuns: 100 };
+
+describe("fuzzing the directory's REST API", () => {
+  let fixture: RestFixture;
+  beforeAll(async () => {
+    fixture = await startRestFixture("test-fuzz-rest");
+  });
+  afterAll(async () => {
+    await fixture?.close();
+  });
+
+  it.each([
+    ["any JSON value as a body is refused with a 4xx", fuzzRestJsonBodies],
+    ["one field of the wrong shape is a 400 naming the field", fuzzRestFields],
+    ["random bytes as a JSON body are a 400", fuzzRestBytes],
+    ["any text as q, limit and offset is a 200 or a 400", fuzzSearchQuery],
+  ] as const)("%s", async (_name, property) => {
+    const outcome = await property(fixture, RUNS);
+    expect(outcome.failure).toBeUndefined();
+    expect(outcome.runs).toBe(RUNS.numRuns);
+  });
+});
+
+describe("fuzzing the RPCs", () => {
+  let fixture: RpcFixture;
+  beforeAll(async () => {
+    fixture = await startRpcFixture("test-fuzz-rpc");
+  });
+  afterAll(async () => {
+    await fixture?.close();
+  });
+
+  it.each([
+    ["random field values for every rpc, over gRPC and Connect JSON", fuzzRpcFields],
+    ["random well-formed binary messages", fuzzRpcEncoded],
+  ] as const)("%s", async (_name, property) => {
+    const outcome = await property(fixture, RUNS);
+    expect(outcome.failure).toBeUndefined();
+    expect(outcome.runs).toBe(RUNS.numRuns);
+  });
+});
