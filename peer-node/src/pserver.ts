@@ -132,6 +132,7 @@ export async function startPserver(options: PserverOptions): Promise<Pserver> {
       peerName: () => link.peerName,
       logger,
       limits: { uploadBytesPerSecond: options.uploadBytesPerSecond },
+      registry,
     });
     const clientService = new ClientServiceImpl({ store, registry, link, sessions, importer, downloader, pusher, events, logger });
     const connect = connectNodeAdapter({

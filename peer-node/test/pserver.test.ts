@@ -317,6 +317,9 @@ describe("ClientService rules", () => {
     for await (const { progress } of a.upload({ contentId: file!.contentId, targetPeer: "carol" })) last = progress;
     expect(last).toMatchObject({ state: TransferState.COMPLETED, kind: TransferKind.UPLOAD, targetPeer: "carol" });
     expect((await readFile(path.join(carol.sharedDir, "pushed-gift.bin"))).equals(bytes)).toBe(true);
+    // The receiving tab sees the incoming push as a finished download from alice.
+    const received = (await (await session(carol)).listTransfers({})).transfers.find((t) => t.contentId === file!.contentId);
+    expect(received).toMatchObject({ kind: TransferKind.DOWNLOAD, state: TransferState.COMPLETED, sources: ["alice"], bytesDone: 1_500_000n });
 
     // Without a target the directory picks a live peer that lacks the file: once it knows carol has it, only bob.
     await waitFor(async () => (await a.search({ contentId: file!.contentId })).results[0]?.holders.length === 2, "carol as a holder in the directory");

@@ -8,6 +8,7 @@ import http2 from "node:http2";
 import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import {
+  Code,
   createContextKey,
   createContextValues,
   type ContextValues,
@@ -56,6 +57,7 @@ import { bytesEqual, checkContentId, checkManifest, pieceCount, pieceLength, sha
 import type { RedeemTicket } from "../transfer/api.js";
 import { formatBytes } from "../transfer/format.js";
 import { RateLimiter } from "../transfer/rate-limiter.js";
+import { Transfer, type TransferRegistry } from "../transfer/transfer.js";
 import { manifestFromProto, manifestToProto } from "../transfer/wire.js";
 import { makePing } from "./ping.js";
 
@@ -78,6 +80,8 @@ export interface PeerServiceDeps {
   readonly peerName: () => string;
   readonly logger: Logger;
   readonly limits?: PeerServiceLimits;
+  /** Where an incoming push shows up as a transfer (so the receiving tab sees it); none in bare tests. */
+  readonly registry?: TransferRegistry;
 }
 
 /** The connection a PeerService call came in on, as far as the server tells us (see peerContextValues). */
@@ -154,6 +158,7 @@ export class PeerServiceImpl implements ServiceImpl<typeof PeerService> {
   readonly #idleMs: number;
   readonly #upload: RateLimiter | undefined;
   readonly #ping: (req: PingRequest) => PingResponse;
+  readonly #registry: TransferRegistry | undefined;
   #warnedNoConnection = false;
 
   constructor(deps: PeerServiceDeps) {
@@ -166,6 +171,7 @@ export class PeerServiceImpl implements ServiceImpl<typeof PeerService> {
     this.#idleMs = limits.streamIdleTimeoutMs ?? PEER_STREAM_IDLE_TIMEOUT_MS;
     this.#upload = limits.uploadBytesPerSecond ? new RateLimiter(limits.uploadBytesPerSecond, UPLOAD_BURST_MS) : undefined;
     this.#ping = makePing(deps.peerName, deps.logger);
+    this.#registry = deps.registry;
     // Pushes cut short by a crash left partial files; none of them can be resumed, so they go.
     void this.#removeStalePushes();
   }
@@ -250,6 +256,7 @@ export class PeerServiceImpl implements ServiceImpl<typeof PeerService> {
     let partialPath: string | undefined;
     let fh: FileHandle | undefined;
     let from = "";
+    let transfer: Transfer | undefined;
     try {
       release = this.#slots.acquire(conn?.remoteAddress ?? "unknown");
       const first = await this.#next(it, ctx, "the push header");
@@ -273,6 +280,9 @@ export class PeerServiceImpl implements ServiceImpl<typeof PeerService> {
         throw new DiskFullError(`Not enough disk space: the file needs ${formatBytes(manifest.size)} and ${formatBytes(free)} is free.`);
       }
 
+      // An incoming push is bytes arriving from another peer: the receiving tab lists it as a download.
+      transfer = this.#registry?.add(new Transfer({ kind: "download", contentId: manifest.contentId, name: manifest.name, bytesTotal: manifest.size }));
+      transfer?.update({ state: "running", sources: [from || "unknown peer"] });
       partialPath = join(this.#store.partialDir, `${PUSH_PARTIAL_PREFIX}${randomUUID()}.part`);
       fh = await open(partialPath, "wx");
       const whole = createHash("sha256");
@@ -289,6 +299,7 @@ export class PeerServiceImpl implements ServiceImpl<typeof PeerService> {
         }
         whole.update(data);
         await writeAt(fh, data, index * manifest.pieceSize);
+        transfer?.setBytesDone(index * manifest.pieceSize + data.length);
       }
       if (await this.#next(it, ctx, "the end of the push")) {
         throw new InvalidRequestError("The push sent more pieces than its manifest lists; nothing was kept.");
@@ -301,10 +312,13 @@ export class PeerServiceImpl implements ServiceImpl<typeof PeerService> {
       fh = undefined;
       const stored = await this.#store.adopt({ tempPath: partialPath, name: manifest.name, manifest });
       partialPath = undefined; // now in the folder
+      transfer?.finish("completed");
       this.#logger.info({ from, contentId: stored.contentId, name: stored.name }, "push received");
       return create(PushFileResponseSchema, { contentId: stored.contentId, storedName: stored.name, bytesReceived: BigInt(manifest.size) });
     } catch (err) {
-      throw this.#fail("PushFile", isDiskFull(err) ? new DiskFullError("The disk is full; the push was discarded.", { cause: err }) : err, { from });
+      const failure = this.#fail("PushFile", isDiskFull(err) ? new DiskFullError("The disk is full; the push was discarded.", { cause: err }) : err, { from });
+      transfer?.finish("failed", failure.rawMessage);
+      throw failure;
     } finally {
       release?.();
       await fh?.close().catch(() => undefined);
@@ -361,13 +375,18 @@ export class PeerServiceImpl implements ServiceImpl<typeof PeerService> {
     return conn;
   }
 
-  /** Logs a failed call (expected failures at debug level, bugs at error level) and maps it to a ConnectError. */
+  /**
+   * Logs a failed call and maps it to a ConnectError: bugs at error level, refused input (bad request,
+   * bad ticket, failed verification) as a warning, and the everyday "not held here" at debug level.
+   */
   #fail(rpc: string, err: unknown, extra: Record<string, unknown> = {}) {
     const ce = toConnectError(err);
     if (codeOf(err) === undefined && !(err instanceof Error && err.name === "ConnectError")) {
       this.#logger.error({ err, rpc, ...extra }, "PeerService call failed");
-    } else {
+    } else if (ce.code === Code.NotFound || ce.code === Code.Canceled) {
       this.#logger.debug({ rpc, code: ce.code, msg: ce.rawMessage, ...extra }, "PeerService call refused");
+    } else {
+      this.#logger.warn({ rpc, code: Code[ce.code], msg: ce.rawMessage, ...extra }, "PeerService call refused");
     }
     return ce;
   }
