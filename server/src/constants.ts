@@ -99,6 +99,8 @@ export const LATENCY_BUCKETS_SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02
 
 /** PostgreSQL connections per directory instance (each instance has its own pool). */
 export const PG_POOL_MAX_CONNECTIONS = 10;
+/** More connections per instance, for heartbeats only (written without waiting for the WAL flush). */
+export const PG_HEARTBEAT_POOL_MAX_CONNECTIONS = 3;
 /** How long opening a PostgreSQL connection may take before the directory gives up on it. */
 export const PG_CONNECT_TIMEOUT_MS = 10_000;
 /** Server-side bound on one statement; a peer's full index (100,000 files) is far below it. */
@@ -107,5 +109,11 @@ export const PG_STATEMENT_TIMEOUT_MS = 60_000;
 export const PG_TRANSACTION_ATTEMPTS = 5;
 /** Wait before retrying such a transaction, times the attempt number (plus jitter of the same size). */
 export const PG_RETRY_DELAY_MS = 5;
-/** Search reads all candidate names (exact total) when the trigram index returns at most this many. */
+/** Search reads all candidate names (exact total) when the GIN index returns at most this many. */
 export const PG_SEARCH_FEW_CANDIDATES = 1_000;
+/**
+ * Search first looks for its page among this many names per result wanted (offset + limit + 1), in
+ * name order: an index-only walk of ~2,000 names costs ~1 ms, and a query that fills its page there
+ * matches at least 1 name in 100.
+ */
+export const PG_SEARCH_WINDOW_ROWS_PER_RESULT = 100;

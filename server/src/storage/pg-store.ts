@@ -8,20 +8,24 @@
 //   or a serialization failure is retried, so such aborts never reach a caller.
 // - A peer's index changes (login, logout, PUT/PATCH, sweep) hold a transaction-scoped advisory lock on
 //   that peer, so two instances never interleave changes to one peer's files.
-// - Holder counters shared between peers change in one statement per transaction, in key order:
-//   concurrent index changes wait for each other's rows but never deadlock.
+// - A change to holders of some contents first locks their `contents` rows, in one statement, in
+//   content-id order, then recomputes them (pg-schema.ts says why): concurrent index changes of the same
+//   contents wait for each other but never deadlock, and the name a content is shown by never goes stale.
 // - Upload targets: the least recently chosen eligible peer, locked with FOR UPDATE SKIP LOCKED (two
 //   instances choosing at once get different peers) and stamped from a sequence. Tickets are rows,
 //   redeemed with UPDATE ... WHERE redeemed_at IS NULL: single use whichever instance is asked.
+// - Heartbeats commit without waiting for the WAL flush (see renewSession); everything else waits.
 
 import pg from "pg";
 import type { Clock } from "../clock.js";
 import {
   DEFAULT_DATABASE_SCHEMA,
   PG_CONNECT_TIMEOUT_MS,
+  PG_HEARTBEAT_POOL_MAX_CONNECTIONS,
   PG_POOL_MAX_CONNECTIONS,
   PG_RETRY_DELAY_MS,
   PG_SEARCH_FEW_CANDIDATES,
+  PG_SEARCH_WINDOW_ROWS_PER_RESULT,
   PG_STATEMENT_TIMEOUT_MS,
   PG_TRANSACTION_ATTEMPTS,
 } from "../constants.js";
@@ -126,14 +130,17 @@ interface VariantDelta {
 /** The PostgreSQL implementation of DirectoryStore. */
 export class PgStore implements DirectoryStore {
   readonly #pool: pg.Pool;
+  /** Connections that commit without waiting for the WAL flush: heartbeats only (see renewSession). */
+  readonly #heartbeatPool: pg.Pool;
   readonly #testClock: Clock | undefined;
   readonly #sql: ReturnType<typeof statements>;
   #renewals: PendingRenewal[] = [];
   readonly #renewing = new Set<Promise<void>>();
   #closed = false;
 
-  private constructor(pool: pg.Pool, testClock: Clock | undefined) {
+  private constructor(pool: pg.Pool, heartbeatPool: pg.Pool, testClock: Clock | undefined) {
     this.#pool = pool;
+    this.#heartbeatPool = heartbeatPool;
     this.#testClock = testClock;
     this.#sql = statements(testClock ? "current_setting('directory.now')::timestamptz" : "now()");
   }
@@ -143,16 +150,23 @@ export class PgStore implements DirectoryStore {
     const schema = checkSchema(options.schema ?? DEFAULT_DATABASE_SCHEMA);
     const connectionString = withSessionSettings(options.connectionString, schema);
     await migrate(connectionString, schema);
-    const pool = new pg.Pool({
-      connectionString,
-      max: options.maxConnections ?? PG_POOL_MAX_CONNECTIONS,
-      connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS,
-      types: PG_TYPES,
-      application_name: "p2p-directory",
-    });
-    // Without a listener, an idle connection's error (a server restart) would crash the process.
-    pool.on("error", (error) => options.onConnectionError?.(error));
-    return new PgStore(pool, options.testClock);
+    const poolOf = (url: string, max: number) => {
+      const pool = new pg.Pool({
+        connectionString: url,
+        max,
+        connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS,
+        types: PG_TYPES,
+        application_name: "p2p-directory",
+      });
+      // Without a listener, an idle connection's error (a server restart) would crash the process.
+      pool.on("error", (error) => options.onConnectionError?.(error));
+      return pool;
+    };
+    return new PgStore(
+      poolOf(connectionString, options.maxConnections ?? PG_POOL_MAX_CONNECTIONS),
+      poolOf(withSessionSettings(connectionString, undefined, ["-c synchronous_commit=off"]), PG_HEARTBEAT_POOL_MAX_CONNECTIONS),
+      options.testClock,
+    );
   }
 
   /** Drops a schema and everything in it (tests and benchmarks work in throwaway schemas). */
@@ -196,9 +210,12 @@ export class PgStore implements DirectoryStore {
 
   /**
    * Heartbeats are the hottest write. Renewals that arrive in the same event-loop turn go to the
-   * database as one UPDATE (one round trip, one commit). Unlike the SQLite store, each caller is
-   * answered only after that commit: another instance may be asked about the session next, and it
-   * sees only what is committed.
+   * database as one UPDATE (one round trip, one commit), on connections with synchronous_commit off:
+   * the commit is visible to every instance at once but does not wait for the WAL flush (~1 ms here,
+   * which capped heartbeats at ~1,300/s; ~3,500/s without it, bench/stores.ts). A PostgreSQL crash can
+   * lose the last fraction of a second of renewals, as the SQLite store's write-behind can: those peers
+   * get 401 at their next heartbeat and log in again. Everything else commits synchronously. Each
+   * caller is answered after the commit, since another instance may be asked about the session next.
    */
   renewSession(tokenHash: string, ttlMs: number): Promise<Date | null> {
     return new Promise((resolve, reject) => {
@@ -214,10 +231,11 @@ export class PgStore implements DirectoryStore {
     const done = (async () => {
       try {
         const { rows } = await this.#retrying(() =>
-          this.#query<{ token_hash: Buffer; expires_at: Date }>(this.#sql.renewSessions, [
-            batch.map((renewal) => hexBytes(renewal.tokenHash)),
-            batch.map((renewal) => renewal.ttlMs),
-          ]),
+          this.#query<{ token_hash: Buffer; expires_at: Date }>(
+            this.#sql.renewSessions,
+            [batch.map((renewal) => hexBytes(renewal.tokenHash)), batch.map((renewal) => renewal.ttlMs)],
+            this.#heartbeatPool,
+          ),
         );
         const renewed = new Map(rows.map((row) => [row.token_hash.toString("hex"), row.expires_at]));
         for (const renewal of batch) renewal.resolve(renewed.get(renewal.tokenHash) ?? null);
@@ -328,6 +346,18 @@ export class PgStore implements DirectoryStore {
     });
   }
 
+  /**
+   * Three ways to find the names containing the query, cheapest first:
+   * - Walk the first names in name order (an index-only scan). A query that many names contain fills
+   *   its page there: that page is the answer, and `total` a lower bound counted by walking on until
+   *   `totalCap` matches (cheap too, since matches are dense).
+   * - Otherwise read the names that contain it from a GIN index. Up to PG_SEARCH_FEW_CANDIDATES of
+   *   them: that is the answer, with the exact total.
+   * - Otherwise (many, but sparse) walk all names in order until the page is full, and count the lower
+   *   bound among the first `totalCap` names the GIN index returns.
+   * Liveness is checked per content only when some session has expired and not been swept yet (else
+   * every holder is live), which keeps the walks index-only.
+   */
   async searchByName(query: string, options: SearchOptions): Promise<SearchPage> {
     const key = query.toLowerCase();
     const { limit, offset, totalCap, maxHolders } = options;
@@ -335,47 +365,54 @@ export class PgStore implements DirectoryStore {
     return this.#transaction(async (db): Promise<SearchPage> => {
       // Every query below is meant for an index; a sequential scan of a million names never is.
       await db.query("SET LOCAL enable_seqscan = off");
-      const probe = await db.query<{ n: number }>(this.#sql.countCandidates(index.sql), [index.value, key, PG_SEARCH_FEW_CANDIDATES + 1]);
-      const candidates = probe.rows[0]?.n ?? 0;
-      if (candidates === 0) return { results: [], total: 0, totalExact: true, hasMore: false };
-      if (candidates <= PG_SEARCH_FEW_CANDIDATES) {
-        // Few names contain the query: read them all from the index, keep the representative and live ones.
-        const { rows } = await db.query<FileRow>(this.#sql.fewMatches(index.sql), [index.value, key]);
+      const dead = await db.query<{ any: boolean }>(this.#sql.anyExpiredSession);
+      const sql = dead.rows[0]?.any ? this.#sql.search.checkingLiveness : this.#sql.search.allLive;
+      const pageOf = async (ids: readonly { content_id: Buffer }[]) => this.#withHolders(db, ids.map((row) => row.content_id), maxHolders);
+
+      const windowRows = PG_SEARCH_WINDOW_ROWS_PER_RESULT * (offset + limit + 1);
+      const first = await db.query<{ content_id: Buffer }>(sql.pageInWindow, [key, windowRows, offset, limit + 1]);
+      if (first.rows.length > limit) {
+        const counted = await db.query<{ n: number }>(sql.countInNameOrder, [key, totalCap]);
         return {
-          results: await this.#withHolders(db, rows.slice(offset, offset + limit), maxHolders),
-          total: rows.length,
-          totalExact: true,
-          hasMore: rows.length > offset + limit,
+          results: await pageOf(first.rows.slice(0, limit)),
+          total: Math.max(counted.rows[0]?.n ?? 0, offset + limit + 1),
+          totalExact: false,
+          hasMore: true,
         };
       }
-      // Many do: walk the names in order and stop after the page.
-      const { rows } = await db.query<FileRow>(this.#sql.matchesInNameOrder, [key, offset, limit + 1]);
-      const hasMore = rows.length > limit;
-      const page = rows.slice(0, limit);
-      const results = await this.#withHolders(db, page, maxHolders);
+
+      const probe = await db.query<{ n: number; matches: Buffer[] }>(sql.fewMatches(index.sql), [
+        index.value,
+        key,
+        PG_SEARCH_FEW_CANDIDATES + 1,
+      ]);
+      const { n: candidates, matches } = probe.rows[0] ?? { n: 0, matches: [] };
+      if (candidates === 0) return { results: [], total: 0, totalExact: true, hasMore: false };
+      if (candidates <= PG_SEARCH_FEW_CANDIDATES) {
+        return {
+          results: await this.#withHolders(db, matches.slice(offset, offset + limit), maxHolders),
+          total: matches.length,
+          totalExact: true,
+          hasMore: matches.length > offset + limit,
+        };
+      }
+      const walked = await db.query<{ content_id: Buffer }>(sql.pageInNameOrder, [key, offset, limit + 1]);
+      const hasMore = walked.rows.length > limit;
+      const page = walked.rows.slice(0, limit);
+      const results = await pageOf(page);
       if (!hasMore && (page.length > 0 || offset === 0)) {
         return { results, total: offset + page.length, totalExact: true, hasMore };
       }
-      // Counting every match would cost as much as walking to the end, so `total` is a lower bound:
-      // the live matches among the first `totalCap` names the index returns, or what the walk saw.
-      const sample = await db.query<{ n: number }>(this.#sql.countMatchesAmongFirst(index.sql), [index.value, key, totalCap]);
-      const lowerBound = sample.rows[0]?.n ?? 0;
+      const counted = await db.query<{ n: number }>(sql.countAmongCandidates(index.sql), [index.value, key, totalCap]);
+      const lowerBound = counted.rows[0]?.n ?? 0;
       return { results, total: Math.max(lowerBound, offset + page.length + (hasMore ? 1 : 0)), totalExact: false, hasMore };
     }, "read");
   }
 
   async findContent(contentId: string, maxHolders: number): Promise<ContentRecord | null> {
-    const { rows } = await this.#query<FileRow & HolderRow>(this.#sql.contentWithHolders, [hexBytes(contentId), maxHolders]);
-    const first = rows[0];
-    if (!first) return null;
-    return {
-      contentId,
-      name: first.name,
-      size: first.size,
-      pieceSize: first.piece_size,
-      holders: rows.map(toHolder),
-      holderCount: first.holder_count,
-    };
+    const { rows } = await this.#query<FileRow & HolderRow>(this.#sql.contentsWithHolders, [[hexBytes(contentId)], maxHolders]);
+    const [content] = groupHolders(rows);
+    return content && content.holderCount > 0 ? content : null;
   }
 
   async listLivePeers(): Promise<PeerRecord[]> {
@@ -457,7 +494,7 @@ export class PgStore implements DirectoryStore {
     this.#closed = true;
     this.#commitRenewals();
     await Promise.allSettled([...this.#renewing]);
-    await this.#pool.end();
+    await Promise.all([this.#pool.end(), this.#heartbeatPool.end()]);
   }
 
   /** Takes the peer's lock; false (and nothing locked) when its session is not live. */
@@ -487,8 +524,11 @@ export class PgStore implements DirectoryStore {
   }
 
   /**
-   * Applies holder-count changes in one statement that locks the counters in key order (so two
-   * transactions never wait for each other in a cycle), then deletes the counters that reached zero.
+   * Applies holder-count changes: locks (creating if needed) the `contents` row of every content
+   * touched, in content-id order, in one statement; then moves the counters, deletes those that
+   * reached zero, and points each content at the variant most holders now use (or deletes it). The
+   * last step is a statement of its own, so its snapshot sees every change committed by transactions
+   * that held those rows before.
    */
   async #applyDeltas(db: Db, deltas: readonly VariantDelta[]): Promise<void> {
     const merged = new Map<string, VariantDelta>();
@@ -500,6 +540,16 @@ export class PgStore implements DirectoryStore {
     }
     const changes = [...merged.values()].filter((change) => change.delta !== 0);
     if (changes.length === 0) return;
+    // One row per content: its placeholder values are used only if the row is new, and replaced below.
+    const contents = new Map(changes.map((change) => [change.contentId.toString("hex"), change]));
+    const touched = [...contents.values()];
+    await db.query(this.#sql.lockContents, [
+      touched.map((change) => change.contentId),
+      touched.map((change) => change.name),
+      touched.map((change) => change.name.toLowerCase()),
+      touched.map((change) => change.size),
+      touched.map((change) => change.pieceSize),
+    ]);
     const { rows } = await db.query<FileRow & { holders: number }>(this.#sql.addHolders, [
       changes.map((change) => change.contentId),
       changes.map((change) => change.name),
@@ -509,42 +559,33 @@ export class PgStore implements DirectoryStore {
       changes.map((change) => change.delta),
     ]);
     const empty = rows.filter((row) => row.holders <= 0);
-    if (empty.length === 0) return;
-    await db.query(this.#sql.deleteEmptyVariants, [
-      empty.map((row) => row.content_id),
-      empty.map((row) => row.name),
-      empty.map((row) => row.size),
-      empty.map((row) => row.piece_size),
-    ]);
+    if (empty.length > 0) {
+      await db.query(this.#sql.deleteEmptyVariants, [
+        empty.map((row) => row.content_id),
+        empty.map((row) => row.name),
+        empty.map((row) => row.size),
+        empty.map((row) => row.piece_size),
+      ]);
+    }
+    await db.query(this.#sql.refreshContents, [touched.map((change) => change.contentId)]);
   }
 
-  /** Each content of a search page with its live holders (one query for the whole page). */
-  async #withHolders(db: Db, rows: readonly FileRow[], maxHolders: number): Promise<ContentRecord[]> {
-    if (rows.length === 0) return [];
-    const { rows: holders } = await db.query<HolderRow>(this.#sql.holdersOfContents, [rows.map((row) => row.content_id), maxHolders]);
-    const byContent = new Map<string, HolderRow[]>();
-    for (const holder of holders) {
-      const hex = holder.content_id.toString("hex");
-      byContent.set(hex, [...(byContent.get(hex) ?? []), holder]);
-    }
-    return rows.map((row) => {
-      const held = byContent.get(row.content_id.toString("hex")) ?? [];
-      return {
-        contentId: row.content_id.toString("hex"),
-        name: row.name,
-        size: row.size,
-        pieceSize: row.piece_size,
-        holders: held.map(toHolder),
-        holderCount: held[0]?.holder_count ?? 0,
-      };
-    });
+  /** The contents of a search page, in the given order, each with its live holders (one query). */
+  async #withHolders(db: Db, contentIds: readonly Buffer[], maxHolders: number): Promise<ContentRecord[]> {
+    if (contentIds.length === 0) return [];
+    const { rows } = await db.query<FileRow & HolderRow>(this.#sql.contentsWithHolders, [contentIds, maxHolders]);
+    return groupHolders(rows);
   }
 
   /** One statement outside a transaction (with the test clock set first, in tests). */
-  async #query<R extends pg.QueryResultRow>(text: string | pg.QueryConfig, values: unknown[]): Promise<pg.QueryResult<R>> {
+  async #query<R extends pg.QueryResultRow>(
+    text: string | pg.QueryConfig,
+    values: unknown[],
+    pool: pg.Pool = this.#pool,
+  ): Promise<pg.QueryResult<R>> {
     const config = typeof text === "string" ? { text, values } : { ...text, values };
-    if (!this.#testClock) return this.#pool.query<R>(config);
-    const db = await this.#pool.connect();
+    if (!this.#testClock) return pool.query<R>(config);
+    const db = await pool.connect();
     try {
       await db.query("SELECT set_config('directory.now', $1, false)", [new Date(this.#testClock.now()).toISOString()]);
       return await db.query<R>(config);
@@ -675,8 +716,8 @@ async function ensureTrigramExtension(client: pg.Client): Promise<string> {
   return (found as { nspname: string }).nspname;
 }
 
-/** The URL with this store's session settings added to any `options` it already has. */
-function withSessionSettings(connectionString: string, schema: string): string {
+/** The URL with this store's session settings (or `extra` ones) added to any `options` it already has. */
+function withSessionSettings(connectionString: string, schema: string | undefined, extra: readonly string[] = []): string {
   let url: URL;
   try {
     url = new URL(connectionString);
@@ -684,10 +725,15 @@ function withSessionSettings(connectionString: string, schema: string): string {
     throw new Error("the database URL is not a valid URL (postgres://user@host:port/database)");
   }
   const settings = [
-    `-c search_path=${schema}`,
-    `-c statement_timeout=${PG_STATEMENT_TIMEOUT_MS}`,
-    // Compiling a plan costs 10-50 ms and only pays off for analytic queries, which the directory has none of.
-    "-c jit=off",
+    ...(schema === undefined
+      ? []
+      : [
+          `-c search_path=${schema}`,
+          `-c statement_timeout=${PG_STATEMENT_TIMEOUT_MS}`,
+          // Compiling a plan costs 10-50 ms and only pays off for analytic queries, which the directory has none of.
+          "-c jit=off",
+        ]),
+    ...extra,
   ].join(" ");
   const existing = url.searchParams.get("options");
   url.searchParams.set("options", existing ? `${existing} ${settings}` : settings);
@@ -744,9 +790,6 @@ function trigramUsable(key: string): boolean {
 function statements(now: string) {
   const liveHolder = `EXISTS (SELECT 1 FROM files f JOIN sessions s ON s.user_id = f.user_id
     WHERE f.content_id = v.content_id AND s.expires_at > ${now})`;
-  // The name a content is shown and searched by: the variant most holders use, ties to the smallest.
-  const representative = `NOT EXISTS (SELECT 1 FROM content_variants w WHERE w.content_id = v.content_id
-    AND (w.holders > v.holders OR (w.holders = v.holders AND (w.name, w.size, w.piece_size) < (v.name, v.size, v.piece_size))))`;
   const peerOf = (lock: string) => `
     SELECT u.id, u.name, s.address, s.last_seen_at FROM users u JOIN sessions s ON s.user_id = u.id
     WHERE s.expires_at > ${now} AND u.id <> $1
@@ -808,7 +851,14 @@ function statements(now: string) {
       WITH gone AS (DELETE FROM files WHERE user_id = ANY($1::bigint[]) RETURNING content_id, name, size, piece_size)
       SELECT content_id, name, size, piece_size, count(*)::int AS holders FROM gone GROUP BY 1, 2, 3, 4`,
 
-    // In key order, so that two transactions lock shared counters in the same order.
+    // Locks the contents rows of the touched contents in content-id order, creating missing ones (with
+    // placeholder values, replaced by refreshContents). DO UPDATE ... WHERE false locks without writing.
+    lockContents: `
+      INSERT INTO contents AS c (content_id, name, name_key, size, piece_size)
+      SELECT * FROM unnest($1::bytea[], $2::text[], $3::text[], $4::bigint[], $5::int[])
+        AS t (content_id, name, name_key, size, piece_size)
+      ORDER BY content_id
+      ON CONFLICT (content_id) DO UPDATE SET name = c.name WHERE false`,
     addHolders: `
       INSERT INTO content_variants AS v (content_id, name, size, piece_size, name_key, holders)
       SELECT * FROM unnest($1::bytea[], $2::text[], $3::bigint[], $4::int[], $5::text[], $6::int[])
@@ -820,55 +870,34 @@ function statements(now: string) {
       DELETE FROM content_variants v USING unnest($1::bytea[], $2::text[], $3::bigint[], $4::int[])
         AS d (content_id, name, size, piece_size)
       WHERE (v.content_id, v.name, v.size, v.piece_size) = (d.content_id, d.name, d.size, d.piece_size) AND v.holders <= 0`,
-
-    // Search. The candidate conditions come from indexCondition ($1); $2 is the lower-cased query.
-    countCandidates: (index: string) => `
-      SELECT count(*)::int AS n FROM (
-        SELECT 1 FROM content_variants v WHERE ${index} AND strpos(v.name_key, $2) > 0 LIMIT $3
-      ) AS c`,
-    // Materialized: the planner must read the (few) candidates from the index, never walk all names.
-    fewMatches: (index: string) => `
-      WITH candidates AS MATERIALIZED (
-        SELECT v.content_id, v.name, v.size, v.piece_size, v.name_key, v.holders FROM content_variants v
-        WHERE ${index} AND strpos(v.name_key, $2) > 0
+    // The variant most holders use, ties to the smallest (name, size, piece size); no variant: no content.
+    // The WHERE keeps unchanged rows (the common case) from being rewritten with their index entries.
+    refreshContents: `
+      WITH best AS (
+        SELECT DISTINCT ON (content_id) content_id, name, name_key, size, piece_size FROM content_variants
+        WHERE content_id = ANY($1::bytea[])
+        ORDER BY content_id, holders DESC, name, size, piece_size
+      ), renamed AS (
+        UPDATE contents c SET name = b.name, name_key = b.name_key, size = b.size, piece_size = b.piece_size
+        FROM best b
+        WHERE c.content_id = b.content_id AND (c.name, c.size, c.piece_size) IS DISTINCT FROM (b.name, b.size, b.piece_size)
       )
-      SELECT v.content_id, v.name, v.size, v.piece_size FROM candidates v
-      WHERE ${representative} AND ${liveHolder}
-      ORDER BY v.name_key, v.content_id`,
-    // strpos() is not something the trigram index answers, so this walks content_variants_by_name in order.
-    matchesInNameOrder: `
-      SELECT v.content_id, v.name, v.size, v.piece_size FROM content_variants v
-      WHERE strpos(v.name_key, $1) > 0 AND ${representative} AND ${liveHolder}
-      ORDER BY v.name_key, v.content_id
-      OFFSET $2 LIMIT $3`,
-    countMatchesAmongFirst: (index: string) => `
-      SELECT count(*)::int AS n FROM (
-        SELECT v.content_id, v.name, v.size, v.piece_size, v.holders FROM content_variants v
-        WHERE ${index} AND strpos(v.name_key, $2) > 0 LIMIT $3
-      ) AS v WHERE ${representative} AND ${liveHolder}`,
-    holdersOfContents: `
-      SELECT r.content_id, h.holder_name, h.address, h.last_seen_at, h.holder_count
-      FROM unnest($1::bytea[]) AS r (content_id)
-      CROSS JOIN LATERAL (
+      DELETE FROM contents c WHERE c.content_id = ANY($1::bytea[]) AND NOT EXISTS (SELECT 1 FROM best b WHERE b.content_id = c.content_id)`,
+
+    anyExpiredSession: `SELECT EXISTS (SELECT 1 FROM sessions WHERE expires_at <= ${now}) AS any`,
+    search: { allLive: searchStatements(""), checkingLiveness: searchStatements(` AND ${liveHolder}`) },
+    contentsWithHolders: `
+      SELECT c.content_id, c.name, c.size, c.piece_size, h.holder_name, h.address, h.last_seen_at, h.holder_count
+      FROM unnest($1::bytea[]) WITH ORDINALITY AS r (content_id, position)
+      JOIN contents c ON c.content_id = r.content_id
+      LEFT JOIN LATERAL (
         SELECT u.name AS holder_name, s.address, s.last_seen_at, count(*) OVER ()::int AS holder_count
         FROM files f JOIN sessions s ON s.user_id = f.user_id JOIN users u ON u.id = f.user_id
-        WHERE f.content_id = r.content_id AND s.expires_at > ${now}
+        WHERE f.content_id = c.content_id AND s.expires_at > ${now}
         ORDER BY s.last_seen_at DESC, u.name
         LIMIT $2
-      ) AS h`,
-    contentWithHolders: `
-      SELECT b.content_id, b.name, b.size, b.piece_size, h.holder_name, h.address, h.last_seen_at, h.holder_count
-      FROM (
-        SELECT content_id, name, size, piece_size FROM content_variants WHERE content_id = $1
-        ORDER BY holders DESC, name, size, piece_size LIMIT 1
-      ) AS b
-      CROSS JOIN LATERAL (
-        SELECT u.name AS holder_name, s.address, s.last_seen_at, count(*) OVER ()::int AS holder_count
-        FROM files f JOIN sessions s ON s.user_id = f.user_id JOIN users u ON u.id = f.user_id
-        WHERE f.content_id = b.content_id AND s.expires_at > ${now}
-        ORDER BY s.last_seen_at DESC, u.name
-        LIMIT $2
-      ) AS h`,
+      ) AS h ON true
+      ORDER BY r.position, h.last_seen_at DESC, h.holder_name`,
 
     livePeers: `SELECT u.name, s.address, s.last_seen_at FROM sessions s JOIN users u ON u.id = s.user_id
       WHERE s.expires_at > ${now} ORDER BY u.name`,
@@ -897,8 +926,59 @@ function statements(now: string) {
       (SELECT count(*) FROM sessions) AS sessions,
       (SELECT count(*) FROM sessions WHERE expires_at > ${now}) AS "livePeers",
       (SELECT count(*) FROM files) AS "indexedFiles",
-      (SELECT count(*) FROM (SELECT DISTINCT content_id FROM content_variants) AS c) AS contents`,
+      (SELECT count(*) FROM contents) AS contents`,
   };
+}
+
+/**
+ * The search statements, with `live` either empty (every holder is live) or the liveness condition.
+ * $1 is the index condition's value (see indexCondition) where there is one, `key` the lower-cased query.
+ */
+function searchStatements(live: string) {
+  return {
+    // The first matches among the first $2 names in name order (index-only: name_key is in the index).
+    pageInWindow: `
+      SELECT v.content_id FROM (
+        SELECT content_id, name_key FROM contents ORDER BY name_key, content_id LIMIT $2
+      ) AS v
+      WHERE strpos(v.name_key, $1) > 0${live}
+      ORDER BY v.name_key, v.content_id OFFSET $3 LIMIT $4`,
+    // strpos() is nothing the GIN indexes answer, so these two walk contents_by_name in order.
+    pageInNameOrder: `
+      SELECT v.content_id FROM contents v WHERE strpos(v.name_key, $1) > 0${live}
+      ORDER BY v.name_key, v.content_id OFFSET $2 LIMIT $3`,
+    countInNameOrder: `
+      SELECT count(*)::int AS n FROM (
+        SELECT 1 FROM contents v WHERE strpos(v.name_key, $1) > 0${live} ORDER BY v.name_key, v.content_id LIMIT $2
+      ) AS c`,
+    // Up to $3 names containing the query, from the GIN index (materialized: never a walk of all names):
+    // how many there are, and the live ones in name order (used only when there are not too many).
+    fewMatches: (index: string) => `
+      WITH candidates AS MATERIALIZED (
+        SELECT v.content_id, v.name_key FROM contents v WHERE ${index} AND strpos(v.name_key, $2) > 0 LIMIT $3
+      )
+      SELECT (SELECT count(*) FROM candidates)::int AS n,
+        ARRAY(SELECT v.content_id FROM candidates v WHERE true${live} ORDER BY v.name_key, v.content_id) AS matches`,
+    countAmongCandidates: (index: string) => `
+      SELECT count(*)::int AS n FROM (
+        SELECT v.content_id FROM contents v WHERE ${index} AND strpos(v.name_key, $2) > 0 LIMIT $3
+      ) AS v WHERE true${live}`,
+  };
+}
+
+/** Rows of contentsWithHolders (one per holder, or one with no holder) as records, in their order. */
+function groupHolders(rows: ReadonlyArray<FileRow & HolderRow>): ContentRecord[] {
+  const records = new Map<string, ContentRecord>();
+  for (const row of rows) {
+    const hex = row.content_id.toString("hex");
+    let record = records.get(hex);
+    if (!record) {
+      record = { contentId: hex, name: row.name, size: row.size, pieceSize: row.piece_size, holders: [], holderCount: row.holder_count ?? 0 };
+      records.set(hex, record);
+    }
+    if (row.holder_name !== null) record.holders.push(toHolder(row));
+  }
+  return [...records.values()];
 }
 
 function hexBytes(hex: string): Buffer {
