@@ -16,6 +16,7 @@ import { FetchPiecesRequestSchema, GetManifestRequestSchema, TransferState } fro
 import { Cluster } from "../harness/cluster.js";
 import { expectSameBytes } from "../harness/files.js";
 import { loopbackUrl, portOf } from "../harness/loopback.js";
+import { grpcEnvelope } from "../harness/rpc-answer.js";
 import { download } from "../harness/transfers.js";
 import { sleep } from "../harness/wait.js";
 import { seedFile } from "./common.js";
@@ -35,13 +36,6 @@ interface Watched {
   rstCode?: number;
 }
 
-/** gRPC's length-prefixed message framing. */
-function grpcFrame(message: Uint8Array): Buffer {
-  const head = Buffer.alloc(5);
-  head.writeUInt32BE(message.length, 1);
-  return Buffer.concat([head, message]);
-}
-
 function watchSocket(port: number, send: string, sockets: net.Socket[]): Watched {
   const w: Watched = { openedAt: Date.now() };
   const socket = net.connect({ host: "127.0.0.1", port, localAddress: SECOND_LOOPBACK_SOURCE }, () => {
@@ -54,7 +48,7 @@ function watchSocket(port: number, send: string, sockets: net.Socket[]): Watched
 }
 
 function secondsOpen(w: Watched, now: number): string {
-  return `${((( w.closedAt ?? now) - w.openedAt) / 1000).toFixed(1)} s`;
+  return `${(((w.closedAt ?? now) - w.openedAt) / 1000).toFixed(1)} s`;
 }
 
 /** Runs the scenario; returns one row per kind of hostile peer. */
@@ -71,7 +65,7 @@ export async function slowReader(options: SlowReaderOptions): Promise<ScenarioRe
     const url = loopbackUrl(seeder.url);
     const port = portOf(url);
     const allPieces = Array.from({ length: Math.min(64, Math.ceil(options.fileBytes / (1024 * 1024))) }, (_, i) => i);
-    const fetchBody = grpcFrame(toBinary(FetchPiecesRequestSchema, create(FetchPiecesRequestSchema, { contentId: file.contentId, pieceIndexes: allPieces })));
+    const fetchBody = grpcEnvelope(toBinary(FetchPiecesRequestSchema, create(FetchPiecesRequestSchema, { contentId: file.contentId, pieceIndexes: allPieces })));
     const grpcHeaders = (path: string) => ({ ":method": "POST", ":path": path, "content-type": "application/grpc", te: "trailers" });
     const connect = (settings?: http2.Settings) => {
       const session = http2.connect(url, { localAddress: SECOND_LOOPBACK_SOURCE, settings } as http2.ClientSessionOptions);
@@ -106,7 +100,7 @@ export async function slowReader(options: SlowReaderOptions): Promise<ScenarioRe
     const open = connect().request(grpcHeaders("/p2p.v1.PeerService/GetManifest"));
     open.on("error", () => undefined);
     open.on("close", () => (halfH2.closedAt ??= Date.now()));
-    open.write(grpcFrame(toBinary(GetManifestRequestSchema, create(GetManifestRequestSchema, { contentId: file.contentId }))).subarray(0, 12));
+    open.write(grpcEnvelope(toBinary(GetManifestRequestSchema, create(GetManifestRequestSchema, { contentId: file.contentId }))).subarray(0, 12));
 
     // Meanwhile an honest peer downloads the file from the same pserver.
     const session = await downloader.session();
@@ -136,7 +130,7 @@ export async function slowReader(options: SlowReaderOptions): Promise<ScenarioRe
         after.on("data", (chunk: Buffer) => (received += chunk.length));
         after.on("error", () => resolve(received));
         after.on("close", () => resolve(received));
-        after.end(grpcFrame(toBinary(FetchPiecesRequestSchema, create(FetchPiecesRequestSchema, { contentId: file.contentId, pieceIndexes: [0] }))));
+        after.end(grpcEnvelope(toBinary(FetchPiecesRequestSchema, create(FetchPiecesRequestSchema, { contentId: file.contentId, pieceIndexes: [0] }))));
       });
     }
     const ping = await seeder.peer().ping({ from: "chaos" });
