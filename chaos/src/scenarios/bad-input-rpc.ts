@@ -181,6 +181,11 @@ export const RPC_CASES: readonly RpcCase[] = [
   { rpc: "ClientService.Login", name: "wrong password", call: (fx) => unary(() => sessionClient(fx.alice.url).client.login({ username: "alice", password: "not-the-password" })), code: "unauthenticated" },
   { rpc: "ClientService.Login", name: "password is a number (JSON)", call: clientRaw("Login", '{"username":"alice","password":12345678}'), code: "invalid_argument", message: /password/ },
 
+  // ---- ClientService.Logout / WatchEvents (their refusals without a session are in authorization.ts)
+  { rpc: "ClientService.Logout", name: "body is a JSON array", call: clientRaw("Logout", "[]"), code: "invalid_argument" },
+  { rpc: "ClientService.WatchEvents", name: "a unary Content-Type on a streaming rpc", call: clientRaw("WatchEvents", "{}"), code: "http_415" },
+  { rpc: "ClientService.Download", name: "a unary Content-Type on a streaming rpc", call: clientRaw("Download", "{}"), code: "http_415" },
+
   // ---- ClientService.GetStatus / ListFiles / ListPeers / ListTransfers
   { rpc: "ClientService.GetStatus", name: "body is a JSON array", call: clientRaw("GetStatus", "[]"), code: "invalid_argument" },
   { rpc: "ClientService.ListFiles", name: "body is a JSON string", call: clientRaw("ListFiles", '"all"'), code: "invalid_argument" },
