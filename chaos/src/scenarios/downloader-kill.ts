@@ -61,9 +61,11 @@ export async function downloaderKill(options: DownloaderKillOptions): Promise<Sc
 
     await downloader.restart();
     const resumed = await downloader.session();
+    // The resumed transfer shows 0 until it has found holders, then its saved pieces all at once; a
+    // download started over would show its first piece or few instead.
     let resumedFromBytes: number | undefined;
     const final = await waitForTransferEnd(resumed, file.contentId, options.timeoutMs, (p) => {
-      resumedFromBytes ??= Number(p.bytesDone);
+      if (p.bytesDone > 0n) resumedFromBytes ??= Number(p.bytesDone);
     });
     const { violations, checks } = await guard.stop();
     check(violations.length === 0, `unverified data appeared in the shared folder: ${violations.join("; ")}`);
@@ -72,7 +74,7 @@ export async function downloaderKill(options: DownloaderKillOptions): Promise<Sc
     check(saved > 0, `no resume state was saved before the kill at ${killedAt.percent}% (${killedAt.pieces} pieces verified)`);
     check(
       resumedFromBytes !== undefined && resumedFromBytes >= saved * PIECE_SIZE_BYTES,
-      `the restarted download did not resume from its ${saved} saved pieces (first seen at ${resumedFromBytes} bytes)`,
+      `the restarted download did not resume from its ${saved} saved pieces (its first progress after the restart was ${resumedFromBytes} bytes)`,
     );
     const lostAtKill = Math.max(0, killedAt.pieces - saved);
     const refetched = lostAtKill + final.piecesRefetched;
@@ -80,7 +82,8 @@ export async function downloaderKill(options: DownloaderKillOptions): Promise<Sc
       bytesCompared: bytes,
       detail:
         `killed at ${killedAt.percent}% (${killedAt.pieces}/${totalPieces} pieces verified, ${saved} saved); resumed by itself after restart; ` +
-        `${refetched} pieces refetched (${lostAtKill} verified but unsaved at the kill + ${final.piecesRefetched} reported by the transfer); ` +
+        `${refetched} pieces refetched (at least ${lostAtKill} verified before the kill, per its last progress report, but not yet saved; ${final.piecesRefetched} more reported by the transfer); ` +
+        `${totalPieces - saved} of ${totalPieces} pieces fetched after the restart; ` +
         `bytes identical; folder checked ${checks} times`,
     };
   } finally {
