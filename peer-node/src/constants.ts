@@ -23,6 +23,10 @@ export const HTTP2_SESSION_IDLE_TIMEOUT_MS = 120_000;
 export const HTTP1_HEADERS_TIMEOUT_MS = 30_000;
 /** An idle HTTP/1.1 keep-alive connection is closed after this time. */
 export const HTTP1_KEEP_ALIVE_TIMEOUT_MS = 10_000;
+/** Memory one HTTP/2 session may hold (Node's option is in megabytes): above a window plus a max message. */
+export const HTTP2_MAX_SESSION_MEMORY_MB = 96;
+/** A request body (unary or client stream) that sends nothing for this long is cut. */
+export const REQUEST_BODY_IDLE_TIMEOUT_MS = 30_000;
 /** A new connection must send its first bytes within this time. */
 export const PREFACE_WAIT_MS = 10_000;
 /** On close, connections still open after this grace period are cut. */

@@ -10,6 +10,8 @@ import {
   HTTP2_SESSION_WINDOW_BYTES,
   HTTP2_SESSION_IDLE_TIMEOUT_MS,
   PREFACE_WAIT_MS,
+  HTTP2_MAX_SESSION_MEMORY_MB,
+  REQUEST_BODY_IDLE_TIMEOUT_MS,
   CLOSE_GRACE_MS,
 } from "../constants.js";
 
@@ -26,6 +28,8 @@ export interface OnePortOptions {
   readonly port: number;
   readonly handler: DualHandler;
   readonly logger: Logger;
+  /** Overrides of the slow-client timeouts (tests shorten them). */
+  readonly timeouts?: { readonly headersMs?: number; readonly bodyIdleMs?: number };
 }
 
 /** A running one-port listener. */
@@ -51,21 +55,47 @@ const HTTP2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
  */
 export async function listenOnePort(options: OnePortOptions): Promise<OnePortServer> {
   const { logger, handler } = options;
+  const headersMs = options.timeouts?.headersMs ?? HTTP1_HEADERS_TIMEOUT_MS;
+  const bodyIdleMs = options.timeouts?.bodyIdleMs ?? REQUEST_BODY_IDLE_TIMEOUT_MS;
 
   // requestTimeout 0: Node's 300 s default kills long uploads/downloads with a 408 (STACK.md); stalled
   // transfers are timed out by the transfer code, idle connections by keepAliveTimeout.
   const h1 = http.createServer(
-    { requestTimeout: 0, headersTimeout: HTTP1_HEADERS_TIMEOUT_MS, keepAliveTimeout: HTTP1_KEEP_ALIVE_TIMEOUT_MS },
+    { requestTimeout: 0, headersTimeout: headersMs, keepAliveTimeout: HTTP1_KEEP_ALIVE_TIMEOUT_MS },
     handler,
   );
   // Windows sized for bulk piece streams: the 64 KiB defaults held gRPC downloads to ~180 MB/s here.
+  // maxSessionMemory: Node's 10 MB default is below one full window and one max-size message, so an
+  // over-limit message was cut by ENHANCE_YOUR_CALM (client saw `internal`) before readMaxBytes could
+  // answer resource_exhausted (found by the chaos suite).
   const h2 = http2.createServer(
-    { settings: { initialWindowSize: HTTP2_INITIAL_WINDOW_BYTES, maxFrameSize: HTTP2_MAX_FRAME_BYTES } },
+    {
+      settings: { initialWindowSize: HTTP2_INITIAL_WINDOW_BYTES, maxFrameSize: HTTP2_MAX_FRAME_BYTES },
+      maxSessionMemory: HTTP2_MAX_SESSION_MEMORY_MB,
+    },
     handler,
   );
+  // A request body that stops arriving (a unary call never finished, a stream never ended) holds a
+  // stream forever: cut it after the body-idle timeout (REQUEST_BODY_IDLE_TIMEOUT_MS) of silence. Once the body is complete the
+  // timer is off, so long server streams (downloads, the event feed) are not affected.
+  h2.on("request", (req: http2.Http2ServerRequest) => {
+    if (req.complete) return;
+    const stream = req.stream;
+    stream.setTimeout(bodyIdleMs, () => {
+      logger.warn({ remote: req.socket?.remoteAddress }, "HTTP/2 request body stalled; stream closed");
+      if (!stream.destroyed) stream.close(http2.constants.NGHTTP2_CANCEL);
+    });
+    req.once("end", () => stream.setTimeout(0));
+  });
   // The http servers never listen() themselves, so their own connection tracking (closeIdleConnections,
   // close() sending GOAWAY) does nothing: we track sessions and in-flight HTTP/1.1 requests here.
-  const state: CloseState = { closing: false, sessions: new Set(), inflight: new Map(), http2Sockets: new WeakSet() };
+  const state: CloseState = {
+    closing: false,
+    sessions: new Set(),
+    inflight: new Map(),
+    http2Sockets: new WeakSet(),
+    headerTimers: new WeakMap(),
+  };
   h2.on("session", (session) => {
     state.sessions.add(session);
     session.once("close", () => state.sessions.delete(session));
@@ -79,7 +109,13 @@ export async function listenOnePort(options: OnePortOptions): Promise<OnePortSer
   h2.on("sessionError", (err) => logger.debug({ err }, "http2 session error"));
   h1.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
     const socket = req.socket;
+    clearTimeout(state.headerTimers.get(socket));
     state.inflight.set(socket, (state.inflight.get(socket) ?? 0) + 1);
+    // Same body-idle rule as HTTP/2 above. With no 'timeout' listener on req/res, Node destroys the socket.
+    if (!req.complete) {
+      socket.setTimeout(bodyIdleMs);
+      req.once("end", () => socket.setTimeout(0));
+    }
     res.once("close", () => {
       const left = (state.inflight.get(socket) ?? 1) - 1;
       state.inflight.set(socket, left);
@@ -101,7 +137,7 @@ export async function listenOnePort(options: OnePortOptions): Promise<OnePortSer
       state.inflight.delete(socket);
     });
     socket.on("error", (err) => logger.debug({ err: err.message }, "socket error"));
-    dispatch(socket, h1, h2, state, logger);
+    dispatch(socket, h1, h2, state, headersMs, logger);
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -123,7 +159,14 @@ export async function listenOnePort(options: OnePortOptions): Promise<OnePortSer
 }
 
 /** Reads just enough of a new connection to tell h2c from HTTP/1.1, then hands the socket over. */
-function dispatch(socket: net.Socket, h1: http.Server, h2: http2.Http2Server, state: CloseState, logger: Logger): void {
+function dispatch(
+  socket: net.Socket,
+  h1: http.Server,
+  h2: http2.Http2Server,
+  state: CloseState,
+  headersMs: number,
+  logger: Logger,
+): void {
   let head = Buffer.alloc(0);
   const timer = setTimeout(() => {
     logger.debug("connection sent nothing; closing");
@@ -142,6 +185,7 @@ function dispatch(socket: net.Socket, h1: http.Server, h2: http2.Http2Server, st
     socket.pause();
     socket.unshift(head);
     if (isH2) state.http2Sockets.add(socket);
+    else cutIfNoRequest(socket, state, headersMs, logger);
     (isH2 ? h2 : h1).emit("connection", socket);
     // The http servers attach their own readers; make sure data flows to them.
     process.nextTick(() => socket.resume());
@@ -156,6 +200,8 @@ interface CloseState {
   readonly inflight: Map<net.Socket, number>;
   /** Sockets handed to the HTTP/2 server (their sessions close them). */
   readonly http2Sockets: WeakSet<net.Socket>;
+  /** HTTP/1.1 sockets waiting for their first request's headers. */
+  readonly headerTimers: WeakMap<net.Socket, NodeJS.Timeout>;
 }
 
 /**
@@ -163,6 +209,21 @@ interface CloseState {
  * idle HTTP/1.1 sockets and sockets that never sent a byte end at once, busy ones after their response.
  * Whatever is still open after CLOSE_GRACE_MS is cut.
  */
+/**
+ * Node enforces headersTimeout only on servers that listen() themselves (its connection checker starts
+ * on 'listening'); ours are fed sockets by the front, so a client that sends half its headers would
+ * hold a socket forever. Cut a socket whose first request has not arrived in time.
+ */
+function cutIfNoRequest(socket: net.Socket, state: CloseState, headersMs: number, logger: Logger): void {
+  const timer = setTimeout(() => {
+    logger.warn({ remote: socket.remoteAddress }, "HTTP/1.1 request headers incomplete; connection closed");
+    socket.destroy();
+  }, headersMs);
+  timer.unref();
+  state.headerTimers.set(socket, timer);
+  socket.once("close", () => clearTimeout(timer));
+}
+
 async function closeAll(front: net.Server, state: CloseState, sockets: Set<net.Socket>): Promise<void> {
   state.closing = true;
   const closed = new Promise<void>((resolve) => front.close(() => resolve()));

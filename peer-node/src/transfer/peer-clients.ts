@@ -6,6 +6,7 @@ import type { Logger } from "pino";
 import {
   HTTP2_INITIAL_WINDOW_BYTES,
   HTTP2_MAX_FRAME_BYTES,
+  HTTP2_MAX_SESSION_MEMORY_MB,
   HTTP2_SESSION_WINDOW_BYTES,
   MAX_RPC_MESSAGE_BYTES,
   PEER_SESSION_IDLE_TIMEOUT_MS,
@@ -123,7 +124,8 @@ export class PeerClients {
     const inner = new Http2SessionManager(
       baseUrl,
       { idleConnectionTimeoutMs: this.#idleTimeoutMs, pingIntervalMs: PEER_SESSION_PING_INTERVAL_MS },
-      { settings: { initialWindowSize: this.#streamWindowBytes, maxFrameSize: HTTP2_MAX_FRAME_BYTES } },
+      // maxSessionMemory: Node's 10 MB default resets our own stream when a push piece plus the window exceed it.
+      { settings: { initialWindowSize: this.#streamWindowBytes, maxFrameSize: HTTP2_MAX_FRAME_BYTES }, maxSessionMemory: HTTP2_MAX_SESSION_MEMORY_MB },
     );
     const sessions = new WideSessionManager(inner, this.#logger, this.#trackers, this.#sessionWindowBytes);
     const transport = createGrpcTransport({
