@@ -211,8 +211,9 @@ export class PgStore implements DirectoryStore {
   /**
    * Heartbeats are the hottest write. Renewals that arrive in the same event-loop turn go to the
    * database as one UPDATE (one round trip, one commit), on connections with synchronous_commit off:
-   * the commit is visible to every instance at once but does not wait for the WAL flush (~1 ms here,
-   * which capped heartbeats at ~1,300/s; ~3,500/s without it, bench/stores.ts). A PostgreSQL crash can
+   * the commit is visible to every instance at once but does not wait for the WAL flush (an fsync of
+   * ~1 ms here: waiting for it held heartbeats to ~1,300/s, against ~3,500/s without, in one run of
+   * bench/stores.ts at 50,000 rows). A PostgreSQL crash can
    * lose the last fraction of a second of renewals, as the SQLite store's write-behind can: those peers
    * get 401 at their next heartbeat and log in again. Everything else commits synchronously. Each
    * caller is answered after the commit, since another instance may be asked about the session next.
@@ -349,8 +350,9 @@ export class PgStore implements DirectoryStore {
   /**
    * Three ways to find the names containing the query, cheapest first:
    * - Walk the first names in name order (an index-only scan). A query that many names contain fills
-   *   its page there: that page is the answer, and `total` a lower bound counted by walking on until
-   *   `totalCap` matches (cheap too, since matches are dense).
+   *   its page there: that page is the answer, and `total` a lower bound, the matches among as many
+   *   names again per match counted (up to `totalCap` of them: a bounded walk however the matches
+   *   are spread).
    * - Otherwise read the names that contain it from a GIN index. Up to PG_SEARCH_FEW_CANDIDATES of
    *   them: that is the answer, with the exact total.
    * - Otherwise (many, but sparse) walk all names in order until the page is full, and count the lower
@@ -372,7 +374,7 @@ export class PgStore implements DirectoryStore {
       const windowRows = PG_SEARCH_WINDOW_ROWS_PER_RESULT * (offset + limit + 1);
       const first = await db.query<{ content_id: Buffer }>(sql.pageInWindow, [key, windowRows, offset, limit + 1]);
       if (first.rows.length > limit) {
-        const counted = await db.query<{ n: number }>(sql.countInNameOrder, [key, totalCap]);
+        const counted = await db.query<{ n: number }>(sql.countInNameOrder, [key, totalCap, PG_SEARCH_WINDOW_ROWS_PER_RESULT * totalCap]);
         return {
           results: await pageOf(first.rows.slice(0, limit)),
           total: Math.max(counted.rows[0]?.n ?? 0, offset + limit + 1),
@@ -943,13 +945,14 @@ function searchStatements(live: string) {
       ) AS v
       WHERE strpos(v.name_key, $1) > 0${live}
       ORDER BY v.name_key, v.content_id OFFSET $3 LIMIT $4`,
-    // strpos() is nothing the GIN indexes answer, so these two walk contents_by_name in order.
+    // strpos() is nothing the GIN indexes answer, so this walks contents_by_name in order.
     pageInNameOrder: `
       SELECT v.content_id FROM contents v WHERE strpos(v.name_key, $1) > 0${live}
       ORDER BY v.name_key, v.content_id OFFSET $2 LIMIT $3`,
     countInNameOrder: `
       SELECT count(*)::int AS n FROM (
-        SELECT 1 FROM contents v WHERE strpos(v.name_key, $1) > 0${live} ORDER BY v.name_key, v.content_id LIMIT $2
+        SELECT 1 FROM (SELECT content_id, name_key FROM contents ORDER BY name_key, content_id LIMIT $3) AS v
+        WHERE strpos(v.name_key, $1) > 0${live} LIMIT $2
       ) AS c`,
     // Up to $3 names containing the query, from the GIN index (materialized: never a walk of all names):
     // how many there are, and the live ones in name order (used only when there are not too many).
