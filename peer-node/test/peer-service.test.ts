@@ -13,6 +13,13 @@ import {
 } from "@connectrpc/connect-node";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { MAX_RPC_MESSAGE_BYTES } from "../src/constants.js";
+import {
+  DirectoryConflictError,
+  DirectoryNotFoundError,
+  DirectoryRejectedError,
+  DirectoryUnauthorizedError,
+  DirectoryUnavailableError,
+} from "../src/directory/directory-errors.js";
 import { PeerService, PushFileRequestSchema, type PushFileRequest } from "../src/gen.js";
 import { listenOnePort, type OnePortServer } from "../src/server/one-port.js";
 import { PeerServiceImpl, peerContextValues } from "../src/services/peer-service.js";
@@ -240,6 +247,56 @@ describe("PushFile", () => {
       .catch((e: unknown) => ConnectError.from(e));
     expect(err).toBeInstanceOf(ConnectError);
     expect((err as ConnectError).code).toBe(Code.PermissionDenied);
+    expect(await bobFiles()).toEqual([]);
+    expect(await bobPartials()).toEqual([]);
+  });
+
+  it("refuses a malformed ticket at once and a directory 4xx as PermissionDenied; only an unreachable directory is Unavailable", async () => {
+    const asked: string[] = [];
+    let failure: Error = new DirectoryRejectedError(400, "ticket: must match the ticket pattern");
+    await startBob({
+      redeemTicket: async (ticket) => {
+        asked.push(ticket);
+        throw failure;
+      },
+    });
+    const raw = createClient(PeerService, createGrpcTransport({ baseUrl: bob.address }));
+    const manifest = manifestToProto((await alice.store.manifest(file.contentId))!);
+    const pushWith = (ticket: string) =>
+      raw
+        .pushFile(
+          (async function* () {
+            yield create(PushFileRequestSchema, { message: { case: "header", value: { ticket, manifest, from: "mallory" } } });
+          })(),
+        )
+        .then(() => undefined, (e: unknown) => ConnectError.from(e));
+
+    // Not the shape the directory issues: refused without asking it.
+    for (const bad of ["x".repeat(64 * 1024), "has space", "ünïcode", "a/b"]) {
+      const err = await pushWith(bad);
+      expect(err?.code).toBe(Code.PermissionDenied);
+    }
+    expect(asked).toEqual([]);
+
+    // The directory refuses the ticket (400 invalid, 404 unknown, 409 redeemed): it does not vouch.
+    for (const f of [
+      new DirectoryRejectedError(400, "ticket: must match the ticket pattern"),
+      new DirectoryNotFoundError("unknown ticket"),
+      new DirectoryConflictError("ticket already redeemed"),
+    ]) {
+      failure = f;
+      const err = await pushWith("x");
+      expect(err?.code).toBe(Code.PermissionDenied);
+      expect(err?.rawMessage).toBe("The directory does not vouch for this push ticket.");
+    }
+
+    // Only a directory that cannot answer, or that refused our own session (401), is worth a retry.
+    for (const f of [new DirectoryUnavailableError("connect ECONNREFUSED"), new DirectoryUnauthorizedError("unknown token")]) {
+      failure = f;
+      const err = await pushWith("x");
+      expect(err?.code).toBe(Code.Unavailable);
+    }
+    expect(asked).toHaveLength(5);
     expect(await bobFiles()).toEqual([]);
     expect(await bobPartials()).toEqual([]);
   });

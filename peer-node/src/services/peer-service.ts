@@ -266,6 +266,7 @@ export class PeerServiceImpl implements ServiceImpl<typeof PeerService> {
       const manifest = checkManifest(manifestFromProto(header.manifest));
       validateFileName(manifest.name);
       if (!header.ticket) throw new InvalidTicketError("A push needs a ticket from the directory.");
+      if (!isTicketShaped(header.ticket)) throw new InvalidTicketError("The push ticket is malformed; the directory does not vouch for it.");
       const redeemed = await this.#redeem(header.ticket, manifest.contentId);
       if (redeemed.contentId !== manifest.contentId || redeemed.size !== manifest.size) {
         throw new InvalidTicketError("The push ticket was issued for another file.");
@@ -335,9 +336,11 @@ export class PeerServiceImpl implements ServiceImpl<typeof PeerService> {
     } catch (err) {
       if (err instanceof PeerError) throw err;
       if (codeOf(err) !== undefined) throw err;
-      // The other engineer's directory errors are not PeerErrors: a "not found/conflict" means no vouching.
+      // The directory's errors are not PeerErrors: a refusal of the ticket (404 unknown, 409 redeemed,
+      // 400/413 malformed) means it does not vouch. A 401 refuses *our* session (the link logs in again),
+      // so like network failures and 5xx it is Unavailable: the pusher may try again.
       const name = (err as Error | undefined)?.name ?? "";
-      if (/NotFound|Conflict/.test(name)) {
+      if (/NotFound|Conflict|Rejected/.test(name)) {
         throw new InvalidTicketError("The directory does not vouch for this push ticket.", { cause: err });
       }
       throw new UnavailableError("The directory could not be reached to check the push ticket; try again.", { cause: err });
@@ -408,4 +411,13 @@ async function writeAt(fh: FileHandle, data: Uint8Array, position: number): Prom
     const { bytesWritten } = await fh.write(data, done, data.length - done, position + done);
     done += bytesWritten;
   }
+}
+
+/** Longest push ticket worth asking the directory about (it issues 43 characters). */
+const TICKET_MAX_CHARS = 128;
+const TICKET_CHARS = /^[A-Za-z0-9_-]+$/;
+
+/** Whether a push ticket has the shape the directory issues (base64url, bounded length). */
+export function isTicketShaped(ticket: string): boolean {
+  return ticket.length > 0 && ticket.length <= TICKET_MAX_CHARS && TICKET_CHARS.test(ticket);
 }
