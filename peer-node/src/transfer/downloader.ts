@@ -134,9 +134,16 @@ export class PieceDownloader implements Downloader {
       }
       const partial = await PartialDownload.load(this.#deps.store.partialDir, contentId);
       if (!partial) continue;
+      if (this.#deps.registry.findRunning("download", contentId) || this.#shutdown.signal.aborted) {
+        // Download was called for it meanwhile: that job loads the same saved state itself.
+        await partial.close();
+        continue;
+      }
       const transfer = this.#deps.registry.add(
         new Transfer({ kind: "download", contentId, name: partial.name, bytesTotal: partial.manifest.size }),
       );
+      // Its saved pieces show at once, not only after holders are found.
+      transfer.setBytesDone(partial.verifiedBytes());
       this.#start(transfer, partial);
       out.push(transfer);
     }
@@ -232,7 +239,10 @@ class DownloadJob {
   #fingerprint = "";
 
   readonly #holders = new Map<string, Holder>();
-  readonly #banned = new Set<string>();
+  #banned = new Set<string>();
+  /** Manifests (by fingerprint) that did not produce the file, and the holders that served them. */
+  readonly #rejected = new Set<string>();
+  readonly #distrusted = new Set<string>();
   readonly #fetches = new Set<Fetch>();
   #state!: Uint8Array;
   /** Requests outstanding per piece (2 in the endgame). */
@@ -259,7 +269,7 @@ class DownloadJob {
   #lastFindError: unknown;
   #writes = new Set<Promise<void>>();
   /** Holders that sent a bad copy of a piece, by piece: they are asked for it last. */
-  readonly #badFrom = new Map<number, Set<string>>();
+  #badFrom = new Map<number, Set<string>>();
   #finishing = false;
 
   constructor(deps: PieceDownloaderDeps, settings: Settings, transfer: Transfer, shutdown: AbortSignal, partial: PartialDownload | undefined) {
@@ -299,19 +309,16 @@ class DownloadJob {
         t.finish("completed");
         return;
       }
-      await this.#prepare();
-      t.update({ state: "running" });
-      await this.#fetchAll();
-      // Endgame twins still on the wire are no longer needed.
-      this.#finishing = true;
-      for (const f of this.#fetches) f.controller.abort();
-      t.update({ state: "verifying", sources: [] });
-      const digest = await this.#worker!.finish();
-      this.#worker = undefined;
-      if (digest !== t.contentId) {
-        throw new VerificationError(
-          "The downloaded bytes do not match the content id: the holders described the file wrongly. Nothing was kept.",
-        );
+      // A wrong manifest shows only as pieces nobody can satisfy or as a bad whole-file hash: then its
+      // holders are distrusted and the download starts again from another holder's manifest, once per
+      // distinct manifest at most.
+      for (;;) {
+        try {
+          await this.#attempt();
+          break;
+        } catch (err) {
+          if (!(await this.#retryWithAnotherManifest(err))) throw err;
+        }
       }
       const partial = this.#partial!;
       await partial.finish();
@@ -328,6 +335,70 @@ class DownloadJob {
       this.#detach();
     }
   }
+
+  /** One try with one manifest: prepare, fetch every piece, check the whole-file hash. */
+  async #attempt(): Promise<void> {
+    const t = this.#transfer;
+    await this.#prepare();
+    t.update({ state: "running" });
+    await this.#fetchAll();
+    // Endgame twins still on the wire are no longer needed.
+    this.#finishing = true;
+    for (const f of this.#fetches) f.controller.abort();
+    t.update({ state: "verifying", sources: [] });
+    const digest = await this.#worker!.finish();
+    this.#worker = undefined;
+    if (digest !== t.contentId) throw new WrongManifestError();
+  }
+
+  /**
+   * After a failed try: if the manifest used may have been the culprit (whole-file hash wrong, or every
+   * holder banned for bad pieces) and another holder served a different one, distrusts the holders of the
+   * used manifest, discards its partial state and returns true so the download starts again.
+   */
+  async #retryWithAnotherManifest(err: unknown): Promise<boolean> {
+    if (this.#signal.aborted || this.#fingerprint === "") return false;
+    const wrongHash = err instanceof WrongManifestError;
+    const holders = [...this.#holders.values()];
+    const allBanned = err instanceof UnavailableError && holders.some((h) => h.banned) && !holders.some((h) => h.usable);
+    if (!wrongHash && !allBanned) return false;
+    if (this.#otherFingerprints.size === 0) return false;
+    const used = this.#fingerprint;
+    const servedBy = this.#usedBy;
+    this.#log.warn({ holders: servedBy, reason: (err as Error).message }, "the manifest used did not produce the file; distrusting its holders and trying another");
+    this.#rejected.add(used);
+    for (const name of servedBy) this.#distrusted.add(name);
+    this.#otherFingerprints.delete(used);
+    // Stop everything of this try, then forget its pieces (verified against a wrong manifest).
+    for (const f of this.#fetches) f.controller.abort();
+    this.#worker?.destroy();
+    this.#worker = undefined;
+    await this.#settle();
+    this.#signal.throwIfAborted();
+    await this.#partial?.discard();
+    this.#partial = undefined;
+    this.#holders.clear();
+    this.#fetches.clear();
+    this.#banned = new Set(this.#distrusted);
+    this.#badFrom = new Map();
+    this.#returned = [];
+    this.#cursor = 0;
+    this.#verifiedCount = 0;
+    this.#verifiedBytes = 0;
+    this.#unsaved = 0;
+    this.#unwrittenBytes = 0;
+    this.#fatal = undefined;
+    this.#finishing = false;
+    this.#fingerprint = "";
+    this.#transfer.setBytesDone(0);
+    this.#publish();
+    return true;
+  }
+
+  /** Holders whose manifest the current try uses. */
+  #usedBy: string[] = [];
+  /** Fingerprints of manifests other holders served that have not been tried (bounds the retries). */
+  readonly #otherFingerprints = new Set<string>();
 
   /** Ends a failed, cancelled or interrupted download, keeping or discarding its partial state. */
   async #end(err: unknown): Promise<void> {
@@ -378,8 +449,21 @@ class DownloadJob {
   async #prepare(): Promise<void> {
     const t = this.#transfer;
     const store = this.#deps.store;
+    // Started by Download (not by resumeUnfinished): pick up a previous run's verified pieces.
+    if (!this.#partial && this.#rejected.size === 0) {
+      this.#partial = await PartialDownload.load(store.partialDir, t.contentId);
+      if (this.#partial && this.#signal.aborted) {
+        await this.#partial.close();
+        this.#partial = undefined;
+        this.#signal.throwIfAborted();
+      }
+      if (this.#partial) t.update({ name: this.#partial.name, bytesTotal: this.#partial.manifest.size });
+      if (this.#partial) t.setBytesDone(this.#partial.verifiedBytes());
+    }
     const saved = this.#partial;
     const probes = await this.#probeUntilAny(saved ? manifestFingerprint(saved.manifest) : undefined);
+    for (const fp of this.#rejected) probes.delete(fp);
+    if (probes.size === 0) throw new UnavailableError("No holder serves a manifest that has not already proved wrong.");
     let chosen = saved ? probes.get(manifestFingerprint(saved.manifest)) : undefined;
     if (!chosen) {
       if (saved) {
@@ -395,6 +479,8 @@ class DownloadJob {
     }
     this.#manifest = chosen.manifest;
     this.#fingerprint = manifestFingerprint(chosen.manifest);
+    this.#usedBy = chosen.refs.map((r) => r.name);
+    for (const fp of probes.keys()) if (fp !== this.#fingerprint) this.#otherFingerprints.add(fp);
     for (const ref of chosen.refs) this.#addHolder(ref);
     const name = this.#partial?.name ?? sanitizeFileName(chosen.manifest.name, `download-${t.contentId.slice(0, 12)}`);
     t.update({ name, bytesTotal: chosen.manifest.size });
@@ -872,6 +958,13 @@ class DownloadJob {
       this.#refresh(true);
     }
     this.#publish();
+  }
+}
+
+/** The whole-file hash did not match the content id: the manifest used described another file. */
+class WrongManifestError extends VerificationError {
+  constructor() {
+    super("The downloaded bytes do not match the content id: the holders described the file wrongly. Nothing was kept.");
   }
 }
 

@@ -1,4 +1,5 @@
 import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { copyFile, mkdir, readFile, readdir, utimes } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -160,6 +161,44 @@ describe("PieceDownloader", () => {
     expect(end.state).toBe("completed");
     expect(peers[0]!.served).toEqual([]);
     expect(peers[2]!.served).toEqual([]);
+    expect((await readFile(join(root, "me", "shared", "movie.bin"))).equals(source.bytes)).toBe(true);
+  });
+
+  it("with 1 honest holder and 1 liar whose manifest matches its doctored pieces, distrusts the liar after the whole-file check and completes", async () => {
+    const doctor = (piece: Uint8Array) => {
+      const out = Buffer.from(piece);
+      out[0] = out[0]! ^ 0xff;
+      return out;
+    };
+    // The liar's manifest describes its doctored pieces, so every piece verifies and only the final hash shows it.
+    const lie = async (inner: (id: string) => Promise<Manifest | undefined>, id: string) => {
+      const m = (await inner(id))!;
+      const hashes = m.pieceHashes.map((_, i) =>
+        createHash("sha256").update(doctor(source.bytes.subarray(i * m.pieceSize, Math.min(m.size, (i + 1) * m.pieceSize)))).digest(),
+      );
+      return { ...m, pieceHashes: hashes.map((h) => new Uint8Array(h)) };
+    };
+    const flip = async (inner: (id: string, i: number) => Promise<Uint8Array>, id: string, i: number) => doctor(await inner(id, i));
+    // The liar comes first, so the 1-1 manifest vote goes its way.
+    const peers = await seeders(1024 * 1024, [{ name: "liar", manifest: lie, readPiece: flip }, { name: "honest" }]);
+    const { d } = await downloader(refs(peers));
+    const end = await d.download(source.contentId).done;
+    expect(end.error).toBe("");
+    expect(end.state).toBe("completed");
+    expect(end.bannedPeers).toContain("liar");
+    expect((await readFile(join(root, "me", "shared", "movie.bin"))).equals(source.bytes)).toBe(true);
+  });
+
+  it("with 1 honest holder and 1 liar serving a wrong manifest (honest pieces all fail it), retries with the honest manifest and completes", async () => {
+    const lie = async (inner: (id: string) => Promise<Manifest | undefined>, id: string) => {
+      const m = (await inner(id))!;
+      return { ...m, pieceHashes: m.pieceHashes.map(() => new Uint8Array(32)) };
+    };
+    const peers = await seeders(1024 * 1024, [{ name: "liar", manifest: lie }, { name: "honest" }]);
+    const { d } = await downloader(refs(peers));
+    const end = await d.download(source.contentId).done;
+    expect(end.error).toBe("");
+    expect(end.state).toBe("completed");
     expect((await readFile(join(root, "me", "shared", "movie.bin"))).equals(source.bytes)).toBe(true);
   });
 

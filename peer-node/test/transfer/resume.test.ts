@@ -6,7 +6,7 @@ import { afterEach, beforeEach, expect, it } from "vitest";
 import { SharedFolder } from "../../src/store/shared-folder.js";
 import { PieceDownloader } from "../../src/transfer/downloader.js";
 import { PeerClients } from "../../src/transfer/peer-clients.js";
-import { TransferRegistry } from "../../src/transfer/transfer.js";
+import { TransferRegistry, type Transfer } from "../../src/transfer/transfer.js";
 import { logger, tempDir, waitFor, writeRandomFile } from "../store/helpers.js";
 import { TEST_PIECE_BYTES, startTestPeer, type TestPeer } from "./helpers.js";
 
@@ -29,7 +29,8 @@ function popcount(bits: Buffer): Set<number> {
   return set;
 }
 
-it("resumes a download after the downloading process was killed, without refetching verified pieces", async () => {
+/** Kills a downloading child process midway, then restarts the download with `restart` on the same folders. */
+async function killAndRestart(restart: (d: PieceDownloader, contentId: string) => Promise<Transfer>): Promise<void> {
   const size = 12 * 1024 * 1024;
   await mkdir(join(root, "src"));
   const src = await writeRandomFile(join(root, "src", "big.bin"), size);
@@ -80,11 +81,11 @@ it("resumes a download after the downloading process was killed, without refetch
     clients.close();
     await store.close();
   });
-  const resumed = await d.resumeUnfinished();
-  expect(resumed).toHaveLength(1);
-  const first = resumed[0]!.snapshot();
-  expect(first.bytesTotal).toBe(size);
-  const end = await resumed[0]!.done;
+  const transfer = await restart(d, src.contentId);
+  const first = transfer.snapshot();
+  // The saved pieces show from the start (a download started over would show 0).
+  expect(first.bytesDone).toBeGreaterThanOrEqual(savedVerified.size * TEST_PIECE_BYTES);
+  const end = await transfer.done;
   expect(end.error).toBe("");
   expect(end.state).toBe("completed");
   expect((await readFile(join(folder, "big.bin"))).equals(src.bytes)).toBe(true);
@@ -94,4 +95,24 @@ it("resumes a download after the downloading process was killed, without refetch
   expect(refetchedVerified).toEqual([]);
   // Everything not saved as verified was fetched after the restart.
   expect(new Set(servedAfter).size).toBe(pieces - savedVerified.size);
+}
+
+it("resumes a download after the downloading process was killed, without refetching verified pieces", async () => {
+  await killAndRestart(async (d) => {
+    const resumed = await d.resumeUnfinished();
+    expect(resumed).toHaveLength(1);
+    expect(resumed[0]!.snapshot().bytesTotal).toBe(12 * 1024 * 1024);
+    return resumed[0]!;
+  });
+});
+
+it("resumes from the saved pieces when Download is called again after a restart (not starting over)", async () => {
+  await killAndRestart(async (d, contentId) => {
+    const t = d.download(contentId);
+    // The job loads the saved state before it looks for holders.
+    await waitFor(() => t.snapshot().bytesDone > 0, "the saved pieces to be loaded", 5_000);
+    // resumeUnfinished racing with it does not start a second download.
+    expect(await d.resumeUnfinished()).toEqual([]);
+    return t;
+  });
 });
