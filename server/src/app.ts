@@ -142,11 +142,43 @@ class LazyChildLogger {
  * query strings and path parameters are text that must be coerced ("?limit=5").
  */
 function validatorCompiler() {
-  const common = { useDefaults: true, removeAdditional: true, allErrors: false, strict: true } as const;
-  const bodies = new Ajv({ ...common, coerceTypes: false });
-  const text = new Ajv({ ...common, coerceTypes: true });
+  const common = { useDefaults: true, allErrors: false, strict: true } as const;
+  // Bodies keep unknown fields so `additionalProperties: false` refuses them (a misspelt "targett" must not
+  // silently become "any peer"); query strings and path parameters still drop them and are coerced.
+  const bodies = new Ajv({ ...common, removeAdditional: false, coerceTypes: false });
+  const text = new Ajv({ ...common, removeAdditional: true, coerceTypes: true });
   return ({ schema, httpPart }: { schema: AnySchema; httpPart?: string }) =>
     (httpPart === "body" ? bodies : text).compile(schema);
+}
+
+/** Decodes request bodies; throws on invalid UTF-8 instead of substituting U+FFFD. */
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * The raw query string's first key or value whose percent-escapes are not UTF-8 (Fastify's parser would
+ * decode them to U+FFFD), or undefined when all decode.
+ */
+export function invalidQueryPart(url: string): string | undefined {
+  const start = url.indexOf("?");
+  if (start < 0) return undefined;
+  for (const pair of url.slice(start + 1).split("&")) {
+    const eq = pair.indexOf("=");
+    const key = eq < 0 ? pair : pair.slice(0, eq);
+    for (const part of eq < 0 ? [key] : [key, pair.slice(eq + 1)]) {
+      try {
+        decodeURIComponent(part);
+      } catch {
+        let name = key;
+        try {
+          name = decodeURIComponent(key);
+        } catch {
+          // the key itself is the bad part: name it raw
+        }
+        return name;
+      }
+    }
+  }
+  return undefined;
 }
 
 /** Builds the directory as an unstarted Fastify app (call listen, or inject in tests). */
@@ -214,6 +246,9 @@ async function assemble(
     if (first.keyword === "required") {
       return new Error(`${field}/${String(first.params.missingProperty)} is required`);
     }
+    if (first.keyword === "additionalProperties") {
+      return new Error(`${field}/${String(first.params.additionalProperty)} is not a known field`);
+    }
     const explained = first.keyword === "pattern" ? PATTERN_MESSAGES[String(first.params.pattern)] : undefined;
     return new Error(`${field} ${explained ?? first.message ?? "is invalid"}`);
   });
@@ -224,9 +259,17 @@ async function assemble(
   // Only JSON: a text/plain body would otherwise reach validation as a string ("body must be object").
   app.removeContentTypeParser("text/plain");
   const parseJson = app.getDefaultJsonParser("error", "error");
-  app.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) => {
+  // Bytes, decoded strictly: invalid UTF-8 is refused, not turned into U+FFFD (a password or a name other
+  // than the bytes sent).
+  app.addContentTypeParser("application/json", { parseAs: "buffer" }, (request, raw, done) => {
+    let body: string;
+    try {
+      body = strictUtf8.decode(raw as Buffer);
+    } catch {
+      return done(new DirectoryError("invalid_argument", "body is not valid UTF-8"), undefined);
+    }
     if (body === "") return done(null, undefined);
-    parseJson(request, body as string, (error, value) => {
+    parseJson(request, body, (error, value) => {
       if (error) done(new DirectoryError("invalid_argument", "body is not valid JSON"), undefined);
       else done(null, value);
     });
@@ -260,6 +303,15 @@ async function assemble(
       );
     });
   }
+
+  // Query strings: invalid UTF-8 in a percent-escape (?q=%ff%fe) is refused rather than searched as U+FFFD.
+  app.addHook("onRequest", (request, _reply, done) => {
+    const raw = request.raw.url ?? "";
+    if (!raw.includes("%") || !raw.includes("?")) return done();
+    const bad = invalidQueryPart(raw);
+    if (bad === undefined) return done();
+    done(new DirectoryError("invalid_argument", `querystring/${bad} is not valid UTF-8`));
+  });
 
   const metrics = new HttpMetrics();
   // A callback hook, not an async one: it runs on every request and a promise per request shows up.

@@ -27,8 +27,8 @@ export const TRANSPORTS: Transport[] = ["inject", "http"];
 /** What a request may carry. */
 export interface RequestOptions {
   body?: unknown;
-  /** Raw body text (sent with content-type application/json unless contentType says otherwise). */
-  rawBody?: string;
+  /** Raw body text or bytes (sent with content-type application/json unless contentType says otherwise). */
+  rawBody?: string | Buffer;
   contentType?: string;
   token?: string;
   headers?: Record<string, string>;
@@ -89,7 +89,7 @@ export async function startTestDirectory(options: TestDirectoryOptions = {}): Pr
   const request = async (method: string, url: string, opts: RequestOptions = {}): Promise<Response> => {
     const headers: Record<string, string> = { ...opts.headers };
     if (opts.token !== undefined) headers.authorization = `Bearer ${opts.token}`;
-    let payload: string | undefined;
+    let payload: string | Buffer | undefined;
     if (opts.rawBody !== undefined || opts.body !== undefined) {
       payload = opts.rawBody ?? JSON.stringify(opts.body);
       headers["content-type"] = opts.contentType ?? "application/json";

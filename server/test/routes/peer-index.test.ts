@@ -118,9 +118,16 @@ describeEachStore("store", (storage) => {
       ["piece size above 16 MiB", put({ ...ok, pieceSize: 32 * 1024 * 1024 }), /body\/files\/0\/pieceSize must be <= 16777216/],
       ["missing piece size", put({ name: ok.name, size: 1, contentId: ok.contentId }), /body\/files\/0\/pieceSize is required/],
       ["10,001 files", { files: Array.from({ length: 10_001 }, (_, i) => file(`f${i}`, i)) }, /body\/files must NOT have more than 10000 items/],
+      ["an unknown field in an entry", put({ ...ok, hidden: true }), /^body\/files\/0\/hidden is not a known field$/],
+      ["an unknown top-level field", { files: [ok], replace: false }, /^body\/replace is not a known field$/],
+      [
+        "invalid UTF-8 in a name",
+        Buffer.concat([Buffer.from(JSON.stringify({ files: [ok] }).replace("song.mp3", "song")), Buffer.from([0xc3, 0x28])]),
+        /^body is not valid UTF-8$/,
+      ],
     ];
     it.each(cases)("PUT with %s is 400", async (_case, body, message) => {
-      const res = await dir.request("PUT", "/api/v1/index", { token, body });
+      const res = await dir.request("PUT", "/api/v1/index", Buffer.isBuffer(body) ? { token, rawBody: body } : { token, body });
       expect(res.status).toBe(400);
       expect(res.body.error).toBe("Bad Request");
       expect(res.body.message).toMatch(message);
@@ -137,11 +144,17 @@ describeEachStore("store", (storage) => {
         { add: Array.from({ length: 6_000 }, (_, i) => file(`f${i}`, i)), remove: Array.from({ length: 4_001 }, (_, i) => contentId(i)) },
         /body\/add and body\/remove together must name at most 10000 files/,
       ],
+      ["a misspelt field (removee)", { removee: [contentId(1)] }, /^body\/removee is not a known field$/],
+      ["an unknown field in an entry to add", { add: [{ ...ok, hidden: true }] }, /^body\/add\/0\/hidden is not a known field$/],
     ];
     it.each(patchCases)("PATCH with %s is 400", async (_case, body, message) => {
+      await dir.request("PUT", "/api/v1/index", { token, body: { files: [file("kept song.mp3", 1)] } });
       const res = await dir.request("PATCH", "/api/v1/index", { token, body });
       expect(res.status).toBe(400);
+      expect(res.body.error).toBe("Bad Request");
       expect(res.body.message).toMatch(message);
+      expect(dir.logs.some((line) => line.level === 40 && line.status === 400)).toBe(true);
+      expect(await names(dir, "song")).toEqual(["kept song.mp3"]);
     });
 
     it("accepts a name of exactly 255 UTF-8 bytes, with spaces, dots and non-ASCII letters", async () => {

@@ -126,11 +126,16 @@ describeEachStore("store", (storage) => {
       ["limit not a number", "q=a&limit=ten", /querystring\/limit must be integer/],
       ["a negative offset", "q=a&offset=-1", /querystring\/offset must be >= 0/],
       ["offset 10,001", "q=a&offset=10001", /querystring\/offset must be <= 10000/],
+      ["q with invalid UTF-8 (%ff%fe)", "q=%ff%fe", /^querystring\/q is not valid UTF-8$/],
+      ["q with a truncated UTF-8 sequence", "q=song%C3", /^querystring\/q is not valid UTF-8$/],
+      ["q with an encoded surrogate", "q=%ED%A0%80", /^querystring\/q is not valid UTF-8$/],
+      ["a later parameter with invalid UTF-8", "q=song&limit=%ff", /^querystring\/limit is not valid UTF-8$/],
     ])("search with %s is 400", async (_case, query, message) => {
       const res = await search(dir, query);
       expect(res.status).toBe(400);
       expect(res.body.error).toBe("Bad Request");
       expect(res.body.message).toMatch(message);
+      expect(dir.logs.some((line) => line.level === 40 && line.status === 400)).toBe(true);
     });
 
     it.each([

@@ -142,13 +142,21 @@ describeEachStore("store", (storage) => {
       ["address with port 0", { ...good, address: "http://127.0.0.1:0" }, 400, /body\/address must have a port/],
       ["address with port 70000", { ...good, address: "http://127.0.0.1:70000" }, 400, /body\/address must have a port/],
       ["address over 2048 characters", { ...good, address: `http://${"a".repeat(2050)}:1` }, 400, /body\/address/],
+      ["an unknown field next to valid ones", { ...good, admin: true }, 400, /^body\/admin is not a known field$/],
+      [
+        "invalid UTF-8 in the password",
+        Buffer.concat([Buffer.from('{"username":"alice","address":"http://127.0.0.1:7001","password":"correct '), Buffer.from([0xff, 0xfe]), Buffer.from('horse"}')]),
+        400,
+        /^body is not valid UTF-8$/,
+      ],
     ];
     it.each(cases)("%s: %s", async (_case, body, status, message) => {
-      const res = await dir.request("POST", "/api/v1/login", body === undefined ? {} : { body });
+      const res = await dir.request("POST", "/api/v1/login", body === undefined ? {} : Buffer.isBuffer(body) ? { rawBody: body } : { body });
       expect(res.status).toBe(status);
       expect(res.body.error).toBe("Bad Request");
       expect(res.body.message).toMatch(message);
       expect(dir.logs.some((line) => line.level === 40 && line.status === status)).toBe(true);
+      expect((await dir.request("GET", "/api/v1/peers")).body.peers).toEqual([]);
     });
 
     it("never logs the password, not even in a rejection", async () => {

@@ -135,10 +135,15 @@ describeEachStore("store", (storage) => {
       ["a negative size", { size: -5 }, /body\/size must be >= 0/],
       ["a size as text", { size: "5" }, /body\/size must be integer/],
       ["a bad target name", { target: "bob/../x" }, /body\/target must be 1-64 characters/],
+      ["a misspelt target (targett)", { targett: "bob" }, /^body\/targett is not a known field$/],
     ])("upload-target with %s is 400", async (_case, body, message) => {
+      await login(dir, "bob", 7002);
       const res = await uploadTarget(dir, alice, body);
       expect(res.status).toBe(400);
+      expect(res.body.error).toBe("Bad Request");
       expect(res.body.message).toMatch(message);
+      expect(res.body.ticket).toBeUndefined();
+      expect(dir.logs.some((line) => line.level === 40 && line.status === 400)).toBe(true);
     });
 
     it.each([
