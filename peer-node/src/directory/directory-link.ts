@@ -90,6 +90,8 @@ export class DirectoryLink extends EventEmitter<{ status: [DirectoryStatus] }> {
   /** Changes not yet sent: content id → file to add, or null to remove. */
   #pending = new Map<string, SharedFile | null>();
   #failures = 0;
+  /** Rounds in a row that ended in a 401: the first one logs in again at once. */
+  #refusals = 0;
   #closed = false;
   #lock: Promise<unknown> = Promise.resolve();
   #wake: (() => void) | undefined;
@@ -274,6 +276,7 @@ export class DirectoryLink extends EventEmitter<{ status: [DirectoryStatus] }> {
     else if (this.#pending.size > 0) await this.#publishDeltaLocked();
     if (Date.now() >= this.#nextBeatAt) await this.#heartbeatLocked();
     this.#failures = 0;
+    this.#refusals = 0;
     return Math.max(0, this.#nextBeatAt - Date.now());
   }
 
@@ -291,8 +294,10 @@ export class DirectoryLink extends EventEmitter<{ status: [DirectoryStatus] }> {
       this.#logger.info("the directory no longer knows our session; logging in again");
       this.#session = undefined;
       this.#emitStatus();
-      // Re-login at once the first time; a directory that keeps refusing fresh tokens gets backoff.
-      return this.#failures <= 1 ? 0 : this.#backoffMs();
+      // Re-login at once the first time, even after an outage (the failures before were not 401s);
+      // a directory that keeps refusing fresh tokens gets backoff.
+      this.#refusals++;
+      return this.#refusals <= 1 ? 0 : this.#backoffMs();
     }
     if (err instanceof DirectoryRejectedError) {
       // A 400 will not go away by retrying the same body; drop what is queued and republish later.
@@ -303,7 +308,10 @@ export class DirectoryLink extends EventEmitter<{ status: [DirectoryStatus] }> {
     }
     if (!(err instanceof DirectoryUnavailableError)) this.#logger.error({ err }, "directory link failure");
     else if (this.#failures === 1) this.#logger.warn({ err: err.message }, "directory unreachable; retrying with backoff");
-    return this.#backoffMs();
+    // With a session, retry at least twice per heartbeat interval: once the directory is back, this
+    // peer is back in it (after a re-login if it forgot us) within one interval.
+    const backoff = this.#backoffMs();
+    return this.#session ? Math.min(backoff, this.#session.heartbeatIntervalMs / 2) : backoff;
   }
 
   #backoffMs(): number {

@@ -102,6 +102,21 @@ describe("DirectoryLink against a real directory", () => {
     await waitFor(async () => (await searchNames("alpha")).includes("alpha-song.mp3@alice"), "alice's file back in search");
   });
 
+  it("is back in search within one heartbeat interval after a directory restart that outlived its session", async () => {
+    // The default retry cap (10 s), far above the interval: the link must not sleep through the return.
+    const link = new DirectoryLink({ urls: [directory.url], store, address: "http://127.0.0.1:65001", name: "alice", logger });
+    links.push(link);
+    await link.start({ username: "alice", password: PASSWORD });
+    const port = directoryPort;
+    await directory.close();
+    await waitFor(() => !link.status().reachable, "the link to notice the outage");
+    // Down long enough for the session to expire and for the backoff to grow past the interval.
+    await new Promise((r) => setTimeout(r, 12 * HEARTBEAT_MS));
+    await startDir(port);
+    // The bound of this wait is the assertion: one heartbeat interval, plus a margin for login and publish.
+    await waitFor(async () => (await searchNames("alpha")).includes("alpha-song.mp3@alice"), "alice's file back in search", HEARTBEAT_MS + 1000, 20);
+  });
+
   it("fails over to the next directory URL when the first is unreachable", async () => {
     // A port that was just free: nothing listens there.
     const dead = await new Promise<string>((resolve) => {
