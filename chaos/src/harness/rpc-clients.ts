@@ -11,6 +11,8 @@ export type Protocol = "grpc" | "grpc-web" | "connect-json" | "connect-binary";
 export const PROTOCOLS: readonly Protocol[] = ["grpc", "grpc-web", "connect-json", "connect-binary"];
 
 const sessionManagers = new Set<Http2SessionManager>();
+/** maxSessionMemory of chaos's gRPC sessions, in MB (Node's unit for it). */
+const GRPC_CLIENT_SESSION_MEMORY_MB = 128;
 
 /** Closes every HTTP/2 session the gRPC clients opened (they would otherwise idle for minutes). */
 export function closeRpcSessions(): void {
@@ -23,7 +25,9 @@ export function transportFor(baseUrl: string, protocol: Protocol, interceptors: 
   const url = loopbackUrl(baseUrl);
   switch (protocol) {
     case "grpc": {
-      const sessionManager = new Http2SessionManager(url);
+      // Room for a whole over-limit message: with Node's 10 MB default our own session would reset the
+      // stream (ENHANCE_YOUR_CALM) before the pserver could refuse it. peer-node's clients do the same.
+      const sessionManager = new Http2SessionManager(url, undefined, { maxSessionMemory: GRPC_CLIENT_SESSION_MEMORY_MB });
       sessionManagers.add(sessionManager);
       return createGrpcTransport({ baseUrl: url, interceptors, sessionManager });
     }

@@ -27,10 +27,6 @@ export interface RpcCase {
 
 const MALFORMED_IS_INTERNAL =
   "a malformed protobuf body is answered `internal` (HTTP 500 / grpc-status 13) with the parser's words, not `invalid_argument`";
-const OVERSIZE_IS_RESET =
-  "an over-limit message over gRPC is cut by an HTTP/2 ENHANCE_YOUR_CALM reset (Node's default maxSessionMemory, 10 MB, is below the 17 MiB message limit and the 8/32 MiB windows), so the caller sees `internal` and no message instead of `resource_exhausted`";
-const MALFORMED_TICKET_IS_OUTAGE =
-  "a malformed ticket is refused by the directory (400), and the pserver reports that as `unavailable` \"The directory could not be reached ... try again\" instead of refusing the push";
 const JSON_TYPE = { "content-type": "application/json" };
 const PROTO_TYPE = { "content-type": "application/proto" };
 const hex = (digit: string) => digit.repeat(64);
@@ -78,7 +74,6 @@ export const RPC_CASES: readonly RpcCase[] = [
     name: "message of 18 MiB (gRPC)",
     call: (fx) => unary(() => peer(fx).ping({ from: big(18 * 1024 * 1024) })),
     code: "resource_exhausted",
-    knownFailure: OVERSIZE_IS_RESET,
   },
   {
     rpc: "PeerService.Ping",
@@ -121,18 +116,16 @@ export const RPC_CASES: readonly RpcCase[] = [
     call: (fx) => rawGrpc(fx.alice.url, "/p2p.v1.PeerService/Ping", grpcEnvelope(toBinary(PingRequestSchema, create(PingRequestSchema, { from: "x" })), 1)),
     code: "internal",
   },
-  // Unknown paths fall through to the web app (when built): a 404 or a 405 for a POST, with a message.
-  { rpc: "PeerService", name: "unknown method (Connect)", call: peerRaw("Nope", "{}"), code: ["http_404", "http_405"], message: /RPCs|GET and HEAD/ },
+  // Unknown rpc paths: `unimplemented`, or a plain 404/405 (with a message) from the web app's fallback.
+  { rpc: "PeerService", name: "unknown method (Connect)", call: peerRaw("Nope", "{}"), code: ["unimplemented", "http_404", "http_405"], message: /RPCs|GET and HEAD|Nope|not implemented|unimplemented/i },
   {
     rpc: "PeerService",
     name: "unknown method (gRPC)",
     call: (fx) => rawGrpc(fx.alice.url, "/p2p.v1.PeerService/Nope", grpcEnvelope(new Uint8Array(0))),
     // gRPC clients read HTTP 404 as UNIMPLEMENTED; any other status without grpc-status as UNKNOWN.
     code: ["unimplemented", "http_404"],
-    knownFailure:
-      "with the web app built, a gRPC call to an unknown method is answered HTTP 405 by the static-web fallback (no grpc-status), which gRPC clients report as UNKNOWN instead of UNIMPLEMENTED",
   },
-  { rpc: "PeerService", name: "unknown service", call: (fx) => rawConnect(fx.alice.url, { method: "POST", path: "/p2p.v1.AdminService/DeleteAll", body: "{}", headers: JSON_TYPE }), code: ["http_404", "http_405"] },
+  { rpc: "PeerService", name: "unknown service", call: (fx) => rawConnect(fx.alice.url, { method: "POST", path: "/p2p.v1.AdminService/DeleteAll", body: "{}", headers: JSON_TYPE }), code: ["unimplemented", "http_404", "http_405"] },
 
   // ---- PeerService.GetManifest
   { rpc: "PeerService.GetManifest", name: "content id with a path traversal", call: (fx) => unary(() => peer(fx).getManifest({ contentId: "../../../etc/passwd" })), code: "invalid_argument", message: /content id/ },
@@ -161,14 +154,13 @@ export const RPC_CASES: readonly RpcCase[] = [
   { rpc: "PeerService.PushFile", name: "wrong number of piece hashes", call: push([header(manifest({ pieceHashes: [] }))]), code: "invalid_argument", message: /hash/ },
   { rpc: "PeerService.PushFile", name: "manifest missing", call: push([create(PushFileRequestSchema, { message: { case: "header", value: { ticket: "A".repeat(43), from: "x" } } })]), code: "invalid_argument", message: /manifest/ },
   { rpc: "PeerService.PushFile", name: "well-formed unknown ticket", call: push([header(manifest(), "A".repeat(43))]), code: "permission_denied", message: /ticket/ },
-  { rpc: "PeerService.PushFile", name: "malformed ticket (x)", call: push([header(manifest(), "x")]), code: "permission_denied", knownFailure: MALFORMED_TICKET_IS_OUTAGE },
-  { rpc: "PeerService.PushFile", name: "ticket of 64 KiB", call: push([header(manifest(), big(64 * 1024))]), code: "permission_denied", knownFailure: MALFORMED_TICKET_IS_OUTAGE },
+  { rpc: "PeerService.PushFile", name: "malformed ticket (x)", call: push([header(manifest(), "x")]), code: "permission_denied" },
+  { rpc: "PeerService.PushFile", name: "ticket of 64 KiB", call: push([header(manifest(), big(64 * 1024))]), code: "permission_denied" },
   {
     rpc: "PeerService.PushFile",
     name: "header of 18 MiB",
     call: push([create(PushFileRequestSchema, { message: { case: "header", value: { ticket: "A".repeat(43), manifest: manifest(), from: big(PSERVER_MAX_RPC_MESSAGE_BYTES + 1024 * 1024) } } })]),
     code: "resource_exhausted",
-    knownFailure: OVERSIZE_IS_RESET,
   },
 
   // ---- ClientService.Login
@@ -255,7 +247,7 @@ export const RPC_CASES: readonly RpcCase[] = [
   { rpc: "ClientService.FinishImport", name: "unknown import id", call: (fx) => unary(() => client(fx).finishImport({ importId: "nope" })), code: "not_found" },
   { rpc: "ClientService.CancelTransfer", name: "unknown transfer id", call: (fx) => unary(() => client(fx).cancelTransfer({ transferId: "../../x" })), code: "not_found" },
   { rpc: "ClientService.CancelTransfer", name: "transfer id of 64 KiB", call: (fx) => unary(() => client(fx).cancelTransfer({ transferId: big(64 * 1024) })), code: "not_found" },
-  { rpc: "ClientService", name: "unknown method", call: clientRaw("DeleteEverything", "{}"), code: ["http_404", "http_405"], message: /RPCs|GET and HEAD/ },
+  { rpc: "ClientService", name: "unknown method", call: clientRaw("DeleteEverything", "{}"), code: ["unimplemented", "http_404", "http_405"], message: /RPCs|GET and HEAD|DeleteEverything|not implemented|unimplemented/i },
 ];
 
 /** What one case did. */

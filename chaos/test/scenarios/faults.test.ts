@@ -26,6 +26,11 @@ describe("faults, as separate processes", () => {
     expect(result.bytesCompared).toBe(8 * MiB);
   });
 
+  it("a doctored manifest against a single honest holder: the download still completes, twice in a row", async () => {
+    const result = await lyingSeeder({ mode: "wrong-manifest", honestSeeders: 1, fileBytes: 4 * MiB, honestUploadRate: "8M", timeoutMs: TIMEOUT_MS, attempts: 2, corruptEvery: 2 });
+    expect(result.bytesCompared).toBe(2 * 4 * MiB);
+  });
+
   it.each(["sender", "receiver"] as const)("a push interrupted halfway (%s killed) leaves nothing on the target", async (victim) => {
     const result = await pushInterrupted({ victim, fileBytes: 64 * MiB, killAtFraction: 0.5, timeoutMs: TIMEOUT_MS });
     expect(result.bytesCompared).toBe(64 * MiB);
