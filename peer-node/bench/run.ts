@@ -54,11 +54,16 @@ function start(script: string, args: string[], pattern: RegExp): Promise<{ child
   });
 }
 
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
+/** Stops a child; resolves with the figures it printed as "stats {...}" on the way out, if any. */
+async function stop(child: ChildProcess): Promise<{ cpuSeconds: number; peakRssBytes: number } | undefined> {
+  if (child.exitCode !== null) return undefined;
+  let out = "";
+  child.stdout?.on("data", (c: Buffer) => (out += c.toString()));
   const exited = new Promise((r) => child.once("exit", r));
   child.kill("SIGTERM");
   await exited;
+  const m = /stats (\{.*\})/.exec(out);
+  return m ? JSON.parse(m[1]!) : undefined;
 }
 
 /** Starts a seeder sharing `folder`; resolves with its URL. */
@@ -109,12 +114,14 @@ async function main(): Promise<void> {
     const rawRun = async (out: string) => {
       const { child, match } = await start("raw.ts", ["fetch", rawUrl, out], /(\{.*\})\n/);
       await new Promise((r) => (child.exitCode !== null ? r(undefined) : child.once("exit", r)));
-      const r = JSON.parse(match[1]!) as { bytes: number; seconds: number; cpuSeconds: number };
+      const r = JSON.parse(match[1]!) as { bytes: number; seconds: number; cpuSeconds: number; peakRssBytes: number };
       await rm(out, { force: true });
       rawCpu.get(out === "-" ? "mem" : "disk")!.push(r.cpuSeconds / (r.bytes / 2 ** 30));
+      rawRss.get(out === "-" ? "mem" : "disk")!.push(r.peakRssBytes);
       return mbps(r.bytes, r.seconds);
     };
     const rawCpu = new Map<string, number[]>([["mem", []], ["disk", []]]);
+    const rawRss = new Map<string, number[]>([["mem", []], ["disk", []]]);
     await rawRun("-"); // warm-up: page cache
     rawCpu.get("mem")!.length = 0;
     const rawMem: number[] = [];
@@ -129,7 +136,7 @@ async function main(): Promise<void> {
     const s1 = await seeder(root, "seed1", big);
     const ours: Array<Awaited<ReturnType<typeof fetch>>> = [];
     for (let k = 0; k < RUNS; k++) ours.push(await fetch(root, `fetch${k}`, bigId, [{ name: "seed1", address: s1.address }]));
-    await stop(s1.child);
+    const seederStats = await stop(s1.child);
     const oursRates = ours.map((o) => mbps(o.bytes, o.seconds));
     const best = Math.max(...oursRates);
 
@@ -139,14 +146,22 @@ async function main(): Promise<void> {
     // and ours must land every byte in a file and make it durable, so the fair raw stream does the same
     // (write to a file, datasync at the end). Raw-to-memory is printed as the transport's ceiling only.
     const cpuPerGiB = (xs: number[]) => fmt(median(xs));
-    console.log(`   raw node:http2 stream, to memory (ceiling):  ${fmt(Math.max(...rawMem))} / ${fmt(median(rawMem))}   CPU ${cpuPerGiB(rawCpu.get("mem")!)} s/GiB`);
-    console.log(`   raw node:http2 stream, to disk + datasync:   ${fmt(Math.max(...rawDisk))} / ${fmt(median(rawDisk))}   CPU ${cpuPerGiB(rawCpu.get("disk")!)} s/GiB   <- the target's baseline`);
+    const rssOf = (xs: number[]) => fmt(Math.max(...xs) / MiB);
+    console.log(`   raw node:http2 stream, to memory (ceiling):  ${fmt(Math.max(...rawMem))} / ${fmt(median(rawMem))}   CPU ${cpuPerGiB(rawCpu.get("mem")!)} s/GiB   peak RSS ${rssOf(rawRss.get("mem")!)} MiB`);
+    console.log(
+      `   raw node:http2 stream, to disk + datasync:   ${fmt(Math.max(...rawDisk))} / ${fmt(median(rawDisk))}   CPU ${cpuPerGiB(rawCpu.get("disk")!)} s/GiB   peak RSS ${rssOf(rawRss.get("disk")!)} MiB   <- the target's baseline`,
+    );
     console.log(
       `   PieceDownloader (gRPC, verified, to folder): ${fmt(best)} / ${fmt(median(oursRates))}   CPU ${cpuPerGiB(ours.map((o) => o.cpuSeconds / (o.bytes / 2 ** 30)))} s/GiB (all threads)  (runs: ${oursRates.map(fmt).join(", ")})`,
     );
     console.log(
       `   ratio ours / raw-to-disk: ${(best / Math.max(...rawDisk)).toFixed(2)}x  (target >= 0.6x; median ${(median(oursRates) / median(rawDisk)).toFixed(2)}x)   ours / raw-to-memory: ${(best / Math.max(...rawMem)).toFixed(2)}x`,
     );
+    if (seederStats) {
+      console.log(
+        `   the seeder process: CPU ${fmt(seederStats.cpuSeconds / ((RUNS * BIG_BYTES) / 2 ** 30))} s/GiB served, peak RSS ${fmt(seederStats.peakRssBytes / MiB)} MiB`,
+      );
+    }
     const baseline = median(ours.map((o) => o.baselineRssBytes));
     const peak = Math.max(...ours.map((o) => Math.max(o.peakRssBytes, o.vmHwmBytes)));
     console.log(

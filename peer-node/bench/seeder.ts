@@ -1,6 +1,7 @@
 // A minimal serving pserver for the benchmark: a shared folder and PeerService on the real one-port
 // server, configured as startPserver configures it. argv[2]: JSON {folder, dataDir, uploadBytesPerSecond?}.
 // Prints "ready <url>" once serving; stops on SIGTERM.
+import { readFileSync } from "node:fs";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { pino } from "pino";
 import { MAX_RPC_MESSAGE_BYTES } from "../src/constants.js";
@@ -29,6 +30,11 @@ const handler = connectNodeAdapter({
 });
 const server = await listenOnePort({ host: "127.0.0.1", port: 0, handler, logger });
 process.stdout.write(`ready ${server.url}\n`);
+const cpuBefore = process.cpuUsage();
 process.once("SIGTERM", () => {
+  // The seeder's own cost, for the run's figures: CPU of all its threads since it was ready, peak RSS.
+  const cpu = process.cpuUsage(cpuBefore);
+  const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync("/proc/self/status", "utf8"));
+  process.stdout.write(`stats ${JSON.stringify({ cpuSeconds: (cpu.user + cpu.system) / 1e6, peakRssBytes: hwm ? Number(hwm[1]) * 1024 : 0 })}\n`);
   void server.close().then(() => store.close()).then(() => process.exit(0));
 });

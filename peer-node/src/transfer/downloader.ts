@@ -7,10 +7,11 @@
 // 2. pull pieces from all those holders at once with FetchPieces, a few pieces per request, each holder
 //    with a window of pieces in flight that grows while it delivers and is capped by its measured rate,
 //    so fast holders carry more of the file; near the end, idle holders duplicate slow holders' pieces;
-// 3. verify each piece's SHA-256 before writing it at its offset in the partial file (both on a worker
-//    thread, see piece-worker.ts); a bad piece is fetched again from another holder, and a holder with 3
-//    bad pieces is banned for this transfer; a holder that fails or sends no bytes for a while loses its
-//    pieces to the others; reading pauses while too many received bytes wait for the disk;
+// 3. receive each piece straight into a slot of the download's fixed ring (piece-stream.ts), verify its
+//    SHA-256 and write it at its offset in the partial file (both on a worker thread, piece-worker.ts);
+//    a bad piece is fetched again from another holder, and a holder with 3 bad pieces is banned for this
+//    transfer; a holder that fails or sends no bytes for a while loses its pieces to the others; reading
+//    pauses while every slot waits for the disk, so memory is the ring whatever the file size;
 // 4. hash the whole file in order while pieces land (the worker re-reads from the page cache only the
 //    pieces that arrived out of order), compare with the content id, and let the store move the file in.
 import { setMaxListeners } from "node:events";
@@ -31,6 +32,8 @@ import {
   HOLDERS_PER_DOWNLOAD_MAX,
   MANIFEST_TIMEOUT_MS,
   NO_HOLDER_GRACE_MS,
+  PIECE_MESSAGE_SLACK_BYTES,
+  PIECE_RING_MIN_SLOTS,
   PIECES_UNWRITTEN_MAX_BYTES,
 } from "../constants.js";
 import {
@@ -49,6 +52,8 @@ import type { Downloader, FindHolders, PeerRef } from "./api.js";
 import { formatBytes } from "./format.js";
 import { PartialDownload } from "./partial-download.js";
 import type { PeerClients } from "./peer-clients.js";
+import { PieceRing } from "./piece-ring.js";
+import { HolderProtocolError, type ReceivedPiece } from "./piece-stream.js";
 import { sleep } from "./rate-limiter.js";
 import { Transfer, type TransferRegistry } from "./transfer.js";
 import { PieceWorker, PieceWorkerError } from "./piece-worker.js";
@@ -64,7 +69,7 @@ export interface DownloaderOptions {
   readonly windowInitialPieces?: number;
   readonly windowMaxPieces?: number;
   readonly retryMinMs?: number;
-  /** Received bytes allowed to wait for their hash check and write before reading pauses. */
+  /** Received bytes allowed to wait for their hash check and write before reading pauses (the ring's size). */
   readonly unwrittenMaxBytes?: number;
 }
 
@@ -212,7 +217,7 @@ interface Fetch {
   readonly pieces: number[];
   readonly controller: AbortController;
   lastBytesAtMs: number;
-  /** Waiting for our own disk, not for the holder. */
+  /** Waiting for a free ring slot (our own disk), not for the holder. */
   paused: boolean;
 }
 
@@ -259,9 +264,8 @@ class DownloadJob {
   #unsaved = 0;
   #lastSaveMs = Date.now();
   #worker: PieceWorker | undefined;
-  /** Bytes received and not yet verified and written, and who waits for some to free up. */
-  #unwrittenBytes = 0;
-  #unwrittenWaiters: Array<() => void> = [];
+  /** Where pieces are received; its slots are the only piece memory of the download. */
+  #ring: PieceRing | undefined;
   #fatal: unknown;
   #wake: (() => void) | undefined;
   #lastRefreshMs = 0;
@@ -374,6 +378,7 @@ class DownloadJob {
     this.#worker?.destroy();
     this.#worker = undefined;
     await this.#settle();
+    this.#ring = undefined;
     this.#signal.throwIfAborted();
     await this.#partial?.discard();
     this.#partial = undefined;
@@ -386,7 +391,6 @@ class DownloadJob {
     this.#verifiedCount = 0;
     this.#verifiedBytes = 0;
     this.#unsaved = 0;
-    this.#unwrittenBytes = 0;
     this.#fatal = undefined;
     this.#finishing = false;
     this.#fingerprint = "";
@@ -437,7 +441,7 @@ class DownloadJob {
   /** Waits until every fetch and write has stopped. */
   async #settle(): Promise<void> {
     for (const f of this.#fetches) f.controller.abort();
-    this.#wakeDiskWaiters();
+    this.#ring?.close(new Error("the download stopped"));
     for (let i = 0; i < 100 && (this.#fetches.size > 0 || this.#writes.size > 0); i++) {
       await Promise.race([Promise.allSettled([...this.#writes]), sleep(20)]);
     }
@@ -512,10 +516,14 @@ class DownloadJob {
       }
     }
     t.setBytesDone(this.#verifiedBytes);
+    // The ring holds as many pieces as may wait to be written, plus one. A slot also holds the message's
+    // framing around the piece (a few bytes; a foreign holder may add unknown fields).
+    const pieceSize = chosen.manifest.pieceSize;
+    const slots = Math.max(PIECE_RING_MIN_SLOTS, Math.ceil(this.#s.unwrittenMaxBytes / pieceSize) + 1);
+    this.#ring = new PieceRing(slots, pieceSize + PIECE_MESSAGE_SLACK_BYTES);
     // "Written", not "verified": a piece is marked verified before its write lands, and the hasher may
     // read it back from disk (a bench run hashed zeros that way before this was the partial's bit).
-    // The worker's ring holds as many bytes as may wait to be written, so a slot is always free.
-    this.#worker = new PieceWorker(partial.partPath, chosen.manifest, partial.verified, this.#s.unwrittenMaxBytes + chosen.manifest.pieceSize);
+    this.#worker = new PieceWorker(partial.partPath, chosen.manifest, partial.verified, this.#ring);
   }
 
   /**
@@ -701,9 +709,13 @@ class DownloadJob {
     const usable = [...this.#holders.values()].filter((h) => h.usable);
     // Fastest first, so when pieces run short they go to the holders that deliver.
     usable.sort((a, b) => (b.rate() ?? 0) - (a.rate() ?? 0));
+    // Each stream may hold one ring slot while its message arrives; with fewer streams than slots, some
+    // slot is always free or with the worker (which needs no network to release it), so streams waiting
+    // for a slot never starve the one that holds the last (their unread bytes fill the HTTP/2 window).
+    const maxFetches = (this.#ring?.slotCount ?? 2) - 1;
     for (const h of usable) {
       if (now < h.retryAtMs) continue;
-      for (let guard = 0; guard < 64; guard++) {
+      for (let guard = 0; guard < 64 && this.#fetches.size < maxFetches; guard++) {
         const room = this.#windowOf(h) - h.inflight;
         if (room <= 0) break;
         const batch = this.#pick(h, Math.min(room, this.#s.batchPieces), usable.length === 1);
@@ -776,69 +788,59 @@ class DownloadJob {
   async #runFetch(f: Fetch): Promise<void> {
     const h = f.holder;
     const pending = new Set(f.pieces);
-    const track = this.#deps.peers.track(() => (f.lastBytesAtMs = Date.now()));
     let broken = false;
-    try {
-      const client = this.#deps.peers.client(h.ref.address);
-      const stream = client.fetchPieces(
-        { contentId: this.#transfer.contentId, pieceIndexes: f.pieces },
-        { signal: f.controller.signal, headers: track.headers },
-      );
-      for await (const res of stream) {
-        f.lastBytesAtMs = Date.now();
-        const i = res.pieceIndex;
-        if (!pending.has(i)) {
-          // Not asked for, or sent twice: a holder that breaks the protocol is treated like a corrupt one.
-          this.#badPiece(h, undefined, `sent piece ${i}, which was not asked for`);
-          broken = true;
-          break;
-        }
-        pending.delete(i);
-        // Another holder's copy is already being checked or kept (endgame): this one is not needed.
-        const twin = this.#state[i] !== IN_FLIGHT;
-        if (!twin) this.#state[i] = CHECKING;
-        this.#release(h, i);
-        if (twin) continue;
-        if (this.#unwrittenBytes >= this.#s.unwrittenMaxBytes) await this.#waitForDisk(f);
-        this.#process(h, i, res.data);
-        if (h.banned) {
-          broken = true;
-          break;
-        }
+    const onPiece = (piece: ReceivedPiece): boolean => {
+      f.lastBytesAtMs = Date.now();
+      const i = piece.pieceIndex;
+      if (!pending.has(i)) {
+        // Not asked for, or sent twice: a holder that breaks the protocol is treated like a corrupt one.
+        piece.slot.release();
+        this.#badPiece(h, undefined, `sent piece ${i}, which was not asked for`);
+        broken = true;
+        return false;
       }
+      pending.delete(i);
+      // Another holder's copy is already being checked or kept (endgame): this one is not needed.
+      if (this.#state[i] !== IN_FLIGHT) {
+        this.#release(h, i);
+        piece.slot.release();
+        return true;
+      }
+      this.#state[i] = CHECKING;
+      this.#release(h, i);
+      this.#process(h, piece);
+      broken = h.banned;
+      return !broken;
+    };
+    try {
+      await this.#deps.peers.fetchPieces(
+        h.ref.address,
+        { contentId: this.#transfer.contentId, pieceIndexes: f.pieces },
+        {
+          ring: this.#ring!,
+          signal: f.controller.signal,
+          onPiece,
+          onBytes: () => (f.lastBytesAtMs = Date.now()),
+          onWaiting: (waiting) => {
+            f.paused = waiting;
+            f.lastBytesAtMs = Date.now();
+          },
+        },
+      );
       if (!broken && pending.size > 0) {
         throw new InvalidRequestError(`${h.ref.name} ended the stream before sending every piece asked for.`);
       }
     } catch (err) {
-      this.#fetchFailed(f, err, pending.size);
+      if (err instanceof HolderProtocolError && !this.#signal.aborted) {
+        this.#badPiece(h, undefined, err.message);
+        this.#refetched += pending.size;
+      } else {
+        this.#fetchFailed(f, err, pending.size);
+      }
     } finally {
-      track.dispose();
       for (const i of pending) this.#release(h, i);
       this.#pump();
     }
-  }
-
-  /**
-   * Backpressure: stops reading this stream while too many received bytes wait for their hash check and
-   * write (HTTP/2 flow control then slows the holder), so memory stays bounded when the disk is slower
-   * than the network. A paused fetch is not a stalled holder.
-   */
-  async #waitForDisk(f: Fetch): Promise<void> {
-    f.paused = true;
-    try {
-      while (this.#unwrittenBytes >= this.#s.unwrittenMaxBytes) {
-        this.#signal.throwIfAborted();
-        f.controller.signal.throwIfAborted();
-        await new Promise<void>((resolve) => this.#unwrittenWaiters.push(resolve));
-      }
-    } finally {
-      f.paused = false;
-      f.lastBytesAtMs = Date.now();
-    }
-  }
-
-  #wakeDiskWaiters(): void {
-    for (const w of this.#unwrittenWaiters.splice(0)) w();
   }
 
   /** The piece is no longer outstanding at this holder; if nobody else has it, it goes back to the pool. */
@@ -854,16 +856,16 @@ class DownloadJob {
 
   /**
    * Has the piece worker check the received piece's SHA-256 and write it, then counts it and saves the
-   * state now and then. A bad piece goes back to be fetched from another holder.
+   * state now and then. A bad piece goes back to be fetched from another holder. The slot is released
+   * when the worker is done with it.
    */
-  #process(h: Holder, i: number, data: Uint8Array): void {
-    const length = data.length;
-    this.#unwrittenBytes += length;
+  #process(h: Holder, piece: ReceivedPiece): void {
+    const { pieceIndex: i, slot, offset, length } = piece;
     const task = (async () => {
       try {
         let ok: boolean;
         try {
-          ok = length === pieceLength(this.#manifest.size, this.#manifest.pieceSize, i) && (await this.#worker!.verifyAndWrite(i, data));
+          ok = length === pieceLength(this.#manifest.size, this.#manifest.pieceSize, i) && (await this.#worker!.verifyAndWrite(i, slot, offset, length));
         } catch (err) {
           if (this.#signal.aborted) return;
           this.#state[i] = MISSING;
@@ -902,8 +904,7 @@ class DownloadJob {
           this.#partial!.save().catch((err) => this.#log.warn({ err }, "could not save download state"));
         }
       } finally {
-        this.#unwrittenBytes -= length;
-        this.#wakeDiskWaiters();
+        slot.release();
         this.#poke();
       }
     })();

@@ -4,16 +4,17 @@ import { createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import type { Logger } from "pino";
 import {
-  HTTP2_INITIAL_WINDOW_BYTES,
   HTTP2_MAX_FRAME_BYTES,
   HTTP2_MAX_SESSION_MEMORY_MB,
   HTTP2_SESSION_WINDOW_BYTES,
   MAX_RPC_MESSAGE_BYTES,
+  PEER_CALL_STREAM_WINDOW_BYTES,
   PEER_SESSION_IDLE_TIMEOUT_MS,
   PEER_SESSION_PING_INTERVAL_MS,
 } from "../constants.js";
 import { InvalidRequestError } from "../errors.js";
 import { PeerService } from "../gen.js";
+import { fetchPiecesIntoRing, type FetchPiecesOptions } from "./piece-stream.js";
 
 /** A PeerService client. */
 export type PeerClient = Client<typeof PeerService>;
@@ -40,16 +41,12 @@ class WideSessionManager {
   readonly #inner: Http2SessionManager;
   readonly #widened = new WeakSet<http2.ClientHttp2Session>();
   readonly #logger: Logger | undefined;
-  readonly #trackers: Map<string, () => void>;
-  readonly #onBytes = new WeakMap<http2.ClientHttp2Stream, () => void>();
-
   readonly #sessionWindowBytes: number;
 
-  constructor(inner: Http2SessionManager, logger: Logger | undefined, trackers: Map<string, () => void>, sessionWindowBytes: number) {
+  constructor(inner: Http2SessionManager, logger: Logger | undefined, sessionWindowBytes: number) {
     this.#inner = inner;
     this.#sessionWindowBytes = sessionWindowBytes;
     this.#logger = logger;
-    this.#trackers = trackers;
   }
 
   get authority(): string {
@@ -62,15 +59,7 @@ class WideSessionManager {
     headers: http2.OutgoingHttpHeaders,
     options: Omit<http2.ClientSessionRequestOptions, "signal">,
   ): Promise<http2.ClientHttp2Stream> {
-    const trackId = headers[TRACK_HEADER];
-    let onBytes: (() => void) | undefined;
-    if (typeof trackId === "string") {
-      onBytes = this.#trackers.get(trackId);
-      headers = { ...headers };
-      delete headers[TRACK_HEADER]; // local bookkeeping only; the peer never sees it
-    }
     const stream = await this.#inner.request(method, path, headers, options);
-    if (onBytes) this.#onBytes.set(stream, onBytes);
     const session = stream.session as http2.ClientHttp2Session | undefined;
     if (session && !this.#widened.has(session)) {
       this.#widened.add(session);
@@ -85,7 +74,6 @@ class WideSessionManager {
   }
 
   notifyResponseByteRead(stream: http2.ClientHttp2Stream): void {
-    this.#onBytes.get(stream)?.();
     this.#inner.notifyResponseByteRead(stream);
   }
 
@@ -94,9 +82,6 @@ class WideSessionManager {
   }
 }
 
-// Marks a call whose response bytes someone wants to hear about (see PeerClients.track).
-const TRACK_HEADER = "x-p2p-local-track";
-
 /** A pool of PeerService clients keyed by peer address. */
 export class PeerClients {
   readonly #logger: Logger | undefined;
@@ -104,30 +89,40 @@ export class PeerClients {
   readonly #streamWindowBytes: number;
   readonly #sessionWindowBytes: number;
   readonly #entries = new Map<string, { client: PeerClient; sessions: WideSessionManager }>();
-  readonly #trackers = new Map<string, () => void>();
-  #nextTrackId = 0;
   #closed = false;
 
   constructor(options: PeerClientsOptions = {}) {
     this.#logger = options.logger;
     this.#idleTimeoutMs = options.idleTimeoutMs ?? PEER_SESSION_IDLE_TIMEOUT_MS;
-    this.#streamWindowBytes = options.streamWindowBytes ?? HTTP2_INITIAL_WINDOW_BYTES;
+    this.#streamWindowBytes = options.streamWindowBytes ?? PEER_CALL_STREAM_WINDOW_BYTES;
     this.#sessionWindowBytes = options.sessionWindowBytes ?? HTTP2_SESSION_WINDOW_BYTES;
   }
 
   /** The client for a peer's base URL (http:// or https://); all calls to it share one HTTP/2 session. */
   client(address: string): PeerClient {
+    return this.#entry(address).client;
+  }
+
+  /**
+   * FetchPieces from a peer, received straight into `options.ring` (see piece-stream.ts for why this
+   * call does not go through the generated client). Shares the peer's HTTP/2 session with its client.
+   */
+  fetchPieces(address: string, request: { contentId: string; pieceIndexes: readonly number[] }, options: FetchPiecesOptions): Promise<void> {
+    return fetchPiecesIntoRing(this.#entry(address).sessions, request, options);
+  }
+
+  #entry(address: string): { client: PeerClient; sessions: WideSessionManager } {
     if (this.#closed) throw new Error("PeerClients is closed");
     const baseUrl = normalizeAddress(address);
     const existing = this.#entries.get(baseUrl);
-    if (existing) return existing.client;
+    if (existing) return existing;
     const inner = new Http2SessionManager(
       baseUrl,
       { idleConnectionTimeoutMs: this.#idleTimeoutMs, pingIntervalMs: PEER_SESSION_PING_INTERVAL_MS },
       // maxSessionMemory: Node's 10 MB default resets our own stream when a push piece plus the window exceed it.
       { settings: { initialWindowSize: this.#streamWindowBytes, maxFrameSize: HTTP2_MAX_FRAME_BYTES }, maxSessionMemory: HTTP2_MAX_SESSION_MEMORY_MB },
     );
-    const sessions = new WideSessionManager(inner, this.#logger, this.#trackers, this.#sessionWindowBytes);
+    const sessions = new WideSessionManager(inner, this.#logger, this.#sessionWindowBytes);
     const transport = createGrpcTransport({
       baseUrl,
       sessionManager: sessions,
@@ -136,19 +131,9 @@ export class PeerClients {
       readMaxBytes: MAX_RPC_MESSAGE_BYTES,
       writeMaxBytes: MAX_RPC_MESSAGE_BYTES,
     });
-    const client = createClient(PeerService, transport);
-    this.#entries.set(baseUrl, { client, sessions });
-    return client;
-  }
-
-  /**
-   * Headers to pass with a call so that `onBytes` runs whenever bytes of its response arrive, even in the
-   * middle of a message: a stall detector then needs no per-message timeout. Dispose when the call ends.
-   */
-  track(onBytes: () => void): { headers: Record<string, string>; dispose: () => void } {
-    const id = String(++this.#nextTrackId);
-    this.#trackers.set(id, onBytes);
-    return { headers: { [TRACK_HEADER]: id }, dispose: () => this.#trackers.delete(id) };
+    const entry = { client: createClient(PeerService, transport), sessions };
+    this.#entries.set(baseUrl, entry);
+    return entry;
   }
 
   /** Closes the session to one peer (e.g. after it misbehaved); the next call opens a new one. */

@@ -3,21 +3,20 @@
 // Why a worker: with the event loop doing it all (protocol decoding, each piece's SHA-256, the
 // whole-file SHA-256), downloads here topped out around 100-150 MB/s with the loop never idle; WebCrypto's
 // digest moved the hashing to the thread pool but cost ~1 ms of event-loop time per MiB in copies. Now the
-// loop hands each piece's own buffer to the worker (or, when the piece shares its buffer with other
-// bytes, copies it into a slot of a fixed shared ring) and the worker hashes it, writes it at its offset
-// and, when it is the next piece in file order, feeds it to the whole-file hash straight from memory;
-// pieces that arrived early are read back from the page cache when their turn comes. A handed-over
-// buffer is sent straight back: kept in the worker, ~1 MiB of garbage per piece waited for the worker's
-// rare garbage collections and grew past 150 MB; back on the main thread it dies young.
+// network reader copies each piece into a slot of the download's shared ring (piece-ring.ts) and the
+// worker hashes it, writes it at its offset and, when it is the next piece in file order, feeds it to the
+// whole-file hash straight from the slot; pieces that arrived early are read back from the page cache
+// when their turn comes. Nothing is allocated per piece on either thread.
 import { Worker } from "node:worker_threads";
 import type { Manifest } from "../store/file-store.js";
+import type { PieceRing, PieceSlot } from "./piece-ring.js";
 
 // Plain JavaScript, run with eval: it works whatever loader runs the TypeScript around it.
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require("node:worker_threads");
 const fs = require("node:fs");
 const crypto = require("node:crypto");
-const { path, size, pieceSize, hashes, have, ring } = workerData;
+const { path, size, pieceSize, hashes, have, ring, slotBytes } = workerData;
 const slots = new Uint8Array(ring);
 const count = Math.ceil(size / pieceSize);
 const fd = fs.openSync(path, "r+");
@@ -46,11 +45,9 @@ function advance() {
 parentPort.on("message", (m) => {
   try {
     if (m.type === "piece") {
-      const data = m.buffer
-        ? new Uint8Array(m.buffer, m.offset, m.length)
-        : slots.subarray(m.slot * pieceSize, m.slot * pieceSize + m.length);
-      // A handed-over buffer goes straight back: garbage here waits for this thread's rare collections.
-      const reply = (ok) => parentPort.postMessage({ id: m.id, ok, buffer: m.buffer }, m.buffer ? [m.buffer] : []);
+      const at = m.slot * slotBytes + m.offset;
+      const data = slots.subarray(at, at + m.length);
+      const reply = (ok) => parentPort.postMessage({ id: m.id, ok });
       const i = m.i;
       const digest = crypto.createHash("sha256").update(data).digest();
       if (data.length !== lengthOf(i) || !digest.equals(hashes.subarray(i * 32, i * 32 + 32))) {
@@ -81,12 +78,6 @@ parentPort.on("message", (m) => {
 });
 `;
 
-/**
- * A piece's buffer may be at most this much larger than the piece to be handed to the worker whole:
- * the message's framing (field tags and lengths), never another message's bytes.
- */
-const HANDOVER_SLACK_BYTES = 64;
-
 /** An I/O failure inside the worker, with the errno code (ENOSPC...) when there was one. */
 export class PieceWorkerError extends Error {
   readonly code: string | undefined;
@@ -109,29 +100,20 @@ interface Reply {
 export class PieceWorker {
   readonly #worker: Worker;
   readonly #pending = new Map<number, { resolve: (r: Reply) => void; reject: (e: Error) => void }>();
-  readonly #ring: Buffer;
-  readonly #pieceSize: number;
-  readonly #freeSlots: number[];
-  #slotWaiters: Array<() => void> = [];
   #nextId = 0;
   #dead: Error | undefined;
 
   /**
-   * Starts the worker on the partial file at `path`; `have` is the bitfield of pieces already verified
-   * and written (a resumed download), hashed in file order as the first job.
+   * Starts the worker on the partial file at `path`, reading pieces from `ring`; `have` is the bitfield
+   * of pieces already verified and written (a resumed download), hashed in file order as the first job.
    */
-  constructor(path: string, manifest: Manifest, have: Uint8Array, ringBytes: number) {
+  constructor(path: string, manifest: Manifest, have: Uint8Array, ring: PieceRing) {
     const hashes = Buffer.concat(manifest.pieceHashes.map((h) => Buffer.from(h.buffer, h.byteOffset, h.byteLength)));
-    const slotCount = Math.max(2, Math.floor(ringBytes / manifest.pieceSize));
-    const ring = new SharedArrayBuffer(slotCount * manifest.pieceSize);
-    this.#ring = Buffer.from(ring);
-    this.#pieceSize = manifest.pieceSize;
-    this.#freeSlots = Array.from({ length: slotCount }, (_, k) => k);
     // Not unref()'d: a download waiting for its worker must keep the process alive; every end path
     // (finish, destroy) terminates it.
     this.#worker = new Worker(WORKER_SOURCE, {
       eval: true,
-      workerData: { path, size: manifest.size, pieceSize: manifest.pieceSize, hashes, have, ring },
+      workerData: { path, size: manifest.size, pieceSize: manifest.pieceSize, hashes, have, ring: ring.buffer, slotBytes: ring.slotBytes },
     });
     this.#worker.on("message", (r: Reply) => {
       const p = this.#pending.get(r.id);
@@ -142,7 +124,6 @@ export class PieceWorker {
     });
     const fail = (err: Error) => {
       this.#dead ??= err;
-      for (const w of this.#slotWaiters.splice(0)) w();
       for (const p of this.#pending.values()) p.reject(err);
       this.#pending.clear();
     };
@@ -152,35 +133,13 @@ export class PieceWorker {
   }
 
   /**
-   * Checks a piece against the manifest and, when it matches, writes it at its offset. Resolves true when
-   * written, false when the bytes do not match. A piece that is alone in its buffer is handed over
-   * (the caller's view is detached: do not use `data` afterwards); any other is copied into a ring slot
-   * (waiting for one when all are busy), so the caller keeps its buffer.
+   * Checks piece `i`, received into `slot` at `offset`, against the manifest and, when it matches, writes
+   * it at its offset in the file. Resolves true when written, false when the bytes do not match. The slot
+   * must stay untouched until this settles; the caller releases it.
    */
-  async verifyAndWrite(i: number, data: Uint8Array): Promise<boolean> {
-    if (data.length > this.#pieceSize) return false;
-    const buffer = data.buffer;
-    if (buffer instanceof ArrayBuffer && buffer.byteLength - data.byteLength <= HANDOVER_SLACK_BYTES && buffer.byteLength > 0) {
-      // The piece is alone in its buffer (connect-node decodes each message into a fresh one and the
-      // piece is a view of it): hand the buffer over instead of copying it. The copy into the ring was
-      // the download's main-thread hot spot (~0.5 s per 512 MiB here). The caller's view is detached.
-      const r = await this.#call({ type: "piece", i, buffer, offset: data.byteOffset, length: data.byteLength }, [buffer]);
-      return r.ok === true;
-    }
-    while (this.#freeSlots.length === 0) {
-      if (this.#dead) throw this.#dead;
-      await new Promise<void>((resolve) => this.#slotWaiters.push(resolve));
-    }
-    const slot = this.#freeSlots.pop()!;
-    try {
-      // Buffer#copy is a plain memcpy: half the cost of TypedArray#set into shared memory here.
-      Buffer.from(data.buffer, data.byteOffset, data.byteLength).copy(this.#ring, slot * this.#pieceSize);
-      const r = await this.#call({ type: "piece", i, slot, length: data.length });
-      return r.ok === true;
-    } finally {
-      this.#freeSlots.push(slot);
-      this.#slotWaiters.shift()?.();
-    }
+  async verifyAndWrite(i: number, slot: PieceSlot, offset: number, length: number): Promise<boolean> {
+    const r = await this.#call({ type: "piece", i, slot: slot.index, offset, length });
+    return r.ok === true;
   }
 
   /** The hex SHA-256 of the whole file, once every piece is written. */
@@ -198,12 +157,12 @@ export class PieceWorker {
     void this.#worker.terminate();
   }
 
-  #call(msg: Record<string, unknown>, transfer: ArrayBuffer[] = []): Promise<Reply> {
+  #call(msg: Record<string, unknown>): Promise<Reply> {
     if (this.#dead) return Promise.reject(this.#dead);
     const id = ++this.#nextId;
     return new Promise<Reply>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
-      this.#worker.postMessage({ ...msg, id }, transfer);
+      this.#worker.postMessage({ ...msg, id });
     });
   }
 }

@@ -1,0 +1,88 @@
+// The fixed memory a download receives pieces into: slots of one shared buffer that the network reader
+// fills (piece-stream.ts) and the piece worker hashes and writes from (piece-worker.ts). A download never
+// allocates per piece, so its memory is this ring plus the HTTP/2 windows, whatever the file size. When
+// every slot is taken, readers wait, stop reading their streams, and HTTP/2 flow control slows the holders.
+
+/** One slot, owned by whoever acquired it until it is released (releasing twice is harmless). */
+export interface PieceSlot {
+  /** Index of the slot in the ring (what the worker is told). */
+  readonly index: number;
+  /** The slot's bytes: a view of the shared buffer, slotBytes long. */
+  readonly bytes: Buffer;
+  /** Gives the slot back to the ring. */
+  release(): void;
+}
+
+/** A ring of equal slots in one SharedArrayBuffer. */
+export class PieceRing {
+  /** The shared memory, handed to the worker once. */
+  readonly buffer: SharedArrayBuffer;
+  readonly slotBytes: number;
+  readonly slotCount: number;
+  readonly #free: number[];
+  readonly #waiters: Array<(slot: number | Error) => void> = [];
+  #closed: Error | undefined;
+
+  /** A ring of `slotCount` slots (at least 2) of `slotBytes` each. */
+  constructor(slotCount: number, slotBytes: number) {
+    this.slotCount = Math.max(2, slotCount);
+    this.slotBytes = slotBytes;
+    this.buffer = new SharedArrayBuffer(this.slotCount * slotBytes);
+    this.#free = Array.from({ length: this.slotCount }, (_, k) => this.slotCount - 1 - k);
+  }
+
+  /** Slots free right now. */
+  get freeCount(): number {
+    return this.#free.length;
+  }
+
+  /** A free slot now, or undefined when all are taken (or the ring is closed). */
+  tryAcquire(): PieceSlot | undefined {
+    if (this.#closed) return undefined;
+    const index = this.#free.pop();
+    return index === undefined ? undefined : this.#slot(index);
+  }
+
+  /** A free slot, waiting for one while all are taken; rejects when `signal` aborts or the ring closes. */
+  acquire(signal: AbortSignal): Promise<PieceSlot> {
+    if (this.#closed) return Promise.reject(this.#closed);
+    if (signal.aborted) return Promise.reject(signal.reason);
+    const index = this.#free.pop();
+    if (index !== undefined) return Promise.resolve(this.#slot(index));
+    return new Promise<PieceSlot>((resolve, reject) => {
+      const waiter = (got: number | Error) => {
+        signal.removeEventListener("abort", onAbort);
+        if (typeof got === "number") resolve(this.#slot(got));
+        else reject(got);
+      };
+      const onAbort = () => {
+        const at = this.#waiters.indexOf(waiter);
+        if (at >= 0) this.#waiters.splice(at, 1);
+        reject(signal.reason);
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+      this.#waiters.push(waiter);
+    });
+  }
+
+  /** Fails every waiting and later acquire with `reason` (the download ended). */
+  close(reason: Error): void {
+    this.#closed ??= reason;
+    for (const w of this.#waiters.splice(0)) w(reason);
+  }
+
+  #slot(index: number): PieceSlot {
+    let held = true;
+    return {
+      index,
+      bytes: Buffer.from(this.buffer, index * this.slotBytes, this.slotBytes),
+      release: () => {
+        if (!held) return;
+        held = false;
+        const next = this.#waiters.shift();
+        if (next) next(index);
+        else this.#free.push(index);
+      },
+    };
+  }
+}
