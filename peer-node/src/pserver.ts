@@ -10,6 +10,7 @@ import { isPeerAddress, isPeerName } from "./directory/wire.js";
 import { httpRoutes } from "./http/routes.js";
 import { routes } from "./server/connect.js";
 import { withCors } from "./server/cors.js";
+import { fetchPiecesOverGrpc } from "./server/fetch-pieces-grpc.js";
 import { listenOnePort, type DualHandler, type OnePortServer } from "./server/one-port.js";
 import { ClientServiceImpl } from "./services/client-service.js";
 import { PeerServiceImpl, peerContextValues } from "./services/peer-service.js";
@@ -143,7 +144,7 @@ export async function startPserver(options: PserverOptions): Promise<Pserver> {
       contextValues: peerContextValues,
       fallback: httpRoutes({ store, sessions, webDir: options.webDir, logger }),
     });
-    handler = withCors(options.trustedOrigins ?? [], connect);
+    handler = withCors(options.trustedOrigins ?? [], fetchPiecesOverGrpc(peerService, logger, connect));
 
     await link.start(options.password !== undefined ? { username: options.name, password: options.password } : undefined);
     downloader.resumeUnfinished().catch((err: unknown) => logger.warn({ err }, "resuming unfinished downloads failed"));

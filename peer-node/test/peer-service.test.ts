@@ -1,5 +1,6 @@
 import { mkdir, readFile, readdir, utimes } from "node:fs/promises";
 import http from "node:http";
+import http2 from "node:http2";
 import type net from "node:net";
 import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
@@ -21,6 +22,7 @@ import {
   DirectoryUnavailableError,
 } from "../src/directory/directory-errors.js";
 import { PeerService, PushFileRequestSchema, type PushFileRequest } from "../src/gen.js";
+import { fetchPiecesOverGrpc } from "../src/server/fetch-pieces-grpc.js";
 import { listenOnePort, type OnePortServer } from "../src/server/one-port.js";
 import { PeerServiceImpl, peerContextValues } from "../src/services/peer-service.js";
 import { SharedFolder } from "../src/store/shared-folder.js";
@@ -70,7 +72,8 @@ describe("PeerService over the one-port server", () => {
       readMaxBytes: MAX_RPC_MESSAGE_BYTES,
       contextValues: peerContextValues,
     });
-    server = await listenOnePort({ host: "127.0.0.1", port: 0, handler, logger });
+    // As in the pserver: gRPC FetchPieces framed by us, everything else through connect.
+    server = await listenOnePort({ host: "127.0.0.1", port: 0, handler: fetchPiecesOverGrpc(service, logger, handler), logger });
     sessions = new Http2SessionManager(server.url);
     closers.push(async () => {
       // Our HTTP/2 session would otherwise hold the server's graceful close for its whole grace period.
@@ -123,6 +126,35 @@ describe("PeerService over the one-port server", () => {
     expect(await codeOf(fetchAll(file.contentId, Array.from({ length: 65 }, (_, i) => i)))).toBe(Code.InvalidArgument);
     const err = await fetchAll(file.contentId, [6]).catch((e: unknown) => ConnectError.from(e));
     expect(err?.rawMessage).toBe("Piece 6 is past the end of the file (it has 6 pieces).");
+  });
+
+  it("answers a gRPC FetchPieces body that is not one plain request message with InvalidArgument, and keeps serving", async () => {
+    const envelope = (flags: number, message: Buffer) => Buffer.concat([Buffer.from([flags, 0, 0, 0, 0]), message]).fill(message.length, 4, 5);
+    const bodies: Array<[string, Buffer]> = [
+      ["not protobuf", envelope(0, Buffer.from([0xff, 0xff, 0xff]))],
+      ["flagged compressed", envelope(1, Buffer.from([0x0a, 0x00]))],
+      ["a cut envelope", Buffer.from([0, 0, 0, 0, 9, 1])],
+      ["no message at all", Buffer.alloc(0)],
+    ];
+    for (const [what, body] of bodies) {
+      const session = http2.connect(server.url);
+      const status = await new Promise<string | undefined>((resolve, reject) => {
+        const req = session.request({ ":method": "POST", ":path": "/p2p.v1.PeerService/FetchPieces", "content-type": "application/grpc", te: "trailers" });
+        let got: string | undefined;
+        req.on("response", (h) => (got ??= h["grpc-status"] as string | undefined));
+        req.on("trailers", (t) => (got ??= t["grpc-status"] as string | undefined));
+        req.on("error", reject);
+        req.on("close", () => resolve(got));
+        req.resume();
+        req.end(body);
+      });
+      session.close();
+      expect([what, status]).toEqual([what, String(Code.InvalidArgument)]);
+    }
+    const client = createClient(PeerService, createGrpcTransport({ baseUrl: server.url, sessionManager: sessions }));
+    const pieces: number[] = [];
+    for await (const res of client.fetchPieces({ contentId: file.contentId, pieceIndexes: [1] })) pieces.push(res.pieceIndex);
+    expect(pieces).toEqual([1]);
   });
 });
 

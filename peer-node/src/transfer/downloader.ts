@@ -174,6 +174,8 @@ class Holder {
   readonly ref: PeerRef;
   window: number;
   inflight = 0;
+  /** FetchPieces calls open to this holder. */
+  fetches = 0;
   bad = 0;
   failures = 0;
   banned = false;
@@ -702,25 +704,39 @@ class DownloadJob {
       });
   }
 
-  /** Hands pieces to every holder with room in its window. */
+  /**
+   * Hands pieces to every holder with room in its window, one request per holder per round. The
+   * download's streams are bounded (by its ring), so first each holder gets up to an equal share of them,
+   * then holders with room get what is left: handing freed streams to the fastest holder first let it
+   * collect them all while the others, starved of requests, looked ever slower (3 seeders capped at R
+   * gave 1.1 R). A holder's window (grown by delivery, capped by its rate) decides how much it carries.
+   */
   #pump(): void {
     if (this.#signal.aborted || this.#fatal !== undefined) return;
     const now = Date.now();
-    const usable = [...this.#holders.values()].filter((h) => h.usable);
-    // Fastest first, so when pieces run short they go to the holders that deliver.
+    const usable = [...this.#holders.values()].filter((h) => h.usable && now >= h.retryAtMs);
+    if (usable.length === 0) return;
+    // Fastest first within a round, so when pieces run short they go to the holders that deliver.
     usable.sort((a, b) => (b.rate() ?? 0) - (a.rate() ?? 0));
+    const onlyHolder = [...this.#holders.values()].filter((h) => h.usable).length === 1;
     // Each stream may hold one ring slot while its message arrives; with fewer streams than slots, some
     // slot is always free or with the worker (which needs no network to release it), so streams waiting
     // for a slot never starve the one that holds the last (their unread bytes fill the HTTP/2 window).
     const maxFetches = (this.#ring?.slotCount ?? 2) - 1;
-    for (const h of usable) {
-      if (now < h.retryAtMs) continue;
-      for (let guard = 0; guard < 64 && this.#fetches.size < maxFetches; guard++) {
-        const room = this.#windowOf(h) - h.inflight;
-        if (room <= 0) break;
-        const batch = this.#pick(h, Math.min(room, this.#s.batchPieces), usable.length === 1);
-        if (batch.length === 0) break;
-        this.#startFetch(h, batch);
+    const share = Math.max(1, Math.floor(maxFetches / usable.length));
+    for (const cap of [share, maxFetches]) {
+      for (let round = 0, started = 1; started > 0 && round < 64; round++) {
+        started = 0;
+        for (const h of usable) {
+          if (this.#fetches.size >= maxFetches) return;
+          if (h.fetches >= cap) continue;
+          const room = this.#windowOf(h) - h.inflight;
+          if (room <= 0) continue;
+          const batch = this.#pick(h, Math.min(room, this.#s.batchPieces), onlyHolder);
+          if (batch.length === 0) continue;
+          this.#startFetch(h, batch);
+          started++;
+        }
       }
     }
   }
@@ -776,11 +792,13 @@ class DownloadJob {
     h.inflight += pieces.length;
     const f: Fetch = { holder: h, pieces, controller: new AbortController(), lastBytesAtMs: Date.now(), paused: false };
     this.#fetches.add(f);
+    h.fetches++;
     const onJobAbort = () => f.controller.abort(this.#signal.reason);
     this.#signal.addEventListener("abort", onJobAbort, { once: true });
     void this.#runFetch(f).finally(() => {
       this.#signal.removeEventListener("abort", onJobAbort);
       this.#fetches.delete(f);
+      h.fetches--;
       this.#poke();
     });
   }

@@ -12,6 +12,7 @@ import {
 } from "../../src/constants.js";
 import { InvalidTicketError } from "../../src/errors.js";
 import { PeerService } from "../../src/gen.js";
+import { fetchPiecesOverGrpc } from "../../src/server/fetch-pieces-grpc.js";
 import { PeerServiceImpl, peerContextValues, type PeerServiceLimits } from "../../src/services/peer-service.js";
 import type { FileStore, Manifest } from "../../src/store/file-store.js";
 import { SharedFolder } from "../../src/store/shared-folder.js";
@@ -100,7 +101,11 @@ export async function startTestPeer(opts: TestPeerOptions): Promise<TestPeer> {
     readMaxBytes: MAX_RPC_MESSAGE_BYTES,
     contextValues: peerContextValues,
   });
-  const server = http2.createServer({ settings: { initialWindowSize: HTTP2_INITIAL_WINDOW_BYTES, maxFrameSize: HTTP2_MAX_FRAME_BYTES } }, handler);
+  // As in the pserver: gRPC FetchPieces framed by us, everything else through connect.
+  const server = http2.createServer(
+    { settings: { initialWindowSize: HTTP2_INITIAL_WINDOW_BYTES, maxFrameSize: HTTP2_MAX_FRAME_BYTES } },
+    fetchPiecesOverGrpc(service, logger, handler),
+  );
   const sockets = new Set<net.Socket>();
   server.on("connection", (s: net.Socket) => {
     sockets.add(s);
