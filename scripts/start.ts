@@ -1,16 +1,17 @@
-// `npm start`: the whole system on its embedded defaults, in one process tree:
-// a directory (SQLite in the data directory) and two pservers, alice and bob, each with its own shared
-// folder, logged in by themselves, each serving its browser tab at its own URL.
+// `npm start`: the whole system on its embedded defaults: a directory (SQLite in the data directory, in
+// this process) and two pservers, alice and bob, each a Node process of its own (`peer-node serve`, as a
+// user would run it), each with its own shared folder, logged in by itself, serving its tab at its URL.
+// Their output is passed through with the peer's name in front.
 //
 // Configuration (environment): P2P_DATA_DIR (default ./.data), P2P_HOST (default 127.0.0.1),
 // DIRECTORY_PORT (7000), ALICE_PORT (7001), BOB_PORT (7002). Port 0 picks free ports.
-import { spawnSync } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { startPserver, type Pserver } from "@p2p/peer-node";
 import { startDirectory } from "@p2p/server";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -55,43 +56,86 @@ const directory = await startDirectory({
   port: portFromEnv("DIRECTORY_PORT", 7000),
 });
 
-const peers: Array<{ name: string; password: string; peer: Pserver }> = [];
-for (const [name, port] of [
-  ["alice", portFromEnv("ALICE_PORT", 7001)],
-  ["bob", portFromEnv("BOB_PORT", 7002)],
-] as const) {
+const peerNodeBin = path.join(root, "peer-node", "bin", "peer-node.js");
+const peers: Array<{ name: string; password: string; url: string; child: ChildProcess }> = [];
+let stopping = false;
+
+/** Starts `peer-node serve` for one peer; resolves with its URL once it listens. */
+async function startPeer(name: string, port: number): Promise<{ name: string; password: string; url: string; child: ChildProcess }> {
   const password = await passwordFor(name);
-  const peer = await startPserver({
-    name,
-    password,
-    directoryUrl: directory.url,
-    sharedDir: path.join(dataDir, name, "shared"),
-    dataDir: path.join(dataDir, name, "state"),
-    host,
-    port,
-    webDir,
+  const args = ["serve", "--name", name, "--host", host, "--port", String(port), "--directory-url", directory.url, "--web-dir", webDir];
+  args.push("--shared-dir", path.join(dataDir, name, "shared"), "--data-dir", path.join(dataDir, name, "state"));
+  // The password goes by environment, never on a command line that `ps` shows. Its own process group:
+  // Ctrl+C reaches only this script, which stops each peer once (a second signal would make a peer skip
+  // its logout); the IPC channel makes a peer stop by itself should this script die without stopping it.
+  const child = spawn(process.execPath, [peerNodeBin, ...args], {
+    env: { ...process.env, PEER_PASSWORD: password },
+    stdio: ["ignore", "pipe", "pipe", "ipc"],
+    detached: true,
   });
-  peers.push({ name, password, peer });
+  const url = await new Promise<string>((resolve, reject) => {
+    for (const [from, to] of [
+      [child.stdout!, process.stdout],
+      [child.stderr!, process.stderr],
+    ] as const) {
+      createInterface({ input: from }).on("line", (line) => {
+        const listening = /^pserver ".*" on (\S+)/.exec(line);
+        if (listening) resolve(listening[1]!);
+        to.write(`[${name}] ${line}\n`);
+      });
+    }
+    child.once("exit", (code, signal) => {
+      reject(new Error(`${name}'s pserver exited (${signal ?? code}) before it was up; see its output above.`));
+      if (!stopping) {
+        console.error(`${name}'s pserver stopped (${signal ?? code}); stopping everything.`);
+        void stop("exit", 1);
+      }
+    });
+  });
+  return { name, password, url, child };
+}
+
+try {
+  for (const [name, port] of [
+    ["alice", portFromEnv("ALICE_PORT", 7001)],
+    ["bob", portFromEnv("BOB_PORT", 7002)],
+  ] as const) {
+    peers.push(await startPeer(name, port));
+  }
+} catch (err) {
+  console.error((err as Error).message);
+  await stop("error", 1);
 }
 
 console.log(`
 P2P is running (data in ${dataDir}).
   directory  ${directory.url}   (REST: ${directory.url}/docs)
-${peers.map(({ name, password, peer }) => `  ${name.padEnd(9)}  ${peer.url}   (open in a browser tab; log in as ${name} / ${password})`).join("\n")}
+${peers.map(({ name, password, url }) => `  ${name.padEnd(9)}  ${url}   (open in a browser tab; log in as ${name} / ${password})`).join("\n")}
 Put files in ${path.join(dataDir, "<peer>", "shared")} or add them from a tab. Ctrl+C stops everything.
 `);
 
-let stopping = false;
-/** Closes peers first (they log out), then the directory. */
-async function stop(signal: string): Promise<void> {
+/** Stops the pservers first (they log out), then the directory. */
+async function stop(reason: string, code = 0): Promise<void> {
   if (stopping) return;
   stopping = true;
-  console.log(`\n${signal}: stopping...`);
-  const force = setTimeout(() => process.exit(1), 10_000);
+  if (reason !== "exit" && reason !== "error") console.log(`\n${reason}: stopping...`);
+  const force = setTimeout(() => {
+    for (const { child } of peers) child.kill("SIGKILL");
+    process.exit(1);
+  }, 10_000);
   force.unref();
-  await Promise.allSettled(peers.map(({ peer }) => peer.close()));
+  await Promise.allSettled(
+    peers.map(
+      ({ child }) =>
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null || child.signalCode !== null) return resolve();
+          child.once("exit", () => resolve());
+          child.kill("SIGTERM");
+        }),
+    ),
+  );
   await directory.close();
-  process.exit(0);
+  process.exit(code);
 }
 process.on("SIGINT", () => void stop("SIGINT"));
 process.on("SIGTERM", () => void stop("SIGTERM"));

@@ -70,7 +70,7 @@ const elu0 = performance.eventLoopUtilization();
 const started = performance.now();
 const transfer = downloader.download(args.contentId);
 const timeline = process.env.BENCH_TIMELINE
-  ? setInterval(() => process.stderr.write(`${((performance.now() - started) / 1000).toFixed(1)}s ${transfer.snapshot().bytesDone >> 20} MiB | `), 200)
+  ? setInterval(() => process.stderr.write(`${((performance.now() - started) / 1000).toFixed(1)}s ${transfer.snapshot().bytesDone >> 20} MiB ${transfer.snapshot().sources.join("+")} | `), 200)
   : undefined;
 const end = await transfer.done;
 const seconds = (performance.now() - started) / 1000;

@@ -10,9 +10,8 @@ import { createHash, randomFillSync } from "node:crypto";
 import { link, mkdir, mkdtemp, open, rm, utimes } from "node:fs/promises";
 import { loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { bundle } from "../bin/bundle.js";
 
-const here = dirname(fileURLToPath(import.meta.url));
 const MiB = 1024 * 1024;
 const BIG_BYTES = Number(process.env.BENCH_BIG_MIB ?? 1024) * MiB;
 const CAPPED_BYTES = Number(process.env.BENCH_CAPPED_MIB ?? 256) * MiB;
@@ -38,9 +37,17 @@ async function makeFile(path: string, size: number): Promise<string> {
   return hash.digest("hex");
 }
 
-/** Runs `node --import tsx <script> ...args` and resolves with its first stdout line matching `pattern`. */
-function start(script: string, args: string[], pattern: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
-  const child = spawn(process.execPath, ["--import", "tsx", join(here, script), ...args], { stdio: ["ignore", "pipe", "inherit"] });
+/** The bundles of the benchmark's programs (made once per run, in peer-node/dist where imports resolve). */
+const bundles = new Map<string, Promise<string>>();
+
+/**
+ * Runs a benchmark program as the pserver runs (bin/peer-node.js): bundled for plain Node, no tsx loader
+ * in the process whose memory is measured. Resolves with its first stdout line matching `pattern`.
+ */
+async function start(script: string, args: string[], pattern: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
+  if (!bundles.has(script)) bundles.set(script, bundle(join("bench", script), `bench-${script.replace(/\.ts$/, "")}`));
+  const file = await bundles.get(script)!;
+  const child = spawn(process.execPath, [file, ...args], { stdio: ["ignore", "pipe", "inherit"] });
   children.add(child);
   child.once("exit", () => children.delete(child));
   return new Promise((resolve, reject) => {
@@ -166,7 +173,7 @@ async function main(): Promise<void> {
     const peak = Math.max(...ours.map((o) => Math.max(o.peakRssBytes, o.vmHwmBytes)));
     console.log(
       `\n2. RSS of the downloading process: peak ${fmt(peak / MiB)} MiB (VmHWM or sampled) = ${fmt(baseline / MiB)} MiB before the download started ` +
-        `(node + tsx + modules) + ${fmt(median(ours.map((o) => Math.max(o.peakRssBytes, o.vmHwmBytes) - o.baselineRssBytes)) / MiB)} MiB growth during it (median)  (target < 150 MB peak)`,
+        `(node + modules) + ${fmt(median(ours.map((o) => Math.max(o.peakRssBytes, o.vmHwmBytes) - o.baselineRssBytes)) / MiB)} MiB growth during it (median)  (target < 150 MB peak)`,
     );
     await rm(big, { force: true });
 

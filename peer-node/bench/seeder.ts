@@ -6,6 +6,7 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { pino } from "pino";
 import { MAX_RPC_MESSAGE_BYTES } from "../src/constants.js";
 import { PeerService } from "../src/gen.js";
+import { fetchPiecesOverGrpc } from "../src/server/fetch-pieces-grpc.js";
 import { listenOnePort } from "../src/server/one-port.js";
 import { PeerServiceImpl, peerContextValues } from "../src/services/peer-service.js";
 import { SharedFolder } from "../src/store/shared-folder.js";
@@ -28,7 +29,7 @@ const handler = connectNodeAdapter({
   readMaxBytes: MAX_RPC_MESSAGE_BYTES,
   contextValues: peerContextValues,
 });
-const server = await listenOnePort({ host: "127.0.0.1", port: 0, handler, logger });
+const server = await listenOnePort({ host: "127.0.0.1", port: 0, handler: fetchPiecesOverGrpc(service, logger, handler), logger });
 process.stdout.write(`ready ${server.url}\n`);
 const cpuBefore = process.cpuUsage();
 process.once("SIGTERM", () => {

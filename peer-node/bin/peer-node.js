@@ -1,7 +1,10 @@
 #!/usr/bin/env node
-// The peer-node command: loads the TypeScript sources through tsx (no build step), then runs the CLI.
-import { register } from "tsx/esm/api";
+// The peer-node command: bundles the CLI for plain Node (bundle.js says why and how), then runs it.
+// Stack traces in logs point into the TypeScript sources through the bundle's source map.
+import { pathToFileURL } from "node:url";
+import { bundle } from "./bundle.js";
 
-register();
-const { runFromProcess } = await import("../src/cli.ts");
+process.setSourceMapsEnabled(true);
+const file = await bundle("src/cli.ts", "peer-node");
+const { runFromProcess } = await import(pathToFileURL(file).href);
 await runFromProcess();

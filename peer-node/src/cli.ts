@@ -464,6 +464,8 @@ export async function runFromProcess(): Promise<void> {
     };
     if (process.argv[2] === "serve") process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
+    // Started by a supervisor with an IPC channel (npm start): its end, even a crash, stops us gracefully.
+    if (process.argv[2] === "serve" && process.send !== undefined) process.once("disconnect", () => onSignal("SIGTERM"));
   });
   const code = await main(process.argv.slice(2), {
     stdout: process.stdout,
