@@ -94,6 +94,8 @@ export const DOWNLOAD_STATE_SAVE_PIECES = 64;
  * big (plus a slot), and no bigger than that whatever the file; beyond it the downloader stops reading.
  */
 export const PIECES_UNWRITTEN_MAX_BYTES = 8 * 1024 * 1024;
+/** Idle buffers a seeder keeps for reading pieces into (reused once sent, see fetch-pieces-grpc.ts). */
+export const PIECE_BUFFERS_KEPT_BYTES = 16 * 1024 * 1024;
 /** A download's ring has at least this many slots (each stream holds one while its message arrives). */
 export const PIECE_RING_MIN_SLOTS = 4;
 /** Room in a ring slot beyond the piece for the message's framing (field tags, lengths, unknown fields). */

@@ -115,6 +115,18 @@ export function peerContextValues(req: http.IncomingMessage | http2.Http2ServerR
   return values;
 }
 
+/**
+ * Buffers a transport lends FetchPieces to read pieces into, when it can tell when each one has been
+ * sent (fetch-pieces-grpc.ts can; connect copies every message, so it needs none). `take` never waits.
+ */
+export interface PieceBuffers {
+  /** A buffer of at least `bytes`, reused or new. */
+  take(bytes: number): Uint8Array;
+}
+
+/** Context key under which a transport passes its PieceBuffers. */
+export const pieceBuffersKey = createContextKey<PieceBuffers | undefined>(undefined, { description: "p2p piece buffers" });
+
 /** Counts open streams per remote address. */
 class StreamSlots {
   readonly #max: number;
@@ -215,10 +227,12 @@ export class PeerServiceImpl implements ServiceImpl<typeof PeerService> {
       ctx.signal.addEventListener("abort", onAbort, { once: true });
 
       // Read one piece ahead so the disk works while the previous piece is on the wire.
-      let next: Promise<Uint8Array> | undefined = indexes.length > 0 ? this.#store.readPiece(contentId, indexes[0]!) : undefined;
+      const buffers = ctx.values.get(pieceBuffersKey);
+      const read = (i: number) => this.#store.readPiece(contentId, i, buffers?.take(file.pieceSize));
+      let next: Promise<Uint8Array> | undefined = indexes.length > 0 ? read(indexes[0]!) : undefined;
       for (let i = 0; i < indexes.length; i++) {
         const data = await next!;
-        next = i + 1 < indexes.length ? this.#store.readPiece(contentId, indexes[i + 1]!) : undefined;
+        next = i + 1 < indexes.length ? read(indexes[i + 1]!) : undefined;
         next?.catch(() => undefined); // awaited next round; never an unhandled rejection if we stop early
         await this.#upload?.take(data.length, ctx.signal);
         // A reader that stops reading leaves us suspended in this yield: the watchdog ends the stream.

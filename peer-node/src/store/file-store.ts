@@ -50,8 +50,11 @@ export interface FileStore extends EventEmitter {
   get(contentId: string): SharedFile | undefined;
   /** The manifest of a held file (piece hashes cached), or undefined when not held. */
   manifest(contentId: string): Promise<Manifest | undefined>;
-  /** Reads one whole piece of a held file. */
-  readPiece(contentId: string, pieceIndex: number): Promise<Uint8Array>;
+  /**
+   * Reads one whole piece of a held file: into `into` when given (at least the piece's length; the
+   * result is then a view of it), else into a new buffer.
+   */
+  readPiece(contentId: string, pieceIndex: number, into?: Uint8Array): Promise<Uint8Array>;
   /** A stream of bytes [start, endInclusive] of a held file (for GET /files). */
   createReadStream(contentId: string, start: number, endInclusive: number): Readable;
   /** Deletes a held file from the folder. */

@@ -154,8 +154,11 @@ export class SharedFolder extends EventEmitter implements FileStore {
     return m;
   }
 
-  /** Reads one whole piece; NotHeldError if the file is gone or changed on disk since it was indexed. */
-  async readPiece(contentId: string, pieceIndex: number): Promise<Uint8Array> {
+  /**
+   * Reads one whole piece, into `into` when given; NotHeldError if the file is gone or changed on disk
+   * since it was indexed.
+   */
+  async readPiece(contentId: string, pieceIndex: number, into?: Uint8Array): Promise<Uint8Array> {
     const entry = this.#byContent.get(contentId);
     if (!entry) throw new NotHeldError(contentId);
     const count = pieceCount(entry.size, entry.pieceSize);
@@ -167,7 +170,7 @@ export class SharedFolder extends EventEmitter implements FileStore {
     const unchanged = (st: Stats) => st.size === entry.size && st.mtimeMs === entry.mtimeMs;
     try {
       return await this.#openFiles.use(key, contentId, join(this.folder, entry.name), unchanged, async (fh) => {
-        const buf = Buffer.allocUnsafe(length);
+        const buf = into && into.byteLength >= length ? into.subarray(0, length) : Buffer.allocUnsafe(length);
         let done = 0;
         while (done < length) {
           const { bytesRead } = await fh.read(buf, done, length - done, pieceIndex * entry.pieceSize + done);
