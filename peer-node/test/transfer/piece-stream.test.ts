@@ -77,6 +77,18 @@ describe("FetchPieces into a ring, from a real serving peer", () => {
     expect(ring.freeCount).toBe(4);
   });
 
+  it("gets the right bytes from concurrent calls, while the holder reuses its piece buffers", async () => {
+    const all = Array.from({ length: 11 }, (_, i) => i);
+    for (let round = 0; round < 2; round++) {
+      const orders = [all, [...all].reverse(), all.map((_, k) => (k * 5) % 11)];
+      const results = await Promise.all(orders.map((order) => fetchAll(address, file.contentId, order, new PieceRing(3, TEST_PIECE_BYTES + 1024))));
+      for (const { got } of results) {
+        expect(got.size).toBe(11);
+        for (const [i, bytes] of got) expect(bytes.equals(piece(i))).toBe(true);
+      }
+    }
+  });
+
   it("waits for a free slot (reporting it) when the receiver holds every slot, then completes", async () => {
     const ring = new PieceRing(2, TEST_PIECE_BYTES + 1024);
     const all = Array.from({ length: 11 }, (_, i) => i);
