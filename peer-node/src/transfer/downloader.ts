@@ -8,7 +8,8 @@
 //    with a window of pieces in flight that grows while it delivers and is capped by its measured rate,
 //    so fast holders carry more of the file; near the end, idle holders duplicate slow holders' pieces;
 // 3. receive each piece straight into a slot of the download's fixed ring (piece-stream.ts), verify its
-//    SHA-256 and write it at its offset in the partial file (both on a worker thread, piece-worker.ts);
+//    SHA-256 and write it at its offset in the partial file (a worker thread and the thread pool,
+//    piece-worker.ts);
 //    a bad piece is fetched again from another holder, and a holder with 3 bad pieces is banned for this
 //    transfer; a holder that fails or sends no bytes for a while loses its pieces to the others; reading
 //    pauses while every slot waits for the disk, so memory is the ring whatever the file size;
