@@ -2,12 +2,12 @@
 // server, configured as startPserver configures it. argv[2]: JSON {folder, dataDir, uploadBytesPerSecond?}.
 // Prints "ready <url>" once serving; stops on SIGTERM.
 import { readFileSync } from "node:fs";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { pino } from "pino";
 import { MAX_RPC_MESSAGE_BYTES } from "../src/constants.js";
 import { PeerService } from "../src/gen.js";
 import { fetchPiecesOverGrpc } from "../src/server/fetch-pieces-grpc.js";
 import { listenOnePort } from "../src/server/one-port.js";
+import { rpcHandler } from "../src/server/rpc-handler.js";
 import { PeerServiceImpl, peerContextValues } from "../src/services/peer-service.js";
 import { SharedFolder } from "../src/store/shared-folder.js";
 
@@ -23,7 +23,8 @@ const service = new PeerServiceImpl({
   logger,
   limits: { uploadBytesPerSecond: args.uploadBytesPerSecond },
 });
-const handler = connectNodeAdapter({
+const handler = rpcHandler({
+  logger,
   routes: (router) => router.service(PeerService, service),
   acceptCompression: [],
   readMaxBytes: MAX_RPC_MESSAGE_BYTES,

@@ -1,4 +1,3 @@
-import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { pino, type Logger } from "pino";
 import { EventFeed } from "./client/events.js";
 import { Importer } from "./client/imports.js";
@@ -12,6 +11,7 @@ import { routes } from "./server/connect.js";
 import { withCors } from "./server/cors.js";
 import { fetchPiecesOverGrpc } from "./server/fetch-pieces-grpc.js";
 import { listenOnePort, type DualHandler, type OnePortServer } from "./server/one-port.js";
+import { rpcHandler } from "./server/rpc-handler.js";
 import { ClientServiceImpl } from "./services/client-service.js";
 import { PeerServiceImpl, peerContextValues } from "./services/peer-service.js";
 import { validateFileName } from "./store/names.js";
@@ -136,7 +136,8 @@ export async function startPserver(options: PserverOptions): Promise<Pserver> {
       registry,
     });
     const clientService = new ClientServiceImpl({ store, registry, link, sessions, importer, downloader, pusher, events, logger });
-    const connect = connectNodeAdapter({
+    const connect = rpcHandler({
+      logger,
       routes: routes({ peer: peerService, client: clientService }),
       // File bytes do not compress; gzip of every message cut throughput ~10x here (STACK.md).
       acceptCompression: [],

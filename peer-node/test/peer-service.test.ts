@@ -7,7 +7,6 @@ import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
 import {
   Http2SessionManager,
-  connectNodeAdapter,
   createConnectTransport,
   createGrpcTransport,
   createGrpcWebTransport,
@@ -24,6 +23,7 @@ import {
 import { PeerService, PushFileRequestSchema, type PushFileRequest } from "../src/gen.js";
 import { fetchPiecesOverGrpc } from "../src/server/fetch-pieces-grpc.js";
 import { listenOnePort, type OnePortServer } from "../src/server/one-port.js";
+import { rpcHandler } from "../src/server/rpc-handler.js";
 import { PeerServiceImpl, peerContextValues } from "../src/services/peer-service.js";
 import { SharedFolder } from "../src/store/shared-folder.js";
 import { PeerClients } from "../src/transfer/peer-clients.js";
@@ -66,7 +66,8 @@ describe("PeerService over the one-port server", () => {
     file = await seedFile("alice", "song.mp3", 5 * TEST_PIECE_BYTES + 17);
     store = await SharedFolder.open({ folder: join(root, "alice", "shared"), dataDir: join(root, "alice", "data"), logger, pieceSizeBytes: TEST_PIECE_BYTES });
     const service = new PeerServiceImpl({ store, redeemTicket: fakeRedeem(new Map()), peerName: () => "alice", logger });
-    const handler = connectNodeAdapter({
+    const handler = rpcHandler({
+      logger,
       routes: (router) => router.service(PeerService, service),
       acceptCompression: [],
       readMaxBytes: MAX_RPC_MESSAGE_BYTES,

@@ -1,7 +1,6 @@
-// Property-based fuzzing, bounded: 100 runs per property. The property that finds a known bug (random
-// bytes as a binary message -> `internal`) runs in `npm run chaos` only.
+// Property-based fuzzing, bounded: 100 runs per property.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { fuzzRestBytes, fuzzRestFields, fuzzRestJsonBodies, fuzzRpcEncoded, fuzzRpcFields, fuzzSearchQuery } from "../../src/scenarios/fuzz.js";
+import { fuzzRestBytes, fuzzRestFields, fuzzRestJsonBodies, fuzzRpcBytes, fuzzRpcEncoded, fuzzRpcFields, fuzzSearchQuery } from "../../src/scenarios/fuzz.js";
 import { startRestFixture, type RestFixture } from "../../src/scenarios/rest-fixture.js";
 import { startRpcFixture, type RpcFixture } from "../../src/scenarios/rpc-fixture.js";
 
@@ -40,6 +39,7 @@ describe("fuzzing the RPCs", () => {
   it.each([
     ["random field values for every rpc, over gRPC and Connect JSON", fuzzRpcFields],
     ["random well-formed binary messages", fuzzRpcEncoded],
+    ["random bytes as a binary message are a precise code, never internal", fuzzRpcBytes],
   ] as const)("%s", async (_name, property) => {
     const outcome = await property(fixture, RUNS);
     expect(outcome.failure).toBeUndefined();

@@ -3,7 +3,6 @@
 import http2 from "node:http2";
 import type net from "node:net";
 import { join } from "node:path";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
 import {
   HTTP2_INITIAL_WINDOW_BYTES,
   HTTP2_MAX_FRAME_BYTES,
@@ -13,6 +12,7 @@ import {
 import { InvalidTicketError } from "../../src/errors.js";
 import { PeerService } from "../../src/gen.js";
 import { fetchPiecesOverGrpc } from "../../src/server/fetch-pieces-grpc.js";
+import { rpcHandler } from "../../src/server/rpc-handler.js";
 import { PeerServiceImpl, peerContextValues, type PeerServiceLimits } from "../../src/services/peer-service.js";
 import type { FileStore, Manifest } from "../../src/store/file-store.js";
 import { SharedFolder } from "../../src/store/shared-folder.js";
@@ -95,7 +95,8 @@ export async function startTestPeer(opts: TestPeerOptions): Promise<TestPeer> {
     logger,
     limits: opts.limits,
   });
-  const handler = connectNodeAdapter({
+  const handler = rpcHandler({
+    logger,
     routes: (router) => router.service(PeerService, service),
     acceptCompression: [],
     readMaxBytes: MAX_RPC_MESSAGE_BYTES,

@@ -1,0 +1,170 @@
+// The pserver's Connect / gRPC / gRPC-Web request handler: connect-node's connectNodeAdapter, with one
+// correction. connect-es answers a request message that is not valid protobuf binary (a bad tag, a
+// truncated field, a string that is not UTF-8) with `internal` ("parse binary: ..."; HTTP 500 or
+// grpc-status 13), as if the pserver had failed; the same mistake in JSON is `invalid_argument`. It is
+// the caller's bad input, so every protocol here answers it `invalid_argument` (HTTP 400) and logs a
+// warning. connect-es creates that error inside its protocol handlers with no hook before it is written,
+// so the correction is made on the handler's answer: the error of a unary Connect call (its JSON body),
+// of a Connect stream (its end-stream message), of gRPC (its trailers) and of gRPC-Web (its trailer
+// message). Only an `internal` error whose message starts with connect-es's "parse binary:" is changed.
+import { Code, ConnectError, createConnectRouter } from "@connectrpc/connect";
+import { type ConnectNodeAdapterOptions, universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
+import type { UniversalHandler, UniversalServerResponse } from "@connectrpc/connect/protocol";
+import { codeToHttpStatus, endStreamFlag, endStreamFromJson, endStreamToJson, errorFromJsonBytes, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
+import { findTrailerError, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
+import { trailerFlag, trailerParse, trailerSerialize } from "@connectrpc/connect/protocol-grpc-web";
+import type { Logger } from "pino";
+
+/** connect-es's words for a request message that failed to parse as protobuf binary. */
+const PARSE_BINARY = "parse binary:";
+const ENVELOPE_HEADER_BYTES = 5;
+const FLAG_COMPRESSED = 0b0000_0001;
+
+/** connectNodeAdapter's handler shape: HTTP/1.1 and HTTP/2 requests alike. */
+type NodeHandler = NonNullable<ConnectNodeAdapterOptions["fallback"]>;
+
+/** connectNodeAdapter's options, plus where warnings about bad input go. */
+export interface RpcHandlerOptions extends ConnectNodeAdapterOptions {
+  readonly logger: Logger;
+}
+
+/** A Node request handler for the routes of `options` (as connectNodeAdapter), answering unparsable request messages with InvalidArgument. */
+export function rpcHandler(options: RpcHandlerOptions): NodeHandler {
+  const router = createConnectRouter(options);
+  options.routes(router);
+  const prefix = options.requestPathPrefix ?? "";
+  const paths = new Map<string, UniversalHandler>();
+  for (const handler of router.handlers) paths.set(prefix + handler.requestPath, handler);
+  const fallback = options.fallback ?? notFound;
+  return (req, res) => {
+    const handler = paths.get(req.url?.split("?", 2)[0] ?? "");
+    if (!handler) {
+      fallback(req, res);
+      return;
+    }
+    const rpc = `${handler.service.typeName}/${handler.method.name}`;
+    const uReq = universalRequestFromNodeRequest(req, res, undefined, options.contextValues?.(req));
+    handler(uReq)
+      .then((uRes) => correctUnparsableRequest(uRes, (message) => options.logger.warn({ rpc, remote: req.socket?.remoteAddress, reason: message }, "refused an rpc whose request message is not valid protobuf binary")))
+      .then((uRes) => universalResponseToNodeResponse(uRes, res))
+      .catch((reason: unknown) => {
+        if (ConnectError.from(reason).code === Code.Aborted) return;
+        options.logger.error({ err: reason, rpc }, "rpc handler failed");
+      });
+  };
+}
+
+const notFound: NodeHandler = (_req, res) => {
+  res.writeHead(404);
+  res.end();
+};
+
+/** The parser's error as the caller's: `invalid_argument` with the same words, or undefined when `error` is not one. */
+function asInvalidArgument(error: ConnectError | undefined): ConnectError | undefined {
+  if (error?.code !== Code.Internal || !error.rawMessage.startsWith(PARSE_BINARY)) return undefined;
+  return new ConnectError(`the request message is not valid protobuf binary (${error.rawMessage.slice(PARSE_BINARY.length).trim()})`, Code.InvalidArgument);
+}
+
+/**
+ * `res` with a parse failure of the request message reported as InvalidArgument (see the file comment);
+ * `warn` is told once per corrected answer. Answers of every other kind pass through unchanged; streamed
+ * answers are not delayed (only an end-of-stream message is looked at).
+ */
+async function correctUnparsableRequest(res: UniversalServerResponse, warn: (message: string) => void): Promise<UniversalServerResponse> {
+  const body = res.body;
+  if (!body) return res;
+  const type = res.header?.get("content-type") ?? "";
+  if (res.status === 500 && res.header && type.startsWith("application/json")) {
+    // A unary Connect error: a small JSON body, read before the status is written.
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of body) chunks.push(chunk);
+    const bytes = Buffer.concat(chunks);
+    let error: ConnectError | undefined;
+    try {
+      error = asInvalidArgument(errorFromJsonBytes(bytes, undefined, new ConnectError("", Code.Internal)));
+    } catch {
+      error = undefined;
+    }
+    if (!error) return { ...res, body: once(bytes) };
+    warn(error.rawMessage);
+    const json = errorToJsonBytes(error, {});
+    if (res.header.has("content-length")) res.header.set("content-length", String(json.length));
+    return { ...res, status: codeToHttpStatus(error.code), body: once(json) };
+  }
+  if (res.status !== 200) return res;
+  const correctEnd = type.startsWith("application/grpc-web") ? correctGrpcWebTrailer : type.startsWith("application/connect+") ? correctConnectEndStream : undefined;
+  return {
+    ...res,
+    body: (async function* () {
+      for await (const chunk of body) yield correctEnd?.(chunk, warn) ?? chunk;
+      // gRPC: the status is in the HTTP/2 trailers, written after the body.
+      if (res.trailer && type.startsWith("application/grpc") && !type.startsWith("application/grpc-web")) {
+        let error: ConnectError | undefined;
+        try {
+          error = asInvalidArgument(findTrailerError(res.trailer));
+        } catch {
+          error = undefined;
+        }
+        if (error) {
+          warn(error.rawMessage);
+          for (const key of ["grpc-status", "grpc-message", "grpc-status-details-bin"]) res.trailer.delete(key);
+          setTrailerStatus(res.trailer, error);
+        }
+      }
+    })(),
+  };
+}
+
+/** The data of `chunk` when it is exactly one uncompressed envelope with `flag` set, else undefined. */
+function endEnvelope(chunk: Uint8Array, flag: number): Uint8Array | undefined {
+  if (chunk.length < ENVELOPE_HEADER_BYTES) return undefined;
+  const flags = chunk[0]!;
+  if ((flags & flag) !== flag || (flags & FLAG_COMPRESSED) !== 0) return undefined;
+  const length = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).readUInt32BE(1);
+  if (length !== chunk.length - ENVELOPE_HEADER_BYTES) return undefined;
+  return chunk.subarray(ENVELOPE_HEADER_BYTES);
+}
+
+function envelope(flags: number, data: Uint8Array): Uint8Array {
+  const out = Buffer.allocUnsafe(ENVELOPE_HEADER_BYTES + data.length);
+  out[0] = flags;
+  out.writeUInt32BE(data.length, 1);
+  out.set(data, ENVELOPE_HEADER_BYTES);
+  return out;
+}
+
+/** A Connect stream's end-stream message, corrected; undefined to keep `chunk`. */
+function correctConnectEndStream(chunk: Uint8Array, warn: (message: string) => void): Uint8Array | undefined {
+  const data = endEnvelope(chunk, endStreamFlag);
+  if (!data) return undefined;
+  try {
+    const end = endStreamFromJson(data);
+    const error = asInvalidArgument(end.error);
+    if (!error) return undefined;
+    warn(error.rawMessage);
+    return envelope(chunk[0]!, new TextEncoder().encode(JSON.stringify(endStreamToJson(end.metadata, error, {}))));
+  } catch {
+    return undefined;
+  }
+}
+
+/** A gRPC-Web trailer message, corrected; undefined to keep `chunk`. */
+function correctGrpcWebTrailer(chunk: Uint8Array, warn: (message: string) => void): Uint8Array | undefined {
+  const data = endEnvelope(chunk, trailerFlag);
+  if (!data) return undefined;
+  try {
+    const trailer = trailerParse(data);
+    const error = asInvalidArgument(findTrailerError(trailer));
+    if (!error) return undefined;
+    warn(error.rawMessage);
+    for (const key of ["grpc-status", "grpc-message", "grpc-status-details-bin"]) trailer.delete(key);
+    setTrailerStatus(trailer, error);
+    return envelope(chunk[0]!, trailerSerialize(trailer));
+  } catch {
+    return undefined;
+  }
+}
+
+async function* once(bytes: Uint8Array): AsyncIterable<Uint8Array> {
+  yield bytes;
+}
