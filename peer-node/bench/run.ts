@@ -4,11 +4,12 @@
 //  3. three seeders each capped at the same upload rate R: the download rate as a multiple of R.
 // Everything lives in a temp dir that is deleted at the end. Each figure is the best of BENCH_RUNS runs
 // (default 3; the median is printed too): the machines this runs on are shared and noisy, so the load
-// average is printed as well. Sizes: BENCH_BIG_MIB (1024), BENCH_CAPPED_MIB (256), BENCH_CAP_MBPS (20).
+// average is printed as well. Every timed run of every kind starts on memory the kernel has just used
+// (warmMemory: this VM hands freed memory back to its host). Sizes: BENCH_BIG_MIB (1024), BENCH_CAPPED_MIB (256), BENCH_CAP_MBPS (20).
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash, randomFillSync } from "node:crypto";
 import { link, mkdir, mkdtemp, open, rm, utimes } from "node:fs/promises";
-import { loadavg, tmpdir } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { bundle } from "../bin/bundle.js";
 
@@ -35,6 +36,36 @@ async function makeFile(path: string, size: number): Promise<string> {
   const old = new Date(Date.now() - 60_000);
   await utimes(path, old, old);
   return hash.digest("hex");
+}
+
+/**
+ * Writes and deletes a scratch file of `bytes`, so that the run after it writes into memory the kernel
+ * has just used. Why: this VM's balloon driver hands freed memory back to its host within seconds, and
+ * the first write into memory that went back costs 1.1-1.9 CPU-s per GiB instead of ~0.25 (measured
+ * with 1 MiB pwrites, 2026-11-26). Which run met which memory was luck: the same download varied from
+ * 230 to 360 MB/s. Run before every timed run of every kind, it makes each run pay the same.
+ */
+async function warmMemory(root: string, bytes: number): Promise<void> {
+  const path = join(root, "warm.bin");
+  const fh = await open(path, "w");
+  const block = Buffer.alloc(MiB, 1);
+  for (let at = 0; at < bytes; at += MiB) await fh.write(block, 0, MiB, at);
+  await fh.close();
+  await rm(path);
+}
+
+/** One core's SHA-256 rate in MB/s (1 MiB updates of one buffer, best of 3). */
+function measureSha256(): number {
+  const block = Buffer.alloc(MiB, 7);
+  let best = 0;
+  for (let k = 0; k < 3; k++) {
+    const started = performance.now();
+    const hash = createHash("sha256");
+    for (let i = 0; i < 256; i++) hash.update(block);
+    hash.digest();
+    best = Math.max(best, (256 * MiB) / 1e6 / ((performance.now() - started) / 1000));
+  }
+  return best;
 }
 
 /** The bundles of the benchmark's programs (made once per run, in peer-node/dist where imports resolve). */
@@ -112,6 +143,7 @@ async function main(): Promise<void> {
   const root = await mkdtemp(join(tmpdir(), "p2p-bench-"));
   try {
     console.log(`peer-node transfer benchmark (node ${process.version}, ${RUNS} runs each, load average ${load()})`);
+    const sha256MBps = measureSha256();
     const big = join(root, "files", "big.bin");
     const bigId = await makeFile(big, BIG_BYTES);
 
@@ -140,7 +172,11 @@ async function main(): Promise<void> {
     const s1 = await seeder(root, "seed1", big);
     const ours: Array<Awaited<ReturnType<typeof fetch>>> = [];
     for (let k = 0; k < RUNS; k++) {
-      for (const kind of rawKinds) await rawRun(kind);
+      for (const kind of rawKinds) {
+        await warmMemory(root, BIG_BYTES * 1.5);
+        await rawRun(kind);
+      }
+      await warmMemory(root, BIG_BYTES * 1.5);
       ours.push(await fetch(root, `fetch${k}`, bigId, [{ name: "seed1", address: s1.address }]));
     }
     const seederStats = await stop(s1.child);
@@ -172,8 +208,15 @@ async function main(): Promise<void> {
       `   ratio ours / raw-to-disk: ${(best / Math.max(...rawDisk)).toFixed(2)}x  (target >= 0.6x; median ${(median(oursRates) / median(rawDisk)).toFixed(2)}x)   ours / raw-to-memory: ${(best / Math.max(...rawMem)).toFixed(2)}x   ours / naive raw-to-disk: ${(best / Math.max(...rawNaive)).toFixed(2)}x`,
     );
     if (seederStats) {
+      const seederCpu = seederStats.cpuSeconds / ((RUNS * BIG_BYTES) / 2 ** 30);
+      console.log(`   the seeder process: CPU ${fmt(seederCpu)} s/GiB served, peak RSS ${fmt(seederStats.peakRssBytes / MiB)} MiB`);
+      // Where ours is bound: both processes share this machine's cores, and every byte is hashed twice
+      // (its piece, then the whole file), which no raw stream does.
+      const oursCpu = median(ours.map((o) => o.cpuSeconds / (o.bytes / 2 ** 30))) + seederCpu;
+      const hashCpu = (2 * 2 ** 30) / 1e6 / sha256MBps;
       console.log(
-        `   the seeder process: CPU ${fmt(seederStats.cpuSeconds / ((RUNS * BIG_BYTES) / 2 ** 30))} s/GiB served, peak RSS ${fmt(seederStats.peakRssBytes / MiB)} MiB`,
+        `   ours costs ${fmt(oursCpu)} CPU-s per GiB (downloader + seeder); ${cpus().length} cores supply that at most ${fmt((cpus().length * 2 ** 30) / 1e6 / oursCpu)} MB/s. ` +
+          `SHA-256 runs at ${fmt(sha256MBps)} MB/s on one core here: hashing each byte twice is ${hashCpu.toFixed(2)} CPU-s per GiB that no raw stream spends`,
       );
     }
     const baseline = median(ours.map((o) => o.baselineRssBytes));
