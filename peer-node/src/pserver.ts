@@ -2,7 +2,7 @@ import { pino, type Logger } from "pino";
 import { EventFeed } from "./client/events.js";
 import { Importer } from "./client/imports.js";
 import { SessionStore } from "./client/sessions.js";
-import { MAX_RPC_MESSAGE_BYTES } from "./constants.js";
+import { MAX_RPC_MESSAGE_BYTES, UPLOAD_BURST_MS } from "./constants.js";
 import { parseUrls } from "./config.js";
 import { DirectoryLink } from "./directory/directory-link.js";
 import { isPeerAddress, isPeerName } from "./directory/wire.js";
@@ -19,6 +19,7 @@ import { SharedFolder } from "./store/shared-folder.js";
 import { PieceDownloader } from "./transfer/downloader.js";
 import { PeerClients } from "./transfer/peer-clients.js";
 import { FilePusher } from "./transfer/pusher.js";
+import { RateLimiter } from "./transfer/rate-limiter.js";
 import { TransferRegistry } from "./transfer/transfer.js";
 
 /** How to start a pserver. */
@@ -115,7 +116,9 @@ export async function startPserver(options: PserverOptions): Promise<Pserver> {
     cleanup.push(() => peers.close());
     const selfName = () => link.peerName;
     const downloader = new PieceDownloader({ store, registry, findHolders: link.findHolders, peers, logger, selfName });
-    const pusher = new FilePusher({ store, registry, peers, logger, selfName });
+    // One upload cap for all this pserver sends: pieces it serves and files it pushes.
+    const uploadLimiter = options.uploadBytesPerSecond ? new RateLimiter(options.uploadBytesPerSecond, UPLOAD_BURST_MS) : undefined;
+    const pusher = new FilePusher({ store, registry, peers, logger, selfName, uploadLimiter });
     cleanup.push(() => downloader.close());
     const importer = await Importer.open({ store, registry, validateName: validateFileName, logger });
     cleanup.push(() => importer.close());
@@ -132,7 +135,7 @@ export async function startPserver(options: PserverOptions): Promise<Pserver> {
       redeemTicket: link.redeemTicket,
       peerName: () => link.peerName,
       logger,
-      limits: { uploadBytesPerSecond: options.uploadBytesPerSecond },
+      limits: { uploadLimiter },
       registry,
     });
     const clientService = new ClientServiceImpl({ store, registry, link, sessions, importer, downloader, pusher, events, logger });

@@ -12,7 +12,7 @@ import {
   createGrpcWebTransport,
 } from "@connectrpc/connect-node";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { MAX_RPC_MESSAGE_BYTES } from "../src/constants.js";
+import { MAX_RPC_MESSAGE_BYTES, UPLOAD_BURST_MS } from "../src/constants.js";
 import {
   DirectoryConflictError,
   DirectoryNotFoundError,
@@ -28,6 +28,7 @@ import { PeerServiceImpl, peerContextValues } from "../src/services/peer-service
 import { SharedFolder } from "../src/store/shared-folder.js";
 import { PeerClients } from "../src/transfer/peer-clients.js";
 import { FilePusher } from "../src/transfer/pusher.js";
+import { RateLimiter } from "../src/transfer/rate-limiter.js";
 import { TransferRegistry } from "../src/transfer/transfer.js";
 import { manifestToProto } from "../src/transfer/wire.js";
 import { logger, tempDir, waitFor, writeRandomFile } from "./store/helpers.js";
@@ -262,6 +263,19 @@ describe("PushFile", () => {
     const again = await pusher.push(file.contentId, target, "good-ticket").done;
     expect(again.state).toBe("completed");
     expect(await bobFiles()).toEqual(["movie (1).bin", "movie.bin"]);
+  });
+
+  it("paces a push by the pserver's upload cap", async () => {
+    const target = await startBob();
+    const rate = 1_000_000;
+    const capped = new FilePusher({ store: alice.store, registry, peers: clients, logger, selfName: "alice", uploadLimiter: new RateLimiter(rate, UPLOAD_BURST_MS) });
+    const started = performance.now();
+    const end = await capped.push(file.contentId, target, "good-ticket").done;
+    const seconds = (performance.now() - started) / 1000;
+    expect(end.state).toBe("completed");
+    expect((await readFile(join(root, "bob", "shared", "movie.bin"))).equals(file.bytes)).toBe(true);
+    // A lower bound only: the cap may not be beaten, however fast the machine.
+    expect(seconds).toBeGreaterThanOrEqual(file.bytes.length / rate - UPLOAD_BURST_MS / 1000 - 0.05);
   });
 
   it("refuses a push without a valid ticket (PermissionDenied) and writes nothing", async () => {

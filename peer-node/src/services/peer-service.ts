@@ -65,6 +65,8 @@ import { makePing } from "./ping.js";
 export interface PeerServiceLimits {
   /** Cap on the bytes per second all FetchPieces streams together send; 0 or absent means no cap. */
   readonly uploadBytesPerSecond?: number;
+  /** The pserver's upload cap, shared with its pushes (FilePusher); used instead of uploadBytesPerSecond. */
+  readonly uploadLimiter?: RateLimiter;
   /** Concurrent FetchPieces/PushFile streams allowed from one remote address. */
   readonly streamsPerRemote?: number;
   /** A stream whose other side neither sends (push) nor reads (fetch) for this long is ended. */
@@ -181,7 +183,7 @@ export class PeerServiceImpl implements ServiceImpl<typeof PeerService> {
     const limits = deps.limits ?? {};
     this.#slots = new StreamSlots(limits.streamsPerRemote ?? PEER_STREAMS_PER_REMOTE_MAX);
     this.#idleMs = limits.streamIdleTimeoutMs ?? PEER_STREAM_IDLE_TIMEOUT_MS;
-    this.#upload = limits.uploadBytesPerSecond ? new RateLimiter(limits.uploadBytesPerSecond, UPLOAD_BURST_MS) : undefined;
+    this.#upload = limits.uploadLimiter ?? (limits.uploadBytesPerSecond ? new RateLimiter(limits.uploadBytesPerSecond, UPLOAD_BURST_MS) : undefined);
     this.#ping = makePing(deps.peerName, deps.logger);
     this.#registry = deps.registry;
     // Pushes cut short by a crash left partial files; none of them can be resumed, so they go.

@@ -9,6 +9,7 @@ import type { FileStore, Manifest } from "../store/file-store.js";
 import { pieceCount } from "../store/pieces.js";
 import type { PeerRef, Pusher } from "./api.js";
 import type { PeerClients } from "./peer-clients.js";
+import type { RateLimiter } from "./rate-limiter.js";
 import { Transfer, type TransferRegistry } from "./transfer.js";
 import { manifestToProto } from "./wire.js";
 
@@ -20,6 +21,8 @@ export interface FilePusherDeps {
   readonly logger: Logger;
   /** This peer's name, sent in the push header; a function when it can change at login. */
   readonly selfName: string | (() => string);
+  /** The pserver's upload cap, shared with the pieces it serves: pushes count against it too. */
+  readonly uploadLimiter?: RateLimiter;
   readonly options?: {
     /** A push whose receiver takes no bytes for this long fails. */
     readonly stallTimeoutMs?: number;
@@ -65,6 +68,7 @@ export class FilePusher implements Pusher {
       const self = typeof this.#deps.selfName === "function" ? this.#deps.selfName() : this.#deps.selfName;
       const body = this.#messages(manifest, ticket, self, controller.signal, (sent) => {
         lastProgressMs = Date.now();
+        if (sent === undefined) return; // waited for the upload cap: our pacing, not a stall
         transfer.setBytesDone(sent);
         if (sent === manifest.size) transfer.update({ state: "verifying" });
       });
@@ -94,7 +98,8 @@ export class FilePusher implements Pusher {
     ticket: string,
     from: string,
     signal: AbortSignal,
-    onSent: (bytes: number) => void,
+    /** Told the bytes sent so far after each message, and undefined after each wait for the upload cap. */
+    onSent: (bytes: number | undefined) => void,
   ): AsyncGenerator<PushFileRequest> {
     yield create(PushFileRequestSchema, { message: { case: "header", value: { ticket, manifest: manifestToProto(manifest), from } } });
     onSent(0);
@@ -106,6 +111,10 @@ export class FilePusher implements Pusher {
       const data = await next!;
       next = i + 1 < count ? this.#deps.store.readPiece(manifest.contentId, i + 1) : undefined;
       next?.catch(() => undefined);
+      if (this.#deps.uploadLimiter) {
+        await this.#deps.uploadLimiter.take(data.length, signal);
+        onSent(undefined);
+      }
       yield create(PushFileRequestSchema, { message: { case: "piece", value: { pieceIndex: i, data } } });
       sent += data.length;
       onSent(sent);
