@@ -270,8 +270,12 @@ async function assemble(
     }
     if (body === "") return done(null, undefined);
     parseJson(request, body, (error, value) => {
-      if (error) done(new DirectoryError("invalid_argument", "body is not valid JSON"), undefined);
-      else done(null, value);
+      if (!error) return done(null, value);
+      // Valid JSON with a "__proto__" (or "constructor": {"prototype"}) key is refused too (prototype
+      // poisoning); say where it is, so the caller can tell it from a syntax error.
+      // (Fastify's parser error does not say which: a second look tells.)
+      const at = poisonedKeyPath(body);
+      done(new DirectoryError("invalid_argument", at ? `${at} is a forbidden key (prototype poisoning)` : "body is not valid JSON"), undefined);
     });
   });
 
@@ -339,4 +343,31 @@ async function assemble(
   );
   operationsRoutes(app, { store, metrics });
   return app;
+}
+
+/**
+ * Where the first "__proto__" key, or "constructor" key holding a "prototype", sits in the JSON `text`,
+ * as "body/a/b/__proto__"; undefined when there is none. JSON.parse makes such keys plain own
+ * properties (it never sets a prototype), so reading the text again here is safe.
+ */
+export function poisonedKeyPath(text: string): string | undefined {
+  let root: unknown;
+  try {
+    root = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const stack: Array<{ value: unknown; path: string }> = [{ value: root, path: "body" }];
+  for (let visited = 0; stack.length > 0 && visited < 100_000; visited++) {
+    const { value, path } = stack.pop()!;
+    if (value === null || typeof value !== "object") continue;
+    const keys = Object.keys(value);
+    for (const key of keys) {
+      const child = (value as Record<string, unknown>)[key];
+      if (key === "__proto__") return `${path}/__proto__`;
+      if (key === "constructor" && child !== null && typeof child === "object" && Object.hasOwn(child, "prototype")) return `${path}/constructor/prototype`;
+    }
+    for (const key of keys.reverse()) stack.push({ value: (value as Record<string, unknown>)[key], path: `${path}/${key}` });
+  }
+  return undefined;
 }

@@ -172,6 +172,20 @@ describeEachStore("store", (storage) => {
       expect(res.body).toEqual({ error: "Bad Request", message: "body is not valid JSON" });
     });
 
+    it("names where a prototype-poisoning key sits, and changes nothing", async () => {
+      for (const [rawBody, where] of [
+        ['{"username":"alice","password":"pw-pw-pw-pw","address":{"":{"__proto__":""}}}', "body/address//__proto__"],
+        ['{"__proto__":{"admin":true},"username":"alice"}', "body/__proto__"],
+        ['{"username":"alice","x":[1,{"constructor":{"prototype":{"admin":true}}}]}', "body/x/1/constructor/prototype"],
+      ] as const) {
+        const res = await dir.request("POST", "/api/v1/login", { rawBody });
+        expect(res.status).toBe(400);
+        expect(res.body).toEqual({ error: "Bad Request", message: `${where} is a forbidden key (prototype poisoning)` });
+      }
+      expect((await dir.request("GET", "/api/v1/peers")).body.peers).toEqual([]);
+      expect(({} as Record<string, unknown>).admin).toBeUndefined();
+    });
+
     it("refuses a body that is not JSON with 415", async () => {
       const res = await dir.request("POST", "/api/v1/login", { rawBody: "username=alice", contentType: "text/plain" });
       expect(res.status).toBe(415);
