@@ -3,12 +3,9 @@
 // Prints "ready <url>" once serving; stops on SIGTERM.
 import { readFileSync } from "node:fs";
 import { pino } from "pino";
-import { MAX_RPC_MESSAGE_BYTES } from "../src/constants.js";
-import { PeerService } from "../src/gen.js";
-import { fetchPiecesOverGrpc } from "../src/server/fetch-pieces-grpc.js";
+import { pserverRpcs } from "../src/server/connect.js";
 import { listenOnePort } from "../src/server/one-port.js";
-import { rpcHandler } from "../src/server/rpc-handler.js";
-import { PeerServiceImpl, peerContextValues } from "../src/services/peer-service.js";
+import { PeerServiceImpl } from "../src/services/peer-service.js";
 import { SharedFolder } from "../src/store/shared-folder.js";
 
 const args = JSON.parse(process.argv[2]!) as { folder: string; dataDir: string; uploadBytesPerSecond?: number };
@@ -23,14 +20,7 @@ const service = new PeerServiceImpl({
   logger,
   limits: { uploadBytesPerSecond: args.uploadBytesPerSecond },
 });
-const handler = rpcHandler({
-  logger,
-  routes: (router) => router.service(PeerService, service),
-  acceptCompression: [],
-  readMaxBytes: MAX_RPC_MESSAGE_BYTES,
-  contextValues: peerContextValues,
-});
-const server = await listenOnePort({ host: "127.0.0.1", port: 0, handler: fetchPiecesOverGrpc(service, logger, handler), logger });
+const server = await listenOnePort({ host: "127.0.0.1", port: 0, handler: pserverRpcs({ peer: service }, logger), logger });
 process.stdout.write(`ready ${server.url}\n`);
 const cpuBefore = process.cpuUsage();
 process.once("SIGTERM", () => {

@@ -2,18 +2,16 @@ import { pino, type Logger } from "pino";
 import { EventFeed } from "./client/events.js";
 import { Importer } from "./client/imports.js";
 import { SessionStore } from "./client/sessions.js";
-import { MAX_RPC_MESSAGE_BYTES, UPLOAD_BURST_MS } from "./constants.js";
+import { UPLOAD_BURST_MS } from "./constants.js";
 import { parseUrls } from "./config.js";
 import { DirectoryLink } from "./directory/directory-link.js";
 import { isPeerAddress, isPeerName } from "./directory/wire.js";
 import { httpRoutes } from "./http/routes.js";
-import { routes } from "./server/connect.js";
+import { pserverRpcs } from "./server/connect.js";
 import { withCors } from "./server/cors.js";
-import { fetchPiecesOverGrpc } from "./server/fetch-pieces-grpc.js";
 import { listenOnePort, type DualHandler, type OnePortServer } from "./server/one-port.js";
-import { rpcHandler } from "./server/rpc-handler.js";
 import { ClientServiceImpl } from "./services/client-service.js";
-import { PeerServiceImpl, peerContextValues } from "./services/peer-service.js";
+import { PeerServiceImpl } from "./services/peer-service.js";
 import { validateFileName } from "./store/names.js";
 import { SharedFolder } from "./store/shared-folder.js";
 import { PieceDownloader } from "./transfer/downloader.js";
@@ -139,16 +137,8 @@ export async function startPserver(options: PserverOptions): Promise<Pserver> {
       registry,
     });
     const clientService = new ClientServiceImpl({ store, registry, link, sessions, importer, downloader, pusher, events, logger });
-    const connect = rpcHandler({
-      logger,
-      routes: routes({ peer: peerService, client: clientService }),
-      // File bytes do not compress; gzip of every message cut throughput ~10x here (STACK.md).
-      acceptCompression: [],
-      readMaxBytes: MAX_RPC_MESSAGE_BYTES,
-      contextValues: peerContextValues,
-      fallback: httpRoutes({ store, sessions, webDir: options.webDir, logger }),
-    });
-    handler = withCors(options.trustedOrigins ?? [], fetchPiecesOverGrpc(peerService, logger, connect));
+    const rpcs = pserverRpcs({ peer: peerService, client: clientService }, logger, httpRoutes({ store, sessions, webDir: options.webDir, logger }));
+    handler = withCors(options.trustedOrigins ?? [], rpcs);
 
     await link.start(options.password !== undefined ? { username: options.name, password: options.password } : undefined);
     downloader.resumeUnfinished().catch((err: unknown) => logger.warn({ err }, "resuming unfinished downloads failed"));

@@ -12,7 +12,7 @@ import {
   createGrpcWebTransport,
 } from "@connectrpc/connect-node";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { MAX_RPC_MESSAGE_BYTES, UPLOAD_BURST_MS } from "../src/constants.js";
+import { UPLOAD_BURST_MS } from "../src/constants.js";
 import {
   DirectoryConflictError,
   DirectoryNotFoundError,
@@ -21,10 +21,9 @@ import {
   DirectoryUnavailableError,
 } from "../src/directory/directory-errors.js";
 import { PeerService, PushFileRequestSchema, type PushFileRequest } from "../src/gen.js";
-import { fetchPiecesOverGrpc } from "../src/server/fetch-pieces-grpc.js";
+import { pserverRpcs } from "../src/server/connect.js";
 import { listenOnePort, type OnePortServer } from "../src/server/one-port.js";
-import { rpcHandler } from "../src/server/rpc-handler.js";
-import { PeerServiceImpl, peerContextValues } from "../src/services/peer-service.js";
+import { PeerServiceImpl } from "../src/services/peer-service.js";
 import { SharedFolder } from "../src/store/shared-folder.js";
 import { PeerClients } from "../src/transfer/peer-clients.js";
 import { FilePusher } from "../src/transfer/pusher.js";
@@ -67,15 +66,7 @@ describe("PeerService over the one-port server", () => {
     file = await seedFile("alice", "song.mp3", 5 * TEST_PIECE_BYTES + 17);
     store = await SharedFolder.open({ folder: join(root, "alice", "shared"), dataDir: join(root, "alice", "data"), logger, pieceSizeBytes: TEST_PIECE_BYTES });
     const service = new PeerServiceImpl({ store, redeemTicket: fakeRedeem(new Map()), peerName: () => "alice", logger });
-    const handler = rpcHandler({
-      logger,
-      routes: (router) => router.service(PeerService, service),
-      acceptCompression: [],
-      readMaxBytes: MAX_RPC_MESSAGE_BYTES,
-      contextValues: peerContextValues,
-    });
-    // As in the pserver: gRPC FetchPieces framed by us, everything else through connect.
-    server = await listenOnePort({ host: "127.0.0.1", port: 0, handler: fetchPiecesOverGrpc(service, logger, handler), logger });
+    server = await listenOnePort({ host: "127.0.0.1", port: 0, handler: pserverRpcs({ peer: service }, logger), logger });
     sessions = new Http2SessionManager(server.url);
     closers.push(async () => {
       // Our HTTP/2 session would otherwise hold the server's graceful close for its whole grace period.

@@ -1,5 +1,11 @@
 import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
+import type { Logger } from "pino";
+import { MAX_RPC_MESSAGE_BYTES } from "../constants.js";
 import { ClientService, PeerService } from "../gen.js";
+import { peerContextValues, type PeerServiceImpl } from "../services/peer-service.js";
+import { fetchPiecesOverGrpc } from "./fetch-pieces-grpc.js";
+import type { DualHandler } from "./one-port.js";
+import { rpcHandler, type RpcHandlerOptions } from "./rpc-handler.js";
 
 /** The service implementations a pserver registers; absent methods answer Unimplemented. */
 export interface Services {
@@ -13,4 +19,22 @@ export function routes(services: Services): (router: ConnectRouter) => void {
     router.service(PeerService, services.peer);
     if (services.client) router.service(ClientService, services.client);
   };
+}
+
+/**
+ * The pserver's rpcs on every protocol, as the pserver serves them (and the benchmark's seeder and the
+ * tests, through this same function): gRPC FetchPieces framed by fetch-pieces-grpc.ts, everything else
+ * through connect (rpc-handler.ts); a request no rpc matches goes to `fallback` (404 when absent).
+ */
+export function pserverRpcs(services: Services & { readonly peer: PeerServiceImpl }, logger: Logger, fallback?: RpcHandlerOptions["fallback"]): DualHandler {
+  const connect = rpcHandler({
+    logger,
+    routes: routes(services),
+    // File bytes do not compress; gzip of every message cut throughput ~10x here (STACK.md).
+    acceptCompression: [],
+    readMaxBytes: MAX_RPC_MESSAGE_BYTES,
+    contextValues: peerContextValues,
+    fallback,
+  });
+  return fetchPiecesOverGrpc(services.peer, logger, connect);
 }

@@ -6,12 +6,10 @@ import { createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MAX_RPC_MESSAGE_BYTES } from "../../src/constants.js";
 import { PeerService } from "../../src/gen.js";
-import { fetchPiecesOverGrpc } from "../../src/server/fetch-pieces-grpc.js";
+import { pserverRpcs } from "../../src/server/connect.js";
 import { listenOnePort, type OnePortServer } from "../../src/server/one-port.js";
-import { rpcHandler } from "../../src/server/rpc-handler.js";
-import { PeerServiceImpl, peerContextValues } from "../../src/services/peer-service.js";
+import { PeerServiceImpl } from "../../src/services/peer-service.js";
 import { SharedFolder } from "../../src/store/shared-folder.js";
 import { tempDir, writeRandomFile } from "../store/helpers.js";
 import { fakeRedeem } from "../transfer/helpers.js";
@@ -84,14 +82,8 @@ describe("rpcHandler: a request message that is not valid protobuf binary", () =
     const logger = pino({ level: "warn" }, sink);
     store = await SharedFolder.open({ folder: join(root.dir, "shared"), dataDir: join(root.dir, "data"), logger, pieceSizeBytes: 64 * 1024 });
     const service = new PeerServiceImpl({ store, redeemTicket: fakeRedeem(new Map()), peerName: () => "alice", logger });
-    const handler = rpcHandler({
-      logger,
-      routes: (router) => router.service(PeerService, service),
-      acceptCompression: [],
-      readMaxBytes: MAX_RPC_MESSAGE_BYTES,
-      contextValues: peerContextValues,
-    });
-    server = await listenOnePort({ host: "127.0.0.1", port: 0, handler: fetchPiecesOverGrpc(service, logger, handler), logger });
+    // As the pserver serves (pserverRpcs is connect.ts's use of rpcHandler).
+    server = await listenOnePort({ host: "127.0.0.1", port: 0, handler: pserverRpcs({ peer: service }, logger), logger });
   });
 
   afterAll(async () => {

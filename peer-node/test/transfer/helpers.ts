@@ -7,13 +7,10 @@ import {
   HTTP2_INITIAL_WINDOW_BYTES,
   HTTP2_MAX_FRAME_BYTES,
   HTTP2_SESSION_WINDOW_BYTES,
-  MAX_RPC_MESSAGE_BYTES,
 } from "../../src/constants.js";
 import { InvalidTicketError } from "../../src/errors.js";
-import { PeerService } from "../../src/gen.js";
-import { fetchPiecesOverGrpc } from "../../src/server/fetch-pieces-grpc.js";
-import { rpcHandler } from "../../src/server/rpc-handler.js";
-import { PeerServiceImpl, peerContextValues, type PeerServiceLimits } from "../../src/services/peer-service.js";
+import { pserverRpcs } from "../../src/server/connect.js";
+import { PeerServiceImpl, type PeerServiceLimits } from "../../src/services/peer-service.js";
 import type { FileStore, Manifest } from "../../src/store/file-store.js";
 import { SharedFolder } from "../../src/store/shared-folder.js";
 import type { RedeemTicket } from "../../src/transfer/api.js";
@@ -95,17 +92,10 @@ export async function startTestPeer(opts: TestPeerOptions): Promise<TestPeer> {
     logger,
     limits: opts.limits,
   });
-  const handler = rpcHandler({
-    logger,
-    routes: (router) => router.service(PeerService, service),
-    acceptCompression: [],
-    readMaxBytes: MAX_RPC_MESSAGE_BYTES,
-    contextValues: peerContextValues,
-  });
-  // As in the pserver: gRPC FetchPieces framed by us, everything else through connect.
+  // As the pserver serves: gRPC FetchPieces framed by us, everything else through connect.
   const server = http2.createServer(
     { settings: { initialWindowSize: HTTP2_INITIAL_WINDOW_BYTES, maxFrameSize: HTTP2_MAX_FRAME_BYTES } },
-    fetchPiecesOverGrpc(service, logger, handler),
+    pserverRpcs({ peer: service }, logger),
   );
   const sockets = new Set<net.Socket>();
   server.on("connection", (s: net.Socket) => {
