@@ -110,6 +110,10 @@ export const FOLDER_RESCAN_INTERVAL_MS = 60_000;
 export const MANIFEST_CACHE_ENTRIES = 64;
 /** Burst a rate-capped upload may send ahead of its average rate. */
 export const UPLOAD_BURST_MS = 250;
+/** Under an upload cap, a served piece goes out in slices of this much of the cap (within the bounds below). */
+export const UPLOAD_SLICE_MS = 250;
+export const UPLOAD_SLICE_MIN_BYTES = 4 * 1024;
+export const UPLOAD_SLICE_MAX_BYTES = 256 * 1024;
 
 // Client side: directory link, client sessions, imports, export (src/directory, src/client, src/http).
 /** One REST call to the directory gives up after this long. */

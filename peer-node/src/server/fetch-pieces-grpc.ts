@@ -4,21 +4,25 @@
 // Why: connect encodes each message with toBinary (a copy of the piece into a fresh buffer) and then
 // frames it (a second copy into another fresh buffer), so a seeder that had already read the piece into
 // a buffer of its own made 2 MiB of garbage per 1 MiB piece: ~4.5 CPU-s and a 200 MB RSS peak per GiB
-// served (bench, issue 4). Here the very same PeerServiceImpl.fetchPieces generator runs, so validation,
-// the per-peer stream limit, the upload cap and the stalled-reader watchdog are its own; only the framing
-// is ours: a 5-byte gRPC envelope and the message's two field headers, then the piece's own buffer.
+// served (bench, issue 4). Here the very same PeerServiceImpl.fetchPieces generator runs, so validation
+// and the per-peer stream limit are its own; the framing is ours: a 5-byte gRPC envelope and the
+// message's two field headers, then the piece's own buffer. So are the upload cap and the stalled-reader
+// watchdog (pieceSenderKey): under a cap the piece goes out in slices as the cap allows, so a slow holder's
+// bytes keep flowing within a piece (sent whole after its wait, a 1 MiB piece at 50 KB/s was 20 s of
+// silence, and downloaders dropped the holder as stalled after 15: no download from it ever finished).
 //
 // Only plain gRPC calls take this path (what pservers send each other). gRPC-Web and Connect calls, and
 // gRPC calls asking for anything unusual (compression, a deadline), go to connect as before.
 import type http from "node:http";
 import type http2 from "node:http2";
+import { constants as http2constants } from "node:http2";
 import { fromBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, createHandlerContext } from "@connectrpc/connect";
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import type { Logger } from "pino";
 import { FetchPiecesRequestSchema, PeerService, type FetchPiecesRequest } from "../gen.js";
-import { PIECE_BUFFERS_KEPT_BYTES } from "../constants.js";
-import { peerContextValues, pieceBuffersKey, type PeerServiceImpl, type PieceBuffers } from "../services/peer-service.js";
+import { PIECE_BUFFERS_KEPT_BYTES, UPLOAD_SLICE_MAX_BYTES, UPLOAD_SLICE_MIN_BYTES, UPLOAD_SLICE_MS } from "../constants.js";
+import { peerContextValues, pieceBuffersKey, pieceSenderKey, type PeerServiceImpl, type PieceBuffers } from "../services/peer-service.js";
 import type { DualHandler } from "./one-port.js";
 
 const PATH = `/${PeerService.typeName}/${PeerService.method.fetchPieces.name}`;
@@ -95,8 +99,10 @@ async function serve(service: PeerServiceImpl, logger: Logger, buffers: PieceBuf
       url: `http://${req.headers[":authority"] ?? "localhost"}${PATH}`,
       requestSignal: ended.signal,
       requestHeader: headersOf(req.headers),
-      contextValues: peerContextValues(req).set(pieceBuffersKey, buffers),
+      contextValues: peerContextValues(req).set(pieceBuffersKey, buffers).set(pieceSenderKey, true),
     });
+    const limiter = service.uploadLimiter;
+    const slice = limiter ? Math.min(UPLOAD_SLICE_MAX_BYTES, Math.max(UPLOAD_SLICE_MIN_BYTES, Math.floor((limiter.bytesPerSecond * UPLOAD_SLICE_MS) / 1000))) : Infinity;
     pieces = service.fetchPieces(request, ctx);
     while (!ended.signal.aborted) {
       const step = await pieces.next();
@@ -106,8 +112,20 @@ async function serve(service: PeerServiceImpl, logger: Logger, buffers: PieceBuf
       const { pieceIndex, data } = step.value;
       res.write(frameHeader(pieceIndex, data.byteLength));
       // The piece's own buffer goes out as it is: HTTP/2 keeps a reference until it is sent, then it
-      // goes back to the pool (only then: a buffer is never read into while queued).
-      if (!res.write(data, (err) => err || buffers.give(data))) await drained(res, ended.signal);
+      // goes back to the pool (only then: a buffer is never read into while queued; writes are sent in
+      // order, so the last slice's callback means all of it went).
+      for (let at = 0; at < data.byteLength && !ended.signal.aborted; at += slice) {
+        const end = Math.min(at + slice, data.byteLength);
+        await limiter?.take(end - at, ended.signal);
+        const part = end - at === data.byteLength ? data : data.subarray(at, end);
+        const more = res.write(part, end === data.byteLength ? (err) => err || buffers.give(data) : undefined);
+        if (!more && !(await drained(res, ended.signal, service.streamIdleTimeoutMs))) {
+          // The reader stopped reading: end the stream (the generator's finally frees its slot).
+          logger.info({ rpc: "FetchPieces", remote: req.socket?.remoteAddress }, "ended a FetchPieces stream whose reader stopped reading");
+          if (!res.stream.destroyed) res.stream.close(http2constants.NGHTTP2_CANCEL);
+          return;
+        }
+      }
     }
     finish(res, undefined);
   } catch (err) {
@@ -174,16 +192,19 @@ function writeVarint(buf: Buffer, at: number, n: number): number {
   return at;
 }
 
-/** Resolves when the response can take more, or the call ended. */
-function drained(res: http2.Http2ServerResponse, ended: AbortSignal): Promise<void> {
+/** Resolves true when the response can take more or the call ended, false when `idleMs` passed first. */
+function drained(res: http2.Http2ServerResponse, ended: AbortSignal, idleMs: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const done = () => {
-      res.off("drain", done);
-      ended.removeEventListener("abort", done);
-      resolve();
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      res.off("drain", onDrain);
+      ended.removeEventListener("abort", onDrain);
+      resolve(ok);
     };
-    res.once("drain", done);
-    ended.addEventListener("abort", done, { once: true });
+    const onDrain = () => done(true);
+    const timer = setTimeout(() => done(false), idleMs);
+    res.once("drain", onDrain);
+    ended.addEventListener("abort", onDrain, { once: true });
   });
 }
 

@@ -126,6 +126,14 @@ export interface PieceBuffers {
   take(bytes: number): Uint8Array;
 }
 
+/**
+ * Set by a transport that sends each piece's bytes itself (fetch-pieces-grpc.ts): it paces them by the
+ * upload cap as they go out, in slices (so a capped holder's bytes keep flowing within a piece and a
+ * downloader never takes it for stalled, however low the cap), and it ends a stream whose reader stops
+ * reading. FetchPieces then does neither.
+ */
+export const pieceSenderKey = createContextKey<boolean>(false, { description: "p2p piece sender paces and watches" });
+
 /** Context key under which a transport passes its PieceBuffers. */
 export const pieceBuffersKey = createContextKey<PieceBuffers | undefined>(undefined, { description: "p2p piece buffers" });
 
@@ -190,6 +198,16 @@ export class PeerServiceImpl implements ServiceImpl<typeof PeerService> {
     void this.#removeStalePushes();
   }
 
+  /** The upload cap, for a transport that paces pieces itself (see pieceSenderKey). */
+  get uploadLimiter(): RateLimiter | undefined {
+    return this.#upload;
+  }
+
+  /** How long a stream whose reader reads nothing may last (see pieceSenderKey). */
+  get streamIdleTimeoutMs(): number {
+    return this.#idleMs;
+  }
+
   /** Ping: who this pserver is (the lead's implementation in ping.ts). */
   ping(req: PingRequest): PingResponse {
     return this.#ping(req);
@@ -230,15 +248,18 @@ export class PeerServiceImpl implements ServiceImpl<typeof PeerService> {
 
       // Read one piece ahead so the disk works while the previous piece is on the wire.
       const buffers = ctx.values.get(pieceBuffersKey);
+      const sender = ctx.values.get(pieceSenderKey);
       const read = (i: number) => this.#store.readPiece(contentId, i, buffers?.take(file.pieceSize));
       let next: Promise<Uint8Array> | undefined = indexes.length > 0 ? read(indexes[0]!) : undefined;
       for (let i = 0; i < indexes.length; i++) {
         const data = await next!;
         next = i + 1 < indexes.length ? read(indexes[i + 1]!) : undefined;
         next?.catch(() => undefined); // awaited next round; never an unhandled rejection if we stop early
-        await this.#upload?.take(data.length, ctx.signal);
+        // (A capped piece is sent whole here, after its wait: Connect and gRPC-Web callers are browsers and
+        // curl; peers come over gRPC, where the sender paces within the piece.)
+        if (!sender) await this.#upload?.take(data.length, ctx.signal);
         // A reader that stops reading leaves us suspended in this yield: the watchdog ends the stream.
-        const watchdog = conn
+        const watchdog = conn && !sender
           ? setTimeout(() => {
               conn.abort();
               // connect-node never resumes (nor returns) a generator whose stream died mid-write, so

@@ -7,6 +7,11 @@ export class RateLimiter {
   /** When the bytes granted so far will have "drained" at the set rate (GCRA's theoretical arrival time). */
   #tatMs = 0;
 
+  /** The cap. */
+  get bytesPerSecond(): number {
+    return this.#bytesPerSecond;
+  }
+
   constructor(bytesPerSecond: number, burstMs: number) {
     if (!(bytesPerSecond > 0)) throw new RangeError("bytesPerSecond must be positive");
     this.#bytesPerSecond = bytesPerSecond;

@@ -218,6 +218,19 @@ describe("PieceDownloader", () => {
     expect((await readFile(join(root, "me", "shared", "movie.bin"))).equals(source.bytes)).toBe(true);
   });
 
+  it("downloads from a holder whose upload cap sends a piece more slowly than the stall timeout", async () => {
+    // 64 KiB pieces at 40 KB/s: 1.6 s a piece, against a 1 s stall timeout. The holder paces its bytes
+    // within each piece, so it never looks stalled.
+    const peers = await seeders(4 * TEST_PIECE_BYTES, [{ name: "slow", limits: { uploadBytesPerSecond: 40_000 } }]);
+    const { d } = await downloader(refs(peers), { ...FAST, stallTimeoutMs: 1_000 });
+    const end = await d.download(source.contentId).done;
+    expect(end.error).toBe("");
+    expect(end.state).toBe("completed");
+    expect(end.piecesRefetched).toBe(0);
+    expect(peers[0]!.served.length).toBe(4);
+    expect((await readFile(join(root, "me", "shared", "movie.bin"))).equals(source.bytes)).toBe(true);
+  });
+
   it("cancels: the transfer ends cancelled and no partial file is left", async () => {
     const peers = await seeders(8 * 1024 * 1024, [{ name: "a", limits: { uploadBytesPerSecond: 1_000_000 } }]);
     const { store, d } = await downloader(refs(peers));
