@@ -55,8 +55,10 @@ export class FilePusher implements Pusher {
     const onCancel = () => controller.abort(transfer.signal.reason);
     transfer.signal.addEventListener("abort", onCancel, { once: true });
     let lastProgressMs = Date.now();
+    // While the push waits for the upload cap, the receiver taking nothing is our pacing, not a stall.
+    let pacing = false;
     const watchdog = setInterval(() => {
-      if (Date.now() - lastProgressMs > this.#stallMs) {
+      if (!pacing && Date.now() - lastProgressMs > this.#stallMs) {
         controller.abort(new StalledError(`The push stalled: ${target.name} took no data for ${Math.round(this.#stallMs / 1000)} s.`));
       }
     }, Math.max(50, Math.min(1_000, this.#stallMs / 4)));
@@ -68,7 +70,8 @@ export class FilePusher implements Pusher {
       const self = typeof this.#deps.selfName === "function" ? this.#deps.selfName() : this.#deps.selfName;
       const body = this.#messages(manifest, ticket, self, controller.signal, (sent) => {
         lastProgressMs = Date.now();
-        if (sent === undefined) return; // waited for the upload cap: our pacing, not a stall
+        pacing = sent === "pacing";
+        if (typeof sent !== "number") return;
         transfer.setBytesDone(sent);
         if (sent === manifest.size) transfer.update({ state: "verifying" });
       });
@@ -98,8 +101,8 @@ export class FilePusher implements Pusher {
     ticket: string,
     from: string,
     signal: AbortSignal,
-    /** Told the bytes sent so far after each message, and undefined after each wait for the upload cap. */
-    onSent: (bytes: number | undefined) => void,
+    /** Told the bytes sent so far after each message, and "pacing" / "paced" around each wait for the upload cap. */
+    onSent: (bytes: number | "pacing" | "paced") => void,
   ): AsyncGenerator<PushFileRequest> {
     yield create(PushFileRequestSchema, { message: { case: "header", value: { ticket, manifest: manifestToProto(manifest), from } } });
     onSent(0);
@@ -112,8 +115,12 @@ export class FilePusher implements Pusher {
       next = i + 1 < count ? this.#deps.store.readPiece(manifest.contentId, i + 1) : undefined;
       next?.catch(() => undefined);
       if (this.#deps.uploadLimiter) {
-        await this.#deps.uploadLimiter.take(data.length, signal);
-        onSent(undefined);
+        onSent("pacing");
+        try {
+          await this.#deps.uploadLimiter.take(data.length, signal);
+        } finally {
+          onSent("paced");
+        }
       }
       yield create(PushFileRequestSchema, { message: { case: "piece", value: { pieceIndex: i, data } } });
       sent += data.length;
