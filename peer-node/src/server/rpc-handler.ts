@@ -10,7 +10,7 @@
 import { Code, ConnectError, createConnectRouter } from "@connectrpc/connect";
 import { type ConnectNodeAdapterOptions, universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
 import type { UniversalHandler, UniversalServerResponse } from "@connectrpc/connect/protocol";
-import { codeToHttpStatus, endStreamFlag, endStreamFromJson, endStreamToJson, errorFromJsonBytes, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
+import { codeToHttpStatus, endStreamFlag, endStreamFromJson, endStreamToJson, errorFromJsonBytes, errorToJsonBytes, type EndStreamResponse } from "@connectrpc/connect/protocol-connect";
 import { findTrailerError, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { trailerFlag, trailerParse, trailerSerialize } from "@connectrpc/connect/protocol-grpc-web";
 import type { Logger } from "pino";
@@ -92,11 +92,15 @@ async function correctUnparsableRequest(res: UniversalServerResponse, warn: (mes
     return { ...res, status: codeToHttpStatus(error.code), body: once(json) };
   }
   if (res.status !== 200) return res;
-  const correctEnd = type.startsWith("application/grpc-web") ? correctGrpcWebTrailer : type.startsWith("application/connect+") ? correctConnectEndStream : undefined;
+  const correct = type.startsWith("application/grpc-web")
+    ? (chunk: Uint8Array) => correctEnd(GRPC_WEB_TRAILER, chunk, warn)
+    : type.startsWith("application/connect+")
+      ? (chunk: Uint8Array) => correctEnd(CONNECT_END, chunk, warn)
+      : undefined;
   return {
     ...res,
     body: (async function* () {
-      for await (const chunk of body) yield correctEnd?.(chunk, warn) ?? chunk;
+      for await (const chunk of body) yield correct?.(chunk) ?? chunk;
       // gRPC: the status is in the HTTP/2 trailers, written after the body.
       if (res.trailer && type.startsWith("application/grpc") && !type.startsWith("application/grpc-web")) {
         let error: ConnectError | undefined;
@@ -107,8 +111,7 @@ async function correctUnparsableRequest(res: UniversalServerResponse, warn: (mes
         }
         if (error) {
           warn(error.rawMessage);
-          for (const key of ["grpc-status", "grpc-message", "grpc-status-details-bin"]) res.trailer.delete(key);
-          setTrailerStatus(res.trailer, error);
+          replaceStatus(res.trailer, error);
         }
       }
     })(),
@@ -133,36 +136,49 @@ function envelope(flags: number, data: Uint8Array): Uint8Array {
   return out;
 }
 
-/** A Connect stream's end-stream message, corrected; undefined to keep `chunk`. */
-function correctConnectEndStream(chunk: Uint8Array, warn: (message: string) => void): Uint8Array | undefined {
-  const data = endEnvelope(chunk, endStreamFlag);
+/** How one protocol carries the end of a stream in its last envelope. */
+interface EndMessage<T> {
+  readonly flag: number;
+  decode(data: Uint8Array): T;
+  errorOf(end: T): ConnectError | undefined;
+  encode(end: T, error: ConnectError): Uint8Array;
+}
+
+/** Connect streams: a JSON end-stream message. */
+const CONNECT_END: EndMessage<EndStreamResponse> = {
+  flag: endStreamFlag,
+  decode: (data) => endStreamFromJson(data),
+  errorOf: (end) => end.error,
+  encode: (end, error) => new TextEncoder().encode(JSON.stringify(endStreamToJson(end.metadata, error, {}))),
+};
+
+/** gRPC-Web: the trailers as a message. */
+const GRPC_WEB_TRAILER: EndMessage<Headers> = {
+  flag: trailerFlag,
+  decode: (data) => trailerParse(data),
+  errorOf: (trailer) => findTrailerError(trailer),
+  encode: (trailer, error) => trailerSerialize(replaceStatus(trailer, error)),
+};
+
+/** `chunk` with its parse failure reported as InvalidArgument when it is `kind`'s end message carrying one; undefined to keep it. */
+function correctEnd<T>(kind: EndMessage<T>, chunk: Uint8Array, warn: (message: string) => void): Uint8Array | undefined {
+  const data = endEnvelope(chunk, kind.flag);
   if (!data) return undefined;
   try {
-    const end = endStreamFromJson(data);
-    const error = asInvalidArgument(end.error);
+    const end = kind.decode(data);
+    const error = asInvalidArgument(kind.errorOf(end));
     if (!error) return undefined;
     warn(error.rawMessage);
-    return envelope(chunk[0]!, new TextEncoder().encode(JSON.stringify(endStreamToJson(end.metadata, error, {}))));
+    return envelope(chunk[0]!, kind.encode(end, error));
   } catch {
     return undefined;
   }
 }
 
-/** A gRPC-Web trailer message, corrected; undefined to keep `chunk`. */
-function correctGrpcWebTrailer(chunk: Uint8Array, warn: (message: string) => void): Uint8Array | undefined {
-  const data = endEnvelope(chunk, trailerFlag);
-  if (!data) return undefined;
-  try {
-    const trailer = trailerParse(data);
-    const error = asInvalidArgument(findTrailerError(trailer));
-    if (!error) return undefined;
-    warn(error.rawMessage);
-    for (const key of ["grpc-status", "grpc-message", "grpc-status-details-bin"]) trailer.delete(key);
-    setTrailerStatus(trailer, error);
-    return envelope(chunk[0]!, trailerSerialize(trailer));
-  } catch {
-    return undefined;
-  }
+/** `trailer` with its gRPC status replaced by `error`'s. */
+function replaceStatus(trailer: Headers, error: ConnectError): Headers {
+  for (const key of ["grpc-status", "grpc-message", "grpc-status-details-bin"]) trailer.delete(key);
+  return setTrailerStatus(trailer, error);
 }
 
 async function* once(bytes: Uint8Array): AsyncIterable<Uint8Array> {
