@@ -97,21 +97,23 @@ async function correctUnparsableRequest(res: UniversalServerResponse, warn: (mes
     : type.startsWith("application/connect+")
       ? (chunk: Uint8Array) => correctEnd(CONNECT_END, chunk, warn)
       : undefined;
+  // gRPC: the status is in the HTTP/2 trailers, written after the body.
+  const grpcTrailer = type.startsWith("application/grpc") && !type.startsWith("application/grpc-web") ? res.trailer : undefined;
+  if (!correct && !grpcTrailer) return res; // a successful unary Connect answer: nothing to look at
   return {
     ...res,
     body: (async function* () {
       for await (const chunk of body) yield correct?.(chunk) ?? chunk;
-      // gRPC: the status is in the HTTP/2 trailers, written after the body.
-      if (res.trailer && type.startsWith("application/grpc") && !type.startsWith("application/grpc-web")) {
+      if (grpcTrailer) {
         let error: ConnectError | undefined;
         try {
-          error = asInvalidArgument(findTrailerError(res.trailer));
+          error = asInvalidArgument(findTrailerError(grpcTrailer));
         } catch {
           error = undefined;
         }
         if (error) {
           warn(error.rawMessage);
-          replaceStatus(res.trailer, error);
+          replaceStatus(grpcTrailer, error);
         }
       }
     })(),
