@@ -58,6 +58,8 @@ const directory = await startDirectory({
 
 const peerNodeBin = path.join(root, "peer-node", "bin", "peer-node.js");
 const peers: Array<{ name: string; password: string; url: string; child: ChildProcess }> = [];
+/** Every pserver process still running, started or still starting (Ctrl+C may come mid-start). */
+const children = new Set<ChildProcess>();
 let stopping = false;
 
 /** Starts `peer-node serve` for one peer; resolves with its URL once it listens. */
@@ -73,6 +75,8 @@ async function startPeer(name: string, port: number): Promise<{ name: string; pa
     stdio: ["ignore", "pipe", "pipe", "ipc"],
     detached: true,
   });
+  children.add(child);
+  child.once("exit", () => children.delete(child));
   const url = await new Promise<string>((resolve, reject) => {
     for (const [from, to] of [
       [child.stdout!, process.stdout],
@@ -95,6 +99,10 @@ async function startPeer(name: string, port: number): Promise<{ name: string; pa
   return { name, password, url, child };
 }
 
+// Before the peers start: a Ctrl+C while they start must stop what has started, not kill this script.
+process.on("SIGINT", () => void stop("SIGINT"));
+process.on("SIGTERM", () => void stop("SIGTERM"));
+
 try {
   for (const [name, port] of [
     ["alice", portFromEnv("ALICE_PORT", 7001)],
@@ -107,12 +115,14 @@ try {
   await stop("error", 1);
 }
 
-console.log(`
+if (!stopping) {
+  console.log(`
 P2P is running (data in ${dataDir}).
   directory  ${directory.url}   (REST: ${directory.url}/docs)
 ${peers.map(({ name, password, url }) => `  ${name.padEnd(9)}  ${url}   (open in a browser tab; log in as ${name} / ${password})`).join("\n")}
 Put files in ${path.join(dataDir, "<peer>", "shared")} or add them from a tab. Ctrl+C stops everything.
 `);
+}
 
 /** Stops the pservers first (they log out), then the directory. */
 async function stop(reason: string, code = 0): Promise<void> {
@@ -120,13 +130,13 @@ async function stop(reason: string, code = 0): Promise<void> {
   stopping = true;
   if (reason !== "exit" && reason !== "error") console.log(`\n${reason}: stopping...`);
   const force = setTimeout(() => {
-    for (const { child } of peers) child.kill("SIGKILL");
+    for (const child of children) child.kill("SIGKILL");
     process.exit(1);
   }, 10_000);
   force.unref();
   await Promise.allSettled(
-    peers.map(
-      ({ child }) =>
+    [...children].map(
+      (child) =>
         new Promise<void>((resolve) => {
           if (child.exitCode !== null || child.signalCode !== null) return resolve();
           child.once("exit", () => resolve());
@@ -137,5 +147,3 @@ async function stop(reason: string, code = 0): Promise<void> {
   await directory.close();
   process.exit(code);
 }
-process.on("SIGINT", () => void stop("SIGINT"));
-process.on("SIGTERM", () => void stop("SIGTERM"));

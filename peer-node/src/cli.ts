@@ -9,10 +9,9 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { Code, ConnectError, createClient, type Client, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
-import { pino } from "pino";
 import { ConfigError, loadServeConfig, SERVE_SETTINGS, type Settings } from "./config.js";
 import { ClientService, TransferKind, TransferState, type TransferProgress } from "./gen.js";
-import { startPserver } from "./pserver.js";
+import { startPserver, stdoutLogger } from "./pserver.js";
 
 /** Where the CLI reads and writes; tests pass their own. */
 export interface CliIo {
@@ -122,7 +121,7 @@ async function serve(args: string[], io: CliIo): Promise<number> {
   if (flags.name === undefined && flags.username !== undefined) flags.name = flags.username;
   delete flags.username;
   const config = loadServeConfig(flags as Settings, io.env, io.cwd);
-  const logger = pino({ level: config.logLevel, name: "pserver" });
+  const logger = stdoutLogger({ level: config.logLevel, name: "pserver" });
   const pserver = await startPserver({
     name: config.name,
     password: config.password,
@@ -462,10 +461,19 @@ export async function runFromProcess(): Promise<void> {
       if (signals > 1) process.exit(130);
       resolve(signal);
     };
-    if (process.argv[2] === "serve") process.on("SIGINT", onSignal);
+    if (process.argv[2] === "serve") {
+      process.on("SIGINT", onSignal);
+      // A supervisor that died took our output's reader with it (EPIPE): the lines are lost, the pserver
+      // is not (an unhandled error on stdout would crash it and skip the logout).
+      for (const out of [process.stdout, process.stderr]) out.on("error", () => undefined);
+    }
     process.on("SIGTERM", onSignal);
     // Started by a supervisor with an IPC channel (npm start): its end, even a crash, stops us gracefully.
-    if (process.argv[2] === "serve" && process.send !== undefined) process.once("disconnect", () => onSignal("SIGTERM"));
+    // (The channel may have closed already, while bin/peer-node.js was still bundling: then no event comes.)
+    if (process.argv[2] === "serve" && process.send !== undefined) {
+      if (process.connected) process.once("disconnect", () => onSignal("SIGTERM"));
+      else onSignal("SIGTERM");
+    }
   });
   const code = await main(process.argv.slice(2), {
     stdout: process.stdout,

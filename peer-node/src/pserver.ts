@@ -1,4 +1,4 @@
-import { pino, type Logger } from "pino";
+import { pino, type Logger, type LoggerOptions } from "pino";
 import { EventFeed } from "./client/events.js";
 import { Importer } from "./client/imports.js";
 import { SessionStore } from "./client/sessions.js";
@@ -62,7 +62,7 @@ export interface Pserver {
 
 /** Starts a pserver: shared folder, directory link, PeerService and ClientService on one port. */
 export async function startPserver(options: PserverOptions): Promise<Pserver> {
-  const logger = (options.logger ?? pino({ name: "pserver" })).child({ peer: options.name });
+  const logger = (options.logger ?? stdoutLogger({ name: "pserver" })).child({ peer: options.name });
   const host = options.host ?? "127.0.0.1";
   const directoryUrls = typeof options.directoryUrl === "string" ? [options.directoryUrl] : [...options.directoryUrl];
   // Fail fast on what would otherwise only show up as a refused login much later.
@@ -163,4 +163,14 @@ function defaultAddress(host: string, port: number, logger: Logger): string {
     return `http://127.0.0.1:${port}`;
   }
   return `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+}
+
+/**
+ * A pino logger on stdout that writes each line as it is logged. pino's default buffers lines and
+ * flushes them synchronously at exit; when stdout's reader is gone (a supervisor that died) that flush
+ * retries the broken pipe every 100 ms for ever (sonic-boom 4.2), and a pserver told to stop never
+ * exits. Written at once, a broken pipe just ends the logging (pino drops lines after EPIPE).
+ */
+export function stdoutLogger(options: LoggerOptions): Logger {
+  return pino(options, pino.destination({ dest: 1, sync: true }));
 }

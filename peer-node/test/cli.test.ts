@@ -109,4 +109,26 @@ describe("peer-node serve", () => {
       child.kill("SIGKILL");
     }
   });
+
+  it("stops by itself when its supervisor goes away mid-start, even with its output pipes closed", async () => {
+    // What `npm start` does (an IPC channel) and what a crashed or interrupted supervisor leaves: the
+    // pserver's stdout and stderr read ends closed, the channel gone, while it is still starting. It
+    // used to hang for ever at exit: pino's exit flush retried the write to the broken pipe every 100 ms.
+    const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "bin", "peer-node.js");
+    const child = spawn(process.execPath, [bin, "serve", "--port", "0", "--shared-dir", path.join(cluster.root, "erin", "shared"), "--log-level", "info"], {
+      cwd: cluster.root,
+      env: { ...process.env, PEER_NAME: "erin", PEER_PASSWORD: TEST_PASSWORD, PEER_DIRECTORY_URL: cluster.directory.url, PEER_DATA_DIR: path.join(cluster.root, "erin", "state") },
+      stdio: ["ignore", "pipe", "pipe", "ipc"],
+    });
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code, signal) => resolve(code ?? (signal ? -1 : null))));
+    try {
+      child.stdout!.destroy();
+      child.stderr!.destroy();
+      child.disconnect();
+      const code = await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r("still running after 20 s"), 20_000))]);
+      expect(code).toBe(0);
+    } finally {
+      child.kill("SIGKILL");
+    }
+  }, 30_000);
 });
