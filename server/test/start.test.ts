@@ -82,6 +82,38 @@ describe("the program (src/main.ts)", () => {
     }
   });
 
+  it("still stops on SIGTERM when whoever read its stdout is gone (a log write gets EPIPE)", async () => {
+    // pino's default (buffered) destination retried a broken stdout for ever in its exit flush: the
+    // process hung and only SIGKILL ended it (found on the pserver under npm start; same logger here).
+    const dataDir = await mkdtemp(join(tmpdir(), "directory-epipe-"));
+    const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "--port", "0", "--data-dir", dataDir], {
+      cwd: SERVER_DIR,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let out = "";
+        child.stdout.on("data", (chunk: Buffer) => {
+          out += chunk.toString();
+          const match = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(out);
+          if (match) resolve(match[1] as string);
+        });
+        child.on("exit", () => reject(new Error(`exited before listening:\n${out}`)));
+      });
+      child.stdout.destroy();
+      // A request that logs a warning writes into the broken pipe before the shutdown does.
+      const bad = await fetch(`${url}/api/v1/login`, { method: "POST", headers: { "content-type": "application/json" }, body: "{" });
+      expect(bad.status).toBe(400);
+      const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+      child.kill("SIGTERM");
+      const code = await Promise.race([exited, new Promise<string>((resolve) => setTimeout(() => resolve("still running 20 s after SIGTERM"), 20_000))]);
+      expect(code).toBe(0);
+    } finally {
+      if (child.exitCode === null) child.kill("SIGKILL");
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }, 40_000);
+
   it("exits with status 2 and a clear message on a bad configuration", async () => {
     const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "--port", "99999"], {
       cwd: SERVER_DIR,
