@@ -12,6 +12,7 @@ import { link, mkdir, mkdtemp, open, rm, utimes } from "node:fs/promises";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { bundle } from "../bin/bundle.js";
+import { PSERVER_NODE_FLAGS } from "../bin/node-flags.js";
 
 const MiB = 1024 * 1024;
 const BIG_BYTES = Number(process.env.BENCH_BIG_MIB ?? 1024) * MiB;
@@ -73,12 +74,13 @@ const bundles = new Map<string, Promise<string>>();
 
 /**
  * Runs a benchmark program as the pserver runs (bin/peer-node.js): bundled for plain Node, no tsx loader
- * in the process whose memory is measured. Resolves with its first stdout line matching `pattern`.
+ * in the process whose memory is measured, with the pserver's Node flags. Resolves with its first stdout line matching `pattern`.
  */
 async function start(script: string, args: string[], pattern: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
   if (!bundles.has(script)) bundles.set(script, bundle(join("bench", script), `bench-${script.replace(/\.ts$/, "")}`));
   const file = await bundles.get(script)!;
-  const child = spawn(process.execPath, [file, ...args], { stdio: ["ignore", "pipe", "inherit"] });
+  // With the pserver's Node flags, the raw baseline's processes too: the same runtime on both sides.
+  const child = spawn(process.execPath, [...PSERVER_NODE_FLAGS, file, ...args], { stdio: ["ignore", "pipe", "inherit"] });
   children.add(child);
   child.once("exit", () => children.delete(child));
   return new Promise((resolve, reject) => {
@@ -142,7 +144,7 @@ const load = () => loadavg().map((x) => x.toFixed(2)).join(" ");
 async function main(): Promise<void> {
   const root = await mkdtemp(join(tmpdir(), "p2p-bench-"));
   try {
-    console.log(`peer-node transfer benchmark (node ${process.version}, ${RUNS} runs each, load average ${load()})`);
+    console.log(`peer-node transfer benchmark (node ${process.version} ${PSERVER_NODE_FLAGS.join(" ")}, ${RUNS} runs each, load average ${load()})`);
     const sha256MBps = measureSha256();
     const big = join(root, "files", "big.bin");
     const bigId = await makeFile(big, BIG_BYTES);

@@ -1,6 +1,7 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=1
 // The peer-node command: bundles the CLI for plain Node (bundle.js says why and how), then runs it.
 // Stack traces in logs point into the TypeScript sources through the bundle's source map.
+// The shebang's Node flags are bin/node-flags.js's (which says why); run by hand, give them to node yourself.
 import { pathToFileURL } from "node:url";
 import { bundle } from "./bundle.js";
 

@@ -6,9 +6,11 @@ import path from "node:path";
 import { PassThrough } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PSERVER_NODE_FLAGS } from "../bin/node-flags.js";
 import { main, type CliIo } from "../src/cli.js";
 import { clientFor, startCluster, TEST_PASSWORD, waitFor, writeRandomFile, type Cluster, type PeerHandle } from "./pserver-harness.js";
 
+const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "bin", "peer-node.js");
 let cluster: Cluster;
 let alice: PeerHandle;
 let bob: PeerHandle;
@@ -84,11 +86,23 @@ describe("peer-node one-shot commands", () => {
 });
 
 describe("peer-node serve", () => {
+  it("bin/peer-node.js's shebang carries exactly the pserver's Node flags (bin/node-flags.js)", async () => {
+    const firstLine = (await readFile(BIN, "utf8")).split("\n")[0];
+    expect(firstLine).toBe(`#!/usr/bin/env -S node ${PSERVER_NODE_FLAGS.join(" ")}`);
+  });
+
   it("starts from flags and the environment, goes online, and stops gracefully on SIGTERM", async () => {
-    const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "bin", "peer-node.js");
-    const child = spawn(process.execPath, [bin, "serve", "--port", "0", "--shared-dir", path.join(cluster.root, "dave", "shared"), "--log-level", "warn"], {
+    // Run as a user runs it: the file itself, through its shebang (PATH finds this test's node).
+    const child = spawn(BIN, ["serve", "--port", "0", "--shared-dir", path.join(cluster.root, "dave", "shared"), "--log-level", "warn"], {
       cwd: cluster.root,
-      env: { ...process.env, PEER_NAME: "dave", PEER_PASSWORD: TEST_PASSWORD, PEER_DIRECTORY_URL: cluster.directory.url, PEER_DATA_DIR: path.join(cluster.root, "dave", "state") },
+      env: {
+        ...process.env,
+        PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH ?? ""}`,
+        PEER_NAME: "dave",
+        PEER_PASSWORD: TEST_PASSWORD,
+        PEER_DIRECTORY_URL: cluster.directory.url,
+        PEER_DATA_DIR: path.join(cluster.root, "dave", "state"),
+      },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let out = "";
@@ -99,6 +113,9 @@ describe("peer-node serve", () => {
       const url = await waitFor(() => /pserver "dave" on (http:\/\/\S+)/.exec(out)?.[1], "the pserver to start", 30_000);
       const status = await clientFor(url).getStatus({});
       expect(status).toMatchObject({ peerName: "dave", loggedIn: true });
+      // The shebang's flags reached node (env -S split them): the process's own command line has them.
+      const cmdline = (await readFile(`/proc/${child.pid}/cmdline`, "utf8")).split("\0");
+      expect(cmdline).toEqual(expect.arrayContaining([...PSERVER_NODE_FLAGS, BIN, "serve"]));
       child.kill("SIGTERM");
       expect(await exited).toBe(0);
       expect(out).toMatch(/SIGTERM: stopping/);
@@ -114,8 +131,7 @@ describe("peer-node serve", () => {
     // What `npm start` does (an IPC channel) and what a crashed or interrupted supervisor leaves: the
     // pserver's stdout and stderr read ends closed, the channel gone, while it is still starting. It
     // used to hang for ever at exit: pino's exit flush retried the write to the broken pipe every 100 ms.
-    const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "bin", "peer-node.js");
-    const child = spawn(process.execPath, [bin, "serve", "--port", "0", "--shared-dir", path.join(cluster.root, "erin", "shared"), "--log-level", "info"], {
+    const child = spawn(process.execPath, [...PSERVER_NODE_FLAGS, BIN, "serve", "--port", "0", "--shared-dir", path.join(cluster.root, "erin", "shared"), "--log-level", "info"], {
       cwd: cluster.root,
       env: { ...process.env, PEER_NAME: "erin", PEER_PASSWORD: TEST_PASSWORD, PEER_DIRECTORY_URL: cluster.directory.url, PEER_DATA_DIR: path.join(cluster.root, "erin", "state") },
       stdio: ["ignore", "pipe", "pipe", "ipc"],
