@@ -376,15 +376,14 @@ class DownloadJob {
     this.#rejected.add(used);
     for (const name of servedBy) this.#distrusted.add(name);
     this.#otherFingerprints.delete(used);
-    // Stop everything of this try, then forget its pieces (verified against a wrong manifest).
+    // Stop everything of this try. Its partial state stays: the next try keeps the pieces whose hashes
+    // the next manifest agrees with (#prepare, PartialDownload.rebase) and fetches only the others.
     for (const f of this.#fetches) f.controller.abort();
     this.#worker?.destroy();
     this.#worker = undefined;
     await this.#settle();
     this.#ring = undefined;
     this.#signal.throwIfAborted();
-    await this.#partial?.discard();
-    this.#partial = undefined;
     this.#holders.clear();
     this.#fetches.clear();
     this.#banned = new Set(this.#distrusted);
@@ -473,13 +472,21 @@ class DownloadJob {
     if (probes.size === 0) throw new UnavailableError("No holder serves a manifest that has not already proved wrong.");
     let chosen = saved ? probes.get(manifestFingerprint(saved.manifest)) : undefined;
     if (!chosen) {
-      if (saved) {
-        // Nobody serves the manifest we had: start over with what the holders serve now.
-        this.#log.warn("no holder serves the saved manifest any more; starting over");
-        await saved.discard();
-        this.#partial = undefined;
-      }
       chosen = [...probes.values()].sort((a, b) => b.refs.length - a.refs.length)[0]!;
+      if (saved) {
+        // The manifest we had proved wrong or nobody serves it any more: go on with what the holders
+        // serve now, keeping the verified pieces it agrees with.
+        const before = saved.verifiedBytes();
+        this.#partial = undefined;
+        try {
+          this.#partial = await saved.rebase(chosen.manifest);
+        } catch (err) {
+          await saved.close();
+          throw err;
+        }
+        const kept = this.#partial.verifiedBytes();
+        this.#log.warn({ keptBytes: kept, droppedBytes: before - kept }, "changed to another manifest of this file; keeping the verified pieces it agrees with");
+      }
     }
     if (probes.size > 1) {
       this.#log.warn({ groups: [...probes.values()].map((g) => g.refs.map((r) => r.name)) }, "holders disagree about the manifest; using the majority");

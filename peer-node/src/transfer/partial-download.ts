@@ -107,17 +107,7 @@ export class PartialDownload {
     try {
       // Sparse: blocks are allocated as pieces land; free space was checked before.
       await fh.truncate(manifest.size);
-      const body: ManifestFileV1 = {
-        version: 1,
-        name,
-        contentId: manifest.contentId,
-        size: manifest.size,
-        pieceSize: manifest.pieceSize,
-        pieceHashes: Buffer.concat(manifest.pieceHashes.map((h) => Buffer.from(h.buffer, h.byteOffset, h.byteLength))).toString("base64"),
-      };
-      const path = join(dir, `${manifest.contentId}.manifest.json`);
-      await writeFile(`${path}.tmp`, JSON.stringify(body));
-      await rename(`${path}.tmp`, path);
+      await writeManifest(dir, manifest, name);
     } catch (err) {
       await fh.close();
       await PartialDownload.remove(dir, manifest.contentId);
@@ -125,6 +115,35 @@ export class PartialDownload {
     }
     const count = pieceCount(manifest.size, manifest.pieceSize);
     return new PartialDownload(dir, manifest, name, fh, new Uint8Array(Math.ceil(count / 8)));
+  }
+
+  /**
+   * This download's state moved onto another manifest of the same content (the one used proved wrong,
+   * or no holder serves it any more), keeping the part file and every verified piece whose hash the
+   * other manifest agrees with: those bytes are on disk and match it, so they are not fetched again.
+   * Same piece size and file size or nothing is kept. Crash-safe: the smaller bitfield is saved before
+   * the new manifest replaces the old, and it holds under both. This object must not be used after.
+   */
+  async rebase(manifest: Manifest): Promise<PartialDownload> {
+    if (manifest.contentId !== this.manifest.contentId) throw new Error("rebase: a manifest of another content");
+    await this.#saving?.catch(() => undefined);
+    const old = this.manifest;
+    const count = pieceCount(manifest.size, manifest.pieceSize);
+    const kept = new Uint8Array(Math.ceil(count / 8));
+    if (manifest.size === old.size && manifest.pieceSize === old.pieceSize) {
+      for (let i = 0; i < count; i++) {
+        if (this.has(i) && Buffer.from(manifest.pieceHashes[i]!).equals(old.pieceHashes[i]!)) kept[i >> 3]! |= 1 << (i & 7);
+      }
+    } else {
+      await this.#fh.truncate(manifest.size);
+    }
+    // As in save(): every saved bit names bytes already on disk.
+    await this.#fh.datasync();
+    const bits = join(this.#dir, `${manifest.contentId}.bits`);
+    await writeFile(`${bits}.tmp`, kept);
+    await rename(`${bits}.tmp`, bits);
+    await writeManifest(this.#dir, manifest, this.name);
+    return new PartialDownload(this.#dir, manifest, this.name, this.#fh, kept);
   }
 
   /** Number of pieces. */
@@ -191,4 +210,19 @@ export class PartialDownload {
     await this.close();
     await PartialDownload.remove(this.#dir, this.manifest.contentId);
   }
+}
+
+/** Writes (or atomically replaces) a download's manifest file. */
+async function writeManifest(dir: string, manifest: Manifest, name: string): Promise<void> {
+  const body: ManifestFileV1 = {
+    version: 1,
+    name,
+    contentId: manifest.contentId,
+    size: manifest.size,
+    pieceSize: manifest.pieceSize,
+    pieceHashes: Buffer.concat(manifest.pieceHashes.map((h) => Buffer.from(h.buffer, h.byteOffset, h.byteLength))).toString("base64"),
+  };
+  const path = join(dir, `${manifest.contentId}.manifest.json`);
+  await writeFile(`${path}.tmp`, JSON.stringify(body));
+  await rename(`${path}.tmp`, path);
 }

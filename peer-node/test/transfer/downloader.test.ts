@@ -189,6 +189,40 @@ describe("PieceDownloader", () => {
     expect((await readFile(join(root, "me", "shared", "movie.bin"))).equals(source.bytes)).toBe(true);
   });
 
+  it("after a manifest proves wrong, fetches again only the pieces the next manifest disagrees with", async () => {
+    // The liar's manifest and pieces differ from the truth in piece 5 alone: every piece verifies against
+    // its manifest, and only the whole-file hash shows the lie. The retry with the honest manifest keeps
+    // the 31 pieces whose hashes the two manifests share; before, it fetched all 32 again.
+    const bad = 5;
+    const doctor = (i: number, piece: Uint8Array) => {
+      if (i !== bad) return piece;
+      const out = Buffer.from(piece);
+      out[0] = out[0]! ^ 0xff;
+      return out;
+    };
+    const lie = async (inner: (id: string) => Promise<Manifest | undefined>, id: string) => {
+      const m = (await inner(id))!;
+      const piece = source.bytes.subarray(bad * m.pieceSize, (bad + 1) * m.pieceSize);
+      return { ...m, pieceHashes: m.pieceHashes.map((h, i) => (i === bad ? new Uint8Array(createHash("sha256").update(doctor(i, piece)).digest()) : h)) };
+    };
+    const flip = async (inner: (id: string, i: number) => Promise<Uint8Array>, id: string, i: number) => doctor(i, await inner(id, i));
+    // The liar comes first, so the 1-1 manifest vote goes its way.
+    const peers = await seeders(32 * TEST_PIECE_BYTES, [{ name: "liar", manifest: lie, readPiece: flip }, { name: "honest" }]);
+    const { d } = await downloader(refs(peers));
+    const t = d.download(source.contentId);
+    const end = await t.done;
+    expect(end.error).toBe("");
+    expect(end.state).toBe("completed");
+    expect(end.bannedPeers).toContain("liar");
+    expect((await readFile(join(root, "me", "shared", "movie.bin"))).equals(source.bytes)).toBe(true);
+    // The first try serves each of the 32 pieces about once (a few more: endgame twins, piece 5 from
+    // the honest holder failing the lying hash); refetching everything would have served 64 or more.
+    const served = peers[0]!.served.length + peers[1]!.served.length;
+    expect(served).toBeLessThan(48);
+    // And the last piece served, by the honest holder, after the liar was distrusted, is the disputed one.
+    expect(peers[1]!.served.at(-1)).toBe(bad);
+  });
+
   it("with 1 honest holder and 1 liar serving a wrong manifest (honest pieces all fail it), retries with the honest manifest and completes", async () => {
     const lie = async (inner: (id: string) => Promise<Manifest | undefined>, id: string) => {
       const m = (await inner(id))!;
