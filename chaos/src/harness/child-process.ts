@@ -49,6 +49,8 @@ export interface SpawnOptions {
   readonly logFile: string;
   /** Extra environment variables. */
   readonly env?: Readonly<Record<string, string>>;
+  /** Node flags before the script (a pserver's: peer-node/bin/node-flags.js). */
+  readonly nodeFlags?: readonly string[];
 }
 
 /** The environment a child gets: ours minus every PEER_* / DIRECTORY_* setting, so nothing leaks in. */
@@ -94,13 +96,13 @@ export class ManagedProcess {
     void this.exited.then(() => this.#log.end());
   }
 
-  /** Spawns `node --import tsx --import die-with-parent <script> <args>`. */
+  /** Spawns `node [nodeFlags] --import tsx --import die-with-parent <script> <args>`. */
   static spawn(options: SpawnOptions): ManagedProcess {
     const log = createWriteStream(options.logFile, { flags: "a" });
     log.write(`--- ${new Date().toISOString()} start ${options.name}: ${options.args.join(" ")}\n`);
     const child = spawn(
       process.execPath,
-      ["--import", tsxLoaderUrl(), "--import", DIE_WITH_PARENT_URL, options.script, ...options.args],
+      [...(options.nodeFlags ?? []), "--import", tsxLoaderUrl(), "--import", DIE_WITH_PARENT_URL, options.script, ...options.args],
       { cwd: options.cwd, env: childEnv(options.env), stdio: ["ignore", "pipe", "pipe"] },
     );
     child.on("error", (error) => log.write(`spawn error: ${error.message}\n`));
