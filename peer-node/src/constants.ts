@@ -59,6 +59,12 @@ export const FETCH_PIECES_MAX_INDEXES = 64;
 export const PEER_STREAMS_PER_REMOTE_MAX = 16;
 /** A PeerService stream whose other side neither sends nor reads for this long is ended. */
 export const PEER_STREAM_IDLE_TIMEOUT_MS = 30_000;
+/**
+ * The slowest push a receiver takes: each piece must be complete within its size at this rate (or the
+ * idle timeout, whichever is longer). Parts keep a capped push's bytes flowing (PushPiece), so without
+ * this bound a sender could hold a push slot and a partial file for ever with a byte every 29 s.
+ */
+export const PUSH_MIN_BYTES_PER_SECOND = 4 * 1024;
 /** Idle HTTP/2 sessions to other peers close after this long. */
 export const PEER_SESSION_IDLE_TIMEOUT_MS = 60_000;
 /** Keepalive PING interval on HTTP/2 sessions to other peers with open streams (finds dead TCP links). */

@@ -275,6 +275,24 @@ describe("PushFile", () => {
     expect(seconds).toBeGreaterThanOrEqual((600_000 + file.bytes.length) / rate - UPLOAD_BURST_MS / 1000 - 0.05);
   });
 
+  it("under a cap so low that one piece takes longer than the receiver's idle timeout, a push still completes: pieces go in parts", async () => {
+    const small = await seedFile("alice", "slow.bin", 2 * TEST_PIECE_BYTES + 5);
+    sizes.set(small.contentId, small.bytes.length);
+    await alice.store.rescan();
+    const target = await startBob({ limits: { streamIdleTimeoutMs: 1_000 } });
+    // 64 KiB at 40 KB/s is 1.6 s per piece: sent whole after its wait, the receiver gave up after 1 s.
+    const rate = 40_000;
+    const limiter = new RateLimiter(rate, UPLOAD_BURST_MS);
+    const capped = new FilePusher({ store: alice.store, registry, peers: clients, logger, selfName: "alice", uploadLimiter: limiter, options: { stallTimeoutMs: 1_000 } });
+    const started = performance.now();
+    const end = await capped.push(small.contentId, target, "good-ticket").done;
+    const seconds = (performance.now() - started) / 1000;
+    expect(end.error).toBe("");
+    expect(end.state).toBe("completed");
+    expect((await readFile(join(root, "bob", "shared", "slow.bin"))).equals(small.bytes)).toBe(true);
+    expect(seconds).toBeGreaterThanOrEqual(small.bytes.length / rate - UPLOAD_BURST_MS / 1000 - 0.05);
+  });
+
   it("refuses a push without a valid ticket (PermissionDenied) and writes nothing", async () => {
     const target = await startBob();
     const end = await pusher.push(file.contentId, target, "forged").done;
@@ -372,6 +390,57 @@ describe("PushFile", () => {
     await waitFor(async () => (await bobPartials()).length === 0, "the partial file to be removed");
     expect(await bobFiles()).toEqual([]);
     expect(bob.store.get(file.contentId)).toBeUndefined();
+  });
+
+  it("takes pieces in parts, checks each piece once its bytes are in, and refuses empty, overlong, out-of-order and too slow parts", async () => {
+    const count = 21;
+    const part = (i: number, data: Uint8Array) => create(PushFileRequestSchema, { message: { case: "piece", value: { pieceIndex: i, data } } });
+    /** The header, then each piece as the parts `split` cuts it into (with `pause` ms before each part). */
+    async function* inParts(split: (i: number, piece: Uint8Array) => Uint8Array[], pause = 0): AsyncGenerator<PushFileRequest> {
+      const manifest = manifestToProto((await alice.store.manifest(file.contentId))!);
+      yield create(PushFileRequestSchema, { message: { case: "header", value: { ticket: "good-ticket", manifest, from: "alice" } } });
+      for (let i = 0; i < count; i++) {
+        for (const p of split(i, slice(i))) {
+          if (pause) await new Promise((r) => setTimeout(r, pause));
+          yield part(i, p);
+        }
+      }
+    }
+    const refusals: Array<[string, (i: number, p: Uint8Array) => Uint8Array[], Code, string | RegExp]> = [
+      ["empty part", (i, p) => (i === 2 ? [p.subarray(0, 10), new Uint8Array(0), p.subarray(10)] : [p]), Code.InvalidArgument, "A part of piece 2 of the push carries no bytes."],
+      ["overlong part", (i, p) => (i === 3 ? [p, new Uint8Array(1)] : [p]), Code.InvalidArgument, "Expected piece 4 of the push; pieces must come in order."],
+      ["corrupt part", (i, p) => (i === 4 ? [p.subarray(0, 100), Buffer.alloc(p.length - 100)] : [p]), Code.DataLoss, "Piece 4 of the push failed verification; nothing was kept."],
+      ["part past the piece", (i, p) => (i === 5 ? [p.subarray(0, 100), Buffer.concat([p.subarray(100), Buffer.alloc(1)])] : [p]), Code.DataLoss, /^Piece 5 of the push failed verification \(it is longer/],
+      ["next piece mid-piece", (i, p) => (i === 6 ? [p.subarray(0, 100)] : [p]), Code.InvalidArgument, "Expected the rest of piece 6 of the push; pieces must come in order."],
+    ];
+    for (const [what, split, code, message] of refusals) {
+      await startBob({ limits: { streamIdleTimeoutMs: 300, pushMinBytesPerSecond: 100_000 } });
+      const raw2 = createClient(PeerService, createGrpcTransport({ baseUrl: bob.address }));
+      const err = await raw2.pushFile(inParts(split)).catch((e: unknown) => ConnectError.from(e));
+      expect(err, what).toBeInstanceOf(ConnectError);
+      expect((err as ConnectError).code, what).toBe(code);
+      expect((err as ConnectError).rawMessage, what).toMatch(message);
+      await waitFor(async () => (await bobPartials()).length === 0, "partials removed");
+      expect(await bobFiles(), what).toEqual([]);
+      await bob.close();
+    }
+
+    // Parts every 100 ms (inside the 300 ms idle timeout) of 4 KiB: 40 KB/s, below the 100 KB/s the
+    // receiver takes, so the piece's deadline (0.66 s for 64 KiB) ends the push.
+    await startBob({ limits: { streamIdleTimeoutMs: 300, pushMinBytesPerSecond: 100_000 } });
+    const raw3 = createClient(PeerService, createGrpcTransport({ baseUrl: bob.address }));
+    const crumbs = (_i: number, p: Uint8Array) => Array.from({ length: Math.ceil(p.length / 4096) }, (_, k) => p.subarray(k * 4096, (k + 1) * 4096));
+    const slow = await raw3.pushFile(inParts(crumbs, 100)).catch((e: unknown) => ConnectError.from(e));
+    expect((slow as ConnectError).code).toBe(Code.DeadlineExceeded);
+    expect((slow as ConnectError).rawMessage).toMatch(/^The push is too slow: the rest of piece 0 did not arrive in time \(this peer takes pushes of at least 100\.0 KB\/s\)\.$/);
+    await waitFor(async () => (await bobPartials()).length === 0, "partials removed");
+    expect(await bobFiles()).toEqual([]);
+
+    // And parts of any size that add up, at any pace above the bound, make the file.
+    const thirds = (_i: number, p: Uint8Array) => [p.subarray(0, 1000), p.subarray(1000, 30_000), p.subarray(30_000)].filter((x) => x.length > 0);
+    const res = await raw3.pushFile(inParts(thirds));
+    expect(res.contentId).toBe(file.contentId);
+    expect((await readFile(join(root, "bob", "shared", "movie.bin"))).equals(file.bytes)).toBe(true);
   });
 
   it("rejects a corrupt piece (DataLoss), a stalled sender (DeadlineExceeded) and a full disk (ResourceExhausted)", async () => {

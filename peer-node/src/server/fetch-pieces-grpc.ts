@@ -21,8 +21,9 @@ import { Code, ConnectError, createHandlerContext } from "@connectrpc/connect";
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import type { Logger } from "pino";
 import { FetchPiecesRequestSchema, PeerService, type FetchPiecesRequest } from "../gen.js";
-import { PIECE_BUFFERS_KEPT_BYTES, UPLOAD_SLICE_MAX_BYTES, UPLOAD_SLICE_MIN_BYTES, UPLOAD_SLICE_MS } from "../constants.js";
+import { PIECE_BUFFERS_KEPT_BYTES } from "../constants.js";
 import { peerContextValues, pieceBuffersKey, pieceSenderKey, type PeerServiceImpl, type PieceBuffers } from "../services/peer-service.js";
+import { sliceBytes } from "../transfer/rate-limiter.js";
 import type { DualHandler } from "./one-port.js";
 
 const PATH = `/${PeerService.typeName}/${PeerService.method.fetchPieces.name}`;
@@ -102,7 +103,7 @@ async function serve(service: PeerServiceImpl, logger: Logger, buffers: PieceBuf
       contextValues: peerContextValues(req).set(pieceBuffersKey, buffers).set(pieceSenderKey, true),
     });
     const limiter = service.uploadLimiter;
-    const slice = limiter ? Math.min(UPLOAD_SLICE_MAX_BYTES, Math.max(UPLOAD_SLICE_MIN_BYTES, Math.floor((limiter.bytesPerSecond * UPLOAD_SLICE_MS) / 1000))) : Infinity;
+    const slice = limiter ? sliceBytes(limiter.bytesPerSecond) : Infinity;
     pieces = service.fetchPieces(request, ctx);
     while (!ended.signal.aborted) {
       const step = await pieces.next();

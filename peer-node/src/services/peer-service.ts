@@ -21,6 +21,7 @@ import {
   FETCH_PIECES_MAX_INDEXES,
   PEER_STREAM_IDLE_TIMEOUT_MS,
   PEER_STREAMS_PER_REMOTE_MAX,
+  PUSH_MIN_BYTES_PER_SECOND,
   UPLOAD_BURST_MS,
 } from "../constants.js";
 import {
@@ -71,6 +72,8 @@ export interface PeerServiceLimits {
   readonly streamsPerRemote?: number;
   /** A stream whose other side neither sends (push) nor reads (fetch) for this long is ended. */
   readonly streamIdleTimeoutMs?: number;
+  /** A pushed piece must be complete within its size at this rate (or the idle timeout, if longer). */
+  readonly pushMinBytesPerSecond?: number;
 }
 
 /** What the PeerService needs. */
@@ -178,6 +181,7 @@ export class PeerServiceImpl implements ServiceImpl<typeof PeerService> {
   readonly #logger: Logger;
   readonly #slots: StreamSlots;
   readonly #idleMs: number;
+  readonly #pushMinBytesPerSecond: number;
   readonly #upload: RateLimiter | undefined;
   readonly #ping: (req: PingRequest) => PingResponse;
   readonly #registry: TransferRegistry | undefined;
@@ -191,6 +195,7 @@ export class PeerServiceImpl implements ServiceImpl<typeof PeerService> {
     const limits = deps.limits ?? {};
     this.#slots = new StreamSlots(limits.streamsPerRemote ?? PEER_STREAMS_PER_REMOTE_MAX);
     this.#idleMs = limits.streamIdleTimeoutMs ?? PEER_STREAM_IDLE_TIMEOUT_MS;
+    this.#pushMinBytesPerSecond = limits.pushMinBytesPerSecond ?? PUSH_MIN_BYTES_PER_SECOND;
     this.#upload = limits.uploadLimiter ?? (limits.uploadBytesPerSecond ? new RateLimiter(limits.uploadBytesPerSecond, UPLOAD_BURST_MS) : undefined);
     this.#ping = makePing(deps.peerName, deps.logger);
     this.#registry = deps.registry;
@@ -326,18 +331,29 @@ export class PeerServiceImpl implements ServiceImpl<typeof PeerService> {
       const whole = createHash("sha256");
       const count = pieceCount(manifest.size, manifest.pieceSize);
       for (let index = 0; index < count; index++) {
-        const msg = await this.#next(it, ctx, `piece ${index}`);
-        if (!msg) throw new InvalidRequestError(`The push ended after ${index} of ${count} pieces; nothing was kept.`);
-        if (msg.message.case !== "piece" || msg.message.value.pieceIndex !== index) {
-          throw new InvalidRequestError(`Expected piece ${index} of the push; pieces must come in order.`);
+        // A piece comes whole or in parts (PushPiece); it is checked once all its bytes are in. Parts
+        // are written as they come: the partial file is deleted unless the whole file verifies.
+        const length = pieceLength(manifest.size, manifest.pieceSize, index);
+        const deadline = Date.now() + Math.max(this.#idleMs, (length * 1000) / this.#pushMinBytesPerSecond);
+        const pieceHash = createHash("sha256");
+        for (let got = 0; got < length; ) {
+          const msg = await this.#next(it, ctx, got === 0 ? `piece ${index}` : `the rest of piece ${index}`, deadline);
+          if (!msg) throw new InvalidRequestError(`The push ended after ${index} of ${count} pieces; nothing was kept.`);
+          if (msg.message.case !== "piece" || msg.message.value.pieceIndex !== index) {
+            throw new InvalidRequestError(`Expected ${got === 0 ? "" : "the rest of "}piece ${index} of the push; pieces must come in order.`);
+          }
+          const data = msg.message.value.data;
+          if (data.length === 0) throw new InvalidRequestError(`A part of piece ${index} of the push carries no bytes.`);
+          if (got + data.length > length) throw new VerificationError(`Piece ${index} of the push failed verification (it is longer than the manifest says); nothing was kept.`);
+          pieceHash.update(data);
+          whole.update(data);
+          await writeAt(fh, data, index * manifest.pieceSize + got);
+          got += data.length;
+          transfer?.setBytesDone(index * manifest.pieceSize + got);
         }
-        const data = msg.message.value.data;
-        if (data.length !== pieceLength(manifest.size, manifest.pieceSize, index) || !bytesEqual(sha256(data), manifest.pieceHashes[index]!)) {
+        if (!bytesEqual(pieceHash.digest(), manifest.pieceHashes[index]!)) {
           throw new VerificationError(`Piece ${index} of the push failed verification; nothing was kept.`);
         }
-        whole.update(data);
-        await writeAt(fh, data, index * manifest.pieceSize);
-        transfer?.setBytesDone(index * manifest.pieceSize + data.length);
       }
       if (await this.#next(it, ctx, "the end of the push")) {
         throw new InvalidRequestError("The push sent more pieces than its manifest lists; nothing was kept.");
@@ -384,17 +400,25 @@ export class PeerServiceImpl implements ServiceImpl<typeof PeerService> {
     }
   }
 
-  /** The next message of a client stream, or undefined at its end; StalledError after the idle timeout. */
-  async #next<T>(it: AsyncIterator<T>, ctx: HandlerContext, what: string): Promise<T | undefined> {
+  /**
+   * The next message of a client stream, or undefined at its end; StalledError after the idle timeout,
+   * or at `deadline` (epoch ms) if that comes first: the push is then slower than the receiver takes.
+   */
+  async #next<T>(it: AsyncIterator<T>, ctx: HandlerContext, what: string, deadline = Infinity): Promise<T | undefined> {
     let timer: NodeJS.Timeout | undefined;
     let onAbort: (() => void) | undefined;
     const pending = it.next();
     pending.catch(() => undefined);
+    const untilDeadline = deadline - Date.now();
+    const stalled =
+      untilDeadline < this.#idleMs
+        ? new StalledError(`The push is too slow: ${what} did not arrive in time (this peer takes pushes of at least ${formatBytes(this.#pushMinBytesPerSecond)}/s).`)
+        : new StalledError(`The push stalled: nothing arrived for ${Math.round(this.#idleMs / 1000)} s while waiting for ${what}.`);
     try {
       const r = await Promise.race([
         pending,
         new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new StalledError(`The push stalled: nothing arrived for ${Math.round(this.#idleMs / 1000)} s while waiting for ${what}.`)), this.#idleMs);
+          timer = setTimeout(() => reject(stalled), Math.max(0, Math.min(this.#idleMs, untilDeadline)));
           onAbort = () => reject(ctx.signal.reason);
           ctx.signal.addEventListener("abort", onAbort, { once: true });
         }),

@@ -9,7 +9,7 @@ import type { FileStore, Manifest } from "../store/file-store.js";
 import { pieceCount } from "../store/pieces.js";
 import type { PeerRef, Pusher } from "./api.js";
 import type { PeerClients } from "./peer-clients.js";
-import type { RateLimiter } from "./rate-limiter.js";
+import { sliceBytes, type RateLimiter } from "./rate-limiter.js";
 import { Transfer, type TransferRegistry } from "./transfer.js";
 import { manifestToProto } from "./wire.js";
 
@@ -114,17 +114,25 @@ export class FilePusher implements Pusher {
       const data = await next!;
       next = i + 1 < count ? this.#deps.store.readPiece(manifest.contentId, i + 1) : undefined;
       next?.catch(() => undefined);
-      if (this.#deps.uploadLimiter) {
-        onSent("pacing");
-        try {
-          await this.#deps.uploadLimiter.take(data.length, signal);
-        } finally {
-          onSent("paced");
+      // Under the cap a piece goes in parts of 250 ms of the cap each (PushPiece), so its bytes keep
+      // flowing: sent whole after its wait, a 1 MiB piece at 30 KB/s was 35 s of silence, and the
+      // receiver ended the push as stalled after 30. Without a cap it goes whole.
+      const limiter = this.#deps.uploadLimiter;
+      const part = limiter ? sliceBytes(limiter.bytesPerSecond) : data.length;
+      for (let at = 0; at < data.length; at += part) {
+        const end = Math.min(at + part, data.length);
+        if (limiter) {
+          onSent("pacing");
+          try {
+            await limiter.take(end - at, signal);
+          } finally {
+            onSent("paced");
+          }
         }
+        yield create(PushFileRequestSchema, { message: { case: "piece", value: { pieceIndex: i, data: end - at === data.length ? data : data.subarray(at, end) } } });
+        sent += end - at;
+        onSent(sent);
       }
-      yield create(PushFileRequestSchema, { message: { case: "piece", value: { pieceIndex: i, data } } });
-      sent += data.length;
-      onSent(sent);
     }
   }
 }

@@ -1,4 +1,5 @@
 // A token bucket for upload bytes, shared by every stream of one pserver.
+import { UPLOAD_SLICE_MAX_BYTES, UPLOAD_SLICE_MIN_BYTES, UPLOAD_SLICE_MS } from "../constants.js";
 
 /** Waits so that bytes taken through it average at most `bytesPerSecond`, with a short burst allowance. */
 export class RateLimiter {
@@ -27,6 +28,14 @@ export class RateLimiter {
     if (waitMs <= 0) return;
     await sleep(waitMs, signal);
   }
+}
+
+/**
+ * How many bytes a capped sender sends at a time: UPLOAD_SLICE_MS of the cap, within bounds. Sending a
+ * piece in slices keeps its bytes flowing under a low cap (served pieces, pushed parts).
+ */
+export function sliceBytes(bytesPerSecond: number): number {
+  return Math.min(UPLOAD_SLICE_MAX_BYTES, Math.max(UPLOAD_SLICE_MIN_BYTES, Math.floor((bytesPerSecond * UPLOAD_SLICE_MS) / 1000)));
 }
 
 /** setTimeout as a promise that an AbortSignal can cut short. */

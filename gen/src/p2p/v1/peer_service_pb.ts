@@ -243,7 +243,11 @@ export const PushHeaderSchema: GenMessage<PushHeader> = /*@__PURE__*/
   messageDesc(file_p2p_v1_peer_service, 7);
 
 /**
- * PushPiece carries one piece of a pushed file.
+ * PushPiece carries one piece of a pushed file, or the next part of one.
+ * A piece comes whole in one message, or in several consecutive messages with the same piece_index whose
+ * data, in order, make up the piece (a sender under an upload cap sends parts as the cap allows, so that
+ * bytes keep flowing while a large piece goes out slowly). The receiver checks the piece's hash once all
+ * its bytes are in. A part carries at least one byte; parts never cross into the next piece.
  *
  * @generated from message p2p.v1.PushPiece
  */
@@ -256,7 +260,7 @@ export type PushPiece = Message<"p2p.v1.PushPiece"> & {
   pieceIndex: number;
 
   /**
-   * The piece's bytes.
+   * The piece's bytes, or the next part of them.
    *
    * @generated from field: bytes data = 2;
    */
