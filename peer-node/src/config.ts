@@ -3,6 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseEnv } from "node:util";
+import { PUSH_MIN_BYTES_PER_SECOND } from "./constants.js";
 import { isPeerName } from "./directory/wire.js";
 
 /** Everything `peer-node serve` needs, validated. */
@@ -43,7 +44,7 @@ export const SERVE_SETTINGS = [
   { key: "directory-url", flag: "--directory-url", env: "PEER_DIRECTORY_URL", help: "directory base URL(s), comma-separated for failover (default http://127.0.0.1:7000)" },
   { key: "advertised-address", flag: "--advertised-address", env: "PEER_ADVERTISED_ADDRESS", help: "URL other peers reach this pserver at (default http://host:port)" },
   { key: "trusted-origins", flag: "--trusted-origins", env: "PEER_TRUSTED_ORIGINS", help: "comma-separated browser origins allowed cross-origin (\"*\" = any)" },
-  { key: "upload-rate", flag: "--upload-rate", env: "PEER_UPLOAD_RATE", help: "cap on upload bytes/s, e.g. 500K, 10M (default: none)" },
+  { key: "upload-rate", flag: "--upload-rate", env: "PEER_UPLOAD_RATE", help: "cap on upload bytes/s, at least 4K, e.g. 500K, 10M (default: none)" },
   { key: "web-dir", flag: "--web-dir", env: "PEER_WEB_DIR", help: "built web app to serve at / (default: web/dist of this repo when present)" },
   { key: "log-level", flag: "--log-level", env: "PEER_LOG_LEVEL", help: "pino level: fatal, error, warn, info, debug (default info)" },
 ] as const;
@@ -183,7 +184,10 @@ export function parseRate(value: string | undefined): number | undefined {
   if (!match) throw new Error(`--upload-rate must be bytes per second like 500K or 10M, got "${value}".`);
   const scale = { "": 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 }[match[2]!.toUpperCase() as "" | "K" | "M" | "G"];
   const rate = Math.floor(Number(match[1]) * scale);
-  if (rate < 1024) throw new Error("--upload-rate must be at least 1K (1024 bytes per second).");
+  // Peers refuse pushes slower than this (PUSH_MIN_BYTES_PER_SECOND): a lower cap could push nothing.
+  if (rate < PUSH_MIN_BYTES_PER_SECOND) {
+    throw new Error(`--upload-rate must be at least ${PUSH_MIN_BYTES_PER_SECOND / 1024}K (${PUSH_MIN_BYTES_PER_SECOND} bytes per second): peers refuse pushes slower than that.`);
+  }
   return rate;
 }
 

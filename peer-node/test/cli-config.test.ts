@@ -55,4 +55,10 @@ describe("serve configuration", () => {
   ])("reads the upload rate %s", (text, bytes) => {
     expect(parseRate(text)).toBe(bytes);
   });
+
+  it("refuses an upload rate below what peers take for a push, and one that is not a rate", () => {
+    expect(parseRate("4K")).toBe(4096);
+    expect(() => parseRate("3K")).toThrow("--upload-rate must be at least 4K (4096 bytes per second): peers refuse pushes slower than that.");
+    expect(() => parseRate("fast")).toThrow('--upload-rate must be bytes per second like 500K or 10M, got "fast".');
+  });
 });
