@@ -1,5 +1,6 @@
 // Transfer benchmark: prints figures, asserts nothing (house rule 10). Run: npm run bench -w peer-node
-//  1. 1 GiB download between two pserver processes vs a raw node:http2 stream of the same bytes;
+//  1. 1 GiB download between two pserver processes vs a raw node:http2 stream of the same bytes (and
+//     vs two verified raw pipelines, pipelines.ts: the best our design and an alternative can reach);
 //  2. peak RSS of the downloading process during that download;
 //  3. three seeders each capped at the same upload rate R: the download rate as a multiple of R.
 // Everything lives in a temp dir that is deleted at the end. Each figure is the best of BENCH_RUNS runs
@@ -154,13 +155,17 @@ async function main(): Promise<void> {
     // hit every kind alike.
     const raw = await start("raw.ts", ["serve", big], /ready (\S+)\n/);
     const rawUrl = raw.match[1]!;
-    const rawKinds = ["mem", "disk", "verify", "naive"] as const;
+    // ring / worker: verified raw pipelines on two threads (pipelines.ts), our design's and an alternative's.
+    const rawKinds = ["mem", "disk", "verify", "naive", "ring", "worker"] as const;
     const rawRates = new Map<string, number[]>(rawKinds.map((k) => [k, []]));
     const rawCpu = new Map<string, number[]>(rawKinds.map((k) => [k, []]));
     const rawRss = new Map<string, number[]>(rawKinds.map((k) => [k, []]));
     const rawRun = async (kind: (typeof rawKinds)[number], record = true) => {
       const out = kind === "mem" ? "-" : join(root, "raw-out.bin");
-      const { child, match } = await start("raw.ts", ["fetch", rawUrl, out, ...(kind === "naive" || kind === "verify" ? [kind] : [])], /(\{.*\})\n/);
+      const pipeline = kind === "ring" || kind === "worker";
+      const { child, match } = pipeline
+        ? await start("pipelines.ts", [rawUrl, out, kind], /(\{.*\})\n/)
+        : await start("raw.ts", ["fetch", rawUrl, out, ...(kind === "naive" || kind === "verify" ? [kind] : [])], /(\{.*\})\n/);
       await new Promise((r) => (child.exitCode !== null ? r(undefined) : child.once("exit", r)));
       const r = JSON.parse(match[1]!) as { bytes: number; seconds: number; cpuSeconds: number; peakRssBytes: number };
       await rm(out, { force: true });
@@ -207,6 +212,16 @@ async function main(): Promise<void> {
     console.log(
       `   (the same, naive: createWriteStream of each chunk: ${fmt(Math.max(...rawNaive))} / ${fmt(median(rawNaive))}   CPU ${cpuPerGiB(rawCpu.get("naive")!)} s/GiB)`,
     );
+    // What a design can reach at best: the same verified work on two threads, with no gRPC and no bookkeeping.
+    for (const [kind, what] of [
+      ["ring", "verified on 2 threads as ours (main receives, copies into a ring; a worker hashes, writes)"],
+      ["worker", "verified on 2 threads, receiving in a worker (hash + writev from the chunks; whole file in a 2nd worker)"],
+    ] as const) {
+      const rates = rawRates.get(kind)!;
+      console.log(
+        `   raw ${what}: ${fmt(Math.max(...rates))} / ${fmt(median(rates))}   CPU ${cpuPerGiB(rawCpu.get(kind)!)} s/GiB   = ${(Math.max(...rates) / Math.max(...rawDisk)).toFixed(2)}x raw-to-disk`,
+      );
+    }
     console.log(
       `   PieceDownloader (gRPC, verified, to folder): ${fmt(best)} / ${fmt(median(oursRates))}   CPU ${cpuPerGiB(ours.map((o) => o.cpuSeconds / (o.bytes / 2 ** 30)))} s/GiB (all threads)  (runs: ${oursRates.map(fmt).join(", ")})`,
     );
