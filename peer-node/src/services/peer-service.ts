@@ -54,7 +54,7 @@ import {
 } from "../gen.js";
 import type { FileStore } from "../store/file-store.js";
 import { validateFileName } from "../store/names.js";
-import { bytesEqual, checkContentId, checkManifest, pieceCount, pieceLength, sha256 } from "../store/pieces.js";
+import { bytesEqual, checkContentId, checkManifest, pieceCount, pieceLength } from "../store/pieces.js";
 import type { RedeemTicket } from "../transfer/api.js";
 import { formatBytes } from "../transfer/format.js";
 import { RateLimiter } from "../transfer/rate-limiter.js";

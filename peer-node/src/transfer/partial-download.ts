@@ -8,7 +8,7 @@
 import { open, readFile, readdir, rename, rm, writeFile, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import type { Manifest } from "../store/file-store.js";
-import { checkManifest, isContentId, pieceCount, pieceLength } from "../store/pieces.js";
+import { bytesEqual, checkManifest, isContentId, pieceCount, pieceLength } from "../store/pieces.js";
 
 interface ManifestFileV1 {
   version: 1;
@@ -132,7 +132,7 @@ export class PartialDownload {
     const kept = new Uint8Array(Math.ceil(count / 8));
     if (manifest.size === old.size && manifest.pieceSize === old.pieceSize) {
       for (let i = 0; i < count; i++) {
-        if (this.has(i) && Buffer.from(manifest.pieceHashes[i]!).equals(old.pieceHashes[i]!)) kept[i >> 3]! |= 1 << (i & 7);
+        if (this.has(i) && bytesEqual(manifest.pieceHashes[i]!, old.pieceHashes[i]!)) kept[i >> 3]! |= 1 << (i & 7);
       }
     } else {
       await this.#fh.truncate(manifest.size);
