@@ -2,8 +2,9 @@
 // hashes each 1 MiB piece and the whole file and writes to disk, as ours must, without gRPC or any of
 // the downloader's bookkeeping. They bound what a change of our design could gain (issue 4).
 //   pipelines.ts <url> <out> ring    ours: the main thread receives HTTP/2 and copies each piece into a
-//                                    shared ring; a worker hashes the piece and the whole file, and has
-//                                    the thread pool write it (piece-stream.ts + piece-worker.ts, bare)
+//                                    ring slot, whose memory goes to a worker (transferred) that hashes
+//                                    the piece and the whole file, has the thread pool write it, and gives
+//                                    the memory back (piece-stream.ts + piece-ring.ts + piece-worker.ts, bare)
 //   pipelines.ts <url> <out> worker  the alternative: HTTP/2 is received in a worker (small heap and young
 //                                    generation), which hashes each piece from the received chunks and
 //                                    writes them with writev (no copy); a second worker hashes the whole
@@ -25,7 +26,6 @@ const RING_WORKER = `
 const { parentPort, workerData } = require("node:worker_threads");
 const fs = require("node:fs");
 const crypto = require("node:crypto");
-const ring = Buffer.from(workerData.sab);
 const fd = fs.openSync(workerData.out, "w");
 const whole = crypto.createHash("sha256");
 let pending = 0;
@@ -33,14 +33,14 @@ let ending = false;
 const end = () => { fs.fdatasyncSync(fd); fs.closeSync(fd); whole.digest(); parentPort.postMessage({ end: true }); };
 parentPort.on("message", (m) => {
   if (m.end) { ending = true; if (pending === 0) end(); return; }
-  const data = ring.subarray(m.slot * ${PIECE}, m.slot * ${PIECE} + m.length);
+  const data = Buffer.from(m.buffer, 0, m.length);
   crypto.createHash("sha256").update(data).digest();
   whole.update(data);
   pending++;
   fs.write(fd, data, 0, m.length, m.index * ${PIECE}, (err) => {
     if (err) throw err;
     pending--;
-    parentPort.postMessage({ slot: m.slot });
+    parentPort.postMessage({ slot: m.slot, buffer: m.buffer }, [m.buffer]);
     if (ending && pending === 0) end();
   });
 });`;
@@ -112,9 +112,8 @@ process.stdout.write(`${JSON.stringify({ bytes, seconds, cpuSeconds: (cpu.user +
 process.exit(0);
 
 async function ring(): Promise<number> {
-  const sab = new SharedArrayBuffer(UNWRITTEN * PIECE);
-  const slots = Buffer.from(sab);
-  const worker = new Worker(RING_WORKER, { eval: true, workerData: { sab, out } });
+  const slots = Array.from({ length: UNWRITTEN }, () => Buffer.from(new ArrayBuffer(PIECE)));
+  const worker = new Worker(RING_WORKER, { eval: true, workerData: { out } });
   const free = Array.from({ length: UNWRITTEN }, (_, k) => k);
   const session = http2.connect(url, { settings });
   session.once("connect", () => session.setLocalWindowSize(HTTP2_SESSION_WINDOW_BYTES));
@@ -128,14 +127,16 @@ async function ring(): Promise<number> {
   let ended = false;
   let endSent = false;
   const done = new Promise<void>((resolve) => {
-    worker.on("message", (m: { slot?: number; end?: boolean }) => {
+    worker.on("message", (m: { slot?: number; buffer?: ArrayBuffer; end?: boolean }) => {
       if (m.end) return resolve();
+      slots[m.slot!] = Buffer.from(m.buffer!);
       free.push(m.slot!);
       pump();
     });
   });
   const flush = () => {
-    worker.postMessage({ slot, index: index++, length: filled });
+    const buffer = slots[slot!]!.buffer;
+    worker.postMessage({ slot, buffer, index: index++, length: filled }, [buffer]);
     slot = undefined;
     filled = 0;
   };
@@ -148,7 +149,7 @@ async function ring(): Promise<number> {
         return;
       }
       const chunk = queue[0]!;
-      const n = chunk.copy(slots, slot * PIECE + filled, queueAt, Math.min(chunk.length, queueAt + PIECE - filled));
+      const n = chunk.copy(slots[slot]!, filled, queueAt, Math.min(chunk.length, queueAt + PIECE - filled));
       queueAt += n;
       filled += n;
       if (queueAt === chunk.length) {

@@ -533,7 +533,7 @@ class DownloadJob {
     this.#ring = new PieceRing(slots, pieceSize + PIECE_MESSAGE_SLACK_BYTES);
     // "Written", not "verified": a piece is marked verified before its write lands, and the hasher may
     // read it back from disk (a bench run hashed zeros that way before this was the partial's bit).
-    this.#worker = new PieceWorker(partial.partPath, chosen.manifest, partial.verified, this.#ring);
+    this.#worker = new PieceWorker(partial.partPath, chosen.manifest, partial.verified);
   }
 
   /**
