@@ -293,6 +293,18 @@ describe("PushFile", () => {
     expect(seconds).toBeGreaterThanOrEqual(small.bytes.length / rate - UPLOAD_BURST_MS / 1000 - 0.05);
   });
 
+  it("tells the user in words when the receiver goes away mid-push", async () => {
+    const target = await startBob();
+    const limiter = new RateLimiter(400_000, UPLOAD_BURST_MS);
+    const capped = new FilePusher({ store: alice.store, registry, peers: clients, logger, selfName: "alice", uploadLimiter: limiter });
+    const t = capped.push(file.contentId, target, "good-ticket");
+    await waitFor(() => t.snapshot().bytesDone > 0, "the push to be under way");
+    bob.kill(); // like a receiver whose process died: every connection dropped at once
+    const end = await t.done;
+    expect(end.state).toBe("failed");
+    expect(end.error).toBe("The connection to bob was lost during the push (bob may have stopped); the file was not delivered.");
+  });
+
   it("refuses a push without a valid ticket (PermissionDenied) and writes nothing", async () => {
     const target = await startBob();
     const end = await pusher.push(file.contentId, target, "forged").done;

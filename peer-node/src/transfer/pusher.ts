@@ -151,6 +151,10 @@ function describePushFailure(err: unknown, target: PeerRef): string {
         return `${target.name} rejected the data: ${err.rawMessage}`;
       case Code.Unavailable:
         return `Could not reach ${target.name} at ${target.address}.`;
+      case Code.Canceled:
+        // Not our cancel (handled before): the stream was reset under us, as when the receiver's
+        // process dies and its connection drops (Node resets the open streams with CANCEL).
+        return `The connection to ${target.name} was lost during the push (${target.name} may have stopped); the file was not delivered.`;
       case Code.DeadlineExceeded:
         return `${target.name} timed out the push: ${err.rawMessage}`;
       default:
