@@ -51,23 +51,26 @@ describe("startDirectory", () => {
   });
 });
 
+/** Runs src/main.ts with `args`; `url` resolves with the URL it logs once listening, `logged` holds its lines. */
+function startProgram(args: string[], env?: NodeJS.ProcessEnv) {
+  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", ...args], { cwd: SERVER_DIR, env: env ?? process.env, stdio: ["ignore", "pipe", "pipe"] });
+  const logged: string[] = [];
+  const url = new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout }).on("line", (line) => {
+      logged.push(line);
+      const match = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(line);
+      if (match) resolve(match[1] as string);
+    });
+    child.on("exit", () => reject(new Error(`exited before listening:\n${logged.join("\n")}`)));
+  });
+  return { child, logged, url };
+}
+
 describe("the program (src/main.ts)", () => {
   it("prints the real port for --port 0 and stops gracefully on SIGTERM", async () => {
     const dataDir = await mkdtemp(join(tmpdir(), "directory-main-"));
-    const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "--port", "0", "--data-dir", dataDir], {
-      cwd: SERVER_DIR,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const { child, logged, url: listening } = startProgram(["--port", "0", "--data-dir", dataDir]);
     try {
-      const logged: string[] = [];
-      const listening = new Promise<string>((resolve, reject) => {
-        createInterface({ input: child.stdout }).on("line", (line) => {
-          logged.push(line);
-          const match = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(line);
-          if (match) resolve(match[1] as string);
-        });
-        child.on("exit", () => reject(new Error(`exited before listening:\n${logged.join("\n")}`)));
-      });
       const url = await listening;
       expect(url).toMatch(/^http:\/\/127\.0\.0\.1:[1-9]\d*$/);
       expect((await fetch(`${url}/healthz`)).status).toBe(200);
@@ -86,20 +89,9 @@ describe("the program (src/main.ts)", () => {
     // pino's default (buffered) destination retried a broken stdout for ever in its exit flush: the
     // process hung and only SIGKILL ended it (found on the pserver under npm start; same logger here).
     const dataDir = await mkdtemp(join(tmpdir(), "directory-epipe-"));
-    const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "--port", "0", "--data-dir", dataDir], {
-      cwd: SERVER_DIR,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const { child, url: listening } = startProgram(["--port", "0", "--data-dir", dataDir]);
     try {
-      const url = await new Promise<string>((resolve, reject) => {
-        let out = "";
-        child.stdout.on("data", (chunk: Buffer) => {
-          out += chunk.toString();
-          const match = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(out);
-          if (match) resolve(match[1] as string);
-        });
-        child.on("exit", () => reject(new Error(`exited before listening:\n${out}`)));
-      });
+      const url = await listening;
       child.stdout.destroy();
       // A request that logs a warning writes into the broken pipe before the shutdown does.
       const bad = await fetch(`${url}/api/v1/login`, { method: "POST", headers: { "content-type": "application/json" }, body: "{" });
@@ -157,22 +149,12 @@ describe.skipIf(POSTGRES.skipReason !== null)(
       const databaseSchema = schemaName();
       const withPassword = new URL(POSTGRES.url);
       withPassword.password = "not-a-real-secret";
-      const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "--port", "0", "--database-schema", databaseSchema], {
-        cwd: SERVER_DIR,
-        // Trust auth ignores the password; it is there to prove it is never logged.
-        env: { ...process.env, DIRECTORY_DATABASE_URL: withPassword.toString() },
-        stdio: ["ignore", "pipe", "pipe"],
+      // Trust auth ignores the password; it is there to prove it is never logged.
+      const { child, logged, url: listening } = startProgram(["--port", "0", "--database-schema", databaseSchema], {
+        ...process.env,
+        DIRECTORY_DATABASE_URL: withPassword.toString(),
       });
       try {
-        const logged: string[] = [];
-        const listening = new Promise<string>((resolve, reject) => {
-          createInterface({ input: child.stdout }).on("line", (line) => {
-            logged.push(line);
-            const match = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(line);
-            if (match) resolve(match[1] as string);
-          });
-          child.on("exit", () => reject(new Error(`exited before listening:\n${logged.join("\n")}`)));
-        });
         const url = await listening;
         expect((await fetch(`${url}/healthz`)).status).toBe(200);
         const closed = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
