@@ -138,6 +138,8 @@ class PieceCall {
     stream.on("data", (chunk: Buffer) => this.#onData(chunk));
     stream.once("end", () => this.#onEnd());
     stream.once("close", () => {
+      // Most calls have ended by now (their trailers came): no error to build for a finished call.
+      if (this.#done) return;
       const clean = this.#streamError === undefined && (stream.rstCode === undefined || stream.rstCode === h2.NGHTTP2_NO_ERROR);
       // Ended cleanly while the last chunk waits for a slot: the end is handled after that chunk.
       if (clean && this.#waiting) this.#pendingEnd = true;
