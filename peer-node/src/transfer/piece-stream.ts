@@ -62,6 +62,12 @@ export interface FetchPiecesOptions {
 }
 
 const ENVELOPE_HEADER_BYTES = 5;
+/**
+ * How often a call tells the session pool that its connection is alive. The pool restarts its keepalive
+ * ping timer each time (two clearTimeouts and a setTimeout): per 16 KiB chunk that was ~65,000 timers per
+ * GiB; once per this long is as good against a ping every 15 s (PEER_SESSION_PING_INTERVAL_MS).
+ */
+const ALIVE_NOTIFY_MS = 100;
 const FLAG_COMPRESSED = 0b0000_0001;
 const PATH = `/${PeerService.typeName}/${PeerService.method.fetchPieces.name}`;
 
@@ -110,6 +116,8 @@ class PieceCall {
   #filled = 0;
   #slot: PieceSlot | undefined;
   #waiting = false;
+  /** When the session pool was last told that bytes arrived (Date.now()). */
+  #aliveNotifiedAt = -Infinity;
   /** The stream ended while a chunk still waited for a slot. */
   #pendingEnd = false;
   #streamError: unknown;
@@ -166,7 +174,11 @@ class PieceCall {
   #onData(chunk: Buffer): void {
     if (this.#done) return;
     this.#o.onBytes?.();
-    this.#opener.notifyResponseByteRead(this.#stream);
+    const now = Date.now();
+    if (now - this.#aliveNotifiedAt >= ALIVE_NOTIFY_MS) {
+      this.#aliveNotifiedAt = now;
+      this.#opener.notifyResponseByteRead(this.#stream);
+    }
     try {
       this.#parse(chunk, 0);
     } catch (err) {

@@ -6,11 +6,12 @@ import type net from "node:net";
 import { join } from "node:path";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { Http2SessionManager } from "@connectrpc/connect-node";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { FetchPiecesResponseSchema } from "../../src/gen.js";
 import { PeerClients } from "../../src/transfer/peer-clients.js";
 import { PieceRing } from "../../src/transfer/piece-ring.js";
-import { HolderProtocolError, type ReceivedPiece } from "../../src/transfer/piece-stream.js";
+import { fetchPiecesIntoRing, HolderProtocolError, type ReceivedPiece, type StreamOpener } from "../../src/transfer/piece-stream.js";
 import { logger, tempDir, writeRandomFile } from "../store/helpers.js";
 import { TEST_PIECE_BYTES, startTestPeer } from "./helpers.js";
 
@@ -186,6 +187,48 @@ describe("FetchPieces into a ring, from a holder that breaks the framing", () =>
     const { got } = await fetchAll(address, id, [4], r);
     expect(got.get(4)!.equals(data)).toBe(true);
     expect(r.freeCount).toBe(2);
+  });
+
+  it("tells the session pool its connection is alive when bytes arrive, not on every chunk", async () => {
+    // The pool restarts its keepalive ping timer on each notice: thousands of tiny DATA frames must not
+    // mean thousands of timers, and a call whose bytes arrive must still count as alive.
+    const data = Buffer.alloc(3000, 5);
+    const address = await fakeHolder((s) => {
+      s.respond(grpcHeaders, { waitForTrailers: true });
+      s.on("wantTrailers", () => s.sendTrailers({ "grpc-status": "0" }));
+      const bytes = frame(pieceMessage(2, data));
+      let at = 0;
+      const next = () => {
+        if (at === bytes.length) return void s.end();
+        s.write(bytes.subarray(at, at + 1), next);
+        at++;
+      };
+      next();
+    });
+    const sessions = new Http2SessionManager(address);
+    closers.push(() => sessions.abort());
+    let notices = 0;
+    const opener: StreamOpener = {
+      request: (method, path, headers, options) => sessions.request(method, path, headers, options),
+      notifyResponseByteRead: (stream) => {
+        notices++;
+        sessions.notifyResponseByteRead(stream);
+      },
+    };
+    const started = Date.now();
+    let got: Buffer | undefined;
+    await fetchPiecesIntoRing(opener, { contentId: id, pieceIndexes: [2] }, {
+      ring: ring(),
+      signal: AbortSignal.timeout(10_000),
+      onPiece: (p) => {
+        got = Buffer.from(p.slot.bytes.subarray(p.offset, p.offset + p.length));
+        p.slot.release();
+        return true;
+      },
+    });
+    expect(got?.equals(data)).toBe(true);
+    expect(notices).toBeGreaterThanOrEqual(1);
+    expect(notices).toBeLessThanOrEqual(2 + (Date.now() - started) / 100);
   });
 
   const cases: Array<{ name: string; answer: (s: http2.ServerHttp2Stream) => void; expected: (err: unknown) => void }> = [
