@@ -23,6 +23,7 @@ export class FileChangedError extends Error {}
 /** A small cache of open file handles keyed by what the caller knows about the file. */
 export class OpenFiles {
   readonly #slots = new Map<string, Slot>();
+  #closed = false;
 
   /**
    * Runs `fn` with an open handle of `path`. `key` names the file's identity (it changes when the file
@@ -30,6 +31,9 @@ export class OpenFiles {
    * now and then); a failed check throws FileChangedError.
    */
   async use<T>(key: string, owner: string, path: string, check: (st: Stats) => boolean, fn: (fh: FileHandle) => Promise<T>): Promise<T> {
+    // A read that outlives closeAll (a piece still being served while the pserver stops) gets a handle of
+    // its own, closed after it: a cached one would stay open until the collector closed it (with a warning).
+    if (this.#closed) return useOnce(path, check, fn);
     const now = Date.now();
     this.#sweep(now);
     let slot = this.#slots.get(key);
@@ -69,8 +73,9 @@ export class OpenFiles {
     for (const [key, slot] of this.#slots) if (slot.owner === owner) this.#kill(key, slot);
   }
 
-  /** Closes everything. */
+  /** Closes everything; later uses open and close a handle each. */
   closeAll(): void {
+    this.#closed = true;
     for (const [key, slot] of this.#slots) this.#kill(key, slot);
   }
 
@@ -87,5 +92,15 @@ export class OpenFiles {
     if (this.#slots.size < MAX_OPEN) return;
     const idle = [...this.#slots].filter(([, s]) => s.users === 0).sort((a, b) => a[1].lastUseMs - b[1].lastUseMs);
     for (const [key, slot] of idle.slice(0, this.#slots.size - MAX_OPEN + 1)) this.#kill(key, slot);
+  }
+}
+
+async function useOnce<T>(path: string, check: (st: Stats) => boolean, fn: (fh: FileHandle) => Promise<T>): Promise<T> {
+  const fh = await open(path, "r");
+  try {
+    if (!check(await fh.stat())) throw new FileChangedError(path);
+    return await fn(fh);
+  } finally {
+    await fh.close();
   }
 }
