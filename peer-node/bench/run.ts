@@ -13,7 +13,7 @@ import { link, mkdir, mkdtemp, open, rm, utimes } from "node:fs/promises";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { bundle } from "../bin/bundle.js";
-import { PSERVER_NODE_FLAGS } from "../bin/node-flags.js";
+import { PSERVER_ENV, PSERVER_NODE_FLAGS } from "../bin/node-flags.js";
 
 const MiB = 1024 * 1024;
 const BIG_BYTES = Number(process.env.BENCH_BIG_MIB ?? 1024) * MiB;
@@ -70,18 +70,38 @@ function measureSha256(): number {
   return best;
 }
 
+/**
+ * How fast this machine hands out fresh memory: MB/s of a first write into 256 MiB just mapped, and of a
+ * second write into the same memory. Every byte a download lands in the page cache needs a fresh page;
+ * on a VM whose host takes freed memory back (page reporting), that first touch can cost more than the
+ * copy itself: seen here from ~330 MB/s (a freshly booted VM) to several GB/s. When it is slow, the raw
+ * stream to disk is bound by it as much as ours, and the ratio against it rises; when it is fast, our
+ * hashing decides. Printed so that a ratio can be read with the machine it came from.
+ */
+function measureFirstTouch(): { firstMBps: number; againMBps: number } {
+  const bytes = 256 * MiB;
+  const memory = Buffer.alloc(bytes);
+  const rate = (fill: number) => {
+    const started = performance.now();
+    memory.fill(fill);
+    return bytes / 1e6 / ((performance.now() - started) / 1000);
+  };
+  const firstMBps = rate(1);
+  return { firstMBps, againMBps: rate(2) };
+}
+
 /** The bundles of the benchmark's programs (made once per run, in peer-node/dist where imports resolve). */
 const bundles = new Map<string, Promise<string>>();
 
 /**
  * Runs a benchmark program as the pserver runs (bin/peer-node.js): bundled for plain Node, no tsx loader
- * in the process whose memory is measured, with the pserver's Node flags. Resolves with its first stdout line matching `pattern`.
+ * in the process whose memory is measured, with the pserver's Node flags and environment. Resolves with its first stdout line matching `pattern`.
  */
 async function start(script: string, args: string[], pattern: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
   if (!bundles.has(script)) bundles.set(script, bundle(join("bench", script), `bench-${script.replace(/\.ts$/, "")}`));
   const file = await bundles.get(script)!;
-  // With the pserver's Node flags, the raw baseline's processes too: the same runtime on both sides.
-  const child = spawn(process.execPath, [...PSERVER_NODE_FLAGS, file, ...args], { stdio: ["ignore", "pipe", "inherit"] });
+  // With the pserver's Node flags and environment, the raw baseline's processes too: the same runtime on both sides.
+  const child = spawn(process.execPath, [...PSERVER_NODE_FLAGS, file, ...args], { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, ...PSERVER_ENV } });
   children.add(child);
   child.once("exit", () => children.delete(child));
   return new Promise((resolve, reject) => {
@@ -145,8 +165,13 @@ const load = () => loadavg().map((x) => x.toFixed(2)).join(" ");
 async function main(): Promise<void> {
   const root = await mkdtemp(join(tmpdir(), "p2p-bench-"));
   try {
-    console.log(`peer-node transfer benchmark (node ${process.version} ${PSERVER_NODE_FLAGS.join(" ")}, ${RUNS} runs each, load average ${load()})`);
+    console.log(`peer-node transfer benchmark (node ${process.version} ${PSERVER_NODE_FLAGS.join(" ")}, ${Object.entries(PSERVER_ENV).map(([k, v]) => `${k}=${v}`).join(" ")}, ${RUNS} runs each, load average ${load()})`);
     const sha256MBps = measureSha256();
+    const touch = measureFirstTouch();
+    console.log(
+      `fresh memory on this machine: first write ${fmt(touch.firstMBps)} MB/s, second write ${fmt(touch.againMBps)} MB/s ` +
+        `(a slow first write slows every download to disk, the raw one too: see measureFirstTouch)`,
+    );
     const big = join(root, "files", "big.bin");
     const bigId = await makeFile(big, BIG_BYTES);
 
@@ -260,7 +285,8 @@ async function main(): Promise<void> {
     console.log(`\n3. ${(CAPPED_BYTES / MiB).toFixed(0)} MiB from seeders each capped at R = ${fmt(r)} MB/s`);
     console.log(`   one seeder:    ${fmt(mbps(one.bytes, one.seconds))} MB/s = ${(mbps(one.bytes, one.seconds) / r).toFixed(2)} R`);
     console.log(`   three seeders: ${fmt(mbps(three.bytes, three.seconds))} MB/s = ${(mbps(three.bytes, three.seconds) / r).toFixed(2)} R  (target >= 2.5 R)`);
-    console.log(`\nload average at the end: ${load()}`);
+    const touchEnd = measureFirstTouch();
+    console.log(`\nload average at the end: ${load()}; fresh memory: first write ${fmt(touchEnd.firstMBps)} MB/s, second ${fmt(touchEnd.againMBps)} MB/s`);
   } finally {
     for (const c of children) c.kill("SIGKILL");
     await rm(root, { recursive: true, force: true });

@@ -1,6 +1,7 @@
-// The Node flags a pserver runs with. bin/peer-node.js carries them in its shebang (so `npx peer-node`
-// and an installed `peer-node` get them), and whatever starts a pserver with `node bin/peer-node.js`
-// (npm start, the benchmark) passes them itself. A test checks that the shebang holds exactly these.
+// How a pserver process is started: Node flags and environment. bin/peer-node.js carries both in its
+// shebang (so `npx peer-node` and an installed `peer-node` get them), and whatever starts a pserver with
+// `node bin/peer-node.js` (npm start, the benchmark, the chaos harness) passes them itself. A test checks
+// that the shebang holds exactly these; `serve` warns when it runs without them (missingPserverSettings).
 //
 // --max-semi-space-size=1 (MiB; Node 20's default grows to 16): every chunk a download receives arrives
 // in an ArrayBuffer of HTTP/2's socket reads, which V8 counts as external memory and frees only when a
@@ -9,4 +10,40 @@
 // per GiB, ~0.4 CPU-s per GiB in all threads. With 1 MiB semi-spaces the scavenges free the buffers
 // first: 2 mark-compacts in a 1 GiB download instead of ~30, -12% CPU, +10-15% MB/s, -20 MiB peak RSS
 // (bench, issue 4, 2026-11-26). It does not help the serving side (measured), nor hurt it.
+// A running process cannot take it later (v8.setFlagsFromString does not resize the young generation),
+// but NODE_OPTIONS may carry it.
 export const PSERVER_NODE_FLAGS = ["--max-semi-space-size=1"];
+
+// GLIBC_TUNABLES (glibc's malloc; other C libraries ignore it): those socket-read buffers are 64 KiB
+// mallocs, ~16,000 per GiB, freed in bursts at each scavenge. By default glibc hands the freed top of its
+// heap back to the kernel (trim threshold 128 KiB) and mallocs of 128 KiB and up come from fresh mmaps,
+// so the next reads fault the same memory in again: ~120,000 page faults per GiB downloaded. On a VM
+// whose host takes freed memory back (page reporting, as on these machines), each fault costs ~12 µs.
+// Keeping up to 64 MiB of freed heap, and serving mallocs below 32 MiB from the heap: ~13,000 faults per
+// GiB, 2.5 -> 1.0 s of system time, 210-230 -> 350-370 MB/s with the seeder set alike, +10 MiB peak RSS
+// (bench, issue 4, 2026-11-26). The memory stays in the process for reuse instead of going back to the
+// kernel after a burst.
+export const PSERVER_ENV = { GLIBC_TUNABLES: "glibc.malloc.trim_threshold=67108864:glibc.malloc.mmap_threshold=33554432" };
+
+/**
+ * The pserver settings this process runs without, as `--flag=value` or `NAME=value`: a flag that neither
+ * Node's own arguments (`execArgv`) nor NODE_OPTIONS set, whatever the value (a user who chose another one
+ * has chosen; V8 reads `_` and `-` alike in a name), and a glibc tunable that GLIBC_TUNABLES does not name
+ * (only where the C library is glibc: `glibc` false skips them).
+ */
+export function missingPserverSettings(execArgv = process.execArgv, env = process.env, glibc = runsOnGlibc()) {
+  const flagName = (arg) => arg.split("=")[0].replaceAll("_", "-");
+  const given = new Set([...execArgv, ...(env.NODE_OPTIONS ?? "").split(/\s+/)].map(flagName));
+  const missing = PSERVER_NODE_FLAGS.filter((flag) => !given.has(flagName(flag)));
+  if (glibc) {
+    const tunableName = (t) => t.split("=")[0];
+    const set = new Set((env.GLIBC_TUNABLES ?? "").split(":").map(tunableName));
+    const absent = PSERVER_ENV.GLIBC_TUNABLES.split(":").filter((t) => !set.has(tunableName(t)));
+    if (absent.length > 0) missing.push(`GLIBC_TUNABLES=${absent.join(":")}`);
+  }
+  return missing;
+}
+
+function runsOnGlibc() {
+  return process.platform === "linux" && typeof process.report?.getReport?.().header?.glibcVersionRuntime === "string";
+}

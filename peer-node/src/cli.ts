@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { Code, ConnectError, createClient, type Client, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
+import { missingPserverSettings } from "../bin/node-flags.js";
 import { ConfigError, loadServeConfig, SERVE_SETTINGS, type Settings } from "./config.js";
 import { ClientService, TransferKind, TransferState, type TransferProgress } from "./gen.js";
 import { startPserver, stdoutLogger } from "./pserver.js";
@@ -122,6 +123,14 @@ async function serve(args: string[], io: CliIo): Promise<number> {
   delete flags.username;
   const config = loadServeConfig(flags as Settings, io.env, io.cwd);
   const logger = stdoutLogger({ level: config.logLevel, name: "pserver" });
+  const missing = missingPserverSettings(process.execArgv, io.env);
+  if (missing.length > 0) {
+    logger.warn(
+      { missingSettings: missing },
+      `The pserver runs without ${missing.join(" ")}: downloads cost more CPU and run slower (bin/node-flags.js says how much and why). ` +
+        `Start it as ./bin/peer-node.js (its first line sets them), or set them yourself.`,
+    );
+  }
   const pserver = await startPserver({
     name: config.name,
     password: config.password,

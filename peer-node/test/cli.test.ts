@@ -6,7 +6,7 @@ import path from "node:path";
 import { PassThrough } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PSERVER_NODE_FLAGS } from "../bin/node-flags.js";
+import { missingPserverSettings, PSERVER_ENV, PSERVER_NODE_FLAGS } from "../bin/node-flags.js";
 import { main, type CliIo } from "../src/cli.js";
 import { clientFor, startCluster, TEST_PASSWORD, waitFor, writeRandomFile, type Cluster, type PeerHandle } from "./pserver-harness.js";
 
@@ -86,9 +86,56 @@ describe("peer-node one-shot commands", () => {
 });
 
 describe("peer-node serve", () => {
-  it("bin/peer-node.js's shebang carries exactly the pserver's Node flags (bin/node-flags.js)", async () => {
+  /** The pserver's environment as NAME=value words, as a shell or env(1) takes them. */
+  const envWords = Object.entries(PSERVER_ENV).map(([k, v]) => `${k}=${v}`);
+
+  it("bin/peer-node.js's shebang and npm start carry exactly the pserver's environment and Node flags (bin/node-flags.js)", async () => {
     const firstLine = (await readFile(BIN, "utf8")).split("\n")[0];
-    expect(firstLine).toBe(`#!/usr/bin/env -S node ${PSERVER_NODE_FLAGS.join(" ")}`);
+    expect(firstLine).toBe(`#!/usr/bin/env -S ${envWords.join(" ")} node ${PSERVER_NODE_FLAGS.join(" ")}`);
+    // Linux reads at most 255 bytes of a shebang line (before 5.1: 127).
+    expect(firstLine!.length).toBeLessThan(255);
+    // `npm start -w peer-node` runs serve from the sources: with the same settings.
+    const pkg = JSON.parse(await readFile(path.join(path.dirname(BIN), "..", "package.json"), "utf8")) as { scripts: { start: string } };
+    expect(pkg.scripts.start).toBe(`${envWords.join(" ")} node ${PSERVER_NODE_FLAGS.join(" ")} --import tsx src/cli.ts serve`);
+  });
+
+  it("knows which of its settings a process runs without, from its arguments, NODE_OPTIONS and GLIBC_TUNABLES", () => {
+    const [flag] = PSERVER_NODE_FLAGS;
+    const name = flag!.split("=")[0]!;
+    const all = { NODE_OPTIONS: "", ...PSERVER_ENV };
+    expect(missingPserverSettings([], {}, true)).toEqual([...PSERVER_NODE_FLAGS, ...envWords]);
+    expect(missingPserverSettings([], {}, false)).toEqual(PSERVER_NODE_FLAGS);
+    expect(missingPserverSettings(["--inspect", flag!], all, true)).toEqual([]);
+    expect(missingPserverSettings([], { ...all, NODE_OPTIONS: `--enable-source-maps  ${flag}` }, true)).toEqual([]);
+    // Another value is the user's choice; V8 reads underscores as dashes.
+    expect(missingPserverSettings([`${name}=8`], all, true)).toEqual([]);
+    expect(missingPserverSettings([name.replaceAll("-", "_").replace(/^__/, "--") + "=2"], all, true)).toEqual([]);
+    expect(missingPserverSettings(["--max-old-space-size=1"], { ...all, NODE_OPTIONS: "--max-semi-space" }, true)).toEqual(PSERVER_NODE_FLAGS);
+    // Tunables count by name too; the ones missing are named.
+    const [first, second] = PSERVER_ENV.GLIBC_TUNABLES!.split(":");
+    expect(missingPserverSettings([flag!], { GLIBC_TUNABLES: `${first!.split("=")[0]}=1:glibc.malloc.arena_max=2` }, true)).toEqual([`GLIBC_TUNABLES=${second}`]);
+  });
+
+  it("warns when it runs without its settings (started as `node bin/peer-node.js serve`), and runs all the same", async () => {
+    const env: NodeJS.ProcessEnv = { ...process.env, PEER_NAME: "frank", PEER_DIRECTORY_URL: cluster.directory.url, PEER_DATA_DIR: path.join(cluster.root, "frank", "state") };
+    delete env.NODE_OPTIONS;
+    delete env.GLIBC_TUNABLES;
+    const child = spawn(process.execPath, [BIN, "serve", "--port", "0", "--shared-dir", path.join(cluster.root, "frank", "shared"), "--log-level", "warn"], { cwd: cluster.root, env, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (c) => (out += c));
+    child.stderr.on("data", (c) => (out += c));
+    const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+    try {
+      const url = await waitFor(() => /pserver "frank" on (http:\/\/\S+)/.exec(out)?.[1], "the pserver to start", 30_000);
+      const warning = out.split("\n").find((line) => line.includes("The pserver runs without"));
+      expect(warning).toBeDefined();
+      expect(JSON.parse(warning!)).toMatchObject({ level: 40, missingSettings: [...PSERVER_NODE_FLAGS, ...envWords] });
+      expect((await clientFor(url).getStatus({})).peerName).toBe("frank");
+      child.kill("SIGTERM");
+      expect(await exited).toBe(0);
+    } finally {
+      child.kill("SIGKILL");
+    }
   });
 
   it("starts from flags and the environment, goes online, and stops gracefully on SIGTERM", async () => {
@@ -114,8 +161,12 @@ describe("peer-node serve", () => {
       const status = await clientFor(url).getStatus({});
       expect(status).toMatchObject({ peerName: "dave", loggedIn: true });
       // The shebang's flags reached node (env -S split them): the process's own command line has them.
+      // (Its environment is checked by the pserver itself: it warns below when a setting is missing.
+      // /proc/<pid>/environ cannot tell: glibc cuts GLIBC_TUNABLES there as it parses it.)
       const cmdline = (await readFile(`/proc/${child.pid}/cmdline`, "utf8")).split("\0");
       expect(cmdline).toEqual(expect.arrayContaining([...PSERVER_NODE_FLAGS, BIN, "serve"]));
+      // With its settings, serve has nothing to warn about them.
+      expect(out).not.toMatch(/runs without/);
       child.kill("SIGTERM");
       expect(await exited).toBe(0);
       expect(out).toMatch(/SIGTERM: stopping/);
@@ -133,7 +184,7 @@ describe("peer-node serve", () => {
     // used to hang for ever at exit: pino's exit flush retried the write to the broken pipe every 100 ms.
     const child = spawn(process.execPath, [...PSERVER_NODE_FLAGS, BIN, "serve", "--port", "0", "--shared-dir", path.join(cluster.root, "erin", "shared"), "--log-level", "info"], {
       cwd: cluster.root,
-      env: { ...process.env, PEER_NAME: "erin", PEER_PASSWORD: TEST_PASSWORD, PEER_DIRECTORY_URL: cluster.directory.url, PEER_DATA_DIR: path.join(cluster.root, "erin", "state") },
+      env: { ...process.env, ...PSERVER_ENV, PEER_NAME: "erin", PEER_PASSWORD: TEST_PASSWORD, PEER_DIRECTORY_URL: cluster.directory.url, PEER_DATA_DIR: path.join(cluster.root, "erin", "state") },
       stdio: ["ignore", "pipe", "pipe", "ipc"],
     });
     const exited = new Promise<number | null>((resolve) => child.once("exit", (code, signal) => resolve(code ?? (signal ? -1 : null))));

@@ -5,7 +5,7 @@ import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { PSERVER_NODE_FLAGS } from "../../../peer-node/bin/node-flags.js";
+import { PSERVER_ENV, PSERVER_NODE_FLAGS } from "../../../peer-node/bin/node-flags.js";
 import { CHAOS_PASSWORD, CHAOS_SCRYPT_COST_LOG2, FAULT_HEARTBEAT_INTERVAL_MS, PROCESS_READY_TIMEOUT_MS } from "../constants.js";
 import { ManagedProcess, REPO_ROOT, type Exit } from "./child-process.js";
 import { releaseDir, trackDir } from "./cleanup.js";
@@ -184,8 +184,8 @@ export class PeerProcess {
       args.unshift("serve");
     }
     this.#session = undefined;
-    // With the Node flags a pserver runs with (bin/peer-node.js's shebang).
-    this.#proc = ManagedProcess.spawn({ name: this.name, script, args, cwd, logFile: this.#cluster.logFile(this.name), nodeFlags: PSERVER_NODE_FLAGS });
+    // With the Node flags and environment a pserver runs with (bin/peer-node.js's shebang).
+    this.#proc = ManagedProcess.spawn({ name: this.name, script, args, cwd, logFile: this.#cluster.logFile(this.name), nodeFlags: PSERVER_NODE_FLAGS, env: PSERVER_ENV });
     // A lying pserver's real pserver logs "pserver started" (with its inner URL) before the front's line.
     const readyMsg = o.lying ? "lying pserver started" : "pserver started";
     let loggedIn = false;
