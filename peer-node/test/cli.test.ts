@@ -85,6 +85,22 @@ describe("peer-node one-shot commands", () => {
   });
 });
 
+/** Spawns `serve` (as `command args`) with its output captured; resolves once it prints its URL. */
+async function startServe(command: string, args: string[], env: NodeJS.ProcessEnv) {
+  const child = spawn(command, args, { cwd: cluster.root, env, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  child.stdout.on("data", (c) => (out += c));
+  child.stderr.on("data", (c) => (out += c));
+  const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+  try {
+    const url = await waitFor(() => /pserver "\S+" on (http:\/\/\S+)/.exec(out)?.[1], "the pserver to start", 30_000);
+    return { child, output: () => out, exited, url };
+  } catch (err) {
+    child.kill("SIGKILL");
+    throw err;
+  }
+}
+
 describe("peer-node serve", () => {
   /** The pserver's environment as NAME=value words, as a shell or env(1) takes them. */
   const envWords = Object.entries(PSERVER_ENV).map(([k, v]) => `${k}=${v}`);
@@ -120,14 +136,10 @@ describe("peer-node serve", () => {
     const env: NodeJS.ProcessEnv = { ...process.env, PEER_NAME: "frank", PEER_DIRECTORY_URL: cluster.directory.url, PEER_DATA_DIR: path.join(cluster.root, "frank", "state") };
     delete env.NODE_OPTIONS;
     delete env.GLIBC_TUNABLES;
-    const child = spawn(process.execPath, [BIN, "serve", "--port", "0", "--shared-dir", path.join(cluster.root, "frank", "shared"), "--log-level", "warn"], { cwd: cluster.root, env, stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    child.stdout.on("data", (c) => (out += c));
-    child.stderr.on("data", (c) => (out += c));
-    const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+    const { child, output, exited, url } = await startServe(process.execPath, [BIN, "serve", "--port", "0", "--shared-dir", path.join(cluster.root, "frank", "shared"), "--log-level", "warn"], env);
     try {
-      const url = await waitFor(() => /pserver "frank" on (http:\/\/\S+)/.exec(out)?.[1], "the pserver to start", 30_000);
-      const warning = out.split("\n").find((line) => line.includes("The pserver runs without"));
+      const warning = output()
+        .split("\n").find((line) => line.includes("The pserver runs without"));
       expect(warning).toBeDefined();
       expect(JSON.parse(warning!)).toMatchObject({ level: 40, missingSettings: [...PSERVER_NODE_FLAGS, ...envWords] });
       expect((await clientFor(url).getStatus({})).peerName).toBe("frank");
@@ -140,24 +152,15 @@ describe("peer-node serve", () => {
 
   it("starts from flags and the environment, goes online, and stops gracefully on SIGTERM", async () => {
     // Run as a user runs it: the file itself, through its shebang (PATH finds this test's node).
-    const child = spawn(BIN, ["serve", "--port", "0", "--shared-dir", path.join(cluster.root, "dave", "shared"), "--log-level", "warn"], {
-      cwd: cluster.root,
-      env: {
-        ...process.env,
-        PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH ?? ""}`,
-        PEER_NAME: "dave",
-        PEER_PASSWORD: TEST_PASSWORD,
-        PEER_DIRECTORY_URL: cluster.directory.url,
-        PEER_DATA_DIR: path.join(cluster.root, "dave", "state"),
-      },
-      stdio: ["ignore", "pipe", "pipe"],
+    const { child, output, exited, url } = await startServe(BIN, ["serve", "--port", "0", "--shared-dir", path.join(cluster.root, "dave", "shared"), "--log-level", "warn"], {
+      ...process.env,
+      PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH ?? ""}`,
+      PEER_NAME: "dave",
+      PEER_PASSWORD: TEST_PASSWORD,
+      PEER_DIRECTORY_URL: cluster.directory.url,
+      PEER_DATA_DIR: path.join(cluster.root, "dave", "state"),
     });
-    let out = "";
-    child.stdout.on("data", (c) => (out += c));
-    child.stderr.on("data", (c) => (out += c));
-    const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
     try {
-      const url = await waitFor(() => /pserver "dave" on (http:\/\/\S+)/.exec(out)?.[1], "the pserver to start", 30_000);
       const status = await clientFor(url).getStatus({});
       expect(status).toMatchObject({ peerName: "dave", loggedIn: true });
       // The shebang's flags reached node (env -S split them): the process's own command line has them.
@@ -166,10 +169,10 @@ describe("peer-node serve", () => {
       const cmdline = (await readFile(`/proc/${child.pid}/cmdline`, "utf8")).split("\0");
       expect(cmdline).toEqual(expect.arrayContaining([...PSERVER_NODE_FLAGS, BIN, "serve"]));
       // With its settings, serve has nothing to warn about them.
-      expect(out).not.toMatch(/runs without/);
+      expect(output()).not.toMatch(/runs without/);
       child.kill("SIGTERM");
       expect(await exited).toBe(0);
-      expect(out).toMatch(/SIGTERM: stopping/);
+      expect(output()).toMatch(/SIGTERM: stopping/);
       // Logged out on the way down: dave is no longer a live peer.
       const res = await fetch(`${cluster.directory.url}/api/v1/peers`);
       expect(((await res.json()) as { peers: { name: string }[] }).peers.map((p) => p.name)).not.toContain("dave");

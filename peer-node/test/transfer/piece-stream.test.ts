@@ -165,24 +165,27 @@ function frame(message: Uint8Array, flags = 0): Buffer {
 const pieceMessage = (pieceIndex: number, data: Uint8Array) => toBinary(FetchPiecesResponseSchema, create(FetchPiecesResponseSchema, { pieceIndex, data }));
 const grpcHeaders = { ":status": 200, "content-type": "application/grpc+proto" };
 
+/** A holder's answer: piece `pieceIndex` of `data`, one byte per DATA frame, then status OK. */
+const oneBytePerFrame = (pieceIndex: number, data: Uint8Array) => (s: http2.ServerHttp2Stream) => {
+  s.respond(grpcHeaders, { waitForTrailers: true });
+  s.on("wantTrailers", () => s.sendTrailers({ "grpc-status": "0" }));
+  const bytes = frame(pieceMessage(pieceIndex, data));
+  let at = 0;
+  const next = () => {
+    if (at === bytes.length) return void s.end();
+    s.write(bytes.subarray(at, at + 1), next);
+    at++;
+  };
+  next();
+};
+
 describe("FetchPieces into a ring, from a holder that breaks the framing", () => {
   const ring = () => new PieceRing(2, 4096);
   const id = "cd".repeat(32);
 
   it("puts together a message that arrives one byte per DATA frame", async () => {
     const data = Buffer.alloc(3000, 7);
-    const address = await fakeHolder((s) => {
-      s.respond(grpcHeaders, { waitForTrailers: true });
-      s.on("wantTrailers", () => s.sendTrailers({ "grpc-status": "0" }));
-      const bytes = frame(pieceMessage(4, data));
-      let at = 0;
-      const next = () => {
-        if (at === bytes.length) return void s.end();
-        s.write(bytes.subarray(at, at + 1), next);
-        at++;
-      };
-      next();
-    });
+    const address = await fakeHolder(oneBytePerFrame(4, data));
     const r = ring();
     const { got } = await fetchAll(address, id, [4], r);
     expect(got.get(4)!.equals(data)).toBe(true);
@@ -193,18 +196,7 @@ describe("FetchPieces into a ring, from a holder that breaks the framing", () =>
     // The pool restarts its keepalive ping timer on each notice: thousands of tiny DATA frames must not
     // mean thousands of timers, and a call whose bytes arrive must still count as alive.
     const data = Buffer.alloc(3000, 5);
-    const address = await fakeHolder((s) => {
-      s.respond(grpcHeaders, { waitForTrailers: true });
-      s.on("wantTrailers", () => s.sendTrailers({ "grpc-status": "0" }));
-      const bytes = frame(pieceMessage(2, data));
-      let at = 0;
-      const next = () => {
-        if (at === bytes.length) return void s.end();
-        s.write(bytes.subarray(at, at + 1), next);
-        at++;
-      };
-      next();
-    });
+    const address = await fakeHolder(oneBytePerFrame(2, data));
     const sessions = new Http2SessionManager(address);
     closers.push(() => sessions.abort());
     let notices = 0;
