@@ -16,13 +16,14 @@ export const PSERVER_NODE_FLAGS = ["--max-semi-space-size=1"];
 
 // GLIBC_TUNABLES (glibc's malloc; other C libraries ignore it): those socket-read buffers are 64 KiB
 // mallocs, ~16,000 per GiB, freed in bursts at each scavenge. By default glibc hands the freed top of its
-// heap back to the kernel (trim threshold 128 KiB) and mallocs of 128 KiB and up come from fresh mmaps,
-// so the next reads fault the same memory in again: ~120,000 page faults per GiB downloaded. On a VM
-// whose host takes freed memory back (page reporting, as on these machines), each fault costs ~12 µs.
-// Keeping up to 64 MiB of freed heap, and serving mallocs below 32 MiB from the heap: ~13,000 faults per
-// GiB, 2.5 -> 1.0 s of system time, 210-230 -> 350-370 MB/s with the seeder set alike, +10 MiB peak RSS
-// (bench, issue 4, 2026-11-26). The memory stays in the process for reuse instead of going back to the
-// kernel after a burst.
+// heap back to the kernel once it exceeds 128 KiB (the trim threshold), so the next reads fault the same
+// memory in again: ~120,000 page faults per GiB downloaded. On a VM whose host takes freed memory back
+// (page reporting, as on these machines), each fault costs ~12 µs. Keeping up to 64 MiB of freed heap:
+// ~14,000 faults per GiB. Setting any malloc tunable turns off glibc's sliding mmap threshold, so that
+// one is set too: mallocs below 32 MiB (the 1 MiB piece buffers) come from the heap, not from an mmap
+// each (~13,000 faults). Together: 2.5 -> 1.0 s of system time per GiB, 210-230 -> 350-370 MB/s with the
+// seeder set alike, +10 MiB peak RSS (bench, issue 4, 2026-11-26). The memory stays in the process for
+// reuse instead of going back to the kernel after each burst.
 export const PSERVER_ENV = { GLIBC_TUNABLES: "glibc.malloc.trim_threshold=67108864:glibc.malloc.mmap_threshold=33554432" };
 
 /**
