@@ -19,7 +19,7 @@ export const PSERVER_NODE_FLAGS = ["--max-semi-space-size=1"];
 // heap back to the kernel once it exceeds 128 KiB (the trim threshold), so the next reads fault the same
 // memory in again: ~120,000 page faults per GiB downloaded. On a VM whose host takes freed memory back
 // (page reporting, as on these machines), each fault costs ~12 µs. Keeping up to 64 MiB of freed heap:
-// ~14,000 faults per GiB. Setting any malloc tunable turns off glibc's sliding mmap threshold, so that
+// ~14,000 faults per GiB. Setting the trim threshold turns off glibc's sliding mmap threshold, so that
 // one is set too: mallocs below 32 MiB (the 1 MiB piece buffers) come from the heap, not from an mmap
 // each (~13,000 faults). Together: 2.5 -> 1.0 s of system time per GiB, 210-230 -> 350-370 MB/s with the
 // seeder set alike, +10 MiB peak RSS (bench, issue 4, 2026-11-26). The memory stays in the process for
