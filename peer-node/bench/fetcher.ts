@@ -66,6 +66,7 @@ const sampleTicks = () => {
 };
 const tickSampler = ticksBefore ? setInterval(sampleTicks, 100) : undefined;
 const cpuBefore = process.cpuUsage();
+const faultsBefore = process.resourceUsage().minorPageFault;
 const elu0 = performance.eventLoopUtilization();
 const started = performance.now();
 const transfer = downloader.download(args.contentId);
@@ -75,6 +76,7 @@ const timeline = process.env.BENCH_TIMELINE
 const end = await transfer.done;
 const seconds = (performance.now() - started) / 1000;
 const cpu = process.cpuUsage(cpuBefore);
+const minorFaults = process.resourceUsage().minorPageFault - faultsBefore;
 const elu = performance.eventLoopUtilization(elu0);
 clearInterval(sampler);
 clearInterval(timeline);
@@ -101,6 +103,7 @@ process.stdout.write(
     vmHwmBytes: hwm ? Number(hwm[1]) * 1024 : 0,
     refetched: end.piecesRefetched,
     cpuSeconds: (cpu.user + cpu.system) / 1e6,
+    minorFaults,
     eventLoopUtilization: elu.utilization,
   })}\n`,
 );

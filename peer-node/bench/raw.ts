@@ -1,6 +1,6 @@
 // The baseline: the same bytes over a bare node:http2 stream, with the same window settings.
 //   raw.ts serve <file>              prints "ready <url>", streams the file to every GET
-//   raw.ts fetch <url> <out|-> [naive|verify]  downloads once ("-" discards), prints {bytes, seconds, cpuSeconds, peakRssBytes}
+//   raw.ts fetch <url> <out|-> [naive|verify]  downloads once ("-" discards), prints {bytes, seconds, cpuSeconds, peakRssBytes, minorFaults}
 // To disk, the received chunks are gathered into 1 MiB blocks written at their offsets, as a careful
 // raw downloader would (a plain createWriteStream of the ~16 KiB chunks ran at ~100 MB/s here, which
 // made a weak baseline; it is still measured, as "naive", for comparison with earlier figures).
@@ -33,6 +33,7 @@ if (mode === "serve") {
   session.once("connect", () => session.setLocalWindowSize(HTTP2_SESSION_WINDOW_BYTES));
   const started = performance.now();
   const cpuBefore = process.cpuUsage();
+  const faultsBefore = process.resourceUsage().minorPageFault;
   const req = session.request({ ":path": "/" });
   let bytes = 0;
   if (b === "-") {
@@ -84,5 +85,6 @@ if (mode === "serve") {
   session.close();
   const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync("/proc/self/status", "utf8"));
   const peakRssBytes = hwm ? Number(hwm[1]) * 1024 : 0;
-  process.stdout.write(`${JSON.stringify({ bytes, seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, peakRssBytes })}\n`);
+  const minorFaults = process.resourceUsage().minorPageFault - faultsBefore;
+  process.stdout.write(`${JSON.stringify({ bytes, seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, peakRssBytes, minorFaults })}\n`);
 }
