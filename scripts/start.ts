@@ -13,7 +13,7 @@ import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { startDirectory } from "@p2p/server";
-import { PSERVER_ENV, PSERVER_NODE_FLAGS } from "../peer-node/bin/node-flags.js";
+import { PSERVER_NODE_FLAGS, pserverEnv } from "../peer-node/bin/node-flags.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const dataDir = path.resolve(process.env.P2P_DATA_DIR ?? path.join(root, ".data"));
@@ -72,7 +72,7 @@ async function startPeer(name: string, port: number): Promise<{ name: string; pa
   // Ctrl+C reaches only this script, which stops each peer once (a second signal would make a peer skip
   // its logout); the IPC channel makes a peer stop by itself should this script die without stopping it.
   const child = spawn(process.execPath, [...PSERVER_NODE_FLAGS, peerNodeBin, ...args], {
-    env: { ...process.env, ...PSERVER_ENV, PEER_PASSWORD: password },
+    env: { ...pserverEnv(), PEER_PASSWORD: password },
     stdio: ["ignore", "pipe", "pipe", "ipc"],
     detached: true,
   });

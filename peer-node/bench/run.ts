@@ -13,7 +13,7 @@ import { link, mkdir, mkdtemp, open, rm, utimes } from "node:fs/promises";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { bundle } from "../bin/bundle.js";
-import { PSERVER_ENV, PSERVER_NODE_FLAGS } from "../bin/node-flags.js";
+import { PSERVER_ENV, PSERVER_NODE_FLAGS, pserverEnv } from "../bin/node-flags.js";
 
 const MiB = 1024 * 1024;
 const BIG_BYTES = Number(process.env.BENCH_BIG_MIB ?? 1024) * MiB;
@@ -101,7 +101,7 @@ async function start(script: string, args: string[], pattern: RegExp): Promise<{
   if (!bundles.has(script)) bundles.set(script, bundle(join("bench", script), `bench-${script.replace(/\.ts$/, "")}`));
   const file = await bundles.get(script)!;
   // With the pserver's Node flags and environment, the raw baseline's processes too: the same runtime on both sides.
-  const child = spawn(process.execPath, [...PSERVER_NODE_FLAGS, file, ...args], { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, ...PSERVER_ENV } });
+  const child = spawn(process.execPath, [...PSERVER_NODE_FLAGS, file, ...args], { stdio: ["ignore", "pipe", "inherit"], env: pserverEnv() });
   children.add(child);
   child.once("exit", () => children.delete(child));
   return new Promise((resolve, reject) => {

@@ -24,7 +24,16 @@ export const PSERVER_NODE_FLAGS = ["--max-semi-space-size=1"];
 // each (~13,000 faults). Together: 2.5 -> 1.0 s of system time per GiB, 210-230 -> 350-370 MB/s with the
 // seeder set alike, +10 MiB peak RSS (bench, issue 4, 2026-11-26). The memory stays in the process for
 // reuse instead of going back to the kernel after each burst.
+// Both are colon-separated lists where a later entry wins: ours go first, so a tunable the user set
+// stays the user's (the shebang appends `${GLIBC_TUNABLES}`; pserverEnv does the same).
 export const PSERVER_ENV = { GLIBC_TUNABLES: "glibc.malloc.trim_threshold=67108864:glibc.malloc.mmap_threshold=33554432" };
+
+/** `base` with PSERVER_ENV's lists put before its own values, for spawning a pserver. */
+export function pserverEnv(base = process.env) {
+  const env = { ...base };
+  for (const [name, value] of Object.entries(PSERVER_ENV)) env[name] = base[name] ? `${value}:${base[name]}` : value;
+  return env;
+}
 
 /**
  * The pserver settings this process runs without, as `--flag=value` or `NAME=value`: a flag that neither

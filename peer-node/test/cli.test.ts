@@ -6,7 +6,7 @@ import path from "node:path";
 import { PassThrough } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { missingPserverSettings, PSERVER_ENV, PSERVER_NODE_FLAGS } from "../bin/node-flags.js";
+import { missingPserverSettings, PSERVER_ENV, PSERVER_NODE_FLAGS, pserverEnv } from "../bin/node-flags.js";
 import { main, type CliIo } from "../src/cli.js";
 import { clientFor, startCluster, TEST_PASSWORD, waitFor, writeRandomFile, type Cluster, type PeerHandle } from "./pserver-harness.js";
 
@@ -107,12 +107,23 @@ describe("peer-node serve", () => {
 
   it("bin/peer-node.js's shebang and npm start carry exactly the pserver's environment and Node flags (bin/node-flags.js)", async () => {
     const firstLine = (await readFile(BIN, "utf8")).split("\n")[0];
-    expect(firstLine).toBe(`#!/usr/bin/env -S ${envWords.join(" ")} node ${PSERVER_NODE_FLAGS.join(" ")}`);
+    // Each list goes first and the user's own value after it (env -S expands ${NAME}), so theirs wins.
+    const appended = Object.entries(PSERVER_ENV).map(([k, v]) => `${k}=${v}:\${${k}}`);
+    expect(firstLine).toBe(`#!/usr/bin/env -S ${appended.join(" ")} node ${PSERVER_NODE_FLAGS.join(" ")}`);
     // Linux reads at most 255 bytes of a shebang line (before 5.1: 127).
     expect(firstLine!.length).toBeLessThan(255);
     // `npm start -w peer-node` runs serve from the sources: with the same settings.
     const pkg = JSON.parse(await readFile(path.join(path.dirname(BIN), "..", "package.json"), "utf8")) as { scripts: { start: string } };
-    expect(pkg.scripts.start).toBe(`${envWords.join(" ")} node ${PSERVER_NODE_FLAGS.join(" ")} --import tsx src/cli.ts serve`);
+    const shellAppended = Object.entries(PSERVER_ENV).map(([k, v]) => `${k}=${v}:$${k}`);
+    expect(pkg.scripts.start).toBe(`${shellAppended.join(" ")} node ${PSERVER_NODE_FLAGS.join(" ")} --import tsx src/cli.ts serve`);
+  });
+
+  it("puts the pserver's environment before a user's own (glibc lets the later tunable win)", () => {
+    expect(pserverEnv({ HOME: "/h" })).toEqual({ HOME: "/h", ...PSERVER_ENV });
+    expect(pserverEnv({ GLIBC_TUNABLES: "glibc.malloc.trim_threshold=1" }).GLIBC_TUNABLES).toBe(`${PSERVER_ENV.GLIBC_TUNABLES}:glibc.malloc.trim_threshold=1`);
+    // A user's own tunable counts as set: nothing to warn about.
+    expect(missingPserverSettings(PSERVER_NODE_FLAGS, pserverEnv({}), true)).toEqual([]);
+    expect(missingPserverSettings(PSERVER_NODE_FLAGS, { GLIBC_TUNABLES: `${PSERVER_ENV.GLIBC_TUNABLES}:` }, true)).toEqual([]);
   });
 
   it("knows which of its settings a process runs without, from its arguments, NODE_OPTIONS and GLIBC_TUNABLES", () => {
