@@ -39,18 +39,17 @@ export function pserverEnv(base = process.env) {
  * The pserver settings this process runs without, as `--flag=value` or `NAME=value`: a flag that neither
  * Node's own arguments (`execArgv`) nor NODE_OPTIONS set, whatever the value (a user who chose another one
  * has chosen; V8 reads `_` and `-` alike in a name), and a glibc tunable that GLIBC_TUNABLES does not name
- * (only where the C library is glibc: `glibc` false skips them).
+ * (only where the C library is glibc; `glibc` says whether it is, else the process finds out).
  */
-export function missingPserverSettings(execArgv = process.execArgv, env = process.env, glibc = runsOnGlibc()) {
+export function missingPserverSettings(execArgv = process.execArgv, env = process.env, glibc = undefined) {
   const flagName = (arg) => arg.split("=")[0].replaceAll("_", "-");
   const given = new Set([...execArgv, ...(env.NODE_OPTIONS ?? "").split(/\s+/)].map(flagName));
   const missing = PSERVER_NODE_FLAGS.filter((flag) => !given.has(flagName(flag)));
-  if (glibc) {
-    const tunableName = (t) => t.split("=")[0];
-    const set = new Set((env.GLIBC_TUNABLES ?? "").split(":").map(tunableName));
-    const absent = PSERVER_ENV.GLIBC_TUNABLES.split(":").filter((t) => !set.has(tunableName(t)));
-    if (absent.length > 0) missing.push(`GLIBC_TUNABLES=${absent.join(":")}`);
-  }
+  const tunableName = (t) => t.split("=")[0];
+  const set = new Set((env.GLIBC_TUNABLES ?? "").split(":").map(tunableName));
+  const absent = PSERVER_ENV.GLIBC_TUNABLES.split(":").filter((t) => !set.has(tunableName(t)));
+  // Asked only when something is absent: the C library's name comes from a diagnostic report (~9 ms).
+  if (absent.length > 0 && (glibc ?? runsOnGlibc())) missing.push(`GLIBC_TUNABLES=${absent.join(":")}`);
   return missing;
 }
 
