@@ -256,6 +256,10 @@ async function main(): Promise<void> {
     console.log(
       `   ratio ours / raw-to-disk: ${(best / Math.max(...rawDisk)).toFixed(2)}x  (target >= 0.6x; median ${(median(oursRates) / median(rawDisk)).toFixed(2)}x)   ours / raw-to-memory: ${(best / Math.max(...rawMem)).toFixed(2)}x   ours / naive raw-to-disk: ${(best / Math.max(...rawNaive)).toFixed(2)}x   ours / raw verified: ${(best / Math.max(...rawVerify)).toFixed(2)}x`,
     );
+    // Each round ran raw to disk and ours back to back on the same memory: their ratio drifts less with
+    // the machine than best against best (this VM's speed moved by 2x within an hour, see measureFirstTouch).
+    const paired = oursRates.map((r, k) => r / rawDisk[k]!);
+    console.log(`   ratio of each round (ours / raw to disk of the same round): ${paired.map((x) => x.toFixed(2)).join(", ")}; median ${median(paired).toFixed(2)}x`);
     // Page faults cost little on most machines and ~12 µs each on these VMs (bin/node-flags.js: GLIBC_TUNABLES).
     console.log(
       `   page faults per GiB (median): raw to disk ${Math.round(median(rawFaults))}, ours ${Math.round(median(ours.map((o) => o.minorFaults / (o.bytes / 2 ** 30))))} (the process's own; the page cache's are the kernel's)`,
