@@ -1,7 +1,7 @@
 // The downloading pserver of the benchmark, in its own process so its memory and CPU are its own.
 // argv[2]: JSON {folder, dataDir, contentId, holders}. Prints one JSON line with the figures.
-// Tuning knobs for experiments (not used by run.ts): BENCH_PEER_OPTS / BENCH_DOWNLOADER_OPTS (JSON
-// options of PeerClients / PieceDownloader), BENCH_TIMELINE=1 (progress to stderr), BENCH_MEM_DETAIL=1,
+// Tuning knobs for experiments (variants.ts sets the first two; run.ts none): BENCH_PEER_OPTS /
+// BENCH_DOWNLOADER_OPTS (JSON options of PeerClients / PieceDownloader), BENCH_TIMELINE=1 (progress to stderr), BENCH_MEM_DETAIL=1,
 // BENCH_THREADS=1 (CPU seconds of each thread to stderr).
 import { readFileSync, readdirSync } from "node:fs";
 import { pino } from "pino";

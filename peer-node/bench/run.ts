@@ -12,9 +12,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { PSERVER_ENV, PSERVER_NODE_FLAGS } from "../bin/node-flags.js";
-import { fetch, fmt, killChildren, makeFile, mbps, median, seeder, start, stop, warmMemory } from "./harness.js";
+import { fetch, fmt, killChildren, makeFile, mbps, median, MiB, seeder, start, stop, warmMemory } from "./harness.js";
 
-const MiB = 1024 * 1024;
 const BIG_BYTES = Number(process.env.BENCH_BIG_MIB ?? 1024) * MiB;
 const CAPPED_BYTES = Number(process.env.BENCH_CAPPED_MIB ?? 256) * MiB;
 const CAP_BYTES_PER_SECOND = Number(process.env.BENCH_CAP_MBPS ?? 20) * 1_000_000;
