@@ -23,6 +23,7 @@ const variants = JSON.parse(process.env.BENCH_VARIANTS ?? '[{"name":"shipped"}]'
 if (!Array.isArray(variants) || variants.length === 0 || variants.some((v) => typeof v?.name !== "string")) {
   throw new Error("BENCH_VARIANTS must be a JSON array of {name, downloader?, peer?, env?}");
 }
+if (new Set(variants.map((v) => v.name)).size !== variants.length) throw new Error("BENCH_VARIANTS: each variant needs a name of its own");
 
 const root = await mkdtemp(join(tmpdir(), "p2p-variants-"));
 try {
