@@ -61,7 +61,10 @@ export async function start(
   if (!bundles.has(script)) bundles.set(script, bundle(join("bench", script), `bench-${script.replace(/\.ts$/, "")}`));
   const file = await bundles.get(script)!;
   // With the pserver's Node flags and environment, the raw baseline's processes too: the same runtime on both sides.
-  const child = spawn(process.execPath, [...PSERVER_NODE_FLAGS, file, ...args], { stdio: ["ignore", "pipe", "inherit"], env: { ...pserverEnv(), ...env } });
+  // BENCH_NODE_FLAGS: more Node/V8 flags for this process (variants.ts tries runtime flags this way;
+  // NODE_OPTIONS refuses most V8 flags).
+  const extraFlags = (env.BENCH_NODE_FLAGS ?? "").split(/\s+/).filter(Boolean);
+  const child = spawn(process.execPath, [...PSERVER_NODE_FLAGS, ...extraFlags, file, ...args], { stdio: ["ignore", "pipe", "inherit"], env: { ...pserverEnv(), ...env } });
   children.add(child);
   child.once("exit", () => children.delete(child));
   return new Promise((resolve, reject) => {

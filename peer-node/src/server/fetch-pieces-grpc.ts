@@ -84,7 +84,10 @@ function isPlainGrpcFetchPieces(req: http.IncomingMessage | http2.Http2ServerReq
 
 async function serve(service: PeerServiceImpl, logger: Logger, buffers: PieceBufferPool, req: http2.Http2ServerRequest, res: http2.Http2ServerResponse): Promise<void> {
   const ended = new AbortController();
-  res.once("close", () => ended.abort(new ConnectError("the caller went away", Code.Canceled)));
+  // Aborts only a call still running when the stream closes (the caller went away): a call that ended
+  // has nothing left to stop, and an error (with its stack) and two abort events per call were waste.
+  let over = false;
+  res.once("close", () => over || ended.abort(new ConnectError("the caller went away", Code.Canceled)));
   let pieces: AsyncGenerator<{ pieceIndex: number; data: Uint8Array }> | undefined;
   try {
     const request = await readRequest(req).catch((err: ConnectError) => {
@@ -134,6 +137,7 @@ async function serve(service: PeerServiceImpl, logger: Logger, buffers: PieceBuf
     finish(res, err instanceof ConnectError ? err : new ConnectError("Internal Server Error", Code.Internal, undefined, undefined, err));
     if (!(err instanceof ConnectError)) logger.error({ err }, "FetchPieces over gRPC failed");
   } finally {
+    over = true;
     // A caller that went away mid-stream: the generator's finally frees its stream slot.
     await pieces?.return(undefined).catch(() => undefined);
   }
