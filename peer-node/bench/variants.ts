@@ -2,9 +2,9 @@
 //   BENCH_VARIANTS='[{"name":"shipped"},{"name":"batch 24","downloader":{"batchPieces":24}}]' npm run bench:variants -w peer-node
 // Each variant is {name, downloader?: options of PieceDownloader, peer?: options of PeerClients, env?: for
 // both processes (NODE_OPTIONS, or BENCH_NODE_FLAGS for V8 flags NODE_OPTIONS refuses)}; the default is
-// the shipped settings alone. Every round runs every
-// variant once, in turn, each on warmed memory from a seeder of its own (so the seeder's CPU is the
-// variant's): on these noisy machines a change counts only when it beats the spread of the rounds.
+// the shipped settings alone. Every round runs every variant once, in turn, each on warmed memory from a
+// seeder of its own (so the seeder's CPU is the variant's): on these noisy machines a change counts only
+// when it beats the spread of the rounds.
 // BENCH_RUNS rounds (3), BENCH_BIG_MIB (1024).
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";

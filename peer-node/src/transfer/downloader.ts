@@ -200,6 +200,17 @@ class Holder {
     this.window = window;
   }
 
+  /** A piece came in verified: the window grows (see slowStart), up to `max`. */
+  grow(max: number): void {
+    this.window = Math.min(max, this.window + (this.slowStart ? 1 : 1 / Math.max(1, Math.floor(this.window) / 2)));
+  }
+
+  /** A call failed or was refused as busy: the window halves and grows slowly from then on. */
+  backOff(): void {
+    this.window = Math.max(1, this.window / 2);
+    this.slowStart = false;
+  }
+
   get usable(): boolean {
     return !this.banned && !this.dropped;
   }
@@ -745,8 +756,13 @@ class DownloadJob {
         for (const h of usable) {
           if (this.#fetches.size >= maxFetches) return;
           if (h.fetches >= cap) continue;
-          const room = this.#windowOf(h) - h.inflight;
+          const window = this.#windowOf(h);
+          const room = window - h.inflight;
           if (room <= 0) continue;
+          // A holder with calls in flight gets another only for a full batch or half its window: a call
+          // costs the same on each side whatever it carries, and as a window opened piece by piece its
+          // room was handed out in calls of 1 or 2 pieces.
+          if (h.inflight > 0 && room < Math.min(this.#s.batchPieces, Math.ceil(window / 2))) continue;
           const batch = this.#pick(h, Math.min(room, this.#s.batchPieces), onlyHolder);
           if (batch.length === 0) continue;
           this.#startFetch(h, batch);
@@ -922,7 +938,7 @@ class DownloadJob {
           return;
         }
         h.record(length);
-        h.window = Math.min(this.#s.windowMaxPieces, h.window + (h.slowStart ? 1 : 1 / Math.max(1, Math.floor(h.window) / 2)));
+        h.grow(this.#s.windowMaxPieces);
         h.failures = 0;
         this.#partial!.markVerified(i);
         this.#state[i] = VERIFIED;
@@ -971,8 +987,7 @@ class DownloadJob {
     const code = reason instanceof ConnectError ? reason.code : err instanceof ConnectError ? err.code : undefined;
     if (code === Code.ResourceExhausted) {
       // The holder is busy (per-peer stream limit): not its fault, nothing to count as refetched.
-      h.window = Math.max(1, h.window / 2);
-      h.slowStart = false;
+      h.backOff();
       h.retryAtMs = Date.now() + this.#s.retryMinMs;
       return;
     }
@@ -984,8 +999,7 @@ class DownloadJob {
       return;
     }
     h.failures++;
-    h.window = Math.max(1, h.window / 2);
-    h.slowStart = false;
+    h.backOff();
     h.retryAtMs = Date.now() + this.#s.retryMinMs * 2 ** (h.failures - 1);
     this.#log.info({ holder: h.ref.name, failures: h.failures, err: (reason as Error)?.message }, "fetch failed");
     if (h.failures >= HOLDER_FAILURES_DROP) {

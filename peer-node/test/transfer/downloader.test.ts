@@ -97,6 +97,21 @@ describe("PieceDownloader", () => {
     expect(await readdir(store.partialDir)).toEqual([]);
   });
 
+  it("asks one holder for up to 16 pieces per call once its window has opened, not a few at a time", async () => {
+    const peers = await seeders(256 * TEST_PIECE_BYTES, [{ name: "a" }]);
+    // A ring of 7 slots (6 streams), as a download of 1 MiB pieces has.
+    const { d } = await downloader(refs(peers), { ...FAST, unwrittenMaxBytes: 6 * TEST_PIECE_BYTES });
+    const end = await d.download(source.contentId).done;
+    expect(end.state).toBe("completed");
+    expect((await readFile(join(root, "me", "shared", "movie.bin"))).equals(source.bytes)).toBe(true);
+    const calls = peers[0]!.calls;
+    expect(calls.reduce((n, c) => n + c, 0)).toBe(256);
+    expect(Math.max(...calls)).toBe(16);
+    // 16 full calls carry 256 pieces, and the window opens from 4 in a few calls (~20 in all here; 33 when
+    // each piece delivered while the window opened started a call of its own, 64 or more at 4 per call).
+    expect(calls.length).toBeLessThanOrEqual(24);
+  });
+
   it("finishes the file when a holder dies mid-transfer", async () => {
     const limits = { uploadBytesPerSecond: 2_000_000 };
     const peers = await seeders(8 * 1024 * 1024, [{ name: "a", limits }, { name: "b", limits }, { name: "c", limits }]);

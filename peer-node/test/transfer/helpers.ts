@@ -26,6 +26,8 @@ export interface TestPeer {
   readonly store: SharedFolder;
   /** Piece indexes served, in order (what FetchPieces read through the store). */
   readonly served: number[];
+  /** How many pieces each FetchPieces call asked for, in order. */
+  readonly calls: number[];
   /** Destroys every connection and stops listening at once, like a killed process. */
   kill(): void;
   /** Stops serving and closes the store. */
@@ -92,6 +94,12 @@ export async function startTestPeer(opts: TestPeerOptions): Promise<TestPeer> {
     logger,
     limits: opts.limits,
   });
+  const calls: number[] = [];
+  const fetchPieces = service.fetchPieces.bind(service);
+  service.fetchPieces = (req, ctx) => {
+    calls.push(req.pieceIndexes.length);
+    return fetchPieces(req, ctx);
+  };
   // As the pserver serves: gRPC FetchPieces framed by us, everything else through connect.
   const server = http2.createServer(
     { settings: { initialWindowSize: HTTP2_INITIAL_WINDOW_BYTES, maxFrameSize: HTTP2_MAX_FRAME_BYTES } },
@@ -120,6 +128,7 @@ export async function startTestPeer(opts: TestPeerOptions): Promise<TestPeer> {
     address: `http://127.0.0.1:${port}`,
     store,
     served,
+    calls,
     kill,
     close: async () => {
       if (closed) return;
