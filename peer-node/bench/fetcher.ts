@@ -6,8 +6,8 @@
 import { readFileSync, readdirSync } from "node:fs";
 import { pino } from "pino";
 import { SharedFolder } from "../src/store/shared-folder.js";
-import { PieceDownloader } from "../src/transfer/downloader.js";
-import { PeerClients } from "../src/transfer/peer-clients.js";
+import { PieceDownloader } from "../src/download/downloader.js";
+import { PeerClients } from "../src/pieces/peer-clients.js";
 import { TransferRegistry } from "../src/transfer/transfer.js";
 
 const args = JSON.parse(process.argv[2]!) as {

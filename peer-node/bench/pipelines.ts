@@ -4,7 +4,7 @@
 //   pipelines.ts <url> <out> ring    ours: the main thread receives HTTP/2 and copies each piece into a
 //                                    ring slot, whose memory goes to a worker (transferred) that hashes
 //                                    the piece and the whole file, has the thread pool write it, and gives
-//                                    the memory back (piece-stream.ts + piece-ring.ts + piece-worker.ts, bare)
+//                                    the memory back (receive-pieces.ts + piece-ring.ts + piece-worker.ts, bare)
 //   pipelines.ts <url> <out> worker  the alternative: HTTP/2 is received in a worker (small heap and young
 //                                    generation), which hashes each piece from the received chunks and
 //                                    writes them with writev (no copy); a second worker hashes the whole

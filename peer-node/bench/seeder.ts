@@ -3,9 +3,9 @@
 // Prints "ready <url>" once serving; stops on SIGTERM.
 import { readFileSync } from "node:fs";
 import { pino } from "pino";
-import { pserverRpcs } from "../src/server/connect.js";
-import { listenOnePort } from "../src/server/one-port.js";
-import { PeerServiceImpl } from "../src/services/peer-service.js";
+import { pserverRpcs } from "../src/rpc/connect.js";
+import { listenOnePort } from "../src/rpc/one-port.js";
+import { PeerServiceImpl } from "../src/rpc/peer-service.js";
 import { SharedFolder } from "../src/store/shared-folder.js";
 
 const args = JSON.parse(process.argv[2]!) as { folder: string; dataDir: string; uploadBytesPerSecond?: number };

@@ -44,7 +44,7 @@ export const CORS_MAX_AGE_SECONDS = 7_200;
 /** Largest RPC message a pserver reads (a 16 MiB piece plus framing). */
 export const MAX_RPC_MESSAGE_BYTES = 17 * 1024 * 1024;
 
-// Transfers core: shared folder, PeerService, downloader, pusher (src/store, src/transfer, services/peer-service.ts).
+// Transfers core: shared folder, PeerService, downloader, pusher (src/store, src/download, src/push, src/pieces, src/rpc/peer-service.ts).
 /** Smallest piece size a manifest may use (the directory's lower bound). */
 export const MIN_PIECE_SIZE_BYTES = 16 * 1024;
 /** Largest piece size a manifest may use; one FetchPieces/PushFile message carries one piece. */
@@ -110,7 +110,7 @@ export const DOWNLOAD_STATE_SAVE_PIECES = 64;
  * as with 16 MiB, and the downloading pserver peaked at ~132 MB RSS instead of ~142 MB with 8 MiB.
  */
 export const PIECES_UNWRITTEN_MAX_BYTES = 6 * 1024 * 1024;
-/** Idle buffers a seeder keeps for reading pieces into (reused once sent, see fetch-pieces-grpc.ts). */
+/** Idle buffers a seeder keeps for reading pieces into (reused once sent, see send-pieces.ts). */
 export const PIECE_BUFFERS_KEPT_BYTES = 16 * 1024 * 1024;
 /** A download's ring has at least this many slots (each stream holds one while its message arrives). */
 export const PIECE_RING_MIN_SLOTS = 4;
@@ -129,7 +129,7 @@ export const UPLOAD_SLICE_MS = 250;
 export const UPLOAD_SLICE_MIN_BYTES = 4 * 1024;
 export const UPLOAD_SLICE_MAX_BYTES = 256 * 1024;
 
-// Client side: directory link, client sessions, imports, export (src/directory, src/client, src/http).
+// Client side: directory link, client sessions, imports, export (src/directory, src/rpc, src/import).
 /** One REST call to the directory gives up after this long. */
 export const DIRECTORY_REQUEST_TIMEOUT_MS = 5_000;
 /** A directory answer larger than this is refused (a search page is far smaller). */

@@ -9,8 +9,8 @@ import {
   HTTP2_SESSION_WINDOW_BYTES,
 } from "../../src/constants.js";
 import { InvalidTicketError } from "../../src/errors.js";
-import { pserverRpcs } from "../../src/server/connect.js";
-import { PeerServiceImpl, type PeerServiceLimits } from "../../src/services/peer-service.js";
+import { pserverRpcs } from "../../src/rpc/connect.js";
+import { PeerServiceImpl, type PeerServiceLimits } from "../../src/rpc/peer-service.js";
 import type { FileStore, Manifest } from "../../src/store/file-store.js";
 import { SharedFolder } from "../../src/store/shared-folder.js";
 import type { RedeemTicket } from "../../src/transfer/api.js";

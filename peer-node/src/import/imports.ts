@@ -1,0 +1,413 @@
+import { randomUUID } from "node:crypto";
+import { mkdir, open, readdir, readFile, rename, rm, writeFile, type FileHandle } from "node:fs/promises";
+import path from "node:path";
+import type { Logger } from "pino";
+import {
+  DISK_FREE_RESERVE_BYTES,
+  IMPORT_CHUNK_SIZE_BYTES,
+  IMPORT_STALE_MS,
+  IMPORTS_PER_SESSION_MAX,
+  IMPORTS_TOTAL_MAX,
+  PIECE_SIZE_BYTES,
+} from "../constants.js";
+import { isDiskFull } from "../errors.js";
+import type { FileStore, Manifest, SharedFile } from "../store/file-store.js";
+import { choosePieceSize, hashFile } from "../store/pieces.js";
+import { Transfer, type TransferRegistry } from "../transfer/transfer.js";
+import { AlreadyExistsError, IntegrityError, InvalidInputError, LimitError, NotFoundError, PreconditionError } from "../rpc/client-errors.js";
+
+/** Checks a wanted file name and returns it (possibly normalized); throws with a reason when unacceptable. */
+export type NameValidator = (name: string) => string;
+
+/** Options of the importer. */
+export interface ImporterOptions {
+  readonly store: FileStore;
+  readonly registry: TransferRegistry;
+  readonly validateName: NameValidator;
+  readonly logger: Logger;
+  readonly chunkSizeBytes?: number;
+}
+
+/** What BeginImport answers. */
+export interface ImportTicket {
+  readonly importId: string;
+  readonly chunkSize: number;
+  readonly receivedChunks: number[];
+}
+
+/** What survives a restart, in `<partialDir>/imports/<id>.json`. */
+interface ImportState {
+  readonly id: string;
+  readonly contentId: string;
+  readonly size: number;
+  readonly name: string;
+  readonly chunkSize: number;
+  /** Bitmap of received chunks, base64. */
+  received: string;
+  updatedAt: number;
+}
+
+interface LiveImport {
+  readonly state: ImportState;
+  readonly bitmap: Uint8Array;
+  readonly transfer: Transfer;
+  readonly partPath: string;
+  readonly statePath: string;
+  /** The open partial file; a promise, so parallel chunks share one open() instead of racing. */
+  handle: Promise<FileHandle> | undefined;
+  bytesReceived: number;
+  /** Chunk writes in flight, so finish and discard wait for them. */
+  writes: Set<Promise<void>>;
+  phase: "receiving" | "finishing" | "gone";
+  saving: Promise<void> | undefined;
+  dirty: boolean;
+}
+
+const CONTENT_ID = /^[0-9a-f]{64}$/;
+const STATE_SUFFIX = ".json";
+const PART_SUFFIX = ".part";
+
+/**
+ * Brings files from the browser into the shared folder in chunks (BeginImport/ImportChunk/FinishImport).
+ * Each import is a sparse partial file plus a small state file in the store's partialDir, so it can be
+ * resumed after a pserver restart: BeginImport with the same content id and size finds it again.
+ * Nothing enters the shared folder before its whole-file SHA-256 equals the promised content id.
+ */
+export class Importer {
+  readonly #store: FileStore;
+  readonly #registry: TransferRegistry;
+  readonly #validateName: NameValidator;
+  readonly #logger: Logger;
+  readonly #chunkSize: number;
+  readonly #dir: string;
+  readonly #imports = new Map<string, LiveImport>();
+  /** Unfinished imports each client session began, for the per-session limit. */
+  readonly #bySession = new Map<string, Set<string>>();
+
+  private constructor(options: ImporterOptions) {
+    this.#store = options.store;
+    this.#registry = options.registry;
+    this.#validateName = options.validateName;
+    this.#logger = options.logger.child({ component: "importer" });
+    this.#chunkSize = options.chunkSizeBytes ?? IMPORT_CHUNK_SIZE_BYTES;
+    this.#dir = path.join(options.store.partialDir, "imports");
+  }
+
+  /** Opens the importer and picks up the unfinished imports a previous run left (stale ones are discarded). */
+  static async open(options: ImporterOptions): Promise<Importer> {
+    const importer = new Importer(options);
+    await importer.#load();
+    return importer;
+  }
+
+  /** Starts an import, or finds the unfinished one with the same content id and size. */
+  async begin(sessionId: string, request: { name: string; size: number; contentId: string }): Promise<ImportTicket> {
+    const { contentId, size } = request;
+    if (!CONTENT_ID.test(contentId)) throw new InvalidInputError("content_id must be 64 lower-case hex characters (the file's SHA-256).");
+    if (!Number.isSafeInteger(size) || size < 0) throw new InvalidInputError("size must be a whole number of bytes.");
+    let name: string;
+    try {
+      name = this.#validateName(request.name);
+    } catch (err) {
+      throw new InvalidInputError(`name is not acceptable: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    const held = this.#store.get(contentId);
+    if (held) throw new AlreadyExistsError(`This file is already in the shared folder as "${held.name}".`);
+
+    for (const live of this.#imports.values()) {
+      if (live.state.contentId === contentId && live.state.size === size && live.phase === "receiving") {
+        this.#own(sessionId, live.state.id);
+        return { importId: live.state.id, chunkSize: live.state.chunkSize, receivedChunks: receivedList(live) };
+      }
+    }
+
+    const mine = this.#bySession.get(sessionId)?.size ?? 0;
+    if (mine >= IMPORTS_PER_SESSION_MAX) {
+      throw new LimitError(`At most ${IMPORTS_PER_SESSION_MAX} unfinished imports per session; finish or cancel one first.`);
+    }
+    if (this.#imports.size >= IMPORTS_TOTAL_MAX) {
+      throw new LimitError(`This pserver already has ${IMPORTS_TOTAL_MAX} unfinished imports; finish or cancel some first.`);
+    }
+    let pendingBytes = 0;
+    for (const live of this.#imports.values()) pendingBytes += live.state.size - live.bytesReceived;
+    const free = await this.#store.freeBytes();
+    if (free - pendingBytes - size < DISK_FREE_RESERVE_BYTES) {
+      throw new LimitError(`Not enough free disk space for ${size} bytes (free: ${free} bytes, already promised to other imports: ${pendingBytes}).`);
+    }
+
+    const id = randomUUID();
+    const chunkCount = Math.ceil(size / this.#chunkSize);
+    const state: ImportState = {
+      id,
+      contentId,
+      size,
+      name,
+      chunkSize: this.#chunkSize,
+      received: Buffer.alloc(Math.ceil(chunkCount / 8)).toString("base64"),
+      updatedAt: Date.now(),
+    };
+    await mkdir(this.#dir, { recursive: true });
+    const live = this.#track(state, 0);
+    // A sparse file of the final size: chunks land at their offsets in any order.
+    const handle = await open(live.partPath, "w");
+    try {
+      await handle.truncate(size);
+    } finally {
+      await handle.close();
+    }
+    await this.#persist(live);
+    this.#own(sessionId, id);
+    this.#logger.info({ importId: id, contentId, size }, "import started");
+    return { importId: id, chunkSize: state.chunkSize, receivedChunks: [] };
+  }
+
+  /** Stores one chunk at its offset; returns the bytes received so far. Idempotent per chunk index. */
+  async chunk(importId: string, chunkIndex: number, data: Uint8Array): Promise<number> {
+    const live = this.#get(importId);
+    const { size, chunkSize } = live.state;
+    const chunkCount = Math.ceil(size / chunkSize);
+    if (!Number.isInteger(chunkIndex) || chunkIndex < 0 || chunkIndex >= chunkCount) {
+      throw new InvalidInputError(`chunk_index ${chunkIndex} is out of range (this import has ${chunkCount} chunks).`);
+    }
+    const expected = Math.min(chunkSize, size - chunkIndex * chunkSize);
+    if (data.byteLength !== expected) {
+      throw new InvalidInputError(`chunk ${chunkIndex} must be ${expected} bytes, got ${data.byteLength}.`);
+    }
+    if (live.phase !== "receiving") throw new PreconditionError("This import is finishing or has ended; no more chunks are accepted.");
+    if (hasBit(live.bitmap, chunkIndex)) return live.bytesReceived;
+
+    const write = (async () => {
+      live.handle ??= open(live.partPath, "r+");
+      try {
+        await (await live.handle).write(data, 0, data.byteLength, chunkIndex * chunkSize);
+      } catch (err) {
+        if (isDiskFull(err)) throw new LimitError("The disk of the shared folder is full.");
+        throw err;
+      }
+    })();
+    live.writes.add(write);
+    try {
+      await write;
+    } finally {
+      live.writes.delete(write);
+    }
+    if (live.phase !== "receiving") throw new PreconditionError("This import was cancelled.");
+    if (!hasBit(live.bitmap, chunkIndex)) {
+      setBit(live.bitmap, chunkIndex);
+      live.bytesReceived += data.byteLength;
+    }
+    if (live.transfer.state === "queued") live.transfer.update({ state: "running" });
+    live.transfer.setBytesDone(live.bytesReceived);
+    live.state.updatedAt = Date.now();
+    // Acknowledge a chunk only once the state file says we have it, so a restart never forgets an acked chunk.
+    await this.#persist(live);
+    return live.bytesReceived;
+  }
+
+  /** Hashes the whole file, and on a match moves it into the shared folder; a mismatch discards it. */
+  async finish(importId: string): Promise<SharedFile> {
+    const live = this.#get(importId);
+    if (live.phase !== "receiving") throw new PreconditionError("This import is already finishing.");
+    const chunkCount = Math.ceil(live.state.size / live.state.chunkSize);
+    const missing = chunkCount - countBits(live.bitmap, chunkCount);
+    if (missing > 0) throw new PreconditionError(`${missing} of ${chunkCount} chunks are still missing.`);
+    live.phase = "finishing";
+    await Promise.allSettled([...live.writes]);
+    await live.saving;
+    live.transfer.update({ state: "verifying" });
+    try {
+      await closeHandle(live);
+      const pieceSize = choosePieceSize(live.state.size, PIECE_SIZE_BYTES);
+      const hashes = await hashFile(live.partPath, pieceSize, live.state.size, live.transfer.signal);
+      const manifest: Manifest = { ...hashes, name: live.state.name };
+      if (manifest.contentId !== live.state.contentId) {
+        await this.#discard(live);
+        const message = `The received bytes hash to ${manifest.contentId}, not ${live.state.contentId}; the import was discarded.`;
+        live.transfer.finish("failed", message);
+        this.#logger.warn({ importId, expected: live.state.contentId, got: manifest.contentId }, "import failed verification");
+        throw new IntegrityError(message);
+      }
+      const file = await this.#store.adopt({ tempPath: live.partPath, name: live.state.name, manifest });
+      await this.#forget(live);
+      await rm(live.statePath, { force: true });
+      live.transfer.finish("completed");
+      this.#logger.info({ importId, contentId: file.contentId, name: file.name }, "import completed");
+      return file;
+    } catch (err) {
+      if (err instanceof IntegrityError) throw err;
+      if (live.transfer.signal.aborted) throw new PreconditionError("The import was cancelled.");
+      // Anything else (adopt refused the name, I/O error): the bytes are good, but we cannot keep the import.
+      await this.#discard(live);
+      live.transfer.finish("failed", err instanceof Error ? err.message : String(err));
+      throw err;
+    }
+  }
+
+  /** Forgets which imports a session began (its imports stay resumable by any later session). */
+  sessionEnded(sessionId: string): void {
+    this.#bySession.delete(sessionId);
+  }
+
+  /** Closes open partial files; unfinished imports stay on disk for the next run. */
+  async close(): Promise<void> {
+    for (const live of this.#imports.values()) {
+      await Promise.allSettled([...live.writes]);
+      await live.saving;
+      await closeHandle(live);
+    }
+  }
+
+  #get(importId: string): LiveImport {
+    const live = typeof importId === "string" ? this.#imports.get(importId) : undefined;
+    if (!live || live.phase === "gone") throw new NotFoundError(`No unfinished import with id "${String(importId).slice(0, 64)}".`);
+    return live;
+  }
+
+  #own(sessionId: string, importId: string): void {
+    let set = this.#bySession.get(sessionId);
+    if (!set) this.#bySession.set(sessionId, (set = new Set()));
+    set.add(importId);
+  }
+
+  /** Registers a live import and its transfer; a cancel of the transfer discards the import. */
+  #track(state: ImportState, bytesReceived: number): LiveImport {
+    const transfer = new Transfer({ kind: "import", contentId: state.contentId, name: state.name, bytesTotal: state.size, id: state.id });
+    const live: LiveImport = {
+      state,
+      bitmap: new Uint8Array(Buffer.from(state.received, "base64")),
+      transfer,
+      partPath: path.join(this.#dir, state.id + PART_SUFFIX),
+      statePath: path.join(this.#dir, state.id + STATE_SUFFIX),
+      handle: undefined,
+      bytesReceived,
+      writes: new Set(),
+      phase: "receiving",
+      saving: undefined,
+      dirty: false,
+    };
+    this.#imports.set(state.id, live);
+    this.#registry.add(transfer);
+    if (bytesReceived > 0) transfer.setBytesDone(bytesReceived);
+    transfer.signal.addEventListener("abort", () => {
+      void (async () => {
+        if (live.phase === "gone") return;
+        live.phase = "gone";
+        await Promise.allSettled([...live.writes]);
+        await this.#discard(live);
+        transfer.finish("cancelled");
+        this.#logger.info({ importId: state.id }, "import cancelled");
+      })();
+    });
+    return live;
+  }
+
+  async #persist(live: LiveImport): Promise<void> {
+    live.dirty = true;
+    while (live.saving) await live.saving;
+    if (!live.dirty || live.phase === "gone") return;
+    live.dirty = false;
+    live.state.received = Buffer.from(live.bitmap).toString("base64");
+    const tmp = `${live.statePath}.tmp`;
+    live.saving = (async () => {
+      await writeFile(tmp, JSON.stringify(live.state));
+      await rename(tmp, live.statePath);
+    })().finally(() => (live.saving = undefined));
+    await live.saving;
+  }
+
+  async #forget(live: LiveImport): Promise<void> {
+    live.phase = "gone";
+    this.#imports.delete(live.state.id);
+    for (const set of this.#bySession.values()) set.delete(live.state.id);
+    await closeHandle(live);
+  }
+
+  async #discard(live: LiveImport): Promise<void> {
+    await this.#forget(live);
+    await live.saving?.catch(() => undefined);
+    await rm(live.partPath, { force: true });
+    await rm(live.statePath, { force: true });
+    await rm(`${live.statePath}.tmp`, { force: true });
+  }
+
+  async #load(): Promise<void> {
+    let names: string[];
+    try {
+      names = await readdir(this.#dir);
+    } catch {
+      return;
+    }
+    for (const file of names) {
+      if (!file.endsWith(STATE_SUFFIX)) {
+        // Partial files without a state file (a crash between the two writes) are useless.
+        if (file.endsWith(PART_SUFFIX) && !names.includes(file.slice(0, -PART_SUFFIX.length) + STATE_SUFFIX)) {
+          await rm(path.join(this.#dir, file), { force: true });
+        }
+        continue;
+      }
+      const statePath = path.join(this.#dir, file);
+      try {
+        const state = parseState(JSON.parse(await readFile(statePath, "utf8")), this.#chunkSize);
+        if (state.id + STATE_SUFFIX !== file) throw new Error("state file name does not match its id");
+        const bitmap = Buffer.from(state.received, "base64");
+        const chunkCount = Math.ceil(state.size / state.chunkSize);
+        if (bitmap.length !== Math.ceil(chunkCount / 8)) throw new Error("chunk bitmap has the wrong length");
+        if (Date.now() - state.updatedAt > IMPORT_STALE_MS || this.#store.get(state.contentId)) {
+          await rm(statePath, { force: true });
+          await rm(path.join(this.#dir, state.id + PART_SUFFIX), { force: true });
+          continue;
+        }
+        let bytes = 0;
+        for (let i = 0; i < chunkCount; i++) if (hasBit(bitmap, i)) bytes += Math.min(state.chunkSize, state.size - i * state.chunkSize);
+        this.#track(state, bytes);
+        this.#logger.info({ importId: state.id, bytes, size: state.size }, "unfinished import picked up");
+      } catch (err) {
+        this.#logger.warn({ file, err: err instanceof Error ? err.message : String(err) }, "unreadable import state discarded");
+        await rm(statePath, { force: true });
+        await rm(statePath.slice(0, -STATE_SUFFIX.length) + PART_SUFFIX, { force: true });
+      }
+    }
+  }
+}
+
+function parseState(value: unknown, defaultChunkSize: number): ImportState {
+  const o = value as Record<string, unknown>;
+  const ok =
+    typeof o === "object" && o !== null &&
+    typeof o.id === "string" && /^[0-9a-f-]{36}$/.test(o.id) &&
+    typeof o.contentId === "string" && CONTENT_ID.test(o.contentId) &&
+    typeof o.size === "number" && Number.isSafeInteger(o.size) && o.size >= 0 &&
+    typeof o.name === "string" &&
+    typeof o.received === "string" &&
+    typeof o.updatedAt === "number";
+  if (!ok) throw new Error("malformed import state");
+  const chunkSize = typeof o.chunkSize === "number" && Number.isSafeInteger(o.chunkSize) && o.chunkSize > 0 ? o.chunkSize : defaultChunkSize;
+  return { id: o.id as string, contentId: o.contentId as string, size: o.size as number, name: o.name as string, chunkSize, received: o.received as string, updatedAt: o.updatedAt as number };
+}
+
+async function closeHandle(live: LiveImport): Promise<void> {
+  const handle = live.handle;
+  live.handle = undefined;
+  await handle?.then((h) => h.close()).catch(() => undefined);
+}
+
+function receivedList(live: LiveImport): number[] {
+  const out: number[] = [];
+  const count = Math.ceil(live.state.size / live.state.chunkSize);
+  for (let i = 0; i < count; i++) if (hasBit(live.bitmap, i)) out.push(i);
+  return out;
+}
+
+function hasBit(bitmap: Uint8Array, i: number): boolean {
+  return ((bitmap[i >> 3] ?? 0) & (1 << (i & 7))) !== 0;
+}
+
+function setBit(bitmap: Uint8Array, i: number): void {
+  bitmap[i >> 3] = (bitmap[i >> 3] ?? 0) | (1 << (i & 7));
+}
+
+function countBits(bitmap: Uint8Array, count: number): number {
+  let n = 0;
+  for (let i = 0; i < count; i++) if (hasBit(bitmap, i)) n++;
+  return n;
+}

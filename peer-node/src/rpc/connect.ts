@@ -1,0 +1,40 @@
+import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
+import type { Logger } from "pino";
+import { MAX_RPC_MESSAGE_BYTES } from "../constants.js";
+import { ClientService, PeerService } from "../gen.js";
+import { peerContextValues, type PeerServiceImpl } from "./peer-service.js";
+import { fetchPiecesOverGrpc } from "../pieces/send-pieces.js";
+import type { DualHandler } from "./one-port.js";
+import { rpcHandler, type RpcHandlerOptions } from "./rpc-handler.js";
+
+/** The service implementations a pserver registers; absent methods answer Unimplemented. */
+export interface Services {
+  readonly peer: Partial<ServiceImpl<typeof PeerService>>;
+  readonly client?: Partial<ServiceImpl<typeof ClientService>>;
+}
+
+/** Every Connect route of a pserver, registered in one place. */
+export function routes(services: Services): (router: ConnectRouter) => void {
+  return (router) => {
+    router.service(PeerService, services.peer);
+    if (services.client) router.service(ClientService, services.client);
+  };
+}
+
+/**
+ * The pserver's rpcs on every protocol, as the pserver serves them (and the benchmark's seeder and the
+ * tests, through this same function): gRPC FetchPieces framed by send-pieces.ts, everything else
+ * through connect (rpc-handler.ts); a request no rpc matches goes to `fallback` (404 when absent).
+ */
+export function pserverRpcs(services: Services & { readonly peer: PeerServiceImpl }, logger: Logger, fallback?: RpcHandlerOptions["fallback"]): DualHandler {
+  const connect = rpcHandler({
+    logger,
+    routes: routes(services),
+    // File bytes do not compress; gzip of every message cut throughput ~10x here (STACK.md).
+    acceptCompression: [],
+    readMaxBytes: MAX_RPC_MESSAGE_BYTES,
+    contextValues: peerContextValues,
+    fallback,
+  });
+  return fetchPiecesOverGrpc(services.peer, logger, connect);
+}

@@ -1,0 +1,118 @@
+import { pipeline } from "node:stream/promises";
+import type { Logger } from "pino";
+import type { SessionStore } from "../sessions.js";
+import { bearerToken } from "../sessions.js";
+import { isContentId } from "../../directory/wire.js";
+import type { FileStore } from "../../store/file-store.js";
+import { abort, contentTypeFor, sendError, type AnyRequest, type AnyResponse } from "./respond.js";
+
+/** A byte range to send, both ends inclusive. */
+export interface ByteRange {
+  readonly start: number;
+  readonly end: number;
+}
+
+/**
+ * Reads a Range header against a file size (RFC 9110 section 14). Returns the range to send, "none" to
+ * send the whole file (no header, another unit, several ranges, or a malformed header, all of which a
+ * server may ignore), or "unsatisfiable" for a 416.
+ */
+export function parseRange(header: string | undefined, size: number): ByteRange | "none" | "unsatisfiable" {
+  if (!header) return "none";
+  const match = /^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$/i.exec(header);
+  if (!match) return "none";
+  const [, first, last] = match as unknown as [string, string, string];
+  if (first === "" && last === "") return "none";
+  if (first === "") {
+    const suffix = Number(last);
+    if (suffix === 0 || size === 0) return "unsatisfiable";
+    return { start: Math.max(0, size - suffix), end: size - 1 };
+  }
+  const start = Number(first);
+  const end = last === "" ? size - 1 : Math.min(Number(last), size - 1);
+  if (last !== "" && Number(last) < start) return "none";
+  if (start >= size) return "unsatisfiable";
+  return { start, end };
+}
+
+/** `Content-Disposition: attachment` with an ASCII fallback and the exact UTF-8 name (RFC 6266, RFC 5987). */
+export function contentDisposition(name: string): string {
+  const fallback = name.replace(/[^\x20-\x7e]|["\\%]/g, "_");
+  const encoded = encodeURIComponent(name).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  return `attachment; filename="${fallback}"; filename*=UTF-8''${encoded}`;
+}
+
+/**
+ * `GET /files/<contentId>` and HEAD: a held file for the user's browser, with Range support. A session
+ * is required, as `Authorization: Bearer` or as `?token=` (a plain link or <a download> cannot send
+ * headers). The URL is never logged, so the token in it does not end up in logs.
+ */
+export function makeFilesExport(deps: { store: FileStore; sessions: SessionStore; logger: Logger }) {
+  const log = deps.logger.child({ component: "files-export" });
+  return async (req: AnyRequest, res: AnyResponse, url: URL): Promise<void> => {
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      sendError(res, 405, "Only GET and HEAD are allowed here.", { Allow: "GET, HEAD" });
+      return;
+    }
+    const token = bearerToken(req.headers.authorization) ?? url.searchParams.get("token") ?? undefined;
+    if (!deps.sessions.authenticate(token)) {
+      sendError(res, 401, "A client session is required: send Authorization: Bearer <token> or add ?token=<token>.", {
+        "WWW-Authenticate": 'Bearer realm="pserver"',
+      });
+      return;
+    }
+    const contentId = url.pathname.slice("/files/".length);
+    if (!isContentId(contentId)) {
+      log.warn({ path: url.pathname.slice(0, 100) }, "GET /files with a malformed content id");
+      sendError(res, 400, "The path must be /files/<content id> with a content id of 64 lower-case hex characters.");
+      return;
+    }
+    const file = deps.store.get(contentId);
+    if (!file) {
+      sendError(res, 404, "This pserver holds no file with that content id.");
+      return;
+    }
+
+    const etag = `"${file.contentId}"`;
+    const common: Record<string, string> = {
+      ETag: etag,
+      "Accept-Ranges": "bytes",
+      "Content-Type": contentTypeFor(file.name),
+      "Content-Disposition": contentDisposition(file.name),
+      // The content never changes under its id, but the response needed a session: never in shared caches.
+      "Cache-Control": "private, no-cache",
+      "X-Content-Type-Options": "nosniff",
+      "Referrer-Policy": "no-referrer",
+    };
+    const ifNoneMatch = req.headers["if-none-match"];
+    if (typeof ifNoneMatch === "string" && ifNoneMatch.split(",").some((t) => t.trim().replace(/^W\//, "") === etag)) {
+      res.writeHead(304, common);
+      res.end();
+      return;
+    }
+    // If-Range with another validator means "the range is for another version": send everything.
+    const ifRange = req.headers["if-range"];
+    const rangeHeader = typeof ifRange === "string" && ifRange.trim() !== etag ? undefined : req.headers.range;
+    const range = parseRange(typeof rangeHeader === "string" ? rangeHeader : undefined, file.size);
+    if (range === "unsatisfiable") {
+      sendError(res, 416, `The range is outside the file's ${file.size} bytes.`, { "Content-Range": `bytes */${file.size}`, "Accept-Ranges": "bytes" });
+      return;
+    }
+    const { start, end } = range === "none" ? { start: 0, end: file.size - 1 } : range;
+    const length = end - start + 1;
+    const headers: Record<string, string> = { ...common, "Content-Length": String(length) };
+    if (range !== "none") headers["Content-Range"] = `bytes ${start}-${end}/${file.size}`;
+    res.writeHead(range === "none" ? 200 : 206, headers);
+    if (req.method === "HEAD" || length === 0) {
+      res.end();
+      return;
+    }
+    try {
+      await pipeline(deps.store.createReadStream(contentId, start, end), res);
+    } catch (err) {
+      // Usually the browser went away mid-download; a vanished file is the other case.
+      log.debug({ contentId, err: err instanceof Error ? err.message : String(err) }, "file export ended early");
+      abort(res);
+    }
+  };
+}
