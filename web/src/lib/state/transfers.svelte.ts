@@ -2,6 +2,7 @@ import type { ClientApi } from "../client/api.js";
 import { isSessionEnded, isTransient } from "../client/errors.js";
 import type { TransferProgress } from "../client/gen.js";
 import { describeOnly, type ErrorReporter } from "./report.js";
+import { SpeedSmoother } from "./speed.js";
 import { isEnded, transferView, type TransferKindName, type TransferPhase, type TransferView } from "./views.js";
 
 /** Dependencies of {@link TransfersState}. */
@@ -32,6 +33,8 @@ export class TransfersState {
   activeCount = $derived(this.list.filter((t) => !isEnded(t.phase)).length);
   endedCount = $derived(this.list.length - this.activeCount);
   #cancellers = new Map<string, () => void>();
+  /** The speed average of each moving transfer, with the phase it belongs to (hashing and sending differ). */
+  #speeds = new Map<string, { phase: TransferPhase; smoother: SpeedSmoother }>();
   #cleared = new Set<string>();
   #localIds = 0;
   #deps: TransfersDeps;
@@ -66,11 +69,11 @@ export class TransfersState {
     const existing = this.#items[incoming.id];
     if (existing === undefined) {
       this.#items[incoming.id] = incoming;
+      this.#measure(this.#items[incoming.id] as TransferView);
       return;
     }
     if (isEnded(existing.phase) && !isEnded(incoming.phase)) return;
     const running = !isEnded(incoming.phase);
-    const tabRate = existing.drivenByTab && incoming.rateBytesPerSecond === 0;
     Object.assign(existing, {
       ...incoming,
       // A phase the tab knows better (it is hashing, or it is still sending) wins while running.
@@ -79,11 +82,10 @@ export class TransfersState {
       bytesTotal: incoming.bytesTotal || existing.bytesTotal,
       name: incoming.name || existing.name,
       contentId: incoming.contentId || existing.contentId,
-      rateBytesPerSecond: running ? (tabRate ? existing.rateBytesPerSecond : incoming.rateBytesPerSecond) : 0,
-      etaSeconds: running ? (tabRate ? existing.etaSeconds : incoming.etaSeconds) : 0,
       note: existing.note,
       drivenByTab: existing.drivenByTab,
     });
+    this.#measure(existing);
   }
 
   /** Lists a transfer the tab drives itself (an import before the pserver knows it). */
@@ -116,9 +118,10 @@ export class TransfersState {
     const view = this.#items[id];
     if (view === undefined) return;
     if (fields.phase !== undefined && isEnded(fields.phase) && view.finishedAtMs === undefined && fields.finishedAtMs === undefined) {
-      fields = { ...fields, finishedAtMs: this.#now(), rateBytesPerSecond: 0, etaSeconds: 0 };
+      fields = { ...fields, finishedAtMs: this.#now() };
     }
     Object.assign(view, fields);
+    this.#measure(view);
   }
 
   /**
@@ -130,6 +133,9 @@ export class TransfersState {
     if (local === undefined || localId === serverId) return serverId;
     const known = this.#items[serverId];
     delete this.#items[localId];
+    const speed = this.#speeds.get(localId);
+    this.#speeds.delete(localId);
+    if (speed !== undefined) this.#speeds.set(serverId, speed);
     const canceller = this.#cancellers.get(localId);
     this.#cancellers.delete(localId);
     if (canceller !== undefined) this.#cancellers.set(serverId, canceller);
@@ -198,6 +204,7 @@ export class TransfersState {
   reset(): void {
     for (const cancel of this.#cancellers.values()) cancel();
     this.#cancellers.clear();
+    this.#speeds.clear();
     this.#cleared.clear();
     this.#items = {};
   }
@@ -232,6 +239,30 @@ export class TransfersState {
       if (view !== undefined && !isEnded(view.phase) && !isTransient(error)) this.patch(id, { phase: "failed", error: sentence });
       return isTransient(error) ? undefined : sentence;
     }
+  }
+
+  /**
+   * Feeds a moving transfer's byte count to its speed average and shows the smoothed speed and time
+   * left (the pserver's own figures are not shown: its first ones read several times too high).
+   */
+  #measure(view: TransferView): void {
+    const moving = view.phase === "running" || view.phase === "hashing";
+    if (!moving) {
+      this.#speeds.delete(view.id);
+      view.rateBytesPerSecond = 0;
+      view.etaSeconds = 0;
+      return;
+    }
+    let speed = this.#speeds.get(view.id);
+    if (speed === undefined || speed.phase !== view.phase) {
+      speed = { phase: view.phase, smoother: new SpeedSmoother() };
+      this.#speeds.set(view.id, speed);
+    }
+    const now = this.#now();
+    speed.smoother.sample(view.bytesDone, now);
+    const reading = speed.smoother.reading(view.bytesTotal, now);
+    view.rateBytesPerSecond = reading?.bytesPerSecond ?? 0;
+    view.etaSeconds = reading?.secondsLeft ?? 0;
   }
 
   #report(error: unknown, action: "cancel" | TransferKindName): string {

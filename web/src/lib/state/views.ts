@@ -48,7 +48,9 @@ export interface TransferView {
   contentId: string;
   bytesDone: number;
   bytesTotal: number;
+  /** Smoothed speed as shown; 0 while unknown (the first seconds, or not moving). */
   rateBytesPerSecond: number;
+  /** Smoothed time left as shown; 0 while unknown. */
   etaSeconds: number;
   sources: string[];
   bannedPeers: string[];
@@ -125,8 +127,9 @@ export function transferView(progress: TransferProgress, nowMs: number): Transfe
     contentId: progress.contentId,
     bytesDone: Number(progress.bytesDone),
     bytesTotal: Number(progress.bytesTotal),
-    rateBytesPerSecond: progress.rateBytesPerSecond,
-    etaSeconds: progress.etaSeconds,
+    // The transfer list computes its own smoothed speed from the byte counts.
+    rateBytesPerSecond: 0,
+    etaSeconds: 0,
     sources: [...progress.sources],
     bannedPeers: [...progress.bannedPeers],
     piecesRefetched: progress.piecesRefetched,
