@@ -8,7 +8,8 @@ import "./app.css";
 // The tab is served by its own pserver, so the page's origin is that pserver (in development,
 // Vite proxies the Connect and /files routes to PSERVER_URL).
 const baseUrl = window.location.origin;
-const tokens = new TokenStore(browserSessionStorage());
+const tabStorage = browserSessionStorage();
+const tokens = new TokenStore(tabStorage);
 
 function localStorageOrNothing(): KeyValueStorage | undefined {
   try {
@@ -23,6 +24,7 @@ const app = new AppState({
   tokens,
   baseUrl,
   cacheStorage: localStorageOrNothing(),
+  tabStorage,
 });
 
 const target = document.getElementById("app");

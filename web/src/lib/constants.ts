@@ -40,3 +40,10 @@ export const HASH_CACHE_MAX_ENTRIES = 200;
 
 /** Characters of a content id shown in lists. */
 export const SHORT_CONTENT_ID_CHARS = 12;
+
+/** sessionStorage key prefix (then the peer name) of the transfer ids this tab cleared from its list. */
+export const CLEARED_TRANSFERS_KEY_PREFIX = "p2p.cleared-transfers.";
+/** Cleared transfer ids remembered per peer; the oldest give way (the pserver forgets them on restart). */
+export const CLEARED_TRANSFERS_MAX = 500;
+/** Transfers listed before "Show all": running ones come first, so they are the ones seen. */
+export const TRANSFERS_SHOWN = 6;

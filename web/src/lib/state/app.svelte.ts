@@ -22,6 +22,8 @@ export interface AppOptions {
   baseUrl: string;
   /** Long-lived storage for the hash cache (localStorage in the tab). */
   cacheStorage?: KeyValueStorage;
+  /** The tab's own storage (sessionStorage): cleared transfers, the theme. */
+  tabStorage?: KeyValueStorage;
   /** Tunables for tests and the benchmark. */
   importOptions?: Pick<ImportsDeps, "chunkOptions" | "hashSliceBytes">;
   searchDebounceMs?: number;
@@ -53,7 +55,7 @@ export class AppState {
     const reportError = (error: unknown, action: Action): string => this.#report(error, action);
     this.session = new SessionState({ api, tokens: options.tokens, reportError });
     this.files = new FilesState({ api, tokens: options.tokens, baseUrl: options.baseUrl, reportError });
-    this.transfers = new TransfersState({ api, reportError });
+    this.transfers = new TransfersState({ api, reportError, ...(options.tabStorage ? { storage: options.tabStorage } : {}) });
     this.imports = new ImportsState({
       api,
       transfers: this.transfers,
@@ -142,6 +144,7 @@ export class AppState {
 
   #afterLogin(): void {
     this.notices.clear();
+    this.transfers.useClearedOf(this.session.peerName);
     this.#fed = { files: false, peers: false };
     this.feed.start();
     // The feed's snapshot fills these too; asking directly fills the page even if the feed is slow.

@@ -1,6 +1,8 @@
 import type { ClientApi } from "../client/api.js";
 import { isSessionEnded, isTransient } from "../client/errors.js";
 import type { TransferProgress } from "../client/gen.js";
+import type { KeyValueStorage } from "../client/token-store.js";
+import { CLEARED_TRANSFERS_KEY_PREFIX, CLEARED_TRANSFERS_MAX, TRANSFERS_SHOWN } from "../constants.js";
 import { describeOnly, type ErrorReporter } from "./report.js";
 import { SpeedSmoother } from "./speed.js";
 import { isEnded, transferView, type TransferKindName, type TransferPhase, type TransferView } from "./views.js";
@@ -10,6 +12,10 @@ export interface TransfersDeps {
   api: ClientApi;
   reportError?: ErrorReporter;
   now?: () => number;
+  /** Tab storage (sessionStorage) where cleared transfers are remembered, so a reload keeps them cleared. */
+  storage?: KeyValueStorage;
+  /** Transfers listed before "Show all". */
+  shownLimit?: number;
 }
 
 const ACTIVE_ORDER: Record<TransferPhase, number> = {
@@ -28,19 +34,32 @@ const ACTIVE_ORDER: Record<TransferPhase, number> = {
  * Upload progress streams, and by the tab's own imports.
  */
 export class TransfersState {
+  /** Transfers listed before "Show all" (declared first: the derived lists below read it). */
+  #limit = TRANSFERS_SHOWN;
   #items = $state<Record<string, TransferView>>({});
   list = $derived(Object.values(this.#items).sort(compareTransfers));
   activeCount = $derived(this.list.filter((t) => !isEnded(t.phase)).length);
   endedCount = $derived(this.list.length - this.activeCount);
+  /** Whether the person asked to see every transfer rather than the first few. */
+  showAll = $state(false);
+  /** What the list shows: everything, or the first few (running ones sort first). */
+  shown = $derived(this.showAll ? this.list : this.list.slice(0, this.#limit));
+  /** How many "Show all" would add. */
+  hiddenCount = $derived(this.list.length - this.shown.length);
+  /** Whether the list is long enough to be cut at all. */
+  longList = $derived(this.list.length > (this.#limit));
   #cancellers = new Map<string, () => void>();
   /** The speed average of each moving transfer, with the phase it belongs to (hashing and sending differ). */
   #speeds = new Map<string, { phase: TransferPhase; smoother: SpeedSmoother }>();
   #cleared = new Set<string>();
   #localIds = 0;
+  /** Where this peer's cleared ids are kept in tab storage; undefined until the peer is known. */
+  #clearedKey: string | undefined;
   #deps: TransfersDeps;
 
   constructor(deps: TransfersDeps) {
     this.#deps = deps;
+    this.#limit = deps.shownLimit ?? TRANSFERS_SHOWN;
   }
 
   /** The transfer with this id, if listed. */
@@ -92,7 +111,7 @@ export class TransfersState {
   addLocal(fields: Pick<TransferView, "kind" | "name" | "bytesTotal"> & Partial<TransferView>): TransferView {
     this.#localIds += 1;
     const view: TransferView = {
-      id: `local-${this.#localIds}`,
+      id: `${LOCAL_ID_PREFIX}${this.#localIds}`,
       phase: "queued",
       contentId: "",
       bytesDone: 0,
@@ -190,12 +209,32 @@ export class TransfersState {
     );
   }
 
-  /** Removes ended transfers from the list (the pserver keeps its own record). */
+  /**
+   * Loads the ids this tab cleared for a peer before (a reload, or a login after a logout), so the
+   * pserver's record of them does not bring them back; and drops any of them already listed.
+   */
+  useClearedOf(peerName: string): void {
+    this.#clearedKey = `${CLEARED_TRANSFERS_KEY_PREFIX}${peerName}`;
+    for (const id of readIds(this.#deps.storage, this.#clearedKey)) this.#cleared.add(id);
+    for (const id of this.#cleared) delete this.#items[id];
+  }
+
+  /** Removes ended transfers from the list (the pserver keeps its own record) and remembers that in the tab. */
   clearEnded(): void {
     for (const view of Object.values(this.#items)) {
       if (isEnded(view.phase)) {
         this.#cleared.add(view.id);
         delete this.#items[view.id];
+      }
+    }
+    this.showAll = false;
+    if (this.#clearedKey !== undefined) {
+      // Ids the tab made up itself (imports the pserver never heard of) do not outlive the page.
+      const ids = [...this.#cleared].filter((id) => !id.startsWith(LOCAL_ID_PREFIX)).slice(-CLEARED_TRANSFERS_MAX);
+      try {
+        this.#deps.storage?.setItem(this.#clearedKey, JSON.stringify(ids));
+      } catch {
+        // Storage full or refused: the list is cleared for this page all the same.
       }
     }
   }
@@ -206,6 +245,8 @@ export class TransfersState {
     this.#cancellers.clear();
     this.#speeds.clear();
     this.#cleared.clear();
+    this.#clearedKey = undefined;
+    this.showAll = false;
     this.#items = {};
   }
 
@@ -271,6 +312,18 @@ export class TransfersState {
 
   #now(): number {
     return (this.#deps.now ?? Date.now)();
+  }
+}
+
+const LOCAL_ID_PREFIX = "local-";
+
+/** The ids stored under a key, or none when absent or unreadable. */
+function readIds(storage: KeyValueStorage | undefined, key: string): string[] {
+  try {
+    const parsed: unknown = JSON.parse(storage?.getItem(key) ?? "[]");
+    return Array.isArray(parsed) ? parsed.filter((id): id is string => typeof id === "string") : [];
+  } catch {
+    return [];
   }
 }
 

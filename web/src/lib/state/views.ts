@@ -141,3 +141,35 @@ export function transferView(progress: TransferProgress, nowMs: number): Transfe
     drivenByTab: false,
   };
 }
+
+/** A progress bar: how full (undefined = unknown, the bar pulses) and in which colour. */
+export interface Bar {
+  value: number | undefined;
+  tone: "accent" | "ok" | "bad" | "muted";
+}
+
+/**
+ * The bar a transfer shows, or none. A transfer that ended without reaching its end shows how far it
+ * got only when its size is known: a failed download of unknown size has no bar, never a fake part.
+ */
+export function barOf(view: TransferView, paused = false): Bar | undefined {
+  const known = view.bytesTotal > 0;
+  const done = known ? Math.min(1, Math.max(0, view.bytesDone / view.bytesTotal)) : undefined;
+  switch (view.phase) {
+    case "completed":
+      return { value: 1, tone: "ok" };
+    case "failed":
+      return known ? { value: done, tone: "bad" } : undefined;
+    case "cancelled":
+      return known ? { value: done, tone: "muted" } : undefined;
+    default:
+      return { value: done, tone: paused ? "muted" : "accent" };
+  }
+}
+
+/** The name a transfer is listed under: its file name, else its short content id until a name arrives. */
+export function transferTitle(view: TransferView, idChars: number): string {
+  if (view.name !== "") return view.name;
+  if (view.contentId !== "") return `${view.contentId.slice(0, idChars)}…`;
+  return "A file";
+}
