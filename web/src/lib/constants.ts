@@ -47,3 +47,5 @@ export const CLEARED_TRANSFERS_KEY_PREFIX = "p2p.cleared-transfers.";
 export const CLEARED_TRANSFERS_MAX = 500;
 /** Transfers listed before "Show all": running ones come first, so they are the ones seen. */
 export const TRANSFERS_SHOWN = 6;
+/** sessionStorage key of the colour theme picked in this tab (system, light or dark). */
+export const THEME_KEY = "p2p.theme";

@@ -12,6 +12,7 @@ import { NoticesState } from "./notices.svelte.js";
 import { PeersState } from "./peers.svelte.js";
 import { SearchState } from "./search.svelte.js";
 import { SessionState } from "./session.svelte.js";
+import { ThemeState } from "./theme.svelte.js";
 import { TransfersState } from "./transfers.svelte.js";
 
 /** What the app is built from; the tab passes the browser's, tests pass in-memory ones. */
@@ -46,11 +47,13 @@ export class AppState {
   readonly imports: ImportsState;
   readonly search: SearchState;
   readonly feed: EventFeed;
+  readonly theme: ThemeState;
   /** Which lists the event feed has delivered since login (they beat the one-off List calls). */
   #fed = { files: false, peers: false };
 
   constructor(options: AppOptions) {
     this.api = createClientApi(options.transport);
+    this.theme = new ThemeState(options.tabStorage);
     const { api } = this;
     const reportError = (error: unknown, action: Action): string => this.#report(error, action);
     this.session = new SessionState({ api, tokens: options.tokens, reportError });
