@@ -19,8 +19,8 @@ export const HASH_SLICE_BYTES = 8 * 1024 * 1024;
 
 /** First pause before reconnecting the event feed; doubles up to the maximum. */
 export const EVENTS_RECONNECT_BASE_MS = 500;
-/** Longest pause between two reconnect attempts of the event feed. */
-export const EVENTS_RECONNECT_MAX_MS = 15_000;
+/** Longest pause between two reconnect attempts of the event feed (and of the first status call). */
+export const EVENTS_RECONNECT_MAX_MS = 8_000;
 
 /** Period of the clock that refreshes "3 s ago" labels. */
 export const CLOCK_TICK_MS = 1_000;

@@ -4,6 +4,7 @@ import { describeError, isSessionEnded, type Action } from "../client/errors.js"
 import type { KeyValueStorage, TokenStore } from "../client/token-store.js";
 import { HASH_CACHE_KEY } from "../constants.js";
 import { HashCache } from "../hash.js";
+import { sleep } from "../client/chunked-import.js";
 import { Clock } from "./clock.svelte.js";
 import { EventFeed } from "./event-feed.svelte.js";
 import { FilesState } from "./files.svelte.js";
@@ -31,6 +32,7 @@ export interface AppOptions {
 }
 
 const SESSION_ENDED = "Your session has ended. Please log in again.";
+const RESTARTED = "Your peer's server was restarted, which logged this tab out. Log in again.";
 
 /**
  * The composition root: one of each state class, wired to one ClientService client, and the
@@ -48,8 +50,18 @@ export class AppState {
   readonly search: SearchState;
   readonly feed: EventFeed;
   readonly theme: ThemeState;
+  /**
+   * Whether this tab's own pserver answers. False while the event feed is broken and GetStatus fails
+   * too (or the first status call failed): every action that needs the pserver is off until it is back.
+   */
+  pserverUp = $derived.by(() => this.session.reachable && this.feed.status !== "unreachable");
+  /** When the next attempt to reach a pserver that is down happens. */
+  retryAtMs = $derived.by(() => (this.feed.status === "unreachable" ? this.feed.retryAtMs : this.#startRetryAtMs));
   /** Which lists the event feed has delivered since login (they beat the one-off List calls). */
   #fed = { files: false, peers: false };
+  #startRetryAtMs = $state<number | undefined>(undefined);
+  #wakeStart: (() => void) | undefined;
+  #stopped = new AbortController();
 
   constructor(options: AppOptions) {
     this.api = createClientApi(options.transport);
@@ -90,8 +102,12 @@ export class AppState {
         },
         transfer: (progress) => this.transfers.applyProgress(progress),
         directory: (link) => this.session.applyLink(link),
-        sessionEnded: () => this.#sessionEnded(),
+        sessionEnded: (_error, afterOutage) => this.#sessionEnded(afterOutage ? RESTARTED : SESSION_ENDED),
       },
+      probe: () => this.api.getStatus({}).then(
+        () => true,
+        () => false,
+      ),
     });
   }
 
@@ -99,7 +115,25 @@ export class AppState {
   async start(): Promise<void> {
     this.clock.start();
     await this.session.load();
+    // A pserver that does not answer yet (stopped, restarting): ask again with growing pauses.
+    for (let attempt = 0; !this.session.reachable; attempt += 1) {
+      const delay = this.feed.delayMs(attempt);
+      this.#startRetryAtMs = Date.now() + delay;
+      const early = new AbortController();
+      this.#wakeStart = () => early.abort();
+      await sleep(delay, AbortSignal.any([this.#stopped.signal, early.signal])).catch(() => undefined);
+      this.#wakeStart = undefined;
+      this.#startRetryAtMs = undefined;
+      if (this.#stopped.signal.aborted) return;
+      await this.session.load();
+    }
     if (this.session.loggedIn) this.#afterLogin();
+  }
+
+  /** Tries to reach a pserver that is down now rather than at the end of the current pause. */
+  retryNow(): void {
+    this.#wakeStart?.();
+    this.feed.retryNow();
   }
 
   /** Logs in; on success the lists load and the feed opens. */
@@ -117,30 +151,35 @@ export class AppState {
 
   /** Stops timers and streams (page unload, tests). */
   destroy(): void {
+    this.#stopped.abort();
     this.#teardown();
     this.clock.destroy();
   }
 
   /** Downloads a search result; a failure to start becomes a notice. */
   async download(contentId: string, name: string): Promise<void> {
+    if (!this.pserverUp) return;
     const sentence = await this.transfers.download(contentId, name);
     if (sentence !== undefined) this.notices.error(sentence);
   }
 
   /** Pushes a held file to a peer (empty name: the directory picks). */
   async upload(contentId: string, name: string, targetPeer: string): Promise<void> {
+    if (!this.pserverUp) return;
     const sentence = await this.transfers.upload(contentId, name, targetPeer);
     if (sentence !== undefined) this.notices.error(sentence);
   }
 
   /** Removes a held file. */
   async removeFile(contentId: string): Promise<void> {
+    if (!this.pserverUp) return;
     const sentence = await this.files.remove(contentId);
     if (sentence !== undefined) this.notices.error(sentence);
   }
 
   /** Cancels a transfer. */
   async cancelTransfer(id: string): Promise<void> {
+    if (!this.pserverUp) return;
     const sentence = await this.transfers.cancel(id);
     if (sentence !== undefined) this.notices.error(sentence);
   }
@@ -184,10 +223,10 @@ export class AppState {
     this.notices.clear();
   }
 
-  #sessionEnded(): void {
+  #sessionEnded(reason: string = SESSION_ENDED): void {
     if (!this.session.loggedIn) return;
     this.#teardown();
-    this.session.ended(SESSION_ENDED);
+    this.session.ended(reason);
   }
 
   #report(error: unknown, action: Action): string {

@@ -49,6 +49,8 @@ export class SessionState {
   loggedIn = $state(false);
   /** Whether the first status check has answered (before that the page shows nothing to act on). */
   ready = $state(false);
+  /** Whether the pserver answered the last status call; false while it cannot be reached at all. */
+  reachable = $state(true);
   link = $state<LinkView>({ loggedIn: false, reachable: false, lastHeartbeatAtMs: undefined });
   /** A login, logout or status call is running. */
   busy = $state(false);
@@ -67,21 +69,24 @@ export class SessionState {
    * an expired one is forgotten and the person is told why.
    */
   async load(): Promise<void> {
+    const hadToken = this.#deps.tokens.token !== undefined;
     try {
       const status = await this.#deps.api.getStatus({});
-      const hadToken = this.#deps.tokens.token !== undefined;
       this.applyStatus(status);
       if (hadToken && !status.sessionValid) {
         this.#deps.tokens.clear();
         this.endedReason = "Your session has ended. Please log in again.";
       }
       this.error = "";
-    } catch (error) {
-      this.error = (this.#deps.reportError ?? describeOnly)(error, "status");
-      // Keep the token: the pserver may only be restarting, and a reload will try again.
-      this.loggedIn = false;
-    } finally {
+      this.reachable = true;
       this.ready = true;
+    } catch {
+      // Nothing answers: the page says so across its full width and tries again by itself. The
+      // token is kept (the pserver may only be restarting); a tab that holds one keeps waiting
+      // rather than showing a login form it may not need.
+      this.reachable = false;
+      this.loggedIn = false;
+      if (!hadToken) this.ready = true;
     }
   }
 
