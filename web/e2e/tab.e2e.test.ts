@@ -88,7 +88,7 @@ describe("the pclient in a browser tab", () => {
     await logIn(alice, "alice", PASSWORD.alice);
     const aliceFiles = alice.getByRole("region", { name: /^My files/ });
     await expect.poll(() => aliceFiles.isVisible(), { timeout: STEP_MS }).toBe(true);
-    await expect.poll(() => alice.getByText("Directory reachable").isVisible(), { timeout: STEP_MS }).toBe(true);
+    await expect.poll(() => alice.getByRole("status").getByText("Online", { exact: true }).isVisible(), { timeout: STEP_MS }).toBe(true);
 
     const [chooser] = await Promise.all([
       alice.waitForEvent("filechooser", { timeout: STEP_MS }),
@@ -179,6 +179,7 @@ describe("the pclient in a browser tab", () => {
 
     // Bob logs out: alice's list of live peers follows without a reload.
     await bob.getByRole("button", { name: "Log out" }).click();
+    await bob.getByRole("dialog").getByRole("button", { name: "Log out" }).click();
     const alicePeers = alice.getByRole("region", { name: /^Peers online/ });
     await expect.poll(() => alicePeers.getByText("bob", { exact: true }).count(), { timeout: STEP_MS }).toBe(0);
     await alice.context().close();

@@ -39,3 +39,22 @@ export function peersLine(view: TransferView): string {
 export function waitsForFile(view: TransferView): boolean {
   return view.kind === "import" && !view.drivenByTab && (view.phase === "queued" || view.phase === "running" || view.phase === "verifying");
 }
+
+/** "1 file", "3 files". */
+export function fileCount(count: number): string {
+  return `${count} ${count === 1 ? "file" : "files"}`;
+}
+
+/** What logging out will do, said before it is done. */
+export function logoutWarning(sharedFiles: number): string {
+  if (sharedFiles === 0) return "This peer goes offline: other peers stop seeing it until you log in again.";
+  const verb = sharedFiles === 1 ? "goes" : "go";
+  return `${fileCount(sharedFiles)} ${verb} offline from the network: other peers can't download ${sharedFiles === 1 ? "it" : "them"} from you until you log in again.`;
+}
+
+/** What logging out did, said on the login page afterwards. */
+export function loggedOutSentence(sharedFiles: number): string {
+  if (sharedFiles === 0) return "You logged out. This peer is offline.";
+  const were = sharedFiles === 1 ? "was" : "were";
+  return `You logged out. This peer is offline: its ${fileCount(sharedFiles)} ${were} taken off the network.`;
+}

@@ -4,6 +4,7 @@ import { describeError, isSessionEnded, type Action } from "../client/errors.js"
 import type { KeyValueStorage, TokenStore } from "../client/token-store.js";
 import { HASH_CACHE_KEY } from "../constants.js";
 import { HashCache } from "../hash.js";
+import { loggedOutSentence } from "../words.js";
 import { sleep } from "../client/chunked-import.js";
 import { Clock } from "./clock.svelte.js";
 import { EventFeed } from "./event-feed.svelte.js";
@@ -143,10 +144,14 @@ export class AppState {
     return ok;
   }
 
-  /** Logs out and forgets everything this tab held. */
+  /** Logs out (the peer goes offline, its files leave the network) and forgets everything this tab held. */
   async logout(): Promise<void> {
+    const shared = this.files.files.length;
     this.#teardown();
-    await this.session.logout();
+    const confirmed = await this.session.logout();
+    this.session.farewell = confirmed
+      ? loggedOutSentence(shared)
+      : "You logged out of this tab, but your peer's server did not confirm it: its files may still be on the network.";
   }
 
   /** Stops timers and streams (page unload, tests). */

@@ -58,6 +58,8 @@ export class SessionState {
   error = $state("");
   /** Why the tab was logged out without asking (session expired), shown on the login form. */
   endedReason = $state("");
+  /** What the person's own logout did, shown calmly on the login form afterwards. */
+  farewell = $state("");
   #deps: SessionDeps;
 
   constructor(deps: SessionDeps) {
@@ -127,6 +129,7 @@ export class SessionState {
       this.peerName = response.peerName || name;
       this.loggedIn = true;
       this.endedReason = "";
+      this.farewell = "";
       // Address, directory and link come with the status; a failure here is not a failed login.
       try {
         this.applyStatus(await this.#deps.api.getStatus({}));
@@ -142,13 +145,18 @@ export class SessionState {
     }
   }
 
-  /** Logs out at the pserver (best effort) and forgets the session in this tab in every case. */
-  async logout(): Promise<void> {
+  /**
+   * Logs out at the pserver (best effort) and forgets the session in this tab in every case; returns
+   * whether the pserver confirmed it (only then did the peer go offline at the directory).
+   */
+  async logout(): Promise<boolean> {
     this.busy = true;
     try {
       await this.#deps.api.logout({});
+      return true;
     } catch {
       // The person wants out: a pserver that cannot be reached must not keep them logged in here.
+      return false;
     } finally {
       this.ended("");
       this.busy = false;
