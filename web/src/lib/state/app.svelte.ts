@@ -149,6 +149,7 @@ export class AppState {
     const shared = this.files.files.length;
     this.#teardown();
     const confirmed = await this.session.logout();
+    if (confirmed) this.session.peerOnline = false;
     this.session.farewell = confirmed
       ? loggedOutSentence(shared)
       : "You logged out of this tab, but your peer's server did not confirm it: its files may still be on the network.";

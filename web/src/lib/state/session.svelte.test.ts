@@ -102,3 +102,16 @@ describe("logging out", () => {
     app.destroy();
   });
 });
+
+describe("the login form's facts", () => {
+  it("knows the one name the pserver accepts and whether the peer is on the network", async () => {
+    const { pserver, session } = setup();
+    pserver.peerName = "carol";
+    await session.load();
+    expect(session.fixedUsername).toBe("carol");
+    expect(session.peerOnline).toBe(false);
+    await session.login("carol", "correct horse");
+    await session.load();
+    expect(session.peerOnline).toBe(true);
+  });
+});

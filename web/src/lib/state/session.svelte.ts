@@ -42,6 +42,13 @@ export class SessionState {
   peerName = $state("");
   /** Address this peer advertises to other peers. */
   address = $state("");
+  /** Whether the pserver is logged in at the directory (its files on the network), as GetStatus said. */
+  peerOnline = $state(false);
+  /**
+   * The one name this pserver accepts at login, if it has one: a pserver is configured as one peer
+   * and refuses every other username (PermissionDenied), so the login form shows it read-only.
+   */
+  fixedUsername = $derived(this.peerName);
   /** Software version of the pserver. */
   version = $state("");
   directoryUrl = $state("");
@@ -95,6 +102,7 @@ export class SessionState {
   /** Takes in a GetStatus answer. */
   applyStatus(status: GetStatusResponse): void {
     this.peerName = status.peerName;
+    this.peerOnline = status.loggedIn;
     this.version = status.version;
     this.loggedIn = status.sessionValid;
     if (status.sessionValid) {
