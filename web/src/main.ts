@@ -2,6 +2,7 @@ import { mount } from "svelte";
 import App from "./app.svelte";
 import { browserSessionStorage, TokenStore, type KeyValueStorage } from "./lib/client/token-store.js";
 import { createPclientTransport } from "./lib/client/transport.js";
+import { browserHashLocation } from "./lib/location-hash.js";
 import { AppState } from "./lib/state/app.svelte.js";
 import "./app.css";
 
@@ -25,6 +26,7 @@ const app = new AppState({
   baseUrl,
   cacheStorage: localStorageOrNothing(),
   tabStorage,
+  hash: browserHashLocation(),
 });
 
 const target = document.getElementById("app");

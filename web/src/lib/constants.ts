@@ -49,3 +49,7 @@ export const CLEARED_TRANSFERS_MAX = 500;
 export const TRANSFERS_SHOWN = 6;
 /** sessionStorage key of the colour theme picked in this tab (system, light or dark). */
 export const THEME_KEY = "p2p.theme";
+/** sessionStorage key of the content a share link opened, kept across the login that may follow. */
+export const SHARED_CONTENT_KEY = "p2p.shared-content";
+/** How long "Copied" stays on a copy button. */
+export const COPIED_NOTE_MS = 2_500;

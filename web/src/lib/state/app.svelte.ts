@@ -5,6 +5,8 @@ import type { KeyValueStorage, TokenStore } from "../client/token-store.js";
 import { HASH_CACHE_KEY } from "../constants.js";
 import { HashCache } from "../hash.js";
 import { loggedOutSentence } from "../words.js";
+import type { HashLocation } from "../location-hash.js";
+import { contentIdFromHash } from "../share-link.js";
 import { sleep } from "../client/chunked-import.js";
 import { Clock } from "./clock.svelte.js";
 import { EventFeed } from "./event-feed.svelte.js";
@@ -14,6 +16,7 @@ import { NoticesState } from "./notices.svelte.js";
 import { PeersState } from "./peers.svelte.js";
 import { SearchState } from "./search.svelte.js";
 import { SessionState } from "./session.svelte.js";
+import { SharedFileState } from "./shared-file.svelte.js";
 import { ThemeState } from "./theme.svelte.js";
 import { TransfersState } from "./transfers.svelte.js";
 
@@ -27,6 +30,8 @@ export interface AppOptions {
   cacheStorage?: KeyValueStorage;
   /** The tab's own storage (sessionStorage): cleared transfers, the theme. */
   tabStorage?: KeyValueStorage;
+  /** The page's location hash, where share links (`#/get/<content id>`) arrive. */
+  hash?: HashLocation;
   /** Tunables for tests and the benchmark. */
   importOptions?: Pick<ImportsDeps, "chunkOptions" | "hashSliceBytes">;
   searchDebounceMs?: number;
@@ -41,6 +46,8 @@ const RESTARTED = "Your peer's server was restarted, which logged this tab out. 
  */
 export class AppState {
   readonly api: ClientApi;
+  /** The tab's origin (its pserver's address), which share links are built on. */
+  readonly origin: string;
   readonly clock = new Clock();
   readonly notices = new NoticesState();
   readonly session: SessionState;
@@ -51,6 +58,7 @@ export class AppState {
   readonly search: SearchState;
   readonly feed: EventFeed;
   readonly theme: ThemeState;
+  readonly shared: SharedFileState;
   /**
    * Whether this tab's own pserver answers. False while the event feed is broken and GetStatus fails
    * too (or the first status call failed): every action that needs the pserver is off until it is back.
@@ -63,14 +71,19 @@ export class AppState {
   #startRetryAtMs = $state<number | undefined>(undefined);
   #wakeStart: (() => void) | undefined;
   #stopped = new AbortController();
+  #hash: HashLocation | undefined;
+  #unsubscribeHash: (() => void) | undefined;
 
   constructor(options: AppOptions) {
     this.api = createClientApi(options.transport);
+    this.origin = options.baseUrl;
     this.theme = new ThemeState(options.tabStorage);
     const { api } = this;
     const reportError = (error: unknown, action: Action): string => this.#report(error, action);
     this.session = new SessionState({ api, tokens: options.tokens, reportError });
     this.files = new FilesState({ api, tokens: options.tokens, baseUrl: options.baseUrl, reportError });
+    this.shared = new SharedFileState({ api, reportError, ...(options.tabStorage ? { storage: options.tabStorage } : {}) });
+    this.#hash = options.hash;
     this.transfers = new TransfersState({ api, reportError, ...(options.tabStorage ? { storage: options.tabStorage } : {}) });
     this.imports = new ImportsState({
       api,
@@ -115,6 +128,15 @@ export class AppState {
   /** Starts the page: who is this peer, and is this tab still logged in after a reload? */
   async start(): Promise<void> {
     this.clock.start();
+    // A share link opened this page (or is followed later): show that file, after login if need be.
+    const followHash = (hash: string): void => {
+      const contentId = contentIdFromHash(hash);
+      if (contentId !== undefined) this.openShared(contentId);
+    };
+    if (this.#hash !== undefined) {
+      followHash(this.#hash.read());
+      this.#unsubscribeHash = this.#hash.onChange(followHash);
+    }
     await this.session.load();
     // A pserver that does not answer yet (stopped, restarting): ask again with growing pauses.
     for (let attempt = 0; !this.session.reachable; attempt += 1) {
@@ -129,6 +151,18 @@ export class AppState {
       await this.session.load();
     }
     if (this.session.loggedIn) this.#afterLogin();
+  }
+
+  /** Shows a shared file (a share link opened or pasted); looks it up at once when logged in. */
+  openShared(contentId: string): void {
+    this.shared.open(contentId);
+    if (this.session.loggedIn && this.shared.status !== "looking") void this.shared.look();
+  }
+
+  /** Closes the shared file and takes its link out of the address bar, so a reload does not reopen it. */
+  dismissShared(): void {
+    this.shared.dismiss();
+    if (this.#hash !== undefined && contentIdFromHash(this.#hash.read()) !== undefined) this.#hash.clear();
   }
 
   /** Tries to reach a pserver that is down now rather than at the end of the current pause. */
@@ -158,6 +192,7 @@ export class AppState {
   /** Stops timers and streams (page unload, tests). */
   destroy(): void {
     this.#stopped.abort();
+    this.#unsubscribeHash?.();
     this.#teardown();
     this.clock.destroy();
   }
@@ -193,6 +228,7 @@ export class AppState {
   #afterLogin(): void {
     this.notices.clear();
     this.transfers.useClearedOf(this.session.peerName);
+    if (this.shared.contentId !== undefined) void this.shared.look();
     this.#fed = { files: false, peers: false };
     this.feed.start();
     // The feed's snapshot fills these too; asking directly fills the page even if the feed is slow.
@@ -224,6 +260,7 @@ export class AppState {
     this.imports.reset();
     this.transfers.reset();
     this.search.reset();
+    this.shared.reset();
     this.files.reset();
     this.peers.reset();
     this.notices.clear();
