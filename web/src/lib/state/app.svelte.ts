@@ -211,6 +211,21 @@ export class AppState {
     if (sentence !== undefined) this.notices.error(sentence);
   }
 
+  /** Downloads several search results at once (each from all its live holders). */
+  async downloadMany(results: readonly { contentId: string; name: string }[]): Promise<void> {
+    await Promise.all(results.map((result) => this.download(result.contentId, result.name)));
+  }
+
+  /** Pushes several held files to one peer (empty name: the directory picks, per file). */
+  async uploadMany(files: readonly { contentId: string; name: string }[], targetPeer: string): Promise<void> {
+    await Promise.all(files.map((file) => this.upload(file.contentId, file.name, targetPeer)));
+  }
+
+  /** Removes several held files. */
+  async removeFiles(contentIds: readonly string[]): Promise<void> {
+    await Promise.all(contentIds.map((contentId) => this.removeFile(contentId)));
+  }
+
   /** Removes a held file. */
   async removeFile(contentId: string): Promise<void> {
     if (!this.pserverUp) return;
