@@ -2,7 +2,8 @@ import type { ClientApi } from "../client/api.js";
 import { isSessionEnded, isTransient } from "../client/errors.js";
 import type { TransferProgress } from "../client/gen.js";
 import type { KeyValueStorage } from "../client/token-store.js";
-import { CLEARED_TRANSFERS_KEY_PREFIX, CLEARED_TRANSFERS_MAX, TRANSFERS_SHOWN } from "../constants.js";
+import { TRANSFERS_SHOWN } from "../constants.js";
+import { ClearedTransfers, LOCAL_ID_PREFIX } from "./cleared-transfers.js";
 import { describeOnly, type ErrorReporter } from "./report.js";
 import { SpeedSmoother } from "./speed.js";
 import { isEnded, transferView, type TransferKindName, type TransferPhase, type TransferView } from "./views.js";
@@ -51,15 +52,14 @@ export class TransfersState {
   #cancellers = new Map<string, () => void>();
   /** The speed average of each moving transfer, with the phase it belongs to (hashing and sending differ). */
   #speeds = new Map<string, { phase: TransferPhase; smoother: SpeedSmoother }>();
-  #cleared = new Set<string>();
+  #cleared: ClearedTransfers;
   #localIds = 0;
-  /** Where this peer's cleared ids are kept in tab storage; undefined until the peer is known. */
-  #clearedKey: string | undefined;
   #deps: TransfersDeps;
 
   constructor(deps: TransfersDeps) {
     this.#deps = deps;
     this.#limit = deps.shownLimit ?? TRANSFERS_SHOWN;
+    this.#cleared = new ClearedTransfers(deps.storage);
   }
 
   /** The transfer with this id, if listed. */
@@ -214,29 +214,16 @@ export class TransfersState {
    * pserver's record of them does not bring them back; and drops any of them already listed.
    */
   useClearedOf(peerName: string): void {
-    this.#clearedKey = `${CLEARED_TRANSFERS_KEY_PREFIX}${peerName}`;
-    for (const id of readIds(this.#deps.storage, this.#clearedKey)) this.#cleared.add(id);
-    for (const id of this.#cleared) delete this.#items[id];
+    this.#cleared.useFor(peerName);
+    for (const id of this.#cleared.all()) delete this.#items[id];
   }
 
   /** Removes ended transfers from the list (the pserver keeps its own record) and remembers that in the tab. */
   clearEnded(): void {
-    for (const view of Object.values(this.#items)) {
-      if (isEnded(view.phase)) {
-        this.#cleared.add(view.id);
-        delete this.#items[view.id];
-      }
-    }
+    const ended = Object.values(this.#items).filter((view) => isEnded(view.phase));
+    for (const view of ended) delete this.#items[view.id];
+    this.#cleared.add(ended.map((view) => view.id));
     this.showAll = false;
-    if (this.#clearedKey !== undefined) {
-      // Ids the tab made up itself (imports the pserver never heard of) do not outlive the page.
-      const ids = [...this.#cleared].filter((id) => !id.startsWith(LOCAL_ID_PREFIX)).slice(-CLEARED_TRANSFERS_MAX);
-      try {
-        this.#deps.storage?.setItem(this.#clearedKey, JSON.stringify(ids));
-      } catch {
-        // Storage full or refused: the list is cleared for this page all the same.
-      }
-    }
   }
 
   /** Forgets everything (logout); running local transfers are stopped. */
@@ -244,8 +231,7 @@ export class TransfersState {
     for (const cancel of this.#cancellers.values()) cancel();
     this.#cancellers.clear();
     this.#speeds.clear();
-    this.#cleared.clear();
-    this.#clearedKey = undefined;
+    this.#cleared.reset();
     this.showAll = false;
     this.#items = {};
   }
@@ -312,18 +298,6 @@ export class TransfersState {
 
   #now(): number {
     return (this.#deps.now ?? Date.now)();
-  }
-}
-
-const LOCAL_ID_PREFIX = "local-";
-
-/** The ids stored under a key, or none when absent or unreadable. */
-function readIds(storage: KeyValueStorage | undefined, key: string): string[] {
-  try {
-    const parsed: unknown = JSON.parse(storage?.getItem(key) ?? "[]");
-    return Array.isArray(parsed) ? parsed.filter((id): id is string => typeof id === "string") : [];
-  } catch {
-    return [];
   }
 }
 
