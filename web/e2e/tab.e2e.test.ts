@@ -3,12 +3,13 @@
 // downloads it and saves it to disk; the saved bytes must hash to the original's SHA-256.
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { tmpdir } from "node:os";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, describe, expect, it } from "vitest";
 import { launchChromium, requireBuiltWebApp, sha256OfFile, startCluster, writeRandomFile, type Cluster } from "./harness.js";
 
-const SCREENSHOTS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../test-results");
+// Outside the repository: screenshots are for looking at, not for keeping.
+const SCREENSHOTS = process.env.SCREENSHOT_DIR ?? path.join(tmpdir(), "p2p-web-screenshots");
 const FILE_BYTES = 50 * 1024 * 1024;
 const FILE_NAME = "holiday-video-50MiB.bin";
 const PASSWORD = { alice: "alice-password-1", bob: "bob-password-12" } as const;
