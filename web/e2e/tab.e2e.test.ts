@@ -117,6 +117,8 @@ describe("the pclient in a browser tab", () => {
     await shot(bob, "05-bob-search-360");
 
     await result.getByRole("button", { name: `Download ${FILE_NAME}` }).click();
+    await bob.getByRole("region", { name: /^Transfers/ }).getByRole("progressbar").first().waitFor({ timeout: STEP_MS }).catch(() => undefined);
+    await shot(bob, "05b-bob-downloading-360");
     const bobFiles = bob.getByRole("region", { name: /^My files/ });
     await waitOrShoot(bob, bobFiles.getByRole("article", { name: FILE_NAME }), TRANSFER_MS, "bob-download");
     await shot(bob, "06-bob-after-download-360");
