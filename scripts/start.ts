@@ -1,10 +1,12 @@
 // `npm start`: the whole system on its embedded defaults: a directory (SQLite in the data directory, in
 // this process) and two pservers, alice and bob, each a Node process of its own (`peer-node serve`, as a
 // user would run it), each with its own shared folder, logged in by itself, serving its tab at its URL.
-// Their output is passed through with the peer's name in front.
+// Their log lines (pino JSON) are shown one readable line each on a terminal, and passed through as
+// JSON lines when the output is not a terminal or when asked (--json, LOG_FORMAT=json).
 //
 // Configuration (environment): P2P_DATA_DIR (default ./.data), P2P_HOST (default 127.0.0.1),
-// DIRECTORY_PORT (7000), ALICE_PORT (7001), BOB_PORT (7002). Port 0 picks free ports.
+// DIRECTORY_PORT (7000), ALICE_PORT (7001), BOB_PORT (7002), LOG_FORMAT (pretty or json),
+// DIRECTORY_LOG_LEVEL (warn). Port 0 picks free ports.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
@@ -12,13 +14,28 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { startDirectory } from "@p2p/server";
+import { startDirectory, type LogLevel } from "@p2p/server";
+import { pino } from "pino";
 import { PSERVER_NODE_FLAGS, pserverEnv } from "../peer-node/bin/node-flags.js";
+import { chooseLogFormat, formatLine } from "./log-lines.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const dataDir = path.resolve(process.env.P2P_DATA_DIR ?? path.join(root, ".data"));
 const host = process.env.P2P_HOST ?? "127.0.0.1";
 const webDir = path.join(root, "web", "dist");
+const logFormat = chooseLogFormat(process.argv.slice(2), process.env, process.stdout.isTTY === true);
+const color = logFormat === "pretty" && process.stdout.isTTY === true && process.env.NO_COLOR === undefined;
+
+/** Writes one line a process printed (or this script says) to stdout or stderr, in the chosen format. */
+function show(line: string, source: string, to: NodeJS.WriteStream = process.stdout): void {
+  to.write(`${formatLine(line, source, logFormat, color && to.isTTY === true)}\n`);
+}
+
+/** What this script itself says: plain sentences on a terminal, records among the JSON lines. */
+function say(text: string, to: NodeJS.WriteStream = process.stdout, fields: Record<string, unknown> = {}): void {
+  if (logFormat === "pretty") to.write(`${text}\n`);
+  else to.write(`${JSON.stringify({ level: to === process.stderr ? 50 : 30, time: Date.now(), name: "npm-start", msg: text, ...fields })}\n`);
+}
 
 /** Reads a port from the environment, failing fast with a clear message. */
 function portFromEnv(name: string, fallback: number): number {
@@ -26,7 +43,7 @@ function portFromEnv(name: string, fallback: number): number {
   if (raw === undefined || raw === "") return fallback;
   const port = Number(raw);
   if (!Number.isInteger(port) || port < 0 || port > 65_535) {
-    console.error(`${name} must be a port number from 0 to 65535, got "${raw}".`);
+    say(`${name} must be a port number from 0 to 65535, got "${raw}".`, process.stderr);
     process.exit(2);
   }
   return port;
@@ -43,18 +60,34 @@ async function passwordFor(name: string): Promise<string> {
 }
 
 if (!existsSync(path.join(webDir, "index.html"))) {
-  console.log("Building the web app (web/dist) once...");
-  const build = spawnSync("npm", ["run", "build", "-w", "web"], { cwd: root, stdio: "inherit" });
+  say("Building the web app (web/dist) once...");
+  // Its output goes to stderr: on stdout it would break the JSON lines.
+  const build = spawnSync("npm", ["run", "build", "-w", "web"], { cwd: root, stdio: ["ignore", process.stderr, "inherit"] });
   if (build.status !== 0) {
-    console.error("Building the web app failed; see the output above.");
+    say("Building the web app failed; see the output above.", process.stderr);
     process.exit(1);
   }
 }
 
+// The directory runs in this process: its logger writes through the same formatter as the peers'
+// lines. Same level default and redaction as the directory's own logger (createLogger in server/).
+const directoryLogger = pino(
+  {
+    level: (process.env.DIRECTORY_LOG_LEVEL ?? "warn") as LogLevel,
+    base: { service: "directory" },
+    redact: { paths: ["req.headers.authorization", "*.password", "*.token", "*.ticket"], censor: "[redacted]" },
+  },
+  {
+    write(chunk: string): void {
+      for (const line of chunk.split("\n")) if (line !== "") show(line, "directory");
+    },
+  },
+);
 const directory = await startDirectory({
   dataDir: path.join(dataDir, "directory"),
   host,
   port: portFromEnv("DIRECTORY_PORT", 7000),
+  logger: directoryLogger,
 });
 
 const peerNodeBin = path.join(root, "peer-node", "bin", "peer-node.js");
@@ -86,13 +119,13 @@ async function startPeer(name: string, port: number): Promise<{ name: string; pa
       createInterface({ input: from }).on("line", (line) => {
         const listening = /^pserver ".*" on (\S+)/.exec(line);
         if (listening) resolve(listening[1]!);
-        to.write(`[${name}] ${line}\n`);
+        show(line, name, to);
       });
     }
     child.once("exit", (code, signal) => {
       reject(new Error(`${name}'s pserver exited (${signal ?? code}) before it was up; see its output above.`));
       if (!stopping) {
-        console.error(`${name}'s pserver stopped (${signal ?? code}); stopping everything.`);
+        say(`${name}'s pserver stopped (${signal ?? code}); stopping everything.`, process.stderr);
         void stop("exit", 1);
       }
     });
@@ -112,11 +145,15 @@ try {
     peers.push(await startPeer(name, port));
   }
 } catch (err) {
-  console.error((err as Error).message);
+  say((err as Error).message, process.stderr);
   await stop("error", 1);
 }
 
-if (!stopping) {
+if (!stopping && logFormat === "json") {
+  // JSON lines go to files and log shippers: the passwords stay in their files there.
+  say("directory ready", process.stdout, { url: directory.url, dataDir });
+  for (const { name, url } of peers) say("peer ready", process.stdout, { peer: name, url, passwordFile: path.join(dataDir, name, "password.txt") });
+} else if (!stopping) {
   console.log(`
 P2P is running (data in ${dataDir}).
   directory  ${directory.url}   (REST: ${directory.url}/docs)
@@ -129,7 +166,7 @@ Put files in ${path.join(dataDir, "<peer>", "shared")} or add them from a tab. C
 async function stop(reason: string, code = 0): Promise<void> {
   if (stopping) return;
   stopping = true;
-  if (reason !== "exit" && reason !== "error") console.log(`\n${reason}: stopping...`);
+  if (reason !== "exit" && reason !== "error") say(`${logFormat === "pretty" ? "\n" : ""}${reason}: stopping...`);
   const force = setTimeout(() => {
     for (const child of children) child.kill("SIGKILL");
     process.exit(1);

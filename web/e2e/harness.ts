@@ -49,11 +49,23 @@ export function requireBuiltWebApp(): void {
   }
 }
 
+/** A pserver of a cluster: where its tab is and where its files live. */
+export interface ClusterPeer {
+  url: string;
+  port: number;
+  sharedDir: string;
+  dataDir: string;
+}
+
 /** A running directory and pservers, and the temporary folders they use. */
 export interface Cluster {
   directoryUrl: string;
-  peers: Map<string, { url: string; sharedDir: string }>;
+  peers: Map<string, ClusterPeer>;
   tmp: string;
+  /** Stops one pserver as a crash would look to its tab: its port closes, nothing answers there. */
+  stopPeer(name: string): Promise<void>;
+  /** Starts a stopped pserver again on the same port, folders and state (its tab's origin is unchanged). */
+  startPeer(name: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -61,7 +73,10 @@ export interface Cluster {
 export async function startCluster(names: readonly string[]): Promise<Cluster> {
   const tmp = await mkdtemp(path.join(tmpdir(), "p2p-web-e2e-"));
   const closers: (() => Promise<void>)[] = [];
+  const running = new Map<string, { close(): Promise<void> }>();
   const close = async (): Promise<void> => {
+    for (const pserver of running.values()) await pserver.close().catch(() => undefined);
+    running.clear();
     for (const closeOne of closers.reverse()) await closeOne().catch(() => undefined);
     await rm(tmp, { recursive: true, force: true });
   };
@@ -70,17 +85,41 @@ export async function startCluster(names: readonly string[]): Promise<Cluster> {
     await mkdir(directoryDataDir, { recursive: true });
     const directory = await startDirectory({ dataDir: directoryDataDir });
     closers.push(() => directory.close());
-    const peers = new Map<string, { url: string; sharedDir: string }>();
+    const peers = new Map<string, ClusterPeer>();
+    const launch = async (name: string, port: number, sharedDir: string, dataDir: string) => {
+      const pserver = await startPserver({ name, directoryUrl: directory.url, sharedDir, dataDir, port, webDir: WEB_DIST });
+      running.set(name, pserver);
+      return pserver;
+    };
     for (const name of names) {
       const sharedDir = path.join(tmp, name, "shared");
       const dataDir = path.join(tmp, name, "data");
       await mkdir(sharedDir, { recursive: true });
       await mkdir(dataDir, { recursive: true });
-      const peer = await startPserver({ name, directoryUrl: directory.url, sharedDir, dataDir, port: 0, webDir: WEB_DIST });
-      closers.push(() => peer.close());
-      peers.set(name, { url: peer.url, sharedDir });
+      const pserver = await launch(name, 0, sharedDir, dataDir);
+      peers.set(name, { url: pserver.url, port: pserver.port, sharedDir, dataDir });
     }
-    return { directoryUrl: directory.url, peers, tmp, close };
+    const peerOf = (name: string): ClusterPeer => {
+      const peer = peers.get(name);
+      if (peer === undefined) throw new Error(`no pserver ${name} in this cluster`);
+      return peer;
+    };
+    return {
+      directoryUrl: directory.url,
+      peers,
+      tmp,
+      async stopPeer(name) {
+        peerOf(name);
+        await running.get(name)?.close();
+        running.delete(name);
+      },
+      async startPeer(name) {
+        const peer = peerOf(name);
+        if (running.has(name)) return;
+        await launch(name, peer.port, peer.sharedDir, peer.dataDir);
+      },
+      close,
+    };
   } catch (error) {
     await close();
     throw error;

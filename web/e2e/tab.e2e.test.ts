@@ -3,12 +3,13 @@
 // downloads it and saves it to disk; the saved bytes must hash to the original's SHA-256.
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { tmpdir } from "node:os";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, describe, expect, it } from "vitest";
 import { launchChromium, requireBuiltWebApp, sha256OfFile, startCluster, writeRandomFile, type Cluster } from "./harness.js";
 
-const SCREENSHOTS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../test-results");
+// Outside the repository: screenshots are for looking at, not for keeping.
+const SCREENSHOTS = process.env.SCREENSHOT_DIR ?? path.join(tmpdir(), "p2p-web-screenshots");
 const FILE_BYTES = 50 * 1024 * 1024;
 const FILE_NAME = "holiday-video-50MiB.bin";
 const PASSWORD = { alice: "alice-password-1", bob: "bob-password-12" } as const;
@@ -88,7 +89,7 @@ describe("the pclient in a browser tab", () => {
     await logIn(alice, "alice", PASSWORD.alice);
     const aliceFiles = alice.getByRole("region", { name: /^My files/ });
     await expect.poll(() => aliceFiles.isVisible(), { timeout: STEP_MS }).toBe(true);
-    await expect.poll(() => alice.getByText("Directory reachable").isVisible(), { timeout: STEP_MS }).toBe(true);
+    await expect.poll(() => alice.getByRole("status").getByText("Online", { exact: true }).isVisible(), { timeout: STEP_MS }).toBe(true);
 
     const [chooser] = await Promise.all([
       alice.waitForEvent("filechooser", { timeout: STEP_MS }),
@@ -116,6 +117,8 @@ describe("the pclient in a browser tab", () => {
     await shot(bob, "05-bob-search-360");
 
     await result.getByRole("button", { name: `Download ${FILE_NAME}` }).click();
+    await bob.getByRole("region", { name: /^Transfers/ }).getByRole("progressbar").first().waitFor({ timeout: STEP_MS }).catch(() => undefined);
+    await shot(bob, "05b-bob-downloading-360");
     const bobFiles = bob.getByRole("region", { name: /^My files/ });
     await waitOrShoot(bob, bobFiles.getByRole("article", { name: FILE_NAME }), TRANSFER_MS, "bob-download");
     await shot(bob, "06-bob-after-download-360");
@@ -179,6 +182,7 @@ describe("the pclient in a browser tab", () => {
 
     // Bob logs out: alice's list of live peers follows without a reload.
     await bob.getByRole("button", { name: "Log out" }).click();
+    await bob.getByRole("dialog").getByRole("button", { name: "Log out" }).click();
     const alicePeers = alice.getByRole("region", { name: /^Peers online/ });
     await expect.poll(() => alicePeers.getByText("bob", { exact: true }).count(), { timeout: STEP_MS }).toBe(0);
     await alice.context().close();

@@ -2,13 +2,15 @@ import { mount } from "svelte";
 import App from "./app.svelte";
 import { browserSessionStorage, TokenStore, type KeyValueStorage } from "./lib/client/token-store.js";
 import { createPclientTransport } from "./lib/client/transport.js";
+import { browserHashLocation } from "./lib/location-hash.js";
 import { AppState } from "./lib/state/app.svelte.js";
 import "./app.css";
 
 // The tab is served by its own pserver, so the page's origin is that pserver (in development,
 // Vite proxies the Connect and /files routes to PSERVER_URL).
 const baseUrl = window.location.origin;
-const tokens = new TokenStore(browserSessionStorage());
+const tabStorage = browserSessionStorage();
+const tokens = new TokenStore(tabStorage);
 
 function localStorageOrNothing(): KeyValueStorage | undefined {
   try {
@@ -23,6 +25,8 @@ const app = new AppState({
   tokens,
   baseUrl,
   cacheStorage: localStorageOrNothing(),
+  tabStorage,
+  hash: browserHashLocation(),
 });
 
 const target = document.getElementById("app");

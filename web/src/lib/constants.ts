@@ -19,13 +19,15 @@ export const HASH_SLICE_BYTES = 8 * 1024 * 1024;
 
 /** First pause before reconnecting the event feed; doubles up to the maximum. */
 export const EVENTS_RECONNECT_BASE_MS = 500;
-/** Longest pause between two reconnect attempts of the event feed. */
-export const EVENTS_RECONNECT_MAX_MS = 15_000;
+/** Longest pause between two reconnect attempts of the event feed (and of the first status call). */
+export const EVENTS_RECONNECT_MAX_MS = 8_000;
 
 /** Period of the clock that refreshes "3 s ago" labels. */
 export const CLOCK_TICK_MS = 1_000;
-/** Window over which the tab computes its own import rate. */
-export const RATE_WINDOW_MS = 3_000;
+/** Time constant of the moving average of a transfer's speed (older rates fade as e^(-age/this)). */
+export const SPEED_SMOOTHING_MS = 2_500;
+/** A transfer's speed and time left are hidden this long after its first progress (they read wrong then). */
+export const SPEED_WARMUP_MS = 3_000;
 /** A heartbeat older than this is shown as late. */
 export const HEARTBEAT_LATE_MS = 30_000;
 
@@ -38,3 +40,16 @@ export const HASH_CACHE_MAX_ENTRIES = 200;
 
 /** Characters of a content id shown in lists. */
 export const SHORT_CONTENT_ID_CHARS = 12;
+
+/** sessionStorage key prefix (then the peer name) of the transfer ids this tab cleared from its list. */
+export const CLEARED_TRANSFERS_KEY_PREFIX = "p2p.cleared-transfers.";
+/** Cleared transfer ids remembered per peer; the oldest give way (the pserver forgets them on restart). */
+export const CLEARED_TRANSFERS_MAX = 500;
+/** Transfers listed before "Show all": running ones come first, so they are the ones seen. */
+export const TRANSFERS_SHOWN = 6;
+/** sessionStorage key of the colour theme picked in this tab (system, light or dark). */
+export const THEME_KEY = "p2p.theme";
+/** sessionStorage key of the content a share link opened, kept across the login that may follow. */
+export const SHARED_CONTENT_KEY = "p2p.shared-content";
+/** How long "Copied" stays on a copy button. */
+export const COPIED_NOTE_MS = 2_500;

@@ -1,8 +1,10 @@
 // Numbers turned into the short words a person reads in lists.
 
-const UNITS = ["B", "KB", "MB", "GB", "TB", "PB"] as const;
+// One unit system everywhere: decimal SI, 1 kB = 1000 B, 1 MB = 1000 kB (what file managers and disk
+// makers show), so a size in the tab matches the one the person sees in their file manager.
+const UNITS = ["B", "kB", "MB", "GB", "TB", "PB"] as const;
 
-/** Bytes as "1.5 MB" (powers of 1000, as file managers show). */
+/** Bytes as "1.5 MB" (decimal SI: powers of 1000). */
 export function formatBytes(bytes: number | bigint): string {
   let value = Number(bytes);
   if (!Number.isFinite(value) || value < 0) return "–";

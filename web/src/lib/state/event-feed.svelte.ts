@@ -10,8 +10,11 @@ export interface EventHandlers {
   peers: (peers: readonly Peer[]) => void;
   transfer: (progress: TransferProgress) => void;
   directory: (link: DirectoryLink) => void;
-  /** The pserver no longer accepts the session: the tab must log in again. */
-  sessionEnded: (error: unknown) => void;
+  /**
+   * The pserver no longer accepts the session: the tab must log in again. `afterOutage` says the
+   * pserver had been unreachable just before (it restarted, and its sessions live in memory).
+   */
+  sessionEnded: (error: unknown, afterOutage: boolean) => void;
 }
 
 /** Dependencies of {@link EventFeed}. */
@@ -22,10 +25,18 @@ export interface EventFeedDeps {
   maxDelayMs?: number;
   /** Random source for jitter (tests pass a constant). */
   random?: () => number;
+  /**
+   * Asks the pserver whether it answers at all (GetStatus) after the stream broke: a broken stream
+   * alone may be a passing hiccup; a stream and a status call that both fail mean the pserver is gone.
+   */
+  probe?: () => Promise<boolean>;
 }
 
-/** The feed's condition as the page shows it. */
-export type FeedStatus = "stopped" | "connecting" | "live" | "reconnecting";
+/**
+ * The feed's condition as the page shows it. "unreachable": the stream broke and the pserver does
+ * not answer at all (stopped, or the network between is down); it stays so until the feed is live again.
+ */
+export type FeedStatus = "stopped" | "connecting" | "live" | "reconnecting" | "unreachable";
 
 /**
  * The server-streamed WatchEvents feed that keeps files, peers, transfers and the directory link
@@ -39,6 +50,8 @@ export class EventFeed {
   /** Reconnects since the feed was last live. */
   attempts = $state(0);
   #controller: AbortController | undefined;
+  /** Ends the current pause between attempts at once ("Try now"). */
+  #wake: (() => void) | undefined;
   #deps: EventFeedDeps;
 
   constructor(deps: EventFeedDeps) {
@@ -51,6 +64,11 @@ export class EventFeed {
     const controller = new AbortController();
     this.#controller = controller;
     void this.#loop(controller.signal);
+  }
+
+  /** Tries to reconnect now instead of at the end of the current pause. */
+  retryNow(): void {
+    this.#wake?.();
   }
 
   /** Closes the feed. */
@@ -74,7 +92,8 @@ export class EventFeed {
   async #loop(signal: AbortSignal): Promise<void> {
     const { api, handlers } = this.#deps;
     while (!signal.aborted) {
-      this.status = this.attempts === 0 ? "connecting" : "reconnecting";
+      // An outage is over only when the pserver talks again, not when an attempt starts.
+      if (this.status !== "unreachable") this.status = this.attempts === 0 ? "connecting" : "reconnecting";
       this.retryAtMs = undefined;
       try {
         for await (const message of api.watchEvents({}, { signal })) {
@@ -104,23 +123,42 @@ export class EventFeed {
       } catch (error) {
         if (signal.aborted) return;
         if (isSessionEnded(error)) {
+          const afterOutage = this.status === "unreachable";
           this.#controller = undefined;
           this.status = "stopped";
-          handlers.sessionEnded(error);
+          this.attempts = 0;
+          handlers.sessionEnded(error, afterOutage);
           return;
         }
       }
       if (signal.aborted) return;
-      // The stream ended or broke: wait, then reconnect.
+      // The stream ended or broke. Does the pserver answer at all? (Once known to be down, the next
+      // attempt of the stream itself is the test.)
+      if (this.status !== "unreachable" && this.#deps.probe !== undefined) {
+        const answers = await this.#deps.probe();
+        if (signal.aborted) return;
+        if (!answers) this.status = "unreachable";
+      }
+      // Wait, then reconnect.
       const delay = this.delayMs(this.attempts);
       this.attempts += 1;
-      this.status = "reconnecting";
+      if (this.status !== "unreachable") this.status = "reconnecting";
       this.retryAtMs = Date.now() + delay;
-      try {
-        await sleep(delay, signal);
-      } catch {
-        return;
-      }
+      if (!(await this.#pause(delay, signal))) return;
     }
+  }
+
+  /** Waits `ms` unless woken early; false when the feed was stopped meanwhile. */
+  async #pause(ms: number, signal: AbortSignal): Promise<boolean> {
+    const early = new AbortController();
+    this.#wake = () => early.abort();
+    try {
+      await sleep(ms, AbortSignal.any([signal, early.signal]));
+    } catch {
+      // Woken early or stopped: which one, the signal says.
+    } finally {
+      this.#wake = undefined;
+    }
+    return !signal.aborted;
   }
 }

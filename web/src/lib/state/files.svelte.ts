@@ -2,6 +2,7 @@ import { fileSaveUrl, type ClientApi } from "../client/api.js";
 import type { LocalFile } from "../client/gen.js";
 import type { TokenStore } from "../client/token-store.js";
 import { describeOnly, type ErrorReporter } from "./report.js";
+import { Selection } from "./selection.svelte.js";
 import { fileView, type FileView } from "./views.js";
 
 /** Dependencies of {@link FilesState}. */
@@ -13,9 +14,40 @@ export interface FilesDeps {
   reportError?: ErrorReporter;
 }
 
-/** The files in this peer's shared folder, newest first. */
+/** What My files can be sorted by. */
+export type FileSort = "date" | "name" | "size";
+
+/**
+ * The files the list shows: those whose name (or content id) contains the filter, case-insensitive,
+ * sorted newest first, by name (A to Z, numbers in number order) or largest first.
+ */
+export function arrangeFiles(files: readonly FileView[], sortBy: FileSort, filter: string): FileView[] {
+  const needle = filter.trim().toLowerCase();
+  const kept = needle === "" ? [...files] : files.filter((file) => file.name.toLowerCase().includes(needle) || file.contentId.startsWith(needle));
+  const byName = (a: FileView, b: FileView): number => NAME_ORDER.compare(a.name, b.name) || a.contentId.localeCompare(b.contentId);
+  switch (sortBy) {
+    case "name":
+      return kept.sort(byName);
+    case "size":
+      return kept.sort((a, b) => b.sizeBytes - a.sizeBytes || byName(a, b));
+    case "date":
+      return kept.sort((a, b) => (b.addedAtMs ?? 0) - (a.addedAtMs ?? 0) || byName(a, b));
+  }
+}
+
+const NAME_ORDER = new Intl.Collator(undefined, { numeric: true, sensitivity: "base" });
+
+/** The files in this peer's shared folder, as listed, sorted and filtered. */
 export class FilesState {
   files = $state<FileView[]>([]);
+  sortBy = $state<FileSort>("date");
+  filter = $state("");
+  /** The files the list shows, in its order. */
+  shown = $derived(arrangeFiles(this.files, this.sortBy, this.filter));
+  /** Files ticked for sending or removing several at once. */
+  readonly selection = new Selection();
+  /** The ticked files still in the folder. */
+  selected = $derived(this.selection.pick(this.files, (file) => file.contentId));
   /** Whether the list has arrived once. */
   loaded = $state(false);
   /** Content ids being removed right now. */
@@ -78,6 +110,8 @@ export class FilesState {
   /** Forgets everything (logout). */
   reset(): void {
     this.files = [];
+    this.filter = "";
+    this.selection.clear();
     this.loaded = false;
     this.removing = [];
   }

@@ -3,7 +3,6 @@ import type { ClientApi } from "../client/api.js";
 import { importChunked, type ChunkedImportOptions } from "../client/chunked-import.js";
 import type { LocalFile } from "../client/gen.js";
 import { contentIdOf, type HashCache } from "../hash.js";
-import { RateMeter, etaSeconds } from "./rate-meter.js";
 import { describeOnly, type ErrorReporter } from "./report.js";
 import type { TransfersState } from "./transfers.svelte.js";
 
@@ -108,15 +107,11 @@ export class ImportsState {
     const now = this.#deps.now ?? Date.now;
     let id = job.id;
     let importId: string | undefined;
-    const meter = new RateMeter();
-    const progress = (bytesDone: number): void => {
-      const rate = meter.sample(bytesDone, now());
-      transfers.patch(id, { bytesDone, rateBytesPerSecond: rate, etaSeconds: etaSeconds(file.size - bytesDone, rate) });
-    };
+    // The transfer list turns these byte counts into a smoothed speed and time left.
+    const progress = (bytesDone: number): void => transfers.patch(id, { bytesDone });
 
     try {
       transfers.patch(id, { phase: "hashing", bytesDone: 0, startedAtMs: now() });
-      meter.reset(0, now());
       let contentId = this.#deps.hashCache?.get(file);
       if (contentId === undefined) {
         const hashOptions = { signal, onProgress: progress, ...(this.#deps.hashSliceBytes ? { sliceBytes: this.#deps.hashSliceBytes } : {}) };
@@ -138,17 +133,14 @@ export class ImportsState {
           onBegin: (serverId, bytesAlready) => {
             importId = serverId;
             id = transfers.adopt(id, serverId);
-            meter.reset(bytesAlready, now());
             transfers.patch(id, {
               phase: "running",
               bytesDone: bytesAlready,
-              rateBytesPerSecond: 0,
-              etaSeconds: 0,
               note: bytesAlready > 0 ? "Resumed where it stopped." : "",
             });
           },
           onProgress: progress,
-          onVerifying: () => transfers.patch(id, { phase: "verifying", rateBytesPerSecond: 0, etaSeconds: 0 }),
+          onVerifying: () => transfers.patch(id, { phase: "verifying" }),
         },
       );
       transfers.patch(id, { phase: "completed", bytesDone: file.size, contentId: imported.contentId, name: imported.name });

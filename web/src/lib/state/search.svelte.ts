@@ -2,6 +2,7 @@ import type { ClientApi } from "../client/api.js";
 import type { SearchResult } from "../client/gen.js";
 import { SEARCH_DEBOUNCE_MS, SEARCH_PAGE_SIZE } from "../constants.js";
 import { describeOnly, type ErrorReporter } from "./report.js";
+import { Selection } from "./selection.svelte.js";
 import { searchResultView, type PeerView, type SearchResultView } from "./views.js";
 
 /** Dependencies of {@link SearchState}. */
@@ -30,6 +31,10 @@ export class SearchState {
   error = $state("");
   nextOffset = $state(0);
   hasMore = $derived(this.nextOffset > 0);
+  /** Results ticked for downloading several at once. */
+  readonly selection = new Selection();
+  /** The ticked results still listed. */
+  selected = $derived(this.selection.pick(this.results, (result) => result.contentId));
   #timer: ReturnType<typeof setTimeout> | undefined;
   #sequence = 0;
   #controller: AbortController | undefined;
@@ -83,6 +88,7 @@ export class SearchState {
   reset(): void {
     clearTimeout(this.#timer);
     this.#abort();
+    this.selection.clear();
     this.query = "";
     this.results = [];
     this.answeredQuery = "";

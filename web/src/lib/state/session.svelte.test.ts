@@ -1,4 +1,6 @@
+import { create } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
+import { LocalFileSchema } from "../client/gen.js";
 import { createClientApi } from "../client/api.js";
 import { MemoryStorage, TokenStore } from "../client/token-store.js";
 import { SESSION_TOKEN_KEY } from "../constants.js";
@@ -80,5 +82,36 @@ describe("SessionState", () => {
     expect(session.loggedIn).toBe(false);
     expect(tokens.token).toBeUndefined();
     expect(pserver.sessions.size).toBe(0);
+  });
+});
+
+describe("logging out", () => {
+  it("says afterwards how many files were taken off the network", async () => {
+    const pserver = new FakePserver();
+    const tokens = new TokenStore(new MemoryStorage());
+    const app = new AppState({ transport: pserver.transport(tokens), tokens, baseUrl: "http://alice.test" });
+    await app.start();
+    await app.login("alice", "correct horse");
+    app.files.set([0, 1, 2].map((i) => create(LocalFileSchema, { contentId: String(i).repeat(64), name: `f${i}.txt`, size: 1n })));
+    await app.logout();
+    expect(app.session.loggedIn).toBe(false);
+    expect(app.session.farewell).toBe("You logged out. This peer is offline: its 3 files were taken off the network.");
+    expect(pserver.sessions.size).toBe(0);
+    expect(await app.login("alice", "correct horse")).toBe(true);
+    expect(app.session.farewell).toBe("");
+    app.destroy();
+  });
+});
+
+describe("the login form's facts", () => {
+  it("knows the one name the pserver accepts and whether the peer is on the network", async () => {
+    const { pserver, session } = setup();
+    pserver.peerName = "carol";
+    await session.load();
+    expect(session.fixedUsername).toBe("carol");
+    expect(session.peerOnline).toBe(false);
+    await session.login("carol", "correct horse");
+    await session.load();
+    expect(session.peerOnline).toBe(true);
   });
 });

@@ -42,6 +42,13 @@ export class SessionState {
   peerName = $state("");
   /** Address this peer advertises to other peers. */
   address = $state("");
+  /** Whether the pserver is logged in at the directory (its files on the network), as GetStatus said. */
+  peerOnline = $state(false);
+  /**
+   * The one name this pserver accepts at login, if it has one: a pserver is configured as one peer
+   * and refuses every other username (PermissionDenied), so the login form shows it read-only.
+   */
+  fixedUsername = $derived(this.peerName);
   /** Software version of the pserver. */
   version = $state("");
   directoryUrl = $state("");
@@ -49,6 +56,8 @@ export class SessionState {
   loggedIn = $state(false);
   /** Whether the first status check has answered (before that the page shows nothing to act on). */
   ready = $state(false);
+  /** Whether the pserver answered the last status call; false while it cannot be reached at all. */
+  reachable = $state(true);
   link = $state<LinkView>({ loggedIn: false, reachable: false, lastHeartbeatAtMs: undefined });
   /** A login, logout or status call is running. */
   busy = $state(false);
@@ -56,6 +65,8 @@ export class SessionState {
   error = $state("");
   /** Why the tab was logged out without asking (session expired), shown on the login form. */
   endedReason = $state("");
+  /** What the person's own logout did, shown calmly on the login form afterwards. */
+  farewell = $state("");
   #deps: SessionDeps;
 
   constructor(deps: SessionDeps) {
@@ -67,27 +78,31 @@ export class SessionState {
    * an expired one is forgotten and the person is told why.
    */
   async load(): Promise<void> {
+    const hadToken = this.#deps.tokens.token !== undefined;
     try {
       const status = await this.#deps.api.getStatus({});
-      const hadToken = this.#deps.tokens.token !== undefined;
       this.applyStatus(status);
       if (hadToken && !status.sessionValid) {
         this.#deps.tokens.clear();
         this.endedReason = "Your session has ended. Please log in again.";
       }
       this.error = "";
-    } catch (error) {
-      this.error = (this.#deps.reportError ?? describeOnly)(error, "status");
-      // Keep the token: the pserver may only be restarting, and a reload will try again.
-      this.loggedIn = false;
-    } finally {
+      this.reachable = true;
       this.ready = true;
+    } catch {
+      // Nothing answers: the page says so across its full width and tries again by itself. The
+      // token is kept (the pserver may only be restarting); a tab that holds one keeps waiting
+      // rather than showing a login form it may not need.
+      this.reachable = false;
+      this.loggedIn = false;
+      if (!hadToken) this.ready = true;
     }
   }
 
   /** Takes in a GetStatus answer. */
   applyStatus(status: GetStatusResponse): void {
     this.peerName = status.peerName;
+    this.peerOnline = status.loggedIn;
     this.version = status.version;
     this.loggedIn = status.sessionValid;
     if (status.sessionValid) {
@@ -122,6 +137,7 @@ export class SessionState {
       this.peerName = response.peerName || name;
       this.loggedIn = true;
       this.endedReason = "";
+      this.farewell = "";
       // Address, directory and link come with the status; a failure here is not a failed login.
       try {
         this.applyStatus(await this.#deps.api.getStatus({}));
@@ -137,13 +153,18 @@ export class SessionState {
     }
   }
 
-  /** Logs out at the pserver (best effort) and forgets the session in this tab in every case. */
-  async logout(): Promise<void> {
+  /**
+   * Logs out at the pserver (best effort) and forgets the session in this tab in every case; returns
+   * whether the pserver confirmed it (only then did the peer go offline at the directory).
+   */
+  async logout(): Promise<boolean> {
     this.busy = true;
     try {
       await this.#deps.api.logout({});
+      return true;
     } catch {
       // The person wants out: a pserver that cannot be reached must not keep them logged in here.
+      return false;
     } finally {
       this.ended("");
       this.busy = false;

@@ -1,7 +1,11 @@
 import type { ClientApi } from "../client/api.js";
 import { isSessionEnded, isTransient } from "../client/errors.js";
 import type { TransferProgress } from "../client/gen.js";
+import type { KeyValueStorage } from "../client/token-store.js";
+import { TRANSFERS_SHOWN } from "../constants.js";
+import { ClearedTransfers, LOCAL_ID_PREFIX } from "./cleared-transfers.js";
 import { describeOnly, type ErrorReporter } from "./report.js";
+import { SpeedSmoother } from "./speed.js";
 import { isEnded, transferView, type TransferKindName, type TransferPhase, type TransferView } from "./views.js";
 
 /** Dependencies of {@link TransfersState}. */
@@ -9,6 +13,10 @@ export interface TransfersDeps {
   api: ClientApi;
   reportError?: ErrorReporter;
   now?: () => number;
+  /** Tab storage (sessionStorage) where cleared transfers are remembered, so a reload keeps them cleared. */
+  storage?: KeyValueStorage;
+  /** Transfers listed before "Show all". */
+  shownLimit?: number;
 }
 
 const ACTIVE_ORDER: Record<TransferPhase, number> = {
@@ -27,17 +35,31 @@ const ACTIVE_ORDER: Record<TransferPhase, number> = {
  * Upload progress streams, and by the tab's own imports.
  */
 export class TransfersState {
+  /** Transfers listed before "Show all" (declared first: the derived lists below read it). */
+  #limit = TRANSFERS_SHOWN;
   #items = $state<Record<string, TransferView>>({});
   list = $derived(Object.values(this.#items).sort(compareTransfers));
   activeCount = $derived(this.list.filter((t) => !isEnded(t.phase)).length);
   endedCount = $derived(this.list.length - this.activeCount);
+  /** Whether the person asked to see every transfer rather than the first few. */
+  showAll = $state(false);
+  /** What the list shows: everything, or the first few (running ones sort first). */
+  shown = $derived(this.showAll ? this.list : this.list.slice(0, this.#limit));
+  /** How many "Show all" would add. */
+  hiddenCount = $derived(this.list.length - this.shown.length);
+  /** Whether the list is long enough to be cut at all. */
+  longList = $derived(this.list.length > (this.#limit));
   #cancellers = new Map<string, () => void>();
-  #cleared = new Set<string>();
+  /** The speed average of each moving transfer, with the phase it belongs to (hashing and sending differ). */
+  #speeds = new Map<string, { phase: TransferPhase; smoother: SpeedSmoother }>();
+  #cleared: ClearedTransfers;
   #localIds = 0;
   #deps: TransfersDeps;
 
   constructor(deps: TransfersDeps) {
     this.#deps = deps;
+    this.#limit = deps.shownLimit ?? TRANSFERS_SHOWN;
+    this.#cleared = new ClearedTransfers(deps.storage);
   }
 
   /** The transfer with this id, if listed. */
@@ -66,11 +88,11 @@ export class TransfersState {
     const existing = this.#items[incoming.id];
     if (existing === undefined) {
       this.#items[incoming.id] = incoming;
+      this.#measure(this.#items[incoming.id] as TransferView);
       return;
     }
     if (isEnded(existing.phase) && !isEnded(incoming.phase)) return;
     const running = !isEnded(incoming.phase);
-    const tabRate = existing.drivenByTab && incoming.rateBytesPerSecond === 0;
     Object.assign(existing, {
       ...incoming,
       // A phase the tab knows better (it is hashing, or it is still sending) wins while running.
@@ -79,18 +101,17 @@ export class TransfersState {
       bytesTotal: incoming.bytesTotal || existing.bytesTotal,
       name: incoming.name || existing.name,
       contentId: incoming.contentId || existing.contentId,
-      rateBytesPerSecond: running ? (tabRate ? existing.rateBytesPerSecond : incoming.rateBytesPerSecond) : 0,
-      etaSeconds: running ? (tabRate ? existing.etaSeconds : incoming.etaSeconds) : 0,
       note: existing.note,
       drivenByTab: existing.drivenByTab,
     });
+    this.#measure(existing);
   }
 
   /** Lists a transfer the tab drives itself (an import before the pserver knows it). */
   addLocal(fields: Pick<TransferView, "kind" | "name" | "bytesTotal"> & Partial<TransferView>): TransferView {
     this.#localIds += 1;
     const view: TransferView = {
-      id: `local-${this.#localIds}`,
+      id: `${LOCAL_ID_PREFIX}${this.#localIds}`,
       phase: "queued",
       contentId: "",
       bytesDone: 0,
@@ -116,9 +137,10 @@ export class TransfersState {
     const view = this.#items[id];
     if (view === undefined) return;
     if (fields.phase !== undefined && isEnded(fields.phase) && view.finishedAtMs === undefined && fields.finishedAtMs === undefined) {
-      fields = { ...fields, finishedAtMs: this.#now(), rateBytesPerSecond: 0, etaSeconds: 0 };
+      fields = { ...fields, finishedAtMs: this.#now() };
     }
     Object.assign(view, fields);
+    this.#measure(view);
   }
 
   /**
@@ -130,6 +152,9 @@ export class TransfersState {
     if (local === undefined || localId === serverId) return serverId;
     const known = this.#items[serverId];
     delete this.#items[localId];
+    const speed = this.#speeds.get(localId);
+    this.#speeds.delete(localId);
+    if (speed !== undefined) this.#speeds.set(serverId, speed);
     const canceller = this.#cancellers.get(localId);
     this.#cancellers.delete(localId);
     if (canceller !== undefined) this.#cancellers.set(serverId, canceller);
@@ -184,21 +209,30 @@ export class TransfersState {
     );
   }
 
-  /** Removes ended transfers from the list (the pserver keeps its own record). */
+  /**
+   * Loads the ids this tab cleared for a peer before (a reload, or a login after a logout), so the
+   * pserver's record of them does not bring them back; and drops any of them already listed.
+   */
+  useClearedOf(peerName: string): void {
+    this.#cleared.useFor(peerName);
+    for (const id of this.#cleared.all()) delete this.#items[id];
+  }
+
+  /** Removes ended transfers from the list (the pserver keeps its own record) and remembers that in the tab. */
   clearEnded(): void {
-    for (const view of Object.values(this.#items)) {
-      if (isEnded(view.phase)) {
-        this.#cleared.add(view.id);
-        delete this.#items[view.id];
-      }
-    }
+    const ended = Object.values(this.#items).filter((view) => isEnded(view.phase));
+    for (const view of ended) delete this.#items[view.id];
+    this.#cleared.add(ended.map((view) => view.id));
+    this.showAll = false;
   }
 
   /** Forgets everything (logout); running local transfers are stopped. */
   reset(): void {
     for (const cancel of this.#cancellers.values()) cancel();
     this.#cancellers.clear();
-    this.#cleared.clear();
+    this.#speeds.clear();
+    this.#cleared.reset();
+    this.showAll = false;
     this.#items = {};
   }
 
@@ -232,6 +266,30 @@ export class TransfersState {
       if (view !== undefined && !isEnded(view.phase) && !isTransient(error)) this.patch(id, { phase: "failed", error: sentence });
       return isTransient(error) ? undefined : sentence;
     }
+  }
+
+  /**
+   * Feeds a moving transfer's byte count to its speed average and shows the smoothed speed and time
+   * left (the pserver's own figures are not shown: its first ones read several times too high).
+   */
+  #measure(view: TransferView): void {
+    const moving = view.phase === "running" || view.phase === "hashing";
+    if (!moving) {
+      this.#speeds.delete(view.id);
+      view.rateBytesPerSecond = 0;
+      view.etaSeconds = 0;
+      return;
+    }
+    let speed = this.#speeds.get(view.id);
+    if (speed === undefined || speed.phase !== view.phase) {
+      speed = { phase: view.phase, smoother: new SpeedSmoother() };
+      this.#speeds.set(view.id, speed);
+    }
+    const now = this.#now();
+    speed.smoother.sample(view.bytesDone, now);
+    const reading = speed.smoother.reading(view.bytesTotal, now);
+    view.rateBytesPerSecond = reading?.bytesPerSecond ?? 0;
+    view.etaSeconds = reading?.secondsLeft ?? 0;
   }
 
   #report(error: unknown, action: "cancel" | TransferKindName): string {

@@ -48,7 +48,9 @@ export interface TransferView {
   contentId: string;
   bytesDone: number;
   bytesTotal: number;
+  /** Smoothed speed as shown; 0 while unknown (the first seconds, or not moving). */
   rateBytesPerSecond: number;
+  /** Smoothed time left as shown; 0 while unknown. */
   etaSeconds: number;
   sources: string[];
   bannedPeers: string[];
@@ -125,8 +127,9 @@ export function transferView(progress: TransferProgress, nowMs: number): Transfe
     contentId: progress.contentId,
     bytesDone: Number(progress.bytesDone),
     bytesTotal: Number(progress.bytesTotal),
-    rateBytesPerSecond: progress.rateBytesPerSecond,
-    etaSeconds: progress.etaSeconds,
+    // The transfer list computes its own smoothed speed from the byte counts.
+    rateBytesPerSecond: 0,
+    etaSeconds: 0,
     sources: [...progress.sources],
     bannedPeers: [...progress.bannedPeers],
     piecesRefetched: progress.piecesRefetched,
@@ -137,4 +140,36 @@ export function transferView(progress: TransferProgress, nowMs: number): Transfe
     finishedAtMs: msOf(progress.finishedAt),
     drivenByTab: false,
   };
+}
+
+/** A progress bar: how full (undefined = unknown, the bar pulses) and in which colour. */
+export interface Bar {
+  value: number | undefined;
+  tone: "accent" | "ok" | "bad" | "muted";
+}
+
+/**
+ * The bar a transfer shows, or none. A transfer that ended without reaching its end shows how far it
+ * got only when its size is known: a failed download of unknown size has no bar, never a fake part.
+ */
+export function barOf(view: TransferView, paused = false): Bar | undefined {
+  const known = view.bytesTotal > 0;
+  const done = known ? Math.min(1, Math.max(0, view.bytesDone / view.bytesTotal)) : undefined;
+  switch (view.phase) {
+    case "completed":
+      return { value: 1, tone: "ok" };
+    case "failed":
+      return known ? { value: done, tone: "bad" } : undefined;
+    case "cancelled":
+      return known ? { value: done, tone: "muted" } : undefined;
+    default:
+      return { value: done, tone: paused ? "muted" : "accent" };
+  }
+}
+
+/** The name a transfer is listed under: its file name, else its short content id until a name arrives. */
+export function transferTitle(view: TransferView, idChars: number): string {
+  if (view.name !== "") return view.name;
+  if (view.contentId !== "") return `${view.contentId.slice(0, idChars)}…`;
+  return "A file";
 }

@@ -4,7 +4,7 @@
 import { createHash } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError, createRouterTransport, type ConnectRouter, type HandlerContext, type ServiceImpl, type Transport } from "@connectrpc/connect";
+import { Code, ConnectError, createRouterTransport, type ConnectRouter, type Interceptor, type HandlerContext, type ServiceImpl, type Transport } from "@connectrpc/connect";
 import {
   ClientService,
   LocalFileSchema,
@@ -97,6 +97,8 @@ export class FakePserver {
   downloadFeeds = new Map<string, Feed<TransferProgress>>();
   downloadError: ConnectError | undefined;
   cancelled: string[] = [];
+  /** While true, every call fails as a browser's fetch does when nothing listens at the address. */
+  down = false;
   /** Authorization headers seen, per method name. */
   authHeaders: { method: string; authorization: string | null }[] = [];
   #nextId = 1;
@@ -108,8 +110,12 @@ export class FakePserver {
 
   /** A transport to this fake through a real Connect router; with `tokens`, the tab's auth interceptor. */
   transport(tokens?: TokenStore): Transport {
+    const unreachable: Interceptor = (next) => (req) => {
+      if (this.down) throw new ConnectError("Failed to fetch", Code.Unknown);
+      return next(req);
+    };
     return createRouterTransport(this.routes, {
-      transport: { interceptors: tokens === undefined ? [] : [createAuthInterceptor(tokens)] },
+      transport: { interceptors: [unreachable, ...(tokens === undefined ? [] : [createAuthInterceptor(tokens)])] },
     });
   }
 
