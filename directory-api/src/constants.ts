@@ -45,8 +45,10 @@ export const MAX_HEARTBEAT_INTERVAL_MS = 3_600_000;
 export const MAX_SESSION_TTL_MS = 86_400_000;
 /** How long a push ticket can be redeemed. */
 export const UPLOAD_TICKET_TTL_MS = 5 * 60_000;
-/** Random bytes in a session token and in a push ticket (sent as base64url). */
+/** Random bytes in a session token and in a push ticket. */
 export const TOKEN_BYTES = 32;
+/** Characters of a token or ticket: TOKEN_BYTES in base64url, without padding. */
+export const TOKEN_CHARS = Math.ceil((TOKEN_BYTES * 4) / 3);
 
 /** Request body limit of every route but the index routes (413 above it). */
 export const BODY_LIMIT_BYTES = 64 * 1024;

@@ -12,7 +12,7 @@ import {
   PASSWORD_MAX_BYTES,
   PASSWORD_MIN_BYTES,
   SEARCH_QUERY_MAX_BYTES,
-  TOKEN_BYTES,
+  TOKEN_CHARS,
   USERNAME_MAX_CHARS,
 } from "./constants.js";
 
@@ -28,7 +28,7 @@ export const ADDRESS_PATTERN = "^https?://(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):
 /** Text without control characters (search queries). */
 export const NO_CONTROL_CHARACTERS_PATTERN = `^[^${CONTROL_CHARACTERS}]+$`;
 /** A token or ticket: TOKEN_BYTES random bytes in base64url, without padding. */
-export const TOKEN_PATTERN = `^[A-Za-z0-9_-]{${Math.ceil((TOKEN_BYTES * 4) / 3)}}$`;
+export const TOKEN_PATTERN = `^[A-Za-z0-9_-]{${TOKEN_CHARS}}$`;
 
 const USERNAME_RULE = `must be 1-${USERNAME_MAX_CHARS} characters of A-Z, a-z, 0-9, ".", "_" or "-"`;
 const FILE_NAME_RULE = 'must not contain "/", "\\" or control characters, and must not be "." or ".."';
@@ -41,7 +41,7 @@ export const PATTERN_MESSAGES: Readonly<Record<string, string>> = {
   [FILE_NAME_PATTERN]: FILE_NAME_RULE,
   [ADDRESS_PATTERN]: ADDRESS_RULE,
   [NO_CONTROL_CHARACTERS_PATTERN]: "must not contain control characters",
-  [TOKEN_PATTERN]: `must be a ticket as issued by upload-target (${Math.ceil((TOKEN_BYTES * 4) / 3)} characters of base64url)`,
+  [TOKEN_PATTERN]: `must be a ticket as issued by upload-target (${TOKEN_CHARS} characters of base64url)`,
 };
 
 const USERNAME = new RegExp(USERNAME_PATTERN);
