@@ -3,6 +3,7 @@
 // 127.0.0.1 port 0, and captured warning logs.
 
 import { createHash } from "node:crypto";
+import { isContentId } from "@p2p/directory-api";
 import { pino } from "pino";
 import { buildApp, type DirectoryApp } from "../src/app.js";
 import type { Clock } from "../src/clock.js";
@@ -123,7 +124,7 @@ function parse(text: string): unknown {
   }
 }
 
-/** A deterministic content id (64 lower-case hex) for a label. */
+/** A deterministic content id (the SHA-256 of a label, as a content id is of its content). */
 export function contentId(label: string | number): string {
   return createHash("sha256").update(String(label)).digest("hex");
 }
@@ -135,7 +136,7 @@ export function file(name: string, id: string | number = name, size = 1000): {
   contentId: string;
   pieceSize: number;
 } {
-  return { name, size, contentId: typeof id === "string" && /^[0-9a-f]{64}$/.test(id) ? id : contentId(id), pieceSize: 1 << 20 };
+  return { name, size, contentId: isContentId(id) ? id : contentId(id), pieceSize: 1 << 20 };
 }
 
 /** Logs a peer in and returns its token. */
