@@ -30,6 +30,19 @@ import {
   PG_TRANSACTION_ATTEMPTS,
 } from "../constants.js";
 import { PG_MIGRATIONS } from "./pg-schema.js";
+import {
+  type ChosenPeerRow,
+  type FileRow,
+  hexBytes,
+  lastEntryPerContent,
+  replacementTooLarge,
+  sameEntry,
+  type SessionRow,
+  toPeer,
+  toSession,
+  toUser,
+  type UserRow,
+} from "./rows.js";
 import type {
   ContentRecord,
   DirectoryStore,
@@ -86,31 +99,12 @@ export interface PgStoreOptions {
 type Db = pg.PoolClient;
 type Mode = "write" | "read";
 
-interface SessionRow {
-  user_id: number;
-  name: string;
-  address: string;
-  last_seen_at: Date;
-  expires_at: Date;
-}
-interface FileRow {
-  content_id: Buffer;
-  name: string;
-  size: number;
-  piece_size: number;
-}
 interface HolderRow {
   content_id: Buffer;
   holder_name: string;
   address: string;
   last_seen_at: Date;
   holder_count: number;
-}
-interface PeerRow {
-  id: number;
-  name: string;
-  address: string;
-  last_seen_at: Date;
 }
 interface PendingRenewal {
   tokenHash: string;
@@ -183,9 +177,8 @@ export class PgStore implements DirectoryStore {
   // DirectoryStore's methods follow; their contracts are documented in store.ts.
 
   async findUser(name: string): Promise<UserRecord | null> {
-    const { rows } = await this.#query<{ id: number; name: string; password_hash: string }>(this.#sql.findUser, [name]);
-    const row = rows[0];
-    return row ? { id: row.id, name: row.name, passwordHash: row.password_hash } : null;
+    const { rows } = await this.#query<UserRow>(this.#sql.findUser, [name]);
+    return rows[0] ? toUser(rows[0]) : null;
   }
 
   async createUser(name: string, passwordHash: string): Promise<UserRecord | null> {
@@ -264,7 +257,8 @@ export class PgStore implements DirectoryStore {
 
   async replaceFiles(userId: number, files: readonly FileEntry[], maxFiles: number): Promise<IndexChange> {
     const wanted = lastEntryPerContent(files);
-    if (wanted.size > maxFiles) return { ok: false, reason: "too-many-files", count: wanted.size };
+    const tooLarge = replacementTooLarge(wanted, maxFiles);
+    if (tooLarge) return tooLarge;
     return this.#transaction(async (db): Promise<IndexChange> => {
       if (!(await this.#lockLivePeer(db, userId))) return { ok: false, reason: "session-ended" };
       const { rows } = await db.query<FileRow>(this.#sql.filesOfUser, [userId]);
@@ -418,18 +412,18 @@ export class PgStore implements DirectoryStore {
   }
 
   async listLivePeers(): Promise<PeerRecord[]> {
-    const { rows } = await this.#query<PeerRow>(this.#sql.livePeers, []);
+    const { rows } = await this.#query<ChosenPeerRow>(this.#sql.livePeers, []);
     return rows.map(toPeer);
   }
 
   async chooseUploadTarget(request: UploadTargetRequest): Promise<UploadTargetResult> {
     const contentId = hexBytes(request.contentId);
     return this.#transaction(async (db): Promise<UploadTargetResult> => {
-      let chosen: PeerRow | undefined;
+      let chosen: ChosenPeerRow | undefined;
       if (request.targetName !== undefined) {
         const target = (await db.query<{ id: number }>(this.#sql.findUser, [request.targetName])).rows[0];
         if (target?.id === request.fromUserId) return { kind: "target-is-caller" };
-        chosen = target ? (await db.query<PeerRow>(this.#sql.livePeerById, [target.id])).rows[0] : undefined;
+        chosen = target ? (await db.query<ChosenPeerRow>(this.#sql.livePeerById, [target.id])).rows[0] : undefined;
         if (!chosen) return { kind: "target-not-live" };
         if ((await db.query(this.#sql.fileOfUser, [chosen.id, contentId])).rowCount) return { kind: "target-holds-content" };
       } else {
@@ -437,7 +431,7 @@ export class PgStore implements DirectoryStore {
         // Peers another instance is choosing right now are skipped first, waited for only if nobody else is left.
         for (const [anyTicket, skipLocked] of [[false, true], [true, true], [false, false], [true, false]] as const) {
           const sql = skipLocked ? this.#sql.leastRecentlyChosenSkipLocked : this.#sql.leastRecentlyChosen;
-          chosen = (await db.query<PeerRow>(sql, [request.fromUserId, contentId, anyTicket])).rows[0];
+          chosen = (await db.query<ChosenPeerRow>(sql, [request.fromUserId, contentId, anyTicket])).rows[0];
           if (chosen) break;
         }
         if (!chosen) return { kind: "no-eligible-peer" };
@@ -984,10 +978,6 @@ function groupHolders(rows: ReadonlyArray<FileRow & HolderRow>): ContentRecord[]
   return [...records.values()];
 }
 
-function hexBytes(hex: string): Buffer {
-  return Buffer.from(hex, "hex");
-}
-
 function variantOf(entry: FileEntry): Omit<VariantDelta, "delta"> {
   return { contentId: hexBytes(entry.contentId), name: entry.name, size: entry.size, pieceSize: entry.pieceSize };
 }
@@ -1002,28 +992,6 @@ function fileColumns(entries: readonly FileEntry[]): [Buffer[], string[], number
   ];
 }
 
-function toSession(row: SessionRow): SessionRecord {
-  return { userId: row.user_id, name: row.name, address: row.address, lastSeenAt: row.last_seen_at, expiresAt: row.expires_at };
-}
-
-function toPeer(row: { name: string; address: string; last_seen_at: Date }): PeerRecord {
-  return { name: row.name, address: row.address, lastSeenAt: row.last_seen_at };
-}
-
 function toHolder(row: HolderRow): PeerRecord {
   return { name: row.holder_name, address: row.address, lastSeenAt: row.last_seen_at };
-}
-
-function sameEntry(row: FileRow, entry: FileEntry): boolean {
-  return row.name === entry.name && row.size === entry.size && row.piece_size === entry.pieceSize;
-}
-
-/** Later entries for the same content id win, as if they were applied one after another. */
-function lastEntryPerContent(files: readonly FileEntry[]): Map<string, FileEntry> {
-  const byContent = new Map<string, FileEntry>();
-  for (const file of files) {
-    byContent.delete(file.contentId);
-    byContent.set(file.contentId, file);
-  }
-  return byContent;
 }

@@ -20,6 +20,20 @@ import {
   SQLITE_MMAP_BYTES,
   SQLITE_WAL_SIZE_LIMIT_BYTES,
 } from "../constants.js";
+import {
+  type ChosenPeerRow,
+  type FileRow,
+  hexBytes,
+  lastEntryPerContent,
+  type PeerRow,
+  replacementTooLarge,
+  sameEntry,
+  type SessionRow,
+  toPeer,
+  toSession,
+  toUser,
+  type UserRow,
+} from "./rows.js";
 import { MIGRATIONS } from "./sqlite-schema.js";
 import { TrigramStats } from "./trigram-stats.js";
 import type {
@@ -93,38 +107,6 @@ export interface SqliteStoreOptions {
   clock?: Clock;
 }
 
-interface UserRow {
-  id: number;
-  name: string;
-  password_hash: string;
-}
-interface SessionRow {
-  user_id: number;
-  name: string;
-  address: string;
-  last_seen_at: number;
-  expires_at: number;
-}
-interface FileRow {
-  content_id: Buffer;
-  name: string;
-  size: number;
-  piece_size: number;
-}
-interface ContentRow {
-  content_id: Buffer;
-  name: string;
-  size: number;
-  piece_size: number;
-}
-interface HolderRow {
-  name: string;
-  address: string;
-  last_seen_at: number;
-}
-interface PeerRow extends HolderRow {
-  id: number;
-}
 interface PendingRenewal {
   token: Buffer;
   now: number;
@@ -220,7 +202,7 @@ export class SqliteStore implements DirectoryStore {
 
   async findUser(name: string): Promise<UserRecord | null> {
     const row = this.#sql.findUser.get(name) as UserRow | undefined;
-    return row ? { id: row.id, name: row.name, passwordHash: row.password_hash } : null;
+    return row ? toUser(row) : null;
   }
 
   async createUser(name: string, passwordHash: string): Promise<UserRecord | null> {
@@ -298,7 +280,8 @@ export class SqliteStore implements DirectoryStore {
   async replaceFiles(userId: number, files: readonly FileEntry[], maxFiles: number): Promise<IndexChange> {
     this.#commitRenewals();
     const wanted = lastEntryPerContent(files);
-    if (wanted.size > maxFiles) return { ok: false, reason: "too-many-files", count: wanted.size };
+    const tooLarge = replacementTooLarge(wanted, maxFiles);
+    if (tooLarge) return tooLarge;
     return this.#changeIndex(userId, () => {
       const touched = new Set<string>();
       for (const row of this.#sql.filesOfUser.all(userId) as FileRow[]) {
@@ -373,10 +356,10 @@ export class SqliteStore implements DirectoryStore {
     const plan = this.#matchPlan(key);
     if (plan.kind === "none") return { results: [], total: 0, totalExact: true, hasMore: false };
     const isLive = this.#liveness(now);
-    const page = (rows: ContentRow[]) => rows.map((row) => this.#withHolders(row, now, options.maxHolders));
+    const page = (rows: FileRow[]) => rows.map((row) => this.#withHolders(row, now, options.maxHolders));
     if (plan.kind === "few") {
       // Few names can contain the query: read those in name order, keep the real and live matches.
-      const candidates = this.#sql.candidatesInOrder.all(JSON.stringify(plan.candidates), key) as ContentRow[];
+      const candidates = this.#sql.candidatesInOrder.all(JSON.stringify(plan.candidates), key) as FileRow[];
       const live = candidates.filter((row) => isLive(row.content_id));
       return {
         results: page(live.slice(offset, offset + limit)),
@@ -386,9 +369,9 @@ export class SqliteStore implements DirectoryStore {
       };
     }
     // Many do: walk the names in order and stop after the page.
-    const rows: ContentRow[] = [];
+    const rows: FileRow[] = [];
     let skipped = 0;
-    for (const row of this.#sql.matchesInNameOrder.iterate(key) as Iterable<ContentRow>) {
+    for (const row of this.#sql.matchesInNameOrder.iterate(key) as Iterable<FileRow>) {
       if (!isLive(row.content_id)) continue;
       if (skipped < offset) skipped += 1;
       else if (rows.push(row) > limit) break;
@@ -412,7 +395,7 @@ export class SqliteStore implements DirectoryStore {
 
   async findContent(contentId: string, maxHolders: number): Promise<ContentRecord | null> {
     this.#commitRenewals();
-    const row = this.#sql.contentById.get(hexBytes(contentId)) as ContentRow | undefined;
+    const row = this.#sql.contentById.get(hexBytes(contentId)) as FileRow | undefined;
     if (!row) return null;
     const record = this.#withHolders(row, this.#clock.now(), maxHolders);
     return record.holderCount > 0 ? record : null;
@@ -420,7 +403,7 @@ export class SqliteStore implements DirectoryStore {
 
   async listLivePeers(): Promise<PeerRecord[]> {
     this.#commitRenewals();
-    return (this.#sql.livePeers.all(this.#clock.now()) as HolderRow[]).map(toPeer);
+    return (this.#sql.livePeers.all(this.#clock.now()) as PeerRow[]).map(toPeer);
   }
 
   async chooseUploadTarget(request: UploadTargetRequest): Promise<UploadTargetResult> {
@@ -428,17 +411,17 @@ export class SqliteStore implements DirectoryStore {
     const now = this.#clock.now();
     const contentId = hexBytes(request.contentId);
     return this.#db.transaction((): UploadTargetResult => {
-      let chosen: PeerRow | undefined;
+      let chosen: ChosenPeerRow | undefined;
       if (request.targetName !== undefined) {
         const target = this.#sql.findUser.get(request.targetName) as UserRow | undefined;
         if (target?.id === request.fromUserId) return { kind: "target-is-caller" };
-        chosen = target ? (this.#sql.livePeerById.get(target.id, now) as PeerRow | undefined) : undefined;
+        chosen = target ? (this.#sql.livePeerById.get(target.id, now) as ChosenPeerRow | undefined) : undefined;
         if (!chosen) return { kind: "target-not-live" };
         if (this.#sql.fileOfUser.get(chosen.id, contentId)) return { kind: "target-holds-content" };
       } else {
         // Peers with an open ticket for this content come last: they are probably receiving it already.
         const eligible = (anyTicket: 0 | 1) =>
-          this.#sql.leastRecentlyChosen.get({ from: request.fromUserId, contentId, now, anyTicket }) as PeerRow | undefined;
+          this.#sql.leastRecentlyChosen.get({ from: request.fromUserId, contentId, now, anyTicket }) as ChosenPeerRow | undefined;
         chosen = eligible(0) ?? eligible(1);
         if (!chosen) return { kind: "no-eligible-peer" };
       }
@@ -723,7 +706,7 @@ export class SqliteStore implements DirectoryStore {
 
   /** Points a content's row at the variant most holders use, or deletes it when nobody holds it. */
   #refreshContent(contentId: Buffer): void {
-    const best = this.#sql.bestVariant.get(contentId) as ContentRow | undefined;
+    const best = this.#sql.bestVariant.get(contentId) as FileRow | undefined;
     const oldKey = this.#sql.contentNameKey.get(contentId) as string | undefined;
     if (!best) {
       if (oldKey !== undefined) {
@@ -748,8 +731,8 @@ export class SqliteStore implements DirectoryStore {
     }
   }
 
-  #withHolders(row: ContentRow, now: number, maxHolders: number): ContentRecord {
-    const holders = this.#sql.liveHolders.all(row.content_id, now) as HolderRow[];
+  #withHolders(row: FileRow, now: number, maxHolders: number): ContentRecord {
+    const holders = this.#sql.liveHolders.all(row.content_id, now) as PeerRow[];
     return {
       contentId: row.content_id.toString("hex"),
       name: row.name,
@@ -910,36 +893,4 @@ function trigramPositions(text: string): Array<{ gram: string; at: number }> {
 /** An FTS5 string literal: the text in double quotes, inner quotes doubled. */
 function quoteTerm(text: string): string {
   return `"${text.replaceAll('"', '""')}"`;
-}
-
-function hexBytes(hex: string): Buffer {
-  return Buffer.from(hex, "hex");
-}
-
-function toSession(row: SessionRow): SessionRecord {
-  return {
-    userId: row.user_id,
-    name: row.name,
-    address: row.address,
-    lastSeenAt: new Date(row.last_seen_at),
-    expiresAt: new Date(row.expires_at),
-  };
-}
-
-function toPeer(row: HolderRow): PeerRecord {
-  return { name: row.name, address: row.address, lastSeenAt: new Date(row.last_seen_at) };
-}
-
-function sameEntry(row: FileRow, entry: FileEntry): boolean {
-  return row.name === entry.name && row.size === entry.size && row.piece_size === entry.pieceSize;
-}
-
-/** Later entries for the same content id win, as if they were applied one after another. */
-function lastEntryPerContent(files: readonly FileEntry[]): Map<string, FileEntry> {
-  const byContent = new Map<string, FileEntry>();
-  for (const file of files) {
-    byContent.delete(file.contentId);
-    byContent.set(file.contentId, file);
-  }
-  return byContent;
 }
