@@ -24,7 +24,8 @@ import { createInterface } from "node:readline";
 import autocannon from "autocannon";
 import pg from "pg";
 import { DATABASE_FILE_NAME } from "../src/constants.js";
-import { type ImportedPeer, PgStore, probePostgres, SqliteStore } from "../src/index.js";
+import { PgStore, probePostgres } from "../src/index.js";
+import { type ImportedPeer, TestSqliteStore } from "../test/test-stores.js";
 import { hashToken } from "../src/tokens.js";
 import { buildDataset, type Dataset, seededRandom } from "./dataset.js";
 
@@ -86,7 +87,7 @@ function peersOf(from: number, to: number, dataset: Dataset, tokens: readonly st
 
 async function seedSqlite(dataDir: string, dataset: Dataset, tokens: readonly string[]): Promise<number> {
   const started = performance.now();
-  const store = SqliteStore.open(join(dataDir, DATABASE_FILE_NAME));
+  const store = TestSqliteStore.open(join(dataDir, DATABASE_FILE_NAME));
   for (let from = 0; from < PEERS; from += SEED_BATCH_PEERS) {
     store.importPeers(peersOf(from, Math.min(PEERS, from + SEED_BATCH_PEERS), dataset, tokens));
   }

@@ -46,6 +46,19 @@ export const SHUTDOWN_GRACE_MS = 10_000;
 export const SQLITE_MMAP_BYTES = 1024 * 1024 * 1024;
 /** SQLite page cache per connection. */
 export const SQLITE_CACHE_KIB = 64 * 1024;
+/**
+ * SQLite search reads all candidate names (exact total) when the trigram index returns at most this
+ * many; above it, it walks the name index in order (sqlite-search.ts says what each costs).
+ */
+export const SQLITE_SEARCH_FEW_CANDIDATES = 1_000;
+/** Above this many index rows held by expired, unswept peers, SQLite search checks every result's holders. */
+export const SQLITE_SEARCH_DEAD_HOLDINGS_CAP = 20_000;
+/** At most this many of a long query's trigrams go into the AND that stands in for the phrase. */
+export const SQLITE_SEARCH_MAX_AND_TRIGRAMS = 4;
+/** Trigrams join the AND until it should return about this many candidates. */
+export const SQLITE_SEARCH_EXPECTED_CANDIDATES = 200;
+/** A short query with many matches counts its lower-bound total over its commonest trigram(s) only: cheap, and a subset. */
+export const SQLITE_SEARCH_SHORT_QUERY_COUNT_TERMS = 1;
 /** The sweep merges the trigram index's segments when it has more than this many. */
 export const FTS_MAX_SEGMENTS = 4;
 /** Pages of trigram-index merging per sweep (~40 ms of work on this project's machines). */

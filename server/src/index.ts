@@ -24,7 +24,7 @@ export {
 export { Directory } from "./directory.js";
 export { DirectoryError, type DirectoryErrorCode } from "./errors.js";
 export type { ErrorBody } from "@p2p/directory-api";
-export { SqliteStore, type ImportedPeer, type SqliteStoreOptions } from "./storage/sqlite-store.js";
+export { SqliteStore, type SqliteStoreOptions } from "./storage/sqlite-store.js";
 export { PgStore, probePostgres, redactConnectionString, type PgStoreOptions } from "./storage/pg-store.js";
 export type * from "./storage/store.js";
 

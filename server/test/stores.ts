@@ -11,8 +11,8 @@ import type { Clock } from "../src/clock.js";
 import type { DirectoryConfig } from "../src/config.js";
 import { DATABASE_FILE_NAME } from "../src/constants.js";
 import { PgStore } from "../src/storage/pg-store.js";
-import { type ImportedPeer, SqliteStore } from "../src/storage/sqlite-store.js";
 import type { DirectoryStore } from "../src/storage/store.js";
+import { type ImportedPeer, TestSqliteStore } from "./test-stores.js";
 
 /** Which implementation of DirectoryStore. */
 export type StoreKind = "sqlite" | "postgres";
@@ -50,7 +50,7 @@ const sqlite: StoreFixture = {
     return {
       kind: "sqlite",
       config: { dataDir },
-      open: async (clock) => SqliteStore.open(join(dataDir, DATABASE_FILE_NAME), { clock }),
+      open: async (clock) => TestSqliteStore.open(join(dataDir, DATABASE_FILE_NAME), { clock }),
       remove: () => rm(dataDir, { recursive: true, force: true }),
     };
   },
