@@ -46,8 +46,9 @@ export interface BuildAppOptions {
   /** A store to use instead of the one config names (PostgreSQL, else SQLite in dataDir); the caller then closes it. */
   store?: DirectoryStore;
   /**
-   * Clock of the store buildApp opens (ignored with `store`); tests pass a ManualClock. Tests only for
-   * PostgreSQL, whose store otherwise uses the database's clock.
+   * Clock of the SQLite store buildApp opens (ignored with `store`); tests pass a ManualClock. A
+   * PostgreSQL store always reads the database's clock, which every instance shares: a test that needs
+   * another passes a store of its own.
    */
   clock?: Clock;
   /** A pino logger to use instead of one at config.logLevel on stdout. */
@@ -71,10 +72,10 @@ export async function buildApp(options: BuildAppOptions): Promise<DirectoryApp> 
 /** The store the configuration names: PostgreSQL when a database URL is set, else SQLite in the data dir. */
 async function openStore(config: DirectoryConfig, clock: Clock | undefined, logger: Logger): Promise<DirectoryStore> {
   if (config.databaseUrl === undefined) return SqliteStore.open(join(config.dataDir, DATABASE_FILE_NAME), { clock });
+  if (clock !== undefined) throw new Error("a clock is for the SQLite store only: PostgreSQL reads the database's clock");
   return PgStore.open({
     connectionString: config.databaseUrl,
     schema: config.databaseSchema,
-    testClock: clock,
     onConnectionError: (error) =>
       logger.warn({ err: error }, "an idle PostgreSQL connection failed; the pool opens a new one when needed"),
   });

@@ -32,7 +32,7 @@ export type * from "./storage/store.js";
 export interface StartDirectoryOptions extends Partial<DirectoryConfig> {
   /** A store instead of the configured one (the caller closes it). */
   store?: DirectoryStore;
-  /** Clock of the store (tests pass a ManualClock; for PostgreSQL it replaces the database's clock). */
+  /** Clock of the SQLite store (tests pass a ManualClock); PostgreSQL always reads the database's clock. */
   clock?: Clock;
   /** A pino logger instead of one at logLevel. */
   logger?: Logger;

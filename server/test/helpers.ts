@@ -74,10 +74,19 @@ export async function startTestDirectory(options: TestDirectoryOptions = {}): Pr
   });
   const logs: Array<Record<string, unknown>> = [];
   const logger = pino({ level: "warn" }, { write: (line: string) => logs.push(JSON.parse(line)) });
+  // buildApp gives only SQLite a clock; on PostgreSQL, a test's clock comes with a store of its own.
+  const ownStore =
+    options.store === undefined && options.clock !== undefined && location.kind === "postgres"
+      ? await location.open(options.clock)
+      : undefined;
   let app: DirectoryApp;
   try {
-    app = await buildApp({ config, logger, clock: options.clock, store: options.store });
+    app = ownStore
+      ? await buildApp({ config, logger, store: ownStore })
+      : await buildApp({ config, logger, clock: options.clock, store: options.store });
+    if (ownStore) app.addHook("onClose", () => ownStore.close());
   } catch (error) {
+    await ownStore?.close();
     if (!options.location) await location.remove();
     throw error;
   }

@@ -53,22 +53,6 @@ import type {
   UserRecord,
 } from "./store.js";
 
-/** One peer to load with a bulk loader (PgStore.importPeers, the tests' TestSqliteStore). */
-export interface ImportedPeer {
-  /** Username. */
-  name: string;
-  /** Stored password hash. */
-  passwordHash: string;
-  /** SHA-256 (hex) of its session token. */
-  tokenHash: string;
-  /** Advertised pserver address. */
-  address: string;
-  /** Session time to live. */
-  ttlMs: number;
-  /** Its index. */
-  files: readonly FileEntry[];
-}
-
 /** Options of SqliteStore.open. */
 export interface SqliteStoreOptions {
   /** Source of "now" for liveness, expiry and every stored timestamp. */
