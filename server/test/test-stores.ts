@@ -7,7 +7,7 @@ import type pg from "pg";
 import type { Clock } from "../src/clock.js";
 import { type PgClock, PgStore, type PgStoreOptions } from "../src/storage/pg-store.js";
 import { fileColumns } from "../src/storage/pg-statements.js";
-import { openPgPools } from "../src/storage/pg-connection.js";
+import { openPgPools, type PgPools } from "../src/storage/pg-connection.js";
 import { hexBytes, lastEntryPerContent } from "../src/storage/rows.js";
 import { SqliteStore, type SqliteStoreOptions } from "../src/storage/sqlite-store.js";
 import type { FileEntry } from "../src/storage/store.js";
@@ -63,7 +63,7 @@ export interface TestPgStoreOptions extends PgStoreOptions {
 export class TestPgStore extends PgStore {
   readonly #now: string;
 
-  private constructor(pools: Awaited<ReturnType<typeof openPgPools>>, clock: PgClock | undefined) {
+  private constructor(pools: PgPools, clock: PgClock | undefined) {
     super(pools, clock);
     this.#now = clock?.sql ?? "now()";
   }

@@ -76,7 +76,6 @@ export async function searchNames(
   return { results, total: Math.max(lowerBound, offset + page.length + (hasMore ? 1 : 0)), totalExact: false, hasMore };
 }
 
-
 /**
  * The index condition that finds the names containing `key` (lower-cased): the trigram index when
  * pg_trgm can take a trigram from the query, else the 1-2 character substrings index (for a 1- or

@@ -2,7 +2,7 @@
 // store reads its clock once per method and passes it.
 
 import type Database from "better-sqlite3";
-import { commonStatements, FILE_COLUMNS, PEER_COLUMNS, SELECT_SESSIONS } from "./rows.js";
+import { commonStatements, FILE_COLUMNS, SELECT_SESSIONS } from "./rows.js";
 
 /** The SQLite store's prepared statements. */
 export type SqliteStatements = ReturnType<typeof prepareStatements>;
