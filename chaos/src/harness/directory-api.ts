@@ -5,6 +5,7 @@
 import type http from "node:http";
 import {
   type FileEntry,
+  TOKEN_CHARS,
   type HeartbeatResponse,
   type IndexResponse,
   type LoginResponse,
@@ -31,6 +32,14 @@ export function fakeContentId(digit: string): string {
 /** The `n`th of a series of distinct well-formed content ids. */
 export function numberedContentId(n: number): string {
   return n.toString(16).padStart(fakeContentId("0").length, "0");
+}
+
+/** A token or ticket of the right shape that no directory issued. */
+export const WELL_FORMED_TOKEN = "A".repeat(TOKEN_CHARS);
+
+/** Text of two-byte characters ("é") just over `maxBytes` UTF-8 bytes: a limit counted in bytes, not characters. */
+export function twoByteTextOver(maxBytes: number): string {
+  return "é".repeat(Math.floor(maxBytes / 2) + 1);
 }
 
 /** The directory's gauges from /metrics. */

@@ -14,10 +14,9 @@ import {
   SEARCH_MAX_LIMIT,
   SEARCH_MAX_OFFSET,
   SEARCH_QUERY_MAX_BYTES,
-  TOKEN_CHARS,
   USERNAME_MAX_CHARS,
 } from "@p2p/directory-api";
-import { bearer, fakeContentId, numberedContentId } from "../harness/directory-api.js";
+import { bearer, fakeContentId, numberedContentId, twoByteTextOver, WELL_FORMED_TOKEN } from "../harness/directory-api.js";
 import type { RawRequest, RawResponse } from "../harness/http.js";
 import { startRestFixture, type RestContext, type RestFixture } from "./rest-fixture.js";
 import { tableResult, type CaseResult } from "./case-table.js";
@@ -56,11 +55,8 @@ const file = (overrides: Record<string, unknown>) => ({ name: "f.bin", size: 10,
 const deepArray = (depth: number) => "[".repeat(depth) + "]".repeat(depth);
 /** A number as the case names write it: 10,001. */
 const count = (n: number) => n.toLocaleString("en");
-/** Text of two-byte characters ("é") just over `maxBytes` UTF-8 bytes. */
-const twoByteTextOver = (maxBytes: number) => "é".repeat(Math.floor(maxBytes / 2) + 1);
 const OVER_BODY_LIMIT_KIB = BODY_LIMIT_BYTES / 1024 + 6;
 const OVER_INDEX_BODY_LIMIT_MIB = INDEX_BODY_LIMIT_BYTES / (1024 * 1024) + 1;
-const WELL_FORMED_TOKEN = "A".repeat(TOKEN_CHARS);
 const LONG_ADDRESS = `http://${"a".repeat(ADDRESS_MAX_CHARS)}.example:80`;
 const invalidUtf8Json = (prefix: string, suffix: string) => Buffer.concat([Buffer.from(prefix), Buffer.from([0xc3, 0x28, 0xff, 0xfe]), Buffer.from(suffix)]);
 

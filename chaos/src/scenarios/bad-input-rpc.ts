@@ -4,10 +4,10 @@
 // transfers, the directory's view) and leave the pserver serving. Cases that expose a bug carry
 // `knownFailure`: FAIL in the chaos table, left out of `npm test`.
 import { create, toBinary } from "@bufbuild/protobuf";
-import { MIN_PIECE_SIZE_BYTES, SEARCH_MAX_LIMIT, SEARCH_QUERY_MAX_BYTES, TOKEN_CHARS, USERNAME_MAX_CHARS } from "@p2p/directory-api";
+import { MIN_PIECE_SIZE_BYTES, SEARCH_MAX_LIMIT, SEARCH_QUERY_MAX_BYTES, USERNAME_MAX_CHARS } from "@p2p/directory-api";
 import { PSERVER_MAX_RPC_MESSAGE_BYTES } from "../constants.js";
 import { FileManifestSchema, PingRequestSchema, PushFileRequestSchema, type FileManifest, type PushFileRequest } from "../gen.js";
-import { bearer, fakeContentId } from "../harness/directory-api.js";
+import { bearer, fakeContentId, twoByteTextOver, WELL_FORMED_TOKEN as WELL_FORMED_TICKET } from "../harness/directory-api.js";
 import { grpcEnvelope, rawConnect, rawGrpc, stream, unary, type RpcAnswer } from "../harness/rpc-answer.js";
 import { sessionClient } from "../harness/rpc-clients.js";
 import { startRpcFixture, type RpcFixture } from "./rpc-fixture.js";
@@ -29,10 +29,6 @@ export interface RpcCase {
 const JSON_TYPE = { "content-type": "application/json" };
 const PROTO_TYPE = { "content-type": "application/proto" };
 const hex = fakeContentId;
-/** A ticket of the right shape that no directory issued. */
-const WELL_FORMED_TICKET = "A".repeat(TOKEN_CHARS);
-/** Text of two-byte characters ("é") just over `maxBytes` UTF-8 bytes. */
-const twoByteTextOver = (maxBytes: number) => "é".repeat(Math.floor(maxBytes / 2) + 1);
 const big = (bytes: number) => "x".repeat(bytes);
 /** A protobuf field 1 (string) holding bytes that are not UTF-8. */
 const invalidUtf8Field1 = Buffer.from([0x0a, 0x04, 0x61, 0xff, 0xfe, 0x62]);
