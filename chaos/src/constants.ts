@@ -1,5 +1,6 @@
-// Every number chaos uses, with its unit in the name (house rule 3). Scenario sizes live with their
-// scenario's options; these are the harness's bounds.
+// Every number chaos uses, with its unit in the name (see ARCHITECTURE.md). Scenario sizes live with
+// their scenario's options; these are the harness's bounds. The directory's limits that chaos provokes
+// are not copied here: they are imported from @p2p/directory-api.
 
 /** The only host chaos ever talks to. Every URL is checked against it before use (see harness/loopback.ts). */
 export const LOOPBACK_HOST = "127.0.0.1";
@@ -27,7 +28,7 @@ export const CHAOS_SCRYPT_COST_LOG2 = 10;
 /** Heartbeat interval of the directories of the fault scenarios (short, so expiry and re-login show fast). */
 export const FAULT_HEARTBEAT_INTERVAL_MS = 1_000;
 
-/** Password every chaos peer uses (8-1024 bytes). */
+/** Password every chaos peer uses (within the directory's PASSWORD_MIN_BYTES .. PASSWORD_MAX_BYTES). */
 export const CHAOS_PASSWORD = "chaos-password-1";
 
 /** The pserver's piece size (peer-node's PIECE_SIZE_BYTES): scenario files are sized in pieces. */
@@ -44,9 +45,3 @@ export const PSERVER_STREAMS_PER_REMOTE_MAX = 16;
 export const PSERVER_DISK_RESERVE_BYTES = 64 * 1024 * 1024;
 /** The pserver's largest RPC message (MAX_RPC_MESSAGE_BYTES). */
 export const PSERVER_MAX_RPC_MESSAGE_BYTES = 17 * 1024 * 1024;
-/** The directory's body limit for every route but the index routes (BODY_LIMIT_BYTES). */
-export const DIRECTORY_BODY_LIMIT_BYTES = 64 * 1024;
-/** The directory's body limit of the index routes (INDEX_BODY_LIMIT_BYTES). */
-export const DIRECTORY_INDEX_BODY_LIMIT_BYTES = 8 * 1024 * 1024;
-/** A push ticket stays redeemable this long (UPLOAD_TICKET_TTL_MS). */
-export const DIRECTORY_TICKET_TTL_MS = 5 * 60_000;

@@ -18,7 +18,8 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import autocannon from "autocannon";
 import { DATABASE_FILE_NAME, FTS_MAX_SEGMENTS, SWEEP_BATCH_SESSIONS } from "../src/constants.js";
-import { SqliteStore, type ImportedPeer } from "../src/index.js";
+import { SqliteStore } from "../src/index.js";
+import { type ImportedPeer, TestSqliteStore } from "../test/test-stores.js";
 import { hashToken } from "../src/tokens.js";
 import { buildDataset, type Dataset, seededRandom } from "./dataset.js";
 
@@ -73,7 +74,7 @@ async function heartbeats(): Promise<void> {
   print(`## Heartbeats/s (autocannon, ${CONNECTIONS} connections, ${ROUNDS} rounds of ${SECONDS} s per server after 1 s warm-up)`);
   const dataDir = await mkdtemp(join(tmpdir(), "directory-bench-hb-"));
   const tokens = Array.from({ length: HEARTBEAT_PEERS }, () => randomBytes(32).toString("base64url"));
-  const store = SqliteStore.open(join(dataDir, DATABASE_FILE_NAME));
+  const store = TestSqliteStore.open(join(dataDir, DATABASE_FILE_NAME));
   store.importPeers(peers(0, HEARTBEAT_PEERS, null, tokens));
   await store.close();
   const bare = await serve("bare");
@@ -262,7 +263,7 @@ async function search(): Promise<void> {
   const dataDir = await mkdtemp(join(tmpdir(), "directory-bench-search-"));
   try {
     let started = performance.now();
-    const store = SqliteStore.open(join(dataDir, DATABASE_FILE_NAME));
+    const store = TestSqliteStore.open(join(dataDir, DATABASE_FILE_NAME));
     for (let from = 0; from < PEERS; from += SEED_BATCH_PEERS) {
       store.importPeers(peers(from, Math.min(PEERS, from + SEED_BATCH_PEERS), dataset));
     }
@@ -282,7 +283,7 @@ async function search(): Promise<void> {
     await stop(server.child);
 
     started = performance.now();
-    const tidy = SqliteStore.open(join(dataDir, DATABASE_FILE_NAME));
+    const tidy = TestSqliteStore.open(join(dataDir, DATABASE_FILE_NAME));
     let sweeps = 0;
     while (tidy.trigramSegments() > FTS_MAX_SEGMENTS && sweeps < 1_000) {
       await tidy.sweep(SWEEP_BATCH_SESSIONS);

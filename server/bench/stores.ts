@@ -4,7 +4,7 @@
 //
 // 1. Seeds the same population (bench/dataset.ts: 10,000 peers x 100 files) into a SQLite file and into
 //    a PostgreSQL schema of its own (dir_bench_<time>, dropped at the end). PostgreSQL is loaded in bulk:
-//    multi-row INSERTs of 10,000 rows (PgStore.importPeers), with the two GIN indexes built after the
+//    multi-row INSERTs of 10,000 rows (TestPgStore.importPeers), with the two GIN indexes built after the
 //    load instead of maintained row by row, then VACUUM ANALYZE (what autovacuum would do).
 // 2. Heartbeats/s: autocannon, 10 connections in all, each request with another seeded peer's token:
 //    SQLite (one instance), PostgreSQL with one instance, and with two instances (5 connections each).
@@ -24,7 +24,8 @@ import { createInterface } from "node:readline";
 import autocannon from "autocannon";
 import pg from "pg";
 import { DATABASE_FILE_NAME } from "../src/constants.js";
-import { type ImportedPeer, PgStore, probePostgres, SqliteStore } from "../src/index.js";
+import { PgStore, probePostgres } from "../src/index.js";
+import { type ImportedPeer, TestPgStore, TestSqliteStore } from "../test/test-stores.js";
 import { hashToken } from "../src/tokens.js";
 import { buildDataset, type Dataset, seededRandom } from "./dataset.js";
 
@@ -86,7 +87,7 @@ function peersOf(from: number, to: number, dataset: Dataset, tokens: readonly st
 
 async function seedSqlite(dataDir: string, dataset: Dataset, tokens: readonly string[]): Promise<number> {
   const started = performance.now();
-  const store = SqliteStore.open(join(dataDir, DATABASE_FILE_NAME));
+  const store = TestSqliteStore.open(join(dataDir, DATABASE_FILE_NAME));
   for (let from = 0; from < PEERS; from += SEED_BATCH_PEERS) {
     store.importPeers(peersOf(from, Math.min(PEERS, from + SEED_BATCH_PEERS), dataset, tokens));
   }
@@ -98,7 +99,7 @@ async function seedSqlite(dataDir: string, dataset: Dataset, tokens: readonly st
 
 async function seedPostgres(schema: string, dataset: Dataset, tokens: readonly string[]): Promise<{ loadMs: number; indexMs: number }> {
   let started = performance.now();
-  const store = await PgStore.open({ connectionString: DATABASE_URL, schema });
+  const store = await TestPgStore.open({ connectionString: DATABASE_URL, schema });
   const admin = new pg.Client({ connectionString: DATABASE_URL });
   await admin.connect();
   try {

@@ -4,6 +4,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs, parseEnv } from "node:util";
+import { MAX_HEARTBEAT_INTERVAL_MS, MAX_SESSION_TTL_MS, MIN_HEARTBEAT_INTERVAL_MS } from "@p2p/directory-api";
 import {
   DEFAULT_DATABASE_SCHEMA,
   DEFAULT_DATA_DIR,
@@ -14,10 +15,7 @@ import {
   DEFAULT_SCRYPT_COST_LOG2,
   DEFAULT_SESSION_RATE_LIMIT_PER_MINUTE,
   DEFAULT_SWEEP_INTERVAL_MS,
-  MAX_HEARTBEAT_INTERVAL_MS,
   MAX_SCRYPT_COST_LOG2,
-  MAX_SESSION_TTL_MS,
-  MIN_HEARTBEAT_INTERVAL_MS,
   MIN_SCRYPT_COST_LOG2,
   SESSION_TTL_HEARTBEAT_INTERVALS,
 } from "./constants.js";

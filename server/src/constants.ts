@@ -1,5 +1,6 @@
 // Every number the directory uses, with its unit in the name. Config defaults live here too;
-// config.ts validates overrides against the bounds below.
+// config.ts validates overrides against the bounds below. The numbers of the REST contract (name and
+// size bounds, paging, body limits, heartbeat bounds, ticket lifetime) are @p2p/directory-api's.
 
 /** Port the directory listens on when none is configured. */
 export const DEFAULT_PORT = 8080;
@@ -14,12 +15,8 @@ export const DATABASE_FILE_NAME = "directory.sqlite";
 
 /** How often a pserver is asked to send a heartbeat. */
 export const DEFAULT_HEARTBEAT_INTERVAL_MS = 10_000;
-/** A session expires after this many heartbeat intervals without a heartbeat (the issue's default: 3x). */
+/** A session expires after this many heartbeat intervals without a heartbeat: a peer may miss two before it is dropped. */
 export const SESSION_TTL_HEARTBEAT_INTERVALS = 3;
-/** Bounds accepted for the heartbeat interval and the session TTL. */
-export const MIN_HEARTBEAT_INTERVAL_MS = 100;
-export const MAX_HEARTBEAT_INTERVAL_MS = 3_600_000;
-export const MAX_SESSION_TTL_MS = 86_400_000;
 /** How often expired sessions, their index rows and expired tickets are deleted. */
 export const DEFAULT_SWEEP_INTERVAL_MS = 60_000;
 /** Expired sessions removed per sweep transaction, so one sweep never blocks the event loop for long. */
@@ -33,41 +30,6 @@ export const DEFAULT_SESSION_RATE_LIMIT_PER_MINUTE = 1_200;
 export const RATE_LIMIT_WINDOW_MS = 60_000;
 /** Keys (sessions, IPs) a rate limit tracks in one window: a memory bound against made-up tokens. */
 export const RATE_LIMIT_MAX_KEYS = 200_000;
-
-/** How long a push ticket can be redeemed. */
-export const UPLOAD_TICKET_TTL_MS = 5 * 60_000;
-
-/** Validation bounds, shared by every route (docs/directory-api.md). */
-export const USERNAME_MAX_CHARS = 64;
-export const PASSWORD_MIN_BYTES = 8;
-export const PASSWORD_MAX_BYTES = 1024;
-export const ADDRESS_MAX_CHARS = 2048;
-export const FILE_NAME_MAX_BYTES = 255;
-export const MIN_PIECE_SIZE_BYTES = 16 * 1024;
-export const MAX_PIECE_SIZE_BYTES = 16 * 1024 * 1024;
-export const MAX_FILE_SIZE_BYTES = Number.MAX_SAFE_INTEGER;
-export const MAX_FILES_PER_REQUEST = 10_000;
-/** Files one peer may hold in the index in total (PATCH could otherwise grow an index without bound). */
-export const MAX_FILES_PER_PEER = 100_000;
-
-/** Search paging. */
-export const SEARCH_DEFAULT_LIMIT = 20;
-export const SEARCH_MAX_LIMIT = 100;
-/** Deeper pages would scan without bound; nobody pages 500 screens of results. */
-export const SEARCH_MAX_OFFSET = 10_000;
-export const SEARCH_QUERY_MAX_BYTES = 255;
-/** When a query matches many names, `total` is a lower bound counted over at most this many of them. */
-export const SEARCH_TOTAL_COUNT_CAP = 500;
-/** Holders listed per result (freshest heartbeat first); `holderCount` gives the full number. */
-export const MAX_HOLDERS_PER_RESULT = 100;
-
-/** Request body limit for every route but the index routes. */
-export const BODY_LIMIT_BYTES = 64 * 1024;
-/** 10,000 entries of at most ~400 bytes of JSON each, with room to spare. */
-export const INDEX_BODY_LIMIT_BYTES = 8 * 1024 * 1024;
-
-/** Random bytes in a session token and in a push ticket. */
-export const TOKEN_BYTES = 32;
 
 /** scrypt parameters: N = 2^cost, r, p. ~90 ms per hash at cost 15 on this project's 2-core machines. */
 export const DEFAULT_SCRYPT_COST_LOG2 = 15;
@@ -84,6 +46,19 @@ export const SHUTDOWN_GRACE_MS = 10_000;
 export const SQLITE_MMAP_BYTES = 1024 * 1024 * 1024;
 /** SQLite page cache per connection. */
 export const SQLITE_CACHE_KIB = 64 * 1024;
+/**
+ * SQLite search reads all candidate names (exact total) when the trigram index returns at most this
+ * many; above it, it walks the name index in order (sqlite-search.ts says what each costs).
+ */
+export const SQLITE_SEARCH_FEW_CANDIDATES = 1_000;
+/** Above this many index rows held by expired, unswept peers, SQLite search checks every result's holders. */
+export const SQLITE_SEARCH_DEAD_HOLDINGS_CAP = 20_000;
+/** At most this many of a long query's trigrams go into the AND that stands in for the phrase. */
+export const SQLITE_SEARCH_MAX_AND_TRIGRAMS = 4;
+/** Trigrams join the AND until it should return about this many candidates. */
+export const SQLITE_SEARCH_EXPECTED_CANDIDATES = 200;
+/** A short query with many matches counts its lower-bound total over its commonest trigram(s) only: cheap, and a subset. */
+export const SQLITE_SEARCH_SHORT_QUERY_COUNT_TERMS = 1;
 /** The sweep merges the trigram index's segments when it has more than this many. */
 export const FTS_MAX_SEGMENTS = 4;
 /** Pages of trigram-index merging per sweep (~40 ms of work on this project's machines). */

@@ -3,14 +3,14 @@
 // DirectoryErrors into responses (errors.ts).
 
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
-import type { BaseLogger } from "pino";
 import {
   MAX_FILES_PER_PEER,
   MAX_HOLDERS_PER_RESULT,
   SEARCH_TOTAL_COUNT_CAP,
-  SWEEP_BATCH_SESSIONS,
   UPLOAD_TICKET_TTL_MS,
-} from "./constants.js";
+} from "@p2p/directory-api";
+import type { BaseLogger } from "pino";
+import { SWEEP_BATCH_SESSIONS } from "./constants.js";
 import { DirectoryError } from "./errors.js";
 import { hashPassword, verifyPassword } from "./passwords.js";
 import type {

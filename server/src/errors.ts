@@ -43,14 +43,6 @@ export function httpStatusOf(error: unknown): number {
   return typeof status === "number" && status >= 400 && status <= 599 ? status : 500;
 }
 
-/** The JSON body of every error response. */
-export interface ErrorBody {
-  /** The HTTP reason phrase. */
-  error: string;
-  /** A sentence for a person (for 5xx, only the reason phrase again). */
-  message: string;
-}
-
 /** Fastify's error handler: 4xx with their message and a warning log; 5xx with only the reason phrase (details go to the log). */
 export function handleError(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): void {
   const status = httpStatusOf(error);

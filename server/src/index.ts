@@ -22,8 +22,9 @@ export {
   type LogLevel,
 } from "./config.js";
 export { Directory } from "./directory.js";
-export { DirectoryError, type DirectoryErrorCode, type ErrorBody } from "./errors.js";
-export { SqliteStore, type ImportedPeer, type SqliteStoreOptions } from "./storage/sqlite-store.js";
+export { DirectoryError, type DirectoryErrorCode } from "./errors.js";
+export type { ErrorBody } from "@p2p/directory-api";
+export { SqliteStore, type SqliteStoreOptions } from "./storage/sqlite-store.js";
 export { PgStore, probePostgres, redactConnectionString, type PgStoreOptions } from "./storage/pg-store.js";
 export type * from "./storage/store.js";
 
@@ -31,7 +32,7 @@ export type * from "./storage/store.js";
 export interface StartDirectoryOptions extends Partial<DirectoryConfig> {
   /** A store instead of the configured one (the caller closes it). */
   store?: DirectoryStore;
-  /** Clock of the store (tests pass a ManualClock; for PostgreSQL it replaces the database's clock). */
+  /** Clock of the SQLite store (tests pass a ManualClock); PostgreSQL always reads the database's clock. */
   clock?: Clock;
   /** A pino logger instead of one at logLevel. */
   logger?: Logger;

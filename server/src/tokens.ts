@@ -3,10 +3,7 @@
 // 256 bits of entropy, so there is nothing to guess.
 
 import { createHash, randomBytes } from "node:crypto";
-import { TOKEN_BYTES } from "./constants.js";
-
-/** The shape of a token or ticket: TOKEN_BYTES random bytes in base64url (43 characters). */
-export const TOKEN_PATTERN = "^[A-Za-z0-9_-]{43}$";
+import { TOKEN_BYTES } from "@p2p/directory-api";
 
 /** A new random token or ticket. */
 export function newToken(): string {

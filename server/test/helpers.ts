@@ -3,6 +3,7 @@
 // 127.0.0.1 port 0, and captured warning logs.
 
 import { createHash } from "node:crypto";
+import { isContentId } from "@p2p/directory-api";
 import { pino } from "pino";
 import { buildApp, type DirectoryApp } from "../src/app.js";
 import type { Clock } from "../src/clock.js";
@@ -73,10 +74,19 @@ export async function startTestDirectory(options: TestDirectoryOptions = {}): Pr
   });
   const logs: Array<Record<string, unknown>> = [];
   const logger = pino({ level: "warn" }, { write: (line: string) => logs.push(JSON.parse(line)) });
+  // buildApp gives only SQLite a clock; on PostgreSQL, a test's clock comes with a store of its own.
+  const ownStore =
+    options.store === undefined && options.clock !== undefined && location.kind === "postgres"
+      ? await location.open(options.clock)
+      : undefined;
   let app: DirectoryApp;
   try {
-    app = await buildApp({ config, logger, clock: options.clock, store: options.store });
+    app = ownStore
+      ? await buildApp({ config, logger, store: ownStore })
+      : await buildApp({ config, logger, clock: options.clock, store: options.store });
+    if (ownStore) app.addHook("onClose", () => ownStore.close());
   } catch (error) {
+    await ownStore?.close();
     if (!options.location) await location.remove();
     throw error;
   }
@@ -123,7 +133,7 @@ function parse(text: string): unknown {
   }
 }
 
-/** A deterministic content id (64 lower-case hex) for a label. */
+/** A deterministic content id (the SHA-256 of a label, as a content id is of its content). */
 export function contentId(label: string | number): string {
   return createHash("sha256").update(String(label)).digest("hex");
 }
@@ -135,7 +145,7 @@ export function file(name: string, id: string | number = name, size = 1000): {
   contentId: string;
   pieceSize: number;
 } {
-  return { name, size, contentId: typeof id === "string" && /^[0-9a-f]{64}$/.test(id) ? id : contentId(id), pieceSize: 1 << 20 };
+  return { name, size, contentId: isContentId(id) ? id : contentId(id), pieceSize: 1 << 20 };
 }
 
 /** Logs a peer in and returns its token. */

@@ -11,14 +11,13 @@ import type { Clock } from "../src/clock.js";
 import type { DirectoryConfig } from "../src/config.js";
 import { DATABASE_FILE_NAME } from "../src/constants.js";
 import { PgStore } from "../src/storage/pg-store.js";
-import { type ImportedPeer, SqliteStore } from "../src/storage/sqlite-store.js";
-import type { DirectoryStore } from "../src/storage/store.js";
+import { TestPgStore, TestSqliteStore } from "./test-stores.js";
 
 /** Which implementation of DirectoryStore. */
 export type StoreKind = "sqlite" | "postgres";
 
-/** A store opened directly, with the bulk loader both implementations have. */
-export type TestStore = DirectoryStore & { importPeers(peers: readonly ImportedPeer[]): void | Promise<void> };
+/** A store opened directly, with the bulk loader both test stores have. */
+export type TestStore = TestSqliteStore | TestPgStore;
 
 /** Where one test keeps its data: a temporary directory (SQLite) or a schema (PostgreSQL). */
 export interface StoreLocation {
@@ -50,7 +49,7 @@ const sqlite: StoreFixture = {
     return {
       kind: "sqlite",
       config: { dataDir },
-      open: async (clock) => SqliteStore.open(join(dataDir, DATABASE_FILE_NAME), { clock }),
+      open: async (clock) => TestSqliteStore.open(join(dataDir, DATABASE_FILE_NAME), { clock }),
       remove: () => rm(dataDir, { recursive: true, force: true }),
     };
   },
@@ -64,7 +63,7 @@ const postgresql: StoreFixture = {
     return {
       kind: "postgres",
       config: { databaseUrl: postgres.url, databaseSchema: schema },
-      open: (clock) => PgStore.open({ connectionString: postgres.url, schema, testClock: clock }),
+      open: (clock) => TestPgStore.open({ connectionString: postgres.url, schema, clock }),
       remove: () => PgStore.dropSchema(postgres.url, schema),
     };
   },

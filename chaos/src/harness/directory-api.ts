@@ -1,37 +1,45 @@
 // The directory's REST API as a peer or a curl user sees it (docs/directory-api.md), for simulated peers
 // and for checking what the directory holds. Failures throw with the status and the directory's message.
+// The bodies are typed by the contract's schemas (@p2p/directory-api); answers are not checked against
+// them here: what chaos asserts about an answer, each scenario says.
 import type http from "node:http";
+import {
+  type FileEntry,
+  TOKEN_CHARS,
+  type HeartbeatResponse,
+  type IndexResponse,
+  type LoginResponse,
+  type Peer,
+  type PeersResponse,
+  SEARCH_MAX_LIMIT,
+  type SearchResponse,
+  type SearchResult,
+  type UploadTargetResponse,
+} from "@p2p/directory-api";
 import { rawRequest, type RawRequest, type RawResponse } from "./http.js";
 
 /** One index entry. */
-export interface IndexFile {
-  name: string;
-  size: number;
-  contentId: string;
-  pieceSize: number;
+export type IndexFile = FileEntry;
+
+// Made-up content ids: well-formed (the contract's CONTENT_ID_PATTERN), but the hash of nothing. The
+// scenarios make theirs here, so a new content-id format changes these two functions only.
+
+/** A well-formed content id made of one repeated hex digit. */
+export function fakeContentId(digit: string): string {
+  return digit.repeat(64);
 }
 
-/** A holder in a search result. */
-export interface Holder {
-  name: string;
-  address: string;
-  lastSeenAt: string;
+/** The `n`th of a series of distinct well-formed content ids. */
+export function numberedContentId(n: number): string {
+  return n.toString(16).padStart(fakeContentId("0").length, "0");
 }
 
-/** One search result. */
-export interface SearchResult {
-  contentId: string;
-  name: string;
-  size: number;
-  pieceSize: number;
-  holders: Holder[];
-}
+/** A token or ticket of the right shape that no directory issued. */
+export const WELL_FORMED_TOKEN = "A".repeat(TOKEN_CHARS);
 
-/** A login's answer. */
-export interface LoginAnswer {
-  token: string;
-  heartbeatIntervalMs: number;
-  sessionTtlMs: number;
+/** Text of two-byte characters ("é") just over `maxBytes` UTF-8 bytes: a limit counted in bytes, not characters. */
+export function twoByteTextOver(maxBytes: number): string {
+  return "é".repeat(Math.floor(maxBytes / 2) + 1);
 }
 
 /** The directory's gauges from /metrics. */
@@ -77,7 +85,7 @@ export class DirectoryApi {
   }
 
   /** POST /login. */
-  login(username: string, password: string, address: string): Promise<LoginAnswer> {
+  login(username: string, password: string, address: string): Promise<LoginResponse> {
     return this.#call("login", { method: "POST", path: "/api/v1/login", body: { username, password, address } });
   }
 
@@ -87,22 +95,22 @@ export class DirectoryApi {
   }
 
   /** POST /heartbeat. */
-  heartbeat(token: string): Promise<{ expiresAt: string; heartbeatIntervalMs: number }> {
+  heartbeat(token: string): Promise<HeartbeatResponse> {
     return this.#call("heartbeat", { method: "POST", path: "/api/v1/heartbeat", headers: bearer(token) });
   }
 
   /** PUT /index. */
-  putIndex(token: string, files: readonly IndexFile[]): Promise<{ count: number }> {
+  putIndex(token: string, files: readonly IndexFile[]): Promise<IndexResponse> {
     return this.#call("put index", { method: "PUT", path: "/api/v1/index", headers: bearer(token), body: { files } });
   }
 
   /** PATCH /index. */
-  patchIndex(token: string, add: readonly IndexFile[], remove: readonly string[]): Promise<{ count: number }> {
+  patchIndex(token: string, add: readonly IndexFile[], remove: readonly string[]): Promise<IndexResponse> {
     return this.#call("patch index", { method: "PATCH", path: "/api/v1/index", headers: bearer(token), body: { add, remove } });
   }
 
   /** GET /search (one page). */
-  search(q: string, limit = 100, offset = 0): Promise<{ results: SearchResult[]; total: number; nextOffset: number | null }> {
+  search(q: string, limit = SEARCH_MAX_LIMIT, offset = 0): Promise<SearchResponse> {
     const query = new URLSearchParams({ q, limit: String(limit), offset: String(offset) });
     return this.#call("search", { method: "GET", path: `/api/v1/search?${query.toString()}` });
   }
@@ -121,12 +129,12 @@ export class DirectoryApi {
   }
 
   /** GET /peers. */
-  async peers(): Promise<Holder[]> {
-    return (await this.#call<{ peers: Holder[] }>("peers", { method: "GET", path: "/api/v1/peers" })).peers;
+  async peers(): Promise<Peer[]> {
+    return (await this.#call<PeersResponse>("peers", { method: "GET", path: "/api/v1/peers" })).peers;
   }
 
   /** POST /upload-target. */
-  uploadTarget(token: string, contentId: string, size: number, target?: string): Promise<{ peer: Holder; ticket: string; expiresAt: string }> {
+  uploadTarget(token: string, contentId: string, size: number, target?: string): Promise<UploadTargetResponse> {
     return this.#call("upload target", {
       method: "POST",
       path: "/api/v1/upload-target",

@@ -7,11 +7,12 @@
 // cannot wait for); the pservers are separate processes as always.
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
+import { TOKEN_CHARS, UPLOAD_TICKET_TTL_MS } from "@p2p/directory-api";
 import { ManualClock } from "@p2p/server";
-import { CHAOS_PASSWORD, DIRECTORY_TICKET_TTL_MS } from "../constants.js";
+import { CHAOS_PASSWORD } from "../constants.js";
 import { ClientService } from "../gen.js";
 import { Cluster, type PeerProcess } from "../harness/cluster.js";
-import { bearer, HttpStatusError, type DirectoryApi } from "../harness/directory-api.js";
+import { bearer, fakeContentId, HttpStatusError, type DirectoryApi } from "../harness/directory-api.js";
 import { folderSnapshot, writeRandomFile, type KnownFile } from "../harness/files.js";
 import { manifestOf, pushMessages, pushRaw, type LocalManifest } from "../harness/manifest.js";
 import { stream, unary, type RpcAnswer } from "../harness/rpc-answer.js";
@@ -121,7 +122,7 @@ const SESSION_RPCS: ReadonlyArray<[string, (c: ReturnType<typeof sessionClient>[
   ["ListPeers", (c) => unary(() => c.listPeers({}))],
   ["Download", (c, fx) => stream(() => c.download({ contentId: fx.bobFile.contentId }))],
   ["Upload", (c, fx) => stream(() => c.upload({ contentId: fx.bobFile.contentId }))],
-  ["BeginImport", (c) => unary(() => c.beginImport({ name: "x.bin", size: 10n, contentId: "f".repeat(64) }))],
+  ["BeginImport", (c) => unary(() => c.beginImport({ name: "x.bin", size: 10n, contentId: fakeContentId("f") }))],
   ["ImportChunk", (c) => unary(() => c.importChunk({ importId: "x", chunkIndex: 0, data: new Uint8Array(1) }))],
   ["FinishImport", (c) => unary(() => c.finishImport({ importId: "x" }))],
   ["ListTransfers", (c) => unary(() => c.listTransfers({}))],
@@ -242,7 +243,7 @@ export const AUTH_CASES: readonly AuthCase[] = [
   {
     area: "push",
     name: "a push with an unknown ticket is refused",
-    run: (fx) => refusedPush(fx, fx.bob, fx.x, () => pushRaw(fx.bob.peer(), pushMessages(fx.x, "Z".repeat(43), "mallory")), "unknown ticket"),
+    run: (fx) => refusedPush(fx, fx.bob, fx.x, () => pushRaw(fx.bob.peer(), pushMessages(fx.x, "Z".repeat(TOKEN_CHARS), "mallory")), "unknown ticket"),
   },
   {
     area: "push",
@@ -285,7 +286,7 @@ export const AUTH_CASES: readonly AuthCase[] = [
     name: "a push with an expired ticket is refused",
     async run(fx) {
       const { ticket } = await fx.api.uploadTarget(fx.malloryToken, fx.y.manifest.contentId, Number(fx.y.manifest.size), "bob");
-      fx.clock.advance(DIRECTORY_TICKET_TTL_MS + 60_000);
+      fx.clock.advance(UPLOAD_TICKET_TTL_MS + 60_000);
       await refusedPush(fx, fx.bob, fx.y, () => pushRaw(fx.bob.peer(), pushMessages(fx.y, ticket, "mallory")), "expired ticket");
     },
   },

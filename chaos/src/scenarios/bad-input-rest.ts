@@ -2,9 +2,23 @@
 // expected 4xx with a JSON {error, message} body whose message says what was wrong, leave every row of
 // the directory as it was, and leave the directory serving. Cases that expose a bug in the directory
 // carry `knownFailure`: the chaos table reports them as FAIL, `npm test` leaves them out.
-import { bearer } from "../harness/directory-api.js";
+import {
+  ADDRESS_MAX_CHARS,
+  BODY_LIMIT_BYTES,
+  FILE_NAME_MAX_BYTES,
+  INDEX_BODY_LIMIT_BYTES,
+  MAX_FILES_PER_REQUEST,
+  MIN_PIECE_SIZE_BYTES,
+  PASSWORD_MAX_BYTES,
+  PASSWORD_MIN_BYTES,
+  SEARCH_MAX_LIMIT,
+  SEARCH_MAX_OFFSET,
+  SEARCH_QUERY_MAX_BYTES,
+  USERNAME_MAX_CHARS,
+} from "@p2p/directory-api";
+import { bearer, fakeContentId, numberedContentId, twoByteTextOver, WELL_FORMED_TOKEN } from "../harness/directory-api.js";
 import type { RawRequest, RawResponse } from "../harness/http.js";
-import { startRestFixture, fakeContentId, type RestContext, type RestFixture } from "./rest-fixture.js";
+import { startRestFixture, type RestContext, type RestFixture } from "./rest-fixture.js";
 import { tableResult, type CaseResult } from "./case-table.js";
 import type { Scenario } from "./scenario.js";
 
@@ -37,8 +51,13 @@ const withA = (method: string, path: string, body?: RawRequest["body"], headers:
   body,
   headers: { ...bearer(ctx.tokenA), ...headers },
 });
-const file = (overrides: Record<string, unknown>) => ({ name: "f.bin", size: 10, contentId: fakeContentId("d"), pieceSize: 16 * 1024, ...overrides });
+const file = (overrides: Record<string, unknown>) => ({ name: "f.bin", size: 10, contentId: fakeContentId("d"), pieceSize: MIN_PIECE_SIZE_BYTES, ...overrides });
 const deepArray = (depth: number) => "[".repeat(depth) + "]".repeat(depth);
+/** A number as the case names write it: 10,001. */
+const count = (n: number) => n.toLocaleString("en");
+const OVER_BODY_LIMIT_KIB = BODY_LIMIT_BYTES / 1024 + 6;
+const OVER_INDEX_BODY_LIMIT_MIB = INDEX_BODY_LIMIT_BYTES / (1024 * 1024) + 1;
+const LONG_ADDRESS = `http://${"a".repeat(ADDRESS_MAX_CHARS)}.example:80`;
 const invalidUtf8Json = (prefix: string, suffix: string) => Buffer.concat([Buffer.from(prefix), Buffer.from([0xc3, 0x28, 0xff, 0xfe]), Buffer.from(suffix)]);
 
 /** Every hostile REST case. */
@@ -49,16 +68,16 @@ export const REST_CASES: readonly RestCase[] = [
   { route: "POST /login", name: "password missing", request: login({ username: "mallory", address: VALID_LOGIN.address }), status: 400, message: /password/ },
   { route: "POST /login", name: "address missing", request: login({ username: "mallory", password: VALID_LOGIN.password }), status: 400, message: /address/ },
   { route: "POST /login", name: "username with a path traversal", request: login({ ...VALID_LOGIN, username: "../admin" }), status: 400, message: /username/ },
-  { route: "POST /login", name: "username of 65 characters", request: login({ ...VALID_LOGIN, username: "u".repeat(65) }), status: 400, message: /username/ },
+  { route: "POST /login", name: `username of ${USERNAME_MAX_CHARS + 1} characters`, request: login({ ...VALID_LOGIN, username: "u".repeat(USERNAME_MAX_CHARS + 1) }), status: 400, message: /username/ },
   { route: "POST /login", name: "username with a NUL", request: login({ ...VALID_LOGIN, username: "mal\u0000lory" }), status: 400, message: /username/ },
-  { route: "POST /login", name: "password of 7 bytes", request: login({ ...VALID_LOGIN, password: "1234567" }), status: 400, message: /password/ },
-  { route: "POST /login", name: "password of 1,025 bytes", request: login({ ...VALID_LOGIN, password: "p".repeat(1025) }), status: 400, message: /password/ },
+  { route: "POST /login", name: `password of ${PASSWORD_MIN_BYTES - 1} bytes`, request: login({ ...VALID_LOGIN, password: "p".repeat(PASSWORD_MIN_BYTES - 1) }), status: 400, message: /password/ },
+  { route: "POST /login", name: `password of ${count(PASSWORD_MAX_BYTES + 1)} bytes`, request: login({ ...VALID_LOGIN, password: "p".repeat(PASSWORD_MAX_BYTES + 1) }), status: 400, message: /password/ },
   { route: "POST /login", name: "password is an object", request: login({ ...VALID_LOGIN, password: { $ne: "" } }), status: 400, message: /password/ },
   { route: "POST /login", name: "address is not a URL", request: login({ ...VALID_LOGIN, address: "not a url" }), status: 400, message: /address/ },
   { route: "POST /login", name: "address with a path", request: login({ ...VALID_LOGIN, address: "http://127.0.0.1:9009/admin" }), status: 400, message: /address/ },
   { route: "POST /login", name: "address with a file: scheme", request: login({ ...VALID_LOGIN, address: "file:///etc/passwd" }), status: 400, message: /address/ },
   { route: "POST /login", name: "address with port 0", request: login({ ...VALID_LOGIN, address: "http://127.0.0.1:0" }), status: 400, message: /address/ },
-  { route: "POST /login", name: "address of 3,000 characters", request: login({ ...VALID_LOGIN, address: `http://${"a".repeat(3000)}.example:80` }), status: 400, message: /address/ },
+  { route: "POST /login", name: `address of ${count(LONG_ADDRESS.length)} characters`, request: login({ ...VALID_LOGIN, address: LONG_ADDRESS }), status: 400, message: /address/ },
   { route: "POST /login", name: "wrong password for alice", request: login({ username: "alice", password: "not-alices-password", address: VALID_LOGIN.address }), status: 401, message: /password/i },
   { route: "POST /login", name: "body is an array", request: login([VALID_LOGIN]), status: 400, message: /body/ },
   { route: "POST /login", name: "body is null", request: login("null", JSON_TYPE), status: 400, message: /body/ },
@@ -74,7 +93,7 @@ export const REST_CASES: readonly RestCase[] = [
     status: 400,
     message: /UTF-8|password/,
   },
-  { route: "POST /login", name: "body of 70 KiB", request: login({ ...VALID_LOGIN, padding: "x".repeat(70 * 1024) }), status: 413 },
+  { route: "POST /login", name: `body of ${OVER_BODY_LIMIT_KIB} KiB`, request: login({ ...VALID_LOGIN, padding: "x".repeat(OVER_BODY_LIMIT_KIB * 1024) }), status: 413 },
   { route: "POST /login", name: "Content-Type text/plain", request: login(JSON.stringify(VALID_LOGIN), { "content-type": "text/plain" }), status: 415 },
   { route: "POST /login", name: "Content-Type form-urlencoded", request: login("username=mallory&password=mallory-password", { "content-type": "application/x-www-form-urlencoded" }), status: 415 },
   { route: "POST /login", name: "no Content-Type", request: login(Buffer.from(JSON.stringify(VALID_LOGIN))), status: 415 },
@@ -83,53 +102,59 @@ export const REST_CASES: readonly RestCase[] = [
   // ---- POST /logout and /heartbeat
   { route: "POST /logout", name: "no Authorization", request: post("/api/v1/logout", undefined), status: 401, message: /bearer/i },
   { route: "POST /logout", name: "Basic instead of Bearer", request: post("/api/v1/logout", undefined, { authorization: "Basic YWxpY2U6cGFzcw==" }), status: 401, message: /bearer/i },
-  { route: "POST /logout", name: "well-formed unknown token", request: post("/api/v1/logout", undefined, bearer("A".repeat(43))), status: 401, message: /session/ },
+  { route: "POST /logout", name: "well-formed unknown token", request: post("/api/v1/logout", undefined, bearer(WELL_FORMED_TOKEN)), status: 401, message: /session/ },
   { route: "POST /logout", name: "token with a traversal", request: post("/api/v1/logout", undefined, bearer("../../etc/passwd")), status: 401 },
   { route: "POST /heartbeat", name: "no Authorization", request: post("/api/v1/heartbeat", undefined), status: 401, message: /bearer/i },
   { route: "POST /heartbeat", name: "token in the query string", request: (ctx) => ({ method: "POST", path: `/api/v1/heartbeat?token=${ctx.tokenA}` }), status: 401 },
   { route: "POST /heartbeat", name: "token of 8 KiB", request: post("/api/v1/heartbeat", undefined, bearer("A".repeat(8192))), status: 401 },
   { route: "POST /heartbeat", name: "Authorization header of 20 KiB", request: post("/api/v1/heartbeat", undefined, bearer("A".repeat(20 * 1024))), status: 431, bareStatus: true },
-  { route: "POST /heartbeat", name: "body of 70 KiB", request: withA("POST", "/api/v1/heartbeat", "x".repeat(70 * 1024), JSON_TYPE), status: 413 },
+  { route: "POST /heartbeat", name: `body of ${OVER_BODY_LIMIT_KIB} KiB`, request: withA("POST", "/api/v1/heartbeat", "x".repeat(OVER_BODY_LIMIT_KIB * 1024), JSON_TYPE), status: 413 },
 
   // ---- PUT /index
   { route: "PUT /index", name: "POST instead of PUT", request: post("/api/v1/index", { files: [] }), status: 404, message: /no route/ },
   { route: "PUT /index", name: "no Authorization (PUT)", request: () => ({ method: "PUT", path: "/api/v1/index", body: { files: [] } }), status: 401 },
   { route: "PUT /index", name: "files is an object", request: withA("PUT", "/api/v1/index", { files: { a: 1 } }), status: 400, message: /files/ },
   { route: "PUT /index", name: "files missing", request: withA("PUT", "/api/v1/index", {}), status: 400, message: /files/ },
-  { route: "PUT /index", name: "entry without contentId", request: withA("PUT", "/api/v1/index", { files: [{ name: "a", size: 1, pieceSize: 16384 }] }), status: 400, message: /contentId/ },
-  { route: "PUT /index", name: "contentId in upper case", request: withA("PUT", "/api/v1/index", { files: [file({ contentId: "A".repeat(64) })] }), status: 400, message: /contentId/ },
-  { route: "PUT /index", name: "contentId of 63 characters", request: withA("PUT", "/api/v1/index", { files: [file({ contentId: "a".repeat(63) })] }), status: 400, message: /contentId/ },
+  { route: "PUT /index", name: "entry without contentId", request: withA("PUT", "/api/v1/index", { files: [{ name: "a", size: 1, pieceSize: MIN_PIECE_SIZE_BYTES }] }), status: 400, message: /contentId/ },
+  { route: "PUT /index", name: "contentId in upper case", request: withA("PUT", "/api/v1/index", { files: [file({ contentId: fakeContentId("a").toUpperCase() })] }), status: 400, message: /contentId/ },
+  { route: "PUT /index", name: "contentId one character short", request: withA("PUT", "/api/v1/index", { files: [file({ contentId: fakeContentId("a").slice(1) })] }), status: 400, message: /contentId/ },
   { route: "PUT /index", name: "name with a path traversal", request: withA("PUT", "/api/v1/index", { files: [file({ name: "../../etc/passwd" })] }), status: 400, message: /name/ },
   { route: "PUT /index", name: 'name ".."', request: withA("PUT", "/api/v1/index", { files: [file({ name: ".." })] }), status: 400, message: /name/ },
   { route: "PUT /index", name: "name with a backslash", request: withA("PUT", "/api/v1/index", { files: [file({ name: "..\\windows" })] }), status: 400, message: /name/ },
   { route: "PUT /index", name: "name with a NUL", request: withA("PUT", "/api/v1/index", { files: [file({ name: "a\u0000.txt" })] }), status: 400, message: /name/ },
-  { route: "PUT /index", name: "name of 256 UTF-8 bytes (128 characters)", request: withA("PUT", "/api/v1/index", { files: [file({ name: "é".repeat(128) })] }), status: 400, message: /name/ },
+  {
+    route: "PUT /index",
+    name: `name of ${twoByteTextOver(FILE_NAME_MAX_BYTES).length * 2} UTF-8 bytes (${twoByteTextOver(FILE_NAME_MAX_BYTES).length} characters)`,
+    request: withA("PUT", "/api/v1/index", { files: [file({ name: twoByteTextOver(FILE_NAME_MAX_BYTES) })] }),
+    status: 400,
+    message: /name/,
+  },
   { route: "PUT /index", name: "empty name", request: withA("PUT", "/api/v1/index", { files: [file({ name: "" })] }), status: 400, message: /name/ },
   {
     route: "PUT /index",
     name: "invalid UTF-8 in a name",
-    request: withA("PUT", "/api/v1/index", invalidUtf8Json('{"files":[{"name":"bad-', `.bin","size":1,"contentId":"${fakeContentId("e")}","pieceSize":16384}]}`), JSON_TYPE),
+    request: withA("PUT", "/api/v1/index", invalidUtf8Json('{"files":[{"name":"bad-', `.bin","size":1,"contentId":"${fakeContentId("e")}","pieceSize":${MIN_PIECE_SIZE_BYTES}}]}`), JSON_TYPE),
     status: 400,
     message: /UTF-8|name/,
   },
   { route: "PUT /index", name: "negative size", request: withA("PUT", "/api/v1/index", { files: [file({ size: -1 })] }), status: 400, message: /size/ },
-  { route: "PUT /index", name: "size 2^53 + 1", request: withA("PUT", "/api/v1/index", `{"files":[{"name":"a","size":9007199254740993,"contentId":"${fakeContentId("d")}","pieceSize":16384}]}`, JSON_TYPE), status: 400, message: /size/ },
-  { route: "PUT /index", name: "size 1e400", request: withA("PUT", "/api/v1/index", `{"files":[{"name":"a","size":1e400,"contentId":"${fakeContentId("d")}","pieceSize":16384}]}`, JSON_TYPE), status: 400, message: /size/ },
+  { route: "PUT /index", name: "size 2^53 + 1", request: withA("PUT", "/api/v1/index", `{"files":[{"name":"a","size":9007199254740993,"contentId":"${fakeContentId("d")}","pieceSize":${MIN_PIECE_SIZE_BYTES}}]}`, JSON_TYPE), status: 400, message: /size/ },
+  { route: "PUT /index", name: "size 1e400", request: withA("PUT", "/api/v1/index", `{"files":[{"name":"a","size":1e400,"contentId":"${fakeContentId("d")}","pieceSize":${MIN_PIECE_SIZE_BYTES}}]}`, JSON_TYPE), status: 400, message: /size/ },
   { route: "PUT /index", name: "size as a string", request: withA("PUT", "/api/v1/index", { files: [file({ size: "10" })] }), status: 400, message: /size/ },
   { route: "PUT /index", name: "fractional size", request: withA("PUT", "/api/v1/index", { files: [file({ size: 1.5 })] }), status: 400, message: /size/ },
   { route: "PUT /index", name: "pieceSize 0", request: withA("PUT", "/api/v1/index", { files: [file({ pieceSize: 0 })] }), status: 400, message: /pieceSize/ },
   { route: "PUT /index", name: "pieceSize 2^31", request: withA("PUT", "/api/v1/index", { files: [file({ pieceSize: 2 ** 31 })] }), status: 400, message: /pieceSize/ },
   {
     route: "PUT /index",
-    name: "10,001 files",
-    request: withA("PUT", "/api/v1/index", { files: Array.from({ length: 10_001 }, (_, i) => file({ name: `f${i}`, contentId: i.toString(16).padStart(64, "0") })) }),
+    name: `${count(MAX_FILES_PER_REQUEST + 1)} files`,
+    request: withA("PUT", "/api/v1/index", { files: Array.from({ length: MAX_FILES_PER_REQUEST + 1 }, (_, i) => file({ name: `f${i}`, contentId: numberedContentId(i) })) }),
     status: 400,
     message: /files/,
   },
   {
     route: "PUT /index",
-    name: "body of 9 MiB announced",
-    request: (ctx) => ({ ...withA("PUT", "/api/v1/index", undefined, JSON_TYPE)(ctx), declareBodyBytes: 9 * 1024 * 1024 }),
+    name: `body of ${OVER_INDEX_BODY_LIMIT_MIB} MiB announced`,
+    request: (ctx) => ({ ...withA("PUT", "/api/v1/index", undefined, JSON_TYPE)(ctx), declareBodyBytes: OVER_INDEX_BODY_LIMIT_MIB * 1024 * 1024 }),
     status: 413,
   },
   { route: "POST /login", name: "body of 1 GiB announced", request: () => ({ ...login(undefined, JSON_TYPE)(), declareBodyBytes: 1024 ** 3 }), status: 413 },
@@ -142,17 +167,23 @@ export const REST_CASES: readonly RestCase[] = [
   { route: "PATCH /index", name: "remove holds a bad content id", request: withA("PATCH", "/api/v1/index", { remove: ["../x"] }), status: 400, message: /remove/ },
   {
     route: "PATCH /index",
-    name: "add and remove together name 10,001 files",
-    request: withA("PATCH", "/api/v1/index", { add: [file({})], remove: Array.from({ length: 10_000 }, (_, i) => i.toString(16).padStart(64, "0")) }),
+    name: `add and remove together name ${count(MAX_FILES_PER_REQUEST + 1)} files`,
+    request: withA("PATCH", "/api/v1/index", { add: [file({})], remove: Array.from({ length: MAX_FILES_PER_REQUEST }, (_, i) => numberedContentId(i)) }),
     status: 400,
-    message: /10000|10,000/,
+    message: new RegExp(`${MAX_FILES_PER_REQUEST}|${count(MAX_FILES_PER_REQUEST)}`),
   },
   { route: "PATCH /index", name: "misspelt field (removee)", request: (ctx) => withA("PATCH", "/api/v1/index", { removee: [ctx.heldContentId] })(ctx), status: 400, message: /removee/ },
 
   // ---- GET /search
   { route: "GET /search", name: "q missing", request: () => ({ method: "GET", path: "/api/v1/search" }), status: 400, message: /q/ },
   { route: "GET /search", name: "q empty", request: () => ({ method: "GET", path: "/api/v1/search?q=" }), status: 400, message: /q/ },
-  { route: "GET /search", name: "q of 256 bytes", request: () => ({ method: "GET", path: `/api/v1/search?q=${encodeURIComponent("é".repeat(128))}` }), status: 400, message: /q/ },
+  {
+    route: "GET /search",
+    name: `q of ${twoByteTextOver(SEARCH_QUERY_MAX_BYTES).length * 2} bytes`,
+    request: () => ({ method: "GET", path: `/api/v1/search?q=${encodeURIComponent(twoByteTextOver(SEARCH_QUERY_MAX_BYTES))}` }),
+    status: 400,
+    message: /q/,
+  },
   { route: "GET /search", name: "q with a NUL", request: () => ({ method: "GET", path: "/api/v1/search?q=a%00b" }), status: 400, message: /q/ },
   { route: "GET /search", name: "q given twice", request: () => ({ method: "GET", path: "/api/v1/search?q=a&q=b" }), status: 400, message: /q/ },
   {
@@ -163,15 +194,15 @@ export const REST_CASES: readonly RestCase[] = [
     message: /q/,
   },
   { route: "GET /search", name: "limit 0", request: () => ({ method: "GET", path: "/api/v1/search?q=a&limit=0" }), status: 400, message: /limit/ },
-  { route: "GET /search", name: "limit 101", request: () => ({ method: "GET", path: "/api/v1/search?q=a&limit=101" }), status: 400, message: /limit/ },
+  { route: "GET /search", name: `limit ${SEARCH_MAX_LIMIT + 1}`, request: () => ({ method: "GET", path: `/api/v1/search?q=a&limit=${SEARCH_MAX_LIMIT + 1}` }), status: 400, message: /limit/ },
   { route: "GET /search", name: "limit 10^20", request: () => ({ method: "GET", path: "/api/v1/search?q=a&limit=100000000000000000000" }), status: 400, message: /limit/ },
   { route: "GET /search", name: "limit not a number", request: () => ({ method: "GET", path: "/api/v1/search?q=a&limit=ten" }), status: 400, message: /limit/ },
   { route: "GET /search", name: "negative offset", request: () => ({ method: "GET", path: "/api/v1/search?q=a&offset=-1" }), status: 400, message: /offset/ },
-  { route: "GET /search", name: "offset 10,001", request: () => ({ method: "GET", path: "/api/v1/search?q=a&offset=10001" }), status: 400, message: /offset/ },
+  { route: "GET /search", name: `offset ${count(SEARCH_MAX_OFFSET + 1)}`, request: () => ({ method: "GET", path: `/api/v1/search?q=a&offset=${SEARCH_MAX_OFFSET + 1}` }), status: 400, message: /offset/ },
 
   // ---- GET /files/:contentId
-  { route: "GET /files/:contentId", name: "content id in upper case", request: () => ({ method: "GET", path: `/api/v1/files/${"A".repeat(64)}` }), status: 400, message: /contentId/ },
-  { route: "GET /files/:contentId", name: "content id of 63 characters", request: () => ({ method: "GET", path: `/api/v1/files/${"a".repeat(63)}` }), status: 400, message: /contentId/ },
+  { route: "GET /files/:contentId", name: "content id in upper case", request: () => ({ method: "GET", path: `/api/v1/files/${fakeContentId("a").toUpperCase()}` }), status: 400, message: /contentId/ },
+  { route: "GET /files/:contentId", name: "content id one character short", request: () => ({ method: "GET", path: `/api/v1/files/${fakeContentId("a").slice(1)}` }), status: 400, message: /contentId/ },
   { route: "GET /files/:contentId", name: "encoded path traversal", request: () => ({ method: "GET", path: "/api/v1/files/..%2f..%2f..%2fetc%2fpasswd" }), status: 400, message: /contentId/ },
   { route: "GET /files/:contentId", name: "content id of 8,000 characters", request: () => ({ method: "GET", path: `/api/v1/files/${"a".repeat(8000)}` }), status: 414, message: /param length/ },
   { route: "GET /files/:contentId", name: "unknown content id", request: () => ({ method: "GET", path: `/api/v1/files/${fakeContentId("9")}` }), status: 404, message: /no live peer/ },
@@ -196,8 +227,8 @@ export const REST_CASES: readonly RestCase[] = [
   { route: "POST /tickets/redeem", name: "no Authorization", request: (ctx) => post("/api/v1/tickets/redeem", { ticket: ctx.ticket, contentId: ctx.ticketContentId })(), status: 401 },
   { route: "POST /tickets/redeem", name: "malformed ticket", request: withA("POST", "/api/v1/tickets/redeem", { ticket: "x", contentId: fakeContentId("c") }), status: 400, message: /ticket/ },
   { route: "POST /tickets/redeem", name: "ticket missing", request: withA("POST", "/api/v1/tickets/redeem", { contentId: fakeContentId("c") }), status: 400, message: /ticket/ },
-  { route: "POST /tickets/redeem", name: "unknown well-formed ticket", request: withA("POST", "/api/v1/tickets/redeem", { ticket: "A".repeat(43), contentId: fakeContentId("c") }), status: 404, message: /ticket/ },
-  { route: "POST /tickets/redeem", name: "bad content id", request: (ctx) => withA("POST", "/api/v1/tickets/redeem", { ticket: ctx.ticket, contentId: "C".repeat(64) })(ctx), status: 400, message: /contentId/ },
+  { route: "POST /tickets/redeem", name: "unknown well-formed ticket", request: withA("POST", "/api/v1/tickets/redeem", { ticket: WELL_FORMED_TOKEN, contentId: fakeContentId("c") }), status: 404, message: /ticket/ },
+  { route: "POST /tickets/redeem", name: "bad content id", request: (ctx) => withA("POST", "/api/v1/tickets/redeem", { ticket: ctx.ticket, contentId: fakeContentId("c").toUpperCase() })(ctx), status: 400, message: /contentId/ },
 
   // ---- unknown routes and methods
   { route: "unknown route", name: "GET /api/v1/admin", request: () => ({ method: "GET", path: "/api/v1/admin" }), status: 404, message: /no route/ },

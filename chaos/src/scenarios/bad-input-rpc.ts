@@ -4,9 +4,10 @@
 // transfers, the directory's view) and leave the pserver serving. Cases that expose a bug carry
 // `knownFailure`: FAIL in the chaos table, left out of `npm test`.
 import { create, toBinary } from "@bufbuild/protobuf";
+import { MIN_PIECE_SIZE_BYTES, SEARCH_MAX_LIMIT, SEARCH_QUERY_MAX_BYTES, USERNAME_MAX_CHARS } from "@p2p/directory-api";
 import { PSERVER_MAX_RPC_MESSAGE_BYTES } from "../constants.js";
 import { FileManifestSchema, PingRequestSchema, PushFileRequestSchema, type FileManifest, type PushFileRequest } from "../gen.js";
-import { bearer } from "../harness/directory-api.js";
+import { bearer, fakeContentId, twoByteTextOver, WELL_FORMED_TOKEN as WELL_FORMED_TICKET } from "../harness/directory-api.js";
 import { grpcEnvelope, rawConnect, rawGrpc, stream, unary, type RpcAnswer } from "../harness/rpc-answer.js";
 import { sessionClient } from "../harness/rpc-clients.js";
 import { startRpcFixture, type RpcFixture } from "./rpc-fixture.js";
@@ -27,7 +28,7 @@ export interface RpcCase {
 
 const JSON_TYPE = { "content-type": "application/json" };
 const PROTO_TYPE = { "content-type": "application/proto" };
-const hex = (digit: string) => digit.repeat(64);
+const hex = fakeContentId;
 const big = (bytes: number) => "x".repeat(bytes);
 /** A protobuf field 1 (string) holding bytes that are not UTF-8. */
 const invalidUtf8Field1 = Buffer.from([0x0a, 0x04, 0x61, 0xff, 0xfe, 0x62]);
@@ -41,7 +42,7 @@ const client = (fx: RpcFixture) => fx.session.client;
 
 /** A manifest like a real one, with overrides. */
 function manifest(overrides: Partial<FileManifest> = {}): FileManifest {
-  return create(FileManifestSchema, { contentId: hex("7"), name: "pushed.bin", size: 20n, pieceSize: 16 * 1024, pieceHashes: [new Uint8Array(32)], ...overrides });
+  return create(FileManifestSchema, { contentId: hex("7"), name: "pushed.bin", size: 20n, pieceSize: MIN_PIECE_SIZE_BYTES, pieceHashes: [new Uint8Array(32)], ...overrides });
 }
 
 /** Sends the given PushFile messages to alice over gRPC. */
@@ -55,7 +56,7 @@ function push(messages: PushFileRequest[]) {
       ),
     );
 }
-const header = (m: FileManifest, ticket = "A".repeat(43)) => create(PushFileRequestSchema, { message: { case: "header", value: { ticket, manifest: m, from: "chaos" } } });
+const header = (m: FileManifest, ticket = WELL_FORMED_TICKET) => create(PushFileRequestSchema, { message: { case: "header", value: { ticket, manifest: m, from: "chaos" } } });
 const piece = (pieceIndex: number, data: Uint8Array) => create(PushFileRequestSchema, { message: { case: "piece", value: { pieceIndex, data } } });
 
 /** Every hostile RPC case. */
@@ -150,21 +151,26 @@ export const RPC_CASES: readonly RpcCase[] = [
   { rpc: "PeerService.PushFile", name: "size 2^63", call: push([header(manifest({ size: 2n ** 63n }))]), code: "invalid_argument", message: /size/ },
   { rpc: "PeerService.PushFile", name: "piece size 0", call: push([header(manifest({ pieceSize: 0 }))]), code: "invalid_argument", message: /piece size/ },
   { rpc: "PeerService.PushFile", name: "wrong number of piece hashes", call: push([header(manifest({ pieceHashes: [] }))]), code: "invalid_argument", message: /hash/ },
-  { rpc: "PeerService.PushFile", name: "manifest missing", call: push([create(PushFileRequestSchema, { message: { case: "header", value: { ticket: "A".repeat(43), from: "x" } } })]), code: "invalid_argument", message: /manifest/ },
-  { rpc: "PeerService.PushFile", name: "well-formed unknown ticket", call: push([header(manifest(), "A".repeat(43))]), code: "permission_denied", message: /ticket/ },
+  { rpc: "PeerService.PushFile", name: "manifest missing", call: push([create(PushFileRequestSchema, { message: { case: "header", value: { ticket: WELL_FORMED_TICKET, from: "x" } } })]), code: "invalid_argument", message: /manifest/ },
+  { rpc: "PeerService.PushFile", name: "well-formed unknown ticket", call: push([header(manifest(), WELL_FORMED_TICKET)]), code: "permission_denied", message: /ticket/ },
   { rpc: "PeerService.PushFile", name: "malformed ticket (x)", call: push([header(manifest(), "x")]), code: "permission_denied" },
   { rpc: "PeerService.PushFile", name: "ticket of 64 KiB", call: push([header(manifest(), big(64 * 1024))]), code: "permission_denied" },
   {
     rpc: "PeerService.PushFile",
     name: "header of 18 MiB",
-    call: push([create(PushFileRequestSchema, { message: { case: "header", value: { ticket: "A".repeat(43), manifest: manifest(), from: big(PSERVER_MAX_RPC_MESSAGE_BYTES + 1024 * 1024) } } })]),
+    call: push([create(PushFileRequestSchema, { message: { case: "header", value: { ticket: WELL_FORMED_TICKET, manifest: manifest(), from: big(PSERVER_MAX_RPC_MESSAGE_BYTES + 1024 * 1024) } } })]),
     code: "resource_exhausted",
   },
 
   // ---- ClientService.Login
   { rpc: "ClientService.Login", name: "empty username", call: (fx) => unary(() => client(fx).login({ username: "", password: "chaos-password-1" })), code: "invalid_argument", message: /username/ },
   { rpc: "ClientService.Login", name: "username with a traversal", call: (fx) => unary(() => client(fx).login({ username: "../alice", password: "chaos-password-1" })), code: "invalid_argument", message: /username/ },
-  { rpc: "ClientService.Login", name: "username of 65 characters", call: (fx) => unary(() => client(fx).login({ username: "a".repeat(65), password: "chaos-password-1" })), code: "invalid_argument" },
+  {
+    rpc: "ClientService.Login",
+    name: `username of ${USERNAME_MAX_CHARS + 1} characters`,
+    call: (fx) => unary(() => client(fx).login({ username: "a".repeat(USERNAME_MAX_CHARS + 1), password: "chaos-password-1" })),
+    code: "invalid_argument",
+  },
   { rpc: "ClientService.Login", name: "password of 7 bytes", call: (fx) => unary(() => client(fx).login({ username: "alice", password: "1234567" })), code: "invalid_argument", message: /password/ },
   { rpc: "ClientService.Login", name: "password of 2 MiB", call: (fx) => unary(() => client(fx).login({ username: "alice", password: big(2 * 1024 * 1024) })), code: "invalid_argument", message: /password/ },
   { rpc: "ClientService.Login", name: "another peer's name", call: (fx) => unary(() => client(fx).login({ username: "bob", password: "chaos-password-1" })), code: "permission_denied", message: /alice/ },
@@ -190,11 +196,17 @@ export const RPC_CASES: readonly RpcCase[] = [
   // ---- ClientService.Search
   { rpc: "ClientService.Search", name: "neither query nor content id", call: (fx) => unary(() => client(fx).search({})), code: "invalid_argument", message: /exactly one/ },
   { rpc: "ClientService.Search", name: "both query and content id", call: (fx) => unary(() => client(fx).search({ query: "a", contentId: hex("e") })), code: "invalid_argument", message: /exactly one/ },
-  { rpc: "ClientService.Search", name: "limit 101", call: (fx) => unary(() => client(fx).search({ query: "a", limit: 101 })), code: "invalid_argument", message: /limit/ },
+  { rpc: "ClientService.Search", name: `limit ${SEARCH_MAX_LIMIT + 1}`, call: (fx) => unary(() => client(fx).search({ query: "a", limit: SEARCH_MAX_LIMIT + 1 })), code: "invalid_argument", message: /limit/ },
   { rpc: "ClientService.Search", name: "limit 2^32 (JSON)", call: clientRaw("Search", '{"query":"a","limit":4294967296}'), code: "invalid_argument", message: /limit/ },
   { rpc: "ClientService.Search", name: "negative limit (JSON)", call: clientRaw("Search", '{"query":"a","limit":-1}'), code: "invalid_argument", message: /limit/ },
   { rpc: "ClientService.Search", name: "offset 2^32 - 1", call: (fx) => unary(() => client(fx).search({ query: "a", offset: 0xffffffff })), code: "invalid_argument", message: /offset/ },
-  { rpc: "ClientService.Search", name: "query of 256 bytes", call: (fx) => unary(() => client(fx).search({ query: "é".repeat(128) })), code: "invalid_argument", message: /query/ },
+  {
+    rpc: "ClientService.Search",
+    name: `query of ${twoByteTextOver(SEARCH_QUERY_MAX_BYTES).length * 2} bytes`,
+    call: (fx) => unary(() => client(fx).search({ query: twoByteTextOver(SEARCH_QUERY_MAX_BYTES) })),
+    code: "invalid_argument",
+    message: /query/,
+  },
   { rpc: "ClientService.Search", name: "blank query", call: (fx) => unary(() => client(fx).search({ query: "   " })), code: "invalid_argument", message: /query/ },
   { rpc: "ClientService.Search", name: "query with a NUL", call: (fx) => unary(() => client(fx).search({ query: "a\u0000b" })), code: "invalid_argument" },
   { rpc: "ClientService.Search", name: "bad content id", call: (fx) => unary(() => client(fx).search({ contentId: "../x" })), code: "invalid_argument", message: /content_id/ },
@@ -228,7 +240,7 @@ export const RPC_CASES: readonly RpcCase[] = [
   { rpc: "ClientService.BeginImport", name: "size 2^64 - 1", call: (fx) => unary(() => client(fx).beginImport({ name: "x.bin", size: 2n ** 64n - 1n, contentId: hex("f") })), code: "invalid_argument", message: /size/ },
   { rpc: "ClientService.BeginImport", name: "negative size (JSON)", call: clientRaw("BeginImport", `{"name":"x.bin","size":"-1","contentId":"${hex("f")}"}`), code: "invalid_argument", message: /size/ },
   { rpc: "ClientService.BeginImport", name: "size of 1 PiB (more than the disk)", call: (fx) => unary(() => client(fx).beginImport({ name: "x.bin", size: 2n ** 50n, contentId: hex("f") })), code: "resource_exhausted", message: /space|disk/i },
-  { rpc: "ClientService.BeginImport", name: "bad content id", call: (fx) => unary(() => client(fx).beginImport({ name: "x.bin", size: 10n, contentId: "f".repeat(63) })), code: "invalid_argument" },
+  { rpc: "ClientService.BeginImport", name: "bad content id", call: (fx) => unary(() => client(fx).beginImport({ name: "x.bin", size: 10n, contentId: hex("f").slice(1) })), code: "invalid_argument" },
   {
     rpc: "ClientService.BeginImport",
     name: "invalid UTF-8 in the name (binary)",

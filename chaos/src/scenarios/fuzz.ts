@@ -3,13 +3,21 @@
 // code with a message), that no row or file changed, and that the process still serves. A property
 // returns its first counterexample instead of throwing, so the runner can put it in the table.
 import { create, toBinary } from "@bufbuild/protobuf";
+import {
+  ADDRESS_PATTERN,
+  CONTENT_ID_PATTERN,
+  MAX_FILE_SIZE_BYTES,
+  MAX_PIECE_SIZE_BYTES,
+  MIN_PIECE_SIZE_BYTES,
+  USERNAME_PATTERN,
+} from "@p2p/directory-api";
 import fc from "fast-check";
 import { FileManifestSchema, PushFileRequestSchema } from "../gen.js";
-import { bearer } from "../harness/directory-api.js";
+import { bearer, fakeContentId } from "../harness/directory-api.js";
 import type { RawRequest } from "../harness/http.js";
 import { rawConnect, stream, unary, type RpcAnswer } from "../harness/rpc-answer.js";
 import { sessionClient, type Protocol } from "../harness/rpc-clients.js";
-import { fakeContentId, startRestFixture, type RestFixture } from "./rest-fixture.js";
+import { startRestFixture, type RestFixture } from "./rest-fixture.js";
 import { startRpcFixture, type RpcFixture } from "./rpc-fixture.js";
 import type { Scenario, ScenarioResult, SubRow } from "./scenario.js";
 
@@ -107,16 +115,16 @@ export function fuzzRestFields(fx: RestFixture, settings: FuzzSettings): Promise
     fc.integer(),
     fc.constant(null),
   );
-  const entry = { name: "f.bin", size: 10, contentId: fakeContentId("d"), pieceSize: 16 * 1024 };
+  const entry = { name: "f.bin", size: 10, contentId: fakeContentId("d"), pieceSize: MIN_PIECE_SIZE_BYTES };
   const login = { username: "fuzzer", password: "fuzzer-password", address: "http://127.0.0.1:9100" };
   const cases = fc.oneof(
-    fc.record({ field: fc.constant("username"), value: notMatching(/^[A-Za-z0-9._-]{1,64}$/) }).map(({ field, value }) => ({ path: "/api/v1/login", auth: false, field, body: { ...login, [field]: value } })),
-    fc.record({ field: fc.constant("address"), value: notMatching(/^https?:\/\/[A-Za-z0-9.-]+:[0-9]{1,5}\/?$/) }).map(({ field, value }) => ({ path: "/api/v1/login", auth: false, field, body: { ...login, [field]: value } })),
+    fc.record({ field: fc.constant("username"), value: notMatching(new RegExp(USERNAME_PATTERN)) }).map(({ field, value }) => ({ path: "/api/v1/login", auth: false, field, body: { ...login, [field]: value } })),
+    fc.record({ field: fc.constant("address"), value: notMatching(new RegExp(ADDRESS_PATTERN)) }).map(({ field, value }) => ({ path: "/api/v1/login", auth: false, field, body: { ...login, [field]: value } })),
     fc.record({ field: fc.constant("name"), value: badName }).map(({ field, value }) => ({ path: "/api/v1/index", auth: true, field, body: { files: [{ ...entry, [field]: value }] } })),
-    fc.record({ field: fc.constant("size"), value: notInteger(0, Number.MAX_SAFE_INTEGER) }).map(({ field, value }) => ({ path: "/api/v1/index", auth: true, field, body: { files: [{ ...entry, [field]: value }] } })),
-    fc.record({ field: fc.constant("contentId"), value: notMatching(/^[0-9a-f]{64}$/) }).map(({ field, value }) => ({ path: "/api/v1/index", auth: true, field, body: { files: [{ ...entry, [field]: value }] } })),
-    fc.record({ field: fc.constant("pieceSize"), value: notInteger(16 * 1024, 16 * 1024 * 1024) }).map(({ field, value }) => ({ path: "/api/v1/index", auth: true, field, body: { files: [{ ...entry, [field]: value }] } })),
-    fc.record({ field: fc.constant("size"), value: notInteger(0, Number.MAX_SAFE_INTEGER) }).map(({ field, value }) => ({ path: "/api/v1/upload-target", auth: true, field, body: { contentId: fakeContentId("d"), [field]: value } })),
+    fc.record({ field: fc.constant("size"), value: notInteger(0, MAX_FILE_SIZE_BYTES) }).map(({ field, value }) => ({ path: "/api/v1/index", auth: true, field, body: { files: [{ ...entry, [field]: value }] } })),
+    fc.record({ field: fc.constant("contentId"), value: notMatching(new RegExp(CONTENT_ID_PATTERN)) }).map(({ field, value }) => ({ path: "/api/v1/index", auth: true, field, body: { files: [{ ...entry, [field]: value }] } })),
+    fc.record({ field: fc.constant("pieceSize"), value: notInteger(MIN_PIECE_SIZE_BYTES, MAX_PIECE_SIZE_BYTES) }).map(({ field, value }) => ({ path: "/api/v1/index", auth: true, field, body: { files: [{ ...entry, [field]: value }] } })),
+    fc.record({ field: fc.constant("size"), value: notInteger(0, MAX_FILE_SIZE_BYTES) }).map(({ field, value }) => ({ path: "/api/v1/upload-target", auth: true, field, body: { contentId: fakeContentId("d"), [field]: value } })),
   );
   return checkProperty("REST: one field of the wrong shape", cases, settings, (c) =>
     restRun(
@@ -177,7 +185,7 @@ async function rpcRun(fx: RpcFixture, call: () => Promise<RpcAnswer>, mustFail: 
 export function fuzzRpcFields(fx: RpcFixture, settings: FuzzSettings): Promise<FuzzOutcome> {
   const text = fc.string({ unit: "binary", maxLength: 120 });
   const u32 = fc.nat(0xffffffff);
-  const id = fc.oneof(text, fc.stringMatching(/^[0-9a-f]{64}$/), fc.constant(fx.bobFile.contentId));
+  const id = fc.oneof(text, fc.stringMatching(new RegExp(CONTENT_ID_PATTERN)), fc.constant(fx.bobFile.contentId));
   type Call = { rpc: string; mustFail: boolean; run: (protocol: Protocol) => Promise<RpcAnswer> };
   const peerOf = (protocol: Protocol) => fx.alice.peer(protocol === "connect-json" ? "connect-json" : "grpc");
   const clientOf = (protocol: Protocol) => sessionClient(fx.alice.url, protocol, fx.session.token).client;

@@ -6,7 +6,7 @@ import { loadavg } from "node:os";
 import { performance } from "node:perf_hooks";
 import { CHAOS_PASSWORD } from "../constants.js";
 import { Cluster } from "../harness/cluster.js";
-import { bearer, DirectoryApi, type IndexFile } from "../harness/directory-api.js";
+import { bearer, DirectoryApi, type IndexFile, numberedContentId } from "../harness/directory-api.js";
 import { keepAliveAgent } from "../harness/http.js";
 import { sleep } from "../harness/wait.js";
 import { check, type Scenario, type ScenarioResult } from "./scenario.js";
@@ -75,7 +75,7 @@ function serverP99(metrics: string, method: string, route: string): string {
 }
 
 const peerName = (i: number) => `load-p${String(i).padStart(4, "0")}`;
-const contentIdOf = (peer: number, file: number) => (peer * 1_000 + file).toString(16).padStart(64, "0");
+const contentIdOf = (peer: number, file: number) => numberedContentId(peer * 1_000 + file);
 
 /** Runs the load; throws when errors happened or rows were lost. */
 export async function loadDirectory(options: LoadDirectoryOptions): Promise<ScenarioResult> {

@@ -2,7 +2,7 @@
 // fuzzing cases against its REST API.
 import { CHAOS_PASSWORD } from "../constants.js";
 import { Cluster, type DirectoryProcess } from "../harness/cluster.js";
-import type { DirectoryApi, IndexFile } from "../harness/directory-api.js";
+import { type DirectoryApi, fakeContentId, type IndexFile } from "../harness/directory-api.js";
 import { directoryDigest, type DirectoryDigest } from "../harness/directory-state.js";
 
 /** What the hostile cases refer to. */
@@ -28,11 +28,6 @@ export interface RestFixture {
   /** The directory's rows right now. */
   digest(): Promise<DirectoryDigest>;
   close(): Promise<void>;
-}
-
-/** A hex content id made of one repeated digit. */
-export function fakeContentId(digit: string): string {
-  return digit.repeat(64);
 }
 
 /** Starts the directory (default limits; sessions that outlive the run) and fills it. */

@@ -1,6 +1,7 @@
 // A directory and two pserver processes (alice with a file, bob with another), with alice's client
 // session, for the bad-input, fuzzing and authorization cases against PeerService and ClientService.
 import { Cluster, type PeerProcess } from "../harness/cluster.js";
+import { fakeContentId } from "../harness/directory-api.js";
 import { folderSnapshot, writeRandomFile, type KnownFile } from "../harness/files.js";
 import type { SessionClient } from "../harness/rpc-clients.js";
 
@@ -37,7 +38,7 @@ export async function startRpcFixture(label: string): Promise<RpcFixture> {
     await cluster.waitForHolders(aliceFile.contentId, ["alice"]);
     await cluster.waitForHolders(bobFile.contentId, ["bob"]);
     const session = await alice.session();
-    const begun = await session.client.beginImport({ name: "import-in-progress.bin", size: BigInt(IMPORT_BYTES), contentId: "a".repeat(64) });
+    const begun = await session.client.beginImport({ name: "import-in-progress.bin", size: BigInt(IMPORT_BYTES), contentId: fakeContentId("a") });
     const api = cluster.directory!.api;
     return {
       cluster,

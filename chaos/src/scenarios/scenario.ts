@@ -28,7 +28,7 @@ export interface SubRow {
 export interface Scenario {
   /** The table's "scenario" column. */
   readonly name: string;
-  /** The scenario family (the heading: fault, bad input, authorization, load). */
+  /** The scenario family (fault, bad input, authorization, load): the sections of the report. */
   readonly family: string;
   run(): Promise<ScenarioResult>;
 }

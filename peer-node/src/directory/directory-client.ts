@@ -77,10 +77,13 @@ export class DirectoryClient {
     await this.#call("POST", "/api/v1/logout", { token, body: {}, signal });
   }
 
-  /** POST /heartbeat. */
-  async heartbeat(token: string, previousIntervalMs: number, signal?: AbortSignal): Promise<HeartbeatResult> {
+  /**
+   * POST /heartbeat. `_previousIntervalMs` is not needed any more (every answer carries the interval,
+   * or is malformed); it stays until DirectoryLink stops passing it.
+   */
+  async heartbeat(token: string, _previousIntervalMs: number, signal?: AbortSignal): Promise<HeartbeatResult> {
     const body = await this.#call("POST", "/api/v1/heartbeat", { token, body: {}, signal });
-    return wire(() => parseHeartbeat(body, previousIntervalMs));
+    return wire(() => parseHeartbeat(body));
   }
 
   /** PUT /index: replaces everything this peer offers. */
@@ -104,7 +107,7 @@ export class DirectoryClient {
   async file(contentId: string, signal?: AbortSignal): Promise<DirectoryFile | undefined> {
     try {
       const body = await this.#call("GET", `/api/v1/files/${encodeURIComponent(contentId)}`, { signal });
-    return wire(() => parseFile(body));
+      return wire(() => parseFile(body));
     } catch (err) {
       if (err instanceof DirectoryNotFoundError) return undefined;
       throw err;
@@ -175,12 +178,12 @@ export class DirectoryClient {
       const why = timeout.aborted ? `timed out after ${this.#timeoutMs} ms` : errorText(err);
       throw new DirectoryUnavailableError(`The directory at ${base} is unreachable (${why}).`, { cause: err });
     }
-    const message = parseErrorMessage(body);
     const { status } = response;
     if (status >= 200 && status < 300) {
       if (body === undefined) throw new DirectoryUnavailableError(`The directory at ${base} answered ${method} ${path.split("?")[0]} with no JSON body.`);
       return body;
     }
+    const message = parseErrorMessage(body);
     if (status === 401) throw new DirectoryUnauthorizedError(message ?? "The directory refused the credentials.");
     if (status === 404) throw new DirectoryNotFoundError(message ?? "The directory has nothing for that.");
     if (status === 409) throw new DirectoryConflictError(message ?? "The directory reports a conflict.");

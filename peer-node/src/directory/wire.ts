@@ -1,5 +1,26 @@
-// Parsing of what the directory answers. The directory is outside this process: every field is
-// checked for type and bounds before the rest of the pserver sees it (docs/directory-api.md).
+// What the directory answers, checked against the contract's own schemas (@p2p/directory-api) before
+// the rest of the pserver sees it: the directory is outside this process, so every field is checked
+// for type and bounds (docs/directory-api.md). A malformed answer is a WireError; a malformed entry of
+// a list (a peer, a search result, a holder) is dropped, so one bad entry never hides the good ones.
+
+import {
+  addressProblem,
+  ErrorBody,
+  fileNameProblem,
+  HeartbeatResponse,
+  LoginResponse,
+  MAX_HOLDERS_PER_RESULT,
+  Peer,
+  RedeemResponse,
+  SEARCH_MAX_LIMIT,
+  SearchResponse,
+  SearchResult,
+  UploadTargetResponse,
+} from "@p2p/directory-api";
+import { type Static, type TSchema, Type } from "typebox";
+import { Compile, type Validator } from "typebox/compile";
+
+export { fileNameProblem, isContentId, isPeerName } from "@p2p/directory-api";
 
 /** A live peer as the directory lists it. */
 export interface DirectoryPeer {
@@ -62,180 +83,139 @@ export class WireError extends Error {
   }
 }
 
-const CONTENT_ID = /^[0-9a-f]{64}$/;
-const USERNAME = /^[A-Za-z0-9._-]{1,64}$/;
-const MAX_TOKEN_CHARS = 4096;
-const MAX_ADDRESS_CHARS = 2048;
-const MIN_PIECE_SIZE_BYTES = 16 * 1024;
-const MAX_PIECE_SIZE_BYTES = 16 * 1024 * 1024;
-// Bounds on what the directory may tell us about timing; outside them we use our own defaults.
-const MIN_HEARTBEAT_MS = 100;
+// However long an interval the directory asks for, this pserver renews at least this often.
 const MAX_HEARTBEAT_MS = 10 * 60_000;
 
-/** Whether a string is a content id (64 lower-case hex characters). */
-export function isContentId(value: unknown): value is string {
-  return typeof value === "string" && CONTENT_ID.test(value);
-}
-
-/** Whether a string is a valid username / peer name at the directory. */
-export function isPeerName(value: unknown): value is string {
-  return typeof value === "string" && USERNAME.test(value);
-}
-
-/** Why a file name is unacceptable in the network, or undefined when it is fine (directory rules). */
-export function fileNameProblem(name: string): string | undefined {
-  const bytes = Buffer.byteLength(name, "utf8");
-  if (bytes < 1 || bytes > 255) return "must be 1 to 255 bytes of UTF-8";
-  if (name === "." || name === "..") return "must not be . or ..";
-  if (/[/\\]/.test(name)) return "must not contain / or \\";
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(name)) return "must not contain control characters";
-  return undefined;
-}
-
-/** Whether a string is a peer base URL we are willing to dial: http(s), host and port, no path. */
+/** Whether a string is a peer base URL we are willing to dial: the directory's own address rule. */
 export function isPeerAddress(value: unknown): value is string {
-  if (typeof value !== "string" || value.length > MAX_ADDRESS_CHARS) return false;
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    return false;
+  return typeof value === "string" && addressProblem(value) === undefined;
+}
+
+/**
+ * The compiled check of one schema, compiled on first use: a pserver that never searches never pays
+ * for the search schemas. `what` names the value in error messages.
+ */
+class Checker<T extends TSchema> {
+  readonly #schema: T;
+  readonly #what: string;
+  #validator: Validator | undefined;
+
+  constructor(schema: T, what: string) {
+    this.#schema = schema;
+    this.#what = what;
   }
-  if (url.protocol !== "http:" && url.protocol !== "https:") return false;
-  if (!url.hostname || url.username || url.password || url.search || url.hash) return false;
-  return url.pathname === "/" || url.pathname === "";
-}
 
-function obj(value: unknown, what: string): Record<string, unknown> {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) throw new WireError(`${what} is not an object`);
-  return value as Record<string, unknown>;
-}
-
-function str(o: Record<string, unknown>, key: string, what: string, maxChars = 1024): string {
-  const v = o[key];
-  if (typeof v !== "string" || v.length === 0 || v.length > maxChars) throw new WireError(`${what}.${key} is not a string`);
-  return v;
-}
-
-function int(o: Record<string, unknown>, key: string, what: string, min: number, max: number): number {
-  const v = o[key];
-  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < min || v > max) {
-    throw new WireError(`${what}.${key} is not an integer in ${min}..${max}`);
+  /** Whether `value` matches the schema. */
+  matches(value: unknown): value is Static<T> {
+    this.#validator ??= Compile(this.#schema);
+    return this.#validator.Check(value);
   }
-  return v;
+
+  /** `value`, typed; throws a WireError naming the first bad field when it does not match. */
+  parse(value: unknown): Static<T> {
+    if (this.matches(value)) return value;
+    const first = this.#validator?.Errors(value)[0];
+    throw new WireError(`${this.#what}${first?.instancePath ?? ""} ${first?.message ?? "does not have the documented shape"}`);
+  }
 }
 
-function date(o: Record<string, unknown>, key: string, what: string): Date {
-  const d = new Date(str(o, key, what, 64));
-  if (Number.isNaN(d.getTime())) throw new WireError(`${what}.${key} is not a date`);
-  return d;
-}
+// The list schemas with their items left open: each item is checked alone (keepValid) and dropped
+// when malformed, so one bad peer or result does not make the whole answer unreadable.
+const SearchResultShell = Type.Object({
+  ...SearchResult.properties,
+  holders: Type.Array(Type.Unknown(), { maxItems: MAX_HOLDERS_PER_RESULT }),
+});
+const SearchResponseShell = Type.Object({
+  ...SearchResponse.properties,
+  results: Type.Array(Type.Unknown(), { maxItems: SEARCH_MAX_LIMIT }),
+});
+const PeersResponseShell = Type.Object({ peers: Type.Array(Type.Unknown()) });
 
-function clamp(value: number, min: number, max: number): number {
-  return Math.min(max, Math.max(min, value));
+const peerCheck = new Checker(Peer, "peer");
+const fileCheck = new Checker(SearchResultShell, "result");
+const searchPageCheck = new Checker(SearchResponseShell, "response");
+const peersCheck = new Checker(PeersResponseShell, "response");
+const loginCheck = new Checker(LoginResponse, "login");
+const heartbeatCheck = new Checker(HeartbeatResponse, "heartbeat");
+const uploadTargetCheck = new Checker(UploadTargetResponse, "uploadTarget");
+const redeemedCheck = new Checker(RedeemResponse, "redeemed");
+const errorBodyCheck = new Checker(ErrorBody, "error");
+
+/** A checked peer as the pserver keeps it: the port range checked too, the trailing "/" dropped. */
+function toPeer(peer: Peer, what: string): DirectoryPeer {
+  const problem = addressProblem(peer.address);
+  if (problem) throw new WireError(`${what}/address ${problem}`);
+  return { name: peer.name, address: peer.address.replace(/\/$/, ""), lastSeenAt: new Date(peer.lastSeenAt) };
 }
 
 /** Parses a peer; throws WireError when it is malformed. */
 export function parsePeer(value: unknown): DirectoryPeer {
-  const o = obj(value, "peer");
-  const name = str(o, "name", "peer", 64);
-  if (!isPeerName(name)) throw new WireError("peer.name is not a valid peer name");
-  const address = str(o, "address", "peer", MAX_ADDRESS_CHARS);
-  if (!isPeerAddress(address)) throw new WireError("peer.address is not an http(s) base URL");
-  return { name, address: address.replace(/\/$/, ""), lastSeenAt: date(o, "lastSeenAt", "peer") };
+  return toPeer(peerCheck.parse(value), "peer");
 }
 
 /** Parses one search result; malformed holders are dropped, a malformed file throws WireError. */
 export function parseFile(value: unknown): DirectoryFile {
-  const o = obj(value, "result");
-  const contentId = str(o, "contentId", "result", 64);
-  if (!isContentId(contentId)) throw new WireError("result.contentId is not a content id");
-  const name = str(o, "name", "result", 1024);
-  if (fileNameProblem(name)) throw new WireError("result.name is not a valid file name");
-  const holdersRaw = o.holders;
-  if (!Array.isArray(holdersRaw)) throw new WireError("result.holders is not an array");
+  const file = fileCheck.parse(value);
+  // The schema bounds the name in characters; the rule is in UTF-8 bytes.
+  const problem = fileNameProblem(file.name);
+  if (problem) throw new WireError(`result/name ${problem}`);
   return {
-    contentId,
-    name,
-    size: int(o, "size", "result", 0, Number.MAX_SAFE_INTEGER),
-    pieceSize: int(o, "pieceSize", "result", MIN_PIECE_SIZE_BYTES, MAX_PIECE_SIZE_BYTES),
-    holders: keepValid(holdersRaw, parsePeer),
+    contentId: file.contentId,
+    name: file.name,
+    size: file.size,
+    pieceSize: file.pieceSize,
+    holders: keepValid(file.holders, parsePeer),
   };
 }
 
 /** Parses the peers list, dropping malformed entries. */
 export function parsePeers(value: unknown): DirectoryPeer[] {
-  const o = obj(value, "response");
-  if (!Array.isArray(o.peers)) throw new WireError("response.peers is not an array");
-  return keepValid(o.peers, parsePeer);
+  return keepValid(peersCheck.parse(value).peers, parsePeer);
 }
 
 /** Parses a search page, dropping malformed results. */
 export function parseSearchPage(value: unknown): SearchPage {
-  const o = obj(value, "response");
-  if (!Array.isArray(o.results)) throw new WireError("response.results is not an array");
-  const next = o.nextOffset;
-  const nextOffset = typeof next === "number" && Number.isSafeInteger(next) && next > 0 ? next : undefined;
-  const total = typeof o.total === "number" && Number.isSafeInteger(o.total) && o.total >= 0 ? o.total : 0;
-  return { results: keepValid(o.results, parseFile), total, nextOffset };
+  const page = searchPageCheck.parse(value);
+  return { results: keepValid(page.results, parseFile), total: page.total, nextOffset: page.nextOffset ?? undefined };
 }
 
 /** Parses a login response. */
 export function parseLogin(value: unknown): LoginResult {
-  const o = obj(value, "login");
-  const peer = obj(o.peer, "login.peer");
-  const peerName = str(peer, "name", "login.peer", 64);
-  if (!isPeerName(peerName)) throw new WireError("login.peer.name is not a valid peer name");
-  const heartbeat = typeof o.heartbeatIntervalMs === "number" ? o.heartbeatIntervalMs : NaN;
-  const ttl = typeof o.sessionTtlMs === "number" ? o.sessionTtlMs : NaN;
+  const login = loginCheck.parse(value);
   return {
-    token: str(o, "token", "login", MAX_TOKEN_CHARS),
-    peerName,
-    heartbeatIntervalMs: Number.isFinite(heartbeat) ? clamp(heartbeat, MIN_HEARTBEAT_MS, MAX_HEARTBEAT_MS) : 10_000,
-    sessionTtlMs: Number.isFinite(ttl) ? Math.max(ttl, MIN_HEARTBEAT_MS) : 30_000,
-    expiresAt: date(o, "expiresAt", "login"),
+    token: login.token,
+    peerName: login.peer.name,
+    heartbeatIntervalMs: Math.min(login.heartbeatIntervalMs, MAX_HEARTBEAT_MS),
+    sessionTtlMs: login.sessionTtlMs,
+    expiresAt: new Date(login.expiresAt),
   };
 }
 
 /** Parses a heartbeat response. */
-export function parseHeartbeat(value: unknown, previousIntervalMs: number): HeartbeatResult {
-  const o = obj(value, "heartbeat");
-  const heartbeat = typeof o.heartbeatIntervalMs === "number" ? o.heartbeatIntervalMs : NaN;
-  return {
-    heartbeatIntervalMs: Number.isFinite(heartbeat) ? clamp(heartbeat, MIN_HEARTBEAT_MS, MAX_HEARTBEAT_MS) : previousIntervalMs,
-    expiresAt: date(o, "expiresAt", "heartbeat"),
-  };
+export function parseHeartbeat(value: unknown): HeartbeatResult {
+  const heartbeat = heartbeatCheck.parse(value);
+  return { heartbeatIntervalMs: Math.min(heartbeat.heartbeatIntervalMs, MAX_HEARTBEAT_MS), expiresAt: new Date(heartbeat.expiresAt) };
 }
 
 /** Parses an upload-target response. */
 export function parseUploadTarget(value: unknown): UploadTarget {
-  const o = obj(value, "uploadTarget");
-  return {
-    peer: parsePeer(o.peer),
-    ticket: str(o, "ticket", "uploadTarget", MAX_TOKEN_CHARS),
-    expiresAt: date(o, "expiresAt", "uploadTarget"),
-  };
+  const target = uploadTargetCheck.parse(value);
+  return { peer: toPeer(target.peer, "uploadTarget/peer"), ticket: target.ticket, expiresAt: new Date(target.expiresAt) };
 }
 
 /** Parses a redeemed ticket. */
 export function parseRedeemed(value: unknown): RedeemedTicketWire {
-  const o = obj(value, "redeemed");
-  const contentId = str(o, "contentId", "redeemed", 64);
-  if (!isContentId(contentId)) throw new WireError("redeemed.contentId is not a content id");
-  const from = str(o, "from", "redeemed", 64);
-  if (!isPeerName(from)) throw new WireError("redeemed.from is not a valid peer name");
-  return { contentId, size: int(o, "size", "redeemed", 0, Number.MAX_SAFE_INTEGER), from };
+  const redeemed = redeemedCheck.parse(value);
+  return { contentId: redeemed.contentId, size: redeemed.size, from: redeemed.from };
 }
 
-/** Parses the `{message}` of an error body, if there is one worth showing. */
+/** The `message` of an error body, if there is one worth showing. */
 export function parseErrorMessage(value: unknown): string | undefined {
-  if (typeof value !== "object" || value === null) return undefined;
-  const m = (value as Record<string, unknown>).message;
-  return typeof m === "string" && m.length > 0 ? m.slice(0, 500) : undefined;
+  if (!errorBodyCheck.matches(value) || value.message.length === 0) return undefined;
+  return value.message.slice(0, 500);
 }
 
-function keepValid<T>(items: unknown[], parse: (v: unknown) => T): T[] {
+function keepValid<T>(items: readonly unknown[], parse: (v: unknown) => T): T[] {
   const out: T[] = [];
   for (const item of items) {
     try {

@@ -1,12 +1,13 @@
 // Bearer-token authentication and the per-session rate limit, as preHandler hooks.
 
+import { TOKEN_PATTERN } from "@p2p/directory-api";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { RATE_LIMIT_MAX_KEYS, RATE_LIMIT_WINDOW_MS } from "../constants.js";
 import type { Directory } from "../directory.js";
 import { DirectoryError } from "../errors.js";
 import { FixedWindowLimiter } from "../rate-limiter.js";
 import type { SessionRecord } from "../storage/store.js";
-import { hashToken, TOKEN_PATTERN } from "../tokens.js";
+import { hashToken } from "../tokens.js";
 
 declare module "fastify" {
   interface FastifyRequest {

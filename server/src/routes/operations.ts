@@ -1,10 +1,10 @@
 // GET /healthz, /metrics and /openapi.json (no authentication, no per-IP rate limit).
 
+import { HealthResponse } from "@p2p/directory-api";
 import { Type } from "typebox";
 import type { HttpMetrics } from "../metrics.js";
 import type { DirectoryStore } from "../storage/store.js";
-import { errorResponses, HealthResponse } from "../schemas.js";
-import type { DirectoryApp } from "./route-context.js";
+import { type DirectoryApp, errorResponses } from "./route-context.js";
 
 /** Dependencies of the operations routes. */
 export interface OperationsDeps {

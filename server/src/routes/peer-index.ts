@@ -1,10 +1,15 @@
 // PUT and PATCH /index: the caller's own files, and only its own (the peer comes from the token).
 
-import { INDEX_BODY_LIMIT_BYTES } from "../constants.js";
-import { errorResponses, IndexResponse, ReplaceIndexBody, UpdateIndexBody } from "../schemas.js";
+import {
+  INDEX_BODY_LIMIT_BYTES,
+  IndexResponse,
+  MAX_FILES_PER_REQUEST,
+  ReplaceIndexBody,
+  UpdateIndexBody,
+} from "@p2p/directory-api";
 import { sessionOf } from "./auth.js";
 import { checkDeltaSize, checkFileNames } from "./edge-checks.js";
-import { BEARER_SECURITY, type DirectoryApp, type RouteDeps } from "./route-context.js";
+import { BEARER_SECURITY, type DirectoryApp, errorResponses, type RouteDeps } from "./route-context.js";
 
 /** Registers the index routes. */
 export function peerIndexRoutes(app: DirectoryApp, { directory, auth }: RouteDeps): void {
@@ -15,7 +20,7 @@ export function peerIndexRoutes(app: DirectoryApp, { directory, auth }: RouteDep
       bodyLimit: INDEX_BODY_LIMIT_BYTES,
       schema: {
         summary: "Replace the caller's whole index",
-        description: "At most 10,000 files per request; a later entry for the same content id wins.",
+        description: `At most ${MAX_FILES_PER_REQUEST.toLocaleString("en")} files per request; a later entry for the same content id wins.`,
         tags: ["index"],
         security: BEARER_SECURITY,
         body: ReplaceIndexBody,

@@ -1,7 +1,7 @@
 // GET /peers (no authentication).
 
-import { errorResponses, PeersResponse } from "../schemas.js";
-import type { DirectoryApp, RouteDeps } from "./route-context.js";
+import { PeersResponse } from "@p2p/directory-api";
+import { type DirectoryApp, errorResponses, type RouteDeps } from "./route-context.js";
 
 /** Registers the live-peers route. */
 export function peerRoutes(app: DirectoryApp, { directory }: RouteDeps): void {

@@ -1,6 +1,8 @@
-// What every route module gets: the typed Fastify instance, the directory service and the auth hooks.
+// What every route module gets: the typed Fastify instance, the directory service, the auth hooks and
+// the error responses of route schemas.
 
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import { ErrorBody } from "@p2p/directory-api";
 import type {
   FastifyBaseLogger,
   FastifyInstance,
@@ -30,3 +32,10 @@ export interface RouteDeps {
 
 /** OpenAPI security requirement of bearer routes. */
 export const BEARER_SECURITY = [{ bearer: [] }];
+
+/** The error responses a route can give (5xx carry no details). */
+export function errorResponses(...statuses: number[]): Record<string, typeof ErrorBody> {
+  const responses: Record<string, typeof ErrorBody> = { "5xx": ErrorBody };
+  for (const status of [...statuses, 429]) responses[String(status)] = ErrorBody;
+  return responses;
+}

@@ -1,9 +1,15 @@
 // GET /search and GET /files/:contentId (no authentication).
 
+import {
+  ContentParams,
+  SEARCH_TOTAL_COUNT_CAP,
+  SearchQuery,
+  SearchResponse,
+  SearchResult,
+} from "@p2p/directory-api";
 import type { ContentRecord } from "../storage/store.js";
-import { ContentParams, errorResponses, SearchQuery, SearchResponse, SearchResult } from "../schemas.js";
 import { checkQuery } from "./edge-checks.js";
-import type { DirectoryApp, RouteDeps } from "./route-context.js";
+import { type DirectoryApp, errorResponses, type RouteDeps } from "./route-context.js";
 
 /** A content as the API shows it. */
 export function toResult(content: ContentRecord) {
@@ -30,7 +36,7 @@ export function searchRoutes(app: DirectoryApp, { directory }: RouteDeps): void 
         summary: "Find contents whose name contains q (case-insensitive), with their live holders",
         description:
           "Results are ordered by lower-cased name, then content id. `total` is exact when `totalExact`; " +
-          "when a query matches many names it is a lower bound (counted over at most 500 of them).",
+          `when a query matches many names it is a lower bound (counted over at most ${SEARCH_TOTAL_COUNT_CAP} of them).`,
         tags: ["search"],
         querystring: SearchQuery,
         response: { 200: SearchResponse, ...errorResponses(400) },

@@ -1,14 +1,8 @@
 // POST /login, /logout, /heartbeat.
 
-import {
-  errorResponses,
-  HeartbeatResponse,
-  LoginBody,
-  LoginResponse,
-  OkResponse,
-} from "../schemas.js";
+import { HeartbeatResponse, LoginBody, LoginResponse, OkResponse } from "@p2p/directory-api";
 import { checkAddress, checkPassword } from "./edge-checks.js";
-import { BEARER_SECURITY, type DirectoryApp, type RouteDeps } from "./route-context.js";
+import { BEARER_SECURITY, type DirectoryApp, errorResponses, type RouteDeps } from "./route-context.js";
 
 /** Registers the session routes. */
 export function sessionRoutes(app: DirectoryApp, { directory, auth }: RouteDeps): void {

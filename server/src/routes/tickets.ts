@@ -1,14 +1,14 @@
 // POST /upload-target and /tickets/redeem: who receives a push, and the single-use ticket that proves it.
 
 import {
-  errorResponses,
   RedeemBody,
   RedeemResponse,
+  UPLOAD_TICKET_TTL_MS,
   UploadTargetBody,
   UploadTargetResponse,
-} from "../schemas.js";
+} from "@p2p/directory-api";
 import { sessionOf } from "./auth.js";
-import { BEARER_SECURITY, type DirectoryApp, type RouteDeps } from "./route-context.js";
+import { BEARER_SECURITY, type DirectoryApp, errorResponses, type RouteDeps } from "./route-context.js";
 
 /** Registers the push-ticket routes. */
 export function ticketRoutes(app: DirectoryApp, { directory, auth }: RouteDeps): void {
@@ -21,7 +21,7 @@ export function ticketRoutes(app: DirectoryApp, { directory, auth }: RouteDeps):
         description:
           "Least recently chosen first among live peers other than the caller that do not hold the content " +
           "(peers with an open ticket for it come last); with `target`, that peer if it is live and eligible. " +
-          "The ticket is valid for 5 minutes, for this content id, size and target only.",
+          `The ticket is valid for ${UPLOAD_TICKET_TTL_MS / 60_000} minutes, for this content id, size and target only.`,
         tags: ["tickets"],
         security: BEARER_SECURITY,
         body: UploadTargetBody,

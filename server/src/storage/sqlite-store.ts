@@ -2,26 +2,39 @@
 //
 // better-sqlite3 is synchronous; every method runs its statements in one transaction and returns a
 // settled Promise, which keeps the interface the same as a networked store's. Statements are prepared
-// once. "Now" comes from the injected clock, read once per method.
+// once (sqlite-statements.ts); search has its own file (sqlite-search.ts). "Now" comes from the
+// injected clock, read once per method.
 
 import { mkdirSync } from "node:fs";
-import { createRequire } from "node:module";
 import { dirname } from "node:path";
-import { Worker } from "node:worker_threads";
 import Database from "better-sqlite3";
 import type { Clock } from "../clock.js";
 import { systemClock } from "../clock.js";
 import {
-  FTS_MAX_SEGMENTS,
-  FTS_MERGE_PAGES_PER_SWEEP,
   SQLITE_BUSY_TIMEOUT_MS,
   SQLITE_CACHE_KIB,
-  SQLITE_CHECKPOINT_INTERVAL_MS,
   SQLITE_MMAP_BYTES,
   SQLITE_WAL_SIZE_LIMIT_BYTES,
 } from "../constants.js";
+import {
+  type ChosenPeerRow,
+  type FileRow,
+  hexBytes,
+  lastEntryPerContent,
+  type PeerRow,
+  replacementTooLarge,
+  sameEntry,
+  type SessionRow,
+  toPeer,
+  toSession,
+  toUser,
+  type UserRow,
+} from "./rows.js";
+import { WalCheckpointer } from "./sqlite-checkpointer.js";
+import { SqliteIndex } from "./sqlite-index.js";
 import { MIGRATIONS } from "./sqlite-schema.js";
-import { TrigramStats } from "./trigram-stats.js";
+import { SqliteSearch } from "./sqlite-search.js";
+import { prepareStatements, type SqliteStatements } from "./sqlite-statements.js";
 import type {
   ContentRecord,
   DirectoryStore,
@@ -40,99 +53,26 @@ import type {
   UserRecord,
 } from "./store.js";
 
-/**
- * Up to this many candidate names (from the trigram index: a superset of the matches), search reads
- * them all, in name order, and keeps the real and live matches (exact total). Above it, it walks the
- * name index in order and stops after the page. Measured at 1M files / 415k names: ~2 us per candidate
- * for the first, ~0.2 us per name walked for the second (21 / density names to fill a page): both
- * cost ~2 ms at ~1,000 matches.
- */
-const FEW_CANDIDATES = 1_000;
-/** Above this many index rows held by expired, unswept peers, search checks every result's holders. */
-const DEAD_HOLDINGS_CAP = 20_000;
-/** At most this many of a long query's trigrams go into the AND that stands in for the phrase. */
-const MAX_AND_TRIGRAMS = 4;
-/** Trigrams join the AND until it should return about this many candidates. */
-const EXPECTED_CANDIDATES = 200;
-/** Queries this long are looked up by their own trigrams; shorter ones by the trigrams they start. */
-const TRIGRAM_CHARS = 3;
-/** A short query with many matches counts its lower-bound total over its commonest trigram(s) only: cheap, and a subset. */
-const SHORT_QUERY_COUNT_TERMS = 1;
-/** Appended to every indexed name (the triggers' char(1, 1)); names cannot contain control characters. */
-const NAME_END = "\u0001\u0001";
-
-/** One peer to load with SqliteStore.importPeers. */
-export interface ImportedPeer {
-  /** Username. */
-  name: string;
-  /** Stored password hash. */
-  passwordHash: string;
-  /** SHA-256 (hex) of its session token. */
-  tokenHash: string;
-  /** Advertised pserver address. */
-  address: string;
-  /** Session time to live. */
-  ttlMs: number;
-  /** Its index. */
-  files: readonly FileEntry[];
-}
-
-/**
- * How search will find the names containing a query: not at all, from a short list of candidate
- * rows the trigram index returned (a superset of the matches), or by walking the names in order
- * (`expression` then finds some matches, to count a lower bound of the total).
- */
-type MatchPlan =
-  | { kind: "none" }
-  | { kind: "few"; candidates: number[]; expression: string }
-  | { kind: "many"; expression: string };
-
 /** Options of SqliteStore.open. */
 export interface SqliteStoreOptions {
   /** Source of "now" for liveness, expiry and every stored timestamp. */
   clock?: Clock;
 }
 
-interface UserRow {
-  id: number;
-  name: string;
-  password_hash: string;
+/** The writers a subclass gets inside one transaction of `load` (bulk loading for benchmarks and tests). */
+export interface SqliteLoader {
+  /** Registers an account; null when the name is taken. */
+  createUser(name: string, passwordHash: string): UserRecord | null;
+  /** Opens or replaces the user's session. */
+  openSession(userId: number, tokenHash: string, address: string, ttlMs: number): SessionRecord;
+  /** Adds files to the user's index, which must hold none of them yet. */
+  addFiles(userId: number, files: readonly FileEntry[]): void;
 }
-interface SessionRow {
-  user_id: number;
-  name: string;
-  address: string;
-  last_seen_at: number;
-  expires_at: number;
-}
-interface FileRow {
-  content_id: Buffer;
-  name: string;
-  size: number;
-  piece_size: number;
-}
-interface ContentRow {
-  content_id: Buffer;
-  name: string;
-  size: number;
-  piece_size: number;
-}
-interface HolderRow {
-  name: string;
-  address: string;
-  last_seen_at: number;
-}
-interface PeerRow extends HolderRow {
-  id: number;
-}
+
 interface PendingRenewal {
   token: Buffer;
   now: number;
   expiresAt: number;
-}
-interface TermRow {
-  term: string;
-  doc: number;
 }
 interface TicketRow {
   content_id: Buffer;
@@ -143,29 +83,6 @@ interface TicketRow {
   redeemed_at: number | null;
 }
 
-/**
- * Checkpoints the WAL from a worker thread with its own connection. SQLite's automatic checkpoint runs
- * inside whichever commit crosses 1,000 WAL pages, fsync included, on the event loop: under heartbeat
- * load that was several times a second, and an fsync here takes 0.2 ms typically but 3-11 ms when the
- * disk is busy, stalling every request. PASSIVE checkpoints never block the main connection.
- */
-const CHECKPOINTER_SOURCE = `
-const { parentPort, workerData } = require("node:worker_threads");
-const Database = require(workerData.driver);
-const db = new Database(workerData.path);
-db.pragma("busy_timeout = 0");
-const checkpoint = () => {
-  try { db.pragma("wal_checkpoint(PASSIVE)"); } catch (error) { parentPort.postMessage({ error: String(error) }); }
-};
-const timer = setInterval(checkpoint, workerData.intervalMs);
-parentPort.on("message", () => {
-  clearInterval(timer);
-  checkpoint();
-  db.close();
-  parentPort.close();
-});
-`;
-
 /** Thrown inside a transaction to roll it back with a result for the caller. */
 class Rollback<T> {
   constructor(readonly result: T) {}
@@ -175,25 +92,35 @@ class Rollback<T> {
 export class SqliteStore implements DirectoryStore {
   readonly #db: Database.Database;
   readonly #clock: Clock;
-  readonly #sql;
-  readonly #trigrams = new TrigramStats();
-  #checkpointer: Worker | undefined;
+  readonly #sql: SqliteStatements;
+  readonly #index: SqliteIndex;
+  readonly #search: SqliteSearch;
+  #checkpointer: WalCheckpointer | undefined;
   /** Renewals answered but not yet committed, by token hash (a later one replaces an earlier). */
   #renewals = new Map<string, PendingRenewal>();
-  #indexedFiles: number;
-  #contents: number;
 
-  private constructor(db: Database.Database, clock: Clock) {
+  protected constructor(db: Database.Database, clock: Clock) {
     this.#db = db;
     this.#clock = clock;
     this.#sql = prepareStatements(db);
-    this.#indexedFiles = this.#sql.countFiles.get() as number;
-    this.#contents = this.#sql.countContents.get() as number;
-    for (const row of this.#sql.allTrigrams.iterate() as Iterable<TermRow>) this.#trigrams.load(row.term, row.doc);
+    this.#index = new SqliteIndex(db, this.#sql);
+    const index = this.#index;
+    this.#search = new SqliteSearch(this.#sql, index.trigrams, () => index.contents, (row, now, maxHolders) =>
+      this.#withHolders(row, now, maxHolders),
+    );
   }
 
   /** Opens (creating and migrating if needed) the database file at `path`. */
   static open(path: string, options: SqliteStoreOptions = {}): SqliteStore {
+    return SqliteStore.openWith(path, options, (db, clock) => new SqliteStore(db, clock));
+  }
+
+  /** Like open, for a subclass: `create` builds the store on the opened, migrated database. */
+  protected static openWith<T extends SqliteStore>(
+    path: string,
+    options: SqliteStoreOptions,
+    create: (db: Database.Database, clock: Clock) => T,
+  ): T {
     if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
     const db = new Database(path);
     try {
@@ -207,8 +134,8 @@ export class SqliteStore implements DirectoryStore {
       db.pragma(`cache_size = -${SQLITE_CACHE_KIB}`);
       db.pragma(`journal_size_limit = ${SQLITE_WAL_SIZE_LIMIT_BYTES}`);
       migrate(db);
-      const store = new SqliteStore(db, options.clock ?? systemClock);
-      if (path !== ":memory:") store.#startCheckpointer(path);
+      const store = create(db, options.clock ?? systemClock);
+      if (path !== ":memory:") store.#checkpointer = new WalCheckpointer(db, path);
       return store;
     } catch (error) {
       db.close();
@@ -220,7 +147,7 @@ export class SqliteStore implements DirectoryStore {
 
   async findUser(name: string): Promise<UserRecord | null> {
     const row = this.#sql.findUser.get(name) as UserRow | undefined;
-    return row ? { id: row.id, name: row.name, passwordHash: row.password_hash } : null;
+    return row ? toUser(row) : null;
   }
 
   async createUser(name: string, passwordHash: string): Promise<UserRecord | null> {
@@ -229,7 +156,7 @@ export class SqliteStore implements DirectoryStore {
 
   async openSession(userId: number, tokenHash: string, address: string, ttlMs: number): Promise<SessionRecord> {
     this.#commitRenewals();
-    return this.#atomic(() => this.#openSession(userId, tokenHash, address, ttlMs));
+    return this.#index.atomic(() => this.#openSession(userId, tokenHash, address, ttlMs));
   }
 
   async findLiveSession(tokenHash: string): Promise<SessionRecord | null> {
@@ -286,10 +213,10 @@ export class SqliteStore implements DirectoryStore {
   async closeSession(tokenHash: string): Promise<boolean> {
     this.#commitRenewals();
     const now = this.#clock.now();
-    return this.#atomic(() => {
+    return this.#index.atomic(() => {
       const userId = this.#sql.liveUserIdByToken.get(hexBytes(tokenHash), now) as number | undefined;
       if (userId === undefined) return false;
-      this.#dropIndex(userId);
+      this.#index.dropIndex(userId);
       this.#sql.deleteSession.run(userId);
       return true;
     });
@@ -298,7 +225,8 @@ export class SqliteStore implements DirectoryStore {
   async replaceFiles(userId: number, files: readonly FileEntry[], maxFiles: number): Promise<IndexChange> {
     this.#commitRenewals();
     const wanted = lastEntryPerContent(files);
-    if (wanted.size > maxFiles) return { ok: false, reason: "too-many-files", count: wanted.size };
+    const tooLarge = replacementTooLarge(wanted, maxFiles);
+    if (tooLarge) return tooLarge;
     return this.#changeIndex(userId, () => {
       const touched = new Set<string>();
       for (const row of this.#sql.filesOfUser.all(userId) as FileRow[]) {
@@ -308,11 +236,11 @@ export class SqliteStore implements DirectoryStore {
           wanted.delete(hex);
           continue;
         }
-        this.#removeHolding(userId, row);
+        this.#index.removeHolding(userId, row);
         touched.add(hex);
       }
       for (const [hex, entry] of wanted) {
-        this.#addHolding(userId, entry);
+        this.#index.addHolding(userId, entry);
         touched.add(hex);
       }
       return touched;
@@ -332,87 +260,28 @@ export class SqliteStore implements DirectoryStore {
       for (const hex of remove) {
         const row = this.#sql.fileOfUser.get(userId, hexBytes(hex)) as FileRow | undefined;
         if (!row) continue;
-        this.#removeHolding(userId, row);
+        this.#index.removeHolding(userId, row);
         touched.add(hex);
       }
       for (const [hex, entry] of wanted) {
         const row = this.#sql.fileOfUser.get(userId, hexBytes(hex)) as FileRow | undefined;
         if (row && sameEntry(row, entry)) continue;
-        if (row) this.#removeHolding(userId, row);
-        this.#addHolding(userId, entry);
+        if (row) this.#index.removeHolding(userId, row);
+        this.#index.addHolding(userId, entry);
         touched.add(hex);
       }
       return touched;
     }, maxFiles);
   }
 
-  /**
-   * Loads many peers (account, live session, index) in one transaction: for seeding benchmarks and
-   * imports, where one transaction per peer would spend most of its time committing. Not part of
-   * DirectoryStore.
-   */
-  importPeers(peers: readonly ImportedPeer[]): void {
-    this.#commitRenewals();
-    this.#atomic(() => {
-      for (const peer of peers) {
-        const user = this.#createUser(peer.name, peer.passwordHash);
-        if (!user) throw new Error(`user ${peer.name} already exists`);
-        this.#openSession(user.id, peer.tokenHash, peer.address, peer.ttlMs);
-        const wanted = lastEntryPerContent(peer.files);
-        for (const entry of wanted.values()) this.#addHolding(user.id, entry);
-        for (const hex of wanted.keys()) this.#refreshContent(hexBytes(hex));
-      }
-    });
-  }
-
   async searchByName(query: string, options: SearchOptions): Promise<SearchPage> {
     this.#commitRenewals();
-    const key = query.toLowerCase();
-    const now = this.#clock.now();
-    const { limit, offset, totalCap } = options;
-    const plan = this.#matchPlan(key);
-    if (plan.kind === "none") return { results: [], total: 0, totalExact: true, hasMore: false };
-    const isLive = this.#liveness(now);
-    const page = (rows: ContentRow[]) => rows.map((row) => this.#withHolders(row, now, options.maxHolders));
-    if (plan.kind === "few") {
-      // Few names can contain the query: read those in name order, keep the real and live matches.
-      const candidates = this.#sql.candidatesInOrder.all(JSON.stringify(plan.candidates), key) as ContentRow[];
-      const live = candidates.filter((row) => isLive(row.content_id));
-      return {
-        results: page(live.slice(offset, offset + limit)),
-        total: live.length,
-        totalExact: true,
-        hasMore: live.length > offset + limit,
-      };
-    }
-    // Many do: walk the names in order and stop after the page.
-    const rows: ContentRow[] = [];
-    let skipped = 0;
-    for (const row of this.#sql.matchesInNameOrder.iterate(key) as Iterable<ContentRow>) {
-      if (!isLive(row.content_id)) continue;
-      if (skipped < offset) skipped += 1;
-      else if (rows.push(row) > limit) break;
-    }
-    const hasMore = rows.length > limit;
-    rows.length = Math.min(rows.length, limit);
-    if (!hasMore && (rows.length > 0 || offset === 0)) {
-      return { results: page(rows), total: offset + rows.length, totalExact: true, hasMore };
-    }
-    // Counting every match would cost as much as walking to the end, so `total` is a lower bound:
-    // the live matches among the first `totalCap` names the trigram index returns, or what the walk saw.
-    const sample = this.#sql.firstMatches.all(plan.expression, totalCap, key) as Buffer[];
-    const lowerBound = sample.filter((contentId) => isLive(contentId)).length;
-    return {
-      results: page(rows),
-      total: Math.max(lowerBound, offset + rows.length + (hasMore ? 1 : 0)),
-      totalExact: false,
-      hasMore,
-    };
+    return this.#search.search(query.toLowerCase(), this.#clock.now(), options);
   }
 
   async findContent(contentId: string, maxHolders: number): Promise<ContentRecord | null> {
     this.#commitRenewals();
-    const row = this.#sql.contentById.get(hexBytes(contentId)) as ContentRow | undefined;
+    const row = this.#sql.contentById.get(hexBytes(contentId)) as FileRow | undefined;
     if (!row) return null;
     const record = this.#withHolders(row, this.#clock.now(), maxHolders);
     return record.holderCount > 0 ? record : null;
@@ -420,7 +289,7 @@ export class SqliteStore implements DirectoryStore {
 
   async listLivePeers(): Promise<PeerRecord[]> {
     this.#commitRenewals();
-    return (this.#sql.livePeers.all(this.#clock.now()) as HolderRow[]).map(toPeer);
+    return (this.#sql.livePeers.all(this.#clock.now()) as PeerRow[]).map(toPeer);
   }
 
   async chooseUploadTarget(request: UploadTargetRequest): Promise<UploadTargetResult> {
@@ -428,17 +297,17 @@ export class SqliteStore implements DirectoryStore {
     const now = this.#clock.now();
     const contentId = hexBytes(request.contentId);
     return this.#db.transaction((): UploadTargetResult => {
-      let chosen: PeerRow | undefined;
+      let chosen: ChosenPeerRow | undefined;
       if (request.targetName !== undefined) {
         const target = this.#sql.findUser.get(request.targetName) as UserRow | undefined;
         if (target?.id === request.fromUserId) return { kind: "target-is-caller" };
-        chosen = target ? (this.#sql.livePeerById.get(target.id, now) as PeerRow | undefined) : undefined;
+        chosen = target ? (this.#sql.livePeerById.get(target.id, now) as ChosenPeerRow | undefined) : undefined;
         if (!chosen) return { kind: "target-not-live" };
         if (this.#sql.fileOfUser.get(chosen.id, contentId)) return { kind: "target-holds-content" };
       } else {
         // Peers with an open ticket for this content come last: they are probably receiving it already.
         const eligible = (anyTicket: 0 | 1) =>
-          this.#sql.leastRecentlyChosen.get({ from: request.fromUserId, contentId, now, anyTicket }) as PeerRow | undefined;
+          this.#sql.leastRecentlyChosen.get({ from: request.fromUserId, contentId, now, anyTicket }) as ChosenPeerRow | undefined;
         chosen = eligible(0) ?? eligible(1);
         if (!chosen) return { kind: "no-eligible-peer" };
       }
@@ -481,31 +350,18 @@ export class SqliteStore implements DirectoryStore {
   async sweep(maxSessions: number): Promise<SweepResult> {
     this.#commitRenewals();
     const now = this.#clock.now();
-    return this.#atomic((): SweepResult => {
+    return this.#index.atomic((): SweepResult => {
       const expired = this.#sql.expiredSessions.all(now, maxSessions) as number[];
       let files = 0;
       for (const userId of expired) {
-        files += this.#dropIndex(userId);
+        files += this.#index.dropIndex(userId);
         this.#sql.deleteSession.run(userId);
       }
       const tickets = this.#sql.deleteExpiredTickets.run(now).changes;
-      // The last batch also tidies the trigram index: every write adds a small FTS5 segment, and
-      // each query looks its trigrams up in every segment (16 segments made search ~2x slower at 1M files).
-      if (expired.length < maxSessions) this.#mergeTrigramSegments();
+      // The last batch also tidies the trigram index.
+      if (expired.length < maxSessions) this.#index.tidy();
       return { sessions: expired.length, files, tickets };
     });
-  }
-
-  /** Merges up to FTS_MERGE_PAGES_PER_SWEEP pages of trigram-index segments when there are too many. */
-  #mergeTrigramSegments(): void {
-    if ((this.#sql.countTrigramSegments.get() as number) > FTS_MAX_SEGMENTS) {
-      this.#sql.mergeTrigramSegments.run(-FTS_MERGE_PAGES_PER_SWEEP);
-    }
-  }
-
-  /** Number of FTS5 segments in the trigram index (for the benchmark and tests). */
-  trigramSegments(): number {
-    return this.#sql.countTrigramSegments.get() as number;
   }
 
   async stats(): Promise<StoreStats> {
@@ -515,8 +371,8 @@ export class SqliteStore implements DirectoryStore {
       users: this.#sql.countUsers.get() as number,
       sessions: this.#sql.countSessions.get() as number,
       livePeers: this.#sql.countLiveSessions.get(now) as number,
-      indexedFiles: this.#indexedFiles,
-      contents: this.#contents,
+      indexedFiles: this.#index.indexedFiles,
+      contents: this.#index.contents,
     };
   }
 
@@ -529,35 +385,33 @@ export class SqliteStore implements DirectoryStore {
     this.#commitRenewals();
     const checkpointer = this.#checkpointer;
     this.#checkpointer = undefined;
-    if (checkpointer) {
-      const exited = new Promise((resolve) => checkpointer.once("exit", resolve));
-      // Unreferenced, the worker would let the process exit before it finished its last checkpoint.
-      checkpointer.ref();
-      checkpointer.postMessage("close");
-      await exited;
-    }
+    await checkpointer?.stop();
     if (this.#db.open) this.#db.close();
   }
 
-  #startCheckpointer(path: string): void {
-    const worker = new Worker(CHECKPOINTER_SOURCE, {
-      eval: true,
-      workerData: {
-        driver: createRequire(import.meta.url).resolve("better-sqlite3"),
-        path,
-        intervalMs: SQLITE_CHECKPOINT_INTERVAL_MS,
-      },
-    });
-    worker.unref();
-    this.#db.pragma("wal_autocheckpoint = 0");
-    // If the worker cannot run, the connection checkpoints by itself again, as SQLite does by default.
-    const fallBack = () => {
-      if (this.#checkpointer === worker && this.#db.open) this.#db.pragma("wal_autocheckpoint = 1000");
-      if (this.#checkpointer === worker) this.#checkpointer = undefined;
-    };
-    worker.once("error", fallBack);
-    worker.once("exit", fallBack);
-    this.#checkpointer = worker;
+  /** Number of FTS5 segments in the trigram index (the sweep merges them when there are too many). */
+  protected trigramSegments(): number {
+    return this.#index.trigramSegments();
+  }
+
+  /**
+   * Runs `work` in one transaction with the store's own writers, so the in-memory counts and trigram
+   * statistics stay right: for subclasses that load many peers at once (benchmarks, tests), where one
+   * transaction per peer would spend most of its time committing.
+   */
+  protected load(work: (loader: SqliteLoader) => void): void {
+    this.#commitRenewals();
+    this.#index.atomic(() =>
+      work({
+        createUser: (name, passwordHash) => this.#createUser(name, passwordHash),
+        openSession: (userId, tokenHash, address, ttlMs) => this.#openSession(userId, tokenHash, address, ttlMs),
+        addFiles: (userId, files) => {
+          const wanted = lastEntryPerContent(files);
+          for (const entry of wanted.values()) this.#index.addHolding(userId, entry);
+          for (const hex of wanted.keys()) this.#index.refreshContent(hexBytes(hex));
+        },
+      }),
+    );
   }
 
   /**
@@ -567,120 +421,18 @@ export class SqliteStore implements DirectoryStore {
    */
   #changeIndex(userId: number, change: () => Set<string>, maxFiles: number): IndexChange {
     try {
-      return this.#atomic((): IndexChange => {
+      return this.#index.atomic((): IndexChange => {
         if (!this.#sql.liveSessionOfUser.get(userId, this.#clock.now())) {
           throw new Rollback<IndexChange>({ ok: false, reason: "session-ended" });
         }
         const touched = change();
         const count = this.#sql.countFilesOfUser.get(userId) as number;
         if (count > maxFiles) throw new Rollback<IndexChange>({ ok: false, reason: "too-many-files", count });
-        for (const hex of touched) this.#refreshContent(hexBytes(hex));
+        for (const hex of touched) this.#index.refreshContent(hexBytes(hex));
         return { ok: true, count };
       });
     } catch (error) {
       if (error instanceof Rollback) return error.result as IndexChange;
-      throw error;
-    }
-  }
-
-  /**
-   * Decides how to find the names containing `key` (lower-cased), from the trigram counts.
-   *
-   * A query of 3+ characters asks FTS5 for the names having its rarest trigrams (instr() then drops
-   * those that have them in another order); a trigram no name has proves there is no match. FTS5 pays
-   * for every doclist in an AND, so only trigrams about as rare as the rarest join it (" - " is in
-   * nearly every name and would filter nothing). A shorter query is the OR of the trigrams it starts:
-   * every indexed name ends in two U+0001, so each occurrence of a 1-2 character string starts one.
-   */
-  #matchPlan(key: string): MatchPlan {
-    if ([...key].length < TRIGRAM_CHARS) return this.#shortQueryPlan(key);
-    const grams = trigramPositions(key)
-      .map((gram) => ({ ...gram, count: this.#trigrams.count(gram.gram) }))
-      .sort((a, b) => a.count - b.count);
-    const rarest = grams[0]?.count ?? 0;
-    if (rarest === 0) return { kind: "none" };
-    // One trigram: its count is the number of matches (or a little over); no need to ask FTS5 yet.
-    if (grams.length === 1 && rarest > FEW_CANDIDATES) return { kind: "many", expression: quoteTerm(key) };
-    const expression = this.#selectiveTrigrams(grams)
-      .map((gram) => quoteTerm(gram))
-      .join(" AND ");
-    const candidates = this.#sql.candidates.all(expression, FEW_CANDIDATES + 1) as number[];
-    if (candidates.length === 0) return { kind: "none" };
-    if (candidates.length <= FEW_CANDIDATES) return { kind: "few", candidates, expression };
-    // Common trigrams, yet the query itself may be rare ("(1976) 5"): ask for the phrase. FTS5 stops
-    // early when it is common; when it is rare it reads every doclist once (a few ms at worst).
-    const phrase = quoteTerm(key);
-    const matches = this.#sql.candidates.all(phrase, FEW_CANDIDATES + 1) as number[];
-    if (matches.length === 0) return { kind: "none" };
-    if (matches.length <= FEW_CANDIDATES) return { kind: "few", candidates: matches, expression: phrase };
-    return { kind: "many", expression: phrase };
-  }
-
-  /**
-   * A test of "has a live holder" for contents, set up once per search. Liveness could be checked per
-   * content (an index probe into files and one into sessions, ~5-14 us at 1M files as the pages are cold),
-   * but nearly always every holder is live: only peers that expired and were not swept yet are not. So
-   * first collect what those hold; only contents in that set need the probe.
-   */
-  #liveness(now: number): (contentId: Buffer) => boolean {
-    const held = this.#sql.contentsOfExpiredSessions.all(now, DEAD_HOLDINGS_CAP + 1) as Buffer[];
-    if (held.length === 0) return () => true;
-    const probe = (contentId: Buffer) => this.#sql.contentIsLive.get(contentId, now) === 1;
-    if (held.length > DEAD_HOLDINGS_CAP) return probe;
-    const maybeDead = new Set(held.map((contentId) => contentId.toString("hex")));
-    return (contentId) => !maybeDead.has(contentId.toString("hex")) || probe(contentId);
-  }
-
-  /**
-   * The trigrams to AND for a long query. FTS5 pays for every doclist in an AND, so: the rarest first,
-   * then the rarest of those that share no character with the ones taken (overlapping trigrams such as
-   * "994" and "94)" come from the same word and filter almost nothing more), until the expected number
-   * of candidates (assuming independence) is small.
-   */
-  #selectiveTrigrams(grams: ReadonlyArray<{ gram: string; at: number; count: number }>): string[] {
-    const names = Math.max(1, this.#contents);
-    const taken: Array<{ gram: string; at: number }> = [];
-    let expected = names;
-    for (const gram of grams) {
-      if (taken.some((t) => Math.abs(t.at - gram.at) < TRIGRAM_CHARS)) continue;
-      taken.push(gram);
-      expected *= gram.count / names;
-      if (expected <= EXPECTED_CANDIDATES || taken.length === MAX_AND_TRIGRAMS) break;
-    }
-    if (taken.length === 1 && grams.length > 1) taken.push(grams[1] as { gram: string; at: number });
-    return [...new Set(taken.map((t) => t.gram))];
-  }
-
-  #shortQueryPlan(key: string): MatchPlan {
-    const terms = [...this.#trigrams.startingWith(key)]
-      .map((gram) => ({ gram, count: this.#trigrams.count(gram) }))
-      .sort((a, b) => b.count - a.count);
-    if (terms.length === 0) return { kind: "none" };
-    const documents = terms.reduce((sum, term) => sum + term.count, 0);
-    if (documents <= FEW_CANDIDATES) {
-      const expression = terms.map(({ gram }) => quoteTerm(gram)).join(" OR ");
-      return { kind: "few", candidates: this.#sql.candidates.all(expression, FEW_CANDIDATES + 1) as number[], expression };
-    }
-    // The sum over-counts names with several such trigrams, so "many" may be fewer: correct, only slower.
-    const expression = terms
-      .slice(0, SHORT_QUERY_COUNT_TERMS)
-      .map(({ gram }) => quoteTerm(gram))
-      .join(" OR ");
-    return { kind: "many", expression };
-  }
-
-  /** Runs `work` in one transaction; on any error the in-memory counts go back with the rows. */
-  #atomic<T>(work: () => T): T {
-    const before = { indexedFiles: this.#indexedFiles, contents: this.#contents };
-    this.#trigrams.begin();
-    try {
-      const result = this.#db.transaction(work)();
-      this.#trigrams.commit();
-      return result;
-    } catch (error) {
-      this.#indexedFiles = before.indexedFiles;
-      this.#contents = before.contents;
-      this.#trigrams.rollback();
       throw error;
     }
   }
@@ -694,62 +446,13 @@ export class SqliteStore implements DirectoryStore {
   /** Opens or replaces a user's session, starting it with an empty index. Call inside a transaction. */
   #openSession(userId: number, tokenHash: string, address: string, ttlMs: number): SessionRecord {
     const now = this.#clock.now();
-    this.#dropIndex(userId);
+    this.#index.dropIndex(userId);
     this.#sql.upsertSession.run({ userId, tokenHash: hexBytes(tokenHash), address, now, expiresAt: now + ttlMs });
     return toSession(this.#sql.sessionByUser.get(userId) as SessionRow);
   }
 
-  #addHolding(userId: number, entry: FileEntry): void {
-    const contentId = hexBytes(entry.contentId);
-    this.#sql.insertFile.run(userId, contentId, entry.name, entry.size, entry.pieceSize);
-    this.#sql.addVariantHolder.run(contentId, entry.name, entry.size, entry.pieceSize);
-    this.#indexedFiles += 1;
-  }
-
-  #removeHolding(userId: number, row: FileRow): void {
-    this.#sql.deleteFile.run(userId, row.content_id);
-    this.#sql.removeVariantHolder.run(row.content_id, row.name, row.size, row.piece_size);
-    this.#sql.deleteEmptyVariant.run(row.content_id, row.name, row.size, row.piece_size);
-    this.#indexedFiles -= 1;
-  }
-
-  /** Drops a user's whole index; returns the rows removed. Call inside a transaction. */
-  #dropIndex(userId: number): number {
-    const rows = this.#sql.filesOfUser.all(userId) as FileRow[];
-    for (const row of rows) this.#removeHolding(userId, row);
-    for (const row of rows) this.#refreshContent(row.content_id);
-    return rows.length;
-  }
-
-  /** Points a content's row at the variant most holders use, or deletes it when nobody holds it. */
-  #refreshContent(contentId: Buffer): void {
-    const best = this.#sql.bestVariant.get(contentId) as ContentRow | undefined;
-    const oldKey = this.#sql.contentNameKey.get(contentId) as string | undefined;
-    if (!best) {
-      if (oldKey !== undefined) {
-        this.#sql.deleteContent.run(contentId);
-        this.#contents -= 1;
-        this.#trigrams.removeDocument(oldKey + NAME_END);
-      }
-      return;
-    }
-    const nameKey = best.name.toLowerCase();
-    const values = { contentId, name: best.name, nameKey, size: best.size, pieceSize: best.piece_size };
-    if (oldKey === undefined) {
-      this.#sql.insertContent.run(values);
-      this.#contents += 1;
-      this.#trigrams.addDocument(nameKey + NAME_END);
-    } else {
-      this.#sql.updateContent.run(values);
-      if (oldKey !== nameKey) {
-        this.#trigrams.removeDocument(oldKey + NAME_END);
-        this.#trigrams.addDocument(nameKey + NAME_END);
-      }
-    }
-  }
-
-  #withHolders(row: ContentRow, now: number, maxHolders: number): ContentRecord {
-    const holders = this.#sql.liveHolders.all(row.content_id, now) as HolderRow[];
+  #withHolders(row: FileRow, now: number, maxHolders: number): ContentRecord {
+    const holders = this.#sql.liveHolders.all(row.content_id, now) as PeerRow[];
     return {
       contentId: row.content_id.toString("hex"),
       name: row.name,
@@ -759,7 +462,6 @@ export class SqliteStore implements DirectoryStore {
       holderCount: holders.length,
     };
   }
-
 }
 
 function migrate(db: Database.Database): void {
@@ -773,173 +475,4 @@ function migrate(db: Database.Database): void {
       db.pragma(`user_version = ${i + 1}`);
     }
   })();
-}
-
-function prepareStatements(db: Database.Database) {
-  const get = (sql: string) => db.prepare(sql);
-  const value = (sql: string) => db.prepare(sql).pluck();
-  return {
-    ping: get("SELECT 1 FROM users LIMIT 1"),
-    countUsers: value("SELECT count(*) FROM users"),
-    countSessions: value("SELECT count(*) FROM sessions"),
-    countLiveSessions: value("SELECT count(*) FROM sessions WHERE expires_at > ?"),
-    countFiles: value("SELECT count(*) FROM files"),
-    countContents: value("SELECT count(*) FROM contents"),
-
-    findUser: get("SELECT id, name, password_hash FROM users WHERE name = ?"),
-    userNameById: value("SELECT name FROM users WHERE id = ?"),
-    insertUser: get(
-      "INSERT INTO users (name, password_hash, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING",
-    ),
-
-    upsertSession: get(`
-      INSERT INTO sessions (user_id, token_hash, address, created_at, last_seen_at, expires_at)
-      VALUES ($userId, $tokenHash, $address, $now, $now, $expiresAt)
-      ON CONFLICT (user_id) DO UPDATE SET token_hash = excluded.token_hash, address = excluded.address,
-        created_at = excluded.created_at, last_seen_at = excluded.last_seen_at, expires_at = excluded.expires_at`),
-    sessionByUser: get(`
-      SELECT s.user_id, u.name, s.address, s.last_seen_at, s.expires_at
-      FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.user_id = ?`),
-    liveSessionByToken: get(`
-      SELECT s.user_id, u.name, s.address, s.last_seen_at, s.expires_at
-      FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ? AND s.expires_at > ?`),
-    liveUserIdByToken: value("SELECT user_id FROM sessions WHERE token_hash = ? AND expires_at > ?"),
-    liveSessionOfUser: value("SELECT 1 FROM sessions WHERE user_id = ? AND expires_at > ?"),
-    renewSession: get("UPDATE sessions SET last_seen_at = ?, expires_at = ? WHERE token_hash = ? AND expires_at > ?"),
-    deleteSession: get("DELETE FROM sessions WHERE user_id = ?"),
-    expiredSessions: value("SELECT user_id FROM sessions WHERE expires_at <= ? ORDER BY expires_at LIMIT ?"),
-
-    filesOfUser: get("SELECT content_id, name, size, piece_size FROM files WHERE user_id = ?"),
-    fileOfUser: get("SELECT content_id, name, size, piece_size FROM files WHERE user_id = ? AND content_id = ?"),
-    countFilesOfUser: value("SELECT count(*) FROM files WHERE user_id = ?"),
-    insertFile: get("INSERT INTO files (user_id, content_id, name, size, piece_size) VALUES (?, ?, ?, ?, ?)"),
-    deleteFile: get("DELETE FROM files WHERE user_id = ? AND content_id = ?"),
-
-    addVariantHolder: get(`
-      INSERT INTO content_variants (content_id, name, size, piece_size, holders) VALUES (?, ?, ?, ?, 1)
-      ON CONFLICT DO UPDATE SET holders = holders + 1`),
-    removeVariantHolder: get(`
-      UPDATE content_variants SET holders = holders - 1
-      WHERE content_id = ? AND name = ? AND size = ? AND piece_size = ?`),
-    deleteEmptyVariant: get(`
-      DELETE FROM content_variants
-      WHERE content_id = ? AND name = ? AND size = ? AND piece_size = ? AND holders <= 0`),
-    bestVariant: get(`
-      SELECT content_id, name, size, piece_size FROM content_variants WHERE content_id = ?
-      ORDER BY holders DESC, name, size, piece_size LIMIT 1`),
-
-    contentNameKey: value("SELECT name_key FROM contents WHERE content_id = ?"),
-    insertContent: get(`
-      INSERT INTO contents (content_id, name, name_key, size, piece_size)
-      VALUES ($contentId, $name, $nameKey, $size, $pieceSize)`),
-    // The WHERE keeps unchanged rows (the common case) from rewriting the row and its trigram entry.
-    updateContent: get(`
-      UPDATE contents SET name = $name, name_key = $nameKey, size = $size, piece_size = $pieceSize
-      WHERE content_id = $contentId
-        AND (name IS NOT $name OR size IS NOT $size OR piece_size IS NOT $pieceSize)`),
-    deleteContent: get("DELETE FROM contents WHERE content_id = ?"),
-    contentById: get("SELECT content_id, name, size, piece_size FROM contents WHERE content_id = ?"),
-
-    candidates: value("SELECT rowid FROM contents_fts WHERE contents_fts MATCH ? LIMIT ?"),
-    allTrigrams: get("SELECT term, doc FROM contents_fts_terms"),
-    countTrigramSegments: value("SELECT count(DISTINCT segid) FROM contents_fts_idx"),
-    mergeTrigramSegments: get("INSERT INTO contents_fts (contents_fts, rank) VALUES ('merge', ?)"),
-    candidatesInOrder: get(`
-      SELECT c.content_id, c.name, c.size, c.piece_size FROM contents c
-      WHERE c.id IN (SELECT value FROM json_each(?)) AND instr(c.name_key, ?) > 0
-      ORDER BY c.name_key, c.content_id`),
-    matchesInNameOrder: get(`
-      SELECT c.content_id, c.name, c.size, c.piece_size FROM contents c INDEXED BY contents_by_name
-      WHERE instr(c.name_key, ?) > 0 ORDER BY c.name_key, c.content_id`),
-    firstMatches: value(`
-      SELECT c.content_id FROM contents c
-      WHERE c.id IN (SELECT rowid FROM contents_fts WHERE contents_fts MATCH ? LIMIT ?) AND instr(c.name_key, ?) > 0`),
-    contentIsLive: value(`
-      SELECT EXISTS (SELECT 1 FROM files f JOIN sessions s ON s.user_id = f.user_id
-        WHERE f.content_id = ? AND s.expires_at > ?)`),
-    contentsOfExpiredSessions: value(`
-      SELECT f.content_id FROM sessions s JOIN files f ON f.user_id = s.user_id WHERE s.expires_at <= ? LIMIT ?`),
-    liveHolders: get(`
-      SELECT u.name, s.address, s.last_seen_at
-      FROM files f JOIN sessions s ON s.user_id = f.user_id JOIN users u ON u.id = f.user_id
-      WHERE f.content_id = ? AND s.expires_at > ?
-      ORDER BY s.last_seen_at DESC, u.name`),
-
-    livePeers: get(`
-      SELECT u.name, s.address, s.last_seen_at FROM sessions s JOIN users u ON u.id = s.user_id
-      WHERE s.expires_at > ? ORDER BY u.name`),
-    livePeerById: get(`
-      SELECT u.id, u.name, s.address, s.last_seen_at FROM sessions s JOIN users u ON u.id = s.user_id
-      WHERE s.user_id = ? AND s.expires_at > ?`),
-    // Walks users in round-robin order and stops at the first eligible one (not a sort of all of them).
-    leastRecentlyChosen: get(`
-      SELECT u.id, u.name, s.address, s.last_seen_at FROM users u INDEXED BY users_by_last_chosen
-      JOIN sessions s ON s.user_id = u.id
-      WHERE s.expires_at > $now AND u.id != $from
-        AND NOT EXISTS (SELECT 1 FROM files f WHERE f.user_id = u.id AND f.content_id = $contentId)
-        AND ($anyTicket OR NOT EXISTS (
-          SELECT 1 FROM tickets t WHERE t.target_user_id = u.id AND t.content_id = $contentId
-            AND t.redeemed_at IS NULL AND t.expires_at > $now))
-      ORDER BY u.last_chosen_seq, u.name
-      LIMIT 1`),
-    markChosen: get(
-      "UPDATE users SET last_chosen_seq = (SELECT max(last_chosen_seq) FROM users) + 1 WHERE id = ?",
-    ),
-
-    insertTicket: get(`
-      INSERT INTO tickets (ticket_hash, content_id, size, from_user_id, target_user_id, created_at, expires_at)
-      VALUES ($ticketHash, $contentId, $size, $from, $target, $now, $expiresAt)`),
-    ticketByHash: get(`
-      SELECT content_id, size, from_user_id, target_user_id, expires_at, redeemed_at
-      FROM tickets WHERE ticket_hash = ?`),
-    redeemTicket: get("UPDATE tickets SET redeemed_at = ? WHERE ticket_hash = ? AND redeemed_at IS NULL"),
-    deleteExpiredTickets: get("DELETE FROM tickets WHERE expires_at <= ?"),
-  };
-}
-
-/** Each trigram of `text` (by code point) with the position of its first character. */
-function trigramPositions(text: string): Array<{ gram: string; at: number }> {
-  const chars = [...text];
-  const grams: Array<{ gram: string; at: number }> = [];
-  for (let at = 0; at + TRIGRAM_CHARS <= chars.length; at += 1) {
-    grams.push({ gram: chars.slice(at, at + TRIGRAM_CHARS).join(""), at });
-  }
-  return grams;
-}
-
-/** An FTS5 string literal: the text in double quotes, inner quotes doubled. */
-function quoteTerm(text: string): string {
-  return `"${text.replaceAll('"', '""')}"`;
-}
-
-function hexBytes(hex: string): Buffer {
-  return Buffer.from(hex, "hex");
-}
-
-function toSession(row: SessionRow): SessionRecord {
-  return {
-    userId: row.user_id,
-    name: row.name,
-    address: row.address,
-    lastSeenAt: new Date(row.last_seen_at),
-    expiresAt: new Date(row.expires_at),
-  };
-}
-
-function toPeer(row: HolderRow): PeerRecord {
-  return { name: row.name, address: row.address, lastSeenAt: new Date(row.last_seen_at) };
-}
-
-function sameEntry(row: FileRow, entry: FileEntry): boolean {
-  return row.name === entry.name && row.size === entry.size && row.piece_size === entry.pieceSize;
-}
-
-/** Later entries for the same content id win, as if they were applied one after another. */
-function lastEntryPerContent(files: readonly FileEntry[]): Map<string, FileEntry> {
-  const byContent = new Map<string, FileEntry>();
-  for (const file of files) {
-    byContent.delete(file.contentId);
-    byContent.set(file.contentId, file);
-  }
-  return byContent;
 }

@@ -1,9 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/clock.js";
-import type { SqliteStore } from "../../src/storage/sqlite-store.js";
 import type { FileEntry } from "../../src/storage/store.js";
 import { contentId, file } from "../helpers.js";
 import { describeEachStore, type StoreLocation, type TestStore } from "../stores.js";
+import type { TestSqliteStore } from "../test-stores.js";
 
 const TTL_MS = 30_000;
 const SEARCH = { limit: 20, offset: 0, maxHolders: 100, totalCap: 500 };
@@ -98,7 +98,7 @@ describeEachStore("store", (storage) => {
     // are kept tidy by autovacuum, which a test cannot wait for.
     if (storage.kind === "sqlite") {
       it("keeps the trigram index tidy: sweeps merge its segments", async () => {
-        const sqlite = store as SqliteStore;
+        const sqlite = store as TestSqliteStore;
         for (let i = 0; i < 30; i += 1) await peer(`p${i}`, [file(`name ${i}.bin`, i)]);
         expect(sqlite.trigramSegments()).toBeGreaterThan(4);
         for (let i = 0; i < 20 && sqlite.trigramSegments() > 4; i += 1) await store.sweep(100);

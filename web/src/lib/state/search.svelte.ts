@@ -1,3 +1,4 @@
+import { isContentId, queryLengthProblem, SEARCH_QUERY_MAX_BYTES } from "@p2p/directory-api";
 import type { ClientApi } from "../client/api.js";
 import type { SearchResult } from "../client/gen.js";
 import { SEARCH_DEBOUNCE_MS, SEARCH_PAGE_SIZE } from "../constants.js";
@@ -15,8 +16,6 @@ export interface SearchDeps {
   pageSize?: number;
 }
 
-const CONTENT_ID = /^[0-9a-f]{64}$/i;
-const MAX_QUERY_BYTES = 255;
 
 /**
  * Search as you type: the directory is asked once the person pauses (debounced), an answer to an
@@ -98,8 +97,8 @@ export class SearchState {
   }
 
   async #run(text: string, offset: number): Promise<void> {
-    if (new TextEncoder().encode(text).length > MAX_QUERY_BYTES) {
-      this.error = "That search is too long: use at most 255 characters.";
+    if (queryLengthProblem(text) !== undefined) {
+      this.error = `That search is too long: use at most ${SEARCH_QUERY_MAX_BYTES} characters.`;
       return;
     }
     this.#abort();
@@ -108,7 +107,8 @@ export class SearchState {
     this.#controller = controller;
     this.searching = true;
     const limit = this.#deps.pageSize ?? SEARCH_PAGE_SIZE;
-    const request = CONTENT_ID.test(text) ? { contentId: text.toLowerCase(), limit } : { query: text, limit, offset };
+    // A pasted content id is looked up as one, whatever the case of its letters.
+    const request = isContentId(text.toLowerCase()) ? { contentId: text.toLowerCase(), limit } : { query: text, limit, offset };
     try {
       const response = await this.#deps.api.search(request, { signal: controller.signal });
       if (sequence !== this.#sequence) return;

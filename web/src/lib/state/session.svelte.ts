@@ -1,3 +1,4 @@
+import { isPeerName, PASSWORD_MAX_BYTES, PASSWORD_MIN_BYTES, USERNAME_MAX_CHARS, utf8ByteLength } from "@p2p/directory-api";
 import type { ClientApi } from "../client/api.js";
 import type { DirectoryLink, GetStatusResponse } from "../client/gen.js";
 import type { TokenStore } from "../client/token-store.js";
@@ -18,18 +19,15 @@ export interface LinkView {
   lastHeartbeatAtMs: number | undefined;
 }
 
-const USERNAME = /^[A-Za-z0-9._-]{1,64}$/;
-const MIN_PASSWORD_BYTES = 8;
-const MAX_PASSWORD_BYTES = 1024;
 
 /** Checks login input before it leaves the tab; returns a sentence for the person, or undefined. */
 export function checkCredentials(username: string, password: string): string | undefined {
   if (username === "") return "Enter your username.";
-  if (!USERNAME.test(username)) return "Usernames are 1 to 64 letters, digits, dots, dashes or underscores.";
-  const passwordBytes = new TextEncoder().encode(password).length;
+  if (!isPeerName(username)) return `Usernames are 1 to ${USERNAME_MAX_CHARS} letters, digits, dots, dashes or underscores.`;
+  const passwordBytes = utf8ByteLength(password);
   if (passwordBytes === 0) return "Enter your password.";
-  if (passwordBytes < MIN_PASSWORD_BYTES) return "Passwords are at least 8 characters long.";
-  if (passwordBytes > MAX_PASSWORD_BYTES) return "That password is too long.";
+  if (passwordBytes < PASSWORD_MIN_BYTES) return `Passwords are at least ${PASSWORD_MIN_BYTES} characters long.`;
+  if (passwordBytes > PASSWORD_MAX_BYTES) return "That password is too long.";
   return undefined;
 }
 

@@ -1,0 +1,144 @@
+import { Compile } from "typebox/compile";
+import { describe, expect, it } from "vitest";
+import {
+  addressProblem,
+  CONTENT_ID_PATTERN,
+  FILE_NAME_MAX_BYTES,
+  fileNameProblem,
+  isContentId,
+  isPeerName,
+  LoginResponse,
+  passwordProblem,
+  PATTERN_MESSAGES,
+  queryLengthProblem,
+  SearchResponse,
+  TOKEN_PATTERN,
+  USERNAME_MAX_CHARS,
+  utf8ByteLength,
+} from "../src/index.js";
+
+describe("content ids", () => {
+  it.each([
+    ["a".repeat(64), true],
+    ["0123456789abcdef".repeat(4), true],
+    ["A".repeat(64), false],
+    ["a".repeat(63), false],
+    ["a".repeat(65), false],
+    [`${"a".repeat(63)}g`, false],
+    [`${"a".repeat(64)}\n`, false],
+    [42, false],
+  ])("%j is a content id: %s", (value, expected) => {
+    expect(isContentId(value)).toBe(expected);
+  });
+
+  it("explains its pattern to a person", () => {
+    expect(PATTERN_MESSAGES[CONTENT_ID_PATTERN]).toBe("must be 64 lower-case hex characters (a SHA-256)");
+  });
+});
+
+describe("peer names", () => {
+  it.each([
+    ["alice", true],
+    ["a.b_c-9", true],
+    ["u".repeat(USERNAME_MAX_CHARS), true],
+    ["u".repeat(USERNAME_MAX_CHARS + 1), false],
+    ["", false],
+    ["../admin", false],
+    ["mal\u0000lory", false],
+    ["élodie", false],
+  ])("%j is a peer name: %s", (value, expected) => {
+    expect(isPeerName(value)).toBe(expected);
+  });
+});
+
+describe("UTF-8 lengths", () => {
+  it.each([
+    ["", 0],
+    ["abc", 3],
+    ["é", 2],
+    ["€", 3],
+    ["😀", 4],
+    ["\ud800", 3],
+    ["\udc00x", 4],
+  ])("%j is %d bytes", (text, bytes) => {
+    expect(utf8ByteLength(text)).toBe(bytes);
+  });
+
+  it("bounds passwords in bytes, not characters", () => {
+    expect(passwordProblem("1234567")).toBe("must be 8 to 1024 UTF-8 bytes long");
+    expect(passwordProblem("12345678")).toBeUndefined();
+    expect(passwordProblem("é".repeat(512))).toBeUndefined();
+    expect(passwordProblem("é".repeat(513))).toBe("must be 8 to 1024 UTF-8 bytes long");
+  });
+
+  it("bounds search queries in bytes", () => {
+    expect(queryLengthProblem("é".repeat(127))).toBeUndefined();
+    expect(queryLengthProblem("é".repeat(128))).toBe("must be at most 255 UTF-8 bytes");
+  });
+});
+
+describe("file names", () => {
+  it.each([
+    ["song.mp3", undefined],
+    ["é".repeat(127), undefined],
+    ["", "must not be empty"],
+    [".", 'must not contain "/", "\\" or control characters, and must not be "." or ".."'],
+    ["..", 'must not contain "/", "\\" or control characters, and must not be "." or ".."'],
+    ["a/b", 'must not contain "/", "\\" or control characters, and must not be "." or ".."'],
+    ["a\\b", 'must not contain "/", "\\" or control characters, and must not be "." or ".."'],
+    ["a\u0000b", 'must not contain "/", "\\" or control characters, and must not be "." or ".."'],
+    ["a\u001fb", 'must not contain "/", "\\" or control characters, and must not be "." or ".."'],
+    ["a\u007fb", 'must not contain "/", "\\" or control characters, and must not be "." or ".."'],
+    ["é".repeat(128), `must be at most ${FILE_NAME_MAX_BYTES} UTF-8 bytes`],
+  ])("%j: %s", (name, problem) => {
+    expect(fileNameProblem(name)).toBe(problem);
+  });
+});
+
+describe("addresses", () => {
+  it.each([
+    ["http://127.0.0.1:7001", undefined],
+    ["https://peer.example:443/", undefined],
+    ["http://[::1]:7001", undefined],
+    ["http://127.0.0.1", "must be an http:// or https:// URL with a host and a port, and no path"],
+    ["http://127.0.0.1:7001/admin", "must be an http:// or https:// URL with a host and a port, and no path"],
+    ["file:///etc/passwd", "must be an http:// or https:// URL with a host and a port, and no path"],
+    [`http://${"a".repeat(3000)}.example:80`, "must be an http:// or https:// URL with a host and a port, and no path"],
+    ["http://127.0.0.1:0", "must have a port from 1 to 65535"],
+    ["http://127.0.0.1:65536", "must have a port from 1 to 65535"],
+    ["http://[zz]:80", "must be an http:// or https:// URL with a host and a port, and no path"],
+    ["http://[:]:80", "is not a valid URL"],
+  ])("%j: %s", (address, problem) => {
+    expect(addressProblem(address)).toBe(problem);
+  });
+});
+
+describe("response schemas", () => {
+  const login = {
+    token: "A".repeat(43),
+    peer: { name: "alice", address: "http://127.0.0.1:7001" },
+    heartbeatIntervalMs: 10_000,
+    sessionTtlMs: 30_000,
+    expiresAt: "2026-11-25T17:00:30.000Z",
+  };
+
+  it("accept what a directory answers and refuse anything out of bounds", () => {
+    const check = Compile(LoginResponse);
+    expect(check.Check(login)).toBe(true);
+    expect(new RegExp(TOKEN_PATTERN).test(login.token)).toBe(true);
+    expect(check.Check({ ...login, heartbeatIntervalMs: 1 })).toBe(false);
+    expect(check.Check({ ...login, expiresAt: "tomorrow" })).toBe(false);
+    expect(check.Check({ ...login, peer: { name: "../evil", address: "http://127.0.0.1:7001" } })).toBe(false);
+    expect(check.Check({ ...login, token: "x".repeat(5000) })).toBe(false);
+  });
+
+  it("bound every field of a search answer", () => {
+    const check = Compile(SearchResponse);
+    const result = { contentId: "a".repeat(64), name: "song.mp3", size: 1, pieceSize: 16_384, holders: [], holderCount: 0 };
+    expect(check.Check({ results: [result], total: 1, totalExact: true, nextOffset: null })).toBe(true);
+    expect(check.Check({ results: [result], total: 1, totalExact: true, nextOffset: 0 })).toBe(false);
+    expect(check.Check({ results: [{ ...result, name: "../x" }], total: 1, totalExact: true, nextOffset: null })).toBe(false);
+    expect(check.Check({ results: [{ ...result, pieceSize: 1 }], total: 1, totalExact: true, nextOffset: null })).toBe(false);
+    expect(check.Check({ results: [{ ...result, contentId: "A".repeat(64) }], total: 1, totalExact: true, nextOffset: null })).toBe(false);
+  });
+});

@@ -1,0 +1,113 @@
+// Name search on PostgreSQL: which index finds the names containing a query, and the three ways of
+// reading one page of them, cheapest first.
+
+import type pg from "pg";
+import { PG_SEARCH_FEW_CANDIDATES, PG_SEARCH_WINDOW_ROWS_PER_RESULT } from "../constants.js";
+import type { PgStatements } from "./pg-statements.js";
+import type { ContentRecord, SearchOptions, SearchPage } from "./store.js";
+
+/** Characters pg_trgm counts as part of a word (its default build keeps only alphanumerics). */
+const WORD_CHAR = /[\p{L}\p{N}]/u;
+
+/**
+ * Three ways to find the names containing the query, cheapest first:
+ * - Walk the first names in name order (an index-only scan). A query that many names contain fills
+ *   its page there: that page is the answer, and `total` a lower bound, the matches among as many
+ *   names again per match counted (up to `totalCap` of them: a bounded walk however the matches
+ *   are spread).
+ * - Otherwise read the names that contain it from a GIN index. Up to PG_SEARCH_FEW_CANDIDATES of
+ *   them: that is the answer, with the exact total.
+ * - Otherwise (many, but sparse) walk all names in order until the page is full, and count the lower
+ *   bound among the first `totalCap` names the GIN index returns.
+ * Liveness is checked per content only when some session has expired and not been swept yet (else
+ * every holder is live), which keeps the walks index-only.
+ */
+export async function searchNames(
+  db: pg.ClientBase,
+  statements: PgStatements,
+  key: string,
+  options: SearchOptions,
+  withHolders: (contentIds: readonly Buffer[]) => Promise<ContentRecord[]>,
+): Promise<SearchPage> {
+  const { limit, offset, totalCap } = options;
+  const index = indexCondition(key);
+  // Every query below is meant for an index; a sequential scan of a million names never is.
+  await db.query("SET LOCAL enable_seqscan = off");
+  const dead = await db.query<{ any: boolean }>(statements.anyExpiredSession);
+  const sql = dead.rows[0]?.any ? statements.search.checkingLiveness : statements.search.allLive;
+  const pageOf = async (ids: readonly { content_id: Buffer }[]) => withHolders(ids.map((row) => row.content_id));
+
+  const windowRows = PG_SEARCH_WINDOW_ROWS_PER_RESULT * (offset + limit + 1);
+  const first = await db.query<{ content_id: Buffer }>(sql.pageInWindow, [key, windowRows, offset, limit + 1]);
+  if (first.rows.length > limit) {
+    const counted = await db.query<{ n: number }>(sql.countInNameOrder, [key, totalCap, PG_SEARCH_WINDOW_ROWS_PER_RESULT * totalCap]);
+    return {
+      results: await pageOf(first.rows.slice(0, limit)),
+      total: Math.max(counted.rows[0]?.n ?? 0, offset + limit + 1),
+      totalExact: false,
+      hasMore: true,
+    };
+  }
+
+  const probe = await db.query<{ n: number; matches: Buffer[] }>(sql.fewMatches(index.sql), [
+    index.value,
+    key,
+    PG_SEARCH_FEW_CANDIDATES + 1,
+  ]);
+  const { n: candidates, matches } = probe.rows[0] ?? { n: 0, matches: [] };
+  if (candidates === 0) return { results: [], total: 0, totalExact: true, hasMore: false };
+  if (candidates <= PG_SEARCH_FEW_CANDIDATES) {
+    return {
+      results: await withHolders(matches.slice(offset, offset + limit)),
+      total: matches.length,
+      totalExact: true,
+      hasMore: matches.length > offset + limit,
+    };
+  }
+  const walked = await db.query<{ content_id: Buffer }>(sql.pageInNameOrder, [key, offset, limit + 1]);
+  const hasMore = walked.rows.length > limit;
+  const page = walked.rows.slice(0, limit);
+  const results = await pageOf(page);
+  if (!hasMore && (page.length > 0 || offset === 0)) {
+    return { results, total: offset + page.length, totalExact: true, hasMore };
+  }
+  const counted = await db.query<{ n: number }>(sql.countAmongCandidates(index.sql), [index.value, key, totalCap]);
+  const lowerBound = counted.rows[0]?.n ?? 0;
+  return { results, total: Math.max(lowerBound, offset + page.length + (hasMore ? 1 : 0)), totalExact: false, hasMore };
+}
+
+/**
+ * The index condition that finds the names containing `key` (lower-cased): the trigram index when
+ * pg_trgm can take a trigram from the query, else the 1-2 character substrings index (for a 1- or
+ * 2-character query, or one of punctuation). A LIKE pattern pg_trgm takes nothing from would make
+ * it read its whole index.
+ */
+function indexCondition(key: string): { sql: string; value: string | string[] } {
+  if (trigramUsable(key)) return { sql: "v.name_key LIKE $1", value: `%${key.replace(/[\\%_]/g, "\\$&")}%` };
+  const chars = [...key];
+  const grams = chars.length === 1 ? chars : chars.slice(1).map((char, i) => `${chars[i]}${char}`);
+  return { sql: "short_grams(v.name_key) @> $1::text[]", value: [...new Set(grams)] };
+}
+
+/**
+ * Whether pg_trgm extracts a trigram from LIKE '%key%': it splits the pattern into runs of word
+ * characters; a run next to a non-word character (inside the pattern) is known to start or end a word
+ * and gets pg_trgm's padding (two blanks before, one after); a run yields trigrams when, padded, it
+ * is at least three characters long.
+ */
+function trigramUsable(key: string): boolean {
+  const chars = [...key];
+  for (let start = 0; start < chars.length; ) {
+    if (!WORD_CHAR.test(chars[start] as string)) {
+      start += 1;
+      continue;
+    }
+    let end = start;
+    while (end < chars.length && WORD_CHAR.test(chars[end] as string)) end += 1;
+    const padded = end - start + (start > 0 ? 2 : 0) + (end < chars.length ? 1 : 0);
+    if (padded >= 3) return true;
+    start = end;
+  }
+  return false;
+}
+
