@@ -7,6 +7,7 @@
 // names bytes that are on disk and verified: a restart resumes without rehashing the partial file.
 import { open, readFile, readdir, rename, rm, writeFile, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
+import { hasBit, newBitfield, setBit } from "../store/bitfield.js";
 import type { Manifest } from "../store/file-store.js";
 import { bytesEqual, checkManifest, isContentId, pieceCount, pieceLength } from "../store/pieces.js";
 
@@ -76,7 +77,7 @@ export class PartialDownload {
       return undefined;
     }
     const count = pieceCount(manifest.size, manifest.pieceSize);
-    const verified = new Uint8Array(Math.ceil(count / 8));
+    const verified = newBitfield(count);
     try {
       const bits = await readFile(join(dir, `${contentId}.bits`));
       if (bits.length === verified.length) verified.set(bits);
@@ -114,7 +115,7 @@ export class PartialDownload {
       throw err;
     }
     const count = pieceCount(manifest.size, manifest.pieceSize);
-    return new PartialDownload(dir, manifest, name, fh, new Uint8Array(Math.ceil(count / 8)));
+    return new PartialDownload(dir, manifest, name, fh, newBitfield(count));
   }
 
   /**
@@ -129,10 +130,10 @@ export class PartialDownload {
     await this.#saving?.catch(() => undefined);
     const old = this.manifest;
     const count = pieceCount(manifest.size, manifest.pieceSize);
-    const kept = new Uint8Array(Math.ceil(count / 8));
+    const kept = newBitfield(count);
     if (manifest.size === old.size && manifest.pieceSize === old.pieceSize) {
       for (let i = 0; i < count; i++) {
-        if (this.has(i) && bytesEqual(manifest.pieceHashes[i]!, old.pieceHashes[i]!)) kept[i >> 3]! |= 1 << (i & 7);
+        if (this.has(i) && bytesEqual(manifest.pieceHashes[i]!, old.pieceHashes[i]!)) setBit(kept, i);
       }
     } else {
       await this.#fh.truncate(manifest.size);
@@ -153,7 +154,7 @@ export class PartialDownload {
 
   /** Whether piece `i` is verified. */
   has(i: number): boolean {
-    return (this.verified[i >> 3]! & (1 << (i & 7))) !== 0;
+    return hasBit(this.verified, i);
   }
 
   /** Bytes of all verified pieces. */
@@ -165,7 +166,7 @@ export class PartialDownload {
 
   /** Sets piece `i`'s bit (in memory; see save) once its verified bytes are written. */
   markVerified(i: number): void {
-    this.verified[i >> 3]! |= 1 << (i & 7);
+    setBit(this.verified, i);
   }
 
   /**

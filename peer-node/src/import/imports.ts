@@ -11,6 +11,7 @@ import {
   PIECE_SIZE_BYTES,
 } from "../constants.js";
 import { isDiskFull } from "../errors.js";
+import { bitfieldBytes, countBits, hasBit, newBitfield, setBit } from "../store/bitfield.js";
 import type { FileStore, Manifest, SharedFile } from "../store/file-store.js";
 import { choosePieceSize, hashFile } from "../store/pieces.js";
 import { Transfer, type TransferRegistry } from "../transfer/transfer.js";
@@ -143,7 +144,7 @@ export class Importer {
       size,
       name,
       chunkSize: this.#chunkSize,
-      received: Buffer.alloc(Math.ceil(chunkCount / 8)).toString("base64"),
+      received: Buffer.from(newBitfield(chunkCount)).toString("base64"),
       updatedAt: Date.now(),
     };
     await mkdir(this.#dir, { recursive: true });
@@ -351,7 +352,7 @@ export class Importer {
         if (state.id + STATE_SUFFIX !== file) throw new Error("state file name does not match its id");
         const bitmap = Buffer.from(state.received, "base64");
         const chunkCount = Math.ceil(state.size / state.chunkSize);
-        if (bitmap.length !== Math.ceil(chunkCount / 8)) throw new Error("chunk bitmap has the wrong length");
+        if (bitmap.length !== bitfieldBytes(chunkCount)) throw new Error("chunk bitmap has the wrong length");
         if (Date.now() - state.updatedAt > IMPORT_STALE_MS || this.#store.get(state.contentId)) {
           await rm(statePath, { force: true });
           await rm(path.join(this.#dir, state.id + PART_SUFFIX), { force: true });
@@ -396,18 +397,4 @@ function receivedList(live: LiveImport): number[] {
   const count = Math.ceil(live.state.size / live.state.chunkSize);
   for (let i = 0; i < count; i++) if (hasBit(live.bitmap, i)) out.push(i);
   return out;
-}
-
-function hasBit(bitmap: Uint8Array, i: number): boolean {
-  return ((bitmap[i >> 3] ?? 0) & (1 << (i & 7))) !== 0;
-}
-
-function setBit(bitmap: Uint8Array, i: number): void {
-  bitmap[i >> 3] = (bitmap[i >> 3] ?? 0) | (1 << (i & 7));
-}
-
-function countBits(bitmap: Uint8Array, count: number): number {
-  let n = 0;
-  for (let i = 0; i < count; i++) if (hasBit(bitmap, i)) n++;
-  return n;
 }
