@@ -1,11 +1,9 @@
 // PeerService: what this pserver offers other peers. Files are addressed by content id only; the only
 // file name that reaches the disk is a pushed manifest's name, after validateFileName, through store.adopt.
-import { createHash, randomUUID } from "node:crypto";
+import { createHash } from "node:crypto";
 import type { FileHandle } from "node:fs/promises";
-import { open, readdir, rm } from "node:fs/promises";
 import type http from "node:http";
 import http2 from "node:http2";
-import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import {
   Code,
@@ -167,9 +165,6 @@ class StreamSlots {
   }
 }
 
-/** Prefix of the partial files of incoming pushes in the store's partialDir. */
-const PUSH_PARTIAL_PREFIX = "push-";
-
 /**
  * PeerService: Ping, GetManifest, FetchPieces (rate-capped, bounded per peer) and the receiving side of
  * PushFile (ticket first, every piece verified, nothing left behind on failure).
@@ -199,8 +194,6 @@ export class PeerServiceImpl implements ServiceImpl<typeof PeerService> {
     this.#upload = limits.uploadLimiter ?? (limits.uploadBytesPerSecond ? new RateLimiter(limits.uploadBytesPerSecond, UPLOAD_BURST_MS) : undefined);
     this.#ping = makePing(deps.peerName, deps.logger);
     this.#registry = deps.registry;
-    // Pushes cut short by a crash left partial files; none of them can be resumed, so they go.
-    void this.#removeStalePushes();
   }
 
   /** The upload cap, for a transport that paces pieces itself (see pieceSenderKey). */
@@ -295,7 +288,7 @@ export class PeerServiceImpl implements ServiceImpl<typeof PeerService> {
     const conn = this.#connection(ctx);
     const it = requests[Symbol.asyncIterator]();
     let release: (() => void) | undefined;
-    let partialPath: string | undefined;
+    let partialName: string | undefined;
     let fh: FileHandle | undefined;
     let from = "";
     let transfer: Transfer | undefined;
@@ -326,8 +319,10 @@ export class PeerServiceImpl implements ServiceImpl<typeof PeerService> {
       // An incoming push is bytes arriving from another peer: the receiving tab lists it as a download.
       transfer = this.#registry?.add(new Transfer({ kind: "download", contentId: manifest.contentId, name: manifest.name, bytesTotal: manifest.size }));
       transfer?.update({ state: "running", sources: [from || "unknown peer"] });
-      partialPath = join(this.#store.partialDir, `${PUSH_PARTIAL_PREFIX}${randomUUID()}.part`);
-      fh = await open(partialPath, "wx");
+      // A scratch file: a push cut short cannot be resumed, so the store sweeps any it finds at start.
+      const scratch = await this.#store.partialDir.createScratch("push");
+      partialName = scratch.name;
+      fh = scratch.handle;
       const whole = createHash("sha256");
       const count = pieceCount(manifest.size, manifest.pieceSize);
       for (let index = 0; index < count; index++) {
@@ -364,8 +359,8 @@ export class PeerServiceImpl implements ServiceImpl<typeof PeerService> {
       await fh.datasync();
       await fh.close();
       fh = undefined;
-      const stored = await this.#store.adopt({ tempPath: partialPath, name: manifest.name, manifest });
-      partialPath = undefined; // now in the folder
+      const stored = await this.#store.adopt({ tempPath: scratch.path, name: manifest.name, manifest });
+      partialName = undefined; // now in the folder
       transfer?.finish("completed");
       this.#logger.info({ from, contentId: stored.contentId, name: stored.name }, "push received");
       return create(PushFileResponseSchema, { contentId: stored.contentId, storedName: stored.name, bytesReceived: BigInt(manifest.size) });
@@ -376,7 +371,7 @@ export class PeerServiceImpl implements ServiceImpl<typeof PeerService> {
     } finally {
       release?.();
       await fh?.close().catch(() => undefined);
-      if (partialPath) await rm(partialPath, { force: true }).catch(() => undefined);
+      if (partialName) await this.#store.partialDir.remove(partialName).catch(() => undefined);
       // Stop reading the rest of a refused push.
       void it.return?.()?.catch?.(() => undefined);
     }
@@ -453,15 +448,6 @@ export class PeerServiceImpl implements ServiceImpl<typeof PeerService> {
       this.#logger.warn({ rpc, code: Code[ce.code], msg: ce.rawMessage, ...extra }, "PeerService call refused");
     }
     return ce;
-  }
-
-  async #removeStalePushes(): Promise<void> {
-    try {
-      const stale = (await readdir(this.#store.partialDir)).filter((n) => n.startsWith(PUSH_PARTIAL_PREFIX));
-      for (const name of stale) await rm(join(this.#store.partialDir, name), { force: true });
-    } catch (err) {
-      this.#logger.debug({ err }, "could not clean stale push files");
-    }
   }
 }
 
