@@ -46,8 +46,10 @@ export class PieceWorker {
       (script) => {
         if (this.#dead) return; // destroyed before it started
         // Not unref()'d: a download waiting for its worker must keep the process alive; every end path
-        // (finish, destroy) terminates it.
-        const worker = new Worker(script, { workerData });
+        // (finish, destroy) terminates it. No execArgv of ours: the thread runs a plain bundle, and a
+        // loader or preload given to this process (tsx, a test harness's --import of a .ts file) would
+        // only cost memory there, or fail to load without the loader it came with.
+        const worker = new Worker(script, { workerData, execArgv: [] });
         worker.on("message", (r: PieceReply) => {
           const p = this.#pending.get(r.id);
           if (!p) return;
