@@ -72,7 +72,7 @@ export function renderMarkdown(rows: readonly ScenarioRow[], ctx: RunContext): s
   out.push(
     "## How these figures were made",
     "",
-    "- Faults: separate processes started with `node --import tsx server/src/main.ts` and `peer-node/src/cli.ts serve`, " +
+    "- Faults: separate processes started with `node --import tsx server/src/main.ts` and `peer-node/src/cli/main.ts serve`, " +
       "killed with SIGKILL (a frozen process is SIGSTOPped first so the kill lands at the measured point). Files are random bytes; " +
       "\"bytes compared\" is what was hashed (SHA-256) against the original after the scenario.",
     "- Nothing unverified in a shared folder: a watcher lists the downloader's shared folder every 25 ms during the transfer; any entry other than the " +

@@ -4,8 +4,9 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createHash, randomFillSync } from "node:crypto";
 import { link, mkdir, open, rm, utimes } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { bundle } from "../bin/bundle.js";
+import { bundle, WORKERS } from "../bin/bundle.js";
 import { PSERVER_NODE_FLAGS, pserverEnv } from "../bin/node-flags.js";
+import { PIPELINE_WORKERS } from "./pipelines-protocol.js";
 
 export const MiB = 1024 * 1024;
 const children = new Set<ChildProcess>();
@@ -58,7 +59,8 @@ export async function start(
   pattern: RegExp,
   env: NodeJS.ProcessEnv = {},
 ): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
-  if (!bundles.has(script)) bundles.set(script, bundle(join("bench", script), `bench-${script.replace(/\.ts$/, "")}`));
+  // Every program gets every worker thread beside it (a download's piece worker, the pipelines' threads).
+  if (!bundles.has(script)) bundles.set(script, bundle(join("bench", script), `bench-${script.replace(/\.ts$/, "")}`, undefined, { ...WORKERS, ...PIPELINE_WORKERS }));
   const file = await bundles.get(script)!;
   // With the pserver's Node flags and environment, the raw baseline's processes too: the same runtime on both sides.
   // BENCH_NODE_FLAGS: more Node/V8 flags for this process (variants.ts tries runtime flags this way;

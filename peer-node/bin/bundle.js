@@ -1,26 +1,46 @@
-// Makes one JavaScript file of a peer-node entry point for plain Node, with esbuild: our TypeScript and
-// the workspace's @p2p/* sources (the generated protocol code) are bundled, npm packages are not.
+// Makes JavaScript files of peer-node entry points for plain Node, with esbuild: our TypeScript and the
+// workspace's @p2p/* sources (the generated protocol code) are bundled, npm packages are not.
 //
 // Why: every pserver used to run its TypeScript through tsx's loader, which cost ~35 MiB of RSS per
-// process (64 instead of 100 MB before any transfer; bench, issue 4). Bundling takes ~50 ms, so it runs
-// on every start and the bundle is never older than the sources: there is no build step to forget.
+// process (64 instead of 100 MB before any transfer, measured with the transfer benchmark). Bundling
+// takes ~50 ms, so it runs on every start and the bundle is never older than the sources: there is no
+// build step to forget.
+//
+// Worker threads are entry points of their own: a thread runs a file, and that file is a bundle made
+// beside the bundle that starts it, every time that one is made (src/worker-script.ts finds it there).
+import { randomUUID } from "node:crypto";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
 const packageDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const distDir = path.join(packageDir, "dist");
+
+/** peer-node's worker threads: bundle name -> source (relative to peer-node/). */
+export const WORKERS = { "piece-worker-thread": "src/download/piece-worker-thread.ts" };
 
 /**
- * Bundles `entry` (relative to peer-node/) into peer-node/dist/<name>.mjs, with a source map beside it,
- * and returns the bundle's path. Concurrent starts are safe: each writes its own temporary files and
- * renames them into place, and an unchanged bundle is not rewritten.
+ * Bundles `entry` (relative to peer-node/) into <outDir>/<name>.mjs, and each of `workers` into
+ * <outDir>/<its name>.mjs, with source maps beside them; returns the entry's bundle path. Concurrent
+ * starts are safe: each writes its own temporary files and renames them into place, and an unchanged
+ * bundle is not rewritten.
  */
-export async function bundle(entry, name, outDir = path.join(packageDir, "dist")) {
-  const outfile = path.join(outDir, `${name}.mjs`);
+export async function bundle(entry, name, outDir = distDir, workers = WORKERS) {
+  await bundleEntries({ [name]: entry, ...workers }, outDir);
+  return path.join(outDir, `${name}.mjs`);
+}
+
+/** Bundles only `workers` into <outDir>: for code that runs from the TypeScript sources (tests, tsx). */
+export async function bundleWorkers(workers = WORKERS, outDir = distDir) {
+  await bundleEntries(workers, outDir);
+}
+
+async function bundleEntries(entries, outDir) {
   const result = await build({
-    entryPoints: [path.resolve(packageDir, entry)],
-    outfile,
+    entryPoints: Object.fromEntries(Object.entries(entries).map(([name, source]) => [name, path.resolve(packageDir, source)])),
+    outdir: outDir,
+    outExtension: { ".js": ".mjs" },
     bundle: true,
     write: false,
     platform: "node",
@@ -42,9 +62,9 @@ export async function bundle(entry, name, outDir = path.join(packageDir, "dist")
   for (const file of result.outputFiles) {
     const current = await readFile(file.path).catch(() => undefined);
     if (current?.equals(file.contents)) continue;
-    const temporary = `${file.path}.${process.pid}.tmp`;
+    // Unique per call: test files in threads of one process may bundle at the same moment.
+    const temporary = `${file.path}.${process.pid}.${randomUUID()}.tmp`;
     await writeFile(temporary, file.contents);
     await rename(temporary, file.path);
   }
-  return outfile;
 }

@@ -6,6 +6,6 @@ import { pathToFileURL } from "node:url";
 import { bundle } from "./bundle.js";
 
 process.setSourceMapsEnabled(true);
-const file = await bundle("src/cli.ts", "peer-node");
+const file = await bundle("src/cli/main.ts", "peer-node");
 const { runFromProcess } = await import(pathToFileURL(file).href);
 await runFromProcess();

@@ -15,7 +15,7 @@ import { closeRpcSessions, peerClient, sessionClient, type Protocol, type Sessio
 import { waitFor } from "./wait.js";
 
 const DIRECTORY_MAIN = path.join(REPO_ROOT, "server", "src", "main.ts");
-const PSERVER_CLI = path.join(REPO_ROOT, "peer-node", "src", "cli.ts");
+const PSERVER_CLI = path.join(REPO_ROOT, "peer-node", "src", "cli", "main.ts");
 const LYING_PSERVER = fileURLToPath(new URL("../lying-pserver.ts", import.meta.url));
 
 /** Settings of a directory process (flags of server/src/config.ts). */

@@ -3,6 +3,7 @@
 // never show anything unverified in its shared folder; the table reports the pieces fetched twice.
 import { readFile } from "node:fs/promises";
 import path from "node:path";
+import { countBits } from "@p2p/peer-node";
 import { PIECE_SIZE_BYTES } from "../constants.js";
 import { TransferState } from "../gen.js";
 import { Cluster } from "../harness/cluster.js";
@@ -24,10 +25,7 @@ export interface DownloaderKillOptions {
 /** Pieces marked verified in a download's saved bitfield (the pserver's resume state), or 0 when there is none. */
 async function savedPieces(sharedDir: string, contentId: string): Promise<number> {
   const bits = await readFile(path.join(sharedDir, PARTIAL_DIR_NAME, `${contentId}.bits`)).catch(() => undefined);
-  if (!bits) return 0;
-  let count = 0;
-  for (const byte of bits) for (let b = byte; b !== 0; b &= b - 1) count++;
-  return count;
+  return bits ? countBits(bits) : 0;
 }
 
 /** Runs the scenario; throws with what went wrong. */

@@ -1,13 +1,14 @@
-// The on-disk state of one unfinished download, in the store's partial folder (same filesystem as the
-// shared folder, so the final move is an atomic rename):
+// The on-disk state of one unfinished download, in the store's partial folder (partial-folder.ts; same
+// filesystem as the shared folder, so the final move is an atomic rename):
 //   <contentId>.part           the file's bytes, written piece by piece at their offsets
 //   <contentId>.manifest.json  the manifest being fetched (written once) and the wanted name
 //   <contentId>.bits           one bit per verified piece, replaced atomically
 // A piece's bit is saved only after its bytes were datasync'd, so after a crash or kill every saved bit
 // names bytes that are on disk and verified: a restart resumes without rehashing the partial file.
-import { open, readFile, readdir, rename, rm, writeFile, type FileHandle } from "node:fs/promises";
-import { join } from "node:path";
+import { open, readFile, type FileHandle } from "node:fs/promises";
+import { hasBit, newBitfield, setBit } from "../store/bitfield.js";
 import type { Manifest } from "../store/file-store.js";
+import type { PartialFolder } from "../store/partial-folder.js";
 import { bytesEqual, checkManifest, isContentId, pieceCount, pieceLength } from "../store/pieces.js";
 
 interface ManifestFileV1 {
@@ -26,26 +27,26 @@ export class PartialDownload {
   /** The name the file gets in the shared folder (already sanitized). */
   readonly name: string;
   readonly partPath: string;
-  readonly #dir: string;
+  readonly #dir: PartialFolder;
   readonly #fh: FileHandle;
   /** Bits of pieces verified and written (not necessarily saved yet). */
   readonly verified: Uint8Array;
   #saving: Promise<void> | undefined;
   #saveAgain = false;
 
-  private constructor(dir: string, manifest: Manifest, name: string, fh: FileHandle, verified: Uint8Array) {
+  private constructor(dir: PartialFolder, manifest: Manifest, name: string, fh: FileHandle, verified: Uint8Array) {
     this.#dir = dir;
     this.manifest = manifest;
     this.name = name;
-    this.partPath = join(dir, `${manifest.contentId}.part`);
+    this.partPath = dir.pathOf(`${manifest.contentId}.part`);
     this.#fh = fh;
     this.verified = verified;
   }
 
   /** Content ids with saved download state in a partial folder. */
-  static async list(dir: string): Promise<string[]> {
+  static async list(dir: PartialFolder): Promise<string[]> {
     const ids: string[] = [];
-    for (const entry of await readdir(dir).catch(() => [] as string[])) {
+    for (const entry of await dir.list()) {
       const id = entry.replace(/\.manifest\.json$/, "");
       if (id !== entry && isContentId(id)) ids.push(id);
     }
@@ -53,18 +54,16 @@ export class PartialDownload {
   }
 
   /** Removes a download's files (any that exist). */
-  static async remove(dir: string, contentId: string): Promise<void> {
-    for (const suffix of [".part", ".manifest.json", ".bits", ".bits.tmp"]) {
-      await rm(join(dir, `${contentId}${suffix}`), { force: true });
-    }
+  static async remove(dir: PartialFolder, contentId: string): Promise<void> {
+    await dir.remove(...[".part", ".manifest.json", ".bits"].map((suffix) => `${contentId}${suffix}`));
   }
 
   /** Loads saved state; undefined when there is none or it is unusable (then its files are removed). */
-  static async load(dir: string, contentId: string): Promise<PartialDownload | undefined> {
+  static async load(dir: PartialFolder, contentId: string): Promise<PartialDownload | undefined> {
     let manifest: Manifest;
     let name: string;
     try {
-      const raw = JSON.parse(await readFile(join(dir, `${contentId}.manifest.json`), "utf8")) as ManifestFileV1;
+      const raw = JSON.parse(await readFile(dir.pathOf(`${contentId}.manifest.json`), "utf8")) as ManifestFileV1;
       if (raw.version !== 1) throw new Error("unknown version");
       const all = Buffer.from(raw.pieceHashes, "base64");
       const hashes: Buffer[] = [];
@@ -76,16 +75,16 @@ export class PartialDownload {
       return undefined;
     }
     const count = pieceCount(manifest.size, manifest.pieceSize);
-    const verified = new Uint8Array(Math.ceil(count / 8));
+    const verified = newBitfield(count);
     try {
-      const bits = await readFile(join(dir, `${contentId}.bits`));
+      const bits = await readFile(dir.pathOf(`${contentId}.bits`));
       if (bits.length === verified.length) verified.set(bits);
     } catch {
       // No bits saved yet: nothing verified.
     }
     let fh: FileHandle;
     try {
-      fh = await open(join(dir, `${contentId}.part`), "r+");
+      fh = await open(dir.pathOf(`${contentId}.part`), "r+");
       const st = await fh.stat();
       if (st.size !== manifest.size) {
         // Not the file the bits describe (truncated by hand?): start over rather than trust it.
@@ -94,19 +93,17 @@ export class PartialDownload {
       }
     } catch {
       verified.fill(0);
-      fh = await open(join(dir, `${contentId}.part`), "w+");
-      await fh.truncate(manifest.size);
+      fh = await dir.create(`${contentId}.part`, manifest.size);
     }
     return new PartialDownload(dir, manifest, name, fh, verified);
   }
 
   /** Starts a download's state from scratch (replacing any old state of the same content). */
-  static async create(dir: string, manifest: Manifest, name: string): Promise<PartialDownload> {
+  static async create(dir: PartialFolder, manifest: Manifest, name: string): Promise<PartialDownload> {
     await PartialDownload.remove(dir, manifest.contentId);
-    const fh = await open(join(dir, `${manifest.contentId}.part`), "w+");
+    // Sparse: blocks are allocated as pieces land; free space was checked before.
+    const fh = await dir.create(`${manifest.contentId}.part`, manifest.size);
     try {
-      // Sparse: blocks are allocated as pieces land; free space was checked before.
-      await fh.truncate(manifest.size);
       await writeManifest(dir, manifest, name);
     } catch (err) {
       await fh.close();
@@ -114,7 +111,7 @@ export class PartialDownload {
       throw err;
     }
     const count = pieceCount(manifest.size, manifest.pieceSize);
-    return new PartialDownload(dir, manifest, name, fh, new Uint8Array(Math.ceil(count / 8)));
+    return new PartialDownload(dir, manifest, name, fh, newBitfield(count));
   }
 
   /**
@@ -129,19 +126,17 @@ export class PartialDownload {
     await this.#saving?.catch(() => undefined);
     const old = this.manifest;
     const count = pieceCount(manifest.size, manifest.pieceSize);
-    const kept = new Uint8Array(Math.ceil(count / 8));
+    const kept = newBitfield(count);
     if (manifest.size === old.size && manifest.pieceSize === old.pieceSize) {
       for (let i = 0; i < count; i++) {
-        if (this.has(i) && bytesEqual(manifest.pieceHashes[i]!, old.pieceHashes[i]!)) kept[i >> 3]! |= 1 << (i & 7);
+        if (this.has(i) && bytesEqual(manifest.pieceHashes[i]!, old.pieceHashes[i]!)) setBit(kept, i);
       }
     } else {
       await this.#fh.truncate(manifest.size);
     }
     // As in save(): every saved bit names bytes already on disk.
     await this.#fh.datasync();
-    const bits = join(this.#dir, `${manifest.contentId}.bits`);
-    await writeFile(`${bits}.tmp`, kept);
-    await rename(`${bits}.tmp`, bits);
+    await this.#dir.writeAtomically(`${manifest.contentId}.bits`, kept);
     await writeManifest(this.#dir, manifest, this.name);
     return new PartialDownload(this.#dir, manifest, this.name, this.#fh, kept);
   }
@@ -153,7 +148,7 @@ export class PartialDownload {
 
   /** Whether piece `i` is verified. */
   has(i: number): boolean {
-    return (this.verified[i >> 3]! & (1 << (i & 7))) !== 0;
+    return hasBit(this.verified, i);
   }
 
   /** Bytes of all verified pieces. */
@@ -165,7 +160,7 @@ export class PartialDownload {
 
   /** Sets piece `i`'s bit (in memory; see save) once its verified bytes are written. */
   markVerified(i: number): void {
-    this.verified[i >> 3]! |= 1 << (i & 7);
+    setBit(this.verified, i);
   }
 
   /**
@@ -182,9 +177,7 @@ export class PartialDownload {
         this.#saveAgain = false;
         const snapshot = Buffer.from(this.verified);
         await this.#fh.datasync();
-        const path = join(this.#dir, `${this.manifest.contentId}.bits`);
-        await writeFile(`${path}.tmp`, snapshot);
-        await rename(`${path}.tmp`, path);
+        await this.#dir.writeAtomically(`${this.manifest.contentId}.bits`, snapshot);
       } while (this.#saveAgain);
     })().finally(() => {
       this.#saving = undefined;
@@ -213,7 +206,7 @@ export class PartialDownload {
 }
 
 /** Writes (or atomically replaces) a download's manifest file. */
-async function writeManifest(dir: string, manifest: Manifest, name: string): Promise<void> {
+async function writeManifest(dir: PartialFolder, manifest: Manifest, name: string): Promise<void> {
   const body: ManifestFileV1 = {
     version: 1,
     name,
@@ -222,7 +215,5 @@ async function writeManifest(dir: string, manifest: Manifest, name: string): Pro
     pieceSize: manifest.pieceSize,
     pieceHashes: Buffer.concat(manifest.pieceHashes.map((h) => Buffer.from(h.buffer, h.byteOffset, h.byteLength))).toString("base64"),
   };
-  const path = join(dir, `${manifest.contentId}.manifest.json`);
-  await writeFile(`${path}.tmp`, JSON.stringify(body));
-  await rename(`${path}.tmp`, path);
+  await dir.writeAtomically(`${manifest.contentId}.manifest.json`, JSON.stringify(body));
 }

@@ -8,122 +8,13 @@
 // write it at its offset and, when it is the next piece in file order, feeds it to the whole-file hash
 // straight from the slot; pieces that arrived early are read back from the page cache when their turn
 // comes. Nothing is allocated per piece on either thread.
+//
+// The thread's code is piece-worker-thread.ts, run from its own bundle (worker-script.ts says why).
 import { Worker } from "node:worker_threads";
 import type { Manifest } from "../store/file-store.js";
 import type { PieceSlot } from "../pieces/piece-ring.js";
-
-// Plain JavaScript, run with eval: it works whatever loader runs the TypeScript around it.
-const WORKER_SOURCE = `
-const { parentPort, workerData } = require("node:worker_threads");
-const fs = require("node:fs");
-const crypto = require("node:crypto");
-const { path, size, pieceSize, hashes, have } = workerData;
-const count = Math.ceil(size / pieceSize);
-const fd = fs.openSync(path, "r+");
-const written = new Uint8Array(Math.ceil(count / 8));
-written.set(have);
-const whole = crypto.createHash("sha256");
-let cursor = 0;
-const readBuf = Buffer.allocUnsafe(pieceSize);
-const has = (i) => (written[i >> 3] & (1 << (i & 7))) !== 0;
-const lengthOf = (i) => Math.min(pieceSize, size - i * pieceSize);
-
-function advance() {
-  while (cursor < count && has(cursor)) {
-    const len = lengthOf(cursor);
-    let done = 0;
-    while (done < len) {
-      const n = fs.readSync(fd, readBuf, done, len - done, cursor * pieceSize + done);
-      if (n === 0) throw new Error("the partial file is shorter than its manifest");
-      done += n;
-    }
-    whole.update(readBuf.subarray(0, len));
-    cursor++;
-  }
-}
-
-// Writes go to the thread pool (fs.write): this thread hashes the next piece while the disk takes the
-// last one. Writing here with writeSync made this thread the download's bottleneck (4.3 of ~5 s per GiB
-// on a 2-core machine, bench of issue 4). A piece is answered only once its write has landed.
-let pendingWrites = 0;
-let finishWaiting = null;
-
-function writeAll(data, position, done) {
-  let at = 0;
-  const step = () =>
-    fs.write(fd, data, at, data.length - at, position + at, (err, n) => {
-      if (err) return done(err);
-      at += n;
-      if (at < data.length) step();
-      else done(null);
-    });
-  step();
-}
-
-// Every answer to a piece gives its slot's memory back.
-function answer(m, reply) {
-  parentPort.postMessage({ id: m.id, buffer: m.buffer, ...reply }, m.buffer ? [m.buffer] : []);
-}
-
-function fail(m, err) {
-  answer(m, { error: String((err && err.message) || err), code: err && err.code });
-}
-
-function finish(m) {
-  advance();
-  if (cursor !== count) throw new Error("the whole-file hash was asked for before every piece was written");
-  fs.closeSync(fd);
-  answer(m, { digest: whole.digest("hex") });
-}
-
-parentPort.on("message", (m) => {
-  try {
-    if (m.type === "piece") {
-      const data = Buffer.from(m.buffer, m.offset, m.length);
-      const i = m.i;
-      const digest = crypto.createHash("sha256").update(data).digest();
-      if (data.length !== lengthOf(i) || !digest.equals(hashes.subarray(i * 32, i * 32 + 32))) {
-        answer(m, { ok: false });
-        return;
-      }
-      pendingWrites++;
-      writeAll(data, i * pieceSize, (err) => {
-        pendingWrites--;
-        try {
-          if (err) throw err;
-          written[i >> 3] |= 1 << (i & 7);
-          // Next in file order: hash it from the slot (the caller keeps it until answered).
-          if (i === cursor) {
-            whole.update(data);
-            cursor++;
-          }
-          advance();
-          answer(m, { ok: true });
-        } catch (e) {
-          fail(m, e);
-        }
-        if (pendingWrites === 0 && finishWaiting) {
-          const f = finishWaiting;
-          finishWaiting = null;
-          try {
-            finish(f);
-          } catch (e) {
-            fail(f, e);
-          }
-        }
-      });
-    } else if (m.type === "start") {
-      advance(); // a resumed download: hash the verified prefix while new pieces queue up
-      answer(m, { ok: true });
-    } else if (m.type === "finish") {
-      if (pendingWrites > 0) finishWaiting = m;
-      else finish(m);
-    }
-  } catch (err) {
-    fail(m, err);
-  }
-});
-`;
+import { workerScript } from "../worker-script.js";
+import type { PieceJob, PieceReply, PieceWorkerData } from "./piece-worker-protocol.js";
 
 /** An I/O failure inside the worker, with the errno code (ENOSPC...) when there was one. */
 export class PieceWorkerError extends Error {
@@ -135,20 +26,12 @@ export class PieceWorkerError extends Error {
   }
 }
 
-interface Reply {
-  id: number;
-  ok?: boolean;
-  digest?: string;
-  error?: string;
-  code?: string;
-  /** A piece's slot memory, given back. */
-  buffer?: ArrayBuffer;
-}
-
 /** The worker of one download: verifies and writes pieces, and computes the whole-file hash on the way. */
 export class PieceWorker {
-  readonly #worker: Worker;
-  readonly #pending = new Map<number, { resolve: (r: Reply) => void; reject: (e: Error) => void; slot?: PieceSlot }>();
+  /** Undefined until its script is found (a moment, or a bundling when run from the sources). */
+  #worker: Worker | undefined;
+  readonly #started: Promise<void>;
+  readonly #pending = new Map<number, { resolve: (r: PieceReply) => void; reject: (e: Error) => void; slot?: PieceSlot }>();
   #nextId = 0;
   #dead: Error | undefined;
 
@@ -158,32 +41,30 @@ export class PieceWorker {
    */
   constructor(path: string, manifest: Manifest, have: Uint8Array) {
     const hashes = Buffer.concat(manifest.pieceHashes.map((h) => Buffer.from(h.buffer, h.byteOffset, h.byteLength)));
-    // Not unref()'d: a download waiting for its worker must keep the process alive; every end path
-    // (finish, destroy) terminates it.
-    this.#worker = new Worker(WORKER_SOURCE, {
-      eval: true,
-      workerData: { path, size: manifest.size, pieceSize: manifest.pieceSize, hashes, have },
-    });
-    this.#worker.on("message", (r: Reply) => {
-      const p = this.#pending.get(r.id);
-      if (!p) return;
-      this.#pending.delete(r.id);
-      p.slot?.restore(r.buffer);
-      if (r.error !== undefined) p.reject(new PieceWorkerError(r.error, r.code));
-      else p.resolve(r);
-    });
-    const fail = (err: Error) => {
-      this.#dead ??= err;
-      for (const p of this.#pending.values()) {
-        // The slot's memory died with the worker: the slot gets new memory.
-        p.slot?.restore();
-        p.reject(err);
-      }
-      this.#pending.clear();
-    };
-    this.#worker.on("error", fail);
-    this.#worker.on("exit", () => fail(new Error("the piece worker stopped")));
-    void this.#call({ type: "start" }).catch(() => undefined);
+    const workerData: PieceWorkerData = { path, size: manifest.size, pieceSize: manifest.pieceSize, hashes, have };
+    this.#started = workerScript("piece-worker-thread").then(
+      (script) => {
+        if (this.#dead) return; // destroyed before it started
+        // Not unref()'d: a download waiting for its worker must keep the process alive; every end path
+        // (finish, destroy) terminates it. No execArgv of ours: the thread runs a plain bundle, and a
+        // loader or preload given to this process (tsx, a test harness's --import of a .ts file) would
+        // only cost memory there, or fail to load without the loader it came with.
+        const worker = new Worker(script, { workerData, execArgv: [] });
+        worker.on("message", (r: PieceReply) => {
+          const p = this.#pending.get(r.id);
+          if (!p) return;
+          this.#pending.delete(r.id);
+          p.slot?.restore(r.buffer);
+          if ("error" in r) p.reject(new PieceWorkerError(r.error, r.code));
+          else p.resolve(r);
+        });
+        worker.on("error", (err) => this.#fail(err));
+        worker.on("exit", () => this.#fail(new Error("the piece worker stopped")));
+        this.#worker = worker;
+      },
+      (err: Error) => this.#fail(err),
+    );
+    void this.#call((id) => ({ type: "start", id })).catch(() => undefined);
   }
 
   /**
@@ -192,15 +73,16 @@ export class PieceWorker {
    * slot's memory is lent to the worker until this settles; the caller releases the slot.
    */
   async verifyAndWrite(i: number, slot: PieceSlot, offset: number, length: number): Promise<boolean> {
-    const r = await this.#call({ type: "piece", i, offset, length }, slot);
-    return r.ok === true;
+    const r = await this.#call((id) => ({ type: "piece", id, i, offset, length, buffer: slot.lend() }), slot);
+    return "ok" in r && r.ok;
   }
 
   /** The hex SHA-256 of the whole file, once every piece is written. */
   async finish(): Promise<string> {
     try {
-      const r = await this.#call({ type: "finish" });
-      return r.digest!;
+      const r = await this.#call((id) => ({ type: "finish", id }));
+      if (!("digest" in r)) throw new PieceWorkerError("the piece worker answered finish without a digest", undefined);
+      return r.digest;
     } finally {
       this.destroy();
     }
@@ -208,18 +90,35 @@ export class PieceWorker {
 
   /** Stops the worker (cancel, failure, shutdown, or after finish). */
   destroy(): void {
-    void this.#worker.terminate();
+    if (this.#worker) void this.#worker.terminate();
+    else this.#fail(new Error("the piece worker stopped"));
   }
 
-  /** Sends a job; with `slot`, its memory goes along (transferred) and comes back with the answer. */
-  #call(msg: Record<string, unknown>, slot?: PieceSlot): Promise<Reply> {
+  /** Fails every job in flight: the worker is gone, and with it the memory of the slots it held. */
+  #fail(err: Error): void {
+    this.#dead ??= err;
+    for (const p of this.#pending.values()) {
+      // The slot's memory died with the worker: the slot gets new memory.
+      p.slot?.restore();
+      p.reject(err);
+    }
+    this.#pending.clear();
+  }
+
+  /**
+   * Sends the job `make` builds for its id; with `slot`, the job carries the slot's memory (transferred,
+   * no copy) and the answer brings it back.
+   */
+  #call(make: (id: number) => PieceJob, slot?: PieceSlot): Promise<PieceReply> {
     if (this.#dead) return Promise.reject(this.#dead);
     const id = ++this.#nextId;
-    return new Promise<Reply>((resolve, reject) => {
+    return new Promise<PieceReply>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject, slot });
-      if (!slot) return this.#worker.postMessage({ ...msg, id });
-      const buffer = slot.lend();
-      this.#worker.postMessage({ ...msg, id, buffer }, [buffer]);
+      const job = make(id);
+      const transfer = job.type === "piece" ? [job.buffer] : [];
+      if (this.#worker) this.#worker.postMessage(job, transfer);
+      // Not started yet: jobs wait for it in the order they came (the thread sees "start" first).
+      else void this.#started.then(() => (this.#dead ? undefined : this.#worker!.postMessage(job, transfer)));
     });
   }
 }

@@ -1,6 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { mkdir, open, readdir, readFile, rename, rm, writeFile, type FileHandle } from "node:fs/promises";
-import path from "node:path";
+import { open, readFile, type FileHandle } from "node:fs/promises";
 import type { Logger } from "pino";
 import {
   DISK_FREE_RESERVE_BYTES,
@@ -11,7 +10,9 @@ import {
   PIECE_SIZE_BYTES,
 } from "../constants.js";
 import { isDiskFull } from "../errors.js";
+import { bitfieldBytes, countBits, hasBit, newBitfield, setBit } from "../store/bitfield.js";
 import type { FileStore, Manifest, SharedFile } from "../store/file-store.js";
+import type { PartialFolder } from "../store/partial-folder.js";
 import { choosePieceSize, hashFile } from "../store/pieces.js";
 import { Transfer, type TransferRegistry } from "../transfer/transfer.js";
 import { AlreadyExistsError, IntegrityError, InvalidInputError, LimitError, NotFoundError, PreconditionError } from "../rpc/client-errors.js";
@@ -35,7 +36,7 @@ export interface ImportTicket {
   readonly receivedChunks: number[];
 }
 
-/** What survives a restart, in `<partialDir>/imports/<id>.json`. */
+/** What survives a restart, in `imports/<id>.json` of the store's partial folder. */
 interface ImportState {
   readonly id: string;
   readonly contentId: string;
@@ -51,8 +52,11 @@ interface LiveImport {
   readonly state: ImportState;
   readonly bitmap: Uint8Array;
   readonly transfer: Transfer;
+  /** The partial file's name in the store's partial folder, and its path. */
+  readonly partName: string;
   readonly partPath: string;
-  readonly statePath: string;
+  /** The state file's name in the store's partial folder. */
+  readonly stateName: string;
   /** The open partial file; a promise, so parallel chunks share one open() instead of racing. */
   handle: Promise<FileHandle> | undefined;
   bytesReceived: number;
@@ -64,12 +68,16 @@ interface LiveImport {
 }
 
 const CONTENT_ID = /^[0-9a-f]{64}$/;
+/** The subfolder of the store's partial folder that imports keep their files in. */
+const IMPORTS_SUBFOLDER = "imports";
 const STATE_SUFFIX = ".json";
 const PART_SUFFIX = ".part";
+/** Name in the partial folder of an import's file with `suffix`. */
+const stagedName = (id: string, suffix: string) => `${IMPORTS_SUBFOLDER}/${id}${suffix}`;
 
 /**
  * Brings files from the browser into the shared folder in chunks (BeginImport/ImportChunk/FinishImport).
- * Each import is a sparse partial file plus a small state file in the store's partialDir, so it can be
+ * Each import is a sparse partial file plus a small state file in the store's partial folder, so it can be
  * resumed after a pserver restart: BeginImport with the same content id and size finds it again.
  * Nothing enters the shared folder before its whole-file SHA-256 equals the promised content id.
  */
@@ -79,7 +87,7 @@ export class Importer {
   readonly #validateName: NameValidator;
   readonly #logger: Logger;
   readonly #chunkSize: number;
-  readonly #dir: string;
+  readonly #dir: PartialFolder;
   readonly #imports = new Map<string, LiveImport>();
   /** Unfinished imports each client session began, for the per-session limit. */
   readonly #bySession = new Map<string, Set<string>>();
@@ -90,7 +98,7 @@ export class Importer {
     this.#validateName = options.validateName;
     this.#logger = options.logger.child({ component: "importer" });
     this.#chunkSize = options.chunkSizeBytes ?? IMPORT_CHUNK_SIZE_BYTES;
-    this.#dir = path.join(options.store.partialDir, "imports");
+    this.#dir = options.store.partialDir;
   }
 
   /** Opens the importer and picks up the unfinished imports a previous run left (stale ones are discarded). */
@@ -143,18 +151,12 @@ export class Importer {
       size,
       name,
       chunkSize: this.#chunkSize,
-      received: Buffer.alloc(Math.ceil(chunkCount / 8)).toString("base64"),
+      received: Buffer.from(newBitfield(chunkCount)).toString("base64"),
       updatedAt: Date.now(),
     };
-    await mkdir(this.#dir, { recursive: true });
     const live = this.#track(state, 0);
     // A sparse file of the final size: chunks land at their offsets in any order.
-    const handle = await open(live.partPath, "w");
-    try {
-      await handle.truncate(size);
-    } finally {
-      await handle.close();
-    }
+    await (await this.#dir.create(live.partName, size)).close();
     await this.#persist(live);
     this.#own(sessionId, id);
     this.#logger.info({ importId: id, contentId, size }, "import started");
@@ -229,7 +231,7 @@ export class Importer {
       }
       const file = await this.#store.adopt({ tempPath: live.partPath, name: live.state.name, manifest });
       await this.#forget(live);
-      await rm(live.statePath, { force: true });
+      await this.#dir.remove(live.stateName);
       live.transfer.finish("completed");
       this.#logger.info({ importId, contentId: file.contentId, name: file.name }, "import completed");
       return file;
@@ -276,8 +278,9 @@ export class Importer {
       state,
       bitmap: new Uint8Array(Buffer.from(state.received, "base64")),
       transfer,
-      partPath: path.join(this.#dir, state.id + PART_SUFFIX),
-      statePath: path.join(this.#dir, state.id + STATE_SUFFIX),
+      partName: stagedName(state.id, PART_SUFFIX),
+      partPath: this.#dir.pathOf(stagedName(state.id, PART_SUFFIX)),
+      stateName: stagedName(state.id, STATE_SUFFIX),
       handle: undefined,
       bytesReceived,
       writes: new Set(),
@@ -307,11 +310,7 @@ export class Importer {
     if (!live.dirty || live.phase === "gone") return;
     live.dirty = false;
     live.state.received = Buffer.from(live.bitmap).toString("base64");
-    const tmp = `${live.statePath}.tmp`;
-    live.saving = (async () => {
-      await writeFile(tmp, JSON.stringify(live.state));
-      await rename(tmp, live.statePath);
-    })().finally(() => (live.saving = undefined));
+    live.saving = this.#dir.writeAtomically(live.stateName, JSON.stringify(live.state)).finally(() => (live.saving = undefined));
     await live.saving;
   }
 
@@ -325,36 +324,27 @@ export class Importer {
   async #discard(live: LiveImport): Promise<void> {
     await this.#forget(live);
     await live.saving?.catch(() => undefined);
-    await rm(live.partPath, { force: true });
-    await rm(live.statePath, { force: true });
-    await rm(`${live.statePath}.tmp`, { force: true });
+    await this.#dir.remove(live.partName, live.stateName);
   }
 
+  /** Picks up the imports a previous run left; sweeps those that can never finish (with a log line). */
   async #load(): Promise<void> {
-    let names: string[];
-    try {
-      names = await readdir(this.#dir);
-    } catch {
-      return;
-    }
+    const names = await this.#dir.list(IMPORTS_SUBFOLDER);
+    // Partial files without a state file (a crash between the two writes) are useless.
+    const orphans = names.filter((n) => n.endsWith(PART_SUFFIX) && !names.includes(n.slice(0, -PART_SUFFIX.length) + STATE_SUFFIX));
+    await this.#dir.sweep(orphans.map((n) => `${IMPORTS_SUBFOLDER}/${n}`), "import files without their state");
+    const stale: string[] = [];
     for (const file of names) {
-      if (!file.endsWith(STATE_SUFFIX)) {
-        // Partial files without a state file (a crash between the two writes) are useless.
-        if (file.endsWith(PART_SUFFIX) && !names.includes(file.slice(0, -PART_SUFFIX.length) + STATE_SUFFIX)) {
-          await rm(path.join(this.#dir, file), { force: true });
-        }
-        continue;
-      }
-      const statePath = path.join(this.#dir, file);
+      if (!file.endsWith(STATE_SUFFIX)) continue;
+      const id = file.slice(0, -STATE_SUFFIX.length);
       try {
-        const state = parseState(JSON.parse(await readFile(statePath, "utf8")), this.#chunkSize);
-        if (state.id + STATE_SUFFIX !== file) throw new Error("state file name does not match its id");
+        const state = parseState(JSON.parse(await readFile(this.#dir.pathOf(stagedName(id, STATE_SUFFIX)), "utf8")), this.#chunkSize);
+        if (state.id !== id) throw new Error("state file name does not match its id");
         const bitmap = Buffer.from(state.received, "base64");
         const chunkCount = Math.ceil(state.size / state.chunkSize);
-        if (bitmap.length !== Math.ceil(chunkCount / 8)) throw new Error("chunk bitmap has the wrong length");
+        if (bitmap.length !== bitfieldBytes(chunkCount)) throw new Error("chunk bitmap has the wrong length");
         if (Date.now() - state.updatedAt > IMPORT_STALE_MS || this.#store.get(state.contentId)) {
-          await rm(statePath, { force: true });
-          await rm(path.join(this.#dir, state.id + PART_SUFFIX), { force: true });
+          stale.push(stagedName(id, STATE_SUFFIX), stagedName(id, PART_SUFFIX));
           continue;
         }
         let bytes = 0;
@@ -363,10 +353,10 @@ export class Importer {
         this.#logger.info({ importId: state.id, bytes, size: state.size }, "unfinished import picked up");
       } catch (err) {
         this.#logger.warn({ file, err: err instanceof Error ? err.message : String(err) }, "unreadable import state discarded");
-        await rm(statePath, { force: true });
-        await rm(statePath.slice(0, -STATE_SUFFIX.length) + PART_SUFFIX, { force: true });
+        await this.#dir.remove(stagedName(id, STATE_SUFFIX), stagedName(id, PART_SUFFIX));
       }
     }
+    await this.#dir.sweep(stale, "imports left unfinished too long, or whose file is in the folder already");
   }
 }
 
@@ -396,18 +386,4 @@ function receivedList(live: LiveImport): number[] {
   const count = Math.ceil(live.state.size / live.state.chunkSize);
   for (let i = 0; i < count; i++) if (hasBit(live.bitmap, i)) out.push(i);
   return out;
-}
-
-function hasBit(bitmap: Uint8Array, i: number): boolean {
-  return ((bitmap[i >> 3] ?? 0) & (1 << (i & 7))) !== 0;
-}
-
-function setBit(bitmap: Uint8Array, i: number): void {
-  bitmap[i >> 3] = (bitmap[i >> 3] ?? 0) | (1 << (i & 7));
-}
-
-function countBits(bitmap: Uint8Array, count: number): number {
-  let n = 0;
-  for (let i = 0; i < count; i++) if (hasBit(bitmap, i)) n++;
-  return n;
 }

@@ -1,11 +1,7 @@
-// PeerService: what this pserver offers other peers. Files are addressed by content id only; the only
-// file name that reaches the disk is a pushed manifest's name, after validateFileName, through store.adopt.
-import { createHash, randomUUID } from "node:crypto";
-import type { FileHandle } from "node:fs/promises";
-import { open, readdir, rm } from "node:fs/promises";
+// PeerService: what this pserver offers other peers. Files are addressed by content id only. Pushes are
+// received by push/receive.ts; this class gives them their stream slot and turns refusals into codes.
 import type http from "node:http";
 import http2 from "node:http2";
-import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import {
   Code,
@@ -16,28 +12,8 @@ import {
   type ServiceImpl,
 } from "@connectrpc/connect";
 import type { Logger } from "pino";
-import {
-  DISK_FREE_RESERVE_BYTES,
-  FETCH_PIECES_MAX_INDEXES,
-  PEER_STREAM_IDLE_TIMEOUT_MS,
-  PEER_STREAMS_PER_REMOTE_MAX,
-  PUSH_MIN_BYTES_PER_SECOND,
-  UPLOAD_BURST_MS,
-} from "../constants.js";
-import {
-  DiskFullError,
-  InvalidRequestError,
-  InvalidTicketError,
-  LimitExceededError,
-  NotHeldError,
-  PeerError,
-  StalledError,
-  UnavailableError,
-  VerificationError,
-  codeOf,
-  isDiskFull,
-  toConnectError,
-} from "../errors.js";
+import { FETCH_PIECES_MAX_INDEXES, PEER_STREAM_IDLE_TIMEOUT_MS, PEER_STREAMS_PER_REMOTE_MAX, UPLOAD_BURST_MS } from "../constants.js";
+import { InvalidRequestError, LimitExceededError, NotHeldError, codeOf, toConnectError } from "../errors.js";
 import {
   FetchPiecesResponseSchema,
   GetManifestResponseSchema,
@@ -52,14 +28,13 @@ import {
   type PushFileRequest,
   type PushFileResponse,
 } from "../gen.js";
+import { manifestToProto } from "../pieces/manifest-wire.js";
+import { PushReceiver } from "../push/receive.js";
 import type { FileStore } from "../store/file-store.js";
-import { validateFileName } from "../store/names.js";
-import { bytesEqual, checkContentId, checkManifest, pieceCount, pieceLength } from "../store/pieces.js";
+import { checkContentId, pieceCount } from "../store/pieces.js";
 import type { RedeemTicket } from "../transfer/api.js";
-import { formatBytes } from "../transfer/format.js";
 import { RateLimiter } from "../transfer/rate-limiter.js";
-import { Transfer, type TransferRegistry } from "../transfer/transfer.js";
-import { manifestFromProto, manifestToProto } from "../pieces/manifest-wire.js";
+import type { TransferRegistry } from "../transfer/transfer.js";
 import { makePing } from "./ping.js";
 
 /** Limits of the PeerService; every field has a safe default. */
@@ -167,40 +142,36 @@ class StreamSlots {
   }
 }
 
-/** Prefix of the partial files of incoming pushes in the store's partialDir. */
-const PUSH_PARTIAL_PREFIX = "push-";
-
 /**
- * PeerService: Ping, GetManifest, FetchPieces (rate-capped, bounded per peer) and the receiving side of
- * PushFile (ticket first, every piece verified, nothing left behind on failure).
+ * PeerService: Ping, GetManifest, FetchPieces (rate-capped, bounded per peer) and PushFile (received by
+ * PushReceiver: ticket first, every piece verified, nothing left behind on failure).
  */
 export class PeerServiceImpl implements ServiceImpl<typeof PeerService> {
   readonly #store: FileStore;
-  readonly #redeemTicket: RedeemTicket;
-  readonly #peerName: () => string;
   readonly #logger: Logger;
   readonly #slots: StreamSlots;
   readonly #idleMs: number;
-  readonly #pushMinBytesPerSecond: number;
   readonly #upload: RateLimiter | undefined;
   readonly #ping: (req: PingRequest) => PingResponse;
-  readonly #registry: TransferRegistry | undefined;
+  readonly #pushes: PushReceiver;
   #warnedNoConnection = false;
 
   constructor(deps: PeerServiceDeps) {
     this.#store = deps.store;
-    this.#redeemTicket = deps.redeemTicket;
-    this.#peerName = deps.peerName;
     this.#logger = deps.logger;
     const limits = deps.limits ?? {};
     this.#slots = new StreamSlots(limits.streamsPerRemote ?? PEER_STREAMS_PER_REMOTE_MAX);
     this.#idleMs = limits.streamIdleTimeoutMs ?? PEER_STREAM_IDLE_TIMEOUT_MS;
-    this.#pushMinBytesPerSecond = limits.pushMinBytesPerSecond ?? PUSH_MIN_BYTES_PER_SECOND;
     this.#upload = limits.uploadLimiter ?? (limits.uploadBytesPerSecond ? new RateLimiter(limits.uploadBytesPerSecond, UPLOAD_BURST_MS) : undefined);
     this.#ping = makePing(deps.peerName, deps.logger);
-    this.#registry = deps.registry;
-    // Pushes cut short by a crash left partial files; none of them can be resumed, so they go.
-    void this.#removeStalePushes();
+    this.#pushes = new PushReceiver({
+      store: deps.store,
+      redeemTicket: deps.redeemTicket,
+      logger: deps.logger,
+      registry: deps.registry,
+      idleTimeoutMs: this.#idleMs,
+      minBytesPerSecond: limits.pushMinBytesPerSecond,
+    });
   }
 
   /** The upload cap, for a transport that paces pieces itself (see pieceSenderKey). */
@@ -286,147 +257,19 @@ export class PeerServiceImpl implements ServiceImpl<typeof PeerService> {
     }
   }
 
-  /**
-   * PushFile (receiving side): the header's ticket is redeemed before any piece is read; pieces are
-   * verified and written in order to a partial file that is deleted on any failure; the file enters the
-   * shared folder only after the whole-file hash matches.
-   */
+  /** PushFile: the receiving side (push/receive.ts) under this caller's stream slot; its refusals become Connect codes. */
   async pushFile(requests: AsyncIterable<PushFileRequest>, ctx: HandlerContext): Promise<PushFileResponse> {
     const conn = this.#connection(ctx);
-    const it = requests[Symbol.asyncIterator]();
     let release: (() => void) | undefined;
-    let partialPath: string | undefined;
-    let fh: FileHandle | undefined;
     let from = "";
-    let transfer: Transfer | undefined;
     try {
       release = this.#slots.acquire(conn?.remoteAddress ?? "unknown");
-      const first = await this.#next(it, ctx, "the push header");
-      if (first?.message.case !== "header") throw new InvalidRequestError("A push starts with a header.");
-      const header = first.message.value;
-      from = header.from.slice(0, 64);
-      const manifest = checkManifest(manifestFromProto(header.manifest));
-      validateFileName(manifest.name);
-      if (!header.ticket) throw new InvalidTicketError("A push needs a ticket from the directory.");
-      if (!isTicketShaped(header.ticket)) throw new InvalidTicketError("The push ticket is malformed; the directory does not vouch for it.");
-      const redeemed = await this.#redeem(header.ticket, manifest.contentId);
-      if (redeemed.contentId !== manifest.contentId || redeemed.size !== manifest.size) {
-        throw new InvalidTicketError("The push ticket was issued for another file.");
-      }
-      const held = this.#store.get(manifest.contentId);
-      if (held) {
-        // Already here (another push won the race): keep ours, take no bytes.
-        return create(PushFileResponseSchema, { contentId: held.contentId, storedName: held.name, bytesReceived: 0n });
-      }
-      const free = await this.#store.freeBytes();
-      if (free < manifest.size + DISK_FREE_RESERVE_BYTES) {
-        throw new DiskFullError(`Not enough disk space: the file needs ${formatBytes(manifest.size)} and ${formatBytes(free)} is free.`);
-      }
-
-      // An incoming push is bytes arriving from another peer: the receiving tab lists it as a download.
-      transfer = this.#registry?.add(new Transfer({ kind: "download", contentId: manifest.contentId, name: manifest.name, bytesTotal: manifest.size }));
-      transfer?.update({ state: "running", sources: [from || "unknown peer"] });
-      partialPath = join(this.#store.partialDir, `${PUSH_PARTIAL_PREFIX}${randomUUID()}.part`);
-      fh = await open(partialPath, "wx");
-      const whole = createHash("sha256");
-      const count = pieceCount(manifest.size, manifest.pieceSize);
-      for (let index = 0; index < count; index++) {
-        // A piece comes whole or in parts (PushPiece); it is checked once all its bytes are in. Parts
-        // are written as they come: the partial file is deleted unless the whole file verifies.
-        const length = pieceLength(manifest.size, manifest.pieceSize, index);
-        const deadline = Date.now() + Math.max(this.#idleMs, (length * 1000) / this.#pushMinBytesPerSecond);
-        const pieceHash = createHash("sha256");
-        for (let got = 0; got < length; ) {
-          const msg = await this.#next(it, ctx, got === 0 ? `piece ${index}` : `the rest of piece ${index}`, deadline);
-          if (!msg) throw new InvalidRequestError(`The push ended after ${index} of ${count} pieces; nothing was kept.`);
-          if (msg.message.case !== "piece" || msg.message.value.pieceIndex !== index) {
-            throw new InvalidRequestError(`Expected ${got === 0 ? "" : "the rest of "}piece ${index} of the push; pieces must come in order.`);
-          }
-          const data = msg.message.value.data;
-          if (data.length === 0) throw new InvalidRequestError(`A part of piece ${index} of the push carries no bytes.`);
-          if (got + data.length > length) throw new VerificationError(`Piece ${index} of the push failed verification (it is longer than the manifest says); nothing was kept.`);
-          pieceHash.update(data);
-          whole.update(data);
-          await writeAt(fh, data, index * manifest.pieceSize + got);
-          got += data.length;
-          transfer?.setBytesDone(index * manifest.pieceSize + got);
-        }
-        if (!bytesEqual(pieceHash.digest(), manifest.pieceHashes[index]!)) {
-          throw new VerificationError(`Piece ${index} of the push failed verification; nothing was kept.`);
-        }
-      }
-      if (await this.#next(it, ctx, "the end of the push")) {
-        throw new InvalidRequestError("The push sent more pieces than its manifest lists; nothing was kept.");
-      }
-      if (whole.digest("hex") !== manifest.contentId) {
-        throw new VerificationError("The pushed file does not match its content id; nothing was kept.");
-      }
-      await fh.datasync();
-      await fh.close();
-      fh = undefined;
-      const stored = await this.#store.adopt({ tempPath: partialPath, name: manifest.name, manifest });
-      partialPath = undefined; // now in the folder
-      transfer?.finish("completed");
-      this.#logger.info({ from, contentId: stored.contentId, name: stored.name }, "push received");
-      return create(PushFileResponseSchema, { contentId: stored.contentId, storedName: stored.name, bytesReceived: BigInt(manifest.size) });
+      const r = await this.#pushes.receive(requests, ctx.signal, (sender) => (from = sender));
+      return create(PushFileResponseSchema, { contentId: r.contentId, storedName: r.storedName, bytesReceived: BigInt(r.bytesReceived) });
     } catch (err) {
-      const failure = this.#fail("PushFile", isDiskFull(err) ? new DiskFullError("The disk is full; the push was discarded.", { cause: err }) : err, { from });
-      transfer?.finish("failed", failure.rawMessage);
-      throw failure;
+      throw this.#fail("PushFile", err, { from });
     } finally {
       release?.();
-      await fh?.close().catch(() => undefined);
-      if (partialPath) await rm(partialPath, { force: true }).catch(() => undefined);
-      // Stop reading the rest of a refused push.
-      void it.return?.()?.catch?.(() => undefined);
-    }
-  }
-
-  /** Redeems a ticket, turning directory trouble into a refusal the pushing peer can understand. */
-  async #redeem(ticket: string, contentId: string) {
-    try {
-      return await this.#redeemTicket(ticket, contentId);
-    } catch (err) {
-      if (err instanceof PeerError) throw err;
-      if (codeOf(err) !== undefined) throw err;
-      // The directory's errors are not PeerErrors: a refusal of the ticket (404 unknown, 409 redeemed,
-      // 400/413 malformed) means it does not vouch. A 401 refuses *our* session (the link logs in again),
-      // so like network failures and 5xx it is Unavailable: the pusher may try again.
-      const name = (err as Error | undefined)?.name ?? "";
-      if (/NotFound|Conflict|Rejected/.test(name)) {
-        throw new InvalidTicketError("The directory does not vouch for this push ticket.", { cause: err });
-      }
-      throw new UnavailableError("The directory could not be reached to check the push ticket; try again.", { cause: err });
-    }
-  }
-
-  /**
-   * The next message of a client stream, or undefined at its end; StalledError after the idle timeout,
-   * or at `deadline` (epoch ms) if that comes first: the push is then slower than the receiver takes.
-   */
-  async #next<T>(it: AsyncIterator<T>, ctx: HandlerContext, what: string, deadline = Infinity): Promise<T | undefined> {
-    let timer: NodeJS.Timeout | undefined;
-    let onAbort: (() => void) | undefined;
-    const pending = it.next();
-    pending.catch(() => undefined);
-    const untilDeadline = deadline - Date.now();
-    const stalled =
-      untilDeadline < this.#idleMs
-        ? new StalledError(`The push is too slow: ${what} did not arrive in time (this peer takes pushes of at least ${formatBytes(this.#pushMinBytesPerSecond)}/s).`)
-        : new StalledError(`The push stalled: nothing arrived for ${Math.round(this.#idleMs / 1000)} s while waiting for ${what}.`);
-    try {
-      const r = await Promise.race([
-        pending,
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(stalled), Math.max(0, Math.min(this.#idleMs, untilDeadline)));
-          onAbort = () => reject(ctx.signal.reason);
-          ctx.signal.addEventListener("abort", onAbort, { once: true });
-        }),
-      ]);
-      return r.done ? undefined : r.value;
-    } finally {
-      clearTimeout(timer);
-      if (onAbort) ctx.signal.removeEventListener("abort", onAbort);
     }
   }
 
@@ -454,31 +297,4 @@ export class PeerServiceImpl implements ServiceImpl<typeof PeerService> {
     }
     return ce;
   }
-
-  async #removeStalePushes(): Promise<void> {
-    try {
-      const stale = (await readdir(this.#store.partialDir)).filter((n) => n.startsWith(PUSH_PARTIAL_PREFIX));
-      for (const name of stale) await rm(join(this.#store.partialDir, name), { force: true });
-    } catch (err) {
-      this.#logger.debug({ err }, "could not clean stale push files");
-    }
-  }
-}
-
-/** Writes all of `data` at `position`. */
-async function writeAt(fh: FileHandle, data: Uint8Array, position: number): Promise<void> {
-  let done = 0;
-  while (done < data.length) {
-    const { bytesWritten } = await fh.write(data, done, data.length - done, position + done);
-    done += bytesWritten;
-  }
-}
-
-/** Longest push ticket worth asking the directory about (it issues 43 characters). */
-const TICKET_MAX_CHARS = 128;
-const TICKET_CHARS = /^[A-Za-z0-9_-]+$/;
-
-/** Whether a push ticket has the shape the directory issues (base64url, bounded length). */
-export function isTicketShaped(ticket: string): boolean {
-  return ticket.length > 0 && ticket.length <= TICKET_MAX_CHARS && TICKET_CHARS.test(ticket);
 }

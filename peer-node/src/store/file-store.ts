@@ -1,5 +1,6 @@
 import type { EventEmitter } from "node:events";
 import type { Readable } from "node:stream";
+import type { PartialFolder } from "./partial-folder.js";
 
 /** A file held in the shared folder, described by content. */
 export interface SharedFile {
@@ -31,7 +32,7 @@ export interface FolderDelta {
 
 /** A verified file waiting to enter the shared folder. */
 export interface VerifiedFile {
-  /** Absolute path of the complete, verified temporary file (same filesystem as the folder). */
+  /** Absolute path of the complete, verified file in the store's partial folder. */
   readonly tempPath: string;
   /** Wanted name; validated and made unique (never overwrites a different file). */
   readonly name: string;
@@ -59,10 +60,10 @@ export interface FileStore extends EventEmitter {
   createReadStream(contentId: string, start: number, endInclusive: number): Readable;
   /** Deletes a held file from the folder. */
   remove(contentId: string): Promise<void>;
-  /** Moves a verified temporary file into the folder atomically and indexes it. */
+  /** Moves a verified file of the partial folder into the folder atomically and indexes it. */
   adopt(file: VerifiedFile): Promise<SharedFile>;
-  /** Folder for partial files and state files, on the same filesystem as the shared folder. */
-  readonly partialDir: string;
+  /** Where files are staged (created, resumed, swept) before adopt, on the same filesystem as the shared folder. */
+  readonly partialDir: PartialFolder;
   /** Bytes free on the shared folder's filesystem. */
   freeBytes(): Promise<number>;
   /** Stops watching and releases resources. */

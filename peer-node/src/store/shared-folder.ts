@@ -3,6 +3,7 @@
 // What is shared: regular files directly in the folder whose names pass the strict name check.
 // Subfolders, symlinks (they could point anywhere on the disk), hidden files (a leading dot, which
 // includes our own partial folder) and names another peer could not store are skipped, with a log line.
+// Files come in through the partial folder (partial-folder.ts) and adopt().
 import { EventEmitter } from "node:events";
 import { createReadStream, watch, type FSWatcher, type ReadStream, type Stats } from "node:fs";
 import { link, lstat, mkdir, readdir, rename, rm, statfs, unlink } from "node:fs/promises";
@@ -19,10 +20,8 @@ import type { FileStore, FolderDelta, Manifest, SharedFile, VerifiedFile } from 
 import { HashCache } from "./hash-cache.js";
 import { FileChangedError, OpenFiles } from "./open-files.js";
 import { fileNameProblem, uniqueFileName, validateFileName } from "./names.js";
+import { PARTIAL_DIR_NAME, PartialFolder } from "./partial-folder.js";
 import { checkContentId, choosePieceSize, hashFile, pieceCount, pieceLength } from "./pieces.js";
-
-/** Name of the hidden folder (inside the shared folder, so renames out of it are atomic) for partial files. */
-export const PARTIAL_DIR_NAME = ".p2p-partial";
 
 /** How to open a shared folder. */
 export interface SharedFolderOptions {
@@ -64,7 +63,8 @@ interface Pending {
 export class SharedFolder extends EventEmitter implements FileStore {
   /** Absolute path of the shared folder. */
   readonly folder: string;
-  readonly partialDir: string;
+  /** Where files are staged before adopt() (inside the folder, hidden). */
+  readonly partialDir: PartialFolder;
   /** Counters that tell what the store had to do (tests prove the hash cache with them). */
   readonly stats = { filesHashed: 0, bytesHashed: 0, reconciles: 0 };
 
@@ -86,10 +86,10 @@ export class SharedFolder extends EventEmitter implements FileStore {
   #reconcileQueued = false;
   #closed = false;
 
-  private constructor(opts: SharedFolderOptions, cache: HashCache) {
+  private constructor(opts: SharedFolderOptions, cache: HashCache, partialDir: PartialFolder) {
     super();
     this.folder = opts.folder;
-    this.partialDir = join(opts.folder, PARTIAL_DIR_NAME);
+    this.partialDir = partialDir;
     this.#logger = opts.logger;
     this.#cache = cache;
     this.#pieceSize = opts.pieceSizeBytes ?? PIECE_SIZE_BYTES;
@@ -97,12 +97,15 @@ export class SharedFolder extends EventEmitter implements FileStore {
     this.#rescanIntervalMs = opts.rescanIntervalMs ?? FOLDER_RESCAN_INTERVAL_MS;
   }
 
-  /** Opens a shared folder: loads the hash cache, scans (hashing only new or changed files), starts watching. */
+  /**
+   * Opens a shared folder: sweeps what an earlier run left unfinished in its partial folder, loads the
+   * hash cache, scans (hashing only new or changed files), starts watching.
+   */
   static async open(opts: SharedFolderOptions): Promise<SharedFolder> {
     await mkdir(opts.folder, { recursive: true });
-    await mkdir(join(opts.folder, PARTIAL_DIR_NAME), { recursive: true });
+    const partialDir = await PartialFolder.open(join(opts.folder, PARTIAL_DIR_NAME), opts.logger);
     await mkdir(opts.dataDir, { recursive: true });
-    const store = new SharedFolder(opts, await HashCache.load(opts.dataDir, opts.logger));
+    const store = new SharedFolder(opts, await HashCache.load(opts.dataDir, opts.logger), partialDir);
     // Files that are still being written when we start are picked up by the settle loop, like any change.
     await store.#exclusive(() => store.#reconcile(true));
     await store.#cache.pruneManifests().catch((err) => opts.logger.warn({ err }, "could not prune stored manifests"));
@@ -215,12 +218,14 @@ export class SharedFolder extends EventEmitter implements FileStore {
   }
 
   /**
-   * Moves a verified temporary file into the folder under a validated, unique name (never over another
-   * file) and indexes it. When the content is already held, the temporary file is dropped and the held
-   * file returned: the same content is never stored twice.
+   * Moves a verified file of the partial folder into the folder under a validated, unique name (never
+   * over another file) and indexes it. When the content is already held, the staged file is dropped and
+   * the held file returned: the same content is never stored twice.
    */
   async adopt(file: VerifiedFile): Promise<SharedFile> {
     validateFileName(file.name);
+    // Only from our partial folder: a rename from elsewhere could cross filesystems (not atomic) or take a file that is not ours.
+    if (!this.partialDir.holds(file.tempPath)) throw new Error(`adopt takes files of the partial folder only, not ${file.tempPath}`);
     const m = file.manifest;
     return this.#exclusive(async () => {
       const held = this.#byContent.get(m.contentId);

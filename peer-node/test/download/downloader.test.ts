@@ -94,7 +94,7 @@ describe("PieceDownloader", () => {
     expect(progress.map((s) => s.state)).toContain("verifying");
     const done = progress.map((s) => s.bytesDone);
     expect(done).toEqual([...done].sort((x, y) => x - y));
-    expect(await readdir(store.partialDir)).toEqual([]);
+    expect(await readdir(store.partialDir.path)).toEqual([]);
   });
 
   it("asks one holder for up to 16 pieces per call once its window has opened, not a few at a time", async () => {
@@ -288,7 +288,7 @@ describe("PieceDownloader", () => {
     t.cancel();
     const end = await t.done;
     expect(end.state).toBe("cancelled");
-    expect(await readdir(store.partialDir)).toEqual([]);
+    expect(await readdir(store.partialDir.path)).toEqual([]);
     expect(store.get(source.contentId)).toBeUndefined();
     expect((await readdir(join(root, "me", "shared"))).filter((n) => !n.startsWith("."))).toEqual([]);
   });
@@ -304,7 +304,7 @@ describe("PieceDownloader", () => {
     const end2 = await full.d.download(source.contentId).done;
     expect(end2.state).toBe("failed");
     expect(end2.error).toMatch(/^Not enough disk space: the file needs 1\.0 MB more/);
-    expect(await readdir(full.store.partialDir)).toEqual([]);
+    expect(await readdir(full.store.partialDir.path)).toEqual([]);
 
     const bad = await none.d.download("not-a-content-id").done;
     expect(bad.error).toMatch(/not a content id/);
@@ -333,7 +333,7 @@ describe("PieceDownloader", () => {
     const end = await d.download(source.contentId).done;
     expect(end.state).toBe("failed");
     expect(end.error).toBe("The disk filled up during the download; it was stopped and nothing unverified was kept.");
-    expect(await readdir(store.partialDir)).toEqual([]);
+    expect(await readdir(store.partialDir.path)).toEqual([]);
     expect((await readdir(mountPoint)).filter((n) => !n.startsWith("."))).toEqual([]);
   });
 });

@@ -6,12 +6,17 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Manifest } from "../../src/store/file-store.js";
 import { pieceCount, sha256 } from "../../src/store/pieces.js";
 import { PartialDownload } from "../../src/download/partial-download.js";
-import { tempDir } from "../store/helpers.js";
+import { PartialFolder } from "../../src/store/partial-folder.js";
+import { logger, tempDir } from "../store/helpers.js";
 
 const PIECE = 16 * 1024; // the smallest a manifest may use
-let dir: string;
+let dir: PartialFolder;
 let cleanup: () => Promise<void>;
-beforeEach(async () => ({ dir, cleanup } = await tempDir()));
+beforeEach(async () => {
+  const temp = await tempDir();
+  cleanup = temp.cleanup;
+  dir = await PartialFolder.open(temp.dir, logger);
+});
 afterEach(() => cleanup());
 
 /** A manifest of `bytes` cut in `pieceSize` pieces. */
@@ -61,6 +66,6 @@ describe("PartialDownload.rebase", () => {
     await expect(first.rebase(manifestOf(randomBytes(PIECE)))).rejects.toThrow("another content");
     await first.close();
     // Nothing was changed on disk.
-    expect(JSON.parse(await readFile(join(dir, `${first.manifest.contentId}.manifest.json`), "utf8")).contentId).toBe(first.manifest.contentId);
+    expect(JSON.parse(await readFile(join(dir.path, `${first.manifest.contentId}.manifest.json`), "utf8")).contentId).toBe(first.manifest.contentId);
   });
 });

@@ -65,7 +65,7 @@ describe("Importer", () => {
     expect(file.name).toBe("photo.jpg");
     expect(store.get(contentId)?.size).toBe(bytes.length);
     expect(registry.get(first.importId)?.state).toBe("completed");
-    expect(await readdir(path.join(store.partialDir, "imports"))).toEqual([]);
+    expect(await readdir(path.join(store.partialDir.path, "imports"))).toEqual([]);
   });
 
   it("discards the bytes when they do not hash to the content id", async () => {
@@ -77,7 +77,7 @@ describe("Importer", () => {
     await expect(importer.finish(t.importId)).rejects.toBeInstanceOf(IntegrityError);
     expect(store.list()).toEqual([]);
     expect(registry.get(t.importId)?.state).toBe("failed");
-    expect(await readdir(path.join(store.partialDir, "imports"))).toEqual([]);
+    expect(await readdir(path.join(store.partialDir.path, "imports"))).toEqual([]);
   });
 
   it("refuses bad input at the edge", async () => {
@@ -119,7 +119,7 @@ describe("Importer", () => {
     await importer.chunk(t.importId, 0, chunkOf(bytes, 0));
     registry.get(t.importId)!.cancel();
     await waitFor(() => registry.get(t.importId)?.state === "cancelled", "the import to be cancelled");
-    expect(await readdir(path.join(store.partialDir, "imports"))).toEqual([]);
+    expect(await readdir(path.join(store.partialDir.path, "imports"))).toEqual([]);
     await expect(importer.chunk(t.importId, 1, chunkOf(bytes, 1))).rejects.toThrow(/No unfinished import/);
   });
 });

@@ -233,7 +233,7 @@ describe("PushFile", () => {
   }
 
   const bobFiles = async () => (await readdir(join(root, "bob", "shared"))).filter((n) => !n.startsWith(".")).sort();
-  const bobPartials = async () => readdir(bob.store.partialDir);
+  const bobPartials = async () => readdir(bob.store.partialDir.path);
 
   it("delivers identical bytes, under a unique name when the name is taken", async () => {
     await seedFile("bob", "movie.bin", 1000); // a different file with the same name

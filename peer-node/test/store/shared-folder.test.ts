@@ -5,7 +5,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { InvalidNameError, NotHeldError } from "../../src/errors.js";
 import type { FolderDelta } from "../../src/store/file-store.js";
 import { pieceCount, sha256 } from "../../src/store/pieces.js";
-import { PARTIAL_DIR_NAME, SharedFolder } from "../../src/store/shared-folder.js";
+import { PARTIAL_DIR_NAME } from "../../src/store/partial-folder.js";
+import { SharedFolder } from "../../src/store/shared-folder.js";
 import { logger, sha256Hex, tempDir, waitFor, writeRandomFile } from "./helpers.js";
 
 const PIECE = 64 * 1024;
@@ -149,7 +150,7 @@ describe("SharedFolder watcher", () => {
 
 describe("SharedFolder adopt and remove", () => {
   async function verifiedTemp(store: SharedFolder, bytes: Buffer, name: string) {
-    const tempPath = join(store.partialDir, `t-${Math.random()}`);
+    const tempPath = store.partialDir.pathOf(`t-${Math.random()}`);
     await writeFile(tempPath, bytes);
     const pieceHashes = [];
     for (let o = 0; o < bytes.length; o += PIECE) pieceHashes.push(sha256(bytes.subarray(o, o + PIECE)));
@@ -175,7 +176,7 @@ describe("SharedFolder adopt and remove", () => {
     const same = await store.adopt(again);
     expect(same.name).toBe("song (1).mp3");
     expect((await readdir(folder)).sort()).toEqual([PARTIAL_DIR_NAME, "song (1).mp3", "song.mp3"]);
-    expect(await readdir(store.partialDir)).toEqual([]);
+    expect(await readdir(store.partialDir.path)).toEqual([]);
 
     await expect(store.adopt(await verifiedTemp(store, randomBytes(10), "../evil"))).rejects.toBeInstanceOf(InvalidNameError);
 

@@ -6,11 +6,11 @@ import path from "node:path";
 import { PassThrough } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { missingPserverSettings, PSERVER_ENV, PSERVER_NODE_FLAGS, pserverEnv } from "../bin/node-flags.js";
-import { main, type CliIo } from "../src/cli.js";
-import { clientFor, startCluster, TEST_PASSWORD, waitFor, writeRandomFile, type Cluster, type PeerHandle } from "./pserver-harness.js";
+import { missingPserverSettings, PSERVER_ENV, PSERVER_NODE_FLAGS, pserverEnv } from "../../bin/node-flags.js";
+import { main, type CliIo } from "../../src/cli/main.js";
+import { clientFor, startCluster, TEST_PASSWORD, waitFor, writeRandomFile, type Cluster, type PeerHandle } from "../pserver-harness.js";
 
-const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "bin", "peer-node.js");
+const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "bin", "peer-node.js");
 let cluster: Cluster;
 let alice: PeerHandle;
 let bob: PeerHandle;
@@ -115,7 +115,7 @@ describe("peer-node serve", () => {
     // `npm start -w peer-node` runs serve from the sources: with the same settings.
     const pkg = JSON.parse(await readFile(path.join(path.dirname(BIN), "..", "package.json"), "utf8")) as { scripts: { start: string } };
     const shellAppended = Object.entries(PSERVER_ENV).map(([k, v]) => `${k}=${v}:$${k}`);
-    expect(pkg.scripts.start).toBe(`${shellAppended.join(" ")} node ${PSERVER_NODE_FLAGS.join(" ")} --import tsx src/cli.ts serve`);
+    expect(pkg.scripts.start).toBe(`${shellAppended.join(" ")} node ${PSERVER_NODE_FLAGS.join(" ")} --import tsx src/cli/main.ts serve`);
   });
 
   it("puts the pserver's environment before a user's own (glibc lets the later tunable win)", () => {

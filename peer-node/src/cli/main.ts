@@ -1,0 +1,142 @@
+// `peer-node`: run a pserver (`serve`) or drive a running one through ClientService (`login`, `ls`,
+// `search`, `download`, `upload`, ...). This is the entry: it parses argv, runs the command and turns
+// what went wrong into words and an exit code. The commands are in serve.ts, session-commands.ts and
+// file-commands.ts.
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { ConfigError } from "../config.js";
+import { CommandContext, type CliIo } from "./context.js";
+import { cancel, download, ls, peers, search, transfers, upload } from "./file-commands.js";
+import { serve } from "./serve.js";
+import { login, logout, status } from "./session-commands.js";
+import { USAGE } from "./usage.js";
+
+export type { CliIo } from "./context.js";
+
+const ONE_SHOT_OPTIONS = {
+  url: { type: "string" },
+  "token-file": { type: "string" },
+  username: { type: "string" },
+  password: { type: "string" },
+  "content-id": { type: "string" },
+  name: { type: "string" },
+  to: { type: "string" },
+  limit: { type: "string" },
+  detach: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+/** Runs the CLI with these arguments; resolves with the process exit code. */
+export async function main(argv: string[], io: CliIo): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    if (!command || command === "help" || command === "--help" || command === "-h") {
+      io.stdout.write(USAGE);
+      return command ? 0 : 2;
+    }
+    if (command === "serve") return await serve(rest, io);
+    const { values, positionals } = parseArgs({ args: rest, options: ONE_SHOT_OPTIONS, allowPositionals: true, strict: true });
+    if (values.help) {
+      io.stdout.write(USAGE);
+      return 0;
+    }
+    const ctx = new CommandContext(values, io);
+    switch (command) {
+      case "login":
+        return await login(ctx);
+      case "logout":
+        return await logout(ctx);
+      case "status":
+        return await status(ctx);
+      case "ls":
+        return await ls(ctx);
+      case "search":
+        return await search(ctx, positionals.join(" "));
+      case "peers":
+        return await peers(ctx);
+      case "download":
+        return await download(ctx, positionals[0]);
+      case "upload":
+        return await upload(ctx, positionals[0]);
+      case "transfers":
+        return await transfers(ctx);
+      case "cancel":
+        return await cancel(ctx, positionals[0]);
+      default:
+        io.stderr.write(`Unknown command "${command}".\n\n${USAGE}`);
+        return 2;
+    }
+  } catch (err) {
+    return report(err, io);
+  }
+}
+
+/** Prints an error for a person and picks the exit code (2 for usage and configuration). */
+function report(err: unknown, io: CliIo): number {
+  if (err instanceof ConfigError || (err instanceof TypeError && (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS"))) {
+    io.stderr.write(`${err.message}\n(peer-node --help lists the commands and options)\n`);
+    return 2;
+  }
+  if (err instanceof ConnectError) {
+    const hint = err.code === Code.Unauthenticated && !/log ?in/i.test(err.rawMessage) ? " (run peer-node login)" : "";
+    const unreachable = err.code === Code.Unavailable && /fetch failed|ECONNREFUSED|connect/i.test(err.rawMessage);
+    io.stderr.write(unreachable ? `Cannot reach the pserver: ${err.rawMessage}\n` : `${Code[err.code]}: ${err.rawMessage}${hint}\n`);
+    return 1;
+  }
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (code === "EADDRINUSE") {
+    io.stderr.write(`The port is already in use: ${(err as Error).message}. Pick another with --port (0 = any free port).\n`);
+    return 1;
+  }
+  io.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+  return 1;
+}
+
+// Run when executed directly (`node --import tsx src/cli/main.ts ...`); bin/peer-node.js calls runFromProcess() itself.
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  void runFromProcess();
+}
+
+/** Runs main() for this process: real stdio, Ctrl+C handling, exit code. */
+export async function runFromProcess(): Promise<void> {
+  if (process.argv[2] !== "serve") {
+    // One-shot commands: Ctrl+C just stops watching; a transfer goes on in the pserver.
+    process.once("SIGINT", () => {
+      process.stderr.write("\nStopped watching; anything started goes on in the pserver (peer-node transfers / cancel).\n");
+      process.exit(130);
+    });
+  }
+  let signals = 0;
+  const interrupted = new Promise<string>((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      signals++;
+      // A second Ctrl+C means "now": skip the graceful close.
+      if (signals > 1) process.exit(130);
+      resolve(signal);
+    };
+    if (process.argv[2] === "serve") {
+      process.on("SIGINT", onSignal);
+      // A supervisor that died took our output's reader with it (EPIPE): the lines are lost, the pserver
+      // is not (an unhandled error on stdout would crash it and skip the logout).
+      for (const out of [process.stdout, process.stderr]) out.on("error", () => undefined);
+    }
+    process.on("SIGTERM", onSignal);
+    // Started by a supervisor with an IPC channel (npm start): its end, even a crash, stops us gracefully.
+    // (The channel may have closed already, while bin/peer-node.js was still bundling: then no event comes.)
+    if (process.argv[2] === "serve" && process.send !== undefined) {
+      if (process.connected) process.once("disconnect", () => onSignal("SIGTERM"));
+      else onSignal("SIGTERM");
+    }
+  });
+  const code = await main(process.argv.slice(2), {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    stdin: process.stdin,
+    env: process.env,
+    cwd: process.cwd(),
+    interrupted,
+  });
+  process.exit(code);
+}

@@ -1,0 +1,241 @@
+// The receiving side of PushFile: another peer sends a file it holds, under a ticket the directory
+// issued for this peer and that content. The ticket is redeemed before any piece is read; pieces are
+// verified and written in order to a scratch file of the partial folder, deleted on any failure; the
+// file enters the shared folder only after the whole-file hash matches. The only file name that
+// reaches the disk is the pushed manifest's, after validateFileName, through store.adopt.
+// Transport-free: PeerServiceImpl (rpc/peer-service.ts) hands over the stream and translates errors.
+import { createHash } from "node:crypto";
+import type { FileHandle } from "node:fs/promises";
+import type { Logger } from "pino";
+import { DISK_FREE_RESERVE_BYTES, PEER_STREAM_IDLE_TIMEOUT_MS, PUSH_MIN_BYTES_PER_SECOND } from "../constants.js";
+import {
+  DiskFullError,
+  InvalidRequestError,
+  InvalidTicketError,
+  PeerError,
+  StalledError,
+  UnavailableError,
+  VerificationError,
+  codeOf,
+  isAbort,
+  isDiskFull,
+} from "../errors.js";
+import type { PushFileRequest } from "../gen.js";
+import { manifestFromProto } from "../pieces/manifest-wire.js";
+import type { FileStore } from "../store/file-store.js";
+import { validateFileName } from "../store/names.js";
+import { bytesEqual, checkManifest, pieceCount, pieceLength } from "../store/pieces.js";
+import type { RedeemTicket } from "../transfer/api.js";
+import { formatBytes } from "../transfer/format.js";
+import { Transfer, type TransferRegistry } from "../transfer/transfer.js";
+
+/** What the push receiver needs. */
+export interface PushReceiverDeps {
+  readonly store: FileStore;
+  /** Asks the directory whether it vouches for a push ticket. */
+  readonly redeemTicket: RedeemTicket;
+  readonly logger: Logger;
+  /** Where an incoming push shows up as a transfer (so the receiving tab sees it); none in bare tests. */
+  readonly registry?: TransferRegistry;
+  /** A push whose sender sends nothing for this long is ended. */
+  readonly idleTimeoutMs?: number;
+  /** A pushed piece must be complete within its size at this rate (or the idle timeout, if longer). */
+  readonly minBytesPerSecond?: number;
+}
+
+/** A push received and kept. */
+export interface PushReceived {
+  readonly contentId: string;
+  /** The name it got in the shared folder (unique there). */
+  readonly storedName: string;
+  /** Bytes taken from the stream: 0 when the file was here already. */
+  readonly bytesReceived: number;
+}
+
+/** Receives pushed files into the store. */
+export class PushReceiver {
+  readonly #store: FileStore;
+  readonly #redeemTicket: RedeemTicket;
+  readonly #logger: Logger;
+  readonly #registry: TransferRegistry | undefined;
+  readonly #idleMs: number;
+  readonly #minBytesPerSecond: number;
+
+  constructor(deps: PushReceiverDeps) {
+    this.#store = deps.store;
+    this.#redeemTicket = deps.redeemTicket;
+    this.#logger = deps.logger;
+    this.#registry = deps.registry;
+    this.#idleMs = deps.idleTimeoutMs ?? PEER_STREAM_IDLE_TIMEOUT_MS;
+    this.#minBytesPerSecond = deps.minBytesPerSecond ?? PUSH_MIN_BYTES_PER_SECOND;
+  }
+
+  /**
+   * Receives one push: `requests` is the stream (a header, then every piece in order), `signal` ends
+   * with the call. `onSender` is told the sender's name as soon as the header gives it (for the
+   * caller's log lines). Throws the domain error that refused the push; nothing of it is kept then.
+   */
+  async receive(requests: AsyncIterable<PushFileRequest>, signal: AbortSignal, onSender?: (from: string) => void): Promise<PushReceived> {
+    const it = requests[Symbol.asyncIterator]();
+    let partialName: string | undefined;
+    let fh: FileHandle | undefined;
+    let transfer: Transfer | undefined;
+    try {
+      const first = await this.#next(it, signal, "the push header");
+      if (first?.message.case !== "header") throw new InvalidRequestError("A push starts with a header.");
+      const header = first.message.value;
+      const from = header.from.slice(0, 64);
+      onSender?.(from);
+      const manifest = checkManifest(manifestFromProto(header.manifest));
+      validateFileName(manifest.name);
+      if (!header.ticket) throw new InvalidTicketError("A push needs a ticket from the directory.");
+      if (!isTicketShaped(header.ticket)) throw new InvalidTicketError("The push ticket is malformed; the directory does not vouch for it.");
+      const redeemed = await this.#redeem(header.ticket, manifest.contentId);
+      if (redeemed.contentId !== manifest.contentId || redeemed.size !== manifest.size) {
+        throw new InvalidTicketError("The push ticket was issued for another file.");
+      }
+      const held = this.#store.get(manifest.contentId);
+      if (held) {
+        // Already here (another push won the race): keep ours, take no bytes.
+        return { contentId: held.contentId, storedName: held.name, bytesReceived: 0 };
+      }
+      const free = await this.#store.freeBytes();
+      if (free < manifest.size + DISK_FREE_RESERVE_BYTES) {
+        throw new DiskFullError(`Not enough disk space: the file needs ${formatBytes(manifest.size)} and ${formatBytes(free)} is free.`);
+      }
+
+      // An incoming push is bytes arriving from another peer: the receiving tab lists it as a download.
+      transfer = this.#registry?.add(new Transfer({ kind: "download", contentId: manifest.contentId, name: manifest.name, bytesTotal: manifest.size }));
+      transfer?.update({ state: "running", sources: [from || "unknown peer"] });
+      // A scratch file: a push cut short cannot be resumed, so the store sweeps any it finds at start.
+      const scratch = await this.#store.partialDir.createScratch("push");
+      partialName = scratch.name;
+      fh = scratch.handle;
+      const whole = createHash("sha256");
+      const count = pieceCount(manifest.size, manifest.pieceSize);
+      for (let index = 0; index < count; index++) {
+        // A piece comes whole or in parts (PushPiece); it is checked once all its bytes are in. Parts
+        // are written as they come: the partial file is deleted unless the whole file verifies.
+        const length = pieceLength(manifest.size, manifest.pieceSize, index);
+        const deadline = Date.now() + Math.max(this.#idleMs, (length * 1000) / this.#minBytesPerSecond);
+        const pieceHash = createHash("sha256");
+        for (let got = 0; got < length; ) {
+          const msg = await this.#next(it, signal, got === 0 ? `piece ${index}` : `the rest of piece ${index}`, deadline);
+          if (!msg) throw new InvalidRequestError(`The push ended after ${index} of ${count} pieces; nothing was kept.`);
+          if (msg.message.case !== "piece" || msg.message.value.pieceIndex !== index) {
+            throw new InvalidRequestError(`Expected ${got === 0 ? "" : "the rest of "}piece ${index} of the push; pieces must come in order.`);
+          }
+          const data = msg.message.value.data;
+          if (data.length === 0) throw new InvalidRequestError(`A part of piece ${index} of the push carries no bytes.`);
+          if (got + data.length > length) throw new VerificationError(`Piece ${index} of the push failed verification (it is longer than the manifest says); nothing was kept.`);
+          pieceHash.update(data);
+          whole.update(data);
+          await writeAt(fh, data, index * manifest.pieceSize + got);
+          got += data.length;
+          transfer?.setBytesDone(index * manifest.pieceSize + got);
+        }
+        if (!bytesEqual(pieceHash.digest(), manifest.pieceHashes[index]!)) {
+          throw new VerificationError(`Piece ${index} of the push failed verification; nothing was kept.`);
+        }
+      }
+      if (await this.#next(it, signal, "the end of the push")) {
+        throw new InvalidRequestError("The push sent more pieces than its manifest lists; nothing was kept.");
+      }
+      if (whole.digest("hex") !== manifest.contentId) {
+        throw new VerificationError("The pushed file does not match its content id; nothing was kept.");
+      }
+      await fh.datasync();
+      await fh.close();
+      fh = undefined;
+      const stored = await this.#store.adopt({ tempPath: scratch.path, name: manifest.name, manifest });
+      partialName = undefined; // now in the folder
+      transfer?.finish("completed");
+      this.#logger.info({ from, contentId: stored.contentId, name: stored.name }, "push received");
+      return { contentId: stored.contentId, storedName: stored.name, bytesReceived: manifest.size };
+    } catch (err) {
+      const refusal = isDiskFull(err) ? new DiskFullError("The disk is full; the push was discarded.", { cause: err }) : err;
+      transfer?.finish("failed", failureMessage(refusal));
+      throw refusal;
+    } finally {
+      await fh?.close().catch(() => undefined);
+      if (partialName) await this.#store.partialDir.remove(partialName).catch(() => undefined);
+      // Stop reading the rest of a refused push.
+      void it.return?.()?.catch?.(() => undefined);
+    }
+  }
+
+  /** Redeems a ticket, turning directory trouble into a refusal the pushing peer can understand. */
+  async #redeem(ticket: string, contentId: string) {
+    try {
+      return await this.#redeemTicket(ticket, contentId);
+    } catch (err) {
+      if (err instanceof PeerError) throw err;
+      if (codeOf(err) !== undefined) throw err;
+      // The directory's errors are not PeerErrors: a refusal of the ticket (404 unknown, 409 redeemed,
+      // 400/413 malformed) means it does not vouch. A 401 refuses *our* session (the link logs in again),
+      // so like network failures and 5xx it is Unavailable: the pusher may try again.
+      const name = (err as Error | undefined)?.name ?? "";
+      if (/NotFound|Conflict|Rejected/.test(name)) {
+        throw new InvalidTicketError("The directory does not vouch for this push ticket.", { cause: err });
+      }
+      throw new UnavailableError("The directory could not be reached to check the push ticket; try again.", { cause: err });
+    }
+  }
+
+  /**
+   * The next message of the push, or undefined at its end; StalledError after the idle timeout, or at
+   * `deadline` (epoch ms) if that comes first: the push is then slower than this peer takes.
+   */
+  async #next<T>(it: AsyncIterator<T>, signal: AbortSignal, what: string, deadline = Infinity): Promise<T | undefined> {
+    let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
+    const pending = it.next();
+    pending.catch(() => undefined);
+    const untilDeadline = deadline - Date.now();
+    const stalled =
+      untilDeadline < this.#idleMs
+        ? new StalledError(`The push is too slow: ${what} did not arrive in time (this peer takes pushes of at least ${formatBytes(this.#minBytesPerSecond)}/s).`)
+        : new StalledError(`The push stalled: nothing arrived for ${Math.round(this.#idleMs / 1000)} s while waiting for ${what}.`);
+    try {
+      const r = await Promise.race([
+        pending,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(stalled), Math.max(0, Math.min(this.#idleMs, untilDeadline)));
+          onAbort = () => reject(signal.reason);
+          signal.addEventListener("abort", onAbort, { once: true });
+        }),
+      ]);
+      return r.done ? undefined : r.value;
+    } finally {
+      clearTimeout(timer);
+      if (onAbort) signal.removeEventListener("abort", onAbort);
+    }
+  }
+}
+
+/**
+ * What the receiving tab shows for a failed push: a refusal's own sentence, a plain one when the call
+ * ended under it, and for anything unexpected no internals (they go to the log).
+ */
+function failureMessage(err: unknown): string {
+  if (isAbort(err)) return "The push was cut off before it ended; nothing was kept.";
+  return codeOf(err) === undefined ? "Internal Server Error" : (err as Error).message;
+}
+
+/** Writes all of `data` at `position`. */
+async function writeAt(fh: FileHandle, data: Uint8Array, position: number): Promise<void> {
+  let done = 0;
+  while (done < data.length) {
+    const { bytesWritten } = await fh.write(data, done, data.length - done, position + done);
+    done += bytesWritten;
+  }
+}
+
+/** Longest push ticket worth asking the directory about (it issues 43 characters). */
+const TICKET_MAX_CHARS = 128;
+const TICKET_CHARS = /^[A-Za-z0-9_-]+$/;
+
+/** Whether a push ticket has the shape the directory issues (base64url, bounded length). */
+export function isTicketShaped(ticket: string): boolean {
+  return ticket.length > 0 && ticket.length <= TICKET_MAX_CHARS && TICKET_CHARS.test(ticket);
+}
