@@ -23,8 +23,6 @@ import {
   DOWNLOAD_STATE_SAVE_INTERVAL_MS,
   DOWNLOAD_STATE_SAVE_PIECES,
   FETCH_BATCH_MAX_PIECES,
-  HOLDER_BAD_PIECES_BAN,
-  HOLDER_FAILURES_DROP,
   HOLDER_REFRESH_INTERVAL_MS,
   HOLDER_RETRY_MIN_MS,
   HOLDER_STALL_TIMEOUT_MS,
@@ -58,6 +56,7 @@ import { HolderProtocolError, type ReceivedPiece } from "../pieces/receive-piece
 import { sleep } from "../transfer/rate-limiter.js";
 import { Transfer, type TransferRegistry } from "../transfer/transfer.js";
 import { PieceWorker, PieceWorkerError } from "./piece-worker.js";
+import { Holder, callStalled } from "./holder.js";
 import { manifestFromProto } from "../pieces/manifest-wire.js";
 
 /** Tunables of the downloader (tests shorten the timeouts); every field has a default in constants.ts. */
@@ -167,68 +166,6 @@ export class PieceDownloader implements Downloader {
     const p = job.run();
     this.#jobs.add(p);
     void p.finally(() => this.#jobs.delete(p));
-  }
-}
-
-/** One holder as seen by one download. */
-class Holder {
-  readonly ref: PeerRef;
-  window: number;
-  /**
-   * Until the holder first fails, its window grows by a piece per piece delivered (doubling per window, as
-   * TCP's slow start), then by ~2 pieces per window. Additive growth alone took ~2,000 pieces to open a
-   * window of 96 (a 16-piece batch on each of 6 streams): a 1 GiB download from one holder ran with 2-3
-   * streams most of the way. The window stays capped by the holder's measured rate (#windowOf).
-   */
-  slowStart = true;
-  inflight = 0;
-  /** FetchPieces calls open to this holder. */
-  fetches = 0;
-  bad = 0;
-  failures = 0;
-  banned = false;
-  dropped = false;
-  retryAtMs = 0;
-  /** Pieces this holder has been asked for and not yet delivered. */
-  readonly owned = new Set<number>();
-  /** (time, bytes delivered so far) samples for the holder's recent rate. */
-  readonly #samples: Array<[number, number]> = [];
-  delivered = 0;
-
-  constructor(ref: PeerRef, window: number) {
-    this.ref = ref;
-    this.window = window;
-  }
-
-  /** A piece came in verified: the window grows (see slowStart), up to `max`. */
-  grow(max: number): void {
-    this.window = Math.min(max, this.window + (this.slowStart ? 1 : 1 / Math.max(1, Math.floor(this.window) / 2)));
-  }
-
-  /** A call failed or was refused as busy: the window halves and grows slowly from then on. */
-  backOff(): void {
-    this.window = Math.max(1, this.window / 2);
-    this.slowStart = false;
-  }
-
-  get usable(): boolean {
-    return !this.banned && !this.dropped;
-  }
-
-  /** Records delivered bytes for the rate estimate. */
-  record(bytes: number): void {
-    const now = Date.now();
-    this.delivered += bytes;
-    this.#samples.push([now, this.delivered]);
-    while (this.#samples.length > 2 && now - this.#samples[0]![0] > 3_000) this.#samples.shift();
-  }
-
-  /** Recent delivery rate in bytes per second, or undefined before a second of data. */
-  rate(): number | undefined {
-    const first = this.#samples[0];
-    const last = this.#samples[this.#samples.length - 1];
-    if (!first || !last || last[0] - first[0] < 1_000) return undefined;
-    return ((last[1] - first[1]) * 1000) / (last[0] - first[0]);
   }
 }
 
@@ -688,7 +625,7 @@ class DownloadJob {
   #onTick(): void {
     const now = Date.now();
     for (const f of this.#fetches) {
-      if (!f.paused && now - f.lastBytesAtMs > this.#s.stallTimeoutMs) {
+      if (callStalled(f, now, this.#s.stallTimeoutMs)) {
         f.controller.abort(new StalledError(`${f.holder.ref.name} sent nothing for ${Math.round(this.#s.stallTimeoutMs / 1000)} s.`));
       }
     }
@@ -756,7 +693,7 @@ class DownloadJob {
         for (const h of usable) {
           if (this.#fetches.size >= maxFetches) return;
           if (h.fetches >= cap) continue;
-          const window = this.#windowOf(h);
+          const window = h.windowPieces(this.#manifest.pieceSize, this.#s.windowMaxPieces);
           const room = window - h.inflight;
           if (room <= 0) continue;
           // A holder with calls in flight gets another only for a full batch or half its window: a call
@@ -770,14 +707,6 @@ class DownloadJob {
         }
       }
     }
-  }
-
-  /** A holder's window: grown by delivery, capped by ~2 s of its measured rate (slow holders hold few pieces). */
-  #windowOf(h: Holder): number {
-    const rate = h.rate();
-    let w = Math.floor(h.window);
-    if (rate !== undefined) w = Math.min(w, Math.max(2, Math.ceil((rate * 2) / this.#manifest.pieceSize)));
-    return Math.max(1, Math.min(this.#s.windowMaxPieces, w));
   }
 
   /** Chooses up to `n` pieces for a holder: given-back pieces first, then new ones, then (endgame) duplicates. */
@@ -937,9 +866,7 @@ class DownloadJob {
           this.#badPiece(h, i, `sent a piece ${i} that failed verification`);
           return;
         }
-        h.record(length);
-        h.grow(this.#s.windowMaxPieces);
-        h.failures = 0;
+        h.verified(length, Date.now(), this.#s.windowMaxPieces);
         this.#partial!.markVerified(i);
         this.#state[i] = VERIFIED;
         this.#verifiedCount++;
@@ -962,7 +889,7 @@ class DownloadJob {
   }
 
   #badPiece(h: Holder, i: number | undefined, what: string): void {
-    h.bad++;
+    const bannedNow = h.sentBadPiece();
     this.#refetched++;
     if (i !== undefined) {
       const set = this.#badFrom.get(i) ?? new Set<string>();
@@ -970,8 +897,7 @@ class DownloadJob {
       this.#badFrom.set(i, set);
     }
     this.#log.warn({ holder: h.ref.name, bad: h.bad }, what);
-    if (h.bad >= HOLDER_BAD_PIECES_BAN && !h.banned) {
-      h.banned = true;
+    if (bannedNow) {
       this.#banned.add(h.ref.name);
       this.#log.warn({ holder: h.ref.name }, "holder banned for this transfer");
       for (const f of this.#fetches) if (f.holder === h) f.controller.abort(new Error("holder banned"));
@@ -987,23 +913,19 @@ class DownloadJob {
     const code = reason instanceof ConnectError ? reason.code : err instanceof ConnectError ? err.code : undefined;
     if (code === Code.ResourceExhausted) {
       // The holder is busy (per-peer stream limit): not its fault, nothing to count as refetched.
-      h.backOff();
-      h.retryAtMs = Date.now() + this.#s.retryMinMs;
+      h.busy(Date.now(), this.#s.retryMinMs);
       return;
     }
     this.#refetched += undelivered;
     if (code === Code.NotFound || code === Code.InvalidArgument) {
       // It no longer holds this content (or serves another layout): no use retrying.
-      h.dropped = true;
+      h.gone();
       this.#log.info({ holder: h.ref.name, err: (reason as Error)?.message }, "holder dropped");
       return;
     }
-    h.failures++;
-    h.backOff();
-    h.retryAtMs = Date.now() + this.#s.retryMinMs * 2 ** (h.failures - 1);
+    const droppedNow = h.failed(Date.now(), this.#s.retryMinMs);
     this.#log.info({ holder: h.ref.name, failures: h.failures, err: (reason as Error)?.message }, "fetch failed");
-    if (h.failures >= HOLDER_FAILURES_DROP) {
-      h.dropped = true;
+    if (droppedNow) {
       this.#deps.peers.drop(h.ref.address);
       this.#refresh(true);
     }
