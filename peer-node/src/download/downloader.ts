@@ -56,7 +56,8 @@ import { HolderProtocolError, type ReceivedPiece } from "../pieces/receive-piece
 import { sleep } from "../transfer/rate-limiter.js";
 import { Transfer, type TransferRegistry } from "../transfer/transfer.js";
 import { PieceWorker, PieceWorkerError } from "./piece-worker.js";
-import { Holder, callStalled } from "./holder.js";
+import { callStalled, type Holder } from "./holder.js";
+import { PieceScheduler } from "./scheduler.js";
 import { manifestFromProto } from "../pieces/manifest-wire.js";
 
 /** Tunables of the downloader (tests shorten the timeouts); every field has a default in constants.ts. */
@@ -179,15 +180,6 @@ interface Fetch {
   paused: boolean;
 }
 
-/** In the endgame, a piece in flight for longer than this may be asked of a second holder. */
-const ENDGAME_LATE_MS = 1_000;
-
-const MISSING = 0;
-const IN_FLIGHT = 1;
-/** Received; its hash is being checked (and then it is written). */
-const CHECKING = 2;
-const VERIFIED = 3;
-
 /** The whole life of one download. */
 class DownloadJob {
   readonly #deps: PieceDownloaderDeps;
@@ -201,23 +193,13 @@ class DownloadJob {
   #manifest!: Manifest;
   #fingerprint = "";
 
-  readonly #holders = new Map<string, Holder>();
+  /** The piece schedule of the current try (and its holders); made once the manifest is known. */
+  #scheduler: PieceScheduler | undefined;
   #banned = new Set<string>();
   /** Manifests (by fingerprint) that did not produce the file, and the holders that served them. */
   readonly #rejected = new Set<string>();
   readonly #distrusted = new Set<string>();
   readonly #fetches = new Set<Fetch>();
-  #state!: Uint8Array;
-  /** Requests outstanding per piece (2 in the endgame). */
-  #owners!: Uint8Array;
-  /** When each in-flight piece was first asked for (endgame picks late ones). */
-  #requestedAt!: Float64Array;
-  /** Pieces given back by failed or bad fetches, served before the cursor moves on. */
-  #returned: number[] = [];
-  /** Every piece below the cursor has been handed out once. */
-  #cursor = 0;
-  #verifiedCount = 0;
-  #verifiedBytes = 0;
   #refetched = 0;
   #unsaved = 0;
   #lastSaveMs = Date.now();
@@ -230,8 +212,6 @@ class DownloadJob {
   #refreshing: Promise<void> | undefined;
   #lastFindError: unknown;
   #writes = new Set<Promise<void>>();
-  /** Holders that sent a bad copy of a piece, by piece: they are asked for it last. */
-  #badFrom = new Map<number, Set<string>>();
   #finishing = false;
 
   constructor(deps: PieceDownloaderDeps, settings: Settings, transfer: Transfer, shutdown: AbortSignal, partial: PartialDownload | undefined) {
@@ -321,7 +301,7 @@ class DownloadJob {
   async #retryWithAnotherManifest(err: unknown): Promise<boolean> {
     if (this.#signal.aborted || this.#fingerprint === "") return false;
     const wrongHash = err instanceof WrongManifestError;
-    const holders = [...this.#holders.values()];
+    const holders = [...(this.#scheduler?.holders() ?? [])];
     const allBanned = err instanceof UnavailableError && holders.some((h) => h.banned) && !holders.some((h) => h.usable);
     if (!wrongHash && !allBanned) return false;
     if (this.#otherFingerprints.size === 0) return false;
@@ -339,14 +319,9 @@ class DownloadJob {
     await this.#settle();
     this.#ring = undefined;
     this.#signal.throwIfAborted();
-    this.#holders.clear();
+    this.#scheduler = undefined;
     this.#fetches.clear();
     this.#banned = new Set(this.#distrusted);
-    this.#badFrom = new Map();
-    this.#returned = [];
-    this.#cursor = 0;
-    this.#verifiedCount = 0;
-    this.#verifiedBytes = 0;
     this.#unsaved = 0;
     this.#fatal = undefined;
     this.#finishing = false;
@@ -450,7 +425,6 @@ class DownloadJob {
     this.#fingerprint = manifestFingerprint(chosen.manifest);
     this.#usedBy = chosen.refs.map((r) => r.name);
     for (const fp of probes.keys()) if (fp !== this.#fingerprint) this.#otherFingerprints.add(fp);
-    for (const ref of chosen.refs) this.#addHolder(ref);
     const name = this.#partial?.name ?? sanitizeFileName(chosen.manifest.name, `download-${t.contentId.slice(0, 12)}`);
     t.update({ name, bytesTotal: chosen.manifest.size });
 
@@ -469,18 +443,10 @@ class DownloadJob {
       throw err;
     }
     const partial = this.#partial;
-    const count = partial.count;
-    this.#state = new Uint8Array(count);
-    this.#owners = new Uint8Array(count);
-    this.#requestedAt = new Float64Array(count);
-    for (let i = 0; i < count; i++) {
-      if (partial.has(i)) {
-        this.#state[i] = VERIFIED;
-        this.#verifiedCount++;
-        this.#verifiedBytes += pieceLength(chosen.manifest.size, chosen.manifest.pieceSize, i);
-      }
-    }
-    t.setBytesDone(this.#verifiedBytes);
+    const scheduler = new PieceScheduler(chosen.manifest, partial.count, (i) => partial.has(i), this.#s);
+    for (const ref of chosen.refs) scheduler.addHolder(ref);
+    this.#scheduler = scheduler;
+    t.setBytesDone(scheduler.verifiedBytes);
     // The ring holds as many pieces as may wait to be written, plus one. A slot also holds the message's
     // framing around the piece (a few bytes; a foreign holder may add unknown fields).
     const pieceSize = chosen.manifest.pieceSize;
@@ -560,33 +526,20 @@ class DownloadJob {
     }
   }
 
-  #addHolder(ref: PeerRef): void {
-    const existing = this.#holders.get(ref.name);
-    if (existing && !existing.banned) {
-      if (existing.dropped || existing.ref.address !== ref.address) {
-        // Back after a drop (or moved): a fresh start.
-        this.#holders.set(ref.name, new Holder(ref, this.#s.windowInitialPieces));
-      }
-      return;
-    }
-    if (!existing) this.#holders.set(ref.name, new Holder(ref, this.#s.windowInitialPieces));
-  }
-
   // ---- fetching ----
 
   async #fetchAll(): Promise<void> {
-    const count = this.#state.length;
+    const scheduler = this.#scheduler!;
     const tick = setInterval(() => this.#onTick(), Math.max(50, Math.min(1_000, this.#s.stallTimeoutMs / 4)));
     tick.unref();
     this.#lastRefreshMs = Date.now();
     let noHolderSinceMs: number | undefined;
     try {
-      while (this.#verifiedCount < count) {
+      while (!scheduler.complete) {
         if (this.#fatal !== undefined) throw this.#fatal;
         this.#signal.throwIfAborted();
         this.#pump();
-        const usable = [...this.#holders.values()].filter((h) => h.usable);
-        if (usable.length === 0 && this.#fetches.size === 0) {
+        if (scheduler.usableCount() === 0 && this.#fetches.size === 0) {
           noHolderSinceMs ??= Date.now();
           if (Date.now() - noHolderSinceMs >= this.#s.noHolderGraceMs) throw this.#noHolderLeft();
           this.#refresh(true);
@@ -609,7 +562,7 @@ class DownloadJob {
 
   #noHolderLeft(): UnavailableError {
     const banned = [...this.#banned];
-    const tried = this.#holders.size;
+    const tried = [...(this.#scheduler?.holders() ?? [])].length;
     return new UnavailableError(
       `No peer holding this file is reachable any more (${tried} tried` +
         (banned.length > 0 ? `; ${banned.join(", ")} banned for sending corrupt pieces` : "") +
@@ -635,7 +588,7 @@ class DownloadJob {
   }
 
   #publish(): void {
-    const sources = [...this.#holders.values()].filter((h) => h.usable && h.inflight > 0).map((h) => h.ref.name);
+    const sources = [...(this.#scheduler?.holders() ?? [])].filter((h) => h.usable && h.inflight > 0).map((h) => h.ref.name);
     this.#transfer.update({ sources, bannedPeers: [...this.#banned], piecesRefetched: this.#refetched });
   }
 
@@ -644,16 +597,17 @@ class DownloadJob {
     if (this.#refreshing) return;
     if (urgent && Date.now() - this.#lastRefreshMs < Math.min(1_000, this.#s.holderRefreshMs)) return;
     this.#lastRefreshMs = Date.now();
+    const scheduler = this.#scheduler!;
     this.#refreshing = (async () => {
-      const usable = [...this.#holders.values()].filter((h) => h.usable).length;
+      const usable = scheduler.usableCount();
       const refs = (await this.#find()).filter((r) => {
-        const h = this.#holders.get(r.name);
+        const h = scheduler.holder(r.name);
         return !h || h.dropped;
       });
       for (const ref of refs.slice(0, Math.max(0, HOLDERS_PER_DOWNLOAD_MAX - usable))) {
         const probe = await this.#probe(ref);
         if (probe && manifestFingerprint(probe.manifest) === this.#fingerprint) {
-          this.#addHolder(ref);
+          scheduler.addHolder(ref);
           this.#log.debug({ holder: ref.name }, "holder added");
         }
       }
@@ -667,103 +621,30 @@ class DownloadJob {
       });
   }
 
-  /**
-   * Hands pieces to every holder with room in its window, one request per holder per round. The
-   * download's streams are bounded (by its ring), so first each holder gets up to an equal share of them,
-   * then holders with room get what is left: handing freed streams to the fastest holder first let it
-   * collect them all while the others, starved of requests, looked ever slower (3 seeders capped at R
-   * gave 1.1 R). A holder's window (grown by delivery, capped by its rate) decides how much it carries.
-   */
+  /** Starts the calls the scheduler plans: streams are bounded by the ring (see maxCalls). */
   #pump(): void {
-    if (this.#signal.aborted || this.#fatal !== undefined) return;
-    const now = Date.now();
-    const usable = [...this.#holders.values()].filter((h) => h.usable && now >= h.retryAtMs);
-    if (usable.length === 0) return;
-    // Fastest first within a round, so when pieces run short they go to the holders that deliver.
-    usable.sort((a, b) => (b.rate() ?? 0) - (a.rate() ?? 0));
-    const onlyHolder = [...this.#holders.values()].filter((h) => h.usable).length === 1;
+    if (this.#signal.aborted || this.#fatal !== undefined || !this.#scheduler) return;
     // Each stream may hold one ring slot while its message arrives; with fewer streams than slots, some
     // slot is always free or with the worker (which needs no network to release it), so streams waiting
     // for a slot never starve the one that holds the last (their unread bytes fill the HTTP/2 window).
-    const maxFetches = (this.#ring?.slotCount ?? 2) - 1;
-    const share = Math.max(1, Math.floor(maxFetches / usable.length));
-    for (const cap of [share, maxFetches]) {
-      for (let round = 0, started = 1; started > 0 && round < 64; round++) {
-        started = 0;
-        for (const h of usable) {
-          if (this.#fetches.size >= maxFetches) return;
-          if (h.fetches >= cap) continue;
-          const window = h.windowPieces(this.#manifest.pieceSize, this.#s.windowMaxPieces);
-          const room = window - h.inflight;
-          if (room <= 0) continue;
-          // A holder with calls in flight gets another only for a full batch or half its window: a call
-          // costs the same on each side whatever it carries, and as a window opened piece by piece its
-          // room was handed out in calls of 1 or 2 pieces.
-          if (h.inflight > 0 && room < Math.min(this.#s.batchPieces, Math.ceil(window / 2))) continue;
-          const batch = this.#pick(h, Math.min(room, this.#s.batchPieces), onlyHolder);
-          if (batch.length === 0) continue;
-          this.#startFetch(h, batch);
-          started++;
-        }
-      }
-    }
+    const maxCalls = (this.#ring?.slotCount ?? 2) - 1;
+    for (const call of this.#scheduler.plan(Date.now(), maxCalls)) this.#startFetch(this.#scheduler, call.holder, call.pieces);
   }
 
-  /** Chooses up to `n` pieces for a holder: given-back pieces first, then new ones, then (endgame) duplicates. */
-  #pick(h: Holder, n: number, onlyHolder: boolean): number[] {
-    const out: number[] = [];
-    const state = this.#state;
-    // Pieces given back; skip those this holder already sent bad unless nobody else is left.
-    const keep: number[] = [];
-    while (this.#returned.length > 0 && out.length < n) {
-      const i = this.#returned.shift()!;
-      if (state[i] !== MISSING) continue;
-      if (!onlyHolder && this.#badFrom.get(i)?.has(h.ref.name)) {
-        keep.push(i);
-        continue;
-      }
-      out.push(i);
-    }
-    this.#returned.unshift(...keep);
-    while (out.length < n && this.#cursor < state.length) {
-      const i = this.#cursor++;
-      if (state[i] === MISSING) out.push(i);
-    }
-    if (out.length === 0 && this.#returned.length === 0 && this.#cursor >= state.length) {
-      // Endgame: every piece is handed out. Ask for pieces another holder has been working on for a
-      // while, so the last pieces do not wait for the slowest holder; whichever copy verifies first
-      // wins. Only late pieces: duplicating everything in flight would fetch whole windows twice.
-      const lateBefore = Date.now() - ENDGAME_LATE_MS;
-      for (let i = 0; i < state.length && out.length < n; i++) {
-        if (state[i] === IN_FLIGHT && this.#owners[i]! < 2 && !h.owned.has(i) && this.#requestedAt[i]! < lateBefore) out.push(i);
-      }
-    }
-    return out;
-  }
-
-  #startFetch(h: Holder, pieces: number[]): void {
-    const now = Date.now();
-    for (const i of pieces) {
-      if (this.#owners[i] === 0) this.#requestedAt[i] = now;
-      this.#state[i] = IN_FLIGHT;
-      this.#owners[i]!++;
-      h.owned.add(i);
-    }
-    h.inflight += pieces.length;
+  #startFetch(scheduler: PieceScheduler, h: Holder, pieces: number[]): void {
     const f: Fetch = { holder: h, pieces, controller: new AbortController(), lastBytesAtMs: Date.now(), paused: false };
     this.#fetches.add(f);
-    h.fetches++;
     const onJobAbort = () => f.controller.abort(this.#signal.reason);
     this.#signal.addEventListener("abort", onJobAbort, { once: true });
-    void this.#runFetch(f).finally(() => {
+    void this.#runFetch(scheduler, f).finally(() => {
       this.#signal.removeEventListener("abort", onJobAbort);
       this.#fetches.delete(f);
-      h.fetches--;
+      scheduler.callEnded(h);
       this.#poke();
     });
   }
 
-  async #runFetch(f: Fetch): Promise<void> {
+  async #runFetch(scheduler: PieceScheduler, f: Fetch): Promise<void> {
     const h = f.holder;
     const pending = new Set(f.pieces);
     let broken = false;
@@ -773,20 +654,17 @@ class DownloadJob {
       if (!pending.has(i)) {
         // Not asked for, or sent twice: a holder that breaks the protocol is treated like a corrupt one.
         piece.slot.release();
-        this.#badPiece(h, undefined, `sent piece ${i}, which was not asked for`);
+        this.#badPiece(scheduler, h, undefined, `sent piece ${i}, which was not asked for`);
         broken = true;
         return false;
       }
       pending.delete(i);
       // Another holder's copy is already being checked or kept (endgame): this one is not needed.
-      if (this.#state[i] !== IN_FLIGHT) {
-        this.#release(h, i);
+      if (!scheduler.received(h, i)) {
         piece.slot.release();
         return true;
       }
-      this.#state[i] = CHECKING;
-      this.#release(h, i);
-      this.#process(h, piece);
+      this.#process(scheduler, h, piece);
       broken = h.banned;
       return !broken;
     };
@@ -810,25 +688,14 @@ class DownloadJob {
       }
     } catch (err) {
       if (err instanceof HolderProtocolError && !this.#signal.aborted) {
-        this.#badPiece(h, undefined, err.message);
+        this.#badPiece(scheduler, h, undefined, err.message);
         this.#refetched += pending.size;
       } else {
         this.#fetchFailed(f, err, pending.size);
       }
     } finally {
-      for (const i of pending) this.#release(h, i);
+      for (const i of pending) scheduler.release(h, i);
       this.#pump();
-    }
-  }
-
-  /** The piece is no longer outstanding at this holder; if nobody else has it, it goes back to the pool. */
-  #release(h: Holder, i: number): void {
-    if (!h.owned.delete(i)) return;
-    h.inflight--;
-    this.#owners[i]!--;
-    if (this.#state[i] === IN_FLIGHT && this.#owners[i] === 0) {
-      this.#state[i] = MISSING;
-      this.#returned.push(i);
     }
   }
 
@@ -837,7 +704,7 @@ class DownloadJob {
    * state now and then. A bad piece goes back to be fetched from another holder. The slot is released
    * when the worker is done with it.
    */
-  #process(h: Holder, piece: ReceivedPiece): void {
+  #process(scheduler: PieceScheduler, h: Holder, piece: ReceivedPiece): void {
     const { pieceIndex: i, slot, offset, length } = piece;
     const task = (async () => {
       try {
@@ -846,7 +713,7 @@ class DownloadJob {
           ok = length === pieceLength(this.#manifest.size, this.#manifest.pieceSize, i) && (await this.#worker!.verifyAndWrite(i, slot, offset, length));
         } catch (err) {
           if (this.#signal.aborted) return;
-          this.#state[i] = MISSING;
+          scheduler.unchecked(i);
           const code = err instanceof PieceWorkerError ? err.code : undefined;
           this.#fatal ??=
             code === "ENOSPC" || code === "EDQUOT"
@@ -857,21 +724,13 @@ class DownloadJob {
         }
         if (this.#signal.aborted) return;
         if (!ok) {
-          // A twin still on its way from another holder may be good; otherwise back to the pool.
-          if (this.#owners[i]! > 0) this.#state[i] = IN_FLIGHT;
-          else {
-            this.#state[i] = MISSING;
-            this.#returned.push(i);
-          }
-          this.#badPiece(h, i, `sent a piece ${i} that failed verification`);
+          scheduler.failedVerification(i);
+          this.#badPiece(scheduler, h, i, `sent a piece ${i} that failed verification`);
           return;
         }
-        h.verified(length, Date.now(), this.#s.windowMaxPieces);
+        scheduler.verified(h, i, length, Date.now());
         this.#partial!.markVerified(i);
-        this.#state[i] = VERIFIED;
-        this.#verifiedCount++;
-        this.#verifiedBytes += length;
-        this.#transfer.setBytesDone(this.#verifiedBytes);
+        this.#transfer.setBytesDone(scheduler.verifiedBytes);
         this.#unsaved++;
         const now = Date.now();
         if (this.#unsaved >= DOWNLOAD_STATE_SAVE_PIECES || now - this.#lastSaveMs >= DOWNLOAD_STATE_SAVE_INTERVAL_MS) {
@@ -888,14 +747,9 @@ class DownloadJob {
     void task.finally(() => this.#writes.delete(task));
   }
 
-  #badPiece(h: Holder, i: number | undefined, what: string): void {
-    const bannedNow = h.sentBadPiece();
+  #badPiece(scheduler: PieceScheduler, h: Holder, i: number | undefined, what: string): void {
+    const bannedNow = scheduler.badPiece(h, i);
     this.#refetched++;
-    if (i !== undefined) {
-      const set = this.#badFrom.get(i) ?? new Set<string>();
-      set.add(h.ref.name);
-      this.#badFrom.set(i, set);
-    }
     this.#log.warn({ holder: h.ref.name, bad: h.bad }, what);
     if (bannedNow) {
       this.#banned.add(h.ref.name);
