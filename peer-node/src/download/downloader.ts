@@ -46,8 +46,8 @@ import {
 } from "../errors.js";
 import type { FileStore, Manifest } from "../store/file-store.js";
 import { sanitizeFileName } from "../store/names.js";
-import { checkManifest, isContentId, manifestFingerprint, pieceLength } from "../store/pieces.js";
-import type { Downloader, FindHolders, PeerRef } from "../transfer/api.js";
+import { isContentId, pieceLength } from "../store/pieces.js";
+import type { Downloader, FindHolders } from "../transfer/api.js";
 import { formatBytes } from "../transfer/format.js";
 import { PartialDownload } from "./partial-download.js";
 import type { PeerClients } from "../pieces/peer-clients.js";
@@ -58,7 +58,8 @@ import { Transfer, type TransferRegistry } from "../transfer/transfer.js";
 import { PieceWorker, PieceWorkerError } from "./piece-worker.js";
 import { callStalled, type Holder } from "./holder.js";
 import { PieceScheduler } from "./scheduler.js";
-import { manifestFromProto } from "../pieces/manifest-wire.js";
+import { HolderLookup } from "./holder-lookup.js";
+import { MajorityManifestChoice, type ManifestChoice } from "./manifest-choice.js";
 
 /** Tunables of the downloader (tests shorten the timeouts); every field has a default in constants.ts. */
 export interface DownloaderOptions {
@@ -191,14 +192,15 @@ class DownloadJob {
   readonly #shutdown: AbortSignal;
   #partial: PartialDownload | undefined;
   #manifest!: Manifest;
-  #fingerprint = "";
+  readonly #lookup: HolderLookup;
+  readonly #manifests: ManifestChoice;
+  /** A manifest proved wrong and this is a later try. */
+  #retried = false;
 
   /** The piece schedule of the current try (and its holders); made once the manifest is known. */
   #scheduler: PieceScheduler | undefined;
+  /** Holders banned for bad pieces in this try, and those distrusted since an earlier one. */
   #banned = new Set<string>();
-  /** Manifests (by fingerprint) that did not produce the file, and the holders that served them. */
-  readonly #rejected = new Set<string>();
-  readonly #distrusted = new Set<string>();
   readonly #fetches = new Set<Fetch>();
   #refetched = 0;
   #unsaved = 0;
@@ -210,7 +212,6 @@ class DownloadJob {
   #wake: (() => void) | undefined;
   #lastRefreshMs = 0;
   #refreshing: Promise<void> | undefined;
-  #lastFindError: unknown;
   #writes = new Set<Promise<void>>();
   #finishing = false;
 
@@ -233,6 +234,24 @@ class DownloadJob {
       shutdown.removeEventListener("abort", onShutdown);
     };
     if (transfer.signal.aborted || shutdown.aborted) this.#controller.abort();
+    const signal = this.#controller.signal;
+    this.#lookup = new HolderLookup({
+      contentId: transfer.contentId,
+      findHolders: deps.findHolders,
+      selfName: deps.selfName,
+      excluded: (name) => this.#banned.has(name),
+      logger: this.#log,
+      signal,
+    });
+    this.#manifests = new MajorityManifestChoice({
+      contentId: transfer.contentId,
+      lookup: this.#lookup,
+      peers: deps.peers,
+      logger: this.#log,
+      signal,
+      manifestTimeoutMs: settings.manifestTimeoutMs,
+      noHolderGraceMs: settings.noHolderGraceMs,
+    });
   }
 
   readonly #detach: () => void;
@@ -299,18 +318,15 @@ class DownloadJob {
    * used manifest, discards its partial state and returns true so the download starts again.
    */
   async #retryWithAnotherManifest(err: unknown): Promise<boolean> {
-    if (this.#signal.aborted || this.#fingerprint === "") return false;
+    if (this.#signal.aborted) return false;
     const wrongHash = err instanceof WrongManifestError;
     const holders = [...(this.#scheduler?.holders() ?? [])];
     const allBanned = err instanceof UnavailableError && holders.some((h) => h.banned) && !holders.some((h) => h.usable);
     if (!wrongHash && !allBanned) return false;
-    if (this.#otherFingerprints.size === 0) return false;
-    const used = this.#fingerprint;
-    const servedBy = this.#usedBy;
+    const servedBy = this.#manifests.rejectChosen();
+    if (!servedBy) return false;
     this.#log.warn({ holders: servedBy, reason: (err as Error).message }, "the manifest used did not produce the file; distrusting its holders and trying another");
-    this.#rejected.add(used);
-    for (const name of servedBy) this.#distrusted.add(name);
-    this.#otherFingerprints.delete(used);
+    this.#retried = true;
     // Stop everything of this try. Its partial state stays: the next try keeps the pieces whose hashes
     // the next manifest agrees with (#prepare, PartialDownload.rebase) and fetches only the others.
     for (const f of this.#fetches) f.controller.abort();
@@ -321,20 +337,14 @@ class DownloadJob {
     this.#signal.throwIfAborted();
     this.#scheduler = undefined;
     this.#fetches.clear();
-    this.#banned = new Set(this.#distrusted);
+    this.#banned = new Set(this.#manifests.distrusted);
     this.#unsaved = 0;
     this.#fatal = undefined;
     this.#finishing = false;
-    this.#fingerprint = "";
     this.#transfer.setBytesDone(0);
     this.#publish();
     return true;
   }
-
-  /** Holders whose manifest the current try uses. */
-  #usedBy: string[] = [];
-  /** Fingerprints of manifests other holders served that have not been tried (bounds the retries). */
-  readonly #otherFingerprints = new Set<string>();
 
   /** Ends a failed, cancelled or interrupted download, keeping or discarding its partial state. */
   async #end(err: unknown): Promise<void> {
@@ -386,7 +396,7 @@ class DownloadJob {
     const t = this.#transfer;
     const store = this.#deps.store;
     // Started by Download (not by resumeUnfinished): pick up a previous run's verified pieces.
-    if (!this.#partial && this.#rejected.size === 0) {
+    if (!this.#partial && !this.#retried) {
       this.#partial = await PartialDownload.load(store.partialDir, t.contentId);
       if (this.#partial && this.#signal.aborted) {
         await this.#partial.close();
@@ -397,34 +407,22 @@ class DownloadJob {
       if (this.#partial) t.setBytesDone(this.#partial.verifiedBytes());
     }
     const saved = this.#partial;
-    const probes = await this.#probeUntilAny(saved ? manifestFingerprint(saved.manifest) : undefined);
-    for (const fp of this.#rejected) probes.delete(fp);
-    if (probes.size === 0) throw new UnavailableError("No holder serves a manifest that has not already proved wrong.");
-    let chosen = saved ? probes.get(manifestFingerprint(saved.manifest)) : undefined;
-    if (!chosen) {
-      chosen = [...probes.values()].sort((a, b) => b.refs.length - a.refs.length)[0]!;
-      if (saved) {
-        // The manifest we had proved wrong or nobody serves it any more: go on with what the holders
-        // serve now, keeping the verified pieces it agrees with.
-        const before = saved.verifiedBytes();
-        this.#partial = undefined;
-        try {
-          this.#partial = await saved.rebase(chosen.manifest);
-        } catch (err) {
-          await saved.close();
-          throw err;
-        }
-        const kept = this.#partial.verifiedBytes();
-        this.#log.warn({ keptBytes: kept, droppedBytes: before - kept }, "changed to another manifest of this file; keeping the verified pieces it agrees with");
+    const chosen = await this.#manifests.choose(saved?.manifest);
+    if (saved && !chosen.isSaved) {
+      // The manifest we had proved wrong or nobody serves it any more: go on with what the holders
+      // serve now, keeping the verified pieces it agrees with.
+      const before = saved.verifiedBytes();
+      this.#partial = undefined;
+      try {
+        this.#partial = await saved.rebase(chosen.manifest);
+      } catch (err) {
+        await saved.close();
+        throw err;
       }
-    }
-    if (probes.size > 1) {
-      this.#log.warn({ groups: [...probes.values()].map((g) => g.refs.map((r) => r.name)) }, "holders disagree about the manifest; using the majority");
+      const kept = this.#partial.verifiedBytes();
+      this.#log.warn({ keptBytes: kept, droppedBytes: before - kept }, "changed to another manifest of this file; keeping the verified pieces it agrees with");
     }
     this.#manifest = chosen.manifest;
-    this.#fingerprint = manifestFingerprint(chosen.manifest);
-    this.#usedBy = chosen.refs.map((r) => r.name);
-    for (const fp of probes.keys()) if (fp !== this.#fingerprint) this.#otherFingerprints.add(fp);
     const name = this.#partial?.name ?? sanitizeFileName(chosen.manifest.name, `download-${t.contentId.slice(0, 12)}`);
     t.update({ name, bytesTotal: chosen.manifest.size });
 
@@ -444,7 +442,7 @@ class DownloadJob {
     }
     const partial = this.#partial;
     const scheduler = new PieceScheduler(chosen.manifest, partial.count, (i) => partial.has(i), this.#s);
-    for (const ref of chosen.refs) scheduler.addHolder(ref);
+    for (const ref of chosen.holders) scheduler.addHolder(ref);
     this.#scheduler = scheduler;
     t.setBytesDone(scheduler.verifiedBytes);
     // The ring holds as many pieces as may wait to be written, plus one. A slot also holds the message's
@@ -455,75 +453,6 @@ class DownloadJob {
     // "Written", not "verified": a piece is marked verified before its write lands, and the hasher may
     // read it back from disk (a bench run hashed zeros that way before this was the partial's bit).
     this.#worker = new PieceWorker(partial.partPath, chosen.manifest, partial.verified);
-  }
-
-  /**
-   * Finds holders and their manifests, waiting up to noHolderGraceMs for a first usable one.
-   * Returns manifests grouped by fingerprint with the holders that serve each.
-   */
-  async #probeUntilAny(prefer: string | undefined): Promise<Map<string, { manifest: Manifest; refs: PeerRef[] }>> {
-    const deadline = Date.now() + this.#s.noHolderGraceMs;
-    const tried = new Set<string>();
-    for (let attempt = 0; ; attempt++) {
-      this.#signal.throwIfAborted();
-      const refs = (await this.#find()).slice(0, HOLDERS_PER_DOWNLOAD_MAX);
-      for (const r of refs) tried.add(r.name);
-      const groups = new Map<string, { manifest: Manifest; refs: PeerRef[] }>();
-      const results = await Promise.all(refs.map((ref) => this.#probe(ref)));
-      for (const r of results) {
-        if (!r) continue;
-        const fp = manifestFingerprint(r.manifest);
-        const g = groups.get(fp) ?? { manifest: r.manifest, refs: [] };
-        g.refs.push(r.ref);
-        groups.set(fp, g);
-      }
-      if (groups.size > 0 && (prefer === undefined || groups.has(prefer) || Date.now() >= deadline)) return groups;
-      if (Date.now() >= deadline) {
-        if (this.#lastFindError !== undefined && tried.size === 0) {
-          throw new UnavailableError("The directory could not be reached to find who holds this file.", { cause: this.#lastFindError });
-        }
-        throw new UnavailableError(
-          tried.size === 0
-            ? "No live peer holds this file right now."
-            : `None of the peers that hold this file (${[...tried].join(", ")}) answered with a usable manifest.`,
-        );
-      }
-      await sleep(Math.min(250 * 2 ** attempt, 2_000, Math.max(0, deadline - Date.now())), this.#signal);
-    }
-  }
-
-  /** Holders from the directory, minus this peer and banned ones, one per name. */
-  async #find(): Promise<PeerRef[]> {
-    const self = typeof this.#deps.selfName === "function" ? this.#deps.selfName() : this.#deps.selfName;
-    let refs: PeerRef[];
-    try {
-      refs = await this.#deps.findHolders(this.#transfer.contentId, this.#signal);
-      this.#lastFindError = undefined;
-    } catch (err) {
-      this.#signal.throwIfAborted();
-      this.#lastFindError = err;
-      this.#log.info({ err: (err as Error).message }, "could not ask the directory for holders");
-      return [];
-    }
-    const seen = new Set<string>();
-    return refs.filter((r) => {
-      if (r.name === self || this.#banned.has(r.name) || seen.has(r.name)) return false;
-      seen.add(r.name);
-      return true;
-    });
-  }
-
-  /** A holder's manifest if it answers in time with one that adds up. */
-  async #probe(ref: PeerRef): Promise<{ ref: PeerRef; manifest: Manifest } | undefined> {
-    try {
-      const client = this.#deps.peers.client(ref.address);
-      const res = await client.getManifest({ contentId: this.#transfer.contentId }, { signal: this.#signal, timeoutMs: this.#s.manifestTimeoutMs });
-      return { ref, manifest: checkManifest(manifestFromProto(res.manifest), this.#transfer.contentId) };
-    } catch (err) {
-      this.#signal.throwIfAborted();
-      this.#log.debug({ holder: ref.name, err: (err as Error).message }, "no usable manifest from holder");
-      return undefined;
-    }
   }
 
   // ---- fetching ----
@@ -600,13 +529,12 @@ class DownloadJob {
     const scheduler = this.#scheduler!;
     this.#refreshing = (async () => {
       const usable = scheduler.usableCount();
-      const refs = (await this.#find()).filter((r) => {
+      const refs = (await this.#lookup.find()).filter((r) => {
         const h = scheduler.holder(r.name);
         return !h || h.dropped;
       });
       for (const ref of refs.slice(0, Math.max(0, HOLDERS_PER_DOWNLOAD_MAX - usable))) {
-        const probe = await this.#probe(ref);
-        if (probe && manifestFingerprint(probe.manifest) === this.#fingerprint) {
+        if (await this.#manifests.serves(ref)) {
           scheduler.addHolder(ref);
           this.#log.debug({ holder: ref.name }, "holder added");
         }
