@@ -20,20 +20,9 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import {
   DISK_FREE_RESERVE_BYTES,
-  DOWNLOAD_STATE_SAVE_INTERVAL_MS,
-  DOWNLOAD_STATE_SAVE_PIECES,
-  FETCH_BATCH_MAX_PIECES,
-  HOLDER_REFRESH_INTERVAL_MS,
-  HOLDER_RETRY_MIN_MS,
-  HOLDER_STALL_TIMEOUT_MS,
-  HOLDER_WINDOW_INITIAL_PIECES,
-  HOLDER_WINDOW_MAX_PIECES,
   HOLDERS_PER_DOWNLOAD_MAX,
-  MANIFEST_TIMEOUT_MS,
-  NO_HOLDER_GRACE_MS,
   PIECE_MESSAGE_SLACK_BYTES,
   PIECE_RING_MIN_SLOTS,
-  PIECES_UNWRITTEN_MAX_BYTES,
 } from "../constants.js";
 import {
   DiskFullError,
@@ -60,20 +49,10 @@ import { callStalled, type Holder } from "./holder.js";
 import { PieceScheduler } from "./scheduler.js";
 import { HolderLookup } from "./holder-lookup.js";
 import { MajorityManifestChoice, type ManifestChoice } from "./manifest-choice.js";
+import { SaveCadence } from "./save-cadence.js";
+import { downloaderSettings, type DownloaderOptions, type Settings } from "./settings.js";
 
-/** Tunables of the downloader (tests shorten the timeouts); every field has a default in constants.ts. */
-export interface DownloaderOptions {
-  readonly stallTimeoutMs?: number;
-  readonly holderRefreshMs?: number;
-  readonly noHolderGraceMs?: number;
-  readonly manifestTimeoutMs?: number;
-  readonly batchPieces?: number;
-  readonly windowInitialPieces?: number;
-  readonly windowMaxPieces?: number;
-  readonly retryMinMs?: number;
-  /** Received bytes allowed to wait for their hash check and write before reading pauses (the ring's size). */
-  readonly unwrittenMaxBytes?: number;
-}
+export type { DownloaderOptions } from "./settings.js";
 
 /** What the downloader needs. */
 export interface PieceDownloaderDeps {
@@ -87,8 +66,6 @@ export interface PieceDownloaderDeps {
   readonly options?: DownloaderOptions;
 }
 
-type Settings = Required<DownloaderOptions>;
-
 /** The downloader of a pserver: one job per content id, resumable across restarts. */
 export class PieceDownloader implements Downloader {
   readonly #deps: PieceDownloaderDeps;
@@ -98,18 +75,7 @@ export class PieceDownloader implements Downloader {
 
   constructor(deps: PieceDownloaderDeps) {
     this.#deps = deps;
-    const o = deps.options ?? {};
-    this.#settings = {
-      stallTimeoutMs: o.stallTimeoutMs ?? HOLDER_STALL_TIMEOUT_MS,
-      holderRefreshMs: o.holderRefreshMs ?? HOLDER_REFRESH_INTERVAL_MS,
-      noHolderGraceMs: o.noHolderGraceMs ?? NO_HOLDER_GRACE_MS,
-      manifestTimeoutMs: o.manifestTimeoutMs ?? MANIFEST_TIMEOUT_MS,
-      batchPieces: o.batchPieces ?? FETCH_BATCH_MAX_PIECES,
-      windowInitialPieces: o.windowInitialPieces ?? HOLDER_WINDOW_INITIAL_PIECES,
-      windowMaxPieces: o.windowMaxPieces ?? HOLDER_WINDOW_MAX_PIECES,
-      retryMinMs: o.retryMinMs ?? HOLDER_RETRY_MIN_MS,
-      unwrittenMaxBytes: o.unwrittenMaxBytes ?? PIECES_UNWRITTEN_MAX_BYTES,
-    };
+    this.#settings = downloaderSettings(deps.options);
   }
 
   /** Starts the download of a content id, or returns the running one; failures end the transfer, never throw. */
@@ -203,8 +169,7 @@ class DownloadJob {
   #banned = new Set<string>();
   readonly #fetches = new Set<Fetch>();
   #refetched = 0;
-  #unsaved = 0;
-  #lastSaveMs = Date.now();
+  readonly #saves = new SaveCadence(Date.now());
   #worker: PieceWorker | undefined;
   /** Where pieces are received; its slots are the only piece memory of the download. */
   #ring: PieceRing | undefined;
@@ -338,7 +303,7 @@ class DownloadJob {
     this.#scheduler = undefined;
     this.#fetches.clear();
     this.#banned = new Set(this.#manifests.distrusted);
-    this.#unsaved = 0;
+    this.#saves.restart();
     this.#fatal = undefined;
     this.#finishing = false;
     this.#transfer.setBytesDone(0);
@@ -659,11 +624,7 @@ class DownloadJob {
         scheduler.verified(h, i, length, Date.now());
         this.#partial!.markVerified(i);
         this.#transfer.setBytesDone(scheduler.verifiedBytes);
-        this.#unsaved++;
-        const now = Date.now();
-        if (this.#unsaved >= DOWNLOAD_STATE_SAVE_PIECES || now - this.#lastSaveMs >= DOWNLOAD_STATE_SAVE_INTERVAL_MS) {
-          this.#unsaved = 0;
-          this.#lastSaveMs = now;
+        if (this.#saves.pieceVerified(Date.now())) {
           this.#partial!.save().catch((err) => this.#log.warn({ err }, "could not save download state"));
         }
       } finally {
