@@ -35,7 +35,7 @@ import {
 } from "../errors.js";
 import type { FileStore, Manifest } from "../store/file-store.js";
 import { sanitizeFileName } from "../store/names.js";
-import { isContentId, pieceLength } from "../store/pieces.js";
+import { isContentId } from "../store/pieces.js";
 import type { Downloader, FindHolders } from "../transfer/api.js";
 import { formatBytes } from "../transfer/format.js";
 import { PartialDownload } from "./partial-download.js";
@@ -44,7 +44,7 @@ import { PieceRing } from "../pieces/piece-ring.js";
 import { HolderProtocolError, type ReceivedPiece } from "../pieces/receive-pieces.js";
 import { sleep } from "../transfer/rate-limiter.js";
 import { Transfer, type TransferRegistry } from "../transfer/transfer.js";
-import { PieceWorker, PieceWorkerError } from "./piece-worker.js";
+import { PieceIntake } from "./piece-intake.js";
 import { callStalled, type Holder } from "./holder.js";
 import { PieceScheduler } from "./scheduler.js";
 import { HolderLookup } from "./holder-lookup.js";
@@ -170,14 +170,13 @@ class DownloadJob {
   readonly #fetches = new Set<Fetch>();
   #refetched = 0;
   readonly #saves = new SaveCadence(Date.now());
-  #worker: PieceWorker | undefined;
+  /** Checks and writes the current try's pieces (its piece worker). */
+  #intake: PieceIntake | undefined;
   /** Where pieces are received; its slots are the only piece memory of the download. */
   #ring: PieceRing | undefined;
-  #fatal: unknown;
   #wake: (() => void) | undefined;
   #lastRefreshMs = 0;
   #refreshing: Promise<void> | undefined;
-  #writes = new Set<Promise<void>>();
   #finishing = false;
 
   constructor(deps: PieceDownloaderDeps, settings: Settings, transfer: Transfer, shutdown: AbortSignal, partial: PartialDownload | undefined) {
@@ -272,8 +271,7 @@ class DownloadJob {
     this.#finishing = true;
     for (const f of this.#fetches) f.controller.abort();
     t.update({ state: "verifying", sources: [] });
-    const digest = await this.#worker!.finish();
-    this.#worker = undefined;
+    const digest = await this.#intake!.wholeFileDigest();
     if (digest !== t.contentId) throw new WrongManifestError();
   }
 
@@ -295,16 +293,15 @@ class DownloadJob {
     // Stop everything of this try. Its partial state stays: the next try keeps the pieces whose hashes
     // the next manifest agrees with (#prepare, PartialDownload.rebase) and fetches only the others.
     for (const f of this.#fetches) f.controller.abort();
-    this.#worker?.destroy();
-    this.#worker = undefined;
+    this.#intake?.destroy();
     await this.#settle();
+    this.#intake = undefined;
     this.#ring = undefined;
     this.#signal.throwIfAborted();
     this.#scheduler = undefined;
     this.#fetches.clear();
     this.#banned = new Set(this.#manifests.distrusted);
     this.#saves.restart();
-    this.#fatal = undefined;
     this.#finishing = false;
     this.#transfer.setBytesDone(0);
     this.#publish();
@@ -315,7 +312,7 @@ class DownloadJob {
   async #end(err: unknown): Promise<void> {
     const t = this.#transfer;
     this.#controller.abort();
-    this.#worker?.destroy();
+    this.#intake?.destroy();
     await this.#settle();
     const partial = this.#partial;
     if (t.signal.aborted) {
@@ -349,8 +346,8 @@ class DownloadJob {
   async #settle(): Promise<void> {
     for (const f of this.#fetches) f.controller.abort();
     this.#ring?.close(new Error("the download stopped"));
-    for (let i = 0; i < 100 && (this.#fetches.size > 0 || this.#writes.size > 0); i++) {
-      await Promise.race([Promise.allSettled([...this.#writes]), sleep(20)]);
+    for (let i = 0; i < 100 && (this.#fetches.size > 0 || (this.#intake?.pending ?? 0) > 0); i++) {
+      await Promise.race([this.#intake?.settled(), sleep(20)]);
     }
     await this.#refreshing?.catch(() => undefined);
   }
@@ -415,22 +412,31 @@ class DownloadJob {
     const pieceSize = chosen.manifest.pieceSize;
     const slots = Math.max(PIECE_RING_MIN_SLOTS, Math.ceil(this.#s.unwrittenMaxBytes / pieceSize) + 1);
     this.#ring = new PieceRing(slots, pieceSize + PIECE_MESSAGE_SLACK_BYTES);
-    // "Written", not "verified": a piece is marked verified before its write lands, and the hasher may
-    // read it back from disk (a bench run hashed zeros that way before this was the partial's bit).
-    this.#worker = new PieceWorker(partial.partPath, chosen.manifest, partial.verified);
+    this.#intake = new PieceIntake({
+      manifest: chosen.manifest,
+      partial,
+      scheduler,
+      transfer: t,
+      saves: this.#saves,
+      log: this.#log,
+      controller: this.#controller,
+      onBadPiece: (h, i) => this.#badPiece(scheduler, h, i, `sent a piece ${i} that failed verification`),
+      onChecked: () => this.#poke(),
+    });
   }
 
   // ---- fetching ----
 
   async #fetchAll(): Promise<void> {
     const scheduler = this.#scheduler!;
+    const intake = this.#intake!;
     const tick = setInterval(() => this.#onTick(), Math.max(50, Math.min(1_000, this.#s.stallTimeoutMs / 4)));
     tick.unref();
     this.#lastRefreshMs = Date.now();
     let noHolderSinceMs: number | undefined;
     try {
       while (!scheduler.complete) {
-        if (this.#fatal !== undefined) throw this.#fatal;
+        if (intake.fatal !== undefined) throw intake.fatal;
         this.#signal.throwIfAborted();
         this.#pump();
         if (scheduler.usableCount() === 0 && this.#fetches.size === 0) {
@@ -446,8 +452,8 @@ class DownloadJob {
         });
         this.#wake = undefined;
       }
-      if (this.#fatal !== undefined) throw this.#fatal;
-      await Promise.all([...this.#writes]);
+      if (intake.fatal !== undefined) throw intake.fatal;
+      await intake.written();
       await this.#partial!.save();
     } finally {
       clearInterval(tick);
@@ -516,7 +522,7 @@ class DownloadJob {
 
   /** Starts the calls the scheduler plans: streams are bounded by the ring (see maxCalls). */
   #pump(): void {
-    if (this.#signal.aborted || this.#fatal !== undefined || !this.#scheduler) return;
+    if (this.#signal.aborted || this.#intake?.fatal !== undefined || !this.#scheduler) return;
     // Each stream may hold one ring slot while its message arrives; with fewer streams than slots, some
     // slot is always free or with the worker (which needs no network to release it), so streams waiting
     // for a slot never starve the one that holds the last (their unread bytes fill the HTTP/2 window).
@@ -539,6 +545,7 @@ class DownloadJob {
 
   async #runFetch(scheduler: PieceScheduler, f: Fetch): Promise<void> {
     const h = f.holder;
+    const intake = this.#intake!;
     const pending = new Set(f.pieces);
     let broken = false;
     const onPiece = (piece: ReceivedPiece): boolean => {
@@ -557,7 +564,7 @@ class DownloadJob {
         piece.slot.release();
         return true;
       }
-      this.#process(scheduler, h, piece);
+      intake.take(h, piece);
       broken = h.banned;
       return !broken;
     };
@@ -590,50 +597,6 @@ class DownloadJob {
       for (const i of pending) scheduler.release(h, i);
       this.#pump();
     }
-  }
-
-  /**
-   * Has the piece worker check the received piece's SHA-256 and write it, then counts it and saves the
-   * state now and then. A bad piece goes back to be fetched from another holder. The slot is released
-   * when the worker is done with it.
-   */
-  #process(scheduler: PieceScheduler, h: Holder, piece: ReceivedPiece): void {
-    const { pieceIndex: i, slot, offset, length } = piece;
-    const task = (async () => {
-      try {
-        let ok: boolean;
-        try {
-          ok = length === pieceLength(this.#manifest.size, this.#manifest.pieceSize, i) && (await this.#worker!.verifyAndWrite(i, slot, offset, length));
-        } catch (err) {
-          if (this.#signal.aborted) return;
-          scheduler.unchecked(i);
-          const code = err instanceof PieceWorkerError ? err.code : undefined;
-          this.#fatal ??=
-            code === "ENOSPC" || code === "EDQUOT"
-              ? new DiskFullError("The disk filled up during the download; it was stopped and nothing unverified was kept.", { cause: err })
-              : err;
-          this.#controller.abort(this.#fatal);
-          return;
-        }
-        if (this.#signal.aborted) return;
-        if (!ok) {
-          scheduler.failedVerification(i);
-          this.#badPiece(scheduler, h, i, `sent a piece ${i} that failed verification`);
-          return;
-        }
-        scheduler.verified(h, i, length, Date.now());
-        this.#partial!.markVerified(i);
-        this.#transfer.setBytesDone(scheduler.verifiedBytes);
-        if (this.#saves.pieceVerified(Date.now())) {
-          this.#partial!.save().catch((err) => this.#log.warn({ err }, "could not save download state"));
-        }
-      } finally {
-        slot.release();
-        this.#poke();
-      }
-    })();
-    this.#writes.add(task);
-    void task.finally(() => this.#writes.delete(task));
   }
 
   #badPiece(scheduler: PieceScheduler, h: Holder, i: number | undefined, what: string): void {
