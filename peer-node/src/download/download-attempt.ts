@@ -1,0 +1,349 @@
+// One try of a download with one manifest: the scheduler decides which pieces to ask which holder for,
+// and this runs those FetchPieces calls. Each piece is received straight into a slot of the download's
+// fixed ring (receive-pieces.ts) and handed to the intake, whose worker checks and writes it
+// (piece-intake.ts). Reading pauses while every slot waits for the disk, so memory is the ring whatever
+// the file size.
+//
+// What comes of a call goes back to the scheduler and the holder policy: a bad piece is fetched again
+// from another holder and its sender is banned at the third; a call that fails or sends no bytes for the
+// stall timeout gives its pieces back and its holder backs off; a holder that fails again and again is
+// dropped and the directory is asked for others.
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { Logger } from "pino";
+import { HOLDERS_PER_DOWNLOAD_MAX, PIECE_MESSAGE_SLACK_BYTES, PIECE_RING_MIN_SLOTS } from "../constants.js";
+import { InvalidRequestError, StalledError, UnavailableError } from "../errors.js";
+import type { PeerClients } from "../pieces/peer-clients.js";
+import { PieceRing } from "../pieces/piece-ring.js";
+import { HolderProtocolError, type ReceivedPiece } from "../pieces/receive-pieces.js";
+import type { Manifest } from "../store/file-store.js";
+import type { PeerRef } from "../transfer/api.js";
+import { sleep } from "../transfer/rate-limiter.js";
+import type { Transfer } from "../transfer/transfer.js";
+import { callStalled, type Holder } from "./holder.js";
+import type { HolderLookup } from "./holder-lookup.js";
+import type { ManifestChoice } from "./manifest-choice.js";
+import type { PartialDownload } from "./partial-download.js";
+import { PieceIntake } from "./piece-intake.js";
+import type { SaveCadence } from "./save-cadence.js";
+import { PieceScheduler } from "./scheduler.js";
+import type { Settings } from "./settings.js";
+
+/** What a try uses of its download job. */
+export interface AttemptContext {
+  readonly peers: PeerClients;
+  readonly settings: Settings;
+  readonly transfer: Transfer;
+  readonly log: Logger;
+  /** The job's: aborted on cancel, shutdown or the job's end; a try aborts it when it cannot go on (disk). */
+  readonly controller: AbortController;
+  readonly lookup: HolderLookup;
+  readonly manifests: ManifestChoice;
+  /** Holders not to ask (banned, distrusted); a ban in this try adds to it. */
+  readonly banned: Set<string>;
+  readonly saves: SaveCadence;
+  /** Pieces fetched again in earlier tries (the transfer shows the total). */
+  readonly refetchedBefore: number;
+}
+
+/** One FetchPieces call in flight. */
+interface Call {
+  readonly holder: Holder;
+  readonly pieces: number[];
+  readonly controller: AbortController;
+  lastBytesAtMs: number;
+  /** Waiting for a free ring slot (our own disk), not for the holder. */
+  paused: boolean;
+}
+
+/** One try with one manifest: its ring, piece worker, schedule and calls. */
+export class DownloadAttempt {
+  readonly #c: AttemptContext;
+  readonly #partial: PartialDownload;
+  readonly #scheduler: PieceScheduler;
+  /** Where pieces are received; its slots are the only piece memory of the download. */
+  readonly #ring: PieceRing;
+  readonly #intake: PieceIntake;
+  readonly #calls = new Set<Call>();
+  #wake: (() => void) | undefined;
+  #lastRefreshMs = 0;
+  #refreshing: Promise<void> | undefined;
+  /** Every piece is in: endgame twins still on the wire are cut off, and their failures mean nothing. */
+  #finishing = false;
+  /** Stopped for another try: calls still winding down must not start new ones or report. */
+  #stopped = false;
+  /** Pieces fetched again so far, earlier tries included. */
+  refetched: number;
+
+  /** A try on `partial` (created for `manifest`) with the holders that serve it. */
+  constructor(context: AttemptContext, manifest: Manifest, partial: PartialDownload, holders: readonly PeerRef[]) {
+    this.#c = context;
+    this.#partial = partial;
+    this.refetched = context.refetchedBefore;
+    this.#scheduler = new PieceScheduler(manifest, partial.count, (i) => partial.has(i), context.settings);
+    for (const ref of holders) this.#scheduler.addHolder(ref);
+    // The ring holds as many pieces as may wait to be written, plus one. A slot also holds the message's
+    // framing around the piece (a few bytes; a foreign holder may add unknown fields).
+    const slots = Math.max(PIECE_RING_MIN_SLOTS, Math.ceil(context.settings.unwrittenMaxBytes / manifest.pieceSize) + 1);
+    this.#ring = new PieceRing(slots, manifest.pieceSize + PIECE_MESSAGE_SLACK_BYTES);
+    this.#intake = new PieceIntake({
+      manifest,
+      partial,
+      scheduler: this.#scheduler,
+      transfer: context.transfer,
+      saves: context.saves,
+      log: context.log,
+      controller: context.controller,
+      onBadPiece: (h, i) => this.#badPiece(h, i, `sent a piece ${i} that failed verification`),
+      onChecked: () => this.#poke(),
+    });
+  }
+
+  get #signal(): AbortSignal {
+    return this.#c.controller.signal;
+  }
+
+  /** Bytes of the pieces verified so far (saved ones included). */
+  get verifiedBytes(): number {
+    return this.#scheduler.verifiedBytes;
+  }
+
+  /** Every holder this try has known. */
+  holders(): Holder[] {
+    return [...this.#scheduler.holders()];
+  }
+
+  /** Fetches every missing piece and saves the resume state; throws when no holder is left or the disk fails. */
+  async fetchAll(): Promise<void> {
+    const s = this.#c.settings;
+    const tick = setInterval(() => this.#onTick(), Math.max(50, Math.min(1_000, s.stallTimeoutMs / 4)));
+    tick.unref();
+    this.#lastRefreshMs = Date.now();
+    let noHolderSinceMs: number | undefined;
+    try {
+      while (!this.#scheduler.complete) {
+        if (this.#intake.fatal !== undefined) throw this.#intake.fatal;
+        this.#signal.throwIfAborted();
+        this.#pump();
+        if (this.#scheduler.usableCount() === 0 && this.#calls.size === 0) {
+          noHolderSinceMs ??= Date.now();
+          if (Date.now() - noHolderSinceMs >= s.noHolderGraceMs) throw this.#noHolderLeft();
+          this.#refresh(true);
+        } else {
+          noHolderSinceMs = undefined;
+        }
+        await new Promise<void>((resolve) => {
+          this.#wake = resolve;
+          setTimeout(resolve, 250);
+        });
+        this.#wake = undefined;
+      }
+      if (this.#intake.fatal !== undefined) throw this.#intake.fatal;
+      await this.#intake.written();
+      await this.#partial.save();
+    } finally {
+      clearInterval(tick);
+    }
+  }
+
+  /** Every piece is in: cuts off the endgame twins still on the wire. */
+  stopFetching(): void {
+    this.#finishing = true;
+    for (const call of this.#calls) call.controller.abort();
+  }
+
+  /** The whole file's SHA-256 (hex), once every piece is written; the worker ends with it. */
+  wholeFileDigest(): Promise<string> {
+    return this.#intake.wholeFileDigest();
+  }
+
+  /** Stops every call and the worker, and waits until every call and write has stopped. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    for (const call of this.#calls) call.controller.abort();
+    this.#intake.destroy();
+    this.#ring.close(new Error("the download stopped"));
+    for (let i = 0; i < 100 && (this.#calls.size > 0 || this.#intake.pending > 0); i++) {
+      await Promise.race([this.#intake.settled(), sleep(20)]);
+    }
+    await this.#refreshing?.catch(() => undefined);
+  }
+
+  #noHolderLeft(): UnavailableError {
+    const banned = [...this.#c.banned];
+    return new UnavailableError(
+      `No peer holding this file is reachable any more (${this.holders().length} tried` +
+        (banned.length > 0 ? `; ${banned.join(", ")} banned for sending corrupt pieces` : "") +
+        ").",
+    );
+  }
+
+  #poke(): void {
+    this.#wake?.();
+  }
+
+  /** Periodic work: stalled calls, holder refresh, progress fields. */
+  #onTick(): void {
+    const now = Date.now();
+    const s = this.#c.settings;
+    for (const call of this.#calls) {
+      if (callStalled(call, now, s.stallTimeoutMs)) {
+        call.controller.abort(new StalledError(`${call.holder.ref.name} sent nothing for ${Math.round(s.stallTimeoutMs / 1000)} s.`));
+      }
+    }
+    if (now - this.#lastRefreshMs >= s.holderRefreshMs) this.#refresh(false);
+    this.publish();
+    this.#pump();
+  }
+
+  /** Shows the holders pieces come from, the banned ones and the refetch count on the transfer. */
+  publish(): void {
+    if (this.#stopped) return;
+    const sources = this.holders().filter((h) => h.usable && h.inflight > 0).map((h) => h.ref.name);
+    this.#c.transfer.update({ sources, bannedPeers: [...this.#c.banned], piecesRefetched: this.refetched });
+  }
+
+  /** Asks the directory for holders again and adds those that serve the same manifest. */
+  #refresh(urgent: boolean): void {
+    if (this.#refreshing || this.#stopped) return;
+    const s = this.#c.settings;
+    if (urgent && Date.now() - this.#lastRefreshMs < Math.min(1_000, s.holderRefreshMs)) return;
+    this.#lastRefreshMs = Date.now();
+    this.#refreshing = (async () => {
+      const usable = this.#scheduler.usableCount();
+      const refs = (await this.#c.lookup.find()).filter((r) => {
+        const h = this.#scheduler.holder(r.name);
+        return !h || h.dropped;
+      });
+      for (const ref of refs.slice(0, Math.max(0, HOLDERS_PER_DOWNLOAD_MAX - usable))) {
+        if (await this.#c.manifests.serves(ref)) {
+          this.#scheduler.addHolder(ref);
+          this.#c.log.debug({ holder: ref.name }, "holder added");
+        }
+      }
+    })()
+      .catch((err) => {
+        if (!this.#signal.aborted) this.#c.log.debug({ err }, "holder refresh failed");
+      })
+      .finally(() => {
+        this.#refreshing = undefined;
+        this.#poke();
+      });
+  }
+
+  /** Starts the calls the scheduler plans. */
+  #pump(): void {
+    if (this.#signal.aborted || this.#intake.fatal !== undefined || this.#stopped) return;
+    // Each stream may hold one ring slot while its message arrives; with fewer streams than slots, some
+    // slot is always free or with the worker (which needs no network to release it), so streams waiting
+    // for a slot never starve the one that holds the last (their unread bytes fill the HTTP/2 window).
+    const maxCalls = this.#ring.slotCount - 1;
+    for (const planned of this.#scheduler.plan(Date.now(), maxCalls)) this.#startCall(planned.holder, planned.pieces);
+  }
+
+  #startCall(h: Holder, pieces: number[]): void {
+    const call: Call = { holder: h, pieces, controller: new AbortController(), lastBytesAtMs: Date.now(), paused: false };
+    this.#calls.add(call);
+    const onJobAbort = () => call.controller.abort(this.#signal.reason);
+    this.#signal.addEventListener("abort", onJobAbort, { once: true });
+    void this.#runCall(call).finally(() => {
+      this.#signal.removeEventListener("abort", onJobAbort);
+      this.#calls.delete(call);
+      this.#scheduler.callEnded(h);
+      this.#poke();
+    });
+  }
+
+  async #runCall(call: Call): Promise<void> {
+    const h = call.holder;
+    const pending = new Set(call.pieces);
+    let broken = false;
+    const onPiece = (piece: ReceivedPiece): boolean => {
+      call.lastBytesAtMs = Date.now();
+      const i = piece.pieceIndex;
+      if (!pending.has(i)) {
+        // Not asked for, or sent twice: a holder that breaks the protocol is treated like a corrupt one.
+        piece.slot.release();
+        this.#badPiece(h, undefined, `sent piece ${i}, which was not asked for`);
+        broken = true;
+        return false;
+      }
+      pending.delete(i);
+      // Another holder's copy is already being checked or kept (endgame): this one is not needed.
+      if (!this.#scheduler.received(h, i)) {
+        piece.slot.release();
+        return true;
+      }
+      this.#intake.take(h, piece);
+      broken = h.banned;
+      return !broken;
+    };
+    try {
+      await this.#c.peers.fetchPieces(
+        h.ref.address,
+        { contentId: this.#c.transfer.contentId, pieceIndexes: call.pieces },
+        {
+          ring: this.#ring,
+          signal: call.controller.signal,
+          onPiece,
+          onBytes: () => (call.lastBytesAtMs = Date.now()),
+          onWaiting: (waiting) => {
+            call.paused = waiting;
+            call.lastBytesAtMs = Date.now();
+          },
+        },
+      );
+      if (!broken && pending.size > 0) {
+        throw new InvalidRequestError(`${h.ref.name} ended the stream before sending every piece asked for.`);
+      }
+    } catch (err) {
+      if (err instanceof HolderProtocolError && !this.#signal.aborted) {
+        this.#badPiece(h, undefined, err.message);
+        this.refetched += pending.size;
+      } else {
+        this.#callFailed(call, err, pending.size);
+      }
+    } finally {
+      for (const i of pending) this.#scheduler.release(h, i);
+      this.#pump();
+    }
+  }
+
+  #badPiece(h: Holder, i: number | undefined, what: string): void {
+    const bannedNow = this.#scheduler.badPiece(h, i);
+    this.refetched++;
+    this.#c.log.warn({ holder: h.ref.name, bad: h.bad }, what);
+    if (bannedNow) {
+      this.#c.banned.add(h.ref.name);
+      this.#c.log.warn({ holder: h.ref.name }, "holder banned for this transfer");
+      for (const call of this.#calls) if (call.holder === h) call.controller.abort(new Error("holder banned"));
+    }
+    this.publish();
+  }
+
+  /** A call failed: its pieces go back; the holder backs off, and is dropped after repeated failures. */
+  #callFailed(call: Call, err: unknown, undelivered: number): void {
+    const h = call.holder;
+    if (this.#signal.aborted || this.#finishing || this.#stopped || h.banned) return;
+    const reason = call.controller.signal.aborted ? call.controller.signal.reason : err;
+    const code = reason instanceof ConnectError ? reason.code : err instanceof ConnectError ? err.code : undefined;
+    if (code === Code.ResourceExhausted) {
+      // The holder is busy (per-peer stream limit): not its fault, nothing to count as refetched.
+      h.busy(Date.now(), this.#c.settings.retryMinMs);
+      return;
+    }
+    this.refetched += undelivered;
+    if (code === Code.NotFound || code === Code.InvalidArgument) {
+      // It no longer holds this content (or serves another layout): no use retrying.
+      h.gone();
+      this.#c.log.info({ holder: h.ref.name, err: (reason as Error)?.message }, "holder dropped");
+      return;
+    }
+    const droppedNow = h.failed(Date.now(), this.#c.settings.retryMinMs);
+    this.#c.log.info({ holder: h.ref.name, failures: h.failures, err: (reason as Error)?.message }, "fetch failed");
+    if (droppedNow) {
+      this.#c.peers.drop(h.ref.address);
+      this.#refresh(true);
+    }
+    this.publish();
+  }
+}
