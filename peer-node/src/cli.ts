@@ -11,6 +11,8 @@ import { Code, ConnectError, createClient, type Client, type Interceptor } from 
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { missingPserverSettings } from "../bin/node-flags.js";
 import { ConfigError, loadServeConfig, SERVE_SETTINGS, type Settings } from "./config.js";
+import { PeerError } from "./errors.js";
+import { connectCodeOf, reasonOf } from "./rpc/error-mapping.js";
 import { ClientService, TransferKind, TransferState, type TransferProgress } from "./gen.js";
 import { startPserver, stdoutLogger } from "./pserver.js";
 
@@ -331,7 +333,7 @@ class CommandContext {
     const sessions = await readSessions(this.tokenFile);
     this.#token = sessions[this.url]?.token;
     if (!this.#token && required) {
-      throw new ConnectError(`No session for ${this.url}: run peer-node login --url ${this.url} first.`, Code.Unauthenticated);
+      throw new PeerError("SESSION_EXPIRED", `No session for ${this.url}: run peer-node login --url ${this.url} first.`);
     }
   }
 
@@ -433,9 +435,17 @@ function report(err: unknown, io: CliIo): number {
     io.stderr.write(`${err.message}\n(peer-node --help lists the commands and options)\n`);
     return 2;
   }
+  if (err instanceof PeerError) {
+    // Found here, before any call: named by its code as a pserver's answer would be.
+    io.stderr.write(`${Code[connectCodeOf(err.code)]}: ${err.message}\n`);
+    return 1;
+  }
   if (err instanceof ConnectError) {
-    const hint = err.code === Code.Unauthenticated && !/log ?in/i.test(err.rawMessage) ? " (run peer-node login)" : "";
-    const unreachable = err.code === Code.Unavailable && /fetch failed|ECONNREFUSED|connect/i.test(err.rawMessage);
+    // Every answer of a pserver carries a reason: an Unavailable or Unknown without one comes from the
+    // client's own transport (refused, reset, no route) or a proxy, so the pserver was not reached.
+    const reason = reasonOf(err);
+    const unreachable = reason === undefined && (err.code === Code.Unavailable || err.code === Code.Unknown);
+    const hint = reason === "SESSION_EXPIRED" ? " (run peer-node login)" : "";
     io.stderr.write(unreachable ? `Cannot reach the pserver: ${err.rawMessage}\n` : `${Code[err.code]}: ${err.rawMessage}${hint}\n`);
     return 1;
   }

@@ -37,15 +37,7 @@ import {
   PIECE_RING_MIN_SLOTS,
   PIECES_UNWRITTEN_MAX_BYTES,
 } from "../constants.js";
-import {
-  DiskFullError,
-  InvalidRequestError,
-  PeerError,
-  StalledError,
-  UnavailableError,
-  VerificationError,
-  isDiskFull,
-} from "../errors.js";
+import { PeerError, isDiskFull, isPeerError } from "../errors.js";
 import type { FileStore, Manifest } from "../store/file-store.js";
 import { sanitizeFileName } from "../store/names.js";
 import { checkManifest, isContentId, manifestFingerprint, pieceLength } from "../store/pieces.js";
@@ -54,10 +46,10 @@ import { formatBytes } from "../transfer/format.js";
 import { PartialDownload } from "./partial-download.js";
 import type { PeerClients } from "../pieces/peer-clients.js";
 import { PieceRing } from "../pieces/piece-ring.js";
-import { HolderProtocolError, type ReceivedPiece } from "../pieces/receive-pieces.js";
+import type { ReceivedPiece } from "../pieces/receive-pieces.js";
 import { sleep } from "../transfer/rate-limiter.js";
 import { Transfer, type TransferRegistry } from "../transfer/transfer.js";
-import { PieceWorker, PieceWorkerError } from "./piece-worker.js";
+import { PieceWorker } from "./piece-worker.js";
 import { manifestFromProto } from "../pieces/manifest-wire.js";
 
 /** Tunables of the downloader (tests shorten the timeouts); every field has a default in constants.ts. */
@@ -158,7 +150,7 @@ export class PieceDownloader implements Downloader {
 
   /** Stops every download (their verified pieces are kept for resumeUnfinished) and waits for them. */
   async close(): Promise<void> {
-    this.#shutdown.abort(new Error("The pserver is shutting down; the download resumes when it starts again."));
+    this.#shutdown.abort(new PeerError("SHUTTING_DOWN", "The pserver is shutting down; the download resumes when it starts again."));
     await Promise.allSettled([...this.#jobs]);
   }
 
@@ -373,7 +365,7 @@ class DownloadJob {
     t.update({ state: "verifying", sources: [] });
     const digest = await this.#worker!.finish();
     this.#worker = undefined;
-    if (digest !== t.contentId) throw new WrongManifestError();
+    if (digest !== t.contentId) throw wrongManifest();
   }
 
   /**
@@ -383,9 +375,9 @@ class DownloadJob {
    */
   async #retryWithAnotherManifest(err: unknown): Promise<boolean> {
     if (this.#signal.aborted || this.#fingerprint === "") return false;
-    const wrongHash = err instanceof WrongManifestError;
+    const wrongHash = isPeerError(err, "HASH_MISMATCH");
     const holders = [...this.#holders.values()];
-    const allBanned = err instanceof UnavailableError && holders.some((h) => h.banned) && !holders.some((h) => h.usable);
+    const allBanned = err instanceof PeerError && err.code === "unavailable" && holders.some((h) => h.banned) && !holders.some((h) => h.usable);
     if (!wrongHash && !allBanned) return false;
     if (this.#otherFingerprints.size === 0) return false;
     const used = this.#fingerprint;
@@ -445,7 +437,7 @@ class DownloadJob {
     }
     // Network trouble keeps the verified pieces (a later download of the same file resumes); anything
     // that touches integrity or space discards them.
-    const keep = err instanceof UnavailableError && partial !== undefined && partial.verifiedBytes() > 0;
+    const keep = err instanceof PeerError && err.code === "unavailable" && partial !== undefined && partial.verifiedBytes() > 0;
     if (keep) {
       await partial.save().catch(() => undefined);
       await partial.close();
@@ -487,7 +479,7 @@ class DownloadJob {
     const saved = this.#partial;
     const probes = await this.#probeUntilAny(saved ? manifestFingerprint(saved.manifest) : undefined);
     for (const fp of this.#rejected) probes.delete(fp);
-    if (probes.size === 0) throw new UnavailableError("No holder serves a manifest that has not already proved wrong.");
+    if (probes.size === 0) throw new PeerError("NO_HOLDERS", "No holder serves a manifest that has not already proved wrong.");
     let chosen = saved ? probes.get(manifestFingerprint(saved.manifest)) : undefined;
     if (!chosen) {
       chosen = [...probes.values()].sort((a, b) => b.refs.length - a.refs.length)[0]!;
@@ -521,14 +513,15 @@ class DownloadJob {
     const needed = chosen.manifest.size - alreadyVerified + DISK_FREE_RESERVE_BYTES;
     const free = await store.freeBytes();
     if (free < needed) {
-      throw new DiskFullError(
+      throw new PeerError(
+        "DISK_FULL",
         `Not enough disk space: the file needs ${formatBytes(chosen.manifest.size - alreadyVerified)} more and only ${formatBytes(Math.max(0, free - DISK_FREE_RESERVE_BYTES))} can be used.`,
       );
     }
     try {
       this.#partial ??= await PartialDownload.create(store.partialDir, chosen.manifest, name);
     } catch (err) {
-      if (isDiskFull(err)) throw new DiskFullError("The disk is full; the download could not start.", { cause: err });
+      if (isDiskFull(err)) throw new PeerError("DISK_FULL", "The disk is full; the download could not start.", { cause: err });
       throw err;
     }
     const partial = this.#partial;
@@ -577,9 +570,10 @@ class DownloadJob {
       if (groups.size > 0 && (prefer === undefined || groups.has(prefer) || Date.now() >= deadline)) return groups;
       if (Date.now() >= deadline) {
         if (this.#lastFindError !== undefined && tried.size === 0) {
-          throw new UnavailableError("The directory could not be reached to find who holds this file.", { cause: this.#lastFindError });
+          throw new PeerError("DIRECTORY_UNREACHABLE", "The directory could not be reached to find who holds this file.", { cause: this.#lastFindError });
         }
-        throw new UnavailableError(
+        throw new PeerError(
+          "NO_HOLDERS",
           tried.size === 0
             ? "No live peer holds this file right now."
             : `None of the peers that hold this file (${[...tried].join(", ")}) answered with a usable manifest.`,
@@ -670,10 +664,11 @@ class DownloadJob {
     }
   }
 
-  #noHolderLeft(): UnavailableError {
+  #noHolderLeft(): PeerError {
     const banned = [...this.#banned];
     const tried = this.#holders.size;
-    return new UnavailableError(
+    return new PeerError(
+      "NO_HOLDERS",
       `No peer holding this file is reachable any more (${tried} tried` +
         (banned.length > 0 ? `; ${banned.join(", ")} banned for sending corrupt pieces` : "") +
         ").",
@@ -689,7 +684,7 @@ class DownloadJob {
     const now = Date.now();
     for (const f of this.#fetches) {
       if (!f.paused && now - f.lastBytesAtMs > this.#s.stallTimeoutMs) {
-        f.controller.abort(new StalledError(`${f.holder.ref.name} sent nothing for ${Math.round(this.#s.stallTimeoutMs / 1000)} s.`));
+        f.controller.abort(new PeerError("STALLED", `${f.holder.ref.name} sent nothing for ${Math.round(this.#s.stallTimeoutMs / 1000)} s.`));
       }
     }
     if (now - this.#lastRefreshMs >= this.#s.holderRefreshMs) this.#refresh(false);
@@ -877,10 +872,10 @@ class DownloadJob {
         },
       );
       if (!broken && pending.size > 0) {
-        throw new InvalidRequestError(`${h.ref.name} ended the stream before sending every piece asked for.`);
+        throw new PeerError("PEER_GONE", `${h.ref.name} ended the stream before sending every piece asked for.`);
       }
     } catch (err) {
-      if (err instanceof HolderProtocolError && !this.#signal.aborted) {
+      if (isPeerError(err, "PEER_MISBEHAVED") && !this.#signal.aborted) {
         this.#badPiece(h, undefined, err.message);
         this.#refetched += pending.size;
       } else {
@@ -918,10 +913,9 @@ class DownloadJob {
         } catch (err) {
           if (this.#signal.aborted) return;
           this.#state[i] = MISSING;
-          const code = err instanceof PieceWorkerError ? err.code : undefined;
           this.#fatal ??=
-            code === "ENOSPC" || code === "EDQUOT"
-              ? new DiskFullError("The disk filled up during the download; it was stopped and nothing unverified was kept.", { cause: err })
+            isDiskFull(err)
+              ? new PeerError("DISK_FULL", "The disk filled up during the download; it was stopped and nothing unverified was kept.", { cause: err })
               : err;
           this.#controller.abort(this.#fatal);
           return;
@@ -974,7 +968,7 @@ class DownloadJob {
       h.banned = true;
       this.#banned.add(h.ref.name);
       this.#log.warn({ holder: h.ref.name }, "holder banned for this transfer");
-      for (const f of this.#fetches) if (f.holder === h) f.controller.abort(new Error("holder banned"));
+      for (const f of this.#fetches) if (f.holder === h) f.controller.abort(new PeerError("PEER_MISBEHAVED", `${h.ref.name} was banned for sending corrupt pieces.`));
     }
     this.#publish();
   }
@@ -1012,10 +1006,8 @@ class DownloadJob {
 }
 
 /** The whole-file hash did not match the content id: the manifest used described another file. */
-class WrongManifestError extends VerificationError {
-  constructor() {
-    super("The downloaded bytes do not match the content id: the holders described the file wrongly. Nothing was kept.");
-  }
+function wrongManifest(): PeerError {
+  return new PeerError("HASH_MISMATCH", "The downloaded bytes do not match the content id: the holders described the file wrongly. Nothing was kept.");
 }
 
 /** A sentence for a person about why a download failed. */

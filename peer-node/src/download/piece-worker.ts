@@ -125,14 +125,9 @@ parentPort.on("message", (m) => {
 });
 `;
 
-/** An I/O failure inside the worker, with the errno code (ENOSPC...) when there was one. */
-export class PieceWorkerError extends Error {
-  readonly code: string | undefined;
-  constructor(message: string, code: string | undefined) {
-    super(message);
-    this.name = "PieceWorkerError";
-    this.code = code;
-  }
+/** An I/O failure inside the worker as the I/O error it was, errno code (ENOSPC...) included, so isDiskFull reads it. */
+function workerIoError(message: string, code: string | undefined): NodeJS.ErrnoException {
+  return Object.assign(new Error(message), { code });
 }
 
 interface Reply {
@@ -169,7 +164,7 @@ export class PieceWorker {
       if (!p) return;
       this.#pending.delete(r.id);
       p.slot?.restore(r.buffer);
-      if (r.error !== undefined) p.reject(new PieceWorkerError(r.error, r.code));
+      if (r.error !== undefined) p.reject(workerIoError(r.error, r.code));
       else p.resolve(r);
     });
     const fail = (err: Error) => {

@@ -24,20 +24,8 @@ import {
   PUSH_MIN_BYTES_PER_SECOND,
   UPLOAD_BURST_MS,
 } from "../constants.js";
-import {
-  DiskFullError,
-  InvalidRequestError,
-  InvalidTicketError,
-  LimitExceededError,
-  NotHeldError,
-  PeerError,
-  StalledError,
-  UnavailableError,
-  VerificationError,
-  codeOf,
-  isDiskFull,
-  toConnectError,
-} from "../errors.js";
+import { PeerError, isAbort, isDiskFull, isPeerError, notHeld } from "../errors.js";
+import { isExpected, toConnectError } from "./error-mapping.js";
 import {
   FetchPiecesResponseSchema,
   GetManifestResponseSchema,
@@ -149,11 +137,11 @@ class StreamSlots {
     this.#max = max;
   }
 
-  /** Takes a slot for `remote` (throws LimitExceededError when all are taken); returns its release. */
+  /** Takes a slot for `remote` (throws RATE_LIMITED when all are taken); returns its release. */
   acquire(remote: string): () => void {
     const n = this.#open.get(remote) ?? 0;
     if (n >= this.#max) {
-      throw new LimitExceededError(`Too many streams from ${remote} at once (at most ${this.#max}); retry shortly.`);
+      throw new PeerError("RATE_LIMITED", `Too many streams from ${remote} at once (at most ${this.#max}); retry shortly.`);
     }
     this.#open.set(remote, n + 1);
     let released = false;
@@ -223,7 +211,7 @@ export class PeerServiceImpl implements ServiceImpl<typeof PeerService> {
     try {
       const contentId = checkContentId(req.contentId);
       const m = await this.#store.manifest(contentId);
-      if (!m) throw new NotHeldError(contentId);
+      if (!m) throw notHeld();
       return create(GetManifestResponseSchema, { manifest: manifestToProto(m) });
     } catch (err) {
       throw this.#fail("GetManifest", err);
@@ -240,14 +228,14 @@ export class PeerServiceImpl implements ServiceImpl<typeof PeerService> {
       const contentId = checkContentId(req.contentId);
       const indexes = req.pieceIndexes;
       if (indexes.length > FETCH_PIECES_MAX_INDEXES) {
-        throw new InvalidRequestError(`Ask for at most ${FETCH_PIECES_MAX_INDEXES} pieces per request (asked ${indexes.length}).`);
+        throw new PeerError("BAD_PIECE_REQUEST", `Ask for at most ${FETCH_PIECES_MAX_INDEXES} pieces per request (asked ${indexes.length}).`);
       }
-      if (new Set(indexes).size !== indexes.length) throw new InvalidRequestError("A piece index is asked for twice.");
+      if (new Set(indexes).size !== indexes.length) throw new PeerError("BAD_PIECE_REQUEST", "A piece index is asked for twice.");
       const file = this.#store.get(contentId);
-      if (!file) throw new NotHeldError(contentId);
+      if (!file) throw notHeld();
       const count = pieceCount(file.size, file.pieceSize);
       const past = indexes.find((i) => i >= count);
-      if (past !== undefined) throw new InvalidRequestError(`Piece ${past} is past the end of the file (it has ${count} pieces).`);
+      if (past !== undefined) throw new PeerError("BAD_PIECE_REQUEST", `Piece ${past} is past the end of the file (it has ${count} pieces).`);
       release = this.#slots.acquire(conn?.remoteAddress ?? "unknown");
       ctx.signal.addEventListener("abort", onAbort, { once: true });
 
@@ -302,16 +290,16 @@ export class PeerServiceImpl implements ServiceImpl<typeof PeerService> {
     try {
       release = this.#slots.acquire(conn?.remoteAddress ?? "unknown");
       const first = await this.#next(it, ctx, "the push header");
-      if (first?.message.case !== "header") throw new InvalidRequestError("A push starts with a header.");
+      if (first?.message.case !== "header") throw new PeerError("BAD_PUSH", "A push starts with a header.");
       const header = first.message.value;
       from = header.from.slice(0, 64);
       const manifest = checkManifest(manifestFromProto(header.manifest));
       validateFileName(manifest.name);
-      if (!header.ticket) throw new InvalidTicketError("A push needs a ticket from the directory.");
-      if (!isTicketShaped(header.ticket)) throw new InvalidTicketError("The push ticket is malformed; the directory does not vouch for it.");
+      if (!header.ticket) throw new PeerError("TICKET_REFUSED", "A push needs a ticket from the directory.");
+      if (!isTicketShaped(header.ticket)) throw new PeerError("TICKET_REFUSED", "The push ticket is malformed; the directory does not vouch for it.");
       const redeemed = await this.#redeem(header.ticket, manifest.contentId);
       if (redeemed.contentId !== manifest.contentId || redeemed.size !== manifest.size) {
-        throw new InvalidTicketError("The push ticket was issued for another file.");
+        throw new PeerError("TICKET_REFUSED", "The push ticket was issued for another file.");
       }
       const held = this.#store.get(manifest.contentId);
       if (held) {
@@ -320,7 +308,7 @@ export class PeerServiceImpl implements ServiceImpl<typeof PeerService> {
       }
       const free = await this.#store.freeBytes();
       if (free < manifest.size + DISK_FREE_RESERVE_BYTES) {
-        throw new DiskFullError(`Not enough disk space: the file needs ${formatBytes(manifest.size)} and ${formatBytes(free)} is free.`);
+        throw new PeerError("DISK_FULL", `Not enough disk space: the file needs ${formatBytes(manifest.size)} and ${formatBytes(free)} is free.`);
       }
 
       // An incoming push is bytes arriving from another peer: the receiving tab lists it as a download.
@@ -338,13 +326,13 @@ export class PeerServiceImpl implements ServiceImpl<typeof PeerService> {
         const pieceHash = createHash("sha256");
         for (let got = 0; got < length; ) {
           const msg = await this.#next(it, ctx, got === 0 ? `piece ${index}` : `the rest of piece ${index}`, deadline);
-          if (!msg) throw new InvalidRequestError(`The push ended after ${index} of ${count} pieces; nothing was kept.`);
+          if (!msg) throw new PeerError("BAD_PUSH", `The push ended after ${index} of ${count} pieces; nothing was kept.`);
           if (msg.message.case !== "piece" || msg.message.value.pieceIndex !== index) {
-            throw new InvalidRequestError(`Expected ${got === 0 ? "" : "the rest of "}piece ${index} of the push; pieces must come in order.`);
+            throw new PeerError("BAD_PUSH", `Expected ${got === 0 ? "" : "the rest of "}piece ${index} of the push; pieces must come in order.`);
           }
           const data = msg.message.value.data;
-          if (data.length === 0) throw new InvalidRequestError(`A part of piece ${index} of the push carries no bytes.`);
-          if (got + data.length > length) throw new VerificationError(`Piece ${index} of the push failed verification (it is longer than the manifest says); nothing was kept.`);
+          if (data.length === 0) throw new PeerError("BAD_PUSH", `A part of piece ${index} of the push carries no bytes.`);
+          if (got + data.length > length) throw new PeerError("HASH_MISMATCH", `Piece ${index} of the push failed verification (it is longer than the manifest says); nothing was kept.`);
           pieceHash.update(data);
           whole.update(data);
           await writeAt(fh, data, index * manifest.pieceSize + got);
@@ -352,14 +340,14 @@ export class PeerServiceImpl implements ServiceImpl<typeof PeerService> {
           transfer?.setBytesDone(index * manifest.pieceSize + got);
         }
         if (!bytesEqual(pieceHash.digest(), manifest.pieceHashes[index]!)) {
-          throw new VerificationError(`Piece ${index} of the push failed verification; nothing was kept.`);
+          throw new PeerError("HASH_MISMATCH", `Piece ${index} of the push failed verification; nothing was kept.`);
         }
       }
       if (await this.#next(it, ctx, "the end of the push")) {
-        throw new InvalidRequestError("The push sent more pieces than its manifest lists; nothing was kept.");
+        throw new PeerError("BAD_PUSH", "The push sent more pieces than its manifest lists; nothing was kept.");
       }
       if (whole.digest("hex") !== manifest.contentId) {
-        throw new VerificationError("The pushed file does not match its content id; nothing was kept.");
+        throw new PeerError("HASH_MISMATCH", "The pushed file does not match its content id; nothing was kept.");
       }
       await fh.datasync();
       await fh.close();
@@ -370,7 +358,7 @@ export class PeerServiceImpl implements ServiceImpl<typeof PeerService> {
       this.#logger.info({ from, contentId: stored.contentId, name: stored.name }, "push received");
       return create(PushFileResponseSchema, { contentId: stored.contentId, storedName: stored.name, bytesReceived: BigInt(manifest.size) });
     } catch (err) {
-      const failure = this.#fail("PushFile", isDiskFull(err) ? new DiskFullError("The disk is full; the push was discarded.", { cause: err }) : err, { from });
+      const failure = this.#fail("PushFile", isDiskFull(err) ? new PeerError("DISK_FULL", "The disk is full; the push was discarded.", { cause: err }) : err, { from });
       transfer?.finish("failed", failure.rawMessage);
       throw failure;
     } finally {
@@ -387,21 +375,19 @@ export class PeerServiceImpl implements ServiceImpl<typeof PeerService> {
     try {
       return await this.#redeemTicket(ticket, contentId);
     } catch (err) {
-      if (err instanceof PeerError) throw err;
-      if (codeOf(err) !== undefined) throw err;
-      // The directory's errors are not PeerErrors: a refusal of the ticket (404 unknown, 409 redeemed,
-      // 400/413 malformed) means it does not vouch. A 401 refuses *our* session (the link logs in again),
-      // so like network failures and 5xx it is Unavailable: the pusher may try again.
-      const name = (err as Error | undefined)?.name ?? "";
-      if (/NotFound|Conflict|Rejected/.test(name)) {
-        throw new InvalidTicketError("The directory does not vouch for this push ticket.", { cause: err });
+      // A refusal of the ticket (404 unknown, 409 redeemed) or of the request (400/413 malformed) means the
+      // directory does not vouch. A 401 refuses *our* session (the link logs in again), so like network
+      // failures, 5xx and bugs it is Unavailable: the pusher may try again.
+      if (isAbort(err) || isPeerError(err, "TICKET_REFUSED") || (err instanceof PeerError && err.code === "unavailable")) throw err;
+      if (isPeerError(err, "DIRECTORY_REJECTED")) {
+        throw new PeerError("TICKET_REFUSED", "The directory does not vouch for this push ticket.", { cause: err });
       }
-      throw new UnavailableError("The directory could not be reached to check the push ticket; try again.", { cause: err });
+      throw new PeerError("DIRECTORY_UNREACHABLE", "The directory could not be reached to check the push ticket; try again.", { cause: err });
     }
   }
 
   /**
-   * The next message of a client stream, or undefined at its end; StalledError after the idle timeout,
+   * The next message of a client stream, or undefined at its end; STALLED after the idle timeout,
    * or at `deadline` (epoch ms) if that comes first: the push is then slower than the receiver takes.
    */
   async #next<T>(it: AsyncIterator<T>, ctx: HandlerContext, what: string, deadline = Infinity): Promise<T | undefined> {
@@ -412,8 +398,8 @@ export class PeerServiceImpl implements ServiceImpl<typeof PeerService> {
     const untilDeadline = deadline - Date.now();
     const stalled =
       untilDeadline < this.#idleMs
-        ? new StalledError(`The push is too slow: ${what} did not arrive in time (this peer takes pushes of at least ${formatBytes(this.#pushMinBytesPerSecond)}/s).`)
-        : new StalledError(`The push stalled: nothing arrived for ${Math.round(this.#idleMs / 1000)} s while waiting for ${what}.`);
+        ? new PeerError("STALLED", `The push is too slow: ${what} did not arrive in time (this peer takes pushes of at least ${formatBytes(this.#pushMinBytesPerSecond)}/s).`)
+        : new PeerError("STALLED", `The push stalled: nothing arrived for ${Math.round(this.#idleMs / 1000)} s while waiting for ${what}.`);
     try {
       const r = await Promise.race([
         pending,
@@ -445,7 +431,7 @@ export class PeerServiceImpl implements ServiceImpl<typeof PeerService> {
    */
   #fail(rpc: string, err: unknown, extra: Record<string, unknown> = {}) {
     const ce = toConnectError(err);
-    if (codeOf(err) === undefined && !(err instanceof Error && err.name === "ConnectError")) {
+    if (!isExpected(err)) {
       this.#logger.error({ err, rpc, ...extra }, "PeerService call failed");
     } else if (ce.code === Code.NotFound || ce.code === Code.Canceled) {
       this.#logger.debug({ rpc, code: ce.code, msg: ce.rawMessage, ...extra }, "PeerService call refused");
