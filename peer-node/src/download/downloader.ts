@@ -968,7 +968,7 @@ class DownloadJob {
       h.banned = true;
       this.#banned.add(h.ref.name);
       this.#log.warn({ holder: h.ref.name }, "holder banned for this transfer");
-      for (const f of this.#fetches) if (f.holder === h) f.controller.abort(new PeerError("PEER_MISBEHAVED", `${h.ref.name} was banned for sending corrupt pieces.`));
+      for (const f of this.#fetches) if (f.holder === h) f.controller.abort(new PeerError("CANCELLED", `${h.ref.name} was banned for sending corrupt pieces.`));
     }
     this.#publish();
   }
