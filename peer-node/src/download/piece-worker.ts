@@ -44,7 +44,7 @@ function advance() {
 
 // Writes go to the thread pool (fs.write): this thread hashes the next piece while the disk takes the
 // last one. Writing here with writeSync made this thread the download's bottleneck (4.3 of ~5 s per GiB
-// on a 2-core machine, bench of issue 4). A piece is answered only once its write has landed.
+// on a 2-core machine, pserver benchmark). A piece is answered only once its write has landed.
 let pendingWrites = 0;
 let finishWaiting = null;
 
