@@ -11,8 +11,8 @@
 //   A piece's hash is the raw 32-byte SHA-256 of its bytes.
 // - Failures are Connect/gRPC error codes with a human message (InvalidArgument, NotFound,
 //   Unauthenticated, PermissionDenied, ResourceExhausted, Unavailable, FailedPrecondition, ...).
-//   No response message carries a status number. Every error a pserver sends also carries one
-//   ErrorDetail: the reason, for a program to act on without reading the message.
+//   No response message carries a status number. Every error a pserver's own code sends also
+//   carries one ErrorDetail: the reason, for a program to act on without reading the message.
 
 import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
@@ -412,9 +412,10 @@ export const TransferStateSchema: GenEnum<TransferState> = /*@__PURE__*/
 
 /**
  * ErrorReason says why a call failed, in terms a program (or the person it asks) can act on. A
- * pserver attaches exactly one ErrorDetail to every error it sends; each reason always comes with the
- * same error code, named after the value. Clients switch on the reason and fall back on the code when
- * there is none (an older pserver, or an answer that did not come from a pserver: a proxy, the network).
+ * pserver attaches exactly one ErrorDetail to every error its code sends; each reason always comes with
+ * the same error code, named in the value's comment. Clients switch on the reason and fall back on the
+ * code when there is none: an older pserver, an answer that did not come from a pserver (a proxy, the
+ * network), or one connect-es gave before the pserver's code ran (e.g. a request over the size limit).
  *
  * @generated from enum p2p.v1.ErrorReason
  */
