@@ -1,88 +1,114 @@
-// Domain errors of the pserver's transfers core and the ONE mapping from them to Connect codes and HTTP
-// statuses (house rule 4). Store and transfer code throw these classes; only transports call
-// toConnectError / toHttpStatus. The messages are sentences for a person and safe to show to a caller;
-// anything else becomes "Internal Server Error" with the original kept as `cause` for the log.
-import { Code, ConnectError } from "@connectrpc/connect";
+// The pserver's one error type. Every expected failure (bad input, a file not held, a full disk, an
+// unreachable directory, ...) is a PeerError: a reason a program can act on, the code that reason always
+// comes with, and a sentence for a person that is safe to show to whoever asked. Anything that is not a
+// PeerError is a bug or an unexpected failure: callers get only "Internal Server Error", the log gets the
+// original. This file knows no transport: rpc/error-mapping.ts turns codes into Connect codes and HTTP
+// statuses, and reasons into the ErrorDetail that travels with every error.
+import type { ErrorReason } from "./gen.js";
 
-/** Base class: an expected failure whose message may be shown to the caller. */
+/**
+ * What kind of failure, in the words of Connect's codes, so that every transport (Connect, gRPC, gRPC-Web,
+ * plain HTTP, the CLI) can say it in its own terms.
+ */
+export type ErrorCode =
+  | "canceled"
+  | "invalid_argument"
+  | "out_of_range"
+  | "not_found"
+  | "already_exists"
+  | "permission_denied"
+  | "unauthenticated"
+  | "resource_exhausted"
+  | "failed_precondition"
+  | "data_loss"
+  | "deadline_exceeded"
+  | "unavailable"
+  | "unimplemented"
+  | "internal";
+
+/** Why a call failed: a value of the protocol's ErrorReason enum, by its short name (FILE_NOT_HELD). */
+export type Reason = Exclude<keyof typeof ErrorReason, "UNSPECIFIED">;
+
+/**
+ * The code each reason comes with. One reason, one code, so a client that knows the reason knows the code,
+ * and the proto's comment on each value says which (keep the two in step).
+ */
+const REASON_CODES: Record<Reason, ErrorCode> = {
+  INTERNAL: "internal",
+  BAD_REQUEST: "invalid_argument",
+  BAD_CONTENT_ID: "invalid_argument",
+  BAD_NAME: "invalid_argument",
+  BAD_MANIFEST: "invalid_argument",
+  BAD_PIECE_REQUEST: "invalid_argument",
+  BAD_PUSH: "invalid_argument",
+  BAD_RANGE: "out_of_range",
+  REQUEST_TOO_LARGE: "resource_exhausted",
+  SESSION_EXPIRED: "unauthenticated",
+  WRONG_PASSWORD: "unauthenticated",
+  WRONG_PEER: "permission_denied",
+  TICKET_REFUSED: "permission_denied",
+  FILE_NOT_HELD: "not_found",
+  FILE_CHANGED: "not_found",
+  NAME_NOT_SHARED: "not_found",
+  TRANSFER_NOT_FOUND: "not_found",
+  IMPORT_NOT_FOUND: "not_found",
+  ALREADY_HELD: "already_exists",
+  NOT_LOGGED_IN: "failed_precondition",
+  NO_UPLOAD_TARGET: "failed_precondition",
+  AMBIGUOUS_NAME: "failed_precondition",
+  CHUNKS_MISSING: "failed_precondition",
+  IMPORT_FINISHING: "failed_precondition",
+  IMPORT_CANCELLED: "failed_precondition",
+  DISK_FULL: "resource_exhausted",
+  RATE_LIMITED: "resource_exhausted",
+  TOO_MANY_IMPORTS: "resource_exhausted",
+  HASH_MISMATCH: "data_loss",
+  PEER_MISBEHAVED: "data_loss",
+  STALLED: "deadline_exceeded",
+  DIRECTORY_UNREACHABLE: "unavailable",
+  DIRECTORY_REJECTED: "invalid_argument",
+  NO_HOLDERS: "unavailable",
+  PEER_GONE: "unavailable",
+  SHUTTING_DOWN: "unavailable",
+  CANCELLED: "canceled",
+  UNKNOWN_RPC: "unimplemented",
+};
+
+/** An expected failure: a reason, its code, and a message that may be shown to the caller as it is. */
 export class PeerError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
+  /** Why, for a program: it travels to clients as the ErrorDetail's reason. */
+  readonly reason: Reason;
+  /** What kind of failure; transports turn it into their own status. */
+  readonly code: ErrorCode;
+
+  /** Creates an error for `reason` with a sentence for a person; `cause` is kept for the log only. */
+  constructor(reason: Reason, message: string, options?: { cause?: unknown }) {
     super(message, options);
-    this.name = new.target.name;
+    this.name = "PeerError";
+    this.reason = reason;
+    this.code = REASON_CODES[reason];
   }
 }
 
-/** The shared folder holds no file with that content id (or it changed on disk since it was indexed). */
-export class NotHeldError extends PeerError {
-  constructor(contentId: string, detail = "This pserver holds no file with that content id.") {
-    super(detail);
-    this.contentId = contentId;
-  }
-  readonly contentId: string;
+/** Whether `err` is a PeerError, and (when reasons are given) one of those reasons. */
+export function isPeerError(err: unknown, ...reasons: Reason[]): err is PeerError {
+  return err instanceof PeerError && (reasons.length === 0 || reasons.includes(err.reason));
 }
 
-/** A file name from the network or a browser is not acceptable as a single safe path component. */
-export class InvalidNameError extends PeerError {}
-
-/** A request is malformed: bad content id, piece index past the end, inconsistent manifest, ... */
-export class InvalidRequestError extends PeerError {}
-
-/** The directory does not vouch for a push ticket (unknown, expired, already used, other peer or content). */
-export class InvalidTicketError extends PeerError {}
-
-/** Not enough free space on the shared folder's disk, before starting or mid-write (ENOSPC). */
-export class DiskFullError extends PeerError {}
-
-/** A per-peer or per-request limit was hit (too many streams, too many pieces in one request). */
-export class LimitExceededError extends PeerError {}
-
-/** Received bytes failed verification (piece hash or whole-file hash). Nothing unverified is kept. */
-export class VerificationError extends PeerError {}
-
-/** The other side stopped sending or reading for too long. */
-export class StalledError extends PeerError {}
-
-/** A peer or the directory could not be reached, or no live holder is left. */
-export class UnavailableError extends PeerError {}
-
-/** Maps any error to a ConnectError with a precise code; internals stay in `cause`, never in the message. */
-export function toConnectError(err: unknown): ConnectError {
-  if (err instanceof ConnectError) return err;
-  const code = codeOf(err);
-  if (code === undefined) {
-    return new ConnectError("Internal Server Error", Code.Internal, undefined, undefined, err);
-  }
-  return new ConnectError((err as Error).message, code, undefined, undefined, err);
+/** The usual answer when a content id is not in the shared folder. */
+export function notHeld(): PeerError {
+  return new PeerError("FILE_NOT_HELD", "This pserver holds no file with that content id.");
 }
 
-/** The Connect code of a domain error, undefined for unexpected errors (bugs, raw I/O errors). */
-export function codeOf(err: unknown): Code | undefined {
-  if (err instanceof NotHeldError) return Code.NotFound;
-  if (err instanceof InvalidNameError || err instanceof InvalidRequestError) return Code.InvalidArgument;
-  if (err instanceof InvalidTicketError) return Code.PermissionDenied;
-  if (err instanceof DiskFullError || err instanceof LimitExceededError) return Code.ResourceExhausted;
-  if (err instanceof VerificationError) return Code.DataLoss;
-  if (err instanceof StalledError) return Code.DeadlineExceeded;
-  if (err instanceof UnavailableError) return Code.Unavailable;
-  if (isAbort(err)) return Code.Canceled;
-  return undefined;
+/** The usual answer when this pserver holds no directory session (never logged in, or logged out). */
+export function notLoggedIn(): PeerError {
+  return new PeerError("NOT_LOGGED_IN", "This pserver is not logged in at the directory; log in first.");
 }
 
-/** The HTTP status for a domain error (GET /files and other plain-HTTP routes); 500 for anything else. */
-export function toHttpStatus(err: unknown): number {
-  if (err instanceof NotHeldError) return 404;
-  if (err instanceof InvalidNameError || err instanceof InvalidRequestError) return 400;
-  if (err instanceof InvalidTicketError) return 403;
-  if (err instanceof DiskFullError) return 507;
-  if (err instanceof LimitExceededError) return 429;
-  if (err instanceof UnavailableError) return 503;
-  return 500;
-}
-
-/** Whether an error is an abort (AbortSignal reason, AbortError, or a Canceled ConnectError). */
+/** Whether an error is an abort: an AbortSignal's default reason (AbortError) or a cancelled transfer. */
 export function isAbort(err: unknown): boolean {
-  if (err instanceof ConnectError) return err.code === Code.Canceled;
-  return err instanceof Error && (err.name === "AbortError" || err.name === "TransferCancelledError");
+  if (err instanceof PeerError) return err.code === "canceled";
+  return err instanceof Error && err.name === "AbortError";
 }
 
 /** Whether a Node I/O error means the disk is full (or over quota). */

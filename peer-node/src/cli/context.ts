@@ -4,9 +4,10 @@
 import { chmod, mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { Code, ConnectError, createClient, type Client, type Interceptor } from "@connectrpc/connect";
+import { createClient, type Client, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { ConfigError } from "../config.js";
+import { PeerError } from "../errors.js";
 import { ClientService } from "../gen.js";
 
 /** Where the CLI reads and writes; tests pass their own. */
@@ -65,7 +66,7 @@ export class CommandContext {
     const sessions = await readSessions(this.tokenFile);
     this.#token = sessions[this.url]?.token;
     if (!this.#token && required) {
-      throw new ConnectError(`No session for ${this.url}: run peer-node login --url ${this.url} first.`, Code.Unauthenticated);
+      throw new PeerError("SESSION_EXPIRED", `No session for ${this.url}: run peer-node login --url ${this.url} first.`);
     }
   }
 

@@ -7,6 +7,8 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { ConfigError } from "../config.js";
+import { PeerError } from "../errors.js";
+import { connectCodeOf, reasonOf } from "../rpc/error-mapping.js";
 import { CommandContext, type CliIo } from "./context.js";
 import { cancel, download, ls, peers, search, transfers, upload } from "./file-commands.js";
 import { serve } from "./serve.js";
@@ -79,9 +81,17 @@ function report(err: unknown, io: CliIo): number {
     io.stderr.write(`${err.message}\n(peer-node --help lists the commands and options)\n`);
     return 2;
   }
+  if (err instanceof PeerError) {
+    // Found here, before any call: named by its code as a pserver's answer would be.
+    io.stderr.write(`${Code[connectCodeOf(err.code)]}: ${err.message}\n`);
+    return 1;
+  }
   if (err instanceof ConnectError) {
-    const hint = err.code === Code.Unauthenticated && !/log ?in/i.test(err.rawMessage) ? " (run peer-node login)" : "";
-    const unreachable = err.code === Code.Unavailable && /fetch failed|ECONNREFUSED|connect/i.test(err.rawMessage);
+    // Every answer of a pserver carries a reason: an Unavailable or Unknown without one comes from the
+    // client's own transport (refused, reset, no route) or a proxy, so the pserver was not reached.
+    const reason = reasonOf(err);
+    const unreachable = reason === undefined && (err.code === Code.Unavailable || err.code === Code.Unknown);
+    const hint = reason === "SESSION_EXPIRED" ? " (run peer-node login)" : "";
     io.stderr.write(unreachable ? `Cannot reach the pserver: ${err.rawMessage}\n` : `${Code[err.code]}: ${err.rawMessage}${hint}\n`);
     return 1;
   }

@@ -1,12 +1,6 @@
 import type { Logger } from "pino";
 import { DIRECTORY_REQUEST_TIMEOUT_MS, DIRECTORY_MAX_RESPONSE_BYTES } from "../constants.js";
-import {
-  DirectoryConflictError,
-  DirectoryNotFoundError,
-  DirectoryRejectedError,
-  DirectoryUnauthorizedError,
-  DirectoryUnavailableError,
-} from "./directory-errors.js";
+import { isPeerError, PeerError, type Reason } from "../errors.js";
 import {
   parseErrorMessage,
   parseFile,
@@ -43,6 +37,15 @@ export interface DirectoryClientOptions {
 }
 
 type Method = "GET" | "POST" | "PUT" | "PATCH";
+
+/** Options of one call: a token, a JSON body, and what a 404 or 409 answer means for this call. */
+interface CallOptions {
+  readonly token?: string;
+  readonly body?: unknown;
+  readonly signal?: AbortSignal;
+  /** The reason of a 404 or 409 (the directory has no such thing, or it is used up); DIRECTORY_REJECTED when absent. */
+  readonly notFound?: Reason;
+}
 
 /**
  * Stateless calls to the directory's REST API (docs/directory-api.md), with failover across several
@@ -106,10 +109,10 @@ export class DirectoryClient {
   /** GET /files/<contentId>; undefined when no live peer holds it. */
   async file(contentId: string, signal?: AbortSignal): Promise<DirectoryFile | undefined> {
     try {
-      const body = await this.#call("GET", `/api/v1/files/${encodeURIComponent(contentId)}`, { signal });
+      const body = await this.#call("GET", `/api/v1/files/${encodeURIComponent(contentId)}`, { signal, notFound: "NO_HOLDERS" });
       return wire(() => parseFile(body));
     } catch (err) {
-      if (err instanceof DirectoryNotFoundError) return undefined;
+      if (isPeerError(err, "NO_HOLDERS")) return undefined;
       throw err;
     }
   }
@@ -120,16 +123,16 @@ export class DirectoryClient {
     return wire(() => parsePeers(body));
   }
 
-  /** POST /upload-target: a peer to push to and its ticket; DirectoryNotFoundError when none is eligible. */
+  /** POST /upload-target: a peer to push to and its ticket; NO_UPLOAD_TARGET when none is eligible. */
   async uploadTarget(token: string, contentId: string, size: number, target: string | undefined, signal?: AbortSignal): Promise<UploadTarget> {
     const request = target ? { contentId, size, target } : { contentId, size };
-    const body = await this.#call("POST", "/api/v1/upload-target", { token, body: request, signal });
+    const body = await this.#call("POST", "/api/v1/upload-target", { token, body: request, signal, notFound: "NO_UPLOAD_TARGET" });
     return wire(() => parseUploadTarget(body));
   }
 
-  /** POST /tickets/redeem with the receiving peer's own token. */
+  /** POST /tickets/redeem with the receiving peer's own token; TICKET_REFUSED for an unknown, expired or used ticket. */
   async redeem(token: string, ticket: string, contentId: string, signal?: AbortSignal): Promise<RedeemedTicketWire> {
-    const body = await this.#call("POST", "/api/v1/tickets/redeem", { token, body: { ticket, contentId }, signal });
+    const body = await this.#call("POST", "/api/v1/tickets/redeem", { token, body: { ticket, contentId }, signal, notFound: "TICKET_REFUSED" });
     return wire(() => parseRedeemed(body));
   }
 
@@ -137,8 +140,8 @@ export class DirectoryClient {
    * One call, trying each directory URL once from the current one on. Only "could not talk to it"
    * moves on to the next URL; an answer (even 4xx) is final.
    */
-  async #call(method: Method, path: string, opts: { token?: string; body?: unknown; signal?: AbortSignal }): Promise<unknown> {
-    let lastError: DirectoryUnavailableError | undefined;
+  async #call(method: Method, path: string, opts: CallOptions): Promise<unknown> {
+    let lastError: PeerError | undefined;
     for (let attempt = 0; attempt < this.#urls.length; attempt++) {
       const index = (this.#current + attempt) % this.#urls.length;
       try {
@@ -149,14 +152,14 @@ export class DirectoryClient {
         }
         return result;
       } catch (err) {
-        if (!(err instanceof DirectoryUnavailableError) || opts.signal?.aborted) throw err;
+        if (!isPeerError(err, "DIRECTORY_UNREACHABLE") || opts.signal?.aborted) throw err;
         lastError = err;
       }
     }
     throw lastError!;
   }
 
-  async #callOne(base: string, method: Method, path: string, opts: { token?: string; body?: unknown; signal?: AbortSignal }): Promise<unknown> {
+  async #callOne(base: string, method: Method, path: string, opts: CallOptions): Promise<unknown> {
     const timeout = AbortSignal.timeout(this.#timeoutMs);
     const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
     const headers: Record<string, string> = { accept: "application/json" };
@@ -176,21 +179,23 @@ export class DirectoryClient {
     } catch (err) {
       if (opts.signal?.aborted) throw opts.signal.reason ?? err;
       const why = timeout.aborted ? `timed out after ${this.#timeoutMs} ms` : errorText(err);
-      throw new DirectoryUnavailableError(`The directory at ${base} is unreachable (${why}).`, { cause: err });
+      throw new PeerError("DIRECTORY_UNREACHABLE", `The directory at ${base} is unreachable (${why}).`, { cause: err });
     }
     const { status } = response;
     if (status >= 200 && status < 300) {
-      if (body === undefined) throw new DirectoryUnavailableError(`The directory at ${base} answered ${method} ${path.split("?")[0]} with no JSON body.`);
+      if (body === undefined) throw new PeerError("DIRECTORY_UNREACHABLE", `The directory at ${base} answered ${method} ${path.split("?")[0]} with no JSON body.`);
       return body;
     }
     const message = parseErrorMessage(body);
-    if (status === 401) throw new DirectoryUnauthorizedError(message ?? "The directory refused the credentials.");
-    if (status === 404) throw new DirectoryNotFoundError(message ?? "The directory has nothing for that.");
-    if (status === 409) throw new DirectoryConflictError(message ?? "The directory reports a conflict.");
+    // 401 refuses the password, or a token the directory no longer knows; DirectoryLink logs in again with
+    // the password then, so what reaches a person is a password the directory refuses.
+    if (status === 401) throw new PeerError("WRONG_PASSWORD", message ?? "The directory refused the credentials.");
+    if (status === 404) throw new PeerError(opts.notFound ?? "DIRECTORY_REJECTED", message ?? "The directory has nothing for that.", { cause: { status } });
+    if (status === 409) throw new PeerError(opts.notFound ?? "DIRECTORY_REJECTED", message ?? "The directory reports a conflict.", { cause: { status } });
     if (status === 429 || status >= 500) {
-      throw new DirectoryUnavailableError(`The directory at ${base} is unavailable (HTTP ${status}${message && status < 500 ? `: ${message}` : ""}).`);
+      throw new PeerError("DIRECTORY_UNREACHABLE", `The directory at ${base} is unavailable (HTTP ${status}${message && status < 500 ? `: ${message}` : ""}).`);
     }
-    throw new DirectoryRejectedError(status, message ?? `The directory refused the request (HTTP ${status}).`);
+    throw new PeerError("DIRECTORY_REJECTED", message ?? `The directory refused the request (HTTP ${status}).`, { cause: { status } });
   }
 }
 
@@ -199,7 +204,7 @@ function wire<T>(parse: () => T): T {
   try {
     return parse();
   } catch (err) {
-    if (err instanceof WireError) throw new DirectoryUnavailableError(`The directory answered malformed data (${err.message}).`, { cause: err });
+    if (err instanceof WireError) throw new PeerError("DIRECTORY_UNREACHABLE", `The directory answered malformed data (${err.message}).`, { cause: err });
     throw err;
   }
 }

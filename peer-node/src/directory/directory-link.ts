@@ -9,18 +9,10 @@ import {
   DIRECTORY_RETRY_MIN_MS,
   LOGOUT_TIMEOUT_MS,
 } from "../constants.js";
-import { InvalidTicketError, UnavailableError } from "../errors.js";
+import { isPeerError, notLoggedIn, PeerError } from "../errors.js";
 import type { FileStore, FolderDelta, SharedFile } from "../store/file-store.js";
 import type { FindHolders, PeerRef, RedeemedTicket } from "../transfer/api.js";
 import { DirectoryClient, type IndexEntry } from "./directory-client.js";
-import {
-  DirectoryConflictError,
-  DirectoryNotFoundError,
-  DirectoryRejectedError,
-  DirectoryUnauthorizedError,
-  DirectoryUnavailableError,
-  NotLoggedInError,
-} from "./directory-errors.js";
 import { fileNameProblem, type DirectoryFile, type DirectoryPeer, type SearchPage, type UploadTarget } from "./wire.js";
 
 /** How this pserver's link to the directory is, for GetStatus and WatchEvents. */
@@ -154,12 +146,12 @@ export class DirectoryLink extends EventEmitter<{ status: [DirectoryStatus] }> {
   }
 
   /**
-   * Logs in at the directory with these credentials (a wrong password throws DirectoryUnauthorizedError,
-   * an outage DirectoryUnavailableError), adopts the session and publishes the full index.
+   * Logs in at the directory with these credentials (a wrong password throws WRONG_PASSWORD,
+   * an outage DIRECTORY_UNREACHABLE), adopts the session and publishes the full index.
    */
   async login(username: string, password: string): Promise<void> {
     await this.#exclusive(async () => {
-      if (this.#closed) throw new DirectoryUnavailableError("The pserver is shutting down.");
+      if (this.#closed) throw new PeerError("SHUTTING_DOWN", "The pserver is shutting down.");
       if (this.#session && username !== this.#name) await this.#logoutLocked();
       await this.#loginLocked({ username, password });
       try {
@@ -223,9 +215,9 @@ export class DirectoryLink extends EventEmitter<{ status: [DirectoryStatus] }> {
     try {
       return await this.#withSession((token) => this.client.redeem(token, ticket, contentId, this.#stopping.signal));
     } catch (err) {
-      if (err instanceof DirectoryNotFoundError || err instanceof DirectoryConflictError) throw new InvalidTicketError(err.message);
-      if (err instanceof NotLoggedInError) {
-        throw new UnavailableError("This pserver is not logged in at the directory, so it cannot check push tickets.");
+      if (isPeerError(err, "NOT_LOGGED_IN")) {
+        // The pushing peer can do nothing about our session but try again later.
+        throw new PeerError("DIRECTORY_UNREACHABLE", "This pserver is not logged in at the directory, so it cannot check push tickets.", { cause: err });
       }
       throw err;
     }
@@ -283,7 +275,7 @@ export class DirectoryLink extends EventEmitter<{ status: [DirectoryStatus] }> {
   /** Decides how long to wait after a failed round, and what the failure means for the session. */
   #onFailure(err: unknown): number {
     this.#failures++;
-    if (err instanceof DirectoryUnauthorizedError) {
+    if (isPeerError(err, "WRONG_PASSWORD")) {
       if (!this.#session) {
         // Our stored password no longer works: retrying would only hammer the directory.
         this.#logger.error({ username: this.#credentials?.username }, "the directory refused this peer's password; log in again");
@@ -299,14 +291,14 @@ export class DirectoryLink extends EventEmitter<{ status: [DirectoryStatus] }> {
       this.#refusals++;
       return this.#refusals <= 1 ? 0 : this.#backoffMs();
     }
-    if (err instanceof DirectoryRejectedError) {
+    if (isPeerError(err, "DIRECTORY_REJECTED")) {
       // A 400 will not go away by retrying the same body; drop what is queued and republish later.
-      this.#logger.error({ err: err.message, status: err.status }, "the directory rejected our index");
+      this.#logger.error({ err: err.message, answer: err.cause }, "the directory rejected our index");
       this.#pending.clear();
       this.#needFullIndex = false;
       return this.#backoffMs();
     }
-    if (!(err instanceof DirectoryUnavailableError)) this.#logger.error({ err }, "directory link failure");
+    if (!isPeerError(err, "DIRECTORY_UNREACHABLE")) this.#logger.error({ err }, "directory link failure");
     else if (this.#failures === 1) this.#logger.warn({ err: err.message }, "directory unreachable; retrying with backoff");
     // With a session, retry at least twice per heartbeat interval: once the directory is back, this
     // peer is back in it (after a re-login if it forgot us) within one interval.
@@ -321,7 +313,7 @@ export class DirectoryLink extends EventEmitter<{ status: [DirectoryStatus] }> {
 
   async #ensureSessionLocked(): Promise<void> {
     if (this.#session) return;
-    if (!this.#credentials) throw new NotLoggedInError();
+    if (!this.#credentials) throw notLoggedIn();
     await this.#loginLocked(this.#credentials);
   }
 
@@ -426,11 +418,11 @@ export class DirectoryLink extends EventEmitter<{ status: [DirectoryStatus] }> {
   async #withSession<T>(call: (token: string) => Promise<T>): Promise<T> {
     if (!this.#session) await this.#exclusive(() => this.#ensureSessionLocked());
     const token = this.#session?.token;
-    if (!token) throw new NotLoggedInError();
+    if (!token) throw notLoggedIn();
     try {
       return await this.#track(() => call(token));
     } catch (err) {
-      if (!(err instanceof DirectoryUnauthorizedError)) throw err;
+      if (!isPeerError(err, "WRONG_PASSWORD")) throw err;
       await this.#exclusive(async () => {
         if (this.#session?.token === token) {
           this.#session = undefined;
@@ -440,7 +432,7 @@ export class DirectoryLink extends EventEmitter<{ status: [DirectoryStatus] }> {
         if (this.#needFullIndex) await this.#publishFullLocked();
       });
       const fresh = this.#session?.token;
-      if (!fresh) throw new NotLoggedInError();
+      if (!fresh) throw notLoggedIn();
       return await this.#track(() => call(fresh));
     }
   }
@@ -452,7 +444,7 @@ export class DirectoryLink extends EventEmitter<{ status: [DirectoryStatus] }> {
       this.#setReachable(true);
       return result;
     } catch (err) {
-      if (err instanceof DirectoryUnavailableError) this.#setReachable(false);
+      if (isPeerError(err, "DIRECTORY_UNREACHABLE")) this.#setReachable(false);
       else if (!this.#stopping.signal.aborted) this.#setReachable(true);
       throw err;
     }

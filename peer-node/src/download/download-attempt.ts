@@ -11,10 +11,10 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { HOLDERS_PER_DOWNLOAD_MAX, PIECE_MESSAGE_SLACK_BYTES, PIECE_RING_MIN_SLOTS } from "../constants.js";
-import { InvalidRequestError, StalledError, UnavailableError } from "../errors.js";
+import { PeerError, isPeerError } from "../errors.js";
 import type { PeerClients } from "../pieces/peer-clients.js";
 import { PieceRing } from "../pieces/piece-ring.js";
-import { HolderProtocolError, type ReceivedPiece } from "../pieces/receive-pieces.js";
+import type { ReceivedPiece } from "../pieces/receive-pieces.js";
 import type { Manifest } from "../store/file-store.js";
 import type { PeerRef } from "../transfer/api.js";
 import { sleep } from "../transfer/rate-limiter.js";
@@ -168,9 +168,10 @@ export class DownloadAttempt {
     await this.#refreshing?.catch(() => undefined);
   }
 
-  #noHolderLeft(): UnavailableError {
+  #noHolderLeft(): PeerError {
     const banned = [...this.#c.banned];
-    return new UnavailableError(
+    return new PeerError(
+      "NO_HOLDERS",
       `No peer holding this file is reachable any more (${this.holders().length} tried` +
         (banned.length > 0 ? `; ${banned.join(", ")} banned for sending corrupt pieces` : "") +
         ").",
@@ -187,7 +188,7 @@ export class DownloadAttempt {
     const s = this.#c.settings;
     for (const call of this.#calls) {
       if (callStalled(call, now, s.stallTimeoutMs)) {
-        call.controller.abort(new StalledError(`${call.holder.ref.name} sent nothing for ${Math.round(s.stallTimeoutMs / 1000)} s.`));
+        call.controller.abort(new PeerError("STALLED", `${call.holder.ref.name} sent nothing for ${Math.round(s.stallTimeoutMs / 1000)} s.`));
       }
     }
     if (now - this.#lastRefreshMs >= s.holderRefreshMs) this.#refresh(false);
@@ -293,10 +294,10 @@ export class DownloadAttempt {
         },
       );
       if (!broken && pending.size > 0) {
-        throw new InvalidRequestError(`${h.ref.name} ended the stream before sending every piece asked for.`);
+        throw new PeerError("PEER_GONE", `${h.ref.name} ended the stream before sending every piece asked for.`);
       }
     } catch (err) {
-      if (err instanceof HolderProtocolError && !this.#signal.aborted) {
+      if (isPeerError(err, "PEER_MISBEHAVED") && !this.#signal.aborted) {
         this.#badPiece(h, undefined, err.message);
         this.refetched += pending.size;
       } else {
@@ -315,7 +316,7 @@ export class DownloadAttempt {
     if (bannedNow) {
       this.#c.banned.add(h.ref.name);
       this.#c.log.warn({ holder: h.ref.name }, "holder banned for this transfer");
-      for (const call of this.#calls) if (call.holder === h) call.controller.abort(new Error("holder banned"));
+      for (const call of this.#calls) if (call.holder === h) call.controller.abort(new PeerError("CANCELLED", `${h.ref.name} was banned for sending corrupt pieces.`));
     }
     this.publish();
   }

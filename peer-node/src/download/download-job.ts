@@ -5,7 +5,7 @@
 import { setMaxListeners } from "node:events";
 import type { Logger } from "pino";
 import { DISK_FREE_RESERVE_BYTES } from "../constants.js";
-import { DiskFullError, PeerError, UnavailableError, VerificationError, isDiskFull } from "../errors.js";
+import { PeerError, isDiskFull, isPeerError } from "../errors.js";
 import type { PeerClients } from "../pieces/peer-clients.js";
 import type { FileStore, Manifest } from "../store/file-store.js";
 import { sanitizeFileName } from "../store/names.js";
@@ -140,7 +140,7 @@ export class DownloadJob {
     attempt.stopFetching();
     t.update({ state: "verifying", sources: [] });
     const digest = await attempt.wholeFileDigest();
-    if (digest !== t.contentId) throw new WrongManifestError();
+    if (digest !== t.contentId) throw wrongManifest();
   }
 
   /**
@@ -150,9 +150,9 @@ export class DownloadJob {
    */
   async #retryWithAnotherManifest(err: unknown): Promise<boolean> {
     if (this.#signal.aborted) return false;
-    const wrongHash = err instanceof WrongManifestError;
+    const wrongHash = isPeerError(err, "HASH_MISMATCH");
     const holders = this.#attempt?.holders() ?? [];
-    const allBanned = err instanceof UnavailableError && holders.some((h) => h.banned) && !holders.some((h) => h.usable);
+    const allBanned = err instanceof PeerError && err.code === "unavailable" && holders.some((h) => h.banned) && !holders.some((h) => h.usable);
     if (!wrongHash && !allBanned) return false;
     const servedBy = this.#manifests.rejectChosen();
     if (!servedBy) return false;
@@ -192,7 +192,7 @@ export class DownloadJob {
     }
     // Network trouble keeps the verified pieces (a later download of the same file resumes); anything
     // that touches integrity or space discards them.
-    const keep = err instanceof UnavailableError && partial !== undefined && partial.verifiedBytes() > 0;
+    const keep = err instanceof PeerError && err.code === "unavailable" && partial !== undefined && partial.verifiedBytes() > 0;
     if (keep) {
       await partial.save().catch(() => undefined);
       await partial.close();
@@ -245,14 +245,15 @@ export class DownloadJob {
     const needed = manifest.size - alreadyVerified + DISK_FREE_RESERVE_BYTES;
     const free = await store.freeBytes();
     if (free < needed) {
-      throw new DiskFullError(
+      throw new PeerError(
+        "DISK_FULL",
         `Not enough disk space: the file needs ${formatBytes(manifest.size - alreadyVerified)} more and only ${formatBytes(Math.max(0, free - DISK_FREE_RESERVE_BYTES))} can be used.`,
       );
     }
     try {
       this.#partial ??= await PartialDownload.create(store.partialDir, manifest, name);
     } catch (err) {
-      if (isDiskFull(err)) throw new DiskFullError("The disk is full; the download could not start.", { cause: err });
+      if (isDiskFull(err)) throw new PeerError("DISK_FULL", "The disk is full; the download could not start.", { cause: err });
       throw err;
     }
     const context = {
@@ -275,10 +276,8 @@ export class DownloadJob {
 }
 
 /** The whole-file hash did not match the content id: the manifest used described another file. */
-class WrongManifestError extends VerificationError {
-  constructor() {
-    super("The downloaded bytes do not match the content id: the holders described the file wrongly. Nothing was kept.");
-  }
+function wrongManifest(): PeerError {
+  return new PeerError("HASH_MISMATCH", "The downloaded bytes do not match the content id: the holders described the file wrongly. Nothing was kept.");
 }
 
 /** A sentence for a person about why a download failed. */

@@ -14,6 +14,7 @@
 //    memory is the ring whatever the file size;
 // 4. hash the whole file in order while pieces land (the worker re-reads from the page cache only the
 //    pieces that arrived out of order), compare with the content id, and let the store move the file in.
+import { PeerError } from "../errors.js";
 import { PartialDownload } from "./partial-download.js";
 import { isContentId } from "../store/pieces.js";
 import type { Downloader } from "../transfer/api.js";
@@ -88,7 +89,7 @@ export class PieceDownloader implements Downloader {
 
   /** Stops every download (their verified pieces are kept for resumeUnfinished) and waits for them. */
   async close(): Promise<void> {
-    this.#shutdown.abort(new Error("The pserver is shutting down; the download resumes when it starts again."));
+    this.#shutdown.abort(new PeerError("SHUTTING_DOWN", "The pserver is shutting down; the download resumes when it starts again."));
     await Promise.allSettled([...this.#jobs]);
   }
 

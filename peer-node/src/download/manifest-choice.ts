@@ -10,7 +10,7 @@
 // by itself can replace the vote without touching the job.
 import type { Logger } from "pino";
 import { HOLDERS_PER_DOWNLOAD_MAX } from "../constants.js";
-import { UnavailableError } from "../errors.js";
+import { PeerError } from "../errors.js";
 import type { PeerClients } from "../pieces/peer-clients.js";
 import { manifestFromProto } from "../pieces/manifest-wire.js";
 import type { Manifest } from "../store/file-store.js";
@@ -32,7 +32,7 @@ export interface ChosenManifest {
 export interface ManifestChoice {
   /**
    * Finds holders and chooses a manifest, preferring `saved` (a resumed download's) while a holder serves
-   * it; throws an UnavailableError when no holder serves a usable one in time.
+   * it; throws a PeerError (NO_HOLDERS, or DIRECTORY_UNREACHABLE) when no holder serves a usable one in time.
    */
   choose(saved: Manifest | undefined): Promise<ChosenManifest>;
   /** Whether a holder found later serves the chosen manifest (only then is it asked for pieces). */
@@ -89,7 +89,7 @@ export class MajorityManifestChoice implements ManifestChoice {
     const prefer = saved ? manifestFingerprint(saved) : undefined;
     const groups = await this.#probeUntilAny(prefer);
     for (const fp of this.#rejected) groups.delete(fp);
-    if (groups.size === 0) throw new UnavailableError("No holder serves a manifest that has not already proved wrong.");
+    if (groups.size === 0) throw new PeerError("NO_HOLDERS", "No holder serves a manifest that has not already proved wrong.");
     let chosen = prefer === undefined ? undefined : groups.get(prefer);
     const isSaved = chosen !== undefined;
     // Ties go to the manifest whose first holder the directory listed first.
@@ -143,9 +143,10 @@ export class MajorityManifestChoice implements ManifestChoice {
       if (groups.size > 0 && (prefer === undefined || groups.has(prefer) || Date.now() >= deadline)) return groups;
       if (Date.now() >= deadline) {
         if (lookup.lastError !== undefined && tried.size === 0) {
-          throw new UnavailableError("The directory could not be reached to find who holds this file.", { cause: lookup.lastError });
+          throw new PeerError("DIRECTORY_UNREACHABLE", "The directory could not be reached to find who holds this file.", { cause: lookup.lastError });
         }
-        throw new UnavailableError(
+        throw new PeerError(
+          "NO_HOLDERS",
           tried.size === 0
             ? "No live peer holds this file right now."
             : `None of the peers that hold this file (${[...tried].join(", ")}) answered with a usable manifest.`,

@@ -3,14 +3,14 @@
 // the way; a verified piece is marked in the partial's bitfield, counted, and now and then the resume
 // state is saved. A disk that fills up stops the download; nothing unverified is kept.
 import type { Logger } from "pino";
-import { DiskFullError } from "../errors.js";
+import { PeerError, isDiskFull } from "../errors.js";
 import type { ReceivedPiece } from "../pieces/receive-pieces.js";
 import type { Manifest } from "../store/file-store.js";
 import { pieceLength } from "../store/pieces.js";
 import type { Transfer } from "../transfer/transfer.js";
 import type { Holder } from "./holder.js";
 import type { PartialDownload } from "./partial-download.js";
-import { PieceWorker, PieceWorkerError } from "./piece-worker.js";
+import { PieceWorker } from "./piece-worker.js";
 import type { SaveCadence } from "./save-cadence.js";
 import type { PieceScheduler } from "./scheduler.js";
 
@@ -72,10 +72,9 @@ export class PieceIntake {
         } catch (err) {
           if (signal.aborted) return;
           scheduler.unchecked(i);
-          const code = err instanceof PieceWorkerError ? err.code : undefined;
           this.#fatal ??=
-            code === "ENOSPC" || code === "EDQUOT"
-              ? new DiskFullError("The disk filled up during the download; it was stopped and nothing unverified was kept.", { cause: err })
+            isDiskFull(err)
+              ? new PeerError("DISK_FULL", "The disk filled up during the download; it was stopped and nothing unverified was kept.", { cause: err })
               : err;
           controller.abort(this.#fatal);
           return;

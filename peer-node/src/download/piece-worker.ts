@@ -16,14 +16,9 @@ import type { PieceSlot } from "../pieces/piece-ring.js";
 import { workerScript } from "../worker-script.js";
 import type { PieceJob, PieceReply, PieceWorkerData } from "./piece-worker-protocol.js";
 
-/** An I/O failure inside the worker, with the errno code (ENOSPC...) when there was one. */
-export class PieceWorkerError extends Error {
-  readonly code: string | undefined;
-  constructor(message: string, code: string | undefined) {
-    super(message);
-    this.name = "PieceWorkerError";
-    this.code = code;
-  }
+/** An I/O failure inside the worker as the I/O error it was, errno code (ENOSPC...) included, so isDiskFull reads it. */
+function workerIoError(message: string, code: string | undefined): NodeJS.ErrnoException {
+  return Object.assign(new Error(message), { code });
 }
 
 /** The worker of one download: verifies and writes pieces, and computes the whole-file hash on the way. */
@@ -55,7 +50,7 @@ export class PieceWorker {
           if (!p) return;
           this.#pending.delete(r.id);
           p.slot?.restore(r.buffer);
-          if ("error" in r) p.reject(new PieceWorkerError(r.error, r.code));
+          if ("error" in r) p.reject(workerIoError(r.error, r.code));
           else p.resolve(r);
         });
         worker.on("error", (err) => this.#fail(err));
@@ -81,7 +76,7 @@ export class PieceWorker {
   async finish(): Promise<string> {
     try {
       const r = await this.#call((id) => ({ type: "finish", id }));
-      if (!("digest" in r)) throw new PieceWorkerError("the piece worker answered finish without a digest", undefined);
+      if (!("digest" in r)) throw new Error("the piece worker answered finish without a digest");
       return r.digest;
     } finally {
       this.destroy();

@@ -9,13 +9,12 @@ import {
   IMPORTS_TOTAL_MAX,
   PIECE_SIZE_BYTES,
 } from "../constants.js";
-import { isDiskFull } from "../errors.js";
+import { isDiskFull, isPeerError, PeerError } from "../errors.js";
 import { bitfieldBytes, countBits, hasBit, newBitfield, setBit } from "../store/bitfield.js";
 import type { FileStore, Manifest, SharedFile } from "../store/file-store.js";
 import type { PartialFolder } from "../store/partial-folder.js";
 import { choosePieceSize, hashFile } from "../store/pieces.js";
 import { Transfer, type TransferRegistry } from "../transfer/transfer.js";
-import { AlreadyExistsError, IntegrityError, InvalidInputError, LimitError, NotFoundError, PreconditionError } from "../rpc/client-errors.js";
 
 /** Checks a wanted file name and returns it (possibly normalized); throws with a reason when unacceptable. */
 export type NameValidator = (name: string) => string;
@@ -111,16 +110,16 @@ export class Importer {
   /** Starts an import, or finds the unfinished one with the same content id and size. */
   async begin(sessionId: string, request: { name: string; size: number; contentId: string }): Promise<ImportTicket> {
     const { contentId, size } = request;
-    if (!CONTENT_ID.test(contentId)) throw new InvalidInputError("content_id must be 64 lower-case hex characters (the file's SHA-256).");
-    if (!Number.isSafeInteger(size) || size < 0) throw new InvalidInputError("size must be a whole number of bytes.");
+    if (!CONTENT_ID.test(contentId)) throw new PeerError("BAD_CONTENT_ID", "content_id must be 64 lower-case hex characters (the file's SHA-256).");
+    if (!Number.isSafeInteger(size) || size < 0) throw new PeerError("BAD_REQUEST", "size must be a whole number of bytes.");
     let name: string;
     try {
       name = this.#validateName(request.name);
     } catch (err) {
-      throw new InvalidInputError(`name is not acceptable: ${err instanceof Error ? err.message : String(err)}`);
+      throw new PeerError("BAD_NAME", `name is not acceptable: ${err instanceof Error ? err.message : String(err)}`);
     }
     const held = this.#store.get(contentId);
-    if (held) throw new AlreadyExistsError(`This file is already in the shared folder as "${held.name}".`);
+    if (held) throw new PeerError("ALREADY_HELD", `This file is already in the shared folder as "${held.name}".`);
 
     for (const live of this.#imports.values()) {
       if (live.state.contentId === contentId && live.state.size === size && live.phase === "receiving") {
@@ -131,16 +130,16 @@ export class Importer {
 
     const mine = this.#bySession.get(sessionId)?.size ?? 0;
     if (mine >= IMPORTS_PER_SESSION_MAX) {
-      throw new LimitError(`At most ${IMPORTS_PER_SESSION_MAX} unfinished imports per session; finish or cancel one first.`);
+      throw new PeerError("TOO_MANY_IMPORTS", `At most ${IMPORTS_PER_SESSION_MAX} unfinished imports per session; finish or cancel one first.`);
     }
     if (this.#imports.size >= IMPORTS_TOTAL_MAX) {
-      throw new LimitError(`This pserver already has ${IMPORTS_TOTAL_MAX} unfinished imports; finish or cancel some first.`);
+      throw new PeerError("TOO_MANY_IMPORTS", `This pserver already has ${IMPORTS_TOTAL_MAX} unfinished imports; finish or cancel some first.`);
     }
     let pendingBytes = 0;
     for (const live of this.#imports.values()) pendingBytes += live.state.size - live.bytesReceived;
     const free = await this.#store.freeBytes();
     if (free - pendingBytes - size < DISK_FREE_RESERVE_BYTES) {
-      throw new LimitError(`Not enough free disk space for ${size} bytes (free: ${free} bytes, already promised to other imports: ${pendingBytes}).`);
+      throw new PeerError("DISK_FULL", `Not enough free disk space for ${size} bytes (free: ${free} bytes, already promised to other imports: ${pendingBytes}).`);
     }
 
     const id = randomUUID();
@@ -169,13 +168,13 @@ export class Importer {
     const { size, chunkSize } = live.state;
     const chunkCount = Math.ceil(size / chunkSize);
     if (!Number.isInteger(chunkIndex) || chunkIndex < 0 || chunkIndex >= chunkCount) {
-      throw new InvalidInputError(`chunk_index ${chunkIndex} is out of range (this import has ${chunkCount} chunks).`);
+      throw new PeerError("BAD_REQUEST", `chunk_index ${chunkIndex} is out of range (this import has ${chunkCount} chunks).`);
     }
     const expected = Math.min(chunkSize, size - chunkIndex * chunkSize);
     if (data.byteLength !== expected) {
-      throw new InvalidInputError(`chunk ${chunkIndex} must be ${expected} bytes, got ${data.byteLength}.`);
+      throw new PeerError("BAD_REQUEST", `chunk ${chunkIndex} must be ${expected} bytes, got ${data.byteLength}.`);
     }
-    if (live.phase !== "receiving") throw new PreconditionError("This import is finishing or has ended; no more chunks are accepted.");
+    if (live.phase !== "receiving") throw new PeerError("IMPORT_FINISHING", "This import is finishing or has ended; no more chunks are accepted.");
     if (hasBit(live.bitmap, chunkIndex)) return live.bytesReceived;
 
     const write = (async () => {
@@ -183,7 +182,7 @@ export class Importer {
       try {
         await (await live.handle).write(data, 0, data.byteLength, chunkIndex * chunkSize);
       } catch (err) {
-        if (isDiskFull(err)) throw new LimitError("The disk of the shared folder is full.");
+        if (isDiskFull(err)) throw new PeerError("DISK_FULL", "The disk of the shared folder is full.", { cause: err });
         throw err;
       }
     })();
@@ -193,7 +192,7 @@ export class Importer {
     } finally {
       live.writes.delete(write);
     }
-    if (live.phase !== "receiving") throw new PreconditionError("This import was cancelled.");
+    if (live.phase !== "receiving") throw new PeerError("IMPORT_CANCELLED", "This import was cancelled.");
     if (!hasBit(live.bitmap, chunkIndex)) {
       setBit(live.bitmap, chunkIndex);
       live.bytesReceived += data.byteLength;
@@ -209,10 +208,10 @@ export class Importer {
   /** Hashes the whole file, and on a match moves it into the shared folder; a mismatch discards it. */
   async finish(importId: string): Promise<SharedFile> {
     const live = this.#get(importId);
-    if (live.phase !== "receiving") throw new PreconditionError("This import is already finishing.");
+    if (live.phase !== "receiving") throw new PeerError("IMPORT_FINISHING", "This import is already finishing.");
     const chunkCount = Math.ceil(live.state.size / live.state.chunkSize);
     const missing = chunkCount - countBits(live.bitmap, chunkCount);
-    if (missing > 0) throw new PreconditionError(`${missing} of ${chunkCount} chunks are still missing.`);
+    if (missing > 0) throw new PeerError("CHUNKS_MISSING", `${missing} of ${chunkCount} chunks are still missing.`);
     live.phase = "finishing";
     await Promise.allSettled([...live.writes]);
     await live.saving;
@@ -227,7 +226,7 @@ export class Importer {
         const message = `The received bytes hash to ${manifest.contentId}, not ${live.state.contentId}; the import was discarded.`;
         live.transfer.finish("failed", message);
         this.#logger.warn({ importId, expected: live.state.contentId, got: manifest.contentId }, "import failed verification");
-        throw new IntegrityError(message);
+        throw new PeerError("HASH_MISMATCH", message);
       }
       const file = await this.#store.adopt({ tempPath: live.partPath, name: live.state.name, manifest });
       await this.#forget(live);
@@ -236,8 +235,8 @@ export class Importer {
       this.#logger.info({ importId, contentId: file.contentId, name: file.name }, "import completed");
       return file;
     } catch (err) {
-      if (err instanceof IntegrityError) throw err;
-      if (live.transfer.signal.aborted) throw new PreconditionError("The import was cancelled.");
+      if (isPeerError(err, "HASH_MISMATCH")) throw err;
+      if (live.transfer.signal.aborted) throw new PeerError("IMPORT_CANCELLED", "The import was cancelled.");
       // Anything else (adopt refused the name, I/O error): the bytes are good, but we cannot keep the import.
       await this.#discard(live);
       live.transfer.finish("failed", err instanceof Error ? err.message : String(err));
@@ -261,7 +260,7 @@ export class Importer {
 
   #get(importId: string): LiveImport {
     const live = typeof importId === "string" ? this.#imports.get(importId) : undefined;
-    if (!live || live.phase === "gone") throw new NotFoundError(`No unfinished import with id "${String(importId).slice(0, 64)}".`);
+    if (!live || live.phase === "gone") throw new PeerError("IMPORT_NOT_FOUND", `No unfinished import with id "${String(importId).slice(0, 64)}".`);
     return live;
   }
 

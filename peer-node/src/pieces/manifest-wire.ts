@@ -1,7 +1,7 @@
 // Manifests between the store's plain shape and the protocol's FileManifest message.
 import { create } from "@bufbuild/protobuf";
 import { FileManifestSchema, type FileManifest } from "../gen.js";
-import { InvalidRequestError } from "../errors.js";
+import { PeerError } from "../errors.js";
 import type { Manifest } from "../store/file-store.js";
 
 /** A store manifest as a FileManifest message. */
@@ -17,7 +17,7 @@ export function manifestToProto(m: Manifest): FileManifest {
 
 /** A FileManifest message as a store manifest (not yet checked: call checkManifest). */
 export function manifestFromProto(p: FileManifest | undefined): Manifest {
-  if (!p) throw new InvalidRequestError("The manifest is missing.");
-  if (p.size > BigInt(Number.MAX_SAFE_INTEGER)) throw new InvalidRequestError("The manifest's size is too large.");
+  if (!p) throw new PeerError("BAD_MANIFEST", "The manifest is missing.");
+  if (p.size > BigInt(Number.MAX_SAFE_INTEGER)) throw new PeerError("BAD_MANIFEST", "The manifest's size is too large.");
   return { contentId: p.contentId, name: p.name, size: Number(p.size), pieceSize: p.pieceSize, pieceHashes: p.pieceHashes };
 }

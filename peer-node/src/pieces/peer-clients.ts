@@ -12,7 +12,7 @@ import {
   PEER_SESSION_IDLE_TIMEOUT_MS,
   PEER_SESSION_PING_INTERVAL_MS,
 } from "../constants.js";
-import { InvalidRequestError } from "../errors.js";
+import { PeerError } from "../errors.js";
 import { PeerService } from "../gen.js";
 import { fetchPiecesIntoRing, type FetchPiecesOptions } from "./receive-pieces.js";
 
@@ -33,7 +33,7 @@ export interface PeerClientsOptions {
 /**
  * Wraps connect-node's session manager to widen the connection-level flow-control window, which
  * connect-node has no option for: with the 64 KiB default, piece downloads ran at ~180 MB/s here; with
- * 32 MiB (and 8 MiB stream windows) at ~300 MB/s (STACK.md). It also swallows late session errors:
+ * 32 MiB (and 8 MiB stream windows) at ~300 MB/s (256 MiB on loopback). It also swallows late session errors:
  * an HTTP/2 client talking to an HTTP/1.1-only port otherwise crashed the process with an
  * unhandled 'error' event.
  */
@@ -126,7 +126,7 @@ export class PeerClients {
     const transport = createGrpcTransport({
       baseUrl,
       sessionManager: sessions,
-      // Pieces are random-looking bytes: gzip costs ~10x throughput and saves nothing (STACK.md).
+      // Pieces are random-looking bytes: gzip cost ~10x throughput on loopback and saves nothing.
       acceptCompression: [],
       readMaxBytes: MAX_RPC_MESSAGE_BYTES,
       writeMaxBytes: MAX_RPC_MESSAGE_BYTES,
@@ -151,16 +151,16 @@ export class PeerClients {
   }
 }
 
-/** "http://host:port" from a peer address; InvalidRequestError for anything that is not an http(s) URL. */
+/** "http://host:port" from a peer address; PEER_GONE (no way to reach it) for anything that is not an http(s) URL. */
 function normalizeAddress(address: string): string {
   let url: URL;
   try {
     url = new URL(address);
   } catch {
-    throw new InvalidRequestError(`${JSON.stringify(address)} is not a peer address (http://host:port).`);
+    throw new PeerError("PEER_GONE", `${JSON.stringify(address)} is not a peer address (http://host:port).`);
   }
   if ((url.protocol !== "http:" && url.protocol !== "https:") || !url.host) {
-    throw new InvalidRequestError(`${JSON.stringify(address)} is not a peer address (http://host:port).`);
+    throw new PeerError("PEER_GONE", `${JSON.stringify(address)} is not a peer address (http://host:port).`);
   }
   return `${url.protocol}//${url.host}`;
 }

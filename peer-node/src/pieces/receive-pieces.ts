@@ -4,7 +4,7 @@
 // buffer of the message's size and copies the stream's chunks into it, and the download then hands that
 // buffer on. At 150 MB/s that is 150 MB/s of 1 MiB garbage that V8 frees only at its collections: the
 // downloading pserver peaked at 277 MiB RSS for a 1 GiB file (96 MiB before it started), and the copies and
-// collections cost ~2 CPU-s per GiB (bench, issue 4). Here each message is copied once, from the HTTP/2
+// collections cost ~2 CPU-s per GiB (pserver benchmark). Here each message is copied once, from the HTTP/2
 // chunk into a slot of the download's fixed ring, where the piece worker hashes and writes it.
 //
 // The wire is the same gRPC call the generated client makes: the request is encoded and the response
@@ -15,6 +15,7 @@ import { constants as h2 } from "node:http2";
 import { fromBinary, toBinary, create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { requestHeader, validateResponse, validateTrailer } from "@connectrpc/connect/protocol-grpc";
+import { isPeerError, PeerError } from "../errors.js";
 import { FetchPiecesRequestSchema, FetchPiecesResponseSchema, PeerService } from "../gen.js";
 import type { PieceRing, PieceSlot } from "./piece-ring.js";
 
@@ -37,16 +38,13 @@ export interface ReceivedPiece {
  * piece, a message that is not a FetchPiecesResponse, or a compressed message nobody asked for. The
  * downloader treats the holder like one that sent a corrupt piece.
  */
-export class HolderProtocolError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "HolderProtocolError";
-  }
+function holderMisbehaved(message: string): PeerError {
+  return new PeerError("PEER_MISBEHAVED", message);
 }
 
 /** Options of one FetchPieces call. */
 export interface FetchPiecesOptions {
-  /** Where messages are received; a message larger than a slot is a HolderProtocolError. */
+  /** Where messages are received; a message larger than a slot is PEER_MISBEHAVED. */
   readonly ring: PieceRing;
   /** Aborts the call (the stream is reset with CANCEL); the call then rejects with the signal's reason. */
   readonly signal: AbortSignal;
@@ -75,7 +73,7 @@ const PATH = `/${PeerService.typeName}/${PeerService.method.fetchPieces.name}`;
  * Calls FetchPieces on the holder behind `opener` and hands each piece to `onPiece` as it completes.
  * While no ring slot is free the stream is paused. Resolves when the holder ends the call with status OK
  * (or onPiece stops it); rejects with a ConnectError (the holder's status, or the transport's failure),
- * a HolderProtocolError, or the signal's reason on abort.
+ * a PEER_MISBEHAVED PeerError, or the signal's reason on abort.
  */
 export async function fetchPiecesIntoRing(
   opener: StreamOpener,
@@ -165,7 +163,7 @@ class PieceCall {
       const { headerError } = validateResponse(h[":status"] ?? 0, this.#responseHeaders);
       if (headerError) throw headerError;
       const encoding = this.#responseHeaders.get("grpc-encoding");
-      if (encoding !== null && encoding !== "identity") throw new HolderProtocolError(`The holder compressed its answer (${encoding}) although we accept no compression.`);
+      if (encoding !== null && encoding !== "identity") throw holderMisbehaved(`The holder compressed its answer (${encoding}) although we accept no compression.`);
     } catch (err) {
       this.#finish(err);
     }
@@ -197,10 +195,10 @@ class PieceCall {
           this.#headFilled += n;
           at += n;
           if (this.#headFilled < ENVELOPE_HEADER_BYTES) return;
-          if ((this.#head[0]! & FLAG_COMPRESSED) !== 0) throw new HolderProtocolError("The holder sent a compressed piece although we accept no compression.");
+          if ((this.#head[0]! & FLAG_COMPRESSED) !== 0) throw holderMisbehaved("The holder sent a compressed piece although we accept no compression.");
           this.#messageBytes = this.#head.readUInt32BE(1);
           if (this.#messageBytes > ring.slotBytes) {
-            throw new HolderProtocolError(`The holder sent a ${this.#messageBytes}-byte message; a piece message is at most ${ring.slotBytes} bytes.`);
+            throw holderMisbehaved(`The holder sent a ${this.#messageBytes}-byte message; a piece message is at most ${ring.slotBytes} bytes.`);
           }
         }
         this.#slot = ring.tryAcquire();
@@ -285,7 +283,7 @@ class PieceCall {
     if (!this.#stream.closed) this.#stream.close(h2.NGHTTP2_CANCEL);
     if (err === undefined) this.#resolve();
     else if (this.#o.signal.aborted) this.#reject(this.#o.signal.reason);
-    else this.#reject(err instanceof ConnectError || err instanceof HolderProtocolError ? err : transportError(err));
+    else this.#reject(err instanceof ConnectError || isPeerError(err, "PEER_MISBEHAVED") ? err : transportError(err));
   }
 }
 
@@ -299,7 +297,7 @@ function decodePiece(slot: PieceSlot, messageBytes: number): ReceivedPiece {
     return { pieceIndex: message.pieceIndex, slot, offset: data.byteOffset - slot.bytes.byteOffset, length: data.byteLength };
   } catch (err) {
     slot.release();
-    throw new HolderProtocolError(`The holder sent a message that is not a FetchPiecesResponse (${(err as Error).message}).`);
+    throw holderMisbehaved(`The holder sent a message that is not a FetchPiecesResponse (${(err as Error).message}).`);
   }
 }
 

@@ -4,7 +4,7 @@
 // Why: connect encodes each message with toBinary (a copy of the piece into a fresh buffer) and then
 // frames it (a second copy into another fresh buffer), so a seeder that had already read the piece into
 // a buffer of its own made 2 MiB of garbage per 1 MiB piece: ~4.5 CPU-s and a 200 MB RSS peak per GiB
-// served (bench, issue 4). Here the very same PeerServiceImpl.fetchPieces generator runs, so validation
+// served (pserver benchmark). Here the very same PeerServiceImpl.fetchPieces generator runs, so validation
 // and the per-peer stream limit are its own; the framing is ours: a 5-byte gRPC envelope and the
 // message's two field headers, then the piece's own buffer. So are the upload cap and the stalled-reader
 // watchdog (pieceSenderKey): under a cap the piece goes out in slices as the cap allows, so a slow holder's
@@ -17,11 +17,13 @@ import type http from "node:http";
 import type http2 from "node:http2";
 import { constants as http2constants } from "node:http2";
 import { fromBinary } from "@bufbuild/protobuf";
-import { Code, ConnectError, createHandlerContext } from "@connectrpc/connect";
+import { type ConnectError, createHandlerContext } from "@connectrpc/connect";
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import type { Logger } from "pino";
 import { FetchPiecesRequestSchema, PeerService, type FetchPiecesRequest } from "../gen.js";
 import { PIECE_BUFFERS_KEPT_BYTES } from "../constants.js";
+import { PeerError } from "../errors.js";
+import { isExpected, toConnectError } from "../rpc/error-mapping.js";
 import { peerContextValues, pieceBuffersKey, pieceSenderKey, type PeerServiceImpl, type PieceBuffers } from "../rpc/peer-service.js";
 import { sliceBytes } from "../transfer/rate-limiter.js";
 import type { DualHandler } from "../rpc/one-port.js";
@@ -42,7 +44,7 @@ export function fetchPiecesOverGrpc(service: PeerServiceImpl, logger: Logger, ne
 
 /**
  * Piece buffers reused once HTTP/2 has sent them: a fresh 1 MiB buffer per piece cost the seeder ~0.8 s
- * of garbage collection per GiB served (bench, issue 4). At most `keptBytes` of idle buffers are kept;
+ * of garbage collection per GiB served (pserver benchmark). At most `keptBytes` of idle buffers are kept;
  * a buffer whose stream died unsent is simply left to the collector.
  */
 class PieceBufferPool implements PieceBuffers {
@@ -87,12 +89,12 @@ async function serve(service: PeerServiceImpl, logger: Logger, buffers: PieceBuf
   // Aborts only a call still running when the stream closes (the caller went away): a call that ended
   // has nothing left to stop, and an error (with its stack) and two abort events per call were waste.
   let over = false;
-  res.once("close", () => over || ended.abort(new ConnectError("the caller went away", Code.Canceled)));
+  res.once("close", () => over || ended.abort(new PeerError("CANCELLED", "the caller went away")));
   let pieces: AsyncGenerator<{ pieceIndex: number; data: Uint8Array }> | undefined;
   try {
-    const request = await readRequest(req).catch((err: ConnectError) => {
+    const request = await readRequest(req).catch((err: PeerError) => {
       // Refusals from the service itself are logged there; a malformed request never reaches it.
-      logger.warn({ rpc: "FetchPieces", code: Code[err.code], msg: err.rawMessage, remote: req.socket?.remoteAddress }, "PeerService call refused");
+      logger.warn({ rpc: "FetchPieces", code: err.code, msg: err.message, remote: req.socket?.remoteAddress }, "PeerService call refused");
       throw err;
     });
     const ctx = createHandlerContext({
@@ -134,8 +136,8 @@ async function serve(service: PeerServiceImpl, logger: Logger, buffers: PieceBuf
     finish(res, undefined);
   } catch (err) {
     if (ended.signal.aborted) return;
-    finish(res, err instanceof ConnectError ? err : new ConnectError("Internal Server Error", Code.Internal, undefined, undefined, err));
-    if (!(err instanceof ConnectError)) logger.error({ err }, "FetchPieces over gRPC failed");
+    finish(res, toConnectError(err));
+    if (!isExpected(err)) logger.error({ err }, "FetchPieces over gRPC failed");
   } finally {
     over = true;
     // A caller that went away mid-stream: the generator's finally frees its stream slot.
@@ -143,25 +145,25 @@ async function serve(service: PeerServiceImpl, logger: Logger, buffers: PieceBuf
   }
 }
 
-/** Reads and decodes the single request message; InvalidArgument (logged) for anything else. */
+/** Reads and decodes the single request message; a PeerError (BAD_REQUEST, REQUEST_TOO_LARGE) for anything else. */
 async function readRequest(req: http2.Http2ServerRequest): Promise<FetchPiecesRequest> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > REQUEST_MAX_BYTES) throw new ConnectError(`A FetchPieces request is at most ${REQUEST_MAX_BYTES} bytes.`, Code.ResourceExhausted);
+    if (size > REQUEST_MAX_BYTES) throw new PeerError("REQUEST_TOO_LARGE", `A FetchPieces request is at most ${REQUEST_MAX_BYTES} bytes.`);
     chunks.push(chunk);
   }
   const body = Buffer.concat(chunks);
-  if (body.length < ENVELOPE_HEADER_BYTES) throw new ConnectError("The request holds no message.", Code.InvalidArgument);
+  if (body.length < ENVELOPE_HEADER_BYTES) throw new PeerError("BAD_REQUEST", "The request holds no message.");
   const flags = body[0]!;
   const length = body.readUInt32BE(1);
-  if (flags !== 0) throw new ConnectError("The request message is compressed or flagged; send it plain.", Code.InvalidArgument);
-  if (length !== body.length - ENVELOPE_HEADER_BYTES) throw new ConnectError("The request must be exactly one whole message.", Code.InvalidArgument);
+  if (flags !== 0) throw new PeerError("BAD_REQUEST", "The request message is compressed or flagged; send it plain.");
+  if (length !== body.length - ENVELOPE_HEADER_BYTES) throw new PeerError("BAD_REQUEST", "The request must be exactly one whole message.");
   try {
     return fromBinary(FetchPiecesRequestSchema, body.subarray(ENVELOPE_HEADER_BYTES));
   } catch (err) {
-    throw new ConnectError(`The request is not a FetchPiecesRequest (${(err as Error).message}).`, Code.InvalidArgument);
+    throw new PeerError("BAD_REQUEST", `The request is not a FetchPiecesRequest (${(err as Error).message}).`);
   }
 }
 

@@ -8,18 +8,7 @@ import { createHash } from "node:crypto";
 import type { FileHandle } from "node:fs/promises";
 import type { Logger } from "pino";
 import { DISK_FREE_RESERVE_BYTES, PEER_STREAM_IDLE_TIMEOUT_MS, PUSH_MIN_BYTES_PER_SECOND } from "../constants.js";
-import {
-  DiskFullError,
-  InvalidRequestError,
-  InvalidTicketError,
-  PeerError,
-  StalledError,
-  UnavailableError,
-  VerificationError,
-  codeOf,
-  isAbort,
-  isDiskFull,
-} from "../errors.js";
+import { PeerError, isAbort, isDiskFull, isPeerError } from "../errors.js";
 import type { PushFileRequest } from "../gen.js";
 import { manifestFromProto } from "../pieces/manifest-wire.js";
 import type { FileStore } from "../store/file-store.js";
@@ -82,17 +71,17 @@ export class PushReceiver {
     let transfer: Transfer | undefined;
     try {
       const first = await this.#next(it, signal, "the push header");
-      if (first?.message.case !== "header") throw new InvalidRequestError("A push starts with a header.");
+      if (first?.message.case !== "header") throw new PeerError("BAD_PUSH", "A push starts with a header.");
       const header = first.message.value;
       const from = header.from.slice(0, 64);
       onSender?.(from);
       const manifest = checkManifest(manifestFromProto(header.manifest));
       validateFileName(manifest.name);
-      if (!header.ticket) throw new InvalidTicketError("A push needs a ticket from the directory.");
-      if (!isTicketShaped(header.ticket)) throw new InvalidTicketError("The push ticket is malformed; the directory does not vouch for it.");
+      if (!header.ticket) throw new PeerError("TICKET_REFUSED", "A push needs a ticket from the directory.");
+      if (!isTicketShaped(header.ticket)) throw new PeerError("TICKET_REFUSED", "The push ticket is malformed; the directory does not vouch for it.");
       const redeemed = await this.#redeem(header.ticket, manifest.contentId);
       if (redeemed.contentId !== manifest.contentId || redeemed.size !== manifest.size) {
-        throw new InvalidTicketError("The push ticket was issued for another file.");
+        throw new PeerError("TICKET_REFUSED", "The push ticket was issued for another file.");
       }
       const held = this.#store.get(manifest.contentId);
       if (held) {
@@ -101,7 +90,7 @@ export class PushReceiver {
       }
       const free = await this.#store.freeBytes();
       if (free < manifest.size + DISK_FREE_RESERVE_BYTES) {
-        throw new DiskFullError(`Not enough disk space: the file needs ${formatBytes(manifest.size)} and ${formatBytes(free)} is free.`);
+        throw new PeerError("DISK_FULL", `Not enough disk space: the file needs ${formatBytes(manifest.size)} and ${formatBytes(free)} is free.`);
       }
 
       // An incoming push is bytes arriving from another peer: the receiving tab lists it as a download.
@@ -121,13 +110,13 @@ export class PushReceiver {
         const pieceHash = createHash("sha256");
         for (let got = 0; got < length; ) {
           const msg = await this.#next(it, signal, got === 0 ? `piece ${index}` : `the rest of piece ${index}`, deadline);
-          if (!msg) throw new InvalidRequestError(`The push ended after ${index} of ${count} pieces; nothing was kept.`);
+          if (!msg) throw new PeerError("BAD_PUSH", `The push ended after ${index} of ${count} pieces; nothing was kept.`);
           if (msg.message.case !== "piece" || msg.message.value.pieceIndex !== index) {
-            throw new InvalidRequestError(`Expected ${got === 0 ? "" : "the rest of "}piece ${index} of the push; pieces must come in order.`);
+            throw new PeerError("BAD_PUSH", `Expected ${got === 0 ? "" : "the rest of "}piece ${index} of the push; pieces must come in order.`);
           }
           const data = msg.message.value.data;
-          if (data.length === 0) throw new InvalidRequestError(`A part of piece ${index} of the push carries no bytes.`);
-          if (got + data.length > length) throw new VerificationError(`Piece ${index} of the push failed verification (it is longer than the manifest says); nothing was kept.`);
+          if (data.length === 0) throw new PeerError("BAD_PUSH", `A part of piece ${index} of the push carries no bytes.`);
+          if (got + data.length > length) throw new PeerError("HASH_MISMATCH", `Piece ${index} of the push failed verification (it is longer than the manifest says); nothing was kept.`);
           pieceHash.update(data);
           whole.update(data);
           await writeAt(fh, data, index * manifest.pieceSize + got);
@@ -135,14 +124,14 @@ export class PushReceiver {
           transfer?.setBytesDone(index * manifest.pieceSize + got);
         }
         if (!bytesEqual(pieceHash.digest(), manifest.pieceHashes[index]!)) {
-          throw new VerificationError(`Piece ${index} of the push failed verification; nothing was kept.`);
+          throw new PeerError("HASH_MISMATCH", `Piece ${index} of the push failed verification; nothing was kept.`);
         }
       }
       if (await this.#next(it, signal, "the end of the push")) {
-        throw new InvalidRequestError("The push sent more pieces than its manifest lists; nothing was kept.");
+        throw new PeerError("BAD_PUSH", "The push sent more pieces than its manifest lists; nothing was kept.");
       }
       if (whole.digest("hex") !== manifest.contentId) {
-        throw new VerificationError("The pushed file does not match its content id; nothing was kept.");
+        throw new PeerError("HASH_MISMATCH", "The pushed file does not match its content id; nothing was kept.");
       }
       await fh.datasync();
       await fh.close();
@@ -153,7 +142,7 @@ export class PushReceiver {
       this.#logger.info({ from, contentId: stored.contentId, name: stored.name }, "push received");
       return { contentId: stored.contentId, storedName: stored.name, bytesReceived: manifest.size };
     } catch (err) {
-      const refusal = isDiskFull(err) ? new DiskFullError("The disk is full; the push was discarded.", { cause: err }) : err;
+      const refusal = isDiskFull(err) ? new PeerError("DISK_FULL", "The disk is full; the push was discarded.", { cause: err }) : err;
       transfer?.finish("failed", failureMessage(refusal));
       throw refusal;
     } finally {
@@ -169,21 +158,19 @@ export class PushReceiver {
     try {
       return await this.#redeemTicket(ticket, contentId);
     } catch (err) {
-      if (err instanceof PeerError) throw err;
-      if (codeOf(err) !== undefined) throw err;
-      // The directory's errors are not PeerErrors: a refusal of the ticket (404 unknown, 409 redeemed,
-      // 400/413 malformed) means it does not vouch. A 401 refuses *our* session (the link logs in again),
-      // so like network failures and 5xx it is Unavailable: the pusher may try again.
-      const name = (err as Error | undefined)?.name ?? "";
-      if (/NotFound|Conflict|Rejected/.test(name)) {
-        throw new InvalidTicketError("The directory does not vouch for this push ticket.", { cause: err });
+      // A refusal of the ticket (404 unknown, 409 redeemed) or of the request (400/413 malformed) means the
+      // directory does not vouch. A 401 refuses *our* session (the link logs in again), so like network
+      // failures, 5xx and bugs it is Unavailable: the pusher may try again.
+      if (isAbort(err) || isPeerError(err, "TICKET_REFUSED") || (err instanceof PeerError && err.code === "unavailable")) throw err;
+      if (isPeerError(err, "DIRECTORY_REJECTED")) {
+        throw new PeerError("TICKET_REFUSED", "The directory does not vouch for this push ticket.", { cause: err });
       }
-      throw new UnavailableError("The directory could not be reached to check the push ticket; try again.", { cause: err });
+      throw new PeerError("DIRECTORY_UNREACHABLE", "The directory could not be reached to check the push ticket; try again.", { cause: err });
     }
   }
 
   /**
-   * The next message of the push, or undefined at its end; StalledError after the idle timeout, or at
+   * The next message of the push, or undefined at its end; STALLED after the idle timeout, or at
    * `deadline` (epoch ms) if that comes first: the push is then slower than this peer takes.
    */
   async #next<T>(it: AsyncIterator<T>, signal: AbortSignal, what: string, deadline = Infinity): Promise<T | undefined> {
@@ -194,8 +181,8 @@ export class PushReceiver {
     const untilDeadline = deadline - Date.now();
     const stalled =
       untilDeadline < this.#idleMs
-        ? new StalledError(`The push is too slow: ${what} did not arrive in time (this peer takes pushes of at least ${formatBytes(this.#minBytesPerSecond)}/s).`)
-        : new StalledError(`The push stalled: nothing arrived for ${Math.round(this.#idleMs / 1000)} s while waiting for ${what}.`);
+        ? new PeerError("STALLED", `The push is too slow: ${what} did not arrive in time (this peer takes pushes of at least ${formatBytes(this.#minBytesPerSecond)}/s).`)
+        : new PeerError("STALLED", `The push stalled: nothing arrived for ${Math.round(this.#idleMs / 1000)} s while waiting for ${what}.`);
     try {
       const r = await Promise.race([
         pending,
@@ -219,7 +206,7 @@ export class PushReceiver {
  */
 function failureMessage(err: unknown): string {
   if (isAbort(err)) return "The push was cut off before it ended; nothing was kept.";
-  return codeOf(err) === undefined ? "Internal Server Error" : (err as Error).message;
+  return err instanceof PeerError ? err.message : "Internal Server Error";
 }
 
 /** Writes all of `data` at `position`. */

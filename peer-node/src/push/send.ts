@@ -3,7 +3,7 @@ import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { PEER_STREAM_IDLE_TIMEOUT_MS } from "../constants.js";
-import { PeerError, StalledError, isAbort } from "../errors.js";
+import { PeerError, isAbort } from "../errors.js";
 import { PushFileRequestSchema, type PushFileRequest } from "../gen.js";
 import type { FileStore, Manifest } from "../store/file-store.js";
 import { pieceCount } from "../store/pieces.js";
@@ -59,12 +59,12 @@ export class FilePusher implements Pusher {
     let pacing = false;
     const watchdog = setInterval(() => {
       if (!pacing && Date.now() - lastProgressMs > this.#stallMs) {
-        controller.abort(new StalledError(`The push stalled: ${target.name} took no data for ${Math.round(this.#stallMs / 1000)} s.`));
+        controller.abort(new PeerError("STALLED", `The push stalled: ${target.name} took no data for ${Math.round(this.#stallMs / 1000)} s.`));
       }
     }, Math.max(50, Math.min(1_000, this.#stallMs / 4)));
     try {
       const manifest = await this.#deps.store.manifest(transfer.contentId);
-      if (!manifest) throw new PeerError("This file is not in the shared folder any more.");
+      if (!manifest) throw new PeerError("FILE_NOT_HELD", "This file is not in the shared folder any more.");
       transfer.update({ name: manifest.name, bytesTotal: manifest.size, state: "running", sources: [target.name] });
       const client = this.#deps.peers.client(target.address);
       const self = typeof this.#deps.selfName === "function" ? this.#deps.selfName() : this.#deps.selfName;
@@ -76,7 +76,7 @@ export class FilePusher implements Pusher {
         if (sent === manifest.size) transfer.update({ state: "verifying" });
       });
       const res = await client.pushFile(body, { signal: controller.signal });
-      if (res.contentId !== transfer.contentId) throw new PeerError(`${target.name} answered for another file.`);
+      if (res.contentId !== transfer.contentId) throw new PeerError("PEER_MISBEHAVED", `${target.name} answered for another file.`);
       transfer.setBytesDone(manifest.size);
       transfer.finish("completed");
       log.info({ storedName: res.storedName }, "push completed");
@@ -139,7 +139,7 @@ export class FilePusher implements Pusher {
 
 /** A sentence for a person about why a push failed. */
 function describePushFailure(err: unknown, target: PeerRef): string {
-  if (err instanceof StalledError || (err instanceof PeerError && !(err instanceof ConnectError))) return (err as Error).message;
+  if (err instanceof PeerError && !isAbort(err)) return err.message;
   if (err instanceof ConnectError) {
     switch (err.code) {
       case Code.PermissionDenied:

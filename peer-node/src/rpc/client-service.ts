@@ -1,16 +1,8 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { Code, type ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import type { Logger } from "pino";
-import {
-  AlreadyExistsError,
-  ForbiddenError,
-  IntegrityError,
-  InvalidInputError,
-  LimitError,
-  NotFoundError,
-  PreconditionError,
-} from "./client-errors.js";
+import { isExpected, toConnectError } from "./error-mapping.js";
 import type { EventFeed } from "./events.js";
 import type { Importer } from "../import/imports.js";
 import { isFinalState, localFile, peer, searchResult, transferProgress, watchEvent } from "./messages.js";
@@ -21,17 +13,9 @@ import {
   SEARCH_MAX_LIMIT,
   PSERVER_VERSION,
 } from "../constants.js";
-import {
-  DirectoryConflictError,
-  DirectoryNotFoundError,
-  DirectoryRejectedError,
-  DirectoryUnauthorizedError,
-  DirectoryUnavailableError,
-  NotLoggedInError,
-} from "../directory/directory-errors.js";
 import type { DirectoryLink } from "../directory/directory-link.js";
 import { isContentId, isPeerName, type DirectoryFile } from "../directory/wire.js";
-import { codeOf, toConnectError } from "../errors.js";
+import { isPeerError, notHeld, PeerError } from "../errors.js";
 import {
   BeginImportResponseSchema,
   ClientService,
@@ -78,22 +62,22 @@ export class ClientServiceImpl implements ServiceImpl<typeof ClientService> {
   async login(req: { username: string; password: string }) {
     return this.#run("Login", async () => {
       const { username, password } = req;
-      if (!isPeerName(username)) throw new InvalidInputError("username must be 1 to 64 characters of A-Z, a-z, 0-9, '.', '_' or '-'.");
+      if (!isPeerName(username)) throw new PeerError("BAD_REQUEST", "username must be 1 to 64 characters of A-Z, a-z, 0-9, '.', '_' or '-'.");
       const bytes = Buffer.byteLength(password, "utf8");
       if (bytes < MIN_PASSWORD_BYTES || bytes > MAX_PASSWORD_BYTES) {
-        throw new InvalidInputError(`password must be ${MIN_PASSWORD_BYTES} to ${MAX_PASSWORD_BYTES} bytes.`);
+        throw new PeerError("BAD_REQUEST", `password must be ${MIN_PASSWORD_BYTES} to ${MAX_PASSWORD_BYTES} bytes.`);
       }
       // One pserver is one peer: letting any directory account log in here would let anyone who can
       // register a name at the directory command this pserver and read its folder.
       if (username !== this.#d.link.peerName) {
-        throw new ForbiddenError(`This pserver is the peer "${this.#d.link.peerName}"; log in as ${this.#d.link.peerName}.`);
+        throw new PeerError("WRONG_PEER", `This pserver is the peer "${this.#d.link.peerName}"; log in as ${this.#d.link.peerName}.`);
       }
       try {
         await this.#d.link.login(username, password);
       } catch (err) {
         // Directory down: the owner may still reach their own pserver with the password the directory
         // accepted before (the pserver keeps retrying the directory by itself).
-        if (!(err instanceof DirectoryUnavailableError) || !this.#d.link.acceptOffline(username, password)) throw err;
+        if (!isPeerError(err, "DIRECTORY_UNREACHABLE") || !this.#d.link.acceptOffline(username, password)) throw err;
         this.#log.warn("directory unreachable; session opened with the password it accepted before");
       }
       const { token, session } = this.#d.sessions.create(username);
@@ -150,7 +134,7 @@ export class ClientServiceImpl implements ServiceImpl<typeof ClientService> {
     return this.#run("RemoveFile", async () => {
       this.#auth(ctx);
       const contentId = checkContentId(req.contentId);
-      if (!this.#d.store.get(contentId)) throw new NotFoundError("This pserver holds no file with that content id.");
+      if (!this.#d.store.get(contentId)) throw notHeld();
       await this.#d.store.remove(contentId);
       return {};
     });
@@ -160,9 +144,9 @@ export class ClientServiceImpl implements ServiceImpl<typeof ClientService> {
   async search(req: { query: string; contentId: string; limit: number; offset: number }, ctx: HandlerContext) {
     return this.#run("Search", async () => {
       this.#auth(ctx);
-      if ((req.query === "") === (req.contentId === "")) throw new InvalidInputError("Give exactly one of query or content_id.");
+      if ((req.query === "") === (req.contentId === "")) throw new PeerError("BAD_REQUEST", "Give exactly one of query or content_id.");
       const limit = req.limit === 0 ? SEARCH_DEFAULT_LIMIT : req.limit;
-      if (limit < 1 || limit > SEARCH_MAX_LIMIT) throw new InvalidInputError(`limit must be 1 to ${SEARCH_MAX_LIMIT} (0 means ${SEARCH_DEFAULT_LIMIT}).`);
+      if (limit < 1 || limit > SEARCH_MAX_LIMIT) throw new PeerError("BAD_REQUEST", `limit must be 1 to ${SEARCH_MAX_LIMIT} (0 means ${SEARCH_DEFAULT_LIMIT}).`);
       if (req.contentId !== "") {
         const contentId = checkContentId(req.contentId);
         const file = await this.#d.link.file(contentId, ctx.signal);
@@ -170,7 +154,7 @@ export class ClientServiceImpl implements ServiceImpl<typeof ClientService> {
         return { results: results.map((f) => searchResult(f, this.#held(f))), nextOffset: 0 };
       }
       const queryBytes = Buffer.byteLength(req.query, "utf8");
-      if (queryBytes > MAX_QUERY_BYTES || req.query.trim() === "") throw new InvalidInputError(`query must be 1 to ${MAX_QUERY_BYTES} bytes and not blank.`);
+      if (queryBytes > MAX_QUERY_BYTES || req.query.trim() === "") throw new PeerError("BAD_REQUEST", `query must be 1 to ${MAX_QUERY_BYTES} bytes and not blank.`);
       const page = await this.#d.link.search(req.query, limit, req.offset, ctx.signal);
       return { results: page.results.map((f) => searchResult(f, this.#held(f))), nextOffset: page.nextOffset ?? 0 };
     });
@@ -189,10 +173,10 @@ export class ClientServiceImpl implements ServiceImpl<typeof ClientService> {
     let transfer: Transfer;
     try {
       this.#auth(ctx);
-      if ((req.contentId === "") === (req.name === "")) throw new InvalidInputError("Give exactly one of content_id or name.");
+      if ((req.contentId === "") === (req.name === "")) throw new PeerError("BAD_REQUEST", "Give exactly one of content_id or name.");
       const contentId = req.contentId !== "" ? checkContentId(req.contentId) : await this.#contentIdByName(req.name, ctx.signal);
       const held = this.#d.store.get(contentId);
-      if (held) throw new AlreadyExistsError(`This file is already in the shared folder as "${held.name}".`);
+      if (held) throw new PeerError("ALREADY_HELD", `This file is already in the shared folder as "${held.name}".`);
       transfer = this.#d.downloader.download(contentId);
     } catch (err) {
       throw this.#fail("Download", err);
@@ -207,19 +191,19 @@ export class ClientServiceImpl implements ServiceImpl<typeof ClientService> {
       this.#auth(ctx);
       const contentId = checkContentId(req.contentId);
       const file = this.#d.store.get(contentId);
-      if (!file) throw new NotFoundError("This pserver holds no file with that content id; only held files can be uploaded.");
+      if (!file) throw new PeerError("FILE_NOT_HELD", "This pserver holds no file with that content id; only held files can be uploaded.");
       let target: string | undefined;
       if (req.targetPeer !== "") {
-        if (!isPeerName(req.targetPeer)) throw new InvalidInputError("target_peer is not a valid peer name.");
-        if (req.targetPeer === this.#d.link.peerName) throw new InvalidInputError("A pserver cannot upload to itself.");
+        if (!isPeerName(req.targetPeer)) throw new PeerError("BAD_REQUEST", "target_peer is not a valid peer name.");
+        if (req.targetPeer === this.#d.link.peerName) throw new PeerError("BAD_REQUEST", "A pserver cannot upload to itself.");
         target = req.targetPeer;
       }
       let picked;
       try {
         picked = await this.#d.link.uploadTarget(contentId, file.size, target);
       } catch (err) {
-        if (err instanceof DirectoryNotFoundError) {
-          throw new PreconditionError(target ? `The directory will not let ${target} receive this file: ${err.message}` : `No peer can receive this file now: ${err.message}`);
+        if (isPeerError(err, "NO_UPLOAD_TARGET")) {
+          throw new PeerError("NO_UPLOAD_TARGET", target ? `The directory will not let ${target} receive this file: ${err.message}` : `No peer can receive this file now: ${err.message}`);
         }
         throw err;
       }
@@ -234,7 +218,7 @@ export class ClientServiceImpl implements ServiceImpl<typeof ClientService> {
   async beginImport(req: { name: string; size: bigint; contentId: string }, ctx: HandlerContext) {
     return this.#run("BeginImport", async () => {
       const session = this.#auth(ctx);
-      if (req.size > BigInt(Number.MAX_SAFE_INTEGER)) throw new InvalidInputError("size is too large.");
+      if (req.size > BigInt(Number.MAX_SAFE_INTEGER)) throw new PeerError("BAD_REQUEST", "size is too large.");
       const ticket = await this.#d.importer.begin(session.id, { name: req.name, size: Number(req.size), contentId: req.contentId });
       return create(BeginImportResponseSchema, ticket);
     });
@@ -270,7 +254,7 @@ export class ClientServiceImpl implements ServiceImpl<typeof ClientService> {
     return this.#run("CancelTransfer", async () => {
       this.#auth(ctx);
       const transfer = req.transferId.length <= 128 ? this.#d.registry.get(req.transferId) : undefined;
-      if (!transfer) throw new NotFoundError(`No transfer with id "${req.transferId.slice(0, 64)}".`);
+      if (!transfer) throw new PeerError("TRANSFER_NOT_FOUND", `No transfer with id "${req.transferId.slice(0, 64)}".`);
       transfer.cancel();
       return {};
     });
@@ -294,7 +278,7 @@ export class ClientServiceImpl implements ServiceImpl<typeof ClientService> {
 
   #auth(ctx: HandlerContext): ClientSession {
     const session = this.#session(ctx);
-    if (!session) throw new ConnectError("A client session is required: log in and send Authorization: Bearer <token>.", Code.Unauthenticated);
+    if (!session) throw new PeerError("SESSION_EXPIRED", "A client session is required: log in and send Authorization: Bearer <token>.");
     return session;
   }
 
@@ -304,7 +288,7 @@ export class ClientServiceImpl implements ServiceImpl<typeof ClientService> {
 
   /** Finds the one content id shared under exactly this name. */
   async #contentIdByName(name: string, signal: AbortSignal): Promise<string> {
-    if (name.length === 0 || Buffer.byteLength(name, "utf8") > MAX_QUERY_BYTES) throw new InvalidInputError(`name must be 1 to ${MAX_QUERY_BYTES} bytes.`);
+    if (name.length === 0 || Buffer.byteLength(name, "utf8") > MAX_QUERY_BYTES) throw new PeerError("BAD_REQUEST", `name must be 1 to ${MAX_QUERY_BYTES} bytes.`);
     const found = new Set<string>();
     let offset: number | undefined = 0;
     for (let page = 0; page < SEARCH_BY_NAME_MAX_PAGES && offset !== undefined; page++) {
@@ -312,9 +296,9 @@ export class ClientServiceImpl implements ServiceImpl<typeof ClientService> {
       for (const file of result.results) if (file.name === name) found.add(file.contentId);
       offset = result.nextOffset;
     }
-    if (found.size === 0) throw new NotFoundError(`No live peer shares a file named "${name}".`);
+    if (found.size === 0) throw new PeerError("NAME_NOT_SHARED", `No live peer shares a file named "${name}".`);
     if (found.size > 1) {
-      throw new PreconditionError(`${found.size} different files are named "${name}" (${[...found].map((c) => c.slice(0, 12)).join(", ")}); download by content id.`);
+      throw new PeerError("AMBIGUOUS_NAME", `${found.size} different files are named "${name}" (${[...found].map((c) => c.slice(0, 12)).join(", ")}); download by content id.`);
     }
     return [...found][0]!;
   }
@@ -327,43 +311,18 @@ export class ClientServiceImpl implements ServiceImpl<typeof ClientService> {
     }
   }
 
-  /** Turns any failure into a ConnectError: the domain's words for expected failures, a bare 'internal' for bugs. */
+  /** Turns any failure into a ConnectError (error-mapping.ts): the domain's words for expected failures, a bare 'internal' for bugs. */
   #fail(rpc: string, err: unknown): ConnectError {
-    const mapped = toClientConnectError(err);
-    if (mapped.code === Code.InvalidArgument) this.#log.warn({ rpc, err: mapped.message }, "invalid request refused");
-    else if (mapped.code === Code.Internal) this.#log.error({ rpc, err }, "rpc failed");
+    const mapped = toConnectError(err);
+    if (!isExpected(err)) this.#log.error({ rpc, err }, "rpc failed");
+    else if (mapped.code === Code.InvalidArgument) this.#log.warn({ rpc, err: mapped.message }, "invalid request refused");
     else this.#log.debug({ rpc, code: Code[mapped.code], err: mapped.message }, "rpc refused");
     return mapped;
   }
 }
 
-/** Maps client-side and directory errors to Connect codes; the transfers core's errors go through errors.ts. */
-export function toClientConnectError(err: unknown): ConnectError {
-  if (err instanceof ConnectError) return err;
-  const code = clientCodeOf(err) ?? codeOf(err);
-  if (code === undefined) return toConnectError(err);
-  return new ConnectError((err as Error).message, code, undefined, undefined, err);
-}
-
-function clientCodeOf(err: unknown): Code | undefined {
-  if (err instanceof InvalidInputError) return Code.InvalidArgument;
-  if (err instanceof NotFoundError) return Code.NotFound;
-  if (err instanceof AlreadyExistsError) return Code.AlreadyExists;
-  if (err instanceof PreconditionError) return Code.FailedPrecondition;
-  if (err instanceof LimitError) return Code.ResourceExhausted;
-  if (err instanceof IntegrityError) return Code.DataLoss;
-  if (err instanceof ForbiddenError) return Code.PermissionDenied;
-  if (err instanceof DirectoryUnauthorizedError) return Code.Unauthenticated;
-  if (err instanceof DirectoryUnavailableError) return Code.Unavailable;
-  if (err instanceof NotLoggedInError) return Code.FailedPrecondition;
-  if (err instanceof DirectoryNotFoundError) return Code.NotFound;
-  if (err instanceof DirectoryConflictError) return Code.AlreadyExists;
-  if (err instanceof DirectoryRejectedError) return Code.InvalidArgument;
-  return undefined;
-}
-
 function checkContentId(value: string): string {
-  if (!isContentId(value)) throw new InvalidInputError("content_id must be 64 lower-case hex characters.");
+  if (!isContentId(value)) throw new PeerError("BAD_CONTENT_ID", "content_id must be 64 lower-case hex characters.");
   return value;
 }
 

@@ -13,7 +13,8 @@ import {
 } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { FETCH_PIECES_MAX_INDEXES, PEER_STREAM_IDLE_TIMEOUT_MS, PEER_STREAMS_PER_REMOTE_MAX, UPLOAD_BURST_MS } from "../constants.js";
-import { InvalidRequestError, LimitExceededError, NotHeldError, codeOf, toConnectError } from "../errors.js";
+import { PeerError, notHeld } from "../errors.js";
+import { isExpected, toConnectError } from "./error-mapping.js";
 import {
   FetchPiecesResponseSchema,
   GetManifestResponseSchema,
@@ -124,11 +125,11 @@ class StreamSlots {
     this.#max = max;
   }
 
-  /** Takes a slot for `remote` (throws LimitExceededError when all are taken); returns its release. */
+  /** Takes a slot for `remote` (throws RATE_LIMITED when all are taken); returns its release. */
   acquire(remote: string): () => void {
     const n = this.#open.get(remote) ?? 0;
     if (n >= this.#max) {
-      throw new LimitExceededError(`Too many streams from ${remote} at once (at most ${this.#max}); retry shortly.`);
+      throw new PeerError("RATE_LIMITED", `Too many streams from ${remote} at once (at most ${this.#max}); retry shortly.`);
     }
     this.#open.set(remote, n + 1);
     let released = false;
@@ -194,7 +195,7 @@ export class PeerServiceImpl implements ServiceImpl<typeof PeerService> {
     try {
       const contentId = checkContentId(req.contentId);
       const m = await this.#store.manifest(contentId);
-      if (!m) throw new NotHeldError(contentId);
+      if (!m) throw notHeld();
       return create(GetManifestResponseSchema, { manifest: manifestToProto(m) });
     } catch (err) {
       throw this.#fail("GetManifest", err);
@@ -211,14 +212,14 @@ export class PeerServiceImpl implements ServiceImpl<typeof PeerService> {
       const contentId = checkContentId(req.contentId);
       const indexes = req.pieceIndexes;
       if (indexes.length > FETCH_PIECES_MAX_INDEXES) {
-        throw new InvalidRequestError(`Ask for at most ${FETCH_PIECES_MAX_INDEXES} pieces per request (asked ${indexes.length}).`);
+        throw new PeerError("BAD_PIECE_REQUEST", `Ask for at most ${FETCH_PIECES_MAX_INDEXES} pieces per request (asked ${indexes.length}).`);
       }
-      if (new Set(indexes).size !== indexes.length) throw new InvalidRequestError("A piece index is asked for twice.");
+      if (new Set(indexes).size !== indexes.length) throw new PeerError("BAD_PIECE_REQUEST", "A piece index is asked for twice.");
       const file = this.#store.get(contentId);
-      if (!file) throw new NotHeldError(contentId);
+      if (!file) throw notHeld();
       const count = pieceCount(file.size, file.pieceSize);
       const past = indexes.find((i) => i >= count);
-      if (past !== undefined) throw new InvalidRequestError(`Piece ${past} is past the end of the file (it has ${count} pieces).`);
+      if (past !== undefined) throw new PeerError("BAD_PIECE_REQUEST", `Piece ${past} is past the end of the file (it has ${count} pieces).`);
       release = this.#slots.acquire(conn?.remoteAddress ?? "unknown");
       ctx.signal.addEventListener("abort", onAbort, { once: true });
 
@@ -288,7 +289,7 @@ export class PeerServiceImpl implements ServiceImpl<typeof PeerService> {
    */
   #fail(rpc: string, err: unknown, extra: Record<string, unknown> = {}) {
     const ce = toConnectError(err);
-    if (codeOf(err) === undefined && !(err instanceof Error && err.name === "ConnectError")) {
+    if (!isExpected(err)) {
       this.#logger.error({ err, rpc, ...extra }, "PeerService call failed");
     } else if (ce.code === Code.NotFound || ce.code === Code.Canceled) {
       this.#logger.debug({ rpc, code: ce.code, msg: ce.rawMessage, ...extra }, "PeerService call refused");

@@ -1,5 +1,7 @@
-// The pserver's Connect / gRPC / gRPC-Web request handler: connect-node's connectNodeAdapter, with one
-// correction. connect-es answers a request message that is not valid protobuf binary (a bad tag, a
+// The pserver's Connect / gRPC / gRPC-Web request handler: connect-node's connectNodeAdapter, with two
+// additions. First, every error a service throws leaves through error-mapping.ts (an interceptor), so it
+// carries its reason and never leaks an unexpected error's message, even one thrown mid-stream.
+// Second, a correction: connect-es answers a request message that is not valid protobuf binary (a bad tag, a
 // truncated field, a string that is not UTF-8) with `internal` ("parse binary: ..."; HTTP 500 or
 // grpc-status 13), as if the pserver had failed; the same mistake in JSON is `invalid_argument`. It is
 // the caller's bad input, so every protocol here answers it `invalid_argument` (HTTP 400) and logs a
@@ -7,13 +9,15 @@
 // so the correction is made on the handler's answer: the error of a unary Connect call (its JSON body),
 // of a Connect stream (its end-stream message), of gRPC (its trailers) and of gRPC-Web (its trailer
 // message). Only an `internal` error whose message starts with connect-es's "parse binary:" is changed.
-import { Code, ConnectError, createConnectRouter } from "@connectrpc/connect";
+import { Code, ConnectError, createConnectRouter, type Interceptor } from "@connectrpc/connect";
 import { type ConnectNodeAdapterOptions, universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
 import type { UniversalHandler, UniversalServerResponse } from "@connectrpc/connect/protocol";
 import { codeToHttpStatus, endStreamFlag, endStreamFromJson, endStreamToJson, errorFromJsonBytes, errorToJsonBytes, type EndStreamResponse } from "@connectrpc/connect/protocol-connect";
 import { findTrailerError, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { trailerFlag, trailerParse, trailerSerialize } from "@connectrpc/connect/protocol-grpc-web";
 import type { Logger } from "pino";
+import { PeerError } from "../errors.js";
+import { isExpected, toConnectError } from "./error-mapping.js";
 
 /** connect-es's words for a request message that failed to parse as protobuf binary. */
 const PARSE_BINARY = "parse binary:";
@@ -30,7 +34,7 @@ export interface RpcHandlerOptions extends ConnectNodeAdapterOptions {
 
 /** A Node request handler for the routes of `options` (as connectNodeAdapter), answering unparsable request messages with InvalidArgument. */
 export function rpcHandler(options: RpcHandlerOptions): NodeHandler {
-  const router = createConnectRouter(options);
+  const router = createConnectRouter({ ...options, interceptors: [mapErrors(options.logger), ...(options.interceptors ?? [])] });
   options.routes(router);
   const prefix = options.requestPathPrefix ?? "";
   const paths = new Map<string, UniversalHandler>();
@@ -54,6 +58,34 @@ export function rpcHandler(options: RpcHandlerOptions): NodeHandler {
   };
 }
 
+/**
+ * Turns whatever a handler throws, before its answer or during its stream, into the ConnectError
+ * error-mapping.ts makes of it; an unexpected error is logged here (services log the ones they catch).
+ */
+function mapErrors(logger: Logger): Interceptor {
+  return (next) => async (req) => {
+    const rpc = `${req.service.typeName}/${req.method.name}`;
+    const map = (err: unknown) => {
+      if (!isExpected(err)) logger.error({ err, rpc }, "rpc failed");
+      return toConnectError(err);
+    };
+    try {
+      const res = await next(req);
+      return res.stream ? { ...res, message: mapStreamErrors(res.message, map) } : res;
+    } catch (err) {
+      throw map(err);
+    }
+  };
+}
+
+async function* mapStreamErrors<T>(messages: AsyncIterable<T>, map: (err: unknown) => ConnectError): AsyncIterable<T> {
+  try {
+    yield* messages;
+  } catch (err) {
+    throw map(err);
+  }
+}
+
 const notFound: NodeHandler = (_req, res) => {
   res.writeHead(404);
   res.end();
@@ -62,7 +94,7 @@ const notFound: NodeHandler = (_req, res) => {
 /** The parser's error as the caller's: `invalid_argument` with the same words, or undefined when `error` is not one. */
 function asInvalidArgument(error: ConnectError | undefined): ConnectError | undefined {
   if (error?.code !== Code.Internal || !error.rawMessage.startsWith(PARSE_BINARY)) return undefined;
-  return new ConnectError(`the request message is not valid protobuf binary (${error.rawMessage.slice(PARSE_BINARY.length).trim()})`, Code.InvalidArgument);
+  return toConnectError(new PeerError("BAD_REQUEST", `the request message is not valid protobuf binary (${error.rawMessage.slice(PARSE_BINARY.length).trim()})`));
 }
 
 /**

@@ -2,7 +2,7 @@
 // in the shared folder, so they are checked as strictly as croc checks received names: one safe path
 // component on Linux, macOS and Windows alike, or a clear refusal.
 import { MAX_FILE_NAME_BYTES } from "../constants.js";
-import { InvalidNameError } from "../errors.js";
+import { PeerError } from "../errors.js";
 
 // A surrogate without its pair: a JS string that no UTF-8 byte sequence can represent.
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
@@ -42,10 +42,10 @@ export function isValidFileName(name: string): boolean {
   return fileNameProblem(name) === undefined;
 }
 
-/** Returns the name unchanged when valid; throws InvalidNameError with the reason otherwise. */
+/** Returns the name unchanged when valid; throws a BAD_NAME PeerError with the reason otherwise. */
 export function validateFileName(name: string): string {
   const problem = fileNameProblem(name);
-  if (problem !== undefined) throw new InvalidNameError(problem);
+  if (problem !== undefined) throw new PeerError("BAD_NAME", problem);
   return name;
 }
 
@@ -79,7 +79,7 @@ export function uniqueFileName(name: string, taken: (candidate: string) => boole
     const candidate = `${truncateUtf8(stem, room).trimEnd()}${suffix}`.normalize("NFC");
     if (isValidFileName(candidate) && !taken(candidate)) return candidate;
   }
-  throw new InvalidNameError(`No free name like ${JSON.stringify(name)} is left in the shared folder.`);
+  throw new PeerError("BAD_NAME", `No free name like ${JSON.stringify(name)} is left in the shared folder.`);
 }
 
 /** Cuts a string to at most `maxBytes` UTF-8 bytes without splitting a character. */

@@ -3,6 +3,7 @@
 // them than on reading. A handle is re-checked (fstat) at most every RECHECK_MS and closed when idle.
 import { open, type FileHandle } from "node:fs/promises";
 import type { Stats } from "node:fs";
+import { PeerError } from "../errors.js";
 
 const MAX_OPEN = 16;
 const RECHECK_MS = 1_000;
@@ -17,8 +18,10 @@ interface Slot {
   dead: boolean;
 }
 
-/** Thrown when a cached file no longer passes its check (changed or replaced on disk). */
-export class FileChangedError extends Error {}
+/** The error for a cached file that no longer passes its check (changed or replaced on disk). */
+export function fileChanged(path: string): PeerError {
+  return new PeerError("FILE_CHANGED", `The file changed on disk since it was indexed (${path}).`);
+}
 
 /** A small cache of open file handles keyed by what the caller knows about the file. */
 export class OpenFiles {
@@ -28,7 +31,7 @@ export class OpenFiles {
   /**
    * Runs `fn` with an open handle of `path`. `key` names the file's identity (it changes when the file
    * is reindexed), `owner` groups keys for forget(), and `check` must accept the handle's stat (rechecked
-   * now and then); a failed check throws FileChangedError.
+   * now and then); a failed check throws a FILE_CHANGED PeerError.
    */
   async use<T>(key: string, owner: string, path: string, check: (st: Stats) => boolean, fn: (fh: FileHandle) => Promise<T>): Promise<T> {
     // A read that outlives closeAll (a piece still being served while the pserver stops) gets a handle of
@@ -57,7 +60,7 @@ export class OpenFiles {
         const st = await fh.stat();
         if (!check(st)) {
           this.#kill(key, slot);
-          throw new FileChangedError(path);
+          throw fileChanged(path);
         }
         slot.checkedAtMs = now;
       }
@@ -98,7 +101,7 @@ export class OpenFiles {
 async function useOnce<T>(path: string, check: (st: Stats) => boolean, fn: (fh: FileHandle) => Promise<T>): Promise<T> {
   const fh = await open(path, "r");
   try {
-    if (!check(await fh.stat())) throw new FileChangedError(path);
+    if (!check(await fh.stat())) throw fileChanged(path);
     return await fn(fh);
   } finally {
     await fh.close();

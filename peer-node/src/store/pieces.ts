@@ -6,7 +6,7 @@ import {
   MAX_PIECES_PER_FILE,
   MIN_PIECE_SIZE_BYTES,
 } from "../constants.js";
-import { InvalidRequestError } from "../errors.js";
+import { PeerError } from "../errors.js";
 import type { Manifest } from "./file-store.js";
 
 /** Bytes in one SHA-256 digest. */
@@ -19,9 +19,9 @@ export function isContentId(s: unknown): s is string {
   return typeof s === "string" && CONTENT_ID.test(s);
 }
 
-/** Throws InvalidRequestError unless `s` is a content id. */
+/** Throws a BAD_CONTENT_ID PeerError unless `s` is a content id. */
 export function checkContentId(s: unknown): string {
-  if (!isContentId(s)) throw new InvalidRequestError("A content id is 64 lower-case hex characters.");
+  if (!isContentId(s)) throw new PeerError("BAD_CONTENT_ID", "A content id is 64 lower-case hex characters.");
   return s;
 }
 
@@ -56,27 +56,28 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 /**
- * Throws InvalidRequestError unless a manifest adds up: a content id, a size that is a safe integer, a
+ * Throws a BAD_MANIFEST PeerError unless a manifest adds up: a content id, a size that is a safe integer, a
  * piece size within bounds, and exactly ceil(size / pieceSize) hashes of 32 bytes. It cannot prove the
  * hashes match the content id: only the whole file can, at the end.
  */
 export function checkManifest(m: Manifest, expectedContentId?: string): Manifest {
-  if (!isContentId(m.contentId)) throw new InvalidRequestError("The manifest's content id is not 64 lower-case hex characters.");
+  if (!isContentId(m.contentId)) throw new PeerError("BAD_MANIFEST", "The manifest's content id is not 64 lower-case hex characters.");
   if (expectedContentId !== undefined && m.contentId !== expectedContentId) {
-    throw new InvalidRequestError("The manifest is for another content id.");
+    throw new PeerError("BAD_MANIFEST", "The manifest is for another content id.");
   }
-  if (!Number.isSafeInteger(m.size) || m.size < 0) throw new InvalidRequestError("The manifest's size is not a valid byte count.");
+  if (!Number.isSafeInteger(m.size) || m.size < 0) throw new PeerError("BAD_MANIFEST", "The manifest's size is not a valid byte count.");
   if (!Number.isInteger(m.pieceSize) || m.pieceSize < MIN_PIECE_SIZE_BYTES || m.pieceSize > MAX_PIECE_SIZE_BYTES) {
-    throw new InvalidRequestError(
+    throw new PeerError(
+      "BAD_MANIFEST",
       `The manifest's piece size ${m.pieceSize} is outside ${MIN_PIECE_SIZE_BYTES}..${MAX_PIECE_SIZE_BYTES} bytes.`,
     );
   }
   const count = pieceCount(m.size, m.pieceSize);
-  if (count > MAX_PIECES_PER_FILE) throw new InvalidRequestError(`The manifest has more than ${MAX_PIECES_PER_FILE} pieces.`);
+  if (count > MAX_PIECES_PER_FILE) throw new PeerError("BAD_MANIFEST", `The manifest has more than ${MAX_PIECES_PER_FILE} pieces.`);
   if (m.pieceHashes.length !== count) {
-    throw new InvalidRequestError(`The manifest lists ${m.pieceHashes.length} piece hashes for ${count} pieces.`);
+    throw new PeerError("BAD_MANIFEST", `The manifest lists ${m.pieceHashes.length} piece hashes for ${count} pieces.`);
   }
-  if (m.pieceHashes.some((h) => h.length !== HASH_BYTES)) throw new InvalidRequestError("A piece hash in the manifest is not 32 bytes.");
+  if (m.pieceHashes.some((h) => h.length !== HASH_BYTES)) throw new PeerError("BAD_MANIFEST", "A piece hash in the manifest is not 32 bytes.");
   return m;
 }
 

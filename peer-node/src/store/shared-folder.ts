@@ -15,10 +15,10 @@ import {
   MANIFEST_CACHE_ENTRIES,
   PIECE_SIZE_BYTES,
 } from "../constants.js";
-import { DiskFullError, InvalidRequestError, NotHeldError, isDiskFull } from "../errors.js";
+import { PeerError, isDiskFull, isPeerError, notHeld } from "../errors.js";
 import type { FileStore, FolderDelta, Manifest, SharedFile, VerifiedFile } from "./file-store.js";
 import { HashCache } from "./hash-cache.js";
-import { FileChangedError, OpenFiles } from "./open-files.js";
+import { fileChanged, OpenFiles } from "./open-files.js";
 import { fileNameProblem, uniqueFileName, validateFileName } from "./names.js";
 import { PARTIAL_DIR_NAME, PartialFolder } from "./partial-folder.js";
 import { checkContentId, choosePieceSize, hashFile, pieceCount, pieceLength } from "./pieces.js";
@@ -158,15 +158,15 @@ export class SharedFolder extends EventEmitter implements FileStore {
   }
 
   /**
-   * Reads one whole piece, into `into` when given; NotHeldError if the file is gone or changed on disk
-   * since it was indexed.
+   * Reads one whole piece, into `into` when given; FILE_NOT_HELD if the content is not indexed,
+   * FILE_CHANGED if its file is gone or changed on disk since it was indexed.
    */
   async readPiece(contentId: string, pieceIndex: number, into?: Uint8Array): Promise<Uint8Array> {
     const entry = this.#byContent.get(contentId);
-    if (!entry) throw new NotHeldError(contentId);
+    if (!entry) throw notHeld();
     const count = pieceCount(entry.size, entry.pieceSize);
     if (!Number.isInteger(pieceIndex) || pieceIndex < 0 || pieceIndex >= count) {
-      throw new InvalidRequestError(`Piece ${pieceIndex} is past the end of the file (it has ${count} pieces).`);
+      throw new PeerError("BAD_PIECE_REQUEST", `Piece ${pieceIndex} is past the end of the file (it has ${count} pieces).`);
     }
     const length = pieceLength(entry.size, entry.pieceSize, pieceIndex);
     const key = `${contentId}\0${entry.name}\0${entry.size}\0${entry.mtimeMs}`;
@@ -177,25 +177,25 @@ export class SharedFolder extends EventEmitter implements FileStore {
         let done = 0;
         while (done < length) {
           const { bytesRead } = await fh.read(buf, done, length - done, pieceIndex * entry.pieceSize + done);
-          if (bytesRead === 0) throw new FileChangedError("short read");
+          if (bytesRead === 0) throw fileChanged("short read");
           done += bytesRead;
         }
         return buf;
       });
     } catch (err) {
-      if (!(err instanceof FileChangedError) && (err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+      if (!isPeerError(err, "FILE_CHANGED") && (err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
       this.#openFiles.forget(contentId);
       this.#scheduleReconcile(0);
-      throw new NotHeldError(contentId, "The file changed on disk since it was indexed; it is being reindexed.");
+      throw new PeerError("FILE_CHANGED", "The file changed on disk since it was indexed; it is being reindexed.");
     }
   }
 
   /** A stream of bytes [start, endInclusive] of a held file. */
   createReadStream(contentId: string, start: number, endInclusive: number): ReadStream {
     const entry = this.#byContent.get(contentId);
-    if (!entry) throw new NotHeldError(contentId);
+    if (!entry) throw notHeld();
     if (!(Number.isSafeInteger(start) && Number.isSafeInteger(endInclusive) && start >= 0 && endInclusive < entry.size && start <= endInclusive + 1)) {
-      throw new InvalidRequestError(`The byte range ${start}-${endInclusive} is outside the file (${entry.size} bytes).`);
+      throw new PeerError("BAD_RANGE", `The byte range ${start}-${endInclusive} is outside the file (${entry.size} bytes).`);
     }
     return createReadStream(join(this.folder, entry.name), { start, end: endInclusive });
   }
@@ -205,7 +205,7 @@ export class SharedFolder extends EventEmitter implements FileStore {
     checkContentId(contentId);
     await this.#exclusive(async () => {
       const names = [...this.#byName.values()].filter((e) => e.contentId === contentId).map((e) => e.name);
-      if (names.length === 0) throw new NotHeldError(contentId);
+      if (names.length === 0) throw notHeld();
       const before = this.#contentNames();
       for (const name of names) {
         await rm(join(this.folder, name), { force: true });
@@ -234,7 +234,7 @@ export class SharedFolder extends EventEmitter implements FileStore {
         return toShared(held);
       }
       const tempStat = await lstat(file.tempPath);
-      if (tempStat.size !== m.size) throw new InvalidRequestError("The verified file's size does not match its manifest.");
+      if (tempStat.size !== m.size) throw new PeerError("BAD_MANIFEST", "The verified file's size does not match its manifest.");
       const name = await this.#placeAtomically(file.tempPath, file.name);
       const st = await lstat(join(this.folder, name));
       const entry: Indexed = {
@@ -304,14 +304,14 @@ export class SharedFolder extends EventEmitter implements FileStore {
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if (code === "EEXIST") continue;
-        if (isDiskFull(err)) throw new DiskFullError("The disk is full; the file could not be added to the shared folder.", { cause: err });
+        if (isDiskFull(err)) throw new PeerError("DISK_FULL", "The disk is full; the file could not be added to the shared folder.", { cause: err });
         if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP" && code !== "EXDEV" && code !== "ENOSYS") throw err;
         if (await exists(dest)) continue;
         await rename(tempPath, dest);
         return name;
       }
     }
-    throw new InvalidRequestError(`No free name like ${JSON.stringify(wanted)} was found in the shared folder.`);
+    throw new PeerError("BAD_NAME", `No free name like ${JSON.stringify(wanted)} was found in the shared folder.`);
   }
 
   // ---- scanning and watching ----

@@ -18,7 +18,7 @@ export interface RedeemedTicket {
   readonly from: string;
 }
 
-/** Redeems a push ticket at the directory; rejects (InvalidTicketError) when the directory does not vouch. */
+/** Redeems a push ticket at the directory; rejects with TICKET_REFUSED when the directory does not vouch. */
 export type RedeemTicket = (ticket: string, contentId: string) => Promise<RedeemedTicket>;
 
 /** Multi-source, verified, resumable downloads into the shared folder. */

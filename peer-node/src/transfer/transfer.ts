@@ -1,6 +1,7 @@
 import { EventEmitter } from "node:events";
 import { randomUUID } from "node:crypto";
 import { PROGRESS_EMIT_INTERVAL_MS, RATE_WINDOW_MS } from "../constants.js";
+import { PeerError } from "../errors.js";
 
 /** Which way bytes move. */
 export type TransferKindName = "download" | "upload" | "import";
@@ -128,7 +129,7 @@ export class Transfer extends EventEmitter<{ progress: [TransferSnapshot] }> {
   /** Asks the owner to stop; the owner finishes the transfer as "cancelled". */
   cancel(): void {
     if (isFinal(this.#fields.state)) return;
-    this.#controller.abort(new TransferCancelledError());
+    this.#controller.abort(new PeerError("CANCELLED", "The transfer was cancelled."));
   }
 
   #rate(): number {
@@ -153,14 +154,6 @@ export class Transfer extends EventEmitter<{ progress: [TransferSnapshot] }> {
       this.#lastEmitMs = Date.now();
       this.emit("progress", this.snapshot());
     }, PROGRESS_EMIT_INTERVAL_MS - (now - this.#lastEmitMs)).unref();
-  }
-}
-
-/** The reason a cancelled transfer's signal carries. */
-export class TransferCancelledError extends Error {
-  constructor() {
-    super("The transfer was cancelled.");
-    this.name = "TransferCancelledError";
   }
 }
 

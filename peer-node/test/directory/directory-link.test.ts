@@ -5,7 +5,6 @@ import path from "node:path";
 import { startDirectory } from "@p2p/server";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { DirectoryClient } from "../../src/directory/directory-client.js";
-import { DirectoryUnauthorizedError, DirectoryUnavailableError } from "../../src/directory/directory-errors.js";
 import { DirectoryLink, type DirectoryStatus } from "../../src/directory/directory-link.js";
 import { SharedFolder } from "../../src/store/shared-folder.js";
 import { logger, removeDir, tempDir, waitFor, writeRandomFile } from "../pserver-harness.js";
@@ -75,7 +74,7 @@ describe("DirectoryLink against a real directory", () => {
 
   it("refuses a wrong password without storing it", async () => {
     const link = newLink();
-    await expect(link.login("alice", "not-the-password")).rejects.toBeInstanceOf(DirectoryUnauthorizedError);
+    await expect(link.login("alice", "not-the-password")).rejects.toMatchObject({ code: "unauthenticated", reason: "WRONG_PASSWORD" });
     expect(link.status().loggedIn).toBe(false);
   });
 
@@ -96,7 +95,7 @@ describe("DirectoryLink against a real directory", () => {
     const port = directoryPort;
     await directory.close();
     await waitFor(() => !link.status().reachable, "the link to notice the outage");
-    await expect(link.peers()).rejects.toBeInstanceOf(DirectoryUnavailableError);
+    await expect(link.peers()).rejects.toMatchObject({ code: "unavailable", reason: "DIRECTORY_UNREACHABLE" });
     await startDir(port);
     await waitFor(() => link.status().reachable && link.status().loggedIn, "the link to recover");
     await waitFor(async () => (await searchNames("alpha")).includes("alpha-song.mp3@alice"), "alice's file back in search");
@@ -173,7 +172,7 @@ describe("DirectoryClient against a directory that answers nonsense", () => {
   it("drops malformed entries and refuses malformed bodies", async () => {
     const c = new DirectoryClient({ urls: [url], logger });
     expect((await c.peers()).map((p) => p.name)).toEqual(["ok"]);
-    await expect(c.search("x", 20, 0)).rejects.toBeInstanceOf(DirectoryUnavailableError);
-    await expect(c.login("alice", PASSWORD, "http://127.0.0.1:1")).rejects.toBeInstanceOf(DirectoryUnavailableError);
+    await expect(c.search("x", 20, 0)).rejects.toMatchObject({ code: "unavailable", reason: "DIRECTORY_UNREACHABLE" });
+    await expect(c.login("alice", PASSWORD, "http://127.0.0.1:1")).rejects.toMatchObject({ code: "unavailable", reason: "DIRECTORY_UNREACHABLE" });
   });
 });

@@ -2,7 +2,6 @@ import { readdir } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { IntegrityError, InvalidInputError, LimitError, PreconditionError, AlreadyExistsError } from "../../src/rpc/client-errors.js";
 import { Importer } from "../../src/import/imports.js";
 import { IMPORTS_PER_SESSION_MAX } from "../../src/constants.js";
 import { validateFileName } from "../../src/store/names.js";
@@ -58,7 +57,7 @@ describe("Importer", () => {
     const again = await importer.begin("s2", { name: "photo.jpg", size: bytes.length, contentId });
     expect(again.importId).toBe(first.importId);
     expect(again.receivedChunks.sort((a, b) => a - b)).toEqual([...before].sort((a, b) => a - b));
-    await expect(importer.finish(first.importId)).rejects.toBeInstanceOf(PreconditionError);
+    await expect(importer.finish(first.importId)).rejects.toMatchObject({ code: "failed_precondition", reason: "CHUNKS_MISSING" });
     await Promise.all(order.slice(6).map((i) => importer.chunk(first.importId, i, chunkOf(bytes, i))));
     const file = await importer.finish(first.importId);
     expect(file.contentId).toBe(contentId);
@@ -74,7 +73,7 @@ describe("Importer", () => {
     const wrongId = sha256Hex(Buffer.from("something else"));
     const t = await importer.begin("s1", { name: "x.bin", size: bytes.length, contentId: wrongId });
     for (let i = 0; i < 3; i++) await importer.chunk(t.importId, i, chunkOf(bytes, i));
-    await expect(importer.finish(t.importId)).rejects.toBeInstanceOf(IntegrityError);
+    await expect(importer.finish(t.importId)).rejects.toMatchObject({ code: "data_loss", reason: "HASH_MISMATCH" });
     expect(store.list()).toEqual([]);
     expect(registry.get(t.importId)?.state).toBe("failed");
     expect(await readdir(path.join(store.partialDir.path, "imports"))).toEqual([]);
@@ -83,11 +82,11 @@ describe("Importer", () => {
   it("refuses bad input at the edge", async () => {
     const importer = await open();
     const contentId = sha256Hex(Buffer.from("abc"));
-    await expect(importer.begin("s1", { name: "../etc/passwd", size: 3, contentId })).rejects.toBeInstanceOf(InvalidInputError);
-    await expect(importer.begin("s1", { name: "ok.txt", size: 3, contentId: "ABC" })).rejects.toBeInstanceOf(InvalidInputError);
+    await expect(importer.begin("s1", { name: "../etc/passwd", size: 3, contentId })).rejects.toMatchObject({ code: "invalid_argument", reason: "BAD_NAME" });
+    await expect(importer.begin("s1", { name: "ok.txt", size: 3, contentId: "ABC" })).rejects.toMatchObject({ code: "invalid_argument", reason: "BAD_CONTENT_ID" });
     const t = await importer.begin("s1", { name: "ok.txt", size: 3, contentId });
-    await expect(importer.chunk(t.importId, 0, Buffer.from("abcd"))).rejects.toBeInstanceOf(InvalidInputError);
-    await expect(importer.chunk(t.importId, 1, Buffer.from("abc"))).rejects.toBeInstanceOf(InvalidInputError);
+    await expect(importer.chunk(t.importId, 0, Buffer.from("abcd"))).rejects.toMatchObject({ code: "invalid_argument", reason: "BAD_REQUEST" });
+    await expect(importer.chunk(t.importId, 1, Buffer.from("abc"))).rejects.toMatchObject({ code: "invalid_argument", reason: "BAD_REQUEST" });
   });
 
   it("refuses to import a file the folder already holds", async () => {
@@ -96,7 +95,7 @@ describe("Importer", () => {
     const t = await importer.begin("s1", { name: "hello.txt", size: bytes.length, contentId: sha256Hex(bytes) });
     await importer.chunk(t.importId, 0, bytes);
     await importer.finish(t.importId);
-    await expect(importer.begin("s1", { name: "again.txt", size: bytes.length, contentId: sha256Hex(bytes) })).rejects.toBeInstanceOf(AlreadyExistsError);
+    await expect(importer.begin("s1", { name: "again.txt", size: bytes.length, contentId: sha256Hex(bytes) })).rejects.toMatchObject({ code: "already_exists", reason: "ALREADY_HELD" });
   });
 
   it("limits unfinished imports per session and refuses files larger than the free disk space", async () => {
@@ -105,7 +104,7 @@ describe("Importer", () => {
       await importer.begin("busy", { name: `part-${i}.bin`, size: 10, contentId: sha256Hex(Buffer.from(`file ${i}`)) });
     }
     const next = { name: "one-more.bin", size: 10, contentId: sha256Hex(Buffer.from("one more")) };
-    await expect(importer.begin("busy", next)).rejects.toBeInstanceOf(LimitError);
+    await expect(importer.begin("busy", next)).rejects.toMatchObject({ code: "resource_exhausted", reason: "TOO_MANY_IMPORTS" });
     // Another session is not held back by the first one's imports.
     await expect(importer.begin("other", next)).resolves.toMatchObject({ receivedChunks: [] });
     const huge = { name: "huge.bin", size: (await store.freeBytes()) + 1, contentId: sha256Hex(Buffer.from("huge")) };

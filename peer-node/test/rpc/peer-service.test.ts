@@ -13,13 +13,8 @@ import {
 } from "@connectrpc/connect-node";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { UPLOAD_BURST_MS } from "../../src/constants.js";
-import {
-  DirectoryConflictError,
-  DirectoryNotFoundError,
-  DirectoryRejectedError,
-  DirectoryUnauthorizedError,
-  DirectoryUnavailableError,
-} from "../../src/directory/directory-errors.js";
+import { PeerError } from "../../src/errors.js";
+import { reasonOf } from "../../src/rpc/error-mapping.js";
 import { PeerService, PushFileRequestSchema, type PushFileRequest } from "../../src/gen.js";
 import { pserverRpcs } from "../../src/rpc/connect.js";
 import { listenOnePort, type OnePortServer } from "../../src/rpc/one-port.js";
@@ -327,7 +322,7 @@ describe("PushFile", () => {
 
   it("refuses a malformed ticket at once and a directory 4xx as PermissionDenied; only an unreachable directory is Unavailable", async () => {
     const asked: string[] = [];
-    let failure: Error = new DirectoryRejectedError(400, "ticket: must match the ticket pattern");
+    let failure: Error = new PeerError("DIRECTORY_REJECTED", "ticket: must match the ticket pattern");
     await startBob({
       redeemTicket: async (ticket) => {
         asked.push(ticket);
@@ -352,23 +347,26 @@ describe("PushFile", () => {
     }
     expect(asked).toEqual([]);
 
-    // The directory refuses the ticket (400 invalid, 404 unknown, 409 redeemed): it does not vouch.
-    for (const f of [
-      new DirectoryRejectedError(400, "ticket: must match the ticket pattern"),
-      new DirectoryNotFoundError("unknown ticket"),
-      new DirectoryConflictError("ticket already redeemed"),
-    ]) {
+    // The directory refuses the ticket (400 invalid; 404 unknown and 409 redeemed come from the
+    // directory client as TICKET_REFUSED with the directory's words): it does not vouch.
+    for (const [f, message] of [
+      [new PeerError("DIRECTORY_REJECTED", "ticket: must match the ticket pattern"), "The directory does not vouch for this push ticket."],
+      [new PeerError("TICKET_REFUSED", "unknown ticket"), "unknown ticket"],
+      [new PeerError("TICKET_REFUSED", "ticket already redeemed"), "ticket already redeemed"],
+    ] as const) {
       failure = f;
       const err = await pushWith("x");
       expect(err?.code).toBe(Code.PermissionDenied);
-      expect(err?.rawMessage).toBe("The directory does not vouch for this push ticket.");
+      expect(reasonOf(err)).toBe("TICKET_REFUSED");
+      expect(err?.rawMessage).toBe(message);
     }
 
     // Only a directory that cannot answer, or that refused our own session (401), is worth a retry.
-    for (const f of [new DirectoryUnavailableError("connect ECONNREFUSED"), new DirectoryUnauthorizedError("unknown token")]) {
+    for (const f of [new PeerError("DIRECTORY_UNREACHABLE", "connect ECONNREFUSED"), new PeerError("WRONG_PASSWORD", "unknown token")]) {
       failure = f;
       const err = await pushWith("x");
       expect(err?.code).toBe(Code.Unavailable);
+      expect(reasonOf(err)).toBe("DIRECTORY_UNREACHABLE");
     }
     expect(asked).toHaveLength(5);
     expect(await bobFiles()).toEqual([]);

@@ -2,14 +2,15 @@ import { mkdir, utimes } from "node:fs/promises";
 import http2 from "node:http2";
 import { join } from "node:path";
 import { Writable } from "node:stream";
-import { createClient } from "@connectrpc/connect";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PeerService } from "../../src/gen.js";
+import { ErrorDetailSchema, ErrorReason, PeerService } from "../../src/gen.js";
 import { pserverRpcs } from "../../src/rpc/connect.js";
 import { listenOnePort, type OnePortServer } from "../../src/rpc/one-port.js";
 import { PeerServiceImpl } from "../../src/rpc/peer-service.js";
+import { rpcHandler } from "../../src/rpc/rpc-handler.js";
 import { SharedFolder } from "../../src/store/shared-folder.js";
 import { tempDir, writeRandomFile } from "../store/helpers.js";
 import { fakeRedeem } from "../transfer/helpers.js";
@@ -149,5 +150,67 @@ describe("rpcHandler: a request message that is not valid protobuf binary", () =
       // A real error of the service keeps its code.
       await expect(client.getManifest({ contentId: "e".repeat(64) })).rejects.toMatchObject({ code: 5 });
     }
+  });
+});
+
+describe("rpcHandler: an error no service expected", () => {
+  let server: OnePortServer;
+  const logged: Array<{ rpc: string; err: { message: string } }> = [];
+  const SECRET = "ENOENT: no such file, open '/home/alice/.secret/state.json'";
+
+  beforeAll(async () => {
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        for (const line of chunk.toString().split("\n").filter(Boolean)) logged.push(JSON.parse(line) as (typeof logged)[number]);
+        done();
+      },
+    });
+    const logger = pino({ level: "error" }, sink);
+    // Services throwing what a bug would: a raw error before the answer, and one in the middle of a stream.
+    const handler = rpcHandler({
+      logger,
+      routes: (router) =>
+        router.service(PeerService, {
+          ping() {
+            throw new Error(SECRET);
+          },
+          async *fetchPieces() {
+            yield { pieceIndex: 0, data: new Uint8Array([1, 2, 3]) };
+            throw new Error(SECRET);
+          },
+        }),
+    });
+    server = await listenOnePort({ host: "127.0.0.1", port: 0, handler, logger });
+  });
+
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  const transports = {
+    "connect-json": (url: string) => createConnectTransport({ baseUrl: url, httpVersion: "1.1" }),
+    "connect-binary": (url: string) => createConnectTransport({ baseUrl: url, httpVersion: "1.1", useBinaryFormat: true }),
+    "grpc-web": (url: string) => createGrpcWebTransport({ baseUrl: url, httpVersion: "1.1" }),
+    grpc: (url: string) => createGrpcTransport({ baseUrl: url }),
+  };
+
+  it.each(Object.keys(transports) as Array<keyof typeof transports>)("is Internal Server Error with reason INTERNAL over %s, logged, never leaked", async (name) => {
+    const client = createClient(PeerService, transports[name](server.url));
+    const before = logged.length;
+    const unary = await client.ping({}).then(() => undefined, (e: unknown) => ConnectError.from(e));
+    const received: number[] = [];
+    const streamed = await (async () => {
+      for await (const piece of client.fetchPieces({ contentId: "a".repeat(64), pieceIndexes: [0] })) received.push(piece.pieceIndex);
+    })().then(() => undefined, (e: unknown) => ConnectError.from(e));
+    expect(received).toEqual([0]);
+    for (const err of [unary, streamed]) {
+      expect(err?.code).toBe(Code.Internal);
+      expect(err?.rawMessage).toBe("Internal Server Error");
+      expect(err?.findDetails(ErrorDetailSchema)[0]?.reason).toBe(ErrorReason.INTERNAL);
+    }
+    expect(logged.slice(before).map((l) => [l.rpc, l.err.message])).toEqual([
+      ["p2p.v1.PeerService/Ping", SECRET],
+      ["p2p.v1.PeerService/FetchPieces", SECRET],
+    ]);
   });
 });

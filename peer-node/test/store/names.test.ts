@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { InvalidNameError } from "../../src/errors.js";
+import { isPeerError } from "../../src/errors.js";
 import { fileNameProblem, sanitizeFileName, uniqueFileName, validateFileName } from "../../src/store/names.js";
 
 describe("validateFileName", () => {
@@ -40,7 +40,8 @@ describe("validateFileName", () => {
     ["too long multibyte", "é".repeat(128), /255 bytes/],
   ];
   it.each(bad)("refuses %s", (_label, name, reason) => {
-    expect(() => validateFileName(name)).toThrow(InvalidNameError);
+    expect(() => validateFileName(name)).toThrow();
+    expect(thrownBy(() => validateFileName(name))).toSatisfy((err) => isPeerError(err, "BAD_NAME"));
     expect(fileNameProblem(name)).toMatch(reason);
   });
 });
@@ -74,3 +75,13 @@ describe("sanitizeFileName", () => {
     expect(sanitizeFileName(input, "fallback")).toBe(expected);
   });
 });
+
+/** What `fn` throws (undefined when it returns). */
+function thrownBy(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (err) {
+    return err;
+  }
+  return undefined;
+}

@@ -3,7 +3,7 @@
 import { readdir, readlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { FileChangedError, OpenFiles } from "../../src/store/open-files.js";
+import { OpenFiles } from "../../src/store/open-files.js";
 import { tempDir } from "./helpers.js";
 
 /** The paths this process holds open right now (/proc/self/fd). */
@@ -52,7 +52,7 @@ describe("OpenFiles", () => {
     expect(text).toBe("world");
     expect(seen).toContain(path);
     expect(await openPaths()).not.toContain(path);
-    await expect(files.use("b", "b", path, () => false, async () => "read")).rejects.toBeInstanceOf(FileChangedError);
+    await expect(files.use("b", "b", path, () => false, async () => "read")).rejects.toMatchObject({ code: "not_found", reason: "FILE_CHANGED" });
     expect(await openPaths()).not.toContain(path);
   });
 });

@@ -2,7 +2,6 @@ import { randomBytes } from "node:crypto";
 import { mkdir, readFile, readdir, rename, rm, symlink, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { InvalidNameError, NotHeldError } from "../../src/errors.js";
 import type { FolderDelta } from "../../src/store/file-store.js";
 import { pieceCount, sha256 } from "../../src/store/pieces.js";
 import { PARTIAL_DIR_NAME } from "../../src/store/partial-folder.js";
@@ -65,7 +64,7 @@ describe("SharedFolder scan", () => {
       expect(sha256(piece).equals(Buffer.from(m.pieceHashes[i]!))).toBe(true);
     }
     await expect(store.readPiece(a.contentId, 4)).rejects.toThrow(/past the end/);
-    await expect(store.readPiece("0".repeat(64), 0)).rejects.toBeInstanceOf(NotHeldError);
+    await expect(store.readPiece("0".repeat(64), 0)).rejects.toMatchObject({ code: "not_found", reason: "FILE_NOT_HELD" });
 
     const empty = (await store.manifest(sha256Hex(Buffer.alloc(0))))!;
     expect(empty.size).toBe(0);
@@ -178,7 +177,7 @@ describe("SharedFolder adopt and remove", () => {
     expect((await readdir(folder)).sort()).toEqual([PARTIAL_DIR_NAME, "song (1).mp3", "song.mp3"]);
     expect(await readdir(store.partialDir.path)).toEqual([]);
 
-    await expect(store.adopt(await verifiedTemp(store, randomBytes(10), "../evil"))).rejects.toBeInstanceOf(InvalidNameError);
+    await expect(store.adopt(await verifiedTemp(store, randomBytes(10), "../evil"))).rejects.toMatchObject({ code: "invalid_argument", reason: "BAD_NAME" });
 
     // The watcher sees the adopted file as already indexed: no rehash.
     await store.rescan();
@@ -187,6 +186,6 @@ describe("SharedFolder adopt and remove", () => {
     await store.remove(adopted.contentId);
     expect(store.get(adopted.contentId)).toBeUndefined();
     expect((await readdir(folder)).sort()).toEqual([PARTIAL_DIR_NAME, "song.mp3"]);
-    await expect(store.remove(adopted.contentId)).rejects.toBeInstanceOf(NotHeldError);
+    await expect(store.remove(adopted.contentId)).rejects.toMatchObject({ code: "not_found", reason: "FILE_NOT_HELD" });
   });
 });

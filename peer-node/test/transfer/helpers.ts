@@ -8,7 +8,7 @@ import {
   HTTP2_MAX_FRAME_BYTES,
   HTTP2_SESSION_WINDOW_BYTES,
 } from "../../src/constants.js";
-import { InvalidTicketError } from "../../src/errors.js";
+import { PeerError } from "../../src/errors.js";
 import { pserverRpcs } from "../../src/rpc/connect.js";
 import { PeerServiceImpl, type PeerServiceLimits } from "../../src/rpc/peer-service.js";
 import type { FileStore, Manifest } from "../../src/store/file-store.js";
@@ -52,7 +52,7 @@ export interface TestPeerOptions {
 /** A ticket check that accepts only "good-ticket" (as if the directory vouched) for any content. */
 export function fakeRedeem(sizes: Map<string, number>, from = "sender"): RedeemTicket {
   return async (ticket, contentId) => {
-    if (ticket !== "good-ticket") throw new InvalidTicketError("The directory does not vouch for this push ticket.");
+    if (ticket !== "good-ticket") throw new PeerError("TICKET_REFUSED", "The directory does not vouch for this push ticket.");
     return { contentId, size: sizes.get(contentId) ?? -1, from };
   };
 }

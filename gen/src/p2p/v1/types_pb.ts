@@ -11,7 +11,8 @@
 //   A piece's hash is the raw 32-byte SHA-256 of its bytes.
 // - Failures are Connect/gRPC error codes with a human message (InvalidArgument, NotFound,
 //   Unauthenticated, PermissionDenied, ResourceExhausted, Unavailable, FailedPrecondition, ...).
-//   No response message carries a status number.
+//   No response message carries a status number. Every error a pserver's own code sends also
+//   carries one ErrorDetail: the reason, for a program to act on without reading the message.
 
 import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
@@ -23,7 +24,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file p2p/v1/types.proto.
  */
 export const file_p2p_v1_types: GenFile = /*@__PURE__*/
-  fileDesc("ChJwMnAvdjEvdHlwZXMucHJvdG8SBnAycC52MSJoCgxGaWxlTWFuaWZlc3QSEgoKY29udGVudF9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEgwKBHNpemUYAyABKAQSEgoKcGllY2Vfc2l6ZRgEIAEoDRIUCgxwaWVjZV9oYXNoZXMYBSADKAwifQoJTG9jYWxGaWxlEhIKCmNvbnRlbnRfaWQYASABKAkSDAoEbmFtZRgCIAEoCRIMCgRzaXplGAMgASgEEhIKCnBpZWNlX3NpemUYBCABKA0SLAoIYWRkZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIlcKBFBlZXISDAoEbmFtZRgBIAEoCRIPCgdhZGRyZXNzGAIgASgJEjAKDGxhc3Rfc2Vlbl9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAitgMKEFRyYW5zZmVyUHJvZ3Jlc3MSEwoLdHJhbnNmZXJfaWQYASABKAkSIgoEa2luZBgCIAEoDjIULnAycC52MS5UcmFuc2ZlcktpbmQSJAoFc3RhdGUYAyABKA4yFS5wMnAudjEuVHJhbnNmZXJTdGF0ZRISCgpjb250ZW50X2lkGAQgASgJEgwKBG5hbWUYBSABKAkSEgoKYnl0ZXNfZG9uZRgGIAEoBBITCgtieXRlc190b3RhbBgHIAEoBBIdChVyYXRlX2J5dGVzX3Blcl9zZWNvbmQYCCABKAESEwoLZXRhX3NlY29uZHMYCSABKAESDwoHc291cmNlcxgKIAMoCRIUCgxiYW5uZWRfcGVlcnMYCyADKAkSGAoQcGllY2VzX3JlZmV0Y2hlZBgMIAEoDRINCgVlcnJvchgNIAEoCRIuCgpzdGFydGVkX2F0GA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtmaW5pc2hlZF9hdBgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEwoLdGFyZ2V0X3BlZXIYECABKAkqfQoMVHJhbnNmZXJLaW5kEh0KGVRSQU5TRkVSX0tJTkRfVU5TUEVDSUZJRUQQABIaChZUUkFOU0ZFUl9LSU5EX0RPV05MT0FEEAESGAoUVFJBTlNGRVJfS0lORF9VUExPQUQQAhIYChRUUkFOU0ZFUl9LSU5EX0lNUE9SVBADKtsBCg1UcmFuc2ZlclN0YXRlEh4KGlRSQU5TRkVSX1NUQVRFX1VOU1BFQ0lGSUVEEAASGQoVVFJBTlNGRVJfU1RBVEVfUVVFVUVEEAESGgoWVFJBTlNGRVJfU1RBVEVfUlVOTklORxACEhwKGFRSQU5TRkVSX1NUQVRFX1ZFUklGWUlORxADEhwKGFRSQU5TRkVSX1NUQVRFX0NPTVBMRVRFRBAEEhkKFVRSQU5TRkVSX1NUQVRFX0ZBSUxFRBAFEhwKGFRSQU5TRkVSX1NUQVRFX0NBTkNFTExFRBAGYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("ChJwMnAvdjEvdHlwZXMucHJvdG8SBnAycC52MSJoCgxGaWxlTWFuaWZlc3QSEgoKY29udGVudF9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEgwKBHNpemUYAyABKAQSEgoKcGllY2Vfc2l6ZRgEIAEoDRIUCgxwaWVjZV9oYXNoZXMYBSADKAwifQoJTG9jYWxGaWxlEhIKCmNvbnRlbnRfaWQYASABKAkSDAoEbmFtZRgCIAEoCRIMCgRzaXplGAMgASgEEhIKCnBpZWNlX3NpemUYBCABKA0SLAoIYWRkZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIlcKBFBlZXISDAoEbmFtZRgBIAEoCRIPCgdhZGRyZXNzGAIgASgJEjAKDGxhc3Rfc2Vlbl9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAitgMKEFRyYW5zZmVyUHJvZ3Jlc3MSEwoLdHJhbnNmZXJfaWQYASABKAkSIgoEa2luZBgCIAEoDjIULnAycC52MS5UcmFuc2ZlcktpbmQSJAoFc3RhdGUYAyABKA4yFS5wMnAudjEuVHJhbnNmZXJTdGF0ZRISCgpjb250ZW50X2lkGAQgASgJEgwKBG5hbWUYBSABKAkSEgoKYnl0ZXNfZG9uZRgGIAEoBBITCgtieXRlc190b3RhbBgHIAEoBBIdChVyYXRlX2J5dGVzX3Blcl9zZWNvbmQYCCABKAESEwoLZXRhX3NlY29uZHMYCSABKAESDwoHc291cmNlcxgKIAMoCRIUCgxiYW5uZWRfcGVlcnMYCyADKAkSGAoQcGllY2VzX3JlZmV0Y2hlZBgMIAEoDRINCgVlcnJvchgNIAEoCRIuCgpzdGFydGVkX2F0GA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtmaW5pc2hlZF9hdBgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEwoLdGFyZ2V0X3BlZXIYECABKAkiMgoLRXJyb3JEZXRhaWwSIwoGcmVhc29uGAEgASgOMhMucDJwLnYxLkVycm9yUmVhc29uKn0KDFRyYW5zZmVyS2luZBIdChlUUkFOU0ZFUl9LSU5EX1VOU1BFQ0lGSUVEEAASGgoWVFJBTlNGRVJfS0lORF9ET1dOTE9BRBABEhgKFFRSQU5TRkVSX0tJTkRfVVBMT0FEEAISGAoUVFJBTlNGRVJfS0lORF9JTVBPUlQQAyrbAQoNVHJhbnNmZXJTdGF0ZRIeChpUUkFOU0ZFUl9TVEFURV9VTlNQRUNJRklFRBAAEhkKFVRSQU5TRkVSX1NUQVRFX1FVRVVFRBABEhoKFlRSQU5TRkVSX1NUQVRFX1JVTk5JTkcQAhIcChhUUkFOU0ZFUl9TVEFURV9WRVJJRllJTkcQAxIcChhUUkFOU0ZFUl9TVEFURV9DT01QTEVURUQQBBIZChVUUkFOU0ZFUl9TVEFURV9GQUlMRUQQBRIcChhUUkFOU0ZFUl9TVEFURV9DQU5DRUxMRUQQBirsCQoLRXJyb3JSZWFzb24SHAoYRVJST1JfUkVBU09OX1VOU1BFQ0lGSUVEEAASGQoVRVJST1JfUkVBU09OX0lOVEVSTkFMEAESHAoYRVJST1JfUkVBU09OX0JBRF9SRVFVRVNUEAISHwobRVJST1JfUkVBU09OX0JBRF9DT05URU5UX0lEEAMSGQoVRVJST1JfUkVBU09OX0JBRF9OQU1FEAQSHQoZRVJST1JfUkVBU09OX0JBRF9NQU5JRkVTVBAFEiIKHkVSUk9SX1JFQVNPTl9CQURfUElFQ0VfUkVRVUVTVBAGEhkKFUVSUk9SX1JFQVNPTl9CQURfUFVTSBAHEhoKFkVSUk9SX1JFQVNPTl9CQURfUkFOR0UQCBIiCh5FUlJPUl9SRUFTT05fUkVRVUVTVF9UT09fTEFSR0UQCRIgChxFUlJPUl9SRUFTT05fU0VTU0lPTl9FWFBJUkVEEAoSHwobRVJST1JfUkVBU09OX1dST05HX1BBU1NXT1JEEAsSGwoXRVJST1JfUkVBU09OX1dST05HX1BFRVIQDBIfChtFUlJPUl9SRUFTT05fVElDS0VUX1JFRlVTRUQQDRIeChpFUlJPUl9SRUFTT05fRklMRV9OT1RfSEVMRBAOEh0KGUVSUk9SX1JFQVNPTl9GSUxFX0NIQU5HRUQQDxIgChxFUlJPUl9SRUFTT05fTkFNRV9OT1RfU0hBUkVEEBASIwofRVJST1JfUkVBU09OX1RSQU5TRkVSX05PVF9GT1VORBAREiEKHUVSUk9SX1JFQVNPTl9JTVBPUlRfTk9UX0ZPVU5EEBISHQoZRVJST1JfUkVBU09OX0FMUkVBRFlfSEVMRBATEh4KGkVSUk9SX1JFQVNPTl9OT1RfTE9HR0VEX0lOEBQSIQodRVJST1JfUkVBU09OX05PX1VQTE9BRF9UQVJHRVQQFRIfChtFUlJPUl9SRUFTT05fQU1CSUdVT1VTX05BTUUQFhIfChtFUlJPUl9SRUFTT05fQ0hVTktTX01JU1NJTkcQFxIhCh1FUlJPUl9SRUFTT05fSU1QT1JUX0ZJTklTSElORxAYEiEKHUVSUk9SX1JFQVNPTl9JTVBPUlRfQ0FOQ0VMTEVEEBkSGgoWRVJST1JfUkVBU09OX0RJU0tfRlVMTBAaEh0KGUVSUk9SX1JFQVNPTl9SQVRFX0xJTUlURUQQGxIhCh1FUlJPUl9SRUFTT05fVE9PX01BTllfSU1QT1JUUxAcEh4KGkVSUk9SX1JFQVNPTl9IQVNIX01JU01BVENIEB0SIAocRVJST1JfUkVBU09OX1BFRVJfTUlTQkVIQVZFRBAeEhgKFEVSUk9SX1JFQVNPTl9TVEFMTEVEEB8SJgoiRVJST1JfUkVBU09OX0RJUkVDVE9SWV9VTlJFQUNIQUJMRRAgEiMKH0VSUk9SX1JFQVNPTl9ESVJFQ1RPUllfUkVKRUNURUQQIRIbChdFUlJPUl9SRUFTT05fTk9fSE9MREVSUxAiEhoKFkVSUk9SX1JFQVNPTl9QRUVSX0dPTkUQIxIeChpFUlJPUl9SRUFTT05fU0hVVFRJTkdfRE9XThAkEhoKFkVSUk9SX1JFQVNPTl9DQU5DRUxMRUQQJRIcChhFUlJPUl9SRUFTT05fVU5LTk9XTl9SUEMQJmIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * FileManifest describes a file completely enough to fetch and verify it piece by piece.
@@ -285,6 +286,28 @@ export const TransferProgressSchema: GenMessage<TransferProgress> = /*@__PURE__*
   messageDesc(file_p2p_v1_types, 3);
 
 /**
+ * ErrorDetail travels as the one detail of every error a pserver sends (in Connect's `details`, in
+ * gRPC's grpc-status-details-bin), so a client reads the reason whatever the protocol.
+ *
+ * @generated from message p2p.v1.ErrorDetail
+ */
+export type ErrorDetail = Message<"p2p.v1.ErrorDetail"> & {
+  /**
+   * Why the call failed.
+   *
+   * @generated from field: p2p.v1.ErrorReason reason = 1;
+   */
+  reason: ErrorReason;
+};
+
+/**
+ * Describes the message p2p.v1.ErrorDetail.
+ * Use `create(ErrorDetailSchema)` to create a new message.
+ */
+export const ErrorDetailSchema: GenMessage<ErrorDetail> = /*@__PURE__*/
+  messageDesc(file_p2p_v1_types, 4);
+
+/**
  * TransferKind says which way bytes move in a transfer.
  *
  * @generated from enum p2p.v1.TransferKind
@@ -386,4 +409,299 @@ export enum TransferState {
  */
 export const TransferStateSchema: GenEnum<TransferState> = /*@__PURE__*/
   enumDesc(file_p2p_v1_types, 1);
+
+/**
+ * ErrorReason says why a call failed, in terms a program (or the person it asks) can act on. A
+ * pserver attaches exactly one ErrorDetail to every error its code sends; each reason always comes with
+ * the same error code, named in the value's comment. Clients switch on the reason and fall back on the
+ * code when there is none: an older pserver, an answer that did not come from a pserver (a proxy, the
+ * network), or one connect-es gave before the pserver's code ran (e.g. a request over the size limit).
+ *
+ * @generated from enum p2p.v1.ErrorReason
+ */
+export enum ErrorReason {
+  /**
+   * No reason given: fall back on the error code.
+   *
+   * @generated from enum value: ERROR_REASON_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * internal: a bug or an unexpected failure in the pserver; only its log says more. Try again later.
+   *
+   * @generated from enum value: ERROR_REASON_INTERNAL = 1;
+   */
+  INTERNAL = 1,
+
+  /**
+   * invalid_argument: the request is malformed or out of bounds; the message says which field.
+   *
+   * @generated from enum value: ERROR_REASON_BAD_REQUEST = 2;
+   */
+  BAD_REQUEST = 2,
+
+  /**
+   * invalid_argument: a content id is not 64 lower-case hex characters.
+   *
+   * @generated from enum value: ERROR_REASON_BAD_CONTENT_ID = 3;
+   */
+  BAD_CONTENT_ID = 3,
+
+  /**
+   * invalid_argument: a file name is not one safe path component, or no free variant of it is left.
+   *
+   * @generated from enum value: ERROR_REASON_BAD_NAME = 4;
+   */
+  BAD_NAME = 4,
+
+  /**
+   * invalid_argument: a manifest is missing or does not add up (sizes, piece count, hashes).
+   *
+   * @generated from enum value: ERROR_REASON_BAD_MANIFEST = 5;
+   */
+  BAD_MANIFEST = 5,
+
+  /**
+   * invalid_argument: FetchPieces asked for too many pieces, a piece twice, or one past the end.
+   *
+   * @generated from enum value: ERROR_REASON_BAD_PIECE_REQUEST = 6;
+   */
+  BAD_PIECE_REQUEST = 6,
+
+  /**
+   * invalid_argument: a PushFile stream broke the protocol (no header first, pieces out of order,
+   * an empty part, too many or too few pieces). Nothing of the push was kept.
+   *
+   * @generated from enum value: ERROR_REASON_BAD_PUSH = 7;
+   */
+  BAD_PUSH = 7,
+
+  /**
+   * out_of_range: a byte range lies outside the file.
+   *
+   * @generated from enum value: ERROR_REASON_BAD_RANGE = 8;
+   */
+  BAD_RANGE = 8,
+
+  /**
+   * resource_exhausted: a request message is larger than this rpc takes.
+   *
+   * @generated from enum value: ERROR_REASON_REQUEST_TOO_LARGE = 9;
+   */
+  REQUEST_TOO_LARGE = 9,
+
+  /**
+   * unauthenticated: no valid client session (none sent, expired or logged out): log in again.
+   *
+   * @generated from enum value: ERROR_REASON_SESSION_EXPIRED = 10;
+   */
+  SESSION_EXPIRED = 10,
+
+  /**
+   * unauthenticated: the directory refused the username and password.
+   *
+   * @generated from enum value: ERROR_REASON_WRONG_PASSWORD = 11;
+   */
+  WRONG_PASSWORD = 11,
+
+  /**
+   * permission_denied: this pserver is another peer; only its own peer name may log in here.
+   *
+   * @generated from enum value: ERROR_REASON_WRONG_PEER = 12;
+   */
+  WRONG_PEER = 12,
+
+  /**
+   * permission_denied: the directory does not vouch for a push ticket (missing, malformed, unknown,
+   * expired, already used, or issued for another peer or file). Ask the directory for a new one.
+   *
+   * @generated from enum value: ERROR_REASON_TICKET_REFUSED = 13;
+   */
+  TICKET_REFUSED = 13,
+
+  /**
+   * not_found: this pserver holds no file with that content id.
+   *
+   * @generated from enum value: ERROR_REASON_FILE_NOT_HELD = 14;
+   */
+  FILE_NOT_HELD = 14,
+
+  /**
+   * not_found: the file changed on disk since it was indexed; it is being indexed again. Retry shortly.
+   *
+   * @generated from enum value: ERROR_REASON_FILE_CHANGED = 15;
+   */
+  FILE_CHANGED = 15,
+
+  /**
+   * not_found: no live peer shares a file with exactly that name.
+   *
+   * @generated from enum value: ERROR_REASON_NAME_NOT_SHARED = 16;
+   */
+  NAME_NOT_SHARED = 16,
+
+  /**
+   * not_found: no transfer with that id on this pserver (it never existed or was forgotten).
+   *
+   * @generated from enum value: ERROR_REASON_TRANSFER_NOT_FOUND = 17;
+   */
+  TRANSFER_NOT_FOUND = 17,
+
+  /**
+   * not_found: no unfinished import with that id: start the import again.
+   *
+   * @generated from enum value: ERROR_REASON_IMPORT_NOT_FOUND = 18;
+   */
+  IMPORT_NOT_FOUND = 18,
+
+  /**
+   * already_exists: the file is already in this pserver's shared folder.
+   *
+   * @generated from enum value: ERROR_REASON_ALREADY_HELD = 19;
+   */
+  ALREADY_HELD = 19,
+
+  /**
+   * failed_precondition: this pserver is not logged in at the directory: log in first.
+   *
+   * @generated from enum value: ERROR_REASON_NOT_LOGGED_IN = 20;
+   */
+  NOT_LOGGED_IN = 20,
+
+  /**
+   * failed_precondition: the directory has no peer that may receive this file now (or will not let
+   * the named one receive it).
+   *
+   * @generated from enum value: ERROR_REASON_NO_UPLOAD_TARGET = 21;
+   */
+  NO_UPLOAD_TARGET = 21,
+
+  /**
+   * failed_precondition: several different files share that name: download by content id.
+   *
+   * @generated from enum value: ERROR_REASON_AMBIGUOUS_NAME = 22;
+   */
+  AMBIGUOUS_NAME = 22,
+
+  /**
+   * failed_precondition: an import cannot finish while some of its chunks are missing: send them.
+   *
+   * @generated from enum value: ERROR_REASON_CHUNKS_MISSING = 23;
+   */
+  CHUNKS_MISSING = 23,
+
+  /**
+   * failed_precondition: the import is already finishing or over and takes no more chunks.
+   *
+   * @generated from enum value: ERROR_REASON_IMPORT_FINISHING = 24;
+   */
+  IMPORT_FINISHING = 24,
+
+  /**
+   * failed_precondition: the import was cancelled.
+   *
+   * @generated from enum value: ERROR_REASON_IMPORT_CANCELLED = 25;
+   */
+  IMPORT_CANCELLED = 25,
+
+  /**
+   * resource_exhausted: not enough free disk space for the file, or the disk filled up on the way.
+   *
+   * @generated from enum value: ERROR_REASON_DISK_FULL = 26;
+   */
+  DISK_FULL = 26,
+
+  /**
+   * resource_exhausted: too many calls at once from one peer: retry shortly.
+   *
+   * @generated from enum value: ERROR_REASON_RATE_LIMITED = 27;
+   */
+  RATE_LIMITED = 27,
+
+  /**
+   * resource_exhausted: too many unfinished imports: finish or cancel one first.
+   *
+   * @generated from enum value: ERROR_REASON_TOO_MANY_IMPORTS = 28;
+   */
+  TOO_MANY_IMPORTS = 28,
+
+  /**
+   * data_loss: received bytes do not hash to what was promised (a piece or the whole file); they
+   * were thrown away.
+   *
+   * @generated from enum value: ERROR_REASON_HASH_MISMATCH = 29;
+   */
+  HASH_MISMATCH = 29,
+
+  /**
+   * data_loss: another peer answered something the protocol does not allow (a malformed or
+   * unexpected message, an answer for another file).
+   *
+   * @generated from enum value: ERROR_REASON_PEER_MISBEHAVED = 30;
+   */
+  PEER_MISBEHAVED = 30,
+
+  /**
+   * deadline_exceeded: the other side sent or took nothing for too long, or sent too slowly.
+   *
+   * @generated from enum value: ERROR_REASON_STALLED = 31;
+   */
+  STALLED = 31,
+
+  /**
+   * unavailable: the directory cannot be reached (or is overloaded, or answered nonsense): retry later.
+   *
+   * @generated from enum value: ERROR_REASON_DIRECTORY_UNREACHABLE = 32;
+   */
+  DIRECTORY_UNREACHABLE = 32,
+
+  /**
+   * invalid_argument: the directory refused a request this pserver made as invalid.
+   *
+   * @generated from enum value: ERROR_REASON_DIRECTORY_REJECTED = 33;
+   */
+  DIRECTORY_REJECTED = 33,
+
+  /**
+   * unavailable: no live peer that holds the file can be reached now: retry later.
+   *
+   * @generated from enum value: ERROR_REASON_NO_HOLDERS = 34;
+   */
+  NO_HOLDERS = 34,
+
+  /**
+   * unavailable: another peer could not be reached, or went away during a transfer.
+   *
+   * @generated from enum value: ERROR_REASON_PEER_GONE = 35;
+   */
+  PEER_GONE = 35,
+
+  /**
+   * unavailable: this pserver is shutting down: retry once it is back.
+   *
+   * @generated from enum value: ERROR_REASON_SHUTTING_DOWN = 36;
+   */
+  SHUTTING_DOWN = 36,
+
+  /**
+   * canceled: the call or transfer was cancelled.
+   *
+   * @generated from enum value: ERROR_REASON_CANCELLED = 37;
+   */
+  CANCELLED = 37,
+
+  /**
+   * unimplemented: this pserver does not serve that rpc (another version of the protocol).
+   *
+   * @generated from enum value: ERROR_REASON_UNKNOWN_RPC = 38;
+   */
+  UNKNOWN_RPC = 38,
+}
+
+/**
+ * Describes the enum p2p.v1.ErrorReason.
+ */
+export const ErrorReasonSchema: GenEnum<ErrorReason> = /*@__PURE__*/
+  enumDesc(file_p2p_v1_types, 2);
 

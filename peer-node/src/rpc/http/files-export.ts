@@ -4,7 +4,8 @@ import type { SessionStore } from "../sessions.js";
 import { bearerToken } from "../sessions.js";
 import { isContentId } from "../../directory/wire.js";
 import type { FileStore } from "../../store/file-store.js";
-import { abort, contentTypeFor, sendError, type AnyRequest, type AnyResponse } from "./respond.js";
+import { PeerError, notHeld } from "../../errors.js";
+import { abort, contentTypeFor, sendError, sendPeerError, type AnyRequest, type AnyResponse } from "./respond.js";
 
 /** A byte range to send, both ends inclusive. */
 export interface ByteRange {
@@ -56,7 +57,7 @@ export function makeFilesExport(deps: { store: FileStore; sessions: SessionStore
     }
     const token = bearerToken(req.headers.authorization) ?? url.searchParams.get("token") ?? undefined;
     if (!deps.sessions.authenticate(token)) {
-      sendError(res, 401, "A client session is required: send Authorization: Bearer <token> or add ?token=<token>.", {
+      sendPeerError(res, new PeerError("SESSION_EXPIRED", "A client session is required: send Authorization: Bearer <token> or add ?token=<token>."), {
         "WWW-Authenticate": 'Bearer realm="pserver"',
       });
       return;
@@ -64,12 +65,12 @@ export function makeFilesExport(deps: { store: FileStore; sessions: SessionStore
     const contentId = url.pathname.slice("/files/".length);
     if (!isContentId(contentId)) {
       log.warn({ path: url.pathname.slice(0, 100) }, "GET /files with a malformed content id");
-      sendError(res, 400, "The path must be /files/<content id> with a content id of 64 lower-case hex characters.");
+      sendPeerError(res, new PeerError("BAD_CONTENT_ID", "The path must be /files/<content id> with a content id of 64 lower-case hex characters."));
       return;
     }
     const file = deps.store.get(contentId);
     if (!file) {
-      sendError(res, 404, "This pserver holds no file with that content id.");
+      sendPeerError(res, notHeld());
       return;
     }
 
@@ -95,7 +96,7 @@ export function makeFilesExport(deps: { store: FileStore; sessions: SessionStore
     const rangeHeader = typeof ifRange === "string" && ifRange.trim() !== etag ? undefined : req.headers.range;
     const range = parseRange(typeof rangeHeader === "string" ? rangeHeader : undefined, file.size);
     if (range === "unsatisfiable") {
-      sendError(res, 416, `The range is outside the file's ${file.size} bytes.`, { "Content-Range": `bytes */${file.size}`, "Accept-Ranges": "bytes" });
+      sendPeerError(res, new PeerError("BAD_RANGE", `The range is outside the file's ${file.size} bytes.`), { "Content-Range": `bytes */${file.size}`, "Accept-Ranges": "bytes" });
       return;
     }
     const { start, end } = range === "none" ? { start: 0, end: file.size - 1 } : range;

@@ -1,20 +1,11 @@
-import type http from "node:http";
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from "node:http";
 import http2 from "node:http2";
+import { toHttpError } from "../error-mapping.js";
 
 /** Either kind of request the one-port server hands us. */
-export type AnyRequest = http.IncomingMessage | http2.Http2ServerRequest;
+export type AnyRequest = IncomingMessage | http2.Http2ServerRequest;
 /** Either kind of response the one-port server hands us (the shared subset is what we use). */
-export type AnyResponse = http.ServerResponse & http2.Http2ServerResponse;
-
-const REASONS: Record<number, string> = {
-  400: "Bad Request",
-  401: "Unauthorized",
-  403: "Forbidden",
-  404: "Not Found",
-  405: "Method Not Allowed",
-  416: "Range Not Satisfiable",
-  500: "Internal Server Error",
-};
+export type AnyResponse = ServerResponse & http2.Http2ServerResponse;
 
 /** Ends a response abruptly (a reset stream on HTTP/2, a closed socket on HTTP/1.1). */
 export function abort(res: AnyResponse): void {
@@ -23,13 +14,29 @@ export function abort(res: AnyResponse): void {
   else res.destroy();
 }
 
-/** Sends the house error body `{error, message}` (same shape as the directory's). */
+/**
+ * Sends the house error body `{error, message}` (same shape as the directory's) for an answer about HTTP
+ * itself (a method or a path this server does not serve); failures of what was asked go through sendPeerError.
+ */
 export function sendError(res: AnyResponse, status: number, message: string, headers: Record<string, string> = {}): void {
+  sendJson(res, status, { error: STATUS_CODES[status] ?? "Error", message }, headers);
+}
+
+/**
+ * Sends any error as `{error, message, reason}` with the status the one table gives its code
+ * (error-mapping.ts): a PeerError's sentence and reason, or a bare 500 for anything else.
+ */
+export function sendPeerError(res: AnyResponse, err: unknown, headers: Record<string, string> = {}): void {
+  const { status, body } = toHttpError(err);
+  sendJson(res, status, body, headers);
+}
+
+function sendJson(res: AnyResponse, status: number, value: object, headers: Record<string, string>): void {
   if (res.headersSent) {
     abort(res);
     return;
   }
-  const body = JSON.stringify({ error: REASONS[status] ?? "Error", message });
+  const body = JSON.stringify(value);
   res.writeHead(status, {
     "Content-Type": "application/json; charset=utf-8",
     "Content-Length": String(Buffer.byteLength(body)),

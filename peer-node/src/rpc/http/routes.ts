@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import type { SessionStore } from "../sessions.js";
 import type { FileStore } from "../../store/file-store.js";
 import { makeFilesExport } from "./files-export.js";
-import { requestUrl, sendError, type AnyRequest, type AnyResponse } from "./respond.js";
+import { requestUrl, sendError, sendPeerError, type AnyRequest, type AnyResponse } from "./respond.js";
 import { rpcProtocolOf, sendUnimplemented } from "./rpc-unimplemented.js";
 import { makeStaticWeb } from "./static-web.js";
 
@@ -38,7 +38,7 @@ export function httpRoutes(options: HttpRoutesOptions): (req: AnyRequest, res: o
     };
     handle().catch((err: unknown) => {
       log.error({ err }, "http route failed");
-      sendError(res, 500, "Internal Server Error");
+      sendPeerError(res, err);
     });
   };
 }

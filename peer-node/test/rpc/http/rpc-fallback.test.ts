@@ -9,6 +9,7 @@ import { connectNodeAdapter, createConnectTransport, createGrpcTransport, create
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SessionStore } from "../../../src/rpc/sessions.js";
 import { PeerService, PingRequestSchema } from "../../../src/gen.js";
+import { reasonOf } from "../../../src/rpc/error-mapping.js";
 import { httpRoutes } from "../../../src/rpc/http/routes.js";
 import type { FileStore } from "../../../src/store/file-store.js";
 import { logger, removeDir, tempDir } from "../../pserver-harness.js";
@@ -64,6 +65,7 @@ describe("an unknown RPC with the web app built", () => {
     );
     expect(err?.code).toBe(Code.Unimplemented);
     expect(err?.rawMessage).toBe("/p2p.v1.PeerService/Ping is not implemented by this pserver.");
+    expect(reasonOf(err)).toBe("UNKNOWN_RPC");
   });
 
   it("answers a gRPC-Web call trailers-only in its headers, and a Connect POST with a JSON error", async () => {
@@ -74,7 +76,12 @@ describe("an unknown RPC with the web app built", () => {
 
     const connect = await fetch(`${h1Base}/p2p.v1.PeerService/Nope`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
     expect(connect.status).toBe(404);
-    expect(await connect.json()).toEqual({ code: "unimplemented", message: "/p2p.v1.PeerService/Nope is not implemented by this pserver." });
+    // The answer carries its reason as a detail too (with connect's readable "debug" copy).
+    expect(await connect.json()).toEqual({
+      code: "unimplemented",
+      message: "/p2p.v1.PeerService/Nope is not implemented by this pserver.",
+      details: [{ type: "p2p.v1.ErrorDetail", value: expect.any(String), debug: { reason: "ERROR_REASON_UNKNOWN_RPC" } }],
+    });
 
     // Plain browser requests still get the web app.
     const page = await fetch(`${h1Base}/some/route`);

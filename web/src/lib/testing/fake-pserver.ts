@@ -7,6 +7,8 @@ import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createRouterTransport, type ConnectRouter, type Interceptor, type HandlerContext, type ServiceImpl, type Transport } from "@connectrpc/connect";
 import {
   ClientService,
+  ErrorDetailSchema,
+  ErrorReason,
   LocalFileSchema,
   PeerSchema,
   TransferKind,
@@ -129,7 +131,7 @@ export class FakePserver {
     const authorization = context.requestHeader.get("authorization");
     this.authHeaders.push({ method, authorization });
     const token = authorization?.replace(/^Bearer /, "");
-    if (token === undefined || !this.sessions.has(token)) throw new ConnectError("session required", Code.Unauthenticated);
+    if (token === undefined || !this.sessions.has(token)) throw refused("session required", Code.Unauthenticated, ErrorReason.SESSION_EXPIRED);
   }
 
   #impl(): ServiceImpl<typeof ClientService> {
@@ -139,7 +141,7 @@ export class FakePserver {
       login: (request) => {
         const known = this.users.get(request.username);
         if (known === undefined) this.users.set(request.username, request.password);
-        else if (known !== request.password) throw new ConnectError("wrong username or password", Code.Unauthenticated);
+        else if (known !== request.password) throw refused("wrong username or password", Code.Unauthenticated, ErrorReason.WRONG_PASSWORD);
         const token = `token-${this.#nextId++}`;
         this.sessions.add(token);
         this.peerName = request.username;
@@ -173,7 +175,7 @@ export class FakePserver {
         this.#requireSession("removeFile", context);
         const before = this.files.length;
         this.files = this.files.filter((file) => file.contentId !== request.contentId);
-        if (this.files.length === before) throw new ConnectError("file not held", Code.NotFound);
+        if (this.files.length === before) throw refused("file not held", Code.NotFound, ErrorReason.FILE_NOT_HELD);
         return {};
       },
       search: async (request, context) => {
@@ -197,7 +199,7 @@ export class FakePserver {
       async *upload(_request, context) {
         self.#requireSession("upload", context);
         yield* [];
-        throw new ConnectError("the receiving peer went away", Code.Unavailable);
+        throw refused("the receiving peer went away", Code.Unavailable, ErrorReason.PEER_GONE);
       },
       beginImport: (request, context) => {
         this.#requireSession("beginImport", context);
@@ -219,16 +221,16 @@ export class FakePserver {
       importChunk: async (request, context) => {
         this.#requireSession("importChunk", context);
         const entry = this.imports.get(request.importId);
-        if (entry === undefined) throw new ConnectError("no such import", Code.NotFound);
+        if (entry === undefined) throw refused("no such import", Code.NotFound, ErrorReason.IMPORT_NOT_FOUND);
         this.chunkCalls.push(request.chunkIndex);
         this.inFlightChunks += 1;
         this.maxInFlightChunks = Math.max(this.maxInFlightChunks, this.inFlightChunks);
         try {
           if (this.chunkDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.chunkDelayMs));
-          if (this.flakyChunks.delete(request.chunkIndex)) throw new ConnectError("busy, try again", Code.Unavailable);
+          if (this.flakyChunks.delete(request.chunkIndex)) throw refused("busy, try again", Code.Unavailable, ErrorReason.SHUTTING_DOWN);
           const start = request.chunkIndex * this.chunkSize;
           const expected = Math.min(entry.size, start + this.chunkSize) - start;
-          if (request.data.length !== expected) throw new ConnectError("chunk has the wrong length", Code.InvalidArgument);
+          if (request.data.length !== expected) throw refused("chunk has the wrong length", Code.InvalidArgument, ErrorReason.BAD_REQUEST);
           entry.bytes.set(request.data, start);
           entry.received.add(request.chunkIndex);
           return { bytesReceived: BigInt(entry.received.size * this.chunkSize) };
@@ -239,12 +241,12 @@ export class FakePserver {
       finishImport: (request, context) => {
         this.#requireSession("finishImport", context);
         const entry = this.imports.get(request.importId);
-        if (entry === undefined) throw new ConnectError("no such import", Code.NotFound);
+        if (entry === undefined) throw refused("no such import", Code.NotFound, ErrorReason.IMPORT_NOT_FOUND);
         const count = Math.ceil(entry.size / this.chunkSize);
-        if (entry.received.size < count) throw new ConnectError("chunks missing", Code.FailedPrecondition);
+        if (entry.received.size < count) throw refused("chunks missing", Code.FailedPrecondition, ErrorReason.CHUNKS_MISSING);
         const digest = createHash("sha256").update(entry.bytes).digest("hex");
         this.imports.delete(entry.importId);
-        if (digest !== entry.contentId) throw new ConnectError("content does not match its id", Code.DataLoss);
+        if (digest !== entry.contentId) throw refused("content does not match its id", Code.DataLoss, ErrorReason.HASH_MISMATCH);
         const file = create(LocalFileSchema, {
           contentId: entry.contentId,
           name: entry.name,
@@ -302,4 +304,9 @@ export function progress(fields: {
 /** Lets pending promises and stream reads run (setImmediate, so it works under fake timers too). */
 export async function settle(rounds = 20): Promise<void> {
   for (let i = 0; i < rounds; i += 1) await new Promise((resolve) => setImmediate(resolve));
+}
+
+/** An error as the pserver sends it: its code, its sentence and its reason (as an ErrorDetail). */
+function refused(message: string, code: Code, reason: ErrorReason): ConnectError {
+  return new ConnectError(message, code, undefined, [{ desc: ErrorDetailSchema, value: { reason } }]);
 }
