@@ -1,4 +1,4 @@
-// Transfer benchmark: prints figures, asserts nothing (house rule 10). Run: npm run bench -w peer-node
+// Transfer benchmark: prints figures, asserts nothing (ARCHITECTURE.md, Tests). Run: npm run bench -w peer-node
 //  1. 1 GiB download between two pserver processes vs a raw node:http2 stream of the same bytes (and
 //     vs two verified raw pipelines, pipelines.ts: the best our design and an alternative can reach);
 //  2. peak RSS of the downloading process during that download;

@@ -9,7 +9,7 @@
 // external memory outgrew V8's limit between them, and each crossing forced a full mark-compact: ~30
 // per GiB, ~0.4 CPU-s per GiB in all threads. With 1 MiB semi-spaces the scavenges free the buffers
 // first: 2 mark-compacts in a 1 GiB download instead of ~30, -12% CPU, +10-15% MB/s, -20 MiB peak RSS
-// (bench, issue 4, 2026-11-26). It does not help the serving side (measured), nor hurt it.
+// (peer-node bench, 2026-11-26). It does not help the serving side (measured), nor hurt it.
 // A running process cannot take it later (v8.setFlagsFromString does not resize the young generation),
 // but NODE_OPTIONS may carry it.
 export const PSERVER_NODE_FLAGS = ["--max-semi-space-size=1"];
@@ -22,7 +22,7 @@ export const PSERVER_NODE_FLAGS = ["--max-semi-space-size=1"];
 // ~14,000 faults per GiB. Setting the trim threshold turns off glibc's sliding mmap threshold, so that
 // one is set too: mallocs below 32 MiB (the 1 MiB piece buffers) come from the heap, not from an mmap
 // each (~13,000 faults). Together: 2.5 -> 1.0 s of system time per GiB, 210-230 -> 350-370 MB/s with the
-// seeder set alike, +10 MiB peak RSS (bench, issue 4, 2026-11-26). The memory stays in the process for
+// seeder set alike, +10 MiB peak RSS (peer-node bench, 2026-11-26). The memory stays in the process for
 // reuse instead of going back to the kernel after each burst.
 // Both are colon-separated lists where a later entry wins: ours go first, so a tunable the user set
 // stays the user's (the shebang appends `${GLIBC_TUNABLES}`; pserverEnv does the same).

@@ -1,4 +1,4 @@
-// Every number with a unit that peer-node uses, in one place (house rule 3).
+// Every number with a unit that peer-node uses, in one place (ARCHITECTURE.md, Numbers).
 
 /** Default size of a piece in a manifest. */
 export const PIECE_SIZE_BYTES = 1024 * 1024;
@@ -10,7 +10,7 @@ export const RATE_WINDOW_MS = 5_000;
 /** Software version reported by Ping and GetStatus. */
 export const PSERVER_VERSION = "0.1.0";
 
-// One-port server (see server/one-port.ts and STACK.md for the measurements behind these).
+// One-port server (see rpc/one-port.ts and ARCHITECTURE.md, One port, for the measurements behind these).
 /** HTTP/2 per-stream flow-control window we advertise. */
 export const HTTP2_INITIAL_WINDOW_BYTES = 8 * 1024 * 1024;
 /** Largest HTTP/2 frame we accept. */
@@ -21,7 +21,7 @@ export const HTTP2_SESSION_WINDOW_BYTES = 32 * 1024 * 1024;
  * HTTP/2 per-stream window of our calls to other pservers (downloads). Node acknowledges connection-level
  * bytes as they arrive and holds back only the stream's window, so a download stream paused for a ring
  * slot buffers up to this much: with 8 MiB, 8 waiting streams held ~64 MiB of chunks and the downloading
- * pserver peaked at 163 MB RSS; with 2 MiB at 140 MB, equally fast on loopback (bench, issue 4). Eight
+ * pserver peaked at 163 MB RSS; with 2 MiB at 140 MB, equally fast on loopback (peer-node bench). Eight
  * streams of 2 MiB still carry ~160 MB/s at 100 ms round trips.
  */
 export const PEER_CALL_STREAM_WINDOW_BYTES = 2 * 1024 * 1024;

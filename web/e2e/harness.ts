@@ -13,7 +13,7 @@ import { chromium, type Browser } from "playwright-core";
 /** Absolute path of the built web app the pservers serve. */
 export const WEB_DIST = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../dist");
 
-/** Flags that make Debian's Chromium run headless and quiet on these machines (shared/STACK.md). */
+/** Flags that make Debian's Chromium run headless and quiet on these machines (ARCHITECTURE.md, Browsers). */
 export const CHROMIUM_FLAGS = [
   "--headless",
   "--no-sandbox",

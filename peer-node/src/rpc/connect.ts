@@ -30,7 +30,7 @@ export function pserverRpcs(services: Services & { readonly peer: PeerServiceImp
   const connect = rpcHandler({
     logger,
     routes: routes(services),
-    // File bytes do not compress; gzip of every message cut throughput ~10x here (STACK.md).
+    // File bytes do not compress; gzip of every message cut throughput ~10x here (ARCHITECTURE.md, Compression).
     acceptCompression: [],
     readMaxBytes: MAX_RPC_MESSAGE_BYTES,
     contextValues: peerContextValues,

@@ -6,7 +6,7 @@ import type { DualHandler } from "./one-port.js";
 
 const ALLOW_METHODS = connectCors.allowedMethods.join(", ");
 const ALLOW_HEADERS = [...connectCors.allowedHeaders, "Authorization"].join(", ");
-// Without Grpc-Status/Grpc-Message exposed, gRPC-Web errors are invisible to the browser (STACK.md).
+// Without Grpc-Status/Grpc-Message exposed, gRPC-Web errors are invisible to the browser (ARCHITECTURE.md, Browsers).
 const EXPOSE_HEADERS = [...connectCors.exposedHeaders, "Content-Disposition", "Content-Range"].join(", ");
 
 /**

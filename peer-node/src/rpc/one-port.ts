@@ -58,7 +58,7 @@ export async function listenOnePort(options: OnePortOptions): Promise<OnePortSer
   const headersMs = options.timeouts?.headersMs ?? HTTP1_HEADERS_TIMEOUT_MS;
   const bodyIdleMs = options.timeouts?.bodyIdleMs ?? REQUEST_BODY_IDLE_TIMEOUT_MS;
 
-  // requestTimeout 0: Node's 300 s default kills long uploads/downloads with a 408 (STACK.md); stalled
+  // requestTimeout 0: Node's 300 s default kills long uploads/downloads with a 408 (ARCHITECTURE.md, One port); stalled
   // transfers are timed out by the transfer code, idle connections by keepAliveTimeout.
   const h1 = http.createServer(
     { requestTimeout: 0, headersTimeout: headersMs, keepAliveTimeout: HTTP1_KEEP_ALIVE_TIMEOUT_MS },

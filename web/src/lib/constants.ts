@@ -1,4 +1,4 @@
-// Every tunable number of the pclient, with its unit in its name (house rule 3).
+// Every tunable number of the pclient, with its unit in its name (ARCHITECTURE.md, Numbers).
 
 /** Quiet time after the last keystroke before a search is sent. */
 export const SEARCH_DEBOUNCE_MS = 250;
