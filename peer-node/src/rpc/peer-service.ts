@@ -261,16 +261,22 @@ export class PeerServiceImpl implements ServiceImpl<typeof PeerService> {
   /** PushFile: the receiving side (push/receive.ts) under this caller's stream slot; its refusals become Connect codes. */
   async pushFile(requests: AsyncIterable<PushFileRequest>, ctx: HandlerContext): Promise<PushFileResponse> {
     const conn = this.#connection(ctx);
-    let release: (() => void) | undefined;
+    let release: () => void;
     let from = "";
     try {
       release = this.#slots.acquire(conn?.remoteAddress ?? "unknown");
+    } catch (err) {
+      // Refused before the receiver saw it: stop reading it here (the receiver does for what it refuses).
+      void requests[Symbol.asyncIterator]().return?.()?.catch(() => undefined);
+      throw this.#fail("PushFile", err);
+    }
+    try {
       const r = await this.#pushes.receive(requests, ctx.signal, (sender) => (from = sender));
       return create(PushFileResponseSchema, { contentId: r.contentId, storedName: r.storedName, bytesReceived: BigInt(r.bytesReceived) });
     } catch (err) {
       throw this.#fail("PushFile", err, { from });
     } finally {
-      release?.();
+      release();
     }
   }
 
