@@ -3,42 +3,35 @@
 // load that was several times a second, and an fsync here takes 0.2 ms typically but 3-11 ms when the
 // disk is busy, stalling every request. PASSIVE checkpoints never block the main connection.
 
-import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
 import type Database from "better-sqlite3";
 import { SQLITE_CHECKPOINT_INTERVAL_MS } from "../constants.js";
+import { threadBundle } from "./thread-bundle.js";
+import type { WalCheckpointData } from "./wal-checkpoint-thread.js";
 
-const CHECKPOINTER_SOURCE = `
-const { parentPort, workerData } = require("node:worker_threads");
-const Database = require(workerData.driver);
-const db = new Database(workerData.path);
-db.pragma("busy_timeout = 0");
-const checkpoint = () => {
-  try { db.pragma("wal_checkpoint(PASSIVE)"); } catch (error) { parentPort.postMessage({ error: String(error) }); }
-};
-const timer = setInterval(checkpoint, workerData.intervalMs);
-parentPort.on("message", () => {
-  clearInterval(timer);
-  checkpoint();
-  db.close();
-  parentPort.close();
-});
-`;
+const THREAD_MODULE = new URL("./wal-checkpoint-thread.ts", import.meta.url);
 
 /** The worker that checkpoints one database file's WAL, while the main connection `db` does not. */
 export class WalCheckpointer {
   #worker: Worker | undefined;
+  #stopped = false;
+  readonly #started: Promise<void>;
 
-  /** Starts checkpointing the database file at `path`, which `db` has open. */
+  /**
+   * Starts checkpointing the database file at `path`, which `db` has open. Until the thread runs (its
+   * bundle is made on first use), the connection keeps checkpointing by itself, as SQLite does by default.
+   */
   constructor(db: Database.Database, path: string) {
-    const worker = new Worker(CHECKPOINTER_SOURCE, {
-      eval: true,
-      workerData: {
-        driver: createRequire(import.meta.url).resolve("better-sqlite3"),
-        path,
-        intervalMs: SQLITE_CHECKPOINT_INTERVAL_MS,
-      },
-    });
+    this.#started = threadBundle(THREAD_MODULE).then(
+      (file) => this.#spawn(file, db, path),
+      () => undefined,
+    );
+  }
+
+  #spawn(file: URL, db: Database.Database, path: string): void {
+    if (this.#stopped || !db.open) return;
+    const workerData: WalCheckpointData = { path, intervalMs: SQLITE_CHECKPOINT_INTERVAL_MS };
+    const worker = new Worker(file, { workerData });
     worker.unref();
     db.pragma("wal_autocheckpoint = 0");
     // If the worker cannot run, the connection checkpoints by itself again, as SQLite does by default.
@@ -53,6 +46,8 @@ export class WalCheckpointer {
 
   /** Runs a last checkpoint and stops the worker (before the main connection closes). */
   async stop(): Promise<void> {
+    this.#stopped = true;
+    await this.#started;
     const worker = this.#worker;
     this.#worker = undefined;
     if (!worker) return;
