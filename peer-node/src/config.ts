@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseEnv } from "node:util";
-import { PUSH_MIN_BYTES_PER_SECOND } from "./constants.js";
+import { PUSH_MIN_BYTES_PER_SECOND, USERNAME_MAX_CHARS } from "./constants.js";
 import { isPeerName } from "./directory/wire.js";
 
 /** Everything `peer-node serve` needs, validated. */
@@ -79,7 +79,7 @@ export function loadServeConfig(flags: Settings, env: NodeJS.ProcessEnv, cwd: st
   const name = check(() => {
     const v = get("name");
     if (!v) throw new Error("--name (or PEER_NAME) is required: the peer's name, which is also its directory username.");
-    if (!isPeerName(v)) throw new Error(`--name "${v}" must be 1 to 64 characters of A-Z, a-z, 0-9, '.', '_' or '-'.`);
+    if (!isPeerName(v)) throw new Error(`--name "${v}" must be 1 to ${USERNAME_MAX_CHARS} characters of A-Z, a-z, 0-9, '.', '_' or '-'.`);
     return v;
   });
   const password = check(() => {

@@ -45,14 +45,22 @@ export const CORS_MAX_AGE_SECONDS = 7_200;
 export const MAX_RPC_MESSAGE_BYTES = 17 * 1024 * 1024;
 
 // Transfers core: shared folder, PeerService, downloader, pusher (src/store, src/download, src/push, src/pieces, src/rpc/peer-service.ts).
-/** Smallest piece size a manifest may use (the directory's lower bound). */
-export const MIN_PIECE_SIZE_BYTES = 16 * 1024;
-/** Largest piece size a manifest may use; one FetchPieces/PushFile message carries one piece. */
-export const MAX_PIECE_SIZE_BYTES = 16 * 1024 * 1024;
+// Piece sizes, name length, search paging and index batches are the directory's contract: the pserver
+// must agree with what the directory accepts, so they come from there (one message carries one piece).
+export {
+  MIN_PIECE_SIZE_BYTES,
+  MAX_PIECE_SIZE_BYTES,
+  FILE_NAME_MAX_BYTES as MAX_FILE_NAME_BYTES,
+  SEARCH_DEFAULT_LIMIT,
+  SEARCH_MAX_LIMIT,
+  SEARCH_QUERY_MAX_BYTES,
+  PASSWORD_MIN_BYTES,
+  PASSWORD_MAX_BYTES,
+  USERNAME_MAX_CHARS,
+  MAX_FILES_PER_REQUEST as DIRECTORY_INDEX_BATCH_FILES,
+} from "@p2p/directory-api";
 /** A file gets a bigger piece size (doubling) rather than more pieces than this, so manifests stay ~4 MiB at most. */
 export const MAX_PIECES_PER_FILE = 131_072;
-/** Longest file name in UTF-8 bytes (most filesystems' limit). */
-export const MAX_FILE_NAME_BYTES = 255;
 /** At most this many piece indexes in one FetchPieces request. */
 export const FETCH_PIECES_MAX_INDEXES = 64;
 /** At most this many PeerService streams (FetchPieces, PushFile) at once from one remote address. */
@@ -140,8 +148,6 @@ export const DIRECTORY_RETRY_MIN_MS = 500;
 export const DIRECTORY_RETRY_MAX_MS = 10_000;
 /** Heartbeats and retries are spread by up to this fraction of their interval, so peers don't beat in step. */
 export const DIRECTORY_JITTER_FRACTION = 0.1;
-/** The directory accepts at most this many files in one index request. */
-export const DIRECTORY_INDEX_BATCH_FILES = 10_000;
 /** Store changes arriving within this window go to the directory as one delta. */
 export const DIRECTORY_DELTA_DEBOUNCE_MS = 200;
 /** While someone watches events, the directory's peer list is polled this often. */
@@ -160,10 +166,6 @@ export const IMPORTS_TOTAL_MAX = 64;
 export const IMPORT_STALE_MS = 7 * 24 * 60 * 60_000;
 /** Imports and downloads must leave at least this much free space on the shared folder's disk. */
 export const DISK_FREE_RESERVE_BYTES = 64 * 1024 * 1024;
-/** Search page size when the request says 0. */
-export const SEARCH_DEFAULT_LIMIT = 20;
-/** Largest search page. */
-export const SEARCH_MAX_LIMIT = 100;
 /** Looking up a download by exact name reads at most this many search pages. */
 export const SEARCH_BY_NAME_MAX_PAGES = 10;
 /** On close, the directory logout waits at most this long. */

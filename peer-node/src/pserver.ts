@@ -2,7 +2,7 @@ import { pino, type Logger, type LoggerOptions } from "pino";
 import { EventFeed } from "./rpc/events.js";
 import { Importer } from "./import/imports.js";
 import { SessionStore } from "./rpc/sessions.js";
-import { UPLOAD_BURST_MS } from "./constants.js";
+import { UPLOAD_BURST_MS, USERNAME_MAX_CHARS } from "./constants.js";
 import { parseUrls } from "./config.js";
 import { DirectoryLink } from "./directory/directory-link.js";
 import { isPeerAddress, isPeerName } from "./directory/wire.js";
@@ -66,7 +66,7 @@ export async function startPserver(options: PserverOptions): Promise<Pserver> {
   const host = options.host ?? "127.0.0.1";
   const directoryUrls = typeof options.directoryUrl === "string" ? [options.directoryUrl] : [...options.directoryUrl];
   // Fail fast on what would otherwise only show up as a refused login much later.
-  if (!isPeerName(options.name)) throw new RangeError(`startPserver: name "${options.name}" must be 1 to 64 characters of A-Z, a-z, 0-9, '.', '_' or '-'.`);
+  if (!isPeerName(options.name)) throw new RangeError(`startPserver: name "${options.name}" must be 1 to ${USERNAME_MAX_CHARS} characters of A-Z, a-z, 0-9, '.', '_' or '-'.`);
   parseUrls(directoryUrls.join(","), "startPserver: directoryUrl");
   if (options.advertisedAddress !== undefined && !isPeerAddress(options.advertisedAddress)) {
     throw new RangeError(`startPserver: advertisedAddress "${options.advertisedAddress}" must be an http(s) base URL with host and port, no path.`);

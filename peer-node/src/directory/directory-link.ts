@@ -8,6 +8,8 @@ import {
   DIRECTORY_RETRY_MAX_MS,
   DIRECTORY_RETRY_MIN_MS,
   LOGOUT_TIMEOUT_MS,
+  MAX_PIECE_SIZE_BYTES,
+  MIN_PIECE_SIZE_BYTES,
 } from "../constants.js";
 import { isPeerError, notLoggedIn, PeerError } from "../errors.js";
 import type { FileStore, FolderDelta, SharedFile } from "../store/file-store.js";
@@ -506,7 +508,7 @@ function indexEntries(files: readonly SharedFile[], logger: Logger): IndexEntry[
   for (const f of files) {
     if (seen.has(f.contentId)) continue;
     const problem = fileNameProblem(f.name);
-    if (problem || f.pieceSize < 16 * 1024 || f.pieceSize > 16 * 1024 * 1024 || !Number.isSafeInteger(f.size)) {
+    if (problem || f.pieceSize < MIN_PIECE_SIZE_BYTES || f.pieceSize > MAX_PIECE_SIZE_BYTES || !Number.isSafeInteger(f.size)) {
       logger.warn({ name: f.name, problem }, "file not offered to the directory");
       continue;
     }

@@ -8,10 +8,14 @@ import type { Importer } from "../import/imports.js";
 import { isFinalState, localFile, peer, searchResult, transferProgress, watchEvent } from "./messages.js";
 import { bearerToken, type ClientSession, type SessionStore } from "./sessions.js";
 import {
+  PASSWORD_MAX_BYTES,
+  PASSWORD_MIN_BYTES,
   SEARCH_BY_NAME_MAX_PAGES,
+  SEARCH_QUERY_MAX_BYTES,
   SEARCH_DEFAULT_LIMIT,
   SEARCH_MAX_LIMIT,
   PSERVER_VERSION,
+  USERNAME_MAX_CHARS,
 } from "../constants.js";
 import type { DirectoryLink } from "../directory/directory-link.js";
 import { isContentId, isPeerName, type DirectoryFile } from "../directory/wire.js";
@@ -40,9 +44,6 @@ export interface ClientServiceDeps {
   readonly logger: Logger;
 }
 
-const MIN_PASSWORD_BYTES = 8;
-const MAX_PASSWORD_BYTES = 1024;
-const MAX_QUERY_BYTES = 255;
 
 /**
  * ClientService: what a pclient (browser tab, CLI, curl) asks of its own pserver. Every rpc but Login and
@@ -62,10 +63,10 @@ export class ClientServiceImpl implements ServiceImpl<typeof ClientService> {
   async login(req: { username: string; password: string }) {
     return this.#run("Login", async () => {
       const { username, password } = req;
-      if (!isPeerName(username)) throw new PeerError("BAD_REQUEST", "username must be 1 to 64 characters of A-Z, a-z, 0-9, '.', '_' or '-'.");
+      if (!isPeerName(username)) throw new PeerError("BAD_REQUEST", `username must be 1 to ${USERNAME_MAX_CHARS} characters of A-Z, a-z, 0-9, '.', '_' or '-'.`);
       const bytes = Buffer.byteLength(password, "utf8");
-      if (bytes < MIN_PASSWORD_BYTES || bytes > MAX_PASSWORD_BYTES) {
-        throw new PeerError("BAD_REQUEST", `password must be ${MIN_PASSWORD_BYTES} to ${MAX_PASSWORD_BYTES} bytes.`);
+      if (bytes < PASSWORD_MIN_BYTES || bytes > PASSWORD_MAX_BYTES) {
+        throw new PeerError("BAD_REQUEST", `password must be ${PASSWORD_MIN_BYTES} to ${PASSWORD_MAX_BYTES} bytes.`);
       }
       // One pserver is one peer: letting any directory account log in here would let anyone who can
       // register a name at the directory command this pserver and read its folder.
@@ -154,7 +155,7 @@ export class ClientServiceImpl implements ServiceImpl<typeof ClientService> {
         return { results: results.map((f) => searchResult(f, this.#held(f))), nextOffset: 0 };
       }
       const queryBytes = Buffer.byteLength(req.query, "utf8");
-      if (queryBytes > MAX_QUERY_BYTES || req.query.trim() === "") throw new PeerError("BAD_REQUEST", `query must be 1 to ${MAX_QUERY_BYTES} bytes and not blank.`);
+      if (queryBytes > SEARCH_QUERY_MAX_BYTES || req.query.trim() === "") throw new PeerError("BAD_REQUEST", `query must be 1 to ${SEARCH_QUERY_MAX_BYTES} bytes and not blank.`);
       const page = await this.#d.link.search(req.query, limit, req.offset, ctx.signal);
       return { results: page.results.map((f) => searchResult(f, this.#held(f))), nextOffset: page.nextOffset ?? 0 };
     });
@@ -288,7 +289,7 @@ export class ClientServiceImpl implements ServiceImpl<typeof ClientService> {
 
   /** Finds the one content id shared under exactly this name. */
   async #contentIdByName(name: string, signal: AbortSignal): Promise<string> {
-    if (name.length === 0 || Buffer.byteLength(name, "utf8") > MAX_QUERY_BYTES) throw new PeerError("BAD_REQUEST", `name must be 1 to ${MAX_QUERY_BYTES} bytes.`);
+    if (name.length === 0 || Buffer.byteLength(name, "utf8") > SEARCH_QUERY_MAX_BYTES) throw new PeerError("BAD_REQUEST", `name must be 1 to ${SEARCH_QUERY_MAX_BYTES} bytes.`);
     const found = new Set<string>();
     let offset: number | undefined = 0;
     for (let page = 0; page < SEARCH_BY_NAME_MAX_PAGES && offset !== undefined; page++) {

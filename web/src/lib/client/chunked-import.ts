@@ -1,7 +1,6 @@
-import { Code, ConnectError } from "@connectrpc/connect";
 import type { ClientApi } from "./api.js";
-import type { LocalFile } from "./gen.js";
-import { isTransient } from "./errors.js";
+import { ErrorReason, type LocalFile } from "./gen.js";
+import { isTransient, reasonOf } from "./errors.js";
 import { IMPORT_CHUNK_RETRIES, IMPORT_CHUNK_RETRY_BASE_MS, IMPORT_PARALLEL_CHUNKS } from "../constants.js";
 
 /** The chunks of a file of `sizeBytes` cut every `chunkSizeBytes`: how many, and the byte range of one. */
@@ -129,7 +128,7 @@ export async function importChunked(api: ClientApi, source: ImportSource, option
 }
 
 function isMissingChunks(error: unknown): boolean {
-  return error instanceof ConnectError && error.code === Code.FailedPrecondition;
+  return reasonOf(error) === ErrorReason.CHUNKS_MISSING;
 }
 
 /** Waits `ms`, or rejects as soon as the signal aborts. */

@@ -1,4 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
+import { PASSWORD_MIN_BYTES, USERNAME_MAX_CHARS } from "@p2p/directory-api";
 import { ErrorDetailSchema, ErrorReason } from "./gen.js";
 
 /** What the person was doing when an error happened; the same code means different things per action. */
@@ -30,7 +31,7 @@ const SERVER_FAILED = "Something went wrong on this peer's server. Please try ag
 const SOMETHING_WENT_WRONG = "Something went wrong. Please try again.";
 const CANCELLED = "The operation was cancelled.";
 const TOO_SLOW = "That took too long. Please try again.";
-const LOGIN_RULES = "Usernames are 1 to 64 letters, digits, dots, dashes or underscores; passwords at least 8 characters.";
+const LOGIN_RULES = `Usernames are 1 to ${USERNAME_MAX_CHARS} letters, digits, dots, dashes or underscores; passwords at least ${PASSWORD_MIN_BYTES} characters.`;
 
 /**
  * The reason the pserver attached to an error (UNSPECIFIED when there is none). The pserver attaches

@@ -1,7 +1,7 @@
-import { Code, ConnectError } from "@connectrpc/connect";
 import type { ClientApi } from "../client/api.js";
 import { importChunked, type ChunkedImportOptions } from "../client/chunked-import.js";
-import type { LocalFile } from "../client/gen.js";
+import { ErrorReason, type LocalFile } from "../client/gen.js";
+import { reasonOf } from "../client/errors.js";
 import { contentIdOf, type HashCache } from "../hash.js";
 import { describeOnly, type ErrorReporter } from "./report.js";
 import type { TransfersState } from "./transfers.svelte.js";
@@ -152,12 +152,13 @@ export class ImportsState {
         if (importId !== undefined) await api.cancelTransfer({ transferId: importId }).catch(() => undefined);
         return;
       }
-      if (error instanceof ConnectError && error.code === Code.AlreadyExists) {
+      if (reasonOf(error) === ErrorReason.ALREADY_HELD) {
         // The pserver holds this content already (under some name): nothing to send, nothing lost.
         transfers.patch(id, { phase: "completed", bytesDone: file.size, note: "Already in your shared files." });
         return;
       }
-      if (error instanceof ConnectError && error.code === Code.DataLoss) this.#deps.hashCache?.delete(file);
+      // A mismatch means the cached content id was stale (the file changed on disk): hash it afresh next time.
+      if (reasonOf(error) === ErrorReason.HASH_MISMATCH) this.#deps.hashCache?.delete(file);
       const sentence = (this.#deps.reportError ?? describeOnly)(error, "import");
       transfers.patch(id, { phase: "failed", error: sentence });
     } finally {
