@@ -170,3 +170,9 @@ export const DISK_FREE_RESERVE_BYTES = 64 * 1024 * 1024;
 export const SEARCH_BY_NAME_MAX_PAGES = 10;
 /** On close, the directory logout waits at most this long. */
 export const LOGOUT_TIMEOUT_MS = 2_000;
+/**
+ * Longest one step of a pserver's close may take (the directory logout, ending event streams, the port's
+ * grace, closing peer connections...). Each of them has a bound of its own well below this; this one only
+ * keeps a step that hangs in a way nobody foresaw from holding the process open.
+ */
+export const CLOSE_STEP_TIMEOUT_MS = 10_000;

@@ -2,7 +2,7 @@ import { pino, type Logger, type LoggerOptions } from "pino";
 import { EventFeed } from "./rpc/events.js";
 import { Importer } from "./import/imports.js";
 import { SessionStore } from "./rpc/sessions.js";
-import { UPLOAD_BURST_MS, USERNAME_MAX_CHARS } from "./constants.js";
+import { CLOSE_STEP_TIMEOUT_MS, UPLOAD_BURST_MS, USERNAME_MAX_CHARS } from "./constants.js";
 import { parseUrls } from "./config.js";
 import { DirectoryLink } from "./directory/directory-link.js";
 import { isPeerAddress, isPeerName } from "./directory/wire.js";
@@ -71,20 +71,15 @@ export async function startPserver(options: PserverOptions): Promise<Pserver> {
   if (options.advertisedAddress !== undefined && !isPeerAddress(options.advertisedAddress)) {
     throw new RangeError(`startPserver: advertisedAddress "${options.advertisedAddress}" must be an http(s) base URL with host and port, no path.`);
   }
-  const cleanup: Array<() => Promise<void> | void> = [];
+  // Each step names what it closes, so a step that fails or overruns says which in the log.
+  const cleanup: Array<readonly [name: string, close: () => Promise<void> | void]> = [];
   const closeAll = async () => {
-    for (const step of cleanup.reverse()) {
-      try {
-        await step();
-      } catch (err) {
-        logger.warn({ err }, "error while closing");
-      }
-    }
+    for (const [name, close] of cleanup.reverse()) await closeStep(name, close, logger);
   };
 
   try {
     const store = await SharedFolder.open({ folder: options.sharedDir, dataDir: options.dataDir, logger });
-    cleanup.push(() => store.close());
+    cleanup.push(["shared folder", () => store.close()]);
     // Closing runs these steps in reverse: log out, end event streams, stop the port, then the rest.
 
     // The advertised address depends on the bound port, so the listener starts first and gets its
@@ -97,7 +92,7 @@ export async function startPserver(options: PserverOptions): Promise<Pserver> {
     let serverClosed: Promise<void> | undefined;
     const closeServer = () => (serverClosed ??= server.close());
     // Also here, so a failure further down the start still frees the port.
-    cleanup.push(closeServer);
+    cleanup.push(["port", closeServer]);
 
     const address = options.advertisedAddress ?? defaultAddress(host, server.port, logger);
     const link = new DirectoryLink({
@@ -111,22 +106,22 @@ export async function startPserver(options: PserverOptions): Promise<Pserver> {
     const registry = new TransferRegistry();
     const sessions = new SessionStore();
     const peers = new PeerClients({ logger });
-    cleanup.push(() => peers.close());
+    cleanup.push(["peer connections", () => peers.close()]);
     const selfName = () => link.peerName;
     const downloader = new PieceDownloader({ store, registry, findHolders: link.findHolders, peers, logger, selfName });
     // One upload cap for all this pserver sends: pieces it serves and files it pushes.
     const uploadLimiter = options.uploadBytesPerSecond ? new RateLimiter(options.uploadBytesPerSecond, UPLOAD_BURST_MS) : undefined;
     const pusher = new FilePusher({ store, registry, peers, logger, selfName, uploadLimiter });
-    cleanup.push(() => downloader.close());
+    cleanup.push(["downloads", () => downloader.close()]);
     const importer = await Importer.open({ store, registry, validateName: validateFileName, logger });
-    cleanup.push(() => importer.close());
+    cleanup.push(["imports", () => importer.close()]);
     sessions.onEnd = (sessionId) => importer.sessionEnded(sessionId);
     const events = new EventFeed({ store, registry, link, logger, peerPollMs: options.peerPollMs });
     // The port closes after event streams end (they would hold it open for the whole grace period) and
     // after the logout, so other peers stop being sent here before it stops answering.
-    cleanup.push(closeServer);
-    cleanup.push(() => events.close());
-    cleanup.push(() => link.close());
+    cleanup.push(["port", closeServer]);
+    cleanup.push(["event streams", () => events.close()]);
+    cleanup.push(["directory link", () => link.close()]);
 
     const peerService = new PeerServiceImpl({
       store,
@@ -153,6 +148,27 @@ export async function startPserver(options: PserverOptions): Promise<Pserver> {
   } catch (err) {
     await closeAll();
     throw err;
+  }
+}
+
+/**
+ * Runs one close step, bounded by CLOSE_STEP_TIMEOUT_MS: a step that hangs (a peer that never answers
+ * a stream's end, a disk that stalls) is logged and left behind, so Ctrl+C always ends the pserver and
+ * the steps after it (the port, the shared folder) still run.
+ */
+async function closeStep(name: string, close: () => Promise<void> | void, logger: Logger): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const overran = new Promise<"overran">((resolve) => {
+    timer = setTimeout(() => resolve("overran"), CLOSE_STEP_TIMEOUT_MS);
+    timer.unref();
+  });
+  try {
+    const outcome = await Promise.race([Promise.resolve().then(close), overran]);
+    if (outcome === "overran") logger.warn({ step: name, timeoutMs: CLOSE_STEP_TIMEOUT_MS }, "a close step overran; going on without it");
+  } catch (err) {
+    logger.warn({ err, step: name }, "error while closing");
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -205,11 +205,6 @@ interface CloseState {
 }
 
 /**
- * Graceful close: no new connections; HTTP/2 sessions get a GOAWAY and finish their open streams;
- * idle HTTP/1.1 sockets and sockets that never sent a byte end at once, busy ones after their response.
- * Whatever is still open after CLOSE_GRACE_MS is cut.
- */
-/**
  * Node enforces headersTimeout only on servers that listen() themselves (its connection checker starts
  * on 'listening'); ours are fed sockets by the front, so a client that sends half its headers would
  * hold a socket forever. Cut a socket whose first request has not arrived in time.
@@ -224,6 +219,11 @@ function cutIfNoRequest(socket: net.Socket, state: CloseState, headersMs: number
   socket.once("close", () => clearTimeout(timer));
 }
 
+/**
+ * Graceful close: no new connections; HTTP/2 sessions get a GOAWAY and finish their open streams;
+ * idle HTTP/1.1 sockets and sockets that never sent a byte end at once, busy ones after their response.
+ * Whatever is still open after CLOSE_GRACE_MS is cut.
+ */
 async function closeAll(front: net.Server, state: CloseState, sockets: Set<net.Socket>): Promise<void> {
   state.closing = true;
   const closed = new Promise<void>((resolve) => front.close(() => resolve()));
