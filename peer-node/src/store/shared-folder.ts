@@ -10,6 +10,7 @@ import { link, lstat, mkdir, readdir, rename, rm, statfs, unlink } from "node:fs
 import { join } from "node:path";
 import type { Logger } from "pino";
 import {
+  FILE_EXPORT_READ_BYTES,
   FOLDER_RESCAN_INTERVAL_MS,
   FOLDER_SETTLE_MS,
   MANIFEST_CACHE_ENTRIES,
@@ -197,7 +198,7 @@ export class SharedFolder extends EventEmitter implements FileStore {
     if (!(Number.isSafeInteger(start) && Number.isSafeInteger(endInclusive) && start >= 0 && endInclusive < entry.size && start <= endInclusive + 1)) {
       throw new PeerError("BAD_RANGE", `The byte range ${start}-${endInclusive} is outside the file (${entry.size} bytes).`);
     }
-    return createReadStream(join(this.folder, entry.name), { start, end: endInclusive });
+    return createReadStream(join(this.folder, entry.name), { start, end: endInclusive, highWaterMark: FILE_EXPORT_READ_BYTES });
   }
 
   /** Deletes every copy of a content from the folder. */
