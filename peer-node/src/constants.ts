@@ -174,3 +174,7 @@ export const SEARCH_MAX_LIMIT = 100;
 export const SEARCH_BY_NAME_MAX_PAGES = 10;
 /** On close, the directory logout waits at most this long. */
 export const LOGOUT_TIMEOUT_MS = 2_000;
+/** Width of the CLI's progress bar on a terminal. */
+export const CLI_BAR_WIDTH_CHARS = 30;
+/** Off a terminal, the CLI prints a progress line at most this often (each change of state gets its own). */
+export const CLI_PROGRESS_LINE_INTERVAL_MS = 1_000;
