@@ -48,7 +48,7 @@ function connectionProblem(err: ConnectError, url: string): string {
     case "EHOSTDOWN":
       return `Nothing answers at ${url} (${code}): check the address given with --url or PEER_URL, and that the pserver's machine is up.`;
     default:
-      return `The connection to ${url} broke before the pserver answered (${err.rawMessage}): is the pserver still running? Then run the command again.`;
+      return `The connection to ${url} broke (${err.rawMessage}): is the pserver still running? Then run the command again (peer-node transfers lists what it is doing).`;
   }
 }
 
