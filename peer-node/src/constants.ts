@@ -159,9 +159,9 @@ export const IMPORTS_TOTAL_MAX = 64;
 /** An unfinished import untouched for this long is discarded at the next start. */
 export const IMPORT_STALE_MS = 7 * 24 * 60 * 60_000;
 /**
- * Bytes per read when a held file streams to a browser or curl (`GET /files`). fs.createReadStream's
- * 64 KiB default cost twice the CPU per GiB of 1 MiB reads (a read, a chunk and a socket write each time)
- * and held a 1 GiB save from curl to ~0.5x a bare node:http server (files-export bench).
+ * Bytes per read and per socket write when a held file goes to a browser or curl (`GET /files`, rounded to
+ * whole pieces; each of its two buffers is this big). 64 KiB reads (fs.createReadStream's default) cost
+ * twice the CPU per GiB of 1 MiB ones, a read, a chunk and a socket write each time (files-export bench).
  */
 export const FILE_EXPORT_READ_BYTES = 1024 * 1024;
 /** Imports and downloads must leave at least this much free space on the shared folder's disk. */
