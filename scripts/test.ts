@@ -7,7 +7,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const packages = ["directory-api", "server", "peer-node", "web", "chaos"];
+const packages = ["directory-api", "units", "server", "peer-node", "web", "chaos"];
 const only = process.argv.slice(2);
 
 interface VitestJson {

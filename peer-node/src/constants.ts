@@ -164,6 +164,12 @@ export const IMPORTS_PER_SESSION_MAX = 8;
 export const IMPORTS_TOTAL_MAX = 64;
 /** An unfinished import untouched for this long is discarded at the next start. */
 export const IMPORT_STALE_MS = 7 * 24 * 60 * 60_000;
+/**
+ * Bytes per read and per socket write when a held file goes to a browser or curl (`GET /files`, rounded to
+ * whole pieces; each of its two buffers is this big). 64 KiB reads (fs.createReadStream's default) cost
+ * twice the CPU per GiB of 1 MiB ones, a read, a chunk and a socket write each time (files-export bench).
+ */
+export const FILE_EXPORT_READ_BYTES = 1024 * 1024;
 /** Imports and downloads must leave at least this much free space on the shared folder's disk. */
 export const DISK_FREE_RESERVE_BYTES = 64 * 1024 * 1024;
 /** Looking up a download by exact name reads at most this many search pages. */
@@ -176,3 +182,7 @@ export const LOGOUT_TIMEOUT_MS = 2_000;
  * keeps a step that hangs in a way nobody foresaw from holding the process open.
  */
 export const CLOSE_STEP_TIMEOUT_MS = 10_000;
+/** Width of the CLI's progress bar on a terminal. */
+export const CLI_BAR_WIDTH_CHARS = 30;
+/** Off a terminal, the CLI prints a progress line at most this often (each change of state gets its own). */
+export const CLI_PROGRESS_LINE_INTERVAL_MS = 1_000;

@@ -309,6 +309,48 @@ describe("ClientService rules", () => {
     await dave.close();
   });
 
+  it("names a download started by content id from its manifest on: in Download, WatchEvents and ListTransfers", async () => {
+    // frank serves at 1 MiB/s, so the 2 MiB download is still running while ListTransfers is asked.
+    await mkdir(path.join(cluster.root, "frank", "shared"), { recursive: true });
+    const song = await writeRandomFile(path.join(cluster.root, "frank", "shared", "named by the manifest.ogg"), 2 * 1024 * 1024);
+    const frank = await cluster.startPeer("frank", { password: TEST_PASSWORD, uploadBytesPerSecond: 1024 * 1024 });
+    await waitFor(async () => (await fetch(`${cluster.directory.url}/api/v1/files/${song.contentId}`)).ok, "frank's file in the directory");
+    const c = await session(carol);
+    const watched: Array<{ state: TransferState; name: string; bytesTotal: bigint }> = [];
+    const watching = new AbortController();
+    const watch = (async () => {
+      for await (const { event } of c.watchEvents({}, { signal: watching.signal })) {
+        if (event.case === "transfer" && event.value.contentId === song.contentId) watched.push(event.value);
+        if (event.case === "transfer" && event.value.contentId === song.contentId && event.value.state === TransferState.COMPLETED) return;
+      }
+    })().catch(() => undefined);
+
+    const streamed: Array<{ state: TransferState; name: string; bytesTotal: bigint }> = [];
+    let listedWhileRunning: string | undefined;
+    for await (const { progress } of c.download({ contentId: song.contentId })) {
+      if (!progress) continue;
+      streamed.push(progress);
+      if (progress.state === TransferState.RUNNING && listedWhileRunning === undefined) {
+        listedWhileRunning = (await c.listTransfers({})).transfers.find((t) => t.transferId === progress.transferId)?.name;
+      }
+    }
+    const timeout = setTimeout(() => watching.abort(), 15_000);
+    await watch;
+    clearTimeout(timeout);
+    watching.abort();
+    await frank.close();
+
+    expect(streamed.at(-1)?.state).toBe(TransferState.COMPLETED);
+    expect(listedWhileRunning).toBe("named by the manifest.ogg");
+    // Before the manifest there is no name to give; from it on (its size comes with it), every message has it.
+    for (const seen of [streamed, watched]) {
+      const afterManifest = seen.filter((p) => p.bytesTotal > 0n || p.state >= TransferState.RUNNING);
+      expect(afterManifest.length).toBeGreaterThan(0);
+      expect(new Set(afterManifest.map((p) => p.name))).toEqual(new Set(["named by the manifest.ogg"]));
+      expect(seen.filter((p) => p.name === "").every((p) => p.state === TransferState.QUEUED && p.bytesTotal === 0n)).toBe(true);
+    }
+  });
+
   it("uploads (pushes) a held file to a named peer, bytes identical", async () => {
     const a = await session(alice);
     const bytes = randomBytes(1_500_000);

@@ -61,12 +61,17 @@ export class CommandContext {
     this.client = createClient(ClientService, createConnectTransport({ baseUrl: this.url, httpVersion: "1.1", interceptors: [auth] }));
   }
 
-  /** Picks up the saved session of this pserver; without one, `required` makes it a hint to log in. */
+  /**
+   * Picks up the saved session of this pserver. Without one, `required` makes it a hint to log in, once
+   * the pserver has answered: when nothing answers at the URL, that is what the person must hear, not
+   * "log in" (the GetStatus call's error says it).
+   */
   async loadSession(required = true): Promise<void> {
     const sessions = await readSessions(this.tokenFile);
     this.#token = sessions[this.url]?.token;
     if (!this.#token && required) {
-      throw new PeerError("SESSION_EXPIRED", `No session for ${this.url}: run peer-node login --url ${this.url} first.`);
+      await this.client.getStatus({});
+      throw new PeerError("SESSION_EXPIRED", `You are not logged in to ${this.url}: run peer-node login --url ${this.url} first.`);
     }
   }
 

@@ -1,9 +1,11 @@
 // The commands about files and transfers: what is shared here and on the network, and moving files
 // (download, upload) with their progress followed until they end.
+import { formatBytes } from "@p2p/units";
 import { ConfigError } from "../config.js";
 import { TransferKind, TransferState, type TransferProgress } from "../gen.js";
 import type { CommandContext } from "./context.js";
-import { bar, fileRow, formatBytes, KIND, peerRow, progressLine, STATE, transferRow } from "./format.js";
+import { fileRow, KIND, peerRow, STATE, transferRow } from "./format.js";
+import { ProgressPrinter } from "./progress.js";
 
 /** `ls`: the files in the pserver's shared folder. */
 export async function ls(ctx: CommandContext): Promise<number> {
@@ -71,13 +73,10 @@ export async function cancel(ctx: CommandContext, transferId: string | undefined
   return 0;
 }
 
-/** Shows a transfer's progress until it ends: a bar on a terminal, plain lines otherwise. */
+/** Shows a transfer's progress until it ends (progress.ts), then how it ended. */
 async function follow(ctx: CommandContext, stream: AsyncIterable<{ progress?: TransferProgress }>): Promise<number> {
-  const out = ctx.io.stderr;
-  const tty = out.isTTY === true;
+  const printer = new ProgressPrinter(ctx.io.stderr, ctx.io.stderr.isTTY === true);
   let last: TransferProgress | undefined;
-  let lastLineMs = 0;
-  let lastState: TransferState | undefined;
   for await (const { progress } of stream) {
     if (!progress) continue;
     last = progress;
@@ -85,15 +84,9 @@ async function follow(ctx: CommandContext, stream: AsyncIterable<{ progress?: Tr
       ctx.io.stdout.write(`Started ${KIND[progress.kind]} ${progress.transferId}; it goes on in the pserver.\n`);
       return 0;
     }
-    if (tty) {
-      out.write(`\r${bar(progress, 30)}\x1b[K`);
-    } else if (progress.state !== lastState || Date.now() - lastLineMs >= 1000) {
-      out.write(`${progressLine(progress)}\n`);
-      lastLineMs = Date.now();
-    }
-    lastState = progress.state;
+    printer.show(progress, Date.now());
   }
-  if (tty) out.write("\n");
+  printer.end();
   if (!last) throw new Error("The pserver ended the stream without any progress.");
   const who = last.kind === TransferKind.UPLOAD && last.targetPeer ? ` to ${last.targetPeer}` : "";
   if (last.state === TransferState.COMPLETED) {

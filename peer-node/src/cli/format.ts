@@ -1,18 +1,8 @@
-// How the CLI shows things to a person: sizes, transfer kinds and states, the progress bar and the
-// lines of its listings.
+// How the CLI shows things to a person: transfer kinds and states, the progress bar and the lines of
+// its listings. Sizes, speeds and time left come from @p2p/units, as in the tab: decimal SI units
+// (1 MB = 1000 kB), and a speed that is smoothed and hidden for a transfer's first seconds.
+import { formatBytes, formatDuration, formatRate, type SpeedReading } from "@p2p/units";
 import { TransferKind, TransferState, type TransferProgress } from "../gen.js";
-
-/** Bytes for a person: 1.5 MiB. */
-export function formatBytes(n: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return i === 0 ? `${v} B` : `${v.toFixed(1)} ${units[i]}`;
-}
 
 /** A transfer kind in one word. */
 export const KIND: Record<TransferKind, string> = {
@@ -40,19 +30,32 @@ export function percent(t: TransferProgress): string {
   return `${Math.floor((Number(t.bytesDone) * 100) / total)}%`;
 }
 
-/** A progress bar `width` characters wide, with the figures and sources after it (one terminal line). */
-export function bar(t: TransferProgress, width: number): string {
+/** "2.10 MB of 4.19 MB" ("2.10 MB" while the total is not known yet). */
+function amount(t: TransferProgress): string {
   const total = Number(t.bytesTotal);
-  const filled = total > 0 ? Math.min(width, Math.round((Number(t.bytesDone) * width) / total)) : 0;
-  const eta = t.etaSeconds > 0 ? ` ETA ${Math.ceil(t.etaSeconds)}s` : "";
-  const rate = t.rateBytesPerSecond > 0 ? ` ${formatBytes(t.rateBytesPerSecond)}/s` : "";
-  const from = t.sources.length > 0 ? ` [${t.sources.join(",")}]` : "";
-  return `[${"#".repeat(filled)}${"-".repeat(width - filled)}] ${percent(t).padStart(4)} ${formatBytes(Number(t.bytesDone))}/${formatBytes(total)}${rate}${eta} ${STATE[t.state]}${from}`;
+  return total > 0 ? `${formatBytes(t.bytesDone)} of ${formatBytes(total)}` : formatBytes(t.bytesDone);
 }
 
-/** A progress line where there is no terminal (a pipe, a log): state, percentage, bytes. */
-export function progressLine(t: TransferProgress): string {
-  return `${STATE[t.state]} ${percent(t)} ${formatBytes(Number(t.bytesDone))}/${formatBytes(Number(t.bytesTotal))}`;
+/** "1.05 MB/s, 2 s left" from a smoothed reading; nothing while there is none (the first seconds). */
+function pace(speed: SpeedReading | undefined): string {
+  if (speed === undefined || speed.bytesPerSecond <= 0) return "";
+  return `, ${formatRate(speed.bytesPerSecond)}${speed.secondsLeft !== undefined ? `, ${formatDuration(speed.secondsLeft)} left` : ""}`;
+}
+
+/**
+ * A progress bar `width` characters wide with the figures, the smoothed speed (when there is one yet) and
+ * the sources after it: one terminal line.
+ */
+export function bar(t: TransferProgress, width: number, speed?: SpeedReading): string {
+  const total = Number(t.bytesTotal);
+  const filled = total > 0 ? Math.min(width, Math.round((Number(t.bytesDone) * width) / total)) : 0;
+  const from = t.sources.length > 0 ? `, from ${t.sources.join(", ")}` : "";
+  return `[${"#".repeat(filled)}${"-".repeat(width - filled)}] ${percent(t).padStart(4)} ${amount(t)}${pace(speed)} (${STATE[t.state]}${from})`;
+}
+
+/** A progress line where there is no terminal (a pipe, a log): state, percentage, bytes, smoothed speed. */
+export function progressLine(t: TransferProgress, speed?: SpeedReading): string {
+  return `${STATE[t.state]} ${percent(t)} ${amount(t)}${pace(speed)}`;
 }
 
 /** A row of a file listing: content id, size, name. */

@@ -5,11 +5,9 @@
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { Code, ConnectError } from "@connectrpc/connect";
 import { ConfigError } from "../config.js";
-import { PeerError } from "../errors.js";
-import { connectCodeOf, reasonOf } from "../rpc/error-mapping.js";
 import { CommandContext, type CliIo } from "./context.js";
+import { describeCliError } from "./errors.js";
 import { cancel, download, ls, peers, search, transfers, upload } from "./file-commands.js";
 import { serve } from "./serve.js";
 import { login, logout, status } from "./session-commands.js";
@@ -33,6 +31,7 @@ const ONE_SHOT_OPTIONS = {
 /** Runs the CLI with these arguments; resolves with the process exit code. */
 export async function main(argv: string[], io: CliIo): Promise<number> {
   const [command, ...rest] = argv;
+  let ctx: CommandContext | undefined;
   try {
     if (!command || command === "help" || command === "--help" || command === "-h") {
       io.stdout.write(USAGE);
@@ -44,7 +43,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       io.stdout.write(USAGE);
       return 0;
     }
-    const ctx = new CommandContext(values, io);
+    ctx = new CommandContext(values, io);
     switch (command) {
       case "login":
         return await login(ctx);
@@ -71,28 +70,18 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         return 2;
     }
   } catch (err) {
-    return report(err, io);
+    return report(err, io, ctx && { command: command!, url: ctx.url });
   }
 }
 
 /** Prints an error for a person and picks the exit code (2 for usage and configuration). */
-function report(err: unknown, io: CliIo): number {
+function report(err: unknown, io: CliIo, scene: { command: string; url: string } | undefined): number {
   if (err instanceof ConfigError || (err instanceof TypeError && (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS"))) {
     io.stderr.write(`${err.message}\n(peer-node --help lists the commands and options)\n`);
     return 2;
   }
-  if (err instanceof PeerError) {
-    // Found here, before any call: named by its code as a pserver's answer would be.
-    io.stderr.write(`${Code[connectCodeOf(err.code)]}: ${err.message}\n`);
-    return 1;
-  }
-  if (err instanceof ConnectError) {
-    // Every answer of a pserver carries a reason: an Unavailable or Unknown without one comes from the
-    // client's own transport (refused, reset, no route) or a proxy, so the pserver was not reached.
-    const reason = reasonOf(err);
-    const unreachable = reason === undefined && (err.code === Code.Unavailable || err.code === Code.Unknown);
-    const hint = reason === "SESSION_EXPIRED" ? " (run peer-node login)" : "";
-    io.stderr.write(unreachable ? `Cannot reach the pserver: ${err.rawMessage}\n` : `${Code[err.code]}: ${err.rawMessage}${hint}\n`);
+  if (scene) {
+    io.stderr.write(`${describeCliError(err, scene)}\n`);
     return 1;
   }
   const code = (err as NodeJS.ErrnoException | undefined)?.code;

@@ -1,5 +1,4 @@
 import type { EventEmitter } from "node:events";
-import type { Readable } from "node:stream";
 import type { PartialFolder } from "./partial-folder.js";
 
 /** A file held in the shared folder, described by content. */
@@ -56,8 +55,6 @@ export interface FileStore extends EventEmitter {
    * result is then a view of it), else into a new buffer.
    */
   readPiece(contentId: string, pieceIndex: number, into?: Uint8Array): Promise<Uint8Array>;
-  /** A stream of bytes [start, endInclusive] of a held file (for GET /files). */
-  createReadStream(contentId: string, start: number, endInclusive: number): Readable;
   /** Deletes a held file from the folder. */
   remove(contentId: string): Promise<void>;
   /** Moves a verified file of the partial folder into the folder atomically and indexes it. */

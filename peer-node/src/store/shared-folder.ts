@@ -5,7 +5,7 @@
 // includes our own partial folder) and names another peer could not store are skipped, with a log line.
 // Files come in through the partial folder (partial-folder.ts) and adopt().
 import { EventEmitter } from "node:events";
-import { createReadStream, watch, type FSWatcher, type ReadStream, type Stats } from "node:fs";
+import { watch, type FSWatcher, type Stats } from "node:fs";
 import { link, lstat, mkdir, readdir, rename, rm, statfs, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
@@ -188,16 +188,6 @@ export class SharedFolder extends EventEmitter implements FileStore {
       this.#scheduleReconcile(0);
       throw new PeerError("FILE_CHANGED", "The file changed on disk since it was indexed; it is being reindexed.");
     }
-  }
-
-  /** A stream of bytes [start, endInclusive] of a held file. */
-  createReadStream(contentId: string, start: number, endInclusive: number): ReadStream {
-    const entry = this.#byContent.get(contentId);
-    if (!entry) throw notHeld();
-    if (!(Number.isSafeInteger(start) && Number.isSafeInteger(endInclusive) && start >= 0 && endInclusive < entry.size && start <= endInclusive + 1)) {
-      throw new PeerError("BAD_RANGE", `The byte range ${start}-${endInclusive} is outside the file (${entry.size} bytes).`);
-    }
-    return createReadStream(join(this.folder, entry.name), { start, end: endInclusive });
   }
 
   /** Deletes every copy of a content from the folder. */

@@ -1,13 +1,4 @@
-// Numbers in sentences for people (transfer errors, refusals).
+// Numbers in sentences for people (transfer errors, refusals): the tab and the CLI show these sentences
+// as they are, so they use the same units as the rest of what those show (decimal SI, @p2p/units).
 
-/** "1.5 GB"-style size (decimal units, like file managers show). */
-export function formatBytes(n: number): string {
-  const units = ["bytes", "KB", "MB", "GB", "TB", "PB"];
-  let v = n;
-  let u = 0;
-  while (v >= 1000 && u < units.length - 1) {
-    v /= 1000;
-    u++;
-  }
-  return u === 0 ? `${n} bytes` : `${v.toFixed(1)} ${units[u]}`;
-}
+export { formatBytes } from "@p2p/units";

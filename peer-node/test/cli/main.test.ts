@@ -2,6 +2,7 @@
 // with captured output (the same code bin/peer-node.js runs), plus one real `serve` child process.
 import { spawn } from "node:child_process";
 import { mkdir, readFile, stat } from "node:fs/promises";
+import net from "node:net";
 import path from "node:path";
 import { PassThrough } from "node:stream";
 import { fileURLToPath } from "node:url";
@@ -52,9 +53,11 @@ describe("peer-node one-shot commands", () => {
   });
 
   it("login saves a session (owner-only file) that the next commands use", async () => {
+    // A wrong password is said as such, with no hint to run login (that is what was just run).
     const bad = await run("login", "--url", bob.url, "--password", "wrong-password");
     expect(bad.code).toBe(1);
-    expect(bad.err).toMatch(/Unauthenticated/);
+    expect(bad.err).toMatch(/^The password was refused \(wrong password for user "bob"\)\. Try again/);
+    expect(bad.err).not.toMatch(/peer-node login/);
     const res = await run("login", "--url", bob.url, "--password", TEST_PASSWORD);
     expect(res.code).toBe(0);
     expect(res.out).toMatch(/Logged in to .* as bob/);
@@ -71,10 +74,43 @@ describe("peer-node one-shot commands", () => {
     const download = await run("download", doc.contentId, "--url", bob.url);
     expect(download.code).toBe(0);
     expect(download.err).toMatch(/completed 100%/);
-    expect(download.out).toMatch(/Done: cli-manual.txt/);
+    expect(download.out).toMatch(/Done: cli-manual.txt \(120 kB\)/);
     expect((await readFile(path.join(bob.sharedDir, "cli-manual.txt"))).equals(doc.bytes)).toBe(true);
     const ls = await run("ls", "--url", bob.url);
     expect(ls.out).toContain("cli-manual.txt");
+  });
+
+  it("says when nothing answers at the URL, with how to start a pserver there, instead of asking to log in", async () => {
+    // A port that was free a moment ago: nothing listens there.
+    const probe = net.createServer();
+    await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+    const port = (probe.address() as net.AddressInfo).port;
+    await new Promise((resolve) => probe.close(resolve));
+    const url = `http://127.0.0.1:${port}`;
+    for (const argv of [["ls"], ["login", "--password", TEST_PASSWORD], ["download", doc.contentId]]) {
+      const res = await run(...argv, "--url", url);
+      expect(res.code).toBe(1);
+      expect(res.err).toContain(`Nothing answers at ${url}: is the pserver running? Start it with "peer-node serve --port ${port}"`);
+      expect(res.err).not.toMatch(/log ?in/i);
+    }
+  });
+
+  it("says when the URL is not a pserver's (the directory's, say)", async () => {
+    const res = await run("status", "--url", cluster.directory.url);
+    expect(res.code).toBe(1);
+    expect(res.err).toMatch(/answered, but not as a pserver .*give a pserver's address with --url/);
+  });
+
+  it("says a session has ended, and only then to log in again", async () => {
+    expect((await run("login", "--url", bob.url, "--password", TEST_PASSWORD)).code).toBe(0);
+    // The pserver keeps sessions in memory: restarted on the same port, it knows the saved one no more.
+    await bob.close();
+    bob = await cluster.startPeer("bob", { password: TEST_PASSWORD, port: bob.port });
+    const res = await run("transfers", "--url", bob.url);
+    expect(res.code).toBe(1);
+    expect(res.err).toBe(`Your session with ${bob.url} has ended (the pserver restarted, the session was idle for long, or it was logged out): run peer-node login --url ${bob.url} to log in again.\n`);
+    expect((await run("login", "--url", bob.url, "--password", TEST_PASSWORD)).code).toBe(0);
+    expect((await run("transfers", "--url", bob.url)).code).toBe(0);
   });
 
   it("exits 2 with the usage for an unknown command or flag", async () => {

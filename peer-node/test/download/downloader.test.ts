@@ -303,7 +303,7 @@ describe("PieceDownloader", () => {
     const full = await downloader(refs(peers), FAST, (s) => wrapStore(s, { freeBytes: async () => 1000 }) as SharedFolder);
     const end2 = await full.d.download(source.contentId).done;
     expect(end2.state).toBe("failed");
-    expect(end2.error).toMatch(/^Not enough disk space: the file needs 1\.0 MB more/);
+    expect(end2.error).toMatch(/^Not enough disk space: the file needs 1\.05 MB more/);
     expect(await readdir(full.store.partialDir.path)).toEqual([]);
 
     const bad = await none.d.download("not-a-content-id").done;

@@ -71,9 +71,6 @@ describe("SharedFolder scan", () => {
     expect(empty.pieceHashes).toHaveLength(0);
     expect(pieceCount(0, PIECE)).toBe(0);
 
-    const chunks: Buffer[] = [];
-    for await (const c of store.createReadStream(a.contentId, 100, 199)) chunks.push(c as Buffer);
-    expect(Buffer.concat(chunks).equals(a.bytes.subarray(100, 200))).toBe(true);
     expect(await store.freeBytes()).toBeGreaterThan(0);
   });
 

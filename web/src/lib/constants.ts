@@ -24,10 +24,6 @@ export const EVENTS_RECONNECT_MAX_MS = 8_000;
 
 /** Period of the clock that refreshes "3 s ago" labels. */
 export const CLOCK_TICK_MS = 1_000;
-/** Time constant of the moving average of a transfer's speed (older rates fade as e^(-age/this)). */
-export const SPEED_SMOOTHING_MS = 2_500;
-/** A transfer's speed and time left are hidden this long after its first progress (they read wrong then). */
-export const SPEED_WARMUP_MS = 3_000;
 /** A heartbeat older than this is shown as late. */
 export const HEARTBEAT_LATE_MS = 30_000;
 

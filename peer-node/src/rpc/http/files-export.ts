@@ -1,4 +1,3 @@
-import { pipeline } from "node:stream/promises";
 import type { Logger } from "pino";
 import type { SessionStore } from "../sessions.js";
 import { bearerToken } from "../sessions.js";
@@ -6,6 +5,7 @@ import { isContentId } from "../../directory/wire.js";
 import type { FileStore } from "../../store/file-store.js";
 import { PeerError, notHeld } from "../../errors.js";
 import { abort, contentTypeFor, sendError, sendPeerError, type AnyRequest, type AnyResponse } from "./respond.js";
+import { sendFileRange } from "./send-file.js";
 
 /** A byte range to send, both ends inclusive. */
 export interface ByteRange {
@@ -109,7 +109,7 @@ export function makeFilesExport(deps: { store: FileStore; sessions: SessionStore
       return;
     }
     try {
-      await pipeline(deps.store.createReadStream(contentId, start, end), res);
+      await sendFileRange(deps.store, file, start, end, res);
     } catch (err) {
       // Usually the browser went away mid-download; a vanished file is the other case.
       log.debug({ contentId, err: err instanceof Error ? err.message : String(err) }, "file export ended early");

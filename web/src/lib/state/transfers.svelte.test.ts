@@ -20,6 +20,7 @@ import { AppState } from "./app.svelte.js";
 import { EventFeed } from "./event-feed.svelte.js";
 import { TransfersState } from "./transfers.svelte.js";
 
+const MB = 1_000_000;
 const event = (value: WatchEventsResponse["event"]): WatchEventsResponse => create(WatchEventsResponseSchema, { event: value });
 
 async function loggedInApp() {
@@ -156,5 +157,26 @@ describe("EventFeed", () => {
     expect(tokens.token).toBeUndefined();
     expect(app.feed.status).toBe("stopped");
     app.destroy();
+  });
+});
+
+describe("the transfer list's speed", () => {
+  it("is hidden for the first seconds of a download and smoothed after", () => {
+    let now = 10_000;
+    const transfers = new TransfersState({ api: createClientApi(new FakePserver().transport()), now: () => now });
+    transfers.applyProgress(progress({ id: "d", done: 0, total: 50 * MB }));
+    now += 500;
+    transfers.applyProgress(progress({ id: "d", done: 10 * MB, total: 50 * MB }));
+    expect(transfers.get("d")).toMatchObject({ rateBytesPerSecond: 0, etaSeconds: 0 });
+    for (let done = 12 * MB; done <= 24 * MB; done += 2 * MB) {
+      now += 1_000;
+      transfers.applyProgress(progress({ id: "d", done, total: 50 * MB }));
+    }
+    const view = transfers.get("d");
+    expect(view?.rateBytesPerSecond).toBeGreaterThan(2 * MB);
+    expect(view?.rateBytesPerSecond).toBeLessThan(4 * MB);
+    expect(view?.etaSeconds).toBeGreaterThan(5);
+    transfers.applyProgress(progress({ id: "d", state: TransferState.COMPLETED, done: 50 * MB, total: 50 * MB }));
+    expect(transfers.get("d")).toMatchObject({ rateBytesPerSecond: 0, etaSeconds: 0 });
   });
 });

@@ -1,3 +1,4 @@
+import { SpeedSmoother } from "@p2p/units";
 import type { ClientApi } from "../client/api.js";
 import { isSessionEnded, isTransient } from "../client/errors.js";
 import type { TransferProgress } from "../client/gen.js";
@@ -5,7 +6,6 @@ import type { KeyValueStorage } from "../client/token-store.js";
 import { TRANSFERS_SHOWN } from "../constants.js";
 import { ClearedTransfers, LOCAL_ID_PREFIX } from "./cleared-transfers.js";
 import { describeOnly, type ErrorReporter } from "./report.js";
-import { SpeedSmoother } from "./speed.js";
 import { isEnded, transferView, type TransferKindName, type TransferPhase, type TransferView } from "./views.js";
 
 /** Dependencies of {@link TransfersState}. */

@@ -1,9 +1,6 @@
-import { TransferState } from "../client/gen.js";
+// The smoothed speed: hidden at first, near the true rate after, calm under lumpy reports.
 import { describe, expect, it } from "vitest";
-import { createClientApi } from "../client/api.js";
-import { FakePserver, progress } from "../testing/fake-pserver.js";
-import { SpeedSmoother } from "./speed.js";
-import { TransfersState } from "./transfers.svelte.js";
+import { SpeedSmoother } from "../src/index.js";
 
 const MB = 1_000_000;
 
@@ -56,26 +53,5 @@ describe("SpeedSmoother", () => {
     expect(speed.reading(0, 2_000)?.bytesPerSecond).toBeCloseTo(2 * MB, -3);
     speed.sample(0, 3_000);
     expect(speed.reading(0, 3_500)).toBeUndefined();
-  });
-});
-
-describe("the transfer list's speed", () => {
-  it("is hidden for the first seconds of a download and smoothed after", () => {
-    let now = 10_000;
-    const transfers = new TransfersState({ api: createClientApi(new FakePserver().transport()), now: () => now });
-    transfers.applyProgress(progress({ id: "d", done: 0, total: 50 * MB }));
-    now += 500;
-    transfers.applyProgress(progress({ id: "d", done: 10 * MB, total: 50 * MB }));
-    expect(transfers.get("d")).toMatchObject({ rateBytesPerSecond: 0, etaSeconds: 0 });
-    for (let done = 12 * MB; done <= 24 * MB; done += 2 * MB) {
-      now += 1_000;
-      transfers.applyProgress(progress({ id: "d", done, total: 50 * MB }));
-    }
-    const view = transfers.get("d");
-    expect(view?.rateBytesPerSecond).toBeGreaterThan(2 * MB);
-    expect(view?.rateBytesPerSecond).toBeLessThan(4 * MB);
-    expect(view?.etaSeconds).toBeGreaterThan(5);
-    transfers.applyProgress(progress({ id: "d", state: TransferState.COMPLETED, done: 50 * MB, total: 50 * MB }));
-    expect(transfers.get("d")).toMatchObject({ rateBytesPerSecond: 0, etaSeconds: 0 });
   });
 });

@@ -1,5 +1,6 @@
+// Sizes, rates and durations in the words the tab and the CLI both print.
 import { describe, expect, it } from "vitest";
-import { formatBytes, formatDuration, formatRate } from "./format.js";
+import { formatBytes, formatDuration, formatRate } from "../src/index.js";
 
 describe("formatBytes", () => {
   it.each([

@@ -1,6 +1,8 @@
-import { SPEED_SMOOTHING_MS, SPEED_WARMUP_MS } from "../constants.js";
+// The speed and time left a person sees for a transfer: smoothed, and hidden while they would read wrong.
 
-/** What the transfer list shows as speed and time left. */
+import { SPEED_SMOOTHING_MS, SPEED_WARMUP_MS } from "./constants.js";
+
+/** What the tab's transfer list and the CLI's progress show as speed and time left. */
 export interface SpeedReading {
   bytesPerSecond: number;
   /** Undefined when the total is unknown or nothing moves. */
