@@ -3,6 +3,7 @@
 export * from "./constants.js";
 export { CONTENT_ID_DESCRIPTION, CONTENT_ID_PATTERN, CONTENT_ID_RULE, isContentId } from "./content-id.js";
 export {
+  ADDRESS_NONCE_PATTERN,
   ADDRESS_PATTERN,
   addressProblem,
   FILE_NAME_PATTERN,
@@ -11,6 +12,7 @@ export {
   NO_CONTROL_CHARACTERS_PATTERN,
   passwordProblem,
   PATTERN_MESSAGES,
+  PROOF_KEY_PATTERN,
   queryLengthProblem,
   TOKEN_PATTERN,
   USERNAME_PATTERN,

@@ -78,17 +78,27 @@ describe("UTF-8 lengths", () => {
 });
 
 describe("file names", () => {
+  const RULE = 'must not contain "/", "\\", control characters or bidirectional text controls, and must not be "." or ".."';
   it.each([
     ["song.mp3", undefined],
     ["é".repeat(127), undefined],
     ["", "must not be empty"],
-    [".", 'must not contain "/", "\\" or control characters, and must not be "." or ".."'],
-    ["..", 'must not contain "/", "\\" or control characters, and must not be "." or ".."'],
-    ["a/b", 'must not contain "/", "\\" or control characters, and must not be "." or ".."'],
-    ["a\\b", 'must not contain "/", "\\" or control characters, and must not be "." or ".."'],
-    ["a\u0000b", 'must not contain "/", "\\" or control characters, and must not be "." or ".."'],
-    ["a\u001fb", 'must not contain "/", "\\" or control characters, and must not be "." or ".."'],
-    ["a\u007fb", 'must not contain "/", "\\" or control characters, and must not be "." or ".."'],
+    [".", RULE],
+    ["..", RULE],
+    ["a/b", RULE],
+    ["a\\b", RULE],
+    ["a\u0000b", RULE],
+    ["a\u001fb", RULE],
+    ["a\u007fb", RULE],
+    // C1 controls and bidirectional controls disguise names: "FREE-MONEY-\u202efdp.exe" shows as "...exe.pdf".
+    ["FREE-MONEY-\u202efdp.exe", RULE],
+    ["a\u2066b", RULE],
+    ["a\u2069b", RULE],
+    ["a\u202ab", RULE],
+    ["a\u200fb", RULE],
+    ["a\u0085b", RULE],
+    ["a\u009bb", RULE],
+    ["ünïcødé ✓.txt", undefined],
     ["é".repeat(128), `must be at most ${FILE_NAME_MAX_BYTES} UTF-8 bytes`],
   ])("%j: %s", (name, problem) => {
     expect(fileNameProblem(name)).toBe(problem);
