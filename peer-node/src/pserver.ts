@@ -127,6 +127,7 @@ export async function startPserver(options: PserverOptions): Promise<Pserver> {
       store,
       redeemTicket: link.redeemTicket,
       peerName: () => link.peerName,
+      proveAddress: link.proveAddress,
       logger,
       limits: { uploadLimiter },
       registry,

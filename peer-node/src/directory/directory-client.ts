@@ -69,9 +69,13 @@ export class DirectoryClient {
     return this.#urls[this.#current]!;
   }
 
-  /** POST /login: registers the name on first use, else checks the password. */
-  async login(username: string, password: string, address: string, signal?: AbortSignal): Promise<LoginResult> {
-    const body = await this.#call("POST", "/api/v1/login", { body: { username, password, address }, signal });
+  /**
+   * POST /login: registers the name on first use, else checks the password. `proofKey` is the key this
+   * pserver proves its address with when the directory calls it back (see DirectoryLink.proveAddress).
+   */
+  async login(username: string, password: string, address: string, signal?: AbortSignal, proofKey?: string): Promise<LoginResult> {
+    const request = proofKey === undefined ? { username, password, address } : { username, password, address, proofKey };
+    const body = await this.#call("POST", "/api/v1/login", { body: request, signal });
     return wire(() => parseLogin(body));
   }
 

@@ -13,17 +13,19 @@ export function sessionRoutes(app: DirectoryApp, { directory, auth }: RouteDeps)
         summary: "Log in (the first login of a username registers it)",
         description:
           "Opens a session for the peer at `address`, replacing the user's previous session. " +
+          "While the directory verifies addresses, it first calls `address` back (PeerService.Ping with a nonce) " +
+          "and the pserver must answer with HMAC-SHA256(proofKey, nonce). " +
           "The peer starts with an empty index: publish it with PUT /index.",
         tags: ["sessions"],
         body: LoginBody,
-        response: { 200: LoginResponse, ...errorResponses(400, 401, 413) },
+        response: { 200: LoginResponse, ...errorResponses(400, 401, 409, 413, 422, 503) },
       },
     },
     async (request) => {
-      const { username, password, address } = request.body;
+      const { username, password, address, proofKey } = request.body;
       checkPassword(password);
       checkAddress(address);
-      const { token, session } = await directory.login(username, password, address);
+      const { token, session } = await directory.login(username, password, address, { ip: request.ip, proofKey });
       return {
         token,
         peer: { name: session.name, address: session.address },

@@ -267,6 +267,22 @@ export class PgStore implements DirectoryStore {
     return rows.map(toPeer);
   }
 
+  async findLivePeerByAddress(address: string): Promise<string | null> {
+    const { rows } = await this.#query<{ name: string }>(this.#sql.livePeerByAddress, [address]);
+    return rows[0]?.name ?? null;
+  }
+
+  async deleteUser(userId: number): Promise<number | null> {
+    return this.#transaction(async (db) => {
+      await db.query(this.#sql.lockPeer, [PEER_LOCK_CLASS, userId]);
+      const files = await this.#dropIndexes(db, [userId]);
+      await db.query("DELETE FROM sessions WHERE user_id = $1", [userId]);
+      await db.query(this.#sql.deleteTicketsOfUser, [userId]);
+      const deleted = await db.query(this.#sql.deleteUser, [userId]);
+      return deleted.rowCount === 0 ? null : files;
+    });
+  }
+
   async chooseUploadTarget(request: UploadTargetRequest): Promise<UploadTargetResult> {
     const contentId = hexBytes(request.contentId);
     return this.#transaction(async (db): Promise<UploadTargetResult> => {

@@ -37,6 +37,9 @@ export function prepareStatements(db: Database.Database) {
     liveSessionOfUser: value(common.liveSessionOfUser),
     renewSession: get("UPDATE sessions SET last_seen_at = ?, expires_at = ? WHERE token_hash = ? AND expires_at > ?"),
     deleteSession: get("DELETE FROM sessions WHERE user_id = ?"),
+    livePeerByAddress: value(common.livePeerByAddress),
+    deleteTicketsOfUser: get(common.deleteTicketsOfUser),
+    deleteUser: get(common.deleteUser),
     expiredSessions: value(common.expiredSessions),
 
     filesOfUser: get(common.filesOfUser),

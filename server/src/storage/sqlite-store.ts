@@ -292,6 +292,22 @@ export class SqliteStore implements DirectoryStore {
     return (this.#sql.livePeers.all(this.#clock.now()) as PeerRow[]).map(toPeer);
   }
 
+  async findLivePeerByAddress(address: string): Promise<string | null> {
+    this.#commitRenewals();
+    return (this.#sql.livePeerByAddress.get(address, this.#clock.now()) as string | undefined) ?? null;
+  }
+
+  async deleteUser(userId: number): Promise<number | null> {
+    this.#commitRenewals();
+    return this.#index.atomic(() => {
+      const files = this.#index.dropIndex(userId);
+      this.#sql.deleteSession.run(userId);
+      // SQLite binds each "?" in order: the statement names the user twice.
+      this.#sql.deleteTicketsOfUser.run(userId, userId);
+      return this.#sql.deleteUser.run(userId).changes === 0 ? null : files;
+    });
+  }
+
   async chooseUploadTarget(request: UploadTargetRequest): Promise<UploadTargetResult> {
     this.#commitRenewals();
     const now = this.#clock.now();

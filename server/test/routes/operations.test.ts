@@ -39,6 +39,7 @@ describeEachStore("store", (storage) => {
       expect(res.status).toBe(200);
       expect(res.body.openapi).toBe("3.0.3");
       expect(Object.keys(res.body.paths).sort()).toEqual([
+        "/api/v1/account",
         "/api/v1/files/{contentId}",
         "/api/v1/heartbeat",
         "/api/v1/index",
