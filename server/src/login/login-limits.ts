@@ -4,6 +4,8 @@
 //   out. The owner's usual IPs (a successful login for this account within KNOWN_ADDRESS_TTL_MS) are
 //   exempt, so an attacker who locks an account cannot lock its owner out.
 // - per IP: the same over all accounts, so one address cannot guess across many accounts.
+// - from an account's usual IP, only that (account, IP) pair's failures count (its own window), so
+//   neither lock above reaches the owner at her own address.
 // - registrations per IP per window.
 // An attempt counts as a failure from the moment it starts until it succeeds, so a burst of 40
 // parallel guesses is cut at the limit instead of all reaching scrypt before the first one fails.
@@ -107,6 +109,8 @@ export class LoginLimits {
   readonly #accounts: SlidingWindow;
   readonly #ips: SlidingWindow;
   readonly #registrations: SlidingWindow;
+  /** Failures per (account, usual IP) pair: the only ones that count against the owner's own address. */
+  readonly #pairs: SlidingWindow;
   /** Per account (lower-cased), its usual IPs and until when. */
   readonly #usual = new Map<string, Map<string, number>>();
   /** Attempts refused, by limit (for /metrics). */
@@ -121,6 +125,7 @@ export class LoginLimits {
     this.#accounts = new SlidingWindow(settings.accountFailures, settings.failureWindowMs);
     this.#ips = new SlidingWindow(settings.ipFailures, settings.failureWindowMs);
     this.#registrations = new SlidingWindow(settings.registrationsPerIp, settings.registrationWindowMs);
+    this.#pairs = new SlidingWindow(settings.accountFailures, settings.failureWindowMs);
   }
 
   /** Whether `ip` logged in to `account` successfully within KNOWN_ADDRESS_TTL_MS. */
@@ -129,32 +134,46 @@ export class LoginLimits {
     return until !== undefined && until > this.#now();
   }
 
-  /** Admits a login attempt of `account` from `ip`, or says which limit refuses it. */
+  /**
+   * Admits a login attempt of `account` from `ip`, or says which limit refuses it. From one of the
+   * account's usual IPs only that (account, IP) pair's own failures count: neither a lock on the account
+   * (an attacker elsewhere) nor one on the IP (other accounts guessed from behind the same NAT) keeps the
+   * owner out.
+   */
   begin(account: string, ip: string): LoginAttempt | LimitRefusal {
     const key = account.toLowerCase();
+    const pair = `${key}\n${ip}`;
     const now = this.#now();
     const usual = this.isUsualAddress(key, ip);
-    const ipWait = this.#ips.waitMs(ip, now);
-    if (ipWait > 0) {
-      this.refused.ip += 1;
-      return refusal("ip", ipWait, `too many failed logins from ${ip}`);
-    }
-    const accountWait = usual ? 0 : this.#accounts.waitMs(key, now);
-    if (accountWait > 0) {
-      this.refused.account += 1;
-      return refusal("account", accountWait, `too many failed logins for "${account}" from addresses it does not usually log in from`);
+    if (usual) {
+      const pairWait = this.#pairs.waitMs(pair, now);
+      if (pairWait > 0) {
+        this.refused.account += 1;
+        return refusal("account", pairWait, `too many failed logins for "${account}" from ${ip}`);
+      }
+    } else {
+      const ipWait = this.#ips.waitMs(ip, now);
+      if (ipWait > 0) {
+        this.refused.ip += 1;
+        return refusal("ip", ipWait, `too many failed logins from ${ip}`);
+      }
+      const accountWait = this.#accounts.waitMs(key, now);
+      if (accountWait > 0) {
+        this.refused.account += 1;
+        return refusal("account", accountWait, `too many failed logins for "${account}" from addresses it does not usually log in from`);
+      }
     }
     // Counted as failures until they succeed (see the top of this file).
-    if (this.#settings.ipFailures > 0) this.#ips.add(ip, now);
-    if (this.#settings.accountFailures > 0 && !usual) this.#accounts.add(key, now);
+    const counted: Array<[SlidingWindow, string]> = usual ? [[this.#pairs, pair]] : [[this.#accounts, key]];
+    counted.push([this.#ips, ip]);
+    for (const [window, k] of counted) if (window.limit > 0) window.add(k, now);
     let done = false;
     return {
       usualAddress: usual,
       succeeded: () => {
         if (done) return;
         done = true;
-        this.#ips.remove(ip, now);
-        if (!usual) this.#accounts.remove(key, now);
+        for (const [window, k] of counted) window.remove(k, now);
         this.#remember(key, ip);
       },
     };

@@ -55,6 +55,18 @@ describe("login limits", () => {
     expect((owner as LoginAttempt).usualAddress).toBe(true);
   });
 
+  it("does not lock the owner's usual IP when other accounts are guessed from it (a shared NAT)", () => {
+    const { l } = limits({ ipFailures: 4 });
+    (l.begin("alice", "192.0.2.7") as LoginAttempt).succeeded();
+    l.begin("bob", "192.0.2.7");
+    l.begin("carol", "192.0.2.7");
+    expect(refused(l.begin("dave", "192.0.2.7")).scope).toBe("ip");
+    expect(isRefusal(l.begin("alice", "192.0.2.7"))).toBe(false);
+    // Her own failures there still count, in a window of their own.
+    for (let i = 0; i < 4; i += 1) l.begin("alice", "192.0.2.7");
+    expect(refused(l.begin("alice", "192.0.2.7")).message).toMatch(/^too many failed logins for "alice" from 192\.0\.2\.7: retry in \d+ s$/);
+  });
+
   it("counts an attempt as a failure until it succeeds, so parallel guesses stop at the backoff", () => {
     const { l } = limits();
     const outcomes = Array.from({ length: 40 }, () => l.begin("alice", "203.0.113.5"));
