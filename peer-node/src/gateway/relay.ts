@@ -13,7 +13,7 @@ import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { createContextKey, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { isPeerName, RELAY_PATH_PREFIX } from "@p2p/directory-api";
 import type { Logger } from "pino";
-import { FETCH_PIECES_MAX_INDEXES, MAX_RPC_MESSAGE_BYTES, PSERVER_VERSION } from "../constants.js";
+import { FETCH_PIECES_MAX_INDEXES, MAX_RPC_MESSAGE_BYTES, PEER_STREAM_IDLE_TIMEOUT_MS, PSERVER_VERSION } from "../constants.js";
 import { PeerError } from "../errors.js";
 import {
   FetchPiecesResponseSchema,
@@ -30,6 +30,7 @@ import {
   type PushFileResponse,
 } from "../gen.js";
 import { peerContextValues } from "../rpc/peer-service.js";
+import { fetchPiecesOverGrpc, type PieceSource } from "../pieces/send-pieces.js";
 import type { DualHandler } from "../rpc/one-port.js";
 import { rpcHandler } from "../rpc/rpc-handler.js";
 import { checkContentId } from "../store/pieces.js";
@@ -49,18 +50,19 @@ type NodeRequest = (http.IncomingMessage | http2.Http2ServerRequest) & { [RELAY_
  */
 export function relayRoutes(gateway: Gateway, logger: Logger, next: DualHandler): DualHandler {
   const service = new RelayPeerService(gateway, logger);
-  const relay = rpcHandler({
+  const contextValues = (req: http.IncomingMessage | http2.Http2ServerRequest) => peerContextValues(req).set(relayNameKey, (req as NodeRequest)[RELAY_NAME] ?? "");
+  const connect = rpcHandler({
     logger,
     routes: (router) => router.service(PeerService, service),
     // Piece bytes do not compress (ARCHITECTURE.md, Compression).
     acceptCompression: [],
     readMaxBytes: MAX_RPC_MESSAGE_BYTES,
-    contextValues: (req) => {
-      const values = peerContextValues(req);
-      values.set(relayNameKey, (req as NodeRequest)[RELAY_NAME] ?? "");
-      return values;
-    },
+    contextValues,
   });
+  // gRPC FetchPieces (what pservers send) framed without copies, as for a pserver's own pieces: through
+  // connect, each relayed piece was copied twice more into fresh buffers, and the gateway spent most of
+  // its CPU collecting them.
+  const relay = fetchPiecesOverGrpc(service, logger, connect, { contextValues, pooledBuffers: false });
   return (req, res) => {
     const url = req.url ?? "";
     if (!url.startsWith(RELAY_PATH_PREFIX)) return next(req, res);
@@ -82,7 +84,7 @@ export function relayRoutes(gateway: Gateway, logger: Logger, next: DualHandler)
  * PeerService at a relay address: Ping answered by the gateway for the tab, GetManifest and FetchPieces
  * relayed to it. Only for a name that holds a gateway session here; any other is PEER_GONE.
  */
-class RelayPeerService implements ServiceImpl<typeof PeerService> {
+class RelayPeerService implements ServiceImpl<typeof PeerService>, PieceSource {
   readonly #gateway: Gateway;
   readonly #logger: Logger;
 
@@ -90,6 +92,12 @@ class RelayPeerService implements ServiceImpl<typeof PeerService> {
     this.#gateway = gateway;
     this.#logger = logger.child({ part: "relay" });
   }
+
+  /** No upload cap on relayed pieces: the tab's own connection paces them (send-pieces.ts asks). */
+  readonly uploadLimiter = undefined;
+
+  /** A relayed stream whose reader stops reading is ended after this long (send-pieces.ts asks). */
+  readonly streamIdleTimeoutMs = PEER_STREAM_IDLE_TIMEOUT_MS;
 
   /**
    * Ping: the browser peer's name, answered by its gateway (the tab need not be attached). Address
