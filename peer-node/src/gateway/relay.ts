@@ -101,8 +101,9 @@ class RelayPeerService implements ServiceImpl<typeof PeerService>, PieceSource {
 
   /**
    * Ping: the browser peer's name, answered by its gateway (the tab need not be attached). Address
-   * verification hooks in here: the proof for the directory's nonce is HMAC-SHA256 keyed with the
-   * session's proofKey (gateway.ts), which this gateway holds for the tab's login.
+   * verification hooks in here: once PingRequest carries the directory's nonce, the answer's proof is
+   * `addressProof(session, nonce)` (gateway.ts: HMAC-SHA256 keyed with the proofKey this gateway made
+   * for the tab's login and sent with it).
    */
   ping(req: PingRequest, ctx: HandlerContext): PingResponse {
     const session = this.#gateway.relaySession(ctx.values.get(relayNameKey));
