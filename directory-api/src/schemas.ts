@@ -77,6 +77,15 @@ export const Peer = Type.Object({ name: PeerName, address: Address, lastSeenAt: 
 export type Peer = Static<typeof Peer>;
 
 /** POST /login. */
+const ProofKey = Type.Optional(
+  Type.String({
+    pattern: PROOF_KEY_PATTERN,
+    description:
+      "random key made for this login; the directory calls `address` back and the pserver proves it holds the key " +
+      "(required while the directory verifies addresses)",
+  }),
+);
+
 export const LoginBody = Type.Object(
   {
     username: PeerName,
@@ -86,14 +95,7 @@ export const LoginBody = Type.Object(
       description: `${PASSWORD_MIN_BYTES}-${PASSWORD_MAX_BYTES} UTF-8 bytes`,
     }),
     address: Address,
-    proofKey: Type.Optional(
-      Type.String({
-        pattern: PROOF_KEY_PATTERN,
-        description:
-          "random key made for this login; the directory calls `address` back and the pserver proves it holds the key " +
-          "(required while the directory verifies addresses)",
-      }),
-    ),
+    proofKey: ProofKey,
   },
   { additionalProperties: false },
 );
@@ -124,6 +126,10 @@ export const DeleteAccountResponse = Type.Object({
   files: Type.Integer({ minimum: 0, description: "index rows deleted with the account" }),
 });
 export type DeleteAccountResponse = Static<typeof DeleteAccountResponse>;
+
+/** POST /relocate: the caller's session moved to another address (a browser peer changing gateways). */
+export const RelocateBody = Type.Object({ address: Address, proofKey: ProofKey }, { additionalProperties: false });
+export type RelocateBody = Static<typeof RelocateBody>;
 
 /** POST /logout. */
 export const OkResponse = Type.Object({ ok: Type.Boolean() });

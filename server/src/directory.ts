@@ -186,6 +186,26 @@ export class Directory {
     return wrongPassword(name);
   }
 
+  /**
+   * Moves a live session to another address (a browser peer changing gateways): a fresh session of the
+   * same peer, as a login would open, with a new token; the old one stops working. No password: the
+   * bearer of the live session is that peer.
+   */
+  async relocate(current: SessionRecord, address: string, context: LoginContext): Promise<OpenedSession> {
+    const guard = this.#guard;
+    const parsed = guard.checkAddress(address, context.proofKey);
+    // The new address proves itself as a login's would: a session cannot be moved onto another's address.
+    await guard.verify(parsed, context.proofKey, context.ip);
+    const holder = await this.#store.findLivePeerByAddress(parsed.canonical);
+    if (holder !== null && holder.toLowerCase() !== current.name.toLowerCase()) {
+      throw new DirectoryError("address_taken", `body/address ${parsed.canonical} is the address of another live peer ("${holder}")`);
+    }
+    const token = newToken();
+    const session = await this.#store.openSession(current.userId, hashToken(token), parsed.canonical, this.sessionTtlMs);
+    this.#log.info({ peer: session.name, from: current.address, address: session.address }, "peer relocated");
+    return { token, session };
+  }
+
   /** The live session of a token hash; throws unauthenticated when there is none. */
   async authenticate(tokenHash: string): Promise<SessionRecord> {
     const session = await this.#store.findLiveSession(tokenHash);

@@ -1,11 +1,12 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
+import { ADDRESS_NONCE_PATTERN } from "@p2p/directory-api";
 import type { Logger } from "pino";
 import { PSERVER_VERSION } from "../constants.js";
 import { PingResponseSchema, type PingRequest, type PingResponse } from "../gen.js";
 
-/** The directory's nonce when it verifies this pserver's address: 16 random bytes in lower-case hex. */
-const NONCE = /^[0-9a-f]{32}$/;
+/** The directory's nonce when it verifies this pserver's address. */
+const NONCE = new RegExp(ADDRESS_NONCE_PATTERN);
 
 /**
  * PeerService.Ping: who this pserver is, its version and clock; for a ping with a nonce (the directory
