@@ -18,6 +18,7 @@ import { renderMarkdown, renderTable } from "./report.js";
 import { authorizationScenario } from "./scenarios/authorization.js";
 import { badInputRestScenario } from "./scenarios/bad-input-rest.js";
 import { badInputRpcScenario } from "./scenarios/bad-input-rpc.js";
+import { directoryAttacksScenario } from "./scenarios/directory-attacks.js";
 import { directoryRestartScenario } from "./scenarios/directory-restart.js";
 import { diskFullScenario } from "./scenarios/disk-full.js";
 import { downloaderKillScenario } from "./scenarios/downloader-kill.js";
@@ -52,6 +53,7 @@ function scenarios(): Scenario[] {
     fuzzRestScenario({ numRuns: 200 }),
     fuzzRpcScenario({ numRuns: 200 }),
     authorizationScenario(),
+    directoryAttacksScenario(),
     loadDirectoryScenario({ peers: 1_000, filesPerPeer: 100, durationMs: MINUTE_MS, rampMs: 10_000, heartbeatIntervalMs: 10_000, scryptCostLog2: 12, searchesPerSecond: 10 }),
     loadDownloadsScenario({ pservers: 5, downloads: 20, fileBytes: 24 * MiB, timeoutMs: 5 * MINUTE_MS }),
   ];

@@ -28,6 +28,42 @@ describe("loadConfig", () => {
     });
   });
 
+  it("has safe defaults for the open network: login limits on, addresses verified, a bounded password queue", () => {
+    const config = loadConfig({ argv: [], env: {}, envFile });
+    expect(config).toMatchObject({
+      accountLoginFailures: 10,
+      ipLoginFailures: 50,
+      loginFailureWindowMs: 15 * 60_000,
+      registrationsPerIp: 10,
+      registrationWindowMs: 60 * 60_000,
+      passwordConcurrency: 2,
+      passwordQueueLength: 32,
+      verifyAddresses: true,
+      allowPrivateAddresses: true,
+      allowedHosts: [],
+    });
+    expect(config.tlsCertFile).toBeUndefined();
+  });
+
+  it("reads the hardening settings from flags and the environment", () => {
+    const config = loadConfig({
+      argv: ["--verify-addresses", "false", "--allowed-hosts", "a.example, b.example", "--tls-cert", "c.pem", "--tls-key", "k.pem"],
+      env: { DIRECTORY_ALLOW_PRIVATE_ADDRESSES: "off", DIRECTORY_PUBLIC_HOST: "dir.example.org" },
+      envFile,
+    });
+    expect(config).toMatchObject({
+      verifyAddresses: false,
+      allowPrivateAddresses: false,
+      allowedHosts: ["a.example", "b.example"],
+      publicHost: "dir.example.org",
+      tlsCertFile: "c.pem",
+      tlsKeyFile: "k.pem",
+    });
+    expect(() => loadConfig({ argv: ["--tls-cert", "c.pem"], env: {}, envFile })).toThrow("tlsCertFile and tlsKeyFile go together");
+    expect(() => loadConfig({ argv: ["--verify-addresses", "maybe"], env: {}, envFile })).toThrow('--verify-addresses must be true or false, got "maybe"');
+    expect(() => loadConfig({ argv: ["--allowed-hosts", "http://x.example/"], env: {}, envFile })).toThrow("must be host names");
+  });
+
   it("takes flags over environment variables over the .env file", async () => {
     await writeFile(envFile, "DIRECTORY_PORT=1111\nDIRECTORY_HOST=10.0.0.1\nDIRECTORY_LOG_LEVEL=debug\n");
     const env = { DIRECTORY_PORT: "2222", DIRECTORY_HOST: "0.0.0.0" };

@@ -34,8 +34,10 @@ export interface DirectoryOptions {
    * address at all (the directory load run); REST accounts use cluster.proverFor instead.
    */
   readonly verifyAddresses?: boolean;
-  /** Login and registration limits off (many simulated peers register from one loopback address). */
+  /** Login and registration limits off, and the password queue unbounded (many simulated peers register from one loopback address at once). */
   readonly loginLimitsOff?: boolean;
+  /** Believe X-Forwarded-For, so attack scenarios can speak from many client addresses on loopback. */
+  readonly trustProxy?: boolean;
 }
 
 /** How a lying pserver lies (see lying-pserver.ts). */
@@ -100,7 +102,11 @@ export class DirectoryProcess {
     if (o.sessionRateLimitPerMinute !== undefined) args.push("--session-rate-limit-per-minute", String(o.sessionRateLimitPerMinute));
     if (o.sweepIntervalMs !== undefined) args.push("--sweep-interval-ms", String(o.sweepIntervalMs));
     if (o.verifyAddresses === false) args.push("--verify-addresses", "false");
-    if (o.loginLimitsOff) args.push("--account-login-failures", "0", "--ip-login-failures", "0", "--registrations-per-ip", "0");
+    if (o.trustProxy) args.push("--trust-proxy");
+    if (o.loginLimitsOff) {
+      // The password queue too: a thousand simulated peers log in within seconds; scrypt is not what is measured.
+      args.push("--account-login-failures", "0", "--ip-login-failures", "0", "--registrations-per-ip", "0", "--password-queue-length", "100000");
+    }
     this.#starts++;
     const cwd = path.join(this.#cluster.root, "cwd-directory");
     await mkdir(cwd, { recursive: true });

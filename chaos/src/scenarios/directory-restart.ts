@@ -124,7 +124,7 @@ export async function directoryRestart(options: DirectoryRestartOptions): Promis
     check(restored !== undefined, `search did not return the same holders within ${Math.max(interval * 3, 30_000)} ms of the restart`);
     // The account outlives its expired session: the right password logs in, a wrong one does not.
     await api.login("observer", CHAOS_PASSWORD, observerAt.address, observerAt.proofKey);
-    const wrong = await api.login("observer", "not-the-password", "http://127.0.0.1:9").then(
+    const wrong = await api.login("observer", "not-the-password", observerAt.address, observerAt.proofKey).then(
       () => 200,
       (error: unknown) => (error instanceof HttpStatusError ? error.status : 0),
     );
