@@ -6,6 +6,9 @@
 // plays every peer, so the per-IP limit is off; the per-session limit stays at its default.
 
 import { startDirectory } from "../src/index.js";
+import { answerLoopDelay } from "./loop-delay.js";
+
+answerLoopDelay();
 
 /** Long enough that no seeded or heartbeated session expires during a run. */
 const BENCH_SESSION_TTL_MS = 86_400_000;

@@ -63,6 +63,17 @@ export const SQLITE_SEARCH_SHORT_QUERY_COUNT_TERMS = 1;
 export const FTS_MAX_SEGMENTS = 4;
 /** Pages of trigram-index merging per sweep (~40 ms of work on this project's machines). */
 export const FTS_MERGE_PAGES_PER_SWEEP = 500;
+/**
+ * One SQLite transaction of a large index change (a publish, a logout, a sweep) stops taking files after
+ * this long, commits and lets other requests run: at 1M index rows a file costs ~100-150 us, so ~70 a
+ * chunk. No request may hold the event loop over 50 ms; this leaves room for slower moments of a busy
+ * machine and for the request's own parsing.
+ */
+export const SQLITE_INDEX_CHUNK_MS = 10;
+/** It takes at least this many files before looking at the clock, so that small changes stay one transaction. */
+export const SQLITE_INDEX_CHUNK_MIN_STEPS = 32;
+/** A chunked drop of a peer's index reads its rows this many at a time. */
+export const SQLITE_INDEX_DROP_READ_ROWS = 256;
 /** How often the background thread checkpoints SQLite's WAL into the database file. */
 export const SQLITE_CHECKPOINT_INTERVAL_MS = 200;
 /** The WAL file is cut back to this size when SQLite starts it over. */

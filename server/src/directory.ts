@@ -224,7 +224,9 @@ export class Directory {
         total.sessions += batch.sessions;
         total.files += batch.files;
         total.tickets += batch.tickets;
-        if (batch.sessions < SWEEP_BATCH_SESSIONS || this.#closed) return total;
+        // A store may stop a batch early to free the event loop (SQLite, at a large peer's index):
+        // sweeping goes on while a batch removes anything.
+        if ((batch.sessions === 0 && batch.files === 0) || this.#closed) return total;
         await yieldToEventLoop();
       }
     })().finally(() => {
