@@ -74,7 +74,7 @@ export function buildDataset(catalogSize: number, popularSize: number, filesPerP
       while (chosen.size < filesPerPeer) {
         const n =
           peerRandom() < POPULAR_SHARE
-            ? Math.floor(peerRandom() * popularSize)
+            ? Math.floor(peerRandom() * Math.min(popularSize, catalogSize))
             : Math.floor(peerRandom() * catalogSize);
         const entry = catalog[n] as FileEntry;
         const renamed = peerRandom() < RENAMED_SHARE;

@@ -4,7 +4,7 @@
 // Prints one JSON line: {"url": ..., "startupMs": ...}; stops on SIGTERM; answers its parent's questions
 // about its event-loop delay (loop-delay.ts).
 
-import { SearchQuery, SearchResponse } from "@p2p/directory-api";
+import { ContentParams, SearchQuery, SearchResponse, SearchResult } from "@p2p/directory-api";
 import Fastify from "fastify";
 import { Type } from "typebox";
 import { startDirectory } from "../src/index.js";
@@ -29,6 +29,7 @@ if (mode === "bare") {
   // a fixed page shaped like a real one, so parsing, validation and serialisation cost the same.
   const page = barePage();
   app.get("/api/v1/search", { schema: { querystring: SearchQuery, response: { 200: SearchResponse } } }, async () => page);
+  app.get("/api/v1/files/:contentId", { schema: { params: ContentParams, response: { 200: SearchResult } } }, async () => page.results[0]);
   url = await app.listen({ host: "127.0.0.1", port: 0 });
   close = () => app.close();
 } else if (mode === "directory" && dataDir) {

@@ -93,8 +93,9 @@ export function pgStatements(now: string) {
       )
       DELETE FROM contents c WHERE c.content_id = ANY($1::bytea[]) AND NOT EXISTS (SELECT 1 FROM best b WHERE b.content_id = c.content_id)`,
 
-    anyExpiredSession: `SELECT EXISTS (SELECT 1 FROM sessions WHERE expires_at <= ${now}) AS any`,
-    search: { allLive: searchStatements(""), checkingLiveness: searchStatements(` AND ${liveHolder}`) },
+    // Whether some session expired and is not swept yet is asked once per statement (an InitPlan):
+    // when none did, OR stops there and every content is live without a probe.
+    search: searchStatements(` AND (NOT EXISTS (SELECT 1 FROM sessions WHERE expires_at <= ${now}) OR ${liveHolder})`),
     contentsWithHolders: `
       SELECT c.content_id, c.name, c.size, c.piece_size, h.holder_name, h.address, h.last_seen_at, h.holder_count
       FROM unnest($1::bytea[]) WITH ORDINALITY AS r (content_id, position)
