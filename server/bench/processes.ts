@@ -2,11 +2,14 @@
 // for their event-loop delay over IPC (loop-delay.ts).
 
 import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import type { LoopDelay } from "./loop-delay.js";
 
 const SERVER_DIR = join(import.meta.dirname, "..");
+/** USER_HZ of /proc/<pid>/stat on Linux. */
+const CLOCK_TICKS_PER_SECOND = 100;
 
 /** A benchmark server process. */
 export interface Server {
@@ -17,8 +20,14 @@ export interface Server {
 
 /** Starts `bench/<script>` with `args` and resolves once it printed the URL it listens on. */
 export async function serve(script: string, ...args: string[]): Promise<Server> {
+  return serveWith({}, script, ...args);
+}
+
+/** Like serve, with more environment variables. */
+export async function serveWith(env: Record<string, string>, script: string, ...args: string[]): Promise<Server> {
   const child = spawn(process.execPath, ["--import", "tsx", `bench/${script}`, ...args], {
     cwd: SERVER_DIR,
+    env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "inherit", "ipc"],
   });
   return new Promise((resolve, reject) => {
@@ -56,6 +65,18 @@ function ask(server: Server, loopDelay: "reset" | "read"): Promise<LoopDelay | n
     server.child.on("message", answer);
     server.child.send({ loopDelay });
   });
+}
+
+/** CPU seconds (user + system) process `pid` has used so far; 0 when it is gone. */
+export function cpuSeconds(pid: number): number {
+  try {
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return 0;
+  }
 }
 
 /** "max 12.3 ms (p99 4.5 ms)". */

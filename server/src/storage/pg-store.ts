@@ -73,6 +73,7 @@ type Db = pg.PoolClient;
 interface PendingRenewal {
   tokenHash: string;
   ttlMs: number;
+  slackMs: number;
   resolve: (expiresAt: Date | null) => void;
   reject: (error: unknown) => void;
 }
@@ -154,9 +155,9 @@ export class PgStore implements DirectoryStore {
    * get 401 at their next heartbeat and log in again. Everything else commits synchronously. Each
    * caller is answered after the commit, since another instance may be asked about the session next.
    */
-  renewSession(tokenHash: string, ttlMs: number): Promise<Date | null> {
+  renewSession(tokenHash: string, ttlMs: number, slackMs = 0): Promise<Date | null> {
     return new Promise((resolve, reject) => {
-      this.#renewals.push({ tokenHash, ttlMs, resolve, reject });
+      this.#renewals.push({ tokenHash, ttlMs, slackMs, resolve, reject });
       if (this.#renewals.length === 1) setImmediate(() => this.#commitRenewals());
     });
   }
@@ -170,7 +171,11 @@ export class PgStore implements DirectoryStore {
         const { rows } = await this.#retrying(() =>
           this.#query<{ token_hash: Buffer; expires_at: Date }>(
             this.#sql.renewSessions,
-            [batch.map((renewal) => hexBytes(renewal.tokenHash)), batch.map((renewal) => renewal.ttlMs)],
+            [
+              batch.map((renewal) => hexBytes(renewal.tokenHash)),
+              batch.map((renewal) => renewal.ttlMs),
+              batch.map((renewal) => renewal.slackMs),
+            ],
             this.#heartbeatPool,
           ),
         );

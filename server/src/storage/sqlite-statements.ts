@@ -37,6 +37,7 @@ export function prepareStatements(db: Database.Database) {
     liveSessionOfUser: value(common.liveSessionOfUser),
     renewSession: get("UPDATE sessions SET last_seen_at = ?, expires_at = ? WHERE token_hash = ? AND expires_at > ?"),
     deleteSession: get("DELETE FROM sessions WHERE user_id = ?"),
+    liveExpiryByToken: value("SELECT expires_at FROM sessions WHERE token_hash = ? AND expires_at > ?"),
     liveTokenOfUser: value("SELECT token_hash FROM sessions WHERE user_id = ? AND expires_at > ?"),
     // Ends a session at once (its token and its files stop counting), before its index is dropped in chunks.
     endSession: get("UPDATE sessions SET expires_at = ? WHERE user_id = ? AND expires_at > ?"),

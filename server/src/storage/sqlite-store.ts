@@ -181,16 +181,19 @@ export class SqliteStore implements DirectoryStore {
    * the same event-loop turn in one transaction (~6 us each at 10 per transaction). Waiting for that
    * commit before answering made 10 busy clients take turns with the database, leaving the process
    * idle a fifth of the time. A crash between the answer and the commit loses those renewals only:
-   * those peers expire a little early, get 401 and log in again.
+   * those peers expire a little early, get 401 and log in again. With a lease slack, a renewal that
+   * finds at least `ttlMs` left writes nothing at all (store.ts).
    */
-  async renewSession(tokenHash: string, ttlMs: number): Promise<Date | null> {
+  async renewSession(tokenHash: string, ttlMs: number, slackMs = 0): Promise<Date | null> {
     const now = this.#clock.now();
     const token = hexBytes(tokenHash);
     const pending = this.#renewals.get(tokenHash);
-    const live = (pending && pending.expiresAt > now) || this.#sql.liveUserIdByToken.get(token, now) !== undefined;
-    if (!live) return null;
+    const expiresAt =
+      pending && pending.expiresAt > now ? pending.expiresAt : (this.#sql.liveExpiryByToken.get(token, now) as number | undefined);
+    if (expiresAt === undefined) return null;
+    if (slackMs > 0 && expiresAt - now >= ttlMs) return new Date(expiresAt);
     // A pending renewal of the same session keeps the earlier arrival time as its liveness check.
-    this.#renewals.set(tokenHash, { token, now: pending?.now ?? now, expiresAt: now + ttlMs });
+    this.#renewals.set(tokenHash, { token, now: pending?.now ?? now, expiresAt: now + ttlMs + slackMs });
     if (this.#renewals.size === 1) {
       setImmediate(() => {
         try {
@@ -201,7 +204,7 @@ export class SqliteStore implements DirectoryStore {
         }
       });
     }
-    return new Date(now + ttlMs);
+    return new Date(now + ttlMs + slackMs);
   }
 
   /**
