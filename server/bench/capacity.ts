@@ -234,6 +234,8 @@ try {
     print(`- PostgreSQL seeded in ${((performance.now() - started) / 1000).toFixed(1)} s (schema ${schema})`);
   } else print(`- PostgreSQL kept from an earlier run: schema ${schema}`);
   print();
+  // BENCH_SEED_ONLY=1 (with BENCH_KEEP=1): seed now, measure in a later run (e.g. once the machine is quiet).
+  if (process.env.BENCH_SEED_ONLY === "1") process.exit(0);
 
   const costs: Array<Cost & { store: string }> = [];
   for (const store of ["SQLite", "PostgreSQL"] as const) {

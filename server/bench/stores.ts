@@ -347,6 +347,8 @@ try {
   await admin.end();
   print(`- PostgreSQL schema size with indexes: ${rows[0]?.size}`);
   print();
+  // BENCH_SEED_ONLY=1 (with BENCH_KEEP=1): seed now, measure in a later run (e.g. once the machine is quiet).
+  if (process.env.BENCH_SEED_ONLY === "1") process.exit(0);
 
   const bare = await serve("serve.ts", "bare");
   const sqlite = await serve("serve-store.ts", "sqlite", dataDir);

@@ -4,7 +4,9 @@
 // SQLite runs here with chunks of 3 files, so every change below is split.
 
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { pino } from "pino";
 import { ManualClock } from "../../src/clock.js";
+import { Directory } from "../../src/directory.js";
 import type { ChunkBudget } from "../../src/storage/sqlite-chunks.js";
 import type { FileEntry, SearchOptions } from "../../src/storage/store.js";
 import { contentId, file } from "../helpers.js";
@@ -158,6 +160,25 @@ describeEachStore("large index changes", (storage) => {
       }
       expect(swept).toEqual({ sessions: 2, files: 40 });
       expect(await store.stats()).toMatchObject({ sessions: 0, indexedFiles: 0, contents: 0 });
+    });
+
+    it("the directory's sweep goes on until a batch removes nothing, so one sweep removes everything expired", async () => {
+      const directory = new Directory({
+        store,
+        heartbeatIntervalMs: 10_000,
+        sessionTtlMs: TTL_MS,
+        scryptCostLog2: 10,
+        sweepIntervalMs: 60_000,
+        logger: pino({ level: "silent" }),
+      });
+      const alice = await session("alice");
+      const bob = await session("bob");
+      expect(await store.replaceFiles(alice, files("clip", 40), MAX_FILES)).toEqual({ ok: true, count: 40 });
+      expect(await store.replaceFiles(bob, files("clip", 10), MAX_FILES)).toEqual({ ok: true, count: 10 });
+      clock.advance(TTL_MS);
+      expect(await directory.sweep()).toEqual({ sessions: 2, files: 50, tickets: 0 });
+      expect(await store.stats()).toMatchObject({ sessions: 0, indexedFiles: 0, contents: 0 });
+      await directory.close();
     });
   });
 });
