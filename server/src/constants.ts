@@ -68,13 +68,14 @@ export const FTS_MAX_SEGMENTS = 4;
 export const FTS_MERGE_PAGES_PER_SWEEP = 200;
 /**
  * One SQLite transaction of a large index change (a publish, a logout, a sweep) stops taking files after
- * this long, commits and lets other requests run: at 1M index rows a file costs ~100-150 us, so ~70 a
- * chunk. No request may hold the event loop over 50 ms; this leaves room for slower moments of a busy
- * machine and for the request's own parsing.
+ * this long, commits and lets other requests run: at 1M index rows a file costs ~100-150 us. The commit
+ * comes on top (FTS5 writes the chunk's trigram segment then, and sometimes merges segments): with
+ * 4 ms the longest stretch a 10,000-file publish kept the event loop busy was ~20 ms of CPU (35 ms
+ * once), with 10 ms ~39 ms, against the 50 ms no request may hold it.
  */
-export const SQLITE_INDEX_CHUNK_MS = 10;
+export const SQLITE_INDEX_CHUNK_MS = 4;
 /** It takes at least this many files before looking at the clock, so that small changes stay one transaction. */
-export const SQLITE_INDEX_CHUNK_MIN_STEPS = 32;
+export const SQLITE_INDEX_CHUNK_MIN_STEPS = 16;
 /** A chunked drop of a peer's index reads its rows this many at a time. */
 export const SQLITE_INDEX_DROP_READ_ROWS = 256;
 /** How often the background thread checkpoints SQLite's WAL into the database file. */

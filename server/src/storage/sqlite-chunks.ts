@@ -2,7 +2,8 @@
 // at 1,000,000 index rows one file costs ~100-150 us to add or drop (its row, its holder count, its
 // content's row and that row's trigram entries): a first publish of 10,000 files held the loop ~1.4 s,
 // a logout of such a peer as long. So a change of many files is a list of steps, applied in
-// transactions that each stop after SQLITE_INDEX_CHUNK_MS, with the event loop free in between.
+// transactions that each stop after SQLITE_INDEX_CHUNK_MS (plus their commit), with the event loop free
+// in between.
 //
 // What a reader can see between chunks: part of the change (some of the new files listed, some of the
 // old ones gone), never a half-applied file: every step is whole in one transaction with its content's
