@@ -60,10 +60,17 @@ function peersOf(from: number, to: number, dataset: Dataset, tokens: readonly st
   return batch;
 }
 
-/** CPU seconds of the PostgreSQL backends whose application_name is `application`. */
-async function backendCpu(admin: pg.Client, application: string): Promise<number> {
+/** CPU seconds so far of each PostgreSQL backend whose application_name is `application`, by pid. */
+async function backendCpu(admin: pg.Client, application: string): Promise<Map<number, number>> {
   const { rows } = await admin.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE application_name = $1", [application]);
-  return rows.reduce((sum, row) => sum + cpuSeconds(row.pid), 0);
+  return new Map(rows.map((row) => [row.pid, cpuSeconds(row.pid)]));
+}
+
+/** CPU the backends used between two readings; one that closed meanwhile (idle, so ~0) is left out. */
+function backendCpuSince(before: Map<number, number>, after: Map<number, number>): number {
+  let sum = 0;
+  for (const [pid, seconds] of after) sum += seconds - (before.get(pid) ?? 0);
+  return sum;
 }
 
 interface Cost {
@@ -98,7 +105,7 @@ async function measure(
       : 0;
   const before = {
     directory: cpuSeconds(server.pid),
-    postgres: pgSide ? await backendCpu(pgSide.admin, pgSide.application) : 0,
+    postgres: pgSide ? await backendCpu(pgSide.admin, pgSide.application) : new Map<number, number>(),
     wal: await wal(),
     rows: await rowWrites(),
     at: performance.now(),
@@ -112,20 +119,23 @@ async function measure(
     label,
     perSecond: operations / seconds,
     directoryUs: per(cpuSeconds(server.pid) - before.directory),
-    postgresUs: pgSide ? per((await backendCpu(pgSide.admin, pgSide.application)) - before.postgres) : null,
+    postgresUs: pgSide ? per(backendCpuSince(before.postgres, await backendCpu(pgSide.admin, pgSide.application))) : null,
     walBytes: pgSide ? ((await wal()) - before.wal) / Math.max(1, operations) : null,
     rowWrites: pgSide ? ((await rowWrites()) - before.rows) / Math.max(1, operations) : null,
     failed,
   };
 }
 
-/** Heartbeats for `seconds` over CONNECTIONS connections, each request the next peer's token from `start`. */
-async function heartbeats(url: string, tokens: readonly string[], seconds: number, start: number) {
+/**
+ * Heartbeats over CONNECTIONS connections, each request the next peer's token from `start`: for
+ * `seconds`, or (seconds 0) exactly `amount` of them.
+ */
+async function heartbeats(url: string, tokens: readonly string[], seconds: number, start: number, amount?: number) {
   let next = start;
   const result = await autocannon({
     url,
     connections: CONNECTIONS,
-    duration: seconds,
+    ...(amount === undefined ? { duration: seconds } : { amount }),
     requests: [
       {
         method: "POST",
@@ -263,8 +273,7 @@ try {
     const slackMs = Math.round(2 * returnMs);
     server = await start(slackMs);
     // One pass over every peer first, so that each holds a lease with slack (the steady state).
-    const pass = Math.ceil(PEERS / Math.max(1, plain.perSecond)) + 1;
-    cursor = (await heartbeats(server.url, tokens, pass, cursor)).next;
+    cursor = (await heartbeats(server.url, tokens, 0, cursor, PEERS)).next;
     const slack = await measure(`heartbeat, lease slack ${(slackMs / 1000).toFixed(0)} s (2x the ${(returnMs / 1000).toFixed(0)} s between a peer's heartbeats)`, server, pgSide, async () => {
       const result = await heartbeats(server.url, tokens, SECONDS, cursor);
       cursor = result.next;
