@@ -15,6 +15,11 @@ const POPULAR_SHARE = 0.3;
 const RENAMED_SHARE = 0.1;
 const VOCABULARY_SIZE = 4_000;
 
+/** The content id of catalog entry `n`: made up, in the format the directory accepts. */
+export function benchContentId(n: number): string {
+  return createHash("sha256").update(`content ${n}`).digest("hex");
+}
+
 /** A small, fast, seeded PRNG (mulberry32), so every run indexes the same population. */
 export function seededRandom(seed: number): () => number {
   let state = seed >>> 0;
@@ -56,7 +61,7 @@ export function buildDataset(catalogSize: number, popularSize: number, filesPerP
     catalog.push({
       name: random() < 0.5 ? name : name[0]?.toUpperCase() + name.slice(1),
       size: 1 + Math.floor(random() * 4_000_000_000),
-      contentId: createHash("sha256").update(`content ${i}`).digest("hex"),
+      contentId: benchContentId(i),
       pieceSize: random() < 0.5 ? 1 << 20 : 1 << 18,
     });
   }
@@ -69,7 +74,7 @@ export function buildDataset(catalogSize: number, popularSize: number, filesPerP
       while (chosen.size < filesPerPeer) {
         const n =
           peerRandom() < POPULAR_SHARE
-            ? Math.floor(peerRandom() * popularSize)
+            ? Math.floor(peerRandom() * Math.min(popularSize, catalogSize))
             : Math.floor(peerRandom() * catalogSize);
         const entry = catalog[n] as FileEntry;
         const renamed = peerRandom() < RENAMED_SHARE;

@@ -15,19 +15,20 @@
 // Environment: BENCH_DATABASE_URL (postgres://postgres@127.0.0.1:5432/test), BENCH_PEERS (10000),
 // BENCH_FILES_PER_PEER (100), BENCH_SECONDS (6), BENCH_QUERIES (1500 per client, after 500 warm-up).
 
-import { type ChildProcess, spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import autocannon from "autocannon";
 import pg from "pg";
 import { DATABASE_FILE_NAME } from "../src/constants.js";
 import { PgStore, probePostgres } from "../src/index.js";
 import { type ImportedPeer, TestPgStore, TestSqliteStore } from "../test/test-stores.js";
 import { hashToken } from "../src/tokens.js";
-import { buildDataset, type Dataset, seededRandom } from "./dataset.js";
+import { benchContentId, buildDataset, type Dataset, seededRandom } from "./dataset.js";
+import type { LoopDelay } from "./loop-delay.js";
+import { readLoopDelay, resetLoopDelay, serve, type Server, stop } from "./processes.js";
 
 const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const PEERS = Number(process.env.BENCH_PEERS ?? 10_000);
@@ -40,35 +41,16 @@ const SEARCH_CLIENTS = 2;
 const SEED_BATCH_PEERS = 100;
 const DAY_MS = 86_400_000;
 const PROBE_TIMEOUT_MS = 2_000;
-const SERVER_DIR = join(import.meta.dirname, "..");
+/** Files the benchmark's newcomer publishes at once (the most one request may carry). */
+const PUBLISH_FILES = 10_000;
+/**
+ * BENCH_KEEP=1: seed into a data directory and schema named after the population, keep them afterwards
+ * and reuse them next time (seeding 1M rows takes minutes on a busy machine). The seeded sessions live a day.
+ */
+const KEEP = process.env.BENCH_KEEP === "1";
 
 const print = (line = "") => process.stdout.write(`${line}\n`);
 const fixed = (value: number, digits = 2) => value.toFixed(digits);
-
-interface Server {
-  url: string;
-  startupMs: number;
-  child: ChildProcess;
-}
-
-/** Starts bench/serve-store.ts and resolves with its URL once it listens. */
-async function serve(...args: string[]): Promise<Server> {
-  const child = spawn(process.execPath, ["--import", "tsx", "bench/serve-store.ts", ...args], {
-    cwd: SERVER_DIR,
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  return new Promise((resolve, reject) => {
-    createInterface({ input: child.stdout! }).once("line", (line) => resolve({ ...JSON.parse(line), child }));
-    child.once("exit", (code) => reject(new Error(`bench server exited with ${code}`)));
-  });
-}
-
-async function stop(server: Server): Promise<void> {
-  if (server.child.exitCode !== null) return;
-  const exited = new Promise((resolve) => server.child.once("exit", resolve));
-  server.child.kill("SIGTERM");
-  await exited;
-}
 
 function peersOf(from: number, to: number, dataset: Dataset, tokens: readonly string[]): ImportedPeer[] {
   const batch: ImportedPeer[] = [];
@@ -239,7 +221,92 @@ function percentile(values: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 }
 
+/** What the event loop of each server looked like while a measurement ran. */
+async function withLoopDelay<T>(servers: readonly Server[], measure: () => Promise<T>): Promise<{ result: T; delay: LoopDelay }> {
+  await Promise.all(servers.map(resetLoopDelay));
+  const result = await measure();
+  const delays = await Promise.all(servers.map(readLoopDelay));
+  const worst = delays.reduce((w, d) => (d.maxMs > w.maxMs ? d : w));
+  return { result, delay: { ...worst, busyMaxMs: Math.max(...delays.map((d) => d.busyMaxMs)) } };
+}
+
+interface PublishResult {
+  publishMs: number;
+  publishDelay: LoopDelay;
+  /** The idle bare server's delay over the same time: what the machine alone did to event loops. */
+  idleDelay: LoopDelay;
+  searchesDuring: number[];
+  logoutMs: number;
+  logoutDelay: LoopDelay;
+}
+
+/**
+ * A newcomer logs in and publishes PUBLISH_FILES files nobody has (its first PUT /index) while a client
+ * keeps searching; then it logs out (its whole index dropped). The server's worst event-loop delay
+ * during each, and the searches' latencies during the publish.
+ */
+async function firstPublish(server: Server, idle: Server, dataset: Dataset): Promise<PublishResult> {
+  const name = `newcomer${randomBytes(4).toString("hex")}`;
+  const login = await fetch(`${server.url}/api/v1/login`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ username: name, password: "correct horse battery", address: "http://10.9.9.9:7000" }),
+  });
+  const { token } = (await login.json()) as { token: string };
+  const auth = { authorization: `Bearer ${token}` };
+  const files = Array.from({ length: PUBLISH_FILES }, (_, i) => ({
+    name: `${name} upload ${i} ${dataset.vocabulary[i % dataset.vocabulary.length]}.flac`,
+    size: 1_000_000 + i,
+    contentId: benchContentId(10_000_000 + Math.floor(Math.random() * 1e9)),
+    pieceSize: 1 << 20,
+  }));
+  const body = JSON.stringify({ files });
+  const searchesDuring: number[] = [];
+  let publishing = true;
+  const next = queryMix(dataset, 99);
+  const searching = (async () => {
+    while (publishing) {
+      const sent = performance.now();
+      await (await fetch(server.url + next().path)).text();
+      searchesDuring.push(performance.now() - sent);
+    }
+  })();
+  await resetLoopDelay(idle);
+  let started = performance.now();
+  const published = await withLoopDelay([server], async () => {
+    const res = await fetch(`${server.url}/api/v1/index`, {
+      method: "PUT",
+      headers: { ...auth, "content-type": "application/json" },
+      body,
+    });
+    if (res.status !== 200) throw new Error(`PUT /index answered ${res.status}: ${await res.text()}`);
+    return performance.now() - started;
+  });
+  const idleDelay = await readLoopDelay(idle);
+  publishing = false;
+  await searching;
+  started = performance.now();
+  const loggedOut = await withLoopDelay([server], async () => {
+    const res = await fetch(`${server.url}/api/v1/logout`, { method: "POST", headers: auth });
+    if (res.status !== 200) throw new Error(`POST /logout answered ${res.status}`);
+    return performance.now() - started;
+  });
+  return {
+    publishMs: published.result,
+    publishDelay: published.delay,
+    idleDelay,
+    searchesDuring,
+    logoutMs: loggedOut.result,
+    logoutDelay: loggedOut.delay,
+  };
+}
+
+const load = () => loadavg().map((l) => l.toFixed(1)).join(" ");
+/** "worst delay / longest busy stretch", ms (loop-delay.ts says how each is measured). */
+const delayCell = (delay: LoopDelay) => `${fixed(delay.maxMs, 1)} / ${fixed(delay.busyMaxMs, 1)}`;
+
 print(`# Directory stores benchmark (node ${process.version}, ${new Date().toISOString()})`);
+print(`load average at start: ${load()} (2 cores; the load generator, the directories and PostgreSQL share them)`);
 print();
 const missing = await probePostgres(DATABASE_URL, PROBE_TIMEOUT_MS);
 if (missing !== undefined) {
@@ -248,72 +315,99 @@ if (missing !== undefined) {
 }
 const files = PEERS * FILES_PER_PEER;
 const dataset = buildDataset(Math.max(1_000, Math.round(files * 0.6)), 5_000, FILES_PER_PEER);
-const tokens = Array.from({ length: PEERS }, () => randomBytes(32).toString("base64url"));
-const dataDir = await mkdtemp(join(tmpdir(), "directory-bench-stores-"));
-const schema = `dir_bench_${Math.floor(Date.now() / 1000)}_${randomBytes(3).toString("hex")}`;
+// Derived from the peer's number, so that a kept population's sessions can be used again.
+const tokens = Array.from({ length: PEERS }, (_, i) => createHash("sha256").update(`bench token ${i}`).digest("base64url"));
+const population = `${PEERS}x${FILES_PER_PEER}`;
+const dataDir = KEEP ? join(tmpdir(), `directory-bench-kept-${population}`) : await mkdtemp(join(tmpdir(), "directory-bench-stores-"));
+const schema = KEEP ? `dir_bench_kept_${population}` : `dir_bench_${Math.floor(Date.now() / 1000)}_${randomBytes(3).toString("hex")}`;
 const servers: Server[] = [];
 try {
   print(`## Seeding ${files.toLocaleString("en")} index rows across ${PEERS.toLocaleString("en")} peers`);
-  const sqliteMs = await seedSqlite(dataDir, dataset, tokens);
-  print(`- SQLite: ${fixed(sqliteMs / 1000, 1)} s (importPeers, ${SEED_BATCH_PEERS} peers per transaction, then the sweeper's index merging)`);
-  const { loadMs, indexMs } = await seedPostgres(schema, dataset, tokens);
-  print(
-    `- PostgreSQL (schema ${schema}): ${fixed(loadMs / 1000, 1)} s to load (importPeers, multi-row INSERTs), ` +
-      `${fixed(indexMs / 1000, 1)} s to build the GIN indexes and VACUUM ANALYZE`,
-  );
-  const size = new pg.Client({ connectionString: DATABASE_URL });
-  await size.connect();
-  const { rows } = await size.query<{ size: string }>(
+  const admin = new pg.Client({ connectionString: DATABASE_URL });
+  await admin.connect();
+  const keptSchema = KEEP && (await admin.query("SELECT 1 FROM pg_namespace WHERE nspname = $1", [schema])).rowCount === 1;
+  if (KEEP && existsSync(join(dataDir, DATABASE_FILE_NAME)) && keptSchema) {
+    print(`- kept from an earlier run (BENCH_KEEP=1): ${dataDir}, schema ${schema}`);
+  } else {
+    if (KEEP) {
+      await rm(dataDir, { recursive: true, force: true });
+      await mkdir(dataDir, { recursive: true });
+      await PgStore.dropSchema(DATABASE_URL, schema);
+    }
+    const sqliteMs = await seedSqlite(dataDir, dataset, tokens);
+    print(`- SQLite: ${fixed(sqliteMs / 1000, 1)} s (importPeers, ${SEED_BATCH_PEERS} peers per transaction, then the sweeper's index merging)`);
+    const { loadMs, indexMs } = await seedPostgres(schema, dataset, tokens);
+    print(
+      `- PostgreSQL (schema ${schema}): ${fixed(loadMs / 1000, 1)} s to load (importPeers, multi-row INSERTs), ` +
+        `${fixed(indexMs / 1000, 1)} s to build the GIN indexes and VACUUM ANALYZE`,
+    );
+  }
+  const { rows } = await admin.query<{ size: string }>(
     "SELECT pg_size_pretty(sum(pg_total_relation_size(c.oid))) AS size FROM pg_class c WHERE c.relnamespace = $1::regnamespace AND c.relkind = 'r'",
     [schema],
   );
-  await size.end();
+  await admin.end();
   print(`- PostgreSQL schema size with indexes: ${rows[0]?.size}`);
   print();
+  // BENCH_SEED_ONLY=1 (with BENCH_KEEP=1): seed now, measure in a later run (e.g. once the machine is quiet).
+  if (process.env.BENCH_SEED_ONLY === "1") process.exit(0);
 
-  const sqlite = await serve("sqlite", dataDir);
-  const [pgA, pgB] = await Promise.all([serve("postgres", DATABASE_URL, schema), serve("postgres", DATABASE_URL, schema)]);
-  servers.push(sqlite, pgA as Server, pgB as Server);
-  const configs: Array<[string, string[]]> = [
-    ["SQLite, 1 instance", [sqlite.url]],
-    ["PostgreSQL, 1 instance", [(pgA as Server).url]],
-    ["PostgreSQL, 2 instances", [(pgA as Server).url, (pgB as Server).url]],
+  const bare = await serve("serve.ts", "bare");
+  const sqlite = await serve("serve-store.ts", "sqlite", dataDir);
+  const [pgA, pgB] = await Promise.all([serve("serve-store.ts", "postgres", DATABASE_URL, schema), serve("serve-store.ts", "postgres", DATABASE_URL, schema)]);
+  servers.push(bare, sqlite, pgA as Server, pgB as Server);
+  const configs: Array<[string, Server[]]> = [
+    ["bare Fastify route", [bare]],
+    ["SQLite, 1 instance", [sqlite]],
+    ["PostgreSQL, 1 instance", [pgA as Server]],
+    ["PostgreSQL, 2 instances", [pgA as Server, pgB as Server]],
   ];
+  const urlsOf = (list: Server[]) => list.map((server) => server.url);
 
   print(`## Heartbeats/s (autocannon, ${HEARTBEAT_CONNECTIONS} connections in all, ${SECONDS} s after 1 s warm-up, 2 rounds)`);
-  print("| store | round | req/s | p99 ms | non-2xx/errors |");
-  print("|---|---:|---:|---:|---:|");
-  const heartbeatMedians: string[] = [];
-  for (const [label, urls] of configs) {
+  print("The bare route is a Fastify POST with the same response schema and no work: the machine's ceiling at this moment.");
+  print("| store | round | req/s | / bare | p99 ms | non-2xx/errors | event loop: worst delay / longest busy ms |");
+  print("|---|---:|---:|---:|---:|---:|---:|");
+  const best: string[] = [];
+  let bareHeartbeats = 0;
+  for (const [label, list] of configs) {
     const rounds: HeartbeatResult[] = [];
     for (let round = 1; round <= 2; round += 1) {
-      const result = await heartbeats(urls, tokens);
+      const { result, delay } = await withLoopDelay(list, () => heartbeats(urlsOf(list), tokens));
       rounds.push(result);
-      print(`| ${label} | ${round} | ${Math.round(result.requestsPerSecond)} | ${result.p99Ms} | ${result.failed} |`);
+      if (label === configs[0]?.[0]) bareHeartbeats = Math.max(bareHeartbeats, result.requestsPerSecond);
+      print(
+        `| ${label} | ${round} | ${Math.round(result.requestsPerSecond)} | ${fixed(result.requestsPerSecond / bareHeartbeats)} | ` +
+          `${result.p99Ms} | ${result.failed} | ${delayCell(delay)} |`,
+      );
     }
-    heartbeatMedians.push(`${label}: ${Math.round(Math.max(...rounds.map((r) => r.requestsPerSecond)))}`);
+    best.push(`${label}: ${Math.round(Math.max(...rounds.map((r) => r.requestsPerSecond)))}`);
   }
-  print(`best round: ${heartbeatMedians.join("; ")} req/s`);
+  print(`best round: ${best.join("; ")} req/s`);
   print();
 
   print(`## Search (${SEARCH_CLIENTS} clients at once, ${QUERIES_PER_CLIENT} queries each after ${WARMUP_QUERIES} warm-up; two instances: one client each)`);
-  print("| store | queries/s | p50 ms | p99 ms | max ms | failed |");
-  print("|---|---:|---:|---:|---:|---:|");
+  print("The bare route answers a fixed page of 20 results through the same schemas: HTTP, parsing and serialisation, no search.");
+  print("| store | queries/s | p50 ms | p99 ms | max ms | p99 - bare p99 ms | failed | event loop: worst delay / longest busy ms |");
+  print("|---|---:|---:|---:|---:|---:|---:|---:|");
   const kinds = new Map<string, SearchResult>();
-  for (const [label, urls] of configs) {
-    const result = await searches(urls, dataset);
+  let bareP99 = 0;
+  for (const [label, list] of configs) {
+    const { result, delay } = await withLoopDelay(list, () => searches(urlsOf(list), dataset));
     kinds.set(label, result);
     const { all } = result;
+    const p99 = percentile(all, 99);
+    if (label === configs[0]?.[0]) bareP99 = p99;
     print(
-      `| ${label} | ${Math.round(result.queriesPerSecond)} | ${fixed(percentile(all, 50))} | ${fixed(percentile(all, 99))} | ` +
-        `${fixed(percentile(all, 100))} | ${result.failed} |`,
+      `| ${label} | ${Math.round(result.queriesPerSecond)} | ${fixed(percentile(all, 50))} | ${fixed(p99)} | ` +
+        `${fixed(percentile(all, 100))} | ${fixed(p99 - bareP99)} | ${result.failed} | ${delayCell(delay)} |`,
     );
   }
   print();
   print("### Search p50 / p99 ms by kind of query");
   print(`| query | ${configs.map(([label]) => label).join(" | ")} |`);
   print(`|---|${configs.map(() => "---:").join("|")}|`);
-  const firstResult = kinds.get(configs[0]?.[0] as string) as SearchResult;
+  const firstResult = kinds.get(configs[1]?.[0] as string) as SearchResult;
   for (const kind of firstResult.byKind.keys()) {
     const cells = configs.map(([label]) => {
       const values = kinds.get(label)?.byKind.get(kind) ?? [];
@@ -321,8 +415,29 @@ try {
     });
     print(`| ${kind} | ${cells.join(" | ")} |`);
   }
+  print();
+
+  print(`## A first publish of ${PUBLISH_FILES.toLocaleString("en")} new files (PUT /index), then a logout, at ${files.toLocaleString("en")} rows`);
+  print("One client searches (one query after another) while the publish runs.");
+  print("Event loop: the worst delay of a timer (work, or waiting for a core on a busy host), and the most CPU the");
+  print("process used between two ticks of a 1 ms timer (the longest work that held the loop; bench/loop-delay.ts).");
+  print("The idle bare server's over the same time is the machine's share.");
+  print("| store | PUT ms | event loop: worst delay / longest busy ms | idle bare server, same time: worst delay / busy ms | searches meanwhile | their p99 ms | their max ms | logout ms | event loop: worst delay / longest busy ms |");
+  print("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+  for (const [label, server] of [["SQLite", sqlite], ["PostgreSQL", pgA as Server]] as const) {
+    const result = await firstPublish(server, bare, dataset);
+    print(
+      `| ${label} | ${Math.round(result.publishMs)} | ${delayCell(result.publishDelay)} | ${delayCell(result.idleDelay)} | ${result.searchesDuring.length} | ` +
+        `${fixed(percentile(result.searchesDuring, 99))} | ${fixed(percentile(result.searchesDuring, 100))} | ` +
+        `${Math.round(result.logoutMs)} | ${delayCell(result.logoutDelay)} |`,
+    );
+  }
+  print();
+  print(`load average at end: ${load()}`);
 } finally {
   for (const server of servers) await stop(server);
-  await rm(dataDir, { recursive: true, force: true });
-  await PgStore.dropSchema(DATABASE_URL, schema);
+  if (!KEEP) {
+    await rm(dataDir, { recursive: true, force: true });
+    await PgStore.dropSchema(DATABASE_URL, schema);
+  }
 }

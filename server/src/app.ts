@@ -120,6 +120,7 @@ async function assemble(
     store,
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     sessionTtlMs: config.sessionTtlMs,
+    leaseSlackMs: config.leaseSlackMs,
     scryptCostLog2: config.scryptCostLog2,
     sweepIntervalMs: config.sweepIntervalMs,
     logger,

@@ -48,6 +48,11 @@ export interface DirectoryConfig {
   heartbeatIntervalMs: number;
   /** How long a session stays live after a login or heartbeat. */
   sessionTtlMs: number;
+  /**
+   * A renewal is written only when less than the session TTL is left, and then for TTL + this long:
+   * with this at the heartbeat interval or more, at most every other heartbeat writes (docs/scale.md).
+   */
+  leaseSlackMs: number;
   /** Requests per minute from one IP address (0: no limit). */
   rateLimitPerMinute: number;
   /** Requests per minute on one session (0: no limit). */
@@ -149,6 +154,15 @@ export const SETTINGS: readonly Setting[] = [
     min: MIN_HEARTBEAT_INTERVAL_MS,
     max: MAX_SESSION_TTL_MS,
     help: `a peer silent this long is dead (default ${SESSION_TTL_HEARTBEAT_INTERVALS}x the heartbeat interval)`,
+  },
+  {
+    key: "leaseSlackMs",
+    flag: "lease-slack-ms",
+    env: "DIRECTORY_LEASE_SLACK_MS",
+    kind: "integer",
+    min: 0,
+    max: MAX_SESSION_TTL_MS,
+    help: "renewals write a lease this much longer than the TTL, and skip the write while one is left (default 0)",
   },
   {
     key: "rateLimitPerMinute",
@@ -347,6 +361,7 @@ export function resolveConfig(overrides: Partial<DirectoryConfig> = {}): Directo
     dataDir: resolve(dataDir),
     heartbeatIntervalMs,
     sessionTtlMs: overrides.sessionTtlMs ?? SESSION_TTL_HEARTBEAT_INTERVALS * heartbeatIntervalMs,
+    leaseSlackMs: overrides.leaseSlackMs ?? 0,
     rateLimitPerMinute: overrides.rateLimitPerMinute ?? DEFAULT_RATE_LIMIT_PER_MINUTE,
     sessionRateLimitPerMinute: overrides.sessionRateLimitPerMinute ?? DEFAULT_SESSION_RATE_LIMIT_PER_MINUTE,
     sweepIntervalMs: overrides.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS,

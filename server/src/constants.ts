@@ -61,8 +61,23 @@ export const SQLITE_SEARCH_EXPECTED_CANDIDATES = 200;
 export const SQLITE_SEARCH_SHORT_QUERY_COUNT_TERMS = 1;
 /** The sweep merges the trigram index's segments when it has more than this many. */
 export const FTS_MAX_SEGMENTS = 4;
-/** Pages of trigram-index merging per sweep (~40 ms of work on this project's machines). */
-export const FTS_MERGE_PAGES_PER_SWEEP = 500;
+/**
+ * Pages of trigram-index merging per sweep: ~16 ms of work on this project's machines, one transaction
+ * on the event loop (500 pages took ~40 ms, close to the 50 ms no request may be held up by).
+ */
+export const FTS_MERGE_PAGES_PER_SWEEP = 200;
+/**
+ * One SQLite transaction of a large index change (a publish, a logout, a sweep) stops taking files after
+ * this long, commits and lets other requests run: at 1M index rows a file costs ~100-150 us. The commit
+ * comes on top (FTS5 writes the chunk's trigram segment then, and sometimes merges segments): with
+ * 4 ms the longest stretch a 10,000-file publish kept the event loop busy was ~20 ms of CPU (35 ms
+ * once), with 10 ms ~39 ms, against the 50 ms no request may hold it.
+ */
+export const SQLITE_INDEX_CHUNK_MS = 4;
+/** It takes at least this many files before looking at the clock, so that small changes stay one transaction. */
+export const SQLITE_INDEX_CHUNK_MIN_STEPS = 16;
+/** A chunked drop of a peer's index reads its rows this many at a time. */
+export const SQLITE_INDEX_DROP_READ_ROWS = 256;
 /** How often the background thread checkpoints SQLite's WAL into the database file. */
 export const SQLITE_CHECKPOINT_INTERVAL_MS = 200;
 /** The WAL file is cut back to this size when SQLite starts it over. */
@@ -74,6 +89,13 @@ export const LATENCY_BUCKETS_SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02
 
 /** PostgreSQL connections per directory instance (each instance has its own pool). */
 export const PG_POOL_MAX_CONNECTIONS = 10;
+/**
+ * More connections per instance, for searches only: read-only, with sequential scans off (every search
+ * statement is meant for an index; a scan of a million names never is), so a search needs no
+ * transaction and no SET of its own: 3 round trips instead of 7 (under load each one waits its turn
+ * for a core).
+ */
+export const PG_SEARCH_POOL_MAX_CONNECTIONS = 8;
 /** More connections per instance, for heartbeats only (written without waiting for the WAL flush). */
 export const PG_HEARTBEAT_POOL_MAX_CONNECTIONS = 3;
 /** How long opening a PostgreSQL connection may take before the directory gives up on it. */

@@ -36,6 +36,8 @@ export interface DirectoryOptions {
   heartbeatIntervalMs: number;
   /** How long a session stays live after a login or heartbeat. */
   sessionTtlMs: number;
+  /** How much longer than the TTL a written renewal lasts (DirectoryConfig.leaseSlackMs); 0 by default. */
+  leaseSlackMs?: number;
   /** scrypt cost (log2 of N) for new password hashes. */
   scryptCostLog2: number;
   /** How often expired sessions and tickets are swept. */
@@ -88,6 +90,7 @@ const SESSION_GONE = "the session is unknown, expired or logged out: log in agai
 export class Directory {
   readonly heartbeatIntervalMs: number;
   readonly sessionTtlMs: number;
+  readonly #leaseSlackMs: number;
   readonly #store: DirectoryStore;
   readonly #scryptCostLog2: number;
   readonly #sweepIntervalMs: number;
@@ -104,6 +107,7 @@ export class Directory {
     this.#store = options.store;
     this.heartbeatIntervalMs = options.heartbeatIntervalMs;
     this.sessionTtlMs = options.sessionTtlMs;
+    this.#leaseSlackMs = options.leaseSlackMs ?? 0;
     this.#scryptCostLog2 = options.scryptCostLog2;
     this.#sweepIntervalMs = options.sweepIntervalMs;
     this.#log = options.logger;
@@ -219,9 +223,9 @@ export class Directory {
     this.#log.info("peer logged out");
   }
 
-  /** Keeps a session live for another session TTL; returns its new expiry. */
+  /** Keeps a session live for at least another session TTL; returns its expiry. */
   async heartbeat(tokenHash: string): Promise<Date> {
-    const expiresAt = await this.#store.renewSession(tokenHash, this.sessionTtlMs);
+    const expiresAt = await this.#store.renewSession(tokenHash, this.sessionTtlMs, this.#leaseSlackMs);
     if (!expiresAt) throw new DirectoryError("unauthenticated", SESSION_GONE);
     return expiresAt;
   }
@@ -318,7 +322,9 @@ export class Directory {
         total.sessions += batch.sessions;
         total.files += batch.files;
         total.tickets += batch.tickets;
-        if (batch.sessions < SWEEP_BATCH_SESSIONS || this.#closed) return total;
+        // A store may stop a batch early to free the event loop (SQLite, at a large peer's index):
+        // sweeping goes on while a batch removes anything.
+        if ((batch.sessions === 0 && batch.files === 0) || this.#closed) return total;
         await yieldToEventLoop();
       }
     })().finally(() => {

@@ -11,6 +11,7 @@ import type { Clock } from "../src/clock.js";
 import type { DirectoryConfig } from "../src/config.js";
 import { DATABASE_FILE_NAME } from "../src/constants.js";
 import { PgStore } from "../src/storage/pg-store.js";
+import type { ChunkBudget } from "../src/storage/sqlite-chunks.js";
 import { TestPgStore, TestSqliteStore } from "./test-stores.js";
 
 /** Which implementation of DirectoryStore. */
@@ -24,8 +25,11 @@ export interface StoreLocation {
   readonly kind: StoreKind;
   /** The configuration that points a directory here. */
   readonly config: Partial<DirectoryConfig>;
-  /** Opens a store here directly; tests pass a clock to control time. */
-  open(clock?: Clock): Promise<TestStore>;
+  /**
+   * Opens a store here directly; tests pass a clock to control time, and may make SQLite's chunks of
+   * large index changes small (PostgreSQL has none: it ignores `indexChunk`).
+   */
+  open(clock?: Clock, indexChunk?: ChunkBudget): Promise<TestStore>;
   /** Deletes everything stored here. */
   remove(): Promise<void>;
 }
@@ -49,7 +53,7 @@ const sqlite: StoreFixture = {
     return {
       kind: "sqlite",
       config: { dataDir },
-      open: async (clock) => TestSqliteStore.open(join(dataDir, DATABASE_FILE_NAME), { clock }),
+      open: async (clock, indexChunk) => TestSqliteStore.open(join(dataDir, DATABASE_FILE_NAME), { clock, indexChunk }),
       remove: () => rm(dataDir, { recursive: true, force: true }),
     };
   },

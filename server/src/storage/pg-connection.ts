@@ -8,6 +8,7 @@ import {
   PG_CONNECT_TIMEOUT_MS,
   PG_HEARTBEAT_POOL_MAX_CONNECTIONS,
   PG_POOL_MAX_CONNECTIONS,
+  PG_SEARCH_POOL_MAX_CONNECTIONS,
   PG_STATEMENT_TIMEOUT_MS,
 } from "../constants.js";
 import { PG_MIGRATIONS } from "./pg-schema.js";
@@ -52,6 +53,8 @@ export interface PgPools {
   readonly pool: pg.Pool;
   /** Connections that commit without waiting for the WAL flush: heartbeats only (see PgStore.renewSession). */
   readonly heartbeatPool: pg.Pool;
+  /** Read-only connections with sequential scans off: searches only (see pg-search.ts). */
+  readonly searchPool: pg.Pool;
 }
 
 /** Connects, creates the schema and the pg_trgm extension if missing, and migrates (once, under a lock). */
@@ -76,6 +79,10 @@ export async function openPgPools(options: PgStoreOptions): Promise<PgPools> {
     heartbeatPool: poolOf(
       withSessionSettings(connectionString, undefined, ["-c synchronous_commit=off"]),
       PG_HEARTBEAT_POOL_MAX_CONNECTIONS,
+    ),
+    searchPool: poolOf(
+      withSessionSettings(connectionString, undefined, ["-c enable_seqscan=off", "-c default_transaction_read_only=on"]),
+      PG_SEARCH_POOL_MAX_CONNECTIONS,
     ),
   };
 }

@@ -10,7 +10,8 @@ import type { ContentRecord, SearchOptions, SearchPage } from "./store.js";
 const WORD_CHAR = /[\p{L}\p{N}]/u;
 
 /**
- * Three ways to find the names containing the query, cheapest first:
+ * Runs on a search connection (read-only, sequential scans off), one statement after another without a
+ * transaction. Three ways to find the names containing the query, cheapest first:
  * - Walk the first names in name order (an index-only scan). A query that many names contain fills
  *   its page there: that page is the answer, and `total` a lower bound, the matches among as many
  *   names again per match counted (up to `totalCap` of them: a bounded walk however the matches
@@ -20,7 +21,7 @@ const WORD_CHAR = /[\p{L}\p{N}]/u;
  * - Otherwise (many, but sparse) walk all names in order until the page is full, and count the lower
  *   bound among the first `totalCap` names the GIN index returns.
  * Liveness is checked per content only when some session has expired and not been swept yet (else
- * every holder is live), which keeps the walks index-only.
+ * every holder is live, and the walks stay index-only): each statement asks that once, as an InitPlan.
  */
 export async function searchNames(
   db: pg.ClientBase,
@@ -31,10 +32,9 @@ export async function searchNames(
 ): Promise<SearchPage> {
   const { limit, offset, totalCap } = options;
   const index = indexCondition(key);
-  // Every query below is meant for an index; a sequential scan of a million names never is.
-  await db.query("SET LOCAL enable_seqscan = off");
-  const dead = await db.query<{ any: boolean }>(statements.anyExpiredSession);
-  const sql = dead.rows[0]?.any ? statements.search.checkingLiveness : statements.search.allLive;
+  // Every query below is meant for an index; the connection has sequential scans off (a scan of a
+  // million names never is what a search wants).
+  const sql = statements.search;
   const pageOf = async (ids: readonly { content_id: Buffer }[]) => withHolders(ids.map((row) => row.content_id));
 
   const windowRows = PG_SEARCH_WINDOW_ROWS_PER_RESULT * (offset + limit + 1);

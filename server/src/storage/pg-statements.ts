@@ -38,13 +38,27 @@ export function pgStatements(now: string) {
     liveUserIdByToken: common.liveUserIdByToken,
     liveSessionOfUser: common.liveSessionOfUser,
     deleteLiveSession: `DELETE FROM sessions WHERE token_hash = $1 AND expires_at > ${now}`,
+    // Live sessions among the tokens; those with less than their TTL left (all of them when the slack
+    // is 0) get TTL + slack from now; the others are only read (no row version, no WAL, no index entry).
     renewSessions: {
       name: "renew-sessions",
       text: `
-        UPDATE sessions AS s SET last_seen_at = ${now}, expires_at = ${now} + r.ttl_ms * interval '1 millisecond'
-        FROM unnest($1::bytea[], $2::float8[]) AS r (token_hash, ttl_ms)
-        WHERE s.token_hash = r.token_hash AND s.expires_at > ${now}
-        RETURNING s.token_hash, s.expires_at`,
+        WITH live AS (
+          SELECT s.user_id, s.token_hash, s.expires_at, r.ttl_ms, r.slack_ms
+          FROM unnest($1::bytea[], $2::float8[], $3::float8[]) AS r (token_hash, ttl_ms, slack_ms)
+          JOIN sessions s ON s.token_hash = r.token_hash
+          WHERE s.expires_at > ${now}
+        ), renewed AS (
+          UPDATE sessions AS s SET last_seen_at = ${now}, expires_at = ${now} + (l.ttl_ms + l.slack_ms) * interval '1 millisecond'
+          FROM live l
+          WHERE s.user_id = l.user_id AND s.expires_at > ${now}
+            AND (l.slack_ms = 0 OR l.expires_at < ${now} + l.ttl_ms * interval '1 millisecond')
+          RETURNING s.token_hash, s.expires_at
+        )
+        -- A session that needed the write and did not get it (closed meanwhile) is not answered.
+        SELECT l.token_hash, coalesce(n.expires_at, l.expires_at) AS expires_at
+        FROM live l LEFT JOIN renewed n ON n.token_hash = l.token_hash
+        WHERE n.token_hash IS NOT NULL OR NOT (l.slack_ms = 0 OR l.expires_at < ${now} + l.ttl_ms * interval '1 millisecond')`,
     },
     expiredSessions: common.expiredSessions,
     deleteExpiredSessions: `DELETE FROM sessions WHERE user_id = ANY($1::bigint[]) AND expires_at <= ${now} RETURNING user_id`,
@@ -93,8 +107,9 @@ export function pgStatements(now: string) {
       )
       DELETE FROM contents c WHERE c.content_id = ANY($1::bytea[]) AND NOT EXISTS (SELECT 1 FROM best b WHERE b.content_id = c.content_id)`,
 
-    anyExpiredSession: `SELECT EXISTS (SELECT 1 FROM sessions WHERE expires_at <= ${now}) AS any`,
-    search: { allLive: searchStatements(""), checkingLiveness: searchStatements(` AND ${liveHolder}`) },
+    // Whether some session expired and is not swept yet is asked once per statement (an InitPlan):
+    // when none did, OR stops there and every content is live without a probe.
+    search: searchStatements(` AND (NOT EXISTS (SELECT 1 FROM sessions WHERE expires_at <= ${now}) OR ${liveHolder})`),
     contentsWithHolders: `
       SELECT c.content_id, c.name, c.size, c.piece_size, h.holder_name, h.address, h.last_seen_at, h.holder_count
       FROM unnest($1::bytea[]) WITH ORDINALITY AS r (content_id, position)

@@ -69,11 +69,11 @@ export interface PgLoader {
 }
 
 type Db = pg.PoolClient;
-type Mode = "write" | "read";
 
 interface PendingRenewal {
   tokenHash: string;
   ttlMs: number;
+  slackMs: number;
   resolve: (expiresAt: Date | null) => void;
   reject: (error: unknown) => void;
 }
@@ -91,6 +91,8 @@ export class PgStore implements DirectoryStore {
   readonly #pool: pg.Pool;
   /** Connections that commit without waiting for the WAL flush: heartbeats only (see renewSession). */
   readonly #heartbeatPool: pg.Pool;
+  /** Read-only connections for searches, sequential scans off (pg-search.ts). */
+  readonly #searchPool: pg.Pool;
   readonly #clock: PgClock;
   readonly #sql: PgStatements;
   #renewals: PendingRenewal[] = [];
@@ -98,9 +100,10 @@ export class PgStore implements DirectoryStore {
   #closed = false;
 
   /** A store on open pools, reading "now" from `clock`. */
-  protected constructor({ pool, heartbeatPool }: PgPools, clock: PgClock = DATABASE_CLOCK) {
+  protected constructor({ pool, heartbeatPool, searchPool }: PgPools, clock: PgClock = DATABASE_CLOCK) {
     this.#pool = pool;
     this.#heartbeatPool = heartbeatPool;
+    this.#searchPool = searchPool;
     this.#clock = clock;
     this.#sql = pgStatements(clock.sql);
   }
@@ -152,9 +155,9 @@ export class PgStore implements DirectoryStore {
    * get 401 at their next heartbeat and log in again. Everything else commits synchronously. Each
    * caller is answered after the commit, since another instance may be asked about the session next.
    */
-  renewSession(tokenHash: string, ttlMs: number): Promise<Date | null> {
+  renewSession(tokenHash: string, ttlMs: number, slackMs = 0): Promise<Date | null> {
     return new Promise((resolve, reject) => {
-      this.#renewals.push({ tokenHash, ttlMs, resolve, reject });
+      this.#renewals.push({ tokenHash, ttlMs, slackMs, resolve, reject });
       if (this.#renewals.length === 1) setImmediate(() => this.#commitRenewals());
     });
   }
@@ -168,7 +171,11 @@ export class PgStore implements DirectoryStore {
         const { rows } = await this.#retrying(() =>
           this.#query<{ token_hash: Buffer; expires_at: Date }>(
             this.#sql.renewSessions,
-            [batch.map((renewal) => hexBytes(renewal.tokenHash)), batch.map((renewal) => renewal.ttlMs)],
+            [
+              batch.map((renewal) => hexBytes(renewal.tokenHash)),
+              batch.map((renewal) => renewal.ttlMs),
+              batch.map((renewal) => renewal.slackMs),
+            ],
             this.#heartbeatPool,
           ),
         );
@@ -249,11 +256,24 @@ export class PgStore implements DirectoryStore {
     });
   }
 
+  /**
+   * On a search connection, without a transaction: each statement sees what was committed when it
+   * started, so the holders listed may be a few milliseconds fresher than the page's names (as on
+   * SQLite, where heartbeats are committed between requests).
+   */
   async searchByName(query: string, options: SearchOptions): Promise<SearchPage> {
-    return this.#transaction(
-      (db) => searchNames(db, this.#sql, query.toLowerCase(), options, (ids) => this.#withHolders(db, ids, options.maxHolders)),
-      "read",
-    );
+    const db = await this.#searchPool.connect();
+    let broken: Error | undefined;
+    try {
+      await this.#clock.set?.(db, "session");
+      return await searchNames(db, this.#sql, query.toLowerCase(), options, (ids) => this.#withHolders(db, ids, options.maxHolders));
+    } catch (error) {
+      // A statement that failed leaves the connection usable; one that lost it (no SQLSTATE) does not.
+      if ((error as { code?: string }).code === undefined) broken = error as Error;
+      throw error;
+    } finally {
+      db.release(broken);
+    }
   }
 
   async findContent(contentId: string, maxHolders: number): Promise<ContentRecord | null> {
@@ -357,7 +377,7 @@ export class PgStore implements DirectoryStore {
     this.#closed = true;
     this.#commitRenewals();
     await Promise.allSettled([...this.#renewing]);
-    await Promise.all([this.#pool.end(), this.#heartbeatPool.end()]);
+    await Promise.all([this.#pool.end(), this.#heartbeatPool.end(), this.#searchPool.end()]);
   }
 
   /**
@@ -468,12 +488,12 @@ export class PgStore implements DirectoryStore {
   }
 
   /** Runs `work` in one transaction, again when PostgreSQL aborted it for a deadlock or serialization failure. */
-  async #transaction<T>(work: (db: Db) => Promise<T>, mode: Mode = "write"): Promise<T> {
+  async #transaction<T>(work: (db: Db) => Promise<T>): Promise<T> {
     return this.#retrying(async () => {
       const db = await this.#pool.connect();
       let broken: Error | undefined;
       try {
-        await db.query(mode === "read" ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN");
+        await db.query("BEGIN");
         await this.#clock.set?.(db, "transaction");
         const result = await work(db);
         await db.query("COMMIT");

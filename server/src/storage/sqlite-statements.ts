@@ -40,9 +40,15 @@ export function prepareStatements(db: Database.Database) {
     livePeerByAddress: value(common.livePeerByAddress),
     deleteTicketsOfUser: get(common.deleteTicketsOfUser),
     deleteUser: get(common.deleteUser),
+    liveExpiryByToken: value("SELECT expires_at FROM sessions WHERE token_hash = ? AND expires_at > ?"),
+    liveTokenOfUser: value("SELECT token_hash FROM sessions WHERE user_id = ? AND expires_at > ?"),
+    // Ends a session at once (its token and its files stop counting), before its index is dropped in chunks.
+    endSession: get("UPDATE sessions SET expires_at = ? WHERE user_id = ? AND expires_at > ?"),
+    deleteEndedSession: get("DELETE FROM sessions WHERE user_id = ? AND expires_at <= ?"),
     expiredSessions: value(common.expiredSessions),
 
     filesOfUser: get(common.filesOfUser),
+    firstFilesOfUser: get(`SELECT ${FILE_COLUMNS} FROM files WHERE user_id = ? LIMIT ?`),
     fileOfUser: get(`SELECT ${FILE_COLUMNS} FROM files WHERE user_id = ? AND content_id = ?`),
     countFilesOfUser: value(common.countFilesOfUser),
     insertFile: get("INSERT INTO files (user_id, content_id, name, size, piece_size) VALUES (?, ?, ?, ?, ?)"),

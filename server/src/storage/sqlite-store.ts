@@ -13,6 +13,7 @@ import { systemClock } from "../clock.js";
 import {
   SQLITE_BUSY_TIMEOUT_MS,
   SQLITE_CACHE_KIB,
+  SQLITE_INDEX_DROP_READ_ROWS,
   SQLITE_MMAP_BYTES,
   SQLITE_WAL_SIZE_LIMIT_BYTES,
 } from "../constants.js";
@@ -31,6 +32,7 @@ import {
   type UserRow,
 } from "./rows.js";
 import { WalCheckpointer } from "./sqlite-checkpointer.js";
+import { type ChunkBudget, DEFAULT_CHUNK_BUDGET, type IndexStep, inChunks, PeerTurns, spend } from "./sqlite-chunks.js";
 import { SqliteIndex } from "./sqlite-index.js";
 import { MIGRATIONS } from "./sqlite-schema.js";
 import { SqliteSearch } from "./sqlite-search.js";
@@ -57,6 +59,8 @@ import type {
 export interface SqliteStoreOptions {
   /** Source of "now" for liveness, expiry and every stored timestamp. */
   clock?: Clock;
+  /** How large one transaction of a large index change may grow (sqlite-chunks.ts); tests make it small. */
+  indexChunk?: ChunkBudget;
 }
 
 /** The writers a subclass gets inside one transaction of `load` (bulk loading for benchmarks and tests). */
@@ -83,11 +87,6 @@ interface TicketRow {
   redeemed_at: number | null;
 }
 
-/** Thrown inside a transaction to roll it back with a result for the caller. */
-class Rollback<T> {
-  constructor(readonly result: T) {}
-}
-
 /** The SQLite implementation of DirectoryStore. */
 export class SqliteStore implements DirectoryStore {
   readonly #db: Database.Database;
@@ -96,6 +95,9 @@ export class SqliteStore implements DirectoryStore {
   readonly #index: SqliteIndex;
   readonly #search: SqliteSearch;
   #checkpointer: WalCheckpointer | undefined;
+  #chunkBudget: ChunkBudget = DEFAULT_CHUNK_BUDGET;
+  /** Index changes (publish, login, logout) of one peer run one after another. */
+  readonly #turns = new PeerTurns();
   /** Renewals answered but not yet committed, by token hash (a later one replaces an earlier). */
   #renewals = new Map<string, PendingRenewal>();
 
@@ -135,6 +137,7 @@ export class SqliteStore implements DirectoryStore {
       db.pragma(`journal_size_limit = ${SQLITE_WAL_SIZE_LIMIT_BYTES}`);
       migrate(db);
       const store = create(db, options.clock ?? systemClock);
+      store.#chunkBudget = options.indexChunk ?? DEFAULT_CHUNK_BUDGET;
       if (path !== ":memory:") store.#checkpointer = new WalCheckpointer(db, path);
       return store;
     } catch (error) {
@@ -156,7 +159,13 @@ export class SqliteStore implements DirectoryStore {
 
   async openSession(userId: number, tokenHash: string, address: string, ttlMs: number): Promise<SessionRecord> {
     this.#commitRenewals();
-    return this.#index.atomic(() => this.#openSession(userId, tokenHash, address, ttlMs));
+    // The previous session ends at once (a publish of it stops at its next chunk); its index goes in
+    // chunks, then the new session opens, empty.
+    this.#endSession(userId);
+    return this.#turns.run(userId, async () => {
+      await this.#dropInChunks(userId);
+      return this.#index.atomic(() => this.#openSession(userId, tokenHash, address, ttlMs));
+    });
   }
 
   async findLiveSession(tokenHash: string): Promise<SessionRecord | null> {
@@ -172,16 +181,19 @@ export class SqliteStore implements DirectoryStore {
    * the same event-loop turn in one transaction (~6 us each at 10 per transaction). Waiting for that
    * commit before answering made 10 busy clients take turns with the database, leaving the process
    * idle a fifth of the time. A crash between the answer and the commit loses those renewals only:
-   * those peers expire a little early, get 401 and log in again.
+   * those peers expire a little early, get 401 and log in again. With a lease slack, a renewal that
+   * finds at least `ttlMs` left writes nothing at all (store.ts).
    */
-  async renewSession(tokenHash: string, ttlMs: number): Promise<Date | null> {
+  async renewSession(tokenHash: string, ttlMs: number, slackMs = 0): Promise<Date | null> {
     const now = this.#clock.now();
     const token = hexBytes(tokenHash);
     const pending = this.#renewals.get(tokenHash);
-    const live = (pending && pending.expiresAt > now) || this.#sql.liveUserIdByToken.get(token, now) !== undefined;
-    if (!live) return null;
+    const expiresAt =
+      pending && pending.expiresAt > now ? pending.expiresAt : (this.#sql.liveExpiryByToken.get(token, now) as number | undefined);
+    if (expiresAt === undefined) return null;
+    if (slackMs > 0 && expiresAt - now >= ttlMs) return new Date(expiresAt);
     // A pending renewal of the same session keeps the earlier arrival time as its liveness check.
-    this.#renewals.set(tokenHash, { token, now: pending?.now ?? now, expiresAt: now + ttlMs });
+    this.#renewals.set(tokenHash, { token, now: pending?.now ?? now, expiresAt: now + ttlMs + slackMs });
     if (this.#renewals.size === 1) {
       setImmediate(() => {
         try {
@@ -192,7 +204,7 @@ export class SqliteStore implements DirectoryStore {
         }
       });
     }
-    return new Date(now + ttlMs);
+    return new Date(now + ttlMs + slackMs);
   }
 
   /**
@@ -212,14 +224,50 @@ export class SqliteStore implements DirectoryStore {
 
   async closeSession(tokenHash: string): Promise<boolean> {
     this.#commitRenewals();
-    const now = this.#clock.now();
-    return this.#index.atomic(() => {
-      const userId = this.#sql.liveUserIdByToken.get(hexBytes(tokenHash), now) as number | undefined;
-      if (userId === undefined) return false;
-      this.#index.dropIndex(userId);
-      this.#sql.deleteSession.run(userId);
-      return true;
+    const userId = this.#sql.liveUserIdByToken.get(hexBytes(tokenHash), this.#clock.now()) as number | undefined;
+    if (userId === undefined) return false;
+    // Ended at once, so its files stop being offered now (and a publish of this peer in progress stops
+    // at its next chunk); its index goes in chunks after that, then its row.
+    this.#endSession(userId);
+    await this.#turns.run(userId, async () => {
+      await this.#dropInChunks(userId);
+      this.#sql.deleteEndedSession.run(userId, this.#clock.now());
     });
+    return true;
+  }
+
+  /** Makes the user's session expire now (renewals already answered are written first, so none revives it). */
+  #endSession(userId: number): void {
+    this.#commitRenewals();
+    const now = this.#clock.now();
+    this.#sql.endSession.run(now, userId, now);
+  }
+
+  /** Drops the user's whole index in chunks (its session must have ended); returns the rows dropped. */
+  async #dropInChunks(userId: number): Promise<number> {
+    let dropped = 0;
+    return inChunks(this.#chunkBudget, (more) =>
+      this.#index.atomic(() => {
+        const done = this.#dropSome(userId, more);
+        dropped += done.files;
+        return done.all ? dropped : undefined;
+      }),
+    );
+  }
+
+  /** Drops the user's index rows while `more()` allows; call inside a transaction. */
+  #dropSome(userId: number, more: () => boolean): { files: number; all: boolean } {
+    let files = 0;
+    for (;;) {
+      const rows = this.#sql.firstFilesOfUser.all(userId, SQLITE_INDEX_DROP_READ_ROWS) as FileRow[];
+      if (rows.length === 0) return { files, all: true };
+      for (const row of rows) {
+        this.#index.removeHolding(userId, row);
+        this.#index.refreshContent(row.content_id);
+        files += 1;
+        if (!more()) return { files, all: false };
+      }
+    }
   }
 
   async replaceFiles(userId: number, files: readonly FileEntry[], maxFiles: number): Promise<IndexChange> {
@@ -227,24 +275,20 @@ export class SqliteStore implements DirectoryStore {
     const wanted = lastEntryPerContent(files);
     const tooLarge = replacementTooLarge(wanted, maxFiles);
     if (tooLarge) return tooLarge;
-    return this.#changeIndex(userId, () => {
-      const touched = new Set<string>();
-      for (const row of this.#sql.filesOfUser.all(userId) as FileRow[]) {
-        const hex = row.content_id.toString("hex");
-        const next = wanted.get(hex);
-        if (next && sameEntry(row, next)) {
+    const count = wanted.size;
+    return this.#turns.run(userId, () =>
+      this.#changeIndex(userId, maxFiles, () => {
+        const steps: IndexStep[] = [];
+        for (const row of this.#sql.filesOfUser.all(userId) as FileRow[]) {
+          const hex = row.content_id.toString("hex");
+          const next = wanted.get(hex);
           wanted.delete(hex);
-          continue;
+          if (!next || !sameEntry(row, next)) steps.push({ hex, remove: row, add: next });
         }
-        this.#index.removeHolding(userId, row);
-        touched.add(hex);
-      }
-      for (const [hex, entry] of wanted) {
-        this.#index.addHolding(userId, entry);
-        touched.add(hex);
-      }
-      return touched;
-    }, maxFiles);
+        for (const [hex, entry] of wanted) steps.push({ hex, add: entry });
+        return { steps, count };
+      }),
+    );
   }
 
   async updateFiles(
@@ -255,23 +299,28 @@ export class SqliteStore implements DirectoryStore {
   ): Promise<IndexChange> {
     this.#commitRenewals();
     const wanted = lastEntryPerContent(add);
-    return this.#changeIndex(userId, () => {
-      const touched = new Set<string>();
-      for (const hex of remove) {
-        const row = this.#sql.fileOfUser.get(userId, hexBytes(hex)) as FileRow | undefined;
-        if (!row) continue;
-        this.#index.removeHolding(userId, row);
-        touched.add(hex);
-      }
-      for (const [hex, entry] of wanted) {
-        const row = this.#sql.fileOfUser.get(userId, hexBytes(hex)) as FileRow | undefined;
-        if (row && sameEntry(row, entry)) continue;
-        if (row) this.#index.removeHolding(userId, row);
-        this.#index.addHolding(userId, entry);
-        touched.add(hex);
-      }
-      return touched;
-    }, maxFiles);
+    return this.#turns.run(userId, () =>
+      this.#changeIndex(userId, maxFiles, () => {
+        // Removals first, then additions, as if applied one after another (store.ts).
+        const steps = new Map<string, IndexStep>();
+        let count = this.#sql.countFilesOfUser.get(userId) as number;
+        for (const hex of remove) {
+          const row = steps.has(hex) ? undefined : (this.#sql.fileOfUser.get(userId, hexBytes(hex)) as FileRow | undefined);
+          if (!row) continue;
+          steps.set(hex, { hex, remove: row });
+          count -= 1;
+        }
+        for (const [hex, entry] of wanted) {
+          const removed = steps.get(hex);
+          const row = removed ? undefined : (this.#sql.fileOfUser.get(userId, hexBytes(hex)) as FileRow | undefined);
+          if (row && sameEntry(row, entry)) continue;
+          if (removed) removed.add = entry;
+          else steps.set(hex, { hex, remove: row, add: entry });
+          if (!row) count += 1;
+        }
+        return { steps: [...steps.values()], count };
+      }),
+    );
   }
 
   async searchByName(query: string, options: SearchOptions): Promise<SearchPage> {
@@ -363,20 +412,30 @@ export class SqliteStore implements DirectoryStore {
     })();
   }
 
+  /**
+   * Deletes expired sessions and their index rows, within one chunk's budget (sqlite-chunks.ts): a
+   * session whose rows did not all fit is left, partly dropped, for the next call. The directory calls
+   * again while a call removed anything.
+   */
   async sweep(maxSessions: number): Promise<SweepResult> {
     this.#commitRenewals();
     const now = this.#clock.now();
     return this.#index.atomic((): SweepResult => {
       const expired = this.#sql.expiredSessions.all(now, maxSessions) as number[];
+      const more = spend(this.#chunkBudget);
       let files = 0;
+      let sessions = 0;
       for (const userId of expired) {
-        files += this.#index.dropIndex(userId);
+        const dropped = this.#dropSome(userId, more);
+        files += dropped.files;
+        if (!dropped.all) break;
         this.#sql.deleteSession.run(userId);
+        sessions += 1;
       }
       const tickets = this.#sql.deleteExpiredTickets.run(now).changes;
       // The last batch also tidies the trigram index.
-      if (expired.length < maxSessions) this.#index.tidy();
-      return { sessions: expired.length, files, tickets };
+      if (expired.length < maxSessions && sessions === expired.length) this.#index.tidy();
+      return { sessions, files, tickets };
     });
   }
 
@@ -398,6 +457,7 @@ export class SqliteStore implements DirectoryStore {
   }
 
   async close(): Promise<void> {
+    await this.#turns.idle();
     this.#commitRenewals();
     const checkpointer = this.#checkpointer;
     this.#checkpointer = undefined;
@@ -431,26 +491,36 @@ export class SqliteStore implements DirectoryStore {
   }
 
   /**
-   * Runs one index change in a transaction: only while the user's session is live (a logout may have
-   * landed between the route's authentication and this call), rolled back when the peer would end up
-   * with more than `maxFiles`, and with each touched content's representative row refreshed.
+   * Runs one index change of a peer (call in its turn): only while the session that was live at the
+   * start stays live (a logout may have landed between the route's authentication and this call, or
+   * between two chunks), refused whole when the peer would end up with more than `maxFiles`. `plan`
+   * lists the steps and the resulting count; they are applied in chunks (sqlite-chunks.ts), each step
+   * with its content's representative row refreshed.
    */
-  #changeIndex(userId: number, change: () => Set<string>, maxFiles: number): IndexChange {
-    try {
-      return this.#index.atomic((): IndexChange => {
-        if (!this.#sql.liveSessionOfUser.get(userId, this.#clock.now())) {
-          throw new Rollback<IndexChange>({ ok: false, reason: "session-ended" });
+  async #changeIndex(
+    userId: number,
+    maxFiles: number,
+    plan: () => { steps: IndexStep[]; count: number },
+  ): Promise<IndexChange> {
+    const token = this.#sql.liveTokenOfUser.get(userId, this.#clock.now()) as Buffer | undefined;
+    if (!token) return { ok: false, reason: "session-ended" };
+    const { steps, count } = plan();
+    if (count > maxFiles) return { ok: false, reason: "too-many-files", count };
+    let next = 0;
+    return inChunks(this.#chunkBudget, (more) =>
+      this.#index.atomic((): IndexChange | undefined => {
+        if (this.#sql.liveUserIdByToken.get(token, this.#clock.now()) === undefined) return { ok: false, reason: "session-ended" };
+        while (next < steps.length) {
+          const step = steps[next] as IndexStep;
+          if (step.remove) this.#index.removeHolding(userId, step.remove);
+          if (step.add) this.#index.addHolding(userId, step.add);
+          this.#index.refreshContent(hexBytes(step.hex));
+          next += 1;
+          if (!more()) break;
         }
-        const touched = change();
-        const count = this.#sql.countFilesOfUser.get(userId) as number;
-        if (count > maxFiles) throw new Rollback<IndexChange>({ ok: false, reason: "too-many-files", count });
-        for (const hex of touched) this.#index.refreshContent(hexBytes(hex));
-        return { ok: true, count };
-      });
-    } catch (error) {
-      if (error instanceof Rollback) return error.result as IndexChange;
-      throw error;
-    }
+        return next === steps.length ? { ok: true, count } : undefined;
+      }),
+    );
   }
 
   #createUser(name: string, passwordHash: string): UserRecord | null {

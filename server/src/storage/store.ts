@@ -178,8 +178,13 @@ export interface DirectoryStore {
   openSession(userId: number, tokenHash: string, address: string, ttlMs: number): Promise<SessionRecord>;
   /** The live session with this token hash; null when unknown, expired or logged out. */
   findLiveSession(tokenHash: string): Promise<SessionRecord | null>;
-  /** Extends a live session to `ttlMs` from now and returns the new expiry; null when it is not live. */
-  renewSession(tokenHash: string, ttlMs: number): Promise<Date | null>;
+  /**
+   * Keeps a live session live for at least `ttlMs` from now and returns its expiry; null when it is
+   * not live. When less than `ttlMs` is left it writes `ttlMs + slackMs` from now (and the last-seen
+   * time); otherwise it writes nothing and answers the expiry it has. With `slackMs` 0 every renewal
+   * writes `ttlMs` from now.
+   */
+  renewSession(tokenHash: string, ttlMs: number, slackMs?: number): Promise<Date | null>;
   /** Ends a live session and drops its peer's index at once; false when it was not live. */
   closeSession(tokenHash: string): Promise<boolean>;
   /** Replaces the user's whole index (later duplicates of a content id win). */
