@@ -6,6 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { pino } from "pino";
 import { ManualClock } from "../../src/clock.js";
+import { LoginGuard } from "../../src/login/login-guard.js";
 import { Directory } from "../../src/directory.js";
 import type { ChunkBudget } from "../../src/storage/sqlite-chunks.js";
 import type { FileEntry, SearchOptions } from "../../src/storage/store.js";
@@ -170,6 +171,15 @@ describeEachStore("large index changes", (storage) => {
         scryptCostLog2: 10,
         sweepIntervalMs: 60_000,
         logger: pino({ level: "silent" }),
+        // Sessions here are opened in the store directly: no login, so the guard is never asked.
+        guard: new LoginGuard({
+          limits: { accountFailures: 0, ipFailures: 0, failureWindowMs: 60_000, registrationsPerIp: 0, registrationWindowMs: 60_000 },
+          passwordConcurrency: 1,
+          passwordQueueLength: 1,
+          verifyAddresses: false,
+          allowPrivateAddresses: true,
+          selfPort: () => undefined,
+        }),
       });
       const alice = await session("alice");
       const bob = await session("bob");
