@@ -20,6 +20,8 @@ import {
 import {
   type ChosenPeerRow,
   type FileRow,
+  contentIdBytes,
+  contentIdText,
   hexBytes,
   lastEntryPerContent,
   type PeerRow,
@@ -34,7 +36,7 @@ import {
 import { WalCheckpointer } from "./sqlite-checkpointer.js";
 import { type ChunkBudget, DEFAULT_CHUNK_BUDGET, type IndexStep, inChunks, PeerTurns, spend } from "./sqlite-chunks.js";
 import { SqliteIndex } from "./sqlite-index.js";
-import { MIGRATIONS } from "./sqlite-schema.js";
+import { MIGRATION_NOTES, MIGRATIONS } from "./sqlite-schema.js";
 import { SqliteSearch } from "./sqlite-search.js";
 import { prepareStatements, type SqliteStatements } from "./sqlite-statements.js";
 import type {
@@ -61,6 +63,8 @@ export interface SqliteStoreOptions {
   clock?: Clock;
   /** How large one transaction of a large index change may grow (sqlite-chunks.ts); tests make it small. */
   indexChunk?: ChunkBudget;
+  /** Told what a migration that dropped data did (a line for the start log). */
+  onMigration?: (note: string) => void;
 }
 
 /** The writers a subclass gets inside one transaction of `load` (bulk loading for benchmarks and tests). */
@@ -135,7 +139,7 @@ export class SqliteStore implements DirectoryStore {
       db.pragma(`mmap_size = ${SQLITE_MMAP_BYTES}`);
       db.pragma(`cache_size = -${SQLITE_CACHE_KIB}`);
       db.pragma(`journal_size_limit = ${SQLITE_WAL_SIZE_LIMIT_BYTES}`);
-      migrate(db);
+      migrate(db, options.onMigration);
       const store = create(db, options.clock ?? systemClock);
       store.#chunkBudget = options.indexChunk ?? DEFAULT_CHUNK_BUDGET;
       if (path !== ":memory:") store.#checkpointer = new WalCheckpointer(db, path);
@@ -280,7 +284,7 @@ export class SqliteStore implements DirectoryStore {
       this.#changeIndex(userId, maxFiles, () => {
         const steps: IndexStep[] = [];
         for (const row of this.#sql.filesOfUser.all(userId) as FileRow[]) {
-          const hex = row.content_id.toString("hex");
+          const hex = contentIdText(row.content_id);
           const next = wanted.get(hex);
           wanted.delete(hex);
           if (!next || !sameEntry(row, next)) steps.push({ hex, remove: row, add: next });
@@ -305,14 +309,14 @@ export class SqliteStore implements DirectoryStore {
         const steps = new Map<string, IndexStep>();
         let count = this.#sql.countFilesOfUser.get(userId) as number;
         for (const hex of remove) {
-          const row = steps.has(hex) ? undefined : (this.#sql.fileOfUser.get(userId, hexBytes(hex)) as FileRow | undefined);
+          const row = steps.has(hex) ? undefined : (this.#sql.fileOfUser.get(userId, contentIdBytes(hex)) as FileRow | undefined);
           if (!row) continue;
           steps.set(hex, { hex, remove: row });
           count -= 1;
         }
         for (const [hex, entry] of wanted) {
           const removed = steps.get(hex);
-          const row = removed ? undefined : (this.#sql.fileOfUser.get(userId, hexBytes(hex)) as FileRow | undefined);
+          const row = removed ? undefined : (this.#sql.fileOfUser.get(userId, contentIdBytes(hex)) as FileRow | undefined);
           if (row && sameEntry(row, entry)) continue;
           if (removed) removed.add = entry;
           else steps.set(hex, { hex, remove: row, add: entry });
@@ -330,7 +334,7 @@ export class SqliteStore implements DirectoryStore {
 
   async findContent(contentId: string, maxHolders: number): Promise<ContentRecord | null> {
     this.#commitRenewals();
-    const row = this.#sql.contentById.get(hexBytes(contentId)) as FileRow | undefined;
+    const row = this.#sql.contentById.get(contentIdBytes(contentId)) as FileRow | undefined;
     if (!row) return null;
     const record = this.#withHolders(row, this.#clock.now(), maxHolders);
     return record.holderCount > 0 ? record : null;
@@ -360,7 +364,7 @@ export class SqliteStore implements DirectoryStore {
   async chooseUploadTarget(request: UploadTargetRequest): Promise<UploadTargetResult> {
     this.#commitRenewals();
     const now = this.#clock.now();
-    const contentId = hexBytes(request.contentId);
+    const contentId = contentIdBytes(request.contentId);
     return this.#db.transaction((): UploadTargetResult => {
       let chosen: ChosenPeerRow | undefined;
       if (request.targetName !== undefined) {
@@ -401,7 +405,7 @@ export class SqliteStore implements DirectoryStore {
         !row ||
         row.expires_at <= now ||
         row.target_user_id !== request.userId ||
-        row.content_id.toString("hex") !== request.contentId
+        contentIdText(row.content_id) !== request.contentId
       ) {
         return { kind: "not-found" };
       }
@@ -484,7 +488,7 @@ export class SqliteStore implements DirectoryStore {
         addFiles: (userId, files) => {
           const wanted = lastEntryPerContent(files);
           for (const entry of wanted.values()) this.#index.addHolding(userId, entry);
-          for (const hex of wanted.keys()) this.#index.refreshContent(hexBytes(hex));
+          for (const hex of wanted.keys()) this.#index.refreshContent(contentIdBytes(hex));
         },
       }),
     );
@@ -514,7 +518,7 @@ export class SqliteStore implements DirectoryStore {
           const step = steps[next] as IndexStep;
           if (step.remove) this.#index.removeHolding(userId, step.remove);
           if (step.add) this.#index.addHolding(userId, step.add);
-          this.#index.refreshContent(hexBytes(step.hex));
+          this.#index.refreshContent(contentIdBytes(step.hex));
           next += 1;
           if (!more()) break;
         }
@@ -540,7 +544,7 @@ export class SqliteStore implements DirectoryStore {
   #withHolders(row: FileRow, now: number, maxHolders: number): ContentRecord {
     const holders = this.#sql.liveHolders.all(row.content_id, now) as PeerRow[];
     return {
-      contentId: row.content_id.toString("hex"),
+      contentId: contentIdText(row.content_id),
       name: row.name,
       size: row.size,
       pieceSize: row.piece_size,
@@ -550,15 +554,20 @@ export class SqliteStore implements DirectoryStore {
   }
 }
 
-function migrate(db: Database.Database): void {
+function migrate(db: Database.Database, onMigration: ((note: string) => void) | undefined): void {
   const version = db.pragma("user_version", { simple: true }) as number;
   if (version > MIGRATIONS.length) {
     throw new Error(`database schema version ${version} is newer than this directory (${MIGRATIONS.length})`);
   }
+  const notes: string[] = [];
   db.transaction(() => {
     for (let i = version; i < MIGRATIONS.length; i += 1) {
+      const note = version > 0 ? MIGRATION_NOTES[i + 1] : undefined;
+      const rows = note === undefined ? 0 : (db.prepare("SELECT count(*) FROM files").pluck().get() as number);
       db.exec(MIGRATIONS[i] as string);
       db.pragma(`user_version = ${i + 1}`);
+      if (note !== undefined) notes.push(`schema version ${i + 1}: ${note} (${rows} index rows)`);
     }
   })();
+  for (const note of notes) onMigration?.(note);
 }
