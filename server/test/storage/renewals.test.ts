@@ -3,7 +3,7 @@
 
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/clock.js";
-import { contentId } from "../helpers.js";
+import { tokenHash } from "../helpers.js";
 import { describeEachStore, type StoreLocation, type TestStore } from "../stores.js";
 
 const TTL_MS = 30_000;
@@ -28,7 +28,7 @@ describeEachStore("renewals", (storage) => {
     async function session(name: string): Promise<string> {
       const user = (await store.createUser(name, "scrypt$hash")) ?? (await store.findUser(name));
       if (!user) throw new Error("no user");
-      const token = contentId(`token of ${name}`);
+      const token = tokenHash(`token of ${name}`);
       await store.openSession(user.id, token, `http://${name}:1`, TTL_MS);
       return token;
     }
@@ -81,7 +81,7 @@ describeEachStore("renewals", (storage) => {
     it("renewals of many sessions in one turn are each answered and each written", async () => {
       const tokens = await Promise.all(Array.from({ length: 40 }, (_, i) => session(`peer${i}`)));
       clock.advance(INTERVAL_MS);
-      const unknown = contentId("nobody's token");
+      const unknown = tokenHash("nobody's token");
       const answers = await Promise.all([...tokens, unknown].map((token) => store.renewSession(token, TTL_MS)));
       expect(answers.slice(0, 40).map((date) => date?.getTime())).toEqual(tokens.map(() => clock.now() + TTL_MS));
       expect(answers[40]).toBeNull();

@@ -10,7 +10,7 @@ import { LoginGuard } from "../../src/login/login-guard.js";
 import { Directory } from "../../src/directory.js";
 import type { ChunkBudget } from "../../src/storage/sqlite-chunks.js";
 import type { FileEntry, SearchOptions } from "../../src/storage/store.js";
-import { contentId, file } from "../helpers.js";
+import { contentId, file, tokenHash } from "../helpers.js";
 import { describeEachStore, type StoreLocation, type TestStore } from "../stores.js";
 
 const TTL_MS = 30_000;
@@ -41,7 +41,7 @@ describeEachStore("large index changes", (storage) => {
     async function session(name: string): Promise<number> {
       const user = (await store.findUser(name)) ?? (await store.createUser(name, "scrypt$hash"));
       if (!user) throw new Error("no user");
-      await store.openSession(user.id, contentId(`token of ${name}`), `http://${name}:1`, TTL_MS);
+      await store.openSession(user.id, tokenHash(`token of ${name}`), `http://${name}:1`, TTL_MS);
       return user.id;
     }
 
@@ -77,10 +77,10 @@ describeEachStore("large index changes", (storage) => {
       expect(await store.replaceFiles(bob, files("own", 5), MAX_FILES)).toEqual({ ok: true, count: 5 });
       expect(await names("track")).toEqual(Array.from({ length: 5 }, (_, i) => [`track ${i}.bin`, 1]));
 
-      expect(await store.closeSession(contentId("token of alice"))).toBe(true);
+      expect(await store.closeSession(tokenHash("token of alice"))).toBe(true);
       expect((await store.searchByName("song", SEARCH)).total).toBe(0);
       expect(await store.stats()).toMatchObject({ indexedFiles: 10, contents: 10, sessions: 2 });
-      expect(await store.closeSession(contentId("token of alice"))).toBe(false);
+      expect(await store.closeSession(tokenHash("token of alice"))).toBe(false);
     });
 
     it("a search during a publish sees whole files of it, with their holder, and the publish completes", async () => {
@@ -104,7 +104,7 @@ describeEachStore("large index changes", (storage) => {
       const alice = await session("alice");
       const publishing = store.replaceFiles(alice, files("clip", 60), MAX_FILES);
       await new Promise((resolve) => setImmediate(resolve));
-      expect(await store.closeSession(contentId("token of alice"))).toBe(true);
+      expect(await store.closeSession(tokenHash("token of alice"))).toBe(true);
       const outcome = await publishing;
       if (storage.kind === "sqlite") expect(outcome).toEqual({ ok: false, reason: "session-ended" });
       expect((await store.searchByName("clip", SEARCH)).total).toBe(0);
@@ -122,7 +122,7 @@ describeEachStore("large index changes", (storage) => {
       expect((await store.searchByName("clip", SEARCH)).total).toBe(0);
       expect(await store.stats()).toMatchObject({ indexedFiles: 0, livePeers: 1 });
       expect(await store.findLiveSession(contentId("second token"))).toMatchObject({ name: "alice" });
-      expect(await store.findLiveSession(contentId("token of alice"))).toBeNull();
+      expect(await store.findLiveSession(tokenHash("token of alice"))).toBeNull();
     });
 
     it("two changes of one peer sent at once apply one after the other", async () => {
