@@ -2,7 +2,7 @@
 // quickly (sessions still valid) and once after an outage longer than the session TTL (sessions expired).
 // No account, session or index entry may be lost; every pserver must log in again and republish by
 // itself; search must return the same holders within one heartbeat interval of the restart.
-import { MIN_PIECE_SIZE_BYTES } from "@p2p/directory-api";
+import { BASE_PIECE_SIZE_BYTES } from "@p2p/directory-api";
 import { CHAOS_PASSWORD } from "../constants.js";
 import { Cluster, type PeerProcess } from "../harness/cluster.js";
 import { HttpStatusError, numberedContentId, type DirectoryApi } from "../harness/directory-api.js";
@@ -72,7 +72,7 @@ export async function directoryRestart(options: DirectoryRestartOptions): Promis
     // restart was kept by the directory itself.
     const api = directory.api;
     const observer = await api.login("observer", CHAOS_PASSWORD, "http://127.0.0.1:9");
-    await api.putIndex(observer.token, [{ name: `${PREFIX}observer.txt`, size: 1, contentId: numberedContentId(1), pieceSize: MIN_PIECE_SIZE_BYTES }]);
+    await api.putIndex(observer.token, [{ name: `${PREFIX}observer.txt`, size: 1, contentId: numberedContentId(1), pieceSize: BASE_PIECE_SIZE_BYTES }]);
     const observerFile = numberedContentId(1);
 
     const before = await waitFor(async () => {
