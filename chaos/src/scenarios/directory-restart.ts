@@ -2,7 +2,7 @@
 // quickly (sessions still valid) and once after an outage longer than the session TTL (sessions expired).
 // No account, session or index entry may be lost; every pserver must log in again and republish by
 // itself; search must return the same holders within one heartbeat interval of the restart.
-import { MIN_PIECE_SIZE_BYTES } from "@p2p/directory-api";
+import { BASE_PIECE_SIZE_BYTES } from "@p2p/directory-api";
 import { CHAOS_PASSWORD } from "../constants.js";
 import { Cluster, type PeerProcess } from "../harness/cluster.js";
 import { HttpStatusError, numberedContentId, type DirectoryApi } from "../harness/directory-api.js";
@@ -73,7 +73,7 @@ export async function directoryRestart(options: DirectoryRestartOptions): Promis
     const api = directory.api;
     const observerAt = await cluster.proverFor("observer");
     const observer = await api.login("observer", CHAOS_PASSWORD, observerAt.address, observerAt.proofKey);
-    await api.putIndex(observer.token, [{ name: `${PREFIX}observer.txt`, size: 1, contentId: numberedContentId(1), pieceSize: MIN_PIECE_SIZE_BYTES }]);
+    await api.putIndex(observer.token, [{ name: `${PREFIX}observer.txt`, size: 1, contentId: numberedContentId(1), pieceSize: BASE_PIECE_SIZE_BYTES }]);
     const observerFile = numberedContentId(1);
 
     const before = await waitFor(async () => {
