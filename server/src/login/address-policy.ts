@@ -88,26 +88,26 @@ export function ipProblem(ip: string, allowPrivate: boolean): string | undefined
 
 /** An advertised address taken apart: its canonical text and where to connect. */
 export interface ParsedAddress {
-  /** scheme://host:port[/relay/<name>], no trailing slash: the form stored and compared. */
+  /** scheme://host:port[/path], lower-case scheme and host, no trailing slash: the form stored and compared. */
   canonical: string;
+  /** The path the address's services live under ("" today; a relay's address may have one). */
+  basePath: string;
   /** The parsed URL. */
   url: URL;
   /** The host without IPv6 brackets. */
   hostname: string;
   /** The port, as written (a URL drops default ports). */
   port: number;
-  /** "" for a pserver; `/relay/<name>` for a browser peer served through a gateway. */
-  path: string;
 }
 
 /** Parses an address the edge rules accepted (addressProblem) into its canonical form. */
 export function parseAddress(address: string): ParsedAddress {
   const url = new URL(address);
-  const port = Number(/:(\d+)(?:\/relay\/[^/]+)?\/?$/.exec(address)?.[1]);
+  const port = Number(/^[a-z]+:\/\/(?:\[[^\]]*\]|[^/:]*):(\d+)/i.exec(address)?.[1]);
   const hostname = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
-  // A browser peer's relay path (`/relay/<name>`) is part of the address: it is where the gateway serves that tab.
-  const path = url.pathname.replace(/\/$/, "");
-  return { canonical: `${url.protocol}//${url.hostname}:${port}${path}`, url, hostname, port, path };
+  // Kept apart from the host: two peers behind one relay differ only by their paths.
+  const basePath = url.pathname.replace(/\/+$/, "");
+  return { canonical: `${url.protocol}//${url.hostname}:${port}${basePath}`, url, hostname, port, basePath };
 }
 
 /** Why an address is refused before any work is spent on the login, from its text alone (no DNS). */

@@ -85,7 +85,7 @@ function pingOnce(address: ParsedAddress, ip: string, expectedProof: string, non
     const common = {
       host: ip,
       port: address.port,
-      path: `${address.path}${PING_PATH}`,
+      path: `${address.basePath}${PING_PATH}`,
       method: "POST",
       headers: {
         host: address.url.host || `${address.url.hostname}:${address.port}`,
