@@ -437,12 +437,7 @@ export class PgStore implements DirectoryStore {
     ]);
     const empty = rows.filter((row) => row.holders <= 0);
     if (empty.length > 0) {
-      await db.query(this.#sql.deleteEmptyVariants, [
-        empty.map((row) => row.content_id),
-        empty.map((row) => row.name),
-        empty.map((row) => row.size),
-        empty.map((row) => row.piece_size),
-      ]);
+      await db.query(this.#sql.deleteEmptyVariants, [[...new Set(empty.map((row) => row.content_id.toString("hex")))].map(hexBytes)]);
     }
     await db.query(this.#sql.refreshContents, [touched.map((change) => change.contentId)]);
   }
