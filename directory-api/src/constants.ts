@@ -45,6 +45,10 @@ export const MAX_HEARTBEAT_INTERVAL_MS = 3_600_000;
 export const MAX_SESSION_TTL_MS = 86_400_000;
 /** How long a push ticket can be redeemed. */
 export const UPLOAD_TICKET_TTL_MS = 5 * 60_000;
+/** Random bytes of the key a pserver makes per login to prove it answers at its advertised address. */
+export const PROOF_KEY_BYTES = 32;
+/** Random bytes of the nonce the directory sends to an advertised address to verify it. */
+export const ADDRESS_NONCE_BYTES = 16;
 /** Random bytes in a session token and in a push ticket. */
 export const TOKEN_BYTES = 32;
 /** Characters of a token or ticket: TOKEN_BYTES in base64url, without padding. */

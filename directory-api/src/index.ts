@@ -3,6 +3,7 @@
 export * from "./constants.js";
 export { CONTENT_ID_DESCRIPTION, CONTENT_ID_PATTERN, CONTENT_ID_RULE, isContentId } from "./content-id.js";
 export {
+  ADDRESS_NONCE_PATTERN,
   ADDRESS_PATTERN,
   addressProblem,
   FILE_NAME_PATTERN,
@@ -11,7 +12,11 @@ export {
   NO_CONTROL_CHARACTERS_PATTERN,
   passwordProblem,
   PATTERN_MESSAGES,
+  PROOF_KEY_PATTERN,
   queryLengthProblem,
+  RELAY_PATH_PREFIX,
+  relayAddress,
+  relayNameOf,
   TOKEN_PATTERN,
   USERNAME_PATTERN,
   utf8ByteLength,

@@ -6,11 +6,13 @@
 import { CONTENT_ID_PATTERN, CONTENT_ID_RULE } from "./content-id.js";
 import {
   ADDRESS_MAX_CHARS,
+  ADDRESS_NONCE_BYTES,
   FILE_NAME_MAX_BYTES,
   MAX_PORT,
   MIN_PORT,
   PASSWORD_MAX_BYTES,
   PASSWORD_MIN_BYTES,
+  PROOF_KEY_BYTES,
   SEARCH_QUERY_MAX_BYTES,
   TOKEN_CHARS,
   USERNAME_MAX_CHARS,
@@ -18,21 +20,41 @@ import {
 
 /** Control characters (U+0000-U+001F, U+007F), as a character-class body: invisible, and some terminals act on them. */
 const CONTROL_CHARACTERS = "\\u0000-\\u001f\\u007f";
+/**
+ * What a file name may not contain beyond CONTROL_CHARACTERS, as the pserver refuses it: C1 controls
+ * (U+0080-U+009F) and the bidirectional marks, embeddings, overrides and isolates (U+061C, U+200E,
+ * U+200F, U+202A-U+202E, U+2066-U+2069), which make "gnp.exe" show as "exe.png".
+ */
+const NAME_DISGUISE_CHARACTERS = "\\u0080-\\u009f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069";
 
 /** A peer name (the username): letters, digits, ".", "_" and "-". */
 export const USERNAME_PATTERN = `^[A-Za-z0-9._-]{1,${USERNAME_MAX_CHARS}}$`;
 /** No "/", "\", control characters; not "." or "..": a single path component on every system. */
-export const FILE_NAME_PATTERN = `^(?!\\.\\.?$)[^/\\\\${CONTROL_CHARACTERS}]+$`;
-/** Scheme, host (name, IPv4 or [IPv6]) and an explicit port; nothing after but an optional "/". */
-export const ADDRESS_PATTERN = "^https?://(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}/?$";
+export const FILE_NAME_PATTERN = `^(?!\\.\\.?$)[^/\\\\${CONTROL_CHARACTERS}${NAME_DISGUISE_CHARACTERS}]+$`;
+/** The path a gateway serves a browser peer's relay at: `<gateway base URL>/relay/<peer name>` (docs/browser-peers.md). */
+export const RELAY_PATH_PREFIX = "/relay/";
+/**
+ * Scheme, host (name, IPv4 or [IPv6]) and an explicit port; nothing after but an optional "/", or the
+ * relay path of a browser peer (`/relay/<peer name>`, which must name the peer itself: see addressProblem).
+ */
+export const ADDRESS_PATTERN = `^https?://(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}(/relay/[A-Za-z0-9._-]{1,${USERNAME_MAX_CHARS}})?/?$`;
 /** Text without control characters (search queries). */
 export const NO_CONTROL_CHARACTERS_PATTERN = `^[^${CONTROL_CHARACTERS}]+$`;
+/**
+ * The key a pserver makes for one login to prove its address with: PROOF_KEY_BYTES random bytes in
+ * lower-case hex. (Written "a-f0-9" so its text differs from the old 64-hex content-id pattern: the
+ * error messages are looked up by pattern text.)
+ */
+export const PROOF_KEY_PATTERN = `^[a-f0-9]{${PROOF_KEY_BYTES * 2}}$`;
+/** The nonce the directory sends in its address-verification Ping: ADDRESS_NONCE_BYTES in lower-case hex. */
+export const ADDRESS_NONCE_PATTERN = `^[0-9a-f]{${ADDRESS_NONCE_BYTES * 2}}$`;
 /** A token or ticket: TOKEN_BYTES random bytes in base64url, without padding. */
 export const TOKEN_PATTERN = `^[A-Za-z0-9_-]{${TOKEN_CHARS}}$`;
 
 const USERNAME_RULE = `must be 1-${USERNAME_MAX_CHARS} characters of A-Z, a-z, 0-9, ".", "_" or "-"`;
-const FILE_NAME_RULE = 'must not contain "/", "\\" or control characters, and must not be "." or ".."';
-const ADDRESS_RULE = "must be an http:// or https:// URL with a host and a port, and no path";
+const FILE_NAME_RULE =
+  'must not contain "/", "\\", control characters or bidirectional text controls, and must not be "." or ".."';
+const ADDRESS_RULE = "must be an http:// or https:// URL with a host and a port, and no path but a browser peer's relay path /relay/<peer name>";
 
 /** How a failed pattern is explained to a person, by pattern. */
 export const PATTERN_MESSAGES: Readonly<Record<string, string>> = {
@@ -41,6 +63,7 @@ export const PATTERN_MESSAGES: Readonly<Record<string, string>> = {
   [FILE_NAME_PATTERN]: FILE_NAME_RULE,
   [ADDRESS_PATTERN]: ADDRESS_RULE,
   [NO_CONTROL_CHARACTERS_PATTERN]: "must not contain control characters",
+  [PROOF_KEY_PATTERN]: `must be ${PROOF_KEY_BYTES * 2} lower-case hex digits (${PROOF_KEY_BYTES} random bytes made for this login)`,
   [TOKEN_PATTERN]: `must be a ticket as issued by upload-target (${TOKEN_CHARS} characters of base64url)`,
 };
 
@@ -80,11 +103,15 @@ export function passwordProblem(password: string): string | undefined {
   return undefined;
 }
 
-/** Why an advertised pserver address is unacceptable, or undefined when it is a usable http(s) base URL. */
-export function addressProblem(address: string): string | undefined {
+/**
+ * Why an advertised pserver address is unacceptable, or undefined when it is a usable http(s) base URL.
+ * With `peerName` (the peer advertising it), a relay path must name that peer (case-insensitively, as
+ * names are unique): nobody may advertise another peer's relay.
+ */
+export function addressProblem(address: string, peerName?: string): string | undefined {
   if (address.length > ADDRESS_MAX_CHARS || !ADDRESS.test(address)) return ADDRESS_RULE;
   // URL drops default ports (":80"), so the port is read from the text.
-  const port = Number(/:(\d+)\/?$/.exec(address)?.[1]);
+  const port = Number(/:(\d+)(?:\/relay\/[^/]+)?\/?$/.exec(address)?.[1]);
   if (!(port >= MIN_PORT && port <= MAX_PORT)) return `must have a port from ${MIN_PORT} to ${MAX_PORT}`;
   let url: URL;
   try {
@@ -93,7 +120,22 @@ export function addressProblem(address: string): string | undefined {
     return "is not a valid URL";
   }
   if (url.hostname === "") return "must have a host";
+  const relayed = relayNameOf(address);
+  if (relayed !== undefined && peerName !== undefined && relayed.toLowerCase() !== peerName.toLowerCase()) {
+    return `must name the peer itself in its relay path (${RELAY_PATH_PREFIX}${peerName}), not "${relayed}"`;
+  }
   return undefined;
+}
+
+/** The relay address of browser peer `peerName` at the gateway whose base URL is `gatewayBase` (no trailing "/"). */
+export function relayAddress(gatewayBase: string, peerName: string): string {
+  return `${gatewayBase.replace(/\/+$/, "")}${RELAY_PATH_PREFIX}${peerName}`;
+}
+
+/** The peer name in an address's relay path, or undefined when the address is a pserver's own. */
+export function relayNameOf(address: string): string | undefined {
+  const match = /\/relay\/([A-Za-z0-9._-]+)\/?$/.exec(address);
+  return match?.[1];
 }
 
 /** Why a file name is unacceptable in the index, or undefined when it is fine. */

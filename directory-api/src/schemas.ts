@@ -25,7 +25,14 @@ import {
   SEARCH_MAX_OFFSET,
   SEARCH_QUERY_MAX_BYTES,
 } from "./constants.js";
-import { ADDRESS_PATTERN, FILE_NAME_PATTERN, NO_CONTROL_CHARACTERS_PATTERN, TOKEN_PATTERN, USERNAME_PATTERN } from "./rules.js";
+import {
+  ADDRESS_PATTERN,
+  FILE_NAME_PATTERN,
+  NO_CONTROL_CHARACTERS_PATTERN,
+  PROOF_KEY_PATTERN,
+  TOKEN_PATTERN,
+  USERNAME_PATTERN,
+} from "./rules.js";
 
 const Timestamp = Type.String({ format: "date-time", description: "ISO-8601, by the directory's clock" });
 const ContentId = Type.String({ pattern: CONTENT_ID_PATTERN, description: CONTENT_ID_DESCRIPTION });
@@ -70,6 +77,15 @@ export const Peer = Type.Object({ name: PeerName, address: Address, lastSeenAt: 
 export type Peer = Static<typeof Peer>;
 
 /** POST /login. */
+const ProofKey = Type.Optional(
+  Type.String({
+    pattern: PROOF_KEY_PATTERN,
+    description:
+      "random key made for this login; the directory calls `address` back and the pserver proves it holds the key " +
+      "(required while the directory verifies addresses)",
+  }),
+);
+
 export const LoginBody = Type.Object(
   {
     username: PeerName,
@@ -79,6 +95,7 @@ export const LoginBody = Type.Object(
       description: `${PASSWORD_MIN_BYTES}-${PASSWORD_MAX_BYTES} UTF-8 bytes`,
     }),
     address: Address,
+    proofKey: ProofKey,
   },
   { additionalProperties: false },
 );
@@ -92,6 +109,27 @@ export const LoginResponse = Type.Object({
   expiresAt: Timestamp,
 });
 export type LoginResponse = Static<typeof LoginResponse>;
+
+/** DELETE /account: the owner's name and password (no session needed: the owner's pserver may be gone). */
+export const DeleteAccountBody = Type.Object(
+  {
+    username: PeerName,
+    password: Type.String({ minLength: 1, maxLength: PASSWORD_MAX_BYTES, description: "the account's password" }),
+  },
+  { additionalProperties: false },
+);
+export type DeleteAccountBody = Static<typeof DeleteAccountBody>;
+
+/** DELETE /account's answer. */
+export const DeleteAccountResponse = Type.Object({
+  deleted: PeerName,
+  files: Type.Integer({ minimum: 0, description: "index rows deleted with the account" }),
+});
+export type DeleteAccountResponse = Static<typeof DeleteAccountResponse>;
+
+/** POST /relocate: the caller's session moved to another address (a browser peer changing gateways). */
+export const RelocateBody = Type.Object({ address: Address, proofKey: ProofKey }, { additionalProperties: false });
+export type RelocateBody = Static<typeof RelocateBody>;
 
 /** POST /logout. */
 export const OkResponse = Type.Object({ ok: Type.Boolean() });

@@ -2,6 +2,8 @@
 // The app is the directory service, the plugins every route shares (plugins/: logging, rate limits,
 // strict input, metrics, OpenAPI) and the routes (routes/), assembled in that order.
 
+import { readFileSync } from "node:fs";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { BODY_LIMIT_BYTES } from "@p2p/directory-api";
@@ -13,10 +15,13 @@ import { DATABASE_FILE_NAME } from "./constants.js";
 import { Directory } from "./directory.js";
 import { handleError } from "./errors.js";
 import { createLogger, loggingOptions } from "./plugins/logging.js";
+import { LoginGuard } from "./login/login-guard.js";
+import { hostAllowlist } from "./plugins/host-allowlist.js";
 import { requestMetrics } from "./plugins/metrics.js";
 import { openApi } from "./plugins/openapi.js";
 import { rateLimit } from "./plugins/rate-limit.js";
 import { strictInput } from "./plugins/strict-input.js";
+import { accountRoutes } from "./routes/account.js";
 import { createAuth } from "./routes/auth.js";
 import { operationsRoutes } from "./routes/operations.js";
 import { peerIndexRoutes } from "./routes/peer-index.js";
@@ -92,7 +97,24 @@ async function assemble(
     bodyLimit: BODY_LIMIT_BYTES,
     trustProxy: config.trustProxy,
     return503OnClosing: true,
-  }).withTypeProvider<TypeBoxTypeProvider>();
+    ...tlsOptions(config),
+  }).withTypeProvider<TypeBoxTypeProvider>() as unknown as DirectoryApp;
+
+  const guard = new LoginGuard({
+    limits: {
+      accountFailures: config.accountLoginFailures,
+      ipFailures: config.ipLoginFailures,
+      failureWindowMs: config.loginFailureWindowMs,
+      registrationsPerIp: config.registrationsPerIp,
+      registrationWindowMs: config.registrationWindowMs,
+    },
+    passwordConcurrency: config.passwordConcurrency,
+    passwordQueueLength: config.passwordQueueLength,
+    verifyAddresses: config.verifyAddresses,
+    allowPrivateAddresses: config.allowPrivateAddresses,
+    selfPort: () => (app.server.listening ? (app.server.address() as AddressInfo).port : undefined),
+    proof: { ca: config.peerCaFile === undefined ? undefined : readFileSync(config.peerCaFile) },
+  });
 
   const directory = new Directory({
     store,
@@ -102,6 +124,7 @@ async function assemble(
     scryptCostLog2: config.scryptCostLog2,
     sweepIntervalMs: config.sweepIntervalMs,
     logger,
+    guard,
   });
   app.decorate("directory", directory);
   app.addHook("onReady", async () => directory.startSweeper());
@@ -111,7 +134,10 @@ async function assemble(
   });
 
   app.setErrorHandler(handleError);
-  // Hooks run in the order the plugins add them: the per-IP limit before any other work on a request.
+  // Hooks run in the order the plugins add them: the Host allowlist first, then the per-IP limit
+  // before any other work on a request.
+  const publicHosts = config.publicHost === undefined ? [] : [config.publicHost];
+  await app.register(hostAllowlist, { listenHost: config.host, hosts: [...publicHosts, ...config.allowedHosts] });
   await app.register(rateLimit, { perMinute: config.rateLimitPerMinute });
   await app.register(strictInput);
   await app.register(requestMetrics);
@@ -131,10 +157,17 @@ async function assemble(
       searchRoutes(typed, deps);
       peerRoutes(typed, deps);
       ticketRoutes(typed, deps);
+      accountRoutes(typed, deps);
     },
     { prefix: "/api/v1" },
   );
-  operationsRoutes(app, { store, metrics: app.metrics });
+  operationsRoutes(app, { store, metrics: app.metrics, extraMetrics: () => guard.metricsText() });
   return app;
 }
 
+
+/** Fastify's https options when the configuration names a certificate and key (read once, at start). */
+function tlsOptions(config: DirectoryConfig): { https: { cert: Buffer; key: Buffer } } | Record<string, never> {
+  if (config.tlsCertFile === undefined || config.tlsKeyFile === undefined) return {};
+  return { https: { cert: readFileSync(config.tlsCertFile), key: readFileSync(config.tlsKeyFile) } };
+}

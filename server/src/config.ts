@@ -6,12 +6,19 @@ import { resolve } from "node:path";
 import { parseArgs, parseEnv } from "node:util";
 import { MAX_HEARTBEAT_INTERVAL_MS, MAX_SESSION_TTL_MS, MIN_HEARTBEAT_INTERVAL_MS } from "@p2p/directory-api";
 import {
+  DEFAULT_ACCOUNT_FAILURES_PER_WINDOW,
   DEFAULT_DATABASE_SCHEMA,
   DEFAULT_DATA_DIR,
   DEFAULT_HEARTBEAT_INTERVAL_MS,
   DEFAULT_HOST,
+  DEFAULT_IP_FAILURES_PER_WINDOW,
+  DEFAULT_LOGIN_FAILURE_WINDOW_MS,
+  DEFAULT_PASSWORD_CONCURRENCY,
+  DEFAULT_PASSWORD_QUEUE_LENGTH,
   DEFAULT_PORT,
   DEFAULT_RATE_LIMIT_PER_MINUTE,
+  DEFAULT_REGISTRATION_WINDOW_MS,
+  DEFAULT_REGISTRATIONS_PER_IP,
   DEFAULT_SCRYPT_COST_LOG2,
   DEFAULT_SESSION_RATE_LIMIT_PER_MINUTE,
   DEFAULT_SWEEP_INTERVAL_MS,
@@ -58,6 +65,34 @@ export interface DirectoryConfig {
   trustProxy: boolean;
   /** scrypt cost for new password hashes, as log2 of N. */
   scryptCostLog2: number;
+  /** Failed logins of one account per failure window before it is locked (except from its owner's usual IPs); 0: no limit. */
+  accountLoginFailures: number;
+  /** Failed logins from one IP per failure window before it is locked; 0: no limit. */
+  ipLoginFailures: number;
+  /** Sliding window of both failure limits. */
+  loginFailureWindowMs: number;
+  /** Accounts one IP may register per registration window; 0: no limit. */
+  registrationsPerIp: number;
+  /** Sliding window of the registration limit. */
+  registrationWindowMs: number;
+  /** scrypt computations at once. */
+  passwordConcurrency: number;
+  /** Password checks that may wait for a slot; more get 503. */
+  passwordQueueLength: number;
+  /** Whether a login's address must answer the directory's Ping with the login's proof before a session opens. */
+  verifyAddresses: boolean;
+  /** Whether peers may advertise loopback and private (RFC 1918, CGNAT, ULA) addresses. */
+  allowPrivateAddresses: boolean;
+  /** PEM file of CA certificates for calling back https peer addresses (besides the system's). */
+  peerCaFile?: string | undefined;
+  /** Host names (besides the listen address, localhost, 127.0.0.1, ::1) requests may name in Host; comma-separated. */
+  allowedHosts: string[];
+  /** The host name clients use to reach this directory (allowed in Host). */
+  publicHost?: string | undefined;
+  /** PEM certificate (chain) file: with tlsKeyFile, the directory serves HTTPS. */
+  tlsCertFile?: string | undefined;
+  /** PEM private key file of tlsCertFile. */
+  tlsKeyFile?: string | undefined;
 }
 
 /** A configuration problem, worded for the person starting the directory. */
@@ -69,7 +104,7 @@ export class ConfigError extends Error {
   }
 }
 
-type Kind = "string" | "integer" | "boolean" | "level" | "database-url";
+type Kind = "string" | "integer" | "boolean" | "level" | "database-url" | "optional-string" | "list";
 
 interface Setting {
   key: keyof DirectoryConfig;
@@ -78,6 +113,8 @@ interface Setting {
   kind: Kind;
   min?: number;
   max?: number;
+  /** A boolean whose flag takes a value (`--verify-addresses false`): for those on by default. */
+  valued?: true;
   help: string;
 }
 
@@ -165,6 +202,96 @@ export const SETTINGS: readonly Setting[] = [
     max: MAX_SCRYPT_COST_LOG2,
     help: `scrypt cost of new password hashes as log2 N (default ${DEFAULT_SCRYPT_COST_LOG2})`,
   },
+  {
+    key: "accountLoginFailures",
+    flag: "account-login-failures",
+    env: "DIRECTORY_ACCOUNT_LOGIN_FAILURES",
+    kind: "integer",
+    min: 0,
+    max: 1_000_000,
+    help: `failed logins of one account per window before it is locked, except from its usual IPs; 0 for no limit (default ${DEFAULT_ACCOUNT_FAILURES_PER_WINDOW})`,
+  },
+  {
+    key: "ipLoginFailures",
+    flag: "ip-login-failures",
+    env: "DIRECTORY_IP_LOGIN_FAILURES",
+    kind: "integer",
+    min: 0,
+    max: 1_000_000,
+    help: `failed logins from one IP per window before it is locked; 0 for no limit (default ${DEFAULT_IP_FAILURES_PER_WINDOW})`,
+  },
+  {
+    key: "loginFailureWindowMs",
+    flag: "login-failure-window-ms",
+    env: "DIRECTORY_LOGIN_FAILURE_WINDOW_MS",
+    kind: "integer",
+    min: 1_000,
+    max: MAX_SESSION_TTL_MS,
+    help: `sliding window of the login failure limits (default ${DEFAULT_LOGIN_FAILURE_WINDOW_MS})`,
+  },
+  {
+    key: "registrationsPerIp",
+    flag: "registrations-per-ip",
+    env: "DIRECTORY_REGISTRATIONS_PER_IP",
+    kind: "integer",
+    min: 0,
+    max: 1_000_000,
+    help: `accounts one IP may register per registration window; 0 for no limit (default ${DEFAULT_REGISTRATIONS_PER_IP})`,
+  },
+  {
+    key: "registrationWindowMs",
+    flag: "registration-window-ms",
+    env: "DIRECTORY_REGISTRATION_WINDOW_MS",
+    kind: "integer",
+    min: 1_000,
+    max: MAX_SESSION_TTL_MS,
+    help: `sliding window of the registration limit (default ${DEFAULT_REGISTRATION_WINDOW_MS})`,
+  },
+  {
+    key: "passwordConcurrency",
+    flag: "password-concurrency",
+    env: "DIRECTORY_PASSWORD_CONCURRENCY",
+    kind: "integer",
+    min: 1,
+    max: 64,
+    help: `scrypt computations at once (default ${DEFAULT_PASSWORD_CONCURRENCY})`,
+  },
+  {
+    key: "passwordQueueLength",
+    flag: "password-queue-length",
+    env: "DIRECTORY_PASSWORD_QUEUE_LENGTH",
+    kind: "integer",
+    min: 0,
+    max: 100_000,
+    help: `password checks that may wait for a slot, more get 503 (default ${DEFAULT_PASSWORD_QUEUE_LENGTH})`,
+  },
+  {
+    key: "verifyAddresses",
+    flag: "verify-addresses",
+    env: "DIRECTORY_VERIFY_ADDRESSES",
+    kind: "boolean",
+    valued: true,
+    help: "call each login's address back and list the peer only when it proves the login's key (default true)",
+  },
+  {
+    key: "allowPrivateAddresses",
+    flag: "allow-private-addresses",
+    env: "DIRECTORY_ALLOW_PRIVATE_ADDRESSES",
+    kind: "boolean",
+    valued: true,
+    help: "accept loopback and private (10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7) peer addresses (default true)",
+  },
+  { key: "peerCaFile", flag: "peer-ca", env: "DIRECTORY_PEER_CA", kind: "optional-string", help: "PEM CA certificates for https peer addresses, besides the system's" },
+  {
+    key: "allowedHosts",
+    flag: "allowed-hosts",
+    env: "DIRECTORY_ALLOWED_HOSTS",
+    kind: "list",
+    help: "comma-separated host names requests may carry in Host, besides the listen address, localhost, 127.0.0.1 and ::1",
+  },
+  { key: "publicHost", flag: "public-host", env: "DIRECTORY_PUBLIC_HOST", kind: "optional-string", help: "the host name clients reach this directory by (allowed in Host)" },
+  { key: "tlsCertFile", flag: "tls-cert", env: "DIRECTORY_TLS_CERT", kind: "optional-string", help: "PEM certificate file: with --tls-key, serve HTTPS" },
+  { key: "tlsKeyFile", flag: "tls-key", env: "DIRECTORY_TLS_KEY", kind: "optional-string", help: "PEM private key file of --tls-cert" },
 ];
 
 /** Where loadConfig reads from (all default to the process's own). */
@@ -188,7 +315,7 @@ export function loadConfig(sources: ConfigSources = {}): DirectoryConfig {
   const argv = sources.argv ?? process.argv.slice(2);
   const env = sources.env ?? process.env;
   const options = Object.fromEntries(
-    SETTINGS.map((s) => [s.flag, { type: s.kind === "boolean" ? ("boolean" as const) : ("string" as const) }]),
+    SETTINGS.map((s) => [s.flag, { type: s.kind === "boolean" && !s.valued ? ("boolean" as const) : ("string" as const) }]),
   );
   let flags: Record<string, string | boolean | undefined>;
   try {
@@ -243,6 +370,20 @@ export function resolveConfig(overrides: Partial<DirectoryConfig> = {}): Directo
     scryptCostLog2: overrides.scryptCostLog2 ?? DEFAULT_SCRYPT_COST_LOG2,
     databaseUrl: overrides.databaseUrl,
     databaseSchema: overrides.databaseSchema ?? DEFAULT_DATABASE_SCHEMA,
+    accountLoginFailures: overrides.accountLoginFailures ?? DEFAULT_ACCOUNT_FAILURES_PER_WINDOW,
+    ipLoginFailures: overrides.ipLoginFailures ?? DEFAULT_IP_FAILURES_PER_WINDOW,
+    loginFailureWindowMs: overrides.loginFailureWindowMs ?? DEFAULT_LOGIN_FAILURE_WINDOW_MS,
+    registrationsPerIp: overrides.registrationsPerIp ?? DEFAULT_REGISTRATIONS_PER_IP,
+    registrationWindowMs: overrides.registrationWindowMs ?? DEFAULT_REGISTRATION_WINDOW_MS,
+    passwordConcurrency: overrides.passwordConcurrency ?? DEFAULT_PASSWORD_CONCURRENCY,
+    passwordQueueLength: overrides.passwordQueueLength ?? DEFAULT_PASSWORD_QUEUE_LENGTH,
+    verifyAddresses: overrides.verifyAddresses ?? true,
+    allowPrivateAddresses: overrides.allowPrivateAddresses ?? true,
+    peerCaFile: overrides.peerCaFile,
+    allowedHosts: overrides.allowedHosts ?? [],
+    publicHost: overrides.publicHost,
+    tlsCertFile: overrides.tlsCertFile,
+    tlsKeyFile: overrides.tlsKeyFile,
   };
   for (const setting of SETTINGS) {
     const value = config[setting.key];
@@ -259,6 +400,12 @@ export function resolveConfig(overrides: Partial<DirectoryConfig> = {}): Directo
     throw new ConfigError(
       `databaseSchema must be 1-63 characters of a-z, 0-9 and _, not starting with a digit, got "${config.databaseSchema}"`,
     );
+  }
+  if ((config.tlsCertFile === undefined) !== (config.tlsKeyFile === undefined)) {
+    throw new ConfigError("tlsCertFile and tlsKeyFile go together: give both (HTTPS) or neither (HTTP)");
+  }
+  if (config.allowedHosts.some((h) => !HOST_NAME.test(h)) || (config.publicHost !== undefined && !HOST_NAME.test(config.publicHost))) {
+    throw new ConfigError("allowedHosts and publicHost must be host names or IP addresses, without scheme or port");
   }
   if (config.sessionTtlMs <= config.heartbeatIntervalMs) {
     throw new ConfigError(
@@ -283,6 +430,13 @@ function parseSetting(setting: Setting, value: string | boolean, from: string): 
     checkInteger(setting, number, from);
     return number;
   }
+  if (setting.kind === "list") {
+    return text
+      .split(",")
+      .map((item) => item.trim())
+      .filter((item) => item !== "");
+  }
+  if (setting.kind === "optional-string" && text === "") throw new ConfigError(`${from} must not be empty`);
   if (setting.kind === "database-url") {
     checkDatabaseUrl(text, from);
     return text;
@@ -292,6 +446,9 @@ function parseSetting(setting: Setting, value: string | boolean, from: string): 
   }
   return text;
 }
+
+/** A host name, IPv4 address or bracket-less IPv6 address. */
+const HOST_NAME = /^(?:[A-Za-z0-9-]{1,63}\.)*[A-Za-z0-9-]{1,63}\.?$|^[0-9A-Fa-f:.]+$/;
 
 /** Schema names PgStore accepts (plain lower-case identifiers). */
 const DATABASE_SCHEMA = /^[a-z_][a-z0-9_]{0,62}$/;

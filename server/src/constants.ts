@@ -114,3 +114,50 @@ export const PG_SEARCH_FEW_CANDIDATES = 1_000;
  * matches at least 1 name in 100.
  */
 export const PG_SEARCH_WINDOW_ROWS_PER_RESULT = 100;
+
+// Login hardening (login/): limits on password guessing and registration, bounded scrypt work and
+// address verification. Defaults are safe for a directory on the open network; each is a setting.
+
+/** Failed logins of one account in LOGIN_FAILURE_WINDOW_MS before it is locked (for IPs it was never logged in from). */
+export const DEFAULT_ACCOUNT_FAILURES_PER_WINDOW = 10;
+/** Failed logins from one IP, over all accounts, in LOGIN_FAILURE_WINDOW_MS before that IP is locked. */
+export const DEFAULT_IP_FAILURES_PER_WINDOW = 50;
+/** The sliding window of both failure limits. */
+export const DEFAULT_LOGIN_FAILURE_WINDOW_MS = 15 * 60_000;
+/**
+ * After half an account's or IP's allowed failures, each further attempt waits this long after the
+ * previous failure, doubled per failure (1 s, 2 s, 4 s…), capped at the window: guessing slows down
+ * before the lock, and an owner who mistypes a few times is not locked out.
+ */
+export const LOGIN_BACKOFF_BASE_MS = 1_000;
+/** Accounts one IP may register per DEFAULT_REGISTRATION_WINDOW_MS. */
+export const DEFAULT_REGISTRATIONS_PER_IP = 10;
+/** The sliding window of the registration limit. */
+export const DEFAULT_REGISTRATION_WINDOW_MS = 60 * 60_000;
+/**
+ * An IP an account logged in from successfully is its owner's usual address for this long: exempt from
+ * that account's lock, and in the password queue's priority lane. Kept in memory: a restart forgets it.
+ */
+export const KNOWN_ADDRESS_TTL_MS = 30 * 24 * 60 * 60_000;
+/** Usual IPs remembered per account (the oldest is forgotten first). */
+export const KNOWN_ADDRESSES_PER_ACCOUNT = 8;
+/** Accounts and IPs the login limits track at once: a memory bound against floods of made-up names. */
+export const LOGIN_LIMIT_MAX_KEYS = 100_000;
+
+/** scrypt hashes computed at once (libuv's pool has 4 threads; 2 leave room for the store and DNS). */
+export const DEFAULT_PASSWORD_CONCURRENCY = 2;
+/** Password checks waiting for a slot in the normal lane; more are refused with 503 and Retry-After. */
+export const DEFAULT_PASSWORD_QUEUE_LENGTH = 32;
+/** Password checks waiting in the priority lane (logins from an account's usual IP). */
+export const PASSWORD_PRIORITY_QUEUE_LENGTH = 64;
+/** Retry-After of a login refused because the password queue is full. */
+export const PASSWORD_QUEUE_FULL_RETRY_AFTER_SECONDS = 2;
+
+/** Attempts to call an advertised address back before a login is refused. */
+export const ADDRESS_VERIFY_ATTEMPTS = 3;
+/** Wait before the second attempt; doubled before each further one. */
+export const ADDRESS_VERIFY_RETRY_DELAY_MS = 200;
+/** One call-back attempt (connect, send, read the answer) may take this long. */
+export const ADDRESS_VERIFY_TIMEOUT_MS = 3_000;
+/** The Ping answer is read up to this many bytes; a longer one is refused. */
+export const ADDRESS_VERIFY_MAX_RESPONSE_BYTES = 4 * 1024;

@@ -2,6 +2,7 @@
 // DirectoryStore. It knows nothing about HTTP: routes hand it parsed, bounded input and turn its
 // DirectoryErrors into responses (errors.ts).
 
+import { randomBytes } from "node:crypto";
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import {
   MAX_FILES_PER_PEER,
@@ -10,8 +11,9 @@ import {
   UPLOAD_TICKET_TTL_MS,
 } from "@p2p/directory-api";
 import type { BaseLogger } from "pino";
-import { SWEEP_BATCH_SESSIONS } from "./constants.js";
+import { SCRYPT_BLOCK_SIZE, SCRYPT_PARALLELISM, SWEEP_BATCH_SESSIONS } from "./constants.js";
 import { DirectoryError } from "./errors.js";
+import type { LoginGuard } from "./login/login-guard.js";
 import { hashPassword, verifyPassword } from "./passwords.js";
 import type {
   ContentRecord,
@@ -22,6 +24,7 @@ import type {
   SearchPage,
   SessionRecord,
   SweepResult,
+  UserRecord,
 } from "./storage/store.js";
 import { hashToken, newToken } from "./tokens.js";
 
@@ -41,6 +44,16 @@ export interface DirectoryOptions {
   sweepIntervalMs: number;
   /** Where the service reports what it did. */
   logger: BaseLogger;
+  /** Login limits, bounded password work and address verification (login/login-guard.ts). */
+  guard: LoginGuard;
+}
+
+/** Where a login comes from and how its address is proven. */
+export interface LoginContext {
+  /** The client's IP address (the limits' key). */
+  ip: string;
+  /** The key the pserver proves its address with (required while addresses are verified). */
+  proofKey?: string | undefined;
 }
 
 /** A session opened by login, with the token to hand to the peer (shown once, never stored). */
@@ -82,6 +95,9 @@ export class Directory {
   readonly #scryptCostLog2: number;
   readonly #sweepIntervalMs: number;
   readonly #log: BaseLogger;
+  readonly #guard: LoginGuard;
+  /** A hash at the configured cost that no password matches (its key is random), checked for unknown accounts. */
+  readonly #unknownAccountHash: string;
   #sweepTimer: NodeJS.Timeout | undefined;
   #sweeping: Promise<SweepResult> | undefined;
   #closed = false;
@@ -95,24 +111,102 @@ export class Directory {
     this.#scryptCostLog2 = options.scryptCostLog2;
     this.#sweepIntervalMs = options.sweepIntervalMs;
     this.#log = options.logger;
+    this.#guard = options.guard;
+    const random = (bytes: number) => randomBytes(bytes).toString("base64");
+    this.#unknownAccountHash = ["scrypt", this.#scryptCostLog2, SCRYPT_BLOCK_SIZE, SCRYPT_PARALLELISM, random(16), random(32)].join("$");
   }
 
-  /** Logs a peer in (registering the name on its first login) and opens a fresh session with an empty index. */
-  async login(username: string, password: string, address: string): Promise<OpenedSession> {
+  /**
+   * Logs a peer in (registering the name on its first login) and opens a fresh session with an empty
+   * index. In order: the address's form, the login limits, the password (bounded scrypt work), the
+   * address's proof (the directory calls it back), and that no other live peer has that address.
+   */
+  async login(username: string, password: string, address: string, context: LoginContext): Promise<OpenedSession> {
+    const guard = this.#guard;
+    const parsed = guard.checkAddress(address, context.proofKey);
+    const attempt = guard.admit(username, context.ip);
     let user = await this.#store.findUser(username);
     if (!user) {
-      const created = await this.#store.createUser(username, await hashPassword(password, this.#scryptCostLog2));
-      if (created) this.#log.info({ peer: created.name }, "registered a new account");
+      const undoRegistration = guard.admitRegistration(context.ip);
+      let created: UserRecord | null;
+      try {
+        const hash = await guard.password(attempt, () => hashPassword(password, this.#scryptCostLog2));
+        // Before the account exists: a login whose address fails registers nothing.
+        await guard.verify(parsed, context.proofKey, context.ip);
+        created = await this.#store.createUser(username, hash);
+      } catch (error) {
+        undoRegistration();
+        throw error;
+      }
+      if (created) {
+        guard.registered();
+        this.#log.info({ peer: created.name }, "registered a new account");
+      } else undoRegistration();
       // null: a concurrent first login of the same name won; check the password against its account.
       user = created ?? (await this.#store.findUser(username));
       if (!user) throw new Error(`account ${username} vanished during registration`);
-      if (!created && !(await verifyPassword(password, user.passwordHash))) throw wrongPassword(user.name);
-    } else if (!(await verifyPassword(password, user.passwordHash))) {
-      throw wrongPassword(user.name);
+      const stored = user.passwordHash;
+      if (!created && !(await guard.password(attempt, () => verifyPassword(password, stored)))) {
+        throw this.#wrongPassword(user.name);
+      }
+      attempt.succeeded();
+    } else {
+      const stored = user.passwordHash;
+      if (!(await guard.password(attempt, () => verifyPassword(password, stored)))) throw this.#wrongPassword(user.name);
+      // The password is right: not a guess, whatever the address check says.
+      attempt.succeeded();
+      await guard.verify(parsed, context.proofKey, context.ip);
+    }
+    const holder = await this.#store.findLivePeerByAddress(parsed.canonical);
+    if (holder !== null && holder.toLowerCase() !== user.name.toLowerCase()) {
+      throw new DirectoryError("address_taken", `body/address ${parsed.canonical} is the address of another live peer ("${holder}")`);
     }
     const token = newToken();
-    const session = await this.#store.openSession(user.id, hashToken(token), address, this.sessionTtlMs);
-    this.#log.info({ peer: session.name, address }, "peer logged in");
+    const session = await this.#store.openSession(user.id, hashToken(token), parsed.canonical, this.sessionTtlMs);
+    this.#log.info({ peer: session.name, address: session.address, verified: guard.verifyAddresses }, "peer logged in");
+    return { token, session };
+  }
+
+  /**
+   * Deletes an account with everything the directory keeps for it (session, index rows, tickets), after
+   * checking its password under the same limits and bounded work as a login; returns its index rows deleted.
+   */
+  async deleteAccount(username: string, password: string, ip: string): Promise<{ name: string; files: number }> {
+    const attempt = this.#guard.admit(username, ip);
+    const user = await this.#store.findUser(username);
+    // An unknown name costs the same scrypt work as a known one, so the answer does not tell them apart early.
+    const stored = user?.passwordHash ?? this.#unknownAccountHash;
+    const ok = await this.#guard.password(attempt, () => verifyPassword(password, stored));
+    if (!user || !ok) throw this.#wrongPassword(username);
+    attempt.succeeded();
+    const files = await this.#store.deleteUser(user.id);
+    if (files === null) throw this.#wrongPassword(username);
+    this.#log.info({ peer: user.name, files }, "deleted an account");
+    return { name: user.name, files };
+  }
+
+  #wrongPassword(name: string): DirectoryError {
+    this.#guard.limits.failed();
+    return wrongPassword(name);
+  }
+
+  /**
+   * Moves a live session to another address (a browser peer changing gateways): a fresh session of the
+   * same peer, as a login would open, with a new token; the old one stops working. No password: the
+   * bearer of the live session is that peer.
+   */
+  async relocate(current: SessionRecord, address: string, context: LoginContext): Promise<OpenedSession> {
+    const guard = this.#guard;
+    const parsed = guard.checkAddress(address, context.proofKey);
+    // The new address proves itself as a login's would: a session cannot be moved onto another's address.
+    await guard.verify(parsed, context.proofKey, context.ip);
+    const holder = await this.#store.findLivePeerByAddress(parsed.canonical);
+    if (holder !== null && holder.toLowerCase() !== current.name.toLowerCase()) {
+      throw new DirectoryError("address_taken", `body/address ${parsed.canonical} is the address of another live peer ("${holder}")`);
+    }
+    const token = newToken();
+    const session = await this.#store.openSession(current.userId, hashToken(token), parsed.canonical, this.sessionTtlMs);
+    this.#log.info({ peer: session.name, from: current.address, address: session.address }, "peer relocated");
     return { token, session };
   }
 

@@ -11,6 +11,9 @@ export type DirectoryErrorCode =
   | "unauthenticated"
   | "not_found"
   | "already_redeemed"
+  | "address_taken"
+  | "unverified_address"
+  | "misdirected"
   | "rate_limited"
   | "unavailable";
 
@@ -19,20 +22,27 @@ const HTTP_STATUS: Record<DirectoryErrorCode, number> = {
   unauthenticated: 401,
   not_found: 404,
   already_redeemed: 409,
+  address_taken: 409,
+  misdirected: 421,
+  unverified_address: 422,
   rate_limited: 429,
   unavailable: 503,
 };
 
 /** An error whose message is written for the person at the other end. */
 export class DirectoryError extends Error {
+  /** Seconds the client should wait before retrying (sent as Retry-After), when the error says so. */
+  readonly retryAfterSeconds: number | undefined;
+
   /** Creates an error with a domain code and a message for the client. */
   constructor(
     readonly code: DirectoryErrorCode,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; retryAfterSeconds?: number },
   ) {
     super(message, options);
     this.name = "DirectoryError";
+    this.retryAfterSeconds = options?.retryAfterSeconds;
   }
 }
 
@@ -47,7 +57,11 @@ export function httpStatusOf(error: unknown): number {
 export function handleError(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): void {
   const status = httpStatusOf(error);
   const reason = STATUS_CODES[status] ?? "Error";
-  if (status >= 500) {
+  if (error instanceof DirectoryError && error.retryAfterSeconds !== undefined) {
+    reply.header("retry-after", String(error.retryAfterSeconds));
+  }
+  // A DirectoryError is written for the client even at 503 (the password queue is full: retry later).
+  if (status >= 500 && !(error instanceof DirectoryError && error.code === "unavailable")) {
     request.log.error({ err: error, route: request.routeOptions.url }, "request failed");
     reply.status(status).send({ error: reason, message: reason });
     return;

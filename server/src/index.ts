@@ -76,7 +76,7 @@ export async function startDirectory(options: StartDirectoryOptions = {}): Promi
       throw error;
     }
     return {
-      url: urlOf(app.server.address() as AddressInfo),
+      url: urlOf(app.server.address() as AddressInfo, config.tlsCertFile === undefined ? "http" : "https"),
       app,
       async close() {
         await app.close();
@@ -90,8 +90,8 @@ export async function startDirectory(options: StartDirectoryOptions = {}): Promi
 }
 
 /** The URL a local client uses to reach a listening address (wildcards become loopback). */
-export function urlOf(address: AddressInfo): string {
+export function urlOf(address: AddressInfo, protocol: "http" | "https" = "http"): string {
   const host =
     address.address === "0.0.0.0" ? "127.0.0.1" : address.address === "::" ? "[::1]" : address.family === "IPv6" ? `[${address.address}]` : address.address;
-  return `http://${host}:${address.port}`;
+  return `${protocol}://${host}:${address.port}`;
 }

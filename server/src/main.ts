@@ -37,7 +37,7 @@ try {
   process.exit(1);
 }
 
-const url = urlOf(app.server.address() as AddressInfo);
+const url = urlOf(app.server.address() as AddressInfo, config.tlsCertFile === undefined ? "http" : "https");
 logger.info({ url, ...storage }, `directory listening on ${url}`);
 
 let stopping = false;

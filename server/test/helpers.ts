@@ -61,7 +61,10 @@ export interface TestDirectoryOptions {
   store?: DirectoryStore;
 }
 
-/** Starts a directory for a test: fast scrypt, rate limits off unless configured, warnings captured. */
+/**
+ * Starts a directory for a test: fast scrypt, rate limits, login limits and address verification off
+ * unless configured (the tests of those turn them on), warnings captured.
+ */
 export async function startTestDirectory(options: TestDirectoryOptions = {}): Promise<TestDirectory> {
   const location = options.location ?? (await (options.storage ?? (STORES[0] as StoreFixture)).create());
   const config = resolveConfig({
@@ -69,6 +72,10 @@ export async function startTestDirectory(options: TestDirectoryOptions = {}): Pr
     scryptCostLog2: 10,
     rateLimitPerMinute: 0,
     sessionRateLimitPerMinute: 0,
+    accountLoginFailures: 0,
+    ipLoginFailures: 0,
+    registrationsPerIp: 0,
+    verifyAddresses: false,
     logLevel: "warn",
     ...options.config,
   });
@@ -148,11 +155,16 @@ export function file(name: string, id: string | number = name, size = 1000): {
   return { name, size, contentId: isContentId(id) ? id : contentId(id), pieceSize: 1 << 20 };
 }
 
+/** A port of its own per peer name (two live peers never share an address). */
+export function portOf(username: string): number {
+  return 20_000 + (Number.parseInt(createHash("sha256").update(username.toLowerCase()).digest("hex").slice(0, 8), 16) % 40_000);
+}
+
 /** Logs a peer in and returns its token. */
 export async function login(
   dir: TestDirectory,
   username: string,
-  port = 7000,
+  port = portOf(username),
   password = "correct horse",
 ): Promise<string> {
   const res = await dir.request("POST", "/api/v1/login", {
@@ -167,7 +179,7 @@ export async function publish(
   dir: TestDirectory,
   username: string,
   files: ReturnType<typeof file>[],
-  port = 7000,
+  port = portOf(username),
 ): Promise<string> {
   const token = await login(dir, username, port);
   const res = await dir.request("PUT", "/api/v1/index", { token, body: { files } });

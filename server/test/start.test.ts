@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { describe, expect, it } from "vitest";
 import { PgStore, startDirectory } from "../src/index.js";
+import { startAddressResponder } from "./address-responder.js";
 import { POSTGRES } from "./stores.js";
 
 const SERVER_DIR = join(import.meta.dirname, "..");
@@ -14,12 +15,16 @@ describe("startDirectory", () => {
   it("listens on 127.0.0.1 on a free port, in a temporary data dir that close() removes", async () => {
     const directory = await startDirectory({ scryptCostLog2: 10 });
     expect(directory.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    // Addresses are verified by default: alice's address answers the directory's Ping with her proof.
+    const alice = await startAddressResponder();
     const login = await fetch(`${directory.url}/api/v1/login`, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ username: "alice", password: "correct horse", address: "http://127.0.0.1:7001" }),
+      body: JSON.stringify({ username: "alice", password: "correct horse", address: alice.address, proofKey: alice.proofKey }),
     });
     expect(login.status).toBe(200);
+    expect(alice.pings).toHaveLength(1);
+    await alice.close();
     const peers = (await (await fetch(`${directory.url}/api/v1/peers`)).json()) as { peers: Array<{ name: string }> };
     expect(peers.peers[0]?.name).toBe("alice");
     await directory.close();
@@ -29,13 +34,13 @@ describe("startDirectory", () => {
   it("keeps a given data dir, and a second start on it finds the account", async () => {
     const dataDir = await mkdtemp(join(tmpdir(), "directory-start-"));
     try {
-      const first = await startDirectory({ dataDir, scryptCostLog2: 10 });
+      const first = await startDirectory({ dataDir, scryptCostLog2: 10, verifyAddresses: false });
       const body = JSON.stringify({ username: "alice", password: "correct horse", address: "http://127.0.0.1:7001" });
       const headers = { "content-type": "application/json" };
       expect((await fetch(`${first.url}/api/v1/login`, { method: "POST", headers, body })).status).toBe(200);
       await first.close();
       expect(existsSync(join(dataDir, "directory.sqlite"))).toBe(true);
-      const second = await startDirectory({ dataDir, scryptCostLog2: 10 });
+      const second = await startDirectory({ dataDir, scryptCostLog2: 10, verifyAddresses: false });
       const wrong = body.replace("correct horse", "wrong horse!");
       expect((await fetch(`${second.url}/api/v1/login`, { method: "POST", headers, body: wrong })).status).toBe(401);
       await second.close();
@@ -128,7 +133,7 @@ describe.skipIf(POSTGRES.skipReason !== null)(
 
     it("startDirectory with databaseUrl keeps everything in the schema: a second start finds the account", async () => {
       const databaseSchema = schemaName();
-      const options = { databaseUrl: POSTGRES.url, databaseSchema, scryptCostLog2: 10 };
+      const options = { databaseUrl: POSTGRES.url, databaseSchema, scryptCostLog2: 10, verifyAddresses: false };
       try {
         const first = await startDirectory(options);
         const headers = { "content-type": "application/json" };

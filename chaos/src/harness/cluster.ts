@@ -7,6 +7,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { PSERVER_ENV, PSERVER_NODE_FLAGS } from "../../../peer-node/bin/node-flags.js";
 import { CHAOS_PASSWORD, CHAOS_SCRYPT_COST_LOG2, FAULT_HEARTBEAT_INTERVAL_MS, PROCESS_READY_TIMEOUT_MS } from "../constants.js";
+import { type AddressProver, startAddressProver } from "./address-prover.js";
 import { ManagedProcess, REPO_ROOT, type Exit } from "./child-process.js";
 import { releaseDir, trackDir } from "./cleanup.js";
 import { DirectoryApi } from "./directory-api.js";
@@ -28,6 +29,13 @@ export interface DirectoryOptions {
   readonly sessionRateLimitPerMinute?: number;
   readonly scryptCostLog2?: number;
   readonly sweepIntervalMs?: number;
+  /**
+   * Whether logins must prove their address (default true). Off only where simulated peers have no
+   * address at all (the directory load run); REST accounts use cluster.proverFor instead.
+   */
+  readonly verifyAddresses?: boolean;
+  /** Login and registration limits off (many simulated peers register from one loopback address). */
+  readonly loginLimitsOff?: boolean;
 }
 
 /** How a lying pserver lies (see lying-pserver.ts). */
@@ -91,6 +99,8 @@ export class DirectoryProcess {
     if (o.rateLimitPerMinute !== undefined) args.push("--rate-limit-per-minute", String(o.rateLimitPerMinute));
     if (o.sessionRateLimitPerMinute !== undefined) args.push("--session-rate-limit-per-minute", String(o.sessionRateLimitPerMinute));
     if (o.sweepIntervalMs !== undefined) args.push("--sweep-interval-ms", String(o.sweepIntervalMs));
+    if (o.verifyAddresses === false) args.push("--verify-addresses", "false");
+    if (o.loginLimitsOff) args.push("--account-login-failures", "0", "--ip-login-failures", "0", "--registrations-per-ip", "0");
     this.#starts++;
     const cwd = path.join(this.#cluster.root, "cwd-directory");
     await mkdir(cwd, { recursive: true });
@@ -268,6 +278,7 @@ export class Cluster {
   readonly peers = new Map<string, PeerProcess>();
   directory: DirectoryProcess | InProcessDirectory | undefined;
   #closed = false;
+  readonly #provers = new Map<string, AddressProver>();
 
   private constructor(root: string) {
     this.root = root;
@@ -348,11 +359,22 @@ export class Cluster {
     );
   }
 
+  /** An address of its own for an account driven through REST, proving itself to the directory (closed with the cluster). */
+  async proverFor(name: string): Promise<AddressProver> {
+    let prover = this.#provers.get(name);
+    if (!prover) {
+      prover = await startAddressProver();
+      this.#provers.set(name, prover);
+    }
+    return prover;
+  }
+
   /** Kills every process and deletes the temp dir (unless CHAOS_KEEP=1). */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     closeRpcSessions();
+    await Promise.all([...this.#provers.values()].map((p) => p.close()));
     const procs = [...this.peers.values()].map((p) => p.proc).filter((p) => p !== undefined);
     if (this.directory instanceof DirectoryProcess && this.directory.proc) procs.push(this.directory.proc);
     await Promise.all(procs.map((p) => p.kill("SIGKILL")));

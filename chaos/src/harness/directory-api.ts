@@ -84,9 +84,10 @@ export class DirectoryApi {
     return res.json as T;
   }
 
-  /** POST /login. */
-  login(username: string, password: string, address: string): Promise<LoginResponse> {
-    return this.#call("login", { method: "POST", path: "/api/v1/login", body: { username, password, address } });
+  /** POST /login; `proofKey` is the key the address proves itself with (see address-prover.ts). */
+  login(username: string, password: string, address: string, proofKey?: string): Promise<LoginResponse> {
+    const body = proofKey === undefined ? { username, password, address } : { username, password, address, proofKey };
+    return this.#call("login", { method: "POST", path: "/api/v1/login", body });
   }
 
   /** POST /logout. */

@@ -50,7 +50,8 @@ export async function startAuthFixture(): Promise<AuthFixture> {
     const [alice, bob, carol] = await Promise.all(["alice", "bob", "carol"].map((n) => cluster.startPeer(n)));
     await cluster.waitForHolders(bobFile.contentId, ["bob"]);
     const api = directory.api;
-    const mallory = await api.login("mallory", CHAOS_PASSWORD, "http://127.0.0.1:9666");
+    const malloryAt = await cluster.proverFor("mallory");
+    const mallory = await api.login("mallory", CHAOS_PASSWORD, malloryAt.address, malloryAt.proofKey);
     const own = path.join(cluster.root, "mallory");
     await mkdir(own, { recursive: true });
     await writeRandomFile(own, "x.bin", 1_500_000);
@@ -173,7 +174,8 @@ export const AUTH_CASES: readonly AuthCase[] = [
       const live = (await fx.api.peers()).map((p) => p.name);
       check(live.includes("bob") && live.includes("alice"), `mallory's logout ended other sessions (live: ${live.join(", ")})`);
       check((await statusOf(fx.api.heartbeat(fx.malloryToken))) === 401, "mallory's token still works after its logout");
-      fx.malloryToken = (await fx.api.login("mallory", CHAOS_PASSWORD, "http://127.0.0.1:9666")).token;
+      const malloryAt = await fx.cluster.proverFor("mallory");
+      fx.malloryToken = (await fx.api.login("mallory", CHAOS_PASSWORD, malloryAt.address, malloryAt.proofKey)).token;
     },
   },
   {
@@ -190,7 +192,8 @@ export const AUTH_CASES: readonly AuthCase[] = [
     area: "directory",
     name: "a ticket issued to victor cannot be redeemed with mallory's token, and stays single-use",
     async run(fx) {
-      const victor = await fx.api.login("victor", CHAOS_PASSWORD, "http://127.0.0.1:9777");
+      const victorAt = await fx.cluster.proverFor("victor");
+      const victor = await fx.api.login("victor", CHAOS_PASSWORD, victorAt.address, victorAt.proofKey);
       const { ticket } = await fx.api.uploadTarget(fx.malloryToken, fx.y.manifest.contentId, Number(fx.y.manifest.size), "victor");
       const redeem = (token: string) => fx.api.raw({ method: "POST", path: "/api/v1/tickets/redeem", headers: bearer(token), body: { ticket, contentId: fx.y.manifest.contentId } });
       check((await redeem(fx.malloryToken)).status === 404, "mallory redeemed a ticket issued to victor");

@@ -41,7 +41,7 @@ export interface RestCase {
 
 const JSON_TYPE = { "content-type": "application/json" };
 const LOGIN = "/api/v1/login";
-const VALID_LOGIN = { username: "mallory", password: "mallory-password", address: "http://127.0.0.1:9009" };
+const VALID_LOGIN = { username: "mallory", password: "mallory-password", address: "http://127.0.0.1:9009", proofKey: "ab".repeat(32) };
 
 const post = (path: string, body: RawRequest["body"], headers: Record<string, string> = {}) => (): RawRequest => ({ method: "POST", path, body, headers });
 const login = (body: RawRequest["body"], headers?: Record<string, string>) => post(LOGIN, body, headers);
@@ -78,7 +78,19 @@ export const REST_CASES: readonly RestCase[] = [
   { route: "POST /login", name: "address with a file: scheme", request: login({ ...VALID_LOGIN, address: "file:///etc/passwd" }), status: 400, message: /address/ },
   { route: "POST /login", name: "address with port 0", request: login({ ...VALID_LOGIN, address: "http://127.0.0.1:0" }), status: 400, message: /address/ },
   { route: "POST /login", name: `address of ${count(LONG_ADDRESS.length)} characters`, request: login({ ...VALID_LOGIN, address: LONG_ADDRESS }), status: 400, message: /address/ },
-  { route: "POST /login", name: "wrong password for alice", request: login({ username: "alice", password: "not-alices-password", address: VALID_LOGIN.address }), status: 401, message: /password/i },
+  { route: "POST /login", name: "wrong password for alice", request: login({ username: "alice", password: "not-alices-password", address: VALID_LOGIN.address, proofKey: VALID_LOGIN.proofKey }), status: 401, message: /password/i },
+  // Addresses a peer can never be reached at, refused before any password work (downloaders would connect there).
+  { route: "POST /login", name: "address of the cloud metadata service", request: login({ ...VALID_LOGIN, address: "http://169.254.169.254:80" }), status: 400, message: /metadata address/ },
+  { route: "POST /login", name: "address of the metadata service by name", request: login({ ...VALID_LOGIN, address: "http://metadata.google.internal:80" }), status: 400, message: /metadata service/ },
+  { route: "POST /login", name: "link-local IPv6 address", request: login({ ...VALID_LOGIN, address: "http://[fe80::1]:7001" }), status: 400, message: /link-local/ },
+  { route: "POST /login", name: "unspecified address", request: login({ ...VALID_LOGIN, address: "http://0.0.0.0:7001" }), status: 400, message: /unspecified/ },
+  { route: "POST /login", name: "multicast address", request: login({ ...VALID_LOGIN, address: "http://224.0.0.251:7001" }), status: 400, message: /multicast/ },
+  { route: "POST /login", name: "metadata address inside IPv4-mapped IPv6", request: login({ ...VALID_LOGIN, address: "http://[::ffff:169.254.169.254]:80" }), status: 400, message: /metadata address/ },
+  { route: "POST /login", name: "proofKey missing", request: login({ username: "mallory", password: VALID_LOGIN.password, address: VALID_LOGIN.address }), status: 400, message: /proofKey is required/ },
+  { route: "POST /login", name: "proofKey not hex", request: login({ ...VALID_LOGIN, proofKey: "zz".repeat(32) }), status: 400, message: /proofKey/ },
+  { route: "POST /login", name: "address nobody answers at (no proof)", request: login(VALID_LOGIN), status: 422, message: /could not be reached/ },
+  { route: "POST /login", name: "Host of a DNS-rebinding page", request: login({ ...VALID_LOGIN, username: "alice" }, { ...JSON_TYPE, host: "rebind.attacker.example" }), status: 421, message: /does not answer to the host/ },
+  { route: "DELETE /account", name: "wrong password", request: () => ({ method: "DELETE", path: "/api/v1/account", body: { username: "alice", password: "not-alices-password" } }), status: 401, message: /password/ },
   { route: "POST /login", name: "body is an array", request: login([VALID_LOGIN]), status: 400, message: /body/ },
   { route: "POST /login", name: "body is null", request: login("null", JSON_TYPE), status: 400, message: /body/ },
   { route: "POST /login", name: "body is a JSON string", request: login('"mallory"', JSON_TYPE), status: 400, message: /body/ },
@@ -115,6 +127,8 @@ export const REST_CASES: readonly RestCase[] = [
   { route: "PUT /index", name: "no Authorization (PUT)", request: () => ({ method: "PUT", path: "/api/v1/index", body: { files: [] } }), status: 401 },
   { route: "PUT /index", name: "files is an object", request: withA("PUT", "/api/v1/index", { files: { a: 1 } }), status: 400, message: /files/ },
   { route: "PUT /index", name: "files missing", request: withA("PUT", "/api/v1/index", {}), status: 400, message: /files/ },
+  { route: "PUT /index", name: "name with a right-to-left override (U+202E)", request: withA("PUT", "/api/v1/index", { files: [file({ name: "FREE-MONEY-\u202efdp.exe" })] }), status: 400, message: /bidirectional/ },
+  { route: "PUT /index", name: "name with a C1 control (U+009B)", request: withA("PUT", "/api/v1/index", { files: [file({ name: "a\u009b31mb.txt" })] }), status: 400, message: /control characters/ },
   { route: "PUT /index", name: "entry without contentId", request: withA("PUT", "/api/v1/index", { files: [{ name: "a", size: 1, pieceSize: MIN_PIECE_SIZE_BYTES }] }), status: 400, message: /contentId/ },
   { route: "PUT /index", name: "contentId in upper case", request: withA("PUT", "/api/v1/index", { files: [file({ contentId: fakeContentId("a").toUpperCase() })] }), status: 400, message: /contentId/ },
   { route: "PUT /index", name: "contentId one character short", request: withA("PUT", "/api/v1/index", { files: [file({ contentId: fakeContentId("a").slice(1) })] }), status: 400, message: /contentId/ },

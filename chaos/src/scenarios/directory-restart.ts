@@ -71,7 +71,8 @@ export async function directoryRestart(options: DirectoryRestartOptions): Promis
     // An account that is not a pserver: it never republishes, so anything of it found after the
     // restart was kept by the directory itself.
     const api = directory.api;
-    const observer = await api.login("observer", CHAOS_PASSWORD, "http://127.0.0.1:9");
+    const observerAt = await cluster.proverFor("observer");
+    const observer = await api.login("observer", CHAOS_PASSWORD, observerAt.address, observerAt.proofKey);
     await api.putIndex(observer.token, [{ name: `${PREFIX}observer.txt`, size: 1, contentId: numberedContentId(1), pieceSize: MIN_PIECE_SIZE_BYTES }]);
     const observerFile = numberedContentId(1);
 
@@ -122,7 +123,7 @@ export async function directoryRestart(options: DirectoryRestartOptions): Promis
     check(silent.length === 0, `${silent.join(", ")} did not log in again after the directory forgot their sessions`);
     check(restored !== undefined, `search did not return the same holders within ${Math.max(interval * 3, 30_000)} ms of the restart`);
     // The account outlives its expired session: the right password logs in, a wrong one does not.
-    await api.login("observer", CHAOS_PASSWORD, "http://127.0.0.1:9");
+    await api.login("observer", CHAOS_PASSWORD, observerAt.address, observerAt.proofKey);
     const wrong = await api.login("observer", "not-the-password", "http://127.0.0.1:9").then(
       () => 200,
       (error: unknown) => (error instanceof HttpStatusError ? error.status : 0),

@@ -87,6 +87,9 @@ export async function loadDirectory(options: LoadDirectoryOptions): Promise<Scen
       heartbeatIntervalMs: options.heartbeatIntervalMs,
       rateLimitPerMinute: 0,
       sessionRateLimitPerMinute: 0,
+      // Nothing listens at the simulated peers' addresses, and they all register from one address.
+      verifyAddresses: false,
+      loginLimitsOff: true,
       scryptCostLog2: options.scryptCostLog2,
     });
     const api = new DirectoryApi(directory.url, agent);

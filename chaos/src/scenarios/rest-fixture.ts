@@ -37,8 +37,9 @@ export async function startRestFixture(label: string): Promise<RestFixture> {
     // Long heartbeats and a rare sweep: nothing changes in the background while rows are compared.
     const directory = await cluster.startDirectory({ heartbeatIntervalMs: 3_600_000, sweepIntervalMs: 3_600_000 });
     const api = directory.api;
-    const alice = await api.login("alice", CHAOS_PASSWORD, "http://127.0.0.1:9001");
-    const bob = await api.login("bob", CHAOS_PASSWORD, "http://127.0.0.1:9002");
+    const [aliceAt, bobAt] = [await cluster.proverFor("alice"), await cluster.proverFor("bob")];
+    const alice = await api.login("alice", CHAOS_PASSWORD, aliceAt.address, aliceAt.proofKey);
+    const bob = await api.login("bob", CHAOS_PASSWORD, bobAt.address, bobAt.proofKey);
     const held: IndexFile = { name: "held-by-bob.txt", size: 123, contentId: fakeContentId("b"), pieceSize: 1024 * 1024 };
     await api.putIndex(bob.token, [held]);
     const ticketContentId = fakeContentId("c");

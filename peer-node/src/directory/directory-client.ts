@@ -5,6 +5,7 @@ import {
   parseErrorMessage,
   parseFile,
   parseHeartbeat,
+  parseIndexCount,
   parseLogin,
   parsePeers,
   parseRedeemed,
@@ -69,9 +70,13 @@ export class DirectoryClient {
     return this.#urls[this.#current]!;
   }
 
-  /** POST /login: registers the name on first use, else checks the password. */
-  async login(username: string, password: string, address: string, signal?: AbortSignal): Promise<LoginResult> {
-    const body = await this.#call("POST", "/api/v1/login", { body: { username, password, address }, signal });
+  /**
+   * POST /login: registers the name on first use, else checks the password. `proofKey` is the key this
+   * pserver proves its address with when the directory calls it back (see DirectoryLink.proveAddress).
+   */
+  async login(username: string, password: string, address: string, signal?: AbortSignal, proofKey?: string): Promise<LoginResult> {
+    const request = proofKey === undefined ? { username, password, address } : { username, password, address, proofKey };
+    const body = await this.#call("POST", "/api/v1/login", { body: request, signal });
     return wire(() => parseLogin(body));
   }
 
@@ -89,14 +94,23 @@ export class DirectoryClient {
     return wire(() => parseHeartbeat(body));
   }
 
-  /** PUT /index: replaces everything this peer offers. */
-  async putIndex(token: string, files: readonly IndexEntry[], signal?: AbortSignal): Promise<void> {
-    await this.#call("PUT", "/api/v1/index", { token, body: { files }, signal });
+  /** POST /relocate: moves the bearer's live session to `address` (a fresh token; the old one stops working). */
+  async relocate(token: string, address: string, signal?: AbortSignal, proofKey?: string): Promise<LoginResult> {
+    const request = proofKey === undefined ? { address } : { address, proofKey };
+    const body = await this.#call("POST", "/api/v1/relocate", { token, body: request, signal });
+    return wire(() => parseLogin(body));
   }
 
-  /** PATCH /index: removals first, then additions. */
-  async patchIndex(token: string, add: readonly IndexEntry[], remove: readonly string[], signal?: AbortSignal): Promise<void> {
-    await this.#call("PATCH", "/api/v1/index", { token, body: { add, remove }, signal });
+  /** PUT /index: replaces everything this peer offers; returns how many files it now offers. */
+  async putIndex(token: string, files: readonly IndexEntry[], signal?: AbortSignal): Promise<number> {
+    const body = await this.#call("PUT", "/api/v1/index", { token, body: { files }, signal });
+    return wire(() => parseIndexCount(body));
+  }
+
+  /** PATCH /index: removals first, then additions; returns how many files the peer now offers. */
+  async patchIndex(token: string, add: readonly IndexEntry[], remove: readonly string[], signal?: AbortSignal): Promise<number> {
+    const body = await this.#call("PATCH", "/api/v1/index", { token, body: { add, remove }, signal });
+    return wire(() => parseIndexCount(body));
   }
 
   /** GET /search by name substring. */

@@ -1,5 +1,6 @@
-import { createHash, timingSafeEqual } from "node:crypto";
+import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { EventEmitter } from "node:events";
+import { PROOF_KEY_BYTES } from "@p2p/directory-api";
 import type { Logger } from "pino";
 import {
   DIRECTORY_DELTA_DEBOUNCE_MS,
@@ -93,6 +94,8 @@ export class DirectoryLink extends EventEmitter<{ status: [DirectoryStatus] }> {
   #deltaTimer: NodeJS.Timeout | undefined;
   #loop: Promise<void> | undefined;
   readonly #stopping = new AbortController();
+  /** The key of the latest login, which Ping proves the address with (never sent anywhere else). */
+  #proofKey: Buffer | undefined;
   readonly #onChange = (delta: FolderDelta) => this.#queueDelta(delta);
 
   constructor(options: DirectoryLinkOptions) {
@@ -116,6 +119,15 @@ export class DirectoryLink extends EventEmitter<{ status: [DirectoryStatus] }> {
   get address(): string {
     return this.#address;
   }
+
+  /**
+   * The proof Ping answers to a directory verifying this pserver's address: hex HMAC-SHA256 of the
+   * nonce under the key sent with the latest login; undefined before any login.
+   */
+  readonly proveAddress = (nonce: string): string | undefined => {
+    if (!this.#proofKey) return undefined;
+    return createHmac("sha256", this.#proofKey).update(nonce, "utf8").digest("hex");
+  };
 
   /** The current link status. */
   status(): DirectoryStatus {
@@ -320,8 +332,12 @@ export class DirectoryLink extends EventEmitter<{ status: [DirectoryStatus] }> {
   }
 
   async #loginLocked(credentials: Credentials): Promise<void> {
+    // A fresh key per login: the directory calls this pserver's address back during the login and
+    // Ping answers with proveAddress under this key. Logins run one at a time (under the lock).
+    const proofKey = randomBytes(PROOF_KEY_BYTES);
+    this.#proofKey = proofKey;
     const result = await this.#track(() =>
-      this.client.login(credentials.username, credentials.password, this.#address, this.#stopping.signal),
+      this.client.login(credentials.username, credentials.password, this.#address, this.#stopping.signal, proofKey.toString("hex")),
     );
     this.#credentials = credentials;
     this.#verifiedDigest = credentialDigest(credentials.username, credentials.password);

@@ -17,7 +17,7 @@ import type http from "node:http";
 import type http2 from "node:http2";
 import { constants as http2constants } from "node:http2";
 import { fromBinary } from "@bufbuild/protobuf";
-import { type ConnectError, createHandlerContext } from "@connectrpc/connect";
+import { type ConnectError, type ContextValues, createHandlerContext } from "@connectrpc/connect";
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import type { Logger } from "pino";
 import { FetchPiecesRequestSchema, PeerService, type FetchPiecesRequest } from "../gen.js";
@@ -33,12 +33,27 @@ const PATH = `/${PeerService.typeName}/${PeerService.method.fetchPieces.name}`;
 const REQUEST_MAX_BYTES = 4096;
 const ENVELOPE_HEADER_BYTES = 5;
 
+/** What this path needs of a FetchPieces implementation: PeerServiceImpl, or the gateway's relay (gateway/relay.ts). */
+export type PieceSource = Pick<PeerServiceImpl, "fetchPieces" | "uploadLimiter" | "streamIdleTimeoutMs">;
+
+/** Options of fetchPiecesOverGrpc beyond the service. */
+export interface FetchPiecesOverGrpcOptions {
+  /** The call's context values (default peerContextValues). */
+  readonly contextValues?: (req: http.IncomingMessage | http2.Http2ServerRequest) => ContextValues;
+  /**
+   * Whether the service reads pieces into buffers it takes from this path's pool (PeerServiceImpl
+   * does); a service whose pieces come from elsewhere (the relay) gets no pool, so none is kept idle.
+   */
+  readonly pooledBuffers?: boolean;
+}
+
 /** Serves gRPC FetchPieces calls on `service` itself and passes every other request to `next`. */
-export function fetchPiecesOverGrpc(service: PeerServiceImpl, logger: Logger, next: DualHandler): DualHandler {
-  const buffers = new PieceBufferPool(PIECE_BUFFERS_KEPT_BYTES);
+export function fetchPiecesOverGrpc(service: PieceSource, logger: Logger, next: DualHandler, options: FetchPiecesOverGrpcOptions = {}): DualHandler {
+  const buffers = options.pooledBuffers === false ? undefined : new PieceBufferPool(PIECE_BUFFERS_KEPT_BYTES);
+  const contextValues = options.contextValues ?? peerContextValues;
   return (req, res) => {
     if (!isPlainGrpcFetchPieces(req)) return next(req, res);
-    void serve(service, logger, buffers, req as http2.Http2ServerRequest, res as http2.Http2ServerResponse);
+    void serve(service, logger, buffers, contextValues, req as http2.Http2ServerRequest, res as http2.Http2ServerResponse);
   };
 }
 
@@ -84,7 +99,14 @@ function isPlainGrpcFetchPieces(req: http.IncomingMessage | http2.Http2ServerReq
   return (encoding === undefined || encoding === "identity") && req.headers["grpc-timeout"] === undefined;
 }
 
-async function serve(service: PeerServiceImpl, logger: Logger, buffers: PieceBufferPool, req: http2.Http2ServerRequest, res: http2.Http2ServerResponse): Promise<void> {
+async function serve(
+  service: PieceSource,
+  logger: Logger,
+  buffers: PieceBufferPool | undefined,
+  contextValues: NonNullable<FetchPiecesOverGrpcOptions["contextValues"]>,
+  req: http2.Http2ServerRequest,
+  res: http2.Http2ServerResponse,
+): Promise<void> {
   const ended = new AbortController();
   // Aborts only a call still running when the stream closes (the caller went away): a call that ended
   // has nothing left to stop, and an error (with its stack) and two abort events per call were waste.
@@ -105,7 +127,7 @@ async function serve(service: PeerServiceImpl, logger: Logger, buffers: PieceBuf
       url: `http://${req.headers[":authority"] ?? "localhost"}${PATH}`,
       requestSignal: ended.signal,
       requestHeader: headersOf(req.headers),
-      contextValues: peerContextValues(req).set(pieceBuffersKey, buffers).set(pieceSenderKey, true),
+      contextValues: contextValues(req).set(pieceBuffersKey, buffers).set(pieceSenderKey, true),
     });
     const limiter = service.uploadLimiter;
     const slice = limiter ? sliceBytes(limiter.bytesPerSecond) : Infinity;
@@ -124,7 +146,7 @@ async function serve(service: PeerServiceImpl, logger: Logger, buffers: PieceBuf
         const end = Math.min(at + slice, data.byteLength);
         await limiter?.take(end - at, ended.signal);
         const part = end - at === data.byteLength ? data : data.subarray(at, end);
-        const more = res.write(part, end === data.byteLength ? (err) => err || buffers.give(data) : undefined);
+        const more = res.write(part, end === data.byteLength ? (err) => err || buffers?.give(data) : undefined);
         if (!more && !(await drained(res, ended.signal, service.streamIdleTimeoutMs))) {
           // The reader stopped reading: end the stream (the generator's finally frees its slot).
           logger.info({ rpc: "FetchPieces", remote: req.socket?.remoteAddress }, "ended a FetchPieces stream whose reader stopped reading");

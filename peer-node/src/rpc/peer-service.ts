@@ -59,6 +59,8 @@ export interface PeerServiceDeps {
   readonly redeemTicket: RedeemTicket;
   /** This peer's current name (it changes at login). */
   readonly peerName: () => string;
+  /** The proof of a directory's address-verification nonce under the latest login's key (DirectoryLink). */
+  readonly proveAddress?: (nonce: string) => string | undefined;
   readonly logger: Logger;
   readonly limits?: PeerServiceLimits;
   /** Where an incoming push shows up as a transfer (so the receiving tab sees it); none in bare tests. */
@@ -164,7 +166,7 @@ export class PeerServiceImpl implements ServiceImpl<typeof PeerService> {
     this.#slots = new StreamSlots(limits.streamsPerRemote ?? PEER_STREAMS_PER_REMOTE_MAX);
     this.#idleMs = limits.streamIdleTimeoutMs ?? PEER_STREAM_IDLE_TIMEOUT_MS;
     this.#upload = limits.uploadLimiter ?? (limits.uploadBytesPerSecond ? new RateLimiter(limits.uploadBytesPerSecond, UPLOAD_BURST_MS) : undefined);
-    this.#ping = makePing(deps.peerName, deps.logger);
+    this.#ping = makePing(deps.peerName, deps.logger, deps.proveAddress);
     this.#pushes = new PushReceiver({
       store: deps.store,
       redeemTicket: deps.redeemTicket,

@@ -8,6 +8,7 @@ import { DirectoryClient } from "../../src/directory/directory-client.js";
 import { DirectoryLink, type DirectoryStatus } from "../../src/directory/directory-link.js";
 import { SharedFolder } from "../../src/store/shared-folder.js";
 import { logger, removeDir, tempDir, waitFor, writeRandomFile } from "../pserver-harness.js";
+import { type PingResponder, proofKeyPair, startPingResponder } from "./ping-responder.js";
 
 const PASSWORD = "a-good-password";
 const HEARTBEAT_MS = 300;
@@ -21,13 +22,21 @@ describe("DirectoryLink against a real directory", () => {
   let store: SharedFolder;
   let contentId: string;
   const links: DirectoryLink[] = [];
+  // The directory verifies addresses (its default): alice's address answers with the newest link's
+  // proof, the intruder's and bob's with keys of their own.
+  let aliceAddress: string;
+  const intruderKey = proofKeyPair();
+  const bobKey = proofKeyPair();
+  const responders: PingResponder[] = [];
+  let intruderAddress: string;
+  let bobAddress: string;
   const client = () => new DirectoryClient({ urls: [directory.url], logger });
   const startDir = async (port = 0) => {
     directory = await startDirectory({ dataDir: path.join(root, "directory"), host: "127.0.0.1", port, heartbeatIntervalMs: HEARTBEAT_MS, logLevel: "silent", scryptCostLog2: 10 });
     directoryPort = Number(new URL(directory.url).port);
   };
   const newLink = (urls = [directory.url]) => {
-    const link = new DirectoryLink({ urls, store, address: "http://127.0.0.1:65001", name: "alice", logger, retryMaxMs: 500 });
+    const link = new DirectoryLink({ urls, store, address: aliceAddress, name: "alice", logger, retryMaxMs: 500 });
     links.push(link);
     return link;
   };
@@ -39,6 +48,10 @@ describe("DirectoryLink against a real directory", () => {
     ({ contentId } = await writeRandomFile(path.join(root, "shared", "alpha-song.mp3"), 50_000));
     store = await SharedFolder.open({ folder: path.join(root, "shared"), dataDir: path.join(root, "state"), logger });
     await waitFor(() => store.get(contentId), "the file to be indexed");
+    responders.push(await startPingResponder((nonce) => links.at(-1)?.proveAddress(nonce)));
+    responders.push(await startPingResponder(intruderKey.prove));
+    responders.push(await startPingResponder(bobKey.prove));
+    [aliceAddress, intruderAddress, bobAddress] = responders.map((r) => r.address) as [string, string, string];
     await startDir();
   });
   afterEach(async () => {
@@ -46,6 +59,7 @@ describe("DirectoryLink against a real directory", () => {
   });
   afterAll(async () => {
     await directory.close();
+    for (const responder of responders) await responder.close();
     await store.close();
     await removeDir(root);
   });
@@ -72,6 +86,17 @@ describe("DirectoryLink against a real directory", () => {
     await waitFor(async () => (await searchNames("beta")).length === 0, "the removed file gone from search");
   });
 
+  it("is refused when its address answers the directory's check with another login's proof", async () => {
+    // alice advertises bob's address: bob's pserver answers the directory's Ping with bob's proof, not alice's.
+    const link = new DirectoryLink({ urls: [directory.url], store, address: bobAddress, name: "alice", logger, retryMaxMs: 500 });
+    links.push(link);
+    const refusal = await link.login("alice", PASSWORD).then(() => undefined, (err: unknown) => err);
+    expect(refusal).toMatchObject({ reason: "DIRECTORY_REJECTED" });
+    expect(String((refusal as Error).message)).toContain("proof for another login");
+    expect(link.status().loggedIn).toBe(false);
+    expect((await client().peers()).map((p) => p.address)).not.toContain(bobAddress);
+  });
+
   it("refuses a wrong password without storing it", async () => {
     const link = newLink();
     await expect(link.login("alice", "not-the-password")).rejects.toMatchObject({ code: "unauthenticated", reason: "WRONG_PASSWORD" });
@@ -82,10 +107,10 @@ describe("DirectoryLink against a real directory", () => {
     const link = newLink();
     await link.start({ username: "alice", password: PASSWORD });
     // A second login of the same user replaces alice's session at the directory: the link's token now gets 401.
-    const intruder = await client().login("alice", PASSWORD, "http://127.0.0.1:65002");
+    const intruder = await client().login("alice", PASSWORD, intruderAddress, undefined, intruderKey.proofKey);
     await client().putIndex(intruder.token, []);
     // The link's next heartbeat gets 401; it logs in again (its own address) and republishes.
-    await waitFor(async () => (await client().peers()).find((p) => p.name === "alice")?.address === "http://127.0.0.1:65001", "alice back at her own address");
+    await waitFor(async () => (await client().peers()).find((p) => p.name === "alice")?.address === aliceAddress, "alice back at her own address");
     await waitFor(async () => (await searchNames("alpha")).includes("alpha-song.mp3@alice"), "alice's file back in search");
   });
 
@@ -103,7 +128,7 @@ describe("DirectoryLink against a real directory", () => {
 
   it("is back in search within one heartbeat interval after a directory restart that outlived its session", async () => {
     // The default retry cap (10 s), far above the interval: the link must not sleep through the return.
-    const link = new DirectoryLink({ urls: [directory.url], store, address: "http://127.0.0.1:65001", name: "alice", logger });
+    const link = new DirectoryLink({ urls: [directory.url], store, address: aliceAddress, name: "alice", logger });
     links.push(link);
     await link.start({ username: "alice", password: PASSWORD });
     const port = directoryPort;
@@ -134,9 +159,9 @@ describe("DirectoryLink against a real directory", () => {
     const link = newLink();
     await link.start({ username: "alice", password: PASSWORD });
     // bob holds the same content, published straight through the REST API.
-    const bob = await client().login("bob", PASSWORD, "http://127.0.0.1:65003");
+    const bob = await client().login("bob", PASSWORD, bobAddress, undefined, bobKey.proofKey);
     await client().putIndex(bob.token, [{ name: "alpha-song.mp3", size: 50_000, contentId, pieceSize: 1024 * 1024 }]);
-    expect(await link.findHolders(contentId)).toEqual([{ name: "bob", address: "http://127.0.0.1:65003" }]);
+    expect(await link.findHolders(contentId)).toEqual([{ name: "bob", address: bobAddress }]);
     expect(await link.findHolders("0".repeat(64))).toEqual([]);
     await client().logout(bob.token);
   });

@@ -12,10 +12,12 @@ export interface OperationsDeps {
   store: DirectoryStore;
   /** Request metrics. */
   metrics: HttpMetrics;
+  /** More Prometheus lines (login limits, password queue, address verification). */
+  extraMetrics?: () => string;
 }
 
 /** Registers the operations routes. */
-export function operationsRoutes(app: DirectoryApp, { store, metrics }: OperationsDeps): void {
+export function operationsRoutes(app: DirectoryApp, { store, metrics, extraMetrics }: OperationsDeps): void {
   app.get(
     "/healthz",
     {
@@ -49,7 +51,7 @@ export function operationsRoutes(app: DirectoryApp, { store, metrics }: Operatio
       },
     },
     async (_request, reply) => {
-      const text = metrics.render(await store.stats());
+      const text = metrics.render(await store.stats()) + (extraMetrics?.() ?? "");
       return reply.type("text/plain; version=0.0.4; charset=utf-8").send(text);
     },
   );

@@ -1,6 +1,6 @@
 // POST /login, /logout, /heartbeat.
 
-import { HeartbeatResponse, LoginBody, LoginResponse, OkResponse } from "@p2p/directory-api";
+import { HeartbeatResponse, LoginBody, LoginResponse, OkResponse, RelocateBody } from "@p2p/directory-api";
 import { checkAddress, checkPassword } from "./edge-checks.js";
 import { BEARER_SECURITY, type DirectoryApp, errorResponses, type RouteDeps } from "./route-context.js";
 
@@ -13,17 +13,50 @@ export function sessionRoutes(app: DirectoryApp, { directory, auth }: RouteDeps)
         summary: "Log in (the first login of a username registers it)",
         description:
           "Opens a session for the peer at `address`, replacing the user's previous session. " +
+          "While the directory verifies addresses, it first calls `address` back (PeerService.Ping with a nonce) " +
+          "and the pserver must answer with HMAC-SHA256(proofKey, nonce). " +
           "The peer starts with an empty index: publish it with PUT /index.",
         tags: ["sessions"],
         body: LoginBody,
-        response: { 200: LoginResponse, ...errorResponses(400, 401, 413) },
+        response: { 200: LoginResponse, ...errorResponses(400, 401, 409, 413, 422, 503) },
       },
     },
     async (request) => {
-      const { username, password, address } = request.body;
+      const { username, password, address, proofKey } = request.body;
       checkPassword(password);
-      checkAddress(address);
-      const { token, session } = await directory.login(username, password, address);
+      checkAddress(address, username);
+      const { token, session } = await directory.login(username, password, address, { ip: request.ip, proofKey });
+      return {
+        token,
+        peer: { name: session.name, address: session.address },
+        heartbeatIntervalMs: directory.heartbeatIntervalMs,
+        sessionTtlMs: directory.sessionTtlMs,
+        expiresAt: session.expiresAt.toISOString(),
+      };
+    },
+  );
+
+  app.post(
+    "/relocate",
+    {
+      preHandler: auth.token,
+      schema: {
+        summary: "Move the session to another address, without the password",
+        description:
+          "For a browser peer changing gateways (docs/browser-peers.md): the bearer's live session is " +
+          "replaced by a fresh one of the same peer at `address`, as a login would (new token, the old one " +
+          "stops working, empty index: publish again). 401 once the session is gone.",
+        tags: ["sessions"],
+        security: BEARER_SECURITY,
+        body: RelocateBody,
+        response: { 200: LoginResponse, ...errorResponses(400, 401) },
+      },
+    },
+    async (request) => {
+      const { address, proofKey } = request.body;
+      const current = await directory.authenticate(request.tokenHash);
+      checkAddress(address, current.name);
+      const { token, session } = await directory.relocate(current, address, { ip: request.ip, proofKey });
       return {
         token,
         peer: { name: session.name, address: session.address },

@@ -142,6 +142,9 @@ export function pgStatements(now: string) {
       SELECT 1 FROM tickets WHERE ticket_hash = $1 AND target_user_id = $2 AND content_id = $3
         AND expires_at > ${now} AND redeemed_at IS NOT NULL`,
     deleteExpiredTickets: common.deleteExpiredTickets,
+    livePeerByAddress: common.livePeerByAddress,
+    deleteTicketsOfUser: common.deleteTicketsOfUser,
+    deleteUser: common.deleteUser,
 
     stats: `SELECT
       (SELECT count(*) FROM users) AS users,

@@ -71,6 +71,11 @@ export function commonStatements({ param, now }: SqlDialect) {
     livePeers: `SELECT ${PEER_COLUMNS} WHERE s.expires_at > ${now} ORDER BY u.name`,
     livePeerById: `SELECT u.id, ${PEER_COLUMNS} WHERE s.user_id = ${param(1)} AND s.expires_at > ${now}`,
     deleteExpiredTickets: `DELETE FROM tickets WHERE expires_at <= ${now}`,
+    // No index on address: run once per login only, and sessions has one row per peer online.
+    livePeerByAddress: `SELECT u.name FROM sessions s JOIN users u ON u.id = s.user_id
+      WHERE s.address = ${param(1)} AND s.expires_at > ${now} LIMIT 1`,
+    deleteTicketsOfUser: `DELETE FROM tickets WHERE from_user_id = ${param(1)} OR target_user_id = ${param(1)}`,
+    deleteUser: `DELETE FROM users WHERE id = ${param(1)}`,
   };
 }
 

@@ -42,6 +42,9 @@ export function prepareStatements(db: Database.Database) {
     // Ends a session at once (its token and its files stop counting), before its index is dropped in chunks.
     endSession: get("UPDATE sessions SET expires_at = ? WHERE user_id = ? AND expires_at > ?"),
     deleteEndedSession: get("DELETE FROM sessions WHERE user_id = ? AND expires_at <= ?"),
+    livePeerByAddress: value(common.livePeerByAddress),
+    deleteTicketsOfUser: get(common.deleteTicketsOfUser),
+    deleteUser: get(common.deleteUser),
     expiredSessions: value(common.expiredSessions),
 
     filesOfUser: get(common.filesOfUser),

@@ -202,6 +202,13 @@ export interface DirectoryStore {
   findContent(contentId: string, maxHolders: number): Promise<ContentRecord | null>;
   /** Live peers ordered by name. */
   listLivePeers(): Promise<PeerRecord[]>;
+  /** The name of a live peer whose session has exactly this address; null when none. */
+  findLivePeerByAddress(address: string): Promise<string | null>;
+  /**
+   * Deletes an account and everything kept for it (session, index rows, tickets from or to it);
+   * returns the index rows deleted, or null when the account does not exist.
+   */
+  deleteUser(userId: number): Promise<number | null>;
   /** Picks a push target (least recently chosen first) and records its ticket, atomically. */
   chooseUploadTarget(request: UploadTargetRequest): Promise<UploadTargetResult>;
   /** Marks a ticket redeemed if it is live and meant for this peer and content; single use. */

@@ -39,12 +39,14 @@ describeEachStore("store", (storage) => {
       expect(res.status).toBe(200);
       expect(res.body.openapi).toBe("3.0.3");
       expect(Object.keys(res.body.paths).sort()).toEqual([
+        "/api/v1/account",
         "/api/v1/files/{contentId}",
         "/api/v1/heartbeat",
         "/api/v1/index",
         "/api/v1/login",
         "/api/v1/logout",
         "/api/v1/peers",
+        "/api/v1/relocate",
         "/api/v1/search",
         "/api/v1/tickets/redeem",
         "/api/v1/upload-target",

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file p2p/v1/peer_service.proto.
  */
 export const file_p2p_v1_peer_service: GenFile = /*@__PURE__*/
-  fileDesc("ChlwMnAvdjEvcGVlcl9zZXJ2aWNlLnByb3RvEgZwMnAudjEiGwoLUGluZ1JlcXVlc3QSDAoEZnJvbRgBIAEoCSJjCgxQaW5nUmVzcG9uc2USEQoJcGVlcl9uYW1lGAEgASgJEg8KB3ZlcnNpb24YAiABKAkSLwoLc2VydmVyX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIigKEkdldE1hbmlmZXN0UmVxdWVzdBISCgpjb250ZW50X2lkGAEgASgJIj0KE0dldE1hbmlmZXN0UmVzcG9uc2USJgoIbWFuaWZlc3QYASABKAsyFC5wMnAudjEuRmlsZU1hbmlmZXN0Ij8KEkZldGNoUGllY2VzUmVxdWVzdBISCgpjb250ZW50X2lkGAEgASgJEhUKDXBpZWNlX2luZGV4ZXMYAiADKA0iOAoTRmV0Y2hQaWVjZXNSZXNwb25zZRITCgtwaWVjZV9pbmRleBgBIAEoDRIMCgRkYXRhGAIgASgMImYKD1B1c2hGaWxlUmVxdWVzdBIkCgZoZWFkZXIYASABKAsyEi5wMnAudjEuUHVzaEhlYWRlckgAEiIKBXBpZWNlGAIgASgLMhEucDJwLnYxLlB1c2hQaWVjZUgAQgkKB21lc3NhZ2UiUgoKUHVzaEhlYWRlchIOCgZ0aWNrZXQYASABKAkSJgoIbWFuaWZlc3QYAiABKAsyFC5wMnAudjEuRmlsZU1hbmlmZXN0EgwKBGZyb20YAyABKAkiLgoJUHVzaFBpZWNlEhMKC3BpZWNlX2luZGV4GAEgASgNEgwKBGRhdGEYAiABKAwiUwoQUHVzaEZpbGVSZXNwb25zZRISCgpjb250ZW50X2lkGAEgASgJEhMKC3N0b3JlZF9uYW1lGAIgASgJEhYKDmJ5dGVzX3JlY2VpdmVkGAMgASgEMqICCgtQZWVyU2VydmljZRI2CgRQaW5nEhMucDJwLnYxLlBpbmdSZXF1ZXN0GhQucDJwLnYxLlBpbmdSZXNwb25zZSIDkAIBEksKC0dldE1hbmlmZXN0EhoucDJwLnYxLkdldE1hbmlmZXN0UmVxdWVzdBobLnAycC52MS5HZXRNYW5pZmVzdFJlc3BvbnNlIgOQAgESTQoLRmV0Y2hQaWVjZXMSGi5wMnAudjEuRmV0Y2hQaWVjZXNSZXF1ZXN0GhsucDJwLnYxLkZldGNoUGllY2VzUmVzcG9uc2UiA5ACATABEj8KCFB1c2hGaWxlEhcucDJwLnYxLlB1c2hGaWxlUmVxdWVzdBoYLnAycC52MS5QdXNoRmlsZVJlc3BvbnNlKAFiBnByb3RvMw", [file_google_protobuf_timestamp, file_p2p_v1_types]);
+  fileDesc("ChlwMnAvdjEvcGVlcl9zZXJ2aWNlLnByb3RvEgZwMnAudjEiKgoLUGluZ1JlcXVlc3QSDAoEZnJvbRgBIAEoCRINCgVub25jZRgCIAEoCSJyCgxQaW5nUmVzcG9uc2USEQoJcGVlcl9uYW1lGAEgASgJEg8KB3ZlcnNpb24YAiABKAkSLwoLc2VydmVyX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBXByb29mGAQgASgJIigKEkdldE1hbmlmZXN0UmVxdWVzdBISCgpjb250ZW50X2lkGAEgASgJIj0KE0dldE1hbmlmZXN0UmVzcG9uc2USJgoIbWFuaWZlc3QYASABKAsyFC5wMnAudjEuRmlsZU1hbmlmZXN0Ij8KEkZldGNoUGllY2VzUmVxdWVzdBISCgpjb250ZW50X2lkGAEgASgJEhUKDXBpZWNlX2luZGV4ZXMYAiADKA0iOAoTRmV0Y2hQaWVjZXNSZXNwb25zZRITCgtwaWVjZV9pbmRleBgBIAEoDRIMCgRkYXRhGAIgASgMImYKD1B1c2hGaWxlUmVxdWVzdBIkCgZoZWFkZXIYASABKAsyEi5wMnAudjEuUHVzaEhlYWRlckgAEiIKBXBpZWNlGAIgASgLMhEucDJwLnYxLlB1c2hQaWVjZUgAQgkKB21lc3NhZ2UiUgoKUHVzaEhlYWRlchIOCgZ0aWNrZXQYASABKAkSJgoIbWFuaWZlc3QYAiABKAsyFC5wMnAudjEuRmlsZU1hbmlmZXN0EgwKBGZyb20YAyABKAkiLgoJUHVzaFBpZWNlEhMKC3BpZWNlX2luZGV4GAEgASgNEgwKBGRhdGEYAiABKAwiUwoQUHVzaEZpbGVSZXNwb25zZRISCgpjb250ZW50X2lkGAEgASgJEhMKC3N0b3JlZF9uYW1lGAIgASgJEhYKDmJ5dGVzX3JlY2VpdmVkGAMgASgEMqICCgtQZWVyU2VydmljZRI2CgRQaW5nEhMucDJwLnYxLlBpbmdSZXF1ZXN0GhQucDJwLnYxLlBpbmdSZXNwb25zZSIDkAIBEksKC0dldE1hbmlmZXN0EhoucDJwLnYxLkdldE1hbmlmZXN0UmVxdWVzdBobLnAycC52MS5HZXRNYW5pZmVzdFJlc3BvbnNlIgOQAgESTQoLRmV0Y2hQaWVjZXMSGi5wMnAudjEuRmV0Y2hQaWVjZXNSZXF1ZXN0GhsucDJwLnYxLkZldGNoUGllY2VzUmVzcG9uc2UiA5ACATABEj8KCFB1c2hGaWxlEhcucDJwLnYxLlB1c2hGaWxlUmVxdWVzdBoYLnAycC52MS5QdXNoRmlsZVJlc3BvbnNlKAFiBnByb3RvMw", [file_google_protobuf_timestamp, file_p2p_v1_types]);
 
 /**
  * PingRequest asks a pserver who it is.
@@ -28,6 +28,14 @@ export type PingRequest = Message<"p2p.v1.PingRequest"> & {
    * @generated from field: string from = 1;
    */
   from: string;
+
+  /**
+   * Set by the directory when it verifies this pserver's advertised address: 32 lower-case hex digits.
+   * The pserver answers with `proof` for it. Empty in an ordinary ping.
+   *
+   * @generated from field: string nonce = 2;
+   */
+  nonce: string;
 };
 
 /**
@@ -63,6 +71,15 @@ export type PingResponse = Message<"p2p.v1.PingResponse"> & {
    * @generated from field: google.protobuf.Timestamp server_time = 3;
    */
   serverTime?: Timestamp | undefined;
+
+  /**
+   * For a ping with a nonce: lower-case hex HMAC-SHA256 of the nonce (UTF-8) under the proof key this
+   * pserver sent in its latest directory login. It proves to the directory that the address it was
+   * given answers for that login. Empty when the ping had no nonce or the pserver has not logged in.
+   *
+   * @generated from field: string proof = 4;
+   */
+  proof: string;
 };
 
 /**
