@@ -57,6 +57,12 @@ export interface PgPools {
   readonly heartbeatPool: pg.Pool;
   /** Read-only connections with sequential scans off: searches only (see pg-search.ts). */
   readonly searchPool: pg.Pool;
+  /**
+   * First key of the advisory locks on peers, derived from the schema: advisory locks are per database,
+   * and two directories (or tests) in different schemas of one database must not wait for each other's
+   * user ids.
+   */
+  readonly peerLockClass: number;
 }
 
 /** Connects, creates the schema and the pg_trgm extension if missing, and migrates (once, under a lock). */
@@ -77,6 +83,7 @@ export async function openPgPools(options: PgStoreOptions): Promise<PgPools> {
     return pool;
   };
   return {
+    peerLockClass: peerLockClassOf(schema),
     pool: poolOf(connectionString, options.maxConnections ?? PG_POOL_MAX_CONNECTIONS),
     heartbeatPool: poolOf(
       withSessionSettings(connectionString, undefined, ["-c synchronous_commit=off"]),
@@ -87,6 +94,13 @@ export async function openPgPools(options: PgStoreOptions): Promise<PgPools> {
       PG_SEARCH_POOL_MAX_CONNECTIONS,
     ),
   };
+}
+
+/** A signed 32-bit key for `schema` (FNV-1a of "p2p-peer:" and the schema name). */
+function peerLockClassOf(schema: string): number {
+  let hash = 0x811c9dc5;
+  for (const byte of Buffer.from(`p2p-peer:${schema}`, "utf8")) hash = Math.imul(hash ^ byte, 0x01000193);
+  return hash | 0;
 }
 
 /** Drops a schema and everything in it (tests and benchmarks work in throwaway schemas). */

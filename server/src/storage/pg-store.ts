@@ -57,8 +57,6 @@ import type {
 
 export { DATABASE_CLOCK, probePostgres, redactConnectionString, type PgClock, type PgStoreOptions } from "./pg-connection.js";
 
-/** First half of the two-key advisory lock that serializes changes to one peer's index. */
-const PEER_LOCK_CLASS = 0x7032_7000;
 /** SQLSTATEs of a transaction PostgreSQL aborted only because of another one: safe to run again. */
 const RETRYABLE_SQLSTATES = new Set(["40001", "40P01"]);
 
@@ -95,6 +93,8 @@ export class PgStore implements DirectoryStore {
   readonly #heartbeatPool: pg.Pool;
   /** Read-only connections for searches, sequential scans off (pg-search.ts). */
   readonly #searchPool: pg.Pool;
+  /** First half of the two-key advisory lock that serializes changes to one peer's index (per schema). */
+  readonly #peerLock: number;
   readonly #clock: PgClock;
   readonly #sql: PgStatements;
   #renewals: PendingRenewal[] = [];
@@ -102,7 +102,8 @@ export class PgStore implements DirectoryStore {
   #closed = false;
 
   /** A store on open pools, reading "now" from `clock`. */
-  protected constructor({ pool, heartbeatPool, searchPool }: PgPools, clock: PgClock = DATABASE_CLOCK) {
+  protected constructor({ pool, heartbeatPool, searchPool, peerLockClass }: PgPools, clock: PgClock = DATABASE_CLOCK) {
+    this.#peerLock = peerLockClass;
     this.#pool = pool;
     this.#heartbeatPool = heartbeatPool;
     this.#searchPool = searchPool;
@@ -135,7 +136,7 @@ export class PgStore implements DirectoryStore {
 
   async openSession(userId: number, tokenHash: string, address: string, ttlMs: number): Promise<SessionRecord> {
     return this.#transaction(async (db) => {
-      await db.query(this.#sql.lockPeer, [PEER_LOCK_CLASS, userId]);
+      await db.query(this.#sql.lockPeer, [this.#peerLock, userId]);
       await this.#dropIndexes(db, [userId]);
       const { rows } = await db.query<SessionRow>(this.#sql.upsertSession, [userId, hexBytes(tokenHash), address, ttlMs]);
       return toSession(rows[0] as SessionRow);
@@ -196,7 +197,7 @@ export class PgStore implements DirectoryStore {
       const found = await db.query<{ user_id: number }>(this.#sql.liveUserIdByToken, [hexBytes(tokenHash)]);
       const userId = found.rows[0]?.user_id;
       if (userId === undefined) return false;
-      await db.query(this.#sql.lockPeer, [PEER_LOCK_CLASS, userId]);
+      await db.query(this.#sql.lockPeer, [this.#peerLock, userId]);
       // Another instance may have replaced or ended the session while this one waited for the lock.
       const deleted = await db.query(this.#sql.deleteLiveSession, [hexBytes(tokenHash)]);
       if (deleted.rowCount === 0) return false;
@@ -296,7 +297,7 @@ export class PgStore implements DirectoryStore {
 
   async deleteUser(userId: number): Promise<number | null> {
     return this.#transaction(async (db) => {
-      await db.query(this.#sql.lockPeer, [PEER_LOCK_CLASS, userId]);
+      await db.query(this.#sql.lockPeer, [this.#peerLock, userId]);
       const files = await this.#dropIndexes(db, [userId]);
       await db.query("DELETE FROM sessions WHERE user_id = $1", [userId]);
       await db.query(this.#sql.deleteTicketsOfUser, [userId]);
@@ -354,7 +355,7 @@ export class PgStore implements DirectoryStore {
       const expired = await db.query<{ user_id: number }>(this.#sql.expiredSessions, [maxSessions]);
       // Peers another instance is changing (or sweeping) right now are left for the next sweep.
       const locked = await db.query<{ user_id: number }>(this.#sql.tryLockPeers, [
-        PEER_LOCK_CLASS,
+        this.#peerLock,
         expired.rows.map((row) => row.user_id),
       ]);
       const deleted = await db.query<{ user_id: number }>(this.#sql.deleteExpiredSessions, [locked.rows.map((row) => row.user_id)]);
@@ -394,7 +395,7 @@ export class PgStore implements DirectoryStore {
 
   /** Takes the peer's lock; false (and nothing locked) when its session is not live. */
   async #lockLivePeer(db: Db, userId: number): Promise<boolean> {
-    await db.query(this.#sql.lockPeer, [PEER_LOCK_CLASS, userId]);
+    await db.query(this.#sql.lockPeer, [this.#peerLock, userId]);
     return ((await db.query(this.#sql.liveSessionOfUser, [userId])).rowCount ?? 0) > 0;
   }
 
@@ -455,12 +456,7 @@ export class PgStore implements DirectoryStore {
     ]);
     const empty = rows.filter((row) => row.holders <= 0);
     if (empty.length > 0) {
-      await db.query(this.#sql.deleteEmptyVariants, [
-        empty.map((row) => row.content_id),
-        empty.map((row) => row.name),
-        empty.map((row) => row.size),
-        empty.map((row) => row.piece_size),
-      ]);
+      await db.query(this.#sql.deleteEmptyVariants, [[...new Set(empty.map((row) => row.content_id.toString("hex")))].map(hexBytes)]);
     }
     await db.query(this.#sql.refreshContents, [touched.map((change) => change.contentId)]);
   }

@@ -352,12 +352,18 @@ export class SqliteStore implements DirectoryStore {
 
   async deleteUser(userId: number): Promise<number | null> {
     this.#commitRenewals();
-    return this.#index.atomic(() => {
-      const files = this.#index.dropIndex(userId);
-      this.#sql.deleteSession.run(userId);
-      // SQLite binds each "?" in order: the statement names the user twice.
-      this.#sql.deleteTicketsOfUser.run(userId, userId);
-      return this.#sql.deleteUser.run(userId).changes === 0 ? null : files;
+    // Its session ends at once; its index goes in chunks (sqlite-chunks.ts), in the peer's turn so that
+    // no publish of it interleaves; then the account with what is left, in one transaction.
+    this.#endSession(userId);
+    return this.#turns.run(userId, async () => {
+      const dropped = await this.#dropInChunks(userId);
+      return this.#index.atomic(() => {
+        const files = dropped + this.#index.dropIndex(userId);
+        this.#sql.deleteSession.run(userId);
+        // SQLite binds each "?" in order: the statement names the user twice.
+        this.#sql.deleteTicketsOfUser.run(userId, userId);
+        return this.#sql.deleteUser.run(userId).changes === 0 ? null : files;
+      });
     });
   }
 
