@@ -7,7 +7,8 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startPserver, type Pserver } from "../../src/index.js";
-import { ErrorDetailSchema, ErrorReason, PeerService, TransferState, type TransferProgress } from "../../src/gen.js";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { AnswerPieceRequestSchema, ErrorDetailSchema, ErrorReason, PeerService, TransferState, type TransferProgress } from "../../src/gen.js";
 import { clientFor, logger, removeDir, sha256Hex, TEST_PASSWORD, tempDir, waitFor, writeRandomFile, type ProtocolName } from "../pserver-harness.js";
 import { TestTab, type TabProtocol } from "./test-tab.js";
 import type { GatewaySettings } from "../../src/gateway/gateway.js";
@@ -286,6 +287,25 @@ describe("limits and invalid input", () => {
     expect(reasonOf(gone)).toBe(ErrorReason.PEER_GONE);
     const notAPath = await fetch(`${gw.url}/relay/`, { method: "POST" });
     expect(notAPath.status).toBe(404);
+  });
+
+  it("answers a piece posted by fetch in Connect binary with its length, as a browser posts it, and refuses a broken one", async () => {
+    const gw = await namedPserver("gw-fetch");
+    const { tab } = await tabWithFile(gw.url, "fetch-tab", 1024);
+    const post = (body: Uint8Array, headers: Record<string, string> = {}) =>
+      fetch(`${gw.url}/p2p.v1.GatewayService/AnswerPiece`, {
+        method: "POST",
+        headers: { "content-type": "application/proto", authorization: `Bearer ${tab.sessionToken}`, ...headers },
+        body,
+      });
+    const late = await post(toBinary(AnswerPieceRequestSchema, create(AnswerPieceRequestSchema, { requestId: 77, data: new Uint8Array(64 * 1024 + 3) })));
+    expect(late.status).toBe(499);
+    expect(((await late.json()) as { code: string }).code).toBe("canceled");
+    const garbage = await post(new Uint8Array([0x12, 0xff, 0xff, 0xff, 0xff, 0x0f, 1, 2]));
+    expect(garbage.status).toBe(400);
+    expect(((await garbage.json()) as { message: string }).message).toMatch(/not valid protobuf binary/);
+    const anonymous = await post(new Uint8Array(0), { authorization: "Bearer nope" });
+    expect(anonymous.status).toBe(401);
   });
 
   it("the directory refuses a relay address that names another peer", async () => {
