@@ -156,6 +156,22 @@ it("bans a tab that answers wrong bytes, like any lying peer", async () => {
   expect(last?.bannedPeers).toContain("liar-tab");
 });
 
+it("refuses a manifest for another file from the tab, and tells the downloader the tab misbehaved", async () => {
+  const gw = await namedPserver("gw-confused");
+  const { tab, contentId } = await tabWithFile(gw.url, "confused-tab", 2048);
+  const other = path.join(root, `other-${++serial}.bin`);
+  await writeRandomFile(other, 4096);
+  tab.behaviour.manifestOf = await tab.addFile(other);
+  const peer = createClient(PeerService, createGrpcTransport({ baseUrl: tab.relayAddress }));
+  const err = await peer.getManifest({ contentId }).catch((e: unknown) => e);
+  expect(reasonOf(err)).toBe(ErrorReason.PEER_MISBEHAVED);
+  await waitFor(() => tab.answerErrors.length > 0, "the tab told its answer was refused", 5_000, 20);
+  expect(reasonOf(tab.answerErrors[0])).toBe(ErrorReason.BAD_MANIFEST);
+  // Pushes are not relayed to browser peers: the pusher hears so at once.
+  const push = await peer.pushFile((async function* () {})()).catch((e: unknown) => e);
+  expect(ConnectError.from(push).code).toBe(Code.Unimplemented);
+});
+
 it("a silent tab fails the relayed call as stalled, after the request timeout", async () => {
   const gw = await namedPserver("gw-silent", { requestTimeoutMs: 500 });
   const { tab, contentId } = await tabWithFile(gw.url, "silent-tab", 1024 * 1024);
