@@ -1,92 +1,46 @@
-import { createSHA256 } from "hash-wasm";
-import { HASH_CACHE_MAX_ENTRIES, HASH_SLICE_BYTES } from "./constants.js";
+import { contentIdOf as contentIdOfPieces, isContentId, PIECE_HASH_BYTES, pieceCountFor, pieceSizeFor } from "@p2p/directory-api";
+import { HASH_CACHE_MAX_ENTRIES } from "./constants.js";
 import type { KeyValueStorage } from "./client/token-store.js";
 
 /** Options of {@link contentIdOf}. */
 export interface HashOptions {
-  /** Bytes read per step. */
-  sliceBytes?: number;
-  /** Called after every step with the bytes hashed so far. */
+  /** Called after every piece with the bytes hashed so far. */
   onProgress?: (bytesHashed: number) => void;
-  /** Stops hashing between two steps. */
+  /** Stops hashing between two pieces. */
   signal?: AbortSignal;
 }
 
+/** SHA-256 through WebCrypto (the browser's own, off the main thread). */
+async function sha256(bytes: Uint8Array): Promise<Uint8Array> {
+  return new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>));
+}
+
 /**
- * The content id of a file: SHA-256 of all its bytes as 64 lower-case hex characters.
+ * The content id of a file, as every pserver computes it (docs/content-ids.md): the file is read in
+ * pieces of pieceSizeFor(size) (1 MiB up to 8 GiB), each piece gets one WebCrypto SHA-256, and the id
+ * is the SHA-256 of the canonical manifest over those hashes. Every byte is hashed once.
  *
- * WebCrypto has no streaming digest, so the bytes go through hash-wasm's incremental SHA-256.
- * They are read with a BYOB reader into one reused buffer, so hashing a 4 GiB file allocates no
- * per-slice ArrayBuffers at all (measured: reading fresh 8 MiB slices left ~160 MB of garbage
- * buffers waiting for GC on a 1 GiB file). Where a Blob's stream is not a byte stream, it falls
- * back to Blob.slice reads, two slices alive at most.
+ * One piece is read (Blob.slice) while the one before is digested, so at most two pieces (2 MiB for
+ * files up to 8 GiB) are alive at once whatever the file size.
  */
 export async function contentIdOf(blob: Blob, options: HashOptions = {}): Promise<string> {
-  const sliceBytes = options.sliceBytes ?? HASH_SLICE_BYTES;
-  const hasher = await createSHA256();
-  hasher.init();
-  const update = (bytes: Uint8Array): void => {
-    hasher.update(bytes);
-  };
-  const reader = byobReader(blob);
-  if (reader !== undefined) await readReusingOneBuffer(reader, sliceBytes, update, options);
-  else await readBySlices(blob, sliceBytes, update, options);
-  options.signal?.throwIfAborted();
-  return hasher.digest("hex");
-}
-
-function byobReader(blob: Blob): ReadableStreamBYOBReader | undefined {
-  try {
-    return blob.stream().getReader({ mode: "byob" });
-  } catch {
-    return undefined;
-  }
-}
-
-async function readReusingOneBuffer(
-  reader: ReadableStreamBYOBReader,
-  bufferBytes: number,
-  update: (bytes: Uint8Array) => void,
-  options: HashOptions,
-): Promise<void> {
-  let buffer = new ArrayBuffer(bufferBytes);
-  let offset = 0;
-  let reportedAt = 0;
-  try {
-    while (true) {
-      options.signal?.throwIfAborted();
-      const { value, done } = await reader.read(new Uint8Array(buffer, 0, bufferBytes));
-      if (done || value === undefined) break;
-      update(value);
-      offset += value.byteLength;
-      // The read transferred the buffer; take it back for the next read.
-      buffer = value.buffer as ArrayBuffer;
-      // Progress at most once per buffer's worth: reads can be as small as a few KiB.
-      if (offset - reportedAt >= bufferBytes) {
-        reportedAt = offset;
-        options.onProgress?.(offset);
-      }
-    }
-  } finally {
-    await reader.cancel().catch(() => undefined);
-  }
-  if (offset !== reportedAt) options.onProgress?.(offset);
-}
-
-async function readBySlices(blob: Blob, sliceBytes: number, update: (bytes: Uint8Array) => void, options: HashOptions): Promise<void> {
-  const read = (start: number): Promise<ArrayBuffer> | undefined =>
-    start < blob.size ? blob.slice(start, Math.min(blob.size, start + sliceBytes)).arrayBuffer() : undefined;
-  let offset = 0;
+  const size = blob.size;
+  const pieceSize = pieceSizeFor(size);
+  const count = pieceCountFor(size, pieceSize);
+  const hashes = new Uint8Array(count * PIECE_HASH_BYTES);
+  const read = (i: number): Promise<ArrayBuffer> | undefined =>
+    i < count ? blob.slice(i * pieceSize, Math.min(size, (i + 1) * pieceSize)).arrayBuffer() : undefined;
   let next = read(0);
-  while (next !== undefined) {
+  for (let i = 0; next !== undefined; i++) {
     options.signal?.throwIfAborted();
-    const buffer = await next;
-    offset += buffer.byteLength;
-    // Start reading the next slice before hashing this one, so disk and CPU overlap.
-    next = read(offset);
-    update(new Uint8Array(buffer));
-    options.onProgress?.(offset);
+    const piece = await next;
+    // Read the next piece while this one is digested, so disk and CPU overlap.
+    next = read(i + 1);
+    hashes.set(await sha256(new Uint8Array(piece)), i * PIECE_HASH_BYTES);
+    options.onProgress?.(Math.min(size, (i + 1) * pieceSize));
   }
+  options.signal?.throwIfAborted();
+  return contentIdOfPieces(size, hashes, sha256);
 }
 
 /** The identity of a picked file as far as the browser can tell without reading it. */
@@ -105,6 +59,8 @@ interface CacheEntry {
  * Remembers the content id of files hashed before, keyed by name, size and modification time, so
  * that picking the same file again after a reload resumes its import without hashing 4 GiB again.
  * A stale entry can only cost a failed FinishImport (the pserver checks the whole file), never bad data.
+ * Entries of an older version (whole-file SHA-256 ids, no `m1_`) are dropped when read: those files are
+ * hashed again the next time they are picked.
  */
 export class HashCache {
   #storage: KeyValueStorage | undefined;
@@ -140,7 +96,7 @@ export class HashCache {
       if (!Array.isArray(parsed)) return [];
       return parsed.filter(
         (entry): entry is CacheEntry =>
-          typeof entry === "object" && entry !== null && typeof entry.key === "string" && typeof entry.contentId === "string",
+          typeof entry === "object" && entry !== null && typeof entry.key === "string" && isContentId(entry.contentId),
       );
     } catch {
       return [];

@@ -1,7 +1,6 @@
 // An in-memory ClientService behind a real Connect router (createRouterTransport), for unit tests
 // of the state classes. It keeps the protocol's rules that the tab depends on (bearer sessions,
 // chunked imports with resume and a whole-file hash check) and lets a test script the rest.
-import { createHash } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createRouterTransport, type ConnectRouter, type Interceptor, type HandlerContext, type ServiceImpl, type Transport } from "@connectrpc/connect";
@@ -22,6 +21,7 @@ import {
 } from "../client/gen.js";
 import { createAuthInterceptor } from "../client/transport.js";
 import type { TokenStore } from "../client/token-store.js";
+import { nodeContentIdOf } from "./content-id.js";
 
 /** An import in progress on the fake pserver. */
 export interface FakeImport {
@@ -244,7 +244,7 @@ export class FakePserver {
         if (entry === undefined) throw refused("no such import", Code.NotFound, ErrorReason.IMPORT_NOT_FOUND);
         const count = Math.ceil(entry.size / this.chunkSize);
         if (entry.received.size < count) throw refused("chunks missing", Code.FailedPrecondition, ErrorReason.CHUNKS_MISSING);
-        const digest = createHash("sha256").update(entry.bytes).digest("hex");
+        const digest = nodeContentIdOf(entry.bytes);
         this.imports.delete(entry.importId);
         if (digest !== entry.contentId) throw refused("content does not match its id", Code.DataLoss, ErrorReason.HASH_MISMATCH);
         const file = create(LocalFileSchema, {
