@@ -117,14 +117,17 @@ export class Gateway {
   async login(username: string, password: string): Promise<TabLogin> {
     this.#checkRoom(username);
     const address = relayAddress(this.#base, username);
+    // Made before the login so it can go with it once the directory verifies addresses (TabSession.proofKey).
+    const proofKey = randomBytes(32);
     const login = await this.#directory.login(username, password, address);
-    return this.#open(login.peerName, address, login.token, login.heartbeatIntervalMs);
+    return this.#open(login.peerName, address, login.token, login.heartbeatIntervalMs, proofKey);
   }
 
   /** Takes over a tab's directory session (from this gateway or another) with its resume token. */
   async resume(username: string, resumeToken: string): Promise<TabLogin> {
     this.#checkRoom(username);
     const address = relayAddress(this.#base, username);
+    const proofKey = randomBytes(32);
     let login;
     try {
       login = await this.#directory.relocate(resumeToken, address);
@@ -138,7 +141,7 @@ export class Gateway {
       // The directory checks the relay path names the session's peer; this cannot happen with a sound one.
       throw new PeerError("WRONG_PEER", `The resume token belongs to another peer than ${username}.`);
     }
-    return this.#open(login.peerName, address, login.token, login.heartbeatIntervalMs);
+    return this.#open(login.peerName, address, login.token, login.heartbeatIntervalMs, proofKey);
   }
 
   /** The live session a gateway token names, renewed by this use; SESSION_EXPIRED otherwise. */
@@ -236,7 +239,7 @@ export class Gateway {
     }
   }
 
-  #open(name: string, address: string, directoryToken: string, heartbeatIntervalMs: number): TabLogin {
+  #open(name: string, address: string, directoryToken: string, heartbeatIntervalMs: number, proofKey: Buffer): TabLogin {
     // The directory replaced any earlier session of this peer: so does the gateway.
     const earlier = this.#byName.get(name.toLowerCase());
     if (earlier) this.#end(earlier, new PeerError("SESSION_EXPIRED", "The browser peer logged in again."));
@@ -244,7 +247,7 @@ export class Gateway {
     const entry: Entry = {
       tab: new Tab(name, { streamsMax: this.settings.streamsPerTab, requestTimeoutMs: this.settings.requestTimeoutMs }),
       relayAddress: address,
-      proofKey: randomBytes(32),
+      proofKey,
       digest: digest(token),
       directoryToken,
       heartbeatIntervalMs,
