@@ -69,7 +69,8 @@ async function main(): Promise<void> {
 
     // 2. Relay throughput against a direct download, run after run in turn.
     const big = join(root, "files", "big.bin");
-    const bigId = await makeFile(big, BIG_BYTES);
+    // The seeder and the tab share one file, so one content id (the tab's, from the pserver's own hashing).
+    await makeFile(big, BIG_BYTES);
     const direct = await seeder(root, "seed1", big);
     const tabProcess = await start("gateway-tab.ts", [JSON.stringify({ gatewayUrl, name: "browser", password: PASSWORD, file: big })], /ready (\S+) (\S+)\n/);
     const relayAddress = tabProcess.match[1]!;
@@ -78,7 +79,7 @@ async function main(): Promise<void> {
     const relayRates: number[] = [];
     for (let k = 0; k < RUNS; k++) {
       await warmMemory(root, BIG_BYTES * 1.5);
-      const d = await fetch(root, `direct${k}`, bigId, [{ name: "seed1", address: direct.address }]);
+      const d = await fetch(root, `direct${k}`, tabId, [{ name: "seed1", address: direct.address }]);
       directRates.push(mbps(d.bytes, d.seconds));
       await warmMemory(root, BIG_BYTES * 1.5);
       const r = await fetch(root, `relay${k}`, tabId, [{ name: "browser", address: relayAddress }]);

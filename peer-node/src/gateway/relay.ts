@@ -13,7 +13,7 @@ import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { createContextKey, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { ADDRESS_NONCE_PATTERN, isPeerName, RELAY_PATH_PREFIX } from "@p2p/directory-api";
 import type { Logger } from "pino";
-import { FETCH_PIECES_MAX_INDEXES, MAX_RPC_MESSAGE_BYTES, PEER_STREAM_IDLE_TIMEOUT_MS, PSERVER_VERSION } from "../constants.js";
+import { FETCH_PIECES_MAX_INDEXES, MAX_RPC_MESSAGE_BYTES, PEER_STREAM_IDLE_TIMEOUT_MS, PIECE_BUFFERS_KEPT_BYTES, PSERVER_VERSION } from "../constants.js";
 import { PeerError } from "../errors.js";
 import {
   FetchPiecesResponseSchema,
@@ -30,7 +30,8 @@ import {
   type PushFileResponse,
 } from "../gen.js";
 import { peerContextValues } from "../rpc/peer-service.js";
-import { fetchPiecesOverGrpc, type PieceSource } from "../pieces/send-pieces.js";
+import { fetchPiecesOverGrpc, PieceBufferPool, type PieceSource } from "../pieces/send-pieces.js";
+import { answerPieceFastPath } from "./answer-piece.js";
 import type { DualHandler } from "../rpc/one-port.js";
 import { rpcHandler } from "../rpc/rpc-handler.js";
 import { checkContentId } from "../store/pieces.js";
@@ -46,10 +47,13 @@ const RELAY_NAME = Symbol("relay peer name");
 type NodeRequest = (http.IncomingMessage | http2.Http2ServerRequest) & { [RELAY_NAME]?: string };
 
 /**
- * Serves requests under `/relay/<name>/` as PeerService calls relayed to that browser peer and passes
- * every other request to `next`.
+ * Serves requests under `/relay/<name>/` as PeerService calls relayed to that browser peer, and the
+ * tab's piece answers in Connect binary (answer-piece.ts) into the buffers the relay sends on and gives
+ * back; passes every other request to `next`.
  */
 export function relayRoutes(gateway: Gateway, logger: Logger, next: DualHandler): DualHandler {
+  const buffers = new PieceBufferPool(PIECE_BUFFERS_KEPT_BYTES);
+  const answers = answerPieceFastPath(gateway, buffers, logger, next);
   const service = new RelayPeerService(gateway, logger);
   const contextValues = (req: http.IncomingMessage | http2.Http2ServerRequest) => peerContextValues(req).set(relayNameKey, (req as NodeRequest)[RELAY_NAME] ?? "");
   const connect = rpcHandler({
@@ -63,10 +67,10 @@ export function relayRoutes(gateway: Gateway, logger: Logger, next: DualHandler)
   // gRPC FetchPieces (what pservers send) framed without copies, as for a pserver's own pieces: through
   // connect, each relayed piece was copied twice more into fresh buffers, and the gateway spent most of
   // its CPU collecting them.
-  const relay = fetchPiecesOverGrpc(service, logger, connect, { contextValues, pooledBuffers: false });
+  const relay = fetchPiecesOverGrpc(service, logger, connect, { contextValues, buffers });
   return (req, res) => {
     const url = req.url ?? "";
-    if (!url.startsWith(RELAY_PATH_PREFIX)) return next(req, res);
+    if (!url.startsWith(RELAY_PATH_PREFIX)) return answers(req, res);
     const rest = url.slice(RELAY_PATH_PREFIX.length);
     const slash = rest.indexOf("/");
     const name = slash > 0 ? rest.slice(0, slash) : "";

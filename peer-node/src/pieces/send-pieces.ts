@@ -41,15 +41,16 @@ export interface FetchPiecesOverGrpcOptions {
   /** The call's context values (default peerContextValues). */
   readonly contextValues?: (req: http.IncomingMessage | http2.Http2ServerRequest) => ContextValues;
   /**
-   * Whether the service reads pieces into buffers it takes from this path's pool (PeerServiceImpl
-   * does); a service whose pieces come from elsewhere (the relay) gets no pool, so none is kept idle.
+   * The pool each sent piece's buffer goes back to (default: a pool of this path's own, which
+   * PeerServiceImpl reads pieces into). The relay passes the pool its ingest of the tab's answers takes
+   * from (gateway/answer-piece.ts).
    */
-  readonly pooledBuffers?: boolean;
+  readonly buffers?: PieceBufferPool;
 }
 
 /** Serves gRPC FetchPieces calls on `service` itself and passes every other request to `next`. */
 export function fetchPiecesOverGrpc(service: PieceSource, logger: Logger, next: DualHandler, options: FetchPiecesOverGrpcOptions = {}): DualHandler {
-  const buffers = options.pooledBuffers === false ? undefined : new PieceBufferPool(PIECE_BUFFERS_KEPT_BYTES);
+  const buffers = options.buffers ?? new PieceBufferPool(PIECE_BUFFERS_KEPT_BYTES);
   const contextValues = options.contextValues ?? peerContextValues;
   return (req, res) => {
     if (!isPlainGrpcFetchPieces(req)) return next(req, res);
@@ -62,7 +63,7 @@ export function fetchPiecesOverGrpc(service: PieceSource, logger: Logger, next: 
  * of garbage collection per GiB served (pserver benchmark). At most `keptBytes` of idle buffers are kept;
  * a buffer whose stream died unsent is simply left to the collector.
  */
-class PieceBufferPool implements PieceBuffers {
+export class PieceBufferPool implements PieceBuffers {
   readonly #idle = new Map<number, ArrayBuffer[]>();
   readonly #keptBytes: number;
   #idleBytes = 0;
@@ -102,7 +103,7 @@ function isPlainGrpcFetchPieces(req: http.IncomingMessage | http2.Http2ServerReq
 async function serve(
   service: PieceSource,
   logger: Logger,
-  buffers: PieceBufferPool | undefined,
+  buffers: PieceBufferPool,
   contextValues: NonNullable<FetchPiecesOverGrpcOptions["contextValues"]>,
   req: http2.Http2ServerRequest,
   res: http2.Http2ServerResponse,
@@ -146,7 +147,7 @@ async function serve(
         const end = Math.min(at + slice, data.byteLength);
         await limiter?.take(end - at, ended.signal);
         const part = end - at === data.byteLength ? data : data.subarray(at, end);
-        const more = res.write(part, end === data.byteLength ? (err) => err || buffers?.give(data) : undefined);
+        const more = res.write(part, end === data.byteLength ? (err) => err || buffers.give(data) : undefined);
         if (!more && !(await drained(res, ended.signal, service.streamIdleTimeoutMs))) {
           // The reader stopped reading: end the stream (the generator's finally frees its slot).
           logger.info({ rpc: "FetchPieces", remote: req.socket?.remoteAddress }, "ended a FetchPieces stream whose reader stopped reading");

@@ -8,7 +8,7 @@ import { create } from "@bufbuild/protobuf";
 import { createClient, type Client, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { ErrorReason, FileManifestSchema, GatewayService, type FileManifest } from "../../src/gen.js";
-import { hashFile, pieceLength, pieceSizeFor } from "../../src/store/pieces.js";
+import { hashFile, pieceLength } from "../../src/store/pieces.js";
 
 /** The transports a browser has. */
 export type TabProtocol = "connect-binary" | "grpc-web";
@@ -19,6 +19,8 @@ export interface TabBehaviour {
   corrupt?: boolean;
   /** Answer nothing (a stalled peer). */
   silent?: boolean;
+  /** Answer every manifest request with the manifest of this content id instead (a confused or lying peer). */
+  manifestOf?: string;
 }
 
 interface HeldFile {
@@ -41,6 +43,8 @@ export class TestTab {
   requested = 0;
   /** Requests answered (pieces and manifests). */
   answered = 0;
+  /** Errors the gateway answered to this tab's manifest answers. */
+  readonly answerErrors: unknown[] = [];
   /** The last error of the Attach stream, when it ended with one. */
   attachError: unknown;
   readonly #files = new Map<string, HeldFile>();
@@ -81,9 +85,8 @@ export class TestTab {
   /** Hashes a file as its pserver would and offers it; returns its content id. */
   async addFile(file: string): Promise<string> {
     const { size } = await stat(file);
-    const pieceSize = pieceSizeFor(size);
     const hashes = await hashFile(file, size);
-    const manifest = create(FileManifestSchema, { contentId: hashes.contentId, name: path.basename(file), size: BigInt(size), pieceSize, pieceHashes: hashes.pieceHashes });
+    const manifest = create(FileManifestSchema, { contentId: hashes.contentId, name: path.basename(file), size: BigInt(size), pieceSize: hashes.pieceSize, pieceHashes: hashes.pieceHashes });
     this.#files.set(hashes.contentId, { manifest, handle: await open(file, "r") });
     await this.#client.publishFiles({ files: [this.#browserFile(manifest)], replace: false });
     return hashes.contentId;
@@ -144,12 +147,13 @@ export class TestTab {
 
   async #answerManifest(requestId: number, contentId: string): Promise<void> {
     if (this.behaviour.silent) return;
-    const held = this.#files.get(contentId);
+    const held = this.#files.get(this.behaviour.manifestOf ?? contentId);
     try {
       if (!held) await this.#client.answerError({ requestId, reason: ErrorReason.FILE_NOT_HELD, message: "not held in this tab" });
       else await this.#client.answerManifest({ requestId, manifest: held.manifest });
       this.answered++;
-    } catch {
+    } catch (err) {
+      this.answerErrors.push(err);
       // A request that was cancelled meanwhile: dropped, as a tab does.
     }
   }
