@@ -14,8 +14,6 @@ import { clientFor, logger, removeDir, TEST_PASSWORD, tempDir, waitFor, writeRan
 import { TestTab, type TabProtocol } from "./test-tab.js";
 import type { GatewaySettings } from "../../src/gateway/gateway.js";
 
-const sha256Hex = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("hex");
-
 const HEARTBEAT_MS = 300;
 /** Short enough that a detached tab leaves search within a test; long enough for a reattach within it. */
 const GRACE_MS = 400;
