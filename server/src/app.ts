@@ -14,6 +14,7 @@ import { Directory } from "./directory.js";
 import { handleError } from "./errors.js";
 import { createLogger, loggingOptions } from "./plugins/logging.js";
 import { requestMetrics } from "./plugins/metrics.js";
+import { publicReads } from "./plugins/public-reads.js";
 import { openApi } from "./plugins/openapi.js";
 import { rateLimit } from "./plugins/rate-limit.js";
 import { strictInput } from "./plugins/strict-input.js";
@@ -114,6 +115,7 @@ async function assemble(
   await app.register(rateLimit, { perMinute: config.rateLimitPerMinute });
   await app.register(strictInput);
   await app.register(requestMetrics);
+  await app.register(publicReads);
   await app.register(openApi);
   app.setNotFoundHandler(async (request, reply) => {
     const path = request.url.split("?")[0] ?? "";

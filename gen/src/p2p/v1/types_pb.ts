@@ -3,7 +3,8 @@
 /* eslint-disable */
 
 // Package p2p.v1 is the one contract between pservers (PeerService), and between a pclient
-// (browser tab, CLI, curl) and its own pserver (ClientService).
+// (browser tab, CLI, curl) and its own pserver (ClientService), and between a browser peer and the
+// pserver acting as its gateway (GatewayService).
 //
 // Conventions used everywhere in this package:
 // - A content id is the SHA-256 of a whole file's bytes as 64 lower-case hex characters.
