@@ -1,7 +1,28 @@
 // @p2p/directory-api: the directory's REST contract. Other packages import only this module.
 
 export * from "./constants.js";
-export { CONTENT_ID_DESCRIPTION, CONTENT_ID_PATTERN, CONTENT_ID_RULE, isContentId } from "./content-id.js";
+export {
+  BASE_PIECE_SIZE_BYTES,
+  canonicalManifestBytes,
+  CONTENT_ID_DESCRIPTION,
+  CONTENT_ID_PATTERN,
+  CONTENT_ID_PREFIX,
+  CONTENT_ID_RULE,
+  contentIdFromManifestDigest,
+  contentIdOf,
+  isContentId,
+  isLegacyContentId,
+  LEGACY_CONTENT_ID_MESSAGE,
+  LEGACY_CONTENT_ID_PATTERN,
+  MANIFEST_HEADER_BYTES,
+  MANIFEST_MAGIC,
+  MANIFEST_TARGET_PIECES,
+  manifestProblem,
+  PIECE_HASH_BYTES,
+  pieceCountFor,
+  pieceSizeFor,
+  type Sha256,
+} from "./content-id.js";
 export {
   ADDRESS_PATTERN,
   addressProblem,
