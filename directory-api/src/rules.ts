@@ -23,8 +23,13 @@ const CONTROL_CHARACTERS = "\\u0000-\\u001f\\u007f";
 export const USERNAME_PATTERN = `^[A-Za-z0-9._-]{1,${USERNAME_MAX_CHARS}}$`;
 /** No "/", "\", control characters; not "." or "..": a single path component on every system. */
 export const FILE_NAME_PATTERN = `^(?!\\.\\.?$)[^/\\\\${CONTROL_CHARACTERS}]+$`;
-/** Scheme, host (name, IPv4 or [IPv6]) and an explicit port; nothing after but an optional "/". */
-export const ADDRESS_PATTERN = "^https?://(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}/?$";
+/** The path a gateway serves a browser peer's relay at: `<gateway base URL>/relay/<peer name>` (docs/browser-peers.md). */
+export const RELAY_PATH_PREFIX = "/relay/";
+/**
+ * Scheme, host (name, IPv4 or [IPv6]) and an explicit port; nothing after but an optional "/", or the
+ * relay path of a browser peer (`/relay/<peer name>`, which must name the peer itself: see addressProblem).
+ */
+export const ADDRESS_PATTERN = `^https?://(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}(/relay/[A-Za-z0-9._-]{1,${USERNAME_MAX_CHARS}})?/?$`;
 /** Text without control characters (search queries). */
 export const NO_CONTROL_CHARACTERS_PATTERN = `^[^${CONTROL_CHARACTERS}]+$`;
 /** A token or ticket: TOKEN_BYTES random bytes in base64url, without padding. */
@@ -32,7 +37,7 @@ export const TOKEN_PATTERN = `^[A-Za-z0-9_-]{${TOKEN_CHARS}}$`;
 
 const USERNAME_RULE = `must be 1-${USERNAME_MAX_CHARS} characters of A-Z, a-z, 0-9, ".", "_" or "-"`;
 const FILE_NAME_RULE = 'must not contain "/", "\\" or control characters, and must not be "." or ".."';
-const ADDRESS_RULE = "must be an http:// or https:// URL with a host and a port, and no path";
+const ADDRESS_RULE = "must be an http:// or https:// URL with a host and a port, and no path but a browser peer's relay path /relay/<peer name>";
 
 /** How a failed pattern is explained to a person, by pattern. */
 export const PATTERN_MESSAGES: Readonly<Record<string, string>> = {
@@ -80,11 +85,15 @@ export function passwordProblem(password: string): string | undefined {
   return undefined;
 }
 
-/** Why an advertised pserver address is unacceptable, or undefined when it is a usable http(s) base URL. */
-export function addressProblem(address: string): string | undefined {
+/**
+ * Why an advertised pserver address is unacceptable, or undefined when it is a usable http(s) base URL.
+ * With `peerName` (the peer advertising it), a relay path must name that peer (case-insensitively, as
+ * names are unique): nobody may advertise another peer's relay.
+ */
+export function addressProblem(address: string, peerName?: string): string | undefined {
   if (address.length > ADDRESS_MAX_CHARS || !ADDRESS.test(address)) return ADDRESS_RULE;
   // URL drops default ports (":80"), so the port is read from the text.
-  const port = Number(/:(\d+)\/?$/.exec(address)?.[1]);
+  const port = Number(/:(\d+)(?:\/relay\/[^/]+)?\/?$/.exec(address)?.[1]);
   if (!(port >= MIN_PORT && port <= MAX_PORT)) return `must have a port from ${MIN_PORT} to ${MAX_PORT}`;
   let url: URL;
   try {
@@ -93,7 +102,22 @@ export function addressProblem(address: string): string | undefined {
     return "is not a valid URL";
   }
   if (url.hostname === "") return "must have a host";
+  const relayed = relayNameOf(address);
+  if (relayed !== undefined && peerName !== undefined && relayed.toLowerCase() !== peerName.toLowerCase()) {
+    return `must name the peer itself in its relay path (${RELAY_PATH_PREFIX}${peerName}), not "${relayed}"`;
+  }
   return undefined;
+}
+
+/** The relay address of browser peer `peerName` at the gateway whose base URL is `gatewayBase` (no trailing "/"). */
+export function relayAddress(gatewayBase: string, peerName: string): string {
+  return `${gatewayBase.replace(/\/+$/, "")}${RELAY_PATH_PREFIX}${peerName}`;
+}
+
+/** The peer name in an address's relay path, or undefined when the address is a pserver's own. */
+export function relayNameOf(address: string): string | undefined {
+  const match = /\/relay\/([A-Za-z0-9._-]+)\/?$/.exec(address);
+  return match?.[1];
 }
 
 /** Why a file name is unacceptable in the index, or undefined when it is fine. */

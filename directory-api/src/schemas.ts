@@ -93,6 +93,10 @@ export const LoginResponse = Type.Object({
 });
 export type LoginResponse = Static<typeof LoginResponse>;
 
+/** POST /relocate: the caller's session moved to another address (a browser peer changing gateways). */
+export const RelocateBody = Type.Object({ address: Address }, { additionalProperties: false });
+export type RelocateBody = Static<typeof RelocateBody>;
+
 /** POST /logout. */
 export const OkResponse = Type.Object({ ok: Type.Boolean() });
 export type OkResponse = Static<typeof OkResponse>;

@@ -186,3 +186,25 @@ export const CLOSE_STEP_TIMEOUT_MS = 10_000;
 export const CLI_BAR_WIDTH_CHARS = 30;
 /** Off a terminal, the CLI prints a progress line at most this often (each change of state gets its own). */
 export const CLI_PROGRESS_LINE_INTERVAL_MS = 1_000;
+
+// The gateway for browser peers (docs/browser-peers.md). Each is a default of a GatewaySettings field.
+/** Browser peers one gateway serves at once: each costs a directory session and its heartbeat. */
+export const GATEWAY_MAX_TABS = 256;
+/** Relayed GetManifest/FetchPieces calls to one browser peer at once (a downloader opens a few per holder). */
+export const GATEWAY_STREAMS_PER_TAB_MAX = 8;
+/**
+ * Unanswered piece requests per relayed FetchPieces call: the tab answers them in parallel unary calls,
+ * so a window of a few keeps its upload busy while a piece is on the way; with the stream cap it bounds
+ * a tab's pieces in the gateway's memory to 8 x 4 x the piece size.
+ */
+export const GATEWAY_WINDOW_PIECES = 4;
+/** A request the tab leaves unanswered this long fails the relayed call as stalled; below HOLDER_STALL_TIMEOUT_MS so the downloader hears why. */
+export const GATEWAY_REQUEST_TIMEOUT_MS = 12_000;
+/** A detached tab stays listed this long (a reload reattaches within it), then its heartbeat stops. */
+export const GATEWAY_DETACH_GRACE_MS = 10_000;
+/** Keepalive events on an idle Attach stream: proxies keep it open and the tab can tell a dead gateway. */
+export const GATEWAY_KEEPALIVE_INTERVAL_MS = 15_000;
+/** A gateway session neither attached nor used for this long ends (the tab then resumes with its resume token). */
+export const GATEWAY_SESSION_IDLE_MS = 30 * 60_000;
+/** Longest text of a tab's AnswerError that is passed on to a downloader. */
+export const GATEWAY_ERROR_MESSAGE_MAX_CHARS = 500;

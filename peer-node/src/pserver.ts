@@ -17,6 +17,9 @@ import { SharedFolder } from "./store/shared-folder.js";
 import { PieceDownloader } from "./download/downloader.js";
 import { PeerClients } from "./pieces/peer-clients.js";
 import { FilePusher } from "./push/send.js";
+import { Gateway, type GatewaySettings } from "./gateway/gateway.js";
+import { GatewayServiceImpl } from "./gateway/gateway-service.js";
+import { relayRoutes } from "./gateway/relay.js";
 import { RateLimiter } from "./transfer/rate-limiter.js";
 import { TransferRegistry } from "./transfer/transfer.js";
 
@@ -49,6 +52,8 @@ export interface PserverOptions {
   readonly directoryRetryMaxMs?: number;
   /** How often the directory's peer list is polled while someone watches events. */
   readonly peerPollMs?: number;
+  /** Limits of the gateway for browser peers (docs/browser-peers.md); false: this pserver is no gateway. */
+  readonly gateway?: Partial<GatewaySettings> | false;
 }
 
 /** A running pserver. */
@@ -132,8 +137,12 @@ export async function startPserver(options: PserverOptions): Promise<Pserver> {
       registry,
     });
     const clientService = new ClientServiceImpl({ store, registry, link, sessions, importer, downloader, pusher, events, logger });
-    const rpcs = pserverRpcs({ peer: peerService, client: clientService }, logger, httpRoutes({ store, sessions, webDir: options.webDir, logger }));
-    handler = withCors(options.trustedOrigins ?? [], rpcs);
+    const gateway = options.gateway === false ? undefined : new Gateway({ directory: link.client, baseAddress: address, logger, settings: options.gateway });
+    // Before the port closes: tabs are not logged out, so they resume at another gateway (gateway.ts, close).
+    if (gateway) cleanup.push(["gateway", () => gateway.close()]);
+    const gatewayService = gateway ? new GatewayServiceImpl(gateway, logger) : undefined;
+    const rpcs = pserverRpcs({ peer: peerService, client: clientService, gateway: gatewayService }, logger, httpRoutes({ store, sessions, webDir: options.webDir, logger }));
+    handler = withCors(options.trustedOrigins ?? [], gateway ? relayRoutes(gateway, logger, rpcs) : rpcs);
 
     await link.start(options.password !== undefined ? { username: options.name, password: options.password } : undefined);
     downloader.resumeUnfinished().catch((err: unknown) => logger.warn({ err }, "resuming unfinished downloads failed"));

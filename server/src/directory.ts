@@ -112,6 +112,18 @@ export class Directory {
     return { token, session };
   }
 
+  /**
+   * Moves a live session to another address (a browser peer changing gateways): a fresh session of the
+   * same peer, as a login would open, with a new token; the old one stops working. No password: the
+   * bearer of the live session is that peer.
+   */
+  async relocate(current: SessionRecord, address: string): Promise<OpenedSession> {
+    const token = newToken();
+    const session = await this.#store.openSession(current.userId, hashToken(token), address, this.sessionTtlMs);
+    this.#log.info({ peer: session.name, from: current.address, address }, "peer relocated");
+    return { token, session };
+  }
+
   /** The live session of a token hash; throws unauthenticated when there is none. */
   async authenticate(tokenHash: string): Promise<SessionRecord> {
     const session = await this.#store.findLiveSession(tokenHash);

@@ -5,6 +5,7 @@ import {
   parseErrorMessage,
   parseFile,
   parseHeartbeat,
+  parseIndexCount,
   parseLogin,
   parsePeers,
   parseRedeemed,
@@ -89,14 +90,22 @@ export class DirectoryClient {
     return wire(() => parseHeartbeat(body));
   }
 
-  /** PUT /index: replaces everything this peer offers. */
-  async putIndex(token: string, files: readonly IndexEntry[], signal?: AbortSignal): Promise<void> {
-    await this.#call("PUT", "/api/v1/index", { token, body: { files }, signal });
+  /** POST /relocate: moves the bearer's live session to `address` (a fresh token; the old one stops working). */
+  async relocate(token: string, address: string, signal?: AbortSignal): Promise<LoginResult> {
+    const body = await this.#call("POST", "/api/v1/relocate", { token, body: { address }, signal });
+    return wire(() => parseLogin(body));
   }
 
-  /** PATCH /index: removals first, then additions. */
-  async patchIndex(token: string, add: readonly IndexEntry[], remove: readonly string[], signal?: AbortSignal): Promise<void> {
-    await this.#call("PATCH", "/api/v1/index", { token, body: { add, remove }, signal });
+  /** PUT /index: replaces everything this peer offers; returns how many files it now offers. */
+  async putIndex(token: string, files: readonly IndexEntry[], signal?: AbortSignal): Promise<number> {
+    const body = await this.#call("PUT", "/api/v1/index", { token, body: { files }, signal });
+    return wire(() => parseIndexCount(body));
+  }
+
+  /** PATCH /index: removals first, then additions; returns how many files the peer now offers. */
+  async patchIndex(token: string, add: readonly IndexEntry[], remove: readonly string[], signal?: AbortSignal): Promise<number> {
+    const body = await this.#call("PATCH", "/api/v1/index", { token, body: { add, remove }, signal });
+    return wire(() => parseIndexCount(body));
   }
 
   /** GET /search by name substring. */

@@ -8,6 +8,7 @@ import {
   ErrorBody,
   fileNameProblem,
   HeartbeatResponse,
+  IndexResponse,
   LoginResponse,
   MAX_HOLDERS_PER_RESULT,
   Peer,
@@ -137,6 +138,7 @@ const searchPageCheck = new Checker(SearchResponseShell, "response");
 const peersCheck = new Checker(PeersResponseShell, "response");
 const loginCheck = new Checker(LoginResponse, "login");
 const heartbeatCheck = new Checker(HeartbeatResponse, "heartbeat");
+const indexCheck = new Checker(IndexResponse, "index");
 const uploadTargetCheck = new Checker(UploadTargetResponse, "uploadTarget");
 const redeemedCheck = new Checker(RedeemResponse, "redeemed");
 const errorBodyCheck = new Checker(ErrorBody, "error");
@@ -189,6 +191,11 @@ export function parseLogin(value: unknown): LoginResult {
     sessionTtlMs: login.sessionTtlMs,
     expiresAt: new Date(login.expiresAt),
   };
+}
+
+/** Parses an index response: the files the peer now holds. */
+export function parseIndexCount(value: unknown): number {
+  return indexCheck.parse(value).count;
 }
 
 /** Parses a heartbeat response. */

@@ -82,13 +82,21 @@ class WideSessionManager {
   }
 }
 
+/** One peer address's client, HTTP/2 session and base path. */
+interface Entry {
+  readonly client: PeerClient;
+  readonly sessions: WideSessionManager;
+  /** The address's path ("" for a pserver; "/relay/<name>" for a browser peer behind its gateway). */
+  readonly pathPrefix: string;
+}
+
 /** A pool of PeerService clients keyed by peer address. */
 export class PeerClients {
   readonly #logger: Logger | undefined;
   readonly #idleTimeoutMs: number;
   readonly #streamWindowBytes: number;
   readonly #sessionWindowBytes: number;
-  readonly #entries = new Map<string, { client: PeerClient; sessions: WideSessionManager }>();
+  readonly #entries = new Map<string, Entry>();
   #closed = false;
 
   constructor(options: PeerClientsOptions = {}) {
@@ -108,16 +116,18 @@ export class PeerClients {
    * call does not go through the generated client). Shares the peer's HTTP/2 session with its client.
    */
   fetchPieces(address: string, request: { contentId: string; pieceIndexes: readonly number[] }, options: FetchPiecesOptions): Promise<void> {
-    return fetchPiecesIntoRing(this.#entry(address).sessions, request, options);
+    const entry = this.#entry(address);
+    return fetchPiecesIntoRing(entry.sessions, request, options, entry.pathPrefix);
   }
 
-  #entry(address: string): { client: PeerClient; sessions: WideSessionManager } {
+  #entry(address: string): Entry {
     if (this.#closed) throw new Error("PeerClients is closed");
     const baseUrl = normalizeAddress(address);
     const existing = this.#entries.get(baseUrl);
     if (existing) return existing;
+    const url = new URL(baseUrl);
     const inner = new Http2SessionManager(
-      baseUrl,
+      url.origin,
       { idleConnectionTimeoutMs: this.#idleTimeoutMs, pingIntervalMs: PEER_SESSION_PING_INTERVAL_MS },
       // maxSessionMemory: Node's 10 MB default resets our own stream when a push piece plus the window exceed it.
       { settings: { initialWindowSize: this.#streamWindowBytes, maxFrameSize: HTTP2_MAX_FRAME_BYTES }, maxSessionMemory: HTTP2_MAX_SESSION_MEMORY_MB },
@@ -131,7 +141,7 @@ export class PeerClients {
       readMaxBytes: MAX_RPC_MESSAGE_BYTES,
       writeMaxBytes: MAX_RPC_MESSAGE_BYTES,
     });
-    const entry = { client: createClient(PeerService, transport), sessions };
+    const entry = { client: createClient(PeerService, transport), sessions, pathPrefix: url.pathname.replace(/\/+$/, "") };
     this.#entries.set(baseUrl, entry);
     return entry;
   }
@@ -151,7 +161,11 @@ export class PeerClients {
   }
 }
 
-/** "http://host:port" from a peer address; PEER_GONE (no way to reach it) for anything that is not an http(s) URL. */
+/**
+ * "http://host:port" from a peer address, with its path when it has one (a browser peer's relay
+ * address, "http://gateway:port/relay/<name>"); PEER_GONE (no way to reach it) for anything that is
+ * not an http(s) URL.
+ */
 function normalizeAddress(address: string): string {
   let url: URL;
   try {
@@ -162,5 +176,6 @@ function normalizeAddress(address: string): string {
   if ((url.protocol !== "http:" && url.protocol !== "https:") || !url.host) {
     throw new PeerError("PEER_GONE", `${JSON.stringify(address)} is not a peer address (http://host:port).`);
   }
-  return `${url.protocol}//${url.host}`;
+  const path = url.pathname.replace(/\/+$/, "");
+  return `${url.protocol}//${url.host}${path}`;
 }

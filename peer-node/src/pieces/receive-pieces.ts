@@ -79,6 +79,8 @@ export async function fetchPiecesIntoRing(
   opener: StreamOpener,
   request: { contentId: string; pieceIndexes: readonly number[] },
   options: FetchPiecesOptions,
+  /** The path of the holder's base URL ("" for a pserver's own; "/relay/<name>" for a browser peer behind its gateway). */
+  pathPrefix = "",
 ): Promise<void> {
   options.signal.throwIfAborted();
   const body = toBinary(FetchPiecesRequestSchema, create(FetchPiecesRequestSchema, { contentId: request.contentId, pieceIndexes: [...request.pieceIndexes] }));
@@ -90,7 +92,7 @@ export async function fetchPiecesIntoRing(
   requestHeader(true, undefined, undefined).forEach((value, key) => (headers[key] = value));
   let stream: http2.ClientHttp2Stream;
   try {
-    stream = await opener.request("POST", PATH, headers, {});
+    stream = await opener.request("POST", pathPrefix + PATH, headers, {});
   } catch (err) {
     throw transportError(err);
   }

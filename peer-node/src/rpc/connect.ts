@@ -1,7 +1,7 @@
 import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { MAX_RPC_MESSAGE_BYTES } from "../constants.js";
-import { ClientService, PeerService } from "../gen.js";
+import { ClientService, GatewayService, PeerService } from "../gen.js";
 import { peerContextValues, type PeerServiceImpl } from "./peer-service.js";
 import { fetchPiecesOverGrpc } from "../pieces/send-pieces.js";
 import type { DualHandler } from "./one-port.js";
@@ -11,6 +11,8 @@ import { rpcHandler, type RpcHandlerOptions } from "./rpc-handler.js";
 export interface Services {
   readonly peer: Partial<ServiceImpl<typeof PeerService>>;
   readonly client?: Partial<ServiceImpl<typeof ClientService>>;
+  /** The gateway for browser peers (docs/browser-peers.md); absent on a pserver that is none. */
+  readonly gateway?: Partial<ServiceImpl<typeof GatewayService>>;
 }
 
 /** Every Connect route of a pserver, registered in one place. */
@@ -18,6 +20,7 @@ export function routes(services: Services): (router: ConnectRouter) => void {
   return (router) => {
     router.service(PeerService, services.peer);
     if (services.client) router.service(ClientService, services.client);
+    if (services.gateway) router.service(GatewayService, services.gateway);
   };
 }
 

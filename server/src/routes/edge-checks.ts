@@ -21,9 +21,9 @@ export function checkPassword(password: string): void {
   check("body/password", passwordProblem(password));
 }
 
-/** Checks that an advertised address is a usable http(s) base URL with a real port. */
-export function checkAddress(address: string): void {
-  check("body/address", addressProblem(address));
+/** Checks that an advertised address is a usable http(s) base URL with a real port (a relay path naming `peerName`). */
+export function checkAddress(address: string, peerName: string): void {
+  check("body/address", addressProblem(address, peerName));
 }
 
 /** Checks each file name's length in UTF-8 bytes (the schema counts characters). */

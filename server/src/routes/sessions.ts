@@ -1,6 +1,6 @@
 // POST /login, /logout, /heartbeat.
 
-import { HeartbeatResponse, LoginBody, LoginResponse, OkResponse } from "@p2p/directory-api";
+import { HeartbeatResponse, LoginBody, LoginResponse, OkResponse, RelocateBody } from "@p2p/directory-api";
 import { checkAddress, checkPassword } from "./edge-checks.js";
 import { BEARER_SECURITY, type DirectoryApp, errorResponses, type RouteDeps } from "./route-context.js";
 
@@ -22,8 +22,39 @@ export function sessionRoutes(app: DirectoryApp, { directory, auth }: RouteDeps)
     async (request) => {
       const { username, password, address } = request.body;
       checkPassword(password);
-      checkAddress(address);
+      checkAddress(address, username);
       const { token, session } = await directory.login(username, password, address);
+      return {
+        token,
+        peer: { name: session.name, address: session.address },
+        heartbeatIntervalMs: directory.heartbeatIntervalMs,
+        sessionTtlMs: directory.sessionTtlMs,
+        expiresAt: session.expiresAt.toISOString(),
+      };
+    },
+  );
+
+  app.post(
+    "/relocate",
+    {
+      preHandler: auth.token,
+      schema: {
+        summary: "Move the session to another address, without the password",
+        description:
+          "For a browser peer changing gateways (docs/browser-peers.md): the bearer's live session is " +
+          "replaced by a fresh one of the same peer at `address`, as a login would (new token, the old one " +
+          "stops working, empty index: publish again). 401 once the session is gone.",
+        tags: ["sessions"],
+        security: BEARER_SECURITY,
+        body: RelocateBody,
+        response: { 200: LoginResponse, ...errorResponses(400, 401) },
+      },
+    },
+    async (request) => {
+      const { address } = request.body;
+      const current = await directory.authenticate(request.tokenHash);
+      checkAddress(address, current.name);
+      const { token, session } = await directory.relocate(current, address);
       return {
         token,
         peer: { name: session.name, address: session.address },

@@ -1,0 +1,220 @@
+// GatewayService: what a browser peer asks of this pserver as its gateway (docs/browser-peers.md).
+// Every input is checked here, at the edge, before the gateway (gateway.ts) or the tab's requests
+// (tab.ts) see it; refusals are PeerErrors that error-mapping.ts turns into codes with reasons.
+import { create } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import { fileNameProblem, isPeerName, MAX_FILES_PER_REQUEST, passwordProblem } from "@p2p/directory-api";
+import type { Logger } from "pino";
+import { GATEWAY_ERROR_MESSAGE_MAX_CHARS, MAX_PIECE_SIZE_BYTES, MIN_PIECE_SIZE_BYTES, USERNAME_MAX_CHARS } from "../constants.js";
+import type { IndexEntry } from "../directory/directory-client.js";
+import { isPeerError, PeerError, type Reason } from "../errors.js";
+import {
+  AttachResponseSchema,
+  ErrorReason,
+  GatewayServiceLoginResponseSchema,
+  type AnswerErrorRequest,
+  type AnswerManifestRequest,
+  type AnswerPieceRequest,
+  type AttachResponse,
+  type BrowserFile,
+  type GatewayService,
+  type GatewayServiceLoginRequest,
+  type PublishFilesRequest,
+  type RemoveFilesRequest,
+} from "../gen.js";
+import { manifestFromProto } from "../pieces/manifest-wire.js";
+import { isExpected, toConnectError } from "../rpc/error-mapping.js";
+import { bearerToken } from "../rpc/sessions.js";
+import { checkContentId, checkManifest } from "../store/pieces.js";
+import type { Gateway, TabSession } from "./gateway.js";
+import type { TabEvent } from "./tab.js";
+
+/** Reasons a tab may give a downloader in AnswerError; anything else is passed on as INTERNAL. */
+const TAB_REASONS: ReadonlySet<Reason> = new Set(["FILE_NOT_HELD", "FILE_CHANGED", "BAD_PIECE_REQUEST", "INTERNAL"]);
+/** Resume tokens are the directory's session tokens: base64url, far below this. */
+const RESUME_TOKEN_MAX_CHARS = 256;
+
+/** GatewayService over a Gateway. */
+export class GatewayServiceImpl implements ServiceImpl<typeof GatewayService> {
+  readonly #gateway: Gateway;
+  readonly #logger: Logger;
+
+  constructor(gateway: Gateway, logger: Logger) {
+    this.#gateway = gateway;
+    this.#logger = logger.child({ part: "gateway" });
+  }
+
+  /** Login: the tab's password (first login registers), or a resume token to take over its directory session. */
+  async login(req: GatewayServiceLoginRequest) {
+    return this.#run("Login", async () => {
+      if (!isPeerName(req.username)) throw new PeerError("BAD_REQUEST", `username must be 1 to ${USERNAME_MAX_CHARS} characters of A-Z, a-z, 0-9, ".", "_" or "-".`);
+      let login;
+      if (req.resumeToken !== "") {
+        if (req.password !== "") throw new PeerError("BAD_REQUEST", "Give a password or a resume token, not both.");
+        if (req.resumeToken.length > RESUME_TOKEN_MAX_CHARS || !/^[A-Za-z0-9_-]+$/.test(req.resumeToken)) {
+          throw new PeerError("BAD_REQUEST", "resume_token is not a resume token (base64url, as a login answered it).");
+        }
+        login = await this.#gateway.resume(req.username, req.resumeToken);
+      } else {
+        const problem = passwordProblem(req.password);
+        if (problem) throw new PeerError("BAD_REQUEST", `password ${problem}.`);
+        login = await this.#gateway.login(req.username, req.password);
+      }
+      return create(GatewayServiceLoginResponseSchema, {
+        sessionToken: login.sessionToken,
+        peerName: login.peerName,
+        relayAddress: login.relayAddress,
+        resumeToken: login.resumeToken,
+        expiresAt: timestampFromDate(login.expiresAt),
+      });
+    });
+  }
+
+  /** Attach: the tab's request stream, until it goes away, attaches again, or its session ends. */
+  async *attach(_req: unknown, ctx: HandlerContext): AsyncGenerator<AttachResponse> {
+    let session: TabSession;
+    try {
+      session = this.#gateway.session(bearerToken(ctx.requestHeader.get("authorization")));
+      await this.#gateway.attaching(session);
+    } catch (err) {
+      throw this.#fail("Attach", err);
+    }
+    const reader = session.tab.attach();
+    this.#logger.info({ peer: session.tab.name }, "browser peer attached");
+    // connect-node may never resume a generator whose stream died mid-write, so its finally would never
+    // run: the abort of the call detaches too.
+    const onAbort = () => {
+      reader.close();
+      this.#gateway.detached(session);
+    };
+    ctx.signal.addEventListener("abort", onAbort, { once: true });
+    const { windowPieces, requestTimeoutMs, keepaliveIntervalMs } = this.#gateway.settings;
+    try {
+      yield create(AttachResponseSchema, {
+        event: { case: "attached", value: { relayAddress: session.relayAddress, windowPieces, requestTimeoutMs, keepaliveIntervalMs } },
+      });
+      for (;;) {
+        const event = await reader.next(keepaliveIntervalMs);
+        if (event === undefined) return;
+        yield event === "idle" ? create(AttachResponseSchema, { event: { case: "keepalive", value: {} } }) : toMessage(event);
+      }
+    } catch (err) {
+      throw this.#fail("Attach", err);
+    } finally {
+      ctx.signal.removeEventListener("abort", onAbort);
+      onAbort();
+      this.#logger.info({ peer: session.tab.name }, "browser peer detached");
+    }
+  }
+
+  /** AnswerManifest: checked (content id asked for, sizes and hashes add up) before a downloader sees it. */
+  async answerManifest(req: AnswerManifestRequest, ctx: HandlerContext) {
+    return this.#run("AnswerManifest", async () => {
+      const session = this.#session(ctx);
+      const manifest = req.manifest;
+      checkManifest(manifestFromProto(manifest));
+      const nameProblem = fileNameProblem(manifest!.name);
+      if (nameProblem) throw new PeerError("BAD_MANIFEST", `The manifest's name ${nameProblem}.`);
+      session.tab.answerManifest(req.requestId, manifest!);
+      return {};
+    });
+  }
+
+  /** AnswerPiece: one piece's bytes for the relayed call waiting for them. */
+  async answerPiece(req: AnswerPieceRequest, ctx: HandlerContext) {
+    return this.#run("AnswerPiece", async () => {
+      const session = this.#session(ctx);
+      if (req.data.length === 0 || req.data.length > MAX_PIECE_SIZE_BYTES) {
+        throw new PeerError("BAD_REQUEST", `A piece is 1 to ${MAX_PIECE_SIZE_BYTES} bytes (got ${req.data.length}).`);
+      }
+      session.tab.answerPiece(req.requestId, req.data);
+      return {};
+    });
+  }
+
+  /** AnswerError: the tab's refusal, passed on with a reason from a short list. */
+  async answerError(req: AnswerErrorRequest, ctx: HandlerContext) {
+    return this.#run("AnswerError", async () => {
+      const session = this.#session(ctx);
+      const name = ErrorReason[req.reason] as Reason | undefined;
+      const reason: Reason = name !== undefined && TAB_REASONS.has(name) ? name : "INTERNAL";
+      const message = req.message.slice(0, GATEWAY_ERROR_MESSAGE_MAX_CHARS).replace(/[\u0000-\u001f\u007f]/g, " ");
+      session.tab.answerError(req.requestId, new PeerError(reason, message || `The browser peer ${session.tab.name} refused the request.`));
+      return {};
+    });
+  }
+
+  /** PublishFiles: the tab's files at the directory (added, or replacing its list). */
+  async publishFiles(req: PublishFilesRequest, ctx: HandlerContext) {
+    return this.#run("PublishFiles", async () => {
+      const session = this.#session(ctx);
+      if (req.files.length > MAX_FILES_PER_REQUEST) throw new PeerError("BAD_REQUEST", `Publish at most ${MAX_FILES_PER_REQUEST} files per call.`);
+      const files = req.files.map((f, i) => checkFile(f, i));
+      return { fileCount: await this.#gateway.publish(session, files, req.replace) };
+    });
+  }
+
+  /** RemoveFiles: withdraws files from the tab's list. */
+  async removeFiles(req: RemoveFilesRequest, ctx: HandlerContext) {
+    return this.#run("RemoveFiles", async () => {
+      const session = this.#session(ctx);
+      if (req.contentIds.length > MAX_FILES_PER_REQUEST) throw new PeerError("BAD_REQUEST", `Remove at most ${MAX_FILES_PER_REQUEST} files per call.`);
+      const ids = req.contentIds.map((id) => checkContentId(id));
+      return { fileCount: await this.#gateway.remove(session, ids) };
+    });
+  }
+
+  /** Logout: the tab leaves the directory at once. */
+  async logout(_req: unknown, ctx: HandlerContext) {
+    return this.#run("Logout", async () => {
+      await this.#gateway.logout(this.#session(ctx));
+      return {};
+    });
+  }
+
+  #session(ctx: HandlerContext): TabSession {
+    return this.#gateway.session(bearerToken(ctx.requestHeader.get("authorization")));
+  }
+
+  async #run<T>(rpc: string, call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (err) {
+      throw this.#fail(rpc, err);
+    }
+  }
+
+  /** Logs a refused call (bugs at error level, a late answer at debug level) and maps it to a ConnectError. */
+  #fail(rpc: string, err: unknown) {
+    if (!isExpected(err)) this.#logger.error({ err, rpc }, "GatewayService call failed");
+    else if (isPeerError(err, "CANCELLED")) this.#logger.debug({ rpc, msg: err.message }, "GatewayService call refused");
+    else this.#logger.warn({ rpc, msg: err instanceof Error ? err.message : String(err) }, "GatewayService call refused");
+    return toConnectError(err);
+  }
+}
+
+/** A tab's file, checked as the directory will check it, with the field named. */
+function checkFile(f: BrowserFile, i: number): IndexEntry {
+  const at = `files[${i}]`;
+  checkContentId(f.contentId);
+  const nameProblem = fileNameProblem(f.name);
+  if (nameProblem) throw new PeerError("BAD_NAME", `${at}.name ${nameProblem}.`);
+  if (f.size > BigInt(Number.MAX_SAFE_INTEGER)) throw new PeerError("BAD_REQUEST", `${at}.size is too large.`);
+  if (f.pieceSize < MIN_PIECE_SIZE_BYTES || f.pieceSize > MAX_PIECE_SIZE_BYTES) {
+    throw new PeerError("BAD_REQUEST", `${at}.piece_size must be ${MIN_PIECE_SIZE_BYTES} to ${MAX_PIECE_SIZE_BYTES} bytes.`);
+  }
+  return { contentId: f.contentId, name: f.name, size: Number(f.size), pieceSize: f.pieceSize };
+}
+
+/** A tab event as an Attach message. */
+function toMessage(event: TabEvent): AttachResponse {
+  switch (event.kind) {
+    case "manifest":
+      return create(AttachResponseSchema, { event: { case: "manifest", value: { requestId: event.requestId, contentId: event.contentId } } });
+    case "piece":
+      return create(AttachResponseSchema, { event: { case: "piece", value: { requestId: event.requestId, contentId: event.contentId, pieceIndex: event.pieceIndex } } });
+    case "cancel":
+      return create(AttachResponseSchema, { event: { case: "cancel", value: { requestId: event.requestId } } });
+  }
+}

@@ -1,0 +1,350 @@
+// The gateway's browser peers: their gateway sessions, their directory sessions (logged in under each
+// tab's own name at its relay address), heartbeats while attached, the grace after a detach, and the
+// files each offers. GatewayService (gateway-service.ts) and the relay (relay.ts) are its transports.
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { relayAddress } from "@p2p/directory-api";
+import type { Logger } from "pino";
+import {
+  GATEWAY_DETACH_GRACE_MS,
+  GATEWAY_KEEPALIVE_INTERVAL_MS,
+  GATEWAY_MAX_TABS,
+  GATEWAY_REQUEST_TIMEOUT_MS,
+  GATEWAY_SESSION_IDLE_MS,
+  GATEWAY_STREAMS_PER_TAB_MAX,
+  GATEWAY_WINDOW_PIECES,
+} from "../constants.js";
+import type { DirectoryClient, IndexEntry } from "../directory/directory-client.js";
+import { isPeerError, PeerError } from "../errors.js";
+import { Tab } from "./tab.js";
+
+/** The gateway's limits; every field has a default (docs/browser-peers.md, Limits). */
+export interface GatewaySettings {
+  /** Browser peers with a gateway session at once. */
+  readonly maxTabs: number;
+  /** Relayed calls to one tab at once. */
+  readonly streamsPerTab: number;
+  /** Unanswered piece requests per relayed FetchPieces call. */
+  readonly windowPieces: number;
+  /** A request unanswered this long fails as STALLED. */
+  readonly requestTimeoutMs: number;
+  /** A detached tab stays listed this long. */
+  readonly detachGraceMs: number;
+  /** Keepalive interval on an idle Attach stream. */
+  readonly keepaliveIntervalMs: number;
+  /** A gateway session neither attached nor used for this long ends. */
+  readonly sessionIdleMs: number;
+}
+
+/** The defaults of GatewaySettings. */
+export const DEFAULT_GATEWAY_SETTINGS: GatewaySettings = {
+  maxTabs: GATEWAY_MAX_TABS,
+  streamsPerTab: GATEWAY_STREAMS_PER_TAB_MAX,
+  windowPieces: GATEWAY_WINDOW_PIECES,
+  requestTimeoutMs: GATEWAY_REQUEST_TIMEOUT_MS,
+  detachGraceMs: GATEWAY_DETACH_GRACE_MS,
+  keepaliveIntervalMs: GATEWAY_KEEPALIVE_INTERVAL_MS,
+  sessionIdleMs: GATEWAY_SESSION_IDLE_MS,
+};
+
+/** What the gateway needs. */
+export interface GatewayOptions {
+  /** The directory, shared with the pserver's own link. */
+  readonly directory: DirectoryClient;
+  /** This pserver's advertised base URL; relay addresses are `<it>/relay/<name>`. */
+  readonly baseAddress: string;
+  readonly logger: Logger;
+  readonly settings?: Partial<GatewaySettings>;
+}
+
+/** A browser peer's gateway session. */
+export interface TabSession {
+  readonly tab: Tab;
+  readonly relayAddress: string;
+  /**
+   * Key of the proof of address for this login (32 random bytes): the directory's Ping on the relay
+   * path is answered with HMAC-SHA256(proofKey, nonce) by the gateway, which holds it for the tab.
+   * Sent with the login once the directory asks for it (address verification).
+   */
+  readonly proofKey: Buffer;
+}
+
+/** What a login or resume hands the tab. */
+export interface TabLogin {
+  readonly sessionToken: string;
+  readonly peerName: string;
+  readonly relayAddress: string;
+  readonly resumeToken: string;
+  readonly expiresAt: Date;
+}
+
+interface Entry extends TabSession {
+  readonly digest: Buffer;
+  /** The tab's directory session token (also its resume token). */
+  directoryToken: string;
+  heartbeatIntervalMs: number;
+  heartbeat: NodeJS.Timeout | undefined;
+  grace: NodeJS.Timeout | undefined;
+  lastUsedMs: number;
+  ended: boolean;
+}
+
+/** The browser peers this pserver is the gateway of. */
+export class Gateway {
+  readonly settings: GatewaySettings;
+  readonly #directory: DirectoryClient;
+  readonly #base: string;
+  readonly #logger: Logger;
+  readonly #byDigest = new Map<string, Entry>();
+  readonly #byName = new Map<string, Entry>();
+  readonly #sweeper: NodeJS.Timeout;
+  #closed = false;
+
+  constructor(options: GatewayOptions) {
+    this.settings = { ...DEFAULT_GATEWAY_SETTINGS, ...options.settings };
+    this.#directory = options.directory;
+    this.#base = options.baseAddress.replace(/\/+$/, "");
+    this.#logger = options.logger.child({ part: "gateway" });
+    this.#sweeper = setInterval(() => this.#sweep(), Math.min(60_000, this.settings.sessionIdleMs));
+    this.#sweeper.unref();
+  }
+
+  /** Browser peers with a gateway session now. */
+  get tabCount(): number {
+    return this.#byDigest.size;
+  }
+
+  /** Logs a tab in at the directory under its own name with its password (the first login registers it). */
+  async login(username: string, password: string): Promise<TabLogin> {
+    this.#checkRoom(username);
+    const address = relayAddress(this.#base, username);
+    const login = await this.#directory.login(username, password, address);
+    return this.#open(login.peerName, address, login.token, login.heartbeatIntervalMs);
+  }
+
+  /** Takes over a tab's directory session (from this gateway or another) with its resume token. */
+  async resume(username: string, resumeToken: string): Promise<TabLogin> {
+    this.#checkRoom(username);
+    const address = relayAddress(this.#base, username);
+    let login;
+    try {
+      login = await this.#directory.relocate(resumeToken, address);
+    } catch (err) {
+      if (isPeerError(err, "WRONG_PASSWORD")) {
+        throw new PeerError("SESSION_EXPIRED", "The directory no longer knows that session (the resume token is used up or expired): log in with the password.");
+      }
+      throw err;
+    }
+    if (login.peerName.toLowerCase() !== username.toLowerCase()) {
+      // The directory checks the relay path names the session's peer; this cannot happen with a sound one.
+      throw new PeerError("WRONG_PEER", `The resume token belongs to another peer than ${username}.`);
+    }
+    return this.#open(login.peerName, address, login.token, login.heartbeatIntervalMs);
+  }
+
+  /** The live session a gateway token names, renewed by this use; SESSION_EXPIRED otherwise. */
+  session(token: string | undefined): TabSession {
+    const entry = token ? this.#byDigest.get(digestHex(token)) : undefined;
+    if (!entry || !timingSafeEqual(entry.digest, digest(token!))) {
+      throw new PeerError("SESSION_EXPIRED", "No valid gateway session: log in again (with the resume token, or the password).");
+    }
+    entry.lastUsedMs = Date.now();
+    return entry;
+  }
+
+  /** The tab a relay path names, when it holds a gateway session (whatever the directory lists). */
+  relayTab(name: string): Tab | undefined {
+    return this.#byName.get(name.toLowerCase())?.tab;
+  }
+
+  /** The session behind a relay path, for the gateway's own answers on it (Ping). */
+  relaySession(name: string): TabSession | undefined {
+    return this.#byName.get(name.toLowerCase());
+  }
+
+  /**
+   * The tab's Attach stream is opening: it is listed (heartbeats on) until it detaches past the grace.
+   * When its heartbeat had stopped, the directory is asked first whether it still knows the session:
+   * SESSION_EXPIRED when it dropped it (the tab logs in again).
+   */
+  async attaching(session: TabSession): Promise<void> {
+    const entry = this.#live(session);
+    clearTimeout(entry.grace);
+    entry.grace = undefined;
+    if (entry.heartbeat) return;
+    if (!(await this.#heartbeatOnce(entry))) {
+      throw new PeerError("SESSION_EXPIRED", "The directory dropped this browser peer's session while it was away: log in again.");
+    }
+    if (!entry.ended && !entry.heartbeat) this.#scheduleHeartbeat(entry, entry.heartbeatIntervalMs);
+  }
+
+  /** The tab's Attach stream ended: after the grace, heartbeats stop and the directory drops it within its session TTL. */
+  detached(session: TabSession): void {
+    const entry = session as Entry;
+    entry.lastUsedMs = Date.now();
+    if (entry.ended || session.tab.attached) return;
+    clearTimeout(entry.grace);
+    entry.grace = setTimeout(() => {
+      entry.grace = undefined;
+      if (session.tab.attached) return;
+      clearTimeout(entry.heartbeat);
+      entry.heartbeat = undefined;
+      this.#logger.info({ peer: session.tab.name }, "browser peer detached past the grace; its heartbeat stops");
+    }, this.settings.detachGraceMs);
+    entry.grace.unref();
+  }
+
+  /** Sets (replace) or extends the tab's list at the directory; returns how many files it offers. */
+  async publish(session: TabSession, files: readonly IndexEntry[], replace: boolean): Promise<number> {
+    const entry = this.#live(session);
+    return this.#withToken(entry, (token) => (replace ? this.#directory.putIndex(token, files) : this.#directory.patchIndex(token, files, [])));
+  }
+
+  /** Withdraws files from the tab's list; returns how many it still offers. */
+  async remove(session: TabSession, contentIds: readonly string[]): Promise<number> {
+    const entry = this.#live(session);
+    return this.#withToken(entry, (token) => this.#directory.patchIndex(token, [], contentIds));
+  }
+
+  /** Logs the tab out at the directory and ends its gateway session. */
+  async logout(session: TabSession): Promise<void> {
+    const entry = session as Entry;
+    const token = entry.directoryToken;
+    this.#end(entry, new PeerError("SESSION_EXPIRED", "The browser peer logged out."));
+    try {
+      await this.#directory.logout(token);
+    } catch (err) {
+      // A session the directory already dropped is logged out all the same.
+      if (!isPeerError(err, "WRONG_PASSWORD")) throw err;
+    }
+  }
+
+  /**
+   * Ends every session without logging the tabs out: their directory sessions outlive this gateway, so
+   * each tab resumes at another gateway (or this one restarted) with its resume token.
+   */
+  close(): void {
+    this.#closed = true;
+    clearInterval(this.#sweeper);
+    for (const entry of [...this.#byDigest.values()]) this.#end(entry, new PeerError("SHUTTING_DOWN", "The gateway is shutting down."));
+  }
+
+  #checkRoom(username: string): void {
+    if (this.#closed) throw new PeerError("SHUTTING_DOWN", "The gateway is shutting down.");
+    // A tab logging in again replaces its own session, so it never counts against the cap.
+    if (this.#byDigest.size >= this.settings.maxTabs && !this.#byName.has(username.toLowerCase())) {
+      throw new PeerError("RATE_LIMITED", `This gateway serves ${this.settings.maxTabs} browser peers already (its limit); try another gateway.`);
+    }
+  }
+
+  #open(name: string, address: string, directoryToken: string, heartbeatIntervalMs: number): TabLogin {
+    // The directory replaced any earlier session of this peer: so does the gateway.
+    const earlier = this.#byName.get(name.toLowerCase());
+    if (earlier) this.#end(earlier, new PeerError("SESSION_EXPIRED", "The browser peer logged in again."));
+    const token = randomBytes(32).toString("base64url");
+    const entry: Entry = {
+      tab: new Tab(name, { streamsMax: this.settings.streamsPerTab, requestTimeoutMs: this.settings.requestTimeoutMs }),
+      relayAddress: address,
+      proofKey: randomBytes(32),
+      digest: digest(token),
+      directoryToken,
+      heartbeatIntervalMs,
+      heartbeat: undefined,
+      grace: undefined,
+      lastUsedMs: Date.now(),
+      ended: false,
+    };
+    this.#byDigest.set(entry.digest.toString("hex"), entry);
+    this.#byName.set(name.toLowerCase(), entry);
+    // Listed from the login on; if the tab never attaches, the grace ends that.
+    this.#scheduleHeartbeat(entry, heartbeatIntervalMs);
+    this.detached(entry);
+    this.#logger.info({ peer: name, address }, "browser peer logged in through this gateway");
+    return {
+      sessionToken: token,
+      peerName: name,
+      relayAddress: address,
+      resumeToken: directoryToken,
+      expiresAt: new Date(Date.now() + this.settings.sessionIdleMs),
+    };
+  }
+
+  #live(session: TabSession): Entry {
+    const entry = session as Entry;
+    if (entry.ended) throw new PeerError("SESSION_EXPIRED", "No valid gateway session: log in again.");
+    entry.lastUsedMs = Date.now();
+    return entry;
+  }
+
+  /** A call with the tab's directory token; a token the directory dropped ends the gateway session. */
+  async #withToken<T>(entry: Entry, call: (token: string) => Promise<T>): Promise<T> {
+    try {
+      return await call(entry.directoryToken);
+    } catch (err) {
+      if (isPeerError(err, "WRONG_PASSWORD")) {
+        this.#end(entry, new PeerError("SESSION_EXPIRED", "The directory dropped this browser peer's session."));
+        throw new PeerError("SESSION_EXPIRED", "The directory no longer knows this browser peer's session (expired, or taken over by another gateway): log in again.");
+      }
+      throw err;
+    }
+  }
+
+  #scheduleHeartbeat(entry: Entry, delayMs: number): void {
+    clearTimeout(entry.heartbeat);
+    entry.heartbeat = setTimeout(() => void this.#beat(entry), delayMs);
+    entry.heartbeat.unref();
+  }
+
+  async #beat(entry: Entry): Promise<void> {
+    if (entry.ended) return;
+    await this.#heartbeatOnce(entry);
+    // Stopped meanwhile (detached past the grace, ended): no next beat.
+    if (entry.ended || entry.heartbeat === undefined) return;
+    this.#scheduleHeartbeat(entry, entry.heartbeatIntervalMs);
+  }
+
+  /** One heartbeat; false (and the session ended) when the directory no longer knows the session. */
+  async #heartbeatOnce(entry: Entry): Promise<boolean> {
+    try {
+      const beat = await this.#directory.heartbeat(entry.directoryToken, entry.heartbeatIntervalMs);
+      entry.heartbeatIntervalMs = beat.heartbeatIntervalMs;
+    } catch (err) {
+      if (isPeerError(err, "WRONG_PASSWORD")) {
+        // Taken over by another gateway (relocate), logged in elsewhere, or expired: this session is over.
+        this.#logger.info({ peer: entry.tab.name }, "the directory dropped a browser peer's session; its gateway session ends");
+        this.#end(entry, new PeerError("SESSION_EXPIRED", "The directory dropped this browser peer's session."));
+        return false;
+      }
+      this.#logger.warn({ peer: entry.tab.name, err: err instanceof Error ? err.message : String(err) }, "heartbeat of a browser peer failed; retrying");
+    }
+    return true;
+  }
+
+  #end(entry: Entry, reason: PeerError): void {
+    if (entry.ended) return;
+    entry.ended = true;
+    clearTimeout(entry.heartbeat);
+    clearTimeout(entry.grace);
+    entry.heartbeat = undefined;
+    entry.grace = undefined;
+    this.#byDigest.delete(entry.digest.toString("hex"));
+    if (this.#byName.get(entry.tab.name.toLowerCase()) === entry) this.#byName.delete(entry.tab.name.toLowerCase());
+    entry.tab.end(reason);
+  }
+
+  #sweep(): void {
+    const now = Date.now();
+    for (const entry of [...this.#byDigest.values()]) {
+      if (!entry.tab.attached && now - entry.lastUsedMs > this.settings.sessionIdleMs) {
+        this.#end(entry, new PeerError("SESSION_EXPIRED", "The gateway session was idle too long."));
+      }
+    }
+  }
+}
+
+function digest(token: string): Buffer {
+  return createHash("sha256").update(token, "utf8").digest();
+}
+
+function digestHex(token: string): string {
+  return digest(token).toString("hex");
+}

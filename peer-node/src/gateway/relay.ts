@@ -1,0 +1,170 @@
+// The relay: other peers' PeerService calls at a browser peer's relay address
+// (`<this pserver>/relay/<name>/p2p.v1.PeerService/...`, over gRPC, gRPC-Web or Connect on the one port)
+// answered by the attached tab through its Attach stream (docs/browser-peers.md, Serving).
+//
+// FetchPieces asks the tab for at most `windowPieces` pieces at once per call and sends them on in the
+// order the caller asked; a new piece is asked for as each answered one goes out, and the caller's own
+// reading paces the sending (connect awaits each message's write), so one call holds at most a window of
+// pieces here. Every request has a timeout (tab.ts): a silent tab fails the call as STALLED.
+import type http from "node:http";
+import type http2 from "node:http2";
+import { create } from "@bufbuild/protobuf";
+import { timestampNow } from "@bufbuild/protobuf/wkt";
+import { createContextKey, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { isPeerName, RELAY_PATH_PREFIX } from "@p2p/directory-api";
+import type { Logger } from "pino";
+import { FETCH_PIECES_MAX_INDEXES, MAX_RPC_MESSAGE_BYTES, PSERVER_VERSION } from "../constants.js";
+import { PeerError } from "../errors.js";
+import {
+  FetchPiecesResponseSchema,
+  GetManifestResponseSchema,
+  PeerService,
+  PingResponseSchema,
+  type FetchPiecesRequest,
+  type FetchPiecesResponse,
+  type GetManifestRequest,
+  type GetManifestResponse,
+  type PingRequest,
+  type PingResponse,
+  type PushFileRequest,
+  type PushFileResponse,
+} from "../gen.js";
+import { peerContextValues } from "../rpc/peer-service.js";
+import type { DualHandler } from "../rpc/one-port.js";
+import { rpcHandler } from "../rpc/rpc-handler.js";
+import { checkContentId } from "../store/pieces.js";
+import type { Gateway } from "./gateway.js";
+import type { Tab } from "./tab.js";
+
+/** Context key under which the relay passes the peer name of the relay path. */
+const relayNameKey = createContextKey<string>("", { description: "p2p relay peer name" });
+/** Where the relay path's peer name is kept on the request between routing and the handler. */
+const RELAY_NAME = Symbol("relay peer name");
+
+type NodeRequest = (http.IncomingMessage | http2.Http2ServerRequest) & { [RELAY_NAME]?: string };
+
+/**
+ * Serves requests under `/relay/<name>/` as PeerService calls relayed to that browser peer and passes
+ * every other request to `next`.
+ */
+export function relayRoutes(gateway: Gateway, logger: Logger, next: DualHandler): DualHandler {
+  const service = new RelayPeerService(gateway, logger);
+  const relay = rpcHandler({
+    logger,
+    routes: (router) => router.service(PeerService, service),
+    // Piece bytes do not compress (ARCHITECTURE.md, Compression).
+    acceptCompression: [],
+    readMaxBytes: MAX_RPC_MESSAGE_BYTES,
+    contextValues: (req) => {
+      const values = peerContextValues(req);
+      values.set(relayNameKey, (req as NodeRequest)[RELAY_NAME] ?? "");
+      return values;
+    },
+  });
+  return (req, res) => {
+    const url = req.url ?? "";
+    if (!url.startsWith(RELAY_PATH_PREFIX)) return next(req, res);
+    const rest = url.slice(RELAY_PATH_PREFIX.length);
+    const slash = rest.indexOf("/");
+    const name = slash > 0 ? rest.slice(0, slash) : "";
+    if (!isPeerName(name)) {
+      res.writeHead(404, { "Content-Type": "application/json" });
+      res.end(JSON.stringify({ error: "Not Found", message: "A relay path is /relay/<peer name>/<service>/<method>." }));
+      return;
+    }
+    (req as NodeRequest)[RELAY_NAME] = name;
+    req.url = rest.slice(slash);
+    relay(req, res);
+  };
+}
+
+/**
+ * PeerService at a relay address: Ping answered by the gateway for the tab, GetManifest and FetchPieces
+ * relayed to it. Only for a name that holds a gateway session here; any other is PEER_GONE.
+ */
+class RelayPeerService implements ServiceImpl<typeof PeerService> {
+  readonly #gateway: Gateway;
+  readonly #logger: Logger;
+
+  constructor(gateway: Gateway, logger: Logger) {
+    this.#gateway = gateway;
+    this.#logger = logger.child({ part: "relay" });
+  }
+
+  /**
+   * Ping: the browser peer's name, answered by its gateway (the tab need not be attached). Address
+   * verification hooks in here: the proof for the directory's nonce is HMAC-SHA256 keyed with the
+   * session's proofKey (gateway.ts), which this gateway holds for the tab's login.
+   */
+  ping(req: PingRequest, ctx: HandlerContext): PingResponse {
+    const session = this.#gateway.relaySession(ctx.values.get(relayNameKey));
+    if (!session) throw this.#gone(ctx);
+    this.#logger.debug({ peer: session.tab.name, from: req.from.slice(0, 64) }, "relay ping");
+    return create(PingResponseSchema, { peerName: session.tab.name, version: PSERVER_VERSION, serverTime: timestampNow() });
+  }
+
+  /** GetManifest: asked of the tab, checked there (gateway-service.ts) before it comes back. */
+  async getManifest(req: GetManifestRequest, ctx: HandlerContext): Promise<GetManifestResponse> {
+    const tab = this.#tab(ctx);
+    const contentId = checkContentId(req.contentId);
+    const release = tab.acquireStream();
+    try {
+      const manifest = await tab.requestManifest(contentId, ctx.signal);
+      return create(GetManifestResponseSchema, { manifest });
+    } finally {
+      release();
+    }
+  }
+
+  /** FetchPieces: the tab's pieces in the asked order, a window of them asked at once. */
+  async *fetchPieces(req: FetchPiecesRequest, ctx: HandlerContext): AsyncGenerator<FetchPiecesResponse> {
+    const tab = this.#tab(ctx);
+    const contentId = checkContentId(req.contentId);
+    const indexes = req.pieceIndexes;
+    if (indexes.length > FETCH_PIECES_MAX_INDEXES) {
+      throw new PeerError("BAD_PIECE_REQUEST", `Ask for at most ${FETCH_PIECES_MAX_INDEXES} pieces per request (asked ${indexes.length}).`);
+    }
+    if (new Set(indexes).size !== indexes.length) throw new PeerError("BAD_PIECE_REQUEST", "A piece index is asked for twice.");
+    const release = tab.acquireStream();
+    // Ends the tab's outstanding requests of this call when it stops early (caller gone, a failed piece).
+    const stop = new AbortController();
+    const signal = AbortSignal.any([ctx.signal, stop.signal]);
+    // connect-node may never resume a generator whose stream died: the call's abort releases the slot too.
+    ctx.signal.addEventListener("abort", release, { once: true });
+    const window: Promise<Uint8Array>[] = [];
+    let asked = 0;
+    const ask = () => {
+      const piece = tab.requestPiece(contentId, indexes[asked++]!, signal);
+      piece.catch(() => undefined); // awaited in order below; never an unhandled rejection if we stop early
+      window.push(piece);
+    };
+    try {
+      while (asked < indexes.length && window.length < this.#gateway.settings.windowPieces) ask();
+      for (let i = 0; i < indexes.length; i++) {
+        const data = await window.shift()!;
+        if (asked < indexes.length) ask();
+        yield create(FetchPiecesResponseSchema, { pieceIndex: indexes[i]!, data });
+      }
+    } finally {
+      stop.abort();
+      ctx.signal.removeEventListener("abort", release);
+      release();
+    }
+  }
+
+  /** PushFile to a browser peer is not relayed (yet): the pusher is told so and picks no browser peer. */
+  async pushFile(requests: AsyncIterable<PushFileRequest>): Promise<PushFileResponse> {
+    void requests[Symbol.asyncIterator]().return?.()?.catch(() => undefined);
+    throw new PeerError("UNKNOWN_RPC", "This gateway does not relay pushes to browser peers.");
+  }
+
+  #tab(ctx: HandlerContext): Tab {
+    const tab = this.#gateway.relayTab(ctx.values.get(relayNameKey));
+    if (!tab) throw this.#gone(ctx);
+    return tab;
+  }
+
+  #gone(ctx: HandlerContext): PeerError {
+    return new PeerError("PEER_GONE", `No browser peer ${ctx.values.get(relayNameKey)} is logged in at this gateway.`);
+  }
+}

@@ -1,0 +1,227 @@
+// One browser peer as its gateway holds it: its requests on the way to the tab and their answers on the
+// way back, its Attach stream, and its relayed-call slots. Knows no transport and no directory: the
+// gateway (gateway.ts) logs it in and keeps it listed; the relay (relay.ts) asks it for manifests and
+// pieces; the GatewayService (gateway-service.ts) feeds it the tab's answers.
+import { PeerError } from "../errors.js";
+import type { FileManifest } from "../gen.js";
+
+/** An event for the tab's Attach stream, before it is turned into a protocol message. */
+export type TabEvent =
+  | { readonly kind: "manifest"; readonly requestId: number; readonly contentId: string }
+  | { readonly kind: "piece"; readonly requestId: number; readonly contentId: string; readonly pieceIndex: number }
+  | { readonly kind: "cancel"; readonly requestId: number };
+
+/** The limits a tab is held to (GatewaySettings' share of them). */
+export interface TabLimits {
+  readonly streamsMax: number;
+  readonly requestTimeoutMs: number;
+}
+
+interface Pending {
+  readonly kind: "manifest" | "piece";
+  readonly contentId: string;
+  readonly resolve: (value: Uint8Array | FileManifest) => void;
+  readonly reject: (err: unknown) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+/** The one open Attach stream of a tab: a queue of events and the reader waiting for the next one. */
+class AttachChannel {
+  readonly #queue: TabEvent[] = [];
+  #wake: (() => void) | undefined;
+  #closed = false;
+  #reason: PeerError | undefined;
+
+  push(event: TabEvent): void {
+    if (this.#closed) return;
+    this.#queue.push(event);
+    this.#wake?.();
+  }
+
+  /**
+   * The next event; "idle" when `timeoutMs` passed with none (a keepalive is due); undefined when the
+   * channel closed; throws the reason when it closed because the session ended.
+   */
+  async next(timeoutMs: number): Promise<TabEvent | "idle" | undefined> {
+    if (this.#reason) throw this.#reason;
+    if (this.#queue.length > 0) return this.#queue.shift();
+    if (this.#closed) return undefined;
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      this.#wake = resolve;
+      timer = setTimeout(resolve, timeoutMs);
+    });
+    clearTimeout(timer);
+    this.#wake = undefined;
+    if (this.#reason) throw this.#reason;
+    if (this.#closed) return undefined;
+    return this.#queue.shift() ?? "idle";
+  }
+
+  /** Closes the channel; with a reason, the reader gets it as an error (the session is over, not just this stream). */
+  close(reason?: PeerError): void {
+    this.#closed = true;
+    this.#reason ??= reason;
+    this.#wake?.();
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+}
+
+/**
+ * A browser peer's requests in flight. Request ids are unique within the tab's gateway session; every
+ * request has a timer (a silent tab fails the relayed call as STALLED, like a stalled holder) and ends
+ * in exactly one of: the tab's answer, its refusal, the timer, the caller going away, or the tab detaching.
+ */
+export class Tab {
+  /** The tab's peer name as the directory spells it. */
+  readonly name: string;
+  readonly #limits: TabLimits;
+  readonly #pending = new Map<number, Pending>();
+  #channel: AttachChannel | undefined;
+  #nextRequestId = 1;
+  #streams = 0;
+
+  constructor(name: string, limits: TabLimits) {
+    this.name = name;
+    this.#limits = limits;
+  }
+
+  /** Whether an Attach stream is open. */
+  get attached(): boolean {
+    return this.#channel !== undefined && !this.#channel.closed;
+  }
+
+  /** Requests waiting for the tab's answer. */
+  get pendingCount(): number {
+    return this.#pending.size;
+  }
+
+  /** Opens the tab's Attach stream, ending an earlier one (a tab reconnecting after a blip); returns its reader and its close. */
+  attach(): { next: (timeoutMs: number) => Promise<TabEvent | "idle" | undefined>; close: () => void } {
+    this.#channel?.close();
+    const channel = new AttachChannel();
+    this.#channel = channel;
+    return {
+      next: (timeoutMs) => channel.next(timeoutMs),
+      close: () => {
+        channel.close();
+        if (this.#channel === channel) this.detach();
+      },
+    };
+  }
+
+  /** The Attach stream ended: every request in flight fails (its downloader moves on to other holders). */
+  detach(): void {
+    this.#channel?.close();
+    this.#channel = undefined;
+    this.#failAll(new PeerError("PEER_GONE", `The browser peer ${this.name} went away from its gateway.`));
+  }
+
+  /** Takes a relayed-call slot (RATE_LIMITED when all are taken); returns its release. */
+  acquireStream(): () => void {
+    if (this.#streams >= this.#limits.streamsMax) {
+      throw new PeerError("RATE_LIMITED", `Too many calls to the browser peer ${this.name} at once (at most ${this.#limits.streamsMax}); retry shortly.`);
+    }
+    this.#streams++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#streams--;
+    };
+  }
+
+  /** Asks the tab for a manifest. */
+  requestManifest(contentId: string, signal: AbortSignal): Promise<FileManifest> {
+    return this.#request({ kind: "manifest", contentId }, signal) as Promise<FileManifest>;
+  }
+
+  /** Asks the tab for one piece's bytes. */
+  requestPiece(contentId: string, pieceIndex: number, signal: AbortSignal): Promise<Uint8Array> {
+    return this.#request({ kind: "piece", contentId, pieceIndex }, signal) as Promise<Uint8Array>;
+  }
+
+  /** The tab's manifest answer. */
+  answerManifest(requestId: number, manifest: FileManifest): void {
+    const pending = this.#take(requestId, "manifest");
+    if (manifest.contentId !== pending.contentId) {
+      const err = new PeerError("BAD_MANIFEST", `The manifest answers for content ${manifest.contentId.slice(0, 80)}, not the ${pending.contentId} asked for.`);
+      pending.reject(new PeerError("PEER_MISBEHAVED", `The browser peer ${this.name} answered a manifest for another file.`));
+      throw err;
+    }
+    pending.resolve(manifest);
+  }
+
+  /** The tab's piece answer. */
+  answerPiece(requestId: number, data: Uint8Array): void {
+    this.#take(requestId, "piece").resolve(data);
+  }
+
+  /** The tab's refusal of a request, passed on to the downloader. */
+  answerError(requestId: number, err: PeerError): void {
+    this.#take(requestId).reject(err);
+  }
+
+  /** Fails everything and closes the Attach stream (logout, takeover, gateway close). */
+  end(reason: PeerError): void {
+    this.#channel?.close(reason);
+    this.#channel = undefined;
+    this.#failAll(reason);
+  }
+
+  #request(what: { kind: "manifest"; contentId: string } | { kind: "piece"; contentId: string; pieceIndex: number }, signal: AbortSignal): Promise<Uint8Array | FileManifest> {
+    const channel = this.#channel;
+    if (!channel || channel.closed) return Promise.reject(new PeerError("PEER_GONE", `The browser peer ${this.name} is not attached to its gateway now.`));
+    if (signal.aborted) return Promise.reject(new PeerError("CANCELLED", "The call was cancelled."));
+    const requestId = this.#nextRequestId;
+    this.#nextRequestId = this.#nextRequestId >= 0xffff_ffff ? 1 : this.#nextRequestId + 1;
+    return new Promise((resolve, reject) => {
+      const finish = () => {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", onAbort);
+        this.#pending.delete(requestId);
+      };
+      const onAbort = () => {
+        finish();
+        channel.push({ kind: "cancel", requestId });
+        reject(new PeerError("CANCELLED", "The call was cancelled."));
+      };
+      const timer = setTimeout(() => {
+        finish();
+        channel.push({ kind: "cancel", requestId });
+        reject(new PeerError("STALLED", `The browser peer ${this.name} did not answer within ${this.#limits.requestTimeoutMs} ms.`));
+      }, this.#limits.requestTimeoutMs);
+      timer.unref();
+      signal.addEventListener("abort", onAbort, { once: true });
+      this.#pending.set(requestId, {
+        kind: what.kind,
+        contentId: what.contentId,
+        resolve: (value) => {
+          finish();
+          resolve(value);
+        },
+        reject: (err) => {
+          finish();
+          reject(err);
+        },
+        timer,
+      });
+      channel.push(what.kind === "manifest" ? { kind: "manifest", requestId, contentId: what.contentId } : { kind: "piece", requestId, contentId: what.contentId, pieceIndex: what.pieceIndex });
+    });
+  }
+
+  /** The pending request `requestId` (of `kind`, when given); NotFound-like CANCELLED when it is no longer wanted. */
+  #take(requestId: number, kind?: "manifest" | "piece"): Pending {
+    const pending = this.#pending.get(requestId);
+    if (!pending) throw new PeerError("CANCELLED", `Request ${requestId} is not waiting for an answer (it was answered, cancelled or timed out).`);
+    if (kind && pending.kind !== kind) throw new PeerError("BAD_REQUEST", `Request ${requestId} asked for a ${pending.kind}, not a ${kind}.`);
+    return pending;
+  }
+
+  #failAll(err: PeerError): void {
+    for (const pending of [...this.#pending.values()]) pending.reject(err);
+  }
+}

@@ -1,0 +1,300 @@
+// The gateway for browser peers against real parts: a real directory, a real gateway pserver, a real
+// downloading pserver, and a test "tab" speaking GatewayService through the Connect client over
+// HTTP/1.1 (Connect binary and gRPC-Web, what a browser has). Bytes are compared with SHA-256.
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { startPserver, type Pserver } from "../../src/index.js";
+import { ErrorDetailSchema, ErrorReason, PeerService, TransferState, type TransferProgress } from "../../src/gen.js";
+import { clientFor, logger, removeDir, sha256Hex, TEST_PASSWORD, tempDir, waitFor, writeRandomFile, type ProtocolName } from "../pserver-harness.js";
+import { TestTab, type TabProtocol } from "./test-tab.js";
+import type { GatewaySettings } from "../../src/gateway/gateway.js";
+
+const HEARTBEAT_MS = 300;
+/** Short enough that a detached tab leaves search within a test; long enough for a reattach within it. */
+const GRACE_MS = 400;
+
+interface Directory {
+  url: string;
+  close(): Promise<void>;
+}
+
+let root: string;
+let directory: Directory;
+const open: Array<{ close(): Promise<void> }> = [];
+
+beforeAll(async () => {
+  const { startDirectory } = await import("@p2p/server");
+  root = await tempDir("p2p-gateway-");
+  directory = await startDirectory({ dataDir: path.join(root, "directory"), host: "127.0.0.1", port: 0, heartbeatIntervalMs: HEARTBEAT_MS, logLevel: "silent", scryptCostLog2: 10 });
+});
+
+afterEach(async () => {
+  for (const thing of open.splice(0).reverse()) await thing.close().catch(() => undefined);
+});
+
+afterAll(async () => {
+  await directory?.close();
+  await removeDir(root);
+});
+
+let serial = 0;
+
+/** A pserver (gateway or downloader) on port 0 with its own folders. */
+async function pserver(name: string, gateway: Partial<GatewaySettings> = {}, password: string | undefined = TEST_PASSWORD, port = 0): Promise<Pserver & { sharedDir: string }> {
+  const dir = path.join(root, `${name}-${++serial}`);
+  const sharedDir = path.join(dir, "shared");
+  const p = await startPserver({
+    name,
+    password,
+    directoryUrl: directory.url,
+    sharedDir,
+    dataDir: path.join(dir, "state"),
+    port,
+    logger,
+    directoryRetryMaxMs: 300,
+    gateway: { detachGraceMs: GRACE_MS, ...gateway },
+  });
+  open.push(p);
+  return Object.assign(p, { sharedDir });
+}
+
+/** A test tab logged in and attached at `gatewayUrl`, serving one random file of `size` bytes. */
+async function tabWithFile(gatewayUrl: string, name: string, size: number, protocol: TabProtocol = "connect-binary") {
+  const tab = new TestTab(gatewayUrl, name, TEST_PASSWORD, protocol);
+  open.push(tab);
+  await tab.login();
+  await tab.attach();
+  const file = path.join(root, `${name}-${++serial}.bin`);
+  const { bytes } = await writeRandomFile(file, size);
+  const contentId = await tab.addFile(file);
+  return { tab, bytes, contentId, file };
+}
+
+/** Downloads through a pserver's ClientService; the last progress. */
+async function download(peer: Pserver, contentId: string): Promise<TransferProgress | undefined> {
+  const client = clientFor(peer.url);
+  client.token = (await client.login({ username: peerName(peer), password: TEST_PASSWORD })).sessionToken;
+  let last: TransferProgress | undefined;
+  for await (const { progress } of client.download({ contentId })) last = progress;
+  return last;
+}
+
+const names = new WeakMap<Pserver, string>();
+function peerName(p: Pserver): string {
+  return names.get(p)!;
+}
+async function namedPserver(name: string, gateway: Partial<GatewaySettings> = {}, port = 0) {
+  const p = await pserver(name, gateway, TEST_PASSWORD, port);
+  names.set(p, name);
+  return p;
+}
+
+/** The holders the directory lists for a content id (none when it lists no live holder). */
+async function holders(contentId: string): Promise<Array<{ name: string; address: string }>> {
+  const res = await fetch(`${directory.url}/api/v1/files/${contentId}`);
+  if (res.status === 404) return [];
+  const body = (await res.json()) as { holders: Array<{ name: string; address: string }> };
+  return body.holders;
+}
+
+function reasonOf(err: unknown): ErrorReason | undefined {
+  return ConnectError.from(err).findDetails(ErrorDetailSchema)[0]?.reason;
+}
+
+describe.each<TabProtocol>(["connect-binary", "grpc-web"])("a tab over %s", (protocol) => {
+  it("serves a file through its gateway: a Node pserver downloads it and the SHA-256 matches", async () => {
+    const gw = await namedPserver(`gw-${protocol}`);
+    const node = await namedPserver(`n-${protocol}`);
+    // Three whole pieces and a short last one: the window, the order and the last piece's length all matter.
+    const { tab, bytes, contentId } = await tabWithFile(gw.url, `tab-${protocol}`, 3 * 1024 * 1024 + 12_345, protocol);
+    expect(tab.relayAddress).toBe(`${gw.url}/relay/tab-${protocol}`);
+    await waitFor(async () => (await holders(contentId)).some((h) => h.address === tab.relayAddress), "the tab listed at its relay address");
+
+    const last = await download(node, contentId);
+    expect(last?.state, last?.error).toBe(TransferState.COMPLETED);
+    const got = await readFile(path.join(node.sharedDir, path.basename(last!.name)));
+    expect(sha256Hex(got)).toBe(sha256Hex(bytes));
+  });
+});
+
+describe.each<ProtocolName>(["grpc", "grpc-web", "connect-binary"])("the relay address over %s", (protocol) => {
+  it("answers Ping for the tab and relays GetManifest and FetchPieces in the asked order", async () => {
+    const gw = await namedPserver(`gwr-${protocol}`);
+    const { tab, bytes, contentId } = await tabWithFile(gw.url, `relayed-${protocol}`, 2 * 1024 * 1024 + 7);
+    const transport =
+      protocol === "grpc"
+        ? createGrpcTransport({ baseUrl: tab.relayAddress })
+        : protocol === "grpc-web"
+          ? (await import("@connectrpc/connect-node")).createGrpcWebTransport({ baseUrl: tab.relayAddress, httpVersion: "1.1" })
+          : createConnectTransport({ baseUrl: tab.relayAddress, httpVersion: "1.1", useBinaryFormat: true });
+    const peer = createClient(PeerService, transport);
+    expect((await peer.ping({ from: "test" })).peerName).toBe(`relayed-${protocol}`);
+    const { manifest } = await peer.getManifest({ contentId });
+    expect(manifest?.contentId).toBe(contentId);
+    const got: Buffer[] = [];
+    const order: number[] = [];
+    for await (const piece of peer.fetchPieces({ contentId, pieceIndexes: [2, 0, 1] })) {
+      order.push(piece.pieceIndex);
+      got[piece.pieceIndex] = Buffer.from(piece.data);
+    }
+    expect(order).toEqual([2, 0, 1]);
+    expect(sha256Hex(Buffer.concat(got))).toBe(sha256Hex(bytes));
+  });
+});
+
+it("bans a tab that answers wrong bytes, like any lying peer", async () => {
+  const gw = await namedPserver("gw-liar");
+  const node = await namedPserver("n-liar");
+  const { tab, contentId } = await tabWithFile(gw.url, "liar-tab", 2 * 1024 * 1024);
+  tab.behaviour.corrupt = true;
+  const last = await download(node, contentId);
+  expect(last?.state).toBe(TransferState.FAILED);
+  expect(last?.bannedPeers).toContain("liar-tab");
+});
+
+it("a silent tab fails the relayed call as stalled, after the request timeout", async () => {
+  const gw = await namedPserver("gw-silent", { requestTimeoutMs: 500 });
+  const { tab, contentId } = await tabWithFile(gw.url, "silent-tab", 1024 * 1024);
+  tab.behaviour.silent = true;
+  const peer = createClient(PeerService, createGrpcTransport({ baseUrl: tab.relayAddress }));
+  const err = await peer.getManifest({ contentId }).catch((e: unknown) => e);
+  expect(ConnectError.from(err).code).toBe(Code.DeadlineExceeded);
+  expect(reasonOf(err)).toBe(ErrorReason.STALLED);
+});
+
+it("keeps a tab listed through a short blip, drops it from search within the session TTL once it stays away", async () => {
+  const gw = await namedPserver("gw-detach");
+  const { tab, contentId } = await tabWithFile(gw.url, "leaving-tab", 64 * 1024);
+  await waitFor(async () => (await holders(contentId)).length === 1, "the tab listed");
+  // A blip: gone and back within the grace; still listed well past the session TTL (3 heartbeats).
+  tab.detach();
+  await tab.attach();
+  await new Promise((r) => setTimeout(r, GRACE_MS + 4 * HEARTBEAT_MS));
+  expect(await holders(contentId)).toHaveLength(1);
+
+  tab.detach();
+  // Grace, then the session TTL: well within 10 s.
+  await waitFor(async () => (await holders(contentId)).length === 0, "the detached tab gone from search", 10_000, 100);
+  // Back after the directory dropped it: the attach says the session is over; a login brings it back.
+  const err = await tab.attach().catch((e: unknown) => e);
+  expect(reasonOf(err)).toBe(ErrorReason.SESSION_EXPIRED);
+  await tab.login();
+  await tab.attach();
+  await tab.publishAll();
+  await waitFor(async () => (await holders(contentId)).length === 1, "the tab listed again after its login", 10_000, 100);
+});
+
+it("moves to a second gateway with its resume token when its gateway goes away, and serves again", async () => {
+  const gw1 = await namedPserver("gw-one");
+  const gw2 = await namedPserver("gw-two");
+  const node = await namedPserver("n-failover");
+  const { tab, bytes, contentId } = await tabWithFile(gw1.url, "roaming-tab", 1024 * 1024 + 1);
+  await gw1.close();
+  await tab.resumeAt(gw2.url);
+  expect(tab.relayAddress).toBe(`${gw2.url}/relay/roaming-tab`);
+  await waitFor(async () => (await holders(contentId)).some((h) => h.address === tab.relayAddress), "the tab listed at the second gateway");
+  const last = await download(node, contentId);
+  expect(last?.state, last?.error).toBe(TransferState.COMPLETED);
+  expect(sha256Hex(await readFile(path.join(node.sharedDir, last!.name)))).toBe(sha256Hex(bytes));
+});
+
+it("resumes at its own gateway after that gateway restarts on the same port", async () => {
+  const gw = await namedPserver("gw-restart");
+  const port = gw.port;
+  const node = await namedPserver("n-restart");
+  const { tab, contentId } = await tabWithFile(gw.url, "patient-tab", 300 * 1024);
+  await gw.close();
+  const again = await namedPserver("gw-restart", {}, port);
+  // The restarted gateway forgot the session: the old token is refused, the resume token is not.
+  const err = await tab.client.publishFiles({ files: [], replace: false }).catch((e: unknown) => e);
+  expect(reasonOf(err)).toBe(ErrorReason.SESSION_EXPIRED);
+  await tab.resumeAt(again.url);
+  const last = await download(node, contentId);
+  expect(last?.state, last?.error).toBe(TransferState.COMPLETED);
+});
+
+it("a resume token taken over by another gateway ends the first gateway's session", async () => {
+  const gw1 = await namedPserver("gw-a");
+  const gw2 = await namedPserver("gw-b");
+  const { tab } = await tabWithFile(gw1.url, "taken-tab", 1024);
+  const firstSession = new TestTab(gw1.url, "taken-tab", TEST_PASSWORD);
+  open.push(firstSession);
+  firstSession.sessionToken = tab.sessionToken;
+  await tab.resumeAt(gw2.url);
+  // gw1 hears from the directory at its next heartbeat that the session moved.
+  await waitFor(async () => reasonOf(await firstSession.client.publishFiles({ files: [], replace: false }).then(() => undefined, (e: unknown) => e)) === ErrorReason.SESSION_EXPIRED, "the first gateway's session ended", 5_000);
+  // An old resume token is used up.
+  const stale = new TestTab(gw1.url, "taken-tab", TEST_PASSWORD);
+  open.push(stale);
+  stale.resumeToken = "A".repeat(43);
+  const err = await stale.resumeAt(gw1.url).catch((e: unknown) => e);
+  expect(reasonOf(err)).toBe(ErrorReason.SESSION_EXPIRED);
+});
+
+describe("limits and invalid input", () => {
+  it("caps attached tabs and relayed streams per tab, with errors that say so", async () => {
+    const gw = await namedPserver("gw-caps", { maxTabs: 1, streamsPerTab: 1, requestTimeoutMs: 3_000 });
+    const { tab, contentId } = await tabWithFile(gw.url, "first-tab", 1024);
+    const second = new TestTab(gw.url, "second-tab", TEST_PASSWORD);
+    open.push(second);
+    const err = await second.login().catch((e: unknown) => e);
+    expect(ConnectError.from(err).code).toBe(Code.ResourceExhausted);
+    expect(ConnectError.from(err).rawMessage).toMatch(/serves 1 browser peers already/);
+
+    tab.behaviour.silent = true;
+    const peer = createClient(PeerService, createGrpcTransport({ baseUrl: tab.relayAddress }));
+    const held = peer.getManifest({ contentId }).catch((e: unknown) => e);
+    await waitFor(() => tab.requested > 0, "the first call waiting at the tab", 3_000, 20);
+    const refused = await peer.getManifest({ contentId }).catch((e: unknown) => e);
+    expect(ConnectError.from(refused).code).toBe(Code.ResourceExhausted);
+    expect(ConnectError.from(refused).rawMessage).toMatch(/at most 1/);
+    expect(reasonOf(await held)).toBe(ErrorReason.STALLED);
+  });
+
+  it("refuses bad input at the edge with clear errors", async () => {
+    const gw = await namedPserver("gw-input");
+    const bad = new TestTab(gw.url, "bad name!", TEST_PASSWORD);
+    open.push(bad);
+    expect(ConnectError.from(await bad.login().catch((e: unknown) => e)).code).toBe(Code.InvalidArgument);
+    const short = new TestTab(gw.url, "short-password", "short");
+    open.push(short);
+    expect(ConnectError.from(await short.login().catch((e: unknown) => e)).rawMessage).toMatch(/password must be 8 to 1024/);
+
+    // No session: every other call is Unauthenticated, Attach included.
+    const anonymous = new TestTab(gw.url, "anonymous", TEST_PASSWORD);
+    open.push(anonymous);
+    const attachErr = await anonymous.attach().catch((e: unknown) => e);
+    expect(ConnectError.from(attachErr).code).toBe(Code.Unauthenticated);
+
+    const { tab, contentId } = await tabWithFile(gw.url, "careful-tab", 1024);
+    // An answer to nothing asked is refused without harm.
+    const late = await tab.client.answerPiece({ requestId: 4242, data: new Uint8Array(10) }).catch((e: unknown) => e);
+    expect(reasonOf(late)).toBe(ErrorReason.CANCELLED);
+    const empty = await tab.client.answerPiece({ requestId: 1, data: new Uint8Array(0) }).catch((e: unknown) => e);
+    expect(ConnectError.from(empty).code).toBe(Code.InvalidArgument);
+    const badFile = await tab.client.publishFiles({ files: [{ contentId, name: "../escape", size: 1n, pieceSize: 1024 * 1024 }], replace: false }).catch((e: unknown) => e);
+    expect(ConnectError.from(badFile).code).toBe(Code.InvalidArgument);
+    expect(ConnectError.from(badFile).rawMessage).toMatch(/files\[0\]\.name/);
+
+    // A relay path of a name with no session here is refused, whatever the directory lists.
+    const ghost = createClient(PeerService, createGrpcTransport({ baseUrl: `${gw.url}/relay/nobody-here` }));
+    const gone = await ghost.getManifest({ contentId }).catch((e: unknown) => e);
+    expect(ConnectError.from(gone).code).toBe(Code.Unavailable);
+    expect(reasonOf(gone)).toBe(ErrorReason.PEER_GONE);
+    const notAPath = await fetch(`${gw.url}/relay/`, { method: "POST" });
+    expect(notAPath.status).toBe(404);
+  });
+
+  it("the directory refuses a relay address that names another peer", async () => {
+    const res = await fetch(`${directory.url}/api/v1/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ username: "mallory", password: TEST_PASSWORD, address: "http://127.0.0.1:7001/relay/alice" }),
+    });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { message: string }).message).toMatch(/relay path/);
+  });
+});

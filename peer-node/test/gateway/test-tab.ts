@@ -1,0 +1,201 @@
+// A browser peer's protocol spoken from Node: GatewayService through the real Connect client over
+// HTTP/1.1 (Connect binary or gRPC-Web, the transports a browser has), serving files from disk. Used by
+// the gateway tests and the gateway benchmark; it behaves as the tab does (one Attach stream, one unary
+// answer per request, answers in parallel), with switches to misbehave.
+import { open, stat, type FileHandle } from "node:fs/promises";
+import path from "node:path";
+import { create } from "@bufbuild/protobuf";
+import { createClient, type Client, type Interceptor } from "@connectrpc/connect";
+import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
+import { PIECE_SIZE_BYTES } from "../../src/constants.js";
+import { ErrorReason, FileManifestSchema, GatewayService, type FileManifest } from "../../src/gen.js";
+import { choosePieceSize, hashFile, pieceLength } from "../../src/store/pieces.js";
+
+/** The transports a browser has. */
+export type TabProtocol = "connect-binary" | "grpc-web";
+
+/** How the test tab misbehaves. */
+export interface TabBehaviour {
+  /** Answer every piece with its bytes flipped (a lying peer). */
+  corrupt?: boolean;
+  /** Answer nothing (a stalled peer). */
+  silent?: boolean;
+}
+
+interface HeldFile {
+  readonly manifest: FileManifest;
+  readonly handle: FileHandle;
+}
+
+/** A Node stand-in for a browser peer. */
+export class TestTab {
+  readonly username: string;
+  readonly password: string;
+  readonly protocol: TabProtocol;
+  behaviour: TabBehaviour = {};
+  gatewayUrl: string;
+  sessionToken = "";
+  resumeToken = "";
+  relayAddress = "";
+  peerName = "";
+  /** Requests received (pieces and manifests), answered or not. */
+  requested = 0;
+  /** Requests answered (pieces and manifests). */
+  answered = 0;
+  /** The last error of the Attach stream, when it ended with one. */
+  attachError: unknown;
+  readonly #files = new Map<string, HeldFile>();
+  #client: Client<typeof GatewayService>;
+  #attach: AbortController | undefined;
+  #attachDone: Promise<void> | undefined;
+
+  constructor(gatewayUrl: string, username: string, password: string, protocol: TabProtocol = "connect-binary") {
+    this.gatewayUrl = gatewayUrl;
+    this.username = username;
+    this.password = password;
+    this.protocol = protocol;
+    this.#client = this.#clientFor(gatewayUrl);
+  }
+
+  /** The GatewayService client with this tab's session token. */
+  get client(): Client<typeof GatewayService> {
+    return this.#client;
+  }
+
+  /** Logs in with the password. */
+  async login(): Promise<void> {
+    const res = await this.#client.login({ username: this.username, password: this.password });
+    this.#loggedIn(res);
+  }
+
+  /** Takes its directory session to `gatewayUrl` (another gateway, or this one restarted) with the resume token, reattaches and republishes. */
+  async resumeAt(gatewayUrl: string): Promise<void> {
+    this.detach();
+    this.gatewayUrl = gatewayUrl;
+    this.#client = this.#clientFor(gatewayUrl);
+    const res = await this.#client.login({ username: this.username, resumeToken: this.resumeToken });
+    this.#loggedIn(res);
+    await this.attach();
+    await this.publishAll();
+  }
+
+  /** Hashes a file as its pserver would and offers it; returns its content id. */
+  async addFile(file: string): Promise<string> {
+    const { size } = await stat(file);
+    const pieceSize = choosePieceSize(size, PIECE_SIZE_BYTES);
+    const hashes = await hashFile(file, pieceSize, size);
+    const manifest = create(FileManifestSchema, { contentId: hashes.contentId, name: path.basename(file), size: BigInt(size), pieceSize, pieceHashes: hashes.pieceHashes });
+    this.#files.set(hashes.contentId, { manifest, handle: await open(file, "r") });
+    await this.#client.publishFiles({ files: [this.#browserFile(manifest)], replace: false });
+    return hashes.contentId;
+  }
+
+  /** Publishes the whole list again (after a resume, the directory starts from an empty one). */
+  async publishAll(): Promise<void> {
+    await this.#client.publishFiles({ files: [...this.#files.values()].map((f) => this.#browserFile(f.manifest)), replace: true });
+  }
+
+  /** Opens the Attach stream and serves requests until detached; resolves once the gateway said "attached". */
+  async attach(): Promise<void> {
+    this.detach();
+    const controller = new AbortController();
+    this.#attach = controller;
+    let attached!: () => void;
+    let failed!: (err: unknown) => void;
+    const ready = new Promise<void>((resolve, reject) => {
+      attached = resolve;
+      failed = reject;
+    });
+    this.#attachDone = (async () => {
+      try {
+        for await (const message of this.#client.attach({}, { signal: controller.signal })) {
+          const event = message.event;
+          if (event.case === "manifest" || event.case === "piece") this.requested++;
+          if (event.case === "attached") attached();
+          else if (event.case === "manifest") void this.#answerManifest(event.value.requestId, event.value.contentId);
+          else if (event.case === "piece") void this.#answerPiece(event.value.requestId, event.value.contentId, event.value.pieceIndex);
+        }
+      } catch (err) {
+        if (!controller.signal.aborted) this.attachError = err;
+        failed(err);
+      }
+    })();
+    await ready;
+  }
+
+  /** Closes the Attach stream (the tab closing, a network blip). */
+  detach(): void {
+    this.#attach?.abort();
+    this.#attach = undefined;
+  }
+
+  /** Logs out at the gateway. */
+  async logout(): Promise<void> {
+    this.detach();
+    await this.#client.logout({});
+  }
+
+  /** Detaches and closes the files. */
+  async close(): Promise<void> {
+    this.detach();
+    await this.#attachDone?.catch(() => undefined);
+    for (const f of this.#files.values()) await f.handle.close().catch(() => undefined);
+    this.#files.clear();
+  }
+
+  async #answerManifest(requestId: number, contentId: string): Promise<void> {
+    if (this.behaviour.silent) return;
+    const held = this.#files.get(contentId);
+    try {
+      if (!held) await this.#client.answerError({ requestId, reason: ErrorReason.FILE_NOT_HELD, message: "not held in this tab" });
+      else await this.#client.answerManifest({ requestId, manifest: held.manifest });
+      this.answered++;
+    } catch {
+      // A request that was cancelled meanwhile: dropped, as a tab does.
+    }
+  }
+
+  async #answerPiece(requestId: number, contentId: string, pieceIndex: number): Promise<void> {
+    if (this.behaviour.silent) return;
+    const held = this.#files.get(contentId);
+    try {
+      if (!held) {
+        await this.#client.answerError({ requestId, reason: ErrorReason.FILE_NOT_HELD, message: "not held in this tab" });
+        return;
+      }
+      const { size, pieceSize } = held.manifest;
+      const length = pieceLength(Number(size), pieceSize, pieceIndex);
+      const data = Buffer.allocUnsafe(length);
+      await held.handle.read(data, 0, length, pieceIndex * pieceSize);
+      if (this.behaviour.corrupt) for (let i = 0; i < data.length; i += 4096) data[i] = data[i]! ^ 0xff;
+      await this.#client.answerPiece({ requestId, data });
+      this.answered++;
+    } catch {
+      // Cancelled meanwhile (the downloader went away): dropped.
+    }
+  }
+
+  #browserFile(m: FileManifest) {
+    return { contentId: m.contentId, name: m.name, size: m.size, pieceSize: m.pieceSize };
+  }
+
+  #loggedIn(res: { sessionToken: string; resumeToken: string; relayAddress: string; peerName: string }): void {
+    this.sessionToken = res.sessionToken;
+    this.resumeToken = res.resumeToken;
+    this.relayAddress = res.relayAddress;
+    this.peerName = res.peerName;
+  }
+
+  #clientFor(baseUrl: string): Client<typeof GatewayService> {
+    // The token goes in a header, never in a URL (docs/browser-peers.md).
+    const auth: Interceptor = (next) => async (req) => {
+      if (this.sessionToken) req.header.set("authorization", `Bearer ${this.sessionToken}`);
+      return next(req);
+    };
+    const transport =
+      this.protocol === "grpc-web"
+        ? createGrpcWebTransport({ baseUrl, httpVersion: "1.1", interceptors: [auth], acceptCompression: [] })
+        : createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: true, interceptors: [auth], acceptCompression: [] });
+    return createClient(GatewayService, transport);
+  }
+}
