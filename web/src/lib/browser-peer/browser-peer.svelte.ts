@@ -154,7 +154,8 @@ export class BrowserPeerState {
     const store = this.#store;
     if (store === undefined) return;
     if (this.transfers.some((row) => row.contentId === found.contentId && row.state === "running")) return;
-    const holders = found.holders.filter((holder) => holder.name !== this.peerName);
+    // Plain objects: a search result may be a $state proxy, which postMessage cannot clone.
+    const holders = found.holders.filter((holder) => holder.name !== this.peerName).map((holder) => ({ name: holder.name, address: holder.address }));
     const row = this.#newRow("download", found.name, found.contentId, found.size);
     const job = store.download(
       this.peerName,
