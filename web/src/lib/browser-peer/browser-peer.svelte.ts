@@ -77,20 +77,27 @@ export class BrowserPeerState {
     const list = gateways.length > 0 ? gateways : [this.#origin];
     try {
       this.#directory = new DirectoryReads(await this.#directoryUrl());
-      const local = new LocalFiles(peerName);
       const link = new GatewayLink({
         gateways: list,
         peerName,
         password,
         resumeToken,
-        files: local,
+        // The folder of the name the directory knows (it may differ from the typed one in case).
+        files: () => {
+          if (this.#local === undefined) throw new Error("no folder before the first login");
+          return this.#local;
+        },
         onState: (state) => (this.link = state),
-        onResumeToken: (token, name) => this.memory.remember({ peerName: name, gateways: list, resumeToken: token }),
+        onResumeToken: (token, name) => {
+          if (this.#local === undefined || this.peerName !== name) {
+            this.#local = new LocalFiles(name);
+            this.peerName = name;
+          }
+          this.memory.remember({ peerName: name, gateways: list, resumeToken: token });
+        },
       });
       await link.start();
       this.#gatewayLink = link;
-      this.peerName = link.peerName;
-      this.#local = new LocalFiles(link.peerName);
       this.#store = new StoreClient();
       this.phase = "joined";
       await this.refreshFiles();
@@ -114,6 +121,9 @@ export class BrowserPeerState {
     this.saveUrls = {};
     this.files = [];
     this.transfers = [];
+    this.#gatewayLink = undefined;
+    this.#store = undefined;
+    this.#local = undefined;
     this.phase = "form";
   }
 
@@ -252,7 +262,7 @@ export class BrowserPeerState {
   async #finish(rowId: string, done: Promise<JobDone>): Promise<void> {
     try {
       const result = await done;
-      this.#update(rowId, { ...result.progress, state: "done", contentId: result.contentId, name: result.name, bytesDone: result.size, bytesTotal: result.size });
+      this.#update(rowId, { ...result.progress, state: "done", contentId: result.contentId, bytesDone: result.size, bytesTotal: result.size });
       await this.refreshFiles();
       await this.#gatewayLink?.publishAll().catch(() => undefined);
     } catch (error) {

@@ -27,7 +27,8 @@ export interface GatewayLinkOptions {
   password: string | undefined;
   /** Resume token of an earlier login (a reload takes its session over without the password). */
   resumeToken: string | undefined;
-  files: LocalFiles;
+  /** The folder answers are read from (known once the directory has named the peer). */
+  files: () => LocalFiles;
   onState(state: LinkState): void;
   /** A new resume token to keep (session storage) for the next reload. */
   onResumeToken(token: string, peerName: string): void;
@@ -71,7 +72,7 @@ export class GatewayLink {
   async publishAll(): Promise<void> {
     const client = this.#client;
     if (client === undefined || this.#token === undefined) return;
-    const files = (await this.#options.files.list()).filter((file) => file.state === "complete");
+    const files = (await this.#options.files().list()).filter((file) => file.state === "complete");
     await client.publishFiles(
       { replace: true, files: files.map((file) => ({ contentId: file.contentId, name: file.name, size: BigInt(file.size), pieceSize: file.pieceSize })) },
       { headers: this.#auth() },
@@ -219,7 +220,7 @@ export class GatewayLink {
 
   async #answerManifest(client: Client<typeof GatewayService>, requestId: number, contentId: string): Promise<void> {
     const headers = this.#auth();
-    const manifest = await this.#options.files.manifest(contentId);
+    const manifest = await this.#options.files().manifest(contentId);
     if (manifest === undefined) {
       await client.answerError({ requestId, reason: ErrorReason.FILE_NOT_HELD, message: "This browser peer does not hold that file." }, { headers });
       return;
@@ -230,7 +231,7 @@ export class GatewayLink {
 
   async #answerPiece(client: Client<typeof GatewayService>, requestId: number, contentId: string, pieceIndex: number): Promise<void> {
     const headers = this.#auth();
-    const data = await this.#options.files.piece(contentId, pieceIndex);
+    const data = await this.#options.files().piece(contentId, pieceIndex);
     if (this.#cancelled.delete(requestId)) return;
     if (data === undefined) {
       await client.answerError({ requestId, reason: ErrorReason.FILE_NOT_HELD, message: "This browser peer does not hold that piece." }, { headers });
