@@ -9,6 +9,8 @@ import {
   passwordProblem,
   PATTERN_MESSAGES,
   queryLengthProblem,
+  relayAddress,
+  relayNameOf,
   SearchResponse,
   TOKEN_PATTERN,
   USERNAME_MAX_CHARS,
@@ -75,20 +77,43 @@ describe("file names", () => {
 });
 
 describe("addresses", () => {
+  const RULE = "must be an http:// or https:// URL with a host and a port, and no path but a browser peer's relay path /relay/<peer name>";
   it.each([
     ["http://127.0.0.1:7001", undefined],
     ["https://peer.example:443/", undefined],
     ["http://[::1]:7001", undefined],
-    ["http://127.0.0.1", "must be an http:// or https:// URL with a host and a port, and no path"],
-    ["http://127.0.0.1:7001/admin", "must be an http:// or https:// URL with a host and a port, and no path"],
-    ["file:///etc/passwd", "must be an http:// or https:// URL with a host and a port, and no path"],
-    [`http://${"a".repeat(3000)}.example:80`, "must be an http:// or https:// URL with a host and a port, and no path"],
+    ["http://127.0.0.1", RULE],
+    ["http://127.0.0.1:7001/admin", RULE],
+    ["file:///etc/passwd", RULE],
+    [`http://${"a".repeat(3000)}.example:80`, RULE],
     ["http://127.0.0.1:0", "must have a port from 1 to 65535"],
     ["http://127.0.0.1:65536", "must have a port from 1 to 65535"],
-    ["http://[zz]:80", "must be an http:// or https:// URL with a host and a port, and no path"],
+    ["http://[zz]:80", RULE],
     ["http://[:]:80", "is not a valid URL"],
+    ["http://127.0.0.1:7001/relay/alice", undefined],
+    ["https://gw.example:443/relay/a.b_c-d/", undefined],
+    ["http://127.0.0.1:70000/relay/alice", "must have a port from 1 to 65535"],
+    ["http://127.0.0.1:7001/relay/", RULE],
+    ["http://127.0.0.1:7001/relay/alice/extra", RULE],
+    ["http://127.0.0.1:7001/relay/al%20ice", RULE],
+    [`http://127.0.0.1:7001/relay/${"a".repeat(65)}`, RULE],
   ])("%j: %s", (address, problem) => {
     expect(addressProblem(address)).toBe(problem);
+  });
+
+  it.each([
+    ["http://127.0.0.1:7001/relay/alice", "alice", undefined],
+    ["http://127.0.0.1:7001/relay/Alice", "alice", undefined],
+    ["http://127.0.0.1:7001", "alice", undefined],
+    ["http://127.0.0.1:7001/relay/alice", "mallory", 'must name the peer itself in its relay path (/relay/mallory), not "alice"'],
+  ])("%j advertised by %j: %s", (address, peer, problem) => {
+    expect(addressProblem(address, peer)).toBe(problem);
+  });
+
+  it("builds and reads relay addresses", () => {
+    expect(relayAddress("http://127.0.0.1:7001/", "bob")).toBe("http://127.0.0.1:7001/relay/bob");
+    expect(relayNameOf("http://127.0.0.1:7001/relay/bob")).toBe("bob");
+    expect(relayNameOf("http://127.0.0.1:7001")).toBeUndefined();
   });
 });
 

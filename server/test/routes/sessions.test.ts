@@ -57,6 +57,36 @@ describeEachStore("store", (storage) => {
       expect((await dir.request("POST", "/api/v1/heartbeat", { token: second })).status).toBe(200);
     });
 
+    it("accepts a browser peer's relay address naming the peer itself, and refuses one naming another", async () => {
+      const relay = "http://127.0.0.1:7001/relay/alice";
+      const own = await dir.request("POST", "/api/v1/login", { body: { username: "alice", password: "correct horse", address: relay } });
+      expect(own.status).toBe(200);
+      expect(own.body.peer).toEqual({ name: "alice", address: relay });
+      const other = await dir.request("POST", "/api/v1/login", { body: { username: "mallory", password: "correct horse", address: relay } });
+      expect(other.status).toBe(400);
+      expect(other.body.message).toBe('body/address must name the peer itself in its relay path (/relay/mallory), not "alice"');
+    });
+
+    it("relocate moves a live session to a new address with a new token, and needs a live one", async () => {
+      const first = await login(dir, "alice");
+      await dir.request("PUT", "/api/v1/index", { token: first, body: { files: [file("song.mp3")] } });
+      const moved = await dir.request("POST", "/api/v1/relocate", { token: first, body: { address: "http://127.0.0.1:7002/relay/alice" } });
+      expect(moved.status).toBe(200);
+      expect(moved.body.peer).toEqual({ name: "alice", address: "http://127.0.0.1:7002/relay/alice" });
+      expect(moved.body.token).not.toBe(first);
+      // The old token is used up; the new session starts with an empty index, like a login.
+      expect((await dir.request("POST", "/api/v1/heartbeat", { token: first })).status).toBe(401);
+      expect((await dir.request("POST", "/api/v1/relocate", { token: first, body: { address: ADDRESS } })).status).toBe(401);
+      expect((await dir.request("GET", "/api/v1/search?q=song")).body.total).toBe(0);
+      const peers = (await dir.request("GET", "/api/v1/peers")).body.peers as Array<{ name: string; address: string }>;
+      expect(peers.map((p) => [p.name, p.address])).toEqual([["alice", "http://127.0.0.1:7002/relay/alice"]]);
+      // Nobody relocates onto another peer's relay path.
+      const stolen = await dir.request("POST", "/api/v1/relocate", { token: moved.body.token, body: { address: "http://127.0.0.1:7002/relay/bob" } });
+      expect(stolen.status).toBe(400);
+      const bad = await dir.request("POST", "/api/v1/relocate", { token: moved.body.token, body: { address: "nope" } });
+      expect(bad.status).toBe(400);
+    });
+
     it("heartbeat extends the session and answers the interval", async () => {
       const token = await login(dir, "alice");
       const res = await dir.request("POST", "/api/v1/heartbeat", { token });
