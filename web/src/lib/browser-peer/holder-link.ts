@@ -1,5 +1,5 @@
-// Calls to one holder's PeerService from the browser: gRPC-Web in binary (the fastest of the
-// browser's choices for a server stream; connect-web never compresses, ARCHITECTURE.md, Compression).
+// Calls to one holder's PeerService from the browser over gRPC-Web (no compression: ARCHITECTURE.md,
+// Compression); the pieces through grpc-web-pieces.ts, which reads each message into one buffer.
 // A holder is a Node pserver at its own address, or a browser peer at the relay address its gateway
 // advertises; both answer the same PeerService.
 import { createClient, type Client } from "@connectrpc/connect";
@@ -7,6 +7,7 @@ import { createGrpcWebTransport } from "@connectrpc/connect-web";
 import { BROWSER_PEER_PIECE_STALL_MS } from "../constants.js";
 import { PeerService } from "../client/gen.js";
 import type { ManifestFacts } from "./content-id.js";
+import { fetchPieces } from "./grpc-web-pieces.js";
 
 /** One piece as it came off the wire. */
 export interface ReceivedPiece {
@@ -42,13 +43,15 @@ export class HolderLink {
   async pieces(contentId: string, indexes: number[], signal: AbortSignal, onPiece: (piece: ReceivedPiece) => Promise<void>): Promise<void> {
     const stall = new AbortController();
     const both = AbortSignal.any([signal, stall.signal]);
-    let timer = setTimeout(() => stall.abort(new Error(`${this.name} sent nothing for ${BROWSER_PEER_PIECE_STALL_MS} ms`)), BROWSER_PEER_PIECE_STALL_MS);
+    const arm = (): ReturnType<typeof setTimeout> =>
+      setTimeout(() => stall.abort(new Error(`${this.name} sent nothing for ${BROWSER_PEER_PIECE_STALL_MS} ms`)), BROWSER_PEER_PIECE_STALL_MS);
+    let timer = arm();
     try {
-      for await (const message of this.#client.fetchPieces({ contentId, pieceIndexes: indexes }, { signal: both })) {
+      await fetchPieces(this.address, contentId, indexes, both, async (index, data) => {
         clearTimeout(timer);
-        await onPiece({ index: message.pieceIndex, data: message.data });
-        timer = setTimeout(() => stall.abort(new Error(`${this.name} sent nothing for ${BROWSER_PEER_PIECE_STALL_MS} ms`)), BROWSER_PEER_PIECE_STALL_MS);
-      }
+        await onPiece({ index, data });
+        timer = arm();
+      });
     } finally {
       clearTimeout(timer);
     }
