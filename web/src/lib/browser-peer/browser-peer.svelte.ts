@@ -1,6 +1,7 @@
 // The browser peer's state for its page: joining through gateways, its files in OPFS, search, the
 // live peers and its transfers. The composition root of browser-peer/ (the pserver tab's AppState
 // is the other mode of the page and is untouched by this one).
+import { isContentId } from "@p2p/directory-api";
 import { SpeedSmoother } from "@p2p/units";
 import { describeError } from "../client/errors.js";
 import type { KeyValueStorage } from "../client/token-store.js";
@@ -201,7 +202,12 @@ export class BrowserPeerState {
       return;
     }
     try {
-      this.results = await this.#directory.search(query.trim());
+      const text = query.trim();
+      // A content id (pasted from a share link) finds that content; anything else is a name.
+      if (isContentId(text)) {
+        const found = await this.#directory.file(text);
+        this.results = found === undefined ? [] : [found];
+      } else this.results = await this.#directory.search(text);
     } catch (error) {
       this.searchError = describeError(error, "search");
     }

@@ -59,10 +59,16 @@ export class DirectoryReads {
     return found;
   }
 
+  /** One content by id with its live holders, or undefined when no live peer holds it. */
+  async file(contentId: string, signal?: AbortSignal): Promise<FoundFile | undefined> {
+    const body = (await this.#get(`/files/${encodeURIComponent(contentId)}`, signal)) as Record<string, unknown> | undefined;
+    if (body === undefined || typeof body.name !== "string" || typeof body.size !== "number") return undefined;
+    return { contentId, name: body.name, size: body.size, holders: holdersOf(body.holders) };
+  }
+
   /** The live holders of one content id (none when nobody holds it). */
   async holders(contentId: string, signal?: AbortSignal): Promise<HolderAddress[]> {
-    const body = (await this.#get(`/files/${encodeURIComponent(contentId)}`, signal)) as { holders?: unknown } | undefined;
-    return holdersOf(body?.holders);
+    return (await this.file(contentId, signal))?.holders ?? [];
   }
 
   /** The live peers' names. */
