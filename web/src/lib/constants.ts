@@ -11,11 +11,6 @@ export const IMPORT_PARALLEL_CHUNKS = 4;
 export const IMPORT_CHUNK_RETRIES = 3;
 /** First pause before retrying a chunk; doubles on every retry. */
 export const IMPORT_CHUNK_RETRY_BASE_MS = 500;
-/**
- * Bytes read from the file per hashing step. Large enough to keep the WASM hasher busy,
- * small enough that only a few such buffers are ever alive at once (flat memory on a 4 GiB file).
- */
-export const HASH_SLICE_BYTES = 8 * 1024 * 1024;
 
 /** First pause before reconnecting the event feed; doubles up to the maximum. */
 export const EVENTS_RECONNECT_BASE_MS = 500;

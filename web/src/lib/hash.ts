@@ -1,38 +1,39 @@
-import { createSHA256 } from "hash-wasm";
-import { HASH_CACHE_MAX_ENTRIES, HASH_SLICE_BYTES } from "./constants.js";
+import { contentIdOf as contentIdOfPieces, pieceSizeFor } from "@p2p/directory-api";
+import { HASH_CACHE_MAX_ENTRIES } from "./constants.js";
 import type { KeyValueStorage } from "./client/token-store.js";
 
 /** Options of {@link contentIdOf}. */
 export interface HashOptions {
-  /** Bytes read per step. */
+  /** Largest read from the file (a piece is read in one or more of these); at most a piece. */
   sliceBytes?: number;
-  /** Called after every step with the bytes hashed so far. */
+  /** Called after every piece with the bytes hashed so far. */
   onProgress?: (bytesHashed: number) => void;
-  /** Stops hashing between two steps. */
+  /** Stops hashing between two reads. */
   signal?: AbortSignal;
 }
 
+async function sha256(bytes: Uint8Array): Promise<Uint8Array> {
+  return new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>));
+}
+
 /**
- * The content id of a file: SHA-256 of all its bytes as 64 lower-case hex characters.
+ * The content id of a file (docs/content-ids.md): `m1_` + SHA-256 of its canonical manifest, whose
+ * entries are the SHA-256 of each piece (WebCrypto, one digest per piece).
  *
- * WebCrypto has no streaming digest, so the bytes go through hash-wasm's incremental SHA-256.
- * They are read with a BYOB reader into one reused buffer, so hashing a 4 GiB file allocates no
- * per-slice ArrayBuffers at all (measured: reading fresh 8 MiB slices left ~160 MB of garbage
+ * The bytes are read with a BYOB reader into one reused piece buffer, so hashing a 4 GiB file
+ * allocates no per-read ArrayBuffers (measured: reading fresh 8 MiB slices left ~160 MB of garbage
  * buffers waiting for GC on a 1 GiB file). Where a Blob's stream is not a byte stream, it falls
- * back to Blob.slice reads, two slices alive at most.
+ * back to Blob.slice reads of one piece, two pieces alive at most.
  */
 export async function contentIdOf(blob: Blob, options: HashOptions = {}): Promise<string> {
-  const sliceBytes = options.sliceBytes ?? HASH_SLICE_BYTES;
-  const hasher = await createSHA256();
-  hasher.init();
-  const update = (bytes: Uint8Array): void => {
-    hasher.update(bytes);
-  };
+  const pieceSize = pieceSizeFor(blob.size);
+  const pieceHashes: Uint8Array[] = [];
   const reader = byobReader(blob);
-  if (reader !== undefined) await readReusingOneBuffer(reader, sliceBytes, update, options);
-  else await readBySlices(blob, sliceBytes, update, options);
+  if (reader !== undefined) await readPiecesReusingOneBuffer(reader, blob.size, pieceSize, pieceHashes, options);
+  else await readPiecesBySlices(blob, pieceSize, pieceHashes, options);
   options.signal?.throwIfAborted();
-  return hasher.digest("hex");
+  if (pieceHashes.length * pieceSize < blob.size) throw new Error("The file got shorter while it was read.");
+  return contentIdOfPieces(blob.size, pieceHashes, sha256);
 }
 
 function byobReader(blob: Blob): ReadableStreamBYOBReader | undefined {
@@ -43,48 +44,49 @@ function byobReader(blob: Blob): ReadableStreamBYOBReader | undefined {
   }
 }
 
-async function readReusingOneBuffer(
+async function readPiecesReusingOneBuffer(
   reader: ReadableStreamBYOBReader,
-  bufferBytes: number,
-  update: (bytes: Uint8Array) => void,
+  size: number,
+  pieceSize: number,
+  pieceHashes: Uint8Array[],
   options: HashOptions,
 ): Promise<void> {
-  let buffer = new ArrayBuffer(bufferBytes);
+  const readBytes = Math.min(pieceSize, options.sliceBytes ?? pieceSize);
+  let buffer = new ArrayBuffer(pieceSize);
+  let filled = 0;
   let offset = 0;
-  let reportedAt = 0;
   try {
-    while (true) {
+    while (offset < size) {
       options.signal?.throwIfAborted();
-      const { value, done } = await reader.read(new Uint8Array(buffer, 0, bufferBytes));
+      const { value, done } = await reader.read(new Uint8Array(buffer, filled, Math.min(readBytes, pieceSize - filled)));
       if (done || value === undefined) break;
-      update(value);
-      offset += value.byteLength;
       // The read transferred the buffer; take it back for the next read.
       buffer = value.buffer as ArrayBuffer;
-      // Progress at most once per buffer's worth: reads can be as small as a few KiB.
-      if (offset - reportedAt >= bufferBytes) {
-        reportedAt = offset;
+      filled += value.byteLength;
+      offset += value.byteLength;
+      if (filled === pieceSize || offset >= size) {
+        pieceHashes.push(await sha256(new Uint8Array(buffer, 0, filled)));
+        filled = 0;
         options.onProgress?.(offset);
       }
     }
   } finally {
     await reader.cancel().catch(() => undefined);
   }
-  if (offset !== reportedAt) options.onProgress?.(offset);
 }
 
-async function readBySlices(blob: Blob, sliceBytes: number, update: (bytes: Uint8Array) => void, options: HashOptions): Promise<void> {
+async function readPiecesBySlices(blob: Blob, pieceSize: number, pieceHashes: Uint8Array[], options: HashOptions): Promise<void> {
   const read = (start: number): Promise<ArrayBuffer> | undefined =>
-    start < blob.size ? blob.slice(start, Math.min(blob.size, start + sliceBytes)).arrayBuffer() : undefined;
+    start < blob.size ? blob.slice(start, Math.min(blob.size, start + pieceSize)).arrayBuffer() : undefined;
   let offset = 0;
   let next = read(0);
   while (next !== undefined) {
     options.signal?.throwIfAborted();
     const buffer = await next;
     offset += buffer.byteLength;
-    // Start reading the next slice before hashing this one, so disk and CPU overlap.
+    // Start reading the next piece before hashing this one, so disk and CPU overlap.
     next = read(offset);
-    update(new Uint8Array(buffer));
+    pieceHashes.push(await sha256(new Uint8Array(buffer)));
     options.onProgress?.(offset);
   }
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { contentIdFromHash, parseShareLink, shareHash, shareUrl } from "./share-link.js";
 
-const ID = "3f9a2c81d0e4".padEnd(64, "7");
+const ID = `m1_${"3f9a2c81d0e4".padEnd(64, "7")}`;
 
 describe("share links", () => {
   it("are the tab's origin with #/get/<content id>, and carry nothing else", () => {
@@ -13,6 +13,7 @@ describe("share links", () => {
   it("open the content they name from the location hash", () => {
     expect(contentIdFromHash(`#/get/${ID}`)).toBe(ID);
     expect(contentIdFromHash(`#/get/${ID.toUpperCase()}`)).toBe(ID);
+    expect(contentIdFromHash(`#/get/${ID.slice(3)}`)).toBeUndefined();
     expect(contentIdFromHash(`#/get/${ID}/`)).toBe(ID);
     expect(contentIdFromHash("")).toBeUndefined();
     expect(contentIdFromHash("#/get/abc")).toBeUndefined();

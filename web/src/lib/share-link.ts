@@ -2,8 +2,9 @@
 // token, no password, no peer address. Whoever opens it (or pastes it) in their own peer's tab sees
 // that file, ready to download from whichever peers hold it.
 
-const CONTENT_ID = /^[0-9a-f]{64}$/;
-const GET_ROUTE = /^#?\/?get\/([0-9a-fA-F]{64})\/?$/;
+import { isContentId as isContentIdText } from "@p2p/directory-api";
+
+const GET_ROUTE = /^#?\/?get\/(m1_[0-9a-f]{64})\/?$/i;
 
 /** The location hash that opens a content in a tab. */
 export function shareHash(contentId: string): string {
@@ -39,7 +40,7 @@ export function parseShareLink(text: string): string | undefined {
   return contentIdFromHash(url.hash);
 }
 
-/** Whether a string is a content id as the network writes them (64 lower-case hex digits). */
+/** Whether a string is a content id as the network writes them (`m1_` and 64 lower-case hex digits). */
 export function isContentId(value: string): boolean {
-  return CONTENT_ID.test(value);
+  return isContentIdText(value);
 }

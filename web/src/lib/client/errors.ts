@@ -62,7 +62,7 @@ function describeReason(reason: ErrorReason, message: string, action: Action | u
     case ErrorReason.BAD_REQUEST:
       return action === "login" ? LOGIN_RULES : asSentence(message);
     case ErrorReason.BAD_CONTENT_ID:
-      return "That is not a content id: it is 64 characters of 0-9 and a-f.";
+      return "That is not a content id: it is m1_ followed by 64 characters of 0-9 and a-f.";
     case ErrorReason.BAD_NAME:
       return "That file name can't be used in a shared folder. Rename the file and add it again.";
     case ErrorReason.SESSION_EXPIRED:

@@ -43,7 +43,7 @@ describe("the tab's own pserver going away", () => {
     expect(app.feed.status).toBe("unreachable");
     expect(app.pserverUp).toBe(false);
     // Actions wait for the pserver: nothing is sent meanwhile.
-    await app.removeFile("f".repeat(64));
+    await app.removeFile(`m1_${"f".repeat(64)}`);
     expect(app.notices.items).toEqual([]);
 
     // Attempts while it is down do not turn the actions back on.

@@ -1,9 +1,9 @@
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { createClientApi } from "../client/api.js";
 import { MemoryStorage, TokenStore } from "../client/token-store.js";
 import { HashCache } from "../hash.js";
-import { FakePserver, settle } from "../testing/fake-pserver.js";
+import { contentIdOfBytes, FakePserver, settle } from "../testing/fake-pserver.js";
 import { FilesState } from "./files.svelte.js";
 import { ImportsState } from "./imports.svelte.js";
 import { TransfersState } from "./transfers.svelte.js";
@@ -28,7 +28,6 @@ async function setup() {
   return { pserver, api, transfers, files, imports, cacheStorage };
 }
 
-const sha256 = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("hex");
 const fileOf = (bytes: Uint8Array, name: string): File => new File([bytes as Uint8Array<ArrayBuffer>], name, { lastModified: 1_700_000_000_000 });
 
 describe("ImportsState", () => {
@@ -39,10 +38,10 @@ describe("ImportsState", () => {
     expect(transfers.get(localId ?? "")?.phase).toBe("hashing");
     await imports.idle();
 
-    expect(files.files.map((f) => [f.name, f.contentId, f.sizeBytes])).toEqual([["notes.pdf", sha256(bytes), 7_300]]);
+    expect(files.files.map((f) => [f.name, f.contentId, f.sizeBytes])).toEqual([["notes.pdf", await contentIdOfBytes(bytes), 7_300]]);
     expect(pserver.files).toHaveLength(1);
     const [done] = transfers.list;
-    expect(done).toMatchObject({ kind: "import", phase: "completed", bytesDone: 7_300, bytesTotal: 7_300, contentId: sha256(bytes) });
+    expect(done).toMatchObject({ kind: "import", phase: "completed", bytesDone: 7_300, bytesTotal: 7_300, contentId: await contentIdOfBytes(bytes) });
     // The local entry took the pserver's import id, so cancel and events address the same transfer.
     expect(done?.id).toMatch(/^import-/);
     expect(transfers.list).toHaveLength(1);
@@ -51,7 +50,7 @@ describe("ImportsState", () => {
   it("resumes after a reload: the same file picked again skips hashing and sends only missing chunks", async () => {
     const { pserver, api, transfers, imports, cacheStorage } = await setup();
     const bytes = randomBytes(4_000);
-    const contentId = sha256(bytes);
+    const contentId = await contentIdOfBytes(bytes);
     const begun = await api.beginImport({ name: "big.iso", size: 4_000n, contentId });
     await api.importChunk({ importId: begun.importId, chunkIndex: 1, data: bytes.subarray(1000, 2000) });
     // The tab that started it had hashed the file and remembered the id.

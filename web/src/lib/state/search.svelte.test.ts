@@ -7,8 +7,8 @@ import { FakePserver, settle } from "../testing/fake-pserver.js";
 import { PeersState } from "./peers.svelte.js";
 import { groupByContentId, SearchState } from "./search.svelte.js";
 
-const ID_A = "a".repeat(64);
-const ID_B = "b".repeat(64);
+const ID_A = `m1_${"a".repeat(64)}`;
+const ID_B = `m1_${"b".repeat(64)}`;
 
 function result(contentId: string, name: string, holders: string[], size = 1000): SearchResult {
   return create(SearchResultSchema, {

@@ -6,7 +6,7 @@ import type { HashLocation } from "../location-hash.js";
 import { FakePserver, settle } from "../testing/fake-pserver.js";
 import { AppState } from "./app.svelte.js";
 
-const ID = "5".repeat(64);
+const ID = `m1_${"5".repeat(64)}`;
 
 /** A location hash in memory, with the listeners a browser would call. */
 class MemoryHash implements HashLocation {
@@ -76,7 +76,7 @@ describe("a share link opened in a tab", () => {
   });
 
   it("says when no live peer holds the content", async () => {
-    const other = "6".repeat(64);
+    const other = `m1_${"6".repeat(64)}`;
     const { app } = setup(new MemoryHash(`#/get/${other}`));
     await app.start();
     await app.login("alice", "correct horse");
