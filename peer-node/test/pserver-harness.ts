@@ -1,6 +1,6 @@
 // Shared by the client-side tests: real temp dirs, a real directory from @p2p/server, real pservers on
 // 127.0.0.1 port 0, clients over each protocol. Every wait is bounded in count and time.
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -22,16 +22,14 @@ export async function removeDir(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
 }
 
-/** Hex SHA-256 of some bytes. */
-export function sha256Hex(data: Uint8Array): string {
-  return createHash("sha256").update(data).digest("hex");
-}
+export { contentIdOf } from "./store/helpers.js";
+import { contentIdOf } from "./store/helpers.js";
 
 /** Writes random bytes to a file and returns them with their content id. */
 export async function writeRandomFile(file: string, size: number): Promise<{ bytes: Buffer; contentId: string }> {
   const bytes = randomBytes(size);
   await writeFile(file, bytes);
-  return { bytes, contentId: sha256Hex(bytes) };
+  return { bytes, contentId: contentIdOf(bytes) };
 }
 
 /** Polls until `check` returns something truthy; throws after `timeoutMs`. */

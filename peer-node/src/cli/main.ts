@@ -1,5 +1,5 @@
 // `peer-node`: run a pserver (`serve`) or drive a running one through ClientService (`login`, `ls`,
-// `search`, `download`, `upload`, ...). This is the entry: it parses argv, runs the command and turns
+// `search`, `download`, `upload`, ...), or print a file's content id (`hash`). This is the entry: it parses argv, runs the command and turns
 // what went wrong into words and an exit code. The commands are in serve.ts, session-commands.ts and
 // file-commands.ts.
 import path from "node:path";
@@ -8,6 +8,7 @@ import { parseArgs } from "node:util";
 import { ConfigError } from "../config.js";
 import { CommandContext, type CliIo } from "./context.js";
 import { describeCliError } from "./errors.js";
+import { hash } from "./hash-command.js";
 import { cancel, download, ls, peers, search, transfers, upload } from "./file-commands.js";
 import { serve } from "./serve.js";
 import { login, logout, status } from "./session-commands.js";
@@ -38,6 +39,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       return command ? 0 : 2;
     }
     if (command === "serve") return await serve(rest, io);
+    if (command === "hash") return await hash(rest, io);
     const { values, positionals } = parseArgs({ args: rest, options: ONE_SHOT_OPTIONS, allowPositionals: true, strict: true });
     if (values.help) {
       io.stdout.write(USAGE);

@@ -17,6 +17,8 @@ Usage:
   peer-node upload <content id> [--to PEER] [--detach]
   peer-node transfers                      running and recent transfers
   peer-node cancel <transfer id>
+  peer-node hash <file>...                 print a file's content id (no pserver needed): check a saved
+                                           download against the id you downloaded
 
 Options of the one-shot commands:
   --url URL          the pserver to drive (PEER_URL; default http://127.0.0.1:7001)

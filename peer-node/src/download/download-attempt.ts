@@ -1,4 +1,4 @@
-// One try of a download with one manifest: the scheduler decides which pieces to ask which holder for,
+// The fetching of a download's pieces against the manifest the content id names: the scheduler decides which pieces to ask which holder for,
 // and this runs those FetchPieces calls. Each piece is received straight into a slot of the download's
 // fixed ring (receive-pieces.ts) and handed to the intake, whose worker checks and writes it
 // (piece-intake.ts). Reading pauses while every slot waits for the disk, so memory is the ring whatever
@@ -151,9 +151,9 @@ export class DownloadAttempt {
     for (const call of this.#calls) call.controller.abort();
   }
 
-  /** The whole file's SHA-256 (hex), once every piece is written; the worker ends with it. */
-  wholeFileDigest(): Promise<string> {
-    return this.#intake.wholeFileDigest();
+  /** Every piece is verified and written: closes the worker's file and ends the worker. */
+  finish(): Promise<void> {
+    return this.#intake.finish();
   }
 
   /** Stops every call and the worker, and waits until every call and write has stopped. */

@@ -1,11 +1,13 @@
-// The whole life of one download: start (or resume from the partial file a previous run left), choose
-// the manifest, check the disk, run tries (download-attempt.ts) until the whole file hashes to its content
-// id, hand the file to the store, and end: completed, cancelled (nothing kept), interrupted by shutdown
-// (resume state saved), or failed (verified pieces kept only when the network, not the data, was at fault).
+// The whole life of one download: start (or resume from the partial file a previous run left), get the
+// manifest the content id names from the holders (manifest-choice.ts), check the disk, fetch and verify
+// every piece (download-attempt.ts), hand the file to the store, and end: completed, cancelled (nothing
+// kept), interrupted by shutdown (resume state saved), or failed (verified pieces kept only when the
+// network, not the data, was at fault). No pass over the whole file: the id commits to the piece hashes,
+// so a file whose every piece matched its hash is the file the id names.
 import { setMaxListeners } from "node:events";
 import type { Logger } from "pino";
 import { DISK_FREE_RESERVE_BYTES } from "../constants.js";
-import { PeerError, isDiskFull, isPeerError } from "../errors.js";
+import { PeerError, isDiskFull } from "../errors.js";
 import type { PeerClients } from "../pieces/peer-clients.js";
 import type { FileStore, Manifest } from "../store/file-store.js";
 import { sanitizeFileName } from "../store/names.js";
@@ -14,7 +16,7 @@ import { formatBytes } from "../transfer/format.js";
 import type { Transfer } from "../transfer/transfer.js";
 import { DownloadAttempt } from "./download-attempt.js";
 import { HolderLookup } from "./holder-lookup.js";
-import { MajorityManifestChoice, type ManifestChoice } from "./manifest-choice.js";
+import { VerifiedManifestChoice, type ManifestChoice } from "./manifest-choice.js";
 import { PartialDownload } from "./partial-download.js";
 import { SaveCadence } from "./save-cadence.js";
 import type { Settings } from "./settings.js";
@@ -46,12 +48,8 @@ export class DownloadJob {
   #manifest!: Manifest;
   /** The current try; undefined before the first is prepared and between tries. */
   #attempt: DownloadAttempt | undefined;
-  /** A manifest proved wrong and this is a later try. */
-  #retried = false;
-  /** Holders banned for bad pieces in this try, and those distrusted since an earlier one. */
-  #banned = new Set<string>();
-  /** Pieces fetched again in finished tries. */
-  #refetched = 0;
+  /** Holders banned for bad pieces, and those that sent a manifest the content id does not name. */
+  readonly #banned = new Set<string>();
 
   /** A job for `transfer`; `partial` is the saved state when resumeUnfinished found it. */
   constructor(deps: JobDeps, settings: Settings, transfer: Transfer, shutdown: AbortSignal, partial: PartialDownload | undefined) {
@@ -75,9 +73,9 @@ export class DownloadJob {
     };
     if (transfer.signal.aborted || shutdown.aborted) this.#controller.abort();
     const { contentId } = transfer;
-    const excluded = (name: string) => this.#banned.has(name);
+    const excluded = (name: string) => this.#banned.has(name) || this.#manifests.distrusted.has(name);
     this.#lookup = new HolderLookup({ contentId, findHolders: deps.findHolders, selfName: deps.selfName, excluded, logger: this.#log, signal });
-    this.#manifests = new MajorityManifestChoice({
+    this.#manifests = new VerifiedManifestChoice({
       contentId,
       lookup: this.#lookup,
       peers: deps.peers,
@@ -103,17 +101,7 @@ export class DownloadJob {
         t.finish("completed");
         return;
       }
-      // A wrong manifest shows only as pieces nobody can satisfy or as a bad whole-file hash: then its
-      // holders are distrusted and the download starts again from another holder's manifest, once per
-      // distinct manifest at most.
-      for (;;) {
-        try {
-          await this.#try();
-          break;
-        } catch (err) {
-          if (!(await this.#retryWithAnotherManifest(err))) throw err;
-        }
-      }
+      await this.#fetch();
       const partial = this.#partial!;
       await partial.finish();
       const stored = await this.#deps.store.adopt({ tempPath: partial.partPath, name: partial.name, manifest: this.#manifest });
@@ -121,7 +109,7 @@ export class DownloadJob {
       t.update({ name: stored.name });
       t.setBytesDone(this.#manifest.size);
       t.finish("completed");
-      this.#log.info({ name: stored.name, refetched: this.#attempt?.refetched ?? this.#refetched }, "download completed");
+      this.#log.info({ name: stored.name, refetched: this.#attempt?.refetched ?? 0 }, "download completed");
     } catch (err) {
       await this.#end(err);
     } finally {
@@ -130,8 +118,8 @@ export class DownloadJob {
     }
   }
 
-  /** One try with one manifest: prepare, fetch every piece, check the whole-file hash. */
-  async #try(): Promise<void> {
+  /** Prepares, then fetches and verifies every piece against the manifest the content id names. */
+  async #fetch(): Promise<void> {
     const t = this.#transfer;
     const attempt = await this.#prepare();
     t.update({ state: "running" });
@@ -139,37 +127,7 @@ export class DownloadJob {
     // Endgame twins still on the wire are no longer needed.
     attempt.stopFetching();
     t.update({ state: "verifying", sources: [] });
-    const digest = await attempt.wholeFileDigest();
-    if (digest !== t.contentId) throw wrongManifest();
-  }
-
-  /**
-   * After a failed try: if the manifest used may have been the culprit (whole-file hash wrong, or every
-   * holder banned for bad pieces) and another holder served a different one, distrusts the holders of the
-   * used manifest, stops the try and returns true so the download starts again.
-   */
-  async #retryWithAnotherManifest(err: unknown): Promise<boolean> {
-    if (this.#signal.aborted) return false;
-    const wrongHash = isPeerError(err, "HASH_MISMATCH");
-    const holders = this.#attempt?.holders() ?? [];
-    const allBanned = err instanceof PeerError && err.code === "unavailable" && holders.some((h) => h.banned) && !holders.some((h) => h.usable);
-    if (!wrongHash && !allBanned) return false;
-    const servedBy = this.#manifests.rejectChosen();
-    if (!servedBy) return false;
-    this.#log.warn({ holders: servedBy, reason: (err as Error).message }, "the manifest used did not produce the file; distrusting its holders and trying another");
-    this.#retried = true;
-    // Stop everything of this try. Its partial state stays: the next try keeps the pieces whose hashes
-    // the next manifest agrees with (#prepare, PartialDownload.rebase) and fetches only the others.
-    const attempt = this.#attempt;
-    await attempt?.stop();
-    this.#refetched = attempt?.refetched ?? this.#refetched;
-    this.#attempt = undefined;
-    this.#signal.throwIfAborted();
-    this.#banned = new Set(this.#manifests.distrusted);
-    this.#saves.restart();
-    this.#transfer.setBytesDone(0);
-    this.#transfer.update({ sources: [], bannedPeers: [...this.#banned], piecesRefetched: this.#refetched });
-    return true;
+    await attempt.finish();
   }
 
   /** Ends a failed, cancelled or interrupted download, keeping or discarding its partial state. */
@@ -210,7 +168,7 @@ export class DownloadJob {
     const t = this.#transfer;
     const store = this.#deps.store;
     // Started by Download (not by resumeUnfinished): pick up a previous run's verified pieces.
-    if (!this.#partial && !this.#retried) {
+    if (!this.#partial) {
       this.#partial = await PartialDownload.load(store.partialDir, t.contentId);
       if (this.#partial && this.#signal.aborted) {
         await this.#partial.close();
@@ -222,20 +180,9 @@ export class DownloadJob {
     }
     const saved = this.#partial;
     const chosen = await this.#manifests.choose(saved?.manifest);
-    if (saved && !chosen.isSaved) {
-      // The manifest we had proved wrong or nobody serves it any more: go on with what the holders
-      // serve now, keeping the verified pieces it agrees with.
-      const before = saved.verifiedBytes();
-      this.#partial = undefined;
-      try {
-        this.#partial = await saved.rebase(chosen.manifest);
-      } catch (err) {
-        await saved.close();
-        throw err;
-      }
-      const kept = this.#partial.verifiedBytes();
-      this.#log.warn({ keptBytes: kept, droppedBytes: before - kept }, "changed to another manifest of this file; keeping the verified pieces it agrees with");
-    }
+    // Holders refused for their manifest show with the banned ones, and are never asked for pieces.
+    for (const name of this.#manifests.distrusted) this.#banned.add(name);
+    if (this.#banned.size > 0) t.update({ bannedPeers: [...this.#banned] });
     const manifest = chosen.manifest;
     this.#manifest = manifest;
     const name = this.#partial?.name ?? sanitizeFileName(manifest.name, `download-${t.contentId.slice(0, 12)}`);
@@ -266,18 +213,13 @@ export class DownloadJob {
       manifests: this.#manifests,
       banned: this.#banned,
       saves: this.#saves,
-      refetchedBefore: this.#refetched,
+      refetchedBefore: 0,
     };
     const attempt = new DownloadAttempt(context, manifest, this.#partial, chosen.holders);
     this.#attempt = attempt;
     t.setBytesDone(attempt.verifiedBytes);
     return attempt;
   }
-}
-
-/** The whole-file hash did not match the content id: the manifest used described another file. */
-function wrongManifest(): PeerError {
-  return new PeerError("HASH_MISMATCH", "The downloaded bytes do not match the content id: the holders described the file wrongly. Nothing was kept.");
 }
 
 /** A sentence for a person about why a download failed. */

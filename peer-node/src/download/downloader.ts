@@ -1,7 +1,8 @@
 // Multi-source, verified, resumable downloads into the shared folder. One download is one DownloadJob
 // (download-job.ts), which goes through these steps:
-// 1. ask the directory for holders (holder-lookup.ts); get every holder's manifest, check each adds up,
-//    and use the holders that agree with the majority (manifest-choice.ts);
+// 1. ask the directory for holders (holder-lookup.ts); get every holder's manifest and check it against
+//    the content id, which is the SHA-256 of the canonical manifest: holders whose manifest the id does
+//    not name are refused before any piece is fetched (manifest-choice.ts);
 // 2. pull pieces from all those holders at once with FetchPieces, up to 16 pieces per call, each holder
 //    with a window of pieces in flight that opens while it delivers and is capped by its measured rate, so
 //    fast holders carry more of the file (holder.ts); the pure scheduler (scheduler.ts) decides which
@@ -12,11 +13,11 @@
 //    and a holder with 3 bad pieces is banned for this transfer; a holder that fails or sends no bytes
 //    for a while loses its pieces to the others; reading pauses while every slot waits for the disk, so
 //    memory is the ring whatever the file size;
-// 4. hash the whole file in order while pieces land (the worker re-reads from the page cache only the
-//    pieces that arrived out of order), compare with the content id, and let the store move the file in.
+// 4. once every piece is verified, let the store move the file in: the id commits to the piece hashes,
+//    so no pass over the whole file is needed (docs/content-ids.md).
 import { PeerError } from "../errors.js";
 import { PartialDownload } from "./partial-download.js";
-import { isContentId } from "../store/pieces.js";
+import { CONTENT_ID_RULE, isContentId, isLegacyContentId, LEGACY_CONTENT_ID_MESSAGE } from "@p2p/directory-api";
 import type { Downloader } from "../transfer/api.js";
 import { Transfer, type TransferRegistry } from "../transfer/transfer.js";
 import { DownloadJob, type JobDeps } from "./download-job.js";
@@ -48,7 +49,7 @@ export class PieceDownloader implements Downloader {
     if (running) return running;
     const transfer = this.#deps.registry.add(new Transfer({ kind: "download", contentId, name: "", bytesTotal: 0 }));
     if (!isContentId(contentId)) {
-      transfer.finish("failed", "That is not a content id (64 lower-case hex characters).");
+      transfer.finish("failed", `That content id ${isLegacyContentId(contentId) ? LEGACY_CONTENT_ID_MESSAGE : CONTENT_ID_RULE}.`);
       return transfer;
     }
     if (this.#shutdown.signal.aborted) {
@@ -62,6 +63,10 @@ export class PieceDownloader implements Downloader {
   /** Restarts the downloads a previous run left unfinished, from their saved verified pieces. */
   async resumeUnfinished(): Promise<Transfer[]> {
     const out: Transfer[] = [];
+    const legacy = await PartialDownload.discardLegacy(this.#deps.store.partialDir);
+    if (legacy.length > 0) {
+      this.#deps.logger.warn({ contentIds: legacy }, "discarded unfinished downloads an older version started under whole-file content ids; download them again by their new ids");
+    }
     for (const contentId of await PartialDownload.list(this.#deps.store.partialDir)) {
       if (this.#shutdown.signal.aborted) break;
       if (this.#deps.registry.findRunning("download", contentId)) continue;

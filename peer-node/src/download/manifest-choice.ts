@@ -1,25 +1,22 @@
-// Which manifest a download fetches pieces against, and which holders it trusts for it.
+// Which holders a download fetches pieces from: those whose manifest is the one the content id names.
 //
-// A manifest names the piece hashes; only the whole-file hash (the content id) proves it. So today a
-// download asks every holder for its manifest, checks each adds up, and goes with the majority: a lying
-// manifest shows only at the final hash, and agreement of two holders is the best early check there is.
-// If the chosen manifest then does not produce the file, its holders are distrusted and the next try
-// goes with another manifest, once per distinct manifest at most.
-//
-// The download job sees only the ManifestChoice interface, so a manifest the content id authenticates
-// by itself can replace the vote without touching the job.
+// The content id is the SHA-256 of the canonical manifest (docs/content-ids.md), so a manifest a holder
+// sends is checked against the id as soon as it arrives (checkManifest), before any piece is fetched.
+// There is only one manifest that passes; a holder that sends another (another piece size, hashes of
+// other bytes) is refused and not asked again for this file, and how many holders send the same wrong
+// manifest changes nothing. A holder that does not answer in time is only skipped: it may answer later.
 import type { Logger } from "pino";
 import { HOLDERS_PER_DOWNLOAD_MAX } from "../constants.js";
-import { PeerError } from "../errors.js";
+import { isPeerError, PeerError } from "../errors.js";
 import type { PeerClients } from "../pieces/peer-clients.js";
 import { manifestFromProto } from "../pieces/manifest-wire.js";
 import type { Manifest } from "../store/file-store.js";
-import { checkManifest, manifestFingerprint } from "../store/pieces.js";
+import { checkManifest } from "../store/pieces.js";
 import type { PeerRef } from "../transfer/api.js";
 import { sleep } from "../transfer/rate-limiter.js";
 import type { HolderLookup } from "./holder-lookup.js";
 
-/** The manifest a try of a download uses. */
+/** The manifest a download uses. */
 export interface ChosenManifest {
   readonly manifest: Manifest;
   /** The holders that serve it. */
@@ -28,27 +25,22 @@ export interface ChosenManifest {
   readonly isSaved: boolean;
 }
 
-/** Getting manifests from holders and choosing the one to download with. */
+/** Getting the manifest from holders and finding the holders that serve it. */
 export interface ManifestChoice {
   /**
-   * Finds holders and chooses a manifest, preferring `saved` (a resumed download's) while a holder serves
-   * it; throws a PeerError (NO_HOLDERS, or DIRECTORY_UNREACHABLE) when no holder serves a usable one in time.
+   * Finds holders that serve the manifest the content id names (`saved`, a resumed download's, was
+   * checked against the id when it was loaded); throws a PeerError (NO_HOLDERS, or
+   * DIRECTORY_UNREACHABLE) when no holder serves it in time.
    */
   choose(saved: Manifest | undefined): Promise<ChosenManifest>;
-  /** Whether a holder found later serves the chosen manifest (only then is it asked for pieces). */
+  /** Whether a holder found later serves the manifest the id names (only then is it asked for pieces). */
   serves(ref: PeerRef): Promise<boolean>;
-  /**
-   * The chosen manifest did not produce the file. When another manifest remains to try, forgets the
-   * chosen one and returns the names of the holders that served it (the download stops trusting them);
-   * otherwise returns undefined and changes nothing.
-   */
-  rejectChosen(): string[] | undefined;
-  /** Every holder that served a manifest that proved wrong. */
+  /** Every holder that sent a manifest the content id does not name. */
   readonly distrusted: ReadonlySet<string>;
 }
 
-/** What the majority choice needs. */
-export interface MajorityManifestChoiceOptions {
+/** What the verified choice needs. */
+export interface VerifiedManifestChoiceOptions {
   readonly contentId: string;
   readonly lookup: HolderLookup;
   readonly peers: Pick<PeerClients, "client">;
@@ -57,27 +49,16 @@ export interface MajorityManifestChoiceOptions {
   readonly signal: AbortSignal;
   /** How long a holder may take to answer GetManifest. */
   readonly manifestTimeoutMs: number;
-  /** How long to wait for a first holder with a usable manifest (or for the saved one). */
+  /** How long to wait for a first holder that serves the manifest. */
   readonly noHolderGraceMs: number;
 }
 
-/** Manifests grouped by fingerprint, with the holders that serve each. */
-type Groups = Map<string, { manifest: Manifest; refs: PeerRef[] }>;
-
-/** The manifest most holders serve; after one proves wrong, the next most served. */
-export class MajorityManifestChoice implements ManifestChoice {
-  readonly #o: MajorityManifestChoiceOptions;
-  /** Fingerprints of manifests that did not produce the file. */
-  readonly #rejected = new Set<string>();
+/** The manifest the content id names, and the holders that serve it. */
+export class VerifiedManifestChoice implements ManifestChoice {
+  readonly #o: VerifiedManifestChoiceOptions;
   readonly #distrusted = new Set<string>();
-  /** Fingerprints of manifests other holders served that have not been tried (bounds the retries). */
-  readonly #others = new Set<string>();
-  /** The chosen manifest's fingerprint; "" before a choice and after a rejection. */
-  #fingerprint = "";
-  /** Holders whose manifest the current try uses. */
-  #usedBy: string[] = [];
 
-  constructor(options: MajorityManifestChoiceOptions) {
+  constructor(options: VerifiedManifestChoiceOptions) {
     this.#o = options;
   }
 
@@ -86,86 +67,58 @@ export class MajorityManifestChoice implements ManifestChoice {
   }
 
   async choose(saved: Manifest | undefined): Promise<ChosenManifest> {
-    const prefer = saved ? manifestFingerprint(saved) : undefined;
-    const groups = await this.#probeUntilAny(prefer);
-    for (const fp of this.#rejected) groups.delete(fp);
-    if (groups.size === 0) throw new PeerError("NO_HOLDERS", "No holder serves a manifest that has not already proved wrong.");
-    let chosen = prefer === undefined ? undefined : groups.get(prefer);
-    const isSaved = chosen !== undefined;
-    // Ties go to the manifest whose first holder the directory listed first.
-    chosen ??= [...groups.values()].sort((a, b) => b.refs.length - a.refs.length)[0]!;
-    if (groups.size > 1) {
-      this.#o.logger.warn({ groups: [...groups.values()].map((g) => g.refs.map((r) => r.name)) }, "holders disagree about the manifest; using the majority");
-    }
-    this.#fingerprint = manifestFingerprint(chosen.manifest);
-    this.#usedBy = chosen.refs.map((r) => r.name);
-    for (const fp of groups.keys()) if (fp !== this.#fingerprint) this.#others.add(fp);
-    return { manifest: chosen.manifest, holders: chosen.refs, isSaved };
-  }
-
-  async serves(ref: PeerRef): Promise<boolean> {
-    const probe = await this.#probe(ref);
-    return probe !== undefined && manifestFingerprint(probe.manifest) === this.#fingerprint;
-  }
-
-  rejectChosen(): string[] | undefined {
-    if (this.#fingerprint === "" || this.#others.size === 0) return undefined;
-    const servedBy = this.#usedBy;
-    this.#rejected.add(this.#fingerprint);
-    for (const name of servedBy) this.#distrusted.add(name);
-    this.#others.delete(this.#fingerprint);
-    this.#fingerprint = "";
-    this.#usedBy = [];
-    return servedBy;
-  }
-
-  /**
-   * Finds holders and their manifests, waiting up to noHolderGraceMs for a first usable one (and, when
-   * `prefer` is given, for a holder that serves that one). Returns manifests grouped by fingerprint.
-   */
-  async #probeUntilAny(prefer: string | undefined): Promise<Groups> {
     const { lookup, signal, noHolderGraceMs } = this.#o;
     const deadline = Date.now() + noHolderGraceMs;
     const tried = new Set<string>();
     for (let attempt = 0; ; attempt++) {
       signal.throwIfAborted();
-      const refs = (await lookup.find()).slice(0, HOLDERS_PER_DOWNLOAD_MAX);
+      const refs = (await lookup.find()).filter((r) => !this.#distrusted.has(r.name)).slice(0, HOLDERS_PER_DOWNLOAD_MAX);
       for (const r of refs) tried.add(r.name);
-      const groups: Groups = new Map();
       const results = await Promise.all(refs.map((ref) => this.#probe(ref)));
-      for (const r of results) {
-        if (!r) continue;
-        const fp = manifestFingerprint(r.manifest);
-        const g = groups.get(fp) ?? { manifest: r.manifest, refs: [] };
-        g.refs.push(r.ref);
-        groups.set(fp, g);
+      const serving = results.filter((r) => r !== undefined);
+      if (serving.length > 0) {
+        return { manifest: saved ?? serving[0]!.manifest, holders: serving.map((r) => r.ref), isSaved: saved !== undefined };
       }
-      if (groups.size > 0 && (prefer === undefined || groups.has(prefer) || Date.now() >= deadline)) return groups;
       if (Date.now() >= deadline) {
         if (lookup.lastError !== undefined && tried.size === 0) {
           throw new PeerError("DIRECTORY_UNREACHABLE", "The directory could not be reached to find who holds this file.", { cause: lookup.lastError });
         }
+        const refused = [...this.#distrusted];
         throw new PeerError(
           "NO_HOLDERS",
-          tried.size === 0
+          tried.size === 0 && refused.length === 0
             ? "No live peer holds this file right now."
-            : `None of the peers that hold this file (${[...tried].join(", ")}) answered with a usable manifest.`,
+            : `None of the peers that hold this file answered with the manifest its content id names` +
+                (refused.length > 0 ? ` (${refused.join(", ")} sent a different one and were refused).` : ` (tried ${[...tried].join(", ")}).`),
         );
       }
       await sleep(Math.min(250 * 2 ** attempt, 2_000, Math.max(0, deadline - Date.now())), signal);
     }
   }
 
-  /** A holder's manifest if it answers in time with one that adds up. */
+  async serves(ref: PeerRef): Promise<boolean> {
+    if (this.#distrusted.has(ref.name)) return false;
+    return (await this.#probe(ref)) !== undefined;
+  }
+
+  /** A holder's manifest if it answers in time with the one the content id names; a different one distrusts it. */
   async #probe(ref: PeerRef): Promise<{ ref: PeerRef; manifest: Manifest } | undefined> {
     const { contentId, signal } = this.#o;
+    let res;
     try {
       const client = this.#o.peers.client(ref.address);
-      const res = await client.getManifest({ contentId }, { signal, timeoutMs: this.#o.manifestTimeoutMs });
-      return { ref, manifest: checkManifest(manifestFromProto(res.manifest), contentId) };
+      res = await client.getManifest({ contentId }, { signal, timeoutMs: this.#o.manifestTimeoutMs });
     } catch (err) {
       signal.throwIfAborted();
-      this.#o.logger.debug({ holder: ref.name, err: (err as Error).message }, "no usable manifest from holder");
+      this.#o.logger.debug({ holder: ref.name, err: (err as Error).message }, "no manifest from holder");
+      return undefined;
+    }
+    try {
+      return { ref, manifest: checkManifest(manifestFromProto(res.manifest), contentId) };
+    } catch (err) {
+      if (!isPeerError(err, "BAD_MANIFEST")) throw err;
+      this.#distrusted.add(ref.name);
+      this.#o.logger.warn({ holder: ref.name, problem: err.message }, "holder sent a manifest the content id does not name; not using it for this file");
       return undefined;
     }
   }

@@ -4,12 +4,13 @@
 //   <contentId>.manifest.json  the manifest being fetched (written once) and the wanted name
 //   <contentId>.bits           one bit per verified piece, replaced atomically
 // A piece's bit is saved only after its bytes were datasync'd, so after a crash or kill every saved bit
-// names bytes that are on disk and verified: a restart resumes without rehashing the partial file.
+// names bytes that are on disk and verified: a restart resumes without rehashing the partial file. The
+// saved manifest is checked against the content id again when it is loaded.
 import { open, readFile, type FileHandle } from "node:fs/promises";
 import { hasBit, newBitfield, setBit } from "../store/bitfield.js";
 import type { Manifest } from "../store/file-store.js";
 import type { PartialFolder } from "../store/partial-folder.js";
-import { bytesEqual, checkManifest, isContentId, pieceCount, pieceLength } from "../store/pieces.js";
+import { checkManifest, isContentId, isLegacyContentId, pieceCount, pieceLength } from "../store/pieces.js";
 
 interface ManifestFileV1 {
   version: 1;
@@ -51,6 +52,21 @@ export class PartialDownload {
       if (id !== entry && isContentId(id)) ids.push(id);
     }
     return ids;
+  }
+
+  /**
+   * Removes the state of downloads an older version started under a whole-file content id: their
+   * pieces were checked against a manifest nothing authenticated, and the new id of that file cannot
+   * be known without all of it. Returns the old ids removed (the caller logs them).
+   */
+  static async discardLegacy(dir: PartialFolder): Promise<string[]> {
+    const ids = new Set<string>();
+    for (const entry of await dir.list()) {
+      const id = entry.replace(/\.(manifest\.json|part|bits)$/, "");
+      if (id !== entry && isLegacyContentId(id)) ids.add(id);
+    }
+    for (const id of ids) await PartialDownload.remove(dir, id);
+    return [...ids];
   }
 
   /** Removes a download's files (any that exist). */
@@ -112,33 +128,6 @@ export class PartialDownload {
     }
     const count = pieceCount(manifest.size, manifest.pieceSize);
     return new PartialDownload(dir, manifest, name, fh, newBitfield(count));
-  }
-
-  /**
-   * This download's state moved onto another manifest of the same content (the one used proved wrong,
-   * or no holder serves it any more), keeping the part file and every verified piece whose hash the
-   * other manifest agrees with: those bytes are on disk and match it, so they are not fetched again.
-   * Same piece size and file size or nothing is kept. Crash-safe: the smaller bitfield is saved before
-   * the new manifest replaces the old, and it holds under both. This object must not be used after.
-   */
-  async rebase(manifest: Manifest): Promise<PartialDownload> {
-    if (manifest.contentId !== this.manifest.contentId) throw new Error("rebase: a manifest of another content");
-    await this.#saving?.catch(() => undefined);
-    const old = this.manifest;
-    const count = pieceCount(manifest.size, manifest.pieceSize);
-    const kept = newBitfield(count);
-    if (manifest.size === old.size && manifest.pieceSize === old.pieceSize) {
-      for (let i = 0; i < count; i++) {
-        if (this.has(i) && bytesEqual(manifest.pieceHashes[i]!, old.pieceHashes[i]!)) setBit(kept, i);
-      }
-    } else {
-      await this.#fh.truncate(manifest.size);
-    }
-    // As in save(): every saved bit names bytes already on disk.
-    await this.#fh.datasync();
-    await this.#dir.writeAtomically(`${manifest.contentId}.bits`, kept);
-    await writeManifest(this.#dir, manifest, this.name);
-    return new PartialDownload(this.#dir, manifest, this.name, this.#fh, kept);
   }
 
   /** Number of pieces. */

@@ -1,6 +1,5 @@
 // Received pieces on their way to disk: the piece worker checks each one's SHA-256 against the manifest
-// and writes it at its offset in the partial file (piece-worker.ts), hashing the whole file in order on
-// the way; a verified piece is marked in the partial's bitfield, counted, and now and then the resume
+// and writes it at its offset in the partial file (piece-worker.ts); a verified piece is marked in the partial's bitfield, counted, and now and then the resume
 // state is saved. A disk that fills up stops the download; nothing unverified is kept.
 import type { Logger } from "pino";
 import { PeerError, isDiskFull } from "../errors.js";
@@ -40,9 +39,7 @@ export class PieceIntake {
   constructor(options: PieceIntakeOptions) {
     this.#o = options;
     const { partial, manifest } = options;
-    // "Written", not "verified": a piece is marked verified before its write lands, and the hasher may
-    // read it back from disk (a bench run hashed zeros that way before this was the partial's bit).
-    this.#worker = new PieceWorker(partial.partPath, manifest, partial.verified);
+    this.#worker = new PieceWorker(partial.partPath, manifest);
   }
 
   /** Why the download cannot go on (the disk failed), or undefined. */
@@ -111,11 +108,10 @@ export class PieceIntake {
     return Promise.allSettled([...this.#writes]);
   }
 
-  /** The whole file's SHA-256 (hex), once every piece is written; the worker ends with it. */
-  async wholeFileDigest(): Promise<string> {
-    const digest = await this.#worker!.finish();
+  /** Waits for every write to land and closes the worker's file; the worker ends with it. */
+  async finish(): Promise<void> {
+    await this.#worker!.finish();
     this.#worker = undefined;
-    return digest;
   }
 
   /** Stops the worker (a piece it held fails and its slot gets new memory). */

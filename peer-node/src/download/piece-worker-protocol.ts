@@ -8,22 +8,18 @@ export interface PieceWorkerData {
   readonly path: string;
   readonly size: number;
   readonly pieceSize: number;
-  /** The manifest's piece hashes, 32 bytes each, concatenated. */
+  /** The manifest's piece hashes, 32 bytes each, concatenated (the manifest the content id names). */
   readonly hashes: Uint8Array;
-  /** Bitfield of the pieces already verified and written (a resumed download). */
-  readonly have: Uint8Array;
 }
 
 /** A job for the thread; its answer carries the same id. */
 export type PieceJob =
-  /** Hash the verified prefix of a resumed download while new pieces queue up. */
-  | { readonly type: "start"; readonly id: number }
   /**
    * Check piece `i`, `length` bytes at `offset` of `buffer` (a ring slot's memory, transferred with the
    * job and back with the answer), and write it at its place in the file.
    */
   | { readonly type: "piece"; readonly id: number; readonly i: number; readonly offset: number; readonly length: number; readonly buffer: ArrayBuffer }
-  /** Answer the whole file's hash once every piece is written, and close the file. */
+  /** Close the file once every write has landed. */
   | { readonly type: "finish"; readonly id: number };
 
 /** The thread's answer to a job. */
@@ -32,10 +28,8 @@ export type PieceReply = {
   /** A piece job's slot memory, given back (transferred). */
   readonly buffer?: ArrayBuffer;
 } & (
-  /** start: done; piece: whether the bytes matched the manifest (and were written). */
+  /** piece: whether the bytes matched the manifest (and were written); finish: the file is closed. */
   | { readonly ok: boolean }
-  /** finish: the hex SHA-256 of the whole file. */
-  | { readonly digest: string }
   /** Any job that failed on I/O, with the errno code (ENOSPC...) when there was one. */
   | { readonly error: string; readonly code: string | undefined }
 );

@@ -1,39 +1,17 @@
-// The piece worker thread of one download: verifies each piece, writes it at its offset and feeds the
-// whole-file hash in file order. piece-worker.ts starts it and says why it is a thread; the messages
-// are piece-worker-protocol.ts's. Runs as its own bundle (bin/bundle.js), so it imports only what it
-// needs: node's fs and crypto and the bitfield.
+// The piece worker thread of one download: verifies each piece against its hash in the manifest and
+// writes it at its offset. Each byte is hashed here once: the manifest was checked against the content
+// id before the first piece was asked for, so there is no whole-file pass. piece-worker.ts starts it and
+// says why it is a thread; the messages are piece-worker-protocol.ts's. Runs as its own bundle
+// (bin/bundle.js), so it imports only what it needs: node's fs and crypto.
 import { createHash } from "node:crypto";
-import { closeSync, openSync, readSync, write } from "node:fs";
+import { closeSync, openSync, write } from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
-import { hasBit, newBitfield, setBit } from "../store/bitfield.js";
 import type { PieceJob, PieceReply, PieceWorkerData } from "./piece-worker-protocol.js";
 
 const port = parentPort!;
-const { path, size, pieceSize, hashes, have } = workerData as PieceWorkerData;
-const count = Math.ceil(size / pieceSize);
+const { path, size, pieceSize, hashes } = workerData as PieceWorkerData;
 const fd = openSync(path, "r+");
-const written = newBitfield(count);
-written.set(have);
-const whole = createHash("sha256");
-/** The next piece the whole-file hash needs. */
-let cursor = 0;
-const readBuf = Buffer.allocUnsafe(pieceSize);
 const lengthOf = (i: number) => Math.min(pieceSize, size - i * pieceSize);
-
-/** Feeds the whole-file hash every written piece from the cursor on, read back from the page cache. */
-function advance(): void {
-  while (cursor < count && hasBit(written, cursor)) {
-    const len = lengthOf(cursor);
-    let done = 0;
-    while (done < len) {
-      const n = readSync(fd, readBuf, done, len - done, cursor * pieceSize + done);
-      if (n === 0) throw new Error("the partial file is shorter than its manifest");
-      done += n;
-    }
-    whole.update(readBuf.subarray(0, len));
-    cursor++;
-  }
-}
 
 // Writes go to the thread pool (fs.write): this thread hashes the next piece while the disk takes the
 // last one. Writing here with writeSync made this thread the download's bottleneck (4.3 of ~5 s per GiB
@@ -67,10 +45,8 @@ function fail(job: PieceJob, err: unknown): void {
 }
 
 function finish(job: PieceJob): void {
-  advance();
-  if (cursor !== count) throw new Error("the whole-file hash was asked for before every piece was written");
   closeSync(fd);
-  answer(job, { digest: whole.digest("hex") });
+  answer(job, { ok: true });
 }
 
 function piece(job: Extract<PieceJob, { type: "piece" }>): void {
@@ -86,13 +62,6 @@ function piece(job: Extract<PieceJob, { type: "piece" }>): void {
     pendingWrites--;
     try {
       if (err) throw err;
-      setBit(written, i);
-      // Next in file order: hash it from the slot (the owner keeps it until answered).
-      if (i === cursor) {
-        whole.update(data);
-        cursor++;
-      }
-      advance();
       answer(job, { ok: true });
     } catch (e) {
       fail(job, e);
@@ -113,9 +82,6 @@ port.on("message", (job: PieceJob) => {
   try {
     if (job.type === "piece") {
       piece(job);
-    } else if (job.type === "start") {
-      advance(); // a resumed download: hash the verified prefix while new pieces queue up
-      answer(job, { ok: true });
     } else if (pendingWrites > 0) {
       finishWaiting = job;
     } else {

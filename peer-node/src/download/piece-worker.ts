@@ -1,13 +1,12 @@
-// Checking, writing and whole-file hashing of a download's pieces, on a worker thread.
+// Checking and writing of a download's pieces, on a worker thread.
 //
-// Why a worker: with the event loop doing it all (protocol decoding, each piece's SHA-256, the
-// whole-file SHA-256), downloads here topped out around 100-150 MB/s with the loop never idle; WebCrypto's
-// digest moved the hashing to the thread pool but cost ~1 ms of event-loop time per MiB in copies. Now the
-// network reader copies each piece into a slot of the download's ring (piece-ring.ts), whose memory is
-// transferred here with the piece and back with the answer. The worker hashes it, has the thread pool
-// write it at its offset and, when it is the next piece in file order, feeds it to the whole-file hash
-// straight from the slot; pieces that arrived early are read back from the page cache when their turn
-// comes. Nothing is allocated per piece on either thread.
+// Why a worker: with the event loop doing it all (protocol decoding, each piece's SHA-256), downloads
+// here topped out around 100-150 MB/s with the loop never idle; WebCrypto's digest moved the hashing to
+// the thread pool but cost ~1 ms of event-loop time per MiB in copies. Now the network reader copies each
+// piece into a slot of the download's ring (piece-ring.ts), whose memory is transferred here with the
+// piece and back with the answer. The worker hashes it once and has the thread pool write it at its
+// offset. Nothing is allocated per piece on either thread. (Until content ids named the manifest, the
+// worker also hashed the whole file in order, reading early pieces back: a second pass over every byte.)
 //
 // The thread's code is piece-worker-thread.ts, run from its own bundle (worker-script.ts says why).
 import { Worker } from "node:worker_threads";
@@ -21,7 +20,7 @@ function workerIoError(message: string, code: string | undefined): NodeJS.ErrnoE
   return Object.assign(new Error(message), { code });
 }
 
-/** The worker of one download: verifies and writes pieces, and computes the whole-file hash on the way. */
+/** The worker of one download: verifies and writes pieces. */
 export class PieceWorker {
   /** Undefined until its script is found (a moment, or a bundling when run from the sources). */
   #worker: Worker | undefined;
@@ -30,13 +29,10 @@ export class PieceWorker {
   #nextId = 0;
   #dead: Error | undefined;
 
-  /**
-   * Starts the worker on the partial file at `path`; `have` is the bitfield of pieces already verified
-   * and written (a resumed download), hashed in file order as the first job.
-   */
-  constructor(path: string, manifest: Manifest, have: Uint8Array) {
+  /** Starts the worker on the partial file at `path`, checking pieces against `manifest`. */
+  constructor(path: string, manifest: Manifest) {
     const hashes = Buffer.concat(manifest.pieceHashes.map((h) => Buffer.from(h.buffer, h.byteOffset, h.byteLength)));
-    const workerData: PieceWorkerData = { path, size: manifest.size, pieceSize: manifest.pieceSize, hashes, have };
+    const workerData: PieceWorkerData = { path, size: manifest.size, pieceSize: manifest.pieceSize, hashes };
     this.#started = workerScript("piece-worker-thread").then(
       (script) => {
         if (this.#dead) return; // destroyed before it started
@@ -59,7 +55,6 @@ export class PieceWorker {
       },
       (err: Error) => this.#fail(err),
     );
-    void this.#call((id) => ({ type: "start", id })).catch(() => undefined);
   }
 
   /**
@@ -72,12 +67,10 @@ export class PieceWorker {
     return "ok" in r && r.ok;
   }
 
-  /** The hex SHA-256 of the whole file, once every piece is written. */
-  async finish(): Promise<string> {
+  /** Waits for every write to land, closes the file and stops the worker. */
+  async finish(): Promise<void> {
     try {
-      const r = await this.#call((id) => ({ type: "finish", id }));
-      if (!("digest" in r)) throw new Error("the piece worker answered finish without a digest");
-      return r.digest;
+      await this.#call((id) => ({ type: "finish", id }));
     } finally {
       this.destroy();
     }
@@ -112,7 +105,7 @@ export class PieceWorker {
       const job = make(id);
       const transfer = job.type === "piece" ? [job.buffer] : [];
       if (this.#worker) this.#worker.postMessage(job, transfer);
-      // Not started yet: jobs wait for it in the order they came (the thread sees "start" first).
+      // Not started yet: jobs wait for it in the order they came.
       else void this.#started.then(() => (this.#dead ? undefined : this.#worker!.postMessage(job, transfer)));
     });
   }

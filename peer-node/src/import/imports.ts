@@ -7,13 +7,12 @@ import {
   IMPORT_STALE_MS,
   IMPORTS_PER_SESSION_MAX,
   IMPORTS_TOTAL_MAX,
-  PIECE_SIZE_BYTES,
 } from "../constants.js";
 import { isDiskFull, isPeerError, PeerError } from "../errors.js";
 import { bitfieldBytes, countBits, hasBit, newBitfield, setBit } from "../store/bitfield.js";
 import type { FileStore, Manifest, SharedFile } from "../store/file-store.js";
 import type { PartialFolder } from "../store/partial-folder.js";
-import { choosePieceSize, hashFile } from "../store/pieces.js";
+import { checkContentId, hashFile, isContentId, isLegacyContentId } from "../store/pieces.js";
 import { Transfer, type TransferRegistry } from "../transfer/transfer.js";
 
 /** Checks a wanted file name and returns it (possibly normalized); throws with a reason when unacceptable. */
@@ -66,7 +65,6 @@ interface LiveImport {
   dirty: boolean;
 }
 
-const CONTENT_ID = /^[0-9a-f]{64}$/;
 /** The subfolder of the store's partial folder that imports keep their files in. */
 const IMPORTS_SUBFOLDER = "imports";
 const STATE_SUFFIX = ".json";
@@ -78,7 +76,8 @@ const stagedName = (id: string, suffix: string) => `${IMPORTS_SUBFOLDER}/${id}${
  * Brings files from the browser into the shared folder in chunks (BeginImport/ImportChunk/FinishImport).
  * Each import is a sparse partial file plus a small state file in the store's partial folder, so it can be
  * resumed after a pserver restart: BeginImport with the same content id and size finds it again.
- * Nothing enters the shared folder before its whole-file SHA-256 equals the promised content id.
+ * Nothing enters the shared folder before its content id equals the promised one: FinishImport hashes
+ * the received file once (each piece's SHA-256, then the id over the canonical manifest).
  */
 export class Importer {
   readonly #store: FileStore;
@@ -110,7 +109,7 @@ export class Importer {
   /** Starts an import, or finds the unfinished one with the same content id and size. */
   async begin(sessionId: string, request: { name: string; size: number; contentId: string }): Promise<ImportTicket> {
     const { contentId, size } = request;
-    if (!CONTENT_ID.test(contentId)) throw new PeerError("BAD_CONTENT_ID", "content_id must be 64 lower-case hex characters (the file's SHA-256).");
+    checkContentId(contentId, "content_id");
     if (!Number.isSafeInteger(size) || size < 0) throw new PeerError("BAD_REQUEST", "size must be a whole number of bytes.");
     let name: string;
     try {
@@ -205,7 +204,7 @@ export class Importer {
     return live.bytesReceived;
   }
 
-  /** Hashes the whole file, and on a match moves it into the shared folder; a mismatch discards it. */
+  /** Hashes the file once (pieces, then its content id), and on a match moves it into the shared folder; a mismatch discards it. */
   async finish(importId: string): Promise<SharedFile> {
     const live = this.#get(importId);
     if (live.phase !== "receiving") throw new PeerError("IMPORT_FINISHING", "This import is already finishing.");
@@ -218,8 +217,7 @@ export class Importer {
     live.transfer.update({ state: "verifying" });
     try {
       await closeHandle(live);
-      const pieceSize = choosePieceSize(live.state.size, PIECE_SIZE_BYTES);
-      const hashes = await hashFile(live.partPath, pieceSize, live.state.size, live.transfer.signal);
+      const hashes = await hashFile(live.partPath, live.state.size, live.transfer.signal);
       const manifest: Manifest = { ...hashes, name: live.state.name };
       if (manifest.contentId !== live.state.contentId) {
         await this.#discard(live);
@@ -337,7 +335,15 @@ export class Importer {
       if (!file.endsWith(STATE_SUFFIX)) continue;
       const id = file.slice(0, -STATE_SUFFIX.length);
       try {
-        const state = parseState(JSON.parse(await readFile(this.#dir.pathOf(stagedName(id, STATE_SUFFIX)), "utf8")), this.#chunkSize);
+        const raw = JSON.parse(await readFile(this.#dir.pathOf(stagedName(id, STATE_SUFFIX)), "utf8")) as { contentId?: unknown };
+        if (isLegacyContentId(raw?.contentId)) {
+          // Begun by an older version under a whole-file id, which nothing accepts any more: the tab
+          // hashes the file again and begins a new import under its new id.
+          stale.push(stagedName(id, STATE_SUFFIX), stagedName(id, PART_SUFFIX));
+          this.#logger.warn({ importId: id, contentId: raw.contentId }, "unfinished import of an older version (whole-file content id) discarded; the tab imports the file again under its new id");
+          continue;
+        }
+        const state = parseState(raw, this.#chunkSize);
         if (state.id !== id) throw new Error("state file name does not match its id");
         const bitmap = Buffer.from(state.received, "base64");
         const chunkCount = Math.ceil(state.size / state.chunkSize);
@@ -364,7 +370,7 @@ function parseState(value: unknown, defaultChunkSize: number): ImportState {
   const ok =
     typeof o === "object" && o !== null &&
     typeof o.id === "string" && /^[0-9a-f-]{36}$/.test(o.id) &&
-    typeof o.contentId === "string" && CONTENT_ID.test(o.contentId) &&
+    isContentId(o.contentId) &&
     typeof o.size === "number" && Number.isSafeInteger(o.size) && o.size >= 0 &&
     typeof o.name === "string" &&
     typeof o.received === "string" &&

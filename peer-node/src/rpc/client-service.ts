@@ -19,6 +19,7 @@ import {
 } from "../constants.js";
 import type { DirectoryLink } from "../directory/directory-link.js";
 import { isContentId, isPeerName, type DirectoryFile } from "../directory/wire.js";
+import { checkContentId as checkStoreContentId } from "../store/pieces.js";
 import { isPeerError, notHeld, PeerError } from "../errors.js";
 import {
   BeginImportResponseSchema,
@@ -324,8 +325,7 @@ export class ClientServiceImpl implements ServiceImpl<typeof ClientService> {
 }
 
 function checkContentId(value: string): string {
-  if (!isContentId(value)) throw new PeerError("BAD_CONTENT_ID", "content_id must be 64 lower-case hex characters.");
-  return value;
+  return checkStoreContentId(value, "content_id");
 }
 
 /**

@@ -2,10 +2,15 @@
 // - hash-cache.json: name -> (size, mtimeMs, inode, content id, piece size, first indexed);
 // - manifests/<contentId>-<pieceSize>.sha256: the raw piece hashes, read when a manifest is asked for.
 // Both are written atomically (temporary file + rename): a crash leaves the old or the new version.
+//
+// Version 1 of the cache named files by whole-file SHA-256 ids. At load it is migrated: an entry whose
+// stored piece hashes are at the piece size the file now gets (pieceSizeFor: 1 MiB up to 8 GiB, what
+// version 1 used by default) gets its new id from them without reading the file; any other entry is
+// dropped, and the scan rehashes that file. The old manifests are pruned after the scan.
 import { mkdir, readFile, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
-import { HASH_BYTES, isContentId } from "./pieces.js";
+import { contentIdOfManifest, HASH_BYTES, isContentId, isLegacyContentId, pieceCount, pieceSizeFor } from "./pieces.js";
 
 /** One cached file description, valid while the file's (size, mtimeMs) stay the same. */
 export interface CachedFile {
@@ -17,10 +22,14 @@ export interface CachedFile {
   readonly addedAt: string;
 }
 
-interface CacheFileV1 {
-  version: 1;
+/** The cache file; version 1 held whole-file content ids (migrated at load). */
+interface CacheFile {
+  version: 1 | 2;
   files: Record<string, CachedFile>;
 }
+
+/** The version this code writes. */
+const CACHE_VERSION = 2;
 
 /** The on-disk hash cache of one shared folder. */
 export class HashCache {
@@ -42,16 +51,50 @@ export class HashCache {
     const cache = new HashCache(dataDir, logger);
     await mkdir(cache.#manifestDir, { recursive: true });
     try {
-      const parsed = JSON.parse(await readFile(cache.#path, "utf8")) as CacheFileV1;
-      if (parsed.version === 1 && parsed.files && typeof parsed.files === "object") {
-        for (const [name, f] of Object.entries(parsed.files)) {
-          if (isContentId(f.contentId) && Number.isFinite(f.size) && Number.isFinite(f.mtimeMs)) cache.#files.set(name, f);
+      const parsed = JSON.parse(await readFile(cache.#path, "utf8")) as CacheFile;
+      if (parsed.files && typeof parsed.files === "object") {
+        if (parsed.version === CACHE_VERSION) {
+          for (const [name, f] of Object.entries(parsed.files)) {
+            if (isContentId(f.contentId) && Number.isFinite(f.size) && Number.isFinite(f.mtimeMs)) cache.#files.set(name, f);
+          }
+        } else if (parsed.version === 1) {
+          await cache.#migrateV1(parsed.files);
         }
       }
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "ENOENT") logger.warn({ err }, "hash cache unreadable; files will be rehashed");
     }
     return cache;
+  }
+
+  /** Moves version 1 entries (whole-file ids) to content ids over their stored piece hashes; see the file comment. */
+  async #migrateV1(files: Record<string, CachedFile>): Promise<void> {
+    let moved = 0;
+    let dropped = 0;
+    for (const [name, f] of Object.entries(files)) {
+      const usable =
+        isLegacyContentId(f.contentId) && Number.isSafeInteger(f.size) && f.size >= 0 && Number.isFinite(f.mtimeMs) && f.pieceSize === pieceSizeFor(f.size);
+      const hashes = usable ? await this.getPieceHashes(f.contentId, f.pieceSize, pieceCount(f.size, f.pieceSize)) : undefined;
+      if (!hashes) {
+        dropped++;
+        continue;
+      }
+      const contentId = contentIdOfManifest(f.size, f.pieceSize, hashes);
+      try {
+        await this.putPieceHashes(contentId, f.pieceSize, hashes);
+      } catch (err) {
+        this.#logger.warn({ err }, "could not store piece hashes");
+        dropped++;
+        continue;
+      }
+      this.#files.set(name, { ...f, contentId });
+      moved++;
+    }
+    this.#dirty = true;
+    this.#logger.warn(
+      { moved, rehash: dropped },
+      "hash cache of an older version (whole-file content ids) migrated: files with stored piece hashes got their new ids without rehashing, the others are hashed again",
+    );
   }
 
   /** The cached description of `name` if its size and mtime still match. */
@@ -87,7 +130,7 @@ export class HashCache {
   save(): Promise<void> {
     if (!this.#dirty) return this.#saving;
     this.#dirty = false;
-    const body: CacheFileV1 = { version: 1, files: Object.fromEntries(this.#files) };
+    const body: CacheFile = { version: CACHE_VERSION, files: Object.fromEntries(this.#files) };
     this.#saving = this.#saving.then(async () => {
       try {
         const tmp = `${this.#path}.tmp`;
@@ -131,7 +174,7 @@ export class HashCache {
   }
 
   #manifestPath(contentId: string, pieceSize: number): string {
-    // Both parts were checked (content id hex, integer): nothing from a request reaches this path unchecked.
+    // Both parts were checked (a content id of either format, an integer): nothing from a request reaches this path unchecked.
     return join(this.#manifestDir, `${contentId}-${pieceSize}.sha256`);
   }
 }

@@ -6,23 +6,34 @@ import {
   MAX_PIECES_PER_FILE,
   MIN_PIECE_SIZE_BYTES,
 } from "../constants.js";
+import {
+  canonicalManifestBytes,
+  CONTENT_ID_RULE,
+  contentIdFromManifestDigest,
+  isContentId,
+  isLegacyContentId,
+  LEGACY_CONTENT_ID_MESSAGE,
+  manifestProblem,
+  pieceSizeFor,
+} from "@p2p/directory-api";
 import { PeerError } from "../errors.js";
 import type { Manifest } from "./file-store.js";
 
 /** Bytes in one SHA-256 digest. */
 export const HASH_BYTES = 32;
 
-const CONTENT_ID = /^[0-9a-f]{64}$/;
+export { isContentId, isLegacyContentId, pieceSizeFor } from "@p2p/directory-api";
 
-/** Whether a string is a content id: 64 lower-case hex characters. */
-export function isContentId(s: unknown): s is string {
-  return typeof s === "string" && CONTENT_ID.test(s);
+/** Throws a BAD_CONTENT_ID PeerError unless `s` is a content id (an old-format id gets a sentence saying so). */
+export function checkContentId(s: unknown, field = "A content id"): string {
+  if (isContentId(s)) return s;
+  if (isLegacyContentId(s)) throw new PeerError("BAD_CONTENT_ID", `${field} ${LEGACY_CONTENT_ID_MESSAGE}.`);
+  throw new PeerError("BAD_CONTENT_ID", `${field} ${CONTENT_ID_RULE}.`);
 }
 
-/** Throws a BAD_CONTENT_ID PeerError unless `s` is a content id. */
-export function checkContentId(s: unknown): string {
-  if (!isContentId(s)) throw new PeerError("BAD_CONTENT_ID", "A content id is 64 lower-case hex characters.");
-  return s;
+/** The content id a manifest's size, piece size and piece hashes name (it must be the canonical one: see pieceSizeFor). */
+export function contentIdOfManifest(size: number, pieceSize: number, pieceHashes: readonly Uint8Array[] | Uint8Array): string {
+  return contentIdFromManifestDigest(sha256(canonicalManifestBytes(size, pieceSize, pieceHashes)));
 }
 
 /** Number of pieces of a file: ceil(size / pieceSize), 0 for an empty file. */
@@ -33,16 +44,6 @@ export function pieceCount(size: number, pieceSize: number): number {
 /** Length of piece `index`: pieceSize, or what is left for the last piece. */
 export function pieceLength(size: number, pieceSize: number, index: number): number {
   return Math.min(pieceSize, size - index * pieceSize);
-}
-
-/**
- * The piece size for a file: the preferred one, doubled as often as needed so the file has at most
- * MAX_PIECES_PER_FILE pieces (a manifest must fit in one message), never above MAX_PIECE_SIZE_BYTES.
- */
-export function choosePieceSize(size: number, preferred: number): number {
-  let pieceSize = preferred;
-  while (pieceCount(size, pieceSize) > MAX_PIECES_PER_FILE && pieceSize * 2 <= MAX_PIECE_SIZE_BYTES) pieceSize *= 2;
-  return pieceSize;
 }
 
 /** Raw SHA-256 of some bytes. */
@@ -56,12 +57,13 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 /**
- * Throws a BAD_MANIFEST PeerError unless a manifest adds up: a content id, a size that is a safe integer, a
- * piece size within bounds, and exactly ceil(size / pieceSize) hashes of 32 bytes. It cannot prove the
- * hashes match the content id: only the whole file can, at the end.
+ * Throws a BAD_MANIFEST PeerError unless a manifest is the one its content id names: a content id, a size
+ * that is a safe integer, the piece size pieceSizeFor(size), exactly ceil(size / pieceSize) hashes of 32
+ * bytes, and SHA-256 of the canonical manifest bytes equal to the id. A manifest that passes describes
+ * the file the id names, so every piece that matches its hash is a piece of that file.
  */
 export function checkManifest(m: Manifest, expectedContentId?: string): Manifest {
-  if (!isContentId(m.contentId)) throw new PeerError("BAD_MANIFEST", "The manifest's content id is not 64 lower-case hex characters.");
+  if (!isContentId(m.contentId)) throw new PeerError("BAD_MANIFEST", `The manifest's content id ${CONTENT_ID_RULE}.`);
   if (expectedContentId !== undefined && m.contentId !== expectedContentId) {
     throw new PeerError("BAD_MANIFEST", "The manifest is for another content id.");
   }
@@ -74,18 +76,12 @@ export function checkManifest(m: Manifest, expectedContentId?: string): Manifest
   }
   const count = pieceCount(m.size, m.pieceSize);
   if (count > MAX_PIECES_PER_FILE) throw new PeerError("BAD_MANIFEST", `The manifest has more than ${MAX_PIECES_PER_FILE} pieces.`);
-  if (m.pieceHashes.length !== count) {
-    throw new PeerError("BAD_MANIFEST", `The manifest lists ${m.pieceHashes.length} piece hashes for ${count} pieces.`);
+  const problem = manifestProblem(m.size, m.pieceSize, m.pieceHashes);
+  if (problem !== undefined) throw new PeerError("BAD_MANIFEST", `The manifest is not the one its content id names: ${problem}.`);
+  if (contentIdOfManifest(m.size, m.pieceSize, m.pieceHashes) !== m.contentId) {
+    throw new PeerError("BAD_MANIFEST", "The manifest's piece hashes do not add up to its content id.");
   }
-  if (m.pieceHashes.some((h) => h.length !== HASH_BYTES)) throw new PeerError("BAD_MANIFEST", "A piece hash in the manifest is not 32 bytes.");
   return m;
-}
-
-/** A short digest of what makes two manifests interchangeable (size, piece size, piece hashes). */
-export function manifestFingerprint(m: Manifest): string {
-  const h = createHash("sha256").update(`${m.contentId}:${m.size}:${m.pieceSize}:`);
-  for (const ph of m.pieceHashes) h.update(ph);
-  return h.digest("hex");
 }
 
 /** The result of hashing a file. */
@@ -97,19 +93,20 @@ export interface FileHashes {
 }
 
 /**
- * Hashes a file in one sequential read: the whole-file SHA-256 (content id) and each piece's SHA-256.
- * `expectedSize` guards against a file that grows or shrinks while it is read.
+ * Hashes a file in one sequential read: each piece's SHA-256 at pieceSizeFor(size), then the content id
+ * over the canonical manifest (every byte is hashed once). `expectedSize` guards against a file that
+ * grows or shrinks while it is read.
  */
-export async function hashFile(path: string, pieceSize: number, expectedSize: number, signal?: AbortSignal): Promise<FileHashes> {
-  const whole = createHash("sha256");
+export async function hashFile(path: string, expectedSize: number, signal?: AbortSignal): Promise<FileHashes> {
+  const pieceSize = pieceSizeFor(expectedSize);
   const pieceHashes: Buffer[] = [];
   let piece = createHash("sha256");
   let inPiece = 0;
   let size = 0;
   const stream = createReadStream(path, { highWaterMark: Math.min(pieceSize, 4 * 1024 * 1024), signal });
   for await (const chunk of stream as AsyncIterable<Buffer>) {
-    whole.update(chunk);
     size += chunk.length;
+    if (size > expectedSize) break;
     let offset = 0;
     while (offset < chunk.length) {
       const take = Math.min(pieceSize - inPiece, chunk.length - offset);
@@ -125,5 +122,5 @@ export async function hashFile(path: string, pieceSize: number, expectedSize: nu
   }
   if (inPiece > 0) pieceHashes.push(piece.digest());
   if (size !== expectedSize) throw new Error(`file size changed while hashing (${expectedSize} -> ${size})`);
-  return { contentId: whole.digest("hex"), size, pieceSize, pieceHashes };
+  return { contentId: contentIdOfManifest(size, pieceSize, pieceHashes), size, pieceSize, pieceHashes };
 }

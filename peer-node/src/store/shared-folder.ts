@@ -13,7 +13,6 @@ import {
   FOLDER_RESCAN_INTERVAL_MS,
   FOLDER_SETTLE_MS,
   MANIFEST_CACHE_ENTRIES,
-  PIECE_SIZE_BYTES,
 } from "../constants.js";
 import { PeerError, isDiskFull, isPeerError, notHeld } from "../errors.js";
 import type { FileStore, FolderDelta, Manifest, SharedFile, VerifiedFile } from "./file-store.js";
@@ -21,7 +20,7 @@ import { HashCache } from "./hash-cache.js";
 import { fileChanged, OpenFiles } from "./open-files.js";
 import { fileNameProblem, uniqueFileName, validateFileName } from "./names.js";
 import { PARTIAL_DIR_NAME, PartialFolder } from "./partial-folder.js";
-import { checkContentId, choosePieceSize, hashFile, pieceCount, pieceLength } from "./pieces.js";
+import { checkContentId, hashFile, pieceCount, pieceLength } from "./pieces.js";
 
 /** How to open a shared folder. */
 export interface SharedFolderOptions {
@@ -30,8 +29,6 @@ export interface SharedFolderOptions {
   /** Where the hash cache lives (not inside the shared folder). */
   readonly dataDir: string;
   readonly logger: Logger;
-  /** Preferred piece size for files hashed here (bigger files may get a bigger one). */
-  readonly pieceSizeBytes?: number;
   /** How long a file's size and mtime must stay still before it is (re)indexed. */
   readonly settleMs?: number;
   /** Full rescan interval, a safety net for missed watcher events. */
@@ -70,7 +67,6 @@ export class SharedFolder extends EventEmitter implements FileStore {
 
   readonly #logger: Logger;
   readonly #cache: HashCache;
-  readonly #pieceSize: number;
   readonly #settleMs: number;
   readonly #rescanIntervalMs: number;
   #byName = new Map<string, Indexed>();
@@ -92,7 +88,6 @@ export class SharedFolder extends EventEmitter implements FileStore {
     this.partialDir = partialDir;
     this.#logger = opts.logger;
     this.#cache = cache;
-    this.#pieceSize = opts.pieceSizeBytes ?? PIECE_SIZE_BYTES;
     this.#settleMs = opts.settleMs ?? FOLDER_SETTLE_MS;
     this.#rescanIntervalMs = opts.rescanIntervalMs ?? FOLDER_RESCAN_INTERVAL_MS;
   }
@@ -140,7 +135,7 @@ export class SharedFolder extends EventEmitter implements FileStore {
     let hashes = await this.#cache.getPieceHashes(contentId, entry.pieceSize, count);
     if (!hashes) {
       const path = join(this.folder, entry.name);
-      const h = await hashFile(path, entry.pieceSize, entry.size).catch(() => undefined);
+      const h = await hashFile(path, entry.size).catch(() => undefined);
       this.stats.filesHashed++;
       this.stats.bytesHashed += entry.size;
       if (!h || h.contentId !== contentId) {
@@ -427,12 +422,12 @@ export class SharedFolder extends EventEmitter implements FileStore {
     const renamed = gone.get(`${st.ino}:${st.size}:${st.mtimeMs}`);
     if (renamed && st.ino !== 0) return { ...renamed, name };
     const path = join(this.folder, name);
-    const pieceSize = choosePieceSize(st.size, this.#pieceSize);
     let hashes;
     try {
       this.stats.filesHashed++;
       this.stats.bytesHashed += st.size;
-      hashes = await hashFile(path, pieceSize, st.size);
+      // Each byte once: the piece hashes, then the content id over the canonical manifest.
+      hashes = await hashFile(path, st.size);
       const after = await lstat(path);
       if (after.size !== st.size || after.mtimeMs !== st.mtimeMs) return "changed";
     } catch (err) {
@@ -443,6 +438,7 @@ export class SharedFolder extends EventEmitter implements FileStore {
       }
       return "changed";
     }
+    const { pieceSize } = hashes;
     await this.#cache.putPieceHashes(hashes.contentId, pieceSize, hashes.pieceHashes).catch((err) =>
       this.#logger.warn({ err }, "could not store piece hashes"),
     );

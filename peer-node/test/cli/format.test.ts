@@ -10,7 +10,7 @@ const progress = (over: Partial<{ state: TransferState; bytesDone: bigint; bytes
 
 describe("CLI formatting", () => {
   it("writes sizes in decimal SI units, as the tab does", () => {
-    const row = (size: number) => fileRow({ contentId: "ab".repeat(32), size: BigInt(size), name: "f" }).slice(64, -1).trim();
+    const row = (size: number) => fileRow({ contentId: `m1_${"ab".repeat(32)}`, size: BigInt(size), name: "f" }).slice(67, -1).trim();
     expect([0, 999, 1000, 1536, 31_457_280, 1_073_741_824, 3 * 1024 ** 4].map(row)).toEqual(["0 B", "999 B", "1.00 kB", "1.54 kB", "31.5 MB", "1.07 GB", "3.30 TB"]);
   });
 
@@ -30,7 +30,7 @@ describe("CLI formatting", () => {
   });
 
   it("lists a failed transfer with its reason", () => {
-    const failed = create(TransferProgressSchema, { transferId: "t2", kind: TransferKind.UPLOAD, state: TransferState.FAILED, contentId: "ab".repeat(32), bytesTotal: 10n, bytesDone: 3n, error: "bob went away" });
-    expect(transferRow(failed)).toBe(`t2  upload   failed     30%  ${"ab".repeat(32)}  (bob went away)`);
+    const failed = create(TransferProgressSchema, { transferId: "t2", kind: TransferKind.UPLOAD, state: TransferState.FAILED, contentId: `m1_${"ab".repeat(32)}`, bytesTotal: 10n, bytesDone: 3n, error: "bob went away" });
+    expect(transferRow(failed)).toBe(`t2  upload   failed     30%  m1_${"ab".repeat(32)}  (bob went away)`);
   });
 });

@@ -113,6 +113,15 @@ describe("peer-node one-shot commands", () => {
     expect((await run("transfers", "--url", bob.url)).code).toBe(0);
   });
 
+  it("hash prints a file's content id, the one the network knows it by, with no pserver needed", async () => {
+    const res = await run("hash", "alice/shared/cli-manual.txt");
+    expect(res).toEqual({ code: 0, out: `${doc.contentId}  alice/shared/cli-manual.txt\n`, err: "" });
+    const missing = await run("hash", "no-such-file.bin");
+    expect(missing.code).toBe(1);
+    expect(missing.err).toBe("no-such-file.bin: no such file\n");
+    expect((await run("hash")).code).toBe(2);
+  });
+
   it("exits 2 with the usage for an unknown command or flag", async () => {
     expect((await run("frobnicate")).code).toBe(2);
     const res = await run("ls", "--nope");

@@ -6,7 +6,7 @@ import { parseErrorMessage, parseFile, parseLogin, parseSearchPage, parseUploadT
 const NOW = "2026-12-04T12:00:00.000Z";
 const peer = (name: string, address = "http://127.0.0.1:7001/") => ({ name, address, lastSeenAt: NOW });
 const result = (overrides: Record<string, unknown> = {}) => ({
-  contentId: "a".repeat(64),
+  contentId: `m1_${"a".repeat(64)}`,
   name: "song.mp3",
   size: 10,
   pieceSize: 16_384,
@@ -20,14 +20,14 @@ describe("directory answers", () => {
     const page = parseSearchPage({
       results: [
         result({ holders: [peer("alice"), peer("mallory", "http://127.0.0.1:0"), peer("../evil")], holderCount: 3 }),
-        result({ contentId: "A".repeat(64) }),
-        result({ contentId: "b".repeat(64), name: "a/b" }),
+        result({ contentId: `m1_${"A".repeat(64)}` }),
+        result({ contentId: `m1_${"b".repeat(64)}`, name: "a/b" }),
       ],
       total: 3,
       totalExact: true,
       nextOffset: null,
     });
-    expect(page.results.map((r) => r.contentId)).toEqual(["a".repeat(64)]);
+    expect(page.results.map((r) => r.contentId)).toEqual([`m1_${"a".repeat(64)}`]);
     expect(page.results[0]?.holders).toEqual([{ name: "alice", address: "http://127.0.0.1:7001", lastSeenAt: new Date(NOW) }]);
     expect(page.nextOffset).toBeUndefined();
   });

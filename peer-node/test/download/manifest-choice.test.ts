@@ -1,19 +1,22 @@
-// Manifest choice against real holders (serving peers on 127.0.0.1): the vote, the preference for a
-// resumed download's manifest, and what happens after a manifest proves wrong.
-import { copyFile, mkdir, utimes } from "node:fs/promises";
+// Manifest choice against real holders (serving peers on 127.0.0.1): only the manifest the content id
+// names is used, however many holders send another one, and those that do are refused.
+import { randomBytes } from "node:crypto";
+import { copyFile, mkdir, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { HolderLookup } from "../../src/download/holder-lookup.js";
-import { MajorityManifestChoice } from "../../src/download/manifest-choice.js";
+import { VerifiedManifestChoice } from "../../src/download/manifest-choice.js";
 import { PeerClients } from "../../src/pieces/peer-clients.js";
 import type { Manifest } from "../../src/store/file-store.js";
+import { contentIdOfManifest, sha256 } from "../../src/store/pieces.js";
 import type { PeerRef } from "../../src/transfer/api.js";
-import { logger, tempDir, writeRandomFile } from "../store/helpers.js";
+import { logger, tempDir } from "../store/helpers.js";
 import { startTestPeer, type TestPeer, type TestPeerOptions } from "../transfer/helpers.js";
 
 let root: string;
 let cleanup: () => Promise<void>;
 let contentId: string;
+let bytes: Buffer;
 const closers: Array<() => Promise<void> | void> = [];
 
 beforeEach(async () => {
@@ -24,10 +27,23 @@ afterEach(async () => {
   await cleanup();
 });
 
-/** A holder that serves a manifest whose piece hashes are all zero: it adds up, but describes another file. */
+/** The content id of some bytes. */
+function contentIdOfFile(data: Buffer): string {
+  const hashes = [0, 1, 2].map((i) => sha256(data.subarray(i * 1024 * 1024, (i + 1) * 1024 * 1024)));
+  return contentIdOfManifest(data.length, 1024 * 1024, hashes);
+}
+
+/** A holder that serves the manifest with its piece hashes all zero: the right shape, but another file. */
 const lie = async (inner: (id: string) => Promise<Manifest | undefined>, id: string) => {
   const m = (await inner(id))!;
   return { ...m, pieceHashes: m.pieceHashes.map(() => new Uint8Array(32)) };
+};
+/** A holder whose manifest is self-consistent at another piece size (16 KiB): the stall attack's manifest. */
+const divergent = async (_inner: (id: string) => Promise<Manifest | undefined>, id: string) => {
+  const pieceSize = 16 * 1024;
+  const pieceHashes: Uint8Array[] = [];
+  for (let o = 0; o < bytes.length; o += pieceSize) pieceHashes.push(sha256(bytes.subarray(o, o + pieceSize)));
+  return { contentId: id, name: "song.bin", size: bytes.length, pieceSize, pieceHashes };
 };
 /** A holder whose manifest does not add up (a piece hash missing). */
 const broken = async (inner: (id: string) => Promise<Manifest | undefined>, id: string) => {
@@ -38,7 +54,9 @@ const broken = async (inner: (id: string) => Promise<Manifest | undefined>, id: 
 async function holders(specs: Array<Omit<TestPeerOptions, "root">>): Promise<TestPeer[]> {
   await mkdir(join(root, "src"), { recursive: true });
   const path = join(root, "src", "song.bin");
-  ({ contentId } = await writeRandomFile(path, 1024 * 1024 + 17));
+  bytes = randomBytes(2 * 1024 * 1024 + 17);
+  await writeFile(path, bytes);
+  contentId = contentIdOfFile(bytes);
   const peers: TestPeer[] = [];
   for (const spec of specs) {
     const shared = join(root, spec.name, "shared");
@@ -58,7 +76,7 @@ function choice(listed: () => PeerRef[]) {
   const peers = new PeerClients({ logger });
   closers.push(() => peers.close());
   const signal = new AbortController().signal;
-  let made: MajorityManifestChoice | undefined;
+  let made: VerifiedManifestChoice | undefined;
   const lookup = new HolderLookup({
     contentId,
     findHolders: async () => listed(),
@@ -67,7 +85,7 @@ function choice(listed: () => PeerRef[]) {
     logger,
     signal,
   });
-  made = new MajorityManifestChoice({ contentId, lookup, peers, logger, signal, manifestTimeoutMs: 5_000, noHolderGraceMs: 500 });
+  made = new VerifiedManifestChoice({ contentId, lookup, peers, logger, signal, manifestTimeoutMs: 5_000, noHolderGraceMs: 500 });
   return made;
 }
 
@@ -75,47 +93,47 @@ const refs = (peers: TestPeer[]) => () => peers.map((p) => ({ name: p.name, addr
 const names = (rs: readonly PeerRef[]) => rs.map((r) => r.name);
 const hashes = (m: Manifest) => m.pieceHashes.map((h) => Buffer.from(h).toString("hex"));
 
-describe("MajorityManifestChoice", () => {
-  it("goes with the manifest most holders serve, ignoring manifests that do not add up", async () => {
-    const peers = await holders([{ name: "liar", manifest: lie }, { name: "a" }, { name: "broken", manifest: broken }, { name: "b" }]);
+describe("VerifiedManifestChoice", () => {
+  it("uses only the holders whose manifest the content id names, and refuses the others", async () => {
+    const peers = await holders([{ name: "liar", manifest: lie }, { name: "a" }, { name: "divergent", manifest: divergent }, { name: "broken", manifest: broken }, { name: "b" }]);
     const c = choice(refs(peers));
     const chosen = await c.choose(undefined);
     expect(names(chosen.holders)).toEqual(["a", "b"]);
     expect(chosen.isSaved).toBe(false);
+    expect(chosen.manifest.pieceSize).toBe(1024 * 1024);
     expect(hashes(chosen.manifest)).toEqual(hashes((await peers[1]!.store.manifest(contentId))!));
-    // A holder found later is used only if it serves the same manifest.
-    expect(await c.serves({ name: "b", address: peers[3]!.address })).toBe(true);
+    expect([...c.distrusted].sort()).toEqual(["broken", "divergent", "liar"]);
+    // A holder found later is used only if it serves that manifest; a refused one is not asked again.
+    expect(await c.serves({ name: "b", address: peers[4]!.address })).toBe(true);
     expect(await c.serves({ name: "liar", address: peers[0]!.address })).toBe(false);
-    expect(await c.serves({ name: "broken", address: peers[2]!.address })).toBe(false);
+    expect(peers[0]!.served).toEqual([]);
   });
 
-  it("after the chosen manifest proves wrong, distrusts its holders and goes with another, each manifest once", async () => {
-    // 1-1: the liar is listed first, so the vote goes its way.
-    const peers = await holders([{ name: "liar", manifest: lie }, { name: "honest" }]);
-    const c = choice(refs(peers));
-    expect(names((await c.choose(undefined)).holders)).toEqual(["liar"]);
-    expect(c.rejectChosen()).toEqual(["liar"]);
-    expect([...c.distrusted]).toEqual(["liar"]);
-    const next = await c.choose(undefined);
-    expect(names(next.holders)).toEqual(["honest"]);
-    expect(hashes(next.manifest)).toEqual(hashes((await peers[1]!.store.manifest(contentId))!));
-    // Each distinct manifest is tried once: when this one proves wrong too, nobody is left to ask.
-    expect(c.rejectChosen()).toEqual(["honest"]);
-    await expect(c.choose(undefined)).rejects.toThrow("No live peer holds this file right now.");
-    expect(c.rejectChosen()).toBeUndefined();
-  });
-
-  it("keeps a resumed download's manifest while a holder serves it, even against the majority", async () => {
-    const peers = await holders([{ name: "liar1", manifest: lie }, { name: "liar2", manifest: lie }, { name: "honest" }]);
-    const saved = (await peers[2]!.store.manifest(contentId))!;
-    const chosen = await choice(refs(peers)).choose(saved);
-    expect(chosen.isSaved).toBe(true);
+  it("gives the honest holder the download however many holders back a divergent manifest", async () => {
+    const peers = await holders([
+      { name: "sybil1", manifest: divergent },
+      { name: "sybil2", manifest: divergent },
+      { name: "sybil3", manifest: divergent },
+      { name: "honest" },
+    ]);
+    const chosen = await choice(refs(peers)).choose(undefined);
     expect(names(chosen.holders)).toEqual(["honest"]);
   });
 
-  it("says so in a sentence when no holder is listed, or none answers with a usable manifest", async () => {
-    const peers = await holders([{ name: "broken", manifest: broken }]);
+  it("keeps a resumed download's manifest and finds the holders that serve it", async () => {
+    const peers = await holders([{ name: "liar1", manifest: lie }, { name: "honest" }]);
+    const saved = { ...(await peers[1]!.store.manifest(contentId))!, name: "renamed.bin" };
+    const chosen = await choice(refs(peers)).choose(saved);
+    expect(chosen.isSaved).toBe(true);
+    expect(chosen.manifest.name).toBe("renamed.bin");
+    expect(names(chosen.holders)).toEqual(["honest"]);
+  });
+
+  it("says so in a sentence when no holder is listed, or every one sent a manifest the id does not name", async () => {
+    const peers = await holders([{ name: "divergent", manifest: divergent }]);
     await expect(choice(() => []).choose(undefined)).rejects.toThrow("No live peer holds this file right now.");
-    await expect(choice(refs(peers)).choose(undefined)).rejects.toThrow("None of the peers that hold this file (broken) answered with a usable manifest.");
+    await expect(choice(refs(peers)).choose(undefined)).rejects.toThrow(
+      "None of the peers that hold this file answered with the manifest its content id names (divergent sent a different one and were refused).",
+    );
   });
 });

@@ -1,71 +1,54 @@
-// PartialDownload.rebase on real files: what survives a change of manifest, on disk, across a reload.
+// PartialDownload on real files: the saved manifest is checked against its content id again at load,
+// and the state an older version left under whole-file ids is discarded.
 import { randomBytes } from "node:crypto";
-import { readFile, stat } from "node:fs/promises";
-import { join } from "node:path";
+import { readdir, writeFile } from "node:fs/promises";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { Manifest } from "../../src/store/file-store.js";
-import { pieceCount, sha256 } from "../../src/store/pieces.js";
 import { PartialDownload } from "../../src/download/partial-download.js";
 import { PartialFolder } from "../../src/store/partial-folder.js";
-import { logger, tempDir } from "../store/helpers.js";
+import { logger, manifestOf, tempDir } from "../store/helpers.js";
 
-const PIECE = 16 * 1024; // the smallest a manifest may use
+const MiB = 1024 * 1024;
 let dir: PartialFolder;
+let root: string;
 let cleanup: () => Promise<void>;
 beforeEach(async () => {
   const temp = await tempDir();
   cleanup = temp.cleanup;
+  root = temp.dir;
   dir = await PartialFolder.open(temp.dir, logger);
 });
 afterEach(() => cleanup());
 
-/** A manifest of `bytes` cut in `pieceSize` pieces. */
-function manifestOf(bytes: Buffer, pieceSize = PIECE): Manifest {
-  const hashes: Uint8Array[] = [];
-  for (let at = 0; at < bytes.length; at += pieceSize) hashes.push(new Uint8Array(sha256(bytes.subarray(at, at + pieceSize))));
-  return { contentId: sha256(bytes).toString("hex"), name: "file.bin", size: bytes.length, pieceSize, pieceHashes: hashes };
-}
-
-const bitsOf = (p: PartialDownload) => Array.from({ length: p.count }, (_, i) => p.has(i));
-
-describe("PartialDownload.rebase", () => {
-  it("keeps the verified pieces the new manifest agrees with, and a reload finds the new manifest and those bits", async () => {
-    const bytes = randomBytes(10 * PIECE + 100);
-    const right = manifestOf(bytes);
-    // A lying manifest: pieces 2 and 7 described wrongly.
-    const lie: Manifest = { ...right, pieceHashes: right.pieceHashes.map((h, i) => (i === 2 || i === 7 ? new Uint8Array(32).fill(i) : h)) };
-    const first = await PartialDownload.create(dir, lie, "file.bin");
-    for (const i of [0, 1, 2, 3, 7, 10]) first.markVerified(i);
+describe("PartialDownload", () => {
+  it("saves the verified pieces and a reload finds them under the same manifest", async () => {
+    const m = manifestOf(randomBytes(3 * MiB + 5));
+    const first = await PartialDownload.create(dir, m, "file.bin");
+    first.markVerified(0);
+    first.markVerified(2);
     await first.save();
-    const second = await first.rebase(right);
-    expect(second.manifest).toBe(right);
-    expect(bitsOf(second)).toEqual([true, true, false, true, false, false, false, false, false, false, true]);
-    expect(second.name).toBe("file.bin");
-    await second.close();
-    const reloaded = (await PartialDownload.load(dir, right.contentId))!;
-    expect(reloaded.manifest.pieceHashes.map((h) => Buffer.from(h).toString("hex"))).toEqual(right.pieceHashes.map((h) => Buffer.from(h).toString("hex")));
-    expect(bitsOf(reloaded)).toEqual(bitsOf(second));
-    await reloaded.close();
-  });
-
-  it("keeps nothing when the piece size differs, and sizes the part file for the new manifest", async () => {
-    const bytes = randomBytes(6 * PIECE);
-    const small = manifestOf(bytes, PIECE);
-    const big = manifestOf(bytes, 2 * PIECE);
-    const first = await PartialDownload.create(dir, small, "file.bin");
-    for (let i = 0; i < pieceCount(small.size, small.pieceSize); i++) first.markVerified(i);
-    const second = await first.rebase(big);
-    expect(bitsOf(second)).toEqual([false, false, false]);
-    expect((await stat(second.partPath)).size).toBe(bytes.length);
-    await second.close();
-    expect(bitsOf((await PartialDownload.load(dir, big.contentId))!)).toEqual([false, false, false]);
-  });
-
-  it("refuses a manifest of other content", async () => {
-    const first = await PartialDownload.create(dir, manifestOf(randomBytes(PIECE)), "file.bin");
-    await expect(first.rebase(manifestOf(randomBytes(PIECE)))).rejects.toThrow("another content");
     await first.close();
-    // Nothing was changed on disk.
-    expect(JSON.parse(await readFile(join(dir.path, `${first.manifest.contentId}.manifest.json`), "utf8")).contentId).toBe(first.manifest.contentId);
+    const again = (await PartialDownload.load(dir, m.contentId))!;
+    expect([0, 1, 2, 3].map((i) => again.has(i))).toEqual([true, false, true, false]);
+    expect(again.manifest.pieceSize).toBe(MiB);
+    await again.close();
+  });
+
+  it("discards saved state whose manifest its content id does not name", async () => {
+    const m = manifestOf(randomBytes(2 * MiB));
+    const forged = { ...m, pieceHashes: [m.pieceHashes[1]!, m.pieceHashes[0]!] };
+    const p = await PartialDownload.create(dir, forged, "file.bin");
+    await p.close();
+    expect(await PartialDownload.load(dir, m.contentId)).toBeUndefined();
+    expect(await readdir(root)).toEqual([]);
+  });
+
+  it("discards the state an older version left under whole-file ids, and keeps the rest", async () => {
+    const old = "ab".repeat(32);
+    for (const suffix of [".part", ".manifest.json", ".bits"]) await writeFile(`${root}/${old}${suffix}`, "x");
+    const m = manifestOf(randomBytes(MiB));
+    await (await PartialDownload.create(dir, m, "kept.bin")).close();
+    expect(await PartialDownload.discardLegacy(dir)).toEqual([old]);
+    expect((await readdir(root)).sort()).toEqual([`${m.contentId}.manifest.json`, `${m.contentId}.part`]);
+    expect(await PartialDownload.list(dir)).toEqual([m.contentId]);
   });
 });

@@ -7,7 +7,7 @@ import { IMPORTS_PER_SESSION_MAX } from "../../src/constants.js";
 import { validateFileName } from "../../src/store/names.js";
 import { SharedFolder } from "../../src/store/shared-folder.js";
 import { TransferRegistry } from "../../src/transfer/transfer.js";
-import { logger, removeDir, sha256Hex, tempDir, waitFor } from "../pserver-harness.js";
+import { logger, removeDir, contentIdOf, tempDir, waitFor } from "../pserver-harness.js";
 
 const CHUNK = 64 * 1024;
 
@@ -42,7 +42,7 @@ describe("Importer", () => {
 
   it("takes chunks in any order, in parallel, and resumes after a restart", async () => {
     const bytes = randomBytes(10 * CHUNK + 123);
-    const contentId = sha256Hex(bytes);
+    const contentId = contentIdOf(bytes);
     const count = Math.ceil(bytes.length / CHUNK);
     let importer = await open();
     const first = await importer.begin("s1", { name: "photo.jpg", size: bytes.length, contentId });
@@ -70,7 +70,7 @@ describe("Importer", () => {
   it("discards the bytes when they do not hash to the content id", async () => {
     const bytes = randomBytes(3 * CHUNK);
     const importer = await open();
-    const wrongId = sha256Hex(Buffer.from("something else"));
+    const wrongId = contentIdOf(Buffer.from("something else"));
     const t = await importer.begin("s1", { name: "x.bin", size: bytes.length, contentId: wrongId });
     for (let i = 0; i < 3; i++) await importer.chunk(t.importId, i, chunkOf(bytes, i));
     await expect(importer.finish(t.importId)).rejects.toMatchObject({ code: "data_loss", reason: "HASH_MISMATCH" });
@@ -81,7 +81,7 @@ describe("Importer", () => {
 
   it("refuses bad input at the edge", async () => {
     const importer = await open();
-    const contentId = sha256Hex(Buffer.from("abc"));
+    const contentId = contentIdOf(Buffer.from("abc"));
     await expect(importer.begin("s1", { name: "../etc/passwd", size: 3, contentId })).rejects.toMatchObject({ code: "invalid_argument", reason: "BAD_NAME" });
     await expect(importer.begin("s1", { name: "ok.txt", size: 3, contentId: "ABC" })).rejects.toMatchObject({ code: "invalid_argument", reason: "BAD_CONTENT_ID" });
     const t = await importer.begin("s1", { name: "ok.txt", size: 3, contentId });
@@ -92,29 +92,29 @@ describe("Importer", () => {
   it("refuses to import a file the folder already holds", async () => {
     const importer = await open();
     const bytes = Buffer.from("hello world");
-    const t = await importer.begin("s1", { name: "hello.txt", size: bytes.length, contentId: sha256Hex(bytes) });
+    const t = await importer.begin("s1", { name: "hello.txt", size: bytes.length, contentId: contentIdOf(bytes) });
     await importer.chunk(t.importId, 0, bytes);
     await importer.finish(t.importId);
-    await expect(importer.begin("s1", { name: "again.txt", size: bytes.length, contentId: sha256Hex(bytes) })).rejects.toMatchObject({ code: "already_exists", reason: "ALREADY_HELD" });
+    await expect(importer.begin("s1", { name: "again.txt", size: bytes.length, contentId: contentIdOf(bytes) })).rejects.toMatchObject({ code: "already_exists", reason: "ALREADY_HELD" });
   });
 
   it("limits unfinished imports per session and refuses files larger than the free disk space", async () => {
     const importer = await open();
     for (let i = 0; i < IMPORTS_PER_SESSION_MAX; i++) {
-      await importer.begin("busy", { name: `part-${i}.bin`, size: 10, contentId: sha256Hex(Buffer.from(`file ${i}`)) });
+      await importer.begin("busy", { name: `part-${i}.bin`, size: 10, contentId: contentIdOf(Buffer.from(`file ${i}`)) });
     }
-    const next = { name: "one-more.bin", size: 10, contentId: sha256Hex(Buffer.from("one more")) };
+    const next = { name: "one-more.bin", size: 10, contentId: contentIdOf(Buffer.from("one more")) };
     await expect(importer.begin("busy", next)).rejects.toMatchObject({ code: "resource_exhausted", reason: "TOO_MANY_IMPORTS" });
     // Another session is not held back by the first one's imports.
     await expect(importer.begin("other", next)).resolves.toMatchObject({ receivedChunks: [] });
-    const huge = { name: "huge.bin", size: (await store.freeBytes()) + 1, contentId: sha256Hex(Buffer.from("huge")) };
+    const huge = { name: "huge.bin", size: (await store.freeBytes()) + 1, contentId: contentIdOf(Buffer.from("huge")) };
     await expect(importer.begin("other", huge)).rejects.toThrow(/Not enough free disk space/);
   });
 
   it("discards the partial file when its transfer is cancelled", async () => {
     const importer = await open();
     const bytes = randomBytes(2 * CHUNK);
-    const t = await importer.begin("s1", { name: "big.bin", size: bytes.length, contentId: sha256Hex(bytes) });
+    const t = await importer.begin("s1", { name: "big.bin", size: bytes.length, contentId: contentIdOf(bytes) });
     await importer.chunk(t.importId, 0, chunkOf(bytes, 0));
     registry.get(t.importId)!.cancel();
     await waitFor(() => registry.get(t.importId)?.state === "cancelled", "the import to be cancelled");

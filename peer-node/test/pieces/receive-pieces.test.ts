@@ -104,7 +104,7 @@ describe("FetchPieces into a ring, from a real serving peer", () => {
 
   it("passes the holder's errors on as their Connect codes", async () => {
     const ring = new PieceRing(2, TEST_PIECE_BYTES + 1024);
-    const notHeld = "ab".repeat(32);
+    const notHeld = `m1_${"ab".repeat(32)}`;
     await expect(fetchAll(address, notHeld, [0], ring)).rejects.toMatchObject({ code: Code.NotFound });
     await expect(fetchAll(address, file.contentId, [99], ring)).rejects.toMatchObject({ code: Code.InvalidArgument, rawMessage: expect.stringContaining("past the end") });
     expect(ring.freeCount).toBe(2);
@@ -181,7 +181,7 @@ const oneBytePerFrame = (pieceIndex: number, data: Uint8Array) => (s: http2.Serv
 
 describe("FetchPieces into a ring, from a holder that breaks the framing", () => {
   const ring = () => new PieceRing(2, 4096);
-  const id = "cd".repeat(32);
+  const id = `m1_${"cd".repeat(32)}`;
 
   it("puts together a message that arrives one byte per DATA frame", async () => {
     const data = Buffer.alloc(3000, 7);

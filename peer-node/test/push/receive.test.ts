@@ -11,13 +11,12 @@ import { manifestToProto } from "../../src/pieces/manifest-wire.js";
 import { PushReceiver } from "../../src/push/receive.js";
 import type { Manifest } from "../../src/store/file-store.js";
 import { PARTIAL_DIR_NAME } from "../../src/store/partial-folder.js";
-import { sha256 } from "../../src/store/pieces.js";
 import { SharedFolder } from "../../src/store/shared-folder.js";
 import { TransferRegistry } from "../../src/transfer/transfer.js";
-import { logger, tempDir } from "../store/helpers.js";
+import { logger, manifestOf as manifestOfBytes, tempDir } from "../store/helpers.js";
 import { fakeRedeem } from "../transfer/helpers.js";
 
-const PIECE = 16 * 1024;
+const PIECE = 1024 * 1024; // pieceSizeFor every file here
 let root: string;
 let cleanup: () => Promise<void>;
 let store: SharedFolder;
@@ -33,9 +32,7 @@ afterEach(async () => {
 });
 
 function manifestOf(bytes: Buffer, name: string): Manifest {
-  const hashes: Uint8Array[] = [];
-  for (let at = 0; at < bytes.length; at += PIECE) hashes.push(new Uint8Array(sha256(bytes.subarray(at, at + PIECE))));
-  return { contentId: sha256(bytes).toString("hex"), name, size: bytes.length, pieceSize: PIECE, pieceHashes: hashes };
+  return manifestOfBytes(bytes, name);
 }
 
 /** A push's messages: the header, then each piece (changed by `piece` when given). */

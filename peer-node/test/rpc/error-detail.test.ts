@@ -26,7 +26,7 @@ let alice: PeerHandle;
 let offline: Pserver;
 let held: { contentId: string };
 let token: string;
-const UNHELD = "e".repeat(64);
+const UNHELD = `m1_${"e".repeat(64)}`;
 
 /** What a client can tell of a failed call: its code, the reason in its detail, and its message. */
 async function failure(call: () => Promise<unknown>): Promise<{ code: string; reason: string; message: string }> {

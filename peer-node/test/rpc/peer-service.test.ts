@@ -59,7 +59,7 @@ describe("PeerService over the one-port server", () => {
 
   beforeEach(async () => {
     file = await seedFile("alice", "song.mp3", 5 * TEST_PIECE_BYTES + 17);
-    store = await SharedFolder.open({ folder: join(root, "alice", "shared"), dataDir: join(root, "alice", "data"), logger, pieceSizeBytes: TEST_PIECE_BYTES });
+    store = await SharedFolder.open({ folder: join(root, "alice", "shared"), dataDir: join(root, "alice", "data"), logger });
     const service = new PeerServiceImpl({ store, redeemTicket: fakeRedeem(new Map()), peerName: () => "alice", logger });
     server = await listenOnePort({ host: "127.0.0.1", port: 0, handler: pserverRpcs({ peer: service }, logger), logger });
     sessions = new Http2SessionManager(server.url);
@@ -106,9 +106,9 @@ describe("PeerService over the one-port server", () => {
       for await (const _ of client.fetchPieces({ contentId, pieceIndexes })) void _;
     };
     const codeOf = (p: Promise<unknown>) => p.then(() => "ok", (e: unknown) => ConnectError.from(e).code);
-    expect(await codeOf(client.getManifest({ contentId: "f".repeat(64) }))).toBe(Code.NotFound);
+    expect(await codeOf(client.getManifest({ contentId: `m1_${"f".repeat(64)}` }))).toBe(Code.NotFound);
     expect(await codeOf(client.getManifest({ contentId: "../../etc/passwd" }))).toBe(Code.InvalidArgument);
-    expect(await codeOf(fetchAll("f".repeat(64), [0]))).toBe(Code.NotFound);
+    expect(await codeOf(fetchAll(`m1_${"f".repeat(64)}`, [0]))).toBe(Code.NotFound);
     expect(await codeOf(fetchAll(file.contentId, [6]))).toBe(Code.InvalidArgument);
     expect(await codeOf(fetchAll(file.contentId, [1, 1]))).toBe(Code.InvalidArgument);
     expect(await codeOf(fetchAll(file.contentId, Array.from({ length: 65 }, (_, i) => i)))).toBe(Code.InvalidArgument);

@@ -68,7 +68,7 @@ describe("rpcHandler: a request message that is not valid protobuf binary", () =
   beforeAll(async () => {
     root = await tempDir();
     await mkdir(join(root.dir, "shared"));
-    ({ contentId } = await writeRandomFile(join(root.dir, "shared", "song.bin"), 3 * 64 * 1024 + 5));
+    ({ contentId } = await writeRandomFile(join(root.dir, "shared", "song.bin"), 3 * 1024 * 1024 + 5));
     const old = new Date(Date.now() - 10_000);
     await utimes(join(root.dir, "shared", "song.bin"), old, old);
     const sink = new Writable({
@@ -81,7 +81,7 @@ describe("rpcHandler: a request message that is not valid protobuf binary", () =
       },
     });
     const logger = pino({ level: "warn" }, sink);
-    store = await SharedFolder.open({ folder: join(root.dir, "shared"), dataDir: join(root.dir, "data"), logger, pieceSizeBytes: 64 * 1024 });
+    store = await SharedFolder.open({ folder: join(root.dir, "shared"), dataDir: join(root.dir, "data"), logger });
     const service = new PeerServiceImpl({ store, redeemTicket: fakeRedeem(new Map()), peerName: () => "alice", logger });
     // As the pserver serves (pserverRpcs is connect.ts's use of rpcHandler).
     server = await listenOnePort({ host: "127.0.0.1", port: 0, handler: pserverRpcs({ peer: service }, logger), logger });
@@ -146,9 +146,9 @@ describe("rpcHandler: a request message that is not valid protobuf binary", () =
       expect((await client.ping({ from: "test" })).peerName).toBe("alice");
       const got: number[] = [];
       for await (const piece of client.fetchPieces({ contentId, pieceIndexes: [3, 0] })) got.push(piece.pieceIndex, piece.data.length);
-      expect(got).toEqual([3, 5, 0, 64 * 1024]);
+      expect(got).toEqual([3, 5, 0, 1024 * 1024]);
       // A real error of the service keeps its code.
-      await expect(client.getManifest({ contentId: "e".repeat(64) })).rejects.toMatchObject({ code: 5 });
+      await expect(client.getManifest({ contentId: `m1_${"e".repeat(64)}` })).rejects.toMatchObject({ code: 5 });
     }
   });
 });
@@ -200,7 +200,7 @@ describe("rpcHandler: an error no service expected", () => {
     const unary = await client.ping({}).then(() => undefined, (e: unknown) => ConnectError.from(e));
     const received: number[] = [];
     const streamed = await (async () => {
-      for await (const piece of client.fetchPieces({ contentId: "a".repeat(64), pieceIndexes: [0] })) received.push(piece.pieceIndex);
+      for await (const piece of client.fetchPieces({ contentId: `m1_${"a".repeat(64)}`, pieceIndexes: [0] })) received.push(piece.pieceIndex);
     })().then(() => undefined, (e: unknown) => ConnectError.from(e));
     expect(received).toEqual([0]);
     for (const err of [unary, streamed]) {

@@ -1,9 +1,11 @@
 // Shared by the store, transfer and PeerService tests: real temp dirs, real files, bounded waits.
-import { randomBytes, createHash } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { mkdtemp, rm, writeFile, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
+import type { Manifest } from "../../src/store/file-store.js";
+import { contentIdOfManifest, pieceSizeFor, sha256 } from "../../src/store/pieces.js";
 
 /** A silent logger unless TEST_LOG_LEVEL says otherwise. */
 export const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
@@ -18,17 +20,25 @@ export async function tempDir(prefix = "p2p-test-"): Promise<{ dir: string; clea
 export async function writeRandomFile(path: string, size: number): Promise<{ bytes: Buffer; contentId: string }> {
   const bytes = randomBytes(size);
   await writeFile(path, bytes);
-  return { bytes, contentId: sha256Hex(bytes) };
+  return { bytes, contentId: contentIdOf(bytes) };
 }
 
-/** Hex SHA-256 of some bytes. */
-export function sha256Hex(data: Uint8Array): string {
-  return createHash("sha256").update(data).digest("hex");
+/** The manifest of some bytes, split at pieceSizeFor(size), as the pserver would serve it. */
+export function manifestOf(data: Uint8Array, name = "file.bin"): Manifest {
+  const pieceSize = pieceSizeFor(data.length);
+  const pieceHashes: Buffer[] = [];
+  for (let o = 0; o < data.length; o += pieceSize) pieceHashes.push(sha256(data.subarray(o, o + pieceSize)));
+  return { contentId: contentIdOfManifest(data.length, pieceSize, pieceHashes), name, size: data.length, pieceSize, pieceHashes };
 }
 
-/** Hex SHA-256 of a file's bytes. */
-export async function fileSha256(path: string): Promise<string> {
-  return sha256Hex(await readFile(path));
+/** The content id of some bytes (docs/content-ids.md). */
+export function contentIdOf(data: Uint8Array): string {
+  return manifestOf(data).contentId;
+}
+
+/** The content id of a file's bytes. */
+export async function fileContentId(path: string): Promise<string> {
+  return contentIdOf(await readFile(path));
 }
 
 /** Polls `check` until it returns a truthy value; throws after `timeoutMs` (bounded in count and time). */

@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { PARTIAL_DIR_NAME, PartialFolder } from "../../src/store/partial-folder.js";
 import { sha256 } from "../../src/store/pieces.js";
 import { SharedFolder } from "../../src/store/shared-folder.js";
-import { logger, sha256Hex, tempDir } from "./helpers.js";
+import { logger, contentIdOf, tempDir } from "./helpers.js";
 
 let root: string;
 let cleanup: () => Promise<void>;
@@ -22,7 +22,7 @@ function capturingLogger() {
   return { log, lines };
 }
 
-const CONTENT_ID = "ab".repeat(32);
+const CONTENT_ID = `m1_${"ab".repeat(32)}`;
 const PUSH = "push-0b8f3a52-5f7e-4d1e-9c8a-2f4d6e8a1b3c.part";
 
 describe("PartialFolder", () => {
@@ -34,7 +34,7 @@ describe("PartialFolder", () => {
     for (const name of [...keep, ...swept]) await writeFile(join(dir, name), "x");
     const { log, lines } = capturingLogger();
     const folder = await PartialFolder.open(dir, log);
-    expect((await folder.list()).sort()).toEqual([`${CONTENT_ID}.bits`, `${CONTENT_ID}.manifest.json`, `${CONTENT_ID}.part`, "imports"]);
+    expect((await folder.list()).sort()).toEqual(["imports", `${CONTENT_ID}.bits`, `${CONTENT_ID}.manifest.json`, `${CONTENT_ID}.part`]);
     expect((await folder.list("imports")).sort()).toEqual(["1.json", "1.part"]);
     const said = lines.filter((l) => l.msg === "swept stale partial files");
     expect(said.map((l) => l.count)).toEqual([2, 1]);
@@ -89,7 +89,7 @@ describe("PartialFolder", () => {
     const store = await SharedFolder.open({ folder: join(root, "shared"), dataDir: join(root, "data"), logger });
     try {
       const bytes = randomBytes(1000);
-      const manifest = { contentId: sha256Hex(bytes), name: "a.bin", size: bytes.length, pieceSize: 16 * 1024, pieceHashes: [sha256(bytes)] };
+      const manifest = { contentId: contentIdOf(bytes), name: "a.bin", size: bytes.length, pieceSize: 1024 * 1024, pieceHashes: [sha256(bytes)] };
       const outside = join(root, "a.bin");
       await writeFile(outside, bytes);
       await expect(store.adopt({ tempPath: outside, name: "a.bin", manifest })).rejects.toThrow("partial folder only");

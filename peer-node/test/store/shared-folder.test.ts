@@ -6,9 +6,9 @@ import type { FolderDelta } from "../../src/store/file-store.js";
 import { pieceCount, sha256 } from "../../src/store/pieces.js";
 import { PARTIAL_DIR_NAME } from "../../src/store/partial-folder.js";
 import { SharedFolder } from "../../src/store/shared-folder.js";
-import { logger, sha256Hex, tempDir, waitFor, writeRandomFile } from "./helpers.js";
+import { logger, contentIdOf, tempDir, waitFor, writeRandomFile } from "./helpers.js";
 
-const PIECE = 64 * 1024;
+const PIECE = 1024 * 1024; // pieceSizeFor every file here
 let root: string;
 let cleanup: () => Promise<void>;
 let folder: string;
@@ -16,7 +16,7 @@ let dataDir: string;
 const stores: SharedFolder[] = [];
 
 async function openStore(): Promise<SharedFolder> {
-  const s = await SharedFolder.open({ folder, dataDir, logger, pieceSizeBytes: PIECE, settleMs: 100 });
+  const s = await SharedFolder.open({ folder, dataDir, logger, settleMs: 100 });
   stores.push(s);
   return s;
 }
@@ -64,9 +64,9 @@ describe("SharedFolder scan", () => {
       expect(sha256(piece).equals(Buffer.from(m.pieceHashes[i]!))).toBe(true);
     }
     await expect(store.readPiece(a.contentId, 4)).rejects.toThrow(/past the end/);
-    await expect(store.readPiece("0".repeat(64), 0)).rejects.toMatchObject({ code: "not_found", reason: "FILE_NOT_HELD" });
+    await expect(store.readPiece(`m1_${"0".repeat(64)}`, 0)).rejects.toMatchObject({ code: "not_found", reason: "FILE_NOT_HELD" });
 
-    const empty = (await store.manifest(sha256Hex(Buffer.alloc(0))))!;
+    const empty = (await store.manifest(contentIdOf(Buffer.alloc(0))))!;
     expect(empty.size).toBe(0);
     expect(empty.pieceHashes).toHaveLength(0);
     expect(pieceCount(0, PIECE)).toBe(0);
@@ -113,15 +113,15 @@ describe("SharedFolder watcher", () => {
     const bytes = randomBytes(PIECE + 7);
     await writeFile(path, bytes.subarray(0, 1000));
     await writeFile(path, bytes);
-    const id = sha256Hex(bytes);
+    const id = contentIdOf(bytes);
     await waitFor(() => store.get(id), "added file indexed");
     expect(deltas.flatMap((d) => d.added.map((f) => f.contentId))).toContain(id);
-    expect(deltas.flatMap((d) => d.added.map((f) => f.contentId))).not.toContain(sha256Hex(bytes.subarray(0, 1000)));
+    expect(deltas.flatMap((d) => d.added.map((f) => f.contentId))).not.toContain(contentIdOf(bytes.subarray(0, 1000)));
 
     // changed
     const bytes2 = randomBytes(2 * PIECE);
     await writeFile(path, bytes2);
-    const id2 = sha256Hex(bytes2);
+    const id2 = contentIdOf(bytes2);
     await waitFor(() => store.get(id2), "changed file reindexed");
     expect(store.get(id)).toBeUndefined();
     expect(deltas.flatMap((d) => d.removed)).toContain(id);
@@ -150,7 +150,7 @@ describe("SharedFolder adopt and remove", () => {
     await writeFile(tempPath, bytes);
     const pieceHashes = [];
     for (let o = 0; o < bytes.length; o += PIECE) pieceHashes.push(sha256(bytes.subarray(o, o + PIECE)));
-    return { tempPath, name, manifest: { contentId: sha256Hex(bytes), name, size: bytes.length, pieceSize: PIECE, pieceHashes } };
+    return { tempPath, name, manifest: { contentId: contentIdOf(bytes), name, size: bytes.length, pieceSize: PIECE, pieceHashes } };
   }
 
   it("gives a colliding name a unique name, never overwrites, and never stores the same content twice", async () => {

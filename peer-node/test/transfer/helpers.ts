@@ -16,8 +16,8 @@ import { SharedFolder } from "../../src/store/shared-folder.js";
 import type { RedeemTicket } from "../../src/transfer/api.js";
 import { logger } from "../store/helpers.js";
 
-/** Piece size used by the transfer tests: small, so files of a few MiB have many pieces. */
-export const TEST_PIECE_BYTES = 64 * 1024;
+/** Piece size of the transfer tests' files: the one pieceSizeFor gives every file up to 8 GiB. */
+export const TEST_PIECE_BYTES = 1024 * 1024;
 
 /** A serving peer in this process. */
 export interface TestPeer {
@@ -74,7 +74,6 @@ export async function startTestPeer(opts: TestPeerOptions): Promise<TestPeer> {
     folder: join(opts.root, opts.name, "shared"),
     dataDir: join(opts.root, opts.name, "data"),
     logger,
-    pieceSizeBytes: TEST_PIECE_BYTES,
   });
   const served: number[] = [];
   const inner = store.readPiece.bind(store);

@@ -244,7 +244,7 @@ export const ListFilesResponseSchema: GenMessage<ListFilesResponse> = /*@__PURE_
  */
 export type RemoveFileRequest = Message<"p2p.v1.RemoveFileRequest"> & {
   /**
-   * Content id of the file, 64 lower-case hex characters.
+   * Content id of the file, m1_ and 64 lower-case hex characters.
    *
    * @generated from field: string content_id = 1;
    */
@@ -287,7 +287,7 @@ export type SearchRequest = Message<"p2p.v1.SearchRequest"> & {
   query: string;
 
   /**
-   * Exact content id, 64 lower-case hex characters.
+   * Exact content id, m1_ and 64 lower-case hex characters.
    *
    * @generated from field: string content_id = 2;
    */
@@ -442,7 +442,7 @@ export const ListPeersResponseSchema: GenMessage<ListPeersResponse> = /*@__PURE_
  */
 export type DownloadRequest = Message<"p2p.v1.DownloadRequest"> & {
   /**
-   * Content id of the file, 64 lower-case hex characters.
+   * Content id of the file, m1_ and 64 lower-case hex characters.
    *
    * @generated from field: string content_id = 1;
    */
@@ -491,7 +491,7 @@ export const DownloadResponseSchema: GenMessage<DownloadResponse> = /*@__PURE__*
  */
 export type UploadRequest = Message<"p2p.v1.UploadRequest"> & {
   /**
-   * Content id of a file in the shared folder, 64 lower-case hex characters.
+   * Content id of a file in the shared folder, m1_ and 64 lower-case hex characters.
    *
    * @generated from field: string content_id = 1;
    */
@@ -554,7 +554,7 @@ export type BeginImportRequest = Message<"p2p.v1.BeginImportRequest"> & {
   size: bigint;
 
   /**
-   * SHA-256 of the whole file as computed by the browser, 64 lower-case hex characters.
+   * The file's content id as computed by the browser (m1_ + SHA-256 of the canonical manifest).
    *
    * @generated from field: string content_id = 3;
    */
@@ -1044,7 +1044,8 @@ export const ClientService: GenService<{
     output: typeof ImportChunkResponseSchema;
   },
   /**
-   * FinishImport checks the whole file against the content id and moves it into the shared folder.
+   * FinishImport hashes the file once (its pieces, then its content id), checks it against the promised
+   * content id and moves it into the shared folder.
    * FailedPrecondition while chunks are missing; DataLoss (and the partial file is discarded) on a hash mismatch.
    *
    * @generated from rpc p2p.v1.ClientService.FinishImport

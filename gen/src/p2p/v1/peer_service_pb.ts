@@ -79,7 +79,7 @@ export const PingResponseSchema: GenMessage<PingResponse> = /*@__PURE__*/
  */
 export type GetManifestRequest = Message<"p2p.v1.GetManifestRequest"> & {
   /**
-   * SHA-256 of the whole file, 64 lower-case hex characters.
+   * Content id: m1_ + hex SHA-256 of the canonical manifest (docs/content-ids.md), 67 characters.
    *
    * @generated from field: string content_id = 1;
    */
@@ -121,7 +121,7 @@ export const GetManifestResponseSchema: GenMessage<GetManifestResponse> = /*@__P
  */
 export type FetchPiecesRequest = Message<"p2p.v1.FetchPiecesRequest"> & {
   /**
-   * SHA-256 of the whole file, 64 lower-case hex characters.
+   * Content id: m1_ + hex SHA-256 of the canonical manifest (docs/content-ids.md), 67 characters.
    *
    * @generated from field: string content_id = 1;
    */
@@ -349,8 +349,9 @@ export const PeerService: GenService<{
   },
   /**
    * PushFile sends a whole file to this pserver: first a header with the directory's ticket and the
-   * manifest, then every piece in order. The receiver verifies each piece and the whole hash before the
-   * file appears in its shared folder; an interrupted push leaves nothing behind.
+   * manifest, then every piece in order. The receiver checks the manifest against its content id, then
+   * each piece against its hash, before the file appears in its shared folder; an interrupted push
+   * leaves nothing behind.
    *
    * @generated from rpc p2p.v1.PeerService.PushFile
    */

@@ -7,9 +7,14 @@
 // pserver acting as its gateway (GatewayService).
 //
 // Conventions used everywhere in this package:
-// - A content id is the SHA-256 of a whole file's bytes as 64 lower-case hex characters.
-// - A file is cut into pieces of `piece_size` bytes (default 1 MiB); the last piece may be shorter.
-//   A piece's hash is the raw 32-byte SHA-256 of its bytes.
+// - A file is cut into pieces of `piece_size` bytes, a function of its size (1 MiB up to 8 GiB, larger
+//   above; docs/content-ids.md); the last piece may be shorter. A piece's hash is the raw 32-byte
+//   SHA-256 of its bytes.
+// - A content id is `m1_` and the 64 lower-case hex digits of the SHA-256 of the file's canonical
+//   manifest ("p2p-manifest-v1\n", size as u64 BE, piece size as u32 BE, the piece hashes in order).
+//   It authenticates the manifest: a FileManifest whose fields do not hash to its content id is refused
+//   before any piece is fetched. Ids of older versions (64 hex digits, SHA-256 of the whole file) are
+//   refused with InvalidArgument.
 // - Failures are Connect/gRPC error codes with a human message (InvalidArgument, NotFound,
 //   Unauthenticated, PermissionDenied, ResourceExhausted, Unavailable, FailedPrecondition, ...).
 //   No response message carries a status number. Every error a pserver's own code sends also
@@ -34,7 +39,7 @@ export const file_p2p_v1_types: GenFile = /*@__PURE__*/
  */
 export type FileManifest = Message<"p2p.v1.FileManifest"> & {
   /**
-   * SHA-256 of the whole file, 64 lower-case hex characters.
+   * Content id: m1_ + hex SHA-256 of the canonical manifest (docs/content-ids.md), 67 characters.
    *
    * @generated from field: string content_id = 1;
    */
@@ -55,7 +60,7 @@ export type FileManifest = Message<"p2p.v1.FileManifest"> & {
   size: bigint;
 
   /**
-   * Size of every piece in bytes except possibly the last one.
+   * Size of every piece in bytes except possibly the last one; the one the file size gives (see above).
    *
    * @generated from field: uint32 piece_size = 4;
    */
@@ -83,7 +88,7 @@ export const FileManifestSchema: GenMessage<FileManifest> = /*@__PURE__*/
  */
 export type LocalFile = Message<"p2p.v1.LocalFile"> & {
   /**
-   * SHA-256 of the whole file, 64 lower-case hex characters.
+   * Content id: m1_ + hex SHA-256 of the canonical manifest (docs/content-ids.md), 67 characters.
    *
    * @generated from field: string content_id = 1;
    */
@@ -377,7 +382,7 @@ export enum TransferState {
   RUNNING = 2,
 
   /**
-   * All pieces are in; the whole-file hash is being checked.
+   * All pieces are in and verified; the file is being made durable and moved into the shared folder.
    *
    * @generated from enum value: TRANSFER_STATE_VERIFYING = 3;
    */
@@ -628,7 +633,7 @@ export enum ErrorReason {
   TOO_MANY_IMPORTS = 28,
 
   /**
-   * data_loss: received bytes do not hash to what was promised (a piece or the whole file); they
+   * data_loss: received bytes do not hash to what was promised (a piece, or an imported file); they
    * were thrown away.
    *
    * @generated from enum value: ERROR_REASON_HASH_MISMATCH = 29;

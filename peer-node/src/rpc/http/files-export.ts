@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import type { SessionStore } from "../sessions.js";
 import { bearerToken } from "../sessions.js";
-import { isContentId } from "../../directory/wire.js";
+import { CONTENT_ID_RULE, isContentId, isLegacyContentId, LEGACY_CONTENT_ID_MESSAGE } from "@p2p/directory-api";
 import type { FileStore } from "../../store/file-store.js";
 import { PeerError, notHeld } from "../../errors.js";
 import { abort, contentTypeFor, sendError, sendPeerError, type AnyRequest, type AnyResponse } from "./respond.js";
@@ -65,7 +65,8 @@ export function makeFilesExport(deps: { store: FileStore; sessions: SessionStore
     const contentId = url.pathname.slice("/files/".length);
     if (!isContentId(contentId)) {
       log.warn({ path: url.pathname.slice(0, 100) }, "GET /files with a malformed content id");
-      sendPeerError(res, new PeerError("BAD_CONTENT_ID", "The path must be /files/<content id> with a content id of 64 lower-case hex characters."));
+      const rule = isLegacyContentId(contentId) ? LEGACY_CONTENT_ID_MESSAGE : CONTENT_ID_RULE;
+      sendPeerError(res, new PeerError("BAD_CONTENT_ID", `The path must be /files/<content id>; that content id ${rule}.`));
       return;
     }
     const file = deps.store.get(contentId);

@@ -110,7 +110,7 @@ describe("GET /files/<contentId> and the web app over HTTP/1.1", () => {
   });
 
   it("answers 404 for a content id not held and 400 for a malformed one", async () => {
-    const missing = await fetch(`${base}/files/${"0".repeat(64)}?token=${token}`);
+    const missing = await fetch(`${base}/files/m1_${"0".repeat(64)}?token=${token}`);
     expect(missing.status).toBe(404);
     const bad = await fetch(`${base}/files/..%2F..%2Fetc%2Fpasswd?token=${token}`);
     expect(bad.status).toBe(400);

@@ -6,16 +6,14 @@ import type { AddressInfo } from "node:net";
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FILE_EXPORT_READ_BYTES, MIN_PIECE_SIZE_BYTES } from "../../../src/constants.js";
+import { FILE_EXPORT_READ_BYTES } from "../../../src/constants.js";
 import { SessionStore } from "../../../src/rpc/sessions.js";
 import { httpRoutes } from "../../../src/rpc/http/routes.js";
 import { SharedFolder } from "../../../src/store/shared-folder.js";
 import { logger, removeDir, tempDir, waitFor, writeRandomFile } from "../../pserver-harness.js";
 
-describe.each([
-  { pieces: "16 KiB pieces (64 to a read)", pieceSizeBytes: MIN_PIECE_SIZE_BYTES },
-  { pieces: "pieces of a read's size", pieceSizeBytes: FILE_EXPORT_READ_BYTES },
-])("GET /files with $pieces", ({ pieceSizeBytes }) => {
+describe("GET /files with pieces of a read's size", () => {
+  const pieceSizeBytes = FILE_EXPORT_READ_BYTES;
   let root: string;
   let store: SharedFolder;
   let server: http.Server;
@@ -28,7 +26,7 @@ describe.each([
     await mkdir(path.join(root, "shared"), { recursive: true });
     // Three reads and a bit: the last piece is short.
     file = await writeRandomFile(path.join(root, "shared", "film.mkv"), 3 * FILE_EXPORT_READ_BYTES + 12_345);
-    store = await SharedFolder.open({ folder: path.join(root, "shared"), dataDir: path.join(root, "state"), logger, pieceSizeBytes });
+    store = await SharedFolder.open({ folder: path.join(root, "shared"), dataDir: path.join(root, "state"), logger });
     await waitFor(() => store.get(file.contentId), "the file to be indexed");
     expect(store.get(file.contentId)?.pieceSize).toBe(pieceSizeBytes);
     const sessions = new SessionStore();
