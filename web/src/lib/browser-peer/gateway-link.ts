@@ -119,7 +119,8 @@ export class GatewayLink {
     let answer;
     try {
       if (this.#resumeToken === undefined) throw new ConnectError("no resume token", Code.Unauthenticated);
-      answer = await client.login({ resumeToken: this.#resumeToken }, { signal: this.#stopped.signal });
+      // The name goes along: a gateway ignores it with a resume token, but may check its form.
+      answer = await client.login({ username: this.#peerName, resumeToken: this.#resumeToken }, { signal: this.#stopped.signal });
     } catch (error) {
       if (!(error instanceof ConnectError) || error.code !== Code.Unauthenticated || this.#options.password === undefined) throw error;
       answer = await client.login({ username: this.#options.peerName, password: this.#options.password }, { signal: this.#stopped.signal });
