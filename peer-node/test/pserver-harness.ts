@@ -80,7 +80,7 @@ export interface Cluster {
   readonly directoryPort: number;
   readonly peers: Map<string, PeerHandle>;
   /** Starts (or restarts, on the same folders) a pserver. */
-  startPeer(name: string, options?: { password?: string; port?: number; uploadBytesPerSecond?: number }): Promise<PeerHandle>;
+  startPeer(name: string, options?: { password?: string; port?: number; uploadBytesPerSecond?: number; advertisedAddress?: string }): Promise<PeerHandle>;
   /** Restarts the directory on the same data folder and port. */
   restartDirectory(): Promise<void>;
   close(): Promise<void>;
@@ -126,6 +126,7 @@ export async function startCluster(options: { heartbeatIntervalMs?: number } = {
         host: "127.0.0.1",
         port: opts.port ?? 0,
         uploadBytesPerSecond: opts.uploadBytesPerSecond,
+        advertisedAddress: opts.advertisedAddress,
         logger,
         directoryRetryMaxMs: 500,
         peerPollMs: 300,

@@ -133,9 +133,14 @@ function parse(text: string): unknown {
   }
 }
 
-/** A deterministic content id (the SHA-256 of a label, as a content id is of its content). */
+/** A deterministic content id (m1_ and the SHA-256 of a label, shaped as a content id is). */
 export function contentId(label: string | number): string {
-  return createHash("sha256").update(String(label)).digest("hex");
+  return `m1_${createHash("sha256").update(String(label)).digest("hex")}`;
+}
+
+/** A deterministic token hash (64 hex, as the directory stores a token's SHA-256). */
+export function tokenHash(label: string): string {
+  return createHash("sha256").update(label).digest("hex");
 }
 
 /** A valid index entry. */

@@ -49,7 +49,7 @@ describe.skipIf(POSTGRES.skipReason !== null)(title("two directory instances on 
     try {
       const schema = location.config.databaseSchema as string;
       const { rows } = await client.query(`SELECT version FROM "${schema}".schema_migrations ORDER BY version`);
-      expect(rows).toEqual([{ version: 1 }]);
+      expect(rows).toEqual([{ version: 1 }, { version: 2 }]);
     } finally {
       await client.end();
     }

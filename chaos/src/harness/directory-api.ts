@@ -26,12 +26,12 @@ export type IndexFile = FileEntry;
 
 /** A well-formed content id made of one repeated hex digit. */
 export function fakeContentId(digit: string): string {
-  return digit.repeat(64);
+  return `m1_${digit.repeat(64)}`;
 }
 
 /** The `n`th of a series of distinct well-formed content ids. */
 export function numberedContentId(n: number): string {
-  return n.toString(16).padStart(fakeContentId("0").length, "0");
+  return `m1_${n.toString(16).padStart(64, "0")}`;
 }
 
 /** A token or ticket of the right shape that no directory issued. */

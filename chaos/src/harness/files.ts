@@ -4,9 +4,11 @@ import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { open, readdir, stat } from "node:fs/promises";
 import path from "node:path";
+import { pieceSizeFor } from "@p2p/directory-api";
 import { FOLDER_GUARD_INTERVAL_MS } from "../constants.js";
+import { manifestContentId } from "./manifest.js";
 
-/** A file chaos created: where, how big, and its content id (SHA-256 hex). */
+/** A file chaos created: where, how big, and its content id. */
 export interface KnownFile {
   readonly name: string;
   readonly size: number;
@@ -17,30 +19,50 @@ const WRITE_CHUNK_BYTES = 4 * 1024 * 1024;
 
 /** Writes `size` random bytes to `folder/name` and returns its content id. */
 export async function writeRandomFile(folder: string, name: string, size: number): Promise<KnownFile> {
-  const hash = createHash("sha256");
+  const pieceSize = pieceSizeFor(size);
+  const hashes: Buffer[] = [];
   const fh = await open(path.join(folder, name), "w");
   try {
+    // Chunks of whole pieces (WRITE_CHUNK_BYTES is a multiple of every piece size up to 4 MiB), hashed piece by piece.
+    const chunkBytes = Math.max(WRITE_CHUNK_BYTES, pieceSize);
     for (let done = 0; done < size; ) {
-      const chunk = randomBytes(Math.min(WRITE_CHUNK_BYTES, size - done));
-      hash.update(chunk);
+      const chunk = randomBytes(Math.min(chunkBytes, size - done));
+      for (let at = 0; at < chunk.length; at += pieceSize) hashes.push(createHash("sha256").update(chunk.subarray(at, at + pieceSize)).digest());
       await fh.write(chunk, 0, chunk.length, done);
       done += chunk.length;
     }
   } finally {
     await fh.close();
   }
-  return { name, size, contentId: hash.digest("hex") };
+  return { name, size, contentId: manifestContentId(size, pieceSize, hashes) };
 }
 
-/** SHA-256 hex of a file's bytes. */
-export async function sha256File(file: string): Promise<string> {
-  const hash = createHash("sha256");
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest("hex");
+/** The content id of a file's bytes, computed as a pserver would. */
+export async function contentIdOfFile(file: string): Promise<string> {
+  const size = (await stat(file)).size;
+  const pieceSize = pieceSizeFor(size);
+  const hashes: Buffer[] = [];
+  let piece = createHash("sha256");
+  let inPiece = 0;
+  for await (const chunk of createReadStream(file) as AsyncIterable<Buffer>) {
+    for (let at = 0; at < chunk.length; ) {
+      const take = Math.min(pieceSize - inPiece, chunk.length - at);
+      piece.update(chunk.subarray(at, at + take));
+      inPiece += take;
+      at += take;
+      if (inPiece === pieceSize) {
+        hashes.push(piece.digest());
+        piece = createHash("sha256");
+        inPiece = 0;
+      }
+    }
+  }
+  if (inPiece > 0) hashes.push(piece.digest());
+  return manifestContentId(size, pieceSize, hashes);
 }
 
 /**
- * Checks that `folder/name` holds exactly the bytes of `expected` (size, then SHA-256); returns the
+ * Checks that `folder/name` holds exactly the bytes of `expected` (size, then content id); returns the
  * number of bytes compared, throws with what differs.
  */
 export async function expectSameBytes(folder: string, name: string, expected: KnownFile): Promise<number> {
@@ -48,8 +70,8 @@ export async function expectSameBytes(folder: string, name: string, expected: Kn
   const st = await stat(file).catch(() => undefined);
   if (!st) throw new Error(`${name} is not in ${folder}`);
   if (st.size !== expected.size) throw new Error(`${name} has ${st.size} bytes, expected ${expected.size}`);
-  const digest = await sha256File(file);
-  if (digest !== expected.contentId) throw new Error(`${name} has the right size but different bytes (sha256 ${digest.slice(0, 16)}…, expected ${expected.contentId.slice(0, 16)}…)`);
+  const digest = await contentIdOfFile(file);
+  if (digest !== expected.contentId) throw new Error(`${name} has the right size but different bytes (content id ${digest.slice(0, 19)}…, expected ${expected.contentId.slice(0, 19)}…)`);
   return st.size;
 }
 

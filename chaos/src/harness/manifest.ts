@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { create } from "@bufbuild/protobuf";
 import type { Client } from "@connectrpc/connect";
-import { PIECE_SIZE_BYTES } from "../constants.js";
+import { canonicalManifestBytes, contentIdFromManifestDigest, pieceSizeFor } from "@p2p/directory-api";
 import { FileManifestSchema, PushFileRequestSchema, type FileManifest, type PeerService, type PushFileRequest } from "../gen.js";
 
 /** A file's manifest and its pieces, read whole (chaos only pushes small files this way). */
@@ -12,17 +12,24 @@ export interface LocalManifest {
   readonly pieces: Uint8Array[];
 }
 
-/** Reads `file` and describes it as `name`, in pieces of PIECE_SIZE_BYTES. */
+/** The content id a manifest's size, piece size and piece hashes name (docs/content-ids.md). */
+export function manifestContentId(size: number, pieceSize: number, pieceHashes: readonly Uint8Array[]): string {
+  return contentIdFromManifestDigest(createHash("sha256").update(canonicalManifestBytes(size, pieceSize, pieceHashes)).digest());
+}
+
+/** Reads `file` and describes it as `name`, in pieces of pieceSizeFor(its size). */
 export async function manifestOf(file: string, name: string): Promise<LocalManifest> {
   const bytes = await readFile(file);
+  const pieceSize = pieceSizeFor(bytes.length);
   const pieces: Uint8Array[] = [];
-  for (let at = 0; at < bytes.length; at += PIECE_SIZE_BYTES) pieces.push(bytes.subarray(at, Math.min(bytes.length, at + PIECE_SIZE_BYTES)));
+  for (let at = 0; at < bytes.length; at += pieceSize) pieces.push(bytes.subarray(at, Math.min(bytes.length, at + pieceSize)));
+  const pieceHashes = pieces.map((p) => createHash("sha256").update(p).digest());
   const manifest = create(FileManifestSchema, {
-    contentId: createHash("sha256").update(bytes).digest("hex"),
+    contentId: manifestContentId(bytes.length, pieceSize, pieceHashes),
     name,
     size: BigInt(bytes.length),
-    pieceSize: PIECE_SIZE_BYTES,
-    pieceHashes: pieces.map((p) => createHash("sha256").update(p).digest()),
+    pieceSize,
+    pieceHashes,
   });
   return { manifest, pieces };
 }

@@ -8,7 +8,7 @@ import {
   FILE_NAME_MAX_BYTES,
   INDEX_BODY_LIMIT_BYTES,
   MAX_FILES_PER_REQUEST,
-  MIN_PIECE_SIZE_BYTES,
+  BASE_PIECE_SIZE_BYTES,
   PASSWORD_MAX_BYTES,
   PASSWORD_MIN_BYTES,
   SEARCH_MAX_LIMIT,
@@ -51,7 +51,7 @@ const withA = (method: string, path: string, body?: RawRequest["body"], headers:
   body,
   headers: { ...bearer(ctx.tokenA), ...headers },
 });
-const file = (overrides: Record<string, unknown>) => ({ name: "f.bin", size: 10, contentId: fakeContentId("d"), pieceSize: MIN_PIECE_SIZE_BYTES, ...overrides });
+const file = (overrides: Record<string, unknown>) => ({ name: "f.bin", size: 10, contentId: fakeContentId("d"), pieceSize: BASE_PIECE_SIZE_BYTES, ...overrides });
 const deepArray = (depth: number) => "[".repeat(depth) + "]".repeat(depth);
 /** A number as the case names write it: 10,001. */
 const count = (n: number) => n.toLocaleString("en");
@@ -115,7 +115,7 @@ export const REST_CASES: readonly RestCase[] = [
   { route: "PUT /index", name: "no Authorization (PUT)", request: () => ({ method: "PUT", path: "/api/v1/index", body: { files: [] } }), status: 401 },
   { route: "PUT /index", name: "files is an object", request: withA("PUT", "/api/v1/index", { files: { a: 1 } }), status: 400, message: /files/ },
   { route: "PUT /index", name: "files missing", request: withA("PUT", "/api/v1/index", {}), status: 400, message: /files/ },
-  { route: "PUT /index", name: "entry without contentId", request: withA("PUT", "/api/v1/index", { files: [{ name: "a", size: 1, pieceSize: MIN_PIECE_SIZE_BYTES }] }), status: 400, message: /contentId/ },
+  { route: "PUT /index", name: "entry without contentId", request: withA("PUT", "/api/v1/index", { files: [{ name: "a", size: 1, pieceSize: BASE_PIECE_SIZE_BYTES }] }), status: 400, message: /contentId/ },
   { route: "PUT /index", name: "contentId in upper case", request: withA("PUT", "/api/v1/index", { files: [file({ contentId: fakeContentId("a").toUpperCase() })] }), status: 400, message: /contentId/ },
   { route: "PUT /index", name: "contentId one character short", request: withA("PUT", "/api/v1/index", { files: [file({ contentId: fakeContentId("a").slice(1) })] }), status: 400, message: /contentId/ },
   { route: "PUT /index", name: "name with a path traversal", request: withA("PUT", "/api/v1/index", { files: [file({ name: "../../etc/passwd" })] }), status: 400, message: /name/ },
@@ -133,13 +133,13 @@ export const REST_CASES: readonly RestCase[] = [
   {
     route: "PUT /index",
     name: "invalid UTF-8 in a name",
-    request: withA("PUT", "/api/v1/index", invalidUtf8Json('{"files":[{"name":"bad-', `.bin","size":1,"contentId":"${fakeContentId("e")}","pieceSize":${MIN_PIECE_SIZE_BYTES}}]}`), JSON_TYPE),
+    request: withA("PUT", "/api/v1/index", invalidUtf8Json('{"files":[{"name":"bad-', `.bin","size":1,"contentId":"${fakeContentId("e")}","pieceSize":${BASE_PIECE_SIZE_BYTES}}]}`), JSON_TYPE),
     status: 400,
     message: /UTF-8|name/,
   },
   { route: "PUT /index", name: "negative size", request: withA("PUT", "/api/v1/index", { files: [file({ size: -1 })] }), status: 400, message: /size/ },
-  { route: "PUT /index", name: "size 2^53 + 1", request: withA("PUT", "/api/v1/index", `{"files":[{"name":"a","size":9007199254740993,"contentId":"${fakeContentId("d")}","pieceSize":${MIN_PIECE_SIZE_BYTES}}]}`, JSON_TYPE), status: 400, message: /size/ },
-  { route: "PUT /index", name: "size 1e400", request: withA("PUT", "/api/v1/index", `{"files":[{"name":"a","size":1e400,"contentId":"${fakeContentId("d")}","pieceSize":${MIN_PIECE_SIZE_BYTES}}]}`, JSON_TYPE), status: 400, message: /size/ },
+  { route: "PUT /index", name: "size 2^53 + 1", request: withA("PUT", "/api/v1/index", `{"files":[{"name":"a","size":9007199254740993,"contentId":"${fakeContentId("d")}","pieceSize":${BASE_PIECE_SIZE_BYTES}}]}`, JSON_TYPE), status: 400, message: /size/ },
+  { route: "PUT /index", name: "size 1e400", request: withA("PUT", "/api/v1/index", `{"files":[{"name":"a","size":1e400,"contentId":"${fakeContentId("d")}","pieceSize":${BASE_PIECE_SIZE_BYTES}}]}`, JSON_TYPE), status: 400, message: /size/ },
   { route: "PUT /index", name: "size as a string", request: withA("PUT", "/api/v1/index", { files: [file({ size: "10" })] }), status: 400, message: /size/ },
   { route: "PUT /index", name: "fractional size", request: withA("PUT", "/api/v1/index", { files: [file({ size: 1.5 })] }), status: 400, message: /size/ },
   { route: "PUT /index", name: "pieceSize 0", request: withA("PUT", "/api/v1/index", { files: [file({ pieceSize: 0 })] }), status: 400, message: /pieceSize/ },

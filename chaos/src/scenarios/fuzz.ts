@@ -5,6 +5,7 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import {
   ADDRESS_PATTERN,
+  BASE_PIECE_SIZE_BYTES,
   CONTENT_ID_PATTERN,
   MAX_FILE_SIZE_BYTES,
   MAX_PIECE_SIZE_BYTES,
@@ -115,7 +116,7 @@ export function fuzzRestFields(fx: RestFixture, settings: FuzzSettings): Promise
     fc.integer(),
     fc.constant(null),
   );
-  const entry = { name: "f.bin", size: 10, contentId: fakeContentId("d"), pieceSize: MIN_PIECE_SIZE_BYTES };
+  const entry = { name: "f.bin", size: 10, contentId: fakeContentId("d"), pieceSize: BASE_PIECE_SIZE_BYTES };
   const login = { username: "fuzzer", password: "fuzzer-password", address: "http://127.0.0.1:9100" };
   const cases = fc.oneof(
     fc.record({ field: fc.constant("username"), value: notMatching(new RegExp(USERNAME_PATTERN)) }).map(({ field, value }) => ({ path: "/api/v1/login", auth: false, field, body: { ...login, [field]: value } })),

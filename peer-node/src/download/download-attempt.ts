@@ -66,6 +66,9 @@ export class DownloadAttempt {
   readonly #calls = new Set<Call>();
   #wake: (() => void) | undefined;
   #lastRefreshMs = 0;
+  /** When a holder was last refused (banned, or dropped for sending nothing), and when a refresh last answered. */
+  #refusedAtMs = 0;
+  #refreshedAtMs = 0;
   #refreshing: Promise<void> | undefined;
   /** Every piece is in: endgame twins still on the wire are cut off, and their failures mean nothing. */
   #finishing = false;
@@ -127,6 +130,9 @@ export class DownloadAttempt {
         if (this.#scheduler.usableCount() === 0 && this.#calls.size === 0) {
           noHolderSinceMs ??= Date.now();
           if (Date.now() - noHolderSinceMs >= s.noHolderGraceMs) throw this.#noHolderLeft();
+          // Every holder was refused (corrupt pieces, or nothing sent) and the directory, asked since,
+          // named no other: waiting out the grace would only keep a dead download RUNNING.
+          if (this.#allRefused() && this.#refreshedAtMs > this.#refusedAtMs) throw this.#noHolderLeft();
           this.#refresh(true);
         } else {
           noHolderSinceMs = undefined;
@@ -168,12 +174,22 @@ export class DownloadAttempt {
     await this.#refreshing?.catch(() => undefined);
   }
 
+  /** Every holder this try has known was refused for what it did, none merely unreachable. */
+  #allRefused(): boolean {
+    const holders = this.holders();
+    return holders.length > 0 && holders.every((h) => h.banned || h.neverDelivered);
+  }
+
   #noHolderLeft(): PeerError {
-    const banned = [...this.#c.banned];
+    const holders = this.holders();
+    const corrupt = holders.filter((h) => h.banned).map((h) => h.ref.name);
+    const silent = holders.filter((h) => h.neverDelivered).map((h) => h.ref.name);
+    const stall = Math.round(this.#c.settings.stallTimeoutMs / 1000);
     return new PeerError(
       "NO_HOLDERS",
-      `No peer holding this file is reachable any more (${this.holders().length} tried` +
-        (banned.length > 0 ? `; ${banned.join(", ")} banned for sending corrupt pieces` : "") +
+      `No peer holding this file is reachable any more (${holders.length} tried` +
+        (corrupt.length > 0 ? `; ${corrupt.join(", ")} banned for sending corrupt pieces` : "") +
+        (silent.length > 0 ? `; ${silent.join(", ")} sent no piece for ${stall} s` : "") +
         ").",
     );
   }
@@ -221,6 +237,7 @@ export class DownloadAttempt {
           this.#c.log.debug({ holder: ref.name }, "holder added");
         }
       }
+      this.#refreshedAtMs = Date.now();
     })()
       .catch((err) => {
         if (!this.#signal.aborted) this.#c.log.debug({ err }, "holder refresh failed");
@@ -315,6 +332,7 @@ export class DownloadAttempt {
     this.#c.log.warn({ holder: h.ref.name, bad: h.bad }, what);
     if (bannedNow) {
       this.#c.banned.add(h.ref.name);
+      this.#refusedAtMs = Date.now();
       this.#c.log.warn({ holder: h.ref.name }, "holder banned for this transfer");
       for (const call of this.#calls) if (call.holder === h) call.controller.abort(new PeerError("CANCELLED", `${h.ref.name} was banned for sending corrupt pieces.`));
     }
@@ -339,7 +357,18 @@ export class DownloadAttempt {
       this.#c.log.info({ holder: h.ref.name, err: (reason as Error)?.message }, "holder dropped");
       return;
     }
-    const droppedNow = h.failed(Date.now(), this.#c.settings.retryMinMs);
+    const now = Date.now();
+    const droppedNow = isPeerError(reason, "STALLED") ? h.stalled(now, this.#c.settings.retryMinMs) : h.failed(now, this.#c.settings.retryMinMs);
+    if (h.neverDelivered) {
+      // It offered the file and then sent nothing: not asked again (nor re-added by a refresh) in this download.
+      this.#c.banned.add(h.ref.name);
+      this.#refusedAtMs = Date.now();
+      this.#c.log.warn({ holder: h.ref.name }, "holder sent no piece before the stall timeout; not asking it again for this file");
+      this.#c.peers.drop(h.ref.address);
+      this.#refresh(true);
+      this.publish();
+      return;
+    }
     this.#c.log.info({ holder: h.ref.name, failures: h.failures, err: (reason as Error)?.message }, "fetch failed");
     if (droppedNow) {
       this.#c.peers.drop(h.ref.address);

@@ -7,7 +7,9 @@
 // - Back-off: after a failure the holder is asked again only after a delay that doubles per failure in a
 //   row; it is dropped after HOLDER_FAILURES_DROP of them, at once when it no longer holds the content.
 // - Ban: a holder that sent HOLDER_BAD_PIECES_BAN bad pieces is never asked again in this transfer.
-// - Stall: a call that received no byte for the stall timeout, while not waiting for our own ring.
+// - Stall: a call that received no byte for the stall timeout, while not waiting for our own ring. A
+//   holder that stalls before delivering a single verified piece is dropped at once and not asked again
+//   (it offered the file and then sent nothing: the stall attack), instead of being retried.
 import { HOLDER_BAD_PIECES_BAN, HOLDER_FAILURES_DROP } from "../constants.js";
 import type { PeerRef } from "../transfer/api.js";
 
@@ -40,6 +42,8 @@ export class Holder {
   failures = 0;
   banned = false;
   dropped = false;
+  /** Dropped because it stalled before delivering anything (see stalled): not asked again in this download. */
+  neverDelivered = false;
   /** Not asked for anything before this time (ms, the caller's clock). */
   retryAtMs = 0;
   /** Pieces this holder has been asked for and not yet delivered. */
@@ -117,6 +121,15 @@ export class Holder {
   /** It no longer holds the content (or serves another layout): no use asking it again. */
   gone(): void {
     this.dropped = true;
+  }
+
+  /** A call to it stalled: true when this drops it for good, because it never delivered a verified piece. */
+  stalled(nowMs: number, retryMinMs: number): boolean {
+    if (this.delivered > 0) return this.failed(nowMs, retryMinMs);
+    this.failures++;
+    this.neverDelivered = true;
+    this.dropped = true;
+    return true;
   }
 
   /** A call to it failed: it backs off, for longer per failure in a row; returns true when this failure drops it. */

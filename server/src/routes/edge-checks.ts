@@ -7,6 +7,7 @@ import {
   fileNameProblem,
   MAX_FILES_PER_REQUEST,
   passwordProblem,
+  pieceSizeFor,
   queryLengthProblem,
 } from "@p2p/directory-api";
 import { DirectoryError } from "../errors.js";
@@ -29,6 +30,14 @@ export function checkAddress(address: string, peerName: string): void {
 /** Checks each file name's length in UTF-8 bytes (the schema counts characters). */
 export function checkFileNames(files: ReadonlyArray<{ name: string }>, path: string): void {
   files.forEach((file, i) => check(`${path}/${i}/name`, fileNameProblem(file.name)));
+}
+
+/** Checks that each file's piece size is the one its content id was computed with (pieceSizeFor its size). */
+export function checkPieceSizes(files: ReadonlyArray<{ size: number; pieceSize: number }>, path: string): void {
+  files.forEach((file, i) => {
+    const expected = pieceSizeFor(file.size);
+    if (file.pieceSize !== expected) check(`${path}/${i}/pieceSize`, `must be ${expected} for a file of ${file.size} bytes (docs/content-ids.md)`);
+  });
 }
 
 /** Checks that a delta names at most MAX_FILES_PER_REQUEST files in all. */

@@ -8,7 +8,7 @@ import {
   UpdateIndexBody,
 } from "@p2p/directory-api";
 import { sessionOf } from "./auth.js";
-import { checkDeltaSize, checkFileNames } from "./edge-checks.js";
+import { checkDeltaSize, checkFileNames, checkPieceSizes } from "./edge-checks.js";
 import { BEARER_SECURITY, type DirectoryApp, errorResponses, type RouteDeps } from "./route-context.js";
 
 /** Registers the index routes. */
@@ -29,6 +29,7 @@ export function peerIndexRoutes(app: DirectoryApp, { directory, auth }: RouteDep
     },
     async (request) => {
       checkFileNames(request.body.files, "body/files");
+      checkPieceSizes(request.body.files, "body/files");
       return { count: await directory.replaceIndex(sessionOf(request), request.body.files) };
     },
   );
@@ -51,6 +52,7 @@ export function peerIndexRoutes(app: DirectoryApp, { directory, auth }: RouteDep
       const { add = [], remove = [] } = request.body;
       checkDeltaSize(add, remove);
       checkFileNames(add, "body/add");
+      checkPieceSizes(add, "body/add");
       return { count: await directory.updateIndex(sessionOf(request), add, remove) };
     },
   );

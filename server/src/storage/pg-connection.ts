@@ -10,7 +10,7 @@ import {
   PG_POOL_MAX_CONNECTIONS,
   PG_STATEMENT_TIMEOUT_MS,
 } from "../constants.js";
-import { PG_MIGRATIONS } from "./pg-schema.js";
+import { PG_MIGRATION_NOTES, PG_MIGRATIONS } from "./pg-schema.js";
 
 /** Key of the session-level advisory lock held while migrating (any schema: it also covers CREATE EXTENSION). */
 const MIGRATION_LOCK_KEY = 0x7032_7064_6972; // "p2pdir"
@@ -33,6 +33,8 @@ export interface PgStoreOptions {
   maxConnections?: number;
   /** Told about connection failures that happen outside any query (e.g. the server restarted). */
   onConnectionError?: (error: Error) => void;
+  /** Told what a migration that dropped data did (a line for the start log). */
+  onMigration?: (note: string) => void;
 }
 
 /** Where the store reads "now" from. */
@@ -58,7 +60,7 @@ export interface PgPools {
 export async function openPgPools(options: PgStoreOptions): Promise<PgPools> {
   const schema = checkSchema(options.schema ?? DEFAULT_DATABASE_SCHEMA);
   const connectionString = withSessionSettings(options.connectionString, schema);
-  await migrate(connectionString, schema);
+  await migrate(connectionString, schema, options.onMigration);
   const poolOf = (url: string, max: number) => {
     const pool = new pg.Pool({
       connectionString: url,
@@ -119,7 +121,7 @@ export function redactConnectionString(connectionString: string): string {
 }
 
 /** Creates the schema and pg_trgm if missing, then applies pending migrations, all under one advisory lock. */
-async function migrate(connectionString: string, schema: string): Promise<void> {
+async function migrate(connectionString: string, schema: string, onMigration: ((note: string) => void) | undefined): Promise<void> {
   const client = new pg.Client({ connectionString, connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS });
   await client.connect();
   try {
@@ -141,9 +143,12 @@ async function migrate(connectionString: string, schema: string): Promise<void> 
     for (let i = version; i < PG_MIGRATIONS.length; i += 1) {
       await client.query("BEGIN");
       try {
+        const note = version > 0 ? PG_MIGRATION_NOTES[i + 1] : undefined;
+        const counted = note === undefined ? undefined : await client.query<{ n: number }>("SELECT count(*)::int AS n FROM files");
         await client.query((PG_MIGRATIONS[i] as string).replaceAll("{{trgm}}", quote(trigramSchema)));
         await client.query("INSERT INTO schema_migrations (version) VALUES ($1)", [i + 1]);
         await client.query("COMMIT");
+        if (note !== undefined) onMigration?.(`schema version ${i + 1}: ${note} (${counted?.rows[0]?.n ?? 0} index rows)`);
       } catch (error) {
         await client.query("ROLLBACK");
         throw error;

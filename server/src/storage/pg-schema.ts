@@ -21,6 +21,11 @@
 // - sessions and content_variants leave room in each page (fillfactor) so that heartbeats and holder
 //   counts, the most frequent updates, can be HOT updates that rewrite no index.
 
+import { CONTENT_ID_MIGRATION_NOTE } from "./rows.js";
+
+/** What a migration that drops data did, for the start log, by the version it brings the schema to. */
+export const PG_MIGRATION_NOTES: Readonly<Record<number, string>> = { 2: CONTENT_ID_MIGRATION_NOTE };
+
 /** A migration's text; `{{trgm}}` stands for the schema pg_trgm is installed in (quoted). */
 export const PG_MIGRATIONS: readonly string[] = [
   `
@@ -105,5 +110,14 @@ export const PG_MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX tickets_by_expiry ON tickets (expires_at);
   CREATE INDEX tickets_by_target ON tickets (target_user_id, content_id);
+  `,
+  `
+  -- Content ids became m1_ + SHA-256 of the canonical manifest; the stored 32 bytes of an older row are
+  -- a whole-file SHA-256 and would be read as another id. Drop them; peers republish at their next login.
+  DELETE FROM tickets;
+  DELETE FROM files;
+  DELETE FROM content_variants;
+  DELETE FROM contents;
+  DELETE FROM sessions;
   `,
 ];

@@ -1,7 +1,7 @@
 // Every statement of the PostgreSQL store, written once per clock: "now" is an SQL expression (the
 // database's now() in production), so every instance on the database agrees on who is live.
 
-import { commonStatements, FILE_COLUMNS, type FileRow, hexBytes } from "./rows.js";
+import { commonStatements, contentIdBytes, contentIdText, FILE_COLUMNS, type FileRow } from "./rows.js";
 import type { ContentRecord, FileEntry, PeerRecord } from "./store.js";
 
 /** The PostgreSQL store's statements. */
@@ -177,7 +177,7 @@ function searchStatements(live: string) {
 /** The columns of `files` rows for unnest(): content ids, names, sizes, piece sizes. */
 export function fileColumns(entries: readonly FileEntry[]): [Buffer[], string[], number[], number[]] {
   return [
-    entries.map((entry) => hexBytes(entry.contentId)),
+    entries.map((entry) => contentIdBytes(entry.contentId)),
     entries.map((entry) => entry.name),
     entries.map((entry) => entry.size),
     entries.map((entry) => entry.pieceSize),
@@ -197,7 +197,7 @@ export interface HolderRow {
 export function groupHolders(rows: ReadonlyArray<FileRow & HolderRow>): ContentRecord[] {
   const records = new Map<string, ContentRecord>();
   for (const row of rows) {
-    const hex = row.content_id.toString("hex");
+    const hex = contentIdText(row.content_id);
     let record = records.get(hex);
     if (!record) {
       record = { contentId: hex, name: row.name, size: row.size, pieceSize: row.piece_size, holders: [], holderCount: row.holder_count ?? 0 };

@@ -25,6 +25,8 @@ import { fileColumns, groupHolders, type HolderRow, pgStatements, type PgStateme
 import {
   type ChosenPeerRow,
   type FileRow,
+  contentIdBytes,
+  contentIdText,
   hexBytes,
   lastEntryPerContent,
   replacementTooLarge,
@@ -206,7 +208,7 @@ export class PgStore implements DirectoryStore {
       const add = new Map(wanted);
       const remove: FileRow[] = [];
       for (const row of rows) {
-        const hex = row.content_id.toString("hex");
+        const hex = contentIdText(row.content_id);
         const next = add.get(hex);
         if (next && sameEntry(row, next)) add.delete(hex);
         else remove.push(row);
@@ -225,9 +227,9 @@ export class PgStore implements DirectoryStore {
     const wanted = lastEntryPerContent(add);
     return this.#transaction(async (db): Promise<IndexChange> => {
       if (!(await this.#lockLivePeer(db, userId))) return { ok: false, reason: "session-ended" };
-      const named = [...new Set([...remove, ...wanted.keys()])].map(hexBytes);
+      const named = [...new Set([...remove, ...wanted.keys()])].map(contentIdBytes);
       const held = await db.query<FileRow>(this.#sql.someFilesOfUser, [userId, named]);
-      const byContent = new Map(held.rows.map((row) => [row.content_id.toString("hex"), row]));
+      const byContent = new Map(held.rows.map((row) => [contentIdText(row.content_id), row]));
       const { rows: counted } = await db.query<{ count: number }>(this.#sql.countFilesOfUser, [userId]);
       // Removals first, then additions, as if applied one after another (store.ts).
       const removed = new Map<string, FileRow>();
@@ -257,7 +259,7 @@ export class PgStore implements DirectoryStore {
   }
 
   async findContent(contentId: string, maxHolders: number): Promise<ContentRecord | null> {
-    const { rows } = await this.#query<FileRow & HolderRow>(this.#sql.contentsWithHolders, [[hexBytes(contentId)], maxHolders]);
+    const { rows } = await this.#query<FileRow & HolderRow>(this.#sql.contentsWithHolders, [[contentIdBytes(contentId)], maxHolders]);
     const [content] = groupHolders(rows);
     return content && content.holderCount > 0 ? content : null;
   }
@@ -268,7 +270,7 @@ export class PgStore implements DirectoryStore {
   }
 
   async chooseUploadTarget(request: UploadTargetRequest): Promise<UploadTargetResult> {
-    const contentId = hexBytes(request.contentId);
+    const contentId = contentIdBytes(request.contentId);
     return this.#transaction(async (db): Promise<UploadTargetResult> => {
       let chosen: ChosenPeerRow | undefined;
       if (request.targetName !== undefined) {
@@ -301,7 +303,7 @@ export class PgStore implements DirectoryStore {
   }
 
   async redeemTicket(request: RedeemRequest): Promise<RedeemResult> {
-    const values = [hexBytes(request.ticketHash), request.userId, hexBytes(request.contentId)];
+    const values = [hexBytes(request.ticketHash), request.userId, contentIdBytes(request.contentId)];
     return this.#transaction(async (db): Promise<RedeemResult> => {
       const redeemed = (await db.query<{ size: number; from_name: string }>(this.#sql.redeemTicket, values)).rows[0];
       if (redeemed) return { kind: "redeemed", contentId: request.contentId, size: redeemed.size, from: redeemed.from_name };
@@ -487,5 +489,5 @@ export class PgStore implements DirectoryStore {
 }
 
 function variantOf(entry: FileEntry): Omit<VariantDelta, "delta"> {
-  return { contentId: hexBytes(entry.contentId), name: entry.name, size: entry.size, pieceSize: entry.pieceSize };
+  return { contentId: contentIdBytes(entry.contentId), name: entry.name, size: entry.size, pieceSize: entry.pieceSize };
 }

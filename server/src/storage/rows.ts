@@ -2,6 +2,7 @@
 // the SQL both write alike (given each one's placeholders and clock), and the checks both make before
 // changing an index. Each store keeps only what its database does differently.
 
+import { CONTENT_ID_PREFIX } from "@p2p/directory-api";
 import type { FileEntry, IndexChange, PeerRecord, SessionRecord, UserRecord } from "./store.js";
 
 /** A timestamp column: milliseconds since the epoch (SQLite) or a Date (PostgreSQL). */
@@ -99,10 +100,28 @@ function asDate(value: Timestamp): Date {
   return value instanceof Date ? value : new Date(value);
 }
 
-/** A content id (or token hash) as the 32 bytes both stores keep: half the size of the hex text. */
+/** A token hash as the 32 bytes both stores keep: half the size of the hex text. */
 export function hexBytes(hex: string): Buffer {
   return Buffer.from(hex, "hex");
 }
+
+/** A content id (`m1_` + 64 hex, checked at the route) as the 32 bytes of its digest both stores keep. */
+export function contentIdBytes(contentId: string): Buffer {
+  return Buffer.from(contentId.slice(CONTENT_ID_PREFIX.length), "hex");
+}
+
+/** The content id text of a stored 32-byte digest. */
+export function contentIdText(bytes: Buffer): string {
+  return CONTENT_ID_PREFIX + bytes.toString("hex");
+}
+
+/**
+ * What the migration that brings a schema to version 2 (in both stores) does: index rows, sessions and
+ * tickets of whole-file content ids are dropped; peers get 401 at their next heartbeat, log in again and
+ * republish their files under the new ids.
+ */
+export const CONTENT_ID_MIGRATION_NOTE =
+  "dropped the index rows of content ids of an older version (whole-file SHA-256), with sessions and push tickets; peers log in again and republish their files under m1_ content ids";
 
 /** Whether a stored file is the entry already (same name, size and piece size). */
 export function sameEntry(row: FileRow, entry: FileEntry): boolean {

@@ -4,7 +4,7 @@
 
 import type Database from "better-sqlite3";
 import { FTS_MAX_SEGMENTS, FTS_MERGE_PAGES_PER_SWEEP } from "../constants.js";
-import { type FileRow, hexBytes } from "./rows.js";
+import { contentIdBytes, type FileRow } from "./rows.js";
 import type { SqliteStatements } from "./sqlite-statements.js";
 import type { FileEntry } from "./store.js";
 import { TrigramStats } from "./trigram-stats.js";
@@ -63,7 +63,7 @@ export class SqliteIndex {
 
   /** Adds one file to a user's index (its content's row is refreshed by the caller). */
   addHolding(userId: number, entry: FileEntry): void {
-    const contentId = hexBytes(entry.contentId);
+    const contentId = contentIdBytes(entry.contentId);
     this.#sql.insertFile.run(userId, contentId, entry.name, entry.size, entry.pieceSize);
     this.#sql.addVariantHolder.run(contentId, entry.name, entry.size, entry.pieceSize);
     this.#indexedFiles += 1;

@@ -14,6 +14,11 @@
 // - tickets: push tickets, stored by hash, single use.
 // Content ids and hashes are 32-byte BLOBs: half the size of hex text, and byte order equals hex order.
 
+import { CONTENT_ID_MIGRATION_NOTE } from "./rows.js";
+
+/** What a migration that drops data did, for the start log, by the user_version it brings the schema to. */
+export const MIGRATION_NOTES: Readonly<Record<number, string>> = { 2: CONTENT_ID_MIGRATION_NOTE };
+
 /** Migrations, in order; index i brings the schema to user_version i + 1. */
 export const MIGRATIONS: readonly string[] = [
   `
@@ -96,5 +101,14 @@ export const MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX tickets_by_expiry ON tickets (expires_at);
   CREATE INDEX tickets_by_target ON tickets (target_user_id, content_id);
+  `,
+  `
+  -- Content ids became m1_ + SHA-256 of the canonical manifest; the stored 32 bytes of an older row are
+  -- a whole-file SHA-256 and would be read as another id. Drop them; peers republish at their next login.
+  DELETE FROM tickets;
+  DELETE FROM files;
+  DELETE FROM content_variants;
+  DELETE FROM contents;
+  DELETE FROM sessions;
   `,
 ];

@@ -19,6 +19,8 @@ import {
 import {
   type ChosenPeerRow,
   type FileRow,
+  contentIdBytes,
+  contentIdText,
   hexBytes,
   lastEntryPerContent,
   type PeerRow,
@@ -32,7 +34,7 @@ import {
 } from "./rows.js";
 import { WalCheckpointer } from "./sqlite-checkpointer.js";
 import { SqliteIndex } from "./sqlite-index.js";
-import { MIGRATIONS } from "./sqlite-schema.js";
+import { MIGRATION_NOTES, MIGRATIONS } from "./sqlite-schema.js";
 import { SqliteSearch } from "./sqlite-search.js";
 import { prepareStatements, type SqliteStatements } from "./sqlite-statements.js";
 import type {
@@ -57,6 +59,8 @@ import type {
 export interface SqliteStoreOptions {
   /** Source of "now" for liveness, expiry and every stored timestamp. */
   clock?: Clock;
+  /** Told what a migration that dropped data did (a line for the start log). */
+  onMigration?: (note: string) => void;
 }
 
 /** The writers a subclass gets inside one transaction of `load` (bulk loading for benchmarks and tests). */
@@ -133,7 +137,7 @@ export class SqliteStore implements DirectoryStore {
       db.pragma(`mmap_size = ${SQLITE_MMAP_BYTES}`);
       db.pragma(`cache_size = -${SQLITE_CACHE_KIB}`);
       db.pragma(`journal_size_limit = ${SQLITE_WAL_SIZE_LIMIT_BYTES}`);
-      migrate(db);
+      migrate(db, options.onMigration);
       const store = create(db, options.clock ?? systemClock);
       if (path !== ":memory:") store.#checkpointer = new WalCheckpointer(db, path);
       return store;
@@ -230,7 +234,7 @@ export class SqliteStore implements DirectoryStore {
     return this.#changeIndex(userId, () => {
       const touched = new Set<string>();
       for (const row of this.#sql.filesOfUser.all(userId) as FileRow[]) {
-        const hex = row.content_id.toString("hex");
+        const hex = contentIdText(row.content_id);
         const next = wanted.get(hex);
         if (next && sameEntry(row, next)) {
           wanted.delete(hex);
@@ -258,13 +262,13 @@ export class SqliteStore implements DirectoryStore {
     return this.#changeIndex(userId, () => {
       const touched = new Set<string>();
       for (const hex of remove) {
-        const row = this.#sql.fileOfUser.get(userId, hexBytes(hex)) as FileRow | undefined;
+        const row = this.#sql.fileOfUser.get(userId, contentIdBytes(hex)) as FileRow | undefined;
         if (!row) continue;
         this.#index.removeHolding(userId, row);
         touched.add(hex);
       }
       for (const [hex, entry] of wanted) {
-        const row = this.#sql.fileOfUser.get(userId, hexBytes(hex)) as FileRow | undefined;
+        const row = this.#sql.fileOfUser.get(userId, contentIdBytes(hex)) as FileRow | undefined;
         if (row && sameEntry(row, entry)) continue;
         if (row) this.#index.removeHolding(userId, row);
         this.#index.addHolding(userId, entry);
@@ -281,7 +285,7 @@ export class SqliteStore implements DirectoryStore {
 
   async findContent(contentId: string, maxHolders: number): Promise<ContentRecord | null> {
     this.#commitRenewals();
-    const row = this.#sql.contentById.get(hexBytes(contentId)) as FileRow | undefined;
+    const row = this.#sql.contentById.get(contentIdBytes(contentId)) as FileRow | undefined;
     if (!row) return null;
     const record = this.#withHolders(row, this.#clock.now(), maxHolders);
     return record.holderCount > 0 ? record : null;
@@ -295,7 +299,7 @@ export class SqliteStore implements DirectoryStore {
   async chooseUploadTarget(request: UploadTargetRequest): Promise<UploadTargetResult> {
     this.#commitRenewals();
     const now = this.#clock.now();
-    const contentId = hexBytes(request.contentId);
+    const contentId = contentIdBytes(request.contentId);
     return this.#db.transaction((): UploadTargetResult => {
       let chosen: ChosenPeerRow | undefined;
       if (request.targetName !== undefined) {
@@ -336,7 +340,7 @@ export class SqliteStore implements DirectoryStore {
         !row ||
         row.expires_at <= now ||
         row.target_user_id !== request.userId ||
-        row.content_id.toString("hex") !== request.contentId
+        contentIdText(row.content_id) !== request.contentId
       ) {
         return { kind: "not-found" };
       }
@@ -408,7 +412,7 @@ export class SqliteStore implements DirectoryStore {
         addFiles: (userId, files) => {
           const wanted = lastEntryPerContent(files);
           for (const entry of wanted.values()) this.#index.addHolding(userId, entry);
-          for (const hex of wanted.keys()) this.#index.refreshContent(hexBytes(hex));
+          for (const hex of wanted.keys()) this.#index.refreshContent(contentIdBytes(hex));
         },
       }),
     );
@@ -428,7 +432,7 @@ export class SqliteStore implements DirectoryStore {
         const touched = change();
         const count = this.#sql.countFilesOfUser.get(userId) as number;
         if (count > maxFiles) throw new Rollback<IndexChange>({ ok: false, reason: "too-many-files", count });
-        for (const hex of touched) this.#index.refreshContent(hexBytes(hex));
+        for (const hex of touched) this.#index.refreshContent(contentIdBytes(hex));
         return { ok: true, count };
       });
     } catch (error) {
@@ -454,7 +458,7 @@ export class SqliteStore implements DirectoryStore {
   #withHolders(row: FileRow, now: number, maxHolders: number): ContentRecord {
     const holders = this.#sql.liveHolders.all(row.content_id, now) as PeerRow[];
     return {
-      contentId: row.content_id.toString("hex"),
+      contentId: contentIdText(row.content_id),
       name: row.name,
       size: row.size,
       pieceSize: row.piece_size,
@@ -464,15 +468,20 @@ export class SqliteStore implements DirectoryStore {
   }
 }
 
-function migrate(db: Database.Database): void {
+function migrate(db: Database.Database, onMigration: ((note: string) => void) | undefined): void {
   const version = db.pragma("user_version", { simple: true }) as number;
   if (version > MIGRATIONS.length) {
     throw new Error(`database schema version ${version} is newer than this directory (${MIGRATIONS.length})`);
   }
+  const notes: string[] = [];
   db.transaction(() => {
     for (let i = version; i < MIGRATIONS.length; i += 1) {
+      const note = version > 0 ? MIGRATION_NOTES[i + 1] : undefined;
+      const rows = note === undefined ? 0 : (db.prepare("SELECT count(*) FROM files").pluck().get() as number);
       db.exec(MIGRATIONS[i] as string);
       db.pragma(`user_version = ${i + 1}`);
+      if (note !== undefined) notes.push(`schema version ${i + 1}: ${note} (${rows} index rows)`);
     }
   })();
+  for (const note of notes) onMigration?.(note);
 }

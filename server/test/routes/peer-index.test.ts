@@ -108,8 +108,10 @@ describeEachStore("store", (storage) => {
       ["empty name", put({ ...ok, name: "" }), /body\/files\/0\/name/],
       ["name of 256 ASCII bytes", put({ ...ok, name: "a".repeat(256) }), /body\/files\/0\/name/],
       ["name of 128 characters, 256 bytes", put({ ...ok, name: "é".repeat(128) }), /body\/files\/0\/name must be at most 255 UTF-8 bytes/],
-      ["content id in upper case", put({ ...ok, contentId: ok.contentId.toUpperCase() }), /body\/files\/0\/contentId must be 64 lower-case hex/],
-      ["content id too short", put({ ...ok, contentId: "abc" }), /body\/files\/0\/contentId must be 64 lower-case hex/],
+      ["content id in upper case", put({ ...ok, contentId: `m1_${ok.contentId.slice(3).toUpperCase()}` }), /body\/files\/0\/contentId must be m1_ followed by 64 lower-case hex/],
+      ["content id too short", put({ ...ok, contentId: "abc" }), /body\/files\/0\/contentId must be m1_ followed by 64 lower-case hex/],
+      ["content id of an older version (whole-file SHA-256)", put({ ...ok, contentId: ok.contentId.slice(3) }), /body\/files\/0\/contentId must be m1_ followed by 64 lower-case hex/],
+      ["piece size other than the one the size gives", put({ ...ok, pieceSize: 16 * 1024 }), /^body\/files\/0\/pieceSize must be 1048576 for a file of 1000 bytes/],
       ["negative size", put({ ...ok, size: -1 }), /body\/files\/0\/size must be >= 0/],
       ["fractional size", put({ ...ok, size: 1.5 }), /body\/files\/0\/size must be integer/],
       ["size as a string", put({ ...ok, size: "1000" }), /body\/files\/0\/size must be integer/],
@@ -136,7 +138,7 @@ describeEachStore("store", (storage) => {
     });
 
     const patchCases: Array<[string, unknown, RegExp]> = [
-      ["a bad content id to remove", { remove: ["nope"] }, /body\/remove\/0 must be 64 lower-case hex/],
+      ["a bad content id to remove", { remove: ["nope"] }, /body\/remove\/0 must be m1_ followed by 64 lower-case hex/],
       ["remove not an array", { remove: contentId(1) }, /body\/remove must be array/],
       ["a bad entry to add", { add: [{ ...ok, name: "a/b" }] }, /body\/add\/0\/name/],
       [

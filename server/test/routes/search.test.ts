@@ -139,13 +139,14 @@ describeEachStore("store", (storage) => {
     });
 
     it.each([
-      ["upper-case hex", contentId(1).toUpperCase()],
-      ["63 characters", contentId(1).slice(1)],
-      ["not hex", "g".repeat(64)],
+      ["upper-case hex", `m1_${contentId(1).slice(3).toUpperCase()}`],
+      ["63 characters", contentId(1).slice(0, -1)],
+      ["not hex", `m1_${"g".repeat(64)}`],
+      ["the format of an older version (whole-file SHA-256)", contentId(1).slice(3)],
     ])("GET /files with a content id in %s is 400", async (_case, id) => {
       const res = await dir.request("GET", `/api/v1/files/${id}`);
       expect(res.status).toBe(400);
-      expect(res.body.message).toMatch(/params\/contentId must be 64 lower-case hex/);
+      expect(res.body.message).toMatch(/params\/contentId must be m1_ followed by 64 lower-case hex/);
     });
   });
 

@@ -131,7 +131,7 @@ describeEachStore("store", (storage) => {
 
     it.each([
       ["no content id", { contentId: undefined }, /body\/contentId is required/],
-      ["a bad content id", { contentId: "xyz" }, /body\/contentId must be 64 lower-case hex/],
+      ["a bad content id", { contentId: "xyz" }, /body\/contentId must be m1_ followed by 64 lower-case hex/],
       ["a negative size", { size: -5 }, /body\/size must be >= 0/],
       ["a size as text", { size: "5" }, /body\/size must be integer/],
       ["a bad target name", { target: "bob/../x" }, /body\/target must be 1-64 characters/],

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { SqliteStore } from "../../src/storage/sqlite-store.js";
-import { contentId, file } from "../helpers.js";
+import { file, tokenHash } from "../helpers.js";
 
 /** Frames in the WAL and frames already copied into the database file, read from the WAL index (-shm). */
 function walProgress(path: string): { frames: number; backfilled: number } {
@@ -20,7 +20,7 @@ describe("SqliteStore's background checkpoints", () => {
     try {
       const user = await store.createUser("alice", "h");
       if (!user) throw new Error("no user");
-      await store.openSession(user.id, contentId("token"), "http://a:1", 60_000);
+      await store.openSession(user.id, tokenHash("token"), "http://a:1", 60_000);
       for (let i = 0; i < 50; i += 1) {
         await store.replaceFiles(user.id, Array.from({ length: 40 }, (_, j) => file(`f ${i} ${j}`, i * 100 + j)), 10_000);
       }

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/clock.js";
 import type { FileEntry } from "../../src/storage/store.js";
-import { contentId, file } from "../helpers.js";
+import { contentId, file, tokenHash } from "../helpers.js";
 import { describeEachStore, type StoreLocation, type TestStore } from "../stores.js";
 import type { TestSqliteStore } from "../test-stores.js";
 
@@ -26,7 +26,7 @@ describeEachStore("store", (storage) => {
     async function peer(name: string, files: FileEntry[] = []): Promise<number> {
       const user = (await store.findUser(name)) ?? (await store.createUser(name, "scrypt$hash"));
       if (!user) throw new Error("no user");
-      await store.openSession(user.id, contentId(`token of ${name}`), `http://${name}:1`, TTL_MS);
+      await store.openSession(user.id, tokenHash(`token of ${name}`), `http://${name}:1`, TTL_MS);
       expect(await store.replaceFiles(user.id, files, 10_000)).toEqual({ ok: true, count: files.length });
       return user.id;
     }
@@ -66,7 +66,7 @@ describeEachStore("store", (storage) => {
 
     it("refuses index changes once the session has ended", async () => {
       const id = await peer("alice");
-      expect(await store.closeSession(contentId("token of alice"))).toBe(true);
+      expect(await store.closeSession(tokenHash("token of alice"))).toBe(true);
       expect(await store.replaceFiles(id, [file("x.txt")], 10)).toEqual({ ok: false, reason: "session-ended" });
       clock.advance(0);
       const bob = await peer("bob");
@@ -81,12 +81,12 @@ describeEachStore("store", (storage) => {
         fromUserId: alice,
         contentId: contentId(9),
         size: 1,
-        ticketHash: contentId("ticket"),
+        ticketHash: tokenHash("ticket"),
         ticketTtlMs: 60_000,
       });
       expect(chosen.kind).toBe("chosen");
       clock.advance(20_000);
-      await store.renewSession(contentId("token of alice"), TTL_MS);
+      await store.renewSession(tokenHash("token of alice"), TTL_MS);
       clock.advance(20_000);
       expect(await store.sweep(100)).toEqual({ sessions: 1, files: 1, tickets: 0 });
       clock.advance(20_000);
@@ -132,11 +132,11 @@ describeEachStore("store", (storage) => {
 
     it("importPeers loads accounts, live sessions and indexes in one go", async () => {
       await store.importPeers([
-        { name: "a", passwordHash: "h", tokenHash: contentId("ta"), address: "http://a:1", ttlMs: TTL_MS, files: [file("x.bin", 1)] },
-        { name: "b", passwordHash: "h", tokenHash: contentId("tb"), address: "http://b:1", ttlMs: TTL_MS, files: [file("x.bin", 1), file("y.bin", 2)] },
+        { name: "a", passwordHash: "h", tokenHash: tokenHash("ta"), address: "http://a:1", ttlMs: TTL_MS, files: [file("x.bin", 1)] },
+        { name: "b", passwordHash: "h", tokenHash: tokenHash("tb"), address: "http://b:1", ttlMs: TTL_MS, files: [file("x.bin", 1), file("y.bin", 2)] },
       ]);
       expect(await store.stats()).toEqual({ users: 2, sessions: 2, livePeers: 2, indexedFiles: 3, contents: 2 });
-      expect((await store.findLiveSession(contentId("tb")))?.name).toBe("b");
+      expect((await store.findLiveSession(tokenHash("tb")))?.name).toBe("b");
       expect((await store.findContent(contentId(1), 10))?.holderCount).toBe(2);
     });
   });
@@ -171,7 +171,7 @@ describeEachStore("store", (storage) => {
       for (let p = 0; p < 40; p += 1) {
         const user = await store.createUser(`peer${p}`, "h");
         if (!user) throw new Error("no user");
-        await store.openSession(user.id, contentId(`t${p}`), `http://p${p}:1`, TTL_MS);
+        await store.openSession(user.id, tokenHash(`t${p}`), `http://p${p}:1`, TTL_MS);
         // Names derive from the content number, so holders of a content agree on its name.
         const entries: FileEntry[] = [];
         for (let i = 0; i < 200; i += 1) {
@@ -183,7 +183,7 @@ describeEachStore("store", (storage) => {
       }
       // A third of the peers go silent (expired, not swept).
       clock.advance(20_000);
-      for (let p = 0; p < 40; p += 1) if (p % 3 !== 0) await store.renewSession(contentId(`t${p}`), TTL_MS);
+      for (let p = 0; p < 40; p += 1) if (p % 3 !== 0) await store.renewSession(tokenHash(`t${p}`), TTL_MS);
       clock.advance(15_000);
       for (const [userId, peer] of held) peer.live = (userId - 1) % 3 !== 0;
     });
