@@ -124,9 +124,9 @@ describe("browser peers", () => {
   it("a tab answering wrong bytes is banned by the downloader, which finishes from an honest holder", async () => {
     await ready();
     if (browser === undefined || cluster === undefined || anna === undefined) throw new Error("the first scenario did not run");
-    const { file, sha } = await randomFile("liar-16MiB.bin", 16 * MIB);
-    await addFile(anna, file, "liar-16MiB.bin");
-    const contentId = await contentIdOf("liar-16MiB");
+    const { file, sha } = await randomFile("liar-40MiB.bin", 40 * MIB);
+    await addFile(anna, file, "liar-40MiB.bin");
+    const contentId = await contentIdOf("liar-40MiB");
     const nora = await nodeClient(urlOf("nora"), "nora", PASSWORD.nora);
     await nodeDownload(nora, contentId);
     // Anna's stored bytes go bad behind her back (a disk error, or a tab that lies on purpose).
@@ -141,14 +141,15 @@ describe("browser peers", () => {
     }, contentId);
 
     const bert = await joinBrowserPeer(browser, urlOf("gate2"), "bert", PASSWORD.bert);
-    await searchAndDownload(bert, "liar-16MiB", "liar-16MiB.bin", 2);
-    const row = transfer(bert, "Download", "liar-16MiB.bin");
+    // 40 pieces: more than the first holder's first requests take, so both holders are asked.
+    await searchAndDownload(bert, "liar-40MiB", "liar-40MiB.bin", 2);
+    const row = transfer(bert, "Download", "liar-40MiB.bin");
     await row.getByText("Done").waitFor({ timeout: TRANSFER_MS });
     const words = (await row.innerText()).replace(/\s+/g, " ");
     expect(words).toContain("banned: anna");
     expect(words).toContain("from nora");
     expect(words).not.toMatch(/from [^·]*anna/);
-    expect(await sha256OfFile(await saveFromPage(bert, "liar-16MiB.bin"))).toBe(sha);
+    expect(await sha256OfFile(await saveFromPage(bert, "liar-40MiB.bin"))).toBe(sha);
     await bert.context().close();
   });
 
