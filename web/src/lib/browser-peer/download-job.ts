@@ -202,7 +202,7 @@ class PieceRun {
   async #take(holder: string, outstanding: Set<number>, piece: ReceivedPiece): Promise<void> {
     const { index, data } = piece;
     if (!outstanding.has(index)) throw new HolderLied(`${holder} sent piece ${index}, which was not asked for`);
-    outstanding.delete(index);
+    // The piece stays outstanding until it is verified: a lying holder's piece goes back to the queue.
     const expected = this.#facts.pieceHashes[index];
     const bytes = data as Uint8Array<ArrayBuffer>;
     if (expected === undefined || data.byteLength !== pieceLengthOf(this.#facts, index)) {
@@ -210,6 +210,7 @@ class PieceRun {
     }
     const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
     if (!sameBytes(digest, expected)) throw new HolderLied(`${holder} sent piece ${index} with bytes that do not match the manifest`);
+    outstanding.delete(index);
     if (this.#has(index)) return;
     this.#data?.write(bytes, { at: index * this.#facts.pieceSize });
     this.#have[index >> 3]! |= 1 << (index & 7);
