@@ -108,7 +108,7 @@ describe("the tab for people", () => {
     await item.getByRole("button", { name: "Copy link" }).click();
     await item.getByText("The link is on your clipboard.").waitFor();
     const link = await alice.evaluate(() => navigator.clipboard.readText());
-    expect(link).toMatch(new RegExp(`^${urlOf("alice")}/#/get/[0-9a-f]{64}$`));
+    expect(link).toMatch(new RegExp(`^${urlOf("alice")}/#/get/m1_[0-9a-f]{64}$`));
     expect(link).not.toMatch(/token|password/i);
     expect(await item.getByRole("img", { name: "QR code of the share link" }).isVisible()).toBe(true);
     await shot(alice, "share-panel-1280-light");
