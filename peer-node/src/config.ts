@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseEnv } from "node:util";
-import { PUSH_MIN_BYTES_PER_SECOND, USERNAME_MAX_CHARS } from "./constants.js";
+import { GATEWAY_MAX_TABS, GATEWAY_STREAMS_PER_TAB_MAX, PUSH_MIN_BYTES_PER_SECOND, USERNAME_MAX_CHARS } from "./constants.js";
 import { isPeerName } from "./directory/wire.js";
 
 /** Everything `peer-node serve` needs, validated. */
@@ -20,6 +20,10 @@ export interface ServeConfig {
   readonly uploadBytesPerSecond: number | undefined;
   readonly webDir: string | undefined;
   readonly logLevel: string;
+  /** Browser peers this pserver is the gateway of at most; 0: it is no gateway. */
+  readonly gatewayMaxTabs: number;
+  /** Relayed calls to one browser peer at once. */
+  readonly gatewayStreamsPerTab: number;
 }
 
 /** A configuration value is missing or wrong; the message says which and how to fix it. */
@@ -47,6 +51,13 @@ export const SERVE_SETTINGS = [
   { key: "upload-rate", flag: "--upload-rate", env: "PEER_UPLOAD_RATE", help: "cap on upload bytes/s, at least 4K, e.g. 500K, 10M (default: none)" },
   { key: "web-dir", flag: "--web-dir", env: "PEER_WEB_DIR", help: "built web app to serve at / (default: web/dist of this repo when present)" },
   { key: "log-level", flag: "--log-level", env: "PEER_LOG_LEVEL", help: "pino level: fatal, error, warn, info, debug (default info)" },
+  { key: "gateway-max-tabs", flag: "--gateway-max-tabs", env: "PEER_GATEWAY_MAX_TABS", help: `browser peers served as their gateway at once (default ${GATEWAY_MAX_TABS}; 0 = no gateway)` },
+  {
+    key: "gateway-streams-per-tab",
+    flag: "--gateway-streams-per-tab",
+    env: "PEER_GATEWAY_STREAMS_PER_TAB",
+    help: `relayed downloads from one browser peer at once (default ${GATEWAY_STREAMS_PER_TAB_MAX})`,
+  },
 ] as const;
 
 const DEFAULT_PORT = 7001;
@@ -106,6 +117,8 @@ export function loadServeConfig(flags: Settings, env: NodeJS.ProcessEnv, cwd: st
     if (!LOG_LEVELS.has(v)) throw new Error(`--log-level must be one of ${[...LOG_LEVELS].join(", ")}.`);
     return v;
   });
+  const gatewayMaxTabs = check(() => parseCount(get("gateway-max-tabs"), "--gateway-max-tabs", 0, 100_000)) ?? GATEWAY_MAX_TABS;
+  const gatewayStreamsPerTab = check(() => parseCount(get("gateway-streams-per-tab"), "--gateway-streams-per-tab", 1, 64)) ?? GATEWAY_STREAMS_PER_TAB_MAX;
   const webDirSetting = get("web-dir");
   const webDir = webDirSetting !== undefined ? path.resolve(cwd, webDirSetting) : defaultWebDir();
   if (webDir !== undefined && webDirSetting !== undefined && !existsSync(path.join(webDir, "index.html"))) {
@@ -127,7 +140,16 @@ export function loadServeConfig(flags: Settings, env: NodeJS.ProcessEnv, cwd: st
     uploadBytesPerSecond,
     webDir,
     logLevel: logLevel!,
+    gatewayMaxTabs: gatewayMaxTabs ?? GATEWAY_MAX_TABS,
+    gatewayStreamsPerTab: gatewayStreamsPerTab ?? GATEWAY_STREAMS_PER_TAB_MAX,
   };
+}
+
+/** Parses a whole number of things from `min` to `max`; undefined when not given. */
+function parseCount(value: string | undefined, flag: string, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) throw new Error(`${flag} must be a whole number from ${min} to ${max}.`);
+  return Number(value);
 }
 
 /** The web app next to this package in the repository (web/dist), when it has been built. */

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConfigError, loadServeConfig, parseRate } from "../src/config.js";
+import { GATEWAY_MAX_TABS, GATEWAY_STREAMS_PER_TAB_MAX } from "../src/constants.js";
 
 describe("serve configuration", () => {
   let cwd: string;
@@ -60,5 +61,17 @@ describe("serve configuration", () => {
     expect(parseRate("4K")).toBe(4096);
     expect(() => parseRate("3K")).toThrow("--upload-rate must be at least 4K (4096 bytes per second): peers refuse pushes slower than that.");
     expect(() => parseRate("fast")).toThrow('--upload-rate must be bytes per second like 500K or 10M, got "fast".');
+  });
+
+  it("reads the gateway's limits, 0 tabs meaning no gateway, and refuses nonsense", () => {
+    const cwd = process.cwd();
+    const defaults = loadServeConfig({ name: "gw" }, {}, cwd);
+    expect(defaults.gatewayMaxTabs).toBe(GATEWAY_MAX_TABS);
+    expect(defaults.gatewayStreamsPerTab).toBe(GATEWAY_STREAMS_PER_TAB_MAX);
+    const set = loadServeConfig({ name: "gw", "gateway-streams-per-tab": "3" }, { PEER_GATEWAY_MAX_TABS: "0" }, cwd);
+    expect(set.gatewayMaxTabs).toBe(0);
+    expect(set.gatewayStreamsPerTab).toBe(3);
+    expect(() => loadServeConfig({ name: "gw", "gateway-max-tabs": "many" }, {}, cwd)).toThrow("--gateway-max-tabs must be a whole number from 0 to 100000.");
+    expect(() => loadServeConfig({ name: "gw", "gateway-streams-per-tab": "0" }, {}, cwd)).toThrow("--gateway-streams-per-tab must be a whole number from 1 to 64.");
   });
 });

@@ -42,6 +42,7 @@ export async function serve(args: string[], io: CliIo): Promise<number> {
     trustedOrigins: config.trustedOrigins,
     uploadBytesPerSecond: config.uploadBytesPerSecond,
     logger,
+    gateway: config.gatewayMaxTabs === 0 ? false : { maxTabs: config.gatewayMaxTabs, streamsPerTab: config.gatewayStreamsPerTab },
   });
   io.stdout.write(
     `pserver "${config.name}" on ${pserver.url}\n  shared folder: ${config.sharedDir}\n  directory:     ${config.directoryUrls.join(", ")}\n` +

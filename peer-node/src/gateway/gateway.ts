@@ -1,7 +1,7 @@
 // The gateway's browser peers: their gateway sessions, their directory sessions (logged in under each
 // tab's own name at its relay address), heartbeats while attached, the grace after a detach, and the
 // files each offers. GatewayService (gateway-service.ts) and the relay (relay.ts) are its transports.
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { relayAddress } from "@p2p/directory-api";
 import type { Logger } from "pino";
 import {
@@ -339,6 +339,14 @@ export class Gateway {
       }
     }
   }
+}
+
+/**
+ * The proof of address for a directory's Ping nonce: hex HMAC-SHA256 keyed with the login's proofKey
+ * (address verification). The relay's Ping answers it for the tab once PingRequest carries the nonce.
+ */
+export function addressProof(session: TabSession, nonce: string): string {
+  return createHmac("sha256", session.proofKey).update(nonce, "utf8").digest("hex");
 }
 
 function digest(token: string): Buffer {

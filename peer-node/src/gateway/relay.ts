@@ -13,7 +13,7 @@ import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { createContextKey, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { isPeerName, RELAY_PATH_PREFIX } from "@p2p/directory-api";
 import type { Logger } from "pino";
-import { FETCH_PIECES_MAX_INDEXES, MAX_RPC_MESSAGE_BYTES, PSERVER_VERSION } from "../constants.js";
+import { FETCH_PIECES_MAX_INDEXES, MAX_RPC_MESSAGE_BYTES, PEER_STREAM_IDLE_TIMEOUT_MS, PIECE_BUFFERS_KEPT_BYTES, PSERVER_VERSION } from "../constants.js";
 import { PeerError } from "../errors.js";
 import {
   FetchPiecesResponseSchema,
@@ -30,6 +30,8 @@ import {
   type PushFileResponse,
 } from "../gen.js";
 import { peerContextValues } from "../rpc/peer-service.js";
+import { fetchPiecesOverGrpc, PieceBufferPool, type PieceSource } from "../pieces/send-pieces.js";
+import { answerPieceFastPath } from "./answer-piece.js";
 import type { DualHandler } from "../rpc/one-port.js";
 import { rpcHandler } from "../rpc/rpc-handler.js";
 import { checkContentId } from "../store/pieces.js";
@@ -44,26 +46,30 @@ const RELAY_NAME = Symbol("relay peer name");
 type NodeRequest = (http.IncomingMessage | http2.Http2ServerRequest) & { [RELAY_NAME]?: string };
 
 /**
- * Serves requests under `/relay/<name>/` as PeerService calls relayed to that browser peer and passes
- * every other request to `next`.
+ * Serves requests under `/relay/<name>/` as PeerService calls relayed to that browser peer, and the
+ * tab's piece answers in Connect binary (answer-piece.ts) into the buffers the relay sends on and gives
+ * back; passes every other request to `next`.
  */
 export function relayRoutes(gateway: Gateway, logger: Logger, next: DualHandler): DualHandler {
+  const buffers = new PieceBufferPool(PIECE_BUFFERS_KEPT_BYTES);
+  const answers = answerPieceFastPath(gateway, buffers, logger, next);
   const service = new RelayPeerService(gateway, logger);
-  const relay = rpcHandler({
+  const contextValues = (req: http.IncomingMessage | http2.Http2ServerRequest) => peerContextValues(req).set(relayNameKey, (req as NodeRequest)[RELAY_NAME] ?? "");
+  const connect = rpcHandler({
     logger,
     routes: (router) => router.service(PeerService, service),
     // Piece bytes do not compress (ARCHITECTURE.md, Compression).
     acceptCompression: [],
     readMaxBytes: MAX_RPC_MESSAGE_BYTES,
-    contextValues: (req) => {
-      const values = peerContextValues(req);
-      values.set(relayNameKey, (req as NodeRequest)[RELAY_NAME] ?? "");
-      return values;
-    },
+    contextValues,
   });
+  // gRPC FetchPieces (what pservers send) framed without copies, as for a pserver's own pieces: through
+  // connect, each relayed piece was copied twice more into fresh buffers, and the gateway spent most of
+  // its CPU collecting them.
+  const relay = fetchPiecesOverGrpc(service, logger, connect, { contextValues, buffers });
   return (req, res) => {
     const url = req.url ?? "";
-    if (!url.startsWith(RELAY_PATH_PREFIX)) return next(req, res);
+    if (!url.startsWith(RELAY_PATH_PREFIX)) return answers(req, res);
     const rest = url.slice(RELAY_PATH_PREFIX.length);
     const slash = rest.indexOf("/");
     const name = slash > 0 ? rest.slice(0, slash) : "";
@@ -82,7 +88,7 @@ export function relayRoutes(gateway: Gateway, logger: Logger, next: DualHandler)
  * PeerService at a relay address: Ping answered by the gateway for the tab, GetManifest and FetchPieces
  * relayed to it. Only for a name that holds a gateway session here; any other is PEER_GONE.
  */
-class RelayPeerService implements ServiceImpl<typeof PeerService> {
+class RelayPeerService implements ServiceImpl<typeof PeerService>, PieceSource {
   readonly #gateway: Gateway;
   readonly #logger: Logger;
 
@@ -91,10 +97,17 @@ class RelayPeerService implements ServiceImpl<typeof PeerService> {
     this.#logger = logger.child({ part: "relay" });
   }
 
+  /** No upload cap on relayed pieces: the tab's own connection paces them (send-pieces.ts asks). */
+  readonly uploadLimiter = undefined;
+
+  /** A relayed stream whose reader stops reading is ended after this long (send-pieces.ts asks). */
+  readonly streamIdleTimeoutMs = PEER_STREAM_IDLE_TIMEOUT_MS;
+
   /**
    * Ping: the browser peer's name, answered by its gateway (the tab need not be attached). Address
-   * verification hooks in here: the proof for the directory's nonce is HMAC-SHA256 keyed with the
-   * session's proofKey (gateway.ts), which this gateway holds for the tab's login.
+   * verification hooks in here: once PingRequest carries the directory's nonce, the answer's proof is
+   * `addressProof(session, nonce)` (gateway.ts: HMAC-SHA256 keyed with the proofKey this gateway made
+   * for the tab's login and sent with it).
    */
   ping(req: PingRequest, ctx: HandlerContext): PingResponse {
     const session = this.#gateway.relaySession(ctx.values.get(relayNameKey));

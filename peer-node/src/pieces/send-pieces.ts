@@ -17,7 +17,7 @@ import type http from "node:http";
 import type http2 from "node:http2";
 import { constants as http2constants } from "node:http2";
 import { fromBinary } from "@bufbuild/protobuf";
-import { type ConnectError, createHandlerContext } from "@connectrpc/connect";
+import { type ConnectError, type ContextValues, createHandlerContext } from "@connectrpc/connect";
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import type { Logger } from "pino";
 import { FetchPiecesRequestSchema, PeerService, type FetchPiecesRequest } from "../gen.js";
@@ -33,12 +33,28 @@ const PATH = `/${PeerService.typeName}/${PeerService.method.fetchPieces.name}`;
 const REQUEST_MAX_BYTES = 4096;
 const ENVELOPE_HEADER_BYTES = 5;
 
+/** What this path needs of a FetchPieces implementation: PeerServiceImpl, or the gateway's relay (gateway/relay.ts). */
+export type PieceSource = Pick<PeerServiceImpl, "fetchPieces" | "uploadLimiter" | "streamIdleTimeoutMs">;
+
+/** Options of fetchPiecesOverGrpc beyond the service. */
+export interface FetchPiecesOverGrpcOptions {
+  /** The call's context values (default peerContextValues). */
+  readonly contextValues?: (req: http.IncomingMessage | http2.Http2ServerRequest) => ContextValues;
+  /**
+   * The pool each sent piece's buffer goes back to (default: a pool of this path's own, which
+   * PeerServiceImpl reads pieces into). The relay passes the pool its ingest of the tab's answers takes
+   * from (gateway/answer-piece.ts).
+   */
+  readonly buffers?: PieceBufferPool;
+}
+
 /** Serves gRPC FetchPieces calls on `service` itself and passes every other request to `next`. */
-export function fetchPiecesOverGrpc(service: PeerServiceImpl, logger: Logger, next: DualHandler): DualHandler {
-  const buffers = new PieceBufferPool(PIECE_BUFFERS_KEPT_BYTES);
+export function fetchPiecesOverGrpc(service: PieceSource, logger: Logger, next: DualHandler, options: FetchPiecesOverGrpcOptions = {}): DualHandler {
+  const buffers = options.buffers ?? new PieceBufferPool(PIECE_BUFFERS_KEPT_BYTES);
+  const contextValues = options.contextValues ?? peerContextValues;
   return (req, res) => {
     if (!isPlainGrpcFetchPieces(req)) return next(req, res);
-    void serve(service, logger, buffers, req as http2.Http2ServerRequest, res as http2.Http2ServerResponse);
+    void serve(service, logger, buffers, contextValues, req as http2.Http2ServerRequest, res as http2.Http2ServerResponse);
   };
 }
 
@@ -47,7 +63,7 @@ export function fetchPiecesOverGrpc(service: PeerServiceImpl, logger: Logger, ne
  * of garbage collection per GiB served (pserver benchmark). At most `keptBytes` of idle buffers are kept;
  * a buffer whose stream died unsent is simply left to the collector.
  */
-class PieceBufferPool implements PieceBuffers {
+export class PieceBufferPool implements PieceBuffers {
   readonly #idle = new Map<number, ArrayBuffer[]>();
   readonly #keptBytes: number;
   #idleBytes = 0;
@@ -84,7 +100,14 @@ function isPlainGrpcFetchPieces(req: http.IncomingMessage | http2.Http2ServerReq
   return (encoding === undefined || encoding === "identity") && req.headers["grpc-timeout"] === undefined;
 }
 
-async function serve(service: PeerServiceImpl, logger: Logger, buffers: PieceBufferPool, req: http2.Http2ServerRequest, res: http2.Http2ServerResponse): Promise<void> {
+async function serve(
+  service: PieceSource,
+  logger: Logger,
+  buffers: PieceBufferPool,
+  contextValues: NonNullable<FetchPiecesOverGrpcOptions["contextValues"]>,
+  req: http2.Http2ServerRequest,
+  res: http2.Http2ServerResponse,
+): Promise<void> {
   const ended = new AbortController();
   // Aborts only a call still running when the stream closes (the caller went away): a call that ended
   // has nothing left to stop, and an error (with its stack) and two abort events per call were waste.
@@ -105,7 +128,7 @@ async function serve(service: PeerServiceImpl, logger: Logger, buffers: PieceBuf
       url: `http://${req.headers[":authority"] ?? "localhost"}${PATH}`,
       requestSignal: ended.signal,
       requestHeader: headersOf(req.headers),
-      contextValues: peerContextValues(req).set(pieceBuffersKey, buffers).set(pieceSenderKey, true),
+      contextValues: contextValues(req).set(pieceBuffersKey, buffers).set(pieceSenderKey, true),
     });
     const limiter = service.uploadLimiter;
     const slice = limiter ? sliceBytes(limiter.bytesPerSecond) : Infinity;

@@ -7,7 +7,8 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startPserver, type Pserver } from "../../src/index.js";
-import { ErrorDetailSchema, ErrorReason, PeerService, TransferState, type TransferProgress } from "../../src/gen.js";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { AnswerPieceRequestSchema, ErrorDetailSchema, ErrorReason, PeerService, TransferState, type TransferProgress } from "../../src/gen.js";
 import { clientFor, logger, removeDir, sha256Hex, TEST_PASSWORD, tempDir, waitFor, writeRandomFile, type ProtocolName } from "../pserver-harness.js";
 import { TestTab, type TabProtocol } from "./test-tab.js";
 import type { GatewaySettings } from "../../src/gateway/gateway.js";
@@ -155,6 +156,22 @@ it("bans a tab that answers wrong bytes, like any lying peer", async () => {
   expect(last?.bannedPeers).toContain("liar-tab");
 });
 
+it("refuses a manifest for another file from the tab, and tells the downloader the tab misbehaved", async () => {
+  const gw = await namedPserver("gw-confused");
+  const { tab, contentId } = await tabWithFile(gw.url, "confused-tab", 2048);
+  const other = path.join(root, `other-${++serial}.bin`);
+  await writeRandomFile(other, 4096);
+  tab.behaviour.manifestOf = await tab.addFile(other);
+  const peer = createClient(PeerService, createGrpcTransport({ baseUrl: tab.relayAddress }));
+  const err = await peer.getManifest({ contentId }).catch((e: unknown) => e);
+  expect(reasonOf(err)).toBe(ErrorReason.PEER_MISBEHAVED);
+  await waitFor(() => tab.answerErrors.length > 0, "the tab told its answer was refused", 5_000, 20);
+  expect(reasonOf(tab.answerErrors[0])).toBe(ErrorReason.BAD_MANIFEST);
+  // Pushes are not relayed to browser peers: the pusher hears so at once.
+  const push = await peer.pushFile((async function* () {})()).catch((e: unknown) => e);
+  expect(ConnectError.from(push).code).toBe(Code.Unimplemented);
+});
+
 it("a silent tab fails the relayed call as stalled, after the request timeout", async () => {
   const gw = await namedPserver("gw-silent", { requestTimeoutMs: 500 });
   const { tab, contentId } = await tabWithFile(gw.url, "silent-tab", 1024 * 1024);
@@ -286,6 +303,25 @@ describe("limits and invalid input", () => {
     expect(reasonOf(gone)).toBe(ErrorReason.PEER_GONE);
     const notAPath = await fetch(`${gw.url}/relay/`, { method: "POST" });
     expect(notAPath.status).toBe(404);
+  });
+
+  it("answers a piece posted by fetch in Connect binary with its length, as a browser posts it, and refuses a broken one", async () => {
+    const gw = await namedPserver("gw-fetch");
+    const { tab } = await tabWithFile(gw.url, "fetch-tab", 1024);
+    const post = (body: Uint8Array, headers: Record<string, string> = {}) =>
+      fetch(`${gw.url}/p2p.v1.GatewayService/AnswerPiece`, {
+        method: "POST",
+        headers: { "content-type": "application/proto", authorization: `Bearer ${tab.sessionToken}`, ...headers },
+        body,
+      });
+    const late = await post(toBinary(AnswerPieceRequestSchema, create(AnswerPieceRequestSchema, { requestId: 77, data: new Uint8Array(64 * 1024 + 3) })));
+    expect(late.status).toBe(499);
+    expect(((await late.json()) as { code: string }).code).toBe("canceled");
+    const garbage = await post(new Uint8Array([0x12, 0xff, 0xff, 0xff, 0xff, 0x0f, 1, 2]));
+    expect(garbage.status).toBe(400);
+    expect(((await garbage.json()) as { message: string }).message).toMatch(/not valid protobuf binary/);
+    const anonymous = await post(new Uint8Array(0), { authorization: "Bearer nope" });
+    expect(anonymous.status).toBe(401);
   });
 
   it("the directory refuses a relay address that names another peer", async () => {

@@ -20,6 +20,8 @@ export interface TabBehaviour {
   corrupt?: boolean;
   /** Answer nothing (a stalled peer). */
   silent?: boolean;
+  /** Answer every manifest request with the manifest of this content id instead (a confused or lying peer). */
+  manifestOf?: string;
 }
 
 interface HeldFile {
@@ -42,6 +44,8 @@ export class TestTab {
   requested = 0;
   /** Requests answered (pieces and manifests). */
   answered = 0;
+  /** Errors the gateway answered to this tab's manifest answers. */
+  readonly answerErrors: unknown[] = [];
   /** The last error of the Attach stream, when it ended with one. */
   attachError: unknown;
   readonly #files = new Map<string, HeldFile>();
@@ -145,12 +149,13 @@ export class TestTab {
 
   async #answerManifest(requestId: number, contentId: string): Promise<void> {
     if (this.behaviour.silent) return;
-    const held = this.#files.get(contentId);
+    const held = this.#files.get(this.behaviour.manifestOf ?? contentId);
     try {
       if (!held) await this.#client.answerError({ requestId, reason: ErrorReason.FILE_NOT_HELD, message: "not held in this tab" });
       else await this.#client.answerManifest({ requestId, manifest: held.manifest });
       this.answered++;
-    } catch {
+    } catch (err) {
+      this.answerErrors.push(err);
       // A request that was cancelled meanwhile: dropped, as a tab does.
     }
   }

@@ -23,7 +23,8 @@ export const file_p2p_v1_gateway_service: GenFile = /*@__PURE__*/
  */
 export type GatewayServiceLoginRequest = Message<"p2p.v1.GatewayServiceLoginRequest"> & {
   /**
-   * Peer name at the directory, 1 to 64 characters of [A-Za-z0-9._-]. Ignored with a resume token.
+   * Peer name at the directory, 1 to 64 characters of [A-Za-z0-9._-]; with a resume token too (the
+   * relay address names it, and the directory checks it is the session's peer).
    *
    * @generated from field: string username = 1;
    */
@@ -675,7 +676,7 @@ export const GatewayService: GenService<{
     output: typeof AnswerManifestResponseSchema;
   },
   /**
-   * AnswerPiece answers one PieceRequest with that piece's bytes. NotFound (reason CANCELLED) when the
+   * AnswerPiece answers one PieceRequest with that piece's bytes. Canceled (reason CANCELLED) when the
    * request is no longer wanted (the downloader went away, or its time ran out): drop it and go on.
    *
    * @generated from rpc p2p.v1.GatewayService.AnswerPiece
