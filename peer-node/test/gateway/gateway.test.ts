@@ -1,6 +1,7 @@
 // The gateway for browser peers against real parts: a real directory, a real gateway pserver, a real
 // downloading pserver, and a test "tab" speaking GatewayService through the Connect client over
 // HTTP/1.1 (Connect binary and gRPC-Web, what a browser has). Bytes are compared with SHA-256.
+import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
@@ -9,9 +10,11 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startPserver, type Pserver } from "../../src/index.js";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { AnswerPieceRequestSchema, ErrorDetailSchema, ErrorReason, PeerService, TransferState, type TransferProgress } from "../../src/gen.js";
-import { clientFor, logger, removeDir, sha256Hex, TEST_PASSWORD, tempDir, waitFor, writeRandomFile, type ProtocolName } from "../pserver-harness.js";
+import { clientFor, logger, removeDir, TEST_PASSWORD, tempDir, waitFor, writeRandomFile, type ProtocolName } from "../pserver-harness.js";
 import { TestTab, type TabProtocol } from "./test-tab.js";
 import type { GatewaySettings } from "../../src/gateway/gateway.js";
+
+const sha256Hex = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("hex");
 
 const HEARTBEAT_MS = 300;
 /** Short enough that a detached tab leaves search within a test; long enough for a reattach within it. */
