@@ -6,27 +6,30 @@ import { link, mkdir, open, rm, utimes } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { bundle, WORKERS } from "../bin/bundle.js";
 import { PSERVER_NODE_FLAGS, pserverEnv } from "../bin/node-flags.js";
+import { contentIdOfManifest, pieceSizeFor } from "../src/store/pieces.js";
 import { PIPELINE_WORKERS } from "./pipelines-protocol.js";
 
 export const MiB = 1024 * 1024;
 const children = new Set<ChildProcess>();
 
-/** Writes `size` random bytes; returns the content id. */
+/** Writes `size` random bytes; returns the content id (docs/content-ids.md). */
 export async function makeFile(path: string, size: number): Promise<string> {
   await mkdir(dirname(path), { recursive: true });
   const fh = await open(path, "w");
-  const hash = createHash("sha256");
-  const chunk = Buffer.allocUnsafe(16 * MiB);
+  const pieceSize = pieceSizeFor(size);
+  const hashes: Buffer[] = [];
+  // Whole pieces per write (16 MiB is a multiple of every piece size), each piece hashed once.
+  const chunk = Buffer.allocUnsafe(Math.max(16 * MiB, pieceSize));
   for (let done = 0; done < size; done += chunk.length) {
     const part = chunk.subarray(0, Math.min(chunk.length, size - done));
     randomFillSync(part);
-    hash.update(part);
+    for (let at = 0; at < part.length; at += pieceSize) hashes.push(createHash("sha256").update(part.subarray(at, at + pieceSize)).digest());
     await fh.write(part);
   }
   await fh.close();
   const old = new Date(Date.now() - 60_000);
   await utimes(path, old, old);
-  return hash.digest("hex");
+  return contentIdOfManifest(size, pieceSize, hashes);
 }
 
 /**

@@ -68,3 +68,16 @@ async function bundleEntries(entries, outDir) {
     await rename(temporary, file.path);
   }
 }
+
+// Run as a program (`node bin/bundle.js <entry> <name>`): bundles and prints the bundle's path. The
+// peer-node command bundles this way, in a process of its own: esbuild's output (bundles and source
+// maps, ~10 MiB) passing through the pserver's own memory raised its RSS for good by ~20 MiB
+// (glibc keeps freed memory below the trim threshold the pserver runs with, bin/node-flags.js).
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const [entry, name] = process.argv.slice(2);
+  if (!entry || !name) {
+    process.stderr.write("usage: node bin/bundle.js <entry relative to peer-node/> <bundle name>\n");
+    process.exit(2);
+  }
+  process.stdout.write(`${await bundle(entry, name)}\n`);
+}

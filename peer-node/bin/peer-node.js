@@ -2,10 +2,12 @@
 // The peer-node command: bundles the CLI for plain Node (bundle.js says why and how), then runs it.
 // Stack traces in logs point into the TypeScript sources through the bundle's source map.
 // The shebang's environment and Node flags are bin/node-flags.js's (which says why); run by hand, give them yourself.
-import { pathToFileURL } from "node:url";
-import { bundle } from "./bundle.js";
+import { execFileSync } from "node:child_process";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 process.setSourceMapsEnabled(true);
-const file = await bundle("src/cli/main.ts", "peer-node");
+// In a child process, so the bundler's memory is never this process's (bundle.js says how much).
+const bundler = fileURLToPath(new URL("./bundle.js", import.meta.url));
+const file = execFileSync(process.execPath, [bundler, "src/cli/main.ts", "peer-node"], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim();
 const { runFromProcess } = await import(pathToFileURL(file).href);
 await runFromProcess();

@@ -11,7 +11,6 @@ export const IMPORT_PARALLEL_CHUNKS = 4;
 export const IMPORT_CHUNK_RETRIES = 3;
 /** First pause before retrying a chunk; doubles on every retry. */
 export const IMPORT_CHUNK_RETRY_BASE_MS = 500;
-
 /** First pause before reconnecting the event feed; doubles up to the maximum. */
 export const EVENTS_RECONNECT_BASE_MS = 500;
 /** Longest pause between two reconnect attempts of the event feed (and of the first status call). */
@@ -29,8 +28,8 @@ export const HASH_CACHE_KEY = "p2p.hash-cache";
 /** Entries kept in the hash cache. */
 export const HASH_CACHE_MAX_ENTRIES = 200;
 
-/** Characters of a content id shown in lists. */
-export const SHORT_CONTENT_ID_CHARS = 12;
+/** Characters of a content id shown in lists: `m1_` and 12 hex digits. */
+export const SHORT_CONTENT_ID_CHARS = 15;
 
 /** sessionStorage key prefix (then the peer name) of the transfer ids this tab cleared from its list. */
 export const CLEARED_TRANSFERS_KEY_PREFIX = "p2p.cleared-transfers.";

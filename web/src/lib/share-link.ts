@@ -2,9 +2,9 @@
 // token, no password, no peer address. Whoever opens it (or pastes it) in their own peer's tab sees
 // that file, ready to download from whichever peers hold it.
 
-import { isContentId as isContentIdText } from "@p2p/directory-api";
+import { isContentId as isNetworkContentId } from "@p2p/directory-api";
 
-const GET_ROUTE = /^#?\/?get\/(m1_[0-9a-f]{64})\/?$/i;
+const GET_ROUTE = /^#?\/?get\/([mM]1_[0-9a-fA-F]{64})\/?$/;
 
 /** The location hash that opens a content in a tab. */
 export function shareHash(contentId: string): string {
@@ -42,5 +42,5 @@ export function parseShareLink(text: string): string | undefined {
 
 /** Whether a string is a content id as the network writes them (`m1_` and 64 lower-case hex digits). */
 export function isContentId(value: string): boolean {
-  return isContentIdText(value);
+  return isNetworkContentId(value);
 }

@@ -1,10 +1,11 @@
 import { randomBytes } from "node:crypto";
 import { Code } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
-import { contentIdOfBytes, FakePserver } from "../testing/fake-pserver.js";
+import { FakePserver } from "../testing/fake-pserver.js";
 import { createClientApi } from "./api.js";
 import { chunkCount, chunkRange, importChunked, missingChunks, receivedBytes } from "./chunked-import.js";
 import { MemoryStorage, TokenStore } from "./token-store.js";
+import { nodeContentIdOf } from "../testing/content-id.js";
 
 describe("chunk arithmetic", () => {
   it("cuts a file into chunks with a short last one", () => {
@@ -26,6 +27,7 @@ async function setup(chunkSize: number) {
   return { pserver, api };
 }
 
+const contentIdOfBytes = nodeContentIdOf;
 
 describe("importChunked", () => {
   it("sends every chunk with at most 4 in flight and the pserver gets the exact bytes", async () => {
@@ -35,11 +37,11 @@ describe("importChunked", () => {
     const progress: number[] = [];
     const file = await importChunked(
       api,
-      { blob: new Blob([bytes]), name: "data.bin", contentId: await contentIdOfBytes(bytes) },
+      { blob: new Blob([bytes]), name: "data.bin", contentId: contentIdOfBytes(bytes) },
       { parallelChunks: 4, onProgress: (n) => progress.push(n) },
     );
 
-    expect(file.contentId).toBe(await contentIdOfBytes(bytes));
+    expect(file.contentId).toBe(contentIdOfBytes(bytes));
     expect(Number(file.size)).toBe(10_500);
     expect([...pserver.chunkCalls].sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     expect(pserver.maxInFlightChunks).toBe(4);
@@ -49,7 +51,7 @@ describe("importChunked", () => {
   it("resumes: only the chunks the pserver lacks are sent", async () => {
     const { pserver, api } = await setup(1000);
     const bytes = randomBytes(5_000);
-    const contentId = await contentIdOfBytes(bytes);
+    const contentId = contentIdOfBytes(bytes);
     // A first attempt got chunks 0, 1 and 3 across before the tab was reloaded.
     const begun = await api.beginImport({ name: "data.bin", size: 5_000n, contentId });
     for (const index of [0, 1, 3]) {
@@ -69,7 +71,7 @@ describe("importChunked", () => {
     const { pserver, api } = await setup(100);
     pserver.flakyChunks.add(2);
     const bytes = randomBytes(450);
-    await importChunked(api, { blob: new Blob([bytes]), name: "x", contentId: await contentIdOfBytes(bytes) }, { retryBaseMs: 1 });
+    await importChunked(api, { blob: new Blob([bytes]), name: "x", contentId: contentIdOfBytes(bytes) }, { retryBaseMs: 1 });
     expect(pserver.chunkCalls.filter((index) => index === 2)).toHaveLength(2);
   });
 
@@ -81,7 +83,7 @@ describe("importChunked", () => {
 
   it("imports an empty file with no chunk at all", async () => {
     const { pserver, api } = await setup(100);
-    const file = await importChunked(api, { blob: new Blob([]), name: "empty", contentId: await contentIdOfBytes(new Uint8Array()) });
+    const file = await importChunked(api, { blob: new Blob([]), name: "empty", contentId: contentIdOfBytes(new Uint8Array()) });
     expect(Number(file.size)).toBe(0);
     expect(pserver.chunkCalls).toEqual([]);
   });

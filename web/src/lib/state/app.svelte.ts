@@ -33,7 +33,7 @@ export interface AppOptions {
   /** The page's location hash, where share links (`#/get/<content id>`) arrive. */
   hash?: HashLocation;
   /** Tunables for tests and the benchmark. */
-  importOptions?: Pick<ImportsDeps, "chunkOptions" | "hashSliceBytes">;
+  importOptions?: Pick<ImportsDeps, "chunkOptions">;
   searchDebounceMs?: number;
 }
 

@@ -3,10 +3,11 @@ import { describe, expect, it } from "vitest";
 import { createClientApi } from "../client/api.js";
 import { MemoryStorage, TokenStore } from "../client/token-store.js";
 import { HashCache } from "../hash.js";
-import { contentIdOfBytes, FakePserver, settle } from "../testing/fake-pserver.js";
+import { FakePserver, settle } from "../testing/fake-pserver.js";
 import { FilesState } from "./files.svelte.js";
 import { ImportsState } from "./imports.svelte.js";
 import { TransfersState } from "./transfers.svelte.js";
+import { nodeContentIdOf } from "../testing/content-id.js";
 
 async function setup() {
   const pserver = new FakePserver();
@@ -23,11 +24,11 @@ async function setup() {
     holds: (id) => files.has(id),
     onImported: (file) => files.upsert(file),
     hashCache: new HashCache(cacheStorage, "cache"),
-    hashSliceBytes: 1024,
   });
   return { pserver, api, transfers, files, imports, cacheStorage };
 }
 
+const contentIdOfBytes = nodeContentIdOf;
 const fileOf = (bytes: Uint8Array, name: string): File => new File([bytes as Uint8Array<ArrayBuffer>], name, { lastModified: 1_700_000_000_000 });
 
 describe("ImportsState", () => {
@@ -38,10 +39,10 @@ describe("ImportsState", () => {
     expect(transfers.get(localId ?? "")?.phase).toBe("hashing");
     await imports.idle();
 
-    expect(files.files.map((f) => [f.name, f.contentId, f.sizeBytes])).toEqual([["notes.pdf", await contentIdOfBytes(bytes), 7_300]]);
+    expect(files.files.map((f) => [f.name, f.contentId, f.sizeBytes])).toEqual([["notes.pdf", contentIdOfBytes(bytes), 7_300]]);
     expect(pserver.files).toHaveLength(1);
     const [done] = transfers.list;
-    expect(done).toMatchObject({ kind: "import", phase: "completed", bytesDone: 7_300, bytesTotal: 7_300, contentId: await contentIdOfBytes(bytes) });
+    expect(done).toMatchObject({ kind: "import", phase: "completed", bytesDone: 7_300, bytesTotal: 7_300, contentId: contentIdOfBytes(bytes) });
     // The local entry took the pserver's import id, so cancel and events address the same transfer.
     expect(done?.id).toMatch(/^import-/);
     expect(transfers.list).toHaveLength(1);
@@ -50,7 +51,7 @@ describe("ImportsState", () => {
   it("resumes after a reload: the same file picked again skips hashing and sends only missing chunks", async () => {
     const { pserver, api, transfers, imports, cacheStorage } = await setup();
     const bytes = randomBytes(4_000);
-    const contentId = await contentIdOfBytes(bytes);
+    const contentId = contentIdOfBytes(bytes);
     const begun = await api.beginImport({ name: "big.iso", size: 4_000n, contentId });
     await api.importChunk({ importId: begun.importId, chunkIndex: 1, data: bytes.subarray(1000, 2000) });
     // The tab that started it had hashed the file and remembered the id.

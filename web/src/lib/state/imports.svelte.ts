@@ -18,7 +18,6 @@ export interface ImportsDeps {
   reportError?: ErrorReporter;
   /** Overrides of the chunked import's tunables (tests use small ones). */
   chunkOptions?: Pick<ChunkedImportOptions, "parallelChunks" | "retries" | "retryBaseMs">;
-  hashSliceBytes?: number;
   now?: () => number;
 }
 
@@ -114,8 +113,7 @@ export class ImportsState {
       transfers.patch(id, { phase: "hashing", bytesDone: 0, startedAtMs: now() });
       let contentId = this.#deps.hashCache?.get(file);
       if (contentId === undefined) {
-        const hashOptions = { signal, onProgress: progress, ...(this.#deps.hashSliceBytes ? { sliceBytes: this.#deps.hashSliceBytes } : {}) };
-        contentId = await contentIdOf(file, hashOptions);
+        contentId = await contentIdOf(file, { signal, onProgress: progress });
         this.#deps.hashCache?.set(file, contentId);
       }
       transfers.patch(id, { contentId });

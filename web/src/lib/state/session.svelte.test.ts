@@ -92,7 +92,7 @@ describe("logging out", () => {
     const app = new AppState({ transport: pserver.transport(tokens), tokens, baseUrl: "http://alice.test" });
     await app.start();
     await app.login("alice", "correct horse");
-    app.files.set([0, 1, 2].map((i) => create(LocalFileSchema, { contentId: String(i).repeat(64), name: `f${i}.txt`, size: 1n })));
+    app.files.set([0, 1, 2].map((i) => create(LocalFileSchema, { contentId: `m1_${String(i).repeat(64)}`, name: `f${i}.txt`, size: 1n })));
     await app.logout();
     expect(app.session.loggedIn).toBe(false);
     expect(app.session.farewell).toBe("You logged out. This peer is offline: its 3 files were taken off the network.");

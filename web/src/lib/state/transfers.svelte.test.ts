@@ -37,7 +37,7 @@ describe("transfer list from the event feed", () => {
   it("fills files, peers, transfers and the directory link from the snapshot, then follows changes", async () => {
     const { pserver, app } = await loggedInApp();
     const feed = pserver.eventFeed(0);
-    feed.push(event({ case: "files", value: create(FileListSchema, { files: [create(LocalFileSchema, { contentId: "f".repeat(64), name: "a.txt", size: 5n })] }) }));
+    feed.push(event({ case: "files", value: create(FileListSchema, { files: [create(LocalFileSchema, { contentId: `m1_${"f".repeat(64)}`, name: "a.txt", size: 5n })] }) }));
     feed.push(event({ case: "peers", value: create(PeerListSchema, { peers: [create(PeerSchema, { name: "alice" }), create(PeerSchema, { name: "bob" })] }) }));
     feed.push(event({ case: "directory", value: create(DirectoryLinkSchema, { loggedIn: true, reachable: true, lastHeartbeatAt: timestampFromMs(42_000) }) }));
     feed.push(event({ case: "transfer", value: progress({ id: "t1", done: 10, total: 100, sources: ["bob"] }) }));
@@ -83,7 +83,7 @@ describe("transfer list from the event feed", () => {
 
   it("follows a download's own progress stream to the end", async () => {
     const { pserver, app } = await loggedInApp();
-    const id = "d".repeat(64);
+    const id = `m1_${"d".repeat(64)}`;
     const running = app.download(id, "movie.mkv");
     await settle();
     const stream = pserver.downloadFeeds.get(id);
@@ -101,7 +101,7 @@ describe("transfer list from the event feed", () => {
   it("lists a download that could not start as failed, with a sentence", async () => {
     const { pserver, app } = await loggedInApp();
     pserver.downloadError = new ConnectError("no live holder", Code.NotFound);
-    await app.download("e".repeat(64), "gone.zip");
+    await app.download(`m1_${"e".repeat(64)}`, "gone.zip");
     expect(app.transfers.list[0]).toMatchObject({ kind: "download", name: "gone.zip", phase: "failed", error: "That file is no longer available: no live peer holds it." });
     expect(app.notices.items.map((n) => n.text)).toEqual(["That file is no longer available: no live peer holds it."]);
     app.destroy();
@@ -109,7 +109,7 @@ describe("transfer list from the event feed", () => {
 
   it("explains a push whose receiver went away", async () => {
     const { app } = await loggedInApp();
-    await app.upload("a".repeat(64), "report.pdf", "bob");
+    await app.upload(`m1_${"a".repeat(64)}`, "report.pdf", "bob");
     expect(app.transfers.list[0]).toMatchObject({ kind: "upload", targetPeer: "bob", phase: "failed", error: "The other peer went away before the transfer finished." });
     app.destroy();
   });

@@ -1,8 +1,6 @@
 // An in-memory ClientService behind a real Connect router (createRouterTransport), for unit tests
 // of the state classes. It keeps the protocol's rules that the tab depends on (bearer sessions,
 // chunked imports with resume and a whole-file hash check) and lets a test script the rest.
-import { createHash } from "node:crypto";
-import { contentIdOf, pieceSizeFor } from "@p2p/directory-api";
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createRouterTransport, type ConnectRouter, type Interceptor, type HandlerContext, type ServiceImpl, type Transport } from "@connectrpc/connect";
@@ -23,15 +21,7 @@ import {
 } from "../client/gen.js";
 import { createAuthInterceptor } from "../client/transport.js";
 import type { TokenStore } from "../client/token-store.js";
-
-
-/** The content id of bytes (docs/content-ids.md), computed with node:crypto as a pserver does. */
-export async function contentIdOfBytes(bytes: Uint8Array): Promise<string> {
-  const pieceSize = pieceSizeFor(bytes.byteLength);
-  const hashes: Uint8Array[] = [];
-  for (let at = 0; at < bytes.byteLength; at += pieceSize) hashes.push(createHash("sha256").update(bytes.subarray(at, at + pieceSize)).digest());
-  return contentIdOf(bytes.byteLength, hashes, (manifest) => createHash("sha256").update(manifest).digest());
-}
+import { nodeContentIdOf } from "./content-id.js";
 
 /** An import in progress on the fake pserver. */
 export interface FakeImport {
@@ -248,13 +238,13 @@ export class FakePserver {
           this.inFlightChunks -= 1;
         }
       },
-      finishImport: async (request, context) => {
+      finishImport: (request, context) => {
         this.#requireSession("finishImport", context);
         const entry = this.imports.get(request.importId);
         if (entry === undefined) throw refused("no such import", Code.NotFound, ErrorReason.IMPORT_NOT_FOUND);
         const count = Math.ceil(entry.size / this.chunkSize);
         if (entry.received.size < count) throw refused("chunks missing", Code.FailedPrecondition, ErrorReason.CHUNKS_MISSING);
-        const digest = await contentIdOfBytes(entry.bytes);
+        const digest = nodeContentIdOf(entry.bytes);
         this.imports.delete(entry.importId);
         if (digest !== entry.contentId) throw refused("content does not match its id", Code.DataLoss, ErrorReason.HASH_MISMATCH);
         const file = create(LocalFileSchema, {
@@ -302,7 +292,7 @@ export function progress(fields: {
     kind: fields.kind ?? TransferKind.DOWNLOAD,
     state: fields.state ?? TransferState.RUNNING,
     name: fields.name ?? "file.bin",
-    contentId: fields.contentId ?? `m1_${"c".repeat(64)}`,
+    contentId: fields.contentId ?? "c".repeat(64),
     bytesDone: BigInt(fields.done ?? 0),
     bytesTotal: BigInt(fields.total ?? 100),
     sources: fields.sources ?? [],
