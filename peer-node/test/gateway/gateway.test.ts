@@ -14,8 +14,6 @@ import { clientFor, logger, removeDir, TEST_PASSWORD, tempDir, waitFor, writeRan
 import { TestTab, type TabProtocol } from "./test-tab.js";
 import type { GatewaySettings } from "../../src/gateway/gateway.js";
 
-const sha256Hex = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("hex");
-
 const HEARTBEAT_MS = 300;
 /** Short enough that a detached tab leaves search within a test; long enough for a reattach within it. */
 const GRACE_MS = 400;
@@ -102,6 +100,10 @@ async function holders(contentId: string): Promise<Array<{ name: string; address
   if (res.status === 404) return [];
   const body = (await res.json()) as { holders: Array<{ name: string; address: string }> };
   return body.holders;
+}
+
+function sha256Hex(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
 }
 
 function reasonOf(err: unknown): ErrorReason | undefined {

@@ -8,7 +8,7 @@ import { create } from "@bufbuild/protobuf";
 import { createClient, type Client, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { ErrorReason, FileManifestSchema, GatewayService, type FileManifest } from "../../src/gen.js";
-import { hashFile, pieceLength, pieceSizeFor } from "../../src/store/pieces.js";
+import { hashFile, pieceLength } from "../../src/store/pieces.js";
 
 /** The transports a browser has. */
 export type TabProtocol = "connect-binary" | "grpc-web";
@@ -85,9 +85,8 @@ export class TestTab {
   /** Hashes a file as its pserver would and offers it; returns its content id. */
   async addFile(file: string): Promise<string> {
     const { size } = await stat(file);
-    const pieceSize = pieceSizeFor(size);
     const hashes = await hashFile(file, size);
-    const manifest = create(FileManifestSchema, { contentId: hashes.contentId, name: path.basename(file), size: BigInt(size), pieceSize, pieceHashes: hashes.pieceHashes });
+    const manifest = create(FileManifestSchema, { contentId: hashes.contentId, name: path.basename(file), size: BigInt(size), pieceSize: hashes.pieceSize, pieceHashes: hashes.pieceHashes });
     this.#files.set(hashes.contentId, { manifest, handle: await open(file, "r") });
     await this.#client.publishFiles({ files: [this.#browserFile(manifest)], replace: false });
     return hashes.contentId;
