@@ -152,7 +152,7 @@ describe("ClientService rules", () => {
   it("GetStatus works without a session and tells more with one", async () => {
     const anonymous = clientFor(alice.url);
     const bare = await anonymous.getStatus({});
-    expect(bare).toMatchObject({ peerName: "alice", loggedIn: true, sessionValid: false, directoryUrl: "", fileCount: 0 });
+    expect(bare).toMatchObject({ peerName: "alice", loggedIn: true, sessionValid: false, directoryUrl: cluster.directory.url, fileCount: 0 });
     const a = await session(alice);
     const full = await a.getStatus({});
     expect(full).toMatchObject({ peerName: "alice", loggedIn: true, sessionValid: true, directoryUrl: cluster.directory.url, directoryReachable: true, address: alice.url });

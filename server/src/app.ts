@@ -18,6 +18,7 @@ import { createLogger, loggingOptions } from "./plugins/logging.js";
 import { LoginGuard } from "./login/login-guard.js";
 import { hostAllowlist } from "./plugins/host-allowlist.js";
 import { requestMetrics } from "./plugins/metrics.js";
+import { publicReads } from "./plugins/public-reads.js";
 import { openApi } from "./plugins/openapi.js";
 import { rateLimit } from "./plugins/rate-limit.js";
 import { strictInput } from "./plugins/strict-input.js";
@@ -143,6 +144,7 @@ async function assemble(
   await app.register(rateLimit, { perMinute: config.rateLimitPerMinute });
   await app.register(strictInput);
   await app.register(requestMetrics);
+  await app.register(publicReads);
   await app.register(openApi);
   app.setNotFoundHandler(async (request, reply) => {
     const path = request.url.split("?")[0] ?? "";

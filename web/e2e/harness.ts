@@ -69,8 +69,16 @@ export interface Cluster {
   close(): Promise<void>;
 }
 
+/** What a cluster may change from the defaults. */
+export interface ClusterOptions {
+  /** Pservers that log in by themselves at start, with these passwords (no tab needed). */
+  passwords?: Readonly<Record<string, string>>;
+  /** Directory settings, e.g. a short heartbeat and session TTL so a peer that left drops out fast. */
+  directory?: { heartbeatIntervalMs?: number; sessionTtlMs?: number; rateLimitPerMinute?: number };
+}
+
 /** Starts a directory and one pserver per name, all on 127.0.0.1 port 0, serving web/dist. */
-export async function startCluster(names: readonly string[]): Promise<Cluster> {
+export async function startCluster(names: readonly string[], options: ClusterOptions = {}): Promise<Cluster> {
   const tmp = await mkdtemp(path.join(tmpdir(), "p2p-web-e2e-"));
   const closers: (() => Promise<void>)[] = [];
   const running = new Map<string, { close(): Promise<void> }>();
@@ -83,11 +91,12 @@ export async function startCluster(names: readonly string[]): Promise<Cluster> {
   try {
     const directoryDataDir = path.join(tmp, "directory");
     await mkdir(directoryDataDir, { recursive: true });
-    const directory = await startDirectory({ dataDir: directoryDataDir });
+    const directory = await startDirectory({ dataDir: directoryDataDir, ...options.directory });
     closers.push(() => directory.close());
     const peers = new Map<string, ClusterPeer>();
     const launch = async (name: string, port: number, sharedDir: string, dataDir: string) => {
-      const pserver = await startPserver({ name, directoryUrl: directory.url, sharedDir, dataDir, port, webDir: WEB_DIST });
+      const password = options.passwords?.[name];
+      const pserver = await startPserver({ name, directoryUrl: directory.url, sharedDir, dataDir, port, webDir: WEB_DIST, ...(password ? { password } : {}) });
       running.set(name, pserver);
       return pserver;
     };

@@ -4,6 +4,7 @@ import { browserSessionStorage, TokenStore, type KeyValueStorage } from "./lib/c
 import { createPclientTransport } from "./lib/client/transport.js";
 import { browserHashLocation } from "./lib/location-hash.js";
 import { AppState } from "./lib/state/app.svelte.js";
+import { BrowserPeerState } from "./lib/browser-peer/browser-peer.svelte.js";
 import "./app.css";
 
 // The tab is served by its own pserver, so the page's origin is that pserver (in development,
@@ -31,5 +32,6 @@ const app = new AppState({
 
 const target = document.getElementById("app");
 if (target === null) throw new Error("index.html has no #app element");
-mount(App, { target, props: { app } });
+const browserPeer = new BrowserPeerState({ origin: baseUrl, tabStorage, lastingStorage: localStorageOrNothing() });
+mount(App, { target, props: { app, browserPeer } });
 void app.start();

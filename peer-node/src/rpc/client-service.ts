@@ -108,7 +108,8 @@ export class ClientServiceImpl implements ServiceImpl<typeof ClientService> {
     const session = this.#session(ctx);
     const status = this.#d.link.status();
     if (!session) {
-      return create(GetStatusResponseSchema, { peerName: this.#d.link.peerName, version: PSERVER_VERSION, loggedIn: status.loggedIn });
+      // The directory's URL is public (every peer uses it); a browser peer's page reads it here to search.
+      return create(GetStatusResponseSchema, { peerName: this.#d.link.peerName, version: PSERVER_VERSION, loggedIn: status.loggedIn, directoryUrl: status.directoryUrl });
     }
     return create(GetStatusResponseSchema, {
       peerName: this.#d.link.peerName,

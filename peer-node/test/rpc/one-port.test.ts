@@ -155,8 +155,23 @@ describe("CORS", () => {
     expect(String(post.headers["access-control-expose-headers"])).toMatch(/Grpc-Status/i);
   });
 
+  it("lets any origin call PeerService (a browser peer's page fetching pieces) but not ClientService", async () => {
+    const peer = await rawRequest("OPTIONS", "/p2p.v1.PeerService/FetchPieces", {
+      Origin: "http://other-pserver.example",
+      "Access-Control-Request-Method": "POST",
+    });
+    expect(peer.status).toBe(204);
+    expect(peer.headers["access-control-allow-origin"]).toBe("http://other-pserver.example");
+    const client = await rawRequest("OPTIONS", "/p2p.v1.ClientService/ListFiles", {
+      Origin: "http://other-pserver.example",
+      "Access-Control-Request-Method": "POST",
+    });
+    expect(client.status).toBe(403);
+    expect(client.headers["access-control-allow-origin"]).toBeUndefined();
+  });
+
   it("refuses a preflight from an untrusted origin", async () => {
-    const res = await rawRequest("OPTIONS", "/p2p.v1.PeerService/Ping", {
+    const res = await rawRequest("OPTIONS", "/p2p.v1.ClientService/GetStatus", {
       Origin: "http://evil.example",
       "Access-Control-Request-Method": "POST",
     });

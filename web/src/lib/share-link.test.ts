@@ -13,6 +13,7 @@ describe("share links", () => {
   it("open the content they name from the location hash", () => {
     expect(contentIdFromHash(`#/get/${ID}`)).toBe(ID);
     expect(contentIdFromHash(`#/get/${ID.toUpperCase()}`)).toBe(ID);
+    expect(contentIdFromHash(`#/get/${ID.slice(3)}`)).toBeUndefined();
     expect(contentIdFromHash(`#/get/${ID}/`)).toBe(ID);
     expect(contentIdFromHash("")).toBeUndefined();
     expect(contentIdFromHash("#/get/abc")).toBeUndefined();

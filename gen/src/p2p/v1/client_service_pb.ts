@@ -159,7 +159,7 @@ export type GetStatusResponse = Message<"p2p.v1.GetStatusResponse"> & {
   sessionValid: boolean;
 
   /**
-   * The directory's base URL (only with a valid session).
+   * The directory's base URL (public: also without a session, so a browser peer's page can search it).
    *
    * @generated from field: string directory_url = 5;
    */

@@ -1,0 +1,244 @@
+// A download into the browser peer's OPFS (store worker side). The manifest is taken only from a
+// holder whose manifest hashes to the content id, before any piece is asked for; pieces come from
+// every holder at once (BROWSER_PEER_STREAMS_PER_HOLDER calls each), each one hashed and compared
+// with the manifest before it is written at its offset; a holder that sends a wrong piece, a piece it
+// was not asked for or a manifest of other content is banned for the rest of the download. The
+// bitfield of verified pieces is saved after the data is flushed, so a reload resumes from it.
+import {
+  BROWSER_PEER_HOLDER_FAILURES,
+  BROWSER_PEER_HOLDER_ROUND_BASE_MS,
+  BROWSER_PEER_HOLDER_ROUNDS,
+  BROWSER_PEER_PIECES_PER_REQUEST,
+  BROWSER_PEER_PROGRESS_EVERY_MS,
+  BROWSER_PEER_SAVE_EVERY_MS,
+  BROWSER_PEER_STREAMS_PER_HOLDER,
+} from "../constants.js";
+import { manifestMatches, pieceCountOf, pieceLengthOf, sameBytes, type ManifestFacts } from "./content-id.js";
+import { HolderLink, type ReceivedPiece } from "./holder-link.js";
+import { fileIn, openSyncHandle, readManifest, readMeta, writeManifest, writeMeta } from "./opfs-layout.js";
+import type { HolderAddress, JobProgress } from "./worker-protocol.js";
+import type { Imported } from "./import-job.js";
+
+/** What a download reports, asks for and how it is stopped. */
+export interface DownloadHooks {
+  progress(progress: JobProgress): void;
+  /** Fresh holders from the page (a new search by content id) when the known ones are used up. */
+  moreHolders(): Promise<HolderAddress[]>;
+  signal: AbortSignal;
+}
+
+/** A holder that broke the protocol: banned for the rest of the download. */
+class HolderLied extends Error {}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Downloads `contentId` into the peer's folder (resuming a partial one); returns what was stored. */
+export async function downloadFile(
+  folder: FileSystemDirectoryHandle,
+  contentId: string,
+  wantedName: string,
+  holders: HolderAddress[],
+  hooks: DownloadHooks,
+): Promise<Imported> {
+  const meta = await readMeta(folder, contentId);
+  if (meta?.state === "complete") return { contentId, name: meta.name, size: meta.size };
+  const banned = new Set<string>();
+  let known = holders;
+  let facts = meta?.state === "partial" ? await readManifest(folder, contentId) : undefined;
+  // A stored manifest was checked when it was saved; checking again costs one digest.
+  if (facts !== undefined && !(await manifestMatches(contentId, facts))) facts = undefined;
+  const resumed = facts !== undefined;
+  let name = meta?.name ?? wantedName;
+  for (let round = 0; facts === undefined; round++) {
+    for (const holder of known) {
+      if (banned.has(holder.name)) continue;
+      hooks.signal.throwIfAborted();
+      try {
+        const offered = await new HolderLink(holder.name, holder.address).manifest(contentId, hooks.signal);
+        if (await manifestMatches(contentId, offered)) {
+          facts = { size: offered.size, pieceSize: offered.pieceSize, pieceHashes: offered.pieceHashes };
+          if (name === "") name = offered.name;
+          break;
+        }
+        banned.add(holder.name);
+      } catch (error) {
+        if (hooks.signal.aborted) throw error;
+      }
+    }
+    if (facts !== undefined) break;
+    if (round >= BROWSER_PEER_HOLDER_ROUNDS) throw new Error(`No holder of ${contentId} answered with its manifest${banned.size > 0 ? ` (banned: ${[...banned].join(", ")})` : ""}.`);
+    await sleep(BROWSER_PEER_HOLDER_ROUND_BASE_MS * 2 ** Math.min(round, 4));
+    known = await hooks.moreHolders();
+  }
+  if (!resumed) {
+    await writeManifest(folder, contentId, facts);
+    await writeMeta(folder, contentId, { name, size: facts.size, pieceSize: facts.pieceSize, state: "partial", addedAtMs: Date.now() });
+  }
+  const run = new PieceRun(folder, contentId, facts, banned, hooks);
+  await run.open(resumed);
+  try {
+    await run.fetchAll(known);
+  } finally {
+    run.close();
+  }
+  await folder.removeEntry(`${contentId}.have`).catch(() => undefined);
+  await writeMeta(folder, contentId, { name, size: facts.size, pieceSize: facts.pieceSize, state: "complete", addedAtMs: meta?.addedAtMs ?? Date.now() });
+  return { contentId, name, size: facts.size };
+}
+
+/** The pieces part of a download: the queue, the holders' streams, the files being written. */
+class PieceRun {
+  readonly #folder: FileSystemDirectoryHandle;
+  readonly #contentId: string;
+  readonly #facts: ManifestFacts;
+  readonly #banned: Set<string>;
+  readonly #hooks: DownloadHooks;
+  readonly #count: number;
+  readonly #have: Uint8Array<ArrayBuffer>;
+  #data: FileSystemSyncAccessHandle | undefined;
+  #haveFile: FileSystemSyncAccessHandle | undefined;
+  #queue: number[] = [];
+  #haveCount = 0;
+  #bytesDone = 0;
+  #sources = new Set<string>();
+  #savedAt = 0;
+  #reportedAt = 0;
+
+  constructor(folder: FileSystemDirectoryHandle, contentId: string, facts: ManifestFacts, banned: Set<string>, hooks: DownloadHooks) {
+    this.#folder = folder;
+    this.#contentId = contentId;
+    this.#facts = facts;
+    this.#banned = banned;
+    this.#hooks = hooks;
+    this.#count = pieceCountOf(facts.size, facts.pieceSize);
+    this.#have = new Uint8Array(Math.ceil(this.#count / 8));
+  }
+
+  /** Opens the data file and the bitfield (keeping what a previous run verified when resuming). */
+  async open(resumed: boolean): Promise<void> {
+    const dataHandle = await this.#folder.getFileHandle(`${this.#contentId}.data`, { create: true });
+    this.#data = await openSyncHandle(dataHandle);
+    if (this.#data.getSize() !== this.#facts.size) this.#data.truncate(this.#facts.size);
+    const haveHandle = resumed ? await fileIn(this.#folder, `${this.#contentId}.have`) : undefined;
+    this.#haveFile = await openSyncHandle(haveHandle ?? (await this.#folder.getFileHandle(`${this.#contentId}.have`, { create: true })));
+    if (resumed && this.#haveFile.getSize() === this.#have.byteLength) this.#haveFile.read(this.#have, { at: 0 });
+    for (let index = 0; index < this.#count; index++) {
+      if (this.#has(index)) {
+        this.#haveCount++;
+        this.#bytesDone += pieceLengthOf(this.#facts, index);
+      } else this.#queue.push(index);
+    }
+    this.#report(true);
+  }
+
+  /** Fetches every missing piece from the holders, asking the page for more when they run out. */
+  async fetchAll(holders: HolderAddress[]): Promise<void> {
+    let known = holders;
+    for (let round = 0; this.#haveCount < this.#count; round++) {
+      const live = new Map<string, HolderAddress>();
+      for (const holder of known) if (!this.#banned.has(holder.name)) live.set(holder.name, holder);
+      await Promise.all([...live.values()].map((holder) => this.#serveFrom(new HolderLink(holder.name, holder.address))));
+      this.#save();
+      if (this.#haveCount === this.#count) break;
+      this.#hooks.signal.throwIfAborted();
+      if (round >= BROWSER_PEER_HOLDER_ROUNDS) {
+        throw new Error(`${this.#count - this.#haveCount} pieces are missing and no holder is left${this.#banned.size > 0 ? ` (banned: ${[...this.#banned].join(", ")})` : ""}.`);
+      }
+      await sleep(BROWSER_PEER_HOLDER_ROUND_BASE_MS * 2 ** Math.min(round, 4));
+      known = await this.#hooks.moreHolders();
+    }
+    this.#report(true);
+  }
+
+  /** Flushes and closes the files. */
+  close(): void {
+    this.#save();
+    this.#data?.close();
+    this.#haveFile?.close();
+  }
+
+  async #serveFrom(link: HolderLink): Promise<void> {
+    const stop = new AbortController();
+    const signal = AbortSignal.any([this.#hooks.signal, stop.signal]);
+    let failures = 0;
+    const stream = async (): Promise<void> => {
+      while (this.#haveCount < this.#count && !signal.aborted) {
+        const batch = this.#queue.splice(0, BROWSER_PEER_PIECES_PER_REQUEST);
+        if (batch.length === 0) {
+          // Pieces are in flight on other streams; one of them may fail and give them back.
+          await sleep(20);
+          continue;
+        }
+        const outstanding = new Set(batch);
+        try {
+          await link.pieces(this.#contentId, batch, signal, (piece) => this.#take(link.name, outstanding, piece));
+          if (outstanding.size > 0) throw new Error(`${link.name} ended the stream with ${outstanding.size} pieces unsent`);
+          failures = 0;
+        } catch (error) {
+          this.#queue.unshift(...outstanding);
+          if (this.#hooks.signal.aborted) throw error;
+          if (error instanceof HolderLied) {
+            this.#banned.add(link.name);
+            this.#report(true);
+            stop.abort();
+            return;
+          }
+          if (signal.aborted) return;
+          failures++;
+          if (failures >= BROWSER_PEER_HOLDER_FAILURES) {
+            stop.abort();
+            return;
+          }
+          await sleep(BROWSER_PEER_HOLDER_ROUND_BASE_MS * failures);
+        }
+      }
+    };
+    const streams = Array.from({ length: BROWSER_PEER_STREAMS_PER_HOLDER }, () => stream());
+    const results = await Promise.allSettled(streams);
+    const failed = results.find((result) => result.status === "rejected");
+    if (failed !== undefined && this.#hooks.signal.aborted) throw (failed as PromiseRejectedResult).reason;
+  }
+
+  async #take(holder: string, outstanding: Set<number>, piece: ReceivedPiece): Promise<void> {
+    const { index, data } = piece;
+    if (!outstanding.has(index)) throw new HolderLied(`${holder} sent piece ${index}, which was not asked for`);
+    // The piece stays outstanding until it is verified: a lying holder's piece goes back to the queue.
+    const expected = this.#facts.pieceHashes[index];
+    const bytes = data as Uint8Array<ArrayBuffer>;
+    if (expected === undefined || data.byteLength !== pieceLengthOf(this.#facts, index)) {
+      throw new HolderLied(`${holder} sent piece ${index} with ${data.byteLength} bytes`);
+    }
+    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+    if (!sameBytes(digest, expected)) throw new HolderLied(`${holder} sent piece ${index} with bytes that do not match the manifest`);
+    outstanding.delete(index);
+    if (this.#has(index)) return;
+    this.#data?.write(bytes, { at: index * this.#facts.pieceSize });
+    this.#have[index >> 3]! |= 1 << (index & 7);
+    this.#haveCount++;
+    this.#bytesDone += data.byteLength;
+    this.#sources.add(holder);
+    const now = performance.now();
+    if (now - this.#savedAt >= BROWSER_PEER_SAVE_EVERY_MS) this.#save();
+    this.#report(false);
+  }
+
+  #has(index: number): boolean {
+    return ((this.#have[index >> 3] ?? 0) & (1 << (index & 7))) !== 0;
+  }
+
+  /** Data first, then the bitfield: a bit is never saved for bytes not yet on disk. */
+  #save(): void {
+    this.#savedAt = performance.now();
+    if (this.#data === undefined || this.#haveFile === undefined) return;
+    this.#data.flush();
+    this.#haveFile.write(this.#have, { at: 0 });
+    this.#haveFile.flush();
+  }
+
+  #report(force: boolean): void {
+    const now = performance.now();
+    if (!force && now - this.#reportedAt < BROWSER_PEER_PROGRESS_EVERY_MS) return;
+    this.#reportedAt = now;
+    this.#hooks.progress({ bytesDone: this.#bytesDone, bytesTotal: this.#facts.size, sources: [...this.#sources], banned: [...this.#banned] });
+  }
+}

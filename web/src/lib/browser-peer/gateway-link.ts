@@ -1,0 +1,243 @@
+// The browser peer's link to its gateways (GatewayService, docs/browser-peers.md): log in, hold the
+// Attach stream, answer relayed manifest and piece requests from OPFS, publish the file list after
+// every (re)attach, and come back by itself: after a blip it reattaches; a gateway that forgot the
+// session (restart) gets a login with the resume token; a gateway that stays down is left for the
+// next one in the list (failover), where the resume token takes the directory session over.
+import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-web";
+import { GATEWAY_REATTACH_BASE_MS, GATEWAY_REATTACH_MAX_MS } from "../constants.js";
+import { createBlobBodyFetch } from "../client/transport.js";
+import { ErrorReason, GatewayService, type AttachResponse } from "../client/gen.js";
+import { reasonOf } from "../client/errors.js";
+import type { LocalFiles } from "./local-files.js";
+
+/** Where the link stands, for the page. */
+export type LinkState =
+  | { kind: "connecting"; gateway: string }
+  | { kind: "attached"; gateway: string; relayAddress: string }
+  | { kind: "retrying"; gateway: string; retryAtMs: number; why: string }
+  | { kind: "stopped"; why: string };
+
+/** What the link needs to know and tell. */
+export interface GatewayLinkOptions {
+  /** Gateway base URLs in order of preference (the page's own origin first, usually). */
+  gateways: readonly string[];
+  peerName: string;
+  /** Kept in memory only, for a login when the resume token is refused. */
+  password: string | undefined;
+  /** Resume token of an earlier login (a reload takes its session over without the password). */
+  resumeToken: string | undefined;
+  /** The folder answers are read from (known once the directory has named the peer). */
+  files: () => LocalFiles;
+  onState(state: LinkState): void;
+  /** A new resume token to keep (session storage) for the next reload. */
+  onResumeToken(token: string, peerName: string): void;
+}
+
+/** Failures in a row at one gateway before the next one in the list is tried. */
+const FAILURES_BEFORE_FAILOVER = 3;
+
+/** A running link; stop() logs out. */
+export class GatewayLink {
+  readonly #options: GatewayLinkOptions;
+  readonly #stopped = new AbortController();
+  #gatewayIndex = 0;
+  #token: string | undefined;
+  #resumeToken: string | undefined;
+  #client: Client<typeof GatewayService> | undefined;
+  #cancelled = new Set<number>();
+  #peerName: string;
+
+  constructor(options: GatewayLinkOptions) {
+    this.#options = options;
+    this.#resumeToken = options.resumeToken;
+    this.#peerName = options.peerName;
+  }
+
+  /** The peer name the directory knows this tab by. */
+  get peerName(): string {
+    return this.#peerName;
+  }
+
+  /**
+   * Logs in at the first gateway that answers and keeps the link up until stop(). Resolves once the
+   * first login went through; rejects with the login's error (wrong password, no gateway answering).
+   */
+  async start(): Promise<void> {
+    await this.#login();
+    void this.#keepAttached();
+  }
+
+  /** Publishes the whole file list (replace), e.g. after an import or a finished download. */
+  async publishAll(): Promise<void> {
+    const client = this.#client;
+    if (client === undefined || this.#token === undefined) return;
+    const files = (await this.#options.files().list()).filter((file) => file.state === "complete");
+    await client.publishFiles(
+      { replace: true, files: files.map((file) => ({ contentId: file.contentId, name: file.name, size: BigInt(file.size), pieceSize: file.pieceSize })) },
+      { headers: this.#auth() },
+    );
+  }
+
+  /** Withdraws files from the directory's list. */
+  async remove(contentIds: string[]): Promise<void> {
+    if (this.#client === undefined || this.#token === undefined) return;
+    await this.#client.removeFiles({ contentIds }, { headers: this.#auth() });
+  }
+
+  /** Logs out (the files stop being offered at once) and ends the link. */
+  async stop(): Promise<void> {
+    this.#stopped.abort();
+    if (this.#client !== undefined && this.#token !== undefined) {
+      await this.#client.logout({}, { headers: this.#auth(), timeoutMs: 5_000 }).catch(() => undefined);
+    }
+    this.#options.onState({ kind: "stopped", why: "Logged out." });
+  }
+
+  /** Ends the link without logging out, as closing the tab would (the gateway's grace applies). */
+  detach(): void {
+    this.#stopped.abort();
+  }
+
+  get #gateway(): string {
+    return this.#options.gateways[this.#gatewayIndex % this.#options.gateways.length]!;
+  }
+
+  #auth(): Record<string, string> {
+    return { Authorization: `Bearer ${this.#token ?? ""}` };
+  }
+
+  #clientFor(gateway: string): Client<typeof GatewayService> {
+    return createClient(GatewayService, createConnectTransport({ baseUrl: gateway, useBinaryFormat: true, fetch: createBlobBodyFetch() }));
+  }
+
+  /** Logs in at the current gateway: resume token first, the password when that is refused. */
+  async #login(): Promise<void> {
+    const gateway = this.#gateway;
+    this.#options.onState({ kind: "connecting", gateway });
+    const client = this.#clientFor(gateway);
+    let answer;
+    try {
+      if (this.#resumeToken === undefined) throw new ConnectError("no resume token", Code.Unauthenticated);
+      // The name goes along: a gateway ignores it with a resume token, but may check its form.
+      answer = await client.login({ username: this.#peerName, resumeToken: this.#resumeToken }, { signal: this.#stopped.signal });
+    } catch (error) {
+      if (!(error instanceof ConnectError) || error.code !== Code.Unauthenticated || this.#options.password === undefined) throw error;
+      answer = await client.login({ username: this.#options.peerName, password: this.#options.password }, { signal: this.#stopped.signal });
+    }
+    this.#client = client;
+    this.#token = answer.sessionToken;
+    this.#resumeToken = answer.resumeToken;
+    this.#peerName = answer.peerName;
+    this.#options.onResumeToken(answer.resumeToken, answer.peerName);
+  }
+
+  async #keepAttached(): Promise<void> {
+    let failures = 0;
+    while (!this.#stopped.signal.aborted) {
+      try {
+        if (this.#token === undefined) await this.#login();
+        await this.#attachOnce(() => {
+          failures = 0;
+        });
+        failures = 0;
+      } catch (error) {
+        if (this.#stopped.signal.aborted) return;
+        if (error instanceof ConnectError && error.code === Code.Unauthenticated) {
+          // The gateway forgot the session (restart): log in again at once, with the resume token.
+          this.#token = undefined;
+          if (reasonOf(error) === ErrorReason.WRONG_PASSWORD) {
+            this.#options.onState({ kind: "stopped", why: "The directory no longer accepts this peer's login. Join again." });
+            return;
+          }
+        }
+        failures++;
+        if (failures >= FAILURES_BEFORE_FAILOVER && this.#options.gateways.length > 1) {
+          this.#gatewayIndex++;
+          this.#token = undefined;
+          failures = 0;
+        }
+        const pauseMs = Math.min(GATEWAY_REATTACH_MAX_MS, GATEWAY_REATTACH_BASE_MS * 2 ** Math.max(0, failures - 1));
+        this.#options.onState({ kind: "retrying", gateway: this.#gateway, retryAtMs: Date.now() + pauseMs, why: error instanceof Error ? error.message : String(error) });
+        await new Promise((resolve) => setTimeout(resolve, pauseMs));
+      }
+    }
+  }
+
+  /** One Attach stream, until it ends; a silent gateway (three keepalives missed) counts as gone. */
+  async #attachOnce(onAttached: () => void): Promise<void> {
+    const client = this.#client;
+    if (client === undefined) throw new Error("not logged in");
+    const quiet = new AbortController();
+    const signal = AbortSignal.any([this.#stopped.signal, quiet.signal]);
+    let silenceMs = 30_000;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const heard = (): void => {
+      clearTimeout(timer);
+      timer = setTimeout(() => quiet.abort(new Error("the gateway went quiet")), silenceMs);
+    };
+    heard();
+    try {
+      for await (const event of client.attach({}, { signal, headers: this.#auth() })) {
+        heard();
+        if (event.event.case === "attached") {
+          silenceMs = Math.max(3 * event.event.value.keepaliveIntervalMs, 3_000);
+          heard();
+          this.#cancelled.clear();
+          await this.publishAll();
+          onAttached();
+          this.#options.onState({ kind: "attached", gateway: this.#gateway, relayAddress: event.event.value.relayAddress });
+        } else {
+          this.#handle(client, event);
+        }
+      }
+      throw new Error("the gateway ended the stream");
+    } catch (error) {
+      if (quiet.signal.aborted && !this.#stopped.signal.aborted) throw new Error("the gateway went quiet");
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Answers one relayed request; never throws (a failed answer is the downloader's stall). */
+  #handle(client: Client<typeof GatewayService>, event: AttachResponse): void {
+    switch (event.event.case) {
+      case "manifest":
+        void this.#answerManifest(client, event.event.value.requestId, event.event.value.contentId).catch(() => undefined);
+        break;
+      case "piece":
+        void this.#answerPiece(client, event.event.value.requestId, event.event.value.contentId, event.event.value.pieceIndex).catch(() => undefined);
+        break;
+      case "cancel":
+        // Bounded: cancels of requests already answered are never deleted by an answer.
+        if (this.#cancelled.size > 4096) this.#cancelled.clear();
+        this.#cancelled.add(event.event.value.requestId);
+        break;
+      default:
+        break;
+    }
+  }
+
+  async #answerManifest(client: Client<typeof GatewayService>, requestId: number, contentId: string): Promise<void> {
+    const headers = this.#auth();
+    const manifest = await this.#options.files().manifest(contentId);
+    if (manifest === undefined) {
+      await client.answerError({ requestId, reason: ErrorReason.FILE_NOT_HELD, message: "This browser peer does not hold that file." }, { headers });
+      return;
+    }
+    const { name, size, pieceSize, pieceHashes } = manifest;
+    await client.answerManifest({ requestId, manifest: { contentId, name, size: BigInt(size), pieceSize, pieceHashes: [...pieceHashes] } }, { headers });
+  }
+
+  async #answerPiece(client: Client<typeof GatewayService>, requestId: number, contentId: string, pieceIndex: number): Promise<void> {
+    const headers = this.#auth();
+    const data = await this.#options.files().piece(contentId, pieceIndex);
+    if (this.#cancelled.delete(requestId)) return;
+    if (data === undefined) {
+      await client.answerError({ requestId, reason: ErrorReason.FILE_NOT_HELD, message: "This browser peer does not hold that piece." }, { headers });
+      return;
+    }
+    await client.answerPiece({ requestId, data }, { headers });
+  }
+}

@@ -1,0 +1,114 @@
+// Where a browser peer keeps its files in the origin-private file system (OPFS), shared by the
+// page and the store worker. One folder per peer name; per content id four files side by side:
+//   <id>.data      the file's bytes at their offsets (complete, or partial while downloading)
+//   <id>.manifest  the canonical manifest bytes, kept only after they hashed to <id>
+//   <id>.json      the name and whether the file is complete (see FileMeta)
+//   <id>.have      while partial: the bitfield of pieces verified and flushed to <id>.data
+// Flat files rather than a folder per id, because OPFS moves files but not folders.
+import { canonicalManifestBytes, type ManifestFacts } from "./content-id.js";
+
+/** What `<id>.json` holds. */
+export interface FileMeta {
+  name: string;
+  size: number;
+  pieceSize: number;
+  /** "complete" files are offered to the network; "partial" ones are downloads to resume. */
+  state: "complete" | "partial";
+  /** Milliseconds since the epoch when the file was added or its download started. */
+  addedAtMs: number;
+}
+
+const ROOT_FOLDER = "p2p-browser-peer";
+const HEADER_BYTES = 16 + 12;
+
+/** The folder of one peer's files. */
+export async function peerFolder(peerName: string): Promise<FileSystemDirectoryHandle> {
+  const root = await navigator.storage.getDirectory();
+  const all = await root.getDirectoryHandle(ROOT_FOLDER, { create: true });
+  return all.getDirectoryHandle(peerName, { create: true });
+}
+
+/** A file of the folder, or undefined when it does not exist. */
+export async function fileIn(folder: FileSystemDirectoryHandle, name: string, create = false): Promise<FileSystemFileHandle | undefined> {
+  try {
+    return await folder.getFileHandle(name, { create });
+  } catch (error) {
+    if (error instanceof DOMException && (error.name === "NotFoundError" || error.name === "TypeMismatchError")) return undefined;
+    throw error;
+  }
+}
+
+/** Writes a small file whole (meta, manifest, bitfield) through a writable stream. */
+export async function writeWhole(folder: FileSystemDirectoryHandle, name: string, bytes: Uint8Array<ArrayBuffer> | string): Promise<void> {
+  const handle = await folder.getFileHandle(name, { create: true });
+  const writable = await handle.createWritable();
+  await writable.write(bytes);
+  await writable.close();
+}
+
+/** Reads the meta of a content id, or undefined when missing or unreadable. */
+export async function readMeta(folder: FileSystemDirectoryHandle, contentId: string): Promise<FileMeta | undefined> {
+  const handle = await fileIn(folder, `${contentId}.json`);
+  if (handle === undefined) return undefined;
+  try {
+    const parsed = JSON.parse(await (await handle.getFile()).text()) as Partial<FileMeta>;
+    if (typeof parsed.name !== "string" || typeof parsed.size !== "number" || typeof parsed.pieceSize !== "number") return undefined;
+    if (parsed.state !== "complete" && parsed.state !== "partial") return undefined;
+    return { name: parsed.name, size: parsed.size, pieceSize: parsed.pieceSize, state: parsed.state, addedAtMs: parsed.addedAtMs ?? 0 };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Saves the meta of a content id. */
+export function writeMeta(folder: FileSystemDirectoryHandle, contentId: string, meta: FileMeta): Promise<void> {
+  return writeWhole(folder, `${contentId}.json`, JSON.stringify(meta));
+}
+
+/** Saves a verified manifest. */
+export function writeManifest(folder: FileSystemDirectoryHandle, contentId: string, facts: ManifestFacts): Promise<void> {
+  return writeWhole(folder, `${contentId}.manifest`, canonicalManifestBytes(facts));
+}
+
+/** Reads a stored manifest back into its facts, or undefined when missing or malformed. */
+export async function readManifest(folder: FileSystemDirectoryHandle, contentId: string): Promise<ManifestFacts | undefined> {
+  const handle = await fileIn(folder, `${contentId}.manifest`);
+  if (handle === undefined) return undefined;
+  const bytes = new Uint8Array(await (await handle.getFile()).arrayBuffer());
+  if (bytes.byteLength < HEADER_BYTES || (bytes.byteLength - HEADER_BYTES) % 32 !== 0) return undefined;
+  const view = new DataView(bytes.buffer);
+  const size = Number(view.getBigUint64(16));
+  const pieceSize = view.getUint32(24);
+  const pieceHashes: Uint8Array[] = [];
+  for (let at = HEADER_BYTES; at < bytes.byteLength; at += 32) pieceHashes.push(bytes.slice(at, at + 32));
+  return { size, pieceSize, pieceHashes };
+}
+
+/** The content ids that have a meta file in the folder. */
+export async function storedIds(folder: FileSystemDirectoryHandle): Promise<string[]> {
+  const ids: string[] = [];
+  for await (const name of folder.keys()) if (name.endsWith(".json")) ids.push(name.slice(0, -".json".length));
+  return ids;
+}
+
+/** Deletes every file of a content id (missing ones are fine). */
+export async function removeStored(folder: FileSystemDirectoryHandle, contentId: string): Promise<void> {
+  for (const suffix of [".json", ".have", ".manifest", ".data"]) {
+    await folder.removeEntry(`${contentId}${suffix}`).catch(() => undefined);
+  }
+}
+
+/**
+ * Opens a sync access handle (workers only). A page reloaded a moment ago may still hold the lock
+ * in its dying worker, so a NoModificationAllowedError is retried for a few seconds.
+ */
+export async function openSyncHandle(handle: FileSystemFileHandle): Promise<FileSystemSyncAccessHandle> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await handle.createSyncAccessHandle();
+    } catch (error) {
+      if (!(error instanceof DOMException) || error.name !== "NoModificationAllowedError" || attempt >= 40) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+}
