@@ -63,6 +63,11 @@ export const BROWSER_PEER_HOLDER_ROUNDS = 8;
 export const BROWSER_PEER_HOLDER_ROUND_BASE_MS = 500;
 /** How often a download flushes its data file and saves its bitfield (what a reload resumes from). */
 export const BROWSER_PEER_SAVE_EVERY_MS = 500;
+/**
+ * A download also saves once this many pieces are verified but not saved, so a reload refetches at
+ * most this many whatever the speed (at tens of MB/s, 500 ms alone would be dozens of pieces).
+ */
+export const BROWSER_PEER_SAVE_EVERY_PIECES = 2;
 /** How often a running job reports progress to the page. */
 export const BROWSER_PEER_PROGRESS_EVERY_MS = 250;
 /** First pause before reattaching to a gateway after the stream broke; doubles up to the maximum. */

@@ -11,6 +11,7 @@ import {
   BROWSER_PEER_PIECES_PER_REQUEST,
   BROWSER_PEER_PROGRESS_EVERY_MS,
   BROWSER_PEER_SAVE_EVERY_MS,
+  BROWSER_PEER_SAVE_EVERY_PIECES,
   BROWSER_PEER_STREAMS_PER_HOLDER,
 } from "../constants.js";
 import { manifestMatches, pieceCountOf, pieceLengthOf, sameBytes, type ManifestFacts } from "./content-id.js";
@@ -102,6 +103,8 @@ class PieceRun {
   #bytesDone = 0;
   #sources = new Set<string>();
   #savedAt = 0;
+  /** Pieces verified and written since the last save. */
+  #unsaved = 0;
   #reportedAt = 0;
 
   constructor(folder: FileSystemDirectoryHandle, contentId: string, facts: ManifestFacts, banned: Set<string>, hooks: DownloadHooks) {
@@ -217,8 +220,8 @@ class PieceRun {
     this.#haveCount++;
     this.#bytesDone += data.byteLength;
     this.#sources.add(holder);
-    const now = performance.now();
-    if (now - this.#savedAt >= BROWSER_PEER_SAVE_EVERY_MS) this.#save();
+    this.#unsaved++;
+    if (this.#unsaved >= BROWSER_PEER_SAVE_EVERY_PIECES || performance.now() - this.#savedAt >= BROWSER_PEER_SAVE_EVERY_MS) this.#save();
     this.#report(false);
   }
 
@@ -229,6 +232,7 @@ class PieceRun {
   /** Data first, then the bitfield: a bit is never saved for bytes not yet on disk. */
   #save(): void {
     this.#savedAt = performance.now();
+    this.#unsaved = 0;
     if (this.#data === undefined || this.#haveFile === undefined) return;
     this.#data.flush();
     this.#haveFile.write(this.#have, { at: 0 });
