@@ -68,11 +68,13 @@ export const PEER_STREAMS_PER_REMOTE_MAX = 16;
 /** A PeerService stream whose other side neither sends nor reads for this long is ended. */
 export const PEER_STREAM_IDLE_TIMEOUT_MS = 30_000;
 /**
- * The slowest push a receiver takes: each piece must be complete within its size at this rate (or the
- * idle timeout, whichever is longer). Parts keep a capped push's bytes flowing (PushPiece), so without
- * this bound a sender could hold a push slot and a partial file for ever with a byte every 29 s.
+ * The slowest stream a pserver keeps receiving (a push, or a holder's FetchPieces answer), measured over
+ * TRANSFER_FLOOR_WINDOW_MS (transfer/rate-floor.ts). Parts keep a capped push's bytes flowing (PushPiece),
+ * so without a floor a sender could hold a stream slot and a partial file for ever with a byte every 29 s.
  */
 export const PUSH_MIN_BYTES_PER_SECOND = 4 * 1024;
+/** The sliding window the floor is measured over: long enough for a burst after a hiccup, short enough that a trickle is cut within it. */
+export const TRANSFER_FLOOR_WINDOW_MS = 20_000;
 /** Idle HTTP/2 sessions to other peers close after this long. */
 export const PEER_SESSION_IDLE_TIMEOUT_MS = 60_000;
 /** Keepalive PING interval on HTTP/2 sessions to other peers with open streams (finds dead TCP links). */
@@ -186,3 +188,15 @@ export const CLOSE_STEP_TIMEOUT_MS = 10_000;
 export const CLI_BAR_WIDTH_CHARS = 30;
 /** Off a terminal, the CLI prints a progress line at most this often (each change of state gets its own). */
 export const CLI_PROGRESS_LINE_INTERVAL_MS = 1_000;
+
+// Push consent (src/push/push-settings.ts).
+/** Largest single pushed file a peer takes until its owner says otherwise: a film, not a disk image. */
+export const PUSH_DEFAULT_MAX_FILE_BYTES = 4 * 1024 ** 3;
+/** Bytes of pushed files a peer keeps at once until its owner says otherwise. */
+export const PUSH_DEFAULT_QUOTA_BYTES = 16 * 1024 ** 3;
+export { PUSH_POLICY_MAX_SENDERS } from "@p2p/directory-api";
+/**
+ * A save link (`GET /files/<id>?link=`, made by CreateSaveLink) works this long: a browser follows it at
+ * once, and a download manager that resumes the file later asks for a new one.
+ */
+export const SAVE_LINK_TTL_MS = 5 * 60_000;

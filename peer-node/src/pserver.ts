@@ -17,6 +17,8 @@ import { SharedFolder } from "./store/shared-folder.js";
 import { PieceDownloader } from "./download/downloader.js";
 import { PeerClients } from "./pieces/peer-clients.js";
 import { FilePusher } from "./push/send.js";
+import { PushSettings } from "./push/push-settings.js";
+import { SaveLinks } from "./rpc/http/save-links.js";
 import { RateLimiter } from "./transfer/rate-limiter.js";
 import { TransferRegistry } from "./transfer/transfer.js";
 
@@ -103,6 +105,22 @@ export async function startPserver(options: PserverOptions): Promise<Pserver> {
       logger,
       retryMaxMs: options.directoryRetryMaxMs,
     });
+    // Whom this peer takes pushes from: the directory hears it after every login and on every change
+    // (the quota left moves as pushes arrive and pushed files leave the folder).
+    const pushSettings = await PushSettings.open({ dataDir: options.dataDir, store, logger });
+    let sentPolicy = "";
+    const tellDirectory = () => {
+      const policy = pushSettings.directoryPolicy();
+      const key = JSON.stringify(policy);
+      if (key === sentPolicy) return;
+      sentPolicy = key;
+      link.setPushPolicy({ ...policy, from: [...policy.from] });
+    };
+    tellDirectory();
+    pushSettings.on("policy", tellDirectory);
+    store.on("change", tellDirectory);
+    cleanup.push(["push settings", () => void store.off("change", tellDirectory)]);
+    const saveLinks = new SaveLinks();
     const registry = new TransferRegistry();
     const sessions = new SessionStore();
     const peers = new PeerClients({ logger });
@@ -116,7 +134,7 @@ export async function startPserver(options: PserverOptions): Promise<Pserver> {
     const importer = await Importer.open({ store, registry, validateName: validateFileName, logger });
     cleanup.push(["imports", () => importer.close()]);
     sessions.onEnd = (sessionId) => importer.sessionEnded(sessionId);
-    const events = new EventFeed({ store, registry, link, logger, peerPollMs: options.peerPollMs });
+    const events = new EventFeed({ store, registry, link, logger, peerPollMs: options.peerPollMs, pushes: pushSettings });
     // The port closes after event streams end (they would hold it open for the whole grace period) and
     // after the logout, so other peers stop being sent here before it stops answering.
     cleanup.push(["port", closeServer]);
@@ -130,9 +148,11 @@ export async function startPserver(options: PserverOptions): Promise<Pserver> {
       logger,
       limits: { uploadLimiter },
       registry,
+      pushConsent: pushSettings,
     });
-    const clientService = new ClientServiceImpl({ store, registry, link, sessions, importer, downloader, pusher, events, logger });
-    const rpcs = pserverRpcs({ peer: peerService, client: clientService }, logger, httpRoutes({ store, sessions, webDir: options.webDir, logger }));
+    const clientService = new ClientServiceImpl({ store, registry, link, sessions, importer, downloader, pusher, events, logger, pushSettings, saveLinks });
+    const routes = httpRoutes({ store, sessions, saveLinks, webDir: options.webDir, logger });
+    const rpcs = pserverRpcs({ peer: peerService, client: clientService }, logger, routes);
     handler = withCors(options.trustedOrigins ?? [], rpcs);
 
     await link.start(options.password !== undefined ? { username: options.name, password: options.password } : undefined);

@@ -225,14 +225,14 @@ export const AUTH_CASES: readonly AuthCase[] = [
   },
   {
     area: "ClientService",
-    name: "GET /files without a session, or with bob's, is 401",
+    name: "GET /files without a session, or with bob's, is 401; a session token in the URL is refused (400)",
     async run(fx) {
       const { rawRequest } = await import("../harness/http.js");
       const aliceFile = await writeRandomFile(fx.alice.sharedDir, "alice-private.bin", 10_000);
       const plain = await rawRequest(fx.alice.url, { method: "GET", path: `/files/${aliceFile.contentId}` });
       const bobs = await rawRequest(fx.alice.url, { method: "GET", path: `/files/${aliceFile.contentId}`, headers: bearer(fx.bobToken) });
       const query = await rawRequest(fx.alice.url, { method: "GET", path: `/files/${aliceFile.contentId}?token=${encodeURIComponent(fx.bobToken)}` });
-      check(plain.status === 401 && bobs.status === 401 && query.status === 401, `GET /files answered ${plain.status}/${bobs.status}/${query.status}, expected 401 each`);
+      check(plain.status === 401 && bobs.status === 401 && query.status === 400, `GET /files answered ${plain.status}/${bobs.status}/${query.status}, expected 401, 401, 400`);
     },
   },
   {

@@ -25,9 +25,13 @@ import {
   ClientService,
   GetStatusResponseSchema,
   LoginResponseSchema,
+  type PushPolicy as PushPolicyMessage,
   type TransferProgress,
 } from "../gen.js";
 import type { FileStore } from "../store/file-store.js";
+import type { PushSettings } from "../push/push-settings.js";
+import type { SaveLinks } from "./http/save-links.js";
+import { policyChange, settingsMessage } from "./settings-messages.js";
 import type { Downloader, Pusher } from "../transfer/api.js";
 import { isFinal, type Transfer, type TransferRegistry, type TransferSnapshot } from "../transfer/transfer.js";
 
@@ -42,6 +46,10 @@ export interface ClientServiceDeps {
   readonly pusher: Pusher;
   readonly events: EventFeed;
   readonly logger: Logger;
+  /** Whom this peer takes pushes from (GetSettings / UpdateSettings). */
+  readonly pushSettings: PushSettings;
+  /** Makes the save links of CreateSaveLink. */
+  readonly saveLinks: SaveLinks;
 }
 
 
@@ -203,6 +211,7 @@ export class ClientServiceImpl implements ServiceImpl<typeof ClientService> {
       try {
         picked = await this.#d.link.uploadTarget(contentId, file.size, target);
       } catch (err) {
+        if (isPeerError(err, "PUSH_REFUSED")) throw new PeerError("PUSH_REFUSED", `The directory will not let ${target ?? "that peer"} receive this file: ${err.message}`);
         if (isPeerError(err, "NO_UPLOAD_TARGET")) {
           throw new PeerError("NO_UPLOAD_TARGET", target ? `The directory will not let ${target} receive this file: ${err.message}` : `No peer can receive this file now: ${err.message}`);
         }
@@ -269,6 +278,40 @@ export class ClientServiceImpl implements ServiceImpl<typeof ClientService> {
       throw this.#fail("WatchEvents", err);
     }
     for await (const event of this.#d.events.watch(ctx.signal)) yield watchEvent(event);
+  }
+
+  /** GetSettings: whom this peer takes pushes from, and how much of its quota pushes use. */
+  async getSettings(_req: unknown, ctx: HandlerContext) {
+    return this.#run("GetSettings", async () => {
+      this.#auth(ctx);
+      return { settings: settingsMessage(this.#d.pushSettings) };
+    });
+  }
+
+  /**
+   * UpdateSettings: replaces the push policy when one is given (kept across restarts; the directory
+   * hears it at once). A policy message replaces the whole policy except an UNSPECIFIED accept.
+   */
+  async updateSettings(req: { pushPolicy?: PushPolicyMessage }, ctx: HandlerContext) {
+    return this.#run("UpdateSettings", async () => {
+      const session = this.#auth(ctx);
+      if (req.pushPolicy) {
+        const policy = await this.#d.pushSettings.update(policyChange(req.pushPolicy));
+        this.#log.info({ session: session.id, accept: policy.accept, senders: policy.from.length }, "push policy updated");
+      }
+      return { settings: settingsMessage(this.#d.pushSettings) };
+    });
+  }
+
+  /** CreateSaveLink: a short-lived link to save one held file, with no session token in it. */
+  async createSaveLink(req: { contentId: string }, ctx: HandlerContext) {
+    return this.#run("CreateSaveLink", async () => {
+      this.#auth(ctx);
+      const contentId = checkContentId(req.contentId);
+      if (!this.#d.store.get(contentId)) throw notHeld();
+      const link = this.#d.saveLinks.create(contentId);
+      return { path: link.path, expiresAt: timestampFromDate(link.expiresAt) };
+    });
   }
 
   // ---- helpers --------------------------------------------------------------------------------

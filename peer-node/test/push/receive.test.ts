@@ -16,6 +16,7 @@ import { SharedFolder } from "../../src/store/shared-folder.js";
 import { TransferRegistry } from "../../src/transfer/transfer.js";
 import { logger, tempDir } from "../store/helpers.js";
 import { fakeRedeem } from "../transfer/helpers.js";
+import { TAKE_EVERY_PUSH } from "./consent.js";
 
 const PIECE = 16 * 1024;
 let root: string;
@@ -46,7 +47,7 @@ async function* pushOf(bytes: Buffer, m: Manifest, ticket = "good-ticket", piece
   }
 }
 
-const receiverFor = (m: Manifest) => new PushReceiver({ store, redeemTicket: fakeRedeem(new Map([[m.contentId, m.size]])), logger, registry });
+const receiverFor = (m: Manifest) => new PushReceiver({ store, redeemTicket: fakeRedeem(new Map([[m.contentId, m.size]])), logger, registry, consent: TAKE_EVERY_PUSH });
 const staged = async () => (await readdir(join(root, "shared", PARTIAL_DIR_NAME))).filter((n) => n !== "imports");
 
 describe("PushReceiver", () => {

@@ -106,4 +106,14 @@ export const PG_MIGRATIONS: readonly string[] = [
   CREATE INDEX tickets_by_expiry ON tickets (expires_at);
   CREATE INDEX tickets_by_target ON tickets (target_user_id, content_id);
   `,
+  // 2: push policies (push-policy-sql.ts); `senders` holds lower-cased peer names.
+  `
+  CREATE TABLE push_policies (
+    user_id bigint PRIMARY KEY REFERENCES users (id),
+    accept text COLLATE "C" NOT NULL CHECK (accept IN ('nobody', 'listed', 'anyone')),
+    senders text[] COLLATE "C" NOT NULL,
+    max_file_bytes bigint NOT NULL,
+    quota_bytes bigint NOT NULL
+  );
+  `,
 ];

@@ -12,6 +12,7 @@
 //   Search reads this table: an FTS5 trigram index over `name_key` finds the names containing a query,
 //   and the (name_key, content_id) index yields results in name order.
 // - tickets: push tickets, stored by hash, single use.
+// - push_policies: whom each peer takes pushes from; a peer without a row takes none.
 // Content ids and hashes are 32-byte BLOBs: half the size of hex text, and byte order equals hex order.
 
 /** Migrations, in order; index i brings the schema to user_version i + 1. */
@@ -96,5 +97,15 @@ export const MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX tickets_by_expiry ON tickets (expires_at);
   CREATE INDEX tickets_by_target ON tickets (target_user_id, content_id);
+  `,
+  // 2: push policies (push-policy-sql.ts). `senders` is a JSON array of lower-cased peer names.
+  `
+  CREATE TABLE push_policies (
+    user_id INTEGER PRIMARY KEY REFERENCES users (id),
+    accept TEXT NOT NULL CHECK (accept IN ('nobody', 'listed', 'anyone')),
+    senders TEXT NOT NULL,
+    max_file_bytes INTEGER NOT NULL,
+    quota_bytes INTEGER NOT NULL
+  );
   `,
 ];
