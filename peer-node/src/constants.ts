@@ -200,3 +200,18 @@ export { PUSH_POLICY_MAX_SENDERS } from "@p2p/directory-api";
  * once, and a download manager that resumes the file later asks for a new one.
  */
 export const SAVE_LINK_TTL_MS = 5 * 60_000;
+
+// Login limits (src/rpc/login-limits.ts): a password guessed at a pserver's Login costs the directory a
+// scrypt each time, and the directory's own limits count the pserver, not the guesser.
+/** Failed (or still running) logins counted per remote address and for the account, over this window. */
+export const LOGIN_FAILURE_WINDOW_MS = 15 * 60_000;
+/** Failures from one address within the window before it must wait. */
+export const LOGIN_FAILURES_PER_ADDRESS = 5;
+/** Failures from all remote addresses together before remote logins must wait (loopback is exempt). */
+export const LOGIN_FAILURES_PER_ACCOUNT = 20;
+/** The first wait once over a limit; doubles with each further failure. */
+export const LOGIN_BACKOFF_MIN_MS = 1_000;
+/** The wait never grows past this. */
+export const LOGIN_BACKOFF_MAX_MS = 15 * 60_000;
+/** Addresses tracked at once; the oldest entry goes first (a flood from many addresses cannot grow memory). */
+export const LOGIN_TRACKED_ADDRESSES_MAX = 10_000;

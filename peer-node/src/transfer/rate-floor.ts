@@ -63,7 +63,8 @@ export class RateFloor {
     if (this.#now() - this.#startedAtMs < this.#windowMs) return false;
     let got = 0;
     for (const b of this.#buckets) got += b;
-    const asked = Math.min((this.#minBytesPerSecond * this.#windowMs) / 1000, remainingBytes + got);
+    // The slice now under way has only begun: ask for the floor over the window's other slices.
+    const asked = Math.min((this.#minBytesPerSecond * (this.#windowMs - this.#sliceMs)) / 1000, remainingBytes + got);
     return got < asked;
   }
 
