@@ -13,6 +13,7 @@ import { CHAOS_PASSWORD } from "../constants.js";
 import { ClientService } from "../gen.js";
 import { Cluster, type PeerProcess } from "../harness/cluster.js";
 import { bearer, fakeContentId, HttpStatusError, type DirectoryApi } from "../harness/directory-api.js";
+import { waitFor } from "../harness/wait.js";
 import { folderSnapshot, writeRandomFile, type KnownFile } from "../harness/files.js";
 import { manifestOf, pushMessages, pushRaw, type LocalManifest } from "../harness/manifest.js";
 import { stream, unary, type RpcAnswer } from "../harness/rpc-answer.js";
@@ -51,6 +52,13 @@ export async function startAuthFixture(): Promise<AuthFixture> {
     await cluster.waitForHolders(bobFile.contentId, ["bob"]);
     const api = directory.api;
     const mallory = await api.login("mallory", CHAOS_PASSWORD, "http://127.0.0.1:9666");
+    // Bob and carol take pushes from anyone, so the ticket cases below are about tickets, not consent
+    // (alice keeps the default: she takes none).
+    await bob!.acceptPushes();
+    await carol!.acceptPushes();
+    for (const target of ["bob", "carol"]) {
+      await waitFor(() => api.uploadTarget(mallory.token, fakeContentId("e"), 1, target), `the directory to hear ${target}'s push policy`, 10_000);
+    }
     const own = path.join(cluster.root, "mallory");
     await mkdir(own, { recursive: true });
     await writeRandomFile(own, "x.bin", 1_500_000);

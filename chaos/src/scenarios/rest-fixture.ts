@@ -39,6 +39,8 @@ export async function startRestFixture(label: string): Promise<RestFixture> {
     const api = directory.api;
     const alice = await api.login("alice", CHAOS_PASSWORD, "http://127.0.0.1:9001");
     const bob = await api.login("bob", CHAOS_PASSWORD, "http://127.0.0.1:9002");
+    // bob takes pushes, so alice can be issued a ticket for him.
+    await api.putPushPolicy(bob.token, { accept: "anyone", from: [], maxFileBytes: 2 ** 40, quotaBytes: 2 ** 40 });
     const held: IndexFile = { name: "held-by-bob.txt", size: 123, contentId: fakeContentId("b"), pieceSize: 1024 * 1024 };
     await api.putIndex(bob.token, [held]);
     const ticketContentId = fakeContentId("c");
