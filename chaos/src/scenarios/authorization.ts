@@ -10,7 +10,7 @@ import path from "node:path";
 import { TOKEN_CHARS, UPLOAD_TICKET_TTL_MS } from "@p2p/directory-api";
 import { ManualClock } from "@p2p/server";
 import { CHAOS_PASSWORD } from "../constants.js";
-import { ClientService } from "../gen.js";
+import { ClientService, PushAccept } from "../gen.js";
 import { Cluster, type PeerProcess } from "../harness/cluster.js";
 import { bearer, fakeContentId, HttpStatusError, type DirectoryApi } from "../harness/directory-api.js";
 import { waitFor } from "../harness/wait.js";
@@ -136,6 +136,9 @@ const SESSION_RPCS: ReadonlyArray<[string, (c: ReturnType<typeof sessionClient>[
   ["ListTransfers", (c) => unary(() => c.listTransfers({}))],
   ["CancelTransfer", (c) => unary(() => c.cancelTransfer({ transferId: "x" }))],
   ["WatchEvents", (c) => stream(() => c.watchEvents({}), 1)],
+  ["GetSettings", (c) => unary(() => c.getSettings({}))],
+  ["UpdateSettings", (c) => unary(() => c.updateSettings({ pushPolicy: { accept: PushAccept.ANYONE, maxFileBytes: 1n, quotaBytes: 1n } }))],
+  ["CreateSaveLink", (c, fx) => unary(() => c.createSaveLink({ contentId: fx.bobFile.contentId }))],
 ];
 
 /** Checks that every session rpc on `target` answers unauthenticated with `token` and nothing changes. */
@@ -199,6 +202,7 @@ export const AUTH_CASES: readonly AuthCase[] = [
     name: "a ticket issued to victor cannot be redeemed with mallory's token, and stays single-use",
     async run(fx) {
       const victor = await fx.api.login("victor", CHAOS_PASSWORD, "http://127.0.0.1:9777");
+      await fx.api.putPushPolicy(victor.token, { accept: "anyone", from: [], maxFileBytes: 2 ** 40, quotaBytes: 2 ** 40 });
       const { ticket } = await fx.api.uploadTarget(fx.malloryToken, fx.y.manifest.contentId, Number(fx.y.manifest.size), "victor");
       const redeem = (token: string) => fx.api.raw({ method: "POST", path: "/api/v1/tickets/redeem", headers: bearer(token), body: { ticket, contentId: fx.y.manifest.contentId } });
       check((await redeem(fx.malloryToken)).status === 404, "mallory redeemed a ticket issued to victor");

@@ -63,7 +63,8 @@ export async function startOpenNetworkFixture(): Promise<OpenNetworkFixture> {
 /** One case: it throws with what a user would see go wrong. */
 export interface OpenNetworkCase {
   readonly name: string;
-  run(fx: OpenNetworkFixture): Promise<void>;
+  /** Resolves with what happened, in words for the report. */
+  run(fx: OpenNetworkFixture): Promise<string>;
 }
 
 async function statusOf(call: Promise<unknown>): Promise<number> {
@@ -110,6 +111,7 @@ export const OPEN_NETWORK_CASES: readonly OpenNetworkCase[] = [
       check(answer.message === "This peer does not accept pushes.", `the refusal says "${answer.message}"`);
       check((await folderSnapshot(fx.bob.sharedDir)) === before, "bob's shared folder changed");
       await fx.bob.acceptPushes();
+      return `upload-target naming alice: ${named}; PushFile to bob with a ticket issued before he said no: ${answer.code} "${answer.message}"; bob's folder unchanged`;
     },
   },
   {
@@ -136,6 +138,7 @@ export const OPEN_NETWORK_CASES: readonly OpenNetworkCase[] = [
       check(tookMs <= FLOOR_WINDOW_MS + TRICKLE_SLACK_MS, `the trickle was held ${tookMs} ms (${sent} bytes), more than the floor window and slack`);
       const partials = await readdir(path.join(fx.bob.sharedDir, PARTIAL_DIR_NAME)).catch(() => [] as string[]);
       check(partials.filter((n) => n.startsWith("push-")).length === 0, `a partial push was left behind: ${partials.join(", ")}`);
+      return `cut after ${(tookMs / 1000).toFixed(1)} s and ${sent} bytes: ${answer.code} "${answer.message}"; no partial file left`;
     },
   },
   {
@@ -148,6 +151,7 @@ export const OPEN_NETWORK_CASES: readonly OpenNetworkCase[] = [
       const owner = sessionClient(fx.alice.url);
       const res = await unary(() => owner.client.login({ username: "alice", password: CHAOS_PASSWORD }));
       check(res.code === "ok", `the owner's login during the flood got ${res.code} "${res.message}"`);
+      return `${LOGIN_FLOOD} guesses from ${SECOND_LOOPBACK_SOURCE}: ${wrong} reached the directory (401), ${limited} refused at once (429); the owner at 127.0.0.1 logged in at once`;
     },
   },
   {
@@ -170,6 +174,7 @@ export const OPEN_NETWORK_CASES: readonly OpenNetworkCase[] = [
       } finally {
         session.close();
       }
+      return "HTTP/1.1 Host rebind.attacker.example: 421; HTTP/2 :authority rebind.attacker.example: 421; the pserver's own address: 200";
     },
   },
 ];
@@ -185,8 +190,7 @@ export function openNetworkScenario(): Scenario {
         const rows: SubRow[] = [];
         for (const c of OPEN_NETWORK_CASES) {
           try {
-            await c.run(fixture);
-            rows.push({ scenario: c.name, outcome: "PASS", bytesCompared: 0, detail: "refused as it should be, nothing kept" });
+            rows.push({ scenario: c.name, outcome: "PASS", bytesCompared: 0, detail: await c.run(fixture) });
           } catch (error) {
             rows.push({ scenario: c.name, outcome: "FAIL", bytesCompared: 0, detail: (error as Error).message });
           }
