@@ -406,6 +406,12 @@ export class DirectoryLink extends EventEmitter<{ status: [DirectoryStatus] }> {
       await this.#track(() => this.client.putPushPolicy(token, policy, this.#stopping.signal));
       this.#logger.debug({ accept: policy.accept }, "published the push policy");
     } catch (err) {
+      if (isPeerError(err, "DIRECTORY_REJECTED")) {
+        // A directory that does not know push policies (or refuses this one) picks no target here anyway:
+        // say so once, and do not let it stop the index and heartbeats.
+        this.#logger.warn({ err: err.message }, "the directory did not take the push policy; it will not send pushes here");
+        return;
+      }
       // Sent again on the next round unless a newer policy came meanwhile (it is due then anyway).
       this.#pushPolicyDue = true;
       throw err;
