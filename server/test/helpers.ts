@@ -199,7 +199,7 @@ export const ACCEPT_ANY_PUSH = { accept: "anyone", from: [], maxFileBytes: 2 ** 
 export async function receiver(
   dir: TestDirectory,
   username: string,
-  port = 7000,
+  port = portOf(username),
   policy: Record<string, unknown> = ACCEPT_ANY_PUSH,
 ): Promise<string> {
   const token = await login(dir, username, port);

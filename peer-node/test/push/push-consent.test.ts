@@ -13,7 +13,10 @@ import { manifestToProto } from "../../src/pieces/manifest-wire.js";
 import { reasonOf } from "../../src/rpc/error-mapping.js";
 import { PushSettings, type PushKept } from "../../src/push/push-settings.js";
 import { logger, tempDir, waitFor, writeRandomFile } from "../store/helpers.js";
-import { TEST_PIECE_BYTES, startTestPeer, type TestPeer } from "../transfer/helpers.js";
+import { startTestPeer, type TestPeer } from "../transfer/helpers.js";
+
+/** The pushed file: 197 kB, under the 300 kB quota of the test that takes it. */
+const GIFT_BYTES = 3 * 64 * 1024 + 5;
 
 let root: string;
 let cleanup: () => Promise<void>;
@@ -36,7 +39,7 @@ describe("the receiver's own push policy", () => {
   beforeEach(async () => {
     await mkdir(join(root, "alice", "shared"), { recursive: true });
     const path = join(root, "alice", "shared", "gift.bin");
-    file = await writeRandomFile(path, 3 * TEST_PIECE_BYTES + 5);
+    file = await writeRandomFile(path, GIFT_BYTES);
     await utimes(path, new Date(Date.now() - 10_000), new Date(Date.now() - 10_000));
     alice = await startTestPeer({ name: "alice", root });
     closers.push(() => alice.close());
@@ -58,10 +61,11 @@ describe("the receiver's own push policy", () => {
   });
 
   async function* push(from: string): AsyncGenerator<PushFileRequest> {
-    const manifest = manifestToProto((await alice.store.manifest(file.contentId))!);
+    const stored = (await alice.store.manifest(file.contentId))!;
+    const manifest = manifestToProto(stored);
     yield create(PushFileRequestSchema, { message: { case: "header", value: { ticket: "a".repeat(43), manifest, from } } });
-    for (let i = 0; i < 4; i++) {
-      const data = file.bytes.subarray(i * TEST_PIECE_BYTES, (i + 1) * TEST_PIECE_BYTES);
+    for (let i = 0; i * stored.pieceSize < file.bytes.length; i++) {
+      const data = file.bytes.subarray(i * stored.pieceSize, (i + 1) * stored.pieceSize);
       yield create(PushFileRequestSchema, { message: { case: "piece", value: { pieceIndex: i, data } } });
     }
   }
@@ -122,7 +126,7 @@ describe("the push floor", () => {
   it(`cuts a sender that trickles one byte every 2 s (below ${PUSH_MIN_BYTES_PER_SECOND} B/s over the window) and keeps nothing`, async () => {
     await mkdir(join(root, "alice", "shared"), { recursive: true });
     const path = join(root, "alice", "shared", "slow.bin");
-    const file = await writeRandomFile(path, TEST_PIECE_BYTES);
+    const file = await writeRandomFile(path, 64 * 1024);
     await utimes(path, new Date(Date.now() - 10_000), new Date(Date.now() - 10_000));
     const alice = await startTestPeer({ name: "alice", root });
     closers.push(() => alice.close());

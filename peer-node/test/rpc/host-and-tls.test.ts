@@ -16,6 +16,8 @@ import { logger, removeDir, tempDir, TEST_PASSWORD, waitFor, writeRandomFile } f
 
 let root: string;
 let directory: { url: string; close(): Promise<void> };
+/** The directory of the TLS tests: it checks https peer addresses against the test's certificate. */
+let tlsDirectory: { url: string; close(): Promise<void> } | undefined;
 const pservers: Pserver[] = [];
 
 beforeAll(async () => {
@@ -25,6 +27,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   for (const p of pservers) await p.close();
+  await tlsDirectory?.close();
   await directory.close();
   await removeDir(root);
 }, 120_000);
@@ -115,11 +118,22 @@ describe("TLS on the one port", () => {
     ], { stdio: "ignore" });
     cert = await readFile(path.join(dir, "cert.pem"));
     key = await readFile(path.join(dir, "key.pem"));
+    // The directory calls an https address back at login (Ping proof), so it must trust the certificate.
+    const { startDirectory } = await import("@p2p/server");
+    tlsDirectory = await startDirectory({
+      dataDir: path.join(root, "tls-directory"),
+      host: "127.0.0.1",
+      port: 0,
+      heartbeatIntervalMs: 500,
+      logLevel: "silent",
+      scryptCostLog2: 10,
+      peerCaFile: path.join(dir, "cert.pem"),
+    });
   });
 
   it("serves https to HTTP/1.1 (the tab, curl) and HTTP/2 (gRPC) on one port, and peers push to each other over TLS", async () => {
-    const alice = await start("tlsalice", { host: "127.0.0.1", tls: { cert, key }, tlsCa: cert });
-    const bob = await start("tlsbob", { host: "127.0.0.1", tls: { cert, key }, tlsCa: cert });
+    const alice = await start("tlsalice", { host: "127.0.0.1", tls: { cert, key }, tlsCa: cert, directoryUrl: tlsDirectory!.url });
+    const bob = await start("tlsbob", { host: "127.0.0.1", tls: { cert, key }, tlsCa: cert, directoryUrl: tlsDirectory!.url });
     expect(alice.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
     // HTTP/1.1 over TLS, ALPN http/1.1: the pserver's own answer (no web app in this test).
     const plain = await get1(alice.url, `127.0.0.1:${alice.port}`, { ca: cert });

@@ -443,7 +443,7 @@ describe("PushFile", () => {
     const crumbs = (_i: number, p: Uint8Array) => Array.from({ length: Math.ceil(p.length / 4096) }, (_, k) => p.subarray(k * 4096, (k + 1) * 4096));
     const slow = await raw3.pushFile(inParts(crumbs, 100)).catch((e: unknown) => ConnectError.from(e));
     expect((slow as ConnectError).code).toBe(Code.DeadlineExceeded);
-    expect((slow as ConnectError).rawMessage).toMatch(/^The push is too slow: this peer takes pushes of at least 100 kB\/s over 1 s, and [\d.]+ k?B of 1\.31 MB arrived; nothing was kept\.$/);
+    expect((slow as ConnectError).rawMessage).toMatch(/^The push is too slow: this peer takes pushes of at least 100 kB\/s over 1 s, and [\d.]+ k?B of [\d.]+ MB arrived; nothing was kept\.$/);
     await waitFor(async () => (await bobPartials()).length === 0, "partials removed");
     expect(await bobFiles()).toEqual([]);
 

@@ -15,13 +15,19 @@ it("a directory database from before push policies gains them at start, its acco
   dir = mkdtempSync(join(tmpdir(), "push-policy-migration-"));
   const path = join(dir, "directory.sqlite");
   const old = new Database(path);
+  // Schema version 2 (the content-id migration): the last one before push policies (migration 3).
   old.exec(MIGRATIONS[0] as string);
-  old.pragma("user_version = 1");
+  old.exec(MIGRATIONS[1] as string);
+  old.pragma("user_version = 2");
   old.prepare("INSERT INTO users (name, password_hash, created_at) VALUES ('bob', 'x', 0)").run();
   old.close();
 
   const store = SqliteStore.open(path);
   try {
+    const migrated = new Database(path, { readonly: true });
+    expect(migrated.pragma("user_version", { simple: true })).toBe(3);
+    expect(MIGRATIONS).toHaveLength(3);
+    migrated.close();
     const bob = await store.findUser("bob");
     expect(bob).not.toBeNull();
     expect(await store.findPushPolicy(bob!.id)).toBeNull();
