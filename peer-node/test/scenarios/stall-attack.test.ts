@@ -4,16 +4,15 @@
 // right manifest and then never sends a byte. Next to an honest holder the download completes from the
 // honest one; with the staller alone it ends FAILED with a sentence instead of running on for ever.
 import { copyFile, mkdir, readFile, utimes } from "node:fs/promises";
-import http2 from "node:http2";
-import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { create } from "@bufbuild/protobuf";
 import { createClient, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
 import { connectNodeAdapter, createGrpcTransport } from "@connectrpc/connect-node";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { FileManifestSchema, GetManifestResponseSchema, PeerService, TransferState, type FetchPiecesResponse, type TransferProgress } from "../../src/gen.js";
+import { listenOnePort } from "../../src/rpc/one-port.js";
 import { sha256 } from "../../src/store/pieces.js";
-import { clientFor, startCluster, TEST_PASSWORD, waitFor, writeRandomFile, type Cluster, type PeerHandle } from "../pserver-harness.js";
+import { clientFor, logger, startCluster, TEST_PASSWORD, waitFor, writeRandomFile, type Cluster, type PeerHandle } from "../pserver-harness.js";
 
 const MiB = 1024 * 1024;
 const FILE_BYTES = 24 * MiB;
@@ -46,25 +45,10 @@ async function startStallerFront(lie: Lie, file: Buffer, inner: () => string) {
         throw new Error("not in this test");
       },
     });
-  const server = http2.createServer(connectNodeAdapter({ routes }));
-  const sessions = new Set<http2.ServerHttp2Session>();
-  server.on("session", (session) => {
-    sessions.add(session);
-    session.on("error", () => undefined);
-    session.once("close", () => sessions.delete(session));
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return {
-    url,
-    asked,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        // Streams held open by the staller end with their sessions.
-        for (const session of sessions) session.destroy();
-      }),
-  };
+  // On the pserver's one-port listener, as a real pserver: the directory's address check calls it over
+  // HTTP/1.1 (Connect JSON), other peers over h2c (gRPC).
+  const front = await listenOnePort({ host: "127.0.0.1", port: 0, handler: connectNodeAdapter({ routes }), logger });
+  return { url: front.url, asked, close: () => front.close() };
 }
 
 let cluster: Cluster;
