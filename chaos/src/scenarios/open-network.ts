@@ -47,7 +47,8 @@ export async function startOpenNetworkFixture(): Promise<OpenNetworkFixture> {
     const [alice, bob] = await Promise.all(["alice", "bob"].map((n) => cluster.startPeer(n)));
     await bob!.acceptPushes();
     const api = directory.api;
-    const mallory = await api.login("mallory", CHAOS_PASSWORD, "http://127.0.0.1:9666");
+    const malloryAt = await cluster.proverFor("mallory");
+    const mallory = await api.login("mallory", CHAOS_PASSWORD, malloryAt.address, malloryAt.proofKey);
     const own = path.join(cluster.root, "mallory");
     await mkdir(own, { recursive: true });
     await writeRandomFile(own, "x.bin", 300_000);
