@@ -36,3 +36,9 @@ export function toPushPolicy(row: PushPolicyRow): PushPolicyRecord {
 export function senderKeys(from: readonly string[]): string[] {
   return [...new Set(from.map((name) => name.toLowerCase()))];
 }
+
+/** The named parameters of the SQLite store's upsert of a policy (senders as JSON text). */
+export function sqlitePolicyParams(userId: number, policy: PushPolicyRecord) {
+  const { accept, maxFileBytes, quotaBytes } = policy;
+  return { userId, accept, senders: JSON.stringify(senderKeys(policy.from)), maxFileBytes, quotaBytes };
+}

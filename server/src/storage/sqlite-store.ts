@@ -39,7 +39,7 @@ import { SqliteIndex } from "./sqlite-index.js";
 import { MIGRATION_NOTES, MIGRATIONS } from "./sqlite-schema.js";
 import { SqliteSearch } from "./sqlite-search.js";
 import { prepareStatements, type SqliteStatements } from "./sqlite-statements.js";
-import { senderKeys, toPushPolicy, type PushPolicyRow } from "./push-policy-sql.js";
+import { sqlitePolicyParams, toPushPolicy, type PushPolicyRow } from "./push-policy-sql.js";
 import { pushPolicyAccepts } from "@p2p/directory-api";
 import type {
   ContentRecord,
@@ -411,13 +411,7 @@ export class SqliteStore implements DirectoryStore {
   }
 
   async setPushPolicy(userId: number, policy: PushPolicyRecord): Promise<void> {
-    this.#sql.upsertPushPolicy.run({
-      userId,
-      accept: policy.accept,
-      senders: JSON.stringify(senderKeys(policy.from)),
-      maxFileBytes: policy.maxFileBytes,
-      quotaBytes: policy.quotaBytes,
-    });
+    this.#sql.upsertPushPolicy.run(sqlitePolicyParams(userId, policy));
   }
 
   async findPushPolicy(userId: number): Promise<PushPolicyRecord | null> {
