@@ -149,6 +149,39 @@ try {
   await stop("error", 1);
 }
 
+/**
+ * A fresh peer takes no push. The README's push example sends between alice and bob, so on their first
+ * run each is set to take pushes from the other (through ClientService in Connect JSON, as curl would);
+ * a setting the user changed since is left alone.
+ */
+async function acceptEachOther(): Promise<void> {
+  for (const me of peers) {
+    const other = peers.find((p) => p !== me)!.name;
+    const call = async (method: string, body: unknown, token?: string) => {
+      const res = await fetch(`${me.url}/p2p.v1.ClientService/${method}`, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+        body: JSON.stringify(body),
+      });
+      if (!res.ok) throw new Error(`${method} at ${me.name}: HTTP ${res.status} ${await res.text()}`);
+      return (await res.json()) as { sessionToken?: string; settings?: { pushPolicy?: { accept?: string; from?: string[] } } };
+    };
+    const { sessionToken } = await call("Login", { username: me.name, password: me.password });
+    const current = (await call("GetSettings", {}, sessionToken)).settings?.pushPolicy ?? {};
+    const untouched = (current.accept ?? "PUSH_ACCEPT_NOBODY") === "PUSH_ACCEPT_NOBODY" && (current.from ?? []).length === 0;
+    if (untouched) await call("UpdateSettings", { pushPolicy: { ...current, accept: "PUSH_ACCEPT_LISTED", from: [other] } }, sessionToken);
+    // No Logout: it would take the peer offline at the directory. The session expires when idle.
+  }
+}
+
+if (!stopping) {
+  try {
+    await acceptEachOther();
+  } catch (err) {
+    say(`Could not set alice and bob to take pushes from each other: ${(err as Error).message}`, process.stderr);
+  }
+}
+
 if (!stopping && logFormat === "json") {
   // JSON lines go to files and log shippers: the passwords stay in their files there.
   say("directory ready", process.stdout, { url: directory.url, dataDir });

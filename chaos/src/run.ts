@@ -26,6 +26,7 @@ import { fuzzRestScenario, fuzzRpcScenario } from "./scenarios/fuzz.js";
 import { loadDirectoryScenario } from "./scenarios/load-directory.js";
 import { loadDownloadsScenario } from "./scenarios/load-downloads.js";
 import { lyingSeederScenario } from "./scenarios/lying-seeder.js";
+import { openNetworkScenario } from "./scenarios/open-network.js";
 import { pushInterruptedScenario } from "./scenarios/push-interrupted.js";
 import { runScenario, type Scenario, type ScenarioRow } from "./scenarios/scenario.js";
 import { seederKillScenario } from "./scenarios/seeder-kill.js";
@@ -54,6 +55,7 @@ function scenarios(): Scenario[] {
     fuzzRpcScenario({ numRuns: 200 }),
     authorizationScenario(),
     directoryAttacksScenario(),
+    openNetworkScenario(),
     loadDirectoryScenario({ peers: 1_000, filesPerPeer: 100, durationMs: MINUTE_MS, rampMs: 10_000, heartbeatIntervalMs: 10_000, scryptCostLog2: 12, searchesPerSecond: 10 }),
     loadDownloadsScenario({ pservers: 5, downloads: 20, fileBytes: 24 * MiB, timeoutMs: 5 * MINUTE_MS }),
   ];

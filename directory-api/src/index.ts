@@ -43,3 +43,4 @@ export {
   utf8ByteLength,
 } from "./rules.js";
 export * from "./schemas.js";
+export { PUSH_ACCEPT_VALUES, PUSH_POLICY_MAX_SENDERS, PushPolicyBody, pushPolicyAccepts, type PushAccept } from "./push-policy.js";

@@ -7,12 +7,14 @@ import { pserverRpcs } from "../src/rpc/connect.js";
 import { listenOnePort } from "../src/rpc/one-port.js";
 import { PeerServiceImpl } from "../src/rpc/peer-service.js";
 import { SharedFolder } from "../src/store/shared-folder.js";
+import { REFUSE_EVERY_PUSH } from "../src/push/push-settings.js";
 
 const args = JSON.parse(process.argv[2]!) as { folder: string; dataDir: string; uploadBytesPerSecond?: number };
 const logger = pino({ level: process.env.BENCH_LOG_LEVEL ?? "warn" });
 const store = await SharedFolder.open({ folder: args.folder, dataDir: args.dataDir, logger });
 const service = new PeerServiceImpl({
   store,
+  pushConsent: REFUSE_EVERY_PUSH,
   redeemTicket: async () => {
     throw new Error("no pushes in the benchmark");
   },

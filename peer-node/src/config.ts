@@ -24,6 +24,12 @@ export interface ServeConfig {
   readonly gatewayMaxTabs: number;
   /** Relayed calls to one browser peer at once. */
   readonly gatewayStreamsPerTab: number;
+  /** Host names answered besides the defaults (listen address, localhost, 127.0.0.1, ::1, advertised host). */
+  readonly allowHosts: string[];
+  /** TLS certificate chain and key (PEM), read from --tls-cert and --tls-key. */
+  readonly tls: { cert: Buffer; key: Buffer } | undefined;
+  /** CA certificates (PEM) for other peers' https:// addresses, from --tls-ca. */
+  readonly tlsCa: Buffer | undefined;
 }
 
 /** A configuration value is missing or wrong; the message says which and how to fix it. */
@@ -58,6 +64,10 @@ export const SERVE_SETTINGS = [
     env: "PEER_GATEWAY_STREAMS_PER_TAB",
     help: `relayed downloads from one browser peer at once (default ${GATEWAY_STREAMS_PER_TAB_MAX})`,
   },
+  { key: "allow-host", flag: "--allow-host", env: "PEER_ALLOW_HOST", help: "comma-separated host names answered besides the listen address, localhost and the advertised host (\"*\" = any)" },
+  { key: "tls-cert", flag: "--tls-cert", env: "PEER_TLS_CERT", help: "PEM certificate chain: serve https (h2 and http/1.1) on the port (needs --tls-key)" },
+  { key: "tls-key", flag: "--tls-key", env: "PEER_TLS_KEY", help: "PEM private key of --tls-cert" },
+  { key: "tls-ca", flag: "--tls-ca", env: "PEER_TLS_CA", help: "PEM CA certificates other peers' https certificates are checked against" },
 ] as const;
 
 const DEFAULT_PORT = 7001;
@@ -125,6 +135,23 @@ export function loadServeConfig(flags: Settings, env: NodeJS.ProcessEnv, cwd: st
     problems.push(`--web-dir ${webDir} has no index.html; build the web app (npm run build -w web) or leave --web-dir out.`);
   }
 
+  const allowHosts = (get("allow-host") ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  const readPem = (key: "tls-cert" | "tls-key" | "tls-ca"): Buffer | undefined => {
+    const file = get(key);
+    if (file === undefined) return undefined;
+    return check(() => {
+      try {
+        return readFileSync(path.resolve(cwd, file));
+      } catch (err) {
+        throw new Error(`--${key} ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)}).`);
+      }
+    });
+  };
+  const cert = readPem("tls-cert");
+  const key = readPem("tls-key");
+  const tlsCa = readPem("tls-ca");
+  if ((get("tls-cert") === undefined) !== (get("tls-key") === undefined)) problems.push("--tls-cert and --tls-key go together: give both or neither.");
+
   if (problems.length > 0) throw new ConfigError(problems.join("\n"));
   const stateHome = env.XDG_STATE_HOME || path.join(os.homedir(), ".local", "state");
   return {
@@ -142,6 +169,9 @@ export function loadServeConfig(flags: Settings, env: NodeJS.ProcessEnv, cwd: st
     logLevel: logLevel!,
     gatewayMaxTabs: gatewayMaxTabs ?? GATEWAY_MAX_TABS,
     gatewayStreamsPerTab: gatewayStreamsPerTab ?? GATEWAY_STREAMS_PER_TAB_MAX,
+    allowHosts,
+    tls: cert && key ? { cert, key } : undefined,
+    tlsCa,
   };
 }
 

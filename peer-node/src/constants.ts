@@ -68,11 +68,13 @@ export const PEER_STREAMS_PER_REMOTE_MAX = 16;
 /** A PeerService stream whose other side neither sends nor reads for this long is ended. */
 export const PEER_STREAM_IDLE_TIMEOUT_MS = 30_000;
 /**
- * The slowest push a receiver takes: each piece must be complete within its size at this rate (or the
- * idle timeout, whichever is longer). Parts keep a capped push's bytes flowing (PushPiece), so without
- * this bound a sender could hold a push slot and a partial file for ever with a byte every 29 s.
+ * The slowest stream a pserver keeps receiving (a push, or a holder's FetchPieces answer), measured over
+ * TRANSFER_FLOOR_WINDOW_MS (transfer/rate-floor.ts). Parts keep a capped push's bytes flowing (PushPiece),
+ * so without a floor a sender could hold a stream slot and a partial file for ever with a byte every 29 s.
  */
 export const PUSH_MIN_BYTES_PER_SECOND = 4 * 1024;
+/** The sliding window the floor is measured over: long enough for a burst after a hiccup, short enough that a trickle is cut within it. */
+export const TRANSFER_FLOOR_WINDOW_MS = 20_000;
 /** Idle HTTP/2 sessions to other peers close after this long. */
 export const PEER_SESSION_IDLE_TIMEOUT_MS = 60_000;
 /** Keepalive PING interval on HTTP/2 sessions to other peers with open streams (finds dead TCP links). */
@@ -208,3 +210,30 @@ export const GATEWAY_KEEPALIVE_INTERVAL_MS = 15_000;
 export const GATEWAY_SESSION_IDLE_MS = 30 * 60_000;
 /** Longest text of a tab's AnswerError that is passed on to a downloader. */
 export const GATEWAY_ERROR_MESSAGE_MAX_CHARS = 500;
+
+// Push consent (src/push/push-settings.ts).
+/** Largest single pushed file a peer takes until its owner says otherwise: a film, not a disk image. */
+export const PUSH_DEFAULT_MAX_FILE_BYTES = 4 * 1024 ** 3;
+/** Bytes of pushed files a peer keeps at once until its owner says otherwise. */
+export const PUSH_DEFAULT_QUOTA_BYTES = 16 * 1024 ** 3;
+export { PUSH_POLICY_MAX_SENDERS } from "@p2p/directory-api";
+/**
+ * A save link (`GET /files/<id>?link=`, made by CreateSaveLink) works this long: a browser follows it at
+ * once, and a download manager that resumes the file later asks for a new one.
+ */
+export const SAVE_LINK_TTL_MS = 5 * 60_000;
+
+// Login limits (src/rpc/login-limits.ts): a password guessed at a pserver's Login costs the directory a
+// scrypt each time, and the directory's own limits count the pserver, not the guesser.
+/** Failed (or still running) logins counted per remote address and for the account, over this window. */
+export const LOGIN_FAILURE_WINDOW_MS = 15 * 60_000;
+/** Failures from one address within the window before it must wait. */
+export const LOGIN_FAILURES_PER_ADDRESS = 5;
+/** Failures from all remote addresses together before remote logins must wait (loopback is exempt). */
+export const LOGIN_FAILURES_PER_ACCOUNT = 20;
+/** The first wait once over a limit; doubles with each further failure. */
+export const LOGIN_BACKOFF_MIN_MS = 1_000;
+/** The wait never grows past this. */
+export const LOGIN_BACKOFF_MAX_MS = 15 * 60_000;
+/** Addresses tracked at once; the oldest entry goes first (a flood from many addresses cannot grow memory). */
+export const LOGIN_TRACKED_ADDRESSES_MAX = 10_000;

@@ -47,6 +47,7 @@ const REASON_CODES: Record<Reason, ErrorCode> = {
   WRONG_PASSWORD: "unauthenticated",
   WRONG_PEER: "permission_denied",
   TICKET_REFUSED: "permission_denied",
+  PUSH_REFUSED: "permission_denied",
   FILE_NOT_HELD: "not_found",
   FILE_CHANGED: "not_found",
   NAME_NOT_SHARED: "not_found",

@@ -9,6 +9,7 @@ import { isPeerAddress, isPeerName } from "./directory/wire.js";
 import { httpRoutes } from "./rpc/http/routes.js";
 import { pserverRpcs } from "./rpc/connect.js";
 import { withCors } from "./rpc/cors.js";
+import { defaultAllowedHosts, withHostAllowlist } from "./rpc/host-allowlist.js";
 import { listenOnePort, type DualHandler, type OnePortServer } from "./rpc/one-port.js";
 import { ClientServiceImpl } from "./rpc/client-service.js";
 import { PeerServiceImpl } from "./rpc/peer-service.js";
@@ -20,6 +21,8 @@ import { FilePusher } from "./push/send.js";
 import { Gateway, type GatewaySettings } from "./gateway/gateway.js";
 import { GatewayServiceImpl } from "./gateway/gateway-service.js";
 import { relayRoutes } from "./gateway/relay.js";
+import { PushSettings } from "./push/push-settings.js";
+import { SaveLinks } from "./rpc/http/save-links.js";
 import { RateLimiter } from "./transfer/rate-limiter.js";
 import { TransferRegistry } from "./transfer/transfer.js";
 
@@ -43,6 +46,15 @@ export interface PserverOptions {
   readonly advertisedAddress?: string;
   /** Built web app to serve at / (e.g. web/dist); none when absent. */
   readonly webDir?: string;
+  /**
+   * Host names this pserver answers to besides its listen address, localhost, 127.0.0.1, ::1 and the
+   * advertised host ("*" for any); other Host headers get 421 (DNS rebinding).
+   */
+  readonly allowHosts?: readonly string[];
+  /** TLS on the one port (PEM certificate chain and key); the default advertised address is then https://. */
+  readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
+  /** CA certificates (PEM) other peers' https:// certificates are checked against, besides the system's. */
+  readonly tlsCa?: string | Buffer;
   /** Browser origins allowed to call this pserver from another origin ("*" for any). */
   readonly trustedOrigins?: readonly string[];
   /** Cap on the bytes per second this pserver sends to other peers; none when absent. */
@@ -93,13 +105,13 @@ export async function startPserver(options: PserverOptions): Promise<Pserver> {
       res.writeHead(503, { "Content-Type": "text/plain" });
       res.end("starting");
     };
-    const server: OnePortServer = await listenOnePort({ host, port: options.port ?? 0, handler: (req, res) => handler(req, res), logger });
+    const server: OnePortServer = await listenOnePort({ host, port: options.port ?? 0, handler: (req, res) => handler(req, res), logger, tls: options.tls });
     let serverClosed: Promise<void> | undefined;
     const closeServer = () => (serverClosed ??= server.close());
     // Also here, so a failure further down the start still frees the port.
     cleanup.push(["port", closeServer]);
 
-    const address = options.advertisedAddress ?? defaultAddress(host, server.port, logger);
+    const address = options.advertisedAddress ?? defaultAddress(host, server.port, options.tls ? "https" : "http", logger);
     const link = new DirectoryLink({
       urls: directoryUrls,
       store,
@@ -108,9 +120,25 @@ export async function startPserver(options: PserverOptions): Promise<Pserver> {
       logger,
       retryMaxMs: options.directoryRetryMaxMs,
     });
+    // Whom this peer takes pushes from: the directory hears it after every login and on every change
+    // (the quota left moves as pushes arrive and pushed files leave the folder).
+    const pushSettings = await PushSettings.open({ dataDir: options.dataDir, store, logger });
+    let sentPolicy = "";
+    const tellDirectory = () => {
+      const policy = pushSettings.directoryPolicy();
+      const key = JSON.stringify(policy);
+      if (key === sentPolicy) return;
+      sentPolicy = key;
+      link.setPushPolicy({ ...policy, from: [...policy.from] });
+    };
+    tellDirectory();
+    pushSettings.on("policy", tellDirectory);
+    store.on("change", tellDirectory);
+    cleanup.push(["push settings", () => void store.off("change", tellDirectory)]);
+    const saveLinks = new SaveLinks();
     const registry = new TransferRegistry();
     const sessions = new SessionStore();
-    const peers = new PeerClients({ logger });
+    const peers = new PeerClients({ logger, ca: options.tlsCa });
     cleanup.push(["peer connections", () => peers.close()]);
     const selfName = () => link.peerName;
     const downloader = new PieceDownloader({ store, registry, findHolders: link.findHolders, peers, logger, selfName });
@@ -121,7 +149,7 @@ export async function startPserver(options: PserverOptions): Promise<Pserver> {
     const importer = await Importer.open({ store, registry, validateName: validateFileName, logger });
     cleanup.push(["imports", () => importer.close()]);
     sessions.onEnd = (sessionId) => importer.sessionEnded(sessionId);
-    const events = new EventFeed({ store, registry, link, logger, peerPollMs: options.peerPollMs });
+    const events = new EventFeed({ store, registry, link, logger, peerPollMs: options.peerPollMs, pushes: pushSettings });
     // The port closes after event streams end (they would hold it open for the whole grace period) and
     // after the logout, so other peers stop being sent here before it stops answering.
     cleanup.push(["port", closeServer]);
@@ -136,14 +164,21 @@ export async function startPserver(options: PserverOptions): Promise<Pserver> {
       logger,
       limits: { uploadLimiter },
       registry,
+      pushConsent: pushSettings,
     });
-    const clientService = new ClientServiceImpl({ store, registry, link, sessions, importer, downloader, pusher, events, logger });
+    const clientService = new ClientServiceImpl({ store, registry, link, sessions, importer, downloader, pusher, events, logger, pushSettings, saveLinks });
     const gateway = options.gateway === false ? undefined : new Gateway({ directory: link.client, baseAddress: address, logger, settings: options.gateway });
     // Before the port closes: tabs are not logged out, so they resume at another gateway (gateway.ts, close).
     if (gateway) cleanup.push(["gateway", () => gateway.close()]);
     const gatewayService = gateway ? new GatewayServiceImpl(gateway, logger) : undefined;
-    const rpcs = pserverRpcs({ peer: peerService, client: clientService, gateway: gatewayService }, logger, httpRoutes({ store, sessions, webDir: options.webDir, logger }));
-    handler = withCors(options.trustedOrigins ?? [], gateway ? relayRoutes(gateway, logger, rpcs) : rpcs);
+    const routes = httpRoutes({ store, sessions, saveLinks, webDir: options.webDir, logger });
+    const rpcs = pserverRpcs({ peer: peerService, client: clientService, gateway: gatewayService }, logger, routes);
+    // Relay addresses (/relay/<name>) are paths under this pserver's own advertised address, so the
+    // allowlist in front of them is the one of every other request.
+    const allowedHosts = defaultAllowedHosts(host, address, options.allowHosts ?? []);
+    handler = withHostAllowlist(allowedHosts, withCors(options.trustedOrigins ?? [], gateway ? relayRoutes(gateway, logger, rpcs) : rpcs), (h) =>
+      logger.warn({ host: h }, "request for a host this pserver does not answer to refused (421)"),
+    );
 
     await link.start(options.password !== undefined ? { username: options.name, password: options.password } : undefined);
     downloader.resumeUnfinished().catch((err: unknown) => logger.warn({ err }, "resuming unfinished downloads failed"));
@@ -183,12 +218,12 @@ async function closeStep(name: string, close: () => Promise<void> | void, logger
 }
 
 /** http://host:port, with a wildcard host replaced by loopback (other machines need --advertised-address). */
-function defaultAddress(host: string, port: number, logger: Logger): string {
+function defaultAddress(host: string, port: number, scheme: "http" | "https", logger: Logger): string {
   if (host === "0.0.0.0" || host === "::" || host === "") {
     logger.warn({ host }, "listening on all interfaces; advertising 127.0.0.1 — set advertisedAddress for other machines");
-    return `http://127.0.0.1:${port}`;
+    return `${scheme}://127.0.0.1:${port}`;
   }
-  return `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  return `${scheme}://${host.includes(":") ? `[${host}]` : host}:${port}`;
 }
 
 /**

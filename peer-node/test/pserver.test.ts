@@ -6,7 +6,7 @@ import http2 from "node:http2";
 import path from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { TransferKind, TransferState } from "../src/gen.js";
+import { PushAccept, TransferKind, TransferState } from "../src/gen.js";
 import {
   clientFor,
   contentIdOf,
@@ -219,11 +219,15 @@ describe("ClientService rules", () => {
     expect(await codeOf(b.cancelTransfer({ transferId: "no-such-transfer" }))).toBe("NotFound");
   });
 
-  it("serves GET /files/<contentId> with Range to a session given as ?token= or a bearer header", async () => {
+  it("serves GET /files/<contentId> with Range through a save link (CreateSaveLink) or a bearer header, never ?token=", async () => {
     const a = await session(alice);
     const url = `${alice.url}/files/${report.contentId}`;
     expect((await fetch(url)).status).toBe(401);
-    const whole = await fetch(`${url}?token=${a.token}`);
+    expect((await fetch(`${url}?token=${a.token}`)).status).toBe(400);
+    const link = await a.createSaveLink({ contentId: report.contentId });
+    expect(link.path).toMatch(new RegExp(`^/files/${report.contentId}\\?link=[0-9a-z]+\\.[A-Za-z0-9_-]{43}$`));
+    expect(link.path).not.toContain(a.token!);
+    const whole = await fetch(`${alice.url}${link.path}`);
     expect(whole.status).toBe(200);
     expect(whole.headers.get("content-disposition")).toContain(`filename="quarterly report.pdf"`);
     expect(whole.headers.get("content-type")).toBe("application/pdf");
@@ -351,14 +355,39 @@ describe("ClientService rules", () => {
     }
   });
 
-  it("uploads (pushes) a held file to a named peer, bytes identical", async () => {
+  it("uploads (pushes) a held file only to peers whose push setting takes it, bytes identical, and the receiver hears who sent it", async () => {
     const a = await session(alice);
+    const c = await session(carol);
     const bytes = randomBytes(1_500_000);
     const { file } = await importBytes(a, "pushed-gift.bin", bytes);
+    // A fresh peer takes no push: the directory refuses to name carol, and nothing reaches her folder.
+    expect((await c.getSettings({})).settings?.pushPolicy).toMatchObject({ accept: PushAccept.NOBODY, from: [], quotaUsedBytes: 0n });
+    const refused = await a.upload({ contentId: file!.contentId, targetPeer: "carol" })[Symbol.asyncIterator]().next().catch((e: unknown) => ConnectError.from(e));
+    expect((refused as ConnectError).code).toBe(Code.PermissionDenied);
+    expect((refused as ConnectError).rawMessage).toBe('The directory will not let carol receive this file: peer "carol" does not accept pushes');
+    await expect(readFile(path.join(carol.sharedDir, "pushed-gift.bin"))).rejects.toThrow(/ENOENT/);
+
+    // Carol takes pushes from alice (a listed policy); bob from anyone.
+    const policy = { accept: PushAccept.LISTED, from: ["alice"], maxFileBytes: 10_000_000n, quotaBytes: 20_000_000n };
+    expect((await c.updateSettings({ pushPolicy: policy })).settings?.pushPolicy).toMatchObject({ accept: PushAccept.LISTED, from: ["alice"] });
+    const b = await session(bob);
+    await b.updateSettings({ pushPolicy: { accept: PushAccept.ANYONE, maxFileBytes: 10_000_000n, quotaBytes: 20_000_000n } });
+    const watching = new AbortController();
+    const heard = (async () => {
+      for await (const { event } of c.watchEvents({}, { signal: watching.signal })) if (event.case === "pushReceived") return event.value;
+      return undefined;
+    })().catch(() => undefined);
     let last;
-    for await (const { progress } of a.upload({ contentId: file!.contentId, targetPeer: "carol" })) last = progress;
+    await waitFor(async () => {
+      for await (const { progress } of a.upload({ contentId: file!.contentId, targetPeer: "carol" })) last = progress;
+      return true;
+    }, "the directory to hear carol's push policy");
     expect(last).toMatchObject({ state: TransferState.COMPLETED, kind: TransferKind.UPLOAD, targetPeer: "carol" });
     expect((await readFile(path.join(carol.sharedDir, "pushed-gift.bin"))).equals(bytes)).toBe(true);
+    const news = await heard;
+    watching.abort();
+    expect(news).toMatchObject({ from: "alice", contentId: file!.contentId, name: "pushed-gift.bin", size: 1_500_000n });
+    expect((await c.getSettings({})).settings?.pushPolicy?.quotaUsedBytes).toBe(1_500_000n);
     // The receiving tab sees the incoming push as a finished download from alice.
     const received = (await (await session(carol)).listTransfers({})).transfers.find((t) => t.contentId === file!.contentId);
     expect(received).toMatchObject({ kind: TransferKind.DOWNLOAD, state: TransferState.COMPLETED, sources: ["alice"], bytesDone: 1_500_000n });

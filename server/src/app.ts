@@ -27,6 +27,7 @@ import { createAuth } from "./routes/auth.js";
 import { operationsRoutes } from "./routes/operations.js";
 import { peerIndexRoutes } from "./routes/peer-index.js";
 import { peerRoutes } from "./routes/peers.js";
+import { pushPolicyRoutes } from "./routes/push-policy.js";
 import type { DirectoryApp, RouteDeps } from "./routes/route-context.js";
 import { searchRoutes } from "./routes/search.js";
 import { sessionRoutes } from "./routes/sessions.js";
@@ -162,6 +163,7 @@ async function assemble(
       peerRoutes(typed, deps);
       ticketRoutes(typed, deps);
       accountRoutes(typed, deps);
+      pushPolicyRoutes(typed, deps);
     },
     { prefix: "/api/v1" },
   );

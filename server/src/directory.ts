@@ -21,6 +21,7 @@ import type {
   FileEntry,
   IndexChange,
   PeerRecord,
+  PushPolicyRecord,
   SearchPage,
   SessionRecord,
   SweepResult,
@@ -272,6 +273,7 @@ export class Directory {
     const ticket = newToken();
     const result = await this.#store.chooseUploadTarget({
       fromUserId: session.userId,
+      fromName: session.name,
       contentId,
       size,
       targetName,
@@ -285,7 +287,8 @@ export class Directory {
       case "no-eligible-peer":
         throw new DirectoryError(
           "not_found",
-          "no live peer can take this content: every other live peer already holds it, or none is online",
+          "no live peer takes this push: none of the other live peers accepts pushes from you of this size " +
+            "(or they all hold the content already)",
         );
       case "target-not-live":
         throw new DirectoryError("not_found", `peer "${targetName}" is not online`);
@@ -293,7 +296,20 @@ export class Directory {
         throw new DirectoryError("not_found", "a peer cannot push content to itself");
       case "target-holds-content":
         throw new DirectoryError("not_found", `peer "${targetName}" already holds this content`);
+      case "target-refuses":
+        throw new DirectoryError("permission_denied", refusalSentence(targetName ?? "", result.policy, size));
     }
+  }
+
+  /** Stores whom the session's peer takes pushes from (upload-target only picks peers that take the sender). */
+  async setPushPolicy(session: SessionRecord, policy: PushPolicyRecord): Promise<void> {
+    await this.#store.setPushPolicy(session.userId, policy);
+    this.#log.info({ peer: session.name, accept: policy.accept, senders: policy.from.length }, "push policy set");
+  }
+
+  /** The session's peer's push policy as stored; "nobody" when it never sent one. */
+  async pushPolicy(session: SessionRecord): Promise<PushPolicyRecord> {
+    return (await this.#store.findPushPolicy(session.userId)) ?? { accept: "nobody", from: [], maxFileBytes: 0, quotaBytes: 0 };
   }
 
   /** Redeems a push ticket presented to the session's peer for `contentId`; single use. */
@@ -355,6 +371,14 @@ export class Directory {
 
 function wrongPassword(name: string): DirectoryError {
   return new DirectoryError("unauthenticated", `wrong password for user "${name}"`);
+}
+
+/** Why a named target refuses a push, in words for the sender (its list of senders stays private). */
+function refusalSentence(target: string, policy: PushPolicyRecord | null, size: number): string {
+  if (!policy || policy.accept === "nobody") return `peer "${target}" does not accept pushes`;
+  if (size > policy.maxFileBytes) return `peer "${target}" accepts pushed files of at most ${policy.maxFileBytes} bytes`;
+  if (size > policy.quotaBytes) return `peer "${target}" has no room left for pushes (its push quota is used up)`;
+  return `peer "${target}" does not accept pushes from you`;
 }
 
 function indexCount(change: IndexChange): number {

@@ -9,6 +9,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 export type DirectoryErrorCode =
   | "invalid_argument"
   | "unauthenticated"
+  | "permission_denied"
   | "not_found"
   | "already_redeemed"
   | "address_taken"
@@ -20,6 +21,7 @@ export type DirectoryErrorCode =
 const HTTP_STATUS: Record<DirectoryErrorCode, number> = {
   invalid_argument: 400,
   unauthenticated: 401,
+  permission_denied: 403,
   not_found: 404,
   already_redeemed: 409,
   address_taken: 409,

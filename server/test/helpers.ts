@@ -191,3 +191,19 @@ export async function publish(
   if (res.status !== 200) throw new Error(`publish by ${username} failed: ${res.status} ${res.text}`);
   return token;
 }
+
+/** A push policy that takes anything from anyone (for tests that are about picking targets, not consent). */
+export const ACCEPT_ANY_PUSH = { accept: "anyone", from: [], maxFileBytes: 2 ** 40, quotaBytes: 2 ** 40 } as const;
+
+/** Logs a peer in that takes pushes (by default from anyone); returns its token. */
+export async function receiver(
+  dir: TestDirectory,
+  username: string,
+  port = portOf(username),
+  policy: Record<string, unknown> = ACCEPT_ANY_PUSH,
+): Promise<string> {
+  const token = await login(dir, username, port);
+  const res = await dir.request("PUT", "/api/v1/push-policy", { token, body: policy });
+  if (res.status !== 200) throw new Error(`push policy of ${username} failed: ${res.status} ${res.text}`);
+  return token;
+}

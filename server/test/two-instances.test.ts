@@ -4,8 +4,9 @@
 
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ManualClock } from "../src/clock.js";
+import { PG_MIGRATIONS } from "../src/storage/pg-schema.js";
 import { PgStore } from "../src/storage/pg-store.js";
-import { contentId, file, login, publish, type TestDirectory, startTestDirectory } from "./helpers.js";
+import { contentId, file, login, publish, receiver, type TestDirectory, startTestDirectory } from "./helpers.js";
 import { POSTGRES, type StoreLocation } from "./stores.js";
 
 const title = (name: string) => (POSTGRES.skipReason === null ? name : `${name} (skipped: ${POSTGRES.skipReason})`);
@@ -49,7 +50,7 @@ describe.skipIf(POSTGRES.skipReason !== null)(title("two directory instances on 
     try {
       const schema = location.config.databaseSchema as string;
       const { rows } = await client.query(`SELECT version FROM "${schema}".schema_migrations ORDER BY version`);
-      expect(rows).toEqual([{ version: 1 }, { version: 2 }]);
+      expect(rows).toEqual(PG_MIGRATIONS.map((_, i) => ({ version: i + 1 })));
     } finally {
       await client.end();
     }
@@ -109,7 +110,7 @@ describe.skipIf(POSTGRES.skipReason !== null)(title("two directory instances on 
   it("a ticket issued by one is redeemed through the other, once", async () => {
     await startBoth();
     const alice = await publish(a, "alice", [file("movie.mkv", "movie")], 7001);
-    const bob = await login(b, "bob", 7002);
+    const bob = await receiver(b, "bob", 7002);
     const target = await a.request("POST", "/api/v1/upload-target", { token: alice, body: { contentId: contentId("movie"), size: 4096 } });
     expect(target.body.peer.name).toBe("bob");
     const body = { ticket: target.body.ticket, contentId: contentId("movie") };
@@ -123,7 +124,7 @@ describe.skipIf(POSTGRES.skipReason !== null)(title("two directory instances on 
   it("ten redeems of one ticket at once through both: exactly one succeeds, the others are 409", async () => {
     await startBoth();
     const alice = await publish(a, "alice", [file("movie.mkv", "movie")], 7001);
-    const bob = await login(b, "bob", 7002);
+    const bob = await receiver(b, "bob", 7002);
     const target = await b.request("POST", "/api/v1/upload-target", { token: alice, body: { contentId: contentId("movie"), size: 1 } });
     const body = { ticket: target.body.ticket, contentId: contentId("movie") };
     const statuses = await Promise.all(
@@ -135,7 +136,7 @@ describe.skipIf(POSTGRES.skipReason !== null)(title("two directory instances on 
   it("upload targets spread round-robin whichever instance is asked", async () => {
     await startBoth();
     const alice = await login(a, "alice", 7001);
-    for (const [i, name] of ["bob", "carol", "dave"].entries()) await login(i % 2 ? a : b, name, 7002 + i);
+    for (const [i, name] of ["bob", "carol", "dave"].entries()) await receiver(i % 2 ? a : b, name, 7002 + i);
     const picks: string[] = [];
     for (let i = 0; i < 6; i += 1) {
       const res = await (i % 2 ? a : b).request("POST", "/api/v1/upload-target", {
@@ -151,7 +152,7 @@ describe.skipIf(POSTGRES.skipReason !== null)(title("two directory instances on 
     await startBoth();
     const alice = await login(a, "alice", 7001);
     const targets = new Map<string, string>();
-    for (const [i, name] of ["bob", "carol", "dave", "erin"].entries()) targets.set(name, await login(i % 2 ? a : b, name, 7002 + i));
+    for (const [i, name] of ["bob", "carol", "dave", "erin"].entries()) targets.set(name, await receiver(i % 2 ? a : b, name, 7002 + i));
     const responses = await Promise.all(
       Array.from({ length: 16 }, (_, i) =>
         (i % 2 ? a : b).request("POST", "/api/v1/upload-target", { token: alice, body: { contentId: contentId(`c${i}`), size: 1 } }),

@@ -125,7 +125,7 @@ describe("the pclient in a browser tab", () => {
 
     const [download] = await Promise.all([
       bob.waitForEvent("download", { timeout: STEP_MS }),
-      bobFiles.getByRole("article", { name: FILE_NAME }).getByRole("link", { name: `Save ${FILE_NAME} to disk` }).click(),
+      bobFiles.getByRole("article", { name: FILE_NAME }).getByRole("button", { name: `Save ${FILE_NAME} to disk` }).click(),
     ]);
     expect(download.suggestedFilename()).toBe(FILE_NAME);
     const saved = path.join(cluster.tmp, "saved.bin");
@@ -165,6 +165,13 @@ describe("the pclient in a browser tab", () => {
     const bob = await openTab("bob", { width: 360, height: 780 });
     await logIn(bob, "bob", PASSWORD.bob);
     await alice.getByRole("region", { name: /^Peers online/ }).getByText("bob", { exact: true }).waitFor({ timeout: STEP_MS });
+    // A fresh peer takes no push: bob allows alice's in his settings first.
+    const bobSettings = bob.getByRole("region", { name: "Files others send you" });
+    await bobSettings.getByRole("button", { name: "Settings" }).click();
+    await bobSettings.getByRole("radio", { name: "Only these peers" }).check({ timeout: STEP_MS });
+    await bobSettings.getByLabel("Peer names, separated by commas").fill("alice");
+    await bobSettings.getByRole("button", { name: "Save" }).click();
+    await bob.getByText("Your push setting is saved.").waitFor({ timeout: STEP_MS });
 
     const [chooser] = await Promise.all([alice.waitForEvent("filechooser"), alice.getByRole("button", { name: "Choose files…" }).click()]);
     await chooser.setFiles(file);
@@ -176,6 +183,7 @@ describe("the pclient in a browser tab", () => {
     await alice.getByRole("button", { name: "Send", exact: true }).click();
 
     await waitOrShoot(bob, bob.getByRole("region", { name: /^My files/ }).getByRole("article", { name: "minutes.txt" }), TRANSFER_MS, "bob-receive-push");
+    await bob.getByText("alice sent you minutes.txt.").waitFor({ timeout: STEP_MS });
     const sent = alice.getByRole("region", { name: /^Transfers/ }).getByRole("article", { name: "Send minutes.txt" });
     await sent.getByText("Done").waitFor({ timeout: STEP_MS });
     expect((await sent.innerText()).replace(/\s+/g, " ")).toContain("to bob");

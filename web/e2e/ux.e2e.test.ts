@@ -129,7 +129,7 @@ describe("the tab for people", () => {
     await card.getByText("In your files").waitFor({ timeout: TRANSFER_MS });
     const [download] = await Promise.all([
       bob.waitForEvent("download"),
-      card.getByRole("link", { name: "Save garden-plan.pdf to disk" }).click(),
+      card.getByRole("button", { name: "Save garden-plan.pdf to disk" }).click(),
     ]);
     const saved = path.join(clusterOrFail().tmp, "bob-saved-garden-plan.pdf");
     await download.saveAs(saved);

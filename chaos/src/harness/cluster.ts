@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { PSERVER_ENV, PSERVER_NODE_FLAGS } from "../../../peer-node/bin/node-flags.js";
 import { CHAOS_PASSWORD, CHAOS_SCRYPT_COST_LOG2, FAULT_HEARTBEAT_INTERVAL_MS, PROCESS_READY_TIMEOUT_MS } from "../constants.js";
 import { type AddressProver, startAddressProver } from "./address-prover.js";
+import { PushAccept } from "../gen.js";
 import { ManagedProcess, REPO_ROOT, type Exit } from "./child-process.js";
 import { releaseDir, trackDir } from "./cleanup.js";
 import { DirectoryApi } from "./directory-api.js";
@@ -225,6 +226,16 @@ export class PeerProcess {
   /** A PeerService client (gRPC by default, as other pservers call it). */
   peer(protocol: Protocol = "grpc") {
     return peerClient(this.#url, protocol);
+  }
+
+  /**
+   * Makes this peer take pushes (a new peer takes none) through its ClientService, as its owner would.
+   * The pserver tells the directory at once; callers that need the directory to know wait for it.
+   */
+  async acceptPushes(accept: "anyone" | "listed" = "anyone", from: string[] = []): Promise<void> {
+    const s = await this.session();
+    const ACCEPT = { anyone: PushAccept.ANYONE, listed: PushAccept.LISTED } as const;
+    await s.client.updateSettings({ pushPolicy: { accept: ACCEPT[accept], from, maxFileBytes: 1n << 40n, quotaBytes: 1n << 40n } });
   }
 
   /** A ClientService client logged in as this peer (one client session per start, reused). */

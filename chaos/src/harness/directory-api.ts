@@ -134,6 +134,11 @@ export class DirectoryApi {
     return (await this.#call<PeersResponse>("peers", { method: "GET", path: "/api/v1/peers" })).peers;
   }
 
+  /** PUT /push-policy: whom the token's peer takes pushes from. */
+  putPushPolicy(token: string, policy: { accept: "nobody" | "listed" | "anyone"; from: string[]; maxFileBytes: number; quotaBytes: number }): Promise<unknown> {
+    return this.#call("push policy", { method: "PUT", path: "/api/v1/push-policy", headers: bearer(token), body: policy });
+  }
+
   /** POST /upload-target. */
   uploadTarget(token: string, contentId: string, size: number, target?: string): Promise<UploadTargetResponse> {
     return this.#call("upload target", {

@@ -10,9 +10,10 @@ import path from "node:path";
 import { TOKEN_CHARS, UPLOAD_TICKET_TTL_MS } from "@p2p/directory-api";
 import { ManualClock } from "@p2p/server";
 import { CHAOS_PASSWORD } from "../constants.js";
-import { ClientService } from "../gen.js";
+import { ClientService, PushAccept } from "../gen.js";
 import { Cluster, type PeerProcess } from "../harness/cluster.js";
 import { bearer, fakeContentId, HttpStatusError, type DirectoryApi } from "../harness/directory-api.js";
+import { waitFor } from "../harness/wait.js";
 import { folderSnapshot, writeRandomFile, type KnownFile } from "../harness/files.js";
 import { manifestOf, pushMessages, pushRaw, type LocalManifest } from "../harness/manifest.js";
 import { stream, unary, type RpcAnswer } from "../harness/rpc-answer.js";
@@ -52,6 +53,13 @@ export async function startAuthFixture(): Promise<AuthFixture> {
     const api = directory.api;
     const malloryAt = await cluster.proverFor("mallory");
     const mallory = await api.login("mallory", CHAOS_PASSWORD, malloryAt.address, malloryAt.proofKey);
+    // Bob and carol take pushes from anyone, so the ticket cases below are about tickets, not consent
+    // (alice keeps the default: she takes none).
+    await bob!.acceptPushes();
+    await carol!.acceptPushes();
+    for (const target of ["bob", "carol"]) {
+      await waitFor(() => api.uploadTarget(mallory.token, fakeContentId("e"), 1, target), `the directory to hear ${target}'s push policy`, 10_000);
+    }
     const own = path.join(cluster.root, "mallory");
     await mkdir(own, { recursive: true });
     await writeRandomFile(own, "x.bin", 1_500_000);
@@ -129,6 +137,9 @@ const SESSION_RPCS: ReadonlyArray<[string, (c: ReturnType<typeof sessionClient>[
   ["ListTransfers", (c) => unary(() => c.listTransfers({}))],
   ["CancelTransfer", (c) => unary(() => c.cancelTransfer({ transferId: "x" }))],
   ["WatchEvents", (c) => stream(() => c.watchEvents({}), 1)],
+  ["GetSettings", (c) => unary(() => c.getSettings({}))],
+  ["UpdateSettings", (c) => unary(() => c.updateSettings({ pushPolicy: { accept: PushAccept.ANYONE, maxFileBytes: 1n, quotaBytes: 1n } }))],
+  ["CreateSaveLink", (c, fx) => unary(() => c.createSaveLink({ contentId: fx.bobFile.contentId }))],
 ];
 
 /** Checks that every session rpc on `target` answers unauthenticated with `token` and nothing changes. */
@@ -194,6 +205,7 @@ export const AUTH_CASES: readonly AuthCase[] = [
     async run(fx) {
       const victorAt = await fx.cluster.proverFor("victor");
       const victor = await fx.api.login("victor", CHAOS_PASSWORD, victorAt.address, victorAt.proofKey);
+      await fx.api.putPushPolicy(victor.token, { accept: "anyone", from: [], maxFileBytes: 2 ** 40, quotaBytes: 2 ** 40 });
       const { ticket } = await fx.api.uploadTarget(fx.malloryToken, fx.y.manifest.contentId, Number(fx.y.manifest.size), "victor");
       const redeem = (token: string) => fx.api.raw({ method: "POST", path: "/api/v1/tickets/redeem", headers: bearer(token), body: { ticket, contentId: fx.y.manifest.contentId } });
       check((await redeem(fx.malloryToken)).status === 404, "mallory redeemed a ticket issued to victor");
@@ -228,14 +240,14 @@ export const AUTH_CASES: readonly AuthCase[] = [
   },
   {
     area: "ClientService",
-    name: "GET /files without a session, or with bob's, is 401",
+    name: "GET /files without a session, or with bob's, is 401; a session token in the URL is refused (400)",
     async run(fx) {
       const { rawRequest } = await import("../harness/http.js");
       const aliceFile = await writeRandomFile(fx.alice.sharedDir, "alice-private.bin", 10_000);
       const plain = await rawRequest(fx.alice.url, { method: "GET", path: `/files/${aliceFile.contentId}` });
       const bobs = await rawRequest(fx.alice.url, { method: "GET", path: `/files/${aliceFile.contentId}`, headers: bearer(fx.bobToken) });
       const query = await rawRequest(fx.alice.url, { method: "GET", path: `/files/${aliceFile.contentId}?token=${encodeURIComponent(fx.bobToken)}` });
-      check(plain.status === 401 && bobs.status === 401 && query.status === 401, `GET /files answered ${plain.status}/${bobs.status}/${query.status}, expected 401 each`);
+      check(plain.status === 401 && bobs.status === 401 && query.status === 400, `GET /files answered ${plain.status}/${bobs.status}/${query.status}, expected 401, 401, 400`);
     },
   },
   {

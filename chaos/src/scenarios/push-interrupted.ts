@@ -7,7 +7,7 @@ import { TransferState, type TransferProgress } from "../gen.js";
 import { Cluster, type PeerProcess } from "../harness/cluster.js";
 import { expectSameBytes, FolderGuard, PARTIAL_DIR_NAME, type KnownFile } from "../harness/files.js";
 import { follow } from "../harness/transfers.js";
-import { waitFor } from "../harness/wait.js";
+import { sleep, waitFor } from "../harness/wait.js";
 import { formatBytes, seedFile } from "./common.js";
 import { check, type Scenario, type ScenarioResult } from "./scenario.js";
 
@@ -38,6 +38,9 @@ async function pushPartialBytes(receiver: PeerProcess): Promise<{ files: number;
 /** Pushes `file` from `sender` to `receiver` through ClientService.Upload and follows it. */
 async function upload(sender: PeerProcess, receiver: PeerProcess, file: KnownFile, timeoutMs: number): Promise<TransferProgress> {
   const session = await sender.session();
+  await receiver.acceptPushes("listed", [sender.name]);
+  // The receiver's pserver sends the policy to the directory at once (one local request): let it land.
+  await sleep(1_000);
   return follow(session.client.upload({ contentId: file.contentId, targetPeer: receiver.name }), timeoutMs);
 }
 

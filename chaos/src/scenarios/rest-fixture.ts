@@ -40,6 +40,8 @@ export async function startRestFixture(label: string): Promise<RestFixture> {
     const [aliceAt, bobAt] = [await cluster.proverFor("alice"), await cluster.proverFor("bob")];
     const alice = await api.login("alice", CHAOS_PASSWORD, aliceAt.address, aliceAt.proofKey);
     const bob = await api.login("bob", CHAOS_PASSWORD, bobAt.address, bobAt.proofKey);
+    // bob takes pushes, so alice can be issued a ticket for him.
+    await api.putPushPolicy(bob.token, { accept: "anyone", from: [], maxFileBytes: 2 ** 40, quotaBytes: 2 ** 40 });
     const held: IndexFile = { name: "held-by-bob.txt", size: 123, contentId: fakeContentId("b"), pieceSize: 1024 * 1024 };
     await api.putIndex(bob.token, [held]);
     const ticketContentId = fakeContentId("c");

@@ -37,7 +37,10 @@ export async function startRpcFixture(label: string): Promise<RpcFixture> {
     const [alice, bob] = await Promise.all([cluster.startPeer("alice"), cluster.startPeer("bob")]);
     await cluster.waitForHolders(aliceFile.contentId, ["alice"]);
     await cluster.waitForHolders(bobFile.contentId, ["bob"]);
-    const session = await alice.session();
+    // Alice takes pushes, so the PushFile cases reach the ticket and the manifest (consent has its own
+    // cases in open-network.ts).
+    await alice!.acceptPushes();
+    const session = await alice!.session();
     const begun = await session.client.beginImport({ name: "import-in-progress.bin", size: BigInt(IMPORT_BYTES), contentId: fakeContentId("a") });
     const api = cluster.directory!.api;
     return {

@@ -11,6 +11,7 @@ import { describeCliError } from "./errors.js";
 import { hash } from "./hash-command.js";
 import { cancel, download, ls, peers, search, transfers, upload } from "./file-commands.js";
 import { serve } from "./serve.js";
+import { settings } from "./settings-commands.js";
 import { login, logout, status } from "./session-commands.js";
 import { USAGE } from "./usage.js";
 
@@ -26,6 +27,10 @@ const ONE_SHOT_OPTIONS = {
   to: { type: "string" },
   limit: { type: "string" },
   detach: { type: "boolean" },
+  accept: { type: "string" },
+  from: { type: "string" },
+  "max-file": { type: "string" },
+  quota: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -67,6 +72,8 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         return await transfers(ctx);
       case "cancel":
         return await cancel(ctx, positionals[0]);
+      case "settings":
+        return await settings(ctx);
       default:
         io.stderr.write(`Unknown command "${command}".\n\n${USAGE}`);
         return 2;

@@ -41,6 +41,9 @@ export async function serve(args: string[], io: CliIo): Promise<number> {
     webDir: config.webDir,
     trustedOrigins: config.trustedOrigins,
     uploadBytesPerSecond: config.uploadBytesPerSecond,
+    allowHosts: config.allowHosts,
+    tls: config.tls,
+    tlsCa: config.tlsCa,
     logger,
     gateway: config.gatewayMaxTabs === 0 ? false : { maxTabs: config.gatewayMaxTabs, streamsPerTab: config.gatewayStreamsPerTab },
   });

@@ -19,6 +19,9 @@ Usage:
   peer-node cancel <transfer id>
   peer-node hash <file>...                 print a file's content id (no pserver needed): check a saved
                                            download against the id you downloaded
+  peer-node settings [--accept nobody|listed|anyone] [--from PEER,PEER] [--max-file SIZE] [--quota SIZE]
+                                           show (or change) whom this peer takes pushes from; a new
+                                           peer takes none
 
 Options of the one-shot commands:
   --url URL          the pserver to drive (PEER_URL; default http://127.0.0.1:7001)

@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import type { PushPolicyBody } from "@p2p/directory-api";
 import { DIRECTORY_REQUEST_TIMEOUT_MS, DIRECTORY_MAX_RESPONSE_BYTES } from "../constants.js";
 import { isPeerError, PeerError, type Reason } from "../errors.js";
 import {
@@ -46,6 +47,8 @@ interface CallOptions {
   readonly signal?: AbortSignal;
   /** The reason of a 404 or 409 (the directory has no such thing, or it is used up); DIRECTORY_REJECTED when absent. */
   readonly notFound?: Reason;
+  /** The reason of a 403 (the directory forbids it); DIRECTORY_REJECTED when absent. */
+  readonly forbidden?: Reason;
 }
 
 /**
@@ -140,8 +143,13 @@ export class DirectoryClient {
   /** POST /upload-target: a peer to push to and its ticket; NO_UPLOAD_TARGET when none is eligible. */
   async uploadTarget(token: string, contentId: string, size: number, target: string | undefined, signal?: AbortSignal): Promise<UploadTarget> {
     const request = target ? { contentId, size, target } : { contentId, size };
-    const body = await this.#call("POST", "/api/v1/upload-target", { token, body: request, signal, notFound: "NO_UPLOAD_TARGET" });
+    const body = await this.#call("POST", "/api/v1/upload-target", { token, body: request, signal, notFound: "NO_UPLOAD_TARGET", forbidden: "PUSH_REFUSED" });
     return wire(() => parseUploadTarget(body));
+  }
+
+  /** PUT /push-policy: whom this peer takes pushes from (the directory picks upload targets by it). */
+  async putPushPolicy(token: string, policy: PushPolicyBody, signal?: AbortSignal): Promise<void> {
+    await this.#call("PUT", "/api/v1/push-policy", { token, body: policy, signal });
   }
 
   /** POST /tickets/redeem with the receiving peer's own token; TICKET_REFUSED for an unknown, expired or used ticket. */
@@ -205,6 +213,7 @@ export class DirectoryClient {
     // the password then, so what reaches a person is a password the directory refuses.
     if (status === 401) throw new PeerError("WRONG_PASSWORD", message ?? "The directory refused the credentials.");
     if (status === 404) throw new PeerError(opts.notFound ?? "DIRECTORY_REJECTED", message ?? "The directory has nothing for that.", { cause: { status } });
+    if (status === 403) throw new PeerError(opts.forbidden ?? "DIRECTORY_REJECTED", message ?? "The directory refused that.", { cause: { status } });
     if (status === 409) throw new PeerError(opts.notFound ?? "DIRECTORY_REJECTED", message ?? "The directory reports a conflict.", { cause: { status } });
     if (status === 429 || status >= 500) {
       throw new PeerError("DIRECTORY_UNREACHABLE", `The directory at ${base} is unavailable (HTTP ${status}${message && status < 500 ? `: ${message}` : ""}).`);

@@ -15,6 +15,7 @@ import {
 import { isPeerError, notLoggedIn, PeerError } from "../errors.js";
 import type { FileStore, FolderDelta, SharedFile } from "../store/file-store.js";
 import type { FindHolders, PeerRef, RedeemedTicket } from "../transfer/api.js";
+import type { PushPolicyBody } from "@p2p/directory-api";
 import { DirectoryClient, type IndexEntry } from "./directory-client.js";
 import { fileNameProblem, type DirectoryFile, type DirectoryPeer, type SearchPage, type UploadTarget } from "./wire.js";
 
@@ -85,6 +86,9 @@ export class DirectoryLink extends EventEmitter<{ status: [DirectoryStatus] }> {
   /** Changes not yet sent: content id → file to add, or null to remove. */
   #pending = new Map<string, SharedFile | null>();
   #failures = 0;
+  /** The push policy the directory should hold, and whether it has not heard it yet in this session. */
+  #pushPolicy: PushPolicyBody | undefined;
+  #pushPolicyDue = false;
   /** Rounds in a row that ended in a 401: the first one logs in again at once. */
   #refusals = 0;
   #closed = false;
@@ -252,6 +256,16 @@ export class DirectoryLink extends EventEmitter<{ status: [DirectoryStatus] }> {
     return this.#track(() => this.client.peers(signal));
   }
 
+  /**
+   * Tells the directory whom this peer takes pushes from (now, or after the next login); the directory
+   * then picks this peer as an upload target only for those senders and sizes.
+   */
+  setPushPolicy(policy: PushPolicyBody): void {
+    this.#pushPolicy = policy;
+    this.#pushPolicyDue = true;
+    if (this.#session) this.#kick();
+  }
+
   /** Asks the directory for a peer to push a file to (or checks the named one) and a ticket. */
   uploadTarget(contentId: string, size: number, target: string | undefined): Promise<UploadTarget> {
     return this.#withSession((token) => this.client.uploadTarget(token, contentId, size, target, this.#stopping.signal));
@@ -280,6 +294,7 @@ export class DirectoryLink extends EventEmitter<{ status: [DirectoryStatus] }> {
     await this.#ensureSessionLocked();
     if (this.#needFullIndex) await this.#publishFullLocked();
     else if (this.#pending.size > 0) await this.#publishDeltaLocked();
+    if (this.#pushPolicyDue) await this.#publishPushPolicyLocked();
     if (Date.now() >= this.#nextBeatAt) await this.#heartbeatLocked();
     this.#failures = 0;
     this.#refusals = 0;
@@ -344,6 +359,8 @@ export class DirectoryLink extends EventEmitter<{ status: [DirectoryStatus] }> {
     this.#name = result.peerName;
     this.#session = { token: result.token, heartbeatIntervalMs: result.heartbeatIntervalMs };
     this.#needFullIndex = true;
+    // The directory keeps the policy per account, but another pserver of this account may have changed it.
+    if (this.#pushPolicy) this.#pushPolicyDue = true;
     this.#lastHeartbeatAt = new Date();
     this.#scheduleBeat();
     this.#logger.info({ as: result.peerName, directory: this.client.url }, "logged in at the directory");
@@ -395,6 +412,26 @@ export class DirectoryLink extends EventEmitter<{ status: [DirectoryStatus] }> {
     }
     this.#needFullIndex = false;
     this.#logger.debug({ count: entries.length }, "published the full index");
+  }
+
+  async #publishPushPolicyLocked(): Promise<void> {
+    const token = this.#session!.token;
+    const policy = this.#pushPolicy!;
+    this.#pushPolicyDue = false;
+    try {
+      await this.#track(() => this.client.putPushPolicy(token, policy, this.#stopping.signal));
+      this.#logger.debug({ accept: policy.accept }, "published the push policy");
+    } catch (err) {
+      if (isPeerError(err, "DIRECTORY_REJECTED")) {
+        // A directory that does not know push policies (or refuses this one) picks no target here anyway:
+        // say so once, and do not let it stop the index and heartbeats.
+        this.#logger.warn({ err: err.message }, "the directory did not take the push policy; it will not send pushes here");
+        return;
+      }
+      // Sent again on the next round unless a newer policy came meanwhile (it is due then anyway).
+      this.#pushPolicyDue = true;
+      throw err;
+    }
   }
 
   async #publishDeltaLocked(): Promise<void> {

@@ -17,6 +17,9 @@ import { PieceRing } from "../pieces/piece-ring.js";
 import type { ReceivedPiece } from "../pieces/receive-pieces.js";
 import type { Manifest } from "../store/file-store.js";
 import type { PeerRef } from "../transfer/api.js";
+import { pieceLength } from "../store/pieces.js";
+import { formatBytes } from "../transfer/format.js";
+import { RateFloor } from "../transfer/rate-floor.js";
 import { sleep } from "../transfer/rate-limiter.js";
 import type { Transfer } from "../transfer/transfer.js";
 import { callStalled, type Holder } from "./holder.js";
@@ -53,7 +56,14 @@ interface Call {
   lastBytesAtMs: number;
   /** Waiting for a free ring slot (our own disk), not for the holder. */
   paused: boolean;
+  /** The holder's rate over the last window (a trickle is cut like a stall). */
+  readonly floor: RateFloor;
+  /** Bytes of the asked pieces not yet received (framing aside). */
+  remainingBytes: number;
 }
+
+/** Marks a call cut by the rate floor (as its error's cause), so its holder is not brought back. */
+const TOO_SLOW = Symbol("below the rate floor");
 
 /** One try with one manifest: its ring, piece worker, schedule and calls. */
 export class DownloadAttempt {
@@ -64,6 +74,9 @@ export class DownloadAttempt {
   readonly #ring: PieceRing;
   readonly #intake: PieceIntake;
   readonly #calls = new Set<Call>();
+  readonly #manifest: Manifest;
+  /** Holders dropped for sending below the rate floor: a refresh does not bring them back in this try. */
+  readonly #tooSlow = new Set<string>();
   #wake: (() => void) | undefined;
   #lastRefreshMs = 0;
   /** When a holder was last refused (banned, or dropped for sending nothing), and when a refresh last answered. */
@@ -79,6 +92,7 @@ export class DownloadAttempt {
 
   /** A try on `partial` (created for `manifest`) with the holders that serve it. */
   constructor(context: AttemptContext, manifest: Manifest, partial: PartialDownload, holders: readonly PeerRef[]) {
+    this.#manifest = manifest;
     this.#c = context;
     this.#partial = partial;
     this.refetched = context.refetchedBefore;
@@ -205,6 +219,9 @@ export class DownloadAttempt {
     for (const call of this.#calls) {
       if (callStalled(call, now, s.stallTimeoutMs)) {
         call.controller.abort(new PeerError("STALLED", `${call.holder.ref.name} sent nothing for ${Math.round(s.stallTimeoutMs / 1000)} s.`));
+      } else if (!call.paused && call.floor.tooSlow(call.remainingBytes)) {
+        const floor = `${formatBytes(s.floorBytesPerSecond)}/s over ${Math.round(s.floorWindowMs / 1000)} s`;
+        call.controller.abort(new PeerError("STALLED", `${call.holder.ref.name} sent slower than ${floor}; its pieces go to other holders.`, { cause: TOO_SLOW }));
       }
     }
     if (now - this.#lastRefreshMs >= s.holderRefreshMs) this.#refresh(false);
@@ -229,7 +246,7 @@ export class DownloadAttempt {
       const usable = this.#scheduler.usableCount();
       const refs = (await this.#c.lookup.find()).filter((r) => {
         const h = this.#scheduler.holder(r.name);
-        return !h || h.dropped;
+        return (!h || h.dropped) && !this.#tooSlow.has(r.name);
       });
       for (const ref of refs.slice(0, Math.max(0, HOLDERS_PER_DOWNLOAD_MAX - usable))) {
         if (await this.#c.manifests.serves(ref)) {
@@ -259,7 +276,10 @@ export class DownloadAttempt {
   }
 
   #startCall(h: Holder, pieces: number[]): void {
-    const call: Call = { holder: h, pieces, controller: new AbortController(), lastBytesAtMs: Date.now(), paused: false };
+    const s = this.#c.settings;
+    const floor = new RateFloor({ minBytesPerSecond: s.floorBytesPerSecond, windowMs: s.floorWindowMs });
+    const remainingBytes = pieces.reduce((sum, i) => sum + pieceLength(this.#manifest.size, this.#manifest.pieceSize, i), 0);
+    const call: Call = { holder: h, pieces, controller: new AbortController(), lastBytesAtMs: Date.now(), paused: false, floor, remainingBytes };
     this.#calls.add(call);
     const onJobAbort = () => call.controller.abort(this.#signal.reason);
     this.#signal.addEventListener("abort", onJobAbort, { once: true });
@@ -303,10 +323,16 @@ export class DownloadAttempt {
           ring: this.#ring,
           signal: call.controller.signal,
           onPiece,
-          onBytes: () => (call.lastBytesAtMs = Date.now()),
+          onBytes: (bytes) => {
+            call.lastBytesAtMs = Date.now();
+            call.floor.add(bytes);
+            call.remainingBytes = Math.max(0, call.remainingBytes - bytes);
+          },
           onWaiting: (waiting) => {
             call.paused = waiting;
             call.lastBytesAtMs = Date.now();
+            // Time spent waiting for our own ring is not the holder's: measure afresh.
+            if (!waiting) call.floor.restart();
           },
         },
       );
@@ -359,6 +385,7 @@ export class DownloadAttempt {
     }
     const now = Date.now();
     const droppedNow = isPeerError(reason, "STALLED") ? h.stalled(now, this.#c.settings.retryMinMs) : h.failed(now, this.#c.settings.retryMinMs);
+    if (droppedNow && reason instanceof PeerError && reason.cause === TOO_SLOW) this.#tooSlow.add(h.ref.name);
     if (h.neverDelivered) {
       // It offered the file and then sent nothing: not asked again (nor re-added by a refresh) in this download.
       this.#c.banned.add(h.ref.name);

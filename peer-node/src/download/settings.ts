@@ -9,6 +9,8 @@ import {
   MANIFEST_TIMEOUT_MS,
   NO_HOLDER_GRACE_MS,
   PIECES_UNWRITTEN_MAX_BYTES,
+  PUSH_MIN_BYTES_PER_SECOND,
+  TRANSFER_FLOOR_WINDOW_MS,
 } from "../constants.js";
 
 /** Tunables of the downloader (tests shorten the timeouts); every field has a default in constants.ts. */
@@ -23,6 +25,9 @@ export interface DownloaderOptions {
   readonly retryMinMs?: number;
   /** Received bytes allowed to wait for their hash check and write before reading pauses (the ring's size). */
   readonly unwrittenMaxBytes?: number;
+  /** A holder's stream slower than this over `floorWindowMs` is cut and its pieces go to others. */
+  readonly floorBytesPerSecond?: number;
+  readonly floorWindowMs?: number;
 }
 
 /** Every tunable, decided. */
@@ -40,5 +45,7 @@ export function downloaderSettings(o: DownloaderOptions = {}): Settings {
     windowMaxPieces: o.windowMaxPieces ?? HOLDER_WINDOW_MAX_PIECES,
     retryMinMs: o.retryMinMs ?? HOLDER_RETRY_MIN_MS,
     unwrittenMaxBytes: o.unwrittenMaxBytes ?? PIECES_UNWRITTEN_MAX_BYTES,
+    floorBytesPerSecond: o.floorBytesPerSecond ?? PUSH_MIN_BYTES_PER_SECOND,
+    floorWindowMs: o.floorWindowMs ?? TRANSFER_FLOOR_WINDOW_MS,
   };
 }

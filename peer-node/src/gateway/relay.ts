@@ -167,10 +167,14 @@ class RelayPeerService implements ServiceImpl<typeof PeerService>, PieceSource {
     }
   }
 
-  /** PushFile to a browser peer is not relayed (yet): the pusher is told so and picks no browser peer. */
+  /**
+   * PushFile to a browser peer is not relayed: it takes no push, refused as a pserver that takes none
+   * refuses (PUSH_REFUSED). The directory names no browser peer as a push target anyway: a browser peer
+   * sends no push policy, and a peer without one takes no push.
+   */
   async pushFile(requests: AsyncIterable<PushFileRequest>): Promise<PushFileResponse> {
     void requests[Symbol.asyncIterator]().return?.()?.catch(() => undefined);
-    throw new PeerError("UNKNOWN_RPC", "This gateway does not relay pushes to browser peers.");
+    throw new PeerError("PUSH_REFUSED", "This peer does not accept pushes: pushes to browser peers are not relayed.");
   }
 
   #tab(ctx: HandlerContext): Tab {

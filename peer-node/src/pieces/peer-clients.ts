@@ -1,5 +1,6 @@
 // gRPC clients to other pservers: one HTTP/2 session per peer address, shared by every transfer.
 import type http2 from "node:http2";
+import tls from "node:tls";
 import { createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import type { Logger } from "pino";
@@ -28,6 +29,8 @@ export interface PeerClientsOptions {
   readonly streamWindowBytes?: number;
   /** HTTP/2 connection-level window we advertise; bounds unread bytes per peer. */
   readonly sessionWindowBytes?: number;
+  /** CA certificates (PEM) that peers' https:// certificates are checked against, besides the system's. */
+  readonly ca?: string | Buffer;
 }
 
 /**
@@ -96,6 +99,7 @@ export class PeerClients {
   readonly #idleTimeoutMs: number;
   readonly #streamWindowBytes: number;
   readonly #sessionWindowBytes: number;
+  readonly #ca: string | Buffer | undefined;
   readonly #entries = new Map<string, Entry>();
   #closed = false;
 
@@ -104,6 +108,7 @@ export class PeerClients {
     this.#idleTimeoutMs = options.idleTimeoutMs ?? PEER_SESSION_IDLE_TIMEOUT_MS;
     this.#streamWindowBytes = options.streamWindowBytes ?? PEER_CALL_STREAM_WINDOW_BYTES;
     this.#sessionWindowBytes = options.sessionWindowBytes ?? HTTP2_SESSION_WINDOW_BYTES;
+    this.#ca = options.ca;
   }
 
   /** The client for a peer's base URL (http:// or https://); all calls to it share one HTTP/2 session. */
@@ -130,7 +135,12 @@ export class PeerClients {
       url.origin,
       { idleConnectionTimeoutMs: this.#idleTimeoutMs, pingIntervalMs: PEER_SESSION_PING_INTERVAL_MS },
       // maxSessionMemory: Node's 10 MB default resets our own stream when a push piece plus the window exceed it.
-      { settings: { initialWindowSize: this.#streamWindowBytes, maxFrameSize: HTTP2_MAX_FRAME_BYTES }, maxSessionMemory: HTTP2_MAX_SESSION_MEMORY_MB },
+      {
+        settings: { initialWindowSize: this.#streamWindowBytes, maxFrameSize: HTTP2_MAX_FRAME_BYTES },
+        maxSessionMemory: HTTP2_MAX_SESSION_MEMORY_MB,
+        // https:// peers: their certificate is checked against the system's CAs plus --tls-ca.
+        ...(this.#ca !== undefined ? { ca: [...tls.rootCertificates, this.#ca.toString()] } : {}),
+      },
     );
     const sessions = new WideSessionManager(inner, this.#logger, this.#sessionWindowBytes);
     const transport = createGrpcTransport({

@@ -53,8 +53,8 @@ export interface FetchPiecesOptions {
    * at once (the stream is cancelled) and the call resolves.
    */
   readonly onPiece: (piece: ReceivedPiece) => boolean;
-  /** Runs whenever response bytes arrive, even mid-message: the caller's stall detector. */
-  readonly onBytes?: () => void;
+  /** Runs whenever response bytes arrive, even mid-message, with their count: the caller's stall detector and rate floor. */
+  readonly onBytes?: (bytes: number) => void;
   /** Runs with true while the call waits for a free ring slot (not the holder's fault), false after. */
   readonly onWaiting?: (waiting: boolean) => void;
 }
@@ -173,7 +173,7 @@ class PieceCall {
 
   #onData(chunk: Buffer): void {
     if (this.#done) return;
-    this.#o.onBytes?.();
+    this.#o.onBytes?.(chunk.length);
     const now = Date.now();
     if (now - this.#aliveNotifiedAt >= ALIVE_NOTIFY_MS) {
       this.#aliveNotifiedAt = now;

@@ -1,14 +1,16 @@
 // The receiving side of PushFile: another peer sends a file it holds, under a ticket the directory
-// issued for this peer and that content. The pushed manifest is checked against its content id and the
-// ticket is redeemed before any piece is read; pieces are verified (each byte hashed once) and written
-// in order to a scratch file of the partial folder, deleted on any failure; the file enters the shared
-// folder once every piece matched, which makes it the file the id names. The only file name that
+// issued for this peer and that content. This peer's own push policy (push-settings.ts) is asked before
+// the ticket is redeemed and again with the sender the directory vouches for: the directory only picks
+// targets whose policy takes the sender, but it is never trusted alone. The pushed manifest is checked
+// against its content id and the ticket is redeemed before any piece is read; pieces are verified (each
+// byte hashed once) and written in order to a scratch file of the partial folder, deleted on any failure;
+// the file enters the shared folder once every piece matched, which makes it the file the id names. The only file name that
 // reaches the disk is the pushed manifest's, after validateFileName, through store.adopt.
 // Transport-free: PeerServiceImpl (rpc/peer-service.ts) hands over the stream and translates errors.
 import { createHash } from "node:crypto";
 import type { FileHandle } from "node:fs/promises";
 import type { Logger } from "pino";
-import { DISK_FREE_RESERVE_BYTES, PEER_STREAM_IDLE_TIMEOUT_MS, PUSH_MIN_BYTES_PER_SECOND } from "../constants.js";
+import { DISK_FREE_RESERVE_BYTES, PEER_STREAM_IDLE_TIMEOUT_MS, PUSH_MIN_BYTES_PER_SECOND, TRANSFER_FLOOR_WINDOW_MS } from "../constants.js";
 import { PeerError, isAbort, isDiskFull, isPeerError } from "../errors.js";
 import type { PushFileRequest } from "../gen.js";
 import { manifestFromProto } from "../pieces/manifest-wire.js";
@@ -17,6 +19,8 @@ import { validateFileName } from "../store/names.js";
 import { bytesEqual, checkManifest, pieceCount, pieceLength } from "../store/pieces.js";
 import type { RedeemTicket } from "../transfer/api.js";
 import { formatBytes } from "../transfer/format.js";
+import { RateFloor } from "../transfer/rate-floor.js";
+import type { PushAdmission, PushConsent } from "./push-settings.js";
 import { Transfer, type TransferRegistry } from "../transfer/transfer.js";
 
 /** What the push receiver needs. */
@@ -29,8 +33,11 @@ export interface PushReceiverDeps {
   readonly registry?: TransferRegistry;
   /** A push whose sender sends nothing for this long is ended. */
   readonly idleTimeoutMs?: number;
-  /** A pushed piece must be complete within its size at this rate (or the idle timeout, if longer). */
+  /** The slowest push taken, measured over `floorWindowMs` (a trickling sender is cut). */
   readonly minBytesPerSecond?: number;
+  readonly floorWindowMs?: number;
+  /** This peer's push policy: whom it takes pushes from, and how much. */
+  readonly consent: PushConsent;
 }
 
 /** A push received and kept. */
@@ -50,6 +57,8 @@ export class PushReceiver {
   readonly #registry: TransferRegistry | undefined;
   readonly #idleMs: number;
   readonly #minBytesPerSecond: number;
+  readonly #floorWindowMs: number;
+  readonly #consent: PushConsent;
 
   constructor(deps: PushReceiverDeps) {
     this.#store = deps.store;
@@ -58,6 +67,8 @@ export class PushReceiver {
     this.#registry = deps.registry;
     this.#idleMs = deps.idleTimeoutMs ?? PEER_STREAM_IDLE_TIMEOUT_MS;
     this.#minBytesPerSecond = deps.minBytesPerSecond ?? PUSH_MIN_BYTES_PER_SECOND;
+    this.#floorWindowMs = deps.floorWindowMs ?? TRANSFER_FLOOR_WINDOW_MS;
+    this.#consent = deps.consent;
   }
 
   /**
@@ -70,6 +81,8 @@ export class PushReceiver {
     let partialName: string | undefined;
     let fh: FileHandle | undefined;
     let transfer: Transfer | undefined;
+    let admission: PushAdmission | undefined;
+    let floorTimer: NodeJS.Timeout | undefined;
     try {
       const first = await this.#next(it, signal, "the push header");
       if (first?.message.case !== "header") throw new PeerError("BAD_PUSH", "A push starts with a header.");
@@ -80,10 +93,14 @@ export class PushReceiver {
       validateFileName(manifest.name);
       if (!header.ticket) throw new PeerError("TICKET_REFUSED", "A push needs a ticket from the directory.");
       if (!isTicketShaped(header.ticket)) throw new PeerError("TICKET_REFUSED", "The push ticket is malformed; the directory does not vouch for it.");
+      // Refused at once by what the sender says about itself (no ticket spent on a push never taken)...
+      this.#consent.admit(from, manifest.size).release();
       const redeemed = await this.#redeem(header.ticket, manifest.contentId);
       if (redeemed.contentId !== manifest.contentId || redeemed.size !== manifest.size) {
         throw new PeerError("TICKET_REFUSED", "The push ticket was issued for another file.");
       }
+      // ...and checked again with the sender the directory vouches for; its bytes are held against the quota.
+      admission = this.#consent.admit(redeemed.from, manifest.size);
       const held = this.#store.get(manifest.contentId);
       if (held) {
         // Already here (another push won the race): keep ours, take no bytes.
@@ -102,14 +119,28 @@ export class PushReceiver {
       partialName = scratch.name;
       fh = scratch.handle;
       const count = pieceCount(manifest.size, manifest.pieceSize);
+      // The floor: over any window of floorWindowMs, at least the floor's bytes (or all that was left).
+      const floor = new RateFloor({ minBytesPerSecond: this.#minBytesPerSecond, windowMs: this.#floorWindowMs });
+      const tooSlow = new AbortController();
+      let bytesIn = 0;
+      floorTimer = setInterval(() => {
+        if (!floor.tooSlow(manifest.size - bytesIn)) return;
+        tooSlow.abort(
+          new PeerError(
+            "STALLED",
+            `The push is too slow: this peer takes pushes of at least ${formatBytes(this.#minBytesPerSecond)}/s over ${Math.round(this.#floorWindowMs / 1000)} s, ` +
+              `and ${formatBytes(bytesIn)} of ${formatBytes(manifest.size)} arrived; nothing was kept.`,
+          ),
+        );
+      }, Math.min(1_000, this.#floorWindowMs / 4));
+      floorTimer.unref();
       for (let index = 0; index < count; index++) {
         // A piece comes whole or in parts (PushPiece); it is checked once all its bytes are in. Parts
         // are written as they come: the partial file is deleted unless every piece verifies.
         const length = pieceLength(manifest.size, manifest.pieceSize, index);
-        const deadline = Date.now() + Math.max(this.#idleMs, (length * 1000) / this.#minBytesPerSecond);
         const pieceHash = createHash("sha256");
         for (let got = 0; got < length; ) {
-          const msg = await this.#next(it, signal, got === 0 ? `piece ${index}` : `the rest of piece ${index}`, deadline);
+          const msg = await this.#next(it, signal, got === 0 ? `piece ${index}` : `the rest of piece ${index}`, tooSlow.signal);
           if (!msg) throw new PeerError("BAD_PUSH", `The push ended after ${index} of ${count} pieces; nothing was kept.`);
           if (msg.message.case !== "piece" || msg.message.value.pieceIndex !== index) {
             throw new PeerError("BAD_PUSH", `Expected ${got === 0 ? "" : "the rest of "}piece ${index} of the push; pieces must come in order.`);
@@ -117,6 +148,8 @@ export class PushReceiver {
           const data = msg.message.value.data;
           if (data.length === 0) throw new PeerError("BAD_PUSH", `A part of piece ${index} of the push carries no bytes.`);
           if (got + data.length > length) throw new PeerError("HASH_MISMATCH", `Piece ${index} of the push failed verification (it is longer than the manifest says); nothing was kept.`);
+          floor.add(data.length);
+          bytesIn += data.length;
           pieceHash.update(data);
           await writeAt(fh, data, index * manifest.pieceSize + got);
           got += data.length;
@@ -134,14 +167,17 @@ export class PushReceiver {
       fh = undefined;
       const stored = await this.#store.adopt({ tempPath: scratch.path, name: manifest.name, manifest });
       partialName = undefined; // now in the folder
+      await admission.keep({ from: redeemed.from, contentId: stored.contentId, name: stored.name });
       transfer?.finish("completed");
-      this.#logger.info({ from, contentId: stored.contentId, name: stored.name }, "push received");
+      this.#logger.info({ from: redeemed.from, contentId: stored.contentId, name: stored.name }, "push received");
       return { contentId: stored.contentId, storedName: stored.name, bytesReceived: manifest.size };
     } catch (err) {
       const refusal = isDiskFull(err) ? new PeerError("DISK_FULL", "The disk is full; the push was discarded.", { cause: err }) : err;
       transfer?.finish("failed", failureMessage(refusal));
       throw refusal;
     } finally {
+      clearInterval(floorTimer);
+      admission?.release();
       await fh?.close().catch(() => undefined);
       if (partialName) await this.#store.partialDir.remove(partialName).catch(() => undefined);
       // Stop reading the rest of a refused push.
@@ -166,32 +202,33 @@ export class PushReceiver {
   }
 
   /**
-   * The next message of the push, or undefined at its end; STALLED after the idle timeout, or at
-   * `deadline` (epoch ms) if that comes first: the push is then slower than this peer takes.
+   * The next message of the push, or undefined at its end; STALLED after the idle timeout, or the
+   * reason of `tooSlow` when the floor cuts the push first.
    */
-  async #next<T>(it: AsyncIterator<T>, signal: AbortSignal, what: string, deadline = Infinity): Promise<T | undefined> {
+  async #next<T>(it: AsyncIterator<T>, signal: AbortSignal, what: string, tooSlow?: AbortSignal): Promise<T | undefined> {
     let timer: NodeJS.Timeout | undefined;
     let onAbort: (() => void) | undefined;
+    let onTooSlow: (() => void) | undefined;
     const pending = it.next();
     pending.catch(() => undefined);
-    const untilDeadline = deadline - Date.now();
-    const stalled =
-      untilDeadline < this.#idleMs
-        ? new PeerError("STALLED", `The push is too slow: ${what} did not arrive in time (this peer takes pushes of at least ${formatBytes(this.#minBytesPerSecond)}/s).`)
-        : new PeerError("STALLED", `The push stalled: nothing arrived for ${Math.round(this.#idleMs / 1000)} s while waiting for ${what}.`);
+    const stalled = new PeerError("STALLED", `The push stalled: nothing arrived for ${Math.round(this.#idleMs / 1000)} s while waiting for ${what}.`);
     try {
+      tooSlow?.throwIfAborted();
       const r = await Promise.race([
         pending,
         new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(stalled), Math.max(0, Math.min(this.#idleMs, untilDeadline)));
+          timer = setTimeout(() => reject(stalled), this.#idleMs);
           onAbort = () => reject(signal.reason);
           signal.addEventListener("abort", onAbort, { once: true });
+          onTooSlow = () => reject(tooSlow!.reason);
+          tooSlow?.addEventListener("abort", onTooSlow, { once: true });
         }),
       ]);
       return r.done ? undefined : r.value;
     } finally {
       clearTimeout(timer);
       if (onAbort) signal.removeEventListener("abort", onAbort);
+      if (onTooSlow) tooSlow?.removeEventListener("abort", onTooSlow);
     }
   }
 }

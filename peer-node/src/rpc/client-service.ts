@@ -26,9 +26,15 @@ import {
   ClientService,
   GetStatusResponseSchema,
   LoginResponseSchema,
+  type PushPolicy as PushPolicyMessage,
   type TransferProgress,
 } from "../gen.js";
 import type { FileStore } from "../store/file-store.js";
+import type { PushSettings } from "../push/push-settings.js";
+import type { SaveLinks } from "./http/save-links.js";
+import { policyChange, settingsMessage } from "./settings-messages.js";
+import { LoginLimits, type LoginAttempt } from "./login-limits.js";
+import { peerConnectionKey } from "./peer-service.js";
 import type { Downloader, Pusher } from "../transfer/api.js";
 import { isFinal, type Transfer, type TransferRegistry, type TransferSnapshot } from "../transfer/transfer.js";
 
@@ -43,6 +49,12 @@ export interface ClientServiceDeps {
   readonly pusher: Pusher;
   readonly events: EventFeed;
   readonly logger: Logger;
+  /** Whom this peer takes pushes from (GetSettings / UpdateSettings). */
+  readonly pushSettings: PushSettings;
+  /** Makes the save links of CreateSaveLink. */
+  readonly saveLinks: SaveLinks;
+  /** Failed-login limits per address and for the account (default: the limits of constants.ts). */
+  readonly loginLimits?: LoginLimits;
 }
 
 
@@ -54,41 +66,72 @@ export interface ClientServiceDeps {
 export class ClientServiceImpl implements ServiceImpl<typeof ClientService> {
   readonly #d: ClientServiceDeps;
   readonly #log: Logger;
+  readonly #loginLimits: LoginLimits;
 
   constructor(deps: ClientServiceDeps) {
     this.#d = deps;
+    this.#loginLimits = deps.loginLimits ?? new LoginLimits();
     this.#log = deps.logger.child({ component: "client-service" });
   }
 
-  /** Login: checks the password at the directory (which also logs this pserver in) and opens a session. */
-  async login(req: { username: string; password: string }) {
+  /**
+   * Login: checks the password at the directory (which also logs this pserver in) and opens a session.
+   * Failed logins are limited per remote address and for the account (login-limits.ts).
+   */
+  async login(req: { username: string; password: string }, ctx: HandlerContext) {
     return this.#run("Login", async () => {
-      const { username, password } = req;
-      if (!isPeerName(username)) throw new PeerError("BAD_REQUEST", `username must be 1 to ${USERNAME_MAX_CHARS} characters of A-Z, a-z, 0-9, '.', '_' or '-'.`);
-      const bytes = Buffer.byteLength(password, "utf8");
-      if (bytes < PASSWORD_MIN_BYTES || bytes > PASSWORD_MAX_BYTES) {
-        throw new PeerError("BAD_REQUEST", `password must be ${PASSWORD_MIN_BYTES} to ${PASSWORD_MAX_BYTES} bytes.`);
-      }
-      // One pserver is one peer: letting any directory account log in here would let anyone who can
-      // register a name at the directory command this pserver and read its folder.
-      if (username !== this.#d.link.peerName) {
-        throw new PeerError("WRONG_PEER", `This pserver is the peer "${this.#d.link.peerName}"; log in as ${this.#d.link.peerName}.`);
+      const remote = ctx.values.get(peerConnectionKey)?.remoteAddress ?? "unknown";
+      let attempt: LoginAttempt;
+      try {
+        attempt = this.#loginLimits.admit(remote);
+      } catch (err) {
+        this.#log.warn({ remote }, "login refused: too many failed logins");
+        throw err;
       }
       try {
-        await this.#d.link.login(username, password);
+        const response = await this.#login(req);
+        attempt.succeeded();
+        return response;
       } catch (err) {
-        // Directory down: the owner may still reach their own pserver with the password the directory
-        // accepted before (the pserver keeps retrying the directory by itself).
-        if (!isPeerError(err, "DIRECTORY_UNREACHABLE") || !this.#d.link.acceptOffline(username, password)) throw err;
-        this.#log.warn("directory unreachable; session opened with the password it accepted before");
+        // A wrong password, or one that could only be checked against the last accepted one (directory down).
+        if (isPeerError(err, "WRONG_PASSWORD", "DIRECTORY_UNREACHABLE")) {
+          attempt.failed();
+          this.#log.warn({ remote }, "failed login");
+        } else {
+          attempt.abandoned();
+        }
+        throw err;
       }
-      const { token, session } = this.#d.sessions.create(username);
-      this.#log.info({ session: session.id }, "client session opened");
-      return create(LoginResponseSchema, {
-        sessionToken: token,
-        peerName: this.#d.link.peerName,
-        expiresAt: timestampFromDate(session.expiresAt),
-      });
+    });
+  }
+
+  /** The checks and the directory login behind Login. */
+  async #login(req: { username: string; password: string }) {
+    const { username, password } = req;
+    if (!isPeerName(username)) throw new PeerError("BAD_REQUEST", `username must be 1 to ${USERNAME_MAX_CHARS} characters of A-Z, a-z, 0-9, '.', '_' or '-'.`);
+    const bytes = Buffer.byteLength(password, "utf8");
+    if (bytes < PASSWORD_MIN_BYTES || bytes > PASSWORD_MAX_BYTES) {
+      throw new PeerError("BAD_REQUEST", `password must be ${PASSWORD_MIN_BYTES} to ${PASSWORD_MAX_BYTES} bytes.`);
+    }
+    // One pserver is one peer: letting any directory account log in here would let anyone who can
+    // register a name at the directory command this pserver and read its folder.
+    if (username !== this.#d.link.peerName) {
+      throw new PeerError("WRONG_PEER", `This pserver is the peer "${this.#d.link.peerName}"; log in as ${this.#d.link.peerName}.`);
+    }
+    try {
+      await this.#d.link.login(username, password);
+    } catch (err) {
+      // Directory down: the owner may still reach their own pserver with the password the directory
+      // accepted before (the pserver keeps retrying the directory by itself).
+      if (!isPeerError(err, "DIRECTORY_UNREACHABLE") || !this.#d.link.acceptOffline(username, password)) throw err;
+      this.#log.warn("directory unreachable; session opened with the password it accepted before");
+    }
+    const { token, session } = this.#d.sessions.create(username);
+    this.#log.info({ session: session.id }, "client session opened");
+    return create(LoginResponseSchema, {
+      sessionToken: token,
+      peerName: this.#d.link.peerName,
+      expiresAt: timestampFromDate(session.expiresAt),
     });
   }
 
@@ -205,6 +248,7 @@ export class ClientServiceImpl implements ServiceImpl<typeof ClientService> {
       try {
         picked = await this.#d.link.uploadTarget(contentId, file.size, target);
       } catch (err) {
+        if (isPeerError(err, "PUSH_REFUSED")) throw new PeerError("PUSH_REFUSED", `The directory will not let ${target ?? "that peer"} receive this file: ${err.message}`);
         if (isPeerError(err, "NO_UPLOAD_TARGET")) {
           throw new PeerError("NO_UPLOAD_TARGET", target ? `The directory will not let ${target} receive this file: ${err.message}` : `No peer can receive this file now: ${err.message}`);
         }
@@ -271,6 +315,40 @@ export class ClientServiceImpl implements ServiceImpl<typeof ClientService> {
       throw this.#fail("WatchEvents", err);
     }
     for await (const event of this.#d.events.watch(ctx.signal)) yield watchEvent(event);
+  }
+
+  /** GetSettings: whom this peer takes pushes from, and how much of its quota pushes use. */
+  async getSettings(_req: unknown, ctx: HandlerContext) {
+    return this.#run("GetSettings", async () => {
+      this.#auth(ctx);
+      return { settings: settingsMessage(this.#d.pushSettings) };
+    });
+  }
+
+  /**
+   * UpdateSettings: replaces the push policy when one is given (kept across restarts; the directory
+   * hears it at once). A policy message replaces the whole policy except an UNSPECIFIED accept.
+   */
+  async updateSettings(req: { pushPolicy?: PushPolicyMessage }, ctx: HandlerContext) {
+    return this.#run("UpdateSettings", async () => {
+      const session = this.#auth(ctx);
+      if (req.pushPolicy) {
+        const policy = await this.#d.pushSettings.update(policyChange(req.pushPolicy));
+        this.#log.info({ session: session.id, accept: policy.accept, senders: policy.from.length }, "push policy updated");
+      }
+      return { settings: settingsMessage(this.#d.pushSettings) };
+    });
+  }
+
+  /** CreateSaveLink: a short-lived link to save one held file, with no session token in it. */
+  async createSaveLink(req: { contentId: string }, ctx: HandlerContext) {
+    return this.#run("CreateSaveLink", async () => {
+      this.#auth(ctx);
+      const contentId = checkContentId(req.contentId);
+      if (!this.#d.store.get(contentId)) throw notHeld();
+      const link = this.#d.saveLinks.create(contentId);
+      return { path: link.path, expiresAt: timestampFromDate(link.expiresAt) };
+    });
   }
 
   // ---- helpers --------------------------------------------------------------------------------

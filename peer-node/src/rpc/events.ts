@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import { PEER_POLL_INTERVAL_MS } from "../constants.js";
 import type { DirectoryLink, DirectoryStatus } from "../directory/directory-link.js";
 import type { DirectoryPeer } from "../directory/wire.js";
+import type { PushKept, PushSettings } from "../push/push-settings.js";
 import type { FileStore, SharedFile } from "../store/file-store.js";
 import type { TransferRegistry, TransferSnapshot } from "../transfer/transfer.js";
 
@@ -10,7 +11,8 @@ export type ClientEvent =
   | { readonly kind: "files"; readonly files: readonly SharedFile[] }
   | { readonly kind: "peers"; readonly peers: readonly DirectoryPeer[] }
   | { readonly kind: "transfer"; readonly transfer: TransferSnapshot }
-  | { readonly kind: "directory"; readonly status: DirectoryStatus };
+  | { readonly kind: "directory"; readonly status: DirectoryStatus }
+  | { readonly kind: "push"; readonly push: PushKept };
 
 /** Options of the event feed. */
 export interface EventFeedOptions {
@@ -19,6 +21,8 @@ export interface EventFeedOptions {
   readonly link: Pick<DirectoryLink, "peers" | "status" | "on" | "off">;
   readonly logger: Logger;
   readonly peerPollMs?: number;
+  /** Pushes kept ("bob sent you X"); none in tests about other events. */
+  readonly pushes?: Pick<PushSettings, "on" | "off">;
 }
 
 type Listener = (event: ClientEvent) => void;
@@ -43,6 +47,7 @@ export class EventFeed {
   readonly #onFiles = () => this.#broadcast({ kind: "files", files: this.#opts.store.list() });
   readonly #onTransfer = (transfer: TransferSnapshot) => this.#broadcast({ kind: "transfer", transfer });
   readonly #onStatus = (status: DirectoryStatus) => this.#broadcast({ kind: "directory", status });
+  readonly #onPush = (push: PushKept) => this.#broadcast({ kind: "push", push });
 
   constructor(options: EventFeedOptions) {
     this.#opts = options;
@@ -53,7 +58,8 @@ export class EventFeed {
     const queue = new Map<string, ClientEvent>();
     let wake: (() => void) | undefined;
     const listener: Listener = (event) => {
-      const key = event.kind === "transfer" ? `transfer:${event.transfer.id}` : event.kind;
+      // Each push is news of its own: none is coalesced into a later one.
+      const key = event.kind === "transfer" ? `transfer:${event.transfer.id}` : event.kind === "push" ? `push:${event.push.contentId}:${event.push.at.getTime()}` : event.kind;
       // Re-insert so the newest state goes to the end of the line.
       queue.delete(key);
       queue.set(key, event);
@@ -101,6 +107,7 @@ export class EventFeed {
     this.#opts.store.on("change", this.#onFiles);
     this.#opts.registry.on("update", this.#onTransfer);
     this.#opts.link.on("status", this.#onStatus);
+    this.#opts.pushes?.on("kept", this.#onPush);
     this.#schedulePoll();
   }
 
@@ -109,6 +116,7 @@ export class EventFeed {
     this.#opts.store.off("change", this.#onFiles);
     this.#opts.registry.off("update", this.#onTransfer);
     this.#opts.link.off("status", this.#onStatus);
+    this.#opts.pushes?.off("kept", this.#onPush);
     clearTimeout(this.#pollTimer);
     this.#pollTimer = undefined;
     // With nobody watching, the list goes stale: the next watcher fetches a fresh one.

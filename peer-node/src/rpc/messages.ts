@@ -113,5 +113,10 @@ export function watchEvent(event: ClientEvent): WatchEventsResponse {
       return create(WatchEventsResponseSchema, { event: { case: "transfer", value: transferProgress(event.transfer) } });
     case "directory":
       return create(WatchEventsResponseSchema, { event: { case: "directory", value: directoryLink(event.status) } });
+    case "push": {
+      const { from, contentId, name, size, at } = event.push;
+      const value = { from, contentId, name, size: BigInt(size), receivedAt: timestampFromDate(at) };
+      return create(WatchEventsResponseSchema, { event: { case: "pushReceived", value } });
+    }
   }
 }

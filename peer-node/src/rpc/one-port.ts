@@ -1,6 +1,7 @@
 import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
+import type tls from "node:tls";
 import type { Logger } from "pino";
 import {
   HTTP1_HEADERS_TIMEOUT_MS,
@@ -30,13 +31,18 @@ export interface OnePortOptions {
   readonly logger: Logger;
   /** Overrides of the slow-client timeouts (tests shorten them). */
   readonly timeouts?: { readonly headersMs?: number; readonly bodyIdleMs?: number };
+  /**
+   * TLS on the one port (PEM certificate chain and key): HTTP/2 and HTTP/1.1 are then told apart by ALPN,
+   * so browsers, curl and gRPC all reach the same handler over https.
+   */
+  readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
 }
 
 /** A running one-port listener. */
 export interface OnePortServer {
   /** The port actually bound. */
   readonly port: number;
-  /** http://host:port */
+  /** http://host:port, or https://host:port with TLS */
   readonly url: string;
   /** Stops accepting, ends idle connections, and waits (bounded) for the rest to finish. */
   close(): Promise<void>;
@@ -68,17 +74,21 @@ export async function listenOnePort(options: OnePortOptions): Promise<OnePortSer
   // maxSessionMemory: Node's 10 MB default is below one full window and one max-size message, so an
   // over-limit message was cut by ENHANCE_YOUR_CALM (client saw `internal`) before readMaxBytes could
   // answer resource_exhausted (found by the chaos suite).
-  const h2 = http2.createServer(
-    {
-      settings: { initialWindowSize: HTTP2_INITIAL_WINDOW_BYTES, maxFrameSize: HTTP2_MAX_FRAME_BYTES },
-      maxSessionMemory: HTTP2_MAX_SESSION_MEMORY_MB,
-    },
-    handler,
-  );
+  const h2Options = {
+    settings: { initialWindowSize: HTTP2_INITIAL_WINDOW_BYTES, maxFrameSize: HTTP2_MAX_FRAME_BYTES },
+    maxSessionMemory: HTTP2_MAX_SESSION_MEMORY_MB,
+  };
+  // With TLS one secure server speaks both (ALPN h2 / http/1.1); the plaintext front below is not used.
+  const secure = options.tls
+    ? http2.createSecureServer({ ...h2Options, ...options.tls, allowHTTP1: true, handshakeTimeout: PREFACE_WAIT_MS }, handler)
+    : undefined;
+  const h2: http2.Http2Server | http2.Http2SecureServer = secure ?? http2.createServer(h2Options, handler);
   // A request body that stops arriving (a unary call never finished, a stream never ended) holds a
   // stream forever: cut it after the body-idle timeout (REQUEST_BODY_IDLE_TIMEOUT_MS) of silence. Once the body is complete the
   // timer is off, so long server streams (downloads, the event feed) are not affected.
   h2.on("request", (req: http2.Http2ServerRequest) => {
+    // Over TLS, HTTP/1.1 requests arrive here too: they get the HTTP/1.1 bookkeeping below.
+    if (req.httpVersion !== "2.0") return;
     if (req.complete) return;
     const stream = req.stream;
     stream.setTimeout(bodyIdleMs, () => {
@@ -107,7 +117,7 @@ export async function listenOnePort(options: OnePortOptions): Promise<OnePortSer
     else widen();
   });
   h2.on("sessionError", (err) => logger.debug({ err }, "http2 session error"));
-  h1.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
+  const onHttp1Request = (req: http.IncomingMessage, res: http.ServerResponse) => {
     const socket = req.socket;
     clearTimeout(state.headerTimers.get(socket));
     state.inflight.set(socket, (state.inflight.get(socket) ?? 0) + 1);
@@ -122,6 +132,10 @@ export async function listenOnePort(options: OnePortOptions): Promise<OnePortSer
       // While closing, a keep-alive socket is ended as soon as its last response is out.
       if (state.closing && left === 0) socket.end();
     });
+  };
+  h1.on("request", onHttp1Request);
+  secure?.on("request", (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => {
+    if (req.httpVersion !== "2.0") onHttp1Request(req as http.IncomingMessage, res as http.ServerResponse);
   });
   h1.on("clientError", (err, socket) => {
     logger.warn({ err: err.message }, "malformed HTTP/1.1 request");
@@ -130,15 +144,29 @@ export async function listenOnePort(options: OnePortOptions): Promise<OnePortSer
   });
 
   const sockets = new Set<net.Socket>();
-  const front = net.createServer((socket) => {
+  const track = (socket: net.Socket) => {
     sockets.add(socket);
     socket.once("close", () => {
       sockets.delete(socket);
       state.inflight.delete(socket);
     });
     socket.on("error", (err) => logger.debug({ err: err.message }, "socket error"));
-    dispatch(socket, h1, h2, state, headersMs, logger);
-  });
+  };
+  let front: net.Server;
+  if (secure) {
+    front = secure;
+    secure.on("secureConnection", (socket: tls.TLSSocket) => {
+      track(socket);
+      if (socket.alpnProtocol === "h2") state.http2Sockets.add(socket);
+      else cutIfNoRequest(socket, state, headersMs, logger);
+    });
+    secure.on("tlsClientError", (err) => logger.debug({ err: err.message }, "TLS handshake failed"));
+  } else {
+    front = net.createServer((socket) => {
+      track(socket);
+      dispatch(socket, h1, h2 as http2.Http2Server, state, headersMs, logger);
+    });
+  }
 
   await new Promise<void>((resolve, reject) => {
     front.once("error", reject);
@@ -153,7 +181,7 @@ export async function listenOnePort(options: OnePortOptions): Promise<OnePortSer
 
   return {
     port: address.port,
-    url: `http://${hostForUrl}:${address.port}`,
+    url: `${secure ? "https" : "http"}://${hostForUrl}:${address.port}`,
     close: () => closeAll(front, state, sockets),
   };
 }

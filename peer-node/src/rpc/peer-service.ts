@@ -31,6 +31,7 @@ import {
 } from "../gen.js";
 import { manifestToProto } from "../pieces/manifest-wire.js";
 import { PushReceiver } from "../push/receive.js";
+import type { PushConsent } from "../push/push-settings.js";
 import type { FileStore } from "../store/file-store.js";
 import { checkContentId, pieceCount } from "../store/pieces.js";
 import type { RedeemTicket } from "../transfer/api.js";
@@ -48,8 +49,9 @@ export interface PeerServiceLimits {
   readonly streamsPerRemote?: number;
   /** A stream whose other side neither sends (push) nor reads (fetch) for this long is ended. */
   readonly streamIdleTimeoutMs?: number;
-  /** A pushed piece must be complete within its size at this rate (or the idle timeout, if longer). */
+  /** The slowest push taken, over `floorWindowMs` (transfer/rate-floor.ts). */
   readonly pushMinBytesPerSecond?: number;
+  readonly floorWindowMs?: number;
 }
 
 /** What the PeerService needs. */
@@ -65,6 +67,8 @@ export interface PeerServiceDeps {
   readonly limits?: PeerServiceLimits;
   /** Where an incoming push shows up as a transfer (so the receiving tab sees it); none in bare tests. */
   readonly registry?: TransferRegistry;
+  /** This peer's push policy: whom it takes pushes from, and how much. */
+  readonly pushConsent: PushConsent;
 }
 
 /** The connection a PeerService call came in on, as far as the server tells us (see peerContextValues). */
@@ -174,6 +178,8 @@ export class PeerServiceImpl implements ServiceImpl<typeof PeerService> {
       registry: deps.registry,
       idleTimeoutMs: this.#idleMs,
       minBytesPerSecond: limits.pushMinBytesPerSecond,
+      floorWindowMs: limits.floorWindowMs,
+      consent: deps.pushConsent,
     });
   }
 

@@ -80,6 +80,21 @@ describe("peer-node one-shot commands", () => {
     expect(ls.out).toContain("cli-manual.txt");
   });
 
+  it("settings shows the push setting (nobody, for a new peer) and changes it", async () => {
+    const shown = await run("settings", "--url", bob.url);
+    expect(shown.code).toBe(0);
+    expect(shown.out).toMatch(/^pushes from: {2}nobody\nlargest file: 4\.29 GB\nquota: {8}0 B used of 17\.2 GB\n$/);
+    const set = await run("settings", "--url", bob.url, "--accept", "listed", "--from", "alice,carol", "--max-file", "100M");
+    expect(set.code).toBe(0);
+    expect(set.out).toMatch(/^pushes from: {2}only alice, carol\nlargest file: 105 MB\n/);
+    const bad = await run("settings", "--url", bob.url, "--accept", "everybody");
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/--accept must be nobody, listed or anyone, got "everybody"/);
+    const badName = await run("settings", "--url", bob.url, "--from", "bob/../x");
+    expect(badName.code).toBe(1);
+    expect(badName.err).toMatch(/"bob\/\.\.\/x" in from is not a peer name/);
+  });
+
   it("says when nothing answers at the URL, with how to start a pserver there, instead of asking to log in", async () => {
     // A port that was free a moment ago: nothing listens there.
     const probe = net.createServer();

@@ -248,6 +248,17 @@ describe("PieceDownloader", () => {
     expect((await readFile(join(root, "me", "shared", "movie.bin"))).equals(source.bytes)).toBe(true);
   });
 
+  it("cuts a holder that trickles below the rate floor instead of waiting on it for ever", async () => {
+    // 1 KB/s in 4 KiB slices: a byte every few seconds keeps the stall timeout (10 s) quiet, but over
+    // the floor's 3 s window it is far below 4 KiB/s. Without the floor this download would take ~4 minutes.
+    const peers = await seeders(4 * TEST_PIECE_BYTES, [{ name: "trickle", limits: { uploadBytesPerSecond: 1_000 } }]);
+    const { d } = await downloader(refs(peers), { ...FAST, stallTimeoutMs: 10_000, floorWindowMs: 3_000 });
+    const end = await d.download(source.contentId).done;
+    expect(end.state).toBe("failed");
+    expect(end.error).toMatch(/^No peer holding this file is reachable any more/);
+    await expect(readFile(join(root, "me", "shared", "movie.bin"))).rejects.toThrow(/ENOENT/);
+  }, 60_000);
+
   it("cancels: the transfer ends cancelled and no partial file is left", async () => {
     const peers = await seeders(8 * 1024 * 1024, [{ name: "a", limits: { uploadBytesPerSecond: 1_000_000 } }]);
     const { store, d } = await downloader(refs(peers));

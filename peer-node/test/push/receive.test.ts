@@ -15,6 +15,7 @@ import { SharedFolder } from "../../src/store/shared-folder.js";
 import { TransferRegistry } from "../../src/transfer/transfer.js";
 import { logger, manifestOf as manifestOfBytes, tempDir } from "../store/helpers.js";
 import { fakeRedeem } from "../transfer/helpers.js";
+import { TAKE_EVERY_PUSH } from "./consent.js";
 
 const PIECE = 1024 * 1024; // pieceSizeFor every file here
 let root: string;
@@ -43,7 +44,7 @@ async function* pushOf(bytes: Buffer, m: Manifest, ticket = "good-ticket", piece
   }
 }
 
-const receiverFor = (m: Manifest) => new PushReceiver({ store, redeemTicket: fakeRedeem(new Map([[m.contentId, m.size]])), logger, registry });
+const receiverFor = (m: Manifest) => new PushReceiver({ store, redeemTicket: fakeRedeem(new Map([[m.contentId, m.size]])), logger, registry, consent: TAKE_EVERY_PUSH });
 const staged = async () => (await readdir(join(root, "shared", PARTIAL_DIR_NAME))).filter((n) => n !== "imports");
 
 describe("PushReceiver", () => {

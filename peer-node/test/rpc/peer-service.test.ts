@@ -27,6 +27,7 @@ import { TransferRegistry } from "../../src/transfer/transfer.js";
 import { manifestToProto } from "../../src/pieces/manifest-wire.js";
 import { logger, tempDir, waitFor, writeRandomFile } from "../store/helpers.js";
 import { TEST_PIECE_BYTES, fakeRedeem, startTestPeer, type TestPeer } from "../transfer/helpers.js";
+import { TAKE_EVERY_PUSH } from "../push/consent.js";
 
 let root: string;
 let cleanup: () => Promise<void>;
@@ -60,7 +61,7 @@ describe("PeerService over the one-port server", () => {
   beforeEach(async () => {
     file = await seedFile("alice", "song.mp3", 5 * TEST_PIECE_BYTES + 17);
     store = await SharedFolder.open({ folder: join(root, "alice", "shared"), dataDir: join(root, "alice", "data"), logger });
-    const service = new PeerServiceImpl({ store, redeemTicket: fakeRedeem(new Map()), peerName: () => "alice", logger });
+    const service = new PeerServiceImpl({ store, redeemTicket: fakeRedeem(new Map()), peerName: () => "alice", logger, pushConsent: TAKE_EVERY_PUSH });
     server = await listenOnePort({ host: "127.0.0.1", port: 0, handler: pserverRpcs({ peer: service }, logger), logger });
     sessions = new Http2SessionManager(server.url);
     closers.push(async () => {
@@ -436,13 +437,13 @@ describe("PushFile", () => {
     }
 
     // Parts every 100 ms (inside the 300 ms idle timeout) of 4 KiB: 40 KB/s, below the 100 KB/s the
-    // receiver takes, so the piece's deadline (0.66 s for 64 KiB) ends the push.
-    await startBob({ limits: { streamIdleTimeoutMs: 300, pushMinBytesPerSecond: 100_000 } });
+    // receiver takes over its 1 s window, so the floor ends the push.
+    await startBob({ limits: { streamIdleTimeoutMs: 300, pushMinBytesPerSecond: 100_000, floorWindowMs: 1_000 } });
     const raw3 = createClient(PeerService, createGrpcTransport({ baseUrl: bob.address }));
     const crumbs = (_i: number, p: Uint8Array) => Array.from({ length: Math.ceil(p.length / 4096) }, (_, k) => p.subarray(k * 4096, (k + 1) * 4096));
     const slow = await raw3.pushFile(inParts(crumbs, 100)).catch((e: unknown) => ConnectError.from(e));
     expect((slow as ConnectError).code).toBe(Code.DeadlineExceeded);
-    expect((slow as ConnectError).rawMessage).toMatch(/^The push is too slow: the rest of piece 0 did not arrive in time \(this peer takes pushes of at least 100 kB\/s\)\.$/);
+    expect((slow as ConnectError).rawMessage).toMatch(/^The push is too slow: this peer takes pushes of at least 100 kB\/s over 1 s, and [\d.]+ k?B of [\d.]+ MB arrived; nothing was kept\.$/);
     await waitFor(async () => (await bobPartials()).length === 0, "partials removed");
     expect(await bobFiles()).toEqual([]);
 

@@ -14,6 +14,7 @@ import { rpcHandler } from "../../src/rpc/rpc-handler.js";
 import { SharedFolder } from "../../src/store/shared-folder.js";
 import { tempDir, writeRandomFile } from "../store/helpers.js";
 import { fakeRedeem } from "../transfer/helpers.js";
+import { TAKE_EVERY_PUSH } from "../push/consent.js";
 
 /** A protobuf field 1 (a string in PingRequest and FetchPiecesRequest) holding bytes that are not UTF-8. */
 const INVALID_UTF8 = Buffer.from([0x0a, 0x04, 0x61, 0xff, 0xfe, 0x62]);
@@ -82,7 +83,7 @@ describe("rpcHandler: a request message that is not valid protobuf binary", () =
     });
     const logger = pino({ level: "warn" }, sink);
     store = await SharedFolder.open({ folder: join(root.dir, "shared"), dataDir: join(root.dir, "data"), logger });
-    const service = new PeerServiceImpl({ store, redeemTicket: fakeRedeem(new Map()), peerName: () => "alice", logger });
+    const service = new PeerServiceImpl({ store, redeemTicket: fakeRedeem(new Map()), peerName: () => "alice", logger, pushConsent: TAKE_EVERY_PUSH });
     // As the pserver serves (pserverRpcs is connect.ts's use of rpcHandler).
     server = await listenOnePort({ host: "127.0.0.1", port: 0, handler: pserverRpcs({ peer: service }, logger), logger });
   });

@@ -15,6 +15,8 @@ import type { FileStore, Manifest } from "../../src/store/file-store.js";
 import { SharedFolder } from "../../src/store/shared-folder.js";
 import type { RedeemTicket } from "../../src/transfer/api.js";
 import { logger } from "../store/helpers.js";
+import { TAKE_EVERY_PUSH } from "../push/consent.js";
+import type { PushConsent } from "../../src/push/push-settings.js";
 
 /** Piece size of the transfer tests' files: the one pieceSizeFor gives every file up to 8 GiB. */
 export const TEST_PIECE_BYTES = 1024 * 1024;
@@ -45,6 +47,8 @@ export interface TestPeerOptions {
   /** Replaces store.manifest for serving (a holder that lies about the file). */
   readonly manifest?: (inner: FileStore["manifest"], contentId: string) => Promise<Manifest | undefined>;
   readonly redeemTicket?: RedeemTicket;
+  /** The serving peer's push policy (default: takes every push). */
+  readonly pushConsent?: PushConsent;
   /** Replaces store.freeBytes (a full disk). */
   readonly freeBytes?: () => Promise<number>;
 }
@@ -89,6 +93,7 @@ export async function startTestPeer(opts: TestPeerOptions): Promise<TestPeer> {
   const service = new PeerServiceImpl({
     store: serving,
     redeemTicket: opts.redeemTicket ?? fakeRedeem(new Map()),
+    pushConsent: opts.pushConsent ?? TAKE_EVERY_PUSH,
     peerName: () => opts.name,
     logger,
     limits: opts.limits,

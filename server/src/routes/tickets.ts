@@ -19,13 +19,14 @@ export function ticketRoutes(app: DirectoryApp, { directory, auth }: RouteDeps):
       schema: {
         summary: "Pick a live peer to push content to, and a ticket for it",
         description:
-          "Least recently chosen first among live peers other than the caller that do not hold the content " +
-          "(peers with an open ticket for it come last); with `target`, that peer if it is live and eligible. " +
+          "Least recently chosen first among live peers other than the caller that do not hold the content and " +
+          "whose push policy takes the caller and the size (peers with an open ticket for it come last); with " +
+          "`target`, that peer if it is live and eligible (403 when its push policy refuses). " +
           `The ticket is valid for ${UPLOAD_TICKET_TTL_MS / 60_000} minutes, for this content id, size and target only.`,
         tags: ["tickets"],
         security: BEARER_SECURITY,
         body: UploadTargetBody,
-        response: { 200: UploadTargetResponse, ...errorResponses(400, 401, 404) },
+        response: { 200: UploadTargetResponse, ...errorResponses(400, 401, 403, 404) },
       },
     },
     async (request) => {

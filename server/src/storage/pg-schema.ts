@@ -120,4 +120,14 @@ export const PG_MIGRATIONS: readonly string[] = [
   DELETE FROM contents;
   DELETE FROM sessions;
   `,
+  // 3: push policies (push-policy-sql.ts); `senders` holds lower-cased peer names.
+  `
+  CREATE TABLE push_policies (
+    user_id bigint PRIMARY KEY REFERENCES users (id),
+    accept text COLLATE "C" NOT NULL CHECK (accept IN ('nobody', 'listed', 'anyone')),
+    senders text[] COLLATE "C" NOT NULL,
+    max_file_bytes bigint NOT NULL,
+    quota_bytes bigint NOT NULL
+  );
+  `,
 ];

@@ -1,6 +1,7 @@
 // Every statement of the PostgreSQL store, written once per clock: "now" is an SQL expression (the
 // database's now() in production), so every instance on the database agrees on who is live.
 
+import { acceptsPush } from "./push-policy-sql.js";
 import { commonStatements, contentIdBytes, contentIdText, FILE_COLUMNS, type FileRow } from "./rows.js";
 import type { ContentRecord, FileEntry, PeerRecord } from "./store.js";
 
@@ -15,6 +16,7 @@ export function pgStatements(now: string) {
   const peerOf = (lock: string) => `
     SELECT u.id, u.name, s.address, s.last_seen_at FROM users u JOIN sessions s ON s.user_id = u.id
     WHERE s.expires_at > ${now} AND u.id <> $1
+      AND ${acceptsPush("$4", "$5 = ANY (p.senders)")}
       AND NOT EXISTS (SELECT 1 FROM files f WHERE f.user_id = u.id AND f.content_id = $2)
       AND ($3 OR NOT EXISTS (SELECT 1 FROM tickets t WHERE t.target_user_id = u.id AND t.content_id = $2
         AND t.redeemed_at IS NULL AND t.expires_at > ${now}))
@@ -128,6 +130,12 @@ export function pgStatements(now: string) {
     leastRecentlyChosenSkipLocked: peerOf("SKIP LOCKED"),
     leastRecentlyChosen: peerOf(""),
     markChosen: "UPDATE users SET last_chosen_seq = nextval('upload_target_seq') WHERE id = $1",
+
+    upsertPushPolicy: `
+      INSERT INTO push_policies (user_id, accept, senders, max_file_bytes, quota_bytes) VALUES ($1, $2, $3, $4, $5)
+      ON CONFLICT (user_id) DO UPDATE SET accept = excluded.accept, senders = excluded.senders,
+        max_file_bytes = excluded.max_file_bytes, quota_bytes = excluded.quota_bytes`,
+    pushPolicyOfUser: "SELECT accept, senders, max_file_bytes, quota_bytes FROM push_policies WHERE user_id = $1",
 
     insertTicket: `
       INSERT INTO tickets (ticket_hash, content_id, size, from_user_id, target_user_id, created_at, expires_at)

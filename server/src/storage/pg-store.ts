@@ -20,7 +20,9 @@
 import type pg from "pg";
 import { PG_RETRY_DELAY_MS, PG_TRANSACTION_ATTEMPTS } from "../constants.js";
 import { DATABASE_CLOCK, dropPgSchema, openPgPools, type PgClock, type PgPools, type PgStoreOptions } from "./pg-connection.js";
+import { pushPolicyAccepts } from "@p2p/directory-api";
 import { searchNames } from "./pg-search.js";
+import { senderKeys, toPushPolicy, type PushPolicyRow } from "./push-policy-sql.js";
 import { fileColumns, groupHolders, type HolderRow, pgStatements, type PgStatements } from "./pg-statements.js";
 import {
   type ChosenPeerRow,
@@ -43,6 +45,7 @@ import type {
   FileEntry,
   IndexChange,
   PeerRecord,
+  PushPolicyRecord,
   RedeemRequest,
   RedeemResult,
   SearchOptions,
@@ -316,12 +319,16 @@ export class PgStore implements DirectoryStore {
         chosen = target ? (await db.query<ChosenPeerRow>(this.#sql.livePeerById, [target.id])).rows[0] : undefined;
         if (!chosen) return { kind: "target-not-live" };
         if ((await db.query(this.#sql.fileOfUser, [chosen.id, contentId])).rowCount) return { kind: "target-holds-content" };
+        const row = (await db.query<PushPolicyRow>(this.#sql.pushPolicyOfUser, [chosen.id])).rows[0];
+        const policy = row ? toPushPolicy(row) : null;
+        if (!policy || !pushPolicyAccepts(policy, request.fromName, request.size)) return { kind: "target-refuses", policy };
       } else {
         // Peers with an open ticket for this content come last: they are probably receiving it already.
         // Peers another instance is choosing right now are skipped first, waited for only if nobody else is left.
         for (const [anyTicket, skipLocked] of [[false, true], [true, true], [false, false], [true, false]] as const) {
           const sql = skipLocked ? this.#sql.leastRecentlyChosenSkipLocked : this.#sql.leastRecentlyChosen;
-          chosen = (await db.query<ChosenPeerRow>(sql, [request.fromUserId, contentId, anyTicket])).rows[0];
+          const values = [request.fromUserId, contentId, anyTicket, request.size, request.fromName.toLowerCase()];
+          chosen = (await db.query<ChosenPeerRow>(sql, values)).rows[0];
           if (chosen) break;
         }
         if (!chosen) return { kind: "no-eligible-peer" };
@@ -337,6 +344,15 @@ export class PgStore implements DirectoryStore {
       ]);
       return { kind: "chosen", peer: toPeer(chosen), expiresAt: (rows[0] as { expires_at: Date }).expires_at };
     });
+  }
+
+  async setPushPolicy(userId: number, policy: PushPolicyRecord): Promise<void> {
+    await this.#query(this.#sql.upsertPushPolicy, [userId, policy.accept, senderKeys(policy.from), policy.maxFileBytes, policy.quotaBytes]);
+  }
+
+  async findPushPolicy(userId: number): Promise<PushPolicyRecord | null> {
+    const row = (await this.#query<PushPolicyRow>(this.#sql.pushPolicyOfUser, [userId])).rows[0];
+    return row ? toPushPolicy(row) : null;
   }
 
   async redeemTicket(request: RedeemRequest): Promise<RedeemResult> {

@@ -12,6 +12,7 @@
 //   Search reads this table: an FTS5 trigram index over `name_key` finds the names containing a query,
 //   and the (name_key, content_id) index yields results in name order.
 // - tickets: push tickets, stored by hash, single use.
+// - push_policies: whom each peer takes pushes from; a peer without a row takes none.
 // Content ids and hashes are 32-byte BLOBs: half the size of hex text, and byte order equals hex order.
 
 import { CONTENT_ID_MIGRATION_NOTE } from "./rows.js";
@@ -110,5 +111,15 @@ export const MIGRATIONS: readonly string[] = [
   DELETE FROM content_variants;
   DELETE FROM contents;
   DELETE FROM sessions;
+  `,
+  // 3: push policies (push-policy-sql.ts). `senders` is a JSON array of lower-cased peer names.
+  `
+  CREATE TABLE push_policies (
+    user_id INTEGER PRIMARY KEY REFERENCES users (id),
+    accept TEXT NOT NULL CHECK (accept IN ('nobody', 'listed', 'anyone')),
+    senders TEXT NOT NULL,
+    max_file_bytes INTEGER NOT NULL,
+    quota_bytes INTEGER NOT NULL
+  );
   `,
 ];

@@ -2,6 +2,7 @@
 // store reads its clock once per method and passes it.
 
 import type Database from "better-sqlite3";
+import { acceptsPush } from "./push-policy-sql.js";
 import { commonStatements, FILE_COLUMNS, SELECT_SESSIONS } from "./rows.js";
 
 /** The SQLite store's prepared statements. */
@@ -111,6 +112,7 @@ export function prepareStatements(db: Database.Database) {
       SELECT u.id, u.name, s.address, s.last_seen_at FROM users u INDEXED BY users_by_last_chosen
       JOIN sessions s ON s.user_id = u.id
       WHERE s.expires_at > $now AND u.id != $from
+        AND ${acceptsPush("$size", "EXISTS (SELECT 1 FROM json_each(p.senders) j WHERE j.value = $fromKey)")}
         AND NOT EXISTS (SELECT 1 FROM files f WHERE f.user_id = u.id AND f.content_id = $contentId)
         AND ($anyTicket OR NOT EXISTS (
           SELECT 1 FROM tickets t WHERE t.target_user_id = u.id AND t.content_id = $contentId
@@ -120,6 +122,13 @@ export function prepareStatements(db: Database.Database) {
     markChosen: get(
       "UPDATE users SET last_chosen_seq = (SELECT max(last_chosen_seq) FROM users) + 1 WHERE id = ?",
     ),
+
+    upsertPushPolicy: get(`
+      INSERT INTO push_policies (user_id, accept, senders, max_file_bytes, quota_bytes)
+      VALUES ($userId, $accept, $senders, $maxFileBytes, $quotaBytes)
+      ON CONFLICT (user_id) DO UPDATE SET accept = excluded.accept, senders = excluded.senders,
+        max_file_bytes = excluded.max_file_bytes, quota_bytes = excluded.quota_bytes`),
+    pushPolicyOfUser: get("SELECT accept, senders, max_file_bytes, quota_bytes FROM push_policies WHERE user_id = ?"),
 
     insertTicket: get(`
       INSERT INTO tickets (ticket_hash, content_id, size, from_user_id, target_user_id, created_at, expires_at)

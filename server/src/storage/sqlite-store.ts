@@ -39,12 +39,15 @@ import { SqliteIndex } from "./sqlite-index.js";
 import { MIGRATION_NOTES, MIGRATIONS } from "./sqlite-schema.js";
 import { SqliteSearch } from "./sqlite-search.js";
 import { prepareStatements, type SqliteStatements } from "./sqlite-statements.js";
+import { sqlitePolicyParams, toPushPolicy, type PushPolicyRow } from "./push-policy-sql.js";
+import { pushPolicyAccepts } from "@p2p/directory-api";
 import type {
   ContentRecord,
   DirectoryStore,
   FileEntry,
   IndexChange,
   PeerRecord,
+  PushPolicyRecord,
   RedeemRequest,
   RedeemResult,
   SearchOptions,
@@ -379,10 +382,16 @@ export class SqliteStore implements DirectoryStore {
         chosen = target ? (this.#sql.livePeerById.get(target.id, now) as ChosenPeerRow | undefined) : undefined;
         if (!chosen) return { kind: "target-not-live" };
         if (this.#sql.fileOfUser.get(chosen.id, contentId)) return { kind: "target-holds-content" };
+        const row = this.#sql.pushPolicyOfUser.get(chosen.id) as PushPolicyRow | undefined;
+        const policy = row ? toPushPolicy(row) : null;
+        if (!policy || !pushPolicyAccepts(policy, request.fromName, request.size)) return { kind: "target-refuses", policy };
       } else {
         // Peers with an open ticket for this content come last: they are probably receiving it already.
+        const fromKey = request.fromName.toLowerCase();
         const eligible = (anyTicket: 0 | 1) =>
-          this.#sql.leastRecentlyChosen.get({ from: request.fromUserId, contentId, now, anyTicket }) as ChosenPeerRow | undefined;
+          this.#sql.leastRecentlyChosen.get({ from: request.fromUserId, contentId, now, anyTicket, size: request.size, fromKey }) as
+            | ChosenPeerRow
+            | undefined;
         chosen = eligible(0) ?? eligible(1);
         if (!chosen) return { kind: "no-eligible-peer" };
       }
@@ -399,6 +408,15 @@ export class SqliteStore implements DirectoryStore {
       });
       return { kind: "chosen", peer: toPeer(chosen), expiresAt: new Date(expiresAt) };
     })();
+  }
+
+  async setPushPolicy(userId: number, policy: PushPolicyRecord): Promise<void> {
+    this.#sql.upsertPushPolicy.run(sqlitePolicyParams(userId, policy));
+  }
+
+  async findPushPolicy(userId: number): Promise<PushPolicyRecord | null> {
+    const row = this.#sql.pushPolicyOfUser.get(userId) as PushPolicyRow | undefined;
+    return row ? toPushPolicy(row) : null;
   }
 
   async redeemTicket(request: RedeemRequest): Promise<RedeemResult> {

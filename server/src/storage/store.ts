@@ -114,6 +114,8 @@ export interface UploadTargetRequest {
   size: number;
   /** A peer named by the user, instead of letting the store pick. */
   targetName?: string | undefined;
+  /** The uploading peer's name: only peers whose push policy takes it are chosen. */
+  fromName: string;
   /** SHA-256 (hex) of the ticket handed to the uploader. */
   ticketHash: string;
   /** How long the ticket can be redeemed. */
@@ -126,7 +128,20 @@ export type UploadTargetResult =
   | { kind: "no-eligible-peer" }
   | { kind: "target-not-live" }
   | { kind: "target-is-caller" }
-  | { kind: "target-holds-content" };
+  | { kind: "target-holds-content" }
+  | { kind: "target-refuses"; policy: PushPolicyRecord | null };
+
+/** Whom a peer takes pushes from, and how much (PUT /push-policy). No row: it takes none. */
+export interface PushPolicyRecord {
+  /** nobody, the peers in `from`, or anyone. */
+  accept: "nobody" | "listed" | "anyone";
+  /** Lower-cased peer names, for "listed". */
+  from: string[];
+  /** Largest single file taken, in bytes. */
+  maxFileBytes: number;
+  /** Bytes of pushes the peer still takes now. */
+  quotaBytes: number;
+}
 
 /** What the receiving peer presents. */
 export interface RedeemRequest {
@@ -211,6 +226,10 @@ export interface DirectoryStore {
   deleteUser(userId: number): Promise<number | null>;
   /** Picks a push target (least recently chosen first) and records its ticket, atomically. */
   chooseUploadTarget(request: UploadTargetRequest): Promise<UploadTargetResult>;
+  /** Stores the user's push policy, replacing the previous one. */
+  setPushPolicy(userId: number, policy: PushPolicyRecord): Promise<void>;
+  /** The user's push policy; null when it never sent one (it takes no push). */
+  findPushPolicy(userId: number): Promise<PushPolicyRecord | null>;
   /** Marks a ticket redeemed if it is live and meant for this peer and content; single use. */
   redeemTicket(request: RedeemRequest): Promise<RedeemResult>;
   /** Deletes up to `maxSessions` expired sessions with their index rows, and expired tickets. */

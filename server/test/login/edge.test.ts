@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { startDirectory } from "../../src/index.js";
-import { contentId, file, login, publish, type TestDirectory, startTestDirectory } from "../helpers.js";
+import { contentId, file, login, publish, receiver, type TestDirectory, startTestDirectory } from "../helpers.js";
 import { describeEachStore } from "../stores.js";
 
 describe("Host allowlist", () => {
@@ -132,7 +132,7 @@ describeEachStore("store", (storage) => {
     it("deletes an account whose peer is offline, and its push tickets with it", async () => {
       dir = await startTestDirectory({ storage });
       const alice = await login(dir, "alice");
-      await login(dir, "bob");
+      await receiver(dir, "bob");
       const ticket = await dir.request("POST", "/api/v1/upload-target", {
         token: alice,
         body: { contentId: contentId("gift"), size: 10, target: "bob" },

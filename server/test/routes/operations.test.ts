@@ -46,6 +46,7 @@ describeEachStore("store", (storage) => {
         "/api/v1/login",
         "/api/v1/logout",
         "/api/v1/peers",
+        "/api/v1/push-policy",
         "/api/v1/relocate",
         "/api/v1/search",
         "/api/v1/tickets/redeem",

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/clock.js";
-import { contentId, file, login, publish, type TestDirectory, TRANSPORTS, startTestDirectory } from "../helpers.js";
+import { contentId, file, login, publish, receiver, type TestDirectory, TRANSPORTS, startTestDirectory } from "../helpers.js";
 import { describeEachStore } from "../stores.js";
 
 const CONTENT = contentId("movie");
@@ -28,7 +28,7 @@ describeEachStore("store", (storage) => {
     });
 
     it("picks a live peer other than the caller and issues a ticket the target redeems once", async () => {
-      const bob = await login(dir, "bob", 7002);
+      const bob = await receiver(dir, "bob", 7002);
       const res = await uploadTarget(dir, alice);
       expect(res.status).toBe(200);
       expect(res.body).toEqual({
@@ -45,9 +45,9 @@ describeEachStore("store", (storage) => {
     });
 
     it("spreads load: the least recently chosen peer goes first", async () => {
-      await login(dir, "bob", 7002);
-      await login(dir, "carol", 7003);
-      await login(dir, "dave", 7004);
+      await receiver(dir, "bob", 7002);
+      await receiver(dir, "carol", 7003);
+      await receiver(dir, "dave", 7004);
       const picks: string[] = [];
       for (let i = 0; i < 6; i += 1) {
         const res = await uploadTarget(dir, alice, { contentId: contentId(`other ${i}`) });
@@ -57,8 +57,8 @@ describeEachStore("store", (storage) => {
     });
 
     it("prefers a peer without an open ticket for the same content, falling back to one that has one", async () => {
-      await login(dir, "bob", 7002);
-      await login(dir, "carol", 7003);
+      await receiver(dir, "bob", 7002);
+      await receiver(dir, "carol", 7003);
       const pick = async (label: string) => (await uploadTarget(dir, alice, { contentId: contentId(label) })).body.peer.name;
       expect(await pick("x")).toBe("bob");
       expect(await pick("y")).toBe("carol");
@@ -70,7 +70,7 @@ describeEachStore("store", (storage) => {
 
     it("skips peers that hold the content, and dead peers, and says so when nobody is left", async () => {
       await publish(dir, "bob", [file("movie.mkv", "movie")], 7002);
-      const carol = await login(dir, "carol", 7003);
+      const carol = await receiver(dir, "carol", 7003);
       expect((await uploadTarget(dir, alice)).body.peer.name).toBe("carol");
       clock.advance(20_000);
       await dir.request("POST", "/api/v1/heartbeat", { token: alice });
@@ -79,13 +79,15 @@ describeEachStore("store", (storage) => {
       expect(none.status).toBe(404);
       expect(none.body).toEqual({
         error: "Not Found",
-        message: "no live peer can take this content: every other live peer already holds it, or none is online",
+        message:
+          "no live peer takes this push: none of the other live peers accepts pushes from you of this size " +
+          "(or they all hold the content already)",
       });
       expect((await redeem(dir, carol, "A".repeat(43))).status).toBe(401);
     });
 
     it("honours a named target when it is live and eligible, and explains each refusal", async () => {
-      await login(dir, "bob", 7002);
+      await receiver(dir, "bob", 7002);
       await publish(dir, "carol", [file("movie.mkv", "movie")], 7003);
       expect((await uploadTarget(dir, alice, { target: "bob" })).body.peer.name).toBe("bob");
       const cases: Array<[string, string]> = [
@@ -101,8 +103,8 @@ describeEachStore("store", (storage) => {
     });
 
     it("refuses a ticket for another peer, another content, an unknown ticket or an expired one, all with 404", async () => {
-      const bob = await login(dir, "bob", 7002);
-      const carol = await login(dir, "carol", 7003);
+      const bob = await receiver(dir, "bob", 7002);
+      const carol = await receiver(dir, "carol", 7003);
       const ticket = (await uploadTarget(dir, alice, { target: "bob" })).body.ticket as string;
       const notFound = "no such ticket: it is unknown, expired, or was issued for another peer or content";
       for (const res of [
@@ -137,7 +139,7 @@ describeEachStore("store", (storage) => {
       ["a bad target name", { target: "bob/../x" }, /body\/target must be 1-64 characters/],
       ["a misspelt target (targett)", { targett: "bob" }, /^body\/targett is not a known field$/],
     ])("upload-target with %s is 400", async (_case, body, message) => {
-      await login(dir, "bob", 7002);
+      await receiver(dir, "bob", 7002);
       const res = await uploadTarget(dir, alice, body);
       expect(res.status).toBe(400);
       expect(res.body.error).toBe("Bad Request");

@@ -9,10 +9,11 @@ import { DATABASE_FILE_NAME } from "../../src/constants.js";
 import { contentId, file, login, publish, startTestDirectory, type TestDirectory } from "../helpers.js";
 import { describeEachStore, POSTGRES, type StoreLocation } from "../stores.js";
 
-/** Sets the location's schema back to version 1, as an older directory left it. */
+/** Sets the location's schema back to version 1, as an older directory left it (no push_policies table: migration 3). */
 async function rewindToVersion1(location: StoreLocation): Promise<void> {
   if (location.kind === "sqlite") {
     const db = new Database(join(location.config.dataDir as string, DATABASE_FILE_NAME));
+    db.exec("DROP TABLE push_policies");
     db.pragma("user_version = 1");
     db.close();
     return;
@@ -21,6 +22,7 @@ async function rewindToVersion1(location: StoreLocation): Promise<void> {
   await client.connect();
   try {
     await client.query(`SET search_path TO "${location.config.databaseSchema as string}"`);
+    await client.query("DROP TABLE push_policies");
     await client.query("DELETE FROM schema_migrations WHERE version > 1");
   } finally {
     await client.end();

@@ -76,9 +76,11 @@ describeEachStore("store", (storage) => {
 
     it("sweeps expired sessions with their files, and expired tickets, leaving live ones", async () => {
       const alice = await peer("alice", [file("a.txt", 1)]);
-      await peer("bob", [file("b.txt", 2)]);
+      const bob = await peer("bob", [file("b.txt", 2)]);
+      await store.setPushPolicy(bob, { accept: "listed", from: ["Alice"], maxFileBytes: 1, quotaBytes: 1 });
       const chosen = await store.chooseUploadTarget({
         fromUserId: alice,
+        fromName: "alice",
         contentId: contentId(9),
         size: 1,
         ticketHash: tokenHash("ticket"),

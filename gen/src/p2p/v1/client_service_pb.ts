@@ -2,8 +2,8 @@
 // @generated from file p2p/v1/client_service.proto (package p2p.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { LocalFile, Peer, TransferProgress } from "./types_pb.js";
@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file p2p/v1/client_service.proto.
  */
 export const file_p2p_v1_client_service: GenFile = /*@__PURE__*/
-  fileDesc("ChtwMnAvdjEvY2xpZW50X3NlcnZpY2UucHJvdG8SBnAycC52MSIyCgxMb2dpblJlcXVlc3QSEAoIdXNlcm5hbWUYASABKAkSEAoIcGFzc3dvcmQYAiABKAkiaQoNTG9naW5SZXNwb25zZRIVCg1zZXNzaW9uX3Rva2VuGAEgASgJEhEKCXBlZXJfbmFtZRgCIAEoCRIuCgpleHBpcmVzX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIPCg1Mb2dvdXRSZXF1ZXN0IhAKDkxvZ291dFJlc3BvbnNlIhIKEEdldFN0YXR1c1JlcXVlc3Qi8QEKEUdldFN0YXR1c1Jlc3BvbnNlEhEKCXBlZXJfbmFtZRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEhEKCWxvZ2dlZF9pbhgDIAEoCBIVCg1zZXNzaW9uX3ZhbGlkGAQgASgIEhUKDWRpcmVjdG9yeV91cmwYBSABKAkSGwoTZGlyZWN0b3J5X3JlYWNoYWJsZRgGIAEoCBI1ChFsYXN0X2hlYXJ0YmVhdF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHYWRkcmVzcxgIIAEoCRISCgpmaWxlX2NvdW50GAkgASgNIhIKEExpc3RGaWxlc1JlcXVlc3QiNQoRTGlzdEZpbGVzUmVzcG9uc2USIAoFZmlsZXMYASADKAsyES5wMnAudjEuTG9jYWxGaWxlIicKEVJlbW92ZUZpbGVSZXF1ZXN0EhIKCmNvbnRlbnRfaWQYASABKAkiFAoSUmVtb3ZlRmlsZVJlc3BvbnNlIlEKDVNlYXJjaFJlcXVlc3QSDQoFcXVlcnkYASABKAkSEgoKY29udGVudF9pZBgCIAEoCRINCgVsaW1pdBgDIAEoDRIOCgZvZmZzZXQYBCABKA0ihwEKDFNlYXJjaFJlc3VsdBISCgpjb250ZW50X2lkGAEgASgJEgwKBG5hbWUYAiABKAkSDAoEc2l6ZRgDIAEoBBISCgpwaWVjZV9zaXplGAQgASgNEh0KB2hvbGRlcnMYBSADKAsyDC5wMnAudjEuUGVlchIUCgxoZWxkX2xvY2FsbHkYBiABKAgiTAoOU2VhcmNoUmVzcG9uc2USJQoHcmVzdWx0cxgBIAMoCzIULnAycC52MS5TZWFyY2hSZXN1bHQSEwoLbmV4dF9vZmZzZXQYAiABKA0iEgoQTGlzdFBlZXJzUmVxdWVzdCIwChFMaXN0UGVlcnNSZXNwb25zZRIbCgVwZWVycxgBIAMoCzIMLnAycC52MS5QZWVyIjMKD0Rvd25sb2FkUmVxdWVzdBISCgpjb250ZW50X2lkGAEgASgJEgwKBG5hbWUYAiABKAkiPgoQRG93bmxvYWRSZXNwb25zZRIqCghwcm9ncmVzcxgBIAEoCzIYLnAycC52MS5UcmFuc2ZlclByb2dyZXNzIjgKDVVwbG9hZFJlcXVlc3QSEgoKY29udGVudF9pZBgBIAEoCRITCgt0YXJnZXRfcGVlchgCIAEoCSI8Cg5VcGxvYWRSZXNwb25zZRIqCghwcm9ncmVzcxgBIAEoCzIYLnAycC52MS5UcmFuc2ZlclByb2dyZXNzIkQKEkJlZ2luSW1wb3J0UmVxdWVzdBIMCgRuYW1lGAEgASgJEgwKBHNpemUYAiABKAQSEgoKY29udGVudF9pZBgDIAEoCSJVChNCZWdpbkltcG9ydFJlc3BvbnNlEhEKCWltcG9ydF9pZBgBIAEoCRISCgpjaHVua19zaXplGAIgASgNEhcKD3JlY2VpdmVkX2NodW5rcxgDIAMoDSJKChJJbXBvcnRDaHVua1JlcXVlc3QSEQoJaW1wb3J0X2lkGAEgASgJEhMKC2NodW5rX2luZGV4GAIgASgNEgwKBGRhdGEYAyABKAwiLQoTSW1wb3J0Q2h1bmtSZXNwb25zZRIWCg5ieXRlc19yZWNlaXZlZBgBIAEoBCIoChNGaW5pc2hJbXBvcnRSZXF1ZXN0EhEKCWltcG9ydF9pZBgBIAEoCSI3ChRGaW5pc2hJbXBvcnRSZXNwb25zZRIfCgRmaWxlGAEgASgLMhEucDJwLnYxLkxvY2FsRmlsZSIWChRMaXN0VHJhbnNmZXJzUmVxdWVzdCJEChVMaXN0VHJhbnNmZXJzUmVzcG9uc2USKwoJdHJhbnNmZXJzGAEgAygLMhgucDJwLnYxLlRyYW5zZmVyUHJvZ3Jlc3MiLAoVQ2FuY2VsVHJhbnNmZXJSZXF1ZXN0EhMKC3RyYW5zZmVyX2lkGAEgASgJIhgKFkNhbmNlbFRyYW5zZmVyUmVzcG9uc2UiFAoSV2F0Y2hFdmVudHNSZXF1ZXN0ImwKDURpcmVjdG9yeUxpbmsSEQoJbG9nZ2VkX2luGAEgASgIEhEKCXJlYWNoYWJsZRgCIAEoCBI1ChFsYXN0X2hlYXJ0YmVhdF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiLAoIRmlsZUxpc3QSIAoFZmlsZXMYASADKAsyES5wMnAudjEuTG9jYWxGaWxlIicKCFBlZXJMaXN0EhsKBXBlZXJzGAEgAygLMgwucDJwLnYxLlBlZXIivgEKE1dhdGNoRXZlbnRzUmVzcG9uc2USIQoFZmlsZXMYASABKAsyEC5wMnAudjEuRmlsZUxpc3RIABIhCgVwZWVycxgCIAEoCzIQLnAycC52MS5QZWVyTGlzdEgAEiwKCHRyYW5zZmVyGAMgASgLMhgucDJwLnYxLlRyYW5zZmVyUHJvZ3Jlc3NIABIqCglkaXJlY3RvcnkYBCABKAsyFS5wMnAudjEuRGlyZWN0b3J5TGlua0gAQgcKBWV2ZW50MpsICg1DbGllbnRTZXJ2aWNlEjQKBUxvZ2luEhQucDJwLnYxLkxvZ2luUmVxdWVzdBoVLnAycC52MS5Mb2dpblJlc3BvbnNlEjcKBkxvZ291dBIVLnAycC52MS5Mb2dvdXRSZXF1ZXN0GhYucDJwLnYxLkxvZ291dFJlc3BvbnNlEkUKCUdldFN0YXR1cxIYLnAycC52MS5HZXRTdGF0dXNSZXF1ZXN0GhkucDJwLnYxLkdldFN0YXR1c1Jlc3BvbnNlIgOQAgESRQoJTGlzdEZpbGVzEhgucDJwLnYxLkxpc3RGaWxlc1JlcXVlc3QaGS5wMnAudjEuTGlzdEZpbGVzUmVzcG9uc2UiA5ACARJDCgpSZW1vdmVGaWxlEhkucDJwLnYxLlJlbW92ZUZpbGVSZXF1ZXN0GhoucDJwLnYxLlJlbW92ZUZpbGVSZXNwb25zZRI8CgZTZWFyY2gSFS5wMnAudjEuU2VhcmNoUmVxdWVzdBoWLnAycC52MS5TZWFyY2hSZXNwb25zZSIDkAIBEkUKCUxpc3RQZWVycxIYLnAycC52MS5MaXN0UGVlcnNSZXF1ZXN0GhkucDJwLnYxLkxpc3RQZWVyc1Jlc3BvbnNlIgOQAgESPwoIRG93bmxvYWQSFy5wMnAudjEuRG93bmxvYWRSZXF1ZXN0GhgucDJwLnYxLkRvd25sb2FkUmVzcG9uc2UwARI5CgZVcGxvYWQSFS5wMnAudjEuVXBsb2FkUmVxdWVzdBoWLnAycC52MS5VcGxvYWRSZXNwb25zZTABEkYKC0JlZ2luSW1wb3J0EhoucDJwLnYxLkJlZ2luSW1wb3J0UmVxdWVzdBobLnAycC52MS5CZWdpbkltcG9ydFJlc3BvbnNlEkYKC0ltcG9ydENodW5rEhoucDJwLnYxLkltcG9ydENodW5rUmVxdWVzdBobLnAycC52MS5JbXBvcnRDaHVua1Jlc3BvbnNlEkkKDEZpbmlzaEltcG9ydBIbLnAycC52MS5GaW5pc2hJbXBvcnRSZXF1ZXN0GhwucDJwLnYxLkZpbmlzaEltcG9ydFJlc3BvbnNlElEKDUxpc3RUcmFuc2ZlcnMSHC5wMnAudjEuTGlzdFRyYW5zZmVyc1JlcXVlc3QaHS5wMnAudjEuTGlzdFRyYW5zZmVyc1Jlc3BvbnNlIgOQAgESTwoOQ2FuY2VsVHJhbnNmZXISHS5wMnAudjEuQ2FuY2VsVHJhbnNmZXJSZXF1ZXN0Gh4ucDJwLnYxLkNhbmNlbFRyYW5zZmVyUmVzcG9uc2USSAoLV2F0Y2hFdmVudHMSGi5wMnAudjEuV2F0Y2hFdmVudHNSZXF1ZXN0GhsucDJwLnYxLldhdGNoRXZlbnRzUmVzcG9uc2UwAWIGcHJvdG8z", [file_google_protobuf_timestamp, file_p2p_v1_types]);
+  fileDesc("ChtwMnAvdjEvY2xpZW50X3NlcnZpY2UucHJvdG8SBnAycC52MSIyCgxMb2dpblJlcXVlc3QSEAoIdXNlcm5hbWUYASABKAkSEAoIcGFzc3dvcmQYAiABKAkiaQoNTG9naW5SZXNwb25zZRIVCg1zZXNzaW9uX3Rva2VuGAEgASgJEhEKCXBlZXJfbmFtZRgCIAEoCRIuCgpleHBpcmVzX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIPCg1Mb2dvdXRSZXF1ZXN0IhAKDkxvZ291dFJlc3BvbnNlIhIKEEdldFN0YXR1c1JlcXVlc3Qi8QEKEUdldFN0YXR1c1Jlc3BvbnNlEhEKCXBlZXJfbmFtZRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEhEKCWxvZ2dlZF9pbhgDIAEoCBIVCg1zZXNzaW9uX3ZhbGlkGAQgASgIEhUKDWRpcmVjdG9yeV91cmwYBSABKAkSGwoTZGlyZWN0b3J5X3JlYWNoYWJsZRgGIAEoCBI1ChFsYXN0X2hlYXJ0YmVhdF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHYWRkcmVzcxgIIAEoCRISCgpmaWxlX2NvdW50GAkgASgNIhIKEExpc3RGaWxlc1JlcXVlc3QiNQoRTGlzdEZpbGVzUmVzcG9uc2USIAoFZmlsZXMYASADKAsyES5wMnAudjEuTG9jYWxGaWxlIicKEVJlbW92ZUZpbGVSZXF1ZXN0EhIKCmNvbnRlbnRfaWQYASABKAkiFAoSUmVtb3ZlRmlsZVJlc3BvbnNlIlEKDVNlYXJjaFJlcXVlc3QSDQoFcXVlcnkYASABKAkSEgoKY29udGVudF9pZBgCIAEoCRINCgVsaW1pdBgDIAEoDRIOCgZvZmZzZXQYBCABKA0ihwEKDFNlYXJjaFJlc3VsdBISCgpjb250ZW50X2lkGAEgASgJEgwKBG5hbWUYAiABKAkSDAoEc2l6ZRgDIAEoBBISCgpwaWVjZV9zaXplGAQgASgNEh0KB2hvbGRlcnMYBSADKAsyDC5wMnAudjEuUGVlchIUCgxoZWxkX2xvY2FsbHkYBiABKAgiTAoOU2VhcmNoUmVzcG9uc2USJQoHcmVzdWx0cxgBIAMoCzIULnAycC52MS5TZWFyY2hSZXN1bHQSEwoLbmV4dF9vZmZzZXQYAiABKA0iEgoQTGlzdFBlZXJzUmVxdWVzdCIwChFMaXN0UGVlcnNSZXNwb25zZRIbCgVwZWVycxgBIAMoCzIMLnAycC52MS5QZWVyIjMKD0Rvd25sb2FkUmVxdWVzdBISCgpjb250ZW50X2lkGAEgASgJEgwKBG5hbWUYAiABKAkiPgoQRG93bmxvYWRSZXNwb25zZRIqCghwcm9ncmVzcxgBIAEoCzIYLnAycC52MS5UcmFuc2ZlclByb2dyZXNzIjgKDVVwbG9hZFJlcXVlc3QSEgoKY29udGVudF9pZBgBIAEoCRITCgt0YXJnZXRfcGVlchgCIAEoCSI8Cg5VcGxvYWRSZXNwb25zZRIqCghwcm9ncmVzcxgBIAEoCzIYLnAycC52MS5UcmFuc2ZlclByb2dyZXNzIkQKEkJlZ2luSW1wb3J0UmVxdWVzdBIMCgRuYW1lGAEgASgJEgwKBHNpemUYAiABKAQSEgoKY29udGVudF9pZBgDIAEoCSJVChNCZWdpbkltcG9ydFJlc3BvbnNlEhEKCWltcG9ydF9pZBgBIAEoCRISCgpjaHVua19zaXplGAIgASgNEhcKD3JlY2VpdmVkX2NodW5rcxgDIAMoDSJKChJJbXBvcnRDaHVua1JlcXVlc3QSEQoJaW1wb3J0X2lkGAEgASgJEhMKC2NodW5rX2luZGV4GAIgASgNEgwKBGRhdGEYAyABKAwiLQoTSW1wb3J0Q2h1bmtSZXNwb25zZRIWCg5ieXRlc19yZWNlaXZlZBgBIAEoBCIoChNGaW5pc2hJbXBvcnRSZXF1ZXN0EhEKCWltcG9ydF9pZBgBIAEoCSI3ChRGaW5pc2hJbXBvcnRSZXNwb25zZRIfCgRmaWxlGAEgASgLMhEucDJwLnYxLkxvY2FsRmlsZSIWChRMaXN0VHJhbnNmZXJzUmVxdWVzdCJEChVMaXN0VHJhbnNmZXJzUmVzcG9uc2USKwoJdHJhbnNmZXJzGAEgAygLMhgucDJwLnYxLlRyYW5zZmVyUHJvZ3Jlc3MiLAoVQ2FuY2VsVHJhbnNmZXJSZXF1ZXN0EhMKC3RyYW5zZmVyX2lkGAEgASgJIhgKFkNhbmNlbFRyYW5zZmVyUmVzcG9uc2UiFAoSV2F0Y2hFdmVudHNSZXF1ZXN0ImwKDURpcmVjdG9yeUxpbmsSEQoJbG9nZ2VkX2luGAEgASgIEhEKCXJlYWNoYWJsZRgCIAEoCBI1ChFsYXN0X2hlYXJ0YmVhdF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiLAoIRmlsZUxpc3QSIAoFZmlsZXMYASADKAsyES5wMnAudjEuTG9jYWxGaWxlIicKCFBlZXJMaXN0EhsKBXBlZXJzGAEgAygLMgwucDJwLnYxLlBlZXIi7QEKE1dhdGNoRXZlbnRzUmVzcG9uc2USIQoFZmlsZXMYASABKAsyEC5wMnAudjEuRmlsZUxpc3RIABIhCgVwZWVycxgCIAEoCzIQLnAycC52MS5QZWVyTGlzdEgAEiwKCHRyYW5zZmVyGAMgASgLMhgucDJwLnYxLlRyYW5zZmVyUHJvZ3Jlc3NIABIqCglkaXJlY3RvcnkYBCABKAsyFS5wMnAudjEuRGlyZWN0b3J5TGlua0gAEi0KDXB1c2hfcmVjZWl2ZWQYBSABKAsyFC5wMnAudjEuUHVzaFJlY2VpdmVkSABCBwoFZXZlbnQifQoMUHVzaFJlY2VpdmVkEgwKBGZyb20YASABKAkSEgoKY29udGVudF9pZBgCIAEoCRIMCgRuYW1lGAMgASgJEgwKBHNpemUYBCABKAQSLwoLcmVjZWl2ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIoUBCgpQdXNoUG9saWN5EiIKBmFjY2VwdBgBIAEoDjISLnAycC52MS5QdXNoQWNjZXB0EgwKBGZyb20YAiADKAkSFgoObWF4X2ZpbGVfYnl0ZXMYAyABKAQSEwoLcXVvdGFfYnl0ZXMYBCABKAQSGAoQcXVvdGFfdXNlZF9ieXRlcxgFIAEoBCIzCghTZXR0aW5ncxInCgtwdXNoX3BvbGljeRgBIAEoCzISLnAycC52MS5QdXNoUG9saWN5IhQKEkdldFNldHRpbmdzUmVxdWVzdCI5ChNHZXRTZXR0aW5nc1Jlc3BvbnNlEiIKCHNldHRpbmdzGAEgASgLMhAucDJwLnYxLlNldHRpbmdzIkAKFVVwZGF0ZVNldHRpbmdzUmVxdWVzdBInCgtwdXNoX3BvbGljeRgBIAEoCzISLnAycC52MS5QdXNoUG9saWN5IjwKFlVwZGF0ZVNldHRpbmdzUmVzcG9uc2USIgoIc2V0dGluZ3MYASABKAsyEC5wMnAudjEuU2V0dGluZ3MiKwoVQ3JlYXRlU2F2ZUxpbmtSZXF1ZXN0EhIKCmNvbnRlbnRfaWQYASABKAkiVgoWQ3JlYXRlU2F2ZUxpbmtSZXNwb25zZRIMCgRwYXRoGAEgASgJEi4KCmV4cGlyZXNfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wKnEKClB1c2hBY2NlcHQSGwoXUFVTSF9BQ0NFUFRfVU5TUEVDSUZJRUQQABIWChJQVVNIX0FDQ0VQVF9OT0JPRFkQARIWChJQVVNIX0FDQ0VQVF9MSVNURUQQAhIWChJQVVNIX0FDQ0VQVF9BTllPTkUQAzKKCgoNQ2xpZW50U2VydmljZRI0CgVMb2dpbhIULnAycC52MS5Mb2dpblJlcXVlc3QaFS5wMnAudjEuTG9naW5SZXNwb25zZRI3CgZMb2dvdXQSFS5wMnAudjEuTG9nb3V0UmVxdWVzdBoWLnAycC52MS5Mb2dvdXRSZXNwb25zZRJFCglHZXRTdGF0dXMSGC5wMnAudjEuR2V0U3RhdHVzUmVxdWVzdBoZLnAycC52MS5HZXRTdGF0dXNSZXNwb25zZSIDkAIBEkUKCUxpc3RGaWxlcxIYLnAycC52MS5MaXN0RmlsZXNSZXF1ZXN0GhkucDJwLnYxLkxpc3RGaWxlc1Jlc3BvbnNlIgOQAgESQwoKUmVtb3ZlRmlsZRIZLnAycC52MS5SZW1vdmVGaWxlUmVxdWVzdBoaLnAycC52MS5SZW1vdmVGaWxlUmVzcG9uc2USPAoGU2VhcmNoEhUucDJwLnYxLlNlYXJjaFJlcXVlc3QaFi5wMnAudjEuU2VhcmNoUmVzcG9uc2UiA5ACARJFCglMaXN0UGVlcnMSGC5wMnAudjEuTGlzdFBlZXJzUmVxdWVzdBoZLnAycC52MS5MaXN0UGVlcnNSZXNwb25zZSIDkAIBEj8KCERvd25sb2FkEhcucDJwLnYxLkRvd25sb2FkUmVxdWVzdBoYLnAycC52MS5Eb3dubG9hZFJlc3BvbnNlMAESOQoGVXBsb2FkEhUucDJwLnYxLlVwbG9hZFJlcXVlc3QaFi5wMnAudjEuVXBsb2FkUmVzcG9uc2UwARJGCgtCZWdpbkltcG9ydBIaLnAycC52MS5CZWdpbkltcG9ydFJlcXVlc3QaGy5wMnAudjEuQmVnaW5JbXBvcnRSZXNwb25zZRJGCgtJbXBvcnRDaHVuaxIaLnAycC52MS5JbXBvcnRDaHVua1JlcXVlc3QaGy5wMnAudjEuSW1wb3J0Q2h1bmtSZXNwb25zZRJJCgxGaW5pc2hJbXBvcnQSGy5wMnAudjEuRmluaXNoSW1wb3J0UmVxdWVzdBocLnAycC52MS5GaW5pc2hJbXBvcnRSZXNwb25zZRJRCg1MaXN0VHJhbnNmZXJzEhwucDJwLnYxLkxpc3RUcmFuc2ZlcnNSZXF1ZXN0Gh0ucDJwLnYxLkxpc3RUcmFuc2ZlcnNSZXNwb25zZSIDkAIBEk8KDkNhbmNlbFRyYW5zZmVyEh0ucDJwLnYxLkNhbmNlbFRyYW5zZmVyUmVxdWVzdBoeLnAycC52MS5DYW5jZWxUcmFuc2ZlclJlc3BvbnNlEkgKC1dhdGNoRXZlbnRzEhoucDJwLnYxLldhdGNoRXZlbnRzUmVxdWVzdBobLnAycC52MS5XYXRjaEV2ZW50c1Jlc3BvbnNlMAESSwoLR2V0U2V0dGluZ3MSGi5wMnAudjEuR2V0U2V0dGluZ3NSZXF1ZXN0GhsucDJwLnYxLkdldFNldHRpbmdzUmVzcG9uc2UiA5ACARJPCg5VcGRhdGVTZXR0aW5ncxIdLnAycC52MS5VcGRhdGVTZXR0aW5nc1JlcXVlc3QaHi5wMnAudjEuVXBkYXRlU2V0dGluZ3NSZXNwb25zZRJPCg5DcmVhdGVTYXZlTGluaxIdLnAycC52MS5DcmVhdGVTYXZlTGlua1JlcXVlc3QaHi5wMnAudjEuQ3JlYXRlU2F2ZUxpbmtSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp, file_p2p_v1_types]);
 
 /**
  * LoginRequest carries the user's directory credentials.
@@ -908,6 +908,14 @@ export type WatchEventsResponse = Message<"p2p.v1.WatchEventsResponse"> & {
      */
     value: DirectoryLink;
     case: "directory";
+  } | {
+    /**
+     * Another peer pushed a file here and it was kept ("bob sent you X").
+     *
+     * @generated from field: p2p.v1.PushReceived push_received = 5;
+     */
+    value: PushReceived;
+    case: "pushReceived";
   } | { case: undefined; value?: undefined };
 };
 
@@ -917,6 +925,294 @@ export type WatchEventsResponse = Message<"p2p.v1.WatchEventsResponse"> & {
  */
 export const WatchEventsResponseSchema: GenMessage<WatchEventsResponse> = /*@__PURE__*/
   messageDesc(file_p2p_v1_client_service, 33);
+
+/**
+ * PushReceived says that another peer pushed a file into the shared folder.
+ *
+ * @generated from message p2p.v1.PushReceived
+ */
+export type PushReceived = Message<"p2p.v1.PushReceived"> & {
+  /**
+   * The sending peer's name, as the directory vouched for it.
+   *
+   * @generated from field: string from = 1;
+   */
+  from: string;
+
+  /**
+   * Content id of the file.
+   *
+   * @generated from field: string content_id = 2;
+   */
+  contentId: string;
+
+  /**
+   * The name it got in the shared folder.
+   *
+   * @generated from field: string name = 3;
+   */
+  name: string;
+
+  /**
+   * Size in bytes.
+   *
+   * @generated from field: uint64 size = 4;
+   */
+  size: bigint;
+
+  /**
+   * When the push was kept.
+   *
+   * @generated from field: google.protobuf.Timestamp received_at = 5;
+   */
+  receivedAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message p2p.v1.PushReceived.
+ * Use `create(PushReceivedSchema)` to create a new message.
+ */
+export const PushReceivedSchema: GenMessage<PushReceived> = /*@__PURE__*/
+  messageDesc(file_p2p_v1_client_service, 34);
+
+/**
+ * PushPolicy is whom a peer takes pushes from and up to how much.
+ *
+ * @generated from message p2p.v1.PushPolicy
+ */
+export type PushPolicy = Message<"p2p.v1.PushPolicy"> & {
+  /**
+   * Whom pushes are taken from.
+   *
+   * @generated from field: p2p.v1.PushAccept accept = 1;
+   */
+  accept: PushAccept;
+
+  /**
+   * Peer names pushes are taken from when accept is LISTED (case-insensitive, at most 64 names).
+   *
+   * @generated from field: repeated string from = 2;
+   */
+  from: string[];
+
+  /**
+   * Largest single file taken, in bytes.
+   *
+   * @generated from field: uint64 max_file_bytes = 3;
+   */
+  maxFileBytes: bigint;
+
+  /**
+   * Most bytes of pushed files kept in the shared folder at once.
+   *
+   * @generated from field: uint64 quota_bytes = 4;
+   */
+  quotaBytes: bigint;
+
+  /**
+   * Bytes of pushed files in the shared folder now (read-only: ignored by UpdateSettings).
+   *
+   * @generated from field: uint64 quota_used_bytes = 5;
+   */
+  quotaUsedBytes: bigint;
+};
+
+/**
+ * Describes the message p2p.v1.PushPolicy.
+ * Use `create(PushPolicySchema)` to create a new message.
+ */
+export const PushPolicySchema: GenMessage<PushPolicy> = /*@__PURE__*/
+  messageDesc(file_p2p_v1_client_service, 35);
+
+/**
+ * Settings are a pserver's settings the owner may change while it runs.
+ *
+ * @generated from message p2p.v1.Settings
+ */
+export type Settings = Message<"p2p.v1.Settings"> & {
+  /**
+   * Whom this peer takes pushes from, and how much.
+   *
+   * @generated from field: p2p.v1.PushPolicy push_policy = 1;
+   */
+  pushPolicy?: PushPolicy | undefined;
+};
+
+/**
+ * Describes the message p2p.v1.Settings.
+ * Use `create(SettingsSchema)` to create a new message.
+ */
+export const SettingsSchema: GenMessage<Settings> = /*@__PURE__*/
+  messageDesc(file_p2p_v1_client_service, 36);
+
+/**
+ * GetSettingsRequest asks for the settings.
+ *
+ * @generated from message p2p.v1.GetSettingsRequest
+ */
+export type GetSettingsRequest = Message<"p2p.v1.GetSettingsRequest"> & {
+};
+
+/**
+ * Describes the message p2p.v1.GetSettingsRequest.
+ * Use `create(GetSettingsRequestSchema)` to create a new message.
+ */
+export const GetSettingsRequestSchema: GenMessage<GetSettingsRequest> = /*@__PURE__*/
+  messageDesc(file_p2p_v1_client_service, 37);
+
+/**
+ * GetSettingsResponse carries the settings.
+ *
+ * @generated from message p2p.v1.GetSettingsResponse
+ */
+export type GetSettingsResponse = Message<"p2p.v1.GetSettingsResponse"> & {
+  /**
+   * The settings now.
+   *
+   * @generated from field: p2p.v1.Settings settings = 1;
+   */
+  settings?: Settings | undefined;
+};
+
+/**
+ * Describes the message p2p.v1.GetSettingsResponse.
+ * Use `create(GetSettingsResponseSchema)` to create a new message.
+ */
+export const GetSettingsResponseSchema: GenMessage<GetSettingsResponse> = /*@__PURE__*/
+  messageDesc(file_p2p_v1_client_service, 38);
+
+/**
+ * UpdateSettingsRequest carries the settings to change; what is absent stays as it is.
+ *
+ * @generated from message p2p.v1.UpdateSettingsRequest
+ */
+export type UpdateSettingsRequest = Message<"p2p.v1.UpdateSettingsRequest"> & {
+  /**
+   * The new push policy; absent leaves it unchanged.
+   *
+   * @generated from field: p2p.v1.PushPolicy push_policy = 1;
+   */
+  pushPolicy?: PushPolicy | undefined;
+};
+
+/**
+ * Describes the message p2p.v1.UpdateSettingsRequest.
+ * Use `create(UpdateSettingsRequestSchema)` to create a new message.
+ */
+export const UpdateSettingsRequestSchema: GenMessage<UpdateSettingsRequest> = /*@__PURE__*/
+  messageDesc(file_p2p_v1_client_service, 39);
+
+/**
+ * UpdateSettingsResponse carries the settings after the change.
+ *
+ * @generated from message p2p.v1.UpdateSettingsResponse
+ */
+export type UpdateSettingsResponse = Message<"p2p.v1.UpdateSettingsResponse"> & {
+  /**
+   * The settings now.
+   *
+   * @generated from field: p2p.v1.Settings settings = 1;
+   */
+  settings?: Settings | undefined;
+};
+
+/**
+ * Describes the message p2p.v1.UpdateSettingsResponse.
+ * Use `create(UpdateSettingsResponseSchema)` to create a new message.
+ */
+export const UpdateSettingsResponseSchema: GenMessage<UpdateSettingsResponse> = /*@__PURE__*/
+  messageDesc(file_p2p_v1_client_service, 40);
+
+/**
+ * CreateSaveLinkRequest names the held file to save.
+ *
+ * @generated from message p2p.v1.CreateSaveLinkRequest
+ */
+export type CreateSaveLinkRequest = Message<"p2p.v1.CreateSaveLinkRequest"> & {
+  /**
+   * Content id of a file in the shared folder.
+   *
+   * @generated from field: string content_id = 1;
+   */
+  contentId: string;
+};
+
+/**
+ * Describes the message p2p.v1.CreateSaveLinkRequest.
+ * Use `create(CreateSaveLinkRequestSchema)` to create a new message.
+ */
+export const CreateSaveLinkRequestSchema: GenMessage<CreateSaveLinkRequest> = /*@__PURE__*/
+  messageDesc(file_p2p_v1_client_service, 41);
+
+/**
+ * CreateSaveLinkResponse carries the link.
+ *
+ * @generated from message p2p.v1.CreateSaveLinkResponse
+ */
+export type CreateSaveLinkResponse = Message<"p2p.v1.CreateSaveLinkResponse"> & {
+  /**
+   * Path and query of the link on this pserver (`/files/<content id>?link=...`); it is good for this
+   * one file only, until expires_at.
+   *
+   * @generated from field: string path = 1;
+   */
+  path: string;
+
+  /**
+   * When the link stops working.
+   *
+   * @generated from field: google.protobuf.Timestamp expires_at = 2;
+   */
+  expiresAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message p2p.v1.CreateSaveLinkResponse.
+ * Use `create(CreateSaveLinkResponseSchema)` to create a new message.
+ */
+export const CreateSaveLinkResponseSchema: GenMessage<CreateSaveLinkResponse> = /*@__PURE__*/
+  messageDesc(file_p2p_v1_client_service, 42);
+
+/**
+ * PushAccept says whom a peer takes pushes from.
+ *
+ * @generated from enum p2p.v1.PushAccept
+ */
+export enum PushAccept {
+  /**
+   * Not set: in UpdateSettings, leaves the current value.
+   *
+   * @generated from enum value: PUSH_ACCEPT_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * No push is taken (the default of a new peer).
+   *
+   * @generated from enum value: PUSH_ACCEPT_NOBODY = 1;
+   */
+  NOBODY = 1,
+
+  /**
+   * Only the peers named in `from`.
+   *
+   * @generated from enum value: PUSH_ACCEPT_LISTED = 2;
+   */
+  LISTED = 2,
+
+  /**
+   * Any peer.
+   *
+   * @generated from enum value: PUSH_ACCEPT_ANYONE = 3;
+   */
+  ANYONE = 3,
+}
+
+/**
+ * Describes the enum p2p.v1.PushAccept.
+ */
+export const PushAcceptSchema: GenEnum<PushAccept> = /*@__PURE__*/
+  enumDesc(file_p2p_v1_client_service, 0);
 
 /**
  * ClientService is what a pclient (browser tab, CLI, curl) asks of its own pserver.
@@ -1085,6 +1381,38 @@ export const ClientService: GenService<{
     methodKind: "server_streaming";
     input: typeof WatchEventsRequestSchema;
     output: typeof WatchEventsResponseSchema;
+  },
+  /**
+   * GetSettings reads this pserver's settings (whom it takes pushes from, and how much).
+   *
+   * @generated from rpc p2p.v1.ClientService.GetSettings
+   */
+  getSettings: {
+    methodKind: "unary";
+    input: typeof GetSettingsRequestSchema;
+    output: typeof GetSettingsResponseSchema;
+  },
+  /**
+   * UpdateSettings changes the settings given in the request, keeps them across restarts, and tells
+   * the directory the new push policy. InvalidArgument names a field out of bounds.
+   *
+   * @generated from rpc p2p.v1.ClientService.UpdateSettings
+   */
+  updateSettings: {
+    methodKind: "unary";
+    input: typeof UpdateSettingsRequestSchema;
+    output: typeof UpdateSettingsResponseSchema;
+  },
+  /**
+   * CreateSaveLink makes a short-lived link that lets a browser save one held file with a plain GET,
+   * so no session token ever goes into a URL. NotFound if the file is not held.
+   *
+   * @generated from rpc p2p.v1.ClientService.CreateSaveLink
+   */
+  createSaveLink: {
+    methodKind: "unary";
+    input: typeof CreateSaveLinkRequestSchema;
+    output: typeof CreateSaveLinkResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_p2p_v1_client_service, 0);

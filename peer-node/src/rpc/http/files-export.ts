@@ -5,6 +5,7 @@ import { CONTENT_ID_RULE, isContentId, isLegacyContentId, LEGACY_CONTENT_ID_MESS
 import type { FileStore } from "../../store/file-store.js";
 import { PeerError, notHeld } from "../../errors.js";
 import { abort, contentTypeFor, sendError, sendPeerError, type AnyRequest, type AnyResponse } from "./respond.js";
+import type { SaveLinks } from "./save-links.js";
 import { sendFileRange } from "./send-file.js";
 
 /** A byte range to send, both ends inclusive. */
@@ -44,25 +45,31 @@ export function contentDisposition(name: string): string {
 }
 
 /**
- * `GET /files/<contentId>` and HEAD: a held file for the user's browser, with Range support. A session
- * is required, as `Authorization: Bearer` or as `?token=` (a plain link or <a download> cannot send
- * headers). The URL is never logged, so the token in it does not end up in logs.
+ * `GET /files/<contentId>` and HEAD: a held file for the user's browser, with Range support. It takes a
+ * session as `Authorization: Bearer` (curl, the CLI) or a save link made by CreateSaveLink for this one
+ * file (`?link=`, for a plain link or <a download>, which cannot send headers). A session token in the
+ * URL (`?token=`) is refused: a copied link would hand over the whole session.
  */
-export function makeFilesExport(deps: { store: FileStore; sessions: SessionStore; logger: Logger }) {
+export function makeFilesExport(deps: { store: FileStore; sessions: SessionStore; saveLinks: SaveLinks; logger: Logger }) {
   const log = deps.logger.child({ component: "files-export" });
   return async (req: AnyRequest, res: AnyResponse, url: URL): Promise<void> => {
     if (req.method !== "GET" && req.method !== "HEAD") {
       sendError(res, 405, "Only GET and HEAD are allowed here.", { Allow: "GET, HEAD" });
       return;
     }
-    const token = bearerToken(req.headers.authorization) ?? url.searchParams.get("token") ?? undefined;
-    if (!deps.sessions.authenticate(token)) {
-      sendPeerError(res, new PeerError("SESSION_EXPIRED", "A client session is required: send Authorization: Bearer <token> or add ?token=<token>."), {
-        "WWW-Authenticate": 'Bearer realm="pserver"',
-      });
+    const contentId = url.pathname.slice("/files/".length);
+    if (url.searchParams.has("token")) {
+      log.warn("GET /files with a session token in the URL refused");
+      sendPeerError(res, new PeerError("BAD_REQUEST", "A session token is never taken in a URL: send Authorization: Bearer <token>, or ask CreateSaveLink for a link to this file."));
       return;
     }
-    const contentId = url.pathname.slice("/files/".length);
+    const link = url.searchParams.get("link");
+    const allowed = link !== null ? deps.saveLinks.verify(contentId, link) : deps.sessions.authenticate(bearerToken(req.headers.authorization)) !== undefined;
+    if (!allowed) {
+      const why = link !== null ? "This save link is expired or not for this file; save the file again from the tab." : "A client session is required: send Authorization: Bearer <token>, or use a link from CreateSaveLink.";
+      sendPeerError(res, new PeerError("SESSION_EXPIRED", why), { "WWW-Authenticate": 'Bearer realm="pserver"' });
+      return;
+    }
     if (!isContentId(contentId)) {
       log.warn({ path: url.pathname.slice(0, 100) }, "GET /files with a malformed content id");
       const rule = isLegacyContentId(contentId) ? LEGACY_CONTENT_ID_MESSAGE : CONTENT_ID_RULE;

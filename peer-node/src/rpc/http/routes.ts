@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import type { SessionStore } from "../sessions.js";
 import type { FileStore } from "../../store/file-store.js";
 import { makeFilesExport } from "./files-export.js";
+import type { SaveLinks } from "./save-links.js";
 import { requestUrl, sendError, sendPeerError, type AnyRequest, type AnyResponse } from "./respond.js";
 import { rpcProtocolOf, sendUnimplemented } from "./rpc-unimplemented.js";
 import { makeStaticWeb } from "./static-web.js";
@@ -10,6 +11,8 @@ import { makeStaticWeb } from "./static-web.js";
 export interface HttpRoutesOptions {
   readonly store: FileStore;
   readonly sessions: SessionStore;
+  /** Checks the `?link=` of GET /files (made by ClientService.CreateSaveLink). */
+  readonly saveLinks: SaveLinks;
   /** Folder of the built web app; undefined serves none. */
   readonly webDir: string | undefined;
   readonly logger: Logger;

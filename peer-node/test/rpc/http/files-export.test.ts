@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SessionStore } from "../../../src/rpc/sessions.js";
 import { contentDisposition, parseRange } from "../../../src/rpc/http/files-export.js";
 import { httpRoutes } from "../../../src/rpc/http/routes.js";
+import { SaveLinks } from "../../../src/rpc/http/save-links.js";
 import { SharedFolder } from "../../../src/store/shared-folder.js";
 import { logger, removeDir, tempDir, waitFor, writeRandomFile } from "../../pserver-harness.js";
 
@@ -42,6 +43,8 @@ describe("GET /files/<contentId> and the web app over HTTP/1.1", () => {
   let server: http.Server;
   let base: string;
   let token: string;
+  let clock: number;
+  const saveLinks = new SaveLinks({ now: () => clock });
   let file: { bytes: Buffer; contentId: string };
   const sessions = new SessionStore();
 
@@ -59,7 +62,8 @@ describe("GET /files/<contentId> and the web app over HTTP/1.1", () => {
     store = await SharedFolder.open({ folder: shared, dataDir: path.join(root, "state"), logger });
     await waitFor(() => store.get(file.contentId), "the file to be indexed");
     token = sessions.create("alice").token;
-    server = http.createServer(httpRoutes({ store, sessions, webDir: web, logger }));
+    clock = Date.now();
+    server = http.createServer(httpRoutes({ store, sessions, saveLinks, webDir: web, logger }));
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
@@ -80,28 +84,27 @@ describe("GET /files/<contentId> and the web app over HTTP/1.1", () => {
     expect(res.headers.get("content-disposition")).toContain("filename*=UTF-8''%C3%9Cn%C3%AFcode%20song.mp3");
   });
 
-  it("serves a byte range with 206 and Content-Range, token in the query", async () => {
-    const res = await fetch(`${base}/files/${file.contentId}?token=${token}`, { headers: { range: "bytes=1000-1999" } });
+  it("serves a byte range with 206 and Content-Range, through a save link", async () => {
+    const res = await fetch(`${base}${saveLinks.create(file.contentId).path}`, { headers: { range: "bytes=1000-1999" } });
     expect(res.status).toBe(206);
     expect(res.headers.get("content-range")).toBe(`bytes 1000-1999/${file.bytes.length}`);
     expect(Buffer.from(await res.arrayBuffer()).equals(file.bytes.subarray(1000, 2000))).toBe(true);
   });
 
   it("answers 416 for a range past the end", async () => {
-    const res = await fetch(`${base}/files/${file.contentId}?token=${token}`, { headers: { range: "bytes=999999-" } });
+    const res = await fetch(`${base}/files/${file.contentId}`, { headers: { range: "bytes=999999-", authorization: `Bearer ${token}` } });
     expect(res.status).toBe(416);
     expect(res.headers.get("content-range")).toBe(`bytes */${file.bytes.length}`);
   });
 
   it("answers HEAD with the length and no body", async () => {
-    const res = await fetch(`${base}/files/${file.contentId}?token=${token}`, { method: "HEAD" });
+    const res = await fetch(`${base}${saveLinks.create(file.contentId).path}`, { method: "HEAD" });
     expect(res.status).toBe(200);
     expect(res.headers.get("content-length")).toBe(String(file.bytes.length));
   });
 
   it.each([
     ["no token", "", {}],
-    ["a wrong token", "?token=not-a-session", {}],
     ["a wrong bearer", "", { authorization: "Bearer nope" }],
   ])("refuses %s with 401", async (_what, query, headers) => {
     const res = await fetch(`${base}/files/${file.contentId}${query}`, { headers });
@@ -109,10 +112,36 @@ describe("GET /files/<contentId> and the web app over HTTP/1.1", () => {
     expect(((await res.json()) as { message: string }).message).toMatch(/session is required/);
   });
 
+  it("never takes a session token in the URL, even a valid one", async () => {
+    const res = await fetch(`${base}/files/${file.contentId}?token=${token}`);
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { message: string }).message).toBe(
+      "A session token is never taken in a URL: send Authorization: Bearer <token>, or ask CreateSaveLink for a link to this file.",
+    );
+  });
+
+  it("refuses a save link for another file, a tampered one, and one past its expiry", async () => {
+    const other = `m1_${"a".repeat(64)}`;
+    const forOther = saveLinks.create(other).path.split("?")[1];
+    const good = saveLinks.create(file.contentId).path;
+    const tampered = good.replace(/.$/, (c) => (c === "A" ? "B" : "A"));
+    const forged = good.replace(/link=[0-9a-z]+\./, `link=${(Date.now() + 10 ** 9).toString(36)}.`);
+    for (const target of [`/files/${file.contentId}?${forOther}`, tampered, forged, `/files/${file.contentId}?link=`]) {
+      const res = await fetch(`${base}${target}`);
+      expect(res.status, target).toBe(401);
+      expect(((await res.json()) as { message: string }).message).toBe("This save link is expired or not for this file; save the file again from the tab.");
+    }
+    expect((await fetch(`${base}${good}`)).status).toBe(200);
+    clock += 5 * 60_000;
+    expect((await fetch(`${base}${good}`)).status).toBe(401);
+    clock = Date.now();
+  });
+
   it("answers 404 for a content id not held and 400 for a malformed one", async () => {
-    const missing = await fetch(`${base}/files/m1_${"0".repeat(64)}?token=${token}`);
+    const headers = { authorization: `Bearer ${token}` };
+    const missing = await fetch(`${base}/files/m1_${"0".repeat(64)}`, { headers });
     expect(missing.status).toBe(404);
-    const bad = await fetch(`${base}/files/..%2F..%2Fetc%2Fpasswd?token=${token}`);
+    const bad = await fetch(`${base}/files/..%2F..%2Fetc%2Fpasswd`, { headers });
     expect(bad.status).toBe(400);
   });
 

@@ -11,6 +11,7 @@ import { SessionStore } from "../../../src/rpc/sessions.js";
 import { PeerService, PingRequestSchema } from "../../../src/gen.js";
 import { reasonOf } from "../../../src/rpc/error-mapping.js";
 import { httpRoutes } from "../../../src/rpc/http/routes.js";
+import { SaveLinks } from "../../../src/rpc/http/save-links.js";
 import type { FileStore } from "../../../src/store/file-store.js";
 import { logger, removeDir, tempDir } from "../../pserver-harness.js";
 
@@ -30,7 +31,7 @@ describe("an unknown RPC with the web app built", () => {
     await writeFile(path.join(web, "index.html"), "<!doctype html><title>tab</title>");
     const handler = connectNodeAdapter({
       routes: () => undefined,
-      fallback: httpRoutes({ store: {} as FileStore, sessions: new SessionStore(), webDir: web, logger }),
+      fallback: httpRoutes({ store: {} as FileStore, sessions: new SessionStore(), saveLinks: new SaveLinks(), webDir: web, logger }),
     });
     h2 = http2.createServer(handler);
     h2.on("session", (session) => h2Sessions.add(session));

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FILE_EXPORT_READ_BYTES } from "../../../src/constants.js";
 import { SessionStore } from "../../../src/rpc/sessions.js";
 import { httpRoutes } from "../../../src/rpc/http/routes.js";
+import { SaveLinks } from "../../../src/rpc/http/save-links.js";
 import { SharedFolder } from "../../../src/store/shared-folder.js";
 import { logger, removeDir, tempDir, waitFor, writeRandomFile } from "../../pserver-harness.js";
 
@@ -31,7 +32,7 @@ describe("GET /files with pieces of a read's size", () => {
     expect(store.get(file.contentId)?.pieceSize).toBe(pieceSizeBytes);
     const sessions = new SessionStore();
     token = sessions.create("alice").token;
-    server = http.createServer(httpRoutes({ store, sessions, webDir: undefined, logger }));
+    server = http.createServer(httpRoutes({ store, sessions, saveLinks: new SaveLinks(), webDir: undefined, logger }));
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });

@@ -10,11 +10,20 @@ export function createClientApi(transport: Transport): ClientApi {
 }
 
 /**
- * URL that saves a held file to disk through the pserver's `GET /files/<content id>` route.
- * A plain link cannot send headers, so the session token rides as the `token` query parameter.
+ * The full URL of a save link the pserver made (CreateSaveLink answers a path): a link good for one file
+ * for a few minutes, so the session token never goes into a URL.
  */
-export function fileSaveUrl(baseUrl: string, contentId: string, token: string | undefined): string {
-  const url = new URL(`/files/${encodeURIComponent(contentId)}`, baseUrl);
-  if (token !== undefined) url.searchParams.set("token", token);
-  return url.toString();
+export function saveLinkUrl(baseUrl: string, path: string): string {
+  return new URL(path, baseUrl).toString();
+}
+
+/** Starts the browser's download of a URL under a file name, as a click on an <a download> does. */
+export function openDownload(url: string, name: string): void {
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = name;
+  link.rel = "noopener";
+  document.body.append(link);
+  link.click();
+  link.remove();
 }

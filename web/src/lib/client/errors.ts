@@ -15,7 +15,9 @@ export type Action =
   | "upload"
   | "import"
   | "cancel"
-  | "events";
+  | "events"
+  | "save"
+  | "settings";
 
 /** An error whose message is already a sentence for a person (client-side checks, local file reads). */
 export class UserFacingError extends Error {
@@ -73,6 +75,7 @@ function describeReason(reason: ErrorReason, message: string, action: Action | u
     case ErrorReason.NO_UPLOAD_TARGET:
     case ErrorReason.AMBIGUOUS_NAME:
     case ErrorReason.TOO_MANY_IMPORTS:
+    case ErrorReason.PUSH_REFUSED:
       return asSentence(message);
     case ErrorReason.FILE_NOT_HELD:
       return "That file is no longer in your shared folder.";
@@ -97,7 +100,8 @@ function describeReason(reason: ErrorReason, message: string, action: Action | u
     case ErrorReason.DISK_FULL:
       return DISK_IS_FULL;
     case ErrorReason.RATE_LIMITED:
-      return "Too many requests right now. Wait a moment and try again.";
+      // A login refused for too many tries says how long to wait.
+      return action === "login" ? asSentence(message) : "Too many requests right now. Wait a moment and try again.";
     case ErrorReason.HASH_MISMATCH:
       return action === "import"
         ? "The file changed while it was being added, so its content no longer matches. Add it again."

@@ -14,6 +14,7 @@ import { FilesState } from "./files.svelte.js";
 import { ImportsState, type ImportsDeps } from "./imports.svelte.js";
 import { NoticesState } from "./notices.svelte.js";
 import { PeersState } from "./peers.svelte.js";
+import { PushSettingsState } from "./push-settings.svelte.js";
 import { SearchState } from "./search.svelte.js";
 import { SessionState } from "./session.svelte.js";
 import { SharedFileState } from "./shared-file.svelte.js";
@@ -59,6 +60,7 @@ export class AppState {
   readonly feed: EventFeed;
   readonly theme: ThemeState;
   readonly shared: SharedFileState;
+  readonly pushSettings: PushSettingsState;
   /**
    * Whether this tab's own pserver answers. False while the event feed is broken and GetStatus fails
    * too (or the first status call failed): every action that needs the pserver is off until it is back.
@@ -82,6 +84,7 @@ export class AppState {
     const reportError = (error: unknown, action: Action): string => this.#report(error, action);
     this.session = new SessionState({ api, tokens: options.tokens, reportError });
     this.files = new FilesState({ api, tokens: options.tokens, baseUrl: options.baseUrl, reportError });
+    this.pushSettings = new PushSettingsState({ api, reportError });
     this.shared = new SharedFileState({ api, reportError, ...(options.tabStorage ? { storage: options.tabStorage } : {}) });
     this.#hash = options.hash;
     this.transfers = new TransfersState({ api, reportError, ...(options.tabStorage ? { storage: options.tabStorage } : {}) });
@@ -116,6 +119,7 @@ export class AppState {
         },
         transfer: (progress) => this.transfers.applyProgress(progress),
         directory: (link) => this.session.applyLink(link),
+        pushReceived: (push) => this.notices.info(`${push.from} sent you ${push.name}.`),
         sessionEnded: (_error, afterOutage) => this.#sessionEnded(afterOutage ? RESTARTED : SESSION_ENDED),
       },
       probe: () => this.api.getStatus({}).then(

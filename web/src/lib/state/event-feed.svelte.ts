@@ -1,7 +1,7 @@
 import type { ClientApi } from "../client/api.js";
 import { isSessionEnded } from "../client/errors.js";
 import { sleep } from "../client/chunked-import.js";
-import type { DirectoryLink, LocalFile, Peer, TransferProgress } from "../client/gen.js";
+import type { DirectoryLink, LocalFile, Peer, PushReceived, TransferProgress } from "../client/gen.js";
 import { EVENTS_RECONNECT_BASE_MS, EVENTS_RECONNECT_MAX_MS } from "../constants.js";
 
 /** Where the event feed's events go. */
@@ -10,6 +10,8 @@ export interface EventHandlers {
   peers: (peers: readonly Peer[]) => void;
   transfer: (progress: TransferProgress) => void;
   directory: (link: DirectoryLink) => void;
+  /** Another peer pushed a file here ("bob sent you X"). */
+  pushReceived?: (push: PushReceived) => void;
   /**
    * The pserver no longer accepts the session: the tab must log in again. `afterOutage` says the
    * pserver had been unreachable just before (it restarted, and its sessions live in memory).
@@ -114,6 +116,9 @@ export class EventFeed {
               break;
             case "directory":
               handlers.directory(event.value);
+              break;
+            case "pushReceived":
+              handlers.pushReceived?.(event.value);
               break;
             default:
               // A newer pserver may send events this tab does not know yet: ignore them.

@@ -62,6 +62,27 @@ describe("FilesState", () => {
   });
 });
 
+describe("saving a file", () => {
+  it("asks the pserver for a save link to that file and opens it: the session token is never in the URL", async () => {
+    const pserver = new FakePserver();
+    const tokens = new TokenStore(new MemoryStorage());
+    const api = createClientApi(pserver.transport(tokens));
+    const token = (await api.login({ username: "alice", password: "correct horse" })).sessionToken;
+    tokens.set(token);
+    const opened: Array<[string, string]> = [];
+    const files = new FilesState({ api, tokens, baseUrl: "http://alice.test:7001", openDownload: (url, name) => opened.push([url, name]) });
+    const id = "ab".repeat(32);
+    pserver.files = [create(LocalFileSchema, { contentId: id, name: "song.mp3" })];
+    expect(await files.save(id, "song.mp3")).toBeUndefined();
+    expect(pserver.saveLinks).toEqual([id]);
+    expect(opened).toEqual([[`http://alice.test:7001/files/${id}?link=test.${"A".repeat(43)}`, "song.mp3"]]);
+    expect(opened[0]![0]).not.toContain(token);
+    // A file no longer held: a sentence, nothing opened.
+    expect(await files.save("cd".repeat(32), "gone.bin")).toBe("That file is no longer in your shared folder.");
+    expect(opened.length).toBe(1);
+  });
+});
+
 describe("Selection", () => {
   it("ticks, unticks and sets, once per id", () => {
     const selection = new Selection();

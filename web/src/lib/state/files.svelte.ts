@@ -1,4 +1,4 @@
-import { fileSaveUrl, type ClientApi } from "../client/api.js";
+import { openDownload, saveLinkUrl, type ClientApi } from "../client/api.js";
 import type { LocalFile } from "../client/gen.js";
 import type { TokenStore } from "../client/token-store.js";
 import { describeOnly, type ErrorReporter } from "./report.js";
@@ -11,6 +11,8 @@ export interface FilesDeps {
   tokens: TokenStore;
   /** Origin of the pserver, for save links. */
   baseUrl: string;
+  /** Starts the browser's download of a save link (tests watch it instead). */
+  openDownload?: (url: string, name: string) => void;
   reportError?: ErrorReporter;
 }
 
@@ -102,9 +104,18 @@ export class FilesState {
     }
   }
 
-  /** The link that saves a file to disk (`GET /files/<content id>?token=`). */
-  saveUrl(contentId: string): string {
-    return fileSaveUrl(this.#deps.baseUrl, contentId, this.#deps.tokens.token);
+  /**
+   * Saves a held file to disk: asks the pserver for a short-lived link to this one file (CreateSaveLink)
+   * and lets the browser follow it, so no session token is ever in a URL. Returns an error message, or undefined.
+   */
+  async save(contentId: string, name: string): Promise<string | undefined> {
+    try {
+      const { path } = await this.#deps.api.createSaveLink({ contentId });
+      (this.#deps.openDownload ?? openDownload)(saveLinkUrl(this.#deps.baseUrl, path), name);
+      return undefined;
+    } catch (error) {
+      return (this.#deps.reportError ?? describeOnly)(error, "save");
+    }
   }
 
   /** Forgets everything (logout). */

@@ -10,6 +10,9 @@ import {
   ErrorReason,
   LocalFileSchema,
   PeerSchema,
+  PushAccept,
+  PushPolicySchema,
+  type PushPolicy,
   TransferKind,
   TransferProgressSchema,
   TransferState,
@@ -101,6 +104,10 @@ export class FakePserver {
   cancelled: string[] = [];
   /** While true, every call fails as a browser's fetch does when nothing listens at the address. */
   down = false;
+  /** The push policy GetSettings answers and UpdateSettings replaces. */
+  pushPolicy: PushPolicy = create(PushPolicySchema, { accept: PushAccept.NOBODY, maxFileBytes: 4n * 1024n ** 3n, quotaBytes: 16n * 1024n ** 3n });
+  /** Content ids CreateSaveLink was asked for. */
+  saveLinks: string[] = [];
   /** Authorization headers seen, per method name. */
   authHeaders: { method: string; authorization: string | null }[] = [];
   #nextId = 1;
@@ -265,6 +272,24 @@ export class FakePserver {
         this.#requireSession("cancelTransfer", context);
         this.cancelled.push(request.transferId);
         return {};
+      },
+      getSettings: (_request, context) => {
+        this.#requireSession("getSettings", context);
+        return { settings: { pushPolicy: this.pushPolicy } };
+      },
+      updateSettings: (request, context) => {
+        this.#requireSession("updateSettings", context);
+        if (request.pushPolicy !== undefined) {
+          const accept = request.pushPolicy.accept === PushAccept.UNSPECIFIED ? this.pushPolicy.accept : request.pushPolicy.accept;
+          this.pushPolicy = create(PushPolicySchema, { ...request.pushPolicy, accept, quotaUsedBytes: this.pushPolicy.quotaUsedBytes });
+        }
+        return { settings: { pushPolicy: this.pushPolicy } };
+      },
+      createSaveLink: (request, context) => {
+        this.#requireSession("createSaveLink", context);
+        if (!this.files.some((file) => file.contentId === request.contentId)) throw refused("file not held", Code.NotFound, ErrorReason.FILE_NOT_HELD);
+        this.saveLinks.push(request.contentId);
+        return { path: `/files/${request.contentId}?link=test.${"A".repeat(43)}`, expiresAt: timestampFromMs(Date.now() + 300_000) };
       },
       async *watchEvents(_request, context) {
         self.#requireSession("watchEvents", context);
