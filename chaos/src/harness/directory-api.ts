@@ -63,6 +63,17 @@ export class HttpStatusError extends Error {
   }
 }
 
+/** The status of a REST call that must fail (200 when it did not), for cases that check refusals. */
+export async function statusOf(call: Promise<unknown>): Promise<number> {
+  try {
+    await call;
+    return 200;
+  } catch (error) {
+    if (error instanceof HttpStatusError) return error.status;
+    throw error;
+  }
+}
+
 /** A REST client of one directory. */
 export class DirectoryApi {
   readonly url: string;

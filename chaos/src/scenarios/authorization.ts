@@ -12,7 +12,7 @@ import { ManualClock } from "@p2p/server";
 import { CHAOS_PASSWORD } from "../constants.js";
 import { ClientService, PushAccept } from "../gen.js";
 import { Cluster, type PeerProcess } from "../harness/cluster.js";
-import { bearer, fakeContentId, HttpStatusError, type DirectoryApi } from "../harness/directory-api.js";
+import { bearer, fakeContentId, statusOf, type DirectoryApi } from "../harness/directory-api.js";
 import { waitFor } from "../harness/wait.js";
 import { folderSnapshot, writeRandomFile, type KnownFile } from "../harness/files.js";
 import { manifestOf, pushMessages, pushRaw, type LocalManifest } from "../harness/manifest.js";
@@ -92,17 +92,6 @@ export interface AuthCase {
   readonly area: "directory" | "ClientService" | "push";
   readonly name: string;
   run(fx: AuthFixture): Promise<void>;
-}
-
-/** The status of a REST call that must fail. */
-async function statusOf(call: Promise<unknown>): Promise<number> {
-  try {
-    await call;
-    return 200;
-  } catch (error) {
-    if (error instanceof HttpStatusError) return error.status;
-    throw error;
-  }
 }
 
 function expectRefused(answer: RpcAnswer, code: string, what: string): void {

@@ -10,7 +10,7 @@ import { create } from "@bufbuild/protobuf";
 import { CHAOS_PASSWORD, SECOND_LOOPBACK_SOURCE } from "../constants.js";
 import { PushAccept, PushFileRequestSchema, type PushFileRequest } from "../gen.js";
 import { Cluster, type PeerProcess } from "../harness/cluster.js";
-import { HttpStatusError, type DirectoryApi } from "../harness/directory-api.js";
+import { statusOf, type DirectoryApi } from "../harness/directory-api.js";
 import { folderSnapshot, PARTIAL_DIR_NAME, writeRandomFile } from "../harness/files.js";
 import { rawRequest } from "../harness/http.js";
 import { portOf } from "../harness/loopback.js";
@@ -66,16 +66,6 @@ export interface OpenNetworkCase {
   readonly name: string;
   /** Resolves with what happened, in words for the report. */
   run(fx: OpenNetworkFixture): Promise<string>;
-}
-
-async function statusOf(call: Promise<unknown>): Promise<number> {
-  try {
-    await call;
-    return 200;
-  } catch (error) {
-    if (error instanceof HttpStatusError) return error.status;
-    throw error;
-  }
 }
 
 /** A Connect JSON Login from SECOND_LOOPBACK_SOURCE (another address than the owner's). */
