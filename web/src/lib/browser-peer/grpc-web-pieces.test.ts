@@ -44,11 +44,13 @@ beforeAll(async () => {
   }
 }, 60_000);
 
+// Closing a pserver and a directory can take over vitest's 10 s hook default on a loaded machine (CI
+// runs every suite at once); each pserver close step is bounded by its own timeout.
 afterAll(async () => {
   await pserver?.close();
   await directory?.close();
   await rm(tmp, { recursive: true, force: true });
-});
+}, 60_000);
 
 describe("FetchPieces over gRPC-Web, read message by message", () => {
   it("delivers the asked pieces whole, in the asked order, with the file's bytes", async () => {
