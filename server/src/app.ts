@@ -21,6 +21,7 @@ import { requestMetrics } from "./plugins/metrics.js";
 import { publicReads } from "./plugins/public-reads.js";
 import { openApi } from "./plugins/openapi.js";
 import { rateLimit } from "./plugins/rate-limit.js";
+import { closeSilentConnections } from "./plugins/silent-connections.js";
 import { strictInput } from "./plugins/strict-input.js";
 import { accountRoutes } from "./routes/account.js";
 import { createAuth } from "./routes/auth.js";
@@ -103,6 +104,7 @@ async function assemble(
     return503OnClosing: true,
     ...tlsOptions(config),
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as DirectoryApp;
+  closeSilentConnections(app);
 
   const guard = new LoginGuard({
     limits: {

@@ -3,6 +3,7 @@ import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { connect } from "node:net";
 import { createInterface } from "node:readline";
 import { describe, expect, it } from "vitest";
 import { PgStore, startDirectory } from "../src/index.js";
@@ -29,6 +30,20 @@ describe("startDirectory", () => {
     expect(peers.peers[0]?.name).toBe("alice");
     await directory.close();
     await expect(fetch(`${directory.url}/healthz`)).rejects.toThrow();
+  });
+
+  it("closes at once with a connection open that never sent a byte (Node's idle-connection close skips it)", async () => {
+    const directory = await startDirectory({ scryptCostLog2: 10, verifyAddresses: false });
+    const { hostname, port } = new URL(directory.url);
+    const silent = connect(Number(port), hostname);
+    await new Promise<void>((resolve, reject) => silent.once("connect", resolve).once("error", reject));
+    const ended = new Promise<void>((resolve) => silent.once("close", () => resolve()));
+    // A client that used its connection is answered as usual (its idle keep-alive connection is Fastify's to close).
+    expect((await fetch(`${directory.url}/healthz`)).status).toBe(200);
+    // Without the fix this close waits for the server's keep-alive timeout (~72 s) and the test times out.
+    await directory.close();
+    await ended;
+    expect(silent.destroyed).toBe(true);
   });
 
   it("keeps a given data dir, and a second start on it finds the account", async () => {
