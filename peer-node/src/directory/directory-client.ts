@@ -1,4 +1,6 @@
+import tls from "node:tls";
 import type { Logger } from "pino";
+import { Agent, fetch, type Response } from "undici";
 import type { PushPolicyBody } from "@p2p/directory-api";
 import { DIRECTORY_REQUEST_TIMEOUT_MS, DIRECTORY_MAX_RESPONSE_BYTES } from "../constants.js";
 import { isPeerError, PeerError, type Reason } from "../errors.js";
@@ -36,6 +38,12 @@ export interface DirectoryClientOptions {
   readonly urls: readonly string[];
   readonly logger: Logger;
   readonly requestTimeoutMs?: number;
+  /**
+   * CA certificates (PEM) an https:// directory's certificate is checked against, besides the system's
+   * (the pserver's --tls-ca): a directory with a private CA's certificate is reachable without
+   * touching the machine's trust store.
+   */
+  readonly ca?: string | Buffer;
 }
 
 type Method = "GET" | "POST" | "PUT" | "PATCH";
@@ -59,6 +67,8 @@ export class DirectoryClient {
   readonly #urls: string[];
   readonly #logger: Logger;
   readonly #timeoutMs: number;
+  /** Connections that trust the extra CA; undefined: fetch's own, which trusts the system's CAs only. */
+  readonly #dispatcher: Agent | undefined;
   #current = 0;
 
   constructor(options: DirectoryClientOptions) {
@@ -66,6 +76,12 @@ export class DirectoryClient {
     this.#urls = options.urls.map((u) => u.replace(/\/+$/, ""));
     this.#logger = options.logger;
     this.#timeoutMs = options.requestTimeoutMs ?? DIRECTORY_REQUEST_TIMEOUT_MS;
+    this.#dispatcher = options.ca === undefined ? undefined : new Agent({ connect: { ca: [...tls.rootCertificates, options.ca.toString()] } });
+  }
+
+  /** Closes the connections of the extra CA's dispatcher (nothing to do without one). */
+  async close(): Promise<void> {
+    await this.#dispatcher?.close();
   }
 
   /** The directory URL currently in use. */
@@ -191,6 +207,7 @@ export class DirectoryClient {
     let body: unknown;
     try {
       response = await fetch(base + path, {
+        ...(this.#dispatcher !== undefined ? { dispatcher: this.#dispatcher } : {}),
         method,
         headers,
         body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
