@@ -1,6 +1,6 @@
 import tls from "node:tls";
 import type { Logger } from "pino";
-import { Agent, fetch, type Response } from "undici";
+import { Agent, fetch as fetchWithDispatcher } from "undici";
 import type { PushPolicyBody } from "@p2p/directory-api";
 import { DIRECTORY_REQUEST_TIMEOUT_MS, DIRECTORY_MAX_RESPONSE_BYTES } from "../constants.js";
 import { isPeerError, PeerError, type Reason } from "../errors.js";
@@ -67,7 +67,11 @@ export class DirectoryClient {
   readonly #urls: string[];
   readonly #logger: Logger;
   readonly #timeoutMs: number;
-  /** Connections that trust the extra CA; undefined: fetch's own, which trusts the system's CAs only. */
+  /**
+   * Connections that trust the extra CA, used through the undici package's own fetch (its Agent and its
+   * fetch are one version; Node's built-in fetch may bundle another). Undefined: Node's fetch, which
+   * trusts the system's CAs only.
+   */
   readonly #dispatcher: Agent | undefined;
   #current = 0;
 
@@ -203,17 +207,12 @@ export class DirectoryClient {
     const headers: Record<string, string> = { accept: "application/json" };
     if (opts.token) headers.authorization = `Bearer ${opts.token}`;
     if (opts.body !== undefined) headers["content-type"] = "application/json";
-    let response: Response;
+    let response: JsonResponse;
     let body: unknown;
     try {
-      response = await fetch(base + path, {
-        ...(this.#dispatcher !== undefined ? { dispatcher: this.#dispatcher } : {}),
-        method,
-        headers,
-        body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
-        signal,
-        redirect: "error",
-      });
+      const init = { method, headers, body: opts.body === undefined ? undefined : JSON.stringify(opts.body), signal, redirect: "error" } as const;
+      const dispatcher = this.#dispatcher;
+      response = dispatcher === undefined ? await fetch(base + path, init) : await fetchWithDispatcher(base + path, { ...init, dispatcher });
       body = await readJson(response);
     } catch (err) {
       if (opts.signal?.aborted) throw opts.signal.reason ?? err;
@@ -249,8 +248,14 @@ function wire<T>(parse: () => T): T {
   }
 }
 
+/** What is read of an answer, from Node's fetch or undici's. */
+interface JsonResponse {
+  readonly status: number;
+  readonly body: ReadableStream<Uint8Array> | null;
+}
+
 /** Reads a JSON body of bounded size; undefined when there is none or it is not JSON. */
-async function readJson(response: Response): Promise<unknown> {
+async function readJson(response: JsonResponse): Promise<unknown> {
   if (!response.body) return undefined;
   const reader = response.body.getReader();
   const chunks: Uint8Array[] = [];
