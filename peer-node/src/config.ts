@@ -1,4 +1,6 @@
+import { X509Certificate } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
+import tls from "node:tls";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -28,7 +30,7 @@ export interface ServeConfig {
   readonly allowHosts: string[];
   /** TLS certificate chain and key (PEM), read from --tls-cert and --tls-key. */
   readonly tls: { cert: Buffer; key: Buffer } | undefined;
-  /** CA certificates (PEM) for other peers' https:// addresses, from --tls-ca. */
+  /** CA certificates (PEM) for other peers' and the directory's https:// addresses, from --tls-ca. */
   readonly tlsCa: Buffer | undefined;
 }
 
@@ -67,7 +69,7 @@ export const SERVE_SETTINGS = [
   { key: "allow-host", flag: "--allow-host", env: "PEER_ALLOW_HOST", help: "comma-separated host names answered besides the listen address, localhost and the advertised host (\"*\" = any)" },
   { key: "tls-cert", flag: "--tls-cert", env: "PEER_TLS_CERT", help: "PEM certificate chain: serve https (h2 and http/1.1) on the port (needs --tls-key)" },
   { key: "tls-key", flag: "--tls-key", env: "PEER_TLS_KEY", help: "PEM private key of --tls-cert" },
-  { key: "tls-ca", flag: "--tls-ca", env: "PEER_TLS_CA", help: "PEM CA certificates other peers' https certificates are checked against" },
+  { key: "tls-ca", flag: "--tls-ca", env: "PEER_TLS_CA", help: "PEM CA certificates that other peers' and the directory's https certificates are checked against" },
 ] as const;
 
 const DEFAULT_PORT = 7001;
@@ -151,6 +153,9 @@ export function loadServeConfig(flags: Settings, env: NodeJS.ProcessEnv, cwd: st
   const key = readPem("tls-key");
   const tlsCa = readPem("tls-ca");
   if ((get("tls-cert") === undefined) !== (get("tls-key") === undefined)) problems.push("--tls-cert and --tls-key go together: give both or neither.");
+  // A wrong file would otherwise surface as an OpenSSL error at listen, or as every https call failing.
+  if (cert !== undefined && key !== undefined) check(() => checkCertificateAndKey(cert, key));
+  if (tlsCa !== undefined) check(() => checkCaCertificates(tlsCa));
 
   if (problems.length > 0) throw new ConfigError(problems.join("\n"));
   const stateHome = env.XDG_STATE_HOME || path.join(os.homedir(), ".local", "state");
@@ -174,6 +179,33 @@ export function loadServeConfig(flags: Settings, env: NodeJS.ProcessEnv, cwd: st
     tlsCa,
   };
 }
+
+/** Throws a sentence for the person when --tls-cert and --tls-key are not a PEM certificate and its own key. */
+export function checkCertificateAndKey(cert: Buffer, key: Buffer): void {
+  if (!PEM_CERTIFICATE.test(cert.toString("latin1"))) throw new Error("--tls-cert must be a PEM certificate (chain): a file with -----BEGIN CERTIFICATE-----.");
+  if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(key.toString("latin1"))) throw new Error("--tls-key must be a PEM private key: a file with -----BEGIN PRIVATE KEY----- (or EC/RSA PRIVATE KEY).");
+  try {
+    tls.createSecureContext({ cert, key });
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    throw new Error(`--tls-cert and --tls-key do not make a usable certificate: ${why} (is the key the one of the certificate?).`);
+  }
+}
+
+/** Throws a sentence for the person when --tls-ca holds no PEM certificate or one that does not parse. */
+export function checkCaCertificates(ca: Buffer): void {
+  const blocks = ca.toString("latin1").match(new RegExp(PEM_CERTIFICATE.source, "g")) ?? [];
+  if (blocks.length === 0) throw new Error("--tls-ca must hold PEM CA certificates: a file with -----BEGIN CERTIFICATE-----.");
+  for (const block of blocks) {
+    try {
+      new X509Certificate(block);
+    } catch (err) {
+      throw new Error(`--tls-ca has a certificate that does not parse (${err instanceof Error ? err.message : String(err)}).`);
+    }
+  }
+}
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/;
 
 /** Parses a whole number of things from `min` to `max`; undefined when not given. */
 function parseCount(value: string | undefined, flag: string, min: number, max: number): number | undefined {

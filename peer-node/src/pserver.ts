@@ -53,7 +53,10 @@ export interface PserverOptions {
   readonly allowHosts?: readonly string[];
   /** TLS on the one port (PEM certificate chain and key); the default advertised address is then https://. */
   readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
-  /** CA certificates (PEM) other peers' https:// certificates are checked against, besides the system's. */
+  /**
+   * CA certificates (PEM) that other peers' and the directory's https:// certificates are checked
+   * against, besides the system's.
+   */
   readonly tlsCa?: string | Buffer;
   /** Browser origins allowed to call this pserver from another origin ("*" for any). */
   readonly trustedOrigins?: readonly string[];
@@ -119,6 +122,7 @@ export async function startPserver(options: PserverOptions): Promise<Pserver> {
       name: options.name,
       logger,
       retryMaxMs: options.directoryRetryMaxMs,
+      ca: options.tlsCa,
     });
     // Whom this peer takes pushes from: the directory hears it after every login and on every change
     // (the quota left moves as pushes arrive and pushed files leave the folder).

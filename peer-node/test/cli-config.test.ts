@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -73,5 +74,39 @@ describe("serve configuration", () => {
     expect(set.gatewayStreamsPerTab).toBe(3);
     expect(() => loadServeConfig({ name: "gw", "gateway-max-tabs": "many" }, {}, cwd)).toThrow("--gateway-max-tabs must be a whole number from 0 to 100000.");
     expect(() => loadServeConfig({ name: "gw", "gateway-streams-per-tab": "0" }, {}, cwd)).toThrow("--gateway-streams-per-tab must be a whole number from 1 to 64.");
+  });
+
+  it("reads --tls-cert, --tls-key and --tls-ca, and stops at start on files that would only fail later", async () => {
+    const dir = path.join(cwd, "tls");
+    execFileSync("mkdir", ["-p", dir]);
+    const makeCert = (name: string) =>
+      execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", `/CN=${name}`,
+        "-keyout", path.join(dir, `${name}-key.pem`), "-out", path.join(dir, `${name}-cert.pem`)], { stdio: "ignore" });
+    makeCert("one");
+    makeCert("two");
+    await writeFile(path.join(dir, "not-pem.txt"), "hello\n");
+    const at = (file: string) => path.join(dir, file);
+
+    const good = loadServeConfig({ name: "gw", "tls-cert": at("one-cert.pem"), "tls-key": at("one-key.pem"), "tls-ca": at("two-cert.pem") }, {}, cwd);
+    expect(good.tls?.cert.toString()).toMatch(/BEGIN CERTIFICATE/);
+    expect(good.tlsCa?.toString()).toMatch(/BEGIN CERTIFICATE/);
+
+    const problemsOf = (flags: Record<string, string>): string => {
+      try {
+        loadServeConfig({ name: "gw", ...flags }, {}, cwd);
+      } catch (err) {
+        expect(err).toBeInstanceOf(ConfigError);
+        return (err as Error).message;
+      }
+      throw new Error("the configuration was accepted");
+    };
+    // Another certificate's key: the hostile-but-valid case (both files are fine PEM on their own).
+    expect(problemsOf({ "tls-cert": at("one-cert.pem"), "tls-key": at("two-key.pem") })).toMatch(/^--tls-cert and --tls-key do not make a usable certificate: .*is the key the one of the certificate\?/);
+    expect(problemsOf({ "tls-cert": at("one-key.pem"), "tls-key": at("one-key.pem") })).toBe("--tls-cert must be a PEM certificate (chain): a file with -----BEGIN CERTIFICATE-----.");
+    expect(problemsOf({ "tls-cert": at("one-cert.pem"), "tls-key": at("one-cert.pem") })).toMatch(/^--tls-key must be a PEM private key/);
+    expect(problemsOf({ "tls-ca": at("not-pem.txt") })).toBe("--tls-ca must hold PEM CA certificates: a file with -----BEGIN CERTIFICATE-----.");
+    expect(problemsOf({ "tls-ca": at("missing.pem") })).toMatch(/^--tls-ca .*missing\.pem cannot be read \(ENOENT\)\.$/);
+    await writeFile(at("broken.pem"), "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n");
+    expect(problemsOf({ "tls-ca": at("broken.pem") })).toMatch(/^--tls-ca has a certificate that does not parse/);
   });
 });

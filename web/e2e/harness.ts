@@ -1,8 +1,9 @@
 // What the browser scenario and the heap benchmark share: a real directory and real pservers on
 // 127.0.0.1 port 0 in this process, a headless Debian Chromium, and files of random bytes on disk.
-import { createHash, randomBytes } from "node:crypto";
+import { execFileSync } from "node:child_process";
+import { createHash, randomBytes, X509Certificate } from "node:crypto";
 import { createReadStream, createWriteStream, existsSync } from "node:fs";
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -32,14 +33,14 @@ export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
  * Launches headless Chromium (Playwright gives it a fresh temporary profile). A missing browser is
  * an error that says how to get one, never a skipped test.
  */
-export async function launchChromium(): Promise<Browser> {
+export async function launchChromium(extraArgs: readonly string[] = []): Promise<Browser> {
   if (!existsSync(CHROMIUM_PATH)) {
     throw new Error(
       `Chromium was not found at ${CHROMIUM_PATH}. The browser tests need it: install Debian's package ` +
         "(apt-get install -y chromium) or set CHROMIUM_PATH to a Chromium binary.",
     );
   }
-  return chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_FLAGS, timeout: 60_000 });
+  return chromium.launch({ executablePath: CHROMIUM_PATH, args: [...CHROMIUM_FLAGS, ...extraArgs], timeout: 60_000 });
 }
 
 /** Fails early with a clear message when `vite build` has not run. */
@@ -75,6 +76,48 @@ export interface ClusterOptions {
   passwords?: Readonly<Record<string, string>>;
   /** Directory settings, e.g. a short heartbeat and session TTL so a peer that left drops out fast. */
   directory?: { heartbeatIntervalMs?: number; sessionTtlMs?: number; rateLimitPerMinute?: number };
+  /**
+   * Everything over https with this certificate (testCertificate): the directory and every pserver,
+   * each trusting it as their CA, except the pservers named in `plainHttp`.
+   */
+  tls?: TestCertificate;
+  /** Pservers that serve plain http even when `tls` is given (they still reach the directory over https). */
+  plainHttp?: readonly string[];
+  /** Host names the pservers answer to besides their own address (e.g. the names a browser opens them at). */
+  allowHosts?: readonly string[];
+}
+
+/** A certificate made for one test run, its files, and what Chromium needs to trust it. */
+export interface TestCertificate {
+  cert: Buffer;
+  key: Buffer;
+  certFile: string;
+  keyFile: string;
+  /** base64 SHA-256 of the certificate's SubjectPublicKeyInfo: `--ignore-certificate-errors-spki-list`. */
+  spkiSha256: string;
+}
+
+/**
+ * Makes a self-signed P-256 certificate with openssl in `dir`, valid for a day, for `*.<domain>`,
+ * `<domain>`, localhost and IP 127.0.0.1 (the addresses Node processes advertise).
+ */
+export async function testCertificate(dir: string, domain: string): Promise<TestCertificate> {
+  await mkdir(dir, { recursive: true });
+  const certFile = path.join(dir, "cert.pem");
+  const keyFile = path.join(dir, "key.pem");
+  execFileSync(
+    "openssl",
+    [
+      "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1",
+      "-subj", `/CN=${domain}`,
+      "-addext", `subjectAltName=DNS:*.${domain},DNS:${domain},DNS:localhost,IP:127.0.0.1`,
+      "-keyout", keyFile, "-out", certFile,
+    ],
+    { stdio: "ignore" },
+  );
+  const cert = await readFile(certFile);
+  const spki = new X509Certificate(cert).publicKey.export({ type: "spki", format: "der" });
+  return { cert, key: await readFile(keyFile), certFile, keyFile, spkiSha256: createHash("sha256").update(spki).digest("base64") };
 }
 
 /** Starts a directory and one pserver per name, all on 127.0.0.1 port 0, serving web/dist. */
@@ -91,12 +134,30 @@ export async function startCluster(names: readonly string[], options: ClusterOpt
   try {
     const directoryDataDir = path.join(tmp, "directory");
     await mkdir(directoryDataDir, { recursive: true });
-    const directory = await startDirectory({ dataDir: directoryDataDir, ...options.directory });
+    const tls = options.tls;
+    const directory = await startDirectory({
+      dataDir: directoryDataDir,
+      ...options.directory,
+      // The directory calls https peer addresses back at login (the Ping proof): it trusts the test's certificate.
+      ...(tls ? { tlsCertFile: tls.certFile, tlsKeyFile: tls.keyFile, peerCaFile: tls.certFile } : {}),
+    });
     closers.push(() => directory.close());
     const peers = new Map<string, ClusterPeer>();
     const launch = async (name: string, port: number, sharedDir: string, dataDir: string) => {
       const password = options.passwords?.[name];
-      const pserver = await startPserver({ name, directoryUrl: directory.url, sharedDir, dataDir, port, webDir: WEB_DIST, ...(password ? { password } : {}) });
+      const secure = tls !== undefined && !(options.plainHttp ?? []).includes(name);
+      const pserver = await startPserver({
+        name,
+        directoryUrl: directory.url,
+        sharedDir,
+        dataDir,
+        port,
+        webDir: WEB_DIST,
+        ...(password ? { password } : {}),
+        ...(options.allowHosts ? { allowHosts: options.allowHosts } : {}),
+        ...(tls ? { tlsCa: tls.cert } : {}),
+        ...(secure ? { tls: { cert: tls.cert, key: tls.key } } : {}),
+      });
       running.set(name, pserver);
       return pserver;
     };

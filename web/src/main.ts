@@ -5,6 +5,7 @@ import { createPclientTransport } from "./lib/client/transport.js";
 import { browserHashLocation } from "./lib/location-hash.js";
 import { AppState } from "./lib/state/app.svelte.js";
 import { BrowserPeerState } from "./lib/browser-peer/browser-peer.svelte.js";
+import { readBrowserCapabilities, unsupportedReason } from "./lib/browser-peer/secure-origin.js";
 import "./app.css";
 
 // The tab is served by its own pserver, so the page's origin is that pserver (in development,
@@ -32,6 +33,11 @@ const app = new AppState({
 
 const target = document.getElementById("app");
 if (target === null) throw new Error("index.html has no #app element");
-const browserPeer = new BrowserPeerState({ origin: baseUrl, tabStorage, lastingStorage: localStorageOrNothing() });
+const browserPeer = new BrowserPeerState({
+  origin: baseUrl,
+  tabStorage,
+  lastingStorage: localStorageOrNothing(),
+  unsupported: unsupportedReason(readBrowserCapabilities(), window.location.href),
+});
 mount(App, { target, props: { app, browserPeer } });
 void app.start();

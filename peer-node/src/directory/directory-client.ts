@@ -1,4 +1,6 @@
+import tls from "node:tls";
 import type { Logger } from "pino";
+import { Agent, fetch as fetchWithDispatcher } from "undici";
 import type { PushPolicyBody } from "@p2p/directory-api";
 import { DIRECTORY_REQUEST_TIMEOUT_MS, DIRECTORY_MAX_RESPONSE_BYTES } from "../constants.js";
 import { isPeerError, PeerError, type Reason } from "../errors.js";
@@ -36,6 +38,12 @@ export interface DirectoryClientOptions {
   readonly urls: readonly string[];
   readonly logger: Logger;
   readonly requestTimeoutMs?: number;
+  /**
+   * CA certificates (PEM) an https:// directory's certificate is checked against, besides the system's
+   * (the pserver's --tls-ca): a directory with a private CA's certificate is reachable without
+   * touching the machine's trust store.
+   */
+  readonly ca?: string | Buffer;
 }
 
 type Method = "GET" | "POST" | "PUT" | "PATCH";
@@ -59,6 +67,12 @@ export class DirectoryClient {
   readonly #urls: string[];
   readonly #logger: Logger;
   readonly #timeoutMs: number;
+  /**
+   * Connections that trust the extra CA, used through the undici package's own fetch (its Agent and its
+   * fetch are one version; Node's built-in fetch may bundle another). Undefined: Node's fetch, which
+   * trusts the system's CAs only.
+   */
+  readonly #dispatcher: Agent | undefined;
   #current = 0;
 
   constructor(options: DirectoryClientOptions) {
@@ -66,6 +80,12 @@ export class DirectoryClient {
     this.#urls = options.urls.map((u) => u.replace(/\/+$/, ""));
     this.#logger = options.logger;
     this.#timeoutMs = options.requestTimeoutMs ?? DIRECTORY_REQUEST_TIMEOUT_MS;
+    this.#dispatcher = options.ca === undefined ? undefined : new Agent({ connect: { ca: [...tls.rootCertificates, options.ca.toString()] } });
+  }
+
+  /** Closes the connections of the extra CA's dispatcher (nothing to do without one). */
+  async close(): Promise<void> {
+    await this.#dispatcher?.close();
   }
 
   /** The directory URL currently in use. */
@@ -187,16 +207,12 @@ export class DirectoryClient {
     const headers: Record<string, string> = { accept: "application/json" };
     if (opts.token) headers.authorization = `Bearer ${opts.token}`;
     if (opts.body !== undefined) headers["content-type"] = "application/json";
-    let response: Response;
+    let response: JsonResponse;
     let body: unknown;
     try {
-      response = await fetch(base + path, {
-        method,
-        headers,
-        body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
-        signal,
-        redirect: "error",
-      });
+      const init = { method, headers, body: opts.body === undefined ? undefined : JSON.stringify(opts.body), signal, redirect: "error" } as const;
+      const dispatcher = this.#dispatcher;
+      response = dispatcher === undefined ? await fetch(base + path, init) : await fetchWithDispatcher(base + path, { ...init, dispatcher });
       body = await readJson(response);
     } catch (err) {
       if (opts.signal?.aborted) throw opts.signal.reason ?? err;
@@ -232,8 +248,14 @@ function wire<T>(parse: () => T): T {
   }
 }
 
+/** What is read of an answer, from Node's fetch or undici's. */
+interface JsonResponse {
+  readonly status: number;
+  readonly body: ReadableStream<Uint8Array> | null;
+}
+
 /** Reads a JSON body of bounded size; undefined when there is none or it is not JSON. */
-async function readJson(response: Response): Promise<unknown> {
+async function readJson(response: JsonResponse): Promise<unknown> {
   if (!response.body) return undefined;
   const reader = response.body.getReader();
   const chunks: Uint8Array[] = [];

@@ -45,6 +45,8 @@ export interface DirectoryLinkOptions {
   readonly retryMinMs?: number;
   readonly retryMaxMs?: number;
   readonly requestTimeoutMs?: number;
+  /** CA certificates (PEM) an https:// directory is checked against besides the system's (--tls-ca). */
+  readonly ca?: string | Buffer;
 }
 
 interface Credentials {
@@ -104,7 +106,7 @@ export class DirectoryLink extends EventEmitter<{ status: [DirectoryStatus] }> {
 
   constructor(options: DirectoryLinkOptions) {
     super();
-    this.client = new DirectoryClient({ urls: options.urls, logger: options.logger, requestTimeoutMs: options.requestTimeoutMs });
+    this.client = new DirectoryClient({ urls: options.urls, logger: options.logger, requestTimeoutMs: options.requestTimeoutMs, ca: options.ca });
     this.#store = options.store;
     this.#logger = options.logger.child({ component: "directory-link" });
     this.#address = options.address;
@@ -219,6 +221,7 @@ export class DirectoryLink extends EventEmitter<{ status: [DirectoryStatus] }> {
         this.#logger.debug({ err: describe(err) }, "logout at close failed");
       }
     }
+    await this.client.close();
   }
 
   /** The live peers other than this one that hold a content id (FindHolders for the downloader). */

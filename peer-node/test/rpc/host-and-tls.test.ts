@@ -7,6 +7,7 @@ import http2 from "node:http2";
 import https from "node:https";
 import path from "node:path";
 import { ConnectError, createClient } from "@connectrpc/connect";
+import { pino } from "pino";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ClientService, PushAccept, TransferState } from "../../src/gen.js";
@@ -166,5 +167,39 @@ describe("TLS on the one port", () => {
       return state === TransferState.COMPLETED;
     }, "the push to bob over TLS", 20_000, 500);
     expect((await readFile(path.join(root, "tlsbob", "shared", "secret-plans.bin"))).equals(file.bytes)).toBe(true);
+  });
+
+  it("reaches an https directory whose certificate only --tls-ca vouches for; without it, the directory is unreachable and the log says why", async () => {
+    const { startDirectory } = await import("@p2p/server");
+    const dir = path.join(root, "tls");
+    const httpsDirectory = await startDirectory({
+      dataDir: path.join(root, "https-directory"),
+      host: "127.0.0.1",
+      port: 0,
+      heartbeatIntervalMs: 500,
+      logLevel: "silent",
+      scryptCostLog2: 10,
+      tlsCertFile: path.join(dir, "cert.pem"),
+      tlsKeyFile: path.join(dir, "key.pem"),
+      peerCaFile: path.join(dir, "cert.pem"),
+    });
+    try {
+      expect(httpsDirectory.url).toMatch(/^https:/);
+      // With the CA: logged in at start, over https, to a directory the system's CAs know nothing of.
+      const trusting = await start("tlscarol", { host: "127.0.0.1", tls: { cert, key }, tlsCa: cert, directoryUrl: httpsDirectory.url });
+      const status = await createClient(ClientService, createConnectTransport({ baseUrl: trusting.url, httpVersion: "2", nodeOptions: { ca: cert } })).getStatus({});
+      expect(status).toMatchObject({ loggedIn: true, directoryUrl: httpsDirectory.url });
+
+      // Without it: the pserver still starts (the directory may be fixed later) but cannot log in, and says why.
+      const lines: string[] = [];
+      const captured = pino({ level: "warn" }, { write: (line: string) => void lines.push(line) });
+      const doubting = await start("tlsdave", { directoryUrl: httpsDirectory.url, logger: captured });
+      const refused = await createClient(ClientService, createConnectTransport({ baseUrl: doubting.url, httpVersion: "1.1" })).getStatus({});
+      expect(refused).toMatchObject({ loggedIn: false });
+      expect(lines.join("\n")).toMatch(/is unreachable \(DEPTH_ZERO_SELF_SIGNED_CERT\)/);
+    } finally {
+      for (const p of pservers.splice(0)) await p.close();
+      await httpsDirectory.close();
+    }
   });
 });

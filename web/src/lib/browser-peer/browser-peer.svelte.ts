@@ -35,6 +35,8 @@ export interface BrowserPeerOptions {
   tabStorage: KeyValueStorage | undefined;
   /** localStorage: the name and gateways last used. */
   lastingStorage: KeyValueStorage | undefined;
+  /** Why this page cannot be a browser peer (secure-origin.ts), "" or absent when it can. */
+  unsupported?: string;
 }
 
 /** The browser peer of this tab. */
@@ -52,6 +54,8 @@ export class BrowserPeerState {
   searchError = $state("");
   peers = $state<string[]>([]);
   readonly memory: JoinMemory;
+  /** Why this page cannot be a browser peer (plain http from another host, an old browser); "" when it can. */
+  readonly unsupported: string;
   readonly #origin: string;
   #gatewayLink: GatewayLink | undefined;
   #local: LocalFiles | undefined;
@@ -61,6 +65,7 @@ export class BrowserPeerState {
 
   constructor(options: BrowserPeerOptions) {
     this.#origin = options.origin;
+    this.unsupported = options.unsupported ?? "";
     this.memory = new JoinMemory(options.tabStorage, options.lastingStorage);
   }
 
@@ -73,6 +78,10 @@ export class BrowserPeerState {
 
   /** Logs in through the gateways, opens the store and starts serving; resumes partial downloads. */
   async join(peerName: string, password: string | undefined, gateways: string[], resumeToken?: string): Promise<boolean> {
+    if (this.unsupported !== "") {
+      this.error = this.unsupported;
+      return false;
+    }
     this.phase = "joining";
     this.error = "";
     const list = gateways.length > 0 ? gateways : [this.#origin];
