@@ -1,6 +1,6 @@
 // The browser peer's link to its gateways (GatewayService, docs/browser-peers.md): log in, hold the
-// Attach stream, answer relayed manifest and piece requests from OPFS, publish the file list after
-// every (re)attach, and come back by itself: after a blip it reattaches; a gateway that forgot the
+// Attach stream, answer relayed manifest and piece requests from OPFS, publish the file list and the
+// push policy after every (re)attach, start pushes and hear of pushes offered, and come back by itself: after a blip it reattaches; a gateway that forgot the
 // session (restart) gets a login with the resume token; a gateway that stays down is left for the
 // next one in the list (failover), where the resume token takes the directory session over.
 import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
@@ -239,8 +239,9 @@ export class GatewayLink {
           heard();
           this.#cancelled.clear();
           await this.publishAll();
-          // A new session takes no push until told otherwise (the gateway's default).
-          await this.sendPushPolicy();
+          // A new session takes no push until told otherwise (the gateway's default). A refusal here
+          // leaves it at that (safe) and must not cost the attach: the next attach sends it again.
+          await this.sendPushPolicy().catch(() => undefined);
           onAttached();
           this.#options.onState({ kind: "attached", gateway: this.#gateway, relayAddress: event.event.value.relayAddress });
         } else {
