@@ -986,7 +986,8 @@ export const ConfirmPushResponseSchema: GenMessage<ConfirmPushResponse> = /*@__P
  * GatewayService is what a browser peer (a tab with no pserver of its own) asks of a pserver acting as
  * its gateway. The tab is a peer in its own right: the gateway logs it in at the directory under the
  * tab's own name and advertises a relay address (`<gateway base URL>/relay/<peer name>`) that routes
- * other peers' PeerService calls (Ping, GetManifest, FetchPieces) through the gateway to the tab.
+ * other peers' PeerService calls (Ping, GetManifest, FetchPieces, PushFile) through the gateway to the
+ * tab. The tab pushes files too: the gateway sends them for it (StartPush), reading the pieces from it.
  *
  * Browsers speak only unary and server-streaming calls (gRPC-Web and Connect over fetch have no client
  * streaming), so the tab holds one server stream (Attach) on which the gateway delivers requests, and

@@ -1,8 +1,9 @@
 // The browser peer's link to its gateways (GatewayService, docs/browser-peers.md): log in, hold the
 // Attach stream, answer relayed manifest and piece requests from OPFS, publish the file list and the
-// push policy after every (re)attach, start pushes and hear of pushes offered, and come back by itself: after a blip it reattaches; a gateway that forgot the
-// session (restart) gets a login with the resume token; a gateway that stays down is left for the
-// next one in the list (failover), where the resume token takes the directory session over.
+// push policy after every (re)attach, start pushes and hear of pushes offered, and come back by
+// itself: after a blip it reattaches; a gateway that forgot the session (restart) gets a login with
+// the resume token; a gateway that stays down is left for the next one in the list (failover), where
+// the resume token takes the directory session over.
 import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { GATEWAY_REATTACH_BASE_MS, GATEWAY_REATTACH_MAX_MS } from "../constants.js";
