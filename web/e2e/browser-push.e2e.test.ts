@@ -49,7 +49,7 @@ describe("pushes from and to browser peers", () => {
     await cluster?.close();
   }, 60_000);
 
-  it("anna sends a file from her tab to nora, a Node peer; nora hears anna sent it, byte for byte", async () => {
+  it("anna sends files from her tab to nora, a Node peer, named and chosen by the directory; nora hears anna sent them, byte for byte", async () => {
     const { cluster, browser } = await started();
     const file = path.join(cluster.tmp, "anna-gift.bin");
     const sha = await writeRandomFile(file, 6 * MIB + 123);
@@ -69,6 +69,16 @@ describe("pushes from and to browser peers", () => {
     const received = (await nora.listTransfers({})).transfers.find((t) => t.name === "anna-gift.bin");
     expect(received?.sources).toEqual(["anna"]);
     expect(received?.state).toBe(TransferState.COMPLETED);
+
+    // No peer named: the directory picks one that takes anna's pushes and lacks the file (only nora).
+    const second = path.join(cluster.tmp, "anna-second.bin");
+    const secondSha = await writeRandomFile(second, 2 * MIB + 5);
+    await addFile(anna, second, "anna-second.bin");
+    await myFile(anna, "anna-second.bin").getByRole("button", { name: "Send anna-second.bin to a peer" }).click();
+    await anna.getByRole("form", { name: "Send anna-second.bin" }).getByRole("button", { name: "Send to a peer the directory chooses" }).click();
+    const secondRow = transferRow(anna, "Send", "anna-second.bin");
+    await expect.poll(async () => ((await secondRow.count()) > 0 ? (await secondRow.innerText()).replace(/\s+/g, " ") : ""), { timeout: TRANSFER_MS, interval: 250 }).toMatch(/Done · to nora/);
+    expect(await sha256OfFile(path.join(cluster.peers.get("nora")!.sharedDir, "anna-second.bin"))).toBe(secondSha);
   });
 
   it("nora sends a file to bert, whose tab takes pushes from nora; bert keeps it in OPFS across a reload", async () => {

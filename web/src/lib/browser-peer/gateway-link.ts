@@ -268,10 +268,14 @@ export class GatewayLink {
         void this.#answerPiece(client, event.event.value.requestId, event.event.value.contentId, event.event.value.pieceIndex).catch(() => undefined);
         break;
       case "pushProgress":
-        this.#options.onPushProgress(event.event.value);
-        break;
       case "pushOffer":
-        this.#options.onPushOffer(event.event.value);
+        // The page's trouble with one push must not end the Attach stream (an unread offer fails as stalled).
+        try {
+          if (event.event.case === "pushProgress") this.#options.onPushProgress(event.event.value);
+          else this.#options.onPushOffer(event.event.value);
+        } catch {
+          // Nothing more to do here: the gateway times the push out and the sender hears why.
+        }
         break;
       case "cancel":
         // Bounded: cancels of requests already answered are never deleted by an answer.
