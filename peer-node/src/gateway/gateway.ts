@@ -322,7 +322,9 @@ export class Gateway {
       const storedName = await incoming.outcome;
       await admission.keep({ from: redeemed.from, contentId: manifest.contentId, name: storedName });
       this.#logger.info({ peer: tab.name, from: redeemed.from, contentId: manifest.contentId, name: storedName }, "push to a browser peer kept");
-      void this.#sendPushPolicy(entry);
+      // The quota left shrank: the directory hears it before the sender hears of success, so its
+      // next pick already counts this file.
+      await this.#sendPushPolicy(entry);
       return storedName;
     } catch (err) {
       incoming.fail(err);

@@ -288,6 +288,23 @@ describe("pushes to a browser peer", () => {
     expect(t.offers).toHaveLength(0);
   });
 
+  it("counts the pushes a tab kept against its quota: past it, the next push is refused", async () => {
+    const gw = await pserver("pgw9");
+    const node = await pserver("pnode10");
+    const t = await tab(gw.url, "ptab10");
+    const first = await writeRandomFile(path.join(node.sharedDir, "first.bin"), 700_000);
+    const second = await writeRandomFile(path.join(node.sharedDir, "second.bin"), 700_000);
+    const n = await owner(node);
+    await waitFor(async () => (await n.listFiles({})).files.length === 2, "both files in pnode10's folder");
+    await t.takePushesFrom([], 10_000_000, 1_000_000);
+    const kept = await upload(n, first.contentId, "ptab10");
+    expect(kept?.state, kept?.error).toBe(TransferState.COMPLETED);
+    // 700 kB of the 1 MB quota are used now: the gateway told the directory, which refuses the next one.
+    const refused = await failure(upload(n, second.contentId, "ptab10"));
+    expect(refused.code).toBe(Code.PermissionDenied);
+    expect(t.received.map((r) => r.name)).toEqual(["first.bin"]);
+  });
+
   it("fails the sender's push when the tab never reads it, or stops reading, within the stall timeout", async () => {
     const gw = await pserver("pgw7");
     const node = await pserver("pnode8");
