@@ -208,6 +208,11 @@ export const GATEWAY_DETACH_GRACE_MS = 10_000;
 export const GATEWAY_KEEPALIVE_INTERVAL_MS = 15_000;
 /** A gateway session neither attached nor used for this long ends (the tab then resumes with its resume token). */
 export const GATEWAY_SESSION_IDLE_MS = 30 * 60_000;
+/**
+ * Pushes one browser peer sends at once, and as many it receives at once: each sent push holds up to a
+ * window of its pieces here, each received one a single message of the sender's stream.
+ */
+export const GATEWAY_PUSHES_PER_TAB_MAX = 4;
 /** Longest text of a tab's AnswerError that is passed on to a downloader. */
 export const GATEWAY_ERROR_MESSAGE_MAX_CHARS = 500;
 

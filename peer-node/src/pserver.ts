@@ -171,7 +171,7 @@ export async function startPserver(options: PserverOptions): Promise<Pserver> {
       pushConsent: pushSettings,
     });
     const clientService = new ClientServiceImpl({ store, registry, link, sessions, importer, downloader, pusher, events, logger, pushSettings, saveLinks });
-    const gateway = options.gateway === false ? undefined : new Gateway({ directory: link.client, baseAddress: address, logger, settings: options.gateway });
+    const gateway = options.gateway === false ? undefined : new Gateway({ directory: link.client, baseAddress: address, logger, settings: options.gateway, peers });
     // Before the port closes: tabs are not logged out, so they resume at another gateway (gateway.ts, close).
     if (gateway) cleanup.push(["gateway", () => gateway.close()]);
     const gatewayService = gateway ? new GatewayServiceImpl(gateway, logger) : undefined;

@@ -16,8 +16,15 @@ import {
   type AnswerErrorRequest,
   type AnswerManifestRequest,
   type AnswerPieceRequest,
+  ReceivePushResponseSchema,
   type AttachResponse,
   type BrowserFile,
+  type CancelPushRequest,
+  type ConfirmPushRequest,
+  type ReceivePushRequest,
+  type ReceivePushResponse,
+  type SetPushPolicyRequest,
+  type StartPushRequest,
   type GatewayService,
   type GatewayServiceLoginRequest,
   type PublishFilesRequest,
@@ -25,6 +32,8 @@ import {
 } from "../gen.js";
 import { manifestFromProto } from "../pieces/manifest-wire.js";
 import { isExpected, toConnectError } from "../rpc/error-mapping.js";
+import { transferProgress } from "../rpc/messages.js";
+import { policyChange } from "../rpc/settings-messages.js";
 import { bearerToken } from "../rpc/sessions.js";
 import { checkContentId, checkManifest } from "../store/pieces.js";
 import type { Gateway, TabSession } from "./gateway.js";
@@ -32,6 +41,8 @@ import type { TabEvent } from "./tab.js";
 
 /** Reasons a tab may give a downloader in AnswerError; anything else is passed on as INTERNAL. */
 const TAB_REASONS: ReadonlySet<Reason> = new Set(["FILE_NOT_HELD", "FILE_CHANGED", "BAD_PIECE_REQUEST", "INTERNAL"]);
+/** Push ids are 16 characters (tab-push.ts) or a transfer id; far below this. */
+const PUSH_ID_MAX_CHARS = 64;
 /** Resume tokens are the directory's session tokens: base64url, far below this. */
 const RESUME_TOKEN_MAX_CHARS = 256;
 
@@ -165,6 +176,75 @@ export class GatewayServiceImpl implements ServiceImpl<typeof GatewayService> {
     });
   }
 
+  /** StartPush: a file the tab offers goes to a named or directory-chosen peer, its pieces read from the tab. */
+  async startPush(req: StartPushRequest, ctx: HandlerContext) {
+    return this.#run("StartPush", async () => {
+      const session = this.#session(ctx);
+      const contentId = checkContentId(req.contentId);
+      if (req.targetPeer !== "" && !isPeerName(req.targetPeer)) throw new PeerError("BAD_REQUEST", "target_peer is not a valid peer name.");
+      return this.#gateway.startPush(session, contentId, req.targetPeer === "" ? undefined : req.targetPeer);
+    });
+  }
+
+  /** CancelPush: stops one of the tab's pushes, sent or received. */
+  async cancelPush(req: CancelPushRequest, ctx: HandlerContext) {
+    return this.#run("CancelPush", async () => {
+      this.#gateway.cancelPush(this.#session(ctx), checkPushId(req.pushId));
+      return {};
+    });
+  }
+
+  /** SetPushPolicy: whom the tab takes pushes from; the directory hears it too. */
+  async setPushPolicy(req: SetPushPolicyRequest, ctx: HandlerContext) {
+    return this.#run("SetPushPolicy", async () => {
+      const session = this.#session(ctx);
+      if (!req.policy) throw new PeerError("BAD_REQUEST", "policy is required.");
+      const change = policyChange(req.policy);
+      if (change.accept === undefined) throw new PeerError("BAD_REQUEST", "policy.accept must be NOBODY, LISTED or ANYONE.");
+      if (req.usedBytes > BigInt(Number.MAX_SAFE_INTEGER)) throw new PeerError("BAD_REQUEST", "used_bytes is too large.");
+      await this.#gateway.setPushPolicy(session, change, Number(req.usedBytes));
+      return {};
+    });
+  }
+
+  /** ReceivePush: the pieces of a push offered to the tab, pulled from the sender as the tab reads. */
+  async *receivePush(req: ReceivePushRequest, ctx: HandlerContext): AsyncGenerator<ReceivePushResponse> {
+    let push;
+    try {
+      push = this.#gateway.incomingPush(this.#session(ctx), checkPushId(req.pushId));
+    } catch (err) {
+      throw this.#fail("ReceivePush", err);
+    }
+    const pieces = push.pieces();
+    // connect-node may never resume a generator whose stream died: the call's abort ends the push's reading too.
+    const onAbort = () => void pieces.return(undefined).catch(() => undefined);
+    ctx.signal.addEventListener("abort", onAbort, { once: true });
+    try {
+      for await (const piece of pieces) yield create(ReceivePushResponseSchema, { piece });
+    } catch (err) {
+      throw this.#fail("ReceivePush", err);
+    } finally {
+      ctx.signal.removeEventListener("abort", onAbort);
+    }
+  }
+
+  /** ConfirmPush: the tab kept the pushed file (the sender's push succeeds) or refused it. */
+  async confirmPush(req: ConfirmPushRequest, ctx: HandlerContext) {
+    return this.#run("ConfirmPush", async () => {
+      const session = this.#session(ctx);
+      const push = this.#gateway.incomingPush(session, checkPushId(req.pushId));
+      if (req.kept) {
+        const problem = fileNameProblem(req.storedName);
+        if (problem) throw new PeerError("BAD_NAME", `stored_name ${problem}.`);
+        push.confirm(req.storedName);
+      } else {
+        const message = req.message.slice(0, GATEWAY_ERROR_MESSAGE_MAX_CHARS).replace(/[\u0000-\u001f\u007f]/g, " ");
+        push.fail(new PeerError("PUSH_REFUSED", `The browser peer ${session.tab.name} did not keep the file: ${message || "it refused it"}.`));
+      }
+      return {};
+    });
+  }
+
   /** Logout: the tab leaves the directory at once. */
   async logout(_req: unknown, ctx: HandlerContext) {
     return this.#run("Logout", async () => {
@@ -207,9 +287,22 @@ function checkFile(f: BrowserFile, i: number): IndexEntry {
   return { contentId: f.contentId, name: f.name, size: Number(f.size), pieceSize: f.pieceSize };
 }
 
+/** A push id as the gateway makes them (tab-push.ts), or BAD_REQUEST. */
+function checkPushId(id: string): string {
+  if (id.length === 0 || id.length > PUSH_ID_MAX_CHARS || !/^[A-Za-z0-9_-]+$/.test(id)) throw new PeerError("BAD_REQUEST", "push_id is not a push id.");
+  return id;
+}
+
 /** A tab event as an Attach message. */
 function toMessage(event: TabEvent): AttachResponse {
   switch (event.kind) {
+    case "push_progress": {
+      const t = event.snapshot;
+      const value = { pushId: event.pushId, contentId: t.contentId, name: t.name, targetPeer: t.targetPeer, bytesDone: BigInt(t.bytesDone), bytesTotal: BigInt(t.bytesTotal), state: transferProgress(t).state, message: t.error };
+      return create(AttachResponseSchema, { event: { case: "pushProgress", value } });
+    }
+    case "push_offer":
+      return create(AttachResponseSchema, { event: { case: "pushOffer", value: { pushId: event.pushId, from: event.from, manifest: event.manifest } } });
     case "manifest":
       return create(AttachResponseSchema, { event: { case: "manifest", value: { requestId: event.requestId, contentId: event.contentId } } });
     case "piece":

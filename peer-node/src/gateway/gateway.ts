@@ -8,6 +8,7 @@ import {
   GATEWAY_DETACH_GRACE_MS,
   GATEWAY_KEEPALIVE_INTERVAL_MS,
   GATEWAY_MAX_TABS,
+  GATEWAY_PUSHES_PER_TAB_MAX,
   GATEWAY_REQUEST_TIMEOUT_MS,
   GATEWAY_SESSION_IDLE_MS,
   GATEWAY_STREAMS_PER_TAB_MAX,
@@ -15,6 +16,15 @@ import {
 } from "../constants.js";
 import type { DirectoryClient, IndexEntry } from "../directory/directory-client.js";
 import { isPeerError, PeerError } from "../errors.js";
+import type { PushFileRequest } from "../gen.js";
+import { manifestFromProto, manifestToProto } from "../pieces/manifest-wire.js";
+import type { PeerClients } from "../pieces/peer-clients.js";
+import { checkPushPolicy, type PushPolicy } from "../push/push-settings.js";
+import { redeemPushTicket } from "../push/receive.js";
+import { FilePusher, type PushSource } from "../push/send.js";
+import type { Manifest } from "../store/file-store.js";
+import { TransferRegistry } from "../transfer/transfer.js";
+import { IncomingPush } from "./tab-push.js";
 import { Tab } from "./tab.js";
 
 /** The gateway's limits; every field has a default (docs/browser-peers.md, Limits). */
@@ -33,6 +43,8 @@ export interface GatewaySettings {
   readonly keepaliveIntervalMs: number;
   /** A gateway session neither attached nor used for this long ends. */
   readonly sessionIdleMs: number;
+  /** Pushes one tab sends at once, and receives at once. */
+  readonly pushesPerTab: number;
 }
 
 /** The defaults of GatewaySettings. */
@@ -44,6 +56,7 @@ export const DEFAULT_GATEWAY_SETTINGS: GatewaySettings = {
   detachGraceMs: GATEWAY_DETACH_GRACE_MS,
   keepaliveIntervalMs: GATEWAY_KEEPALIVE_INTERVAL_MS,
   sessionIdleMs: GATEWAY_SESSION_IDLE_MS,
+  pushesPerTab: GATEWAY_PUSHES_PER_TAB_MAX,
 };
 
 /** What the gateway needs. */
@@ -54,6 +67,8 @@ export interface GatewayOptions {
   readonly baseAddress: string;
   readonly logger: Logger;
   readonly settings?: Partial<GatewaySettings>;
+  /** Connections to other peers, for the tabs' pushes. */
+  readonly peers: PeerClients;
 }
 
 /** A browser peer's gateway session. */
@@ -96,6 +111,9 @@ export class Gateway {
   readonly #byDigest = new Map<string, Entry>();
   readonly #byName = new Map<string, Entry>();
   readonly #sweeper: NodeJS.Timeout;
+  readonly #peers: PeerClients;
+  /** The tabs' pushes to other peers (not this pserver's own transfers: its ListTransfers never shows them). */
+  readonly #pushRegistry = new TransferRegistry();
   #closed = false;
   /** Proof keys of logins and relocates in progress, by lower-case name (the directory checks the address during them). */
   readonly #provingKeys = new Map<string, Buffer>();
@@ -105,6 +123,7 @@ export class Gateway {
     this.#directory = options.directory;
     this.#base = options.baseAddress.replace(/\/+$/, "");
     this.#logger = options.logger.child({ part: "gateway" });
+    this.#peers = options.peers;
     this.#sweeper = setInterval(() => this.#sweep(), Math.min(60_000, this.settings.sessionIdleMs));
     this.#sweeper.unref();
   }
@@ -122,7 +141,7 @@ export class Gateway {
     const login = await this.#proving(username, proofKey, () =>
       this.#directory.login(username, password, address, undefined, proofKey.toString("hex")),
     );
-    return this.#open(login.peerName, address, login.token, login.heartbeatIntervalMs, proofKey);
+    return this.#opened(this.#open(login.peerName, address, login.token, login.heartbeatIntervalMs, proofKey));
   }
 
   /**
@@ -166,7 +185,161 @@ export class Gateway {
       // The directory checks the relay path names the session's peer; this cannot happen with a sound one.
       throw new PeerError("WRONG_PEER", `The resume token belongs to another peer than ${username}.`);
     }
-    return this.#open(login.peerName, address, login.token, login.heartbeatIntervalMs, proofKey);
+    return this.#opened(this.#open(login.peerName, address, login.token, login.heartbeatIntervalMs, proofKey));
+  }
+
+  /**
+   * A new session's push policy is the default (it takes none), and the directory hears so: the peer's
+   * policy there is kept across sessions, and a policy this gateway does not know would make the
+   * directory pick a tab that refuses. The tab sets its own next (SetPushPolicy).
+   */
+  async #opened(login: TabLogin): Promise<TabLogin> {
+    const entry = this.#byName.get(login.peerName.toLowerCase());
+    if (entry) await this.#sendPushPolicy(entry);
+    return login;
+  }
+
+  /** Tells the directory the tab's push policy (the quota as what is left); a failure is logged, the gateway's own check still holds. */
+  async #sendPushPolicy(entry: Entry): Promise<void> {
+    const policy = entry.tab.pushes.directoryPolicy();
+    try {
+      await this.#withToken(entry, (token) => this.#directory.putPushPolicy(token, { ...policy, from: [...policy.from] }));
+    } catch (err) {
+      this.#logger.warn({ peer: entry.tab.name, err: err instanceof Error ? err.message : String(err) }, "the directory did not take a browser peer's push policy");
+    }
+  }
+
+  /** Sets the tab's push policy (checked: BAD_REQUEST names the field) and tells the directory. */
+  async setPushPolicy(session: TabSession, policy: Partial<PushPolicy>, usedBytes: number): Promise<void> {
+    const entry = this.#live(session);
+    entry.tab.pushes.setPolicy(checkPushPolicy(policy), usedBytes);
+    await this.#withToken(entry, (token) => {
+      const p = entry.tab.pushes.directoryPolicy();
+      return this.#directory.putPushPolicy(token, { ...p, from: [...p.from] });
+    });
+  }
+
+  /**
+   * Starts a push of a file the tab offers: its manifest is asked of the tab, the target and ticket of
+   * the directory under the tab's session, then FilePusher sends it reading each piece from the tab.
+   * Progress goes to the tab as PushProgress events.
+   */
+  async startPush(session: TabSession, contentId: string, target: string | undefined): Promise<{ pushId: string; targetPeer: string }> {
+    const entry = this.#live(session);
+    const tab = entry.tab;
+    if (target !== undefined && target.toLowerCase() === tab.name.toLowerCase()) throw new PeerError("BAD_REQUEST", "A peer cannot push to itself.");
+    this.#checkPushRoom(tab.pushes.outgoing.size, tab.name);
+    const stop = new AbortController();
+    const manifest: Manifest = manifestFromProto(await tab.requestManifest(contentId, stop.signal));
+    let picked;
+    try {
+      picked = await this.#withToken(entry, (token) => this.#directory.uploadTarget(token, contentId, manifest.size, target));
+    } catch (err) {
+      if (isPeerError(err, "PUSH_REFUSED")) throw new PeerError("PUSH_REFUSED", `The directory will not let ${target ?? "that peer"} receive this file: ${err.message}`);
+      if (isPeerError(err, "NO_UPLOAD_TARGET")) {
+        throw new PeerError("NO_UPLOAD_TARGET", target ? `The directory will not let ${target} receive this file: ${err.message}` : `No peer can receive this file now: ${err.message}`);
+      }
+      throw err;
+    }
+    // Checked again: pushes may have started while the directory answered.
+    this.#checkPushRoom(tab.pushes.outgoing.size, tab.name);
+    const source: PushSource = {
+      get: () => manifest,
+      manifest: async () => manifest,
+      readPiece: (id, index) => tab.requestPiece(id, index, stop.signal),
+    };
+    const pusher = new FilePusher({
+      store: source,
+      registry: this.#pushRegistry,
+      peers: this.#peers,
+      logger: this.#logger.child({ peer: tab.name }),
+      selfName: tab.name,
+      options: { stallTimeoutMs: this.settings.requestTimeoutMs, readAheadPieces: this.settings.windowPieces },
+    });
+    const transfer = pusher.push(contentId, { name: picked.peer.name, address: picked.peer.address }, picked.ticket);
+    const pushId = transfer.id;
+    tab.pushes.outgoing.set(pushId, transfer);
+    const tell = () => tab.notify({ kind: "push_progress", pushId, snapshot: transfer.snapshot() });
+    transfer.on("progress", tell);
+    void transfer.done.then(() => {
+      // The tab's piece requests still open end here (cancel events), and nothing of the push stays.
+      stop.abort(new PeerError("CANCELLED", "The push ended."));
+      tab.pushes.outgoing.delete(pushId);
+      transfer.off("progress", tell);
+      tell();
+    });
+    this.#logger.info({ peer: tab.name, target: picked.peer.name, contentId }, "browser peer push started");
+    return { pushId, targetPeer: picked.peer.name };
+  }
+
+  /** Stops one of the tab's pushes, sent or received; TRANSFER_NOT_FOUND when it is not one of this tab's. */
+  cancelPush(session: TabSession, pushId: string): void {
+    const pushes = this.#live(session).tab.pushes;
+    const out = pushes.outgoing.get(pushId);
+    if (out) return out.cancel();
+    const incoming = pushes.incoming.get(pushId);
+    if (incoming) return incoming.fail(new PeerError("PUSH_REFUSED", `The browser peer ${session.tab.name} cancelled the push; nothing was kept.`));
+    throw new PeerError("TRANSFER_NOT_FOUND", "This browser peer has no push with that id (it ended, or it is another's).");
+  }
+
+  /** A push offered to the tab, by id; TRANSFER_NOT_FOUND when it is not one of this tab's. */
+  incomingPush(session: TabSession, pushId: string): IncomingPush {
+    const push = this.#live(session).tab.pushes.incoming.get(pushId);
+    if (!push) throw new PeerError("TRANSFER_NOT_FOUND", "This browser peer has no push offered with that id (it ended, or it is another's).");
+    return push;
+  }
+
+  /**
+   * A PushFile at a tab's relay address (its header read and checked: `manifest`, `ticket`, `from`).
+   * The tab's policy is asked with the sender's claim, the ticket redeemed with the tab's session, the
+   * policy asked again with the sender the directory vouches for; only then is the tab offered the push
+   * (PushOffer). Resolves with the name the tab stored it under once it confirmed.
+   */
+  async receivePush(
+    name: string,
+    push: { readonly manifest: Manifest; readonly ticket: string; readonly from: string },
+    rest: AsyncIterator<PushFileRequest>,
+    signal: AbortSignal,
+  ): Promise<string> {
+    const entry = this.#byName.get(name.toLowerCase());
+    if (!entry || entry.ended) throw new PeerError("PEER_GONE", `No browser peer ${name} is logged in at this gateway.`);
+    const tab = entry.tab;
+    const { manifest } = push;
+    tab.pushes.admit(push.from, manifest.size).release();
+    this.#checkPushRoom(tab.pushes.incoming.size, tab.name);
+    const redeemed = await redeemPushTicket((ticket, contentId) => this.#withToken(entry, (token) => this.#directory.redeem(token, ticket, contentId, signal)), push.ticket, manifest.contentId);
+    if (redeemed.contentId !== manifest.contentId || redeemed.size !== manifest.size) throw new PeerError("TICKET_REFUSED", "The push ticket was issued for another file.");
+    const admission = tab.pushes.admit(redeemed.from, manifest.size);
+    const incoming = new IncomingPush(rest, { tabName: tab.name, from: redeemed.from, manifest, tabTimeoutMs: this.settings.requestTimeoutMs });
+    const onAbort = () => incoming.fail(new PeerError("CANCELLED", "The sender went away."));
+    signal.addEventListener("abort", onAbort, { once: true });
+    tab.pushes.incoming.set(incoming.id, incoming);
+    try {
+      if (!tab.notify({ kind: "push_offer", pushId: incoming.id, from: redeemed.from, manifest: manifestToProto(manifest) })) {
+        throw new PeerError("PEER_GONE", `The browser peer ${tab.name} is not attached to its gateway now; nothing was kept.`);
+      }
+      this.#logger.info({ peer: tab.name, from: redeemed.from, contentId: manifest.contentId }, "push to a browser peer offered");
+      const storedName = await incoming.outcome;
+      await admission.keep({ from: redeemed.from, contentId: manifest.contentId, name: storedName });
+      this.#logger.info({ peer: tab.name, from: redeemed.from, contentId: manifest.contentId, name: storedName }, "push to a browser peer kept");
+      // The quota left shrank: the directory hears it before the sender hears of success, so its
+      // next pick already counts this file.
+      await this.#sendPushPolicy(entry);
+      return storedName;
+    } catch (err) {
+      incoming.fail(err);
+      throw err;
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+      admission.release();
+      tab.pushes.incoming.delete(incoming.id);
+    }
+  }
+
+  #checkPushRoom(count: number, name: string): void {
+    if (count >= this.settings.pushesPerTab) {
+      throw new PeerError("RATE_LIMITED", `The browser peer ${name} has ${this.settings.pushesPerTab} pushes under way in that direction (its limit); try again when one ends.`);
+    }
   }
 
   /** The live session a gateway token names, renewed by this use; SESSION_EXPIRED otherwise. */

@@ -20,6 +20,7 @@ import {
   GetManifestResponseSchema,
   PeerService,
   PingResponseSchema,
+  PushFileResponseSchema,
   type FetchPiecesRequest,
   type FetchPiecesResponse,
   type GetManifestRequest,
@@ -34,7 +35,10 @@ import { fetchPiecesOverGrpc, PieceBufferPool, type PieceSource } from "../piece
 import { answerPieceFastPath } from "./answer-piece.js";
 import type { DualHandler } from "../rpc/one-port.js";
 import { rpcHandler } from "../rpc/rpc-handler.js";
-import { checkContentId } from "../store/pieces.js";
+import { manifestFromProto } from "../pieces/manifest-wire.js";
+import { isTicketShaped } from "../push/receive.js";
+import { validateFileName } from "../store/names.js";
+import { checkContentId, checkManifest } from "../store/pieces.js";
 import type { Gateway } from "./gateway.js";
 import type { Tab } from "./tab.js";
 
@@ -168,13 +172,33 @@ class RelayPeerService implements ServiceImpl<typeof PeerService>, PieceSource {
   }
 
   /**
-   * PushFile to a browser peer is not relayed: it takes no push, refused as a pserver that takes none
-   * refuses (PUSH_REFUSED). The directory names no browser peer as a push target anyway: a browser peer
-   * sends no push policy, and a peer without one takes no push.
+   * PushFile to a browser peer: the header is checked here as a pserver checks it (receive.ts), the
+   * tab's policy and the ticket by the gateway (Gateway.receivePush) before a byte goes on; the tab
+   * then reads the pieces (ReceivePush) and the push succeeds once it confirmed it kept the file.
    */
-  async pushFile(requests: AsyncIterable<PushFileRequest>): Promise<PushFileResponse> {
-    void requests[Symbol.asyncIterator]().return?.()?.catch(() => undefined);
-    throw new PeerError("PUSH_REFUSED", "This peer does not accept pushes: pushes to browser peers are not relayed.");
+  async pushFile(requests: AsyncIterable<PushFileRequest>, ctx: HandlerContext): Promise<PushFileResponse> {
+    const name = ctx.values.get(relayNameKey);
+    const it = requests[Symbol.asyncIterator]();
+    let handedOver = false;
+    try {
+      if (!this.#gateway.relayTab(name)) throw this.#gone(ctx);
+      const first = await firstMessage(it, PEER_STREAM_IDLE_TIMEOUT_MS);
+      if (first?.message.case !== "header") throw new PeerError("BAD_PUSH", "A push starts with a header.");
+      const header = first.message.value;
+      const manifest = checkManifest(manifestFromProto(header.manifest));
+      validateFileName(manifest.name);
+      if (!header.ticket) throw new PeerError("TICKET_REFUSED", "A push needs a ticket from the directory.");
+      if (!isTicketShaped(header.ticket)) throw new PeerError("TICKET_REFUSED", "The push ticket is malformed; the directory does not vouch for it.");
+      handedOver = true;
+      const storedName = await this.#gateway.receivePush(name, { manifest, ticket: header.ticket, from: header.from.slice(0, 64) }, it, ctx.signal);
+      return create(PushFileResponseSchema, { contentId: manifest.contentId, storedName, bytesReceived: BigInt(manifest.size) });
+    } catch (err) {
+      this.#logger.info({ peer: name, err: err instanceof Error ? err.message : String(err) }, "push to a browser peer refused or failed");
+      throw err;
+    } finally {
+      // Stop reading the rest of a refused push (the gateway closes it itself once it took it over).
+      if (!handedOver) void it.return?.()?.catch?.(() => undefined);
+    }
   }
 
   #tab(ctx: HandlerContext): Tab {
@@ -185,5 +209,23 @@ class RelayPeerService implements ServiceImpl<typeof PeerService>, PieceSource {
 
   #gone(ctx: HandlerContext): PeerError {
     return new PeerError("PEER_GONE", `No browser peer ${ctx.values.get(relayNameKey)} is logged in at this gateway.`);
+  }
+}
+
+/** The first message of a client stream, or undefined when it ends at once; STALLED after `idleMs`. */
+async function firstMessage<T>(it: AsyncIterator<T>, idleMs: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const pending = it.next();
+  pending.catch(() => undefined);
+  try {
+    const r = await Promise.race([
+      pending,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new PeerError("STALLED", `The push stalled: no header arrived for ${Math.round(idleMs / 1000)} s.`)), idleMs);
+      }),
+    ]);
+    return r.done ? undefined : r.value;
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -4,12 +4,16 @@
 // pieces; the GatewayService (gateway-service.ts) feeds it the tab's answers.
 import { PeerError } from "../errors.js";
 import type { FileManifest } from "../gen.js";
+import type { TransferSnapshot } from "../transfer/transfer.js";
+import { TabPushes } from "./tab-push.js";
 
 /** An event for the tab's Attach stream, before it is turned into a protocol message. */
 export type TabEvent =
   | { readonly kind: "manifest"; readonly requestId: number; readonly contentId: string }
   | { readonly kind: "piece"; readonly requestId: number; readonly contentId: string; readonly pieceIndex: number }
-  | { readonly kind: "cancel"; readonly requestId: number };
+  | { readonly kind: "cancel"; readonly requestId: number }
+  | { readonly kind: "push_progress"; readonly pushId: string; readonly snapshot: TransferSnapshot }
+  | { readonly kind: "push_offer"; readonly pushId: string; readonly from: string; readonly manifest: FileManifest };
 
 /** The limits a tab is held to (GatewaySettings' share of them). */
 export interface TabLimits {
@@ -78,6 +82,8 @@ class AttachChannel {
 export class Tab {
   /** The tab's peer name as the directory spells it. */
   readonly name: string;
+  /** Its pushes, out and in, and the policy it takes them by. */
+  readonly pushes = new TabPushes();
   readonly #limits: TabLimits;
   readonly #pending = new Map<number, Pending>();
   #channel: AttachChannel | undefined;
@@ -165,8 +171,17 @@ export class Tab {
     this.#take(requestId).reject(err);
   }
 
+  /** Tells the tab something on its Attach stream (dropped when it is not attached: it was told nothing it asked for). */
+  notify(event: Extract<TabEvent, { kind: "push_progress" | "push_offer" }>): boolean {
+    const channel = this.#channel;
+    if (!channel || channel.closed) return false;
+    channel.push(event);
+    return true;
+  }
+
   /** Fails everything and closes the Attach stream (logout, takeover, gateway close). */
   end(reason: PeerError): void {
+    this.pushes.end(reason);
     this.#channel?.close(reason);
     this.#channel = undefined;
     this.#failAll(reason);

@@ -144,14 +144,7 @@ export class PushSettings extends EventEmitter<{ policy: [PushPolicy]; kept: [Pu
   }
 
   admit(from: string, size: number): PushAdmission {
-    const p = this.#policy;
-    if (p.accept === "nobody") throw new PeerError("PUSH_REFUSED", "This peer does not accept pushes.");
-    if (p.accept === "listed" && !p.from.some((name) => name.toLowerCase() === from.toLowerCase())) {
-      throw new PeerError("PUSH_REFUSED", `This peer does not accept pushes from "${from}".`);
-    }
-    if (size > p.maxFileBytes) throw new PeerError("PUSH_REFUSED", `This peer accepts pushed files of at most ${formatBytes(p.maxFileBytes)}; this one is ${formatBytes(size)}.`);
-    const left = p.quotaBytes - this.usedBytes() - this.#inFlightBytes;
-    if (size > left) throw new PeerError("PUSH_REFUSED", `This peer has ${formatBytes(Math.max(0, left))} left of its ${formatBytes(p.quotaBytes)} push quota; this file is ${formatBytes(size)}.`);
+    checkPushAdmitted(this.#policy, from, size, this.usedBytes() + this.#inFlightBytes);
     this.#inFlightBytes += size;
     let held = true;
     const release = () => {
@@ -183,6 +176,21 @@ export class PushSettings extends EventEmitter<{ policy: [PushPolicy]; kept: [Pu
     this.#saving = run.catch(() => undefined);
     return run;
   }
+}
+
+/**
+ * Throws PUSH_REFUSED, saying why, unless `policy` takes a push of `size` bytes from `from` while
+ * `heldBytes` of its quota are used (kept pushed files and pushes arriving).
+ */
+export function checkPushAdmitted(policy: PushPolicy, from: string, size: number, heldBytes: number): void {
+  const p = policy;
+  if (p.accept === "nobody") throw new PeerError("PUSH_REFUSED", "This peer does not accept pushes.");
+  if (p.accept === "listed" && !p.from.some((name) => name.toLowerCase() === from.toLowerCase())) {
+    throw new PeerError("PUSH_REFUSED", `This peer does not accept pushes from "${from}".`);
+  }
+  if (size > p.maxFileBytes) throw new PeerError("PUSH_REFUSED", `This peer accepts pushed files of at most ${formatBytes(p.maxFileBytes)}; this one is ${formatBytes(size)}.`);
+  const left = p.quotaBytes - heldBytes;
+  if (size > left) throw new PeerError("PUSH_REFUSED", `This peer has ${formatBytes(Math.max(0, left))} left of its ${formatBytes(p.quotaBytes)} push quota; this file is ${formatBytes(size)}.`);
 }
 
 /** A policy checked field by field; BAD_REQUEST names the field out of bounds. */

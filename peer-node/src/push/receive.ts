@@ -186,19 +186,8 @@ export class PushReceiver {
   }
 
   /** Redeems a ticket, turning directory trouble into a refusal the pushing peer can understand. */
-  async #redeem(ticket: string, contentId: string) {
-    try {
-      return await this.#redeemTicket(ticket, contentId);
-    } catch (err) {
-      // A refusal of the ticket (404 unknown, 409 redeemed) or of the request (400/413 malformed) means the
-      // directory does not vouch. A 401 refuses *our* session (the link logs in again), so like network
-      // failures, 5xx and bugs it is Unavailable: the pusher may try again.
-      if (isAbort(err) || isPeerError(err, "TICKET_REFUSED") || (err instanceof PeerError && err.code === "unavailable")) throw err;
-      if (isPeerError(err, "DIRECTORY_REJECTED")) {
-        throw new PeerError("TICKET_REFUSED", "The directory does not vouch for this push ticket.", { cause: err });
-      }
-      throw new PeerError("DIRECTORY_UNREACHABLE", "The directory could not be reached to check the push ticket; try again.", { cause: err });
-    }
+  #redeem(ticket: string, contentId: string) {
+    return redeemPushTicket(this.#redeemTicket, ticket, contentId);
   }
 
   /**
@@ -258,4 +247,20 @@ const TICKET_CHARS = /^[A-Za-z0-9_-]+$/;
 /** Whether a push ticket has the shape the directory issues (base64url, bounded length). */
 export function isTicketShaped(ticket: string): boolean {
   return ticket.length > 0 && ticket.length <= TICKET_MAX_CHARS && TICKET_CHARS.test(ticket);
+}
+
+/** Redeems a push ticket at the directory, turning directory trouble into a refusal the pushing peer can understand. */
+export async function redeemPushTicket(redeemTicket: RedeemTicket, ticket: string, contentId: string) {
+  try {
+    return await redeemTicket(ticket, contentId);
+  } catch (err) {
+    // A refusal of the ticket (404 unknown, 409 redeemed) or of the request (400/413 malformed) means the
+    // directory does not vouch. A 401 refuses *our* session (the link logs in again), so like network
+    // failures, 5xx and bugs it is Unavailable: the pusher may try again.
+    if (isAbort(err) || isPeerError(err, "TICKET_REFUSED") || (err instanceof PeerError && err.code === "unavailable")) throw err;
+    if (isPeerError(err, "DIRECTORY_REJECTED")) {
+      throw new PeerError("TICKET_REFUSED", "The directory does not vouch for this push ticket.", { cause: err });
+    }
+    throw new PeerError("DIRECTORY_UNREACHABLE", "The directory could not be reached to check the push ticket; try again.", { cause: err });
+  }
 }

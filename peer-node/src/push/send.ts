@@ -1,4 +1,6 @@
-// The sending side of PushFile: a held file goes to one peer under a directory ticket.
+// The sending side of PushFile: a file goes to one peer under a directory ticket. The file comes from a
+// PushSource: the shared folder for a pserver's own pushes, a browser peer (read piece by piece through
+// its gateway, gateway/tab-push.ts) for a tab's.
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Logger } from "pino";
@@ -13,9 +15,16 @@ import { sliceBytes, type RateLimiter } from "../transfer/rate-limiter.js";
 import { Transfer, type TransferRegistry } from "../transfer/transfer.js";
 import { manifestToProto } from "../pieces/manifest-wire.js";
 
+/** Where a pushed file's manifest and pieces are read from (a FileStore is one). */
+export interface PushSource extends Pick<FileStore, "manifest" | "readPiece"> {
+  /** The file's name and size, when it is there (known before its manifest is read). */
+  get(contentId: string): { readonly name: string; readonly size: number } | undefined;
+}
+
 /** What the pusher needs. */
 export interface FilePusherDeps {
-  readonly store: FileStore;
+  /** Where the pushed files come from: the shared folder, or a browser peer through its gateway. */
+  readonly store: PushSource;
   readonly registry: TransferRegistry;
   readonly peers: PeerClients;
   readonly logger: Logger;
@@ -26,6 +35,11 @@ export interface FilePusherDeps {
   readonly options?: {
     /** A push whose receiver takes no bytes for this long fails. */
     readonly stallTimeoutMs?: number;
+    /**
+     * Pieces read ahead of the one being sent (default 1): a source with a long round trip per piece
+     * (a browser peer behind its gateway) needs a few in flight to keep the bytes flowing.
+     */
+    readonly readAheadPieces?: number;
   };
 }
 
@@ -107,13 +121,22 @@ export class FilePusher implements Pusher {
     yield create(PushFileRequestSchema, { message: { case: "header", value: { ticket, manifest: manifestToProto(manifest), from } } });
     onSent(0);
     const count = pieceCount(manifest.size, manifest.pieceSize);
+    const readAhead = Math.max(1, this.#deps.options?.readAheadPieces ?? 1);
     let sent = 0;
-    let next = count > 0 ? this.#deps.store.readPiece(manifest.contentId, 0) : undefined;
+    const reads: Promise<Uint8Array>[] = [];
+    let asked = 0;
+    const ask = () => {
+      while (asked < count && reads.length < readAhead) {
+        const read = this.#deps.store.readPiece(manifest.contentId, asked++);
+        read.catch(() => undefined); // awaited in order below; never unhandled when the push stops early
+        reads.push(read);
+      }
+    };
+    ask();
     for (let i = 0; i < count; i++) {
       signal.throwIfAborted();
-      const data = await next!;
-      next = i + 1 < count ? this.#deps.store.readPiece(manifest.contentId, i + 1) : undefined;
-      next?.catch(() => undefined);
+      const data = await reads.shift()!;
+      ask();
       // Under the cap a piece goes in parts of 250 ms of the cap each (PushPiece), so its bytes keep
       // flowing: sent whole after its wait, a 1 MiB piece at 30 KB/s was 35 s of silence, and the
       // receiver ended the push as stalled after 30. Without a cap it goes whole.

@@ -7,7 +7,8 @@ import path from "node:path";
 import { create } from "@bufbuild/protobuf";
 import { createClient, type Client, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
-import { ErrorReason, FileManifestSchema, GatewayService, type FileManifest } from "../../src/gen.js";
+import { createHash } from "node:crypto";
+import { ErrorReason, FileManifestSchema, GatewayService, PushAccept, TransferState, type FileManifest, type PushOffer, type PushProgress } from "../../src/gen.js";
 import { hashFile, pieceLength } from "../../src/store/pieces.js";
 
 /** The transports a browser has. */
@@ -21,6 +22,17 @@ export interface TabBehaviour {
   silent?: boolean;
   /** Answer every manifest request with the manifest of this content id instead (a confused or lying peer). */
   manifestOf?: string;
+  /** Answer manifests, then nothing for pieces from the `silentAfterPieces`-th on (a tab going silent mid-push). */
+  silentAfterPieces?: number;
+  /** What to do with a push offered to the tab: read, verify and keep it (default), ignore it, or read one piece and stop. */
+  onOffer?: "keep" | "ignore" | "stall";
+}
+
+/** A push this tab received and kept. */
+export interface ReceivedPush {
+  readonly from: string;
+  readonly name: string;
+  readonly bytes: Buffer;
 }
 
 interface HeldFile {
@@ -47,6 +59,13 @@ export class TestTab {
   readonly answerErrors: unknown[] = [];
   /** The last error of the Attach stream, when it ended with one. */
   attachError: unknown;
+  /** PushProgress events heard, oldest first. */
+  readonly pushProgress: PushProgress[] = [];
+  /** Pushes offered to this tab. */
+  readonly offers: PushOffer[] = [];
+  /** Pushes kept, and errors of ReceivePush / ConfirmPush calls. */
+  readonly received: ReceivedPush[] = [];
+  readonly receiveErrors: unknown[] = [];
   readonly #files = new Map<string, HeldFile>();
   #client: Client<typeof GatewayService>;
   #attach: AbortController | undefined;
@@ -116,6 +135,11 @@ export class TestTab {
           if (event.case === "attached") attached();
           else if (event.case === "manifest") void this.#answerManifest(event.value.requestId, event.value.contentId);
           else if (event.case === "piece") void this.#answerPiece(event.value.requestId, event.value.contentId, event.value.pieceIndex);
+          else if (event.case === "pushProgress") this.pushProgress.push(event.value);
+          else if (event.case === "pushOffer") {
+            this.offers.push(event.value);
+            void this.#receive(event.value);
+          }
         }
       } catch (err) {
         if (!controller.signal.aborted) this.attachError = err;
@@ -145,6 +169,47 @@ export class TestTab {
     this.#files.clear();
   }
 
+  /** Takes pushes from `from` (empty: from anyone; undefined: from nobody). */
+  async takePushesFrom(from: string[] | undefined, maxFileBytes = 1 << 30, quotaBytes = 1 << 30, usedBytes = 0): Promise<void> {
+    const accept = from === undefined ? PushAccept.NOBODY : from.length === 0 ? PushAccept.ANYONE : PushAccept.LISTED;
+    await this.#client.setPushPolicy({ policy: { accept, from: from ?? [], maxFileBytes: BigInt(maxFileBytes), quotaBytes: BigInt(quotaBytes) }, usedBytes: BigInt(usedBytes) });
+  }
+
+  /** The final PushProgress of a push (undefined while it runs). */
+  pushOutcome(pushId: string): PushProgress | undefined {
+    return this.pushProgress.find((p) => p.pushId === pushId && [TransferState.COMPLETED, TransferState.FAILED, TransferState.CANCELLED].includes(p.state));
+  }
+
+  /** Reads an offered push, verifies each piece against the manifest, keeps it and confirms; as the behaviour says. */
+  async #receive(offer: PushOffer): Promise<void> {
+    const mode = this.behaviour.onOffer ?? "keep";
+    if (mode === "ignore") return;
+    const manifest = offer.manifest!;
+    const parts: Buffer[] = [];
+    try {
+      let pieceBytes: Buffer[] = [];
+      let index = 0;
+      for await (const { piece } of this.#client.receivePush({ pushId: offer.pushId })) {
+        if (!piece || piece.pieceIndex !== index) throw new Error(`piece ${piece?.pieceIndex} out of order`);
+        pieceBytes.push(Buffer.from(piece.data));
+        const got = Buffer.concat(pieceBytes);
+        if (got.length === pieceLength(Number(manifest.size), manifest.pieceSize, index)) {
+          if (!createHash("sha256").update(got).digest().equals(manifest.pieceHashes[index]!)) throw new Error(`piece ${index} does not match`);
+          parts.push(got);
+          pieceBytes = [];
+          index++;
+        }
+        // Stops reading after the first message: the gateway sees a tab that stalls.
+        if (mode === "stall") await new Promise(() => undefined);
+      }
+      const bytes = Buffer.concat(parts);
+      await this.#client.confirmPush({ pushId: offer.pushId, kept: true, storedName: manifest.name });
+      this.received.push({ from: offer.from, name: manifest.name, bytes });
+    } catch (err) {
+      this.receiveErrors.push(err);
+    }
+  }
+
   async #answerManifest(requestId: number, contentId: string): Promise<void> {
     if (this.behaviour.silent) return;
     const held = this.#files.get(this.behaviour.manifestOf ?? contentId);
@@ -158,8 +223,11 @@ export class TestTab {
     }
   }
 
+  #piecesAsked = 0;
+
   async #answerPiece(requestId: number, contentId: string, pieceIndex: number): Promise<void> {
     if (this.behaviour.silent) return;
+    if (this.behaviour.silentAfterPieces !== undefined && this.#piecesAsked++ >= this.behaviour.silentAfterPieces) return;
     const held = this.#files.get(contentId);
     try {
       if (!held) {

@@ -6,7 +6,11 @@ import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegen
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
-import type { ErrorReason, FileManifest } from "./types_pb.js";
+import type { PushPolicy } from "./client_service_pb.js";
+import { file_p2p_v1_client_service } from "./client_service_pb.js";
+import type { PushPiece } from "./peer_service_pb.js";
+import { file_p2p_v1_peer_service } from "./peer_service_pb.js";
+import type { ErrorReason, FileManifest, TransferState } from "./types_pb.js";
 import { file_p2p_v1_types } from "./types_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -14,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file p2p/v1/gateway_service.proto.
  */
 export const file_p2p_v1_gateway_service: GenFile = /*@__PURE__*/
-  fileDesc("ChxwMnAvdjEvZ2F0ZXdheV9zZXJ2aWNlLnByb3RvEgZwMnAudjEiVgoaR2F0ZXdheVNlcnZpY2VMb2dpblJlcXVlc3QSEAoIdXNlcm5hbWUYASABKAkSEAoIcGFzc3dvcmQYAiABKAkSFAoMcmVzdW1lX3Rva2VuGAMgASgJIqQBChtHYXRld2F5U2VydmljZUxvZ2luUmVzcG9uc2USFQoNc2Vzc2lvbl90b2tlbhgBIAEoCRIRCglwZWVyX25hbWUYAiABKAkSFQoNcmVsYXlfYWRkcmVzcxgDIAEoCRIUCgxyZXN1bWVfdG9rZW4YBCABKAkSLgoKZXhwaXJlc19hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiDwoNQXR0YWNoUmVxdWVzdCLpAQoOQXR0YWNoUmVzcG9uc2USKQoIYXR0YWNoZWQYASABKAsyFS5wMnAudjEuQXR0YWNoZWRFdmVudEgAEisKCG1hbmlmZXN0GAIgASgLMhcucDJwLnYxLk1hbmlmZXN0UmVxdWVzdEgAEiUKBXBpZWNlGAMgASgLMhQucDJwLnYxLlBpZWNlUmVxdWVzdEgAEicKBmNhbmNlbBgEIAEoCzIVLnAycC52MS5DYW5jZWxSZXF1ZXN0SAASJgoJa2VlcGFsaXZlGAUgASgLMhEucDJwLnYxLktlZXBhbGl2ZUgAQgcKBWV2ZW50IngKDUF0dGFjaGVkRXZlbnQSFQoNcmVsYXlfYWRkcmVzcxgBIAEoCRIVCg13aW5kb3dfcGllY2VzGAIgASgNEhoKEnJlcXVlc3RfdGltZW91dF9tcxgDIAEoDRIdChVrZWVwYWxpdmVfaW50ZXJ2YWxfbXMYBCABKA0iOQoPTWFuaWZlc3RSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKA0SEgoKY29udGVudF9pZBgCIAEoCSJLCgxQaWVjZVJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoDRISCgpjb250ZW50X2lkGAIgASgJEhMKC3BpZWNlX2luZGV4GAMgASgNIiMKDUNhbmNlbFJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoDSILCglLZWVwYWxpdmUiUwoVQW5zd2VyTWFuaWZlc3RSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKA0SJgoIbWFuaWZlc3QYAiABKAsyFC5wMnAudjEuRmlsZU1hbmlmZXN0IhgKFkFuc3dlck1hbmlmZXN0UmVzcG9uc2UiNgoSQW5zd2VyUGllY2VSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKA0SDAoEZGF0YRgCIAEoDCIVChNBbnN3ZXJQaWVjZVJlc3BvbnNlIl4KEkFuc3dlckVycm9yUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgNEiMKBnJlYXNvbhgCIAEoDjITLnAycC52MS5FcnJvclJlYXNvbhIPCgdtZXNzYWdlGAMgASgJIhUKE0Fuc3dlckVycm9yUmVzcG9uc2UiUQoLQnJvd3NlckZpbGUSEgoKY29udGVudF9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEgwKBHNpemUYAyABKAQSEgoKcGllY2Vfc2l6ZRgEIAEoDSJKChNQdWJsaXNoRmlsZXNSZXF1ZXN0EiIKBWZpbGVzGAEgAygLMhMucDJwLnYxLkJyb3dzZXJGaWxlEg8KB3JlcGxhY2UYAiABKAgiKgoUUHVibGlzaEZpbGVzUmVzcG9uc2USEgoKZmlsZV9jb3VudBgBIAEoDSIpChJSZW1vdmVGaWxlc1JlcXVlc3QSEwoLY29udGVudF9pZHMYASADKAkiKQoTUmVtb3ZlRmlsZXNSZXNwb25zZRISCgpmaWxlX2NvdW50GAEgASgNIh0KG0dhdGV3YXlTZXJ2aWNlTG9nb3V0UmVxdWVzdCIeChxHYXRld2F5U2VydmljZUxvZ291dFJlc3BvbnNlMuYECg5HYXRld2F5U2VydmljZRJQCgVMb2dpbhIiLnAycC52MS5HYXRld2F5U2VydmljZUxvZ2luUmVxdWVzdBojLnAycC52MS5HYXRld2F5U2VydmljZUxvZ2luUmVzcG9uc2USOQoGQXR0YWNoEhUucDJwLnYxLkF0dGFjaFJlcXVlc3QaFi5wMnAudjEuQXR0YWNoUmVzcG9uc2UwARJPCg5BbnN3ZXJNYW5pZmVzdBIdLnAycC52MS5BbnN3ZXJNYW5pZmVzdFJlcXVlc3QaHi5wMnAudjEuQW5zd2VyTWFuaWZlc3RSZXNwb25zZRJGCgtBbnN3ZXJQaWVjZRIaLnAycC52MS5BbnN3ZXJQaWVjZVJlcXVlc3QaGy5wMnAudjEuQW5zd2VyUGllY2VSZXNwb25zZRJGCgtBbnN3ZXJFcnJvchIaLnAycC52MS5BbnN3ZXJFcnJvclJlcXVlc3QaGy5wMnAudjEuQW5zd2VyRXJyb3JSZXNwb25zZRJJCgxQdWJsaXNoRmlsZXMSGy5wMnAudjEuUHVibGlzaEZpbGVzUmVxdWVzdBocLnAycC52MS5QdWJsaXNoRmlsZXNSZXNwb25zZRJGCgtSZW1vdmVGaWxlcxIaLnAycC52MS5SZW1vdmVGaWxlc1JlcXVlc3QaGy5wMnAudjEuUmVtb3ZlRmlsZXNSZXNwb25zZRJTCgZMb2dvdXQSIy5wMnAudjEuR2F0ZXdheVNlcnZpY2VMb2dvdXRSZXF1ZXN0GiQucDJwLnYxLkdhdGV3YXlTZXJ2aWNlTG9nb3V0UmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp, file_p2p_v1_types]);
+  fileDesc("ChxwMnAvdjEvZ2F0ZXdheV9zZXJ2aWNlLnByb3RvEgZwMnAudjEiVgoaR2F0ZXdheVNlcnZpY2VMb2dpblJlcXVlc3QSEAoIdXNlcm5hbWUYASABKAkSEAoIcGFzc3dvcmQYAiABKAkSFAoMcmVzdW1lX3Rva2VuGAMgASgJIqQBChtHYXRld2F5U2VydmljZUxvZ2luUmVzcG9uc2USFQoNc2Vzc2lvbl90b2tlbhgBIAEoCRIRCglwZWVyX25hbWUYAiABKAkSFQoNcmVsYXlfYWRkcmVzcxgDIAEoCRIUCgxyZXN1bWVfdG9rZW4YBCABKAkSLgoKZXhwaXJlc19hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiDwoNQXR0YWNoUmVxdWVzdCLBAgoOQXR0YWNoUmVzcG9uc2USKQoIYXR0YWNoZWQYASABKAsyFS5wMnAudjEuQXR0YWNoZWRFdmVudEgAEisKCG1hbmlmZXN0GAIgASgLMhcucDJwLnYxLk1hbmlmZXN0UmVxdWVzdEgAEiUKBXBpZWNlGAMgASgLMhQucDJwLnYxLlBpZWNlUmVxdWVzdEgAEicKBmNhbmNlbBgEIAEoCzIVLnAycC52MS5DYW5jZWxSZXF1ZXN0SAASJgoJa2VlcGFsaXZlGAUgASgLMhEucDJwLnYxLktlZXBhbGl2ZUgAEi0KDXB1c2hfcHJvZ3Jlc3MYBiABKAsyFC5wMnAudjEuUHVzaFByb2dyZXNzSAASJwoKcHVzaF9vZmZlchgHIAEoCzIRLnAycC52MS5QdXNoT2ZmZXJIAEIHCgVldmVudCJ4Cg1BdHRhY2hlZEV2ZW50EhUKDXJlbGF5X2FkZHJlc3MYASABKAkSFQoNd2luZG93X3BpZWNlcxgCIAEoDRIaChJyZXF1ZXN0X3RpbWVvdXRfbXMYAyABKA0SHQoVa2VlcGFsaXZlX2ludGVydmFsX21zGAQgASgNIjkKD01hbmlmZXN0UmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgNEhIKCmNvbnRlbnRfaWQYAiABKAkiSwoMUGllY2VSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKA0SEgoKY29udGVudF9pZBgCIAEoCRITCgtwaWVjZV9pbmRleBgDIAEoDSIjCg1DYW5jZWxSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKA0iCwoJS2VlcGFsaXZlIlMKFUFuc3dlck1hbmlmZXN0UmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgNEiYKCG1hbmlmZXN0GAIgASgLMhQucDJwLnYxLkZpbGVNYW5pZmVzdCIYChZBbnN3ZXJNYW5pZmVzdFJlc3BvbnNlIjYKEkFuc3dlclBpZWNlUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgNEgwKBGRhdGEYAiABKAwiFQoTQW5zd2VyUGllY2VSZXNwb25zZSJeChJBbnN3ZXJFcnJvclJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoDRIjCgZyZWFzb24YAiABKA4yEy5wMnAudjEuRXJyb3JSZWFzb24SDwoHbWVzc2FnZRgDIAEoCSIVChNBbnN3ZXJFcnJvclJlc3BvbnNlIlEKC0Jyb3dzZXJGaWxlEhIKCmNvbnRlbnRfaWQYASABKAkSDAoEbmFtZRgCIAEoCRIMCgRzaXplGAMgASgEEhIKCnBpZWNlX3NpemUYBCABKA0iSgoTUHVibGlzaEZpbGVzUmVxdWVzdBIiCgVmaWxlcxgBIAMoCzITLnAycC52MS5Ccm93c2VyRmlsZRIPCgdyZXBsYWNlGAIgASgIIioKFFB1Ymxpc2hGaWxlc1Jlc3BvbnNlEhIKCmZpbGVfY291bnQYASABKA0iKQoSUmVtb3ZlRmlsZXNSZXF1ZXN0EhMKC2NvbnRlbnRfaWRzGAEgAygJIikKE1JlbW92ZUZpbGVzUmVzcG9uc2USEgoKZmlsZV9jb3VudBgBIAEoDSIdChtHYXRld2F5U2VydmljZUxvZ291dFJlcXVlc3QiHgocR2F0ZXdheVNlcnZpY2VMb2dvdXRSZXNwb25zZSI7ChBTdGFydFB1c2hSZXF1ZXN0EhIKCmNvbnRlbnRfaWQYASABKAkSEwoLdGFyZ2V0X3BlZXIYAiABKAkiOQoRU3RhcnRQdXNoUmVzcG9uc2USDwoHcHVzaF9pZBgBIAEoCRITCgt0YXJnZXRfcGVlchgCIAEoCSIkChFDYW5jZWxQdXNoUmVxdWVzdBIPCgdwdXNoX2lkGAEgASgJIhQKEkNhbmNlbFB1c2hSZXNwb25zZSK2AQoMUHVzaFByb2dyZXNzEg8KB3B1c2hfaWQYASABKAkSEgoKY29udGVudF9pZBgCIAEoCRIMCgRuYW1lGAMgASgJEhMKC3RhcmdldF9wZWVyGAQgASgJEhIKCmJ5dGVzX2RvbmUYBSABKAQSEwoLYnl0ZXNfdG90YWwYBiABKAQSJAoFc3RhdGUYByABKA4yFS5wMnAudjEuVHJhbnNmZXJTdGF0ZRIPCgdtZXNzYWdlGAggASgJIlIKCVB1c2hPZmZlchIPCgdwdXNoX2lkGAEgASgJEgwKBGZyb20YAiABKAkSJgoIbWFuaWZlc3QYAyABKAsyFC5wMnAudjEuRmlsZU1hbmlmZXN0Ik4KFFNldFB1c2hQb2xpY3lSZXF1ZXN0EiIKBnBvbGljeRgBIAEoCzISLnAycC52MS5QdXNoUG9saWN5EhIKCnVzZWRfYnl0ZXMYAiABKAQiFwoVU2V0UHVzaFBvbGljeVJlc3BvbnNlIiUKElJlY2VpdmVQdXNoUmVxdWVzdBIPCgdwdXNoX2lkGAEgASgJIjcKE1JlY2VpdmVQdXNoUmVzcG9uc2USIAoFcGllY2UYASABKAsyES5wMnAudjEuUHVzaFBpZWNlIlkKEkNvbmZpcm1QdXNoUmVxdWVzdBIPCgdwdXNoX2lkGAEgASgJEgwKBGtlcHQYAiABKAgSEwoLc3RvcmVkX25hbWUYAyABKAkSDwoHbWVzc2FnZRgEIAEoCSIVChNDb25maXJtUHVzaFJlc3BvbnNlMs0HCg5HYXRld2F5U2VydmljZRJQCgVMb2dpbhIiLnAycC52MS5HYXRld2F5U2VydmljZUxvZ2luUmVxdWVzdBojLnAycC52MS5HYXRld2F5U2VydmljZUxvZ2luUmVzcG9uc2USOQoGQXR0YWNoEhUucDJwLnYxLkF0dGFjaFJlcXVlc3QaFi5wMnAudjEuQXR0YWNoUmVzcG9uc2UwARJPCg5BbnN3ZXJNYW5pZmVzdBIdLnAycC52MS5BbnN3ZXJNYW5pZmVzdFJlcXVlc3QaHi5wMnAudjEuQW5zd2VyTWFuaWZlc3RSZXNwb25zZRJGCgtBbnN3ZXJQaWVjZRIaLnAycC52MS5BbnN3ZXJQaWVjZVJlcXVlc3QaGy5wMnAudjEuQW5zd2VyUGllY2VSZXNwb25zZRJGCgtBbnN3ZXJFcnJvchIaLnAycC52MS5BbnN3ZXJFcnJvclJlcXVlc3QaGy5wMnAudjEuQW5zd2VyRXJyb3JSZXNwb25zZRJJCgxQdWJsaXNoRmlsZXMSGy5wMnAudjEuUHVibGlzaEZpbGVzUmVxdWVzdBocLnAycC52MS5QdWJsaXNoRmlsZXNSZXNwb25zZRJGCgtSZW1vdmVGaWxlcxIaLnAycC52MS5SZW1vdmVGaWxlc1JlcXVlc3QaGy5wMnAudjEuUmVtb3ZlRmlsZXNSZXNwb25zZRJTCgZMb2dvdXQSIy5wMnAudjEuR2F0ZXdheVNlcnZpY2VMb2dvdXRSZXF1ZXN0GiQucDJwLnYxLkdhdGV3YXlTZXJ2aWNlTG9nb3V0UmVzcG9uc2USQAoJU3RhcnRQdXNoEhgucDJwLnYxLlN0YXJ0UHVzaFJlcXVlc3QaGS5wMnAudjEuU3RhcnRQdXNoUmVzcG9uc2USQwoKQ2FuY2VsUHVzaBIZLnAycC52MS5DYW5jZWxQdXNoUmVxdWVzdBoaLnAycC52MS5DYW5jZWxQdXNoUmVzcG9uc2USTAoNU2V0UHVzaFBvbGljeRIcLnAycC52MS5TZXRQdXNoUG9saWN5UmVxdWVzdBodLnAycC52MS5TZXRQdXNoUG9saWN5UmVzcG9uc2USSAoLUmVjZWl2ZVB1c2gSGi5wMnAudjEuUmVjZWl2ZVB1c2hSZXF1ZXN0GhsucDJwLnYxLlJlY2VpdmVQdXNoUmVzcG9uc2UwARJGCgtDb25maXJtUHVzaBIaLnAycC52MS5Db25maXJtUHVzaFJlcXVlc3QaGy5wMnAudjEuQ29uZmlybVB1c2hSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp, file_p2p_v1_client_service, file_p2p_v1_peer_service, file_p2p_v1_types]);
 
 /**
  * GatewayServiceLoginRequest carries the tab's directory credentials, or a resume token instead of them.
@@ -170,6 +174,22 @@ export type AttachResponse = Message<"p2p.v1.AttachResponse"> & {
      */
     value: Keepalive;
     case: "keepalive";
+  } | {
+    /**
+     * Progress of a push the tab started (StartPush); the last one has a final state.
+     *
+     * @generated from field: p2p.v1.PushProgress push_progress = 6;
+     */
+    value: PushProgress;
+    case: "pushProgress";
+  } | {
+    /**
+     * Another peer pushes a file to the tab and the tab's policy takes it: read it with ReceivePush.
+     *
+     * @generated from field: p2p.v1.PushOffer push_offer = 7;
+     */
+    value: PushOffer;
+    case: "pushOffer";
   } | { case: undefined; value?: undefined };
 };
 
@@ -623,10 +643,351 @@ export const GatewayServiceLogoutResponseSchema: GenMessage<GatewayServiceLogout
   messageDesc(file_p2p_v1_gateway_service, 21);
 
 /**
+ * StartPushRequest names the file to push and, optionally, the peer to push it to.
+ *
+ * @generated from message p2p.v1.StartPushRequest
+ */
+export type StartPushRequest = Message<"p2p.v1.StartPushRequest"> & {
+  /**
+   * Content id of a file the tab offers.
+   *
+   * @generated from field: string content_id = 1;
+   */
+  contentId: string;
+
+  /**
+   * Peer to push to; empty: the directory chooses one that takes the file.
+   *
+   * @generated from field: string target_peer = 2;
+   */
+  targetPeer: string;
+};
+
+/**
+ * Describes the message p2p.v1.StartPushRequest.
+ * Use `create(StartPushRequestSchema)` to create a new message.
+ */
+export const StartPushRequestSchema: GenMessage<StartPushRequest> = /*@__PURE__*/
+  messageDesc(file_p2p_v1_gateway_service, 22);
+
+/**
+ * StartPushResponse names the push that started.
+ *
+ * @generated from message p2p.v1.StartPushResponse
+ */
+export type StartPushResponse = Message<"p2p.v1.StartPushResponse"> & {
+  /**
+   * Identifier of the push in PushProgress events and CancelPush.
+   *
+   * @generated from field: string push_id = 1;
+   */
+  pushId: string;
+
+  /**
+   * The peer the file goes to (the directory's choice when none was named).
+   *
+   * @generated from field: string target_peer = 2;
+   */
+  targetPeer: string;
+};
+
+/**
+ * Describes the message p2p.v1.StartPushResponse.
+ * Use `create(StartPushResponseSchema)` to create a new message.
+ */
+export const StartPushResponseSchema: GenMessage<StartPushResponse> = /*@__PURE__*/
+  messageDesc(file_p2p_v1_gateway_service, 23);
+
+/**
+ * CancelPushRequest names the push to stop.
+ *
+ * @generated from message p2p.v1.CancelPushRequest
+ */
+export type CancelPushRequest = Message<"p2p.v1.CancelPushRequest"> & {
+  /**
+   * A push_id of StartPushResponse or PushOffer.
+   *
+   * @generated from field: string push_id = 1;
+   */
+  pushId: string;
+};
+
+/**
+ * Describes the message p2p.v1.CancelPushRequest.
+ * Use `create(CancelPushRequestSchema)` to create a new message.
+ */
+export const CancelPushRequestSchema: GenMessage<CancelPushRequest> = /*@__PURE__*/
+  messageDesc(file_p2p_v1_gateway_service, 24);
+
+/**
+ * CancelPushResponse acknowledges the cancel (a push that already ended is left as it ended).
+ *
+ * @generated from message p2p.v1.CancelPushResponse
+ */
+export type CancelPushResponse = Message<"p2p.v1.CancelPushResponse"> & {
+};
+
+/**
+ * Describes the message p2p.v1.CancelPushResponse.
+ * Use `create(CancelPushResponseSchema)` to create a new message.
+ */
+export const CancelPushResponseSchema: GenMessage<CancelPushResponse> = /*@__PURE__*/
+  messageDesc(file_p2p_v1_gateway_service, 25);
+
+/**
+ * PushProgress reports a push the tab started.
+ *
+ * @generated from message p2p.v1.PushProgress
+ */
+export type PushProgress = Message<"p2p.v1.PushProgress"> & {
+  /**
+   * The push's identifier (StartPushResponse.push_id).
+   *
+   * @generated from field: string push_id = 1;
+   */
+  pushId: string;
+
+  /**
+   * Content id of the file.
+   *
+   * @generated from field: string content_id = 2;
+   */
+  contentId: string;
+
+  /**
+   * The file's name.
+   *
+   * @generated from field: string name = 3;
+   */
+  name: string;
+
+  /**
+   * The receiving peer.
+   *
+   * @generated from field: string target_peer = 4;
+   */
+  targetPeer: string;
+
+  /**
+   * Bytes the receiver took so far.
+   *
+   * @generated from field: uint64 bytes_done = 5;
+   */
+  bytesDone: bigint;
+
+  /**
+   * The file's size.
+   *
+   * @generated from field: uint64 bytes_total = 6;
+   */
+  bytesTotal: bigint;
+
+  /**
+   * RUNNING, VERIFYING (all sent, the receiver checks and keeps it), then COMPLETED, FAILED or CANCELLED.
+   *
+   * @generated from field: p2p.v1.TransferState state = 7;
+   */
+  state: TransferState;
+
+  /**
+   * Why a push failed, as a sentence for a person; empty otherwise.
+   *
+   * @generated from field: string message = 8;
+   */
+  message: string;
+};
+
+/**
+ * Describes the message p2p.v1.PushProgress.
+ * Use `create(PushProgressSchema)` to create a new message.
+ */
+export const PushProgressSchema: GenMessage<PushProgress> = /*@__PURE__*/
+  messageDesc(file_p2p_v1_gateway_service, 26);
+
+/**
+ * PushOffer announces a push to the tab that its policy took (the ticket was redeemed at the directory).
+ *
+ * @generated from message p2p.v1.PushOffer
+ */
+export type PushOffer = Message<"p2p.v1.PushOffer"> & {
+  /**
+   * Identifier to read the push with (ReceivePush) and confirm it (ConfirmPush).
+   *
+   * @generated from field: string push_id = 1;
+   */
+  pushId: string;
+
+  /**
+   * The sending peer, as the directory vouches for it.
+   *
+   * @generated from field: string from = 2;
+   */
+  from: string;
+
+  /**
+   * The manifest of the pushed file, checked against its content id.
+   *
+   * @generated from field: p2p.v1.FileManifest manifest = 3;
+   */
+  manifest?: FileManifest | undefined;
+};
+
+/**
+ * Describes the message p2p.v1.PushOffer.
+ * Use `create(PushOfferSchema)` to create a new message.
+ */
+export const PushOfferSchema: GenMessage<PushOffer> = /*@__PURE__*/
+  messageDesc(file_p2p_v1_gateway_service, 27);
+
+/**
+ * SetPushPolicyRequest carries the tab's push policy.
+ *
+ * @generated from message p2p.v1.SetPushPolicyRequest
+ */
+export type SetPushPolicyRequest = Message<"p2p.v1.SetPushPolicyRequest"> & {
+  /**
+   * Whom the tab takes pushes from, and how much (quota_used_bytes is ignored: see used_bytes).
+   *
+   * @generated from field: p2p.v1.PushPolicy policy = 1;
+   */
+  policy?: PushPolicy | undefined;
+
+  /**
+   * Bytes of pushed files the tab keeps now; they count against the quota.
+   *
+   * @generated from field: uint64 used_bytes = 2;
+   */
+  usedBytes: bigint;
+};
+
+/**
+ * Describes the message p2p.v1.SetPushPolicyRequest.
+ * Use `create(SetPushPolicyRequestSchema)` to create a new message.
+ */
+export const SetPushPolicyRequestSchema: GenMessage<SetPushPolicyRequest> = /*@__PURE__*/
+  messageDesc(file_p2p_v1_gateway_service, 28);
+
+/**
+ * SetPushPolicyResponse acknowledges the policy.
+ *
+ * @generated from message p2p.v1.SetPushPolicyResponse
+ */
+export type SetPushPolicyResponse = Message<"p2p.v1.SetPushPolicyResponse"> & {
+};
+
+/**
+ * Describes the message p2p.v1.SetPushPolicyResponse.
+ * Use `create(SetPushPolicyResponseSchema)` to create a new message.
+ */
+export const SetPushPolicyResponseSchema: GenMessage<SetPushPolicyResponse> = /*@__PURE__*/
+  messageDesc(file_p2p_v1_gateway_service, 29);
+
+/**
+ * ReceivePushRequest names an offered push.
+ *
+ * @generated from message p2p.v1.ReceivePushRequest
+ */
+export type ReceivePushRequest = Message<"p2p.v1.ReceivePushRequest"> & {
+  /**
+   * The PushOffer's push_id.
+   *
+   * @generated from field: string push_id = 1;
+   */
+  pushId: string;
+};
+
+/**
+ * Describes the message p2p.v1.ReceivePushRequest.
+ * Use `create(ReceivePushRequestSchema)` to create a new message.
+ */
+export const ReceivePushRequestSchema: GenMessage<ReceivePushRequest> = /*@__PURE__*/
+  messageDesc(file_p2p_v1_gateway_service, 30);
+
+/**
+ * ReceivePushResponse carries one piece of the pushed file, or the next part of one (as PushPiece: a
+ * piece may come in several consecutive parts; pieces come in order from 0).
+ *
+ * @generated from message p2p.v1.ReceivePushResponse
+ */
+export type ReceivePushResponse = Message<"p2p.v1.ReceivePushResponse"> & {
+  /**
+   * The piece or part.
+   *
+   * @generated from field: p2p.v1.PushPiece piece = 1;
+   */
+  piece?: PushPiece | undefined;
+};
+
+/**
+ * Describes the message p2p.v1.ReceivePushResponse.
+ * Use `create(ReceivePushResponseSchema)` to create a new message.
+ */
+export const ReceivePushResponseSchema: GenMessage<ReceivePushResponse> = /*@__PURE__*/
+  messageDesc(file_p2p_v1_gateway_service, 31);
+
+/**
+ * ConfirmPushRequest ends a push the tab read: kept, or refused.
+ *
+ * @generated from message p2p.v1.ConfirmPushRequest
+ */
+export type ConfirmPushRequest = Message<"p2p.v1.ConfirmPushRequest"> & {
+  /**
+   * The PushOffer's push_id.
+   *
+   * @generated from field: string push_id = 1;
+   */
+  pushId: string;
+
+  /**
+   * True: every piece matched and the file is kept; false: refused (the sender sees `message`).
+   *
+   * @generated from field: bool kept = 2;
+   */
+  kept: boolean;
+
+  /**
+   * The name the tab keeps the file under (when kept).
+   *
+   * @generated from field: string stored_name = 3;
+   */
+  storedName: string;
+
+  /**
+   * Why the tab refused it, a sentence for a person, at most 500 characters (when not kept).
+   *
+   * @generated from field: string message = 4;
+   */
+  message: string;
+};
+
+/**
+ * Describes the message p2p.v1.ConfirmPushRequest.
+ * Use `create(ConfirmPushRequestSchema)` to create a new message.
+ */
+export const ConfirmPushRequestSchema: GenMessage<ConfirmPushRequest> = /*@__PURE__*/
+  messageDesc(file_p2p_v1_gateway_service, 32);
+
+/**
+ * ConfirmPushResponse acknowledges the confirmation.
+ *
+ * @generated from message p2p.v1.ConfirmPushResponse
+ */
+export type ConfirmPushResponse = Message<"p2p.v1.ConfirmPushResponse"> & {
+};
+
+/**
+ * Describes the message p2p.v1.ConfirmPushResponse.
+ * Use `create(ConfirmPushResponseSchema)` to create a new message.
+ */
+export const ConfirmPushResponseSchema: GenMessage<ConfirmPushResponse> = /*@__PURE__*/
+  messageDesc(file_p2p_v1_gateway_service, 33);
+
+/**
  * GatewayService is what a browser peer (a tab with no pserver of its own) asks of a pserver acting as
  * its gateway. The tab is a peer in its own right: the gateway logs it in at the directory under the
  * tab's own name and advertises a relay address (`<gateway base URL>/relay/<peer name>`) that routes
- * other peers' PeerService calls (Ping, GetManifest, FetchPieces) through the gateway to the tab.
+ * other peers' PeerService calls (Ping, GetManifest, FetchPieces, PushFile) through the gateway to the
+ * tab. The tab pushes files too: the gateway sends them for it (StartPush), reading the pieces from it.
  *
  * Browsers speak only unary and server-streaming calls (gRPC-Web and Connect over fetch have no client
  * streaming), so the tab holds one server stream (Attach) on which the gateway delivers requests, and
@@ -725,6 +1086,66 @@ export const GatewayService: GenService<{
     methodKind: "unary";
     input: typeof GatewayServiceLogoutRequestSchema;
     output: typeof GatewayServiceLogoutResponseSchema;
+  },
+  /**
+   * StartPush pushes a file the tab offers to another peer (named, or chosen by the directory). The gateway
+   * asks the directory for the target and its ticket with the tab's own session (the receiver sees the
+   * tab as the sender), then sends PushFile to the target, reading each piece from the tab through piece
+   * requests on Attach. Progress and the outcome arrive as PushProgress events. NO_UPLOAD_TARGET or
+   * PUSH_REFUSED when the directory finds no peer that takes it; RATE_LIMITED past the pushes per tab.
+   *
+   * @generated from rpc p2p.v1.GatewayService.StartPush
+   */
+  startPush: {
+    methodKind: "unary";
+    input: typeof StartPushRequestSchema;
+    output: typeof StartPushResponseSchema;
+  },
+  /**
+   * CancelPush stops one of the tab's pushes (sent or received); the other side keeps nothing of it.
+   * NotFound for an id that is not one of this tab's pushes.
+   *
+   * @generated from rpc p2p.v1.GatewayService.CancelPush
+   */
+  cancelPush: {
+    methodKind: "unary";
+    input: typeof CancelPushRequestSchema;
+    output: typeof CancelPushResponseSchema;
+  },
+  /**
+   * SetPushPolicy sets whom the tab takes pushes from. The gateway checks every push to the tab against
+   * it before a byte is forwarded, and tells the directory (so it only picks the tab when it takes the
+   * sender). A tab that sets none takes no push; set it again after every login.
+   *
+   * @generated from rpc p2p.v1.GatewayService.SetPushPolicy
+   */
+  setPushPolicy: {
+    methodKind: "unary";
+    input: typeof SetPushPolicyRequestSchema;
+    output: typeof SetPushPolicyResponseSchema;
+  },
+  /**
+   * ReceivePush streams the pieces of a push offered to the tab (a PushOffer event), fed from the sender's
+   * PushFile as the tab reads: the gateway holds at most one message of it at a time. The tab verifies
+   * every piece, keeps the file, then calls ConfirmPush; only then does the sender's push succeed. A tab
+   * that does not start reading within the request timeout fails the push as STALLED.
+   *
+   * @generated from rpc p2p.v1.GatewayService.ReceivePush
+   */
+  receivePush: {
+    methodKind: "server_streaming";
+    input: typeof ReceivePushRequestSchema;
+    output: typeof ReceivePushResponseSchema;
+  },
+  /**
+   * ConfirmPush says the tab verified and kept a pushed file, or refused it (the sender gets the refusal).
+   *
+   * @generated from rpc p2p.v1.GatewayService.ConfirmPush
+   */
+  confirmPush: {
+    methodKind: "unary";
+    input: typeof ConfirmPushRequestSchema;
+    output: typeof ConfirmPushResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_p2p_v1_gateway_service, 0);

@@ -5,17 +5,20 @@ import { isContentId } from "@p2p/directory-api";
 import { SpeedSmoother } from "@p2p/units";
 import { describeError } from "../client/errors.js";
 import type { KeyValueStorage } from "../client/token-store.js";
+import { TransferState, type PushOffer, type PushProgress } from "../client/gen.js";
 import { DirectoryReads, type FoundFile } from "./directory-reads.js";
-import { GatewayLink, type LinkState } from "./gateway-link.js";
+import { GatewayLink, type LinkState, type TabPushPolicy } from "./gateway-link.js";
 import { LocalFiles, type LocalFile } from "./local-files.js";
 import { JoinMemory } from "./session-store.js";
 import { JobFailed, StoreClient, type JobDone } from "./store-client.js";
 import type { JobProgress } from "./worker-protocol.js";
 
-/** One import or download as the page lists it. */
+/** One import, download, push sent or push received as the page lists it (a push's id is its push id). */
 export interface TransferRow {
   id: string;
-  kind: "import" | "download";
+  kind: "import" | "download" | "push" | "receive";
+  /** The receiving peer of a push sent. */
+  target?: string;
   name: string;
   contentId: string | undefined;
   bytesDone: number;
@@ -26,6 +29,14 @@ export interface TransferRow {
   error: string;
   bytesPerSecond: number;
 }
+
+/** Whom this browser peer takes pushes from ("Files others send you"); usedBytes is counted from its folder. */
+export type PushPolicySetting = Omit<TabPushPolicy, "usedBytes">;
+
+/** A fresh browser peer takes no push, as a fresh pserver: anyone could otherwise fill its storage. */
+export const DEFAULT_TAB_PUSH_POLICY: PushPolicySetting = { accept: "nobody", from: [], maxFileBytes: 1024 ** 3, quotaBytes: 4 * 1024 ** 3 };
+
+const PUSH_POLICY_KEY = "p2p.browser-peer.push-policy.";
 
 /** What the page is built from. */
 export interface BrowserPeerOptions {
@@ -53,10 +64,15 @@ export class BrowserPeerState {
   results = $state<FoundFile[]>([]);
   searchError = $state("");
   peers = $state<string[]>([]);
+  /** Whom this peer takes pushes from. */
+  pushPolicy = $state<PushPolicySetting>(DEFAULT_TAB_PUSH_POLICY);
+  /** News for the person: "bob sent you holiday.jpg". */
+  notices = $state<string[]>([]);
   readonly memory: JoinMemory;
   /** Why this page cannot be a browser peer (plain http from another host, an old browser); "" when it can. */
   readonly unsupported: string;
   readonly #origin: string;
+  readonly #lasting: KeyValueStorage | undefined;
   #gatewayLink: GatewayLink | undefined;
   #local: LocalFiles | undefined;
   #store: StoreClient | undefined;
@@ -66,6 +82,7 @@ export class BrowserPeerState {
   constructor(options: BrowserPeerOptions) {
     this.#origin = options.origin;
     this.unsupported = options.unsupported ?? "";
+    this.#lasting = options.lastingStorage;
     this.memory = new JoinMemory(options.tabStorage, options.lastingStorage);
   }
 
@@ -98,10 +115,14 @@ export class BrowserPeerState {
           return this.#local;
         },
         onState: (state) => (this.link = state),
+        pushPolicy: async () => ({ ...this.pushPolicy, from: [...this.pushPolicy.from], usedBytes: await this.#pushedBytes() }),
+        onPushProgress: (progress) => this.#pushProgress(progress),
+        onPushOffer: (offer) => this.#receive(offer),
         onResumeToken: (token, name) => {
           if (this.#local === undefined || this.peerName !== name) {
             this.#local = new LocalFiles(name);
             this.peerName = name;
+            this.pushPolicy = this.#storedPolicy(name);
           }
           this.memory.remember({ peerName: name, gateways: list, resumeToken: token });
         },
@@ -193,6 +214,47 @@ export class BrowserPeerState {
   cancel(rowId: string): void {
     const jobId = this.#jobs.get(rowId);
     if (jobId !== undefined) this.#store?.cancel(jobId);
+    const row = this.transfers.find((r) => r.id === rowId);
+    if (row?.kind === "push" || row?.kind === "receive") void this.#gatewayLink?.cancelPush(rowId).catch(() => undefined);
+  }
+
+  /**
+   * Sends a file of this peer to `targetPeer` (empty: the directory chooses one that takes it) through
+   * the gateway; the push shows in the transfers. Returns an error sentence, or "" when it started.
+   */
+  async sendTo(contentId: string, targetPeer: string): Promise<string> {
+    const link = this.#gatewayLink;
+    const file = this.files.find((f) => f.contentId === contentId);
+    if (link === undefined || file === undefined) return "This file is not in your folder.";
+    try {
+      const started = await link.startPush(contentId, targetPeer.trim());
+      const row: TransferRow = { ...this.#blankRow("push", file.name, contentId, file.size), id: started.pushId, target: started.targetPeer };
+      // Progress may have arrived before the answer: keep what it said.
+      if (!this.transfers.some((r) => r.id === row.id)) this.transfers = [row, ...this.transfers];
+      else this.#update(row.id, { kind: "push", name: file.name, target: started.targetPeer });
+      return "";
+    } catch (error) {
+      return describeError(error, "upload");
+    }
+  }
+
+  /** Sets whom this peer takes pushes from; kept for the next visit and told to the gateway. */
+  async setPushPolicy(policy: PushPolicySetting): Promise<string> {
+    const previous = this.pushPolicy;
+    this.pushPolicy = { ...policy, from: [...policy.from] };
+    try {
+      await this.#gatewayLink?.sendPushPolicy();
+      this.#lasting?.setItem(PUSH_POLICY_KEY + this.peerName.toLowerCase(), JSON.stringify(this.pushPolicy));
+      return "";
+    } catch (error) {
+      this.pushPolicy = previous;
+      return describeError(error, "settings");
+    }
+  }
+
+  /** Dismisses a notice. */
+  dismissNotice(index: number): void {
+    this.notices = this.notices.filter((_, i) => i !== index);
   }
 
   /** Deletes a file from OPFS and withdraws it from the directory. */
@@ -253,8 +315,80 @@ export class BrowserPeerState {
     }
   }
 
+  #storedPolicy(peerName: string): PushPolicySetting {
+    try {
+      const stored = JSON.parse(this.#lasting?.getItem(PUSH_POLICY_KEY + peerName.toLowerCase()) ?? "null") as Partial<PushPolicySetting> | null;
+      if (stored === null || !["nobody", "listed", "anyone"].includes(stored.accept ?? "")) return DEFAULT_TAB_PUSH_POLICY;
+      const from = Array.isArray(stored.from) ? stored.from.filter((name): name is string => typeof name === "string") : [];
+      const size = (v: unknown, fallback: number) => (typeof v === "number" && Number.isSafeInteger(v) && v >= 0 ? v : fallback);
+      return { accept: stored.accept!, from, maxFileBytes: size(stored.maxFileBytes, DEFAULT_TAB_PUSH_POLICY.maxFileBytes), quotaBytes: size(stored.quotaBytes, DEFAULT_TAB_PUSH_POLICY.quotaBytes) };
+    } catch {
+      return DEFAULT_TAB_PUSH_POLICY;
+    }
+  }
+
+  /** Bytes of pushed files this peer keeps (they count against its push quota). */
+  async #pushedBytes(): Promise<number> {
+    const files = (await this.#local?.list()) ?? [];
+    return files.filter((f) => f.state === "complete" && f.pushedFrom !== undefined).reduce((sum, f) => sum + f.size, 0);
+  }
+
+  #pushProgress(progress: PushProgress): void {
+    const state: TransferRow["state"] = progress.state === TransferState.COMPLETED ? "done" : progress.state === TransferState.FAILED || progress.state === TransferState.CANCELLED ? "failed" : "running";
+    const change: Partial<TransferRow> = {
+      bytesDone: Number(progress.bytesDone),
+      bytesTotal: Number(progress.bytesTotal),
+      state,
+      error: progress.state === TransferState.CANCELLED ? "Cancelled." : progress.message,
+      target: progress.targetPeer,
+    };
+    if (this.transfers.some((row) => row.id === progress.pushId)) this.#update(progress.pushId, change);
+    else this.transfers = [{ ...this.#blankRow("push", progress.name, progress.contentId, Number(progress.bytesTotal)), id: progress.pushId, ...change }, ...this.transfers];
+  }
+
+  /** A push offered here: read into OPFS by the store worker, every piece verified, then confirmed to the gateway. */
+  #receive(offer: PushOffer): void {
+    const store = this.#store;
+    const link = this.#gatewayLink;
+    const manifest = offer.manifest;
+    if (store === undefined || link === undefined || manifest === undefined) return;
+    const row: TransferRow = { ...this.#blankRow("receive", manifest.name, manifest.contentId, Number(manifest.size)), id: offer.pushId, sources: [offer.from] };
+    this.transfers = [row, ...this.transfers];
+    this.#smoothers.set(row.id, new SpeedSmoother());
+    const { gateway, token } = link.session();
+    const push = {
+      gateway,
+      token,
+      pushId: offer.pushId,
+      from: offer.from,
+      contentId: manifest.contentId,
+      name: manifest.name,
+      size: Number(manifest.size),
+      pieceSize: manifest.pieceSize,
+      pieceHashes: manifest.pieceHashes.map((hash) => new Uint8Array(hash)),
+    };
+    const job = store.receive(this.peerName, push, (progress) => this.#progress(row.id, progress));
+    this.#jobs.set(row.id, job.jobId);
+    void job.done.then(
+      async (done) => {
+        await link.confirmPush(offer.pushId, true, done.name);
+        this.notices = [...this.notices, `${offer.from} sent you ${done.name}`];
+        // The quota left changed: the gateway and the directory hear it.
+        await link.sendPushPolicy().catch(() => undefined);
+      },
+      async (error: unknown) => {
+        await link.confirmPush(offer.pushId, false, error instanceof Error ? error.message : String(error)).catch(() => undefined);
+      },
+    );
+    void this.#finish(row.id, job.done);
+  }
+
+  #blankRow(kind: TransferRow["kind"], name: string, contentId: string | undefined, size: number): TransferRow {
+    return { id: crypto.randomUUID(), kind, name, contentId, bytesDone: 0, bytesTotal: size, state: "running", sources: [], banned: [], error: "", bytesPerSecond: 0 };
+  }
+
   #newRow(kind: TransferRow["kind"], name: string, contentId: string | undefined, size: number): TransferRow {
-    const row: TransferRow = { id: crypto.randomUUID(), kind, name, contentId, bytesDone: 0, bytesTotal: size, state: "running", sources: [], banned: [], error: "", bytesPerSecond: 0 };
+    const row = this.#blankRow(kind, name, contentId, size);
     this.transfers = [row, ...this.transfers];
     this.#smoothers.set(row.id, new SpeedSmoother());
     return row;

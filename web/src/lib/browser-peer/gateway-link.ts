@@ -1,13 +1,14 @@
 // The browser peer's link to its gateways (GatewayService, docs/browser-peers.md): log in, hold the
-// Attach stream, answer relayed manifest and piece requests from OPFS, publish the file list after
-// every (re)attach, and come back by itself: after a blip it reattaches; a gateway that forgot the
-// session (restart) gets a login with the resume token; a gateway that stays down is left for the
-// next one in the list (failover), where the resume token takes the directory session over.
+// Attach stream, answer relayed manifest and piece requests from OPFS, publish the file list and the
+// push policy after every (re)attach, start pushes and hear of pushes offered, and come back by
+// itself: after a blip it reattaches; a gateway that forgot the session (restart) gets a login with
+// the resume token; a gateway that stays down is left for the next one in the list (failover), where
+// the resume token takes the directory session over.
 import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { GATEWAY_REATTACH_BASE_MS, GATEWAY_REATTACH_MAX_MS } from "../constants.js";
 import { createBlobBodyFetch } from "../client/transport.js";
-import { ErrorReason, GatewayService, type AttachResponse } from "../client/gen.js";
+import { ErrorReason, GatewayService, PushAccept, type AttachResponse, type PushOffer, type PushProgress } from "../client/gen.js";
 import { reasonOf } from "../client/errors.js";
 import type { LocalFiles } from "./local-files.js";
 
@@ -32,7 +33,25 @@ export interface GatewayLinkOptions {
   onState(state: LinkState): void;
   /** A new resume token to keep (session storage) for the next reload. */
   onResumeToken(token: string, peerName: string): void;
+  /** Whom the tab takes pushes from and the bytes of pushed files it keeps: sent after every (re)attach. */
+  pushPolicy(): Promise<TabPushPolicy>;
+  /** Progress of a push this tab sent. */
+  onPushProgress(progress: PushProgress): void;
+  /** Another peer pushes a file here (its gateway checked the policy and the ticket). */
+  onPushOffer(offer: PushOffer): void;
 }
+
+/** Whom a browser peer takes pushes from, and how much (the page's "Files others send you"). */
+export interface TabPushPolicy {
+  accept: "nobody" | "listed" | "anyone";
+  from: string[];
+  maxFileBytes: number;
+  quotaBytes: number;
+  /** Bytes of pushed files the tab keeps now. */
+  usedBytes: number;
+}
+
+const ACCEPT_TO_PROTO = { nobody: PushAccept.NOBODY, listed: PushAccept.LISTED, anyone: PushAccept.ANYONE } as const;
 
 /** Failures in a row at one gateway before the next one in the list is tried. */
 const FAILURES_BEFORE_FAILOVER = 3;
@@ -83,6 +102,42 @@ export class GatewayLink {
   async remove(contentIds: string[]): Promise<void> {
     if (this.#client === undefined || this.#token === undefined) return;
     await this.#client.removeFiles({ contentIds }, { headers: this.#auth() });
+  }
+
+  /** Tells the gateway (and through it the directory) whom this tab takes pushes from. */
+  async sendPushPolicy(): Promise<void> {
+    if (this.#client === undefined || this.#token === undefined) return;
+    const p = await this.#options.pushPolicy();
+    await this.#client.setPushPolicy(
+      { policy: { accept: ACCEPT_TO_PROTO[p.accept], from: p.from, maxFileBytes: BigInt(p.maxFileBytes), quotaBytes: BigInt(p.quotaBytes) }, usedBytes: BigInt(p.usedBytes) },
+      { headers: this.#auth() },
+    );
+  }
+
+  /** Asks the gateway to push a file this tab offers to `targetPeer` (empty: the directory chooses); progress comes as onPushProgress. */
+  async startPush(contentId: string, targetPeer: string): Promise<{ pushId: string; targetPeer: string }> {
+    return this.#connected().startPush({ contentId, targetPeer }, { headers: this.#auth() });
+  }
+
+  /** Stops a push, sent or received. */
+  async cancelPush(pushId: string): Promise<void> {
+    await this.#connected().cancelPush({ pushId }, { headers: this.#auth() });
+  }
+
+  /** Tells the gateway a received push was kept (the sender's push succeeds) or refused. */
+  async confirmPush(pushId: string, kept: boolean, storedNameOrWhy: string): Promise<void> {
+    await this.#connected().confirmPush(kept ? { pushId, kept, storedName: storedNameOrWhy } : { pushId, kept, message: storedNameOrWhy }, { headers: this.#auth() });
+  }
+
+  /** The gateway and session token the store worker reads a received push with. */
+  session(): { gateway: string; token: string } {
+    this.#connected();
+    return { gateway: this.#gateway, token: this.#token! };
+  }
+
+  #connected(): Client<typeof GatewayService> {
+    if (this.#client === undefined || this.#token === undefined) throw new Error("Not connected to a gateway right now; try again in a moment.");
+    return this.#client;
   }
 
   /** Logs out (the files stop being offered at once) and ends the link. */
@@ -185,6 +240,9 @@ export class GatewayLink {
           heard();
           this.#cancelled.clear();
           await this.publishAll();
+          // A new session takes no push until told otherwise (the gateway's default). A refusal here
+          // leaves it at that (safe) and must not cost the attach: the next attach sends it again.
+          await this.sendPushPolicy().catch(() => undefined);
           onAttached();
           this.#options.onState({ kind: "attached", gateway: this.#gateway, relayAddress: event.event.value.relayAddress });
         } else {
@@ -208,6 +266,16 @@ export class GatewayLink {
         break;
       case "piece":
         void this.#answerPiece(client, event.event.value.requestId, event.event.value.contentId, event.event.value.pieceIndex).catch(() => undefined);
+        break;
+      case "pushProgress":
+      case "pushOffer":
+        // The page's trouble with one push must not end the Attach stream (an unread offer fails as stalled).
+        try {
+          if (event.event.case === "pushProgress") this.#options.onPushProgress(event.event.value);
+          else this.#options.onPushOffer(event.event.value);
+        } catch {
+          // Nothing more to do here: the gateway times the push out and the sender hears why.
+        }
         break;
       case "cancel":
         // Bounded: cancels of requests already answered are never deleted by an answer.

@@ -16,6 +16,8 @@ export interface FileMeta {
   state: "complete" | "partial";
   /** Milliseconds since the epoch when the file was added or its download started. */
   addedAtMs: number;
+  /** The peer that pushed the file here, when it came by a push (its bytes count against the push quota). */
+  pushedFrom?: string;
 }
 
 const ROOT_FOLDER = "p2p-browser-peer";
@@ -54,7 +56,9 @@ export async function readMeta(folder: FileSystemDirectoryHandle, contentId: str
     const parsed = JSON.parse(await (await handle.getFile()).text()) as Partial<FileMeta>;
     if (typeof parsed.name !== "string" || typeof parsed.size !== "number" || typeof parsed.pieceSize !== "number") return undefined;
     if (parsed.state !== "complete" && parsed.state !== "partial") return undefined;
-    return { name: parsed.name, size: parsed.size, pieceSize: parsed.pieceSize, state: parsed.state, addedAtMs: parsed.addedAtMs ?? 0 };
+    const meta: FileMeta = { name: parsed.name, size: parsed.size, pieceSize: parsed.pieceSize, state: parsed.state, addedAtMs: parsed.addedAtMs ?? 0 };
+    if (typeof parsed.pushedFrom === "string") meta.pushedFrom = parsed.pushedFrom;
+    return meta;
   } catch {
     return undefined;
   }

@@ -1,6 +1,6 @@
 // The page's handle on the store worker: one promise per job, progress as it comes, and fresh
 // holders on the worker's demand.
-import type { HolderAddress, JobProgress, WorkerEvent, WorkerRequest } from "./worker-protocol.js";
+import type { HolderAddress, JobProgress, PushToReceive, WorkerEvent, WorkerRequest } from "./worker-protocol.js";
 
 /** How a job ended well. */
 export interface JobDone {
@@ -53,6 +53,12 @@ export class StoreClient {
   ): { jobId: string; done: Promise<JobDone> } {
     const jobId = crypto.randomUUID();
     return { jobId, done: this.#start({ type: "download", jobId, peerName, contentId, name, holders }, { onProgress, findHolders }) };
+  }
+
+  /** Reads a push offered to this peer from its gateway into OPFS, every piece verified. */
+  receive(peerName: string, push: PushToReceive, onProgress: (progress: JobProgress) => void): { jobId: string; done: Promise<JobDone> } {
+    const jobId = crypto.randomUUID();
+    return { jobId, done: this.#start({ type: "receive", jobId, peerName, push }, { onProgress }) };
   }
 
   /** Stops a job; its promise rejects with "Cancelled.". */

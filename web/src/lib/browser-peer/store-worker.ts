@@ -1,10 +1,11 @@
-// The store worker: every write into the browser peer's OPFS happens here (imports and downloads),
+// The store worker: every write into the browser peer's OPFS happens here (imports, downloads, pushes received),
 // through sync access handles, off the page's thread. The page sends WorkerRequests and gets
 // WorkerEvents back (worker-protocol.ts).
 /// <reference lib="webworker" />
 import { downloadFile } from "./download-job.js";
 import { importFile, type Imported } from "./import-job.js";
 import { peerFolder } from "./opfs-layout.js";
+import { receivePushedFile } from "./receive-job.js";
 import type { HolderAddress, JobProgress, WorkerEvent, WorkerRequest } from "./worker-protocol.js";
 
 declare const self: DedicatedWorkerGlobalScope;
@@ -55,6 +56,9 @@ self.onmessage = (message: MessageEvent<WorkerRequest>) => {
             }),
         }),
       );
+      break;
+    case "receive":
+      void run(request.jobId, async (signal, progress) => receivePushedFile(await peerFolder(request.peerName), request.push, { signal, progress }));
       break;
     case "holders":
       waitingForHolders.get(request.jobId)?.(request.holders);

@@ -7,11 +7,27 @@ export interface HolderAddress {
   address: string;
 }
 
+/** A push offered to this browser peer, to read from its gateway (receive-job.ts). */
+export interface PushToReceive {
+  /** The gateway's base URL and this tab's session token there. */
+  gateway: string;
+  token: string;
+  pushId: string;
+  /** The sending peer, as the directory vouches for it. */
+  from: string;
+  contentId: string;
+  name: string;
+  size: number;
+  pieceSize: number;
+  pieceHashes: Uint8Array[];
+}
+
 /** What the page asks of the store worker. */
 export type WorkerRequest =
   | { type: "import"; jobId: string; peerName: string; file: File }
   | { type: "download"; jobId: string; peerName: string; contentId: string; name: string; holders: HolderAddress[] }
   | { type: "holders"; jobId: string; holders: HolderAddress[] }
+  | { type: "receive"; jobId: string; peerName: string; push: PushToReceive }
   | { type: "cancel"; jobId: string };
 
 /** Progress of a running job. */
