@@ -172,7 +172,9 @@ describeEachStore("store", (storage) => {
       expect(res.body.results[1].holders.map((h: { name: string }) => h.name)).toEqual(["alice"]);
       expect(res.body.results[1].holderCount).toBe(1);
 
-      clock.advance(20_000); // alice silent too
+      // alice silent too: her heartbeat at 20 s wrote a lease of TTL + the default slack (one 10 s
+      // interval), to 60 s; at 65 s it is over.
+      clock.advance(30_000);
       expect((await search(dir, "q=.mp3")).body.total).toBe(0);
       expect((await search(dir, "q=s")).body.total).toBe(0);
       expect((await dir.request("GET", `/api/v1/files/${contentId("s")}`)).status).toBe(404);
