@@ -21,8 +21,12 @@ export const MIN_PIECE_SIZE_BYTES = 16 * 1024;
 export const MAX_PIECE_SIZE_BYTES = 16 * 1024 * 1024;
 /** Largest file size: the largest integer a JSON number carries exactly. */
 export const MAX_FILE_SIZE_BYTES = Number.MAX_SAFE_INTEGER;
-/** Files named in one index request (for PATCH, `add` and `remove` together). */
-export const MAX_FILES_PER_REQUEST = 10_000;
+/**
+ * Files named in one index request (for PATCH, `add` and `remove` together). A larger index goes in
+ * pages (a PUT, then PATCHes): parsing and checking one request must never hold the directory's event
+ * loop for long (docs/scale.md). Was 10,000 until 2026-12; a client sending more gets 400.
+ */
+export const MAX_FILES_PER_REQUEST = 1_000;
 /** Files one peer may hold in the index in total (PATCH could otherwise grow an index without bound). */
 export const MAX_FILES_PER_PEER = 100_000;
 
@@ -56,5 +60,11 @@ export const TOKEN_CHARS = Math.ceil((TOKEN_BYTES * 4) / 3);
 
 /** Request body limit of every route but the index routes (413 above it). */
 export const BODY_LIMIT_BYTES = 64 * 1024;
-/** Request body limit of PUT and PATCH /index: 10,000 entries of at most ~400 bytes of JSON each, with room to spare. */
-export const INDEX_BODY_LIMIT_BYTES = 8 * 1024 * 1024;
+/**
+ * Request body limit of PUT and PATCH /index (413 above it). It, not the file count, bounds the
+ * directory's work before validation: JSON.parse of a hostile 768 KiB body (60,000 keys in one object)
+ * held the event loop ~100 ms here, of 256 KiB under 15 ms. A page of MAX_FILES_PER_REQUEST typical
+ * entries (~170 bytes) fits; one of long names with escaped characters (up to ~650 bytes each) does
+ * not: clients page by bytes as well as by count. Was 8 MiB until 2026-12.
+ */
+export const INDEX_BODY_LIMIT_BYTES = 256 * 1024;

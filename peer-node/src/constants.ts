@@ -57,7 +57,6 @@ export {
   PASSWORD_MIN_BYTES,
   PASSWORD_MAX_BYTES,
   USERNAME_MAX_CHARS,
-  MAX_FILES_PER_REQUEST as DIRECTORY_INDEX_BATCH_FILES,
 } from "@p2p/directory-api";
 /** A file gets a bigger piece size (doubling) rather than more pieces than this, so manifests stay ~4 MiB at most. */
 export const MAX_PIECES_PER_FILE = 131_072;

@@ -22,6 +22,7 @@ import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import autocannon from "autocannon";
 import pg from "pg";
+import { INDEX_BODY_LIMIT_BYTES, MAX_FILES_PER_REQUEST } from "@p2p/directory-api";
 import { DATABASE_FILE_NAME } from "../src/constants.js";
 import { PgStore, probePostgres } from "../src/index.js";
 import { type ImportedPeer, TestPgStore, TestSqliteStore } from "../test/test-stores.js";
@@ -41,7 +42,7 @@ const SEARCH_CLIENTS = 2;
 const SEED_BATCH_PEERS = 100;
 const DAY_MS = 86_400_000;
 const PROBE_TIMEOUT_MS = 2_000;
-/** Files the benchmark's newcomer publishes at once (the most one request may carry). */
+/** Files the benchmark's newcomer publishes, in pages of MAX_FILES_PER_REQUEST (a PUT, then PATCHes). */
 const PUBLISH_FILES = 10_000;
 /**
  * BENCH_KEEP=1: seed into a data directory and schema named after the population, keep them afterwards
@@ -50,6 +51,25 @@ const PUBLISH_FILES = 10_000;
 const KEEP = process.env.BENCH_KEEP === "1";
 
 const print = (line = "") => process.stdout.write(`${line}\n`);
+/** GETs sent again after the connection was reset (getText). */
+let retriedGets = 0;
+
+/**
+ * GETs `url` and reads the body. A GET is idempotent: when a reused keep-alive connection turns out
+ * closed by the server (ECONNRESET, seen during a long publish), it is sent once more, and counted.
+ */
+async function getText(url: string): Promise<{ status: number; text: string }> {
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      const res = await fetch(url);
+      return { status: res.status, text: await res.text() };
+    } catch (error) {
+      const code = (error as { cause?: { code?: string } }).cause?.code;
+      if (attempt > 0 || (code !== "ECONNRESET" && code !== "UND_ERR_SOCKET")) throw error;
+      retriedGets += 1;
+    }
+  }
+}
 const fixed = (value: number, digits = 2) => value.toFixed(digits);
 
 function peersOf(from: number, to: number, dataset: Dataset, tokens: readonly string[]): ImportedPeer[] {
@@ -202,8 +222,7 @@ async function searches(urls: readonly string[], dataset: Dataset): Promise<Sear
         if (i === WARMUP_QUERIES) started = performance.now();
         const query = next();
         const sent = performance.now();
-        const res = await fetch(url + query.path);
-        await res.text();
+        const res = await getText(url + query.path);
         const elapsed = performance.now() - sent;
         if (i < WARMUP_QUERIES) continue;
         if (res.status !== 200 && res.status !== 404) failed += 1;
@@ -238,6 +257,24 @@ interface PublishResult {
   searchesDuring: number[];
   logoutMs: number;
   logoutDelay: LoopDelay;
+  /** A hostile body at the index body limit (one object of tens of thousands of keys): its status and the loop. */
+  hostileStatus: number;
+  hostileDelay: LoopDelay;
+}
+
+/**
+ * The most expensive JSON to parse that fits the index body limit, of the shapes tried: one object with
+ * tens of thousands of keys (at 768 KiB, ~100 ms of JSON.parse here). Valid JSON, refused by validation.
+ */
+function hostileIndexBody(): string {
+  const keys: string[] = [];
+  let bytes = 16;
+  for (let i = 0; bytes < INDEX_BODY_LIMIT_BYTES - 32; i += 1) {
+    const key = `"k${i}":0`;
+    keys.push(key);
+    bytes += key.length + 1;
+  }
+  return `{"files":[],${keys.join(",")}}`;
 }
 
 /**
@@ -260,31 +297,44 @@ async function firstPublish(server: Server, idle: Server, dataset: Dataset): Pro
     contentId: benchContentId(10_000_000 + Math.floor(Math.random() * 1e9)),
     pieceSize: 1 << 20,
   }));
-  const body = JSON.stringify({ files });
+  const pages: string[] = [];
+  for (let i = 0; i < files.length; i += MAX_FILES_PER_REQUEST) {
+    const page = files.slice(i, i + MAX_FILES_PER_REQUEST);
+    pages.push(JSON.stringify(i === 0 ? { files: page } : { add: page }));
+    if (Buffer.byteLength(pages.at(-1) as string) > INDEX_BODY_LIMIT_BYTES) throw new Error("a publish page is over the body limit");
+  }
   const searchesDuring: number[] = [];
   let publishing = true;
   const next = queryMix(dataset, 99);
   const searching = (async () => {
     while (publishing) {
       const sent = performance.now();
-      await (await fetch(server.url + next().path)).text();
+      await getText(server.url + next().path);
       searchesDuring.push(performance.now() - sent);
     }
   })();
   await resetLoopDelay(idle);
   let started = performance.now();
   const published = await withLoopDelay([server], async () => {
-    const res = await fetch(`${server.url}/api/v1/index`, {
-      method: "PUT",
-      headers: { ...auth, "content-type": "application/json" },
-      body,
-    });
-    if (res.status !== 200) throw new Error(`PUT /index answered ${res.status}: ${await res.text()}`);
+    for (const [i, body] of pages.entries()) {
+      const method = i === 0 ? "PUT" : "PATCH";
+      const res = await fetch(`${server.url}/api/v1/index`, { method, headers: { ...auth, "content-type": "application/json" }, body });
+      if (res.status !== 200) throw new Error(`${method} /index answered ${res.status}: ${await res.text()}`);
+    }
     return performance.now() - started;
   });
   const idleDelay = await readLoopDelay(idle);
   publishing = false;
   await searching;
+  const hostile = await withLoopDelay([server], async () => {
+    const res = await fetch(`${server.url}/api/v1/index`, {
+      method: "PUT",
+      headers: { ...auth, "content-type": "application/json" },
+      body: hostileIndexBody(),
+    });
+    await res.text();
+    return res.status;
+  });
   started = performance.now();
   const loggedOut = await withLoopDelay([server], async () => {
     const res = await fetch(`${server.url}/api/v1/logout`, { method: "POST", headers: auth });
@@ -298,6 +348,8 @@ async function firstPublish(server: Server, idle: Server, dataset: Dataset): Pro
     searchesDuring,
     logoutMs: loggedOut.result,
     logoutDelay: loggedOut.delay,
+    hostileStatus: hostile.result,
+    hostileDelay: hostile.delay,
   };
 }
 
@@ -417,22 +469,30 @@ try {
   }
   print();
 
-  print(`## A first publish of ${PUBLISH_FILES.toLocaleString("en")} new files (PUT /index), then a logout, at ${files.toLocaleString("en")} rows`);
+  print(
+    `## A first publish of ${PUBLISH_FILES.toLocaleString("en")} new files (a PUT and PATCHes of ${MAX_FILES_PER_REQUEST.toLocaleString("en")} files), ` +
+      `then a hostile body, then a logout, at ${files.toLocaleString("en")} rows`,
+  );
   print("One client searches (one query after another) while the publish runs.");
+  print(`The hostile body: ${Math.round(INDEX_BODY_LIMIT_BYTES / 1024)} KiB of one JSON object with tens of thousands of keys, refused with 400.`);
   print("Event loop: the worst delay of a timer (work, or waiting for a core on a busy host), and the most CPU the");
   print("process used between two ticks of a 1 ms timer (the longest work that held the loop; bench/loop-delay.ts).");
   print("The idle bare server's over the same time is the machine's share.");
-  print("| store | PUT ms | event loop: worst delay / longest busy ms | idle bare server, same time: worst delay / busy ms | searches meanwhile | their p99 ms | their max ms | logout ms | event loop: worst delay / longest busy ms |");
-  print("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+  print(
+    "| store | publish ms | event loop: worst delay / longest busy ms | idle bare server, same time: worst delay / busy ms | searches meanwhile | their p99 ms | their max ms | " +
+      "hostile body: status | event loop: worst delay / longest busy ms | logout ms | event loop: worst delay / longest busy ms |",
+  );
+  print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
   for (const [label, server] of [["SQLite", sqlite], ["PostgreSQL", pgA as Server]] as const) {
     const result = await firstPublish(server, bare, dataset);
     print(
       `| ${label} | ${Math.round(result.publishMs)} | ${delayCell(result.publishDelay)} | ${delayCell(result.idleDelay)} | ${result.searchesDuring.length} | ` +
         `${fixed(percentile(result.searchesDuring, 99))} | ${fixed(percentile(result.searchesDuring, 100))} | ` +
-        `${Math.round(result.logoutMs)} | ${delayCell(result.logoutDelay)} |`,
+        `${result.hostileStatus} | ${delayCell(result.hostileDelay)} | ${Math.round(result.logoutMs)} | ${delayCell(result.logoutDelay)} |`,
     );
   }
   print();
+  print(`searches sent again after a connection reset (each GET at most once): ${retriedGets}`);
   print(`load average at end: ${load()}`);
 } finally {
   for (const server of servers) await stop(server);

@@ -17,6 +17,12 @@ export const DATABASE_FILE_NAME = "directory.sqlite";
 export const DEFAULT_HEARTBEAT_INTERVAL_MS = 10_000;
 /** A session expires after this many heartbeat intervals without a heartbeat: a peer may miss two before it is dropped. */
 export const SESSION_TTL_HEARTBEAT_INTERVALS = 3;
+/**
+ * Default lease slack, in heartbeat intervals (config leaseSlackMs): a renewal writes a lease of TTL +
+ * slack and the next ones write nothing while a TTL is left, so one heartbeat in two writes; a dead
+ * peer stays listed at most TTL + one interval after its last heartbeat (40 s at the defaults, not 30 s).
+ */
+export const LEASE_SLACK_HEARTBEAT_INTERVALS = 1;
 /** How often expired sessions, their index rows and expired tickets are deleted. */
 export const DEFAULT_SWEEP_INTERVAL_MS = 60_000;
 /** Expired sessions removed per sweep transaction, so one sweep never blocks the event loop for long. */
@@ -161,3 +167,8 @@ export const ADDRESS_VERIFY_RETRY_DELAY_MS = 200;
 export const ADDRESS_VERIFY_TIMEOUT_MS = 3_000;
 /** The Ping answer is read up to this many bytes; a longer one is refused. */
 export const ADDRESS_VERIFY_MAX_RESPONSE_BYTES = 4 * 1024;
+
+/** Host header values the allowlist remembers as accepted (plugins/host-allowlist.ts); past it, it starts over. */
+export const ACCEPTED_HOST_VALUES_MAX = 64;
+/** Leases the SQLite store remembers by token hash (sqlite-store.ts); past it, it starts over. */
+export const SQLITE_LEASE_CACHE_MAX = 200_000;

@@ -1,7 +1,7 @@
 import tls from "node:tls";
 import type { Logger } from "pino";
 import { Agent, fetch as fetchWithDispatcher } from "undici";
-import type { PushPolicyBody } from "@p2p/directory-api";
+import { INDEX_BODY_LIMIT_BYTES, MAX_FILES_PER_REQUEST, type PushPolicyBody } from "@p2p/directory-api";
 import { DIRECTORY_REQUEST_TIMEOUT_MS, DIRECTORY_MAX_RESPONSE_BYTES } from "../constants.js";
 import { isPeerError, PeerError, type Reason } from "../errors.js";
 import {
@@ -30,6 +30,38 @@ export interface IndexEntry {
   readonly size: number;
   readonly contentId: string;
   readonly pieceSize: number;
+}
+
+/** One entry of an index request: a file to add, or a content id to remove. */
+interface IndexPageItem {
+  readonly add?: IndexEntry;
+  readonly remove?: string;
+}
+
+/** Room left in an index request's body for its envelope (`{"add":[...],"remove":[...]}`). */
+const INDEX_ENVELOPE_BYTES = 64;
+
+/**
+ * `items` cut, in order, into pages the directory takes: at most MAX_FILES_PER_REQUEST items and
+ * INDEX_BODY_LIMIT_BYTES of JSON each (each item counted as JSON.stringify writes it, plus a comma).
+ * An empty list is no page.
+ */
+export function indexPages<T extends IndexPageItem>(items: readonly T[]): T[][] {
+  const pages: T[][] = [];
+  let page: T[] = [];
+  let bytes = INDEX_ENVELOPE_BYTES;
+  for (const item of items) {
+    const size = Buffer.byteLength(JSON.stringify(item.add ?? item.remove)) + 1;
+    if (page.length > 0 && (page.length >= MAX_FILES_PER_REQUEST || bytes + size > INDEX_BODY_LIMIT_BYTES)) {
+      pages.push(page);
+      page = [];
+      bytes = INDEX_ENVELOPE_BYTES;
+    }
+    page.push(item);
+    bytes += size;
+  }
+  if (page.length > 0) pages.push(page);
+  return pages;
 }
 
 /** Options of the directory REST client. */
@@ -124,15 +156,31 @@ export class DirectoryClient {
     return wire(() => parseLogin(body));
   }
 
-  /** PUT /index: replaces everything this peer offers; returns how many files it now offers. */
+  /**
+   * PUT /index: replaces everything this peer offers; returns how many files it now offers. Sent in
+   * pages the directory takes (indexPages): a PUT of the first, PATCHes adding the rest.
+   */
   async putIndex(token: string, files: readonly IndexEntry[], signal?: AbortSignal): Promise<number> {
-    const body = await this.#call("PUT", "/api/v1/index", { token, body: { files }, signal });
+    const [first = [], ...rest] = indexPages(files.map((add) => ({ add })));
+    let body = await this.#call("PUT", "/api/v1/index", { token, body: { files: first.map((item) => item.add) }, signal });
+    for (const page of rest) {
+      body = await this.#call("PATCH", "/api/v1/index", { token, body: { add: page.map((item) => item.add), remove: [] }, signal });
+    }
     return wire(() => parseIndexCount(body));
   }
 
-  /** PATCH /index: removals first, then additions; returns how many files the peer now offers. */
+  /**
+   * PATCH /index: removals first, then additions; returns how many files the peer now offers. Sent in
+   * pages the directory takes (indexPages), every removal before any addition, as one request would.
+   */
   async patchIndex(token: string, add: readonly IndexEntry[], remove: readonly string[], signal?: AbortSignal): Promise<number> {
-    const body = await this.#call("PATCH", "/api/v1/index", { token, body: { add, remove }, signal });
+    const items: IndexPageItem[] = [...remove.map((id) => ({ remove: id })), ...add.map((entry) => ({ add: entry }))];
+    let body: unknown;
+    for (const page of items.length === 0 ? [[]] : indexPages(items)) {
+      const pageAdd = page.flatMap((item) => (item.add === undefined ? [] : [item.add]));
+      const pageRemove = page.flatMap((item) => (item.remove === undefined ? [] : [item.remove]));
+      body = await this.#call("PATCH", "/api/v1/index", { token, body: { add: pageAdd, remove: pageRemove }, signal });
+    }
     return wire(() => parseIndexCount(body));
   }
 

@@ -4,7 +4,6 @@ import { PROOF_KEY_BYTES } from "@p2p/directory-api";
 import type { Logger } from "pino";
 import {
   DIRECTORY_DELTA_DEBOUNCE_MS,
-  DIRECTORY_INDEX_BATCH_FILES,
   DIRECTORY_JITTER_FRACTION,
   DIRECTORY_RETRY_MAX_MS,
   DIRECTORY_RETRY_MIN_MS,
@@ -408,11 +407,8 @@ export class DirectoryLink extends EventEmitter<{ status: [DirectoryStatus] }> {
     this.#pending.clear();
     const entries = indexEntries(this.#store.list(), this.#logger);
     this.#needFullIndex = true;
-    await this.#track(() => this.client.putIndex(token, entries.slice(0, DIRECTORY_INDEX_BATCH_FILES), this.#stopping.signal));
-    for (let i = DIRECTORY_INDEX_BATCH_FILES; i < entries.length; i += DIRECTORY_INDEX_BATCH_FILES) {
-      const batch = entries.slice(i, i + DIRECTORY_INDEX_BATCH_FILES);
-      await this.#track(() => this.client.patchIndex(token, batch, [], this.#stopping.signal));
-    }
+    // The client sends it in pages the directory takes (a PUT, then PATCHes).
+    await this.#track(() => this.client.putIndex(token, entries, this.#stopping.signal));
     this.#needFullIndex = false;
     this.#logger.debug({ count: entries.length }, "published the full index");
   }
@@ -449,11 +445,8 @@ export class DirectoryLink extends EventEmitter<{ status: [DirectoryStatus] }> {
     }
     try {
       const entries = indexEntries(add, this.#logger);
-      for (let i = 0; i < Math.max(entries.length, remove.length); i += DIRECTORY_INDEX_BATCH_FILES) {
-        const a = entries.slice(i, i + DIRECTORY_INDEX_BATCH_FILES);
-        const r = remove.slice(i, i + DIRECTORY_INDEX_BATCH_FILES);
-        await this.#track(() => this.client.patchIndex(token, a, r, this.#stopping.signal));
-      }
+      // In pages the directory takes, all removals first (the client pages it).
+      await this.#track(() => this.client.patchIndex(token, entries, remove, this.#stopping.signal));
       this.#logger.debug({ added: add.length, removed: remove.length }, "published an index delta");
     } catch (err) {
       // Put back what did not go out, unless a newer change for the same content id came in since.

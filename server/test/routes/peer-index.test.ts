@@ -1,6 +1,17 @@
+import { INDEX_BODY_LIMIT_BYTES, MAX_FILES_PER_REQUEST } from "@p2p/directory-api";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { contentId, file, login, publish, type TestDirectory, TRANSPORTS, startTestDirectory } from "../helpers.js";
 import { describeEachStore } from "../stores.js";
+
+/** Valid JSON within the index body limit: `files` and as many unknown keys as fit. */
+function hostileBody(): Buffer {
+  const keys: string[] = [];
+  for (let i = 0, bytes = 16; bytes < INDEX_BODY_LIMIT_BYTES - 64; i += 1) {
+    keys.push(`"k${i}":0`);
+    bytes += keys.at(-1)!.length + 1;
+  }
+  return Buffer.from(`{"files":[],${keys.join(",")}}`);
+}
 
 async function names(dir: TestDirectory, q: string): Promise<string[]> {
   const res = await dir.request("GET", `/api/v1/search?q=${encodeURIComponent(q)}&limit=100`);
@@ -119,7 +130,13 @@ describeEachStore("store", (storage) => {
       ["piece size below 16 KiB", put({ ...ok, pieceSize: 1024 }), /body\/files\/0\/pieceSize must be >= 16384/],
       ["piece size above 16 MiB", put({ ...ok, pieceSize: 32 * 1024 * 1024 }), /body\/files\/0\/pieceSize must be <= 16777216/],
       ["missing piece size", put({ name: ok.name, size: 1, contentId: ok.contentId }), /body\/files\/0\/pieceSize is required/],
-      ["10,001 files", { files: Array.from({ length: 10_001 }, (_, i) => file(`f${i}`, i)) }, /body\/files must NOT have more than 10000 items/],
+      [
+        `${MAX_FILES_PER_REQUEST + 1} files`,
+        { files: Array.from({ length: MAX_FILES_PER_REQUEST + 1 }, (_, i) => file(`f${i}`, i)) },
+        new RegExp(`body/files must NOT have more than ${MAX_FILES_PER_REQUEST} items`),
+      ],
+      // Valid JSON of the shape that parses slowest (one object of many keys), as large as the limit lets it be.
+      ["tens of thousands of unknown top-level keys", hostileBody(), /^body\/k0 is not a known field$/],
       ["an unknown field in an entry", put({ ...ok, hidden: true }), /^body\/files\/0\/hidden is not a known field$/],
       ["an unknown top-level field", { files: [ok], replace: false }, /^body\/replace is not a known field$/],
       [
@@ -142,9 +159,9 @@ describeEachStore("store", (storage) => {
       ["remove not an array", { remove: contentId(1) }, /body\/remove must be array/],
       ["a bad entry to add", { add: [{ ...ok, name: "a/b" }] }, /body\/add\/0\/name/],
       [
-        "more than 10,000 files in all",
-        { add: Array.from({ length: 6_000 }, (_, i) => file(`f${i}`, i)), remove: Array.from({ length: 4_001 }, (_, i) => contentId(i)) },
-        /body\/add and body\/remove together must name at most 10000 files/,
+        `more than ${MAX_FILES_PER_REQUEST} files in all`,
+        { add: Array.from({ length: 600 }, (_, i) => file(`f${i}`, i)), remove: Array.from({ length: MAX_FILES_PER_REQUEST - 599 }, (_, i) => contentId(i)) },
+        new RegExp(`body/add and body/remove together must name at most ${MAX_FILES_PER_REQUEST} files`),
       ],
       ["a misspelt field (removee)", { removee: [contentId(1)] }, /^body\/removee is not a known field$/],
       ["an unknown field in an entry to add", { add: [{ ...ok, hidden: true }] }, /^body\/add\/0\/hidden is not a known field$/],
@@ -157,6 +174,27 @@ describeEachStore("store", (storage) => {
       expect(res.body.message).toMatch(message);
       expect(dir.logs.some((line) => line.level === 40 && line.status === 400)).toBe(true);
       expect(await names(dir, "song")).toEqual(["kept song.mp3"]);
+    });
+
+    it(`takes ${MAX_FILES_PER_REQUEST} files in one request, and more in pages (a PUT, then a PATCH)`, async () => {
+      const page = (from: number) => Array.from({ length: MAX_FILES_PER_REQUEST }, (_, i) => file(`song ${from + i}.mp3`, from + i));
+      const first = await dir.request("PUT", "/api/v1/index", { token, body: { files: page(0) } });
+      expect(first.body).toEqual({ count: MAX_FILES_PER_REQUEST });
+      const second = await dir.request("PATCH", "/api/v1/index", { token, body: { add: page(MAX_FILES_PER_REQUEST) } });
+      expect(second.body).toEqual({ count: 2 * MAX_FILES_PER_REQUEST });
+      const res = await dir.request("GET", `/api/v1/search?q=${encodeURIComponent(`song ${2 * MAX_FILES_PER_REQUEST - 1}.mp3`)}`);
+      expect(res.body.results.map((r: { name: string }) => r.name)).toEqual([`song ${2 * MAX_FILES_PER_REQUEST - 1}.mp3`]);
+    });
+
+    it.each(["PUT", "PATCH"])("%s of fewer files than the limit but more bytes is 413 and changes nothing", async (method) => {
+      // Long names with characters JSON escapes: valid entries, ~600 bytes each.
+      const files = Array.from({ length: MAX_FILES_PER_REQUEST }, (_, i) => file(`${'"'.repeat(240)} ${i}.mp3`, i));
+      const body = method === "PUT" ? { files } : { add: files };
+      expect(Buffer.byteLength(JSON.stringify(body))).toBeGreaterThan(INDEX_BODY_LIMIT_BYTES);
+      await dir.request("PUT", "/api/v1/index", { token, body: { files: [file("kept song.mp3", 1)] } });
+      const res = await dir.request(method, "/api/v1/index", { token, body });
+      expect(res.status).toBe(413);
+      expect(await names(dir, "mp3")).toEqual(["kept song.mp3"]);
     });
 
     it("accepts a name of exactly 255 UTF-8 bytes, with spaces, dots and non-ASCII letters", async () => {
