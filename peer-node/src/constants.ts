@@ -241,3 +241,9 @@ export const LOGIN_BACKOFF_MIN_MS = 1_000;
 export const LOGIN_BACKOFF_MAX_MS = 15 * 60_000;
 /** Addresses tracked at once; the oldest entry goes first (a flood from many addresses cannot grow memory). */
 export const LOGIN_TRACKED_ADDRESSES_MAX = 10_000;
+/**
+ * Files in one PublishFiles or RemoveFiles call of a tab. Above the directory's per-request cap on
+ * purpose: the directory client pages what the gateway sends on, so a tab publishes its whole list
+ * (replace) in one call.
+ */
+export const GATEWAY_MAX_FILES_PER_CALL = 10_000;

@@ -4,9 +4,9 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
-import { fileNameProblem, isPeerName, MAX_FILES_PER_REQUEST, passwordProblem } from "@p2p/directory-api";
+import { fileNameProblem, isPeerName, passwordProblem } from "@p2p/directory-api";
 import type { Logger } from "pino";
-import { GATEWAY_ERROR_MESSAGE_MAX_CHARS, MAX_PIECE_SIZE_BYTES, MIN_PIECE_SIZE_BYTES, USERNAME_MAX_CHARS } from "../constants.js";
+import { GATEWAY_ERROR_MESSAGE_MAX_CHARS, GATEWAY_MAX_FILES_PER_CALL, MAX_PIECE_SIZE_BYTES, MIN_PIECE_SIZE_BYTES, USERNAME_MAX_CHARS } from "../constants.js";
 import type { IndexEntry } from "../directory/directory-client.js";
 import { isPeerError, PeerError, type Reason } from "../errors.js";
 import {
@@ -160,7 +160,7 @@ export class GatewayServiceImpl implements ServiceImpl<typeof GatewayService> {
   async publishFiles(req: PublishFilesRequest, ctx: HandlerContext) {
     return this.#run("PublishFiles", async () => {
       const session = this.#session(ctx);
-      if (req.files.length > MAX_FILES_PER_REQUEST) throw new PeerError("BAD_REQUEST", `Publish at most ${MAX_FILES_PER_REQUEST} files per call.`);
+      if (req.files.length > GATEWAY_MAX_FILES_PER_CALL) throw new PeerError("BAD_REQUEST", `Publish at most ${GATEWAY_MAX_FILES_PER_CALL} files per call.`);
       const files = req.files.map((f, i) => checkFile(f, i));
       return { fileCount: await this.#gateway.publish(session, files, req.replace) };
     });
@@ -170,7 +170,7 @@ export class GatewayServiceImpl implements ServiceImpl<typeof GatewayService> {
   async removeFiles(req: RemoveFilesRequest, ctx: HandlerContext) {
     return this.#run("RemoveFiles", async () => {
       const session = this.#session(ctx);
-      if (req.contentIds.length > MAX_FILES_PER_REQUEST) throw new PeerError("BAD_REQUEST", `Remove at most ${MAX_FILES_PER_REQUEST} files per call.`);
+      if (req.contentIds.length > GATEWAY_MAX_FILES_PER_CALL) throw new PeerError("BAD_REQUEST", `Remove at most ${GATEWAY_MAX_FILES_PER_CALL} files per call.`);
       const ids = req.contentIds.map((id) => checkContentId(id));
       return { fileCount: await this.#gateway.remove(session, ids) };
     });
