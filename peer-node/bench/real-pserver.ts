@@ -89,7 +89,9 @@ async function serve(root: string, name: string, directoryUrl: string): Promise<
   const me = name === "me";
   const nodeOptions = me ? (process.env.BENCH_REAL_NODE_OPTIONS ?? "") : "";
   const extraFlags = me ? (process.env.BENCH_REAL_NODE_FLAGS ?? "").split(/\s+/).filter(Boolean) : [];
-  const env = { ...process.env, NODE_OPTIONS: nodeOptions };
+  // BENCH_REAL_GLIBC_TUNABLES: tunables for the downloader only, after the shebang's (a later one wins).
+  const tunables = me && process.env.BENCH_REAL_GLIBC_TUNABLES ? { GLIBC_TUNABLES: process.env.BENCH_REAL_GLIBC_TUNABLES } : {};
+  const env = { ...process.env, NODE_OPTIONS: nodeOptions, ...tunables };
   const child =
     extraFlags.length > 0
       ? spawn(process.execPath, [...PSERVER_NODE_FLAGS, ...extraFlags, BIN, ...args], { stdio: ["ignore", "pipe", "inherit"], env: pserverEnv(env) })
