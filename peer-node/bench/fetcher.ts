@@ -2,13 +2,14 @@
 // argv[2]: JSON {folder, dataDir, contentId, holders}. Prints one JSON line with the figures.
 // Tuning knobs for experiments (variants.ts sets the first two; run.ts none): BENCH_PEER_OPTS /
 // BENCH_DOWNLOADER_OPTS (JSON options of PeerClients / PieceDownloader), BENCH_TIMELINE=1 (progress to stderr), BENCH_MEM_DETAIL=1,
-// BENCH_THREADS=1 (CPU seconds of each thread to stderr).
+// BENCH_THREADS=1 (CPU seconds of each thread to stderr too; the JSON line always has them).
 import { readFileSync, readdirSync } from "node:fs";
 import { pino } from "pino";
 import { SharedFolder } from "../src/store/shared-folder.js";
 import { PieceDownloader } from "../src/download/downloader.js";
 import { PeerClients } from "../src/pieces/peer-clients.js";
 import { TransferRegistry } from "../src/transfer/transfer.js";
+import { threadLabel } from "./threads.js";
 
 const args = JSON.parse(process.argv[2]!) as {
   folder: string;
@@ -58,13 +59,13 @@ function threadTicks(): Map<string, number> {
   }
   return out;
 }
-const ticksBefore = process.env.BENCH_THREADS ? threadTicks() : undefined;
+const ticksBefore = threadTicks();
 // The piece worker ends with its download: keep each thread's last sample.
 const ticksLast = new Map<string, number>();
 const sampleTicks = () => {
   for (const [k, t] of threadTicks()) ticksLast.set(k, t);
 };
-const tickSampler = ticksBefore ? setInterval(sampleTicks, 100) : undefined;
+const tickSampler = setInterval(sampleTicks, 100);
 const cpuBefore = process.cpuUsage();
 const faultsBefore = process.resourceUsage().minorPageFault;
 const elu0 = performance.eventLoopUtilization();
@@ -81,16 +82,15 @@ const elu = performance.eventLoopUtilization(elu0);
 clearInterval(sampler);
 clearInterval(timeline);
 if (peakDetail) process.stderr.write(`peak: ${peakDetail}\n`);
-if (ticksBefore) {
-  // Ticks are 1/100 s on Linux; threads that used under 0.05 s are left out.
-  clearInterval(tickSampler);
-  sampleTicks();
-  const lines = [...ticksLast]
-    .map(([k, t]) => [k, (t - (ticksBefore.get(k) ?? 0)) / 100] as const)
-    .filter(([, s]) => s >= 0.05)
-    .map(([k, s]) => `${k}: ${s.toFixed(2)} s`);
-  process.stderr.write(`CPU by thread: ${lines.join(", ")}\n`);
-}
+clearInterval(tickSampler);
+sampleTicks();
+// Ticks are 1/100 s on Linux. The main thread's id is the process's; a thread that was not there before
+// the download is its piece worker.
+const threadCpuSeconds = [...ticksLast]
+  .map(([k, t]) => [threadLabel(k, process.pid, ticksBefore), (t - (ticksBefore.get(k) ?? 0)) / 100] as const)
+  .filter(([, s]) => s >= 0.01)
+  .sort((a, b) => b[1] - a[1]);
+if (process.env.BENCH_THREADS) process.stderr.write(`CPU by thread: ${threadCpuSeconds.map(([k, s]) => `${k}: ${s.toFixed(2)} s`).join(", ")}\n`);
 const hwm = /VmHWM:\s+(\d+) kB/.exec(status());
 process.stdout.write(
   `${JSON.stringify({
@@ -104,6 +104,7 @@ process.stdout.write(
     refetched: end.piecesRefetched,
     cpuSeconds: (cpu.user + cpu.system) / 1e6,
     minorFaults,
+    threadCpuSeconds,
     eventLoopUtilization: elu.utilization,
   })}\n`,
 );

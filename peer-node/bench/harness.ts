@@ -119,6 +119,8 @@ export async function fetch(root: string, name: string, contentId: string, holde
     refetched: number;
     cpuSeconds: number;
     minorFaults: number;
+    /** CPU seconds of each thread during the download, by bench/threads.ts's label. */
+    threadCpuSeconds: Array<[string, number]>;
   };
   await new Promise((r) => (child.exitCode !== null ? r(undefined) : child.once("exit", r)));
   if (result.state !== "completed") throw new Error(`download ${result.state}: ${result.error}`);

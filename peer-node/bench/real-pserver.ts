@@ -4,15 +4,17 @@
 // downloader's peak RSS is VmHWM from /proc/<pid>/status, read after the download while it still runs:
 // the whole process (gRPC server, directory link, store, downloader, piece worker), not a harness.
 import { spawn, type ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { link, mkdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { startDirectory } from "@p2p/server";
+import { PSERVER_NODE_FLAGS, pserverEnv } from "../bin/node-flags.js";
 import { ClientService, TransferState } from "../src/gen.js";
 import { MiB } from "./harness.js";
+import { threadLabel } from "./threads.js";
 
 const BIN = join(dirname(fileURLToPath(import.meta.url)), "..", "bin", "peer-node.js");
 const PASSWORD = "bench-password-1";
@@ -27,6 +29,10 @@ export interface RealPserverRun {
   readonly vmHwmBytes: number;
   /** CPU seconds (user + system, all threads) the downloader spent during the download. */
   readonly cpuSeconds: number;
+  /** CPU seconds of each of the downloader's threads during the download, by threads.ts's label, largest first. */
+  readonly threadCpuSeconds: ReadonlyArray<readonly [name: string, seconds: number]>;
+  /** Minor page faults of the downloader during the download. */
+  readonly minorFaults: number;
 }
 
 /** A `kB` field of /proc/<pid>/status, in bytes. */
@@ -35,11 +41,41 @@ function statusBytes(pid: number, field: "VmHWM" | "VmRSS"): number {
   return m ? Number(m[1]) * 1024 : 0;
 }
 
+/** Fields of a /proc stat line after the command name (field 3 of proc(5) is [0]). */
+function statFields(path: string): { name: string; fields: string[] } {
+  const stat = readFileSync(path, "utf8");
+  return { name: stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")), fields: stat.slice(stat.lastIndexOf(")") + 2).split(" ") };
+}
+
 /** CPU seconds (utime + stime) of a process, all its threads. */
 function cpuSecondsOf(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const { fields: f } = statFields(`/proc/${pid}/stat`);
   return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+/** Minor page faults of a process, all its threads. */
+function minorFaultsOf(pid: number): number {
+  return Number(statFields(`/proc/${pid}/stat`).fields[7]);
+}
+
+/** CPU ticks (1/100 s) of each thread of a process, by "tid name". */
+function threadTicks(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  let tids: string[] = [];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      const { name, fields: f } = statFields(`/proc/${pid}/task/${tid}/stat`);
+      out.set(`${tid} ${name}`, Number(f[11]) + Number(f[12]));
+    } catch {
+      // The thread ended in between.
+    }
+  }
+  return out;
 }
 
 /** Starts `peer-node serve` as a user would; resolves once it prints its URL. */
@@ -47,10 +83,25 @@ async function serve(root: string, name: string, directoryUrl: string): Promise<
   const args = ["serve", "--name", name, "--password", PASSWORD, "--port", "0", "--log-level", "warn"];
   args.push("--shared-dir", join(root, name, "shared"), "--data-dir", join(root, name, "data"), "--directory-url", directoryUrl);
   // The file itself, so its shebang decides the Node flags and environment, as for a user.
-  const child = spawn(BIN, args, { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, NODE_OPTIONS: "" } });
+  // BENCH_REAL_NODE_OPTIONS: NODE_OPTIONS for the downloader only (say `--cpu-prof --cpu-prof-dir=/tmp/prof`);
+  // BENCH_REAL_NODE_FLAGS: more Node/V8 flags for it (say `--trace-gc`, which NODE_OPTIONS refuses), given
+  // on node's command line beside the shebang's own.
+  const me = name === "me";
+  const nodeOptions = me ? (process.env.BENCH_REAL_NODE_OPTIONS ?? "") : "";
+  const extraFlags = me ? (process.env.BENCH_REAL_NODE_FLAGS ?? "").split(/\s+/).filter(Boolean) : [];
+  // BENCH_REAL_GLIBC_TUNABLES: tunables for the downloader only, after the shebang's (a later one wins).
+  const tunables = me && process.env.BENCH_REAL_GLIBC_TUNABLES ? { GLIBC_TUNABLES: process.env.BENCH_REAL_GLIBC_TUNABLES } : {};
+  const env = { ...process.env, NODE_OPTIONS: nodeOptions, ...tunables };
+  const child =
+    extraFlags.length > 0
+      ? spawn(process.execPath, [...PSERVER_NODE_FLAGS, ...extraFlags, BIN, ...args], { stdio: ["ignore", "pipe", "inherit"], env: pserverEnv(env) })
+      : spawn(BIN, args, { stdio: ["ignore", "pipe", "inherit"], env });
   return new Promise((resolve, reject) => {
     let out = "";
     child.stdout!.on("data", (c: Buffer) => {
+      // What the extra flags print (a GC trace, say) goes on to this process's stderr.
+      if (extraFlags.length > 0) process.stderr.write(c);
+      if (out.length > 65_536) return;
       out += c.toString();
       const m = /pserver "\S+" on (http:\/\/\S+)/.exec(out);
       if (m) resolve({ child, url: m[1]! });
@@ -73,7 +124,17 @@ export async function realPserverDownload(
   file: string,
   contentId: string,
   bytes: number,
-  inspect?: (pid: number) => void,
+  hooks: {
+    /**
+     * Awaited once both pservers are up and the file is published, right before the download: the
+     * benchmark warms memory here (harness.ts, warmMemory), as it does right before each of its other
+     * downloads. Warmed earlier, before the pservers start and the seeder hashes the file (seconds), the
+     * memory had gone back to this VM's host again and the download's page-cache writes paid its first touch.
+     */
+    beforeDownload?: () => Promise<void>;
+    /** Called with the downloader's pid as the download starts; what it returns is awaited as it ends (a profiler, say). */
+    watch?: (pid: number) => () => Promise<void>;
+  } = {},
 ): Promise<RealPserverRun> {
   const base = join(root, "real");
   const directory = await startDirectory({ dataDir: join(base, "directory"), host: "127.0.0.1", port: 0, logLevel: "silent", scryptCostLog2: 10 });
@@ -94,9 +155,19 @@ export async function realPserverDownload(
     const client = createClient(ClientService, createConnectTransport({ baseUrl: me.url, httpVersion: "1.1" }));
     const { sessionToken } = await client.login({ username: "me", password: PASSWORD });
     const headers = { authorization: `Bearer ${sessionToken}` };
+    await hooks.beforeDownload?.();
     const pid = me.child.pid!;
     const idleRssBytes = statusBytes(pid, "VmRSS");
     const cpuBefore = cpuSecondsOf(pid);
+    const faultsBefore = minorFaultsOf(pid);
+    // Threads come and go (the piece worker lives as long as its download): each one's last sample counts.
+    const ticksBefore = threadTicks(pid);
+    const ticksLast = new Map<string, number>();
+    const sampleTicks = () => {
+      for (const [k, t] of threadTicks(pid)) ticksLast.set(k, t);
+    };
+    const sampler = setInterval(sampleTicks, 100);
+    const unwatch = hooks.watch?.(pid);
     const started = performance.now();
     let state = TransferState.UNSPECIFIED;
     let error = "";
@@ -106,9 +177,17 @@ export async function realPserverDownload(
       error = progress.error;
     }
     const seconds = (performance.now() - started) / 1000;
+    clearInterval(sampler);
+    sampleTicks();
+    const threadCpuSeconds = [...ticksLast]
+      .map(([k, t]) => [threadLabel(k, pid, ticksBefore), (t - (ticksBefore.get(k) ?? 0)) / 100] as const)
+      .filter(([, s]) => s >= 0.01)
+      .sort((a, b) => b[1] - a[1]);
     if (state !== TransferState.COMPLETED) throw new Error(`the real pserver's download ended ${TransferState[state]}: ${error}`);
-    inspect?.(pid);
-    return { bytes, seconds, idleRssBytes, vmHwmBytes: statusBytes(pid, "VmHWM"), cpuSeconds: cpuSecondsOf(pid) - cpuBefore };
+    await unwatch?.();
+    const cpuSeconds = cpuSecondsOf(pid) - cpuBefore;
+    const minorFaults = minorFaultsOf(pid) - faultsBefore;
+    return { bytes, seconds, idleRssBytes, vmHwmBytes: statusBytes(pid, "VmHWM"), cpuSeconds, threadCpuSeconds, minorFaults };
   } finally {
     for (const child of children) await stopChild(child);
     await directory.close();
