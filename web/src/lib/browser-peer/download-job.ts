@@ -16,6 +16,7 @@ import {
 } from "../constants.js";
 import { manifestMatches, pieceCountOf, pieceLengthOf, sameBytes, type ManifestFacts } from "./content-id.js";
 import { HashPool } from "./hash-pool.js";
+import { createHashWorker } from "./hash-workers.js";
 import { HolderLink, type ReceivedPiece } from "./holder-link.js";
 import { fileIn, openSyncHandle, readManifest, readMeta, writeManifest, writeMeta } from "./opfs-layout.js";
 import type { HolderAddress, JobProgress } from "./worker-protocol.js";
@@ -107,7 +108,7 @@ class PieceRun {
   /** Pieces verified and written since the last save. */
   #unsaved = 0;
   #reportedAt = 0;
-  readonly #hashes = new HashPool();
+  readonly #hashes = new HashPool(createHashWorker);
 
   constructor(folder: FileSystemDirectoryHandle, contentId: string, facts: ManifestFacts, banned: Set<string>, hooks: DownloadHooks) {
     this.#folder = folder;

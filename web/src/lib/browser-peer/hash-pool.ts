@@ -17,17 +17,21 @@ interface Hasher {
   busy: number;
 }
 
-/** The hash workers of one download. */
+/** The hash workers of one download or one file's hashing before an import. */
 export class HashPool {
   readonly #hashers: Hasher[] = [];
   readonly #waiting = new Map<number, { resolve: (answer: HashAnswer) => void; hasher: Hasher }>();
   #nextId = 0;
 
-  constructor(size = Math.min(BROWSER_PEER_HASH_WORKERS_MAX, Math.max(1, navigator.hardwareConcurrency || 1))) {
-    // A browser without workers inside workers hashes in the store worker, as before.
-    if (typeof Worker === "undefined") return;
+  /**
+   * `createWorker` starts one hash worker (hash-workers.ts's createHashWorker, which the bundler
+   * resolves). Without it, or where there are no workers (a browser without workers inside workers,
+   * Node in unit tests), the caller's thread hashes, as before.
+   */
+  constructor(createWorker: (() => Worker) | undefined, size = Math.min(BROWSER_PEER_HASH_WORKERS_MAX, Math.max(1, (typeof navigator === "undefined" ? 1 : navigator.hardwareConcurrency) || 1))) {
+    if (createWorker === undefined || typeof Worker === "undefined") return;
     for (let i = 0; i < size; i++) {
-      const hasher: Hasher = { worker: new Worker(new URL("./hash-worker.ts", import.meta.url), { type: "module" }), busy: 0 };
+      const hasher: Hasher = { worker: createWorker(), busy: 0 };
       hasher.worker.onmessage = (message: MessageEvent<HashAnswer>) => this.#answered(message.data);
       this.#hashers.push(hasher);
     }
@@ -48,6 +52,11 @@ export class HashPool {
     });
     if (answer.error !== undefined) throw new Error(`hashing a piece failed: ${answer.error}`);
     return { digest: answer.digest, bytes: answer.bytes };
+  }
+
+  /** How many pieces are worth having in hand at once: one per hasher and one being read (two without hashers: one read while one is hashed). */
+  get lanes(): number {
+    return Math.max(2, this.#hashers.length + 1);
   }
 
   /** Ends the hash workers. */
