@@ -7,14 +7,16 @@
 // Targets (docs/browser-peers.md): 2 at least 150 MB/s with heap growth under 50 MB; 3 at least
 // 100 MB/s. A program that prints figures, not a test.
 //   npm run bench -w web        (BENCH_FILE_MIB=256 for a shorter run)
-import { loadavg } from "node:os";
+import { mkdtemp, rm } from "node:fs/promises";
+import { loadavg, tmpdir } from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
-import type { CDPSession, Page } from "playwright-core";
+import { chromium, type CDPSession, type Page } from "playwright-core";
 import { ClientService, TransferState } from "../src/lib/client/gen.js";
-import { launchChromium, requireBuiltWebApp, sha256OfFile, startCluster, writeRandomFile } from "../e2e/harness.js";
+import { cpuMeter, profilePhase, workerTarget } from "./profile.js";
+import { CHROMIUM_FLAGS, CHROMIUM_PATH, requireBuiltWebApp, sha256OfFile, startCluster, writeRandomFile } from "../e2e/harness.js";
 
 const FILE_MIB = Number(process.env.BENCH_FILE_MIB ?? 1024);
 const FILE_BYTES = FILE_MIB * 1024 * 1024;
@@ -51,36 +53,25 @@ async function timedDownload(client: ReturnType<typeof nodeClient>["client"], co
   return { ms: performance.now() - started, sources: last.sources };
 }
 
-/** The store worker's heap, through the page's CDP session (auto-attached worker target). */
-async function workerHeap(cdp: CDPSession): Promise<() => Promise<number | undefined>> {
-  let sessionId: string | undefined;
-  let nextId = 1;
-  const waiting = new Map<number, (usage: number | undefined) => void>();
-  cdp.on("Target.attachedToTarget", (event: { sessionId: string; targetInfo: { type: string } }) => {
-    if (event.targetInfo.type === "worker") sessionId = event.sessionId;
-  });
-  cdp.on("Target.receivedMessageFromTarget", (event: { message: string }) => {
-    const answer = JSON.parse(event.message) as { id?: number; result?: { usedSize?: number } };
-    if (answer.id !== undefined) waiting.get(answer.id)?.(answer.result?.usedSize);
-  });
-  await cdp.send("Target.setAutoAttach", { autoAttach: true, waitForDebuggerOnStart: false, flatten: false });
-  return async () => {
-    if (sessionId === undefined) return undefined;
-    const id = nextId++;
-    const answer = new Promise<number | undefined>((resolve) => {
-      waiting.set(id, resolve);
-      setTimeout(() => resolve(undefined), 2_000);
-    });
-    await cdp.send("Target.sendMessageToTarget", { sessionId, message: JSON.stringify({ id, method: "Runtime.getHeapUsage" }) }).catch(() => undefined);
-    return answer;
-  };
+/** The store worker's heap, through the page's CDP session. */
+function workerHeap(worker: (method: string) => Promise<unknown>): () => Promise<number | undefined> {
+  return async () => ((await worker("Runtime.getHeapUsage")) as { usedSize?: number } | undefined)?.usedSize;
 }
 
 async function main(): Promise<void> {
   requireBuiltWebApp();
   console.log(`load average at start: ${load()}`);
   const cluster = await startCluster(["nora", "nick", "gate"], { passwords: { nora: PASSWORD.nora, nick: PASSWORD.nick }, directory: { rateLimitPerMinute: 0 } });
-  const browser = await launchChromium();
+  // A profile on disk, as a user's: a fresh context (newContext) is incognito, whose OPFS lives in
+  // the browser process's memory and sends every sync-handle write there (~3x slower, measured).
+  const profileDir = await mkdtemp(path.join(tmpdir(), "p2p-bench-profile-"));
+  const context = await chromium.launchPersistentContext(profileDir, {
+    executablePath: CHROMIUM_PATH,
+    args: CHROMIUM_FLAGS,
+    timeout: 60_000,
+    viewport: { width: 1280, height: 860 },
+    acceptDownloads: true,
+  });
   try {
     const url = (name: string): string => cluster.peers.get(name)!.url;
     const original = path.join(cluster.peers.get("nora")!.sharedDir, FILE_NAME);
@@ -97,15 +88,17 @@ async function main(): Promise<void> {
 
     const nick = nodeClient(url("nick"));
     await nick.login("nick", PASSWORD.nick);
+    const baselineCpu = cpuMeter();
     const baseline = await timedDownload(nick.client, contentId);
     await nick.client.removeFile({ contentId });
     console.log(`1. nick <- nora (Node to Node)            ${mbps(FILE_BYTES, baseline.ms).toFixed(1)} MB/s   load ${load()}`);
+    console.log(`   ${baselineCpu.perGiB(FILE_BYTES, "node (both pservers)")}`);
 
-    const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, acceptDownloads: true });
-    const page: Page = await context.newPage();
+    const page: Page = context.pages()[0] ?? (await context.newPage());
     page.setDefaultTimeout(60_000);
     const cdp = await context.newCDPSession(page);
-    const heapOfWorker = await workerHeap(cdp);
+    const worker = await workerTarget(cdp);
+    const heapOfWorker = workerHeap(worker);
     await page.goto(`${url("gate")}/#/browser-peer`);
     await page.getByLabel("Peer name").fill("bea");
     await page.getByLabel("Password").fill(PASSWORD.bea);
@@ -130,11 +123,15 @@ async function main(): Promise<void> {
     await page.getByLabel("Search the network by file name").fill(FILE_NAME);
     const result = page.getByRole("list", { name: "Search results" }).getByRole("article", { name: FILE_NAME });
     await result.waitFor();
+    const stopProfile = await profilePhase(cdp, worker);
+    const downloadCpu = cpuMeter();
     const started = performance.now();
     await result.getByRole("button", { name: `Download ${FILE_NAME}` }).click();
     const mine = page.getByRole("region", { name: /^My files/ }).getByRole("article", { name: FILE_NAME });
     await mine.waitFor({ timeout: TIMEOUT_MS });
     const browserMs = performance.now() - started;
+    const downloadCpuLine = downloadCpu.perGiB(FILE_BYTES, "node (nora, gate)");
+    await stopProfile();
     sampling = false;
     await sampler;
     const [download] = await Promise.all([page.waitForEvent("download"), mine.getByRole("link", { name: `Save ${FILE_NAME} to disk` }).click()]);
@@ -142,6 +139,7 @@ async function main(): Promise<void> {
     await download.saveAs(saved);
     const savedOk = (await sha256OfFile(saved)) === sha;
     console.log(`2. bea (browser peer) <- nora into OPFS   ${mbps(FILE_BYTES, browserMs).toFixed(1)} MB/s   load ${load()}   (target >= 150)`);
+    console.log(`   ${downloadCpuLine}`);
     console.log(`   page JS heap: before ${mb(pageBefore)}, peak ${mb(pagePeak)}, growth ${mb(pagePeak - pageBefore)}`);
     console.log(
       workerBefore === undefined
@@ -151,12 +149,18 @@ async function main(): Promise<void> {
     console.log(`   saved from OPFS, SHA-256 equal to the original: ${savedOk ? "yes" : "NO"}`);
 
     await cluster.stopPeer("nora");
+    const stopRelayProfile = await profilePhase(cdp, worker);
+    const relayCpu = cpuMeter();
     const relayed = await timedDownload(nick.client, contentId);
+    const relayCpuLine = relayCpu.perGiB(FILE_BYTES, "node (nick, gate)");
+    await stopRelayProfile();
     const nickSha = await sha256OfFile(path.join(cluster.peers.get("nick")!.sharedDir, FILE_NAME));
     const ratio = relayed.ms > 0 ? baseline.ms / relayed.ms : 0;
     console.log(`3. nick <- bea through gate (relayed)      ${mbps(FILE_BYTES, relayed.ms).toFixed(1)} MB/s   load ${load()}   sources ${relayed.sources.join(",")}   (target >= 100)`);
     console.log(`   ratio to Node to Node: ${ratio.toFixed(2)}   SHA-256 equal: ${nickSha === sha ? "yes" : "NO"}`);
+    console.log(`   ${relayCpuLine}`);
 
+    const addCpu = cpuMeter();
     const addStarted = performance.now();
     const [chooser] = await Promise.all([page.waitForEvent("filechooser"), page.getByRole("button", { name: "Choose files…" }).click()]);
     await chooser.setFiles(saved);
@@ -164,9 +168,10 @@ async function main(): Promise<void> {
     await added.getByText("Done").waitFor({ timeout: TIMEOUT_MS });
     const addMs = performance.now() - addStarted;
     console.log(`4. bea adds the file (hash + copy into OPFS) ${mbps(FILE_BYTES, addMs).toFixed(1)} MB/s   load ${load()}`);
-    await context.close();
+    console.log(`   ${addCpu.perGiB(FILE_BYTES, "node (gate)")}`);
   } finally {
-    await browser.close();
+    await context.close();
+    await rm(profileDir, { recursive: true, force: true });
     await cluster.close();
   }
 }

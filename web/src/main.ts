@@ -1,11 +1,12 @@
 import { mount } from "svelte";
 import App from "./app.svelte";
 import { browserSessionStorage, TokenStore, type KeyValueStorage } from "./lib/client/token-store.js";
-import { createPclientTransport } from "./lib/client/transport.js";
+import { createBlobChunkSender, createPclientTransport } from "./lib/client/transport.js";
 import { browserHashLocation } from "./lib/location-hash.js";
 import { AppState } from "./lib/state/app.svelte.js";
 import { BrowserPeerState } from "./lib/browser-peer/browser-peer.svelte.js";
 import { readBrowserCapabilities, unsupportedReason } from "./lib/browser-peer/secure-origin.js";
+import { createHashWorker } from "./lib/browser-peer/hash-workers.js";
 import "./app.css";
 
 // The tab is served by its own pserver, so the page's origin is that pserver (in development,
@@ -29,6 +30,7 @@ const app = new AppState({
   cacheStorage: localStorageOrNothing(),
   tabStorage,
   hash: browserHashLocation(),
+  importOptions: { chunkOptions: { sendChunk: createBlobChunkSender(baseUrl, tokens) }, createHashWorker },
 });
 
 const target = document.getElementById("app");

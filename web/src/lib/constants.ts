@@ -68,6 +68,11 @@ export const BROWSER_PEER_SAVE_EVERY_MS = 500;
  * most this many whatever the speed (at tens of MB/s, 500 ms alone would be dozens of pieces).
  */
 export const BROWSER_PEER_SAVE_EVERY_PIECES = 2;
+/**
+ * Hash workers of a download at most (one per core up to this): WebCrypto's digest runs on the calling
+ * thread, and one thread hashing was the store worker's biggest cost (docs/browser-peers.md, Speed).
+ */
+export const BROWSER_PEER_HASH_WORKERS_MAX = 4;
 /** How often a running job reports progress to the page. */
 export const BROWSER_PEER_PROGRESS_EVERY_MS = 250;
 /** First pause before reattaching to a gateway after the stream broke; doubles up to the maximum. */

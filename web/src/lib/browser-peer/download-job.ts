@@ -15,6 +15,8 @@ import {
   BROWSER_PEER_STREAMS_PER_HOLDER,
 } from "../constants.js";
 import { manifestMatches, pieceCountOf, pieceLengthOf, sameBytes, type ManifestFacts } from "./content-id.js";
+import { HashPool } from "./hash-pool.js";
+import { createHashWorker } from "./hash-workers.js";
 import { HolderLink, type ReceivedPiece } from "./holder-link.js";
 import { fileIn, openSyncHandle, readManifest, readMeta, writeManifest, writeMeta } from "./opfs-layout.js";
 import type { HolderAddress, JobProgress } from "./worker-protocol.js";
@@ -106,6 +108,7 @@ class PieceRun {
   /** Pieces verified and written since the last save. */
   #unsaved = 0;
   #reportedAt = 0;
+  readonly #hashes = new HashPool(createHashWorker);
 
   constructor(folder: FileSystemDirectoryHandle, contentId: string, facts: ManifestFacts, banned: Set<string>, hooks: DownloadHooks) {
     this.#folder = folder;
@@ -155,6 +158,7 @@ class PieceRun {
 
   /** Flushes and closes the files. */
   close(): void {
+    this.#hashes.destroy();
     this.#save();
     this.#data?.close();
     this.#haveFile?.close();
@@ -202,27 +206,28 @@ class PieceRun {
     if (failed !== undefined && this.#hooks.signal.aborted) throw (failed as PromiseRejectedResult).reason;
   }
 
-  async #take(holder: string, outstanding: Set<number>, piece: ReceivedPiece): Promise<void> {
+  /** Verifies and writes one piece; answers the piece's memory, which hashing moved (hash-pool.ts). */
+  async #take(holder: string, outstanding: Set<number>, piece: ReceivedPiece): Promise<Uint8Array<ArrayBuffer>> {
     const { index, data } = piece;
     if (!outstanding.has(index)) throw new HolderLied(`${holder} sent piece ${index}, which was not asked for`);
     // The piece stays outstanding until it is verified: a lying holder's piece goes back to the queue.
     const expected = this.#facts.pieceHashes[index];
-    const bytes = data as Uint8Array<ArrayBuffer>;
     if (expected === undefined || data.byteLength !== pieceLengthOf(this.#facts, index)) {
       throw new HolderLied(`${holder} sent piece ${index} with ${data.byteLength} bytes`);
     }
-    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+    const { digest, bytes } = await this.#hashes.digest(data);
     if (!sameBytes(digest, expected)) throw new HolderLied(`${holder} sent piece ${index} with bytes that do not match the manifest`);
     outstanding.delete(index);
-    if (this.#has(index)) return;
+    if (this.#has(index)) return bytes;
     this.#data?.write(bytes, { at: index * this.#facts.pieceSize });
     this.#have[index >> 3]! |= 1 << (index & 7);
     this.#haveCount++;
-    this.#bytesDone += data.byteLength;
+    this.#bytesDone += bytes.byteLength;
     this.#sources.add(holder);
     this.#unsaved++;
     if (this.#unsaved >= BROWSER_PEER_SAVE_EVERY_PIECES || performance.now() - this.#savedAt >= BROWSER_PEER_SAVE_EVERY_MS) this.#save();
     this.#report(false);
+    return bytes;
   }
 
   #has(index: number): boolean {

@@ -4,6 +4,7 @@
 // itself: after a blip it reattaches; a gateway that forgot the session (restart) gets a login with
 // the resume token; a gateway that stays down is left for the next one in the list (failover), where
 // the resume token takes the directory session over.
+import { WireType } from "@bufbuild/protobuf/wire";
 import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { GATEWAY_REATTACH_BASE_MS, GATEWAY_REATTACH_MAX_MS } from "../constants.js";
@@ -11,6 +12,10 @@ import { createBlobBodyFetch } from "../client/transport.js";
 import { ErrorReason, GatewayService, PushAccept, type AttachResponse, type PushOffer, type PushProgress } from "../client/gen.js";
 import { reasonOf } from "../client/errors.js";
 import type { LocalFiles } from "./local-files.js";
+import { blobUnaryCall, bytesFieldHead } from "../client/blob-unary.js";
+
+/** GatewayService.AnswerPiece's path under a gateway's base URL. */
+const ANSWER_PIECE_PATH = `${GatewayService.typeName}/${GatewayService.method.answerPiece.name}`;
 
 /** Where the link stands, for the page. */
 export type LinkState =
@@ -64,6 +69,8 @@ export class GatewayLink {
   #token: string | undefined;
   #resumeToken: string | undefined;
   #client: Client<typeof GatewayService> | undefined;
+  /** The base URL #client calls (the gateway of the current login). */
+  #clientBaseUrl = "";
   #cancelled = new Set<number>();
   #peerName: string;
 
@@ -181,6 +188,7 @@ export class GatewayLink {
       answer = await client.login({ username: this.#options.peerName, password: this.#options.password }, { signal: this.#stopped.signal });
     }
     this.#client = client;
+    this.#clientBaseUrl = gateway;
     this.#token = answer.sessionToken;
     this.#resumeToken = answer.resumeToken;
     this.#peerName = answer.peerName;
@@ -298,14 +306,28 @@ export class GatewayLink {
     await client.answerManifest({ requestId, manifest: { contentId, name, size: BigInt(size), pieceSize, pieceHashes: [...pieceHashes] } }, { headers });
   }
 
+  /**
+   * Answers a piece straight from the OPFS file (blob-unary.ts: the bytes never enter JS). A body the
+   * browser could not read means the file changed since it was opened: opened again, it is sent once more.
+   */
   async #answerPiece(client: Client<typeof GatewayService>, requestId: number, contentId: string, pieceIndex: number): Promise<void> {
     const headers = this.#auth();
-    const data = await this.#options.files().piece(contentId, pieceIndex);
-    if (this.#cancelled.delete(requestId)) return;
-    if (data === undefined) {
-      await client.answerError({ requestId, reason: ErrorReason.FILE_NOT_HELD, message: "This browser peer does not hold that piece." }, { headers });
-      return;
+    const files = this.#options.files();
+    for (let attempt = 0; ; attempt++) {
+      const data = await files.piece(contentId, pieceIndex);
+      if (this.#cancelled.delete(requestId)) return;
+      if (data === undefined) {
+        await client.answerError({ requestId, reason: ErrorReason.FILE_NOT_HELD, message: "This browser peer does not hold that piece." }, { headers });
+        return;
+      }
+      try {
+        const head = bytesFieldHead((writer) => writer.tag(1, WireType.Varint).uint32(requestId), 2, data.size);
+        await blobUnaryCall(this.#clientBaseUrl, ANSWER_PIECE_PATH, head, data, headers, this.#stopped.signal);
+        return;
+      } catch (error) {
+        if (error instanceof ConnectError || this.#stopped.signal.aborted || attempt >= 1) throw error;
+        files.forgetPiecesOf(contentId);
+      }
     }
-    await client.answerPiece({ requestId, data }, { headers });
   }
 }

@@ -1,7 +1,7 @@
-// FetchPieces over gRPC-Web without a general-purpose client: each response message is read straight
-// into one buffer of its announced length (one copy per byte, from the network's chunks), and the
-// piece's bytes are a view of it. connect-web's envelope reader concatenates the chunks it has seen at
-// every read, which costs several copies of each 1 MiB piece.
+// FetchPieces over gRPC-Web without a general-purpose client: each response message is read with a
+// BYOB reader straight into one buffer the call reuses for every message, and the piece's bytes are a
+// view of it. connect-web's envelope reader concatenates the chunks it has seen at every read, which
+// costs several copies of each 1 MiB piece; a default reader allocates every network chunk in JS.
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { FetchPiecesRequestSchema, FetchPiecesResponseSchema } from "../client/gen.js";
 
@@ -40,13 +40,37 @@ function parseTrailer(bytes: Uint8Array): void {
   checkStatus(fields.get("grpc-status") ?? "0", fields.get("grpc-message") ?? null);
 }
 
-/** Streams the asked pieces of `contentId` from the PeerService at `address`, in the order they come. */
+/**
+ * Reads exactly `length` bytes into the start of `buffer` (which the reads transfer: use the answer's
+ * buffer from then on); undefined when the stream ends before the first byte, an error when it ends
+ * inside them.
+ */
+async function fill(reader: ReadableStreamBYOBReader, buffer: ArrayBuffer, length: number): Promise<Uint8Array<ArrayBuffer> | undefined> {
+  let filled = 0;
+  let memory = buffer;
+  while (filled < length) {
+    const { value, done } = await reader.read(new Uint8Array(memory, filled, length - filled));
+    if (value !== undefined) memory = value.buffer as ArrayBuffer;
+    if (done || value === undefined) {
+      if (filled === 0) return undefined;
+      throw new GrpcStatusError(14, "the stream broke inside a message");
+    }
+    filled += value.byteLength;
+  }
+  return new Uint8Array(memory, 0, length);
+}
+
+/**
+ * Streams the asked pieces of `contentId` from the PeerService at `address`, in the order they come.
+ * A piece's bytes are valid until its onPiece settles: the next piece is read into the same memory, or
+ * into the memory onPiece answers when it moved the piece's buffer (transferred to a hasher and back).
+ */
 export async function fetchPieces(
   address: string,
   contentId: string,
   indexes: number[],
   signal: AbortSignal,
-  onPiece: (index: number, data: Uint8Array) => Promise<void>,
+  onPiece: (index: number, data: Uint8Array<ArrayBuffer>) => Promise<Uint8Array<ArrayBuffer> | void>,
 ): Promise<void> {
   const request = toBinary(FetchPiecesRequestSchema, create(FetchPiecesRequestSchema, { contentId, pieceIndexes: indexes }));
   const response = await fetch(`${address}/p2p.v1.PeerService/FetchPieces`, {
@@ -60,51 +84,35 @@ export async function fetchPieces(
   // A trailers-only answer (an error before any piece) carries its status in the headers.
   checkStatus(response.headers.get("grpc-status"), response.headers.get("grpc-message"));
   if (response.body === null) throw new GrpcStatusError(13, "an answer with no body");
-  const reader = response.body.getReader();
-  const header = new Uint8Array(HEADER_BYTES);
-  let headerFill = 0;
-  let message: Uint8Array<ArrayBuffer> | undefined;
-  let messageFill = 0;
-  let flags = 0;
+  // A BYOB reader fills our own buffers: no chunk of the network is allocated in JS nor copied here.
+  const reader = response.body.getReader({ mode: "byob" });
+  let header: Uint8Array<ArrayBuffer> = new Uint8Array(HEADER_BYTES);
+  // One buffer for every message of the call: onPiece is done with a piece before the next is read.
+  let buffer = new ArrayBuffer(0);
   let sawTrailer = false;
   try {
     for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      let at = 0;
-      while (at < value.byteLength) {
-        if (message === undefined) {
-          const take = Math.min(HEADER_BYTES - headerFill, value.byteLength - at);
-          header.set(value.subarray(at, at + take), headerFill);
-          headerFill += take;
-          at += take;
-          if (headerFill < HEADER_BYTES) break;
-          flags = header[0]!;
-          const length = new DataView(header.buffer).getUint32(1);
-          if (length > MAX_MESSAGE_BYTES) throw new GrpcStatusError(8, `a message of ${length} bytes`);
-          message = new Uint8Array(length);
-          messageFill = 0;
-        }
-        const take = Math.min(message.byteLength - messageFill, value.byteLength - at);
-        message.set(value.subarray(at, at + take), messageFill);
-        messageFill += take;
-        at += take;
-        if (messageFill < message.byteLength) break;
-        const complete = message;
-        message = undefined;
-        headerFill = 0;
-        if ((flags & TRAILER_FLAG) !== 0) {
-          sawTrailer = true;
-          parseTrailer(complete);
-        } else {
-          const piece = fromBinary(FetchPiecesResponseSchema, complete);
-          await onPiece(piece.pieceIndex, piece.data);
-        }
+      const head = await fill(reader, header.buffer, HEADER_BYTES);
+      if (head === undefined) break;
+      header = head;
+      const flags = header[0]!;
+      const length = new DataView(header.buffer).getUint32(1);
+      if (length > MAX_MESSAGE_BYTES) throw new GrpcStatusError(8, `a message of ${length} bytes`);
+      if (buffer.byteLength < length) buffer = new ArrayBuffer(length);
+      const message = length === 0 ? new Uint8Array(0) : await fill(reader, buffer, length);
+      if (message === undefined) throw new GrpcStatusError(14, "the stream broke inside a message");
+      buffer = message.buffer;
+      if ((flags & TRAILER_FLAG) !== 0) {
+        sawTrailer = true;
+        parseTrailer(message);
+      } else {
+        const piece = fromBinary(FetchPiecesResponseSchema, message);
+        const moved = await onPiece(piece.pieceIndex, piece.data as Uint8Array<ArrayBuffer>);
+        if (moved !== undefined) buffer = moved.buffer;
       }
     }
   } finally {
     reader.releaseLock();
   }
-  if (message !== undefined || headerFill !== 0) throw new GrpcStatusError(14, "the stream broke inside a message");
   if (!sawTrailer) throw new GrpcStatusError(14, "the stream ended without a status");
 }

@@ -12,7 +12,7 @@ import { fetchPieces } from "./grpc-web-pieces.js";
 /** One piece as it came off the wire. */
 export interface ReceivedPiece {
   index: number;
-  data: Uint8Array;
+  data: Uint8Array<ArrayBuffer>;
 }
 
 /** The PeerService of one holder. */
@@ -40,7 +40,7 @@ export class HolderLink {
    * Streams the asked pieces to `onPiece`, aborting when the holder goes quiet for longer than
    * BROWSER_PEER_PIECE_STALL_MS (a stalled holder is a failed one).
    */
-  async pieces(contentId: string, indexes: number[], signal: AbortSignal, onPiece: (piece: ReceivedPiece) => Promise<void>): Promise<void> {
+  async pieces(contentId: string, indexes: number[], signal: AbortSignal, onPiece: (piece: ReceivedPiece) => Promise<Uint8Array<ArrayBuffer> | void>): Promise<void> {
     const stall = new AbortController();
     const both = AbortSignal.any([signal, stall.signal]);
     const arm = (): ReturnType<typeof setTimeout> =>
@@ -49,8 +49,9 @@ export class HolderLink {
     try {
       await fetchPieces(this.address, contentId, indexes, both, async (index, data) => {
         clearTimeout(timer);
-        await onPiece({ index, data });
+        const moved = await onPiece({ index, data });
         timer = arm();
+        return moved;
       });
     } finally {
       clearTimeout(timer);

@@ -4,6 +4,8 @@
 // the bytes are moved under it.
 import { BROWSER_PEER_PROGRESS_EVERY_MS } from "../constants.js";
 import { contentIdOfManifest, pieceCountOf, pieceSizeFor } from "./content-id.js";
+import { HashPool } from "./hash-pool.js";
+import { createHashWorker } from "./hash-workers.js";
 import { fileIn, openSyncHandle, readMeta, writeManifest, writeMeta } from "./opfs-layout.js";
 import type { JobProgress } from "./worker-protocol.js";
 
@@ -29,31 +31,39 @@ export async function importFile(folder: FileSystemDirectoryHandle, file: File, 
   const stagingHandle = await folder.getFileHandle(staging, { create: true });
   const access = await openSyncHandle(stagingHandle);
   const pieceHashes: Uint8Array[] = [];
+  const hashes = new HashPool(createHashWorker);
   let reportedAt = 0;
   try {
     access.truncate(size);
-    const read = (index: number): Promise<ArrayBuffer> | undefined =>
-      index < count ? file.slice(index * pieceSize, Math.min(size, (index + 1) * pieceSize)).arrayBuffer() : undefined;
-    let next = read(0);
-    for (let index = 0; next !== undefined; index++) {
-      hooks.signal.throwIfAborted();
-      const bytes = await next;
-      // Read the next piece while this one is hashed and written: disk and CPU overlap.
-      next = read(index + 1);
-      pieceHashes.push(new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)));
-      access.write(new Uint8Array(bytes), { at: index * pieceSize });
-      const now = performance.now();
-      if (now - reportedAt >= BROWSER_PEER_PROGRESS_EVERY_MS) {
-        reportedAt = now;
-        hooks.progress({ bytesDone: Math.min(size, (index + 1) * pieceSize), bytesTotal: size, sources: [], banned: [] });
+    // Each lane reads a piece, has a hash worker hash it (hash-pool.ts: WebCrypto's digest runs on the
+    // calling thread) and writes it: reading, hashing and writing overlap, on every core.
+    let next = 0;
+    let done = 0;
+    const lane = async (): Promise<void> => {
+      while (next < count) {
+        hooks.signal.throwIfAborted();
+        const index = next++;
+        const read = await file.slice(index * pieceSize, Math.min(size, (index + 1) * pieceSize)).arrayBuffer();
+        const { digest, bytes } = await hashes.digest(new Uint8Array(read));
+        pieceHashes[index] = digest;
+        access.write(bytes, { at: index * pieceSize });
+        done += bytes.byteLength;
+        const now = performance.now();
+        if (now - reportedAt >= BROWSER_PEER_PROGRESS_EVERY_MS) {
+          reportedAt = now;
+          hooks.progress({ bytesDone: done, bytesTotal: size, sources: [], banned: [] });
+        }
       }
-    }
+    };
+    await Promise.all(Array.from({ length: hashes.lanes }, () => lane()));
     access.flush();
   } catch (error) {
+    hashes.destroy();
     access.close();
     await folder.removeEntry(staging).catch(() => undefined);
     throw error;
   }
+  hashes.destroy();
   access.close();
   const facts = { size, pieceSize, pieceHashes };
   const contentId = await contentIdOfManifest(facts);

@@ -19,6 +19,12 @@ export class LocalFiles {
   readonly #folder: Promise<FileSystemDirectoryHandle>;
   /** Manifests read once per content id: serving asks for the same one for every piece batch. */
   readonly #manifests = new Map<string, NamedManifest>();
+  /**
+   * The open File of each served content id: opening it per piece (getFileHandle, getFile) was two
+   * round trips to the browser process per piece. A File goes stale when its bytes change (a read
+   * then fails); forgetPiecesOf() drops it and the next piece opens the file again.
+   */
+  readonly #open = new Map<string, Promise<File | undefined>>();
 
   constructor(peerName: string) {
     this.#folder = peerFolder(peerName);
@@ -56,19 +62,31 @@ export class LocalFiles {
     return handle === undefined ? undefined : handle.getFile();
   }
 
-  /** Reads one piece of a complete file. */
-  async piece(contentId: string, index: number): Promise<Uint8Array<ArrayBuffer> | undefined> {
+  /** One piece of a complete file, as a slice of the disk-backed File (its bytes are read only when sent). */
+  async piece(contentId: string, index: number): Promise<Blob | undefined> {
     const manifest = await this.manifest(contentId);
     if (manifest === undefined || index < 0 || index >= manifest.pieceHashes.length) return undefined;
-    const file = await this.file(contentId);
+    let opened = this.#open.get(contentId);
+    if (opened === undefined) {
+      opened = this.file(contentId);
+      this.#open.set(contentId, opened);
+      opened.then((file) => file === undefined && this.#open.delete(contentId), () => this.#open.delete(contentId));
+    }
+    const file = await opened;
     if (file === undefined) return undefined;
     const start = index * manifest.pieceSize;
-    return new Uint8Array(await file.slice(start, start + pieceLengthOf(manifest, index)).arrayBuffer());
+    return file.slice(start, start + pieceLengthOf(manifest, index));
+  }
+
+  /** Forgets the open File of a content id (its bytes could not be read: they changed since). */
+  forgetPiecesOf(contentId: string): void {
+    this.#open.delete(contentId);
   }
 
   /** Deletes a file and everything kept about it. */
   async remove(contentId: string): Promise<void> {
     this.#manifests.delete(contentId);
+    this.#open.delete(contentId);
     await removeStored(await this.#folder, contentId);
   }
 }

@@ -46,8 +46,13 @@ export interface ChunkedImportHooks {
   onVerifying?: () => void;
 }
 
+/** Sends one chunk (ImportChunk); the bytes are a slice of the picked file, read only as they are sent. */
+export type ChunkSender = (chunk: { importId: string; chunkIndex: number; bytes: Blob }, signal?: AbortSignal) => Promise<void>;
+
 /** Tunables of a chunked import; the defaults come from constants.ts. */
 export interface ChunkedImportOptions extends ChunkedImportHooks {
+  /** How a chunk goes out (default: read into memory and sent through the api; the tab sends the Blob itself, client/transport.ts). */
+  sendChunk?: ChunkSender;
   parallelChunks?: number;
   retries?: number;
   retryBaseMs?: number;
@@ -73,6 +78,11 @@ export async function importChunked(api: ClientApi, source: ImportSource, option
   const retryBaseMs = options.retryBaseMs ?? IMPORT_CHUNK_RETRY_BASE_MS;
   const { signal } = options;
   const size = source.blob.size;
+  const sendChunk: ChunkSender =
+    options.sendChunk ??
+    (async ({ importId, chunkIndex, bytes }, signal) => {
+      await api.importChunk({ importId, chunkIndex, data: new Uint8Array(await bytes.arrayBuffer()) }, { signal });
+    });
 
   // A FinishImport that finds chunks missing (a pserver restart lost some) gets one more round.
   for (let round = 0; ; round += 1) {
@@ -90,8 +100,7 @@ export async function importChunked(api: ClientApi, source: ImportSource, option
       for (let attempt = 0; ; attempt += 1) {
         signal?.throwIfAborted();
         try {
-          const data = new Uint8Array(await source.blob.slice(start, end).arrayBuffer());
-          await api.importChunk({ importId: begun.importId, chunkIndex: index, data }, { signal });
+          await sendChunk({ importId: begun.importId, chunkIndex: index, bytes: source.blob.slice(start, end) }, signal);
           return;
         } catch (error) {
           if (signal?.aborted || attempt >= retries || !isTransient(error)) throw error;

@@ -1,5 +1,9 @@
 import type { Interceptor, Transport } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
+import { WireType } from "@bufbuild/protobuf/wire";
+import { blobUnaryCall, bytesFieldHead } from "./blob-unary.js";
+import type { ChunkSender } from "./chunked-import.js";
+import { ClientService } from "./gen.js";
 import type { TokenStore } from "./token-store.js";
 
 /**
@@ -48,4 +52,17 @@ export function createPclientTransport(options: PclientTransportOptions): Transp
     fetch: createBlobBodyFetch(options.fetch),
     interceptors: [createAuthInterceptor(options.tokens)],
   });
+}
+
+/**
+ * ImportChunk calls whose body is the picked file's slice itself (blob-unary.ts): the chunk's bytes
+ * never enter JS, where the generated client read, encoded and copied each chunk into a Blob again.
+ */
+export function createBlobChunkSender(baseUrl: string, tokens: TokenStore): ChunkSender {
+  const path = `${ClientService.typeName}/${ClientService.method.importChunk.name}`;
+  return async ({ importId, chunkIndex, bytes }, signal) => {
+    const head = bytesFieldHead((writer) => writer.tag(1, WireType.LengthDelimited).string(importId).tag(2, WireType.Varint).uint32(chunkIndex), 3, bytes.size);
+    const token = tokens.token;
+    await blobUnaryCall(baseUrl, path, head, bytes, token === undefined ? {} : { Authorization: `Bearer ${token}` }, signal);
+  };
 }

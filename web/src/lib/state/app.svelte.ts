@@ -33,8 +33,8 @@ export interface AppOptions {
   tabStorage?: KeyValueStorage;
   /** The page's location hash, where share links (`#/get/<content id>`) arrive. */
   hash?: HashLocation;
-  /** Tunables for tests and the benchmark. */
-  importOptions?: Pick<ImportsDeps, "chunkOptions">;
+  /** Tunables for tests and the benchmark, and how import chunks are sent (main.ts: the file slice itself). */
+  importOptions?: Pick<ImportsDeps, "chunkOptions" | "createHashWorker">;
   searchDebounceMs?: number;
 }
 

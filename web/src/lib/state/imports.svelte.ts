@@ -15,9 +15,11 @@ export interface ImportsDeps {
   /** Called with each file the pserver now holds. */
   onImported?: (file: LocalFile) => void;
   hashCache?: HashCache;
+  /** Starts a hash worker for hashing a picked file (main.ts); without it the page's thread hashes. */
+  createHashWorker?: () => Worker;
   reportError?: ErrorReporter;
   /** Overrides of the chunked import's tunables (tests use small ones). */
-  chunkOptions?: Pick<ChunkedImportOptions, "parallelChunks" | "retries" | "retryBaseMs">;
+  chunkOptions?: Pick<ChunkedImportOptions, "parallelChunks" | "retries" | "retryBaseMs" | "sendChunk">;
   now?: () => number;
 }
 
@@ -113,7 +115,7 @@ export class ImportsState {
       transfers.patch(id, { phase: "hashing", bytesDone: 0, startedAtMs: now() });
       let contentId = this.#deps.hashCache?.get(file);
       if (contentId === undefined) {
-        contentId = await contentIdOf(file, { signal, onProgress: progress });
+        contentId = await contentIdOf(file, { signal, onProgress: progress, ...(this.#deps.createHashWorker ? { createWorker: this.#deps.createHashWorker } : {}) });
         this.#deps.hashCache?.set(file, contentId);
       }
       transfers.patch(id, { contentId });

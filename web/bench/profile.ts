@@ -1,0 +1,186 @@
+// Where a benchmark phase spends CPU: each Chromium process's CPU (by its --type), this Node process's
+// (the directory and every pserver of the cluster run in it), and, on demand (BENCH_PROFILE=1), the
+// functions that took the most samples in the page and in the store worker (CDP Profiler).
+import { readdirSync, readFileSync } from "node:fs";
+import type { CDPSession } from "playwright-core";
+
+const TICKS_PER_SECOND = 100;
+
+interface ProcessCpu {
+  kind: string;
+  seconds: number;
+}
+
+function parentAndCpu(pid: string): { ppid: number; seconds: number } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after the command name (which may hold spaces), which ends at the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return { ppid: Number(fields[1]), seconds: (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The CPU seconds so far of every Chromium process started under this Node process, by process kind. */
+export function chromiumCpu(): Map<string, number> {
+  const all = new Map<number, { ppid: number; seconds: number; cmdline: string }>();
+  for (const pid of readdirSync("/proc").filter((name) => /^\d+$/.test(name))) {
+    const facts = parentAndCpu(pid);
+    if (facts === undefined) continue;
+    let cmdline = "";
+    try {
+      cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ");
+    } catch {
+      continue;
+    }
+    all.set(Number(pid), { ...facts, cmdline });
+  }
+  const under = (pid: number): boolean => {
+    for (let at = all.get(pid)?.ppid, hops = 0; at !== undefined && at > 1 && hops < 16; at = all.get(at)?.ppid, hops++) {
+      if (at === process.pid) return true;
+    }
+    return false;
+  };
+  const byKind = new Map<string, number>();
+  const processes: ProcessCpu[] = [];
+  for (const [pid, facts] of all) {
+    if (!facts.cmdline.includes("chromium") || !under(pid)) continue;
+    const type = /--type=(\S+)/.exec(facts.cmdline)?.[1] ?? "browser";
+    const sub = /--utility-sub-type=(\S+)/.exec(facts.cmdline)?.[1];
+    processes.push({ kind: sub ? sub.replace(/\.mojom\..*/, "") : type, seconds: facts.seconds });
+  }
+  for (const { kind, seconds } of processes) byKind.set(kind, (byKind.get(kind) ?? 0) + seconds);
+  if (PROFILE) for (const [name, seconds] of rendererThreads(all, under)) byKind.set(`renderer thread ${name}`, seconds);
+  return byKind;
+}
+
+/** CPU seconds of the renderers' threads by thread name (numbers dropped: a pool counts as one). */
+function rendererThreads(all: Map<number, { cmdline: string }>, under: (pid: number) => boolean): Map<string, number> {
+  const byName = new Map<string, number>();
+  for (const [pid, facts] of all) {
+    if (!facts.cmdline.includes("--type=renderer") || !under(pid)) continue;
+    let tids: string[] = [];
+    try {
+      tids = readdirSync(`/proc/${pid}/task`);
+    } catch {
+      continue;
+    }
+    for (const tid of tids) {
+      try {
+        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+        const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")).replace(/[\d/]+$/, "");
+        const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+        const seconds = (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+        byName.set(name, (byName.get(name) ?? 0) + seconds);
+      } catch {
+        // The thread ended.
+      }
+    }
+  }
+  return byName;
+}
+
+/** CPU seconds of this process so far (all its threads). */
+export function nodeCpuSeconds(): number {
+  const usage = process.cpuUsage();
+  return (usage.user + usage.system) / 1e6;
+}
+
+/** A CPU snapshot to take before a phase; `perGiB` prints what each part spent per GiB moved since. */
+export function cpuMeter(): { perGiB(bytes: number, nodeLabel: string): string } {
+  const chromiumBefore = chromiumCpu();
+  const nodeBefore = nodeCpuSeconds();
+  return {
+    perGiB(bytes, nodeLabel) {
+      const gib = bytes / 2 ** 30;
+      const parts = [`${nodeLabel} ${((nodeCpuSeconds() - nodeBefore) / gib).toFixed(2)}`];
+      for (const [kind, seconds] of chromiumCpu()) parts.push(`chromium ${kind} ${((seconds - (chromiumBefore.get(kind) ?? 0)) / gib).toFixed(2)}`);
+      return `CPU-s per GiB: ${parts.join(", ")}`;
+    },
+  };
+}
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  hitCount?: number;
+}
+
+interface CpuProfile {
+  nodes: ProfileNode[];
+  samples?: number[];
+  timeDeltas?: number[];
+}
+
+/** The `count` functions with the most self time in a CDP CPU profile, as printable lines. */
+export function topFunctions(profile: CpuProfile, count = 12): string[] {
+  const byNode = new Map<number, ProfileNode>(profile.nodes.map((node) => [node.id, node]));
+  const selfUs = new Map<string, number>();
+  const samples = profile.samples ?? [];
+  const deltas = profile.timeDeltas ?? [];
+  let totalUs = 0;
+  for (let i = 0; i < samples.length; i++) {
+    const node = byNode.get(samples[i]!);
+    const us = deltas[i + 1] ?? deltas[i] ?? 0;
+    if (node === undefined) continue;
+    const { functionName, url, lineNumber } = node.callFrame;
+    const key = `${functionName || "(anonymous)"} ${url ? `${url.split("/").pop()}:${lineNumber + 1}` : ""}`.trim();
+    selfUs.set(key, (selfUs.get(key) ?? 0) + us);
+    totalUs += us;
+  }
+  return [...selfUs.entries()]
+    .filter(([key]) => key !== "(idle)")
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, count)
+    .map(([key, us]) => `${(us / 1000).toFixed(0).padStart(7)} ms  ${((100 * us) / Math.max(1, totalUs)).toFixed(1).padStart(5)}%  ${key}`);
+}
+
+/** Commands to the store worker's target through the page's CDP session (auto-attached, not flattened). */
+export async function workerTarget(cdp: CDPSession): Promise<(method: string, params?: object) => Promise<unknown>> {
+  let sessionId: string | undefined;
+  let nextId = 1;
+  const waiting = new Map<number, (result: unknown) => void>();
+  cdp.on("Target.attachedToTarget", (event: { sessionId: string; targetInfo: { type: string } }) => {
+    if (event.targetInfo.type === "worker") sessionId = event.sessionId;
+  });
+  cdp.on("Target.receivedMessageFromTarget", (event: { message: string }) => {
+    const answer = JSON.parse(event.message) as { id?: number; result?: unknown };
+    if (answer.id !== undefined) waiting.get(answer.id)?.(answer.result);
+  });
+  await cdp.send("Target.setAutoAttach", { autoAttach: true, waitForDebuggerOnStart: false, flatten: false });
+  return async (method, params = {}) => {
+    if (sessionId === undefined) return undefined;
+    const id = nextId++;
+    const answer = new Promise<unknown>((resolve) => {
+      waiting.set(id, resolve);
+      setTimeout(() => resolve(undefined), 30_000);
+    });
+    await cdp.send("Target.sendMessageToTarget", { sessionId, message: JSON.stringify({ id, method, params }) }).catch(() => undefined);
+    return answer;
+  };
+}
+
+/** Whether the run should also record CPU profiles (BENCH_PROFILE=1). */
+export const PROFILE = process.env.BENCH_PROFILE === "1";
+
+/** Starts the CDP profiler on the page and the worker; the returned function stops it and prints the top functions. */
+export async function profilePhase(cdp: CDPSession, worker: (method: string, params?: object) => Promise<unknown>): Promise<() => Promise<void>> {
+  if (!PROFILE) return async () => undefined;
+  await cdp.send("Profiler.enable");
+  await cdp.send("Profiler.setSamplingInterval", { interval: 500 });
+  await cdp.send("Profiler.start");
+  await worker("Profiler.enable");
+  await worker("Profiler.setSamplingInterval", { interval: 500 });
+  await worker("Profiler.start");
+  return async () => {
+    const page = (await cdp.send("Profiler.stop")) as { profile: CpuProfile };
+    const inWorker = (await worker("Profiler.stop")) as { profile: CpuProfile } | undefined;
+    console.log("   page: most self time");
+    for (const line of topFunctions(page.profile)) console.log(`     ${line}`);
+    if (inWorker !== undefined) {
+      console.log("   store worker: most self time");
+      for (const line of topFunctions(inWorker.profile)) console.log(`     ${line}`);
+    }
+  };
+}
