@@ -476,7 +476,7 @@ try {
   print("One client searches (one query after another) while the publish runs.");
   print(`The hostile body: ${Math.round(INDEX_BODY_LIMIT_BYTES / 1024)} KiB of one JSON object with tens of thousands of keys, refused with 400.`);
   print("Event loop: the worst delay of a timer (work, or waiting for a core on a busy host), and the most CPU the");
-  print("process used between two ticks of a 1 ms timer (the longest work that held the loop; bench/loop-delay.ts).");
+  print("main thread used between two ticks of a 1 ms timer (the longest work that held the loop; bench/loop-delay.ts).");
   print("The idle bare server's over the same time is the machine's share.");
   print(
     "| store | publish ms | event loop: worst delay / longest busy ms | idle bare server, same time: worst delay / busy ms | searches meanwhile | their p99 ms | their max ms | " +

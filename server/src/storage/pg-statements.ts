@@ -5,6 +5,9 @@ import { acceptsPush } from "./push-policy-sql.js";
 import { commonStatements, contentIdBytes, contentIdText, FILE_COLUMNS, type FileRow } from "./rows.js";
 import type { ContentRecord, FileEntry, PeerRecord } from "./store.js";
 
+/** The content ids of the files of the peers whose user ids are $1. */
+const contentIdsOfUsers = "SELECT content_id FROM files WHERE user_id = ANY($1::bigint[])";
+
 /** The PostgreSQL store's statements. */
 export type PgStatements = ReturnType<typeof pgStatements>;
 
@@ -72,9 +75,6 @@ export function pgStatements(now: string) {
     deleteFiles: "DELETE FROM files WHERE user_id = $1 AND content_id = ANY($2::bytea[])",
     insertFiles: `INSERT INTO files (user_id, content_id, name, size, piece_size)
       SELECT $1, * FROM unnest($2::bytea[], $3::text[], $4::bigint[], $5::int[])`,
-    deleteFilesOfUsers: `
-      WITH gone AS (DELETE FROM files WHERE user_id = ANY($1::bigint[]) RETURNING ${FILE_COLUMNS})
-      SELECT ${FILE_COLUMNS}, count(*)::int AS holders FROM gone GROUP BY 1, 2, 3, 4`,
 
     // Locks the contents rows of the touched contents in content-id order, creating missing ones (with
     // placeholder values, replaced by refreshContents). DO UPDATE ... WHERE false locks without writing.
@@ -96,18 +96,29 @@ export function pgStatements(now: string) {
     // A counter at 0 is never left behind, and the contents are locked, so this deletes the same rows.
     deleteEmptyVariants: "DELETE FROM content_variants WHERE content_id = ANY($1::bytea[]) AND holders <= 0",
     // The variant most holders use, ties to the smallest (name, size, piece size); no variant: no content.
-    // The WHERE keeps unchanged rows (the common case) from being rewritten with their index entries.
-    refreshContents: `
-      WITH best AS (
-        SELECT DISTINCT ON (content_id) content_id, name, name_key, size, piece_size FROM content_variants
-        WHERE content_id = ANY($1::bytea[])
-        ORDER BY content_id, holders DESC, name, size, piece_size
-      ), renamed AS (
-        UPDATE contents c SET name = b.name, name_key = b.name_key, size = b.size, piece_size = b.piece_size
-        FROM best b
-        WHERE c.content_id = b.content_id AND (c.name, c.size, c.piece_size) IS DISTINCT FROM (b.name, b.size, b.piece_size)
-      )
-      DELETE FROM contents c WHERE c.content_id = ANY($1::bytea[]) AND NOT EXISTS (SELECT 1 FROM best b WHERE b.content_id = c.content_id)`,
+    refreshContents: refreshContents("$1::bytea[]"),
+
+    // A whole index dropped (logout, login, sweep, user deleted) without its rows ever reaching
+    // JavaScript: the peers' files stay in place while their holders are subtracted, and are deleted
+    // last. Parsing the 10,000 rows of one peer and sending them back as arrays held the event loop
+    // for ~90 ms per logout at 1M rows (bench/stores.ts). $1 is the peers' user ids; hold their locks.
+    // Locks the contents rows in content-id order, as lockContents does (they exist while held).
+    lockContentsOfUsers: `
+      SELECT count(*)::int AS n FROM (
+        SELECT 1 FROM contents c WHERE c.content_id = ANY(ARRAY(${contentIdsOfUsers}))
+        ORDER BY c.content_id FOR NO KEY UPDATE OF c
+      ) AS locked`,
+    subtractHoldersOfUsers: `
+      UPDATE content_variants v SET holders = v.holders - d.holders
+      FROM (
+        SELECT ${FILE_COLUMNS}, count(*)::int AS holders FROM files WHERE user_id = ANY($1::bigint[]) GROUP BY 1, 2, 3, 4
+      ) AS d
+      -- The first condition gives the planner the primary key's prefix, so it never scans every counter.
+      WHERE v.content_id = ANY(ARRAY(${contentIdsOfUsers}))
+        AND v.content_id = d.content_id AND v.name = d.name AND v.size = d.size AND v.piece_size = d.piece_size`,
+    deleteEmptyVariantsOfUsers: `DELETE FROM content_variants WHERE content_id = ANY(ARRAY(${contentIdsOfUsers})) AND holders <= 0`,
+    refreshContentsOfUsers: refreshContents(`ARRAY(${contentIdsOfUsers})`),
+    deleteFilesOfUsers: "DELETE FROM files WHERE user_id = ANY($1::bigint[])",
 
     // Whether some session expired and is not swept yet is asked once per statement (an InitPlan):
     // when none did, OR stops there and every content is live without a probe.
@@ -161,6 +172,25 @@ export function pgStatements(now: string) {
       (SELECT count(*) FROM files) AS "indexedFiles",
       (SELECT count(*) FROM contents) AS contents`,
   };
+}
+
+/**
+ * Points each of the contents (a bytea[] expression) at the variant most holders use, or deletes it
+ * when no variant is left. The WHERE keeps unchanged rows (the common case) from being rewritten with
+ * their index entries.
+ */
+function refreshContents(contentIds: string): string {
+  return `
+    WITH best AS (
+      SELECT DISTINCT ON (content_id) content_id, name, name_key, size, piece_size FROM content_variants
+      WHERE content_id = ANY(${contentIds})
+      ORDER BY content_id, holders DESC, name, size, piece_size
+    ), renamed AS (
+      UPDATE contents c SET name = b.name, name_key = b.name_key, size = b.size, piece_size = b.piece_size
+      FROM best b
+      WHERE c.content_id = b.content_id AND (c.name, c.size, c.piece_size) IS DISTINCT FROM (b.name, b.size, b.piece_size)
+    )
+    DELETE FROM contents c WHERE c.content_id = ANY(${contentIds}) AND NOT EXISTS (SELECT 1 FROM best b WHERE b.content_id = c.content_id)`;
 }
 
 /**

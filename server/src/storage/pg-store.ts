@@ -425,14 +425,20 @@ export class PgStore implements DirectoryStore {
     ]);
   }
 
-  /** Deletes the peers' whole indexes with their holder counts; returns the rows deleted. Hold their locks. */
+  /**
+   * Deletes the peers' whole indexes with their holder counts; returns the rows deleted. Hold their locks.
+   * The same steps as #applyDeltas, in statements that take only the user ids (pg-statements.ts says why).
+   */
   async #dropIndexes(db: Db, userIds: readonly number[]): Promise<number> {
-    const { rows } = await db.query<FileRow & { holders: number }>(this.#sql.deleteFilesOfUsers, [userIds]);
-    await this.#applyDeltas(
-      db,
-      rows.map((row) => ({ contentId: row.content_id, name: row.name, size: row.size, pieceSize: row.piece_size, delta: -row.holders })),
-    );
-    return rows.reduce((sum, row) => sum + row.holders, 0);
+    const ids = [userIds];
+    const { rows } = await db.query<{ n: number }>(this.#sql.lockContentsOfUsers, ids);
+    // Every file held has its contents row: none locked is no file (a login's usual case, two statements).
+    if ((rows[0]?.n ?? 0) > 0) {
+      await db.query(this.#sql.subtractHoldersOfUsers, ids);
+      await db.query(this.#sql.deleteEmptyVariantsOfUsers, ids);
+      await db.query(this.#sql.refreshContentsOfUsers, ids);
+    }
+    return (await db.query(this.#sql.deleteFilesOfUsers, ids)).rowCount ?? 0;
   }
 
   /**

@@ -49,6 +49,26 @@ describeEachStore("store", (storage) => {
       expect((await store.searchByName("zeta", SEARCH)).total).toBe(1);
     });
 
+    it("a logout takes the peer's holdings: contents only it held go, shared ones keep the others' name", async () => {
+      await peer("a", [file("zeta.bin", "c"), file("solo.bin", "s"), ...Array.from({ length: 50 }, (_, i) => file(`many ${i}.bin`, `m${i}`))]);
+      await peer("b", [file("zeta.bin", "c"), file("many 7.bin", "m7")]);
+      await peer("c", [file("alpha.bin", "c")]);
+      expect(await store.findContent(contentId("c"), 10)).toMatchObject({ name: "zeta.bin", holderCount: 3 });
+      expect(await store.closeSession(tokenHash("token of a"))).toBe(true);
+      // zeta.bin and alpha.bin now have one holder each: the tie goes to the smallest name.
+      expect(await store.findContent(contentId("c"), 10)).toMatchObject({ name: "alpha.bin", holderCount: 2 });
+      expect(await store.findContent(contentId("s"), 10)).toBeNull();
+      expect((await store.searchByName("solo", SEARCH)).total).toBe(0);
+      expect((await store.searchByName("many", SEARCH)).results.map((r) => [r.name, r.holderCount])).toEqual([["many 7.bin", 1]]);
+      expect(await store.stats()).toMatchObject({ sessions: 2, indexedFiles: 3, contents: 2 });
+      expect(await store.closeSession(tokenHash("token of a"))).toBe(false);
+      // Two peers sharing a content dropped in one sweep: their counters go together.
+      clock.advance(TTL_MS);
+      expect(await store.sweep(100)).toEqual({ sessions: 2, files: 3, tickets: 0 });
+      expect(await store.stats()).toMatchObject({ indexedFiles: 0, contents: 0 });
+      expect(await store.findContent(contentId("c"), 10)).toBeNull();
+    });
+
     it("refuses an index change past the per-peer limit and leaves everything as it was", async () => {
       const id = await peer("alice", [file("one.txt", 1), file("two.txt", 2)]);
       const result = await store.updateFiles(id, [file("three.txt", 3), file("four.txt", 4)], [contentId(1)], 2);
