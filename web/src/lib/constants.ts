@@ -81,3 +81,8 @@ export const GATEWAY_REATTACH_BASE_MS = 250;
 export const GATEWAY_REATTACH_MAX_MS = 4_000;
 /** localStorage key of the browser peer's name and gateways (never its password). */
 export const BROWSER_PEER_KEY = "p2p.browser-peer";
+/**
+ * Least time between two redraws of one transfer's progress (4 a second): the store worker and the
+ * pserver report about as often, and each redraw costs the renderer's main thread (issue #20).
+ */
+export const PROGRESS_SHOWN_EVERY_MS = 250;

@@ -4,6 +4,8 @@
 import { isContentId } from "@p2p/directory-api";
 import { SpeedSmoother } from "@p2p/units";
 import { describeError } from "../client/errors.js";
+import { PROGRESS_SHOWN_EVERY_MS } from "../constants.js";
+import { ProgressPacer } from "../progress-pacer.js";
 import type { KeyValueStorage } from "../client/token-store.js";
 import { TransferState, type PushOffer, type PushProgress } from "../client/gen.js";
 import { DirectoryReads, type FoundFile } from "./directory-reads.js";
@@ -78,6 +80,8 @@ export class BrowserPeerState {
   #store: StoreClient | undefined;
   #directory: DirectoryReads | undefined;
   #jobs = new Map<string, string>();
+  /** Progress is shown a few times a second per transfer; ends and failures at once. */
+  #pacer = new ProgressPacer(PROGRESS_SHOWN_EVERY_MS);
 
   constructor(options: BrowserPeerOptions) {
     this.#origin = options.origin;
@@ -148,6 +152,7 @@ export class BrowserPeerState {
     await this.#gatewayLink?.stop();
     this.#store?.destroy();
     this.memory.forget();
+    this.#pacer.clear();
     for (const url of Object.values(this.saveUrls)) URL.revokeObjectURL(url);
     this.saveUrls = {};
     this.files = [];
@@ -342,8 +347,12 @@ export class BrowserPeerState {
       error: progress.state === TransferState.CANCELLED ? "Cancelled." : progress.message,
       target: progress.targetPeer,
     };
-    if (this.transfers.some((row) => row.id === progress.pushId)) this.#update(progress.pushId, change);
-    else this.transfers = [{ ...this.#blankRow("push", progress.name, progress.contentId, Number(progress.bytesTotal)), id: progress.pushId, ...change }, ...this.transfers];
+    const known = this.transfers.some((row) => row.id === progress.pushId);
+    if (known && state === "running") this.#pacer.pace(progress.pushId, () => this.#updateRunning(progress.pushId, change));
+    else if (known) {
+      this.#pacer.forget(progress.pushId);
+      this.#update(progress.pushId, change);
+    } else this.transfers = [{ ...this.#blankRow("push", progress.name, progress.contentId, Number(progress.bytesTotal)), id: progress.pushId, ...change }, ...this.transfers];
   }
 
   /** A push offered here: read into OPFS by the store worker, every piece verified, then confirmed to the gateway. */
@@ -400,22 +409,31 @@ export class BrowserPeerState {
     this.transfers = this.transfers.map((row) => (row.id === rowId ? { ...row, ...change } : row));
   }
 
+  /** A held-back progress update: never applied to a row that has ended meanwhile. */
+  #updateRunning(rowId: string, change: Partial<TransferRow>): void {
+    if (this.transfers.some((row) => row.id === rowId && row.state === "running")) this.#update(rowId, change);
+  }
+
   #progress(rowId: string, progress: JobProgress): void {
+    // Every report feeds the speed average; the row is redrawn with the latest one a few times a second.
     const smoother = this.#smoothers.get(rowId);
-    const now = Date.now();
-    smoother?.sample(progress.bytesDone, now);
-    const reading = smoother?.reading(progress.bytesTotal, now);
-    this.#update(rowId, { ...progress, bytesPerSecond: reading?.bytesPerSecond ?? 0 });
+    smoother?.sample(progress.bytesDone, Date.now());
+    this.#pacer.pace(rowId, () => {
+      const reading = smoother?.reading(progress.bytesTotal, Date.now());
+      this.#updateRunning(rowId, { ...progress, bytesPerSecond: reading?.bytesPerSecond ?? 0 });
+    });
   }
 
   async #finish(rowId: string, done: Promise<JobDone>): Promise<void> {
     try {
       const result = await done;
+      this.#pacer.forget(rowId);
       this.#update(rowId, { ...result.progress, state: "done", contentId: result.contentId, bytesDone: result.size, bytesTotal: result.size });
       await this.refreshFiles();
       await this.#gatewayLink?.publishAll().catch(() => undefined);
     } catch (error) {
       const progress = error instanceof JobFailed ? error.progress : undefined;
+      this.#pacer.forget(rowId);
       this.#update(rowId, { state: "failed", error: error instanceof Error ? error.message : String(error), ...(progress ?? {}) });
     } finally {
       this.#jobs.delete(rowId);

@@ -109,7 +109,7 @@ export class ImportsState {
     let id = job.id;
     let importId: string | undefined;
     // The transfer list turns these byte counts into a smoothed speed and time left.
-    const progress = (bytesDone: number): void => transfers.patch(id, { bytesDone });
+    const progress = (bytesDone: number): void => transfers.progress(id, bytesDone);
 
     try {
       transfers.patch(id, { phase: "hashing", bytesDone: 0, startedAtMs: now() });

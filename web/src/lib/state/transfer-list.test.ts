@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { createClientApi } from "../client/api.js";
 import { TransferState } from "../client/gen.js";
 import { MemoryStorage } from "../client/token-store.js";
@@ -79,11 +79,14 @@ describe("bars and titles", () => {
     expect(transferTitle({ ...nameless, contentId: "" }, 12)).toBe("A file");
   });
 
-  it("keeps the name once the manifest brought it, even if later reports have none", () => {
+  it("keeps the name once the manifest brought it, even if later reports have none", async () => {
     const transfers = new TransfersState({ api: api() });
     transfers.applyProgress(progress({ id: "d", name: "" }));
     transfers.applyProgress(progress({ id: "d", name: "movie.mkv" }));
     transfers.applyProgress(progress({ id: "d", name: "" }));
+    await vi.waitFor(() => expect(transfers.get("d")?.name).toBe("movie.mkv"), { timeout: 10_000 });
+    transfers.applyProgress(progress({ id: "d", name: "" }));
+    await new Promise((resolve) => setTimeout(resolve, 400));
     expect(transfers.get("d")?.name).toBe("movie.mkv");
   });
 });

@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { createClientApi } from "../client/api.js";
 import {
   DirectoryLinkSchema,
@@ -52,7 +52,8 @@ describe("transfer list from the event feed", () => {
     feed.push(event({ case: "transfer", value: progress({ id: "t1", done: 60, total: 100, sources: ["bob", "carol"] }) }));
     feed.push(event({ case: "peers", value: create(PeerListSchema, { peers: [create(PeerSchema, { name: "alice" })] }) }));
     await settle();
-    expect(app.transfers.get("t1")).toMatchObject({ bytesDone: 60, sources: ["bob", "carol"] });
+    // A running transfer is redrawn a few times a second: the report shows with the next redraw.
+    await vi.waitFor(() => expect(app.transfers.get("t1")).toMatchObject({ bytesDone: 60, sources: ["bob", "carol"] }), { timeout: 10_000 });
     expect(app.peers.peers.map((p) => p.name)).toEqual(["alice"]);
 
     feed.push(event({ case: "transfer", value: progress({ id: "t1", state: TransferState.FAILED, done: 60, error: "Every peer holding this file went away." }) }));
@@ -144,7 +145,7 @@ describe("EventFeed", () => {
     for (let i = 0; i < 50 && feed.status !== "live"; i += 1) await new Promise((r) => setTimeout(r, 5));
     expect(feed.status).toBe("live");
     expect(pserver.watchCalls).toBe(3);
-    expect(transfers.get("t")?.bytesDone).toBe(9);
+    await vi.waitFor(() => expect(transfers.get("t")?.bytesDone).toBe(9), { timeout: 10_000 });
     feed.stop();
   });
 
@@ -157,6 +158,36 @@ describe("EventFeed", () => {
     expect(tokens.token).toBeUndefined();
     expect(app.feed.status).toBe("stopped");
     app.destroy();
+  });
+});
+
+describe("the transfer list's redraws", () => {
+  it("shows a burst of reports of a running download as its latest figures, and its end at once", async () => {
+    const transfers = new TransfersState({ api: createClientApi(new FakePserver().transport()) });
+    transfers.applyProgress(progress({ id: "d", name: "movie.mkv", done: 0, total: 100 * MB, sources: ["bob"] }));
+    for (let done = 1; done <= 60; done += 1) transfers.applyProgress(progress({ id: "d", name: "", done: done * MB, total: 100 * MB, sources: ["bob", "carol"] }));
+    // An older report arriving late (the event feed behind the Download stream) never moves it back.
+    transfers.applyProgress(progress({ id: "d", name: "", done: 40 * MB, total: 100 * MB, sources: ["bob", "carol"] }));
+    await vi.waitFor(() => expect(transfers.get("d")).toMatchObject({ name: "movie.mkv", bytesDone: 60 * MB, sources: ["bob", "carol"] }), { timeout: 10_000 });
+
+    transfers.applyProgress(progress({ id: "d", done: 70 * MB, total: 100 * MB }));
+    transfers.applyProgress(progress({ id: "d", done: 80 * MB, total: 100 * MB }));
+    transfers.applyProgress(progress({ id: "d", state: TransferState.COMPLETED, done: 100 * MB, total: 100 * MB }));
+    expect(transfers.get("d")).toMatchObject({ phase: "completed", bytesDone: 100 * MB });
+    // A report held back before the end never shows after it.
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(transfers.get("d")).toMatchObject({ phase: "completed", bytesDone: 100 * MB });
+  });
+
+  it("shows a tab-driven import's held byte count before its next phase", () => {
+    const transfers = new TransfersState({ api: createClientApi(new FakePserver().transport()), now: () => 5_000 });
+    const local = transfers.addLocal({ kind: "import", name: "a.bin", bytesTotal: 10 * MB, phase: "running" });
+    transfers.progress(local.id, 1 * MB);
+    transfers.progress(local.id, 5 * MB);
+    transfers.progress(local.id, 10 * MB);
+    expect(transfers.get(local.id)?.bytesDone).toBe(1 * MB);
+    transfers.patch(local.id, { phase: "verifying" });
+    expect(transfers.get(local.id)).toMatchObject({ phase: "verifying", bytesDone: 10 * MB });
   });
 });
 

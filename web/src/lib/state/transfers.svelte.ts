@@ -3,7 +3,8 @@ import type { ClientApi } from "../client/api.js";
 import { isSessionEnded, isTransient } from "../client/errors.js";
 import type { TransferProgress } from "../client/gen.js";
 import type { KeyValueStorage } from "../client/token-store.js";
-import { TRANSFERS_SHOWN } from "../constants.js";
+import { PROGRESS_SHOWN_EVERY_MS, TRANSFERS_SHOWN } from "../constants.js";
+import { ProgressPacer } from "../progress-pacer.js";
 import { ClearedTransfers, LOCAL_ID_PREFIX } from "./cleared-transfers.js";
 import { describeOnly, type ErrorReporter } from "./report.js";
 import { isEnded, transferView, type TransferKindName, type TransferPhase, type TransferView } from "./views.js";
@@ -55,9 +56,14 @@ export class TransfersState {
   #cleared: ClearedTransfers;
   #localIds = 0;
   #deps: TransfersDeps;
+  /** A moving transfer is redrawn a few times a second (issue #20); a new phase or an end at once. */
+  #pacer: ProgressPacer;
+  /** The latest report of a moving transfer not shown yet, by transfer id. */
+  #heldReports = new Map<string, TransferView>();
 
   constructor(deps: TransfersDeps) {
     this.#deps = deps;
+    this.#pacer = new ProgressPacer(PROGRESS_SHOWN_EVERY_MS, () => this.#now());
     this.#limit = deps.shownLimit ?? TRANSFERS_SHOWN;
     this.#cleared = new ClearedTransfers(deps.storage);
   }
@@ -80,18 +86,49 @@ export class TransfersState {
   /**
    * Applies a progress report from the pserver. Reports can arrive twice and out of order (the
    * Download stream and the event feed both carry them), so an ended transfer never goes back to
-   * running and the byte count of a running one never goes backwards.
+   * running and the byte count of a running one never goes backwards. A report that only moves the
+   * figures of a running transfer is shown with the next redraw of it (a few a second).
    */
   applyProgress(progress: TransferProgress): void {
     if (progress.transferId === "" || this.#cleared.has(progress.transferId)) return;
     const incoming = transferView(progress, this.#now());
-    const existing = this.#items[incoming.id];
+    const id = incoming.id;
+    const existing = this.#items[id];
     if (existing === undefined) {
-      this.#items[incoming.id] = incoming;
-      this.#measure(this.#items[incoming.id] as TransferView);
+      this.#items[id] = incoming;
+      this.#measure(this.#items[id] as TransferView);
       return;
     }
     if (isEnded(existing.phase) && !isEnded(incoming.phase)) return;
+    if (isEnded(incoming.phase) || incoming.phase !== existing.phase) {
+      this.#pacer.flush(id);
+      this.#merge(existing, incoming);
+      return;
+    }
+    const held = this.#heldReports.get(id);
+    this.#heldReports.set(id, held === undefined ? incoming : {
+      ...incoming,
+      bytesDone: Math.max(held.bytesDone, incoming.bytesDone),
+      name: incoming.name || held.name,
+      contentId: incoming.contentId || held.contentId,
+    });
+    this.#pacer.pace(id, () => {
+      const report = this.#heldReports.get(id);
+      this.#heldReports.delete(id);
+      const current = this.#items[id];
+      if (report !== undefined && current !== undefined && !isEnded(current.phase)) this.#merge(current, report);
+    });
+  }
+
+  /** The byte count of a transfer the tab drives (an import hashing or sending), shown a few times a second. */
+  progress(id: string, bytesDone: number): void {
+    this.#pacer.pace(id, () => {
+      const view = this.#items[id];
+      if (view !== undefined && !isEnded(view.phase)) this.#change(view, { bytesDone });
+    });
+  }
+
+  #merge(existing: TransferView, incoming: TransferView): void {
     const running = !isEnded(incoming.phase);
     Object.assign(existing, {
       ...incoming,
@@ -132,10 +169,15 @@ export class TransfersState {
     return this.#items[view.id] as TransferView;
   }
 
-  /** Changes fields of a listed transfer. */
+  /** Changes fields of a listed transfer at once (after the byte count held back for it, if any). */
   patch(id: string, fields: Partial<Omit<TransferView, "id">>): void {
+    this.#pacer.flush(id);
     const view = this.#items[id];
     if (view === undefined) return;
+    this.#change(view, fields);
+  }
+
+  #change(view: TransferView, fields: Partial<Omit<TransferView, "id">>): void {
     if (fields.phase !== undefined && isEnded(fields.phase) && view.finishedAtMs === undefined && fields.finishedAtMs === undefined) {
       fields = { ...fields, finishedAtMs: this.#now() };
     }
@@ -150,6 +192,8 @@ export class TransfersState {
   adopt(localId: string, serverId: string): string {
     const local = this.#items[localId];
     if (local === undefined || localId === serverId) return serverId;
+    this.#forgetHeld(localId);
+    this.#forgetHeld(serverId);
     const known = this.#items[serverId];
     delete this.#items[localId];
     const speed = this.#speeds.get(localId);
@@ -221,7 +265,10 @@ export class TransfersState {
   /** Removes ended transfers from the list (the pserver keeps its own record) and remembers that in the tab. */
   clearEnded(): void {
     const ended = Object.values(this.#items).filter((view) => isEnded(view.phase));
-    for (const view of ended) delete this.#items[view.id];
+    for (const view of ended) {
+      this.#forgetHeld(view.id);
+      delete this.#items[view.id];
+    }
     this.#cleared.add(ended.map((view) => view.id));
     this.showAll = false;
   }
@@ -231,6 +278,8 @@ export class TransfersState {
     for (const cancel of this.#cancellers.values()) cancel();
     this.#cancellers.clear();
     this.#speeds.clear();
+    this.#pacer.clear();
+    this.#heldReports.clear();
     this.#cleared.reset();
     this.showAll = false;
     this.#items = {};
@@ -290,6 +339,11 @@ export class TransfersState {
     const reading = speed.smoother.reading(view.bytesTotal, now);
     view.rateBytesPerSecond = reading?.bytesPerSecond ?? 0;
     view.etaSeconds = reading?.secondsLeft ?? 0;
+  }
+
+  #forgetHeld(id: string): void {
+    this.#pacer.forget(id);
+    this.#heldReports.delete(id);
   }
 
   #report(error: unknown, action: "cancel" | TransferKindName): string {
