@@ -87,8 +87,10 @@ describeEachStore("store", (storage) => {
       const ownerMs = performance.now() - started;
       const floodDoneBeforeOwner = finished.length;
       expect(owner.status).toBe(200);
-      // The owner overtook the queue: at most the check running when she came (and one starting) finished first.
-      expect(floodDoneBeforeOwner).toBeLessThanOrEqual(3);
+      // The owner overtook the queue of 30+: the check running when she came finished first, and the queue goes on
+      // while her session is written after her own check (on PostgreSQL a few round trips, one scrypt each under
+      // load), so a handful more may answer before her response does; behind the queue, 30 would have.
+      expect(floodDoneBeforeOwner).toBeLessThanOrEqual(6);
       expect((await Promise.all(flood)).every((s) => s === 401)).toBe(true);
       // Printed, not asserted: the owner's wait with about 30 wrong passwords queued ahead of her.
       console.info(`owner login during a flood of ${queuedWhenOwnerCame} queued checks: ${ownerMs.toFixed(0)} ms`);
