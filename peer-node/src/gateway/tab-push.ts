@@ -11,7 +11,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { PEER_STREAM_IDLE_TIMEOUT_MS } from "../constants.js";
 import { PeerError } from "../errors.js";
 import type { PushFileRequest } from "../gen.js";
-import { DEFAULT_PUSH_POLICY, checkPushAdmitted, type PushAdmission, type PushConsent, type PushPolicy } from "../push/push-settings.js";
+import { ArrivingBytes, DEFAULT_PUSH_POLICY, checkPushAdmitted, type PushAdmission, type PushConsent, type PushPolicy } from "../push/push-settings.js";
 import type { Manifest } from "../store/file-store.js";
 import { bytesEqual, pieceCount, pieceLength } from "../store/pieces.js";
 import type { Transfer } from "../transfer/transfer.js";
@@ -40,7 +40,7 @@ export class TabPushes implements PushConsent {
   /** Bytes of pushed files the tab keeps (its word at SetPushPolicy, plus what it confirmed since). */
   #usedBytes = 0;
   /** Bytes of pushes admitted and still arriving. */
-  #inFlightBytes = 0;
+  readonly #arriving = new ArrivingBytes();
 
   /** The tab's policy. */
   get policy(): PushPolicy {
@@ -55,18 +55,13 @@ export class TabPushes implements PushConsent {
 
   /** The policy as the directory should hear it: the quota is what is left now. */
   directoryPolicy(): PushPolicy {
-    return { ...this.#policy, quotaBytes: Math.max(0, this.#policy.quotaBytes - this.#usedBytes - this.#inFlightBytes) };
+    return { ...this.#policy, quotaBytes: Math.max(0, this.#policy.quotaBytes - this.#usedBytes - this.#arriving.bytes) };
   }
 
+  /** Admits a push of `size` bytes from `from` by the tab's policy and quota, or throws PUSH_REFUSED saying why. */
   admit(from: string, size: number): PushAdmission {
-    checkPushAdmitted(this.#policy, from, size, this.#usedBytes + this.#inFlightBytes);
-    this.#inFlightBytes += size;
-    let held = true;
-    const release = () => {
-      if (!held) return;
-      held = false;
-      this.#inFlightBytes -= size;
-    };
+    checkPushAdmitted(this.#policy, from, size, this.#usedBytes + this.#arriving.bytes);
+    const release = this.#arriving.hold(size);
     return {
       release,
       keep: async () => {
