@@ -194,10 +194,42 @@ describe("browser peers", () => {
     await cluster.startPeer("gate1");
     const again = await annaContext.newPage();
     await again.goto(`${urlOf("gate1")}/#/browser-peer`);
+    // What a tab closed mid-import and one closed mid-push leave in OPFS, and a staging file another tab of
+    // anna's is still writing (its worker holds the sync access handle): the join sweeps the first two only.
+    const staging = { stale: ["import-0b5e3c1a-1111-4c2d-9e8f-000000000001.data", "push-0b5e3c1a-2222-4c2d-9e8f-000000000002.data"], live: "import-0b5e3c1a-3333-4c2d-9e8f-000000000003.data" };
+    await again.evaluate(async ({ stale, live }) => {
+      const root = await navigator.storage.getDirectory();
+      const folder = await (await root.getDirectoryHandle("p2p-browser-peer")).getDirectoryHandle("anna");
+      for (const name of [...stale, live]) {
+        const writable = await (await folder.getFileHandle(name, { create: true })).createWritable();
+        await writable.write(new Uint8Array(4096));
+        await writable.close();
+      }
+      const holder = `onmessage = async (e) => {
+        const root = await navigator.storage.getDirectory();
+        const folder = await (await root.getDirectoryHandle("p2p-browser-peer")).getDirectoryHandle("anna");
+        self.handle = await (await folder.getFileHandle(e.data)).createSyncAccessHandle();
+        postMessage("locked");
+      };`;
+      const worker = new Worker(URL.createObjectURL(new Blob([holder], { type: "text/javascript" })));
+      (globalThis as { stagingWriter?: Worker }).stagingWriter = worker;
+      await new Promise((resolve) => {
+        worker.onmessage = resolve;
+        worker.postMessage(live);
+      });
+    }, staging);
     await again.getByLabel("Password").fill(PASSWORD.anna);
     await again.getByRole("button", { name: "Join", exact: true }).click();
     await waitOnline(again);
     await myFile(again, "after-failover-8MiB.bin").waitFor({ timeout: STEP_MS });
+    const left = await again.evaluate(async () => {
+      const root = await navigator.storage.getDirectory();
+      const folder = await (await root.getDirectoryHandle("p2p-browser-peer")).getDirectoryHandle("anna");
+      const names: string[] = [];
+      for await (const name of (folder as FileSystemDirectoryHandle & { keys(): AsyncIterable<string> }).keys()) if (/^(import|push)-/.test(name)) names.push(name);
+      return names;
+    });
+    expect(left).toEqual([staging.live]);
     await expect.poll(holdersOf, { timeout: STEP_MS, interval: 500 }).toContain("anna");
     // The file read back from OPFS after the tab was closed is still the one added.
     expect(await sha256OfFile(await saveFromPage(again, "after-failover-8MiB.bin"))).toBe(files.get("after-failover-8MiB.bin")?.sha);

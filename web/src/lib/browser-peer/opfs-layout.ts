@@ -102,6 +102,29 @@ export async function removeStored(folder: FileSystemDirectoryHandle, contentId:
   }
 }
 
+/** Names of the files an import or a received push writes before it knows the content id (import-job.ts, receive-job.ts). */
+const STAGING_NAME = /^(import|push)-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.data$/;
+
+/**
+ * Deletes the staging files that a tab closed mid-import or mid-push left behind; returns how many.
+ * A staging file still being written is not touched: its writer holds a sync access handle, whose lock
+ * makes removeEntry fail (NoModificationAllowedError), so another tab of the same peer loses nothing.
+ */
+export async function sweepStaging(folder: FileSystemDirectoryHandle): Promise<number> {
+  const stale: string[] = [];
+  for await (const name of folder.keys()) if (STAGING_NAME.test(name)) stale.push(name);
+  let removed = 0;
+  for (const name of stale) {
+    try {
+      await folder.removeEntry(name);
+      removed++;
+    } catch {
+      // Locked by a live writer, or gone already.
+    }
+  }
+  return removed;
+}
+
 /**
  * Opens a sync access handle (workers only). A page reloaded a moment ago may still hold the lock
  * in its dying worker, so a NoModificationAllowedError is retried for a few seconds.
