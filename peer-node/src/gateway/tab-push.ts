@@ -11,6 +11,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { PEER_STREAM_IDLE_TIMEOUT_MS } from "../constants.js";
 import { PeerError } from "../errors.js";
 import type { PushFileRequest } from "../gen.js";
+import { pushPart } from "../push/receive.js";
 import { ArrivingBytes, DEFAULT_PUSH_POLICY, checkPushAdmitted, type PushAdmission, type PushConsent, type PushPolicy } from "../push/push-settings.js";
 import type { Manifest } from "../store/file-store.js";
 import { bytesEqual, pieceCount, pieceLength } from "../store/pieces.js";
@@ -155,13 +156,7 @@ export class IncomingPush {
         const hash = createHash("sha256");
         for (let got = 0; got < length; ) {
           const msg = await this.#next(got === 0 ? `piece ${index}` : `the rest of piece ${index}`);
-          if (!msg) throw new PeerError("BAD_PUSH", `The push ended after ${index} of ${count} pieces; nothing was kept.`);
-          if (msg.message.case !== "piece" || msg.message.value.pieceIndex !== index) {
-            throw new PeerError("BAD_PUSH", `Expected ${got === 0 ? "" : "the rest of "}piece ${index} of the push; pieces must come in order.`);
-          }
-          const data = msg.message.value.data;
-          if (data.length === 0) throw new PeerError("BAD_PUSH", `A part of piece ${index} of the push carries no bytes.`);
-          if (got + data.length > length) throw new PeerError("HASH_MISMATCH", `Piece ${index} of the push failed verification (it is longer than the manifest says); nothing was kept.`);
+          const data = pushPart(msg, { index, count, got, length });
           hash.update(data);
           got += data.length;
           if (got === length && !bytesEqual(hash.digest(), pieceHashes[index]!)) {
