@@ -126,6 +126,47 @@ export async function sweepStaging(folder: FileSystemDirectoryHandle): Promise<n
 }
 
 /**
+ * The browser stores no more for this site: its storage quota is used up. A normal window says so with
+ * a QuotaExceededError; a private window's in-memory storage says nothing (measured in Chromium: a
+ * truncate past the quota leaves the size as it was, a write returns a bogus count), so every size
+ * change and write is checked, or a download would mark pieces verified that were never stored.
+ */
+export class StorageFull extends Error {
+  constructor() {
+    super(
+      "This browser has no room left for this site's files (its storage quota is used up; private windows get little), so nothing more was stored. " +
+        "Remove files from this browser peer or free disk space, then try again.",
+    );
+    this.name = "StorageFull";
+  }
+}
+
+function isQuotaError(error: unknown): boolean {
+  return error instanceof DOMException && error.name === "QuotaExceededError";
+}
+
+/** Sets the size of a file through its sync access handle; StorageFull when the browser does not. */
+export function resizeTo(access: FileSystemSyncAccessHandle, size: number): void {
+  try {
+    access.truncate(size);
+  } catch (error) {
+    throw isQuotaError(error) ? new StorageFull() : error;
+  }
+  if (access.getSize() !== size) throw new StorageFull();
+}
+
+/** Writes all of `bytes` at `at` through a sync access handle; StorageFull when the browser stores fewer. */
+export function writeAllAt(access: FileSystemSyncAccessHandle, bytes: Uint8Array<ArrayBuffer>, at: number): void {
+  let written: number;
+  try {
+    written = access.write(bytes, { at });
+  } catch (error) {
+    throw isQuotaError(error) ? new StorageFull() : error;
+  }
+  if (written !== bytes.byteLength) throw new StorageFull();
+}
+
+/**
  * Opens a sync access handle (workers only). A page reloaded a moment ago may still hold the lock
  * in its dying worker, so a NoModificationAllowedError is retried for a few seconds.
  */
