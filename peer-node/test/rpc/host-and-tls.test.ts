@@ -6,15 +6,14 @@ import http from "node:http";
 import http2 from "node:http2";
 import https from "node:https";
 import path from "node:path";
-import { PassThrough } from "node:stream";
 import { ConnectError, createClient } from "@connectrpc/connect";
 import { pino } from "pino";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { main } from "../../src/cli/main.js";
 import { ClientService, PushAccept, TransferState } from "../../src/gen.js";
 import { startPserver, type Pserver } from "../../src/pserver.js";
 import { hostOf } from "../../src/rpc/host-allowlist.js";
+import { runCli } from "../cli/run-cli.js";
 import { logger, removeDir, tempDir, TEST_PASSWORD, waitFor, writeRandomFile } from "../pserver-harness.js";
 
 let root: string;
@@ -175,16 +174,7 @@ describe("TLS on the one port", () => {
     const p = await start("tlscli", { host: "127.0.0.1", tls: { cert, key }, tlsCa: cert, directoryUrl: tlsDirectory!.url });
     const dir = path.join(root, "tls");
     await writeFile(path.join(dir, "not-a-cert.txt"), "hello");
-    const cli = async (...argv: string[]) => {
-      const stdout = new PassThrough();
-      const stderr = new PassThrough();
-      let out = "";
-      let err = "";
-      stdout.on("data", (c) => (out += c));
-      stderr.on("data", (c) => (err += c));
-      const code = await main(argv, { stdout, stderr, stdin: new PassThrough(), env: { PEER_TOKEN_FILE: path.join(dir, "sessions.json") }, cwd: dir });
-      return { code, out, err };
-    };
+    const cli = (...argv: string[]) => runCli(argv, { PEER_TOKEN_FILE: path.join(dir, "sessions.json") }, dir);
     const trusted = await cli("login", "--url", p.url, "--ca", "cert.pem", "--username", "tlscli", "--password", TEST_PASSWORD);
     expect(trusted.err).toBe("");
     expect(trusted.code).toBe(0);
