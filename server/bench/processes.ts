@@ -31,7 +31,16 @@ export async function serveWith(env: Record<string, string>, script: string, ...
     stdio: ["ignore", "pipe", "inherit", "ipc"],
   });
   return new Promise((resolve, reject) => {
-    createInterface({ input: child.stdout! }).once("line", (line) => resolve({ ...JSON.parse(line), child }));
+    // The server's log shares its stdout: a line it logs first (a migration at start, 2026-12-05) is
+    // passed on, not taken for the URL.
+    const lines = createInterface({ input: child.stdout! });
+    const onLine = (line: string) => {
+      const parsed = JSON.parse(line) as { url?: string; startupMs: number; pid: number };
+      if (parsed.url === undefined) return void process.stderr.write(`${line}\n`);
+      lines.off("line", onLine);
+      resolve({ ...parsed, url: parsed.url, child });
+    };
+    lines.on("line", onLine);
     child.once("exit", (code) => reject(new Error(`bench server exited with ${code}`)));
   });
 }

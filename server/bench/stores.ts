@@ -8,8 +8,9 @@
 //    load instead of maintained row by row, then VACUUM ANALYZE (what autovacuum would do).
 // 2. Heartbeats/s: autocannon, 10 connections in all, each request with another seeded peer's token:
 //    SQLite (one instance), PostgreSQL with one instance, and with two instances (5 connections each).
-// 3. Search: two clients at once, each sending one query after another (the mix of bench/run.ts):
-//    both to one instance, or one client per instance.
+// 3. Search: two clients at once, each sending one query after another (the mix of bench/query-mix.ts),
+//    each in a worker thread over node:http keep-alive (bench/search-clients.ts says why): both to one
+//    instance, or one client per instance.
 // Servers run in child processes (bench/serve-store.ts); the load comes from this process.
 //
 // Environment: BENCH_DATABASE_URL (postgres://postgres@127.0.0.1:5432/test), BENCH_PEERS (10000),
@@ -27,7 +28,9 @@ import { DATABASE_FILE_NAME } from "../src/constants.js";
 import { PgStore, probePostgres } from "../src/index.js";
 import { type ImportedPeer, TestPgStore, TestSqliteStore } from "../test/test-stores.js";
 import { hashToken } from "../src/tokens.js";
-import { benchContentId, buildDataset, type Dataset, seededRandom } from "./dataset.js";
+import { benchContentId, buildDataset, type Dataset } from "./dataset.js";
+import { queryMix } from "./query-mix.js";
+import { runClients } from "./search-clients.js";
 import type { LoopDelay } from "./loop-delay.js";
 import { readLoopDelay, resetLoopDelay, serve, type Server, stop } from "./processes.js";
 
@@ -161,45 +164,6 @@ async function heartbeats(urls: readonly string[], tokens: readonly string[]): P
   };
 }
 
-interface Query {
-  kind: string;
-  path: string;
-}
-
-/** The query mix of bench/run.ts: what people type, with the same weights. */
-function queryMix(dataset: Dataset, seed: number): () => Query {
-  const random = seededRandom(seed);
-  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
-  const search = (kind: string, q: string, offset = 0): Query => ({
-    kind,
-    path: `/api/v1/search?q=${encodeURIComponent(q)}${offset ? `&offset=${offset}` : ""}`,
-  });
-  const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
-  const kinds: Array<[number, () => Query]> = [
-    [30, () => search("word", pick(dataset.vocabulary))],
-    [10, () => search("prefix (3-5 chars)", pick(dataset.vocabulary).slice(0, 3 + Math.floor(random() * 3)))],
-    [20, () => {
-      const name = pick(dataset.catalog).name;
-      const start = Math.floor(random() * Math.max(1, name.length - 10));
-      return search("part of a name (8-13)", name.slice(start, start + 8 + Math.floor(random() * 6)));
-    }],
-    [10, () => search("common (ext, year)", pick(["mp3", "flac", ".mkv", "(2019)", "201", " - ", "iso", "epub"]))],
-    [10, () => search("1-2 characters", pick([...alphabet]) + (random() < 0.5 ? "" : pick([...alphabet])))],
-    [5, () => search("nobody has it", `qz${Math.floor(random() * 1e6)}x`)],
-    [5, () => search("page 6 of a word", pick(dataset.vocabulary), 100)],
-    [10, () => ({ kind: "by content id", path: `/api/v1/files/${pick(dataset.catalog).contentId}` })],
-  ];
-  const totalWeight = kinds.reduce((sum, [weight]) => sum + weight, 0);
-  return () => {
-    let roll = random() * totalWeight;
-    for (const [weight, make] of kinds) {
-      roll -= weight;
-      if (roll < 0) return make();
-    }
-    return (kinds[0] as [number, () => Query])[1]();
-  };
-}
-
 interface SearchResult {
   all: number[];
   byKind: Map<string, number[]>;
@@ -207,31 +171,33 @@ interface SearchResult {
   failed: number;
 }
 
-/** SEARCH_CLIENTS clients at once, client i on urls[i % urls.length], each one query after another. */
+/**
+ * SEARCH_CLIENTS clients at once, client i on urls[i % urls.length], each one query after another
+ * (bench/search-clients.ts: in worker threads, over node:http keep-alive, for the reasons given there).
+ */
 async function searches(urls: readonly string[], dataset: Dataset): Promise<SearchResult> {
+  const plans = Array.from({ length: SEARCH_CLIENTS }, (_, client) => {
+    const next = queryMix(dataset, 1 + client);
+    const queries = Array.from({ length: WARMUP_QUERIES + QUERIES_PER_CLIENT }, () => next());
+    return { url: urls[client % urls.length] as string, queries, paths: queries.map((query) => query.path), warmup: WARMUP_QUERIES };
+  });
+  const reports = await runClients(plans);
   const byKind = new Map<string, number[]>();
   const all: number[] = [];
   let failed = 0;
-  let measuredMs = 0;
-  await Promise.all(
-    Array.from({ length: SEARCH_CLIENTS }, async (_, client) => {
-      const url = urls[client % urls.length] as string;
-      const next = queryMix(dataset, 1 + client);
-      let started = 0;
-      for (let i = 0; i < WARMUP_QUERIES + QUERIES_PER_CLIENT; i += 1) {
-        if (i === WARMUP_QUERIES) started = performance.now();
-        const query = next();
-        const sent = performance.now();
-        const res = await getText(url + query.path);
-        const elapsed = performance.now() - sent;
-        if (i < WARMUP_QUERIES) continue;
-        if (res.status !== 200 && res.status !== 404) failed += 1;
-        all.push(elapsed);
-        byKind.set(query.kind, [...(byKind.get(query.kind) ?? []), elapsed]);
-      }
-      measuredMs = Math.max(measuredMs, performance.now() - started);
-    }),
-  );
+  for (const [client, report] of reports.entries()) {
+    const queries = (plans[client] as (typeof plans)[number]).queries.slice(WARMUP_QUERIES);
+    for (const [i, elapsed] of report.latenciesMs.entries()) {
+      const status = report.statuses[i] as number;
+      if (status !== 200 && status !== 404) failed += 1;
+      all.push(elapsed);
+      const kind = (queries[i] as { kind: string }).kind;
+      let list = byKind.get(kind);
+      if (!list) byKind.set(kind, (list = []));
+      list.push(elapsed);
+    }
+  }
+  const measuredMs = Math.max(...reports.map((report) => report.measuredMs));
   return { all, byKind, queriesPerSecond: (all.length / measuredMs) * 1000, failed };
 }
 

@@ -49,12 +49,12 @@ export async function searchNames(
     };
   }
 
-  const probe = await db.query<{ n: number; matches: Buffer[] }>(sql.fewMatches(index.sql), [
+  const probe = await db.query<{ n: number; all_live: boolean; matches: Buffer[] }>(sql.fewMatches(index.sql), [
     index.value,
     key,
     PG_SEARCH_FEW_CANDIDATES + 1,
   ]);
-  const { n: candidates, matches } = probe.rows[0] ?? { n: 0, matches: [] };
+  const { n: candidates, all_live: allLive, matches } = probe.rows[0] ?? { n: 0, all_live: true, matches: [] };
   if (candidates === 0) return { results: [], total: 0, totalExact: true, hasMore: false };
   if (candidates <= PG_SEARCH_FEW_CANDIDATES) {
     return {
@@ -71,8 +71,12 @@ export async function searchNames(
   if (!hasMore && (page.length > 0 || offset === 0)) {
     return { results, total: offset + page.length, totalExact: true, hasMore };
   }
-  const counted = await db.query<{ n: number }>(sql.countAmongCandidates(index.sql), [index.value, key, totalCap]);
-  const lowerBound = counted.rows[0]?.n ?? 0;
+  // The probe counted the matches up to PG_SEARCH_FEW_CANDIDATES + 1; with every holder live they are
+  // the live matches, and the count among the first totalCap is known without asking again (which
+  // read the same ~500 rows from the heap a second time: ~2-4 ms of PostgreSQL CPU at 1M rows).
+  const lowerBound = allLive
+    ? Math.min(candidates, totalCap)
+    : ((await db.query<{ n: number }>(sql.countAmongCandidates(index.sql), [index.value, key, totalCap])).rows[0]?.n ?? 0);
   return { results, total: Math.max(lowerBound, offset + page.length + (hasMore ? 1 : 0)), totalExact: false, hasMore };
 }
 

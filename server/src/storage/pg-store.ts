@@ -486,7 +486,7 @@ export class PgStore implements DirectoryStore {
   /** The contents of a search page, in the given order, each with its live holders (one query). */
   async #withHolders(db: Db, contentIds: readonly Buffer[], maxHolders: number): Promise<ContentRecord[]> {
     if (contentIds.length === 0) return [];
-    const { rows } = await db.query<FileRow & HolderRow>(this.#sql.contentsWithHolders, [contentIds, maxHolders]);
+    const { rows } = await db.query<FileRow & HolderRow>({ ...this.#sql.contentsWithHolders, values: [contentIds, maxHolders] });
     return groupHolders(rows);
   }
 

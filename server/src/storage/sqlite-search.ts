@@ -2,6 +2,7 @@
 // counts kept in memory) and the walk that turns a plan into one page of results with a live holder.
 
 import {
+  SQLITE_SEARCH_CANDIDATE_READ_NAMES,
   SQLITE_SEARCH_DEAD_HOLDINGS_CAP,
   SQLITE_SEARCH_EXPECTED_CANDIDATES,
   SQLITE_SEARCH_FEW_CANDIDATES,
@@ -18,12 +19,13 @@ const TRIGRAM_CHARS = 3;
 
 /**
  * How search will find the names containing a query: not at all, from a short list of candidate
- * rows the trigram index returned (a superset of the matches), or by walking the names in order
- * (`expression` then finds some matches, to count a lower bound of the total).
+ * rows the trigram index returned (a superset of the matches; `exact` when they are the matches
+ * themselves: a phrase, or the trigrams a short query starts), or by walking the names in order
+ * (`expression`, always exact there, then finds some matches, to count a lower bound of the total).
  */
 export type MatchPlan =
   | { kind: "none" }
-  | { kind: "few"; candidates: number[]; expression: string }
+  | { kind: "few"; candidates: number[]; expression: string; exact: boolean }
   | { kind: "many"; expression: string };
 
 /** A content row with its live holders, at most `maxHolders` of them (the store's own reader). */
@@ -55,8 +57,21 @@ export class SqliteSearch {
     const { limit, offset, totalCap } = options;
     const plan = this.#plan(key);
     if (plan.kind === "none") return { results: [], total: 0, totalExact: true, hasMore: false };
-    const isLive = this.#liveness(now);
+    const maybeDead = this.#liveness(now);
+    const isLive = maybeDead ?? (() => true);
     const page = (rows: FileRow[]) => rows.map((row) => this.#withHolders(row, now, options.maxHolders));
+    if (plan.kind === "few" && maybeDead === null && plan.exact) {
+      // The candidates are the matches and every holder is live: the total is known without reading
+      // a row, and the page may be cheaper to find by walking the names in order than by reading and
+      // sorting every candidate (a query of ~1,000 matches: ~1 ms against ~3 ms).
+      const total = plan.candidates.length;
+      const walkNames = ((offset + limit) * Math.max(1, this.#contents())) / total;
+      if (walkNames < total * SQLITE_SEARCH_CANDIDATE_READ_NAMES) {
+        const rows = this.#walk(key, isLive, offset, limit);
+        rows.length = Math.min(rows.length, limit);
+        return { results: page(rows), total, totalExact: true, hasMore: total > offset + limit };
+      }
+    }
     if (plan.kind === "few") {
       // Few names can contain the query: read those in name order, keep the real and live matches.
       const candidates = this.#sql.candidatesInOrder.all(JSON.stringify(plan.candidates), key) as FileRow[];
@@ -69,13 +84,7 @@ export class SqliteSearch {
       };
     }
     // Many do: walk the names in order and stop after the page.
-    const rows: FileRow[] = [];
-    let skipped = 0;
-    for (const row of this.#sql.matchesInNameOrder.iterate(key) as Iterable<FileRow>) {
-      if (!isLive(row.content_id)) continue;
-      if (skipped < offset) skipped += 1;
-      else if (rows.push(row) > limit) break;
-    }
+    const rows = this.#walk(key, isLive, offset, limit);
     const hasMore = rows.length > limit;
     rows.length = Math.min(rows.length, limit);
     if (!hasMore && (rows.length > 0 || offset === 0)) {
@@ -83,14 +92,30 @@ export class SqliteSearch {
     }
     // Counting every match would cost as much as walking to the end, so `total` is a lower bound:
     // the live matches among the first `totalCap` names the trigram index returns, or what the walk saw.
-    const sample = this.#sql.firstMatches.all(plan.expression, totalCap, key) as Buffer[];
-    const lowerBound = sample.filter((contentId) => isLive(contentId)).length;
+    // The expression is exact, so when every holder is live the index alone counts them (~0.3 ms
+    // instead of ~1-1.5 ms reading 500 rows at 1M rows).
+    const lowerBound =
+      maybeDead === null
+        ? (this.#sql.countMatches.get(plan.expression, totalCap) as number)
+        : (this.#sql.firstMatches.all(plan.expression, totalCap, key) as Buffer[]).filter((contentId) => isLive(contentId)).length;
     return {
       results: page(rows),
       total: Math.max(lowerBound, offset + rows.length + (hasMore ? 1 : 0)),
       totalExact: false,
       hasMore,
     };
+  }
+
+  /** The live matches of `key` in name order after the first `offset`, up to one more than `limit`. */
+  #walk(key: string, isLive: (contentId: Buffer) => boolean, offset: number, limit: number): FileRow[] {
+    const rows: FileRow[] = [];
+    let skipped = 0;
+    for (const row of this.#sql.matchesInNameOrder.iterate(key) as Iterable<FileRow>) {
+      if (!isLive(row.content_id)) continue;
+      if (skipped < offset) skipped += 1;
+      else if (rows.push(row) > limit) break;
+    }
+    return rows;
   }
 
   /**
@@ -116,13 +141,15 @@ export class SqliteSearch {
       .join(" AND ");
     const candidates = this.#candidates(expression);
     if (candidates.length === 0) return { kind: "none" };
-    if (candidates.length <= SQLITE_SEARCH_FEW_CANDIDATES) return { kind: "few", candidates, expression };
+    // One trigram in the AND is the whole query (a 3-character one): its names are the matches.
+    const exact = grams.length === 1;
+    if (candidates.length <= SQLITE_SEARCH_FEW_CANDIDATES) return { kind: "few", candidates, expression, exact };
     // Common trigrams, yet the query itself may be rare ("(1976) 5"): ask for the phrase. FTS5 stops
     // early when it is common; when it is rare it reads every doclist once (a few ms at worst).
     const phrase = quoteTerm(key);
     const matches = this.#candidates(phrase);
     if (matches.length === 0) return { kind: "none" };
-    if (matches.length <= SQLITE_SEARCH_FEW_CANDIDATES) return { kind: "few", candidates: matches, expression: phrase };
+    if (matches.length <= SQLITE_SEARCH_FEW_CANDIDATES) return { kind: "few", candidates: matches, expression: phrase, exact: true };
     return { kind: "many", expression: phrase };
   }
 
@@ -135,11 +162,11 @@ export class SqliteSearch {
    * A test of "has a live holder" for contents, set up once per search. Liveness could be checked per
    * content (an index probe into files and one into sessions, ~5-14 us at 1M files as the pages are cold),
    * but nearly always every holder is live: only peers that expired and were not swept yet are not. So
-   * first collect what those hold; only contents in that set need the probe.
+   * first collect what those hold; only contents in that set need the probe. Null: every holder is live.
    */
-  #liveness(now: number): (contentId: Buffer) => boolean {
+  #liveness(now: number): ((contentId: Buffer) => boolean) | null {
     const held = this.#sql.contentsOfExpiredSessions.all(now, SQLITE_SEARCH_DEAD_HOLDINGS_CAP + 1) as Buffer[];
-    if (held.length === 0) return () => true;
+    if (held.length === 0) return null;
     const probe = (contentId: Buffer) => this.#sql.contentIsLive.get(contentId, now) === 1;
     if (held.length > SQLITE_SEARCH_DEAD_HOLDINGS_CAP) return probe;
     const maybeDead = new Set(held.map((contentId) => contentId.toString("hex")));
@@ -174,7 +201,7 @@ export class SqliteSearch {
     const documents = terms.reduce((sum, term) => sum + term.count, 0);
     if (documents <= SQLITE_SEARCH_FEW_CANDIDATES) {
       const expression = terms.map(({ gram }) => quoteTerm(gram)).join(" OR ");
-      return { kind: "few", candidates: this.#candidates(expression), expression };
+      return { kind: "few", candidates: this.#candidates(expression), expression, exact: true };
     }
     // The sum over-counts names with several such trigrams, so "many" may be fewer: correct, only slower.
     const expression = terms

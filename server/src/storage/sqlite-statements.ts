@@ -94,6 +94,7 @@ export function prepareStatements(db: Database.Database) {
     firstMatches: value(`
       SELECT c.content_id FROM contents c
       WHERE c.id IN (SELECT rowid FROM contents_fts WHERE contents_fts MATCH ? LIMIT ?) AND instr(c.name_key, ?) > 0`),
+    countMatches: value("SELECT count(*) FROM (SELECT rowid FROM contents_fts WHERE contents_fts MATCH ? LIMIT ?)"),
     contentIsLive: value(`
       SELECT EXISTS (SELECT 1 FROM files f JOIN sessions s ON s.user_id = f.user_id
         WHERE f.content_id = ? AND s.expires_at > ?)`),

@@ -2,8 +2,8 @@
 //
 // better-sqlite3 is synchronous; every method runs its statements in one transaction and returns a
 // settled Promise, which keeps the interface the same as a networked store's. Statements are prepared
-// once (sqlite-statements.ts); search has its own file (sqlite-search.ts). "Now" comes from the
-// injected clock, read once per method.
+// once (sqlite-statements.ts); search (sqlite-search.ts) and heartbeats (sqlite-leases.ts) have their
+// own files. "Now" comes from the injected clock, read once per method.
 
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
@@ -14,7 +14,6 @@ import {
   SQLITE_BUSY_TIMEOUT_MS,
   SQLITE_CACHE_KIB,
   SQLITE_INDEX_DROP_READ_ROWS,
-  SQLITE_LEASE_CACHE_MAX,
   SQLITE_MMAP_BYTES,
   SQLITE_WAL_SIZE_LIMIT_BYTES,
 } from "../constants.js";
@@ -37,6 +36,7 @@ import {
 import { WalCheckpointer } from "./sqlite-checkpointer.js";
 import { type ChunkBudget, DEFAULT_CHUNK_BUDGET, type IndexStep, inChunks, PeerTurns, spend } from "./sqlite-chunks.js";
 import { SqliteIndex } from "./sqlite-index.js";
+import { SqliteLeases } from "./sqlite-leases.js";
 import { MIGRATION_NOTES, MIGRATIONS } from "./sqlite-schema.js";
 import { SqliteSearch } from "./sqlite-search.js";
 import { prepareStatements, type SqliteStatements } from "./sqlite-statements.js";
@@ -81,11 +81,6 @@ export interface SqliteLoader {
   addFiles(userId: number, files: readonly FileEntry[]): void;
 }
 
-interface PendingRenewal {
-  token: Buffer;
-  now: number;
-  expiresAt: number;
-}
 interface TicketRow {
   content_id: Buffer;
   size: number;
@@ -106,20 +101,14 @@ export class SqliteStore implements DirectoryStore {
   #chunkBudget: ChunkBudget = DEFAULT_CHUNK_BUDGET;
   /** Index changes (publish, login, logout) of one peer run one after another. */
   readonly #turns = new PeerTurns();
-  /** Renewals answered but not yet committed, by token hash (a later one replaces an earlier). */
-  #renewals = new Map<string, PendingRenewal>();
-  /**
-   * The lease end of sessions a renewal saw live, by token hash, as read or written: a heartbeat reads
-   * here, not the database (the lookup was ~15% of a heartbeat's CPU). This process is the database's
-   * only writer, and every path that ends or replaces a session forgets them all (#endSession), so an
-   * entry is never later than the row; one that has passed is read again.
-   */
-  #leases = new Map<string, number>();
+  /** Session renewals and the lease ends remembered for them. */
+  readonly #leases: SqliteLeases;
 
   protected constructor(db: Database.Database, clock: Clock) {
     this.#db = db;
     this.#clock = clock;
     this.#sql = prepareStatements(db);
+    this.#leases = new SqliteLeases(db, this.#sql);
     this.#index = new SqliteIndex(db, this.#sql);
     const index = this.#index;
     this.#search = new SqliteSearch(this.#sql, index.trigrams, () => index.contents, (row, now, maxHolders) =>
@@ -189,70 +178,14 @@ export class SqliteStore implements DirectoryStore {
     return row ? toSession(row) : null;
   }
 
-  /**
-   * Heartbeats are the directory's hottest write. Committing each alone costs ~100 us here (a WAL
-   * commit, and a checkpoint fsync every ~1,000 pages). So a renewal is decided at once, by reading
-   * whether the session is live, and answered; the new expiry is written with every other renewal of
-   * the same event-loop turn in one transaction (~6 us each at 10 per transaction). Waiting for that
-   * commit before answering made 10 busy clients take turns with the database, leaving the process
-   * idle a fifth of the time. A crash between the answer and the commit loses those renewals only:
-   * those peers expire a little early, get 401 and log in again. With a lease slack, a renewal that
-   * finds at least `ttlMs` left writes nothing at all (store.ts).
-   */
+  /** Heartbeats: answered at once and written in batches (sqlite-leases.ts says why). */
   async renewSession(tokenHash: string, ttlMs: number, slackMs = 0): Promise<Date | null> {
-    const now = this.#clock.now();
-    const pending = this.#renewals.get(tokenHash);
-    let expiresAt = pending && pending.expiresAt > now ? pending.expiresAt : this.#leases.get(tokenHash);
-    if (expiresAt === undefined || expiresAt <= now) {
-      expiresAt = this.#sql.liveExpiryByToken.get(hexBytes(tokenHash), now) as number | undefined;
-      if (expiresAt === undefined) {
-        this.#leases.delete(tokenHash);
-        return null;
-      }
-      this.#rememberLease(tokenHash, expiresAt);
-    }
-    if (slackMs > 0 && expiresAt - now >= ttlMs) return new Date(expiresAt);
-    const token = hexBytes(tokenHash);
-    // A pending renewal of the same session keeps the earlier arrival time as its liveness check.
-    this.#renewals.set(tokenHash, { token, now: pending?.now ?? now, expiresAt: now + ttlMs + slackMs });
-    this.#rememberLease(tokenHash, now + ttlMs + slackMs);
-    if (this.#renewals.size === 1) {
-      setImmediate(() => {
-        try {
-          this.#commitRenewals();
-        } catch {
-          // The database failed (disk full, I/O error): these renewals are lost, those peers will get
-          // 401 and log in again, and the next request that touches the database reports the error.
-        }
-      });
-    }
-    return new Date(now + ttlMs + slackMs);
+    return this.#leases.renew(tokenHash, this.#clock.now(), ttlMs, slackMs);
   }
 
-  #rememberLease(tokenHash: string, expiresAt: number): void {
-    if (this.#leases.size >= SQLITE_LEASE_CACHE_MAX && !this.#leases.has(tokenHash)) this.#leases.clear();
-    this.#leases.set(tokenHash, expiresAt);
-  }
-
-  /**
-   * Writes the answered renewals. Every other method calls this first, so nothing the directory reads
-   * or writes afterwards misses a renewal it already confirmed.
-   */
+  /** Writes the answered renewals first: every other method calls this, so none reads around them. */
   #commitRenewals(): void {
-    if (this.#renewals.size === 0 || !this.#db.open) return;
-    const batch = [...this.#renewals.values()];
-    this.#renewals.clear();
-    // Liveness is checked again against the time each heartbeat arrived, so a session that was logged
-    // out or replaced meanwhile is not brought back.
-    try {
-      this.#db.transaction(() => {
-        for (const renewal of batch) this.#sql.renewSession.run(renewal.now, renewal.expiresAt, renewal.token, renewal.now);
-      })();
-    } catch (error) {
-      // The remembered leases may now be later than the rows: read them again.
-      this.#leases.clear();
-      throw error;
-    }
+    this.#leases.commit();
   }
 
   async closeSession(tokenHash: string): Promise<boolean> {
@@ -273,7 +206,7 @@ export class SqliteStore implements DirectoryStore {
   #endSession(userId: number): void {
     this.#commitRenewals();
     // Which token was the user's is not known here; logins and logouts are rare next to heartbeats.
-    this.#leases.clear();
+    this.#leases.forgetAll();
     const now = this.#clock.now();
     this.#sql.endSession.run(now, userId, now);
   }
@@ -533,7 +466,7 @@ export class SqliteStore implements DirectoryStore {
    */
   protected load(work: (loader: SqliteLoader) => void): void {
     this.#commitRenewals();
-    this.#leases.clear();
+    this.#leases.forgetAll();
     this.#index.atomic(() =>
       work({
         createUser: (name, passwordHash) => this.#createUser(name, passwordHash),
