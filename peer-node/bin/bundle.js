@@ -57,6 +57,11 @@ async function bundleEntries(entries, outDir) {
     format: "esm",
     target: "node20",
     sourcemap: "linked",
+    // Node keeps a module's source text in the V8 heap for the life of the process. Without whitespace
+    // and comments the bundle is ~25% smaller, and one-byte: a comment with a character above U+00FF
+    // ("→") made V8 hold the whole source as two bytes a character (idle V8 heap -1.2 MB in all).
+    // Stack traces still point into the TypeScript sources through the source map; names are kept.
+    minifyWhitespace: true,
     logLevel: "warning",
     plugins: [
       {
