@@ -62,6 +62,10 @@ async function bundleEntries(entries, outDir) {
     // ("→") made V8 hold the whole source as two bytes a character (idle V8 heap -1.2 MB in all).
     // Stack traces still point into the TypeScript sources through the source map; names are kept.
     minifyWhitespace: true,
+    // The map without copies of the sources: Node keeps a loaded map in memory for stack traces, and
+    // those need only the mappings (an uncaught error's code frame reads the source from its file).
+    // -2.7 MiB idle RSS of `serve`; the map 2.0 -> 0.6 MB.
+    sourcesContent: false,
     logLevel: "warning",
     plugins: [
       {
