@@ -63,7 +63,8 @@ export class JsonHttpClient {
     const headers = req.body === undefined ? req.headers : { ...req.headers, "content-length": String(Buffer.byteLength(req.body)) };
     return new Promise<JsonAnswer>((resolve, reject) => {
       const request = (secure ? https : http).request(target, { method: req.method, headers, signal: req.signal, agent: secure ? this.#https : this.#http });
-      request.once("error", (err: NodeJS.ErrnoException) => {
+      // `on`, not `once`: a second error after the first must not go unhandled; reject only settles once.
+      request.on("error", (err: NodeJS.ErrnoException) => {
         reject(request.reusedSocket && err.code === "ECONNRESET" ? new ReusedSocketReset(err) : err);
       });
       request.once("response", (response) => {
@@ -84,7 +85,7 @@ export class JsonHttpClient {
           }
           chunks.push(chunk);
         });
-        response.once("error", reject);
+        response.on("error", reject);
         response.once("end", () => resolve({ status, body: parseJson(chunks, total) }));
       });
       request.end(req.body);
