@@ -96,8 +96,8 @@ async function serve(root: string, name: string, directoryUrl: string): Promise<
   const args = ["serve", "--name", name, "--password", PASSWORD, "--port", "0", "--log-level", "warn"];
   args.push("--shared-dir", join(root, name, "shared"), "--data-dir", join(root, name, "data"), "--directory-url", directoryUrl);
   // The file itself, so its shebang decides the Node flags and environment, as for a user.
-  // BENCH_REAL_NODE_OPTIONS: NODE_OPTIONS for the downloader only (say `--cpu-prof --cpu-prof-dir=/tmp/prof`);
-  // BENCH_REAL_NODE_FLAGS: more Node/V8 flags for it (say `--trace-gc`, which NODE_OPTIONS refuses), given
+  // BENCH_REAL_NODE_OPTIONS: NODE_OPTIONS for the downloader only (say `--import ./probe.mjs`; Node 20 refuses --cpu-prof there);
+  // BENCH_REAL_NODE_FLAGS: more Node/V8 flags for it (say `--trace-gc` or `--cpu-prof --cpu-prof-dir=/tmp/prof`), given
   // on node's command line beside the shebang's own.
   const me = name === "me";
   const nodeOptions = me ? (process.env.BENCH_REAL_NODE_OPTIONS ?? "") : "";
