@@ -6,7 +6,8 @@
 // thread, page faults and the real pserver's RSS. BENCH_BIG_MIB (512), BENCH_RUNS (2).
 // BENCH_REAL_NODE_OPTIONS gives the real downloading pserver NODE_OPTIONS (a CPU profile, say),
 // BENCH_REAL_NODE_FLAGS more Node flags (`--trace-gc`); BENCH_REAL_PERF=<file prefix> records
-// `perf record -g` of it during each download into <prefix><round>.data.
+// `perf record -g` of it during each download into <prefix><round>.data; BENCH_REAL_SMAPS=1 prints its
+// resident memory by mapping (/proc/<pid>/smaps: [heap] is malloc's, [anon] mostly V8's heaps) before and after.
 import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { loadavg, tmpdir } from "node:os";

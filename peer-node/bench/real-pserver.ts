@@ -78,13 +78,26 @@ function threadTicks(pid: number): Map<string, number> {
   return out;
 }
 
+/** Resident memory of a process by mapping name ([heap], [anon], the node binary, ...), largest first, in MiB. */
+export function rssByMapping(pid: number): string {
+  const groups = new Map<string, number>();
+  let name = "";
+  for (const line of readFileSync(`/proc/${pid}/smaps`, "utf8").split("\n")) {
+    const m = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (m) name = (m[1] || "[anon]").replace(/^.*\//, "");
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (rss) groups.set(name, (groups.get(name) ?? 0) + Number(rss[1]) * 1024);
+  }
+  return [...groups].sort((a, b) => b[1] - a[1]).filter(([, b]) => b >= MiB / 2).map(([k, b]) => `${k} ${mibOf(b)}`).join(", ");
+}
+
 /** Starts `peer-node serve` as a user would; resolves once it prints its URL. */
 async function serve(root: string, name: string, directoryUrl: string): Promise<{ child: ChildProcess; url: string }> {
   const args = ["serve", "--name", name, "--password", PASSWORD, "--port", "0", "--log-level", "warn"];
   args.push("--shared-dir", join(root, name, "shared"), "--data-dir", join(root, name, "data"), "--directory-url", directoryUrl);
   // The file itself, so its shebang decides the Node flags and environment, as for a user.
-  // BENCH_REAL_NODE_OPTIONS: NODE_OPTIONS for the downloader only (say `--cpu-prof --cpu-prof-dir=/tmp/prof`);
-  // BENCH_REAL_NODE_FLAGS: more Node/V8 flags for it (say `--trace-gc`, which NODE_OPTIONS refuses), given
+  // BENCH_REAL_NODE_OPTIONS: NODE_OPTIONS for the downloader only (say `--import ./probe.mjs`; Node 20 refuses --cpu-prof there);
+  // BENCH_REAL_NODE_FLAGS: more Node/V8 flags for it (say `--trace-gc` or `--cpu-prof --cpu-prof-dir=/tmp/prof`), given
   // on node's command line beside the shebang's own.
   const me = name === "me";
   const nodeOptions = me ? (process.env.BENCH_REAL_NODE_OPTIONS ?? "") : "";
@@ -158,6 +171,8 @@ export async function realPserverDownload(
     await hooks.beforeDownload?.();
     const pid = me.child.pid!;
     const idleRssBytes = statusBytes(pid, "VmRSS");
+    // BENCH_REAL_SMAPS=1: where the resident memory is, online before the download and after it.
+    if (process.env.BENCH_REAL_SMAPS) console.log(`   RSS by mapping online before the download: ${rssByMapping(pid)}`);
     const cpuBefore = cpuSecondsOf(pid);
     const faultsBefore = minorFaultsOf(pid);
     // Threads come and go (the piece worker lives as long as its download): each one's last sample counts.
@@ -185,6 +200,7 @@ export async function realPserverDownload(
       .sort((a, b) => b[1] - a[1]);
     if (state !== TransferState.COMPLETED) throw new Error(`the real pserver's download ended ${TransferState[state]}: ${error}`);
     await unwatch?.();
+    if (process.env.BENCH_REAL_SMAPS) console.log(`   RSS by mapping after the download: ${rssByMapping(pid)}`);
     const cpuSeconds = cpuSecondsOf(pid) - cpuBefore;
     const minorFaults = minorFaultsOf(pid) - faultsBefore;
     return { bytes, seconds, idleRssBytes, vmHwmBytes: statusBytes(pid, "VmHWM"), cpuSeconds, threadCpuSeconds, minorFaults };

@@ -28,7 +28,8 @@ export const PSERVER_NODE_FLAGS = ["--max-semi-space-size=1"];
 // glibc.malloc.arena_max=1: one malloc arena for all the process's threads. By default each thread that
 // mallocs may get an arena of its own, and with the trim threshold above an arena keeps up to 64 MiB of
 // what it freed: the pserver went online with ~30 MiB resident in one V8 platform thread's arena, freed
-// at start and never used again, and then grew the main arena by ~35 MiB of HTTP/2 read buffers and
+// at start and never used again (the WebAssembly compile of undici's HTTP parser, which the pserver no
+// longer loads: src/directory/http-json.ts), and then grew the main arena by ~35 MiB of HTTP/2 read buffers and
 // pieces during a download. With one arena the download reuses what the start freed: the real pserver's
 // VmHWM downloading 256 MiB fell from 152.5-153.9 to 116.6-121.4 MiB, its idle RSS by ~5 MiB, its page
 // faults from ~44,000 to ~14,000 per GiB, at the same CPU per GiB (3 paired rounds, load 12-18, bench:real).

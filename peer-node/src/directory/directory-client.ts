@@ -1,6 +1,4 @@
-import tls from "node:tls";
 import type { Logger } from "pino";
-import { Agent, fetch as fetchWithDispatcher } from "undici";
 import { INDEX_BODY_LIMIT_BYTES, MAX_FILES_PER_REQUEST, type PushPolicyBody } from "@p2p/directory-api";
 import { DIRECTORY_REQUEST_TIMEOUT_MS, DIRECTORY_MAX_RESPONSE_BYTES } from "../constants.js";
 import { isPeerError, PeerError, type Reason } from "../errors.js";
@@ -23,6 +21,7 @@ import {
   type SearchPage,
   type UploadTarget,
 } from "./wire.js";
+import { JsonHttpClient } from "./http-json.js";
 
 /** A file as published in the directory's index. */
 export interface IndexEntry {
@@ -99,12 +98,8 @@ export class DirectoryClient {
   readonly #urls: string[];
   readonly #logger: Logger;
   readonly #timeoutMs: number;
-  /**
-   * Connections that trust the extra CA, used through the undici package's own fetch (its Agent and its
-   * fetch are one version; Node's built-in fetch may bundle another). Undefined: Node's fetch, which
-   * trusts the system's CAs only.
-   */
-  readonly #dispatcher: Agent | undefined;
+  /** Kept-alive connections to the directory; with options.ca, https trusts that CA besides the system's. */
+  readonly #http: JsonHttpClient;
   #current = 0;
 
   constructor(options: DirectoryClientOptions) {
@@ -112,12 +107,12 @@ export class DirectoryClient {
     this.#urls = options.urls.map((u) => u.replace(/\/+$/, ""));
     this.#logger = options.logger;
     this.#timeoutMs = options.requestTimeoutMs ?? DIRECTORY_REQUEST_TIMEOUT_MS;
-    this.#dispatcher = options.ca === undefined ? undefined : new Agent({ connect: { ca: [...tls.rootCertificates, options.ca.toString()] } });
+    this.#http = new JsonHttpClient(options.ca);
   }
 
-  /** Closes the connections of the extra CA's dispatcher (nothing to do without one). */
+  /** Closes the kept-alive connections. */
   async close(): Promise<void> {
-    await this.#dispatcher?.close();
+    this.#http.close();
   }
 
   /** The directory URL currently in use. */
@@ -255,19 +250,16 @@ export class DirectoryClient {
     const headers: Record<string, string> = { accept: "application/json" };
     if (opts.token) headers.authorization = `Bearer ${opts.token}`;
     if (opts.body !== undefined) headers["content-type"] = "application/json";
-    let response: JsonResponse;
+    let status: number;
     let body: unknown;
     try {
-      const init = { method, headers, body: opts.body === undefined ? undefined : JSON.stringify(opts.body), signal, redirect: "error" } as const;
-      const dispatcher = this.#dispatcher;
-      response = dispatcher === undefined ? await fetch(base + path, init) : await fetchWithDispatcher(base + path, { ...init, dispatcher });
-      body = await readJson(response);
+      const request = { method, headers, body: opts.body === undefined ? undefined : JSON.stringify(opts.body), signal, maxResponseBytes: DIRECTORY_MAX_RESPONSE_BYTES };
+      ({ status, body } = await this.#http.request(base + path, request));
     } catch (err) {
       if (opts.signal?.aborted) throw opts.signal.reason ?? err;
       const why = timeout.aborted ? `timed out after ${this.#timeoutMs} ms` : errorText(err);
       throw new PeerError("DIRECTORY_UNREACHABLE", `The directory at ${base} is unreachable (${why}).`, { cause: err });
     }
-    const { status } = response;
     if (status >= 200 && status < 300) {
       if (body === undefined) throw new PeerError("DIRECTORY_UNREACHABLE", `The directory at ${base} answered ${method} ${path.split("?")[0]} with no JSON body.`);
       return body;
@@ -296,42 +288,11 @@ function wire<T>(parse: () => T): T {
   }
 }
 
-/** What is read of an answer, from Node's fetch or undici's. */
-interface JsonResponse {
-  readonly status: number;
-  readonly body: ReadableStream<Uint8Array> | null;
-}
-
-/** Reads a JSON body of bounded size; undefined when there is none or it is not JSON. */
-async function readJson(response: JsonResponse): Promise<unknown> {
-  if (!response.body) return undefined;
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > DIRECTORY_MAX_RESPONSE_BYTES) {
-      await reader.cancel();
-      throw new WireError(`response over ${DIRECTORY_MAX_RESPONSE_BYTES} bytes`);
-    }
-    chunks.push(value);
-  }
-  if (total === 0) return undefined;
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString("utf8"));
-  } catch {
-    return undefined;
-  }
-}
-
 function errorText(err: unknown): string {
   if (err instanceof Error) {
-    const cause = (err as { cause?: unknown }).cause;
-    // fetch says only "fetch failed"; the cause has the useful part (ECONNREFUSED, "bad port", ...).
-    if (cause instanceof Error) return "code" in cause ? String((cause as { code: unknown }).code) : cause.message;
-    return err.message;
+    // The code says it in a word (ECONNREFUSED, DEPTH_ZERO_SELF_SIGNED_CERT); the message repeats the address.
+    const code = (err as { code?: unknown }).code;
+    return typeof code === "string" && code !== "ABORT_ERR" ? code : err.message;
   }
   return String(err);
 }
