@@ -65,9 +65,10 @@ export const BROWSER_PEER_HOLDER_ROUND_BASE_MS = 500;
 export const BROWSER_PEER_SAVE_EVERY_MS = 500;
 /**
  * A download also saves once this many pieces are verified but not saved, so a reload refetches at
- * most this many whatever the speed (at tens of MB/s, 500 ms alone would be dozens of pieces).
+ * most this many whatever the speed (at 150 MB/s, 500 ms alone would be 70 pieces). Each save is two
+ * fdatasyncs: every 2 pieces they were 1.7 s of the store worker per GiB (docs/browser-peers.md, Speed).
  */
-export const BROWSER_PEER_SAVE_EVERY_PIECES = 2;
+export const BROWSER_PEER_SAVE_EVERY_PIECES = 32;
 /**
  * Hash workers of a download at most (one per core up to this): WebCrypto's digest runs on the calling
  * thread, and one thread hashing was the store worker's biggest cost (docs/browser-peers.md, Speed).
