@@ -52,7 +52,7 @@ export function chromiumCpu(): Map<string, number> {
     processes.push({ kind: sub ? sub.replace(/\.mojom\..*/, "") : type, seconds: facts.seconds });
   }
   for (const { kind, seconds } of processes) byKind.set(kind, (byKind.get(kind) ?? 0) + seconds);
-  if (PROFILE) for (const [name, seconds] of rendererThreads(all, under)) byKind.set(`renderer thread ${name}`, seconds);
+  for (const [name, seconds] of rendererThreads(all, under)) byKind.set(`renderer thread ${name}`, seconds);
   return byKind;
 }
 
@@ -105,7 +105,7 @@ export function cpuMeter(): { perGiB(bytes: number, nodeLabel: string): string }
   const chromiumBefore = chromiumCpu();
   const nodeBefore = nodeCpuSeconds();
   // Threads that end during the phase (hash workers) are read while they run.
-  const poll = PROFILE ? setInterval(() => chromiumCpu(), POLL_THREADS_EVERY_MS) : undefined;
+  const poll = setInterval(() => chromiumCpu(), POLL_THREADS_EVERY_MS);
   return {
     perGiB(bytes, nodeLabel) {
       clearInterval(poll);

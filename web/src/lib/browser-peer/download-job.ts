@@ -4,6 +4,9 @@
 // with the manifest before it is written at its offset; a holder that sends a wrong piece, a piece it
 // was not asked for or a manifest of other content is banned for the rest of the download. The
 // bitfield of verified pieces is saved after the data is flushed, so a reload resumes from it.
+// Pieces are hashed here, in WebAssembly, between reading and writing them: with hash workers
+// (hash-pool.ts) the renderer spent ~5 CPU-s more per GiB on their threads and messages than this
+// thread spends hashing (docs/browser-peers.md, Speed).
 import {
   BROWSER_PEER_HOLDER_FAILURES,
   BROWSER_PEER_HOLDER_ROUND_BASE_MS,
@@ -15,10 +18,10 @@ import {
   BROWSER_PEER_STREAMS_PER_HOLDER,
 } from "../constants.js";
 import { manifestMatches, pieceCountOf, pieceLengthOf, sameBytes, type ManifestFacts } from "./content-id.js";
-import { HashPool } from "./hash-pool.js";
-import { createHashWorker } from "./hash-workers.js";
+import type { IHasher } from "hash-wasm";
 import { HolderLink, type ReceivedPiece } from "./holder-link.js";
 import { fileIn, openSyncHandle, readManifest, readMeta, writeManifest, writeMeta } from "./opfs-layout.js";
+import { pieceHasher, sha256With } from "./piece-hasher.js";
 import type { HolderAddress, JobProgress } from "./worker-protocol.js";
 import type { Imported } from "./import-job.js";
 
@@ -108,7 +111,7 @@ class PieceRun {
   /** Pieces verified and written since the last save. */
   #unsaved = 0;
   #reportedAt = 0;
-  readonly #hashes = new HashPool(createHashWorker);
+  #sha256: IHasher | undefined;
 
   constructor(folder: FileSystemDirectoryHandle, contentId: string, facts: ManifestFacts, banned: Set<string>, hooks: DownloadHooks) {
     this.#folder = folder;
@@ -122,6 +125,7 @@ class PieceRun {
 
   /** Opens the data file and the bitfield (keeping what a previous run verified when resuming). */
   async open(resumed: boolean): Promise<void> {
+    this.#sha256 = await pieceHasher();
     const dataHandle = await this.#folder.getFileHandle(`${this.#contentId}.data`, { create: true });
     this.#data = await openSyncHandle(dataHandle);
     if (this.#data.getSize() !== this.#facts.size) this.#data.truncate(this.#facts.size);
@@ -158,7 +162,6 @@ class PieceRun {
 
   /** Flushes and closes the files. */
   close(): void {
-    this.#hashes.destroy();
     this.#save();
     this.#data?.close();
     this.#haveFile?.close();
@@ -206,8 +209,8 @@ class PieceRun {
     if (failed !== undefined && this.#hooks.signal.aborted) throw (failed as PromiseRejectedResult).reason;
   }
 
-  /** Verifies and writes one piece; answers the piece's memory, which hashing moved (hash-pool.ts). */
-  async #take(holder: string, outstanding: Set<number>, piece: ReceivedPiece): Promise<Uint8Array<ArrayBuffer>> {
+  /** Verifies and writes one piece. */
+  async #take(holder: string, outstanding: Set<number>, piece: ReceivedPiece): Promise<void> {
     const { index, data } = piece;
     if (!outstanding.has(index)) throw new HolderLied(`${holder} sent piece ${index}, which was not asked for`);
     // The piece stays outstanding until it is verified: a lying holder's piece goes back to the queue.
@@ -215,19 +218,19 @@ class PieceRun {
     if (expected === undefined || data.byteLength !== pieceLengthOf(this.#facts, index)) {
       throw new HolderLied(`${holder} sent piece ${index} with ${data.byteLength} bytes`);
     }
-    const { digest, bytes } = await this.#hashes.digest(data);
+    if (this.#sha256 === undefined) throw new Error("the download's files are not open");
+    const digest = sha256With(this.#sha256, data);
     if (!sameBytes(digest, expected)) throw new HolderLied(`${holder} sent piece ${index} with bytes that do not match the manifest`);
     outstanding.delete(index);
-    if (this.#has(index)) return bytes;
-    this.#data?.write(bytes, { at: index * this.#facts.pieceSize });
+    if (this.#has(index)) return;
+    this.#data?.write(data, { at: index * this.#facts.pieceSize });
     this.#have[index >> 3]! |= 1 << (index & 7);
     this.#haveCount++;
-    this.#bytesDone += bytes.byteLength;
+    this.#bytesDone += data.byteLength;
     this.#sources.add(holder);
     this.#unsaved++;
     if (this.#unsaved >= BROWSER_PEER_SAVE_EVERY_PIECES || performance.now() - this.#savedAt >= BROWSER_PEER_SAVE_EVERY_MS) this.#save();
     this.#report(false);
-    return bytes;
   }
 
   #has(index: number): boolean {
