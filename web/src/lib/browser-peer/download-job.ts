@@ -111,6 +111,8 @@ class PieceRun {
   /** Pieces verified and written since the last save. */
   #unsaved = 0;
   #reportedAt = 0;
+  /** Calls open at once in this round (every live holder's), among which the queue is shared. */
+  #streamCount = 1;
   #sha256: IHasher | undefined;
 
   constructor(folder: FileSystemDirectoryHandle, contentId: string, facts: ManifestFacts, banned: Set<string>, hooks: DownloadHooks) {
@@ -147,6 +149,7 @@ class PieceRun {
     for (let round = 0; this.#haveCount < this.#count; round++) {
       const live = new Map<string, HolderAddress>();
       for (const holder of known) if (!this.#banned.has(holder.name)) live.set(holder.name, holder);
+      this.#streamCount = Math.max(1, live.size * BROWSER_PEER_STREAMS_PER_HOLDER);
       await Promise.all([...live.values()].map((holder) => this.#serveFrom(new HolderLink(holder.name, holder.address))));
       this.#save();
       if (this.#haveCount === this.#count) break;
@@ -173,7 +176,9 @@ class PieceRun {
     let failures = 0;
     const stream = async (): Promise<void> => {
       while (this.#haveCount < this.#count && !signal.aborted) {
-        const batch = this.#queue.splice(0, BROWSER_PEER_PIECES_PER_REQUEST);
+        // Long calls (each fetch costs far more than its bytes), but no more than a fair share of what
+        // is left, so every holder gets pieces to send and the last ones are not all on one call.
+        const batch = this.#queue.splice(0, Math.min(BROWSER_PEER_PIECES_PER_REQUEST, Math.max(1, Math.ceil(this.#queue.length / this.#streamCount))));
         if (batch.length === 0) {
           // Pieces are in flight on other streams; one of them may fail and give them back.
           await sleep(20);
