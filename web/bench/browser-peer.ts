@@ -6,7 +6,7 @@
 //   4. bea adding the file from disk (hashing each piece and copying it into OPFS).
 // Targets (docs/browser-peers.md): 2 at least 150 MB/s with heap growth under 50 MB; 3 at least
 // 100 MB/s. A program that prints figures, not a test.
-//   npm run bench -w web        (BENCH_FILE_MIB=256 for a shorter run)
+//   npm run bench -w web        (BENCH_FILE_MIB=256 for a shorter run, BENCH_DOWNLOAD_ONLY=1 for 1 and 2 only)
 import { mkdtemp, rm } from "node:fs/promises";
 import { loadavg, tmpdir } from "node:os";
 import path from "node:path";
@@ -24,6 +24,8 @@ const FILE_NAME = `bench-${FILE_MIB}MiB.bin`;
 const PASSWORD = { nora: "nora-password-1", nick: "nick-password-1", bea: "bea-password-12" } as const;
 const TIMEOUT_MS = 30 * 60 * 1000;
 const SAMPLE_EVERY_MS = 100;
+/** BENCH_DOWNLOAD_ONLY=1 stops after phase 2 (the download into OPFS), for short runs while iterating. */
+const DOWNLOAD_ONLY = process.env.BENCH_DOWNLOAD_ONLY === "1";
 
 const mbps = (bytes: number, ms: number): number => bytes / 1e6 / (ms / 1000);
 const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(1)} MB`;
@@ -148,6 +150,7 @@ async function main(): Promise<void> {
     );
     console.log(`   saved from OPFS, SHA-256 equal to the original: ${savedOk ? "yes" : "NO"}`);
 
+    if (DOWNLOAD_ONLY) return;
     await cluster.stopPeer("nora");
     const stopRelayProfile = await profilePhase(cdp, worker);
     const relayCpu = cpuMeter();

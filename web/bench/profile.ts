@@ -5,6 +5,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import type { CDPSession } from "playwright-core";
 
 const TICKS_PER_SECOND = 100;
+const POLL_THREADS_EVERY_MS = 250;
 
 interface ProcessCpu {
   kind: string;
@@ -51,13 +52,20 @@ export function chromiumCpu(): Map<string, number> {
     processes.push({ kind: sub ? sub.replace(/\.mojom\..*/, "") : type, seconds: facts.seconds });
   }
   for (const { kind, seconds } of processes) byKind.set(kind, (byKind.get(kind) ?? 0) + seconds);
-  if (PROFILE) for (const [name, seconds] of rendererThreads(all, under)) byKind.set(`renderer thread ${name}`, seconds);
+  for (const [name, seconds] of rendererThreads(all, under)) byKind.set(`renderer thread ${name}`, seconds);
   return byKind;
 }
 
-/** CPU seconds of the renderers' threads by thread name (numbers dropped: a pool counts as one). */
+/** The last CPU seconds seen of each worker thread: a hash worker ends with its job, and its thread with it. */
+const lastSeenWorkers = new Map<string, number>();
+
+/**
+ * CPU seconds of the renderers' threads by thread name (numbers dropped: a pool counts as one). Workers
+ * are counted one by one (the store worker, then each hash worker, by thread id; they share a name),
+ * with their kernel time apart (`sys`), and still counted after their thread ended.
+ */
 function rendererThreads(all: Map<number, { cmdline: string }>, under: (pid: number) => boolean): Map<string, number> {
-  const byName = new Map<string, number>();
+  const byName = new Map<string, number>(lastSeenWorkers);
   for (const [pid, facts] of all) {
     if (!facts.cmdline.includes("--type=renderer") || !under(pid)) continue;
     let tids: string[] = [];
@@ -69,10 +77,15 @@ function rendererThreads(all: Map<number, { cmdline: string }>, under: (pid: num
     for (const tid of tids) {
       try {
         const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
-        const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")).replace(/[\d/]+$/, "");
+        const base = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")).replace(/[\d/]+$/, "");
         const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
         const seconds = (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
-        byName.set(name, (byName.get(name) ?? 0) + seconds);
+        if (base === "DedicatedWorker") {
+          for (const [name, value] of [[`worker ${tid}`, seconds], [`worker ${tid} sys`, Number(fields[12]) / TICKS_PER_SECOND]] as const) {
+            lastSeenWorkers.set(name, value);
+            byName.set(name, value);
+          }
+        } else byName.set(base, (byName.get(base) ?? 0) + seconds);
       } catch {
         // The thread ended.
       }
@@ -91,11 +104,17 @@ export function nodeCpuSeconds(): number {
 export function cpuMeter(): { perGiB(bytes: number, nodeLabel: string): string } {
   const chromiumBefore = chromiumCpu();
   const nodeBefore = nodeCpuSeconds();
+  // Threads that end during the phase (hash workers) are read while they run.
+  const poll = setInterval(() => chromiumCpu(), POLL_THREADS_EVERY_MS);
   return {
     perGiB(bytes, nodeLabel) {
+      clearInterval(poll);
       const gib = bytes / 2 ** 30;
       const parts = [`${nodeLabel} ${((nodeCpuSeconds() - nodeBefore) / gib).toFixed(2)}`];
-      for (const [kind, seconds] of chromiumCpu()) parts.push(`chromium ${kind} ${((seconds - (chromiumBefore.get(kind) ?? 0)) / gib).toFixed(2)}`);
+      for (const [kind, seconds] of chromiumCpu()) {
+        const perGiB = (seconds - (chromiumBefore.get(kind) ?? 0)) / gib;
+        if (perGiB >= 0.01) parts.push(`chromium ${kind} ${perGiB.toFixed(2)}`);
+      }
       return `CPU-s per GiB: ${parts.join(", ")}`;
     },
   };

@@ -11,14 +11,17 @@
 // bytes keep flowing within a piece (sent whole after its wait, a 1 MiB piece at 50 KB/s was 20 s of
 // silence, and downloaders dropped the holder as stalled after 15: no download from it ever finished).
 //
-// Only plain gRPC calls take this path (what pservers send each other). gRPC-Web and Connect calls, and
-// gRPC calls asking for anything unusual (compression, a deadline), go to connect as before.
+// Plain gRPC calls take this path (what pservers send each other), and where the caller asks for it
+// (pserverRpcs does) gRPC-Web calls too: what a browser peer downloads through (web's
+// grpc-web-pieces.ts), over HTTP/1.1, with the status in a trailer message. Connect calls, and calls
+// asking for anything unusual (compression, a deadline), go to connect as before.
 import type http from "node:http";
 import type http2 from "node:http2";
 import { constants as http2constants } from "node:http2";
 import { fromBinary } from "@bufbuild/protobuf";
 import { type ConnectError, type ContextValues, createHandlerContext } from "@connectrpc/connect";
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
+import { trailerFlag, trailerSerialize } from "@connectrpc/connect/protocol-grpc-web";
 import type { Logger } from "pino";
 import { FetchPiecesRequestSchema, PeerService, type FetchPiecesRequest } from "../gen.js";
 import { PIECE_BUFFERS_KEPT_BYTES } from "../constants.js";
@@ -46,15 +49,28 @@ export interface FetchPiecesOverGrpcOptions {
    * from (gateway/answer-piece.ts).
    */
   readonly buffers?: PieceBufferPool;
+  /**
+   * Also serve gRPC-Web FetchPieces calls (default false). Through connect each piece was encoded and
+   * framed into two fresh buffers: ~10 CPU-s of the serving pserver per GiB a browser peer downloaded.
+   */
+  readonly grpcWeb?: boolean;
 }
+
+/** The protocols this path speaks: gRPC (HTTP/2, trailers) and gRPC-Web (any HTTP, a trailer message). */
+type FastProtocol = "grpc" | "grpc-web";
+/** A response of either HTTP version. */
+type AnyResponse = http.ServerResponse | http2.Http2ServerResponse;
+const CONTENT_TYPE: Record<FastProtocol, string> = { grpc: "application/grpc+proto", "grpc-web": "application/grpc-web+proto" };
 
 /** Serves gRPC FetchPieces calls on `service` itself and passes every other request to `next`. */
 export function fetchPiecesOverGrpc(service: PieceSource, logger: Logger, next: DualHandler, options: FetchPiecesOverGrpcOptions = {}): DualHandler {
   const buffers = options.buffers ?? new PieceBufferPool(PIECE_BUFFERS_KEPT_BYTES);
   const contextValues = options.contextValues ?? peerContextValues;
+  const grpcWeb = options.grpcWeb ?? false;
   return (req, res) => {
-    if (!isPlainGrpcFetchPieces(req)) return next(req, res);
-    void serve(service, logger, buffers, contextValues, req as http2.Http2ServerRequest, res as http2.Http2ServerResponse);
+    const protocol = fastProtocolOf(req, grpcWeb);
+    if (protocol === undefined) return next(req, res);
+    void serve(service, logger, buffers, contextValues, protocol, req, res);
   };
 }
 
@@ -92,12 +108,20 @@ export class PieceBufferPool implements PieceBuffers {
   }
 }
 
-function isPlainGrpcFetchPieces(req: http.IncomingMessage | http2.Http2ServerRequest): boolean {
-  if (req.httpVersionMajor !== 2 || req.method !== "POST" || req.url !== PATH) return false;
-  const type = req.headers["content-type"];
-  if (type !== "application/grpc" && type !== "application/grpc+proto") return false;
+/** The protocol of a plain FetchPieces call this path serves, or undefined for one connect serves. */
+function fastProtocolOf(req: http.IncomingMessage | http2.Http2ServerRequest, grpcWeb: boolean): FastProtocol | undefined {
+  if (req.method !== "POST" || req.url !== PATH) return undefined;
   const encoding = req.headers["grpc-encoding"];
-  return (encoding === undefined || encoding === "identity") && req.headers["grpc-timeout"] === undefined;
+  if ((encoding !== undefined && encoding !== "identity") || req.headers["grpc-timeout"] !== undefined) return undefined;
+  const type = req.headers["content-type"];
+  if (req.httpVersionMajor === 2 && (type === "application/grpc" || type === "application/grpc+proto")) return "grpc";
+  if (grpcWeb && (type === "application/grpc-web" || type === "application/grpc-web+proto")) return "grpc-web";
+  return undefined;
+}
+
+/** Whether the response's stream or socket is gone. */
+function destroyed(res: AnyResponse): boolean {
+  return "stream" in res ? res.stream.destroyed : res.destroyed;
 }
 
 async function serve(
@@ -105,8 +129,9 @@ async function serve(
   logger: Logger,
   buffers: PieceBufferPool,
   contextValues: NonNullable<FetchPiecesOverGrpcOptions["contextValues"]>,
-  req: http2.Http2ServerRequest,
-  res: http2.Http2ServerResponse,
+  protocol: FastProtocol,
+  req: http.IncomingMessage | http2.Http2ServerRequest,
+  res: AnyResponse,
 ): Promise<void> {
   const ended = new AbortController();
   // Aborts only a call still running when the stream closes (the caller went away): a call that ended
@@ -123,9 +148,9 @@ async function serve(
     const ctx = createHandlerContext({
       service: PeerService,
       method: PeerService.method.fetchPieces,
-      protocolName: "grpc",
+      protocolName: protocol,
       requestMethod: "POST",
-      url: `http://${req.headers[":authority"] ?? "localhost"}${PATH}`,
+      url: `http://${req.headers[":authority"] ?? req.headers.host ?? "localhost"}${PATH}`,
       requestSignal: ended.signal,
       requestHeader: headersOf(req.headers),
       contextValues: contextValues(req).set(pieceBuffersKey, buffers).set(pieceSenderKey, true),
@@ -133,33 +158,37 @@ async function serve(
     const limiter = service.uploadLimiter;
     const slice = limiter ? sliceBytes(limiter.bytesPerSecond) : Infinity;
     pieces = service.fetchPieces(request, ctx);
+    // One signature for both HTTP versions' write.
+    const write = res.write.bind(res) as (chunk: Uint8Array, done?: (err?: Error | null) => void) => boolean;
     while (!ended.signal.aborted) {
       const step = await pieces.next();
       if (step.done) break;
       if (ended.signal.aborted) return;
-      if (!res.headersSent) res.writeHead(200, { "content-type": "application/grpc+proto" });
+      if (!res.headersSent) res.writeHead(200, { "content-type": CONTENT_TYPE[protocol] });
       const { pieceIndex, data } = step.value;
-      res.write(frameHeader(pieceIndex, data.byteLength));
-      // The piece's own buffer goes out as it is: HTTP/2 keeps a reference until it is sent, then it
+      write(frameHeader(pieceIndex, data.byteLength));
+      // The piece's own buffer goes out as it is: HTTP keeps a reference until it is sent, then it
       // goes back to the pool (only then: a buffer is never read into while queued; writes are sent in
       // order, so the last slice's callback means all of it went).
       for (let at = 0; at < data.byteLength && !ended.signal.aborted; at += slice) {
         const end = Math.min(at + slice, data.byteLength);
         await limiter?.take(end - at, ended.signal);
         const part = end - at === data.byteLength ? data : data.subarray(at, end);
-        const more = res.write(part, end === data.byteLength ? (err) => err || buffers.give(data) : undefined);
+        const more = write(part, end === data.byteLength ? (err) => err || buffers.give(data) : undefined);
         if (!more && !(await drained(res, ended.signal, service.streamIdleTimeoutMs))) {
           // The reader stopped reading: end the stream (the generator's finally frees its slot).
           logger.info({ rpc: "FetchPieces", remote: req.socket?.remoteAddress }, "ended a FetchPieces stream whose reader stopped reading");
-          if (!res.stream.destroyed) res.stream.close(http2constants.NGHTTP2_CANCEL);
+          if ("stream" in res) {
+            if (!res.stream.destroyed) res.stream.close(http2constants.NGHTTP2_CANCEL);
+          } else res.destroy();
           return;
         }
       }
     }
-    finish(res, undefined);
+    finish(res, protocol, undefined);
   } catch (err) {
     if (ended.signal.aborted) return;
-    finish(res, toConnectError(err));
+    finish(res, protocol, toConnectError(err));
     if (!isExpected(err)) logger.error({ err }, "FetchPieces over gRPC failed");
   } finally {
     over = true;
@@ -169,7 +198,7 @@ async function serve(
 }
 
 /** Reads and decodes the single request message; a PeerError (BAD_REQUEST, REQUEST_TOO_LARGE) for anything else. */
-async function readRequest(req: http2.Http2ServerRequest): Promise<FetchPiecesRequest> {
+async function readRequest(req: http.IncomingMessage | http2.Http2ServerRequest): Promise<FetchPiecesRequest> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
@@ -223,7 +252,7 @@ function writeVarint(buf: Buffer, at: number, n: number): number {
 }
 
 /** Resolves true when the response can take more or the call ended, false when `idleMs` passed first. */
-function drained(res: http2.Http2ServerResponse, ended: AbortSignal, idleMs: number): Promise<boolean> {
+function drained(res: AnyResponse, ended: AbortSignal, idleMs: number): Promise<boolean> {
   return new Promise((resolve) => {
     const done = (ok: boolean) => {
       clearTimeout(timer);
@@ -238,21 +267,34 @@ function drained(res: http2.Http2ServerResponse, ended: AbortSignal, idleMs: num
   });
 }
 
-/** Ends the call with its gRPC status: in the trailers, or alone in the headers when nothing was sent. */
-function finish(res: http2.Http2ServerResponse, error: ConnectError | undefined): void {
-  if (res.writableEnded || res.stream.destroyed) return;
+/**
+ * Ends the call with its gRPC status: alone in the headers when nothing was sent, else in the trailers
+ * (gRPC) or in a last message flagged as the trailer (gRPC-Web, which a browser cannot read trailers of).
+ */
+function finish(res: AnyResponse, protocol: FastProtocol, error: ConnectError | undefined): void {
+  if (res.writableEnded || destroyed(res)) return;
+  const trailer = setTrailerStatus(new Headers(), error);
   const status: Record<string, string> = {};
-  setTrailerStatus(new Headers(), error).forEach((value, key) => (status[key] = value));
+  trailer.forEach((value, key) => (status[key] = value));
   if (!res.headersSent) {
-    res.writeHead(200, { "content-type": "application/grpc+proto", ...status });
+    res.writeHead(200, { "content-type": CONTENT_TYPE[protocol], ...status });
     res.end();
     return;
   }
-  res.addTrailers(status);
-  res.end();
+  if (protocol === "grpc") {
+    res.addTrailers(status);
+    res.end();
+    return;
+  }
+  const fields = trailerSerialize(trailer);
+  const frame = Buffer.allocUnsafe(ENVELOPE_HEADER_BYTES + fields.byteLength);
+  frame[0] = trailerFlag;
+  frame.writeUInt32BE(fields.byteLength, 1);
+  frame.set(fields, ENVELOPE_HEADER_BYTES);
+  res.end(frame);
 }
 
-function headersOf(h: http2.IncomingHttpHeaders): Headers {
+function headersOf(h: http.IncomingHttpHeaders | http2.IncomingHttpHeaders): Headers {
   const out = new Headers();
   for (const [key, value] of Object.entries(h)) {
     if (key.startsWith(":") || value === undefined) continue;

@@ -26,7 +26,7 @@ export function routes(services: Services): (router: ConnectRouter) => void {
 
 /**
  * The pserver's rpcs on every protocol, as the pserver serves them (and the benchmark's seeder and the
- * tests, through this same function): gRPC FetchPieces framed by send-pieces.ts, everything else
+ * tests, through this same function): gRPC and gRPC-Web FetchPieces framed by send-pieces.ts, everything else
  * through connect (rpc-handler.ts); a request no rpc matches goes to `fallback` (404 when absent).
  */
 export function pserverRpcs(services: Services & { readonly peer: PeerServiceImpl }, logger: Logger, fallback?: RpcHandlerOptions["fallback"]): DualHandler {
@@ -39,5 +39,6 @@ export function pserverRpcs(services: Services & { readonly peer: PeerServiceImp
     contextValues: peerContextValues,
     fallback,
   });
-  return fetchPiecesOverGrpc(services.peer, logger, connect);
+  // gRPC-Web too: what browser peers download through (docs/browser-peers.md, Speed).
+  return fetchPiecesOverGrpc(services.peer, logger, connect, { grpcWeb: true });
 }

@@ -45,8 +45,13 @@ export const SHARED_CONTENT_KEY = "p2p.shared-content";
 export const COPIED_NOTE_MS = 2_500;
 
 // The browser peer (a tab that is a peer of its own, files in OPFS, served through a gateway).
-/** Pieces asked for in one FetchPieces call to a holder. */
-export const BROWSER_PEER_PIECES_PER_REQUEST = 8;
+/**
+ * Pieces asked for in one FetchPieces call to a holder at most: the most a pserver takes (64 indexes),
+ * or a fair share of the pieces left among the open calls when that is fewer (download-job.ts). Each
+ * fetch costs the store worker far more than its bytes: reading 256 MiB in 32 calls of 8 MiB took 21
+ * CPU-s/GiB of a worker, in 4 calls of 64 MiB 10 (docs/browser-peers.md, Speed).
+ */
+export const BROWSER_PEER_PIECES_PER_REQUEST = 64;
 /**
  * FetchPieces calls open at once to one holder, so one holder's round trip never idles the line (2 -> 4
  * took a 1 GiB download from one pserver into OPFS from 64 to 76 MB/s; Chromium opens at most 6
@@ -65,9 +70,10 @@ export const BROWSER_PEER_HOLDER_ROUND_BASE_MS = 500;
 export const BROWSER_PEER_SAVE_EVERY_MS = 500;
 /**
  * A download also saves once this many pieces are verified but not saved, so a reload refetches at
- * most this many whatever the speed (at tens of MB/s, 500 ms alone would be dozens of pieces).
+ * most this many whatever the speed (at 150 MB/s, 500 ms alone would be 70 pieces). Each save is two
+ * fdatasyncs: every 2 pieces they were 1.7 s of the store worker per GiB (docs/browser-peers.md, Speed).
  */
-export const BROWSER_PEER_SAVE_EVERY_PIECES = 2;
+export const BROWSER_PEER_SAVE_EVERY_PIECES = 32;
 /**
  * Hash workers of a download at most (one per core up to this): WebCrypto's digest runs on the calling
  * thread, and one thread hashing was the store worker's biggest cost (docs/browser-peers.md, Speed).

@@ -4,6 +4,9 @@
 // with the manifest before it is written at its offset; a holder that sends a wrong piece, a piece it
 // was not asked for or a manifest of other content is banned for the rest of the download. The
 // bitfield of verified pieces is saved after the data is flushed, so a reload resumes from it.
+// Pieces are hashed here, in WebAssembly, between reading and writing them: with hash workers
+// (hash-pool.ts) the renderer spent ~5 CPU-s more per GiB on their threads and messages than this
+// thread spends hashing (docs/browser-peers.md, Speed).
 import {
   BROWSER_PEER_HOLDER_FAILURES,
   BROWSER_PEER_HOLDER_ROUND_BASE_MS,
@@ -15,10 +18,10 @@ import {
   BROWSER_PEER_STREAMS_PER_HOLDER,
 } from "../constants.js";
 import { manifestMatches, pieceCountOf, pieceLengthOf, sameBytes, type ManifestFacts } from "./content-id.js";
-import { HashPool } from "./hash-pool.js";
-import { createHashWorker } from "./hash-workers.js";
+import type { IHasher } from "hash-wasm";
 import { HolderLink, type ReceivedPiece } from "./holder-link.js";
 import { fileIn, openSyncHandle, readManifest, readMeta, resizeTo, StorageFull, writeAllAt, writeManifest, writeMeta } from "./opfs-layout.js";
+import { pieceHasher, sha256With } from "./piece-hasher.js";
 import type { HolderAddress, JobProgress } from "./worker-protocol.js";
 import type { Imported } from "./import-job.js";
 
@@ -108,7 +111,9 @@ class PieceRun {
   /** Pieces verified and written since the last save. */
   #unsaved = 0;
   #reportedAt = 0;
-  readonly #hashes = new HashPool(createHashWorker);
+  /** Calls open at once in this round (every live holder's), among which the queue is shared. */
+  #streamCount = 1;
+  #sha256: IHasher | undefined;
 
   constructor(folder: FileSystemDirectoryHandle, contentId: string, facts: ManifestFacts, banned: Set<string>, hooks: DownloadHooks) {
     this.#folder = folder;
@@ -122,6 +127,7 @@ class PieceRun {
 
   /** Opens the data file and the bitfield (keeping what a previous run verified when resuming). */
   async open(resumed: boolean): Promise<void> {
+    this.#sha256 = await pieceHasher();
     const dataHandle = await this.#folder.getFileHandle(`${this.#contentId}.data`, { create: true });
     this.#data = await openSyncHandle(dataHandle);
     if (this.#data.getSize() !== this.#facts.size) resizeTo(this.#data, this.#facts.size);
@@ -143,6 +149,7 @@ class PieceRun {
     for (let round = 0; this.#haveCount < this.#count; round++) {
       const live = new Map<string, HolderAddress>();
       for (const holder of known) if (!this.#banned.has(holder.name)) live.set(holder.name, holder);
+      this.#streamCount = Math.max(1, live.size * BROWSER_PEER_STREAMS_PER_HOLDER);
       await Promise.all([...live.values()].map((holder) => this.#serveFrom(new HolderLink(holder.name, holder.address))));
       this.#save();
       if (this.#haveCount === this.#count) break;
@@ -158,7 +165,6 @@ class PieceRun {
 
   /** Flushes and closes the files. */
   close(): void {
-    this.#hashes.destroy();
     try {
       this.#save();
     } finally {
@@ -174,7 +180,9 @@ class PieceRun {
     let failures = 0;
     const stream = async (): Promise<void> => {
       while (this.#haveCount < this.#count && !signal.aborted) {
-        const batch = this.#queue.splice(0, BROWSER_PEER_PIECES_PER_REQUEST);
+        // Long calls (each fetch costs far more than its bytes), but no more than a fair share of what
+        // is left, so every holder gets pieces to send and the last ones are not all on one call.
+        const batch = this.#queue.splice(0, Math.min(BROWSER_PEER_PIECES_PER_REQUEST, Math.max(1, Math.ceil(this.#queue.length / this.#streamCount))));
         if (batch.length === 0) {
           // Pieces are in flight on other streams; one of them may fail and give them back.
           await sleep(20);
@@ -211,8 +219,8 @@ class PieceRun {
     if (failed !== undefined && (this.#hooks.signal.aborted || (failed as PromiseRejectedResult).reason instanceof StorageFull)) throw (failed as PromiseRejectedResult).reason;
   }
 
-  /** Verifies and writes one piece; answers the piece's memory, which hashing moved (hash-pool.ts). */
-  async #take(holder: string, outstanding: Set<number>, piece: ReceivedPiece): Promise<Uint8Array<ArrayBuffer>> {
+  /** Verifies and writes one piece. */
+  async #take(holder: string, outstanding: Set<number>, piece: ReceivedPiece): Promise<void> {
     const { index, data } = piece;
     if (!outstanding.has(index)) throw new HolderLied(`${holder} sent piece ${index}, which was not asked for`);
     // The piece stays outstanding until it is verified: a lying holder's piece goes back to the queue.
@@ -220,20 +228,20 @@ class PieceRun {
     if (expected === undefined || data.byteLength !== pieceLengthOf(this.#facts, index)) {
       throw new HolderLied(`${holder} sent piece ${index} with ${data.byteLength} bytes`);
     }
-    const { digest, bytes } = await this.#hashes.digest(data);
+    if (this.#sha256 === undefined) throw new Error("the download's files are not open");
+    const digest = sha256With(this.#sha256, data);
     if (!sameBytes(digest, expected)) throw new HolderLied(`${holder} sent piece ${index} with bytes that do not match the manifest`);
     outstanding.delete(index);
-    if (this.#has(index)) return bytes;
+    if (this.#has(index)) return;
     // Before the bit is set: a piece the browser did not store is never counted as held.
-    if (this.#data !== undefined) writeAllAt(this.#data, bytes, index * this.#facts.pieceSize);
+    if (this.#data !== undefined) writeAllAt(this.#data, data, index * this.#facts.pieceSize);
     this.#have[index >> 3]! |= 1 << (index & 7);
     this.#haveCount++;
-    this.#bytesDone += bytes.byteLength;
+    this.#bytesDone += data.byteLength;
     this.#sources.add(holder);
     this.#unsaved++;
     if (this.#unsaved >= BROWSER_PEER_SAVE_EVERY_PIECES || performance.now() - this.#savedAt >= BROWSER_PEER_SAVE_EVERY_MS) this.#save();
     this.#report(false);
-    return bytes;
   }
 
   #has(index: number): boolean {

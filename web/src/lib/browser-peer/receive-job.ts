@@ -1,7 +1,7 @@
 // Receiving a push (store worker side): another peer pushes a file to this browser peer and its
 // gateway offered it (docs/browser-peers.md, Pushes). The manifest is checked against its content id
 // first; the pieces come from the gateway's ReceivePush stream as this worker reads them (the
-// gateway pulls them from the sender only as fast), each one verified with WebCrypto and written at
+// gateway pulls them from the sender only as fast), each one verified (piece-hasher.ts) and written at
 // its offset through a sync access handle. The file enters the folder only once every piece matched;
 // a push that fails leaves nothing behind. The page confirms it to the gateway afterwards.
 import { createClient } from "@connectrpc/connect";
@@ -11,6 +11,7 @@ import { GatewayService } from "../client/gen.js";
 import { manifestMatches, pieceCountOf, pieceLengthOf, sameBytes } from "./content-id.js";
 import type { Imported, ImportHooks } from "./import-job.js";
 import { fileIn, openSyncHandle, readMeta, resizeTo, writeAllAt, writeManifest, writeMeta } from "./opfs-layout.js";
+import { pieceHasher, sha256With } from "./piece-hasher.js";
 import type { PushToReceive } from "./worker-protocol.js";
 
 /** Reads an offered push from the gateway into the peer's folder; returns what was kept. */
@@ -20,6 +21,7 @@ export async function receivePushedFile(folder: FileSystemDirectoryHandle, push:
   if (!(await manifestMatches(contentId, facts))) throw new Error("The pushed manifest is not the one its content id names; nothing was kept.");
   const client = createClient(GatewayService, createConnectTransport({ baseUrl: push.gateway, useBinaryFormat: true }));
   const count = pieceCountOf(size, pieceSize);
+  const sha256 = await pieceHasher();
   const staging = `push-${crypto.randomUUID()}.data`;
   const stagingHandle = await folder.getFileHandle(staging, { create: true });
   const access = await openSyncHandle(stagingHandle);
@@ -38,7 +40,7 @@ export async function receivePushedFile(folder: FileSystemDirectoryHandle, push:
       got += piece.data.byteLength;
       if (got < length) continue;
       const bytes = parts.length === 1 ? parts[0]! : joined(parts, length);
-      const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>));
+      const digest = sha256With(sha256, bytes);
       if (!sameBytes(digest, pieceHashes[index]!)) throw new Error(`Piece ${index} of the push does not match its manifest; nothing was kept.`);
       writeAllAt(access, bytes as Uint8Array<ArrayBuffer>, index * pieceSize);
       index++;
