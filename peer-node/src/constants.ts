@@ -157,8 +157,15 @@ export const PEER_POLL_INTERVAL_MS = 3_000;
 export const CLIENT_SESSION_IDLE_MS = 12 * 60 * 60_000;
 /** At most this many client sessions at once; the least recently used goes first. */
 export const CLIENT_SESSION_MAX = 64;
-/** Bytes per import chunk (ImportChunk carries one). */
-export const IMPORT_CHUNK_SIZE_BYTES = 1024 * 1024;
+/**
+ * Bytes per import chunk (ImportChunk carries one; a file's chunks are at least its piece size, so each
+ * holds whole pieces the pserver hashes as it writes them). Chromium spends per request, not per byte:
+ * uploading 1 MiB slices cost its browser and network processes ~13 CPU-s per GiB, 8 MiB slices ~7
+ * (docs/browser-peers.md, Speed).
+ */
+export const IMPORT_CHUNK_SIZE_BYTES = 8 * 1024 * 1024;
+/** Longest resume key a tab may give BeginImport (its name for a file it did not hash). */
+export const IMPORT_RESUME_KEY_MAX_BYTES = 1024;
 /** A session may have at most this many unfinished imports. */
 export const IMPORTS_PER_SESSION_MAX = 8;
 /** The pserver keeps at most this many unfinished imports in all. */

@@ -9,7 +9,7 @@ import { loadavg } from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
-import { cpuMeter } from "./profile.js";
+import { asPserverProcess, cpuMeter } from "./profile.js";
 import { launchChromium, requireBuiltWebApp, startCluster, writeRandomFile } from "../e2e/harness.js";
 
 const FILE_MIB = Number(process.env.BENCH_FILE_MIB ?? 1024);
@@ -123,4 +123,5 @@ async function main(): Promise<void> {
   }
 }
 
+asPserverProcess();
 await main();
