@@ -206,6 +206,8 @@ export const GATEWAY_STREAMS_PER_TAB_MAX = 8;
  * a tab's pieces in the gateway's memory to 8 x 4 x the piece size.
  */
 export const GATEWAY_WINDOW_PIECES = 4;
+/** Pieces one AnswerPieces call may carry (its body stays under MAX_RPC_MESSAGE_BYTES anyway). */
+export const GATEWAY_ANSWER_PIECES_MAX = 64;
 /** A request the tab leaves unanswered this long fails the relayed call as stalled; below HOLDER_STALL_TIMEOUT_MS so the downloader hears why. */
 export const GATEWAY_REQUEST_TIMEOUT_MS = 12_000;
 /** A detached tab stays listed this long (a reload reattaches within it), then its heartbeat stops. */
