@@ -21,7 +21,7 @@ import {
 } from "./browser-peer-helpers.js";
 
 const MIB = 1024 * 1024;
-const PASSWORD = { nora: "nora-password-1", anna: "anna-password-1", bert: "bert-password-1" } as const;
+const PASSWORD = { nora: "nora-password-1", anna: "anna-password-1", bert: "bert-password-1", quin: "quin-password-1" } as const;
 // A short heartbeat and TTL: a tab that left drops out of search in seconds, not minutes.
 const DIRECTORY = { heartbeatIntervalMs: 1_000, sessionTtlMs: 3_000, rateLimitPerMinute: 0 };
 
@@ -194,12 +194,69 @@ describe("browser peers", () => {
     await cluster.startPeer("gate1");
     const again = await annaContext.newPage();
     await again.goto(`${urlOf("gate1")}/#/browser-peer`);
+    // What a tab closed mid-import and one closed mid-push leave in OPFS, and a staging file another tab of
+    // anna's is still writing (its worker holds the sync access handle): the join sweeps the first two only.
+    const staging = { stale: ["import-0b5e3c1a-1111-4c2d-9e8f-000000000001.data", "push-0b5e3c1a-2222-4c2d-9e8f-000000000002.data"], live: "import-0b5e3c1a-3333-4c2d-9e8f-000000000003.data" };
+    await again.evaluate(async ({ stale, live }) => {
+      const root = await navigator.storage.getDirectory();
+      const folder = await (await root.getDirectoryHandle("p2p-browser-peer")).getDirectoryHandle("anna");
+      for (const name of [...stale, live]) {
+        const writable = await (await folder.getFileHandle(name, { create: true })).createWritable();
+        await writable.write(new Uint8Array(4096));
+        await writable.close();
+      }
+      const holder = `onmessage = async (e) => {
+        const root = await navigator.storage.getDirectory();
+        const folder = await (await root.getDirectoryHandle("p2p-browser-peer")).getDirectoryHandle("anna");
+        self.handle = await (await folder.getFileHandle(e.data)).createSyncAccessHandle();
+        postMessage("locked");
+      };`;
+      const worker = new Worker(URL.createObjectURL(new Blob([holder], { type: "text/javascript" })));
+      (globalThis as { stagingWriter?: Worker }).stagingWriter = worker;
+      await new Promise((resolve) => {
+        worker.onmessage = resolve;
+        worker.postMessage(live);
+      });
+    }, staging);
     await again.getByLabel("Password").fill(PASSWORD.anna);
     await again.getByRole("button", { name: "Join", exact: true }).click();
     await waitOnline(again);
     await myFile(again, "after-failover-8MiB.bin").waitFor({ timeout: STEP_MS });
+    const left = await again.evaluate(async () => {
+      const root = await navigator.storage.getDirectory();
+      const folder = await (await root.getDirectoryHandle("p2p-browser-peer")).getDirectoryHandle("anna");
+      const names: string[] = [];
+      for await (const name of (folder as FileSystemDirectoryHandle & { keys(): AsyncIterable<string> }).keys()) if (/^(import|push)-/.test(name)) names.push(name);
+      return names;
+    });
+    expect(left).toEqual([staging.live]);
     await expect.poll(holdersOf, { timeout: STEP_MS, interval: 500 }).toContain("anna");
     // The file read back from OPFS after the tab was closed is still the one added.
     expect(await sha256OfFile(await saveFromPage(again, "after-failover-8MiB.bin"))).toBe(files.get("after-failover-8MiB.bin")?.sha);
+  });
+  it("a tab whose browser has no room left says so, and keeps nothing it could not store", async () => {
+    await ready();
+    if (browser === undefined || cluster === undefined) throw new Error("no cluster");
+    const gateway = urlOf("gate2");
+    const quin = await joinBrowserPeer(browser, gateway, "quin", PASSWORD.quin);
+    // A private window's storage: past its quota Chromium neither throws nor stores (a truncate keeps the
+    // old size, a write returns a bogus count); the store must notice instead of marking pieces held.
+    const cdp = await quin.context().newCDPSession(quin);
+    await cdp.send("Storage.overrideQuotaForOrigin", { origin: new URL(gateway).origin, quotaSize: 6 * MIB });
+    const noRoom = /Failed: This browser has no room left for this site's files/;
+
+    const { file } = await randomFile("roomless-add-12MiB.bin", 12 * MIB);
+    const [chooser] = await Promise.all([quin.waitForEvent("filechooser", { timeout: STEP_MS }), quin.getByRole("button", { name: "Choose files…" }).click()]);
+    await chooser.setFiles(file);
+    await expect.poll(() => transfer(quin, "Add", "roomless-add-12MiB.bin").innerText(), { timeout: STEP_MS, interval: 250 }).toMatch(noRoom);
+
+    await writeRandomFile(path.join(cluster.peers.get("nora")!.sharedDir, "roomless-get-8MiB.bin"), 8 * MIB);
+    await searchAndDownload(quin, "roomless-get", "roomless-get-8MiB.bin", 1);
+    await expect.poll(() => transfer(quin, "Download", "roomless-get-8MiB.bin").innerText(), { timeout: STEP_MS, interval: 250 }).toMatch(noRoom);
+    // Nothing of either is offered or saved as if it were whole.
+    await expect.poll(async () => (await directoryHolders(cluster!.directoryUrl, "roomless"))[0]?.holders.map((h) => h.name)).toEqual(["nora"]);
+    expect(await myFile(quin, "roomless-add-12MiB.bin").count()).toBe(0);
+    expect(await quin.getByRole("link", { name: /^Save roomless/ }).count()).toBe(0);
+    await quin.context().close();
   });
 });

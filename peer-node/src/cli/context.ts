@@ -1,6 +1,7 @@
 // What every one-shot command shares: where it reads and writes, the pserver's URL, the session file
 // and a Connect client. The commands speak Connect over HTTP/1.1 to the pserver's one port and keep
 // the session token in a small owner-only file for the next command.
+import { readFileSync } from "node:fs";
 import { chmod, mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -58,7 +59,9 @@ export class CommandContext {
       if (this.#token) req.header.set("authorization", `Bearer ${this.#token}`);
       return next(req);
     };
-    this.client = createClient(ClientService, createConnectTransport({ baseUrl: this.url, httpVersion: "1.1", interceptors: [auth] }));
+    const caFile = (values.ca as string | undefined) ?? io.env.PEER_CA;
+    const ca = caFile === undefined ? undefined : readCaFile(path.resolve(io.cwd, caFile));
+    this.client = createClient(ClientService, createConnectTransport({ baseUrl: this.url, httpVersion: "1.1", interceptors: [auth], ...(ca ? { nodeOptions: { ca } } : {}) }));
   }
 
   /**
@@ -103,4 +106,20 @@ async function readSessions(file: string): Promise<Record<string, StoredSession>
   } catch {
     return {};
   }
+}
+
+/**
+ * The PEM certificates of `--ca FILE`: the CA (or the self-signed certificate) an https pserver's
+ * certificate is checked against, besides the system's. Read once; a file that holds no certificate
+ * is a ConfigError naming the flag, not a TLS failure later.
+ */
+function readCaFile(file: string): Buffer {
+  let pem: Buffer;
+  try {
+    pem = readFileSync(file);
+  } catch (err) {
+    throw new ConfigError(`--ca ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)}).`);
+  }
+  if (!pem.includes("-----BEGIN CERTIFICATE-----")) throw new ConfigError(`--ca ${file} holds no PEM certificate ("-----BEGIN CERTIFICATE-----").`);
+  return pem;
 }

@@ -29,8 +29,29 @@ function serveCommand(url: string): string {
   return `peer-node serve${port ? ` --port ${port}` : ""}`;
 }
 
+/** Node's codes for a certificate it will not trust (tls.TLSSocket's authorizationError and friends). */
+const UNTRUSTED_CERTIFICATE = /^(DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|CERT_UNTRUSTED|CERT_HAS_EXPIRED|CERT_NOT_YET_VALID|ERR_TLS_CERT_ALTNAME_INVALID)$/;
+
+/** The TLS code (DEPTH_ZERO_SELF_SIGNED_CERT, ...) somewhere in an error's chain of causes. */
+function certificateCode(err: unknown): string | undefined {
+  let e: unknown = err;
+  for (let depth = 0; depth < 5 && e instanceof Error; depth++) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (typeof code === "string" && UNTRUSTED_CERTIFICATE.test(code)) return code;
+    e = e.cause;
+  }
+  return undefined;
+}
+
 /** Why a connection to the pserver at `url` failed, and what to try, from the system error code. */
 function connectionProblem(err: ConnectError, url: string): string {
+  const tls = certificateCode(err);
+  if (tls !== undefined) {
+    return (
+      `The certificate of ${url} is not trusted (${tls}). If the pserver uses a private CA or a self-signed ` +
+      `certificate, give that certificate with --ca FILE (PEER_CA); if the name does not match, use the host name the certificate is for.`
+    );
+  }
   const code = systemCode(err);
   switch (code) {
     case "ECONNREFUSED":
@@ -62,7 +83,7 @@ export function describeCliError(err: unknown, scene: ErrorScene): string {
   if (reason === undefined) {
     // The client's own transport failed (refused, reset, no route): connect-node says Unavailable or
     // Unknown and keeps the system error as the cause.
-    if (systemCode(err) !== undefined || err.code === Code.Unavailable || err.code === Code.Unknown) return connectionProblem(err, url);
+    if (systemCode(err) !== undefined || certificateCode(err) !== undefined || err.code === Code.Unavailable || err.code === Code.Unknown) return connectionProblem(err, url);
     // An HTTP answer, but no pserver's: a 404 page, a proxy, or the directory's address given by mistake.
     return `${url} answered, but not as a pserver (${err.rawMessage}): give a pserver's address with --url, not the directory's or another server's.`;
   }

@@ -20,6 +20,7 @@ export type { CliIo } from "./context.js";
 const ONE_SHOT_OPTIONS = {
   url: { type: "string" },
   "token-file": { type: "string" },
+  ca: { type: "string" },
   username: { type: "string" },
   password: { type: "string" },
   "content-id": { type: "string" },

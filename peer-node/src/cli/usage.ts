@@ -26,6 +26,8 @@ Usage:
 Options of the one-shot commands:
   --url URL          the pserver to drive (PEER_URL; default http://127.0.0.1:7001)
   --token-file FILE  where sessions are kept (PEER_TOKEN_FILE; default ~/.config/p2p-share/sessions.json)
+  --ca FILE          trust this CA (PEM) for an https pserver, besides the system's: its private CA or
+                     self-signed certificate (PEER_CA)
 
 Options of serve (flags win over PEER_* environment variables, which win over a .env file):
 ${SERVE_SETTINGS.map((s) => `  ${`${s.flag}${"alias" in s ? `, ${s.alias}` : ""}`.padEnd(26)} ${s.env.padEnd(24)} ${s.help}`).join("\n")}

@@ -171,6 +171,12 @@ export class DirectoryLink extends EventEmitter<{ status: [DirectoryStatus] }> {
   async login(username: string, password: string): Promise<void> {
     await this.#exclusive(async () => {
       if (this.#closed) throw new PeerError("SHUTTING_DOWN", "The pserver is shutting down.");
+      // Online as this peer already, and these are the credentials the directory accepted for the live
+      // session (another tab, the CLI, npm start's setup): a second directory login would replace the
+      // session, and the directory empties a new session's index, so the peer's files would drop out of
+      // search until republished (10 requests for 10,000 files). A different password still goes to the
+      // directory, which decides.
+      if (this.#session && username === this.#name && this.#isVerified(username, password)) return;
       if (this.#session && username !== this.#name) await this.#logoutLocked();
       await this.#loginLocked({ username, password });
       try {
@@ -189,11 +195,16 @@ export class DirectoryLink extends EventEmitter<{ status: [DirectoryStatus] }> {
    * keeps trying to log in with them in the background.
    */
   acceptOffline(username: string, password: string): boolean {
-    const verified = this.#verifiedDigest;
-    if (verified === undefined || !timingSafeEqual(verified, credentialDigest(username, password))) return false;
+    if (!this.#isVerified(username, password)) return false;
     this.#credentials ??= { username, password };
     this.#kick();
     return true;
+  }
+
+  /** Whether these are the credentials of the last successful directory login (constant-time compare). */
+  #isVerified(username: string, password: string): boolean {
+    const verified = this.#verifiedDigest;
+    return verified !== undefined && timingSafeEqual(verified, credentialDigest(username, password));
   }
 
   /** Logs out of the directory and stays logged out (no automatic re-login) until the next login. */

@@ -11,7 +11,8 @@ import { createHash, randomBytes } from "node:crypto";
 import { PEER_STREAM_IDLE_TIMEOUT_MS } from "../constants.js";
 import { PeerError } from "../errors.js";
 import type { PushFileRequest } from "../gen.js";
-import { DEFAULT_PUSH_POLICY, checkPushAdmitted, type PushAdmission, type PushConsent, type PushPolicy } from "../push/push-settings.js";
+import { pushPart } from "../push/receive.js";
+import { ArrivingBytes, DEFAULT_PUSH_POLICY, checkPushAdmitted, type PushAdmission, type PushConsent, type PushPolicy } from "../push/push-settings.js";
 import type { Manifest } from "../store/file-store.js";
 import { bytesEqual, pieceCount, pieceLength } from "../store/pieces.js";
 import type { Transfer } from "../transfer/transfer.js";
@@ -40,7 +41,7 @@ export class TabPushes implements PushConsent {
   /** Bytes of pushed files the tab keeps (its word at SetPushPolicy, plus what it confirmed since). */
   #usedBytes = 0;
   /** Bytes of pushes admitted and still arriving. */
-  #inFlightBytes = 0;
+  readonly #arriving = new ArrivingBytes();
 
   /** The tab's policy. */
   get policy(): PushPolicy {
@@ -55,18 +56,13 @@ export class TabPushes implements PushConsent {
 
   /** The policy as the directory should hear it: the quota is what is left now. */
   directoryPolicy(): PushPolicy {
-    return { ...this.#policy, quotaBytes: Math.max(0, this.#policy.quotaBytes - this.#usedBytes - this.#inFlightBytes) };
+    return { ...this.#policy, quotaBytes: Math.max(0, this.#policy.quotaBytes - this.#usedBytes - this.#arriving.bytes) };
   }
 
+  /** Admits a push of `size` bytes from `from` by the tab's policy and quota, or throws PUSH_REFUSED saying why. */
   admit(from: string, size: number): PushAdmission {
-    checkPushAdmitted(this.#policy, from, size, this.#usedBytes + this.#inFlightBytes);
-    this.#inFlightBytes += size;
-    let held = true;
-    const release = () => {
-      if (!held) return;
-      held = false;
-      this.#inFlightBytes -= size;
-    };
+    checkPushAdmitted(this.#policy, from, size, this.#usedBytes + this.#arriving.bytes);
+    const release = this.#arriving.hold(size);
     return {
       release,
       keep: async () => {
@@ -160,13 +156,7 @@ export class IncomingPush {
         const hash = createHash("sha256");
         for (let got = 0; got < length; ) {
           const msg = await this.#next(got === 0 ? `piece ${index}` : `the rest of piece ${index}`);
-          if (!msg) throw new PeerError("BAD_PUSH", `The push ended after ${index} of ${count} pieces; nothing was kept.`);
-          if (msg.message.case !== "piece" || msg.message.value.pieceIndex !== index) {
-            throw new PeerError("BAD_PUSH", `Expected ${got === 0 ? "" : "the rest of "}piece ${index} of the push; pieces must come in order.`);
-          }
-          const data = msg.message.value.data;
-          if (data.length === 0) throw new PeerError("BAD_PUSH", `A part of piece ${index} of the push carries no bytes.`);
-          if (got + data.length > length) throw new PeerError("HASH_MISMATCH", `Piece ${index} of the push failed verification (it is longer than the manifest says); nothing was kept.`);
+          const data = pushPart(msg, { index, count, got, length });
           hash.update(data);
           got += data.length;
           if (got === length && !bytesEqual(hash.digest(), pieceHashes[index]!)) {

@@ -75,7 +75,7 @@ export class PushSettings extends EventEmitter<{ policy: [PushPolicy]; kept: [Pu
   /** Content id → size of pushed files kept (those still in the shared folder count). */
   readonly #received: Map<string, number>;
   /** Bytes of pushes admitted and still arriving. */
-  #inFlightBytes = 0;
+  readonly #arriving = new ArrivingBytes();
   #saving: Promise<void> = Promise.resolve();
 
   private constructor(file: string, store: Pick<FileStore, "get">, logger: Logger, policy: PushPolicy, received: Map<string, number>) {
@@ -131,7 +131,7 @@ export class PushSettings extends EventEmitter<{ policy: [PushPolicy]; kept: [Pu
 
   /** The policy as the directory should hear it: the quota is what is left now. */
   directoryPolicy(): PushPolicy {
-    return { ...this.#policy, quotaBytes: Math.max(0, this.#policy.quotaBytes - this.usedBytes() - this.#inFlightBytes) };
+    return { ...this.#policy, quotaBytes: Math.max(0, this.#policy.quotaBytes - this.usedBytes() - this.#arriving.bytes) };
   }
 
   /** Replaces the policy (checked first: InvalidArgument names the field) and keeps it. */
@@ -144,14 +144,8 @@ export class PushSettings extends EventEmitter<{ policy: [PushPolicy]; kept: [Pu
   }
 
   admit(from: string, size: number): PushAdmission {
-    checkPushAdmitted(this.#policy, from, size, this.usedBytes() + this.#inFlightBytes);
-    this.#inFlightBytes += size;
-    let held = true;
-    const release = () => {
-      if (!held) return;
-      held = false;
-      this.#inFlightBytes -= size;
-    };
+    checkPushAdmitted(this.#policy, from, size, this.usedBytes() + this.#arriving.bytes);
+    const release = this.#arriving.hold(size);
     return {
       release,
       keep: async (kept) => {
@@ -175,6 +169,30 @@ export class PushSettings extends EventEmitter<{ policy: [PushPolicy]; kept: [Pu
     });
     this.#saving = run.catch(() => undefined);
     return run;
+  }
+}
+
+/**
+ * The bytes of pushes admitted and still arriving: they count against the quota until the push ends,
+ * so two pushes that each fit cannot together overrun it. Shared by a pserver's and a tab's ledger.
+ */
+export class ArrivingBytes {
+  #bytes = 0;
+
+  /** Bytes held now. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** Holds `size` bytes; the returned release gives them back (once, however often it is called). */
+  hold(size: number): () => void {
+    this.#bytes += size;
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      this.#bytes -= size;
+    };
   }
 }
 

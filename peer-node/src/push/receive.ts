@@ -141,13 +141,7 @@ export class PushReceiver {
         const pieceHash = createHash("sha256");
         for (let got = 0; got < length; ) {
           const msg = await this.#next(it, signal, got === 0 ? `piece ${index}` : `the rest of piece ${index}`, tooSlow.signal);
-          if (!msg) throw new PeerError("BAD_PUSH", `The push ended after ${index} of ${count} pieces; nothing was kept.`);
-          if (msg.message.case !== "piece" || msg.message.value.pieceIndex !== index) {
-            throw new PeerError("BAD_PUSH", `Expected ${got === 0 ? "" : "the rest of "}piece ${index} of the push; pieces must come in order.`);
-          }
-          const data = msg.message.value.data;
-          if (data.length === 0) throw new PeerError("BAD_PUSH", `A part of piece ${index} of the push carries no bytes.`);
-          if (got + data.length > length) throw new PeerError("HASH_MISMATCH", `Piece ${index} of the push failed verification (it is longer than the manifest says); nothing was kept.`);
+          const data = pushPart(msg, { index, count, got, length });
           floor.add(data.length);
           bytesIn += data.length;
           pieceHash.update(data);
@@ -226,6 +220,31 @@ export class PushReceiver {
  * What the receiving tab shows for a failed push: a refusal's own sentence, a plain one when the call
  * ended under it, and for anything unexpected no internals (they go to the log).
  */
+/** Where a push stands when its next message arrives: piece `index` of `count`, `got` of its `length` bytes in. */
+export interface PushPosition {
+  readonly index: number;
+  readonly count: number;
+  readonly got: number;
+  readonly length: number;
+}
+
+/**
+ * The bytes of the next part of a push's current piece, or BAD_PUSH / HASH_MISMATCH saying what is
+ * wrong: the stream ended, a header or another piece came, an empty part, more bytes than the piece has.
+ * Used by a pserver receiving a push and by a gateway relaying one to a browser peer.
+ */
+export function pushPart(msg: PushFileRequest | undefined, at: PushPosition): Uint8Array {
+  const { index, count, got, length } = at;
+  if (!msg) throw new PeerError("BAD_PUSH", `The push ended after ${index} of ${count} pieces; nothing was kept.`);
+  if (msg.message.case !== "piece" || msg.message.value.pieceIndex !== index) {
+    throw new PeerError("BAD_PUSH", `Expected ${got === 0 ? "" : "the rest of "}piece ${index} of the push; pieces must come in order.`);
+  }
+  const data = msg.message.value.data;
+  if (data.length === 0) throw new PeerError("BAD_PUSH", `A part of piece ${index} of the push carries no bytes.`);
+  if (got + data.length > length) throw new PeerError("HASH_MISMATCH", `Piece ${index} of the push failed verification (it is longer than the manifest says); nothing was kept.`);
+  return data;
+}
+
 function failureMessage(err: unknown): string {
   if (isAbort(err)) return "The push was cut off before it ended; nothing was kept.";
   return err instanceof PeerError ? err.message : "Internal Server Error";

@@ -4,11 +4,10 @@ import { spawn } from "node:child_process";
 import { mkdir, readFile, stat } from "node:fs/promises";
 import net from "node:net";
 import path from "node:path";
-import { PassThrough } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { missingPserverSettings, PSERVER_ENV, PSERVER_NODE_FLAGS, pserverEnv } from "../../bin/node-flags.js";
-import { main, type CliIo } from "../../src/cli/main.js";
+import { runCli } from "./run-cli.js";
 import { clientFor, startCluster, TEST_PASSWORD, waitFor, writeRandomFile, type Cluster, type PeerHandle } from "../pserver-harness.js";
 
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "bin", "peer-node.js");
@@ -18,17 +17,9 @@ let bob: PeerHandle;
 let tokenFile: string;
 let doc: { bytes: Buffer; contentId: string };
 
-/** Runs the CLI with captured output; a pipe is not a terminal, so progress comes as plain lines. */
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = "";
-  let err = "";
-  stdout.on("data", (c) => (out += c));
-  stderr.on("data", (c) => (err += c));
-  const io: CliIo = { stdout, stderr, stdin: new PassThrough(), env: { PEER_TOKEN_FILE: tokenFile }, cwd: cluster.root };
-  const code = await main(argv, io);
-  return { code, out, err };
+/** Runs the CLI with captured output against the test's session file. */
+function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  return runCli(argv, { PEER_TOKEN_FILE: tokenFile }, cluster.root);
 }
 
 beforeAll(async () => {

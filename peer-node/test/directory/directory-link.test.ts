@@ -104,6 +104,33 @@ describe("DirectoryLink against a real directory", () => {
     expect(link.status().loggedIn).toBe(false);
   });
 
+  it("takes a second login with the credentials of its live session without asking the directory; another password still goes there", async () => {
+    /** POST /api/v1/login requests the directory has answered, from its /metrics. */
+    const directoryLogins = async () => {
+      const metrics = await (await fetch(`${directory.url}/metrics`)).text();
+      const counts = [...metrics.matchAll(/^directory_http_request_duration_seconds_count\{method="POST",route="\/api\/v1\/login"[^}]*\} (\d+)$/gm)];
+      return counts.reduce((sum, m) => sum + Number(m[1]), 0);
+    };
+    const link = newLink();
+    await link.start({ username: "alice", password: PASSWORD });
+    await waitFor(async () => (await searchNames("alpha")).join() === "alpha-song.mp3@alice", "the file in search");
+    const before = await directoryLogins();
+    expect(before).toBeGreaterThan(0);
+
+    // Another tab or the CLI logs in as alice: her session at the directory, and with it her index, stays.
+    await link.login("alice", PASSWORD);
+    await link.login("alice", PASSWORD);
+    expect(await directoryLogins()).toBe(before);
+    expect(await searchNames("alpha")).toEqual(["alpha-song.mp3@alice"]);
+    expect(link.status()).toMatchObject({ loggedIn: true });
+
+    // A wrong password is the directory's to refuse (and counted there); the live session is untouched.
+    await expect(link.login("alice", "not-the-password")).rejects.toMatchObject({ reason: "WRONG_PASSWORD" });
+    expect(await directoryLogins()).toBe(before + 1);
+    expect(link.status()).toMatchObject({ loggedIn: true });
+    expect(await searchNames("alpha")).toEqual(["alpha-song.mp3@alice"]);
+  });
+
   it("logs in again by itself and republishes when the directory forgets its session (401)", async () => {
     const link = newLink();
     await link.start({ username: "alice", password: PASSWORD });

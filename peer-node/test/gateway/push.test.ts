@@ -332,6 +332,37 @@ describe("pushes to a browser peer", () => {
     expect(kept?.state, kept?.error).toBe(TransferState.COMPLETED);
   });
 
+  it("fails the sender's push with the tab's own words when the tab refuses it after reading, or cancels it on offer; nothing is counted as kept", async () => {
+    const gw = await pserver("pgw10");
+    const node = await pserver("pnode11");
+    const t = await tab(gw.url, "ptab11");
+    const { contentId } = await writeRandomFile(path.join(node.sharedDir, "unwanted.bin"), 1_500_000);
+    const n = await owner(node);
+    await waitFor(async () => (await n.listFiles({})).files.some((f) => f.contentId === contentId), "the file in pnode11's folder");
+    // A quota of 2 MB: had either refused push been counted as kept, the last one (1.5 MB more) would be refused.
+    await t.takePushesFrom(["pnode11"], 10_000_000, 2_000_000);
+
+    // The refusal's message comes from a stranger's tab: control characters are blanked and it is cut short.
+    t.behaviour = { onOffer: "refuse", refusal: `no room\u0000\u001b[31m in OPFS ${"x".repeat(5_000)}` };
+    const refused = await upload(n, contentId, "ptab11");
+    expect(refused?.state).toBe(TransferState.FAILED);
+    expect(refused?.error).toMatch(/ptab11 did not keep the file: no room {2}\[31m in OPFS x+/);
+    expect(refused?.error).not.toMatch(/[\u0000-\u001f]/);
+    expect(refused!.error.length).toBeLessThan(1_000);
+
+    t.behaviour = { onOffer: "cancel" };
+    const cancelled = await upload(n, contentId, "ptab11");
+    expect(cancelled?.state).toBe(TransferState.FAILED);
+    expect(cancelled?.error).toMatch(/ptab11 cancelled the push; nothing was kept/);
+    expect(t.receiveErrors).toHaveLength(0);
+    expect(t.received).toHaveLength(0);
+
+    t.behaviour = {};
+    const kept = await upload(n, contentId, "ptab11");
+    expect(kept?.state, kept?.error).toBe(TransferState.COMPLETED);
+    expect(t.received.map((r) => r.name)).toEqual(["unwanted.bin"]);
+  });
+
   it("refuses bad push ids: unknown, malformed, or another tab's", async () => {
     const gw = await pserver("pgw8", { requestTimeoutMs: 30_000 });
     const node = await pserver("pnode9");

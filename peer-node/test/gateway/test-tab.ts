@@ -24,8 +24,13 @@ export interface TabBehaviour {
   manifestOf?: string;
   /** Answer manifests, then nothing for pieces from the `silentAfterPieces`-th on (a tab going silent mid-push). */
   silentAfterPieces?: number;
-  /** What to do with a push offered to the tab: read, verify and keep it (default), ignore it, or read one piece and stop. */
-  onOffer?: "keep" | "ignore" | "stall";
+  /**
+   * What to do with a push offered to the tab: read, verify and keep it (default), ignore it, read one piece
+   * and stop, cancel it before reading (CancelPush), or read it all and refuse it (ConfirmPush kept: false).
+   */
+  onOffer?: "keep" | "ignore" | "stall" | "cancel" | "refuse";
+  /** With `onOffer: "refuse"`: the message the tab sends with its refusal. */
+  refusal?: string;
   /** Answer the piece requests in hand together, in AnswerPieces calls (as the browser peer does). */
   batch?: boolean;
 }
@@ -186,6 +191,10 @@ export class TestTab {
   async #receive(offer: PushOffer): Promise<void> {
     const mode = this.behaviour.onOffer ?? "keep";
     if (mode === "ignore") return;
+    if (mode === "cancel") {
+      await this.#client.cancelPush({ pushId: offer.pushId }).catch((err: unknown) => this.receiveErrors.push(err));
+      return;
+    }
     const manifest = offer.manifest!;
     const parts: Buffer[] = [];
     try {
@@ -205,6 +214,10 @@ export class TestTab {
         if (mode === "stall") await new Promise(() => undefined);
       }
       const bytes = Buffer.concat(parts);
+      if (mode === "refuse") {
+        await this.#client.confirmPush({ pushId: offer.pushId, kept: false, message: this.behaviour.refusal ?? "" });
+        return;
+      }
       await this.#client.confirmPush({ pushId: offer.pushId, kept: true, storedName: manifest.name });
       this.received.push({ from: offer.from, name: manifest.name, bytes });
     } catch (err) {

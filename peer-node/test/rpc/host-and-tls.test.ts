@@ -1,7 +1,7 @@
 // The one port's Host allowlist (DNS rebinding) and TLS, against real pservers and a real directory:
 // HTTP/1.1, h2c/h2 (gRPC) and Connect; a self-signed certificate made for the test with openssl.
 import { execFileSync } from "node:child_process";
-import { readFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import http from "node:http";
 import http2 from "node:http2";
 import https from "node:https";
@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ClientService, PushAccept, TransferState } from "../../src/gen.js";
 import { startPserver, type Pserver } from "../../src/pserver.js";
 import { hostOf } from "../../src/rpc/host-allowlist.js";
+import { runCli } from "../cli/run-cli.js";
 import { logger, removeDir, tempDir, TEST_PASSWORD, waitFor, writeRandomFile } from "../pserver-harness.js";
 
 let root: string;
@@ -167,6 +168,28 @@ describe("TLS on the one port", () => {
       return state === TransferState.COMPLETED;
     }, "the push to bob over TLS", 20_000, 500);
     expect((await readFile(path.join(root, "tlsbob", "shared", "secret-plans.bin"))).equals(file.bytes)).toBe(true);
+  });
+
+  it("the CLI drives an https pserver whose certificate only --ca vouches for; without it, it says so and names the flag", async () => {
+    const p = await start("tlscli", { host: "127.0.0.1", tls: { cert, key }, tlsCa: cert, directoryUrl: tlsDirectory!.url });
+    const dir = path.join(root, "tls");
+    await writeFile(path.join(dir, "not-a-cert.txt"), "hello");
+    const cli = (...argv: string[]) => runCli(argv, { PEER_TOKEN_FILE: path.join(dir, "sessions.json") }, dir);
+    const trusted = await cli("login", "--url", p.url, "--ca", "cert.pem", "--username", "tlscli", "--password", TEST_PASSWORD);
+    expect(trusted.err).toBe("");
+    expect(trusted.code).toBe(0);
+    const status = await cli("status", "--url", p.url, "--ca", path.join(dir, "cert.pem"));
+    expect(status.code).toBe(0);
+    expect(status.out).toMatch(/tlscli/);
+
+    const untrusted = await cli("status", "--url", p.url);
+    expect(untrusted.code).not.toBe(0);
+    expect(untrusted.err).toMatch(/The certificate of https:\/\/127\.0\.0\.1:\d+ is not trusted \(DEPTH_ZERO_SELF_SIGNED_CERT\)\. .*--ca FILE/);
+    const notPem = await cli("status", "--url", p.url, "--ca", "not-a-cert.txt");
+    expect(notPem.code).not.toBe(0);
+    expect(notPem.err).toMatch(/--ca .*not-a-cert\.txt holds no PEM certificate/);
+    const missing = await cli("status", "--url", p.url, "--ca", "nowhere.pem");
+    expect(missing.err).toMatch(/--ca .*nowhere\.pem cannot be read \(ENOENT\)/);
   });
 
   it("reaches an https directory whose certificate only --tls-ca vouches for; without it, the directory is unreachable and the log says why", async () => {

@@ -134,6 +134,8 @@ export class BrowserPeerState {
       await link.start();
       this.#gatewayLink = link;
       this.#store = new StoreClient();
+      // Before this tab starts imports of its own: what a tab closed mid-import or mid-push left in OPFS.
+      await this.#local?.sweepStaging().catch(() => 0);
       this.phase = "joined";
       await this.refreshFiles();
       void this.refreshPeers();

@@ -18,7 +18,7 @@ import { manifestMatches, pieceCountOf, pieceLengthOf, sameBytes, type ManifestF
 import { HashPool } from "./hash-pool.js";
 import { createHashWorker } from "./hash-workers.js";
 import { HolderLink, type ReceivedPiece } from "./holder-link.js";
-import { fileIn, openSyncHandle, readManifest, readMeta, writeManifest, writeMeta } from "./opfs-layout.js";
+import { fileIn, openSyncHandle, readManifest, readMeta, resizeTo, StorageFull, writeAllAt, writeManifest, writeMeta } from "./opfs-layout.js";
 import type { HolderAddress, JobProgress } from "./worker-protocol.js";
 import type { Imported } from "./import-job.js";
 
@@ -78,8 +78,8 @@ export async function downloadFile(
     await writeMeta(folder, contentId, { name, size: facts.size, pieceSize: facts.pieceSize, state: "partial", addedAtMs: Date.now() });
   }
   const run = new PieceRun(folder, contentId, facts, banned, hooks);
-  await run.open(resumed);
   try {
+    await run.open(resumed);
     await run.fetchAll(known);
   } finally {
     run.close();
@@ -124,7 +124,7 @@ class PieceRun {
   async open(resumed: boolean): Promise<void> {
     const dataHandle = await this.#folder.getFileHandle(`${this.#contentId}.data`, { create: true });
     this.#data = await openSyncHandle(dataHandle);
-    if (this.#data.getSize() !== this.#facts.size) this.#data.truncate(this.#facts.size);
+    if (this.#data.getSize() !== this.#facts.size) resizeTo(this.#data, this.#facts.size);
     const haveHandle = resumed ? await fileIn(this.#folder, `${this.#contentId}.have`) : undefined;
     this.#haveFile = await openSyncHandle(haveHandle ?? (await this.#folder.getFileHandle(`${this.#contentId}.have`, { create: true })));
     if (resumed && this.#haveFile.getSize() === this.#have.byteLength) this.#haveFile.read(this.#have, { at: 0 });
@@ -159,9 +159,13 @@ class PieceRun {
   /** Flushes and closes the files. */
   close(): void {
     this.#hashes.destroy();
-    this.#save();
-    this.#data?.close();
-    this.#haveFile?.close();
+    try {
+      this.#save();
+    } finally {
+      // Even when the browser refused the last save (StorageFull): the handles' locks must go.
+      this.#data?.close();
+      this.#haveFile?.close();
+    }
   }
 
   async #serveFrom(link: HolderLink): Promise<void> {
@@ -183,7 +187,8 @@ class PieceRun {
           failures = 0;
         } catch (error) {
           this.#queue.unshift(...outstanding);
-          if (this.#hooks.signal.aborted) throw error;
+          // No room to store: no holder is at fault and none can help; the whole download stops (resumable).
+          if (this.#hooks.signal.aborted || error instanceof StorageFull) throw error;
           if (error instanceof HolderLied) {
             this.#banned.add(link.name);
             this.#report(true);
@@ -203,7 +208,7 @@ class PieceRun {
     const streams = Array.from({ length: BROWSER_PEER_STREAMS_PER_HOLDER }, () => stream());
     const results = await Promise.allSettled(streams);
     const failed = results.find((result) => result.status === "rejected");
-    if (failed !== undefined && this.#hooks.signal.aborted) throw (failed as PromiseRejectedResult).reason;
+    if (failed !== undefined && (this.#hooks.signal.aborted || (failed as PromiseRejectedResult).reason instanceof StorageFull)) throw (failed as PromiseRejectedResult).reason;
   }
 
   /** Verifies and writes one piece; answers the piece's memory, which hashing moved (hash-pool.ts). */
@@ -219,7 +224,8 @@ class PieceRun {
     if (!sameBytes(digest, expected)) throw new HolderLied(`${holder} sent piece ${index} with bytes that do not match the manifest`);
     outstanding.delete(index);
     if (this.#has(index)) return bytes;
-    this.#data?.write(bytes, { at: index * this.#facts.pieceSize });
+    // Before the bit is set: a piece the browser did not store is never counted as held.
+    if (this.#data !== undefined) writeAllAt(this.#data, bytes, index * this.#facts.pieceSize);
     this.#have[index >> 3]! |= 1 << (index & 7);
     this.#haveCount++;
     this.#bytesDone += bytes.byteLength;
@@ -240,7 +246,7 @@ class PieceRun {
     this.#unsaved = 0;
     if (this.#data === undefined || this.#haveFile === undefined) return;
     this.#data.flush();
-    this.#haveFile.write(this.#have, { at: 0 });
+    writeAllAt(this.#haveFile, this.#have, 0);
     this.#haveFile.flush();
   }
 

@@ -6,7 +6,7 @@ import { BROWSER_PEER_PROGRESS_EVERY_MS } from "../constants.js";
 import { contentIdOfManifest, pieceCountOf, pieceSizeFor } from "./content-id.js";
 import { HashPool } from "./hash-pool.js";
 import { createHashWorker } from "./hash-workers.js";
-import { fileIn, openSyncHandle, readMeta, writeManifest, writeMeta } from "./opfs-layout.js";
+import { fileIn, openSyncHandle, readMeta, resizeTo, writeAllAt, writeManifest, writeMeta } from "./opfs-layout.js";
 import type { JobProgress } from "./worker-protocol.js";
 
 /** What an import reports and how it can be stopped. */
@@ -34,7 +34,7 @@ export async function importFile(folder: FileSystemDirectoryHandle, file: File, 
   const hashes = new HashPool(createHashWorker);
   let reportedAt = 0;
   try {
-    access.truncate(size);
+    resizeTo(access, size);
     // Each lane reads a piece, has a hash worker hash it (hash-pool.ts: WebCrypto's digest runs on the
     // calling thread) and writes it: reading, hashing and writing overlap, on every core.
     let next = 0;
@@ -46,7 +46,7 @@ export async function importFile(folder: FileSystemDirectoryHandle, file: File, 
         const read = await file.slice(index * pieceSize, Math.min(size, (index + 1) * pieceSize)).arrayBuffer();
         const { digest, bytes } = await hashes.digest(new Uint8Array(read));
         pieceHashes[index] = digest;
-        access.write(bytes, { at: index * pieceSize });
+        writeAllAt(access, bytes, index * pieceSize);
         done += bytes.byteLength;
         const now = performance.now();
         if (now - reportedAt >= BROWSER_PEER_PROGRESS_EVERY_MS) {

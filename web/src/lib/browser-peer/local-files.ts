@@ -2,7 +2,7 @@
 // serve. Reads only (complete files have no writer, so the page reads them as disk-backed Files);
 // every write goes through the store worker.
 import { pieceLengthOf, type ManifestFacts } from "./content-id.js";
-import { fileIn, peerFolder, readManifest, readMeta, removeStored, storedIds, type FileMeta } from "./opfs-layout.js";
+import { fileIn, peerFolder, readManifest, readMeta, removeStored, storedIds, sweepStaging, type FileMeta } from "./opfs-layout.js";
 
 /** A file the browser peer holds, or is downloading. */
 export interface LocalFile extends FileMeta {
@@ -39,6 +39,11 @@ export class LocalFiles {
       if (meta !== undefined) files.push({ contentId, ...meta });
     }
     return files.sort((a, b) => b.addedAtMs - a.addedAtMs);
+  }
+
+  /** Deletes staging files left by an import or a received push that a closed tab never finished; returns how many. */
+  async sweepStaging(): Promise<number> {
+    return sweepStaging(await this.#folder);
   }
 
   /** The manifest of a complete file, or undefined when it is not held whole. */

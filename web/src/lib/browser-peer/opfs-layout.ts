@@ -102,6 +102,70 @@ export async function removeStored(folder: FileSystemDirectoryHandle, contentId:
   }
 }
 
+/** Names of the files an import or a received push writes before it knows the content id (import-job.ts, receive-job.ts). */
+const STAGING_NAME = /^(import|push)-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.data$/;
+
+/**
+ * Deletes the staging files that a tab closed mid-import or mid-push left behind; returns how many.
+ * A staging file still being written is not touched: its writer holds a sync access handle, whose lock
+ * makes removeEntry fail (NoModificationAllowedError), so another tab of the same peer loses nothing.
+ */
+export async function sweepStaging(folder: FileSystemDirectoryHandle): Promise<number> {
+  const stale: string[] = [];
+  for await (const name of folder.keys()) if (STAGING_NAME.test(name)) stale.push(name);
+  let removed = 0;
+  for (const name of stale) {
+    try {
+      await folder.removeEntry(name);
+      removed++;
+    } catch {
+      // Locked by a live writer, or gone already.
+    }
+  }
+  return removed;
+}
+
+/**
+ * The browser stores no more for this site: its storage quota is used up. A normal window says so with
+ * a QuotaExceededError; a private window's in-memory storage says nothing (measured in Chromium: a
+ * truncate past the quota leaves the size as it was, a write returns a bogus count), so every size
+ * change and write is checked, or a download would mark pieces verified that were never stored.
+ */
+export class StorageFull extends Error {
+  constructor() {
+    super(
+      "This browser has no room left for this site's files (its storage quota is used up; private windows get little), so nothing more was stored. " +
+        "Remove files from this browser peer or free disk space, then try again.",
+    );
+    this.name = "StorageFull";
+  }
+}
+
+function isQuotaError(error: unknown): boolean {
+  return error instanceof DOMException && error.name === "QuotaExceededError";
+}
+
+/** Sets the size of a file through its sync access handle; StorageFull when the browser does not. */
+export function resizeTo(access: FileSystemSyncAccessHandle, size: number): void {
+  try {
+    access.truncate(size);
+  } catch (error) {
+    throw isQuotaError(error) ? new StorageFull() : error;
+  }
+  if (access.getSize() !== size) throw new StorageFull();
+}
+
+/** Writes all of `bytes` at `at` through a sync access handle; StorageFull when the browser stores fewer. */
+export function writeAllAt(access: FileSystemSyncAccessHandle, bytes: Uint8Array<ArrayBuffer>, at: number): void {
+  let written: number;
+  try {
+    written = access.write(bytes, { at });
+  } catch (error) {
+    throw isQuotaError(error) ? new StorageFull() : error;
+  }
+  if (written !== bytes.byteLength) throw new StorageFull();
+}
+
 /**
  * Opens a sync access handle (workers only). A page reloaded a moment ago may still hold the lock
  * in its dying worker, so a NoModificationAllowedError is retried for a few seconds.

@@ -10,7 +10,7 @@ import { BROWSER_PEER_PROGRESS_EVERY_MS } from "../constants.js";
 import { GatewayService } from "../client/gen.js";
 import { manifestMatches, pieceCountOf, pieceLengthOf, sameBytes } from "./content-id.js";
 import type { Imported, ImportHooks } from "./import-job.js";
-import { fileIn, openSyncHandle, readMeta, writeManifest, writeMeta } from "./opfs-layout.js";
+import { fileIn, openSyncHandle, readMeta, resizeTo, writeAllAt, writeManifest, writeMeta } from "./opfs-layout.js";
 import type { PushToReceive } from "./worker-protocol.js";
 
 /** Reads an offered push from the gateway into the peer's folder; returns what was kept. */
@@ -26,7 +26,7 @@ export async function receivePushedFile(folder: FileSystemDirectoryHandle, push:
   let reportedAt = 0;
   let index = 0;
   try {
-    access.truncate(size);
+    resizeTo(access, size);
     let parts: Uint8Array[] = [];
     let got = 0;
     const stream = client.receivePush({ pushId: push.pushId }, { signal: hooks.signal, headers: { Authorization: `Bearer ${push.token}` } });
@@ -40,7 +40,7 @@ export async function receivePushedFile(folder: FileSystemDirectoryHandle, push:
       const bytes = parts.length === 1 ? parts[0]! : joined(parts, length);
       const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>));
       if (!sameBytes(digest, pieceHashes[index]!)) throw new Error(`Piece ${index} of the push does not match its manifest; nothing was kept.`);
-      access.write(bytes, { at: index * pieceSize });
+      writeAllAt(access, bytes as Uint8Array<ArrayBuffer>, index * pieceSize);
       index++;
       parts = [];
       got = 0;
