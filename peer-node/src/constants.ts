@@ -157,8 +157,15 @@ export const PEER_POLL_INTERVAL_MS = 3_000;
 export const CLIENT_SESSION_IDLE_MS = 12 * 60 * 60_000;
 /** At most this many client sessions at once; the least recently used goes first. */
 export const CLIENT_SESSION_MAX = 64;
-/** Bytes per import chunk (ImportChunk carries one). */
-export const IMPORT_CHUNK_SIZE_BYTES = 1024 * 1024;
+/**
+ * Bytes per import chunk (ImportChunk carries one; a file's chunks are at least its piece size, so each
+ * holds whole pieces the pserver hashes as it writes them). Chromium spends per request, not per byte:
+ * uploading 1 MiB slices cost its browser and network processes ~13 CPU-s per GiB, 8 MiB slices ~7
+ * (docs/browser-peers.md, Speed).
+ */
+export const IMPORT_CHUNK_SIZE_BYTES = 8 * 1024 * 1024;
+/** Longest resume key a tab may give BeginImport (its name for a file it did not hash). */
+export const IMPORT_RESUME_KEY_MAX_BYTES = 1024;
 /** A session may have at most this many unfinished imports. */
 export const IMPORTS_PER_SESSION_MAX = 8;
 /** The pserver keeps at most this many unfinished imports in all. */
@@ -199,6 +206,8 @@ export const GATEWAY_STREAMS_PER_TAB_MAX = 8;
  * a tab's pieces in the gateway's memory to 8 x 4 x the piece size.
  */
 export const GATEWAY_WINDOW_PIECES = 4;
+/** Pieces one AnswerPieces call may carry (its body stays under MAX_RPC_MESSAGE_BYTES anyway). */
+export const GATEWAY_ANSWER_PIECES_MAX = 64;
 /** A request the tab leaves unanswered this long fails the relayed call as stalled; below HOLDER_STALL_TIMEOUT_MS so the downloader hears why. */
 export const GATEWAY_REQUEST_TIMEOUT_MS = 12_000;
 /** A detached tab stays listed this long (a reload reattaches within it), then its heartbeat stops. */

@@ -15,8 +15,8 @@ import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { chromium, type CDPSession, type Page } from "playwright-core";
 import { ClientService, TransferState } from "../src/lib/client/gen.js";
-import { cpuMeter, profilePhase, workerTarget } from "./profile.js";
-import { CHROMIUM_FLAGS, CHROMIUM_PATH, requireBuiltWebApp, sha256OfFile, startCluster, writeRandomFile } from "../e2e/harness.js";
+import { asPserverProcess, cpuMeter, profilePhase, workerTarget } from "./profile.js";
+import { CHROMIUM_FLAGS, CHROMIUM_PATH, chromiumEnv, requireBuiltWebApp, sha256OfFile, startCluster, writeRandomFile } from "../e2e/harness.js";
 
 const FILE_MIB = Number(process.env.BENCH_FILE_MIB ?? 1024);
 const FILE_BYTES = FILE_MIB * 1024 * 1024;
@@ -70,6 +70,7 @@ async function main(): Promise<void> {
   const context = await chromium.launchPersistentContext(profileDir, {
     executablePath: CHROMIUM_PATH,
     args: CHROMIUM_FLAGS,
+    env: chromiumEnv(),
     timeout: 60_000,
     viewport: { width: 1280, height: 860 },
     acceptDownloads: true,
@@ -179,4 +180,5 @@ async function main(): Promise<void> {
   }
 }
 
+asPserverProcess();
 await main();

@@ -1,11 +1,27 @@
 // Where a benchmark phase spends CPU: each Chromium process's CPU (by its --type), this Node process's
 // (the directory and every pserver of the cluster run in it), and, on demand (BENCH_PROFILE=1), the
 // functions that took the most samples in the page and in the store worker (CDP Profiler).
+import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
+import { Session } from "node:inspector/promises";
+import { missingPserverSettings, PSERVER_NODE_FLAGS, pserverEnv } from "@p2p/peer-node";
 import type { CDPSession } from "playwright-core";
 
 const TICKS_PER_SECOND = 100;
 const POLL_THREADS_EVERY_MS = 250;
+
+/**
+ * Runs this benchmark again in a child with the Node flags and malloc settings of `peer-node serve`
+ * (peer-node/bin/node-flags.js) when it lacks them, and exits with the child's status; returns when it
+ * has them. The pservers run in this process: without those settings their HTTP read buffers cost full
+ * garbage collections and page faults a user's pserver does not pay (relay phase, 256 MiB: see
+ * docs/browser-peers.md, Speed). Chromium is started without the malloc settings (harness.ts).
+ */
+export function asPserverProcess(): void {
+  if (missingPserverSettings().length === 0) return;
+  const child = spawnSync(process.execPath, [...PSERVER_NODE_FLAGS, ...process.execArgv, ...process.argv.slice(1)], { stdio: "inherit", env: pserverEnv() });
+  process.exit(child.status ?? 1);
+}
 
 interface ProcessCpu {
   kind: string;
@@ -183,9 +199,17 @@ export async function workerTarget(cdp: CDPSession): Promise<(method: string, pa
 /** Whether the run should also record CPU profiles (BENCH_PROFILE=1). */
 export const PROFILE = process.env.BENCH_PROFILE === "1";
 
-/** Starts the CDP profiler on the page and the worker; the returned function stops it and prints the top functions. */
+/**
+ * Starts the CDP profiler on the page and the worker, and V8's on this process's main thread (the
+ * pservers and the directory); the returned function stops them and prints the top functions.
+ */
 export async function profilePhase(cdp: CDPSession, worker: (method: string, params?: object) => Promise<unknown>): Promise<() => Promise<void>> {
   if (!PROFILE) return async () => undefined;
+  const node = new Session();
+  node.connect();
+  await node.post("Profiler.enable");
+  await node.post("Profiler.setSamplingInterval", { interval: 500 });
+  await node.post("Profiler.start");
   await cdp.send("Profiler.enable");
   await cdp.send("Profiler.setSamplingInterval", { interval: 500 });
   await cdp.send("Profiler.start");
@@ -193,6 +217,10 @@ export async function profilePhase(cdp: CDPSession, worker: (method: string, par
   await worker("Profiler.setSamplingInterval", { interval: 500 });
   await worker("Profiler.start");
   return async () => {
+    const inNode = (await node.post("Profiler.stop")) as { profile: CpuProfile };
+    node.disconnect();
+    console.log("   node main thread (pservers, directory): most self time");
+    for (const line of topFunctions(inNode.profile, 20)) console.log(`     ${line}`);
     const page = (await cdp.send("Profiler.stop")) as { profile: CpuProfile };
     const inWorker = (await worker("Profiler.stop")) as { profile: CpuProfile } | undefined;
     console.log("   page: most self time");

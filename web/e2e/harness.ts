@@ -40,7 +40,17 @@ export async function launchChromium(extraArgs: readonly string[] = []): Promise
         "(apt-get install -y chromium) or set CHROMIUM_PATH to a Chromium binary.",
     );
   }
-  return chromium.launch({ executablePath: CHROMIUM_PATH, args: [...CHROMIUM_FLAGS, ...extraArgs], timeout: 60_000 });
+  return chromium.launch({ executablePath: CHROMIUM_PATH, args: [...CHROMIUM_FLAGS, ...extraArgs], env: chromiumEnv(), timeout: 60_000 });
+}
+
+/**
+ * This process's environment less GLIBC_TUNABLES: a benchmark that runs as a pserver process does
+ * (bench/profile.ts) must not hand the pserver's malloc settings to Chromium, which a user's browser lacks.
+ */
+export function chromiumEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(process.env)) if (value !== undefined && name !== "GLIBC_TUNABLES") env[name] = value;
+  return env;
 }
 
 /** Fails early with a clear message when `vite build` has not run. */

@@ -6,7 +6,6 @@ import { browserHashLocation } from "./lib/location-hash.js";
 import { AppState } from "./lib/state/app.svelte.js";
 import { BrowserPeerState } from "./lib/browser-peer/browser-peer.svelte.js";
 import { readBrowserCapabilities, unsupportedReason } from "./lib/browser-peer/secure-origin.js";
-import { createHashWorker } from "./lib/browser-peer/hash-workers.js";
 import "./app.css";
 
 // The tab is served by its own pserver, so the page's origin is that pserver (in development,
@@ -30,7 +29,7 @@ const app = new AppState({
   cacheStorage: localStorageOrNothing(),
   tabStorage,
   hash: browserHashLocation(),
-  importOptions: { chunkOptions: { sendChunk: createBlobChunkSender(baseUrl, tokens) }, createHashWorker },
+  importOptions: { chunkOptions: { sendChunk: createBlobChunkSender(baseUrl, tokens) } },
 });
 
 const target = document.getElementById("app");

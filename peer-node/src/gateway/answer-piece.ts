@@ -1,5 +1,7 @@
-// GatewayService.AnswerPiece in Connect binary (the tab's piece answers, ~1 MiB each), read straight into
-// reused buffers instead of through connect, the ingest side of the relay's copy-free path.
+// GatewayService.AnswerPiece and AnswerPieces in Connect binary (the tab's piece answers, ~1 MiB each,
+// several per AnswerPieces call), read straight into reused buffers instead of through connect, the
+// ingest side of the relay's copy-free path. AnswerPieces passes each piece on as soon as its bytes
+// arrived, so a batch costs its first piece no waiting.
 //
 // Why: connect gathers a unary request's body into a fresh buffer; per relayed 1 MiB piece that was one
 // more fresh megabyte for V8 to collect, and collecting them was most of the gateway's CPU (gateway
@@ -16,33 +18,38 @@ import { fromBinary } from "@bufbuild/protobuf";
 import type { ConnectError } from "@connectrpc/connect";
 import { codeToHttpStatus, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
 import type { Logger } from "pino";
-import { MAX_PIECE_SIZE_BYTES, MAX_RPC_MESSAGE_BYTES } from "../constants.js";
+import { GATEWAY_ANSWER_PIECES_MAX, MAX_PIECE_SIZE_BYTES, MAX_RPC_MESSAGE_BYTES } from "../constants.js";
 import { isPeerError, PeerError } from "../errors.js";
-import { AnswerPieceRequestSchema, GatewayService } from "../gen.js";
+import { AnswerPieceRequestSchema, AnswerPiecesRequestSchema, GatewayService } from "../gen.js";
 import { isExpected, toConnectError } from "../rpc/error-mapping.js";
 import type { DualHandler } from "../rpc/one-port.js";
 import { bearerToken } from "../rpc/sessions.js";
 import type { Gateway } from "./gateway.js";
 
 const PATH = `/${GatewayService.typeName}/${GatewayService.method.answerPiece.name}`;
+const PATH_MANY = `/${GatewayService.typeName}/${GatewayService.method.answerPieces.name}`;
+/** AnswerPieces' head (request ids, sizes, the data field's tag and length) is at most this long. */
+const HEAD_MAX_BYTES = 64 * 1024;
 /** Buffers come in whole multiples of this, so a pool keyed by size reuses them across slightly different bodies. */
 const BUFFER_GRAIN_BYTES = 64 * 1024;
 
 /** Buffers the ingest takes and the relay gives back (send-pieces.ts's pool). */
 export interface IngestBuffers {
   take(bytes: number): Uint8Array;
+  /** Takes back a buffer nobody was handed (a piece no longer wanted). */
+  give(view: Uint8Array): void;
 }
 
 /** Serves Connect binary AnswerPiece calls here and passes every other request to `next`. */
 export function answerPieceFastPath(gateway: Gateway, buffers: IngestBuffers, logger: Logger, next: DualHandler): DualHandler {
   return (req, res) => {
-    if (!isPlainConnectAnswerPiece(req)) return next(req, res);
-    void serve(gateway, buffers, logger, req, res);
+    if (!isPlainConnect(req)) return next(req, res);
+    void (req.url === PATH ? serve(gateway, buffers, logger, req, res) : serveMany(gateway, buffers, logger, req, res));
   };
 }
 
-function isPlainConnectAnswerPiece(req: http.IncomingMessage | http2.Http2ServerRequest): boolean {
-  if (req.method !== "POST" || req.url !== PATH || req.headers["content-type"] !== "application/proto") return false;
+function isPlainConnect(req: http.IncomingMessage | http2.Http2ServerRequest): boolean {
+  if (req.method !== "POST" || (req.url !== PATH && req.url !== PATH_MANY) || req.headers["content-type"] !== "application/proto") return false;
   const encoding = req.headers["content-encoding"];
   if (encoding !== undefined && encoding !== "identity") return false;
   const length = req.headers["content-length"];
@@ -70,17 +77,176 @@ async function serve(
       throw new PeerError("BAD_REQUEST", `A piece is 1 to ${MAX_PIECE_SIZE_BYTES} bytes (got ${request.data.length}).`);
     }
     session.tab.answerPiece(request.requestId, request.data);
-    const r = res as http.ServerResponse;
-    r.writeHead(200, { "content-type": "application/proto", "content-length": "0" });
-    r.end();
+    writeOk(res);
   } catch (err) {
-    if (!isExpected(err)) logger.error({ err, rpc: "GatewayService/AnswerPiece" }, "GatewayService call failed");
-    else if (isPeerError(err, "CANCELLED")) logger.debug({ rpc: "AnswerPiece", msg: (err as Error).message }, "GatewayService call refused");
-    else logger.warn({ rpc: "AnswerPiece", msg: (err as Error).message }, "GatewayService call refused");
-    // The rest of an unread body is dropped with the connection's next request (or the stream).
-    req.resume();
-    writeError(res, toConnectError(err));
+    refused(logger, "AnswerPiece", req, res, err);
   }
+}
+
+/**
+ * AnswerPieces: the head (request ids, sizes) read first, then each piece copied into a buffer of its
+ * own as its bytes arrive and passed on at once; pieces no longer wanted are dropped. A message whose
+ * fields are not in the order the proto gives (a hand-made one) is read whole and then split.
+ */
+async function serveMany(
+  gateway: Gateway,
+  buffers: IngestBuffers,
+  logger: Logger,
+  req: http.IncomingMessage | http2.Http2ServerRequest,
+  res: http.ServerResponse | http2.Http2ServerResponse,
+): Promise<void> {
+  try {
+    const tab = gateway.session(bearerToken(req.headers.authorization)).tab;
+    const declared = req.headers["content-length"] === undefined ? undefined : Number(req.headers["content-length"]);
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
+    let head: Head | "other" | undefined;
+    let piece = 0;
+    let current: Uint8Array | undefined;
+    let filled = 0;
+    let total = 0;
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      total += chunk.length;
+      if (total > MAX_RPC_MESSAGE_BYTES) throw new PeerError("REQUEST_TOO_LARGE", `A request to this rpc is at most ${MAX_RPC_MESSAGE_BYTES} bytes.`);
+      let bytes = chunk;
+      if (head === undefined || head === "other") {
+        pending.push(chunk);
+        pendingBytes += chunk.length;
+        if (head === "other") continue;
+        const joined = pending.length === 1 ? chunk : Buffer.concat(pending, pendingBytes);
+        head = parseHead(joined);
+        if (head === undefined) {
+          if (pendingBytes > HEAD_MAX_BYTES) head = "other";
+          pending = [joined];
+          continue;
+        }
+        if (head === "other") continue;
+        if (declared !== undefined && declared !== head.headBytes + head.dataBytes) {
+          throw new PeerError("BAD_REQUEST", `The body has ${declared} bytes, not the ${head.headBytes + head.dataBytes} its message says.`);
+        }
+        bytes = joined.subarray(head.headBytes);
+        pending = [];
+      }
+      let at = 0;
+      while (at < bytes.length) {
+        if (piece >= head.sizes.length) throw new PeerError("BAD_REQUEST", "The body is longer than its pieces' sizes add up to.");
+        const size = head.sizes[piece]!;
+        current ??= buffers.take(grain(size));
+        const take = Math.min(size - filled, bytes.length - at);
+        current.set(bytes.subarray(at, at + take), filled);
+        filled += take;
+        at += take;
+        if (filled === size) {
+          const data = current.subarray(0, size);
+          if (!tab.answerOneOfPieces(head.requestIds[piece]!, data)) buffers.give(data);
+          current = undefined;
+          filled = 0;
+          piece++;
+        }
+      }
+    }
+    if (head === "other" || head === undefined) {
+      // Not in the proto's field order (or not a message at all): read whole, then split with copies.
+      let request;
+      try {
+        request = fromBinary(AnswerPiecesRequestSchema, Buffer.concat(pending, pendingBytes));
+      } catch (err) {
+        throw new PeerError("BAD_REQUEST", `the request message is not valid protobuf binary (${(err as Error).message})`);
+      }
+      const lengths = checkPieceSizes(request.requestIds.length, request.sizes, request.data.length);
+      let offset = 0;
+      lengths.forEach((length, i) => {
+        tab.answerOneOfPieces(request.requestIds[i]!, request.data.slice(offset, offset + length));
+        offset += length;
+      });
+    } else if (piece < head.sizes.length) {
+      throw new PeerError("BAD_REQUEST", "The body ended before its pieces did.");
+    }
+    writeOk(res);
+  } catch (err) {
+    refused(logger, "AnswerPieces", req, res, err);
+  }
+}
+
+/** AnswerPieces' head as the proto orders it: packed request ids, packed sizes, then the data field's tag and length. */
+interface Head {
+  readonly requestIds: number[];
+  readonly sizes: number[];
+  readonly headBytes: number;
+  readonly dataBytes: number;
+}
+
+/** The head of `bytes` once they hold all of it; undefined while more is needed; "other" for any other shape. */
+function parseHead(bytes: Uint8Array): Head | "other" | undefined {
+  let at = 0;
+  const varint = (): number | undefined => {
+    let value = 0;
+    for (let shift = 0; shift < 35; shift += 7) {
+      if (at >= bytes.length) return undefined;
+      const byte = bytes[at++]!;
+      value += (byte & 0x7f) * 2 ** shift;
+      if (byte < 0x80) return value;
+    }
+    return Number.NaN;
+  };
+  const packed = (tag: number): number[] | undefined | "other" => {
+    if (at >= bytes.length) return undefined;
+    if (bytes[at] !== tag) return "other";
+    at++;
+    const length = varint();
+    if (length === undefined) return undefined;
+    if (Number.isNaN(length)) return "other";
+    if (at + length > bytes.length) return undefined;
+    const end = at + length;
+    const values: number[] = [];
+    while (at < end) {
+      const v = varint();
+      if (v === undefined || Number.isNaN(v) || at > end) return "other";
+      values.push(v);
+    }
+    return values;
+  };
+  const requestIds = packed(0x0a);
+  if (requestIds === undefined || requestIds === "other") return requestIds;
+  const sizes = packed(0x12);
+  if (sizes === undefined || sizes === "other") return sizes;
+  if (at >= bytes.length) return undefined;
+  if (bytes[at] !== 0x1a) return "other";
+  at++;
+  const dataBytes = varint();
+  if (dataBytes === undefined) return undefined;
+  if (Number.isNaN(dataBytes)) return "other";
+  checkPieceSizes(requestIds.length, sizes, dataBytes);
+  return { requestIds, sizes, headBytes: at, dataBytes };
+}
+
+/** Checks AnswerPieces' counts and sizes (1 to 64 pieces, each 1 byte to the piece size limit, adding up to the data); returns the sizes. */
+export function checkPieceSizes(count: number, sizes: readonly number[], dataBytes: number): readonly number[] {
+  if (count === 0 || count > GATEWAY_ANSWER_PIECES_MAX || sizes.length !== count) {
+    throw new PeerError("BAD_REQUEST", `An AnswerPieces call carries 1 to ${GATEWAY_ANSWER_PIECES_MAX} pieces, a size for each (got ${count} ids, ${sizes.length} sizes).`);
+  }
+  let sum = 0;
+  for (const size of sizes) {
+    if (size === 0 || size > MAX_PIECE_SIZE_BYTES) throw new PeerError("BAD_REQUEST", `A piece is 1 to ${MAX_PIECE_SIZE_BYTES} bytes (got ${size}).`);
+    sum += size;
+  }
+  if (sum !== dataBytes) throw new PeerError("BAD_REQUEST", `The pieces' sizes add up to ${sum} bytes, not the ${dataBytes} of data.`);
+  return sizes;
+}
+
+function writeOk(res: http.ServerResponse | http2.Http2ServerResponse): void {
+  const r = res as http.ServerResponse;
+  r.writeHead(200, { "content-type": "application/proto", "content-length": "0" });
+  r.end();
+}
+
+function refused(logger: Logger, rpc: string, req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse, err: unknown): void {
+  if (!isExpected(err)) logger.error({ err, rpc: `GatewayService/${rpc}` }, "GatewayService call failed");
+  else if (isPeerError(err, "CANCELLED")) logger.debug({ rpc, msg: (err as Error).message }, "GatewayService call refused");
+  else logger.warn({ rpc, msg: (err as Error).message }, "GatewayService call refused");
+  // The rest of an unread body is dropped with the connection's next request (or the stream).
+  req.resume();
+  writeError(res, toConnectError(err));
 }
 
 /** The whole body in a buffer of the pool (grown, rarely, past a guess), at most MAX_RPC_MESSAGE_BYTES. */

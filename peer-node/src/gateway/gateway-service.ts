@@ -16,6 +16,7 @@ import {
   type AnswerErrorRequest,
   type AnswerManifestRequest,
   type AnswerPieceRequest,
+  type AnswerPiecesRequest,
   ReceivePushResponseSchema,
   type AttachResponse,
   type BrowserFile,
@@ -38,6 +39,7 @@ import { bearerToken } from "../rpc/sessions.js";
 import { checkContentId, checkManifest } from "../store/pieces.js";
 import type { Gateway, TabSession } from "./gateway.js";
 import type { TabEvent } from "./tab.js";
+import { checkPieceSizes } from "./answer-piece.js";
 
 /** Reasons a tab may give a downloader in AnswerError; anything else is passed on as INTERNAL. */
 const TAB_REASONS: ReadonlySet<Reason> = new Set(["FILE_NOT_HELD", "FILE_CHANGED", "BAD_PIECE_REQUEST", "INTERNAL"]);
@@ -140,6 +142,24 @@ export class GatewayServiceImpl implements ServiceImpl<typeof GatewayService> {
         throw new PeerError("BAD_REQUEST", `A piece is 1 to ${MAX_PIECE_SIZE_BYTES} bytes (got ${req.data.length}).`);
       }
       session.tab.answerPiece(req.requestId, req.data);
+      return {};
+    });
+  }
+
+  /**
+   * AnswerPieces: several pieces, their bytes one after the other (the tab's Connect binary calls take
+   * answer-piece.ts's path; this one serves gRPC-Web and JSON). Each piece is copied out: the relay
+   * reuses a piece's buffer once it is sent, so pieces must not share one.
+   */
+  async answerPieces(req: AnswerPiecesRequest, ctx: HandlerContext) {
+    return this.#run("AnswerPieces", async () => {
+      const session = this.#session(ctx);
+      const lengths = checkPieceSizes(req.requestIds.length, req.sizes, req.data.length);
+      let offset = 0;
+      lengths.forEach((length, i) => {
+        session.tab.answerOneOfPieces(req.requestIds[i]!, req.data.slice(offset, offset + length));
+        offset += length;
+      });
       return {};
     });
   }

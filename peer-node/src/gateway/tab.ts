@@ -2,7 +2,7 @@
 // way back, its Attach stream, and its relayed-call slots. Knows no transport and no directory: the
 // gateway (gateway.ts) logs it in and keeps it listed; the relay (relay.ts) asks it for manifests and
 // pieces; the GatewayService (gateway-service.ts) feeds it the tab's answers.
-import { PeerError } from "../errors.js";
+import { isPeerError, PeerError } from "../errors.js";
 import type { FileManifest } from "../gen.js";
 import type { TransferSnapshot } from "../transfer/transfer.js";
 import { TabPushes } from "./tab-push.js";
@@ -164,6 +164,20 @@ export class Tab {
   /** The tab's piece answer. */
   answerPiece(requestId: number, data: Uint8Array): void {
     this.#take(requestId, "piece").resolve(data);
+  }
+
+  /**
+   * One piece of an AnswerPieces call: passed on like answerPiece; false when the request is no longer
+   * waiting (it was cancelled or timed out: the piece is dropped, the call goes on).
+   */
+  answerOneOfPieces(requestId: number, data: Uint8Array): boolean {
+    try {
+      this.answerPiece(requestId, data);
+      return true;
+    } catch (err) {
+      if (isPeerError(err, "CANCELLED")) return false;
+      throw err;
+    }
   }
 
   /** The tab's refusal of a request, passed on to the downloader. */

@@ -1,9 +1,10 @@
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { open, readFile, type FileHandle } from "node:fs/promises";
 import type { Logger } from "pino";
 import {
   DISK_FREE_RESERVE_BYTES,
   IMPORT_CHUNK_SIZE_BYTES,
+  IMPORT_RESUME_KEY_MAX_BYTES,
   IMPORT_STALE_MS,
   IMPORTS_PER_SESSION_MAX,
   IMPORTS_TOTAL_MAX,
@@ -12,7 +13,7 @@ import { isDiskFull, isPeerError, PeerError } from "../errors.js";
 import { bitfieldBytes, countBits, hasBit, newBitfield, setBit } from "../store/bitfield.js";
 import type { FileStore, Manifest, SharedFile } from "../store/file-store.js";
 import type { PartialFolder } from "../store/partial-folder.js";
-import { checkContentId, hashFile, isContentId, isLegacyContentId } from "../store/pieces.js";
+import { checkContentId, contentIdOfManifest, HASH_BYTES, hashFile, isContentId, isLegacyContentId, pieceCount, pieceLength, pieceSizeFor } from "../store/pieces.js";
 import { Transfer, type TransferRegistry } from "../transfer/transfer.js";
 
 /** Checks a wanted file name and returns it (possibly normalized); throws with a reason when unacceptable. */
@@ -24,7 +25,17 @@ export interface ImporterOptions {
   readonly registry: TransferRegistry;
   readonly validateName: NameValidator;
   readonly logger: Logger;
+  /** Bytes per chunk (tests); by default IMPORT_CHUNK_SIZE_BYTES or the file's piece size, whichever is larger. */
   readonly chunkSizeBytes?: number;
+}
+
+/** What BeginImport is asked: the file, and the content id the tab promises ("" when it did not hash the file). */
+export interface ImportRequest {
+  readonly name: string;
+  readonly size: number;
+  readonly contentId: string;
+  /** The tab's name for a file it did not hash, to resume by; ignored with a content id. */
+  readonly resumeKey?: string;
 }
 
 /** What BeginImport answers. */
@@ -37,7 +48,10 @@ export interface ImportTicket {
 /** What survives a restart, in `imports/<id>.json` of the store's partial folder. */
 interface ImportState {
   readonly id: string;
+  /** The promised content id, checked at finish; "" when the tab gave none (the pserver names the file). */
   readonly contentId: string;
+  /** Without a content id: the tab's name for the file, so that picking it again resumes. */
+  readonly resumeKey?: string;
   readonly size: number;
   readonly name: string;
   readonly chunkSize: number;
@@ -57,6 +71,10 @@ interface LiveImport {
   readonly stateName: string;
   /** The open partial file; a promise, so parallel chunks share one open() instead of racing. */
   handle: Promise<FileHandle> | undefined;
+  /** SHA-256 of each piece (pieceSizeFor(size)), taken as a chunk holding the whole piece was written. */
+  readonly pieceHashes: Uint8Array;
+  /** Which pieces have their hash in pieceHashes (not kept across restarts: those are hashed at finish). */
+  readonly hashed: Uint8Array;
   bytesReceived: number;
   /** Chunk writes in flight, so finish and discard wait for them. */
   writes: Set<Promise<void>>;
@@ -75,16 +93,18 @@ const stagedName = (id: string, suffix: string) => `${IMPORTS_SUBFOLDER}/${id}${
 /**
  * Brings files from the browser into the shared folder in chunks (BeginImport/ImportChunk/FinishImport).
  * Each import is a sparse partial file plus a small state file in the store's partial folder, so it can be
- * resumed after a pserver restart: BeginImport with the same content id and size finds it again.
- * Nothing enters the shared folder before its content id equals the promised one: FinishImport hashes
- * the received file once (each piece's SHA-256, then the id over the canonical manifest).
+ * resumed after a pserver restart: BeginImport with the same content id (or resume key) and size finds it
+ * again. Every byte is hashed once, by the pserver, as it is written: each chunk holds whole pieces, whose
+ * SHA-256 are kept, and FinishImport names the file by the content id over them (reading only pieces that
+ * arrived before a restart). A tab that promised a content id gets the import refused when the bytes name
+ * another; one that promised none (it did not read the file to hash it) is told the id by FinishImport.
  */
 export class Importer {
   readonly #store: FileStore;
   readonly #registry: TransferRegistry;
   readonly #validateName: NameValidator;
   readonly #logger: Logger;
-  readonly #chunkSize: number;
+  readonly #chunkSize: number | undefined;
   readonly #dir: PartialFolder;
   readonly #imports = new Map<string, LiveImport>();
   /** Unfinished imports each client session began, for the per-session limit. */
@@ -95,7 +115,7 @@ export class Importer {
     this.#registry = options.registry;
     this.#validateName = options.validateName;
     this.#logger = options.logger.child({ component: "importer" });
-    this.#chunkSize = options.chunkSizeBytes ?? IMPORT_CHUNK_SIZE_BYTES;
+    this.#chunkSize = options.chunkSizeBytes;
     this.#dir = options.store.partialDir;
   }
 
@@ -107,9 +127,11 @@ export class Importer {
   }
 
   /** Starts an import, or finds the unfinished one with the same content id and size. */
-  async begin(sessionId: string, request: { name: string; size: number; contentId: string }): Promise<ImportTicket> {
+  async begin(sessionId: string, request: ImportRequest): Promise<ImportTicket> {
     const { contentId, size } = request;
-    checkContentId(contentId, "content_id");
+    if (contentId !== "") checkContentId(contentId, "content_id");
+    const resumeKey = contentId === "" ? (request.resumeKey ?? "") : "";
+    if (Buffer.byteLength(resumeKey) > IMPORT_RESUME_KEY_MAX_BYTES) throw new PeerError("BAD_REQUEST", `resume_key is at most ${IMPORT_RESUME_KEY_MAX_BYTES} bytes.`);
     if (!Number.isSafeInteger(size) || size < 0) throw new PeerError("BAD_REQUEST", "size must be a whole number of bytes.");
     let name: string;
     try {
@@ -117,11 +139,12 @@ export class Importer {
     } catch (err) {
       throw new PeerError("BAD_NAME", `name is not acceptable: ${err instanceof Error ? err.message : String(err)}`);
     }
-    const held = this.#store.get(contentId);
+    const held = contentId === "" ? undefined : this.#store.get(contentId);
     if (held) throw new PeerError("ALREADY_HELD", `This file is already in the shared folder as "${held.name}".`);
 
     for (const live of this.#imports.values()) {
-      if (live.state.contentId === contentId && live.state.size === size && live.phase === "receiving") {
+      const same = contentId !== "" ? live.state.contentId === contentId : resumeKey !== "" && live.state.contentId === "" && live.state.resumeKey === resumeKey;
+      if (same && live.state.size === size && live.phase === "receiving") {
         this.#own(sessionId, live.state.id);
         return { importId: live.state.id, chunkSize: live.state.chunkSize, receivedChunks: receivedList(live) };
       }
@@ -142,13 +165,16 @@ export class Importer {
     }
 
     const id = randomUUID();
-    const chunkCount = Math.ceil(size / this.#chunkSize);
+    // Whole pieces per chunk (both are powers of two), so each chunk's pieces are hashed as it is written.
+    const chunkSize = this.#chunkSize ?? Math.max(IMPORT_CHUNK_SIZE_BYTES, pieceSizeFor(size));
+    const chunkCount = Math.ceil(size / chunkSize);
     const state: ImportState = {
       id,
       contentId,
+      ...(resumeKey !== "" ? { resumeKey } : {}),
       size,
       name,
-      chunkSize: this.#chunkSize,
+      chunkSize,
       received: Buffer.from(newBitfield(chunkCount)).toString("base64"),
       updatedAt: Date.now(),
     };
@@ -176,6 +202,18 @@ export class Importer {
     if (live.phase !== "receiving") throw new PeerError("IMPORT_FINISHING", "This import is finishing or has ended; no more chunks are accepted.");
     if (hasBit(live.bitmap, chunkIndex)) return live.bytesReceived;
 
+    // Each piece the chunk holds whole is hashed here, from the bytes about to be written: the file
+    // that FinishImport names is the one these bytes make. (A chunk smaller than a piece, as in
+    // tests, leaves its pieces to be read and hashed at finish.)
+    const start = chunkIndex * chunkSize;
+    const pieceSize = pieceSizeFor(size);
+    for (let piece = Math.ceil(start / pieceSize); piece * pieceSize < start + data.byteLength; piece++) {
+      const from = piece * pieceSize - start;
+      const to = from + pieceLength(size, pieceSize, piece);
+      if (to > data.byteLength) break;
+      live.pieceHashes.set(createHash("sha256").update(data.subarray(from, to)).digest(), piece * HASH_BYTES);
+      setBit(live.hashed, piece);
+    }
     const write = (async () => {
       live.handle ??= open(live.partPath, "r+");
       try {
@@ -204,7 +242,7 @@ export class Importer {
     return live.bytesReceived;
   }
 
-  /** Hashes the file once (pieces, then its content id), and on a match moves it into the shared folder; a mismatch discards it. */
+  /** Names the file by its content id (pieces hashed as they were written), checks it against a promised one (a mismatch discards it) and moves it into the shared folder. */
   async finish(importId: string): Promise<SharedFile> {
     const live = this.#get(importId);
     if (live.phase !== "receiving") throw new PeerError("IMPORT_FINISHING", "This import is already finishing.");
@@ -217,9 +255,8 @@ export class Importer {
     live.transfer.update({ state: "verifying" });
     try {
       await closeHandle(live);
-      const hashes = await hashFile(live.partPath, live.state.size, live.transfer.signal);
-      const manifest: Manifest = { ...hashes, name: live.state.name };
-      if (manifest.contentId !== live.state.contentId) {
+      const manifest: Manifest = { ...(await this.#hashes(live)), name: live.state.name };
+      if (live.state.contentId !== "" && manifest.contentId !== live.state.contentId) {
         await this.#discard(live);
         const message = `The received bytes hash to ${manifest.contentId}, not ${live.state.contentId}; the import was discarded.`;
         live.transfer.finish("failed", message);
@@ -229,6 +266,9 @@ export class Importer {
       const file = await this.#store.adopt({ tempPath: live.partPath, name: live.state.name, manifest });
       await this.#forget(live);
       await this.#dir.remove(live.stateName);
+      // An import begun without a content id learns it only now (an import of a file already held ends
+      // here too: adopt kept the held one).
+      live.transfer.update({ contentId: file.contentId });
       live.transfer.finish("completed");
       this.#logger.info({ importId, contentId: file.contentId, name: file.name }, "import completed");
       return file;
@@ -240,6 +280,20 @@ export class Importer {
       live.transfer.finish("failed", err instanceof Error ? err.message : String(err));
       throw err;
     }
+  }
+
+  /**
+   * The file's piece hashes and content id: those taken as the chunks were written, or, when some piece
+   * was not hashed in this run (it arrived before a restart, or chunks are smaller than pieces), the
+   * whole file read and hashed once.
+   */
+  async #hashes(live: LiveImport): Promise<{ contentId: string; size: number; pieceSize: number; pieceHashes: Buffer[] }> {
+    const { size } = live.state;
+    const pieceSize = pieceSizeFor(size);
+    const count = pieceCount(size, pieceSize);
+    if (countBits(live.hashed, count) < count) return hashFile(live.partPath, size, live.transfer.signal);
+    const pieceHashes = Array.from({ length: count }, (_, i) => Buffer.from(live.pieceHashes.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES)));
+    return { contentId: contentIdOfManifest(size, pieceSize, live.pieceHashes), size, pieceSize, pieceHashes };
   }
 
   /** Forgets which imports a session began (its imports stay resumable by any later session). */
@@ -271,6 +325,7 @@ export class Importer {
   /** Registers a live import and its transfer; a cancel of the transfer discards the import. */
   #track(state: ImportState, bytesReceived: number): LiveImport {
     const transfer = new Transfer({ kind: "import", contentId: state.contentId, name: state.name, bytesTotal: state.size, id: state.id });
+    const pieces = pieceCount(state.size, pieceSizeFor(state.size));
     const live: LiveImport = {
       state,
       bitmap: new Uint8Array(Buffer.from(state.received, "base64")),
@@ -279,6 +334,8 @@ export class Importer {
       partPath: this.#dir.pathOf(stagedName(state.id, PART_SUFFIX)),
       stateName: stagedName(state.id, STATE_SUFFIX),
       handle: undefined,
+      pieceHashes: new Uint8Array(pieces * HASH_BYTES),
+      hashed: newBitfield(pieces),
       bytesReceived,
       writes: new Set(),
       phase: "receiving",
@@ -343,7 +400,7 @@ export class Importer {
           this.#logger.warn({ importId: id, contentId: raw.contentId }, "unfinished import of an older version (whole-file content id) discarded; the tab imports the file again under its new id");
           continue;
         }
-        const state = parseState(raw, this.#chunkSize);
+        const state = parseState(raw, this.#chunkSize ?? IMPORT_CHUNK_SIZE_BYTES);
         if (state.id !== id) throw new Error("state file name does not match its id");
         const bitmap = Buffer.from(state.received, "base64");
         const chunkCount = Math.ceil(state.size / state.chunkSize);
@@ -370,14 +427,24 @@ function parseState(value: unknown, defaultChunkSize: number): ImportState {
   const ok =
     typeof o === "object" && o !== null &&
     typeof o.id === "string" && /^[0-9a-f-]{36}$/.test(o.id) &&
-    isContentId(o.contentId) &&
+    (isContentId(o.contentId) || o.contentId === "") &&
+    (o.resumeKey === undefined || typeof o.resumeKey === "string") &&
     typeof o.size === "number" && Number.isSafeInteger(o.size) && o.size >= 0 &&
     typeof o.name === "string" &&
     typeof o.received === "string" &&
     typeof o.updatedAt === "number";
   if (!ok) throw new Error("malformed import state");
   const chunkSize = typeof o.chunkSize === "number" && Number.isSafeInteger(o.chunkSize) && o.chunkSize > 0 ? o.chunkSize : defaultChunkSize;
-  return { id: o.id as string, contentId: o.contentId as string, size: o.size as number, name: o.name as string, chunkSize, received: o.received as string, updatedAt: o.updatedAt as number };
+  return {
+    id: o.id as string,
+    contentId: o.contentId as string,
+    ...(typeof o.resumeKey === "string" ? { resumeKey: o.resumeKey } : {}),
+    size: o.size as number,
+    name: o.name as string,
+    chunkSize,
+    received: o.received as string,
+    updatedAt: o.updatedAt as number,
+  };
 }
 
 async function closeHandle(live: LiveImport): Promise<void> {

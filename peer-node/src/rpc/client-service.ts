@@ -262,11 +262,11 @@ export class ClientServiceImpl implements ServiceImpl<typeof ClientService> {
   }
 
   /** BeginImport: starts or resumes a browser import. */
-  async beginImport(req: { name: string; size: bigint; contentId: string }, ctx: HandlerContext) {
+  async beginImport(req: { name: string; size: bigint; contentId: string; resumeKey: string }, ctx: HandlerContext) {
     return this.#run("BeginImport", async () => {
       const session = this.#auth(ctx);
       if (req.size > BigInt(Number.MAX_SAFE_INTEGER)) throw new PeerError("BAD_REQUEST", "size is too large.");
-      const ticket = await this.#d.importer.begin(session.id, { name: req.name, size: Number(req.size), contentId: req.contentId });
+      const ticket = await this.#d.importer.begin(session.id, { name: req.name, size: Number(req.size), contentId: req.contentId, resumeKey: req.resumeKey });
       return create(BeginImportResponseSchema, ticket);
     });
   }

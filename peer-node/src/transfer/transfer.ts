@@ -31,7 +31,7 @@ export interface TransferSnapshot {
 
 /** Fields a transfer's owner may change while it runs. */
 export type TransferPatch = Partial<
-  Pick<TransferSnapshot, "name" | "bytesTotal" | "sources" | "bannedPeers" | "piecesRefetched" | "targetPeer" | "state">
+  Pick<TransferSnapshot, "contentId" | "name" | "bytesTotal" | "sources" | "bannedPeers" | "piecesRefetched" | "targetPeer" | "state">
 >;
 
 const FINAL_STATES: ReadonlySet<TransferStateName> = new Set(["completed", "failed", "cancelled"]);

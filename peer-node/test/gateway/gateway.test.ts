@@ -9,7 +9,7 @@ import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startPserver, type Pserver } from "../../src/index.js";
 import { create, toBinary } from "@bufbuild/protobuf";
-import { AnswerPieceRequestSchema, ErrorDetailSchema, ErrorReason, PeerService, TransferState, type TransferProgress } from "../../src/gen.js";
+import { AnswerPieceRequestSchema, AnswerPiecesRequestSchema, ErrorDetailSchema, ErrorReason, PeerService, TransferState, type TransferProgress } from "../../src/gen.js";
 import { clientFor, logger, removeDir, TEST_PASSWORD, tempDir, waitFor, writeRandomFile, type ProtocolName } from "../pserver-harness.js";
 import { TestTab, type TabProtocol } from "./test-tab.js";
 import type { GatewaySettings } from "../../src/gateway/gateway.js";
@@ -125,6 +125,20 @@ describe.each<TabProtocol>(["connect-binary", "grpc-web"])("a tab over %s", (pro
     expect(last?.state, last?.error).toBe(TransferState.COMPLETED);
     const got = await readFile(path.join(node.sharedDir, path.basename(last!.name)));
     expect(sha256Hex(got)).toBe(sha256Hex(bytes));
+  });
+
+  it("serves a file answered in AnswerPieces batches: the pieces reach the downloader whole and in order", async () => {
+    const gw = await namedPserver(`gwb-${protocol}`);
+    const node = await namedPserver(`nb-${protocol}`);
+    const { tab, bytes, contentId } = await tabWithFile(gw.url, `batch-${protocol}`, 9 * 1024 * 1024 + 999, protocol);
+    tab.behaviour = { batch: true };
+    await waitFor(async () => (await holders(contentId)).some((h) => h.address === tab.relayAddress), "the tab listed at its relay address");
+    const last = await download(node, contentId);
+    expect(last?.state, last?.error).toBe(TransferState.COMPLETED);
+    const got = await readFile(path.join(node.sharedDir, path.basename(last!.name)));
+    expect(sha256Hex(got)).toBe(sha256Hex(bytes));
+    expect(tab.answered).toBeGreaterThanOrEqual(10);
+    expect(tab.answerErrors).toEqual([]);
   });
 });
 
@@ -348,6 +362,19 @@ describe("limits and invalid input", () => {
     expect(((await garbage.json()) as { message: string }).message).toMatch(/not valid protobuf binary/);
     const anonymous = await post(new Uint8Array(0), { authorization: "Bearer nope" });
     expect(anonymous.status).toBe(401);
+
+    const many = (body: Uint8Array) =>
+      fetch(`${gw.url}/p2p.v1.GatewayService/AnswerPieces`, {
+        method: "POST",
+        headers: { "content-type": "application/proto", authorization: `Bearer ${tab.sessionToken}` },
+        body,
+      });
+    // Pieces no longer wanted are dropped: the call itself succeeds.
+    const gone = await many(toBinary(AnswerPiecesRequestSchema, create(AnswerPiecesRequestSchema, { requestIds: [77, 78], sizes: [3, 2], data: new Uint8Array(5) })));
+    expect(gone.status).toBe(200);
+    const short = await many(toBinary(AnswerPiecesRequestSchema, create(AnswerPiecesRequestSchema, { requestIds: [77, 78], sizes: [3, 3], data: new Uint8Array(5) })));
+    expect(short.status).toBe(400);
+    expect(((await short.json()) as { message: string }).message).toMatch(/add up to 6 bytes, not the 5/);
   });
 
   it("the directory refuses a relay address that names another peer", async () => {

@@ -31,6 +31,8 @@ export interface TabBehaviour {
   onOffer?: "keep" | "ignore" | "stall" | "cancel" | "refuse";
   /** With `onOffer: "refuse"`: the message the tab sends with its refusal. */
   refusal?: string;
+  /** Answer the piece requests in hand together, in AnswerPieces calls (as the browser peer does). */
+  batch?: boolean;
 }
 
 /** A push this tab received and kept. */
@@ -238,6 +240,21 @@ export class TestTab {
 
   #piecesAsked = 0;
 
+  #batch: Array<{ requestId: number; data: Buffer }> = [];
+
+  /** Sends the pieces read so far in one AnswerPieces call. */
+  async #flushBatch(): Promise<void> {
+    const batch = this.#batch;
+    this.#batch = [];
+    if (batch.length === 0) return;
+    try {
+      await this.#client.answerPieces({ requestIds: batch.map((b) => b.requestId), sizes: batch.map((b) => b.data.length), data: Buffer.concat(batch.map((b) => b.data)) });
+      this.answered += batch.length;
+    } catch (err) {
+      this.answerErrors.push(err);
+    }
+  }
+
   async #answerPiece(requestId: number, contentId: string, pieceIndex: number): Promise<void> {
     if (this.behaviour.silent) return;
     if (this.behaviour.silentAfterPieces !== undefined && this.#piecesAsked++ >= this.behaviour.silentAfterPieces) return;
@@ -252,6 +269,11 @@ export class TestTab {
       const data = Buffer.allocUnsafe(length);
       await held.handle.read(data, 0, length, pieceIndex * pieceSize);
       if (this.behaviour.corrupt) for (let i = 0; i < data.length; i += 4096) data[i] = data[i]! ^ 0xff;
+      if (this.behaviour.batch) {
+        // The requests that arrive together go out together.
+        if (this.#batch.push({ requestId, data }) === 1) setTimeout(() => void this.#flushBatch(), 5);
+        return;
+      }
       await this.#client.answerPiece({ requestId, data });
       this.answered++;
     } catch {

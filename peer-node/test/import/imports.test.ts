@@ -10,6 +10,7 @@ import { TransferRegistry } from "../../src/transfer/transfer.js";
 import { logger, removeDir, contentIdOf, tempDir, waitFor } from "../pserver-harness.js";
 
 const CHUNK = 64 * 1024;
+const PIECE = 1024 * 1024;
 
 function shuffled<T>(items: T[]): T[] {
   const a = [...items];
@@ -65,6 +66,42 @@ describe("Importer", () => {
     expect(store.get(contentId)?.size).toBe(bytes.length);
     expect(registry.get(first.importId)?.state).toBe("completed");
     expect(await readdir(path.join(store.partialDir.path, "imports"))).toEqual([]);
+  });
+
+  it("names a file the tab did not hash by the bytes it received, and resumes it by the tab's key", async () => {
+    // Default chunks (8 MiB, whole pieces): each piece is hashed as its chunk is written.
+    const bytes = randomBytes(2 * PIECE + 8 * 1024 * 1024 + 4567);
+    const contentId = contentIdOf(bytes);
+    const whole = () => Importer.open({ store, registry, validateName: validateFileName, logger });
+    let importer = await whole();
+    const key = "clip.mov\u0000" + bytes.length + "\u00001700000000000";
+    const first = await importer.begin("s1", { name: "clip.mov", size: bytes.length, contentId: "", resumeKey: key });
+    expect(first.chunkSize).toBe(8 * 1024 * 1024);
+    const piece = (i: number) => bytes.subarray(i * first.chunkSize, Math.min(bytes.length, (i + 1) * first.chunkSize));
+    await importer.chunk(first.importId, 1, piece(1));
+    // Another file of the same size with another key is another import.
+    const other = await importer.begin("s1", { name: "other.mov", size: bytes.length, contentId: "", resumeKey: "other" });
+    expect(other.importId).not.toBe(first.importId);
+    await importer.close();
+
+    // After a restart the same key finds the import; the piece received before it is read back and hashed at finish.
+    importer = await whole();
+    const again = await importer.begin("s2", { name: "clip.mov", size: bytes.length, contentId: "", resumeKey: key });
+    expect(again.importId).toBe(first.importId);
+    expect(again.receivedChunks).toEqual([1]);
+    await importer.chunk(first.importId, 0, piece(0));
+    const file = await importer.finish(first.importId);
+    expect(file.contentId).toBe(contentId);
+    expect(store.get(contentId)?.size).toBe(bytes.length);
+    expect(registry.get(first.importId)?.snapshot().contentId).toBe(contentId);
+
+    // Without a restart every piece was hashed as written; the id is the same one a download checks.
+    const fresh = await importer.begin("s2", { name: "copy.mov", size: bytes.length, contentId: "", resumeKey: "copy" });
+    for (let i = 0; i < Math.ceil(bytes.length / fresh.chunkSize); i++) await importer.chunk(fresh.importId, i, piece(i));
+    // Already held under that id: the import ends with the file the folder holds.
+    expect((await importer.finish(fresh.importId)).contentId).toBe(contentId);
+    expect(store.list()).toHaveLength(1);
+    await expect(importer.begin("s2", { name: "x", size: 1, contentId: "", resumeKey: "k".repeat(1025) })).rejects.toMatchObject({ reason: "BAD_REQUEST" });
   });
 
   it("discards the bytes when they do not hash to the content id", async () => {

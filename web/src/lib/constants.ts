@@ -81,6 +81,15 @@ export const BROWSER_PEER_SAVE_EVERY_PIECES = 32;
 export const BROWSER_PEER_HASH_WORKERS_MAX = 4;
 /** How often a running job reports progress to the page. */
 export const BROWSER_PEER_PROGRESS_EVERY_MS = 250;
+/**
+ * AnswerPieces calls a browser peer has in flight at once; piece requests that arrive meanwhile wait
+ * and go out together in the next call. Chromium spends per request (a fetch, a Blob, a File slice:
+ * ~6 ms of sync IPC on the page's thread per 1 MiB piece answered alone), so fewer, larger calls
+ * (docs/browser-peers.md, Speed).
+ */
+export const BROWSER_PEER_ANSWER_CALLS_MAX = 2;
+/** Bytes of pieces one AnswerPieces call carries at most (at least one piece; the gateway takes 17 MiB bodies). */
+export const BROWSER_PEER_ANSWER_BATCH_BYTES = 8 * 1024 * 1024;
 /** First pause before reattaching to a gateway after the stream broke; doubles up to the maximum. */
 export const GATEWAY_REATTACH_BASE_MS = 250;
 /** Longest pause between two reattach attempts. */

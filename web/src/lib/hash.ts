@@ -70,8 +70,8 @@ interface CacheEntry {
 }
 
 /**
- * Remembers the content id of files hashed before, keyed by name, size and modification time, so
- * that picking the same file again after a reload resumes its import without hashing 4 GiB again.
+ * Remembers the content id of files imported before (FinishImport answers it), keyed by name, size and
+ * modification time, so that picking a file the folder already holds does not send it again.
  * A stale entry can only cost a failed FinishImport (the pserver checks the whole file), never bad data.
  * Entries of an older version (whole-file SHA-256 ids, no `m1_`) are dropped when read: those files are
  * hashed again the next time they are picked.
@@ -87,20 +87,20 @@ export class HashCache {
 
   /** The cached content id of the file, if any. */
   get(file: FileIdentity): string | undefined {
-    const key = cacheKey(file);
+    const key = fileKey(file);
     return this.#load().find((entry) => entry.key === key)?.contentId;
   }
 
   /** Remembers the content id of a file (newest first, bounded). */
   set(file: FileIdentity, contentId: string): void {
-    const key = cacheKey(file);
+    const key = fileKey(file);
     const entries = [{ key, contentId }, ...this.#load().filter((entry) => entry.key !== key)];
     this.#save(entries.slice(0, HASH_CACHE_MAX_ENTRIES));
   }
 
   /** Forgets a file (its bytes turned out not to match). */
   delete(file: FileIdentity): void {
-    const key = cacheKey(file);
+    const key = fileKey(file);
     this.#save(this.#load().filter((entry) => entry.key !== key));
   }
 
@@ -126,6 +126,8 @@ export class HashCache {
   }
 }
 
-function cacheKey(file: FileIdentity): string {
+/** A picked file's name for itself as far as the browser can tell without reading it (name, size, modification time). */
+export function fileKey(file: FileIdentity): string {
   return `${file.name}\u0000${file.size}\u0000${file.lastModified}`;
 }
+

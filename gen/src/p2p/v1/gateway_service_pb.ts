@@ -18,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file p2p/v1/gateway_service.proto.
  */
 export const file_p2p_v1_gateway_service: GenFile = /*@__PURE__*/
-  fileDesc("ChxwMnAvdjEvZ2F0ZXdheV9zZXJ2aWNlLnByb3RvEgZwMnAudjEiVgoaR2F0ZXdheVNlcnZpY2VMb2dpblJlcXVlc3QSEAoIdXNlcm5hbWUYASABKAkSEAoIcGFzc3dvcmQYAiABKAkSFAoMcmVzdW1lX3Rva2VuGAMgASgJIqQBChtHYXRld2F5U2VydmljZUxvZ2luUmVzcG9uc2USFQoNc2Vzc2lvbl90b2tlbhgBIAEoCRIRCglwZWVyX25hbWUYAiABKAkSFQoNcmVsYXlfYWRkcmVzcxgDIAEoCRIUCgxyZXN1bWVfdG9rZW4YBCABKAkSLgoKZXhwaXJlc19hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiDwoNQXR0YWNoUmVxdWVzdCLBAgoOQXR0YWNoUmVzcG9uc2USKQoIYXR0YWNoZWQYASABKAsyFS5wMnAudjEuQXR0YWNoZWRFdmVudEgAEisKCG1hbmlmZXN0GAIgASgLMhcucDJwLnYxLk1hbmlmZXN0UmVxdWVzdEgAEiUKBXBpZWNlGAMgASgLMhQucDJwLnYxLlBpZWNlUmVxdWVzdEgAEicKBmNhbmNlbBgEIAEoCzIVLnAycC52MS5DYW5jZWxSZXF1ZXN0SAASJgoJa2VlcGFsaXZlGAUgASgLMhEucDJwLnYxLktlZXBhbGl2ZUgAEi0KDXB1c2hfcHJvZ3Jlc3MYBiABKAsyFC5wMnAudjEuUHVzaFByb2dyZXNzSAASJwoKcHVzaF9vZmZlchgHIAEoCzIRLnAycC52MS5QdXNoT2ZmZXJIAEIHCgVldmVudCJ4Cg1BdHRhY2hlZEV2ZW50EhUKDXJlbGF5X2FkZHJlc3MYASABKAkSFQoNd2luZG93X3BpZWNlcxgCIAEoDRIaChJyZXF1ZXN0X3RpbWVvdXRfbXMYAyABKA0SHQoVa2VlcGFsaXZlX2ludGVydmFsX21zGAQgASgNIjkKD01hbmlmZXN0UmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgNEhIKCmNvbnRlbnRfaWQYAiABKAkiSwoMUGllY2VSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKA0SEgoKY29udGVudF9pZBgCIAEoCRITCgtwaWVjZV9pbmRleBgDIAEoDSIjCg1DYW5jZWxSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKA0iCwoJS2VlcGFsaXZlIlMKFUFuc3dlck1hbmlmZXN0UmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgNEiYKCG1hbmlmZXN0GAIgASgLMhQucDJwLnYxLkZpbGVNYW5pZmVzdCIYChZBbnN3ZXJNYW5pZmVzdFJlc3BvbnNlIjYKEkFuc3dlclBpZWNlUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgNEgwKBGRhdGEYAiABKAwiFQoTQW5zd2VyUGllY2VSZXNwb25zZSJeChJBbnN3ZXJFcnJvclJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoDRIjCgZyZWFzb24YAiABKA4yEy5wMnAudjEuRXJyb3JSZWFzb24SDwoHbWVzc2FnZRgDIAEoCSIVChNBbnN3ZXJFcnJvclJlc3BvbnNlIlEKC0Jyb3dzZXJGaWxlEhIKCmNvbnRlbnRfaWQYASABKAkSDAoEbmFtZRgCIAEoCRIMCgRzaXplGAMgASgEEhIKCnBpZWNlX3NpemUYBCABKA0iSgoTUHVibGlzaEZpbGVzUmVxdWVzdBIiCgVmaWxlcxgBIAMoCzITLnAycC52MS5Ccm93c2VyRmlsZRIPCgdyZXBsYWNlGAIgASgIIioKFFB1Ymxpc2hGaWxlc1Jlc3BvbnNlEhIKCmZpbGVfY291bnQYASABKA0iKQoSUmVtb3ZlRmlsZXNSZXF1ZXN0EhMKC2NvbnRlbnRfaWRzGAEgAygJIikKE1JlbW92ZUZpbGVzUmVzcG9uc2USEgoKZmlsZV9jb3VudBgBIAEoDSIdChtHYXRld2F5U2VydmljZUxvZ291dFJlcXVlc3QiHgocR2F0ZXdheVNlcnZpY2VMb2dvdXRSZXNwb25zZSI7ChBTdGFydFB1c2hSZXF1ZXN0EhIKCmNvbnRlbnRfaWQYASABKAkSEwoLdGFyZ2V0X3BlZXIYAiABKAkiOQoRU3RhcnRQdXNoUmVzcG9uc2USDwoHcHVzaF9pZBgBIAEoCRITCgt0YXJnZXRfcGVlchgCIAEoCSIkChFDYW5jZWxQdXNoUmVxdWVzdBIPCgdwdXNoX2lkGAEgASgJIhQKEkNhbmNlbFB1c2hSZXNwb25zZSK2AQoMUHVzaFByb2dyZXNzEg8KB3B1c2hfaWQYASABKAkSEgoKY29udGVudF9pZBgCIAEoCRIMCgRuYW1lGAMgASgJEhMKC3RhcmdldF9wZWVyGAQgASgJEhIKCmJ5dGVzX2RvbmUYBSABKAQSEwoLYnl0ZXNfdG90YWwYBiABKAQSJAoFc3RhdGUYByABKA4yFS5wMnAudjEuVHJhbnNmZXJTdGF0ZRIPCgdtZXNzYWdlGAggASgJIlIKCVB1c2hPZmZlchIPCgdwdXNoX2lkGAEgASgJEgwKBGZyb20YAiABKAkSJgoIbWFuaWZlc3QYAyABKAsyFC5wMnAudjEuRmlsZU1hbmlmZXN0Ik4KFFNldFB1c2hQb2xpY3lSZXF1ZXN0EiIKBnBvbGljeRgBIAEoCzISLnAycC52MS5QdXNoUG9saWN5EhIKCnVzZWRfYnl0ZXMYAiABKAQiFwoVU2V0UHVzaFBvbGljeVJlc3BvbnNlIiUKElJlY2VpdmVQdXNoUmVxdWVzdBIPCgdwdXNoX2lkGAEgASgJIjcKE1JlY2VpdmVQdXNoUmVzcG9uc2USIAoFcGllY2UYASABKAsyES5wMnAudjEuUHVzaFBpZWNlIlkKEkNvbmZpcm1QdXNoUmVxdWVzdBIPCgdwdXNoX2lkGAEgASgJEgwKBGtlcHQYAiABKAgSEwoLc3RvcmVkX25hbWUYAyABKAkSDwoHbWVzc2FnZRgEIAEoCSIVChNDb25maXJtUHVzaFJlc3BvbnNlMs0HCg5HYXRld2F5U2VydmljZRJQCgVMb2dpbhIiLnAycC52MS5HYXRld2F5U2VydmljZUxvZ2luUmVxdWVzdBojLnAycC52MS5HYXRld2F5U2VydmljZUxvZ2luUmVzcG9uc2USOQoGQXR0YWNoEhUucDJwLnYxLkF0dGFjaFJlcXVlc3QaFi5wMnAudjEuQXR0YWNoUmVzcG9uc2UwARJPCg5BbnN3ZXJNYW5pZmVzdBIdLnAycC52MS5BbnN3ZXJNYW5pZmVzdFJlcXVlc3QaHi5wMnAudjEuQW5zd2VyTWFuaWZlc3RSZXNwb25zZRJGCgtBbnN3ZXJQaWVjZRIaLnAycC52MS5BbnN3ZXJQaWVjZVJlcXVlc3QaGy5wMnAudjEuQW5zd2VyUGllY2VSZXNwb25zZRJGCgtBbnN3ZXJFcnJvchIaLnAycC52MS5BbnN3ZXJFcnJvclJlcXVlc3QaGy5wMnAudjEuQW5zd2VyRXJyb3JSZXNwb25zZRJJCgxQdWJsaXNoRmlsZXMSGy5wMnAudjEuUHVibGlzaEZpbGVzUmVxdWVzdBocLnAycC52MS5QdWJsaXNoRmlsZXNSZXNwb25zZRJGCgtSZW1vdmVGaWxlcxIaLnAycC52MS5SZW1vdmVGaWxlc1JlcXVlc3QaGy5wMnAudjEuUmVtb3ZlRmlsZXNSZXNwb25zZRJTCgZMb2dvdXQSIy5wMnAudjEuR2F0ZXdheVNlcnZpY2VMb2dvdXRSZXF1ZXN0GiQucDJwLnYxLkdhdGV3YXlTZXJ2aWNlTG9nb3V0UmVzcG9uc2USQAoJU3RhcnRQdXNoEhgucDJwLnYxLlN0YXJ0UHVzaFJlcXVlc3QaGS5wMnAudjEuU3RhcnRQdXNoUmVzcG9uc2USQwoKQ2FuY2VsUHVzaBIZLnAycC52MS5DYW5jZWxQdXNoUmVxdWVzdBoaLnAycC52MS5DYW5jZWxQdXNoUmVzcG9uc2USTAoNU2V0UHVzaFBvbGljeRIcLnAycC52MS5TZXRQdXNoUG9saWN5UmVxdWVzdBodLnAycC52MS5TZXRQdXNoUG9saWN5UmVzcG9uc2USSAoLUmVjZWl2ZVB1c2gSGi5wMnAudjEuUmVjZWl2ZVB1c2hSZXF1ZXN0GhsucDJwLnYxLlJlY2VpdmVQdXNoUmVzcG9uc2UwARJGCgtDb25maXJtUHVzaBIaLnAycC52MS5Db25maXJtUHVzaFJlcXVlc3QaGy5wMnAudjEuQ29uZmlybVB1c2hSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp, file_p2p_v1_client_service, file_p2p_v1_peer_service, file_p2p_v1_types]);
+  fileDesc("ChxwMnAvdjEvZ2F0ZXdheV9zZXJ2aWNlLnByb3RvEgZwMnAudjEiVgoaR2F0ZXdheVNlcnZpY2VMb2dpblJlcXVlc3QSEAoIdXNlcm5hbWUYASABKAkSEAoIcGFzc3dvcmQYAiABKAkSFAoMcmVzdW1lX3Rva2VuGAMgASgJIqQBChtHYXRld2F5U2VydmljZUxvZ2luUmVzcG9uc2USFQoNc2Vzc2lvbl90b2tlbhgBIAEoCRIRCglwZWVyX25hbWUYAiABKAkSFQoNcmVsYXlfYWRkcmVzcxgDIAEoCRIUCgxyZXN1bWVfdG9rZW4YBCABKAkSLgoKZXhwaXJlc19hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiDwoNQXR0YWNoUmVxdWVzdCLBAgoOQXR0YWNoUmVzcG9uc2USKQoIYXR0YWNoZWQYASABKAsyFS5wMnAudjEuQXR0YWNoZWRFdmVudEgAEisKCG1hbmlmZXN0GAIgASgLMhcucDJwLnYxLk1hbmlmZXN0UmVxdWVzdEgAEiUKBXBpZWNlGAMgASgLMhQucDJwLnYxLlBpZWNlUmVxdWVzdEgAEicKBmNhbmNlbBgEIAEoCzIVLnAycC52MS5DYW5jZWxSZXF1ZXN0SAASJgoJa2VlcGFsaXZlGAUgASgLMhEucDJwLnYxLktlZXBhbGl2ZUgAEi0KDXB1c2hfcHJvZ3Jlc3MYBiABKAsyFC5wMnAudjEuUHVzaFByb2dyZXNzSAASJwoKcHVzaF9vZmZlchgHIAEoCzIRLnAycC52MS5QdXNoT2ZmZXJIAEIHCgVldmVudCJ4Cg1BdHRhY2hlZEV2ZW50EhUKDXJlbGF5X2FkZHJlc3MYASABKAkSFQoNd2luZG93X3BpZWNlcxgCIAEoDRIaChJyZXF1ZXN0X3RpbWVvdXRfbXMYAyABKA0SHQoVa2VlcGFsaXZlX2ludGVydmFsX21zGAQgASgNIjkKD01hbmlmZXN0UmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgNEhIKCmNvbnRlbnRfaWQYAiABKAkiSwoMUGllY2VSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKA0SEgoKY29udGVudF9pZBgCIAEoCRITCgtwaWVjZV9pbmRleBgDIAEoDSIjCg1DYW5jZWxSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKA0iCwoJS2VlcGFsaXZlIlMKFUFuc3dlck1hbmlmZXN0UmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgNEiYKCG1hbmlmZXN0GAIgASgLMhQucDJwLnYxLkZpbGVNYW5pZmVzdCIYChZBbnN3ZXJNYW5pZmVzdFJlc3BvbnNlIjYKEkFuc3dlclBpZWNlUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgNEgwKBGRhdGEYAiABKAwiFQoTQW5zd2VyUGllY2VSZXNwb25zZSJHChNBbnN3ZXJQaWVjZXNSZXF1ZXN0EhMKC3JlcXVlc3RfaWRzGAEgAygNEg0KBXNpemVzGAIgAygNEgwKBGRhdGEYAyABKAwiFgoUQW5zd2VyUGllY2VzUmVzcG9uc2UiXgoSQW5zd2VyRXJyb3JSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKA0SIwoGcmVhc29uGAIgASgOMhMucDJwLnYxLkVycm9yUmVhc29uEg8KB21lc3NhZ2UYAyABKAkiFQoTQW5zd2VyRXJyb3JSZXNwb25zZSJRCgtCcm93c2VyRmlsZRISCgpjb250ZW50X2lkGAEgASgJEgwKBG5hbWUYAiABKAkSDAoEc2l6ZRgDIAEoBBISCgpwaWVjZV9zaXplGAQgASgNIkoKE1B1Ymxpc2hGaWxlc1JlcXVlc3QSIgoFZmlsZXMYASADKAsyEy5wMnAudjEuQnJvd3NlckZpbGUSDwoHcmVwbGFjZRgCIAEoCCIqChRQdWJsaXNoRmlsZXNSZXNwb25zZRISCgpmaWxlX2NvdW50GAEgASgNIikKElJlbW92ZUZpbGVzUmVxdWVzdBITCgtjb250ZW50X2lkcxgBIAMoCSIpChNSZW1vdmVGaWxlc1Jlc3BvbnNlEhIKCmZpbGVfY291bnQYASABKA0iHQobR2F0ZXdheVNlcnZpY2VMb2dvdXRSZXF1ZXN0Ih4KHEdhdGV3YXlTZXJ2aWNlTG9nb3V0UmVzcG9uc2UiOwoQU3RhcnRQdXNoUmVxdWVzdBISCgpjb250ZW50X2lkGAEgASgJEhMKC3RhcmdldF9wZWVyGAIgASgJIjkKEVN0YXJ0UHVzaFJlc3BvbnNlEg8KB3B1c2hfaWQYASABKAkSEwoLdGFyZ2V0X3BlZXIYAiABKAkiJAoRQ2FuY2VsUHVzaFJlcXVlc3QSDwoHcHVzaF9pZBgBIAEoCSIUChJDYW5jZWxQdXNoUmVzcG9uc2UitgEKDFB1c2hQcm9ncmVzcxIPCgdwdXNoX2lkGAEgASgJEhIKCmNvbnRlbnRfaWQYAiABKAkSDAoEbmFtZRgDIAEoCRITCgt0YXJnZXRfcGVlchgEIAEoCRISCgpieXRlc19kb25lGAUgASgEEhMKC2J5dGVzX3RvdGFsGAYgASgEEiQKBXN0YXRlGAcgASgOMhUucDJwLnYxLlRyYW5zZmVyU3RhdGUSDwoHbWVzc2FnZRgIIAEoCSJSCglQdXNoT2ZmZXISDwoHcHVzaF9pZBgBIAEoCRIMCgRmcm9tGAIgASgJEiYKCG1hbmlmZXN0GAMgASgLMhQucDJwLnYxLkZpbGVNYW5pZmVzdCJOChRTZXRQdXNoUG9saWN5UmVxdWVzdBIiCgZwb2xpY3kYASABKAsyEi5wMnAudjEuUHVzaFBvbGljeRISCgp1c2VkX2J5dGVzGAIgASgEIhcKFVNldFB1c2hQb2xpY3lSZXNwb25zZSIlChJSZWNlaXZlUHVzaFJlcXVlc3QSDwoHcHVzaF9pZBgBIAEoCSI3ChNSZWNlaXZlUHVzaFJlc3BvbnNlEiAKBXBpZWNlGAEgASgLMhEucDJwLnYxLlB1c2hQaWVjZSJZChJDb25maXJtUHVzaFJlcXVlc3QSDwoHcHVzaF9pZBgBIAEoCRIMCgRrZXB0GAIgASgIEhMKC3N0b3JlZF9uYW1lGAMgASgJEg8KB21lc3NhZ2UYBCABKAkiFQoTQ29uZmlybVB1c2hSZXNwb25zZTKYCAoOR2F0ZXdheVNlcnZpY2USUAoFTG9naW4SIi5wMnAudjEuR2F0ZXdheVNlcnZpY2VMb2dpblJlcXVlc3QaIy5wMnAudjEuR2F0ZXdheVNlcnZpY2VMb2dpblJlc3BvbnNlEjkKBkF0dGFjaBIVLnAycC52MS5BdHRhY2hSZXF1ZXN0GhYucDJwLnYxLkF0dGFjaFJlc3BvbnNlMAESTwoOQW5zd2VyTWFuaWZlc3QSHS5wMnAudjEuQW5zd2VyTWFuaWZlc3RSZXF1ZXN0Gh4ucDJwLnYxLkFuc3dlck1hbmlmZXN0UmVzcG9uc2USRgoLQW5zd2VyUGllY2USGi5wMnAudjEuQW5zd2VyUGllY2VSZXF1ZXN0GhsucDJwLnYxLkFuc3dlclBpZWNlUmVzcG9uc2USSQoMQW5zd2VyUGllY2VzEhsucDJwLnYxLkFuc3dlclBpZWNlc1JlcXVlc3QaHC5wMnAudjEuQW5zd2VyUGllY2VzUmVzcG9uc2USRgoLQW5zd2VyRXJyb3ISGi5wMnAudjEuQW5zd2VyRXJyb3JSZXF1ZXN0GhsucDJwLnYxLkFuc3dlckVycm9yUmVzcG9uc2USSQoMUHVibGlzaEZpbGVzEhsucDJwLnYxLlB1Ymxpc2hGaWxlc1JlcXVlc3QaHC5wMnAudjEuUHVibGlzaEZpbGVzUmVzcG9uc2USRgoLUmVtb3ZlRmlsZXMSGi5wMnAudjEuUmVtb3ZlRmlsZXNSZXF1ZXN0GhsucDJwLnYxLlJlbW92ZUZpbGVzUmVzcG9uc2USUwoGTG9nb3V0EiMucDJwLnYxLkdhdGV3YXlTZXJ2aWNlTG9nb3V0UmVxdWVzdBokLnAycC52MS5HYXRld2F5U2VydmljZUxvZ291dFJlc3BvbnNlEkAKCVN0YXJ0UHVzaBIYLnAycC52MS5TdGFydFB1c2hSZXF1ZXN0GhkucDJwLnYxLlN0YXJ0UHVzaFJlc3BvbnNlEkMKCkNhbmNlbFB1c2gSGS5wMnAudjEuQ2FuY2VsUHVzaFJlcXVlc3QaGi5wMnAudjEuQ2FuY2VsUHVzaFJlc3BvbnNlEkwKDVNldFB1c2hQb2xpY3kSHC5wMnAudjEuU2V0UHVzaFBvbGljeVJlcXVlc3QaHS5wMnAudjEuU2V0UHVzaFBvbGljeVJlc3BvbnNlEkgKC1JlY2VpdmVQdXNoEhoucDJwLnYxLlJlY2VpdmVQdXNoUmVxdWVzdBobLnAycC52MS5SZWNlaXZlUHVzaFJlc3BvbnNlMAESRgoLQ29uZmlybVB1c2gSGi5wMnAudjEuQ29uZmlybVB1c2hSZXF1ZXN0GhsucDJwLnYxLkNvbmZpcm1QdXNoUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp, file_p2p_v1_client_service, file_p2p_v1_peer_service, file_p2p_v1_types]);
 
 /**
  * GatewayServiceLoginRequest carries the tab's directory credentials, or a resume token instead of them.
@@ -429,6 +429,57 @@ export const AnswerPieceResponseSchema: GenMessage<AnswerPieceResponse> = /*@__P
   messageDesc(file_p2p_v1_gateway_service, 12);
 
 /**
+ * AnswerPiecesRequest carries several pieces. Its fields come in this order (request_ids, sizes, data),
+ * which lets the gateway read the pieces as they arrive.
+ *
+ * @generated from message p2p.v1.AnswerPiecesRequest
+ */
+export type AnswerPiecesRequest = Message<"p2p.v1.AnswerPiecesRequest"> & {
+  /**
+   * The PieceRequests' identifiers, in the order their bytes follow in data.
+   *
+   * @generated from field: repeated uint32 request_ids = 1;
+   */
+  requestIds: number[];
+
+  /**
+   * Each piece's length in bytes, in the same order: piece_size, or fewer for a file's last piece.
+   *
+   * @generated from field: repeated uint32 sizes = 2;
+   */
+  sizes: number[];
+
+  /**
+   * The pieces' bytes one after the other; as long as the sizes add up to. The downloader verifies them.
+   *
+   * @generated from field: bytes data = 3;
+   */
+  data: Uint8Array;
+};
+
+/**
+ * Describes the message p2p.v1.AnswerPiecesRequest.
+ * Use `create(AnswerPiecesRequestSchema)` to create a new message.
+ */
+export const AnswerPiecesRequestSchema: GenMessage<AnswerPiecesRequest> = /*@__PURE__*/
+  messageDesc(file_p2p_v1_gateway_service, 13);
+
+/**
+ * AnswerPiecesResponse acknowledges the pieces (those no longer wanted were dropped).
+ *
+ * @generated from message p2p.v1.AnswerPiecesResponse
+ */
+export type AnswerPiecesResponse = Message<"p2p.v1.AnswerPiecesResponse"> & {
+};
+
+/**
+ * Describes the message p2p.v1.AnswerPiecesResponse.
+ * Use `create(AnswerPiecesResponseSchema)` to create a new message.
+ */
+export const AnswerPiecesResponseSchema: GenMessage<AnswerPiecesResponse> = /*@__PURE__*/
+  messageDesc(file_p2p_v1_gateway_service, 14);
+
+/**
  * AnswerErrorRequest refuses a request.
  *
  * @generated from message p2p.v1.AnswerErrorRequest
@@ -462,7 +513,7 @@ export type AnswerErrorRequest = Message<"p2p.v1.AnswerErrorRequest"> & {
  * Use `create(AnswerErrorRequestSchema)` to create a new message.
  */
 export const AnswerErrorRequestSchema: GenMessage<AnswerErrorRequest> = /*@__PURE__*/
-  messageDesc(file_p2p_v1_gateway_service, 13);
+  messageDesc(file_p2p_v1_gateway_service, 15);
 
 /**
  * AnswerErrorResponse acknowledges the refusal.
@@ -477,7 +528,7 @@ export type AnswerErrorResponse = Message<"p2p.v1.AnswerErrorResponse"> & {
  * Use `create(AnswerErrorResponseSchema)` to create a new message.
  */
 export const AnswerErrorResponseSchema: GenMessage<AnswerErrorResponse> = /*@__PURE__*/
-  messageDesc(file_p2p_v1_gateway_service, 14);
+  messageDesc(file_p2p_v1_gateway_service, 16);
 
 /**
  * BrowserFile is one file a browser peer offers.
@@ -519,7 +570,7 @@ export type BrowserFile = Message<"p2p.v1.BrowserFile"> & {
  * Use `create(BrowserFileSchema)` to create a new message.
  */
 export const BrowserFileSchema: GenMessage<BrowserFile> = /*@__PURE__*/
-  messageDesc(file_p2p_v1_gateway_service, 15);
+  messageDesc(file_p2p_v1_gateway_service, 17);
 
 /**
  * PublishFilesRequest offers files.
@@ -547,7 +598,7 @@ export type PublishFilesRequest = Message<"p2p.v1.PublishFilesRequest"> & {
  * Use `create(PublishFilesRequestSchema)` to create a new message.
  */
 export const PublishFilesRequestSchema: GenMessage<PublishFilesRequest> = /*@__PURE__*/
-  messageDesc(file_p2p_v1_gateway_service, 16);
+  messageDesc(file_p2p_v1_gateway_service, 18);
 
 /**
  * PublishFilesResponse reports the list at the directory.
@@ -568,7 +619,7 @@ export type PublishFilesResponse = Message<"p2p.v1.PublishFilesResponse"> & {
  * Use `create(PublishFilesResponseSchema)` to create a new message.
  */
 export const PublishFilesResponseSchema: GenMessage<PublishFilesResponse> = /*@__PURE__*/
-  messageDesc(file_p2p_v1_gateway_service, 17);
+  messageDesc(file_p2p_v1_gateway_service, 19);
 
 /**
  * RemoveFilesRequest withdraws files.
@@ -589,7 +640,7 @@ export type RemoveFilesRequest = Message<"p2p.v1.RemoveFilesRequest"> & {
  * Use `create(RemoveFilesRequestSchema)` to create a new message.
  */
 export const RemoveFilesRequestSchema: GenMessage<RemoveFilesRequest> = /*@__PURE__*/
-  messageDesc(file_p2p_v1_gateway_service, 18);
+  messageDesc(file_p2p_v1_gateway_service, 20);
 
 /**
  * RemoveFilesResponse reports the list at the directory.
@@ -610,7 +661,7 @@ export type RemoveFilesResponse = Message<"p2p.v1.RemoveFilesResponse"> & {
  * Use `create(RemoveFilesResponseSchema)` to create a new message.
  */
 export const RemoveFilesResponseSchema: GenMessage<RemoveFilesResponse> = /*@__PURE__*/
-  messageDesc(file_p2p_v1_gateway_service, 19);
+  messageDesc(file_p2p_v1_gateway_service, 21);
 
 /**
  * GatewayServiceLogoutRequest ends the session named by the Authorization header.
@@ -625,7 +676,7 @@ export type GatewayServiceLogoutRequest = Message<"p2p.v1.GatewayServiceLogoutRe
  * Use `create(GatewayServiceLogoutRequestSchema)` to create a new message.
  */
 export const GatewayServiceLogoutRequestSchema: GenMessage<GatewayServiceLogoutRequest> = /*@__PURE__*/
-  messageDesc(file_p2p_v1_gateway_service, 20);
+  messageDesc(file_p2p_v1_gateway_service, 22);
 
 /**
  * GatewayServiceLogoutResponse confirms the logout.
@@ -640,7 +691,7 @@ export type GatewayServiceLogoutResponse = Message<"p2p.v1.GatewayServiceLogoutR
  * Use `create(GatewayServiceLogoutResponseSchema)` to create a new message.
  */
 export const GatewayServiceLogoutResponseSchema: GenMessage<GatewayServiceLogoutResponse> = /*@__PURE__*/
-  messageDesc(file_p2p_v1_gateway_service, 21);
+  messageDesc(file_p2p_v1_gateway_service, 23);
 
 /**
  * StartPushRequest names the file to push and, optionally, the peer to push it to.
@@ -668,7 +719,7 @@ export type StartPushRequest = Message<"p2p.v1.StartPushRequest"> & {
  * Use `create(StartPushRequestSchema)` to create a new message.
  */
 export const StartPushRequestSchema: GenMessage<StartPushRequest> = /*@__PURE__*/
-  messageDesc(file_p2p_v1_gateway_service, 22);
+  messageDesc(file_p2p_v1_gateway_service, 24);
 
 /**
  * StartPushResponse names the push that started.
@@ -696,7 +747,7 @@ export type StartPushResponse = Message<"p2p.v1.StartPushResponse"> & {
  * Use `create(StartPushResponseSchema)` to create a new message.
  */
 export const StartPushResponseSchema: GenMessage<StartPushResponse> = /*@__PURE__*/
-  messageDesc(file_p2p_v1_gateway_service, 23);
+  messageDesc(file_p2p_v1_gateway_service, 25);
 
 /**
  * CancelPushRequest names the push to stop.
@@ -717,7 +768,7 @@ export type CancelPushRequest = Message<"p2p.v1.CancelPushRequest"> & {
  * Use `create(CancelPushRequestSchema)` to create a new message.
  */
 export const CancelPushRequestSchema: GenMessage<CancelPushRequest> = /*@__PURE__*/
-  messageDesc(file_p2p_v1_gateway_service, 24);
+  messageDesc(file_p2p_v1_gateway_service, 26);
 
 /**
  * CancelPushResponse acknowledges the cancel (a push that already ended is left as it ended).
@@ -732,7 +783,7 @@ export type CancelPushResponse = Message<"p2p.v1.CancelPushResponse"> & {
  * Use `create(CancelPushResponseSchema)` to create a new message.
  */
 export const CancelPushResponseSchema: GenMessage<CancelPushResponse> = /*@__PURE__*/
-  messageDesc(file_p2p_v1_gateway_service, 25);
+  messageDesc(file_p2p_v1_gateway_service, 27);
 
 /**
  * PushProgress reports a push the tab started.
@@ -802,7 +853,7 @@ export type PushProgress = Message<"p2p.v1.PushProgress"> & {
  * Use `create(PushProgressSchema)` to create a new message.
  */
 export const PushProgressSchema: GenMessage<PushProgress> = /*@__PURE__*/
-  messageDesc(file_p2p_v1_gateway_service, 26);
+  messageDesc(file_p2p_v1_gateway_service, 28);
 
 /**
  * PushOffer announces a push to the tab that its policy took (the ticket was redeemed at the directory).
@@ -837,7 +888,7 @@ export type PushOffer = Message<"p2p.v1.PushOffer"> & {
  * Use `create(PushOfferSchema)` to create a new message.
  */
 export const PushOfferSchema: GenMessage<PushOffer> = /*@__PURE__*/
-  messageDesc(file_p2p_v1_gateway_service, 27);
+  messageDesc(file_p2p_v1_gateway_service, 29);
 
 /**
  * SetPushPolicyRequest carries the tab's push policy.
@@ -865,7 +916,7 @@ export type SetPushPolicyRequest = Message<"p2p.v1.SetPushPolicyRequest"> & {
  * Use `create(SetPushPolicyRequestSchema)` to create a new message.
  */
 export const SetPushPolicyRequestSchema: GenMessage<SetPushPolicyRequest> = /*@__PURE__*/
-  messageDesc(file_p2p_v1_gateway_service, 28);
+  messageDesc(file_p2p_v1_gateway_service, 30);
 
 /**
  * SetPushPolicyResponse acknowledges the policy.
@@ -880,7 +931,7 @@ export type SetPushPolicyResponse = Message<"p2p.v1.SetPushPolicyResponse"> & {
  * Use `create(SetPushPolicyResponseSchema)` to create a new message.
  */
 export const SetPushPolicyResponseSchema: GenMessage<SetPushPolicyResponse> = /*@__PURE__*/
-  messageDesc(file_p2p_v1_gateway_service, 29);
+  messageDesc(file_p2p_v1_gateway_service, 31);
 
 /**
  * ReceivePushRequest names an offered push.
@@ -901,7 +952,7 @@ export type ReceivePushRequest = Message<"p2p.v1.ReceivePushRequest"> & {
  * Use `create(ReceivePushRequestSchema)` to create a new message.
  */
 export const ReceivePushRequestSchema: GenMessage<ReceivePushRequest> = /*@__PURE__*/
-  messageDesc(file_p2p_v1_gateway_service, 30);
+  messageDesc(file_p2p_v1_gateway_service, 32);
 
 /**
  * ReceivePushResponse carries one piece of the pushed file, or the next part of one (as PushPiece: a
@@ -923,7 +974,7 @@ export type ReceivePushResponse = Message<"p2p.v1.ReceivePushResponse"> & {
  * Use `create(ReceivePushResponseSchema)` to create a new message.
  */
 export const ReceivePushResponseSchema: GenMessage<ReceivePushResponse> = /*@__PURE__*/
-  messageDesc(file_p2p_v1_gateway_service, 31);
+  messageDesc(file_p2p_v1_gateway_service, 33);
 
 /**
  * ConfirmPushRequest ends a push the tab read: kept, or refused.
@@ -965,7 +1016,7 @@ export type ConfirmPushRequest = Message<"p2p.v1.ConfirmPushRequest"> & {
  * Use `create(ConfirmPushRequestSchema)` to create a new message.
  */
 export const ConfirmPushRequestSchema: GenMessage<ConfirmPushRequest> = /*@__PURE__*/
-  messageDesc(file_p2p_v1_gateway_service, 32);
+  messageDesc(file_p2p_v1_gateway_service, 34);
 
 /**
  * ConfirmPushResponse acknowledges the confirmation.
@@ -980,7 +1031,7 @@ export type ConfirmPushResponse = Message<"p2p.v1.ConfirmPushResponse"> & {
  * Use `create(ConfirmPushResponseSchema)` to create a new message.
  */
 export const ConfirmPushResponseSchema: GenMessage<ConfirmPushResponse> = /*@__PURE__*/
-  messageDesc(file_p2p_v1_gateway_service, 33);
+  messageDesc(file_p2p_v1_gateway_service, 35);
 
 /**
  * GatewayService is what a browser peer (a tab with no pserver of its own) asks of a pserver acting as
@@ -1046,6 +1097,19 @@ export const GatewayService: GenService<{
     methodKind: "unary";
     input: typeof AnswerPieceRequestSchema;
     output: typeof AnswerPieceResponseSchema;
+  },
+  /**
+   * AnswerPieces answers several PieceRequests in one call, their bytes one after the other: a browser
+   * spends per request, not per byte (a fetch, a Blob, a File slice each), so a tab answers the
+   * requests it has in hand together, a run of consecutive pieces as one slice of its file. The
+   * gateway passes each piece on as soon as its bytes arrived. Pieces no longer wanted are dropped.
+   *
+   * @generated from rpc p2p.v1.GatewayService.AnswerPieces
+   */
+  answerPieces: {
+    methodKind: "unary";
+    input: typeof AnswerPiecesRequestSchema;
+    output: typeof AnswerPiecesResponseSchema;
   },
   /**
    * AnswerError answers a ManifestRequest or PieceRequest with a refusal the downloader will see.

@@ -4,18 +4,36 @@
 // itself: after a blip it reattaches; a gateway that forgot the session (restart) gets a login with
 // the resume token; a gateway that stays down is left for the next one in the list (failover), where
 // the resume token takes the directory session over.
-import { WireType } from "@bufbuild/protobuf/wire";
+import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
-import { GATEWAY_REATTACH_BASE_MS, GATEWAY_REATTACH_MAX_MS } from "../constants.js";
+import { BROWSER_PEER_ANSWER_BATCH_BYTES, BROWSER_PEER_ANSWER_CALLS_MAX, GATEWAY_REATTACH_BASE_MS, GATEWAY_REATTACH_MAX_MS } from "../constants.js";
 import { createBlobBodyFetch } from "../client/transport.js";
 import { ErrorReason, GatewayService, PushAccept, type AttachResponse, type PushOffer, type PushProgress } from "../client/gen.js";
 import { reasonOf } from "../client/errors.js";
 import type { LocalFiles } from "./local-files.js";
-import { blobUnaryCall, bytesFieldHead } from "../client/blob-unary.js";
+import { blobUnaryCall } from "../client/blob-unary.js";
 
-/** GatewayService.AnswerPiece's path under a gateway's base URL. */
-const ANSWER_PIECE_PATH = `${GatewayService.typeName}/${GatewayService.method.answerPiece.name}`;
+/** GatewayService.AnswerPieces' path under a gateway's base URL. */
+const ANSWER_PIECES_PATH = `${GatewayService.typeName}/${GatewayService.method.answerPieces.name}`;
+
+/** A relayed piece request waiting for its answer. */
+interface PieceWanted {
+  requestId: number;
+  contentId: string;
+  pieceIndex: number;
+}
+
+/** AnswerPieces' head, in the proto's field order: the request ids, the sizes, then the data field's tag and length. */
+function answerPiecesHead(requestIds: readonly number[], sizes: readonly number[]): Uint8Array<ArrayBuffer> {
+  const writer = new BinaryWriter();
+  writer.tag(1, WireType.LengthDelimited).fork();
+  for (const id of requestIds) writer.uint32(id);
+  writer.join().tag(2, WireType.LengthDelimited).fork();
+  for (const size of sizes) writer.uint32(size);
+  writer.join().tag(3, WireType.LengthDelimited).uint32(sizes.reduce((sum, size) => sum + size, 0));
+  return writer.finish() as Uint8Array<ArrayBuffer>;
+}
 
 /** Where the link stands, for the page. */
 export type LinkState =
@@ -72,6 +90,9 @@ export class GatewayLink {
   /** The base URL #client calls (the gateway of the current login). */
   #clientBaseUrl = "";
   #cancelled = new Set<number>();
+  /** Piece requests not yet in an AnswerPieces call, and the calls in flight. */
+  #waiting: PieceWanted[] = [];
+  #answering = 0;
   #peerName: string;
 
   constructor(options: GatewayLinkOptions) {
@@ -247,6 +268,7 @@ export class GatewayLink {
           silenceMs = Math.max(3 * event.event.value.keepaliveIntervalMs, 3_000);
           heard();
           this.#cancelled.clear();
+          this.#waiting = [];
           await this.publishAll();
           // A new session takes no push until told otherwise (the gateway's default). A refusal here
           // leaves it at that (safe) and must not cost the attach: the next attach sends it again.
@@ -273,7 +295,8 @@ export class GatewayLink {
         void this.#answerManifest(client, event.event.value.requestId, event.event.value.contentId).catch(() => undefined);
         break;
       case "piece":
-        void this.#answerPiece(client, event.event.value.requestId, event.event.value.contentId, event.event.value.pieceIndex).catch(() => undefined);
+        this.#waiting.push({ requestId: event.event.value.requestId, contentId: event.event.value.contentId, pieceIndex: event.event.value.pieceIndex });
+        this.#answerWaiting(client);
         break;
       case "pushProgress":
       case "pushOffer":
@@ -307,26 +330,68 @@ export class GatewayLink {
   }
 
   /**
-   * Answers a piece straight from the OPFS file (blob-unary.ts: the bytes never enter JS). A body the
-   * browser could not read means the file changed since it was opened: opened again, it is sent once more.
+   * Starts AnswerPieces calls while fewer than BROWSER_PEER_ANSWER_CALLS_MAX are in flight: the first
+   * requests go out at once, and those that arrive while the calls are busy go together in the next.
    */
-  async #answerPiece(client: Client<typeof GatewayService>, requestId: number, contentId: string, pieceIndex: number): Promise<void> {
+  #answerWaiting(client: Client<typeof GatewayService>): void {
+    while (this.#answering < BROWSER_PEER_ANSWER_CALLS_MAX && this.#waiting.length > 0) {
+      const batch = this.#waiting;
+      this.#waiting = [];
+      this.#answering++;
+      void this.#answerPieces(client, batch)
+        .catch(() => undefined)
+        .finally(() => {
+          this.#answering--;
+          this.#answerWaiting(client);
+        });
+    }
+  }
+
+  /**
+   * Answers pieces straight from the OPFS files in one AnswerPieces call (blob-unary.ts: the bytes never
+   * enter JS), a run of consecutive pieces as one slice; what does not fit BROWSER_PEER_ANSWER_BATCH_BYTES
+   * goes back to the front of the queue. A body the browser could not read means a file changed since
+   * it was opened: opened again, the pieces are sent once more.
+   */
+  async #answerPieces(client: Client<typeof GatewayService>, batch: PieceWanted[]): Promise<void> {
     const headers = this.#auth();
     const files = this.#options.files();
+    let todo = batch;
     for (let attempt = 0; ; attempt++) {
-      const data = await files.piece(contentId, pieceIndex);
-      if (this.#cancelled.delete(requestId)) return;
-      if (data === undefined) {
-        await client.answerError({ requestId, reason: ErrorReason.FILE_NOT_HELD, message: "This browser peer does not hold that piece." }, { headers });
-        return;
+      const sent: PieceWanted[] = [];
+      const sizes: number[] = [];
+      const runs: { file: File; start: number; end: number }[] = [];
+      let bytes = 0;
+      for (let i = 0; i < todo.length; i++) {
+        const want = todo[i]!;
+        if (this.#cancelled.delete(want.requestId)) continue;
+        const range = await files.pieceRange(want.contentId, want.pieceIndex);
+        if (range === undefined) {
+          void client.answerError({ requestId: want.requestId, reason: ErrorReason.FILE_NOT_HELD, message: "This browser peer does not hold that piece." }, { headers }).catch(() => undefined);
+          continue;
+        }
+        const size = range.end - range.start;
+        if (sent.length > 0 && bytes + size > BROWSER_PEER_ANSWER_BATCH_BYTES) {
+          this.#waiting.unshift(...todo.slice(i));
+          break;
+        }
+        sent.push(want);
+        sizes.push(size);
+        bytes += size;
+        const last = runs[runs.length - 1];
+        if (last !== undefined && last.file === range.file && last.end === range.start) last.end = range.end;
+        else runs.push(range);
       }
+      if (sent.length === 0) return;
       try {
-        const head = bytesFieldHead((writer) => writer.tag(1, WireType.Varint).uint32(requestId), 2, data.size);
-        await blobUnaryCall(this.#clientBaseUrl, ANSWER_PIECE_PATH, head, data, headers, this.#stopped.signal);
+        const head = answerPiecesHead(sent.map((want) => want.requestId), sizes);
+        const body = new Blob(runs.map((run) => run.file.slice(run.start, run.end)));
+        await blobUnaryCall(this.#clientBaseUrl, ANSWER_PIECES_PATH, head, body, headers, this.#stopped.signal);
         return;
       } catch (error) {
         if (error instanceof ConnectError || this.#stopped.signal.aborted || attempt >= 1) throw error;
-        files.forgetPiecesOf(contentId);
+        for (const want of sent) files.forgetPiecesOf(want.contentId);
+        todo = sent;
       }
     }
   }

@@ -67,8 +67,11 @@ export class LocalFiles {
     return handle === undefined ? undefined : handle.getFile();
   }
 
-  /** One piece of a complete file, as a slice of the disk-backed File (its bytes are read only when sent). */
-  async piece(contentId: string, index: number): Promise<Blob | undefined> {
+  /**
+   * Where one piece of a complete file lies in its disk-backed File, to send as a slice of it (its
+   * bytes are read only when sent; consecutive pieces go as one slice).
+   */
+  async pieceRange(contentId: string, index: number): Promise<{ file: File; start: number; end: number } | undefined> {
     const manifest = await this.manifest(contentId);
     if (manifest === undefined || index < 0 || index >= manifest.pieceHashes.length) return undefined;
     let opened = this.#open.get(contentId);
@@ -80,7 +83,7 @@ export class LocalFiles {
     const file = await opened;
     if (file === undefined) return undefined;
     const start = index * manifest.pieceSize;
-    return file.slice(start, start + pieceLengthOf(manifest, index));
+    return { file, start, end: start + pieceLengthOf(manifest, index) };
   }
 
   /** Forgets the open File of a content id (its bytes could not be read: they changed since). */

@@ -59,11 +59,12 @@ export interface ChunkedImportOptions extends ChunkedImportHooks {
   signal?: AbortSignal;
 }
 
-/** The file being imported, with the content id computed in the browser. */
+/** The file being imported: its content id when the tab knows it (else "": the pserver names it), and its key to resume by. */
 export interface ImportSource {
   blob: Blob;
   name: string;
   contentId: string;
+  resumeKey?: string;
 }
 
 /**
@@ -86,7 +87,7 @@ export async function importChunked(api: ClientApi, source: ImportSource, option
 
   // A FinishImport that finds chunks missing (a pserver restart lost some) gets one more round.
   for (let round = 0; ; round += 1) {
-    const begun = await api.beginImport({ name: source.name, size: BigInt(size), contentId: source.contentId }, { signal });
+    const begun = await api.beginImport({ name: source.name, size: BigInt(size), contentId: source.contentId, resumeKey: source.resumeKey ?? "" }, { signal });
     const chunkSize = begun.chunkSize;
     if (chunkSize <= 0 && size > 0) throw new Error("pserver returned no chunk size");
     const count = size === 0 ? 0 : chunkCount(size, chunkSize);

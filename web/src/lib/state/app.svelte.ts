@@ -34,7 +34,7 @@ export interface AppOptions {
   /** The page's location hash, where share links (`#/get/<content id>`) arrive. */
   hash?: HashLocation;
   /** Tunables for tests and the benchmark, and how import chunks are sent (main.ts: the file slice itself). */
-  importOptions?: Pick<ImportsDeps, "chunkOptions" | "createHashWorker">;
+  importOptions?: Pick<ImportsDeps, "chunkOptions">;
   searchDebounceMs?: number;
 }
 

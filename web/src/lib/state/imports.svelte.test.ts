@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { createClientApi } from "../client/api.js";
 import { MemoryStorage, TokenStore } from "../client/token-store.js";
-import { HashCache } from "../hash.js";
+import { fileKey, HashCache } from "../hash.js";
 import { FakePserver, settle } from "../testing/fake-pserver.js";
 import { FilesState } from "./files.svelte.js";
 import { ImportsState } from "./imports.svelte.js";
@@ -32,11 +32,11 @@ const contentIdOfBytes = nodeContentIdOf;
 const fileOf = (bytes: Uint8Array, name: string): File => new File([bytes as Uint8Array<ArrayBuffer>], name, { lastModified: 1_700_000_000_000 });
 
 describe("ImportsState", () => {
-  it("hashes in the tab, imports in chunks and lists the file and a finished transfer", async () => {
+  it("imports in chunks without hashing in the tab and lists the file the pserver named, and a finished transfer", async () => {
     const { pserver, transfers, files, imports } = await setup();
     const bytes = randomBytes(7_300);
     const [localId] = imports.add([fileOf(bytes, "notes.pdf")]);
-    expect(transfers.get(localId ?? "")?.phase).toBe("hashing");
+    expect(transfers.get(localId ?? "")?.phase).toBe("queued");
     await imports.idle();
 
     expect(files.files.map((f) => [f.name, f.contentId, f.sizeBytes])).toEqual([["notes.pdf", contentIdOfBytes(bytes), 7_300]]);
@@ -48,21 +48,20 @@ describe("ImportsState", () => {
     expect(transfers.list).toHaveLength(1);
   });
 
-  it("resumes after a reload: the same file picked again skips hashing and sends only missing chunks", async () => {
-    const { pserver, api, transfers, imports, cacheStorage } = await setup();
+  it("resumes after a reload: the same file picked again sends only missing chunks", async () => {
+    const { pserver, api, transfers, imports } = await setup();
     const bytes = randomBytes(4_000);
-    const contentId = contentIdOfBytes(bytes);
-    const begun = await api.beginImport({ name: "big.iso", size: 4_000n, contentId });
+    // The tab that started it named the file by name, size and modification time.
+    const resumeKey = fileKey({ name: "big.iso", size: 4_000, lastModified: 1_700_000_000_000 });
+    const begun = await api.beginImport({ name: "big.iso", size: 4_000n, contentId: "", resumeKey });
     await api.importChunk({ importId: begun.importId, chunkIndex: 1, data: bytes.subarray(1000, 2000) });
-    // The tab that started it had hashed the file and remembered the id.
-    new HashCache(cacheStorage, "cache").set({ name: "big.iso", size: 4_000, lastModified: 1_700_000_000_000 }, contentId);
     pserver.chunkCalls = [];
 
     imports.add([fileOf(bytes, "big.iso")]);
     await imports.idle();
 
     expect([...pserver.chunkCalls].sort()).toEqual([0, 2, 3]);
-    expect(transfers.get(begun.importId)).toMatchObject({ phase: "completed", note: "Resumed where it stopped." });
+    expect(transfers.get(begun.importId)).toMatchObject({ phase: "completed", note: "Resumed where it stopped.", contentId: contentIdOfBytes(bytes) });
   });
 
   it("imports several files one after the other", async () => {
@@ -80,10 +79,16 @@ describe("ImportsState", () => {
     imports.add([fileOf(bytes, "a")]);
     await imports.idle();
     pserver.chunkCalls = [];
-    imports.add([fileOf(bytes, "a copy")]);
+    // The same file picked again: the tab knows its id from the first import and sends nothing.
+    imports.add([fileOf(bytes, "a")]);
     await imports.idle();
     expect(pserver.chunkCalls).toEqual([]);
     expect(transfers.list.map((t) => t.note)).toContain("Already in your shared files.");
+    // A copy under another name is sent, and the pserver keeps the one it has.
+    imports.add([fileOf(bytes, "a copy")]);
+    await imports.idle();
+    expect(pserver.files.map((f) => f.name)).toEqual(["a"]);
+    expect(transfers.list.filter((t) => t.note === "Already in your shared files.")).toHaveLength(2);
   });
 
   it("cancels a running import and tells the pserver to drop it", async () => {

@@ -2,7 +2,7 @@ import type { ClientApi } from "../client/api.js";
 import { importChunked, type ChunkedImportOptions } from "../client/chunked-import.js";
 import { ErrorReason, type LocalFile } from "../client/gen.js";
 import { reasonOf } from "../client/errors.js";
-import { contentIdOf, type HashCache } from "../hash.js";
+import { fileKey, type HashCache } from "../hash.js";
 import { describeOnly, type ErrorReporter } from "./report.js";
 import type { TransfersState } from "./transfers.svelte.js";
 
@@ -15,8 +15,6 @@ export interface ImportsDeps {
   /** Called with each file the pserver now holds. */
   onImported?: (file: LocalFile) => void;
   hashCache?: HashCache;
-  /** Starts a hash worker for hashing a picked file (main.ts); without it the page's thread hashes. */
-  createHashWorker?: () => Worker;
   reportError?: ErrorReporter;
   /** Overrides of the chunked import's tunables (tests use small ones). */
   chunkOptions?: Pick<ChunkedImportOptions, "parallelChunks" | "retries" | "retryBaseMs" | "sendChunk">;
@@ -30,9 +28,12 @@ interface Job {
 }
 
 /**
- * Brings files from the browser into the shared folder, one file at a time: hash in the tab
- * (flat memory), then parallel ImportChunk calls, then FinishImport. Each file is a transfer in
- * the transfer list from the moment it is dropped, with its own cancel.
+ * Brings files from the browser into the shared folder, one file at a time: parallel ImportChunk
+ * calls of the file's slices, then FinishImport, which answers the content id. The tab does not hash
+ * the file: the pserver hashes every piece as it writes it (docs/browser-peers.md, Speed: reading the
+ * file into the page to hash it cost more CPU than sending it). A file imported before (the hash
+ * cache, by name, size and modification time) that the folder holds is not sent again. Each file is a
+ * transfer in the transfer list from the moment it is dropped, with its own cancel.
  */
 export class ImportsState {
   /** Files waiting or being imported right now. */
@@ -112,21 +113,19 @@ export class ImportsState {
     const progress = (bytesDone: number): void => transfers.progress(id, bytesDone);
 
     try {
-      transfers.patch(id, { phase: "hashing", bytesDone: 0, startedAtMs: now() });
-      let contentId = this.#deps.hashCache?.get(file);
-      if (contentId === undefined) {
-        contentId = await contentIdOf(file, { signal, onProgress: progress, ...(this.#deps.createHashWorker ? { createWorker: this.#deps.createHashWorker } : {}) });
-        this.#deps.hashCache?.set(file, contentId);
-      }
-      transfers.patch(id, { contentId });
-      if (this.#deps.holds(contentId)) {
-        transfers.patch(id, { phase: "completed", bytesDone: file.size, note: "Already in your shared files." });
-        return;
+      transfers.patch(id, { phase: "queued", bytesDone: 0, startedAtMs: now() });
+      const contentId = this.#deps.hashCache?.get(file);
+      if (contentId !== undefined) {
+        transfers.patch(id, { contentId });
+        if (this.#deps.holds(contentId)) {
+          transfers.patch(id, { phase: "completed", bytesDone: file.size, note: "Already in your shared files." });
+          return;
+        }
       }
 
       const imported = await importChunked(
         api,
-        { blob: file, name: file.name, contentId },
+        { blob: file, name: file.name, contentId: contentId ?? "", resumeKey: fileKey(file) },
         {
           ...this.#deps.chunkOptions,
           signal,
@@ -143,7 +142,10 @@ export class ImportsState {
           onVerifying: () => transfers.patch(id, { phase: "verifying" }),
         },
       );
-      transfers.patch(id, { phase: "completed", bytesDone: file.size, contentId: imported.contentId, name: imported.name });
+      this.#deps.hashCache?.set(file, imported.contentId);
+      // A copy of a held file (under another name or date) is named only once it arrived: the pserver kept the one it had.
+      const note = this.#deps.holds(imported.contentId) ? { note: "Already in your shared files." } : {};
+      transfers.patch(id, { phase: "completed", bytesDone: file.size, contentId: imported.contentId, name: imported.name, ...note });
       this.#deps.onImported?.(imported);
     } catch (error) {
       if (signal.aborted) {
@@ -157,7 +159,7 @@ export class ImportsState {
         transfers.patch(id, { phase: "completed", bytesDone: file.size, note: "Already in your shared files." });
         return;
       }
-      // A mismatch means the cached content id was stale (the file changed on disk): hash it afresh next time.
+      // A mismatch means the cached content id was stale (the file changed on disk): send it unnamed next time.
       if (reasonOf(error) === ErrorReason.HASH_MISMATCH) this.#deps.hashCache?.delete(file);
       const sentence = (this.#deps.reportError ?? describeOnly)(error, "import");
       transfers.patch(id, { phase: "failed", error: sentence });

@@ -1,6 +1,6 @@
 // An in-memory ClientService behind a real Connect router (createRouterTransport), for unit tests
 // of the state classes. It keeps the protocol's rules that the tab depends on (bearer sessions,
-// chunked imports with resume and a whole-file hash check) and lets a test script the rest.
+// chunked imports with resume and the content id named or checked at the end) and lets a test script the rest.
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createRouterTransport, type ConnectRouter, type Interceptor, type HandlerContext, type ServiceImpl, type Transport } from "@connectrpc/connect";
@@ -31,7 +31,10 @@ export interface FakeImport {
   importId: string;
   name: string;
   size: number;
+  /** The content id the tab promised; "" when it did not hash the file (the pserver names it). */
   contentId: string;
+  /** The tab's key for a file it did not hash, to resume by. */
+  resumeKey: string;
   bytes: Uint8Array;
   received: Set<number>;
 }
@@ -210,7 +213,8 @@ export class FakePserver {
       },
       beginImport: (request, context) => {
         this.#requireSession("beginImport", context);
-        const existing = [...this.imports.values()].find((i) => i.contentId === request.contentId && BigInt(i.size) === request.size);
+        const same = (i: FakeImport): boolean => (request.contentId !== "" ? i.contentId === request.contentId : request.resumeKey !== "" && i.contentId === "" && i.resumeKey === request.resumeKey);
+        const existing = [...this.imports.values()].find((i) => same(i) && BigInt(i.size) === request.size);
         if (existing !== undefined) {
           return { importId: existing.importId, chunkSize: this.chunkSize, receivedChunks: [...existing.received].sort((a, b) => a - b) };
         }
@@ -219,6 +223,7 @@ export class FakePserver {
           name: request.name,
           size: Number(request.size),
           contentId: request.contentId,
+          resumeKey: request.contentId === "" ? request.resumeKey : "",
           bytes: new Uint8Array(Number(request.size)),
           received: new Set(),
         };
@@ -253,9 +258,11 @@ export class FakePserver {
         if (entry.received.size < count) throw refused("chunks missing", Code.FailedPrecondition, ErrorReason.CHUNKS_MISSING);
         const digest = nodeContentIdOf(entry.bytes);
         this.imports.delete(entry.importId);
-        if (digest !== entry.contentId) throw refused("content does not match its id", Code.DataLoss, ErrorReason.HASH_MISMATCH);
+        if (entry.contentId !== "" && digest !== entry.contentId) throw refused("content does not match its id", Code.DataLoss, ErrorReason.HASH_MISMATCH);
+        const held = this.files.find((f) => f.contentId === digest);
+        if (held !== undefined) return { file: held };
         const file = create(LocalFileSchema, {
-          contentId: entry.contentId,
+          contentId: digest,
           name: entry.name,
           size: BigInt(entry.size),
           pieceSize: 1024 * 1024,
