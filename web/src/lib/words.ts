@@ -9,8 +9,6 @@ export function phaseLabel(view: TransferView, paused: boolean): string {
   switch (view.phase) {
     case "queued":
       return "Waiting";
-    case "hashing":
-      return "Checking the file";
     case "running":
       if (paused) return "Paused";
       return view.kind === "download" ? "Downloading" : view.kind === "upload" ? "Sending" : "Adding to your shared files";

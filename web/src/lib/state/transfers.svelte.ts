@@ -23,7 +23,6 @@ export interface TransfersDeps {
 const ACTIVE_ORDER: Record<TransferPhase, number> = {
   running: 0,
   verifying: 0,
-  hashing: 0,
   queued: 1,
   failed: 2,
   cancelled: 2,
@@ -51,7 +50,7 @@ export class TransfersState {
   /** Whether the list is long enough to be cut at all. */
   longList = $derived(this.list.length > (this.#limit));
   #cancellers = new Map<string, () => void>();
-  /** The speed average of each moving transfer, with the phase it belongs to (hashing and sending differ). */
+  /** The speed average of each moving transfer, with the phase it belongs to (a new phase starts a new average). */
   #speeds = new Map<string, { phase: TransferPhase; smoother: SpeedSmoother }>();
   #cleared: ClearedTransfers;
   #localIds = 0;
@@ -120,7 +119,7 @@ export class TransfersState {
     });
   }
 
-  /** The byte count of a transfer the tab drives (an import hashing or sending), shown a few times a second. */
+  /** The byte count of a transfer the tab drives (an import sending its chunks), shown a few times a second. */
   progress(id: string, bytesDone: number): void {
     this.#pacer.pace(id, () => {
       const view = this.#items[id];
@@ -132,8 +131,7 @@ export class TransfersState {
     const running = !isEnded(incoming.phase);
     Object.assign(existing, {
       ...incoming,
-      // A phase the tab knows better (it is hashing, or it is still sending) wins while running.
-      phase: existing.drivenByTab && running && existing.phase === "hashing" ? existing.phase : incoming.phase,
+      phase: incoming.phase,
       bytesDone: running ? Math.max(existing.bytesDone, incoming.bytesDone) : incoming.bytesDone,
       bytesTotal: incoming.bytesTotal || existing.bytesTotal,
       name: incoming.name || existing.name,
@@ -322,7 +320,7 @@ export class TransfersState {
    * left (the pserver's own figures are not shown: its first ones read several times too high).
    */
   #measure(view: TransferView): void {
-    const moving = view.phase === "running" || view.phase === "hashing";
+    const moving = view.phase === "running";
     if (!moving) {
       this.#speeds.delete(view.id);
       view.rateBytesPerSecond = 0;

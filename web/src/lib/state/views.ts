@@ -36,8 +36,8 @@ export interface SearchResultView {
 
 /** Which way bytes move. */
 export type TransferKindName = "download" | "upload" | "import";
-/** Where a transfer is; "hashing" is the tab's own step before an import reaches the pserver. */
-export type TransferPhase = "queued" | "hashing" | "running" | "verifying" | "completed" | "failed" | "cancelled";
+/** Where a transfer is (an import is hashed by the pserver as it arrives: the tab has no step of its own). */
+export type TransferPhase = "queued" | "running" | "verifying" | "completed" | "failed" | "cancelled";
 
 /** A download, upload or import as the transfer list shows it. */
 export interface TransferView {
