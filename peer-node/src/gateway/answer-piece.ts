@@ -40,11 +40,22 @@ export interface IngestBuffers {
   give(view: Uint8Array): void;
 }
 
+/** What both fast paths read pieces with: the tabs' sessions, the pooled buffers, the log. */
+interface Ingest {
+  readonly gateway: Gateway;
+  readonly buffers: IngestBuffers;
+  readonly logger: Logger;
+}
+
+type Request = http.IncomingMessage | http2.Http2ServerRequest;
+type Response = http.ServerResponse | http2.Http2ServerResponse;
+
 /** Serves Connect binary AnswerPiece calls here and passes every other request to `next`. */
 export function answerPieceFastPath(gateway: Gateway, buffers: IngestBuffers, logger: Logger, next: DualHandler): DualHandler {
+  const ingest: Ingest = { gateway, buffers, logger };
   return (req, res) => {
     if (!isPlainConnect(req)) return next(req, res);
-    void (req.url === PATH ? serve(gateway, buffers, logger, req, res) : serveMany(gateway, buffers, logger, req, res));
+    void (req.url === PATH ? serve : serveMany)(ingest, req, res);
   };
 }
 
@@ -57,13 +68,7 @@ function isPlainConnect(req: http.IncomingMessage | http2.Http2ServerRequest): b
   return length === undefined || Number(length) <= MAX_RPC_MESSAGE_BYTES;
 }
 
-async function serve(
-  gateway: Gateway,
-  buffers: IngestBuffers,
-  logger: Logger,
-  req: http.IncomingMessage | http2.Http2ServerRequest,
-  res: http.ServerResponse | http2.Http2ServerResponse,
-): Promise<void> {
+async function serve({ gateway, buffers, logger }: Ingest, req: Request, res: Response): Promise<void> {
   try {
     const session = gateway.session(bearerToken(req.headers.authorization));
     const body = await readBody(req, buffers);
@@ -88,13 +93,7 @@ async function serve(
  * own as its bytes arrive and passed on at once; pieces no longer wanted are dropped. A message whose
  * fields are not in the order the proto gives (a hand-made one) is read whole and then split.
  */
-async function serveMany(
-  gateway: Gateway,
-  buffers: IngestBuffers,
-  logger: Logger,
-  req: http.IncomingMessage | http2.Http2ServerRequest,
-  res: http.ServerResponse | http2.Http2ServerResponse,
-): Promise<void> {
+async function serveMany({ gateway, buffers, logger }: Ingest, req: Request, res: Response): Promise<void> {
   try {
     const tab = gateway.session(bearerToken(req.headers.authorization)).tab;
     const declared = req.headers["content-length"] === undefined ? undefined : Number(req.headers["content-length"]);
