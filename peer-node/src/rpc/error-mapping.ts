@@ -59,6 +59,14 @@ export function isExpected(err: unknown): boolean {
   return isPeerError(err) || isAbort(err) || err instanceof ConnectError;
 }
 
+/** Socket and stream errors that mean the caller closed its connection or stream: its choice, not a fault of either side. */
+const CALLER_GONE = new Set(["ECONNRESET", "EPIPE", "ECONNABORTED", "ERR_STREAM_PREMATURE_CLOSE", "ERR_STREAM_DESTROYED", "ERR_HTTP2_STREAM_CANCEL", "ERR_HTTP2_INVALID_STREAM"]);
+
+/** Whether `err` says the caller went away (a reset, a closed pipe, a cancelled stream) rather than sent something wrong. */
+export function isCallerGone(err: unknown): boolean {
+  return typeof err === "object" && err !== null && CALLER_GONE.has(String((err as { code?: unknown }).code));
+}
+
 /** The JSON body of a plain-HTTP error answer (the directory's shape, plus the reason). */
 export interface HttpErrorBody {
   /** The HTTP reason phrase. */

@@ -15,6 +15,7 @@ import {
   REQUEST_BODY_IDLE_TIMEOUT_MS,
   CLOSE_GRACE_MS,
 } from "../constants.js";
+import { isCallerGone } from "./error-mapping.js";
 
 /** A request handler that serves both HTTP/1.1 and HTTP/2 requests (connectNodeAdapter's shape). */
 export type DualHandler = (
@@ -138,6 +139,12 @@ export async function listenOnePort(options: OnePortOptions): Promise<OnePortSer
     if (req.httpVersion !== "2.0") onHttp1Request(req as http.IncomingMessage, res as http.ServerResponse);
   });
   h1.on("clientError", (err, socket) => {
+    if (isCallerGone(err)) {
+      // A caller that closed its connection (a download cancelled mid-stream, a closed tab) sent nothing wrong.
+      logger.debug({ err: err.message }, "a caller closed its HTTP/1.1 connection");
+      socket.destroy();
+      return;
+    }
     logger.warn({ err: err.message }, "malformed HTTP/1.1 request");
     if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
     else socket.destroy();

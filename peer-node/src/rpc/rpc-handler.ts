@@ -17,7 +17,7 @@ import { findTrailerError, setTrailerStatus } from "@connectrpc/connect/protocol
 import { trailerFlag, trailerParse, trailerSerialize } from "@connectrpc/connect/protocol-grpc-web";
 import type { Logger } from "pino";
 import { PeerError } from "../errors.js";
-import { isExpected, toConnectError } from "./error-mapping.js";
+import { isCallerGone, isExpected, toConnectError } from "./error-mapping.js";
 
 /** connect-es's words for a request message that failed to parse as protobuf binary. */
 const PARSE_BINARY = "parse binary:";
@@ -53,6 +53,10 @@ export function rpcHandler(options: RpcHandlerOptions): NodeHandler {
       .then((uRes) => universalResponseToNodeResponse(uRes, res))
       .catch((reason: unknown) => {
         if (ConnectError.from(reason).code === Code.Aborted) return;
+        if (isCallerGone(reason) || res.destroyed) {
+          options.logger.debug({ err: reason, rpc }, "the caller left before the answer was written");
+          return;
+        }
         options.logger.error({ err: reason, rpc }, "rpc handler failed");
       });
   };

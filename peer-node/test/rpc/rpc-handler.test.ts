@@ -215,3 +215,62 @@ describe("rpcHandler: an error no service expected", () => {
     ]);
   });
 });
+
+describe("a caller that leaves in the middle of a FetchPieces stream", () => {
+  let root: { dir: string; cleanup: () => Promise<void> };
+  let store: SharedFolder;
+  let server: OnePortServer;
+  let contentId: string;
+  const logged: Array<{ level: number; msg: string; rpc?: string }> = [];
+  const PIECES = 48;
+
+  beforeAll(async () => {
+    root = await tempDir();
+    await mkdir(join(root.dir, "shared"));
+    // Longer than any socket buffer, so the caller leaves while the stream is still being written.
+    ({ contentId } = await writeRandomFile(join(root.dir, "shared", "film.bin"), PIECES * 1024 * 1024));
+    const old = new Date(Date.now() - 10_000);
+    await utimes(join(root.dir, "shared", "film.bin"), old, old);
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        for (const line of chunk.toString().split("\n").filter(Boolean)) logged.push(JSON.parse(line) as (typeof logged)[number]);
+        done();
+      },
+    });
+    const logger = pino({ level: "debug" }, sink);
+    store = await SharedFolder.open({ folder: join(root.dir, "shared"), dataDir: join(root.dir, "data"), logger });
+    const service = new PeerServiceImpl({ store, redeemTicket: fakeRedeem(new Map()), peerName: () => "alice", logger, pushConsent: TAKE_EVERY_PUSH });
+    server = await listenOnePort({ host: "127.0.0.1", port: 0, handler: pserverRpcs({ peer: service }, logger), logger });
+  });
+
+  afterAll(async () => {
+    await server?.close();
+    await store?.close();
+    await root?.cleanup();
+  });
+
+  const transports = {
+    "Connect over HTTP/1.1": (url: string) => createConnectTransport({ baseUrl: url, httpVersion: "1.1", useBinaryFormat: true }),
+    "gRPC-Web over HTTP/1.1": (url: string) => createGrpcWebTransport({ baseUrl: url, httpVersion: "1.1" }),
+    "gRPC over HTTP/2": (url: string) => createGrpcTransport({ baseUrl: url }),
+  };
+
+  it.each(Object.keys(transports) as Array<keyof typeof transports>)("is no warning or error of the pserver's, over %s", async (name) => {
+    const client = createClient(PeerService, transports[name](server.url));
+    const before = logged.length;
+    const abort = new AbortController();
+    let received = 0;
+    const all = Array.from({ length: PIECES }, (_, i) => i);
+    await (async () => {
+      for await (const _ of client.fetchPieces({ contentId, pieceIndexes: all }, { signal: abort.signal })) if (++received === 2) abort.abort();
+    })().catch(() => undefined);
+    expect(received).toBe(2);
+    // The pserver notices when its next write fails or the stream closes; give it a moment (bounded).
+    await new Promise((r) => setTimeout(r, 300));
+    expect(logged.slice(before).filter((l) => l.level >= 40)).toEqual([]);
+    // And the stream's slot is free again: a whole fetch on the same pserver still works.
+    const again: number[] = [];
+    for await (const piece of client.fetchPieces({ contentId, pieceIndexes: [PIECES - 1] })) again.push(piece.data.length);
+    expect(again).toEqual([1024 * 1024]);
+  });
+});
