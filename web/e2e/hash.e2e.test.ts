@@ -1,6 +1,8 @@
-// The tab's content ids in a real browser: web/src/lib/hash.ts, bundled as is, runs in headless Debian
-// Chromium (WebCrypto, Blob reads) on files served over http://127.0.0.1, and each id must equal the one
-// the Node implementation prints for the same file (`peer-node hash FILE`, the pserver's own hashing).
+// The browser peer's content ids in a real browser: web/src/lib/browser-peer/hash-pieces.ts (what its add
+// runs), bundled as is, runs in headless Debian Chromium on files served over http://127.0.0.1, once
+// with its hash workers (hash-worker.ts: WebAssembly SHA-256, the same hasher a download verifies pieces
+// with) and once without (WebCrypto on the page's thread); each id must equal the one the Node
+// implementation prints for the same file (`peer-node hash FILE`, the pserver's own hashing).
 import { execFile } from "node:child_process";
 import { createReadStream } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -40,12 +42,15 @@ describe("content ids in the browser", () => {
   it("equal the Node implementation's on the same bytes, for sizes around the piece boundaries", async () => {
     dir = await mkdtemp(path.join(tmpdir(), "p2p-web-hash-"));
     for (const size of SIZES) await writeRandomFile(path.join(dir, `f${size}.bin`), size);
-    const bundled = await build({ entryPoints: [path.resolve(HERE, "../src/lib/hash.ts")], bundle: true, format: "iife", globalName: "tabHash", write: false, target: "es2022" });
+    const bundled = await build({ entryPoints: [path.resolve(HERE, "../src/lib/browser-peer/hash-pieces.ts")], bundle: true, format: "iife", globalName: "tabHash", write: false, target: "es2022" });
     const script = bundled.outputFiles[0]!.text;
+    const worker = (await build({ entryPoints: [path.resolve(HERE, "../src/lib/browser-peer/hash-worker.ts")], bundle: true, format: "iife", write: false, target: "es2022" })).outputFiles[0]!.text;
     server = http.createServer((req, res) => {
       const url = req.url ?? "/";
       if (url === "/") {
         res.writeHead(200, { "content-type": "text/html" }).end(`<!doctype html><script>${script}</script>`);
+      } else if (url === "/hash-worker.js") {
+        res.writeHead(200, { "content-type": "text/javascript" }).end(worker);
       } else if (/^\/f\d+\.bin$/.test(url)) {
         res.writeHead(200, { "content-type": "application/octet-stream" });
         createReadStream(path.join(dir!, url.slice(1))).pipe(res);
@@ -60,11 +65,16 @@ describe("content ids in the browser", () => {
     for (const size of SIZES) {
       const inBrowser = await page.evaluate(async (name) => {
         const blob = await (await fetch(`/${name}`)).blob();
-        const api = (globalThis as unknown as { tabHash: { contentIdOf(b: Blob): Promise<string> } }).tabHash;
-        return api.contentIdOf(blob);
+        type Options = { createWorker?: () => Worker };
+        const api = (globalThis as unknown as { tabHash: { contentIdOf(b: Blob, o?: Options): Promise<string> } }).tabHash;
+        let started = 0;
+        const inWorkers = await api.contentIdOf(blob, { createWorker: () => (started++, new Worker("/hash-worker.js")) });
+        return { inWorkers, started, onPage: await api.contentIdOf(blob) };
       }, `f${size}.bin`);
-      expect(inBrowser, `${size} bytes`).toMatch(/^m1_[0-9a-f]{64}$/);
-      expect(inBrowser, `${size} bytes`).toBe(await nodeContentId(path.join(dir, `f${size}.bin`)));
+      const expected = await nodeContentId(path.join(dir, `f${size}.bin`));
+      expect(expected, `${size} bytes`).toMatch(/^m1_[0-9a-f]{64}$/);
+      expect(inBrowser, `${size} bytes`).toMatchObject({ inWorkers: expected, onPage: expected });
+      expect(inBrowser.started, "hash workers started").toBeGreaterThan(0);
     }
   });
 });

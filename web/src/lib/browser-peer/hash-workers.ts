@@ -1,5 +1,5 @@
 // Starts a hash worker (hash-worker.ts) where the bundler can resolve it: kept apart from hash-pool.ts
-// so that code bundled without Vite (the content-id e2e test bundles hash.ts with esbuild) never meets
+// so that code bundled without Vite (the content-id e2e test bundles hash-pieces.ts with esbuild) never meets
 // the worker's URL.
 
 /** A new hash worker for a HashPool. */

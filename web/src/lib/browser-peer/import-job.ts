@@ -1,10 +1,10 @@
 // Adding a file to the browser peer (store worker side): the picked file is read one piece at a
-// time, each piece hashed with WebCrypto and written into OPFS through a sync access handle, so a
-// multi-GiB file costs two pieces of memory. The content id comes from the manifest at the end, and
+// time (hash-pieces.ts), each piece hashed in a hash worker and written into OPFS through a sync
+// access handle, so a multi-GiB file costs a few pieces of memory. The content id comes from the manifest at the end, and
 // the bytes are moved under it.
 import { BROWSER_PEER_PROGRESS_EVERY_MS } from "../constants.js";
-import { contentIdOfManifest, pieceCountOf, pieceSizeFor } from "./content-id.js";
-import { HashPool } from "./hash-pool.js";
+import { contentIdOfManifest, pieceSizeFor } from "./content-id.js";
+import { hashPieces } from "./hash-pieces.js";
 import { createHashWorker } from "./hash-workers.js";
 import { fileIn, openSyncHandle, readMeta, resizeTo, writeAllAt, writeManifest, writeMeta } from "./opfs-layout.js";
 import type { JobProgress } from "./worker-protocol.js";
@@ -26,26 +26,18 @@ export interface Imported {
 export async function importFile(folder: FileSystemDirectoryHandle, file: File, hooks: ImportHooks): Promise<Imported> {
   const size = file.size;
   const pieceSize = pieceSizeFor(size);
-  const count = pieceCountOf(size, pieceSize);
   const staging = `import-${crypto.randomUUID()}.data`;
   const stagingHandle = await folder.getFileHandle(staging, { create: true });
   const access = await openSyncHandle(stagingHandle);
-  const pieceHashes: Uint8Array[] = [];
-  const hashes = new HashPool(createHashWorker);
+  let pieceHashes: Uint8Array[];
   let reportedAt = 0;
   try {
     resizeTo(access, size);
-    // Each lane reads a piece, has a hash worker hash it (hash-pool.ts: WebCrypto's digest runs on the
-    // calling thread) and writes it: reading, hashing and writing overlap, on every core.
-    let next = 0;
     let done = 0;
-    const lane = async (): Promise<void> => {
-      while (next < count) {
-        hooks.signal.throwIfAborted();
-        const index = next++;
-        const read = await file.slice(index * pieceSize, Math.min(size, (index + 1) * pieceSize)).arrayBuffer();
-        const { digest, bytes } = await hashes.digest(new Uint8Array(read));
-        pieceHashes[index] = digest;
+    pieceHashes = await hashPieces(
+      file,
+      pieceSize,
+      (index, bytes) => {
         writeAllAt(access, bytes, index * pieceSize);
         done += bytes.byteLength;
         const now = performance.now();
@@ -53,17 +45,15 @@ export async function importFile(folder: FileSystemDirectoryHandle, file: File, 
           reportedAt = now;
           hooks.progress({ bytesDone: done, bytesTotal: size, sources: [], banned: [] });
         }
-      }
-    };
-    await Promise.all(Array.from({ length: hashes.lanes }, () => lane()));
+      },
+      { signal: hooks.signal, createWorker: createHashWorker },
+    );
     access.flush();
   } catch (error) {
-    hashes.destroy();
     access.close();
     await folder.removeEntry(staging).catch(() => undefined);
     throw error;
   }
-  hashes.destroy();
   access.close();
   const facts = { size, pieceSize, pieceHashes };
   const contentId = await contentIdOfManifest(facts);
