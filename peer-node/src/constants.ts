@@ -221,6 +221,11 @@ export const GATEWAY_SESSION_IDLE_MS = 30 * 60_000;
  * window of its pieces here, each received one a single message of the sender's stream.
  */
 export const GATEWAY_PUSHES_PER_TAB_MAX = 4;
+/**
+ * A tab that stops reading a push to it has this long to say why (ConfirmPush, not kept: a piece did
+ * not match its hash) before the push fails as gone; the sender then hears the tab's words.
+ */
+export const GATEWAY_PUSH_REFUSAL_GRACE_MS = 2_000;
 /** Longest text of a tab's AnswerError that is passed on to a downloader. */
 export const GATEWAY_ERROR_MESSAGE_MAX_CHARS = 500;
 

@@ -205,7 +205,7 @@ export class TestTab {
         pieceBytes.push(Buffer.from(piece.data));
         const got = Buffer.concat(pieceBytes);
         if (got.length === pieceLength(Number(manifest.size), manifest.pieceSize, index)) {
-          if (!createHash("sha256").update(got).digest().equals(manifest.pieceHashes[index]!)) throw new Error(`piece ${index} does not match`);
+          if (!createHash("sha256").update(got).digest().equals(manifest.pieceHashes[index]!)) throw new Error(`Piece ${index} of the push does not match its manifest; nothing was kept.`);
           parts.push(got);
           pieceBytes = [];
           index++;
@@ -222,6 +222,8 @@ export class TestTab {
       this.received.push({ from: offer.from, name: manifest.name, bytes });
     } catch (err) {
       this.receiveErrors.push(err);
+      // As a browser peer does: it kept nothing, and tells the gateway why (the sender hears it).
+      await this.#client.confirmPush({ pushId: offer.pushId, kept: false, message: err instanceof Error ? err.message : String(err) }).catch(() => undefined);
     }
   }
 
