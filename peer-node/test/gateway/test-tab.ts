@@ -58,8 +58,12 @@ export class TestTab {
   resumeToken = "";
   relayAddress = "";
   peerName = "";
+  /** Whether it asks for piece requests made at once in one Attach message (a browser peer does; older tabs did not). */
+  takesPieceBatches = false;
   /** Requests received (pieces and manifests), answered or not. */
   requested = 0;
+  /** Attach messages that carried piece requests, and how many each carried. */
+  readonly pieceMessages: number[] = [];
   /** Requests answered (pieces and manifests). */
   answered = 0;
   /** Errors the gateway answered to this tab's manifest answers. */
@@ -136,12 +140,19 @@ export class TestTab {
     });
     this.#attachDone = (async () => {
       try {
-        for await (const message of this.#client.attach({}, { signal: controller.signal })) {
+        for await (const message of this.#client.attach({ takesPieceBatches: this.takesPieceBatches }, { signal: controller.signal })) {
           const event = message.event;
           if (event.case === "manifest" || event.case === "piece") this.requested++;
           if (event.case === "attached") attached();
           else if (event.case === "manifest") void this.#answerManifest(event.value.requestId, event.value.contentId);
-          else if (event.case === "piece") void this.#answerPiece(event.value.requestId, event.value.contentId, event.value.pieceIndex);
+          else if (event.case === "piece") {
+            this.pieceMessages.push(1);
+            void this.#answerPiece(event.value.requestId, event.value.contentId, event.value.pieceIndex);
+          } else if (event.case === "pieces") {
+            this.requested += event.value.requests.length;
+            this.pieceMessages.push(event.value.requests.length);
+            for (const r of event.value.requests) void this.#answerPiece(r.requestId, r.contentId, r.pieceIndex);
+          }
           else if (event.case === "pushProgress") this.pushProgress.push(event.value);
           else if (event.case === "pushOffer") {
             this.offers.push(event.value);

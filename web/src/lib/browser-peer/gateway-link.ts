@@ -262,7 +262,7 @@ export class GatewayLink {
     };
     heard();
     try {
-      for await (const event of client.attach({}, { signal, headers: this.#auth() })) {
+      for await (const event of client.attach({ takesPieceBatches: true }, { signal, headers: this.#auth() })) {
         heard();
         if (event.event.case === "attached") {
           silenceMs = Math.max(3 * event.event.value.keepaliveIntervalMs, 3_000);
@@ -296,6 +296,11 @@ export class GatewayLink {
         break;
       case "piece":
         this.#waiting.push({ requestId: event.event.value.requestId, contentId: event.event.value.contentId, pieceIndex: event.event.value.pieceIndex });
+        this.#answerWaiting(client);
+        break;
+      case "pieces":
+        // Made at once (a relayed call's window): answered together, not the first one alone.
+        for (const { requestId, contentId, pieceIndex } of event.event.value.requests) this.#waiting.push({ requestId, contentId, pieceIndex });
         this.#answerWaiting(client);
         break;
       case "pushProgress":
