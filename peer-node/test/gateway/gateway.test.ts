@@ -168,7 +168,7 @@ describe.each<ProtocolName>(["grpc", "grpc-web", "connect-binary"])("the relay a
 });
 
 it("sends a relayed call's window of piece requests as one Attach message to a tab that takes batches, one by one to a tab that does not", async () => {
-  const gw = await namedPserver("gw-batches");
+  const gw = await namedPserver("gw-batches", { windowPieces: 4 });
   for (const takesPieceBatches of [true, false]) {
     const tab = new TestTab(gw.url, `batches-${takesPieceBatches}`, TEST_PASSWORD);
     open.push(tab);
