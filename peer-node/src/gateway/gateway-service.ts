@@ -18,6 +18,7 @@ import {
   type AnswerPieceRequest,
   type AnswerPiecesRequest,
   ReceivePushResponseSchema,
+  type AttachRequest,
   type AttachResponse,
   type BrowserFile,
   type CancelPushRequest,
@@ -85,7 +86,7 @@ export class GatewayServiceImpl implements ServiceImpl<typeof GatewayService> {
   }
 
   /** Attach: the tab's request stream, until it goes away, attaches again, or its session ends. */
-  async *attach(_req: unknown, ctx: HandlerContext): AsyncGenerator<AttachResponse> {
+  async *attach(req: AttachRequest, ctx: HandlerContext): AsyncGenerator<AttachResponse> {
     let session: TabSession;
     try {
       session = this.#gateway.session(bearerToken(ctx.requestHeader.get("authorization")));
@@ -110,7 +111,13 @@ export class GatewayServiceImpl implements ServiceImpl<typeof GatewayService> {
       for (;;) {
         const event = await reader.next(keepaliveIntervalMs);
         if (event === undefined) return;
-        yield event === "idle" ? create(AttachResponseSchema, { event: { case: "keepalive", value: {} } }) : toMessage(event);
+        if (event === "idle") yield create(AttachResponseSchema, { event: { case: "keepalive", value: {} } });
+        else if (event.kind === "piece" && req.takesPieceBatches) {
+          // The requests made in the same turn (a relayed call's window) go as one message, so the tab
+          // answers them in one AnswerPieces call instead of sending the first alone.
+          const requests = [event, ...reader.queuedPieces()].map(({ requestId, contentId, pieceIndex }) => ({ requestId, contentId, pieceIndex }));
+          yield create(AttachResponseSchema, { event: { case: "pieces", value: { requests } } });
+        } else yield toMessage(event);
       }
     } catch (err) {
       throw this.#fail("Attach", err);

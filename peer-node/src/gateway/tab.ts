@@ -62,6 +62,13 @@ class AttachChannel {
     return this.#queue.shift() ?? "idle";
   }
 
+  /** The piece requests waiting at the front of the queue, taken off it (none when something else is next). */
+  queuedPieces(): Extract<TabEvent, { kind: "piece" }>[] {
+    let count = 0;
+    while (count < this.#queue.length && this.#queue[count]!.kind === "piece") count++;
+    return this.#queue.splice(0, count) as Extract<TabEvent, { kind: "piece" }>[];
+  }
+
   /** Closes the channel; with a reason, the reader gets it as an error (the session is over, not just this stream). */
   close(reason?: PeerError): void {
     this.#closed = true;
@@ -105,13 +112,22 @@ export class Tab {
     return this.#pending.size;
   }
 
-  /** Opens the tab's Attach stream, ending an earlier one (a tab reconnecting after a blip); returns its reader and its close. */
-  attach(): { next: (timeoutMs: number) => Promise<TabEvent | "idle" | undefined>; close: () => void } {
+  /**
+   * Opens the tab's Attach stream, ending an earlier one (a tab reconnecting after a blip); returns its
+   * reader (`queuedPieces`: the piece requests queued right behind the one `next` gave, for a tab that
+   * takes them together) and its close.
+   */
+  attach(): {
+    next: (timeoutMs: number) => Promise<TabEvent | "idle" | undefined>;
+    queuedPieces: () => Extract<TabEvent, { kind: "piece" }>[];
+    close: () => void;
+  } {
     this.#channel?.close();
     const channel = new AttachChannel();
     this.#channel = channel;
     return {
       next: (timeoutMs) => channel.next(timeoutMs),
+      queuedPieces: () => channel.queuedPieces(),
       close: () => {
         channel.close();
         if (this.#channel === channel) this.detach();

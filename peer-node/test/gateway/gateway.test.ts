@@ -167,6 +167,28 @@ describe.each<ProtocolName>(["grpc", "grpc-web", "connect-binary"])("the relay a
   });
 });
 
+it("sends a relayed call's window of piece requests as one Attach message to a tab that takes batches, one by one to a tab that does not", async () => {
+  const gw = await namedPserver("gw-batches", { windowPieces: 4 });
+  for (const takesPieceBatches of [true, false]) {
+    const tab = new TestTab(gw.url, `batches-${takesPieceBatches}`, TEST_PASSWORD);
+    open.push(tab);
+    tab.takesPieceBatches = takesPieceBatches;
+    await tab.login();
+    await tab.attach();
+    const file = path.join(root, `batches-${++serial}.bin`);
+    const { bytes } = await writeRandomFile(file, 6 * 1024 * 1024 + 3);
+    const contentId = await tab.addFile(file);
+    const peer = createClient(PeerService, createGrpcTransport({ baseUrl: tab.relayAddress }));
+    const got: Buffer[] = [];
+    for await (const piece of peer.fetchPieces({ contentId, pieceIndexes: [0, 1, 2, 3, 4, 5, 6] })) got.push(Buffer.from(piece.data));
+    expect(sha256Hex(Buffer.concat(got))).toBe(sha256Hex(bytes));
+    expect(tab.requested).toBe(7);
+    // The gateway's window (4 pieces) is asked at once; later requests follow as pieces go out.
+    if (takesPieceBatches) expect(tab.pieceMessages[0]).toBe(4);
+    else expect(tab.pieceMessages).toEqual([1, 1, 1, 1, 1, 1, 1]);
+  }
+});
+
 it("bans a tab that answers wrong bytes, like any lying peer", async () => {
   const gw = await namedPserver("gw-liar");
   const node = await namedPserver("n-liar");

@@ -363,6 +363,22 @@ describe("pushes to a browser peer", () => {
     expect(t.received.map((r) => r.name)).toEqual(["unwanted.bin"]);
   });
 
+  it("fails a lying sender's push with the receiving tab's words: the tab checks the pieces, keeps nothing and says why", async () => {
+    const gw = await pserver("pgw12");
+    const liar = await tab(gw.url, "ptab12");
+    const receiver = await tab(gw.url, "ptab13");
+    const { contentId } = await tabFile(liar, 2 * 1024 * 1024 + 11);
+    await receiver.takePushesFrom(["ptab12"]);
+    // The sending tab answers its own gateway's piece requests with flipped bytes: the push carries them.
+    liar.behaviour = { corrupt: true };
+    const started = await startPushWhenTaken(liar, contentId, "ptab13");
+    const done = await pushDone(liar, started.pushId);
+    expect(done.state).toBe(TransferState.FAILED);
+    // The receiving tab's own sentence (its gateway no longer hashes the pieces it passes on).
+    expect(done.message).toMatch(/ptab13 did not keep the file: Piece 0 of the push does not match its manifest; nothing was kept/);
+    expect(receiver.received).toHaveLength(0);
+  });
+
   it("refuses bad push ids: unknown, malformed, or another tab's", async () => {
     const gw = await pserver("pgw8", { requestTimeoutMs: 30_000 });
     const node = await pserver("pnode9");

@@ -58,8 +58,12 @@ export class TestTab {
   resumeToken = "";
   relayAddress = "";
   peerName = "";
+  /** Whether it asks for piece requests made at once in one Attach message (a browser peer does; older tabs did not). */
+  takesPieceBatches = false;
   /** Requests received (pieces and manifests), answered or not. */
   requested = 0;
+  /** Attach messages that carried piece requests, and how many each carried. */
+  readonly pieceMessages: number[] = [];
   /** Requests answered (pieces and manifests). */
   answered = 0;
   /** Errors the gateway answered to this tab's manifest answers. */
@@ -136,12 +140,19 @@ export class TestTab {
     });
     this.#attachDone = (async () => {
       try {
-        for await (const message of this.#client.attach({}, { signal: controller.signal })) {
+        for await (const message of this.#client.attach({ takesPieceBatches: this.takesPieceBatches }, { signal: controller.signal })) {
           const event = message.event;
           if (event.case === "manifest" || event.case === "piece") this.requested++;
           if (event.case === "attached") attached();
           else if (event.case === "manifest") void this.#answerManifest(event.value.requestId, event.value.contentId);
-          else if (event.case === "piece") void this.#answerPiece(event.value.requestId, event.value.contentId, event.value.pieceIndex);
+          else if (event.case === "piece") {
+            this.pieceMessages.push(1);
+            void this.#answerPiece(event.value.requestId, event.value.contentId, event.value.pieceIndex);
+          } else if (event.case === "pieces") {
+            this.requested += event.value.requests.length;
+            this.pieceMessages.push(event.value.requests.length);
+            for (const r of event.value.requests) void this.#answerPiece(r.requestId, r.contentId, r.pieceIndex);
+          }
           else if (event.case === "pushProgress") this.pushProgress.push(event.value);
           else if (event.case === "pushOffer") {
             this.offers.push(event.value);
@@ -205,7 +216,7 @@ export class TestTab {
         pieceBytes.push(Buffer.from(piece.data));
         const got = Buffer.concat(pieceBytes);
         if (got.length === pieceLength(Number(manifest.size), manifest.pieceSize, index)) {
-          if (!createHash("sha256").update(got).digest().equals(manifest.pieceHashes[index]!)) throw new Error(`piece ${index} does not match`);
+          if (!createHash("sha256").update(got).digest().equals(manifest.pieceHashes[index]!)) throw new Error(`Piece ${index} of the push does not match its manifest; nothing was kept.`);
           parts.push(got);
           pieceBytes = [];
           index++;
@@ -222,6 +233,8 @@ export class TestTab {
       this.received.push({ from: offer.from, name: manifest.name, bytes });
     } catch (err) {
       this.receiveErrors.push(err);
+      // As a browser peer does: it kept nothing, and tells the gateway why (the sender hears it).
+      await this.#client.confirmPush({ pushId: offer.pushId, kept: false, message: err instanceof Error ? err.message : String(err) }).catch(() => undefined);
     }
   }
 

@@ -18,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file p2p/v1/gateway_service.proto.
  */
 export const file_p2p_v1_gateway_service: GenFile = /*@__PURE__*/
-  fileDesc("ChxwMnAvdjEvZ2F0ZXdheV9zZXJ2aWNlLnByb3RvEgZwMnAudjEiVgoaR2F0ZXdheVNlcnZpY2VMb2dpblJlcXVlc3QSEAoIdXNlcm5hbWUYASABKAkSEAoIcGFzc3dvcmQYAiABKAkSFAoMcmVzdW1lX3Rva2VuGAMgASgJIqQBChtHYXRld2F5U2VydmljZUxvZ2luUmVzcG9uc2USFQoNc2Vzc2lvbl90b2tlbhgBIAEoCRIRCglwZWVyX25hbWUYAiABKAkSFQoNcmVsYXlfYWRkcmVzcxgDIAEoCRIUCgxyZXN1bWVfdG9rZW4YBCABKAkSLgoKZXhwaXJlc19hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiDwoNQXR0YWNoUmVxdWVzdCLBAgoOQXR0YWNoUmVzcG9uc2USKQoIYXR0YWNoZWQYASABKAsyFS5wMnAudjEuQXR0YWNoZWRFdmVudEgAEisKCG1hbmlmZXN0GAIgASgLMhcucDJwLnYxLk1hbmlmZXN0UmVxdWVzdEgAEiUKBXBpZWNlGAMgASgLMhQucDJwLnYxLlBpZWNlUmVxdWVzdEgAEicKBmNhbmNlbBgEIAEoCzIVLnAycC52MS5DYW5jZWxSZXF1ZXN0SAASJgoJa2VlcGFsaXZlGAUgASgLMhEucDJwLnYxLktlZXBhbGl2ZUgAEi0KDXB1c2hfcHJvZ3Jlc3MYBiABKAsyFC5wMnAudjEuUHVzaFByb2dyZXNzSAASJwoKcHVzaF9vZmZlchgHIAEoCzIRLnAycC52MS5QdXNoT2ZmZXJIAEIHCgVldmVudCJ4Cg1BdHRhY2hlZEV2ZW50EhUKDXJlbGF5X2FkZHJlc3MYASABKAkSFQoNd2luZG93X3BpZWNlcxgCIAEoDRIaChJyZXF1ZXN0X3RpbWVvdXRfbXMYAyABKA0SHQoVa2VlcGFsaXZlX2ludGVydmFsX21zGAQgASgNIjkKD01hbmlmZXN0UmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgNEhIKCmNvbnRlbnRfaWQYAiABKAkiSwoMUGllY2VSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKA0SEgoKY29udGVudF9pZBgCIAEoCRITCgtwaWVjZV9pbmRleBgDIAEoDSIjCg1DYW5jZWxSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKA0iCwoJS2VlcGFsaXZlIlMKFUFuc3dlck1hbmlmZXN0UmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgNEiYKCG1hbmlmZXN0GAIgASgLMhQucDJwLnYxLkZpbGVNYW5pZmVzdCIYChZBbnN3ZXJNYW5pZmVzdFJlc3BvbnNlIjYKEkFuc3dlclBpZWNlUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgNEgwKBGRhdGEYAiABKAwiFQoTQW5zd2VyUGllY2VSZXNwb25zZSJHChNBbnN3ZXJQaWVjZXNSZXF1ZXN0EhMKC3JlcXVlc3RfaWRzGAEgAygNEg0KBXNpemVzGAIgAygNEgwKBGRhdGEYAyABKAwiFgoUQW5zd2VyUGllY2VzUmVzcG9uc2UiXgoSQW5zd2VyRXJyb3JSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKA0SIwoGcmVhc29uGAIgASgOMhMucDJwLnYxLkVycm9yUmVhc29uEg8KB21lc3NhZ2UYAyABKAkiFQoTQW5zd2VyRXJyb3JSZXNwb25zZSJRCgtCcm93c2VyRmlsZRISCgpjb250ZW50X2lkGAEgASgJEgwKBG5hbWUYAiABKAkSDAoEc2l6ZRgDIAEoBBISCgpwaWVjZV9zaXplGAQgASgNIkoKE1B1Ymxpc2hGaWxlc1JlcXVlc3QSIgoFZmlsZXMYASADKAsyEy5wMnAudjEuQnJvd3NlckZpbGUSDwoHcmVwbGFjZRgCIAEoCCIqChRQdWJsaXNoRmlsZXNSZXNwb25zZRISCgpmaWxlX2NvdW50GAEgASgNIikKElJlbW92ZUZpbGVzUmVxdWVzdBITCgtjb250ZW50X2lkcxgBIAMoCSIpChNSZW1vdmVGaWxlc1Jlc3BvbnNlEhIKCmZpbGVfY291bnQYASABKA0iHQobR2F0ZXdheVNlcnZpY2VMb2dvdXRSZXF1ZXN0Ih4KHEdhdGV3YXlTZXJ2aWNlTG9nb3V0UmVzcG9uc2UiOwoQU3RhcnRQdXNoUmVxdWVzdBISCgpjb250ZW50X2lkGAEgASgJEhMKC3RhcmdldF9wZWVyGAIgASgJIjkKEVN0YXJ0UHVzaFJlc3BvbnNlEg8KB3B1c2hfaWQYASABKAkSEwoLdGFyZ2V0X3BlZXIYAiABKAkiJAoRQ2FuY2VsUHVzaFJlcXVlc3QSDwoHcHVzaF9pZBgBIAEoCSIUChJDYW5jZWxQdXNoUmVzcG9uc2UitgEKDFB1c2hQcm9ncmVzcxIPCgdwdXNoX2lkGAEgASgJEhIKCmNvbnRlbnRfaWQYAiABKAkSDAoEbmFtZRgDIAEoCRITCgt0YXJnZXRfcGVlchgEIAEoCRISCgpieXRlc19kb25lGAUgASgEEhMKC2J5dGVzX3RvdGFsGAYgASgEEiQKBXN0YXRlGAcgASgOMhUucDJwLnYxLlRyYW5zZmVyU3RhdGUSDwoHbWVzc2FnZRgIIAEoCSJSCglQdXNoT2ZmZXISDwoHcHVzaF9pZBgBIAEoCRIMCgRmcm9tGAIgASgJEiYKCG1hbmlmZXN0GAMgASgLMhQucDJwLnYxLkZpbGVNYW5pZmVzdCJOChRTZXRQdXNoUG9saWN5UmVxdWVzdBIiCgZwb2xpY3kYASABKAsyEi5wMnAudjEuUHVzaFBvbGljeRISCgp1c2VkX2J5dGVzGAIgASgEIhcKFVNldFB1c2hQb2xpY3lSZXNwb25zZSIlChJSZWNlaXZlUHVzaFJlcXVlc3QSDwoHcHVzaF9pZBgBIAEoCSI3ChNSZWNlaXZlUHVzaFJlc3BvbnNlEiAKBXBpZWNlGAEgASgLMhEucDJwLnYxLlB1c2hQaWVjZSJZChJDb25maXJtUHVzaFJlcXVlc3QSDwoHcHVzaF9pZBgBIAEoCRIMCgRrZXB0GAIgASgIEhMKC3N0b3JlZF9uYW1lGAMgASgJEg8KB21lc3NhZ2UYBCABKAkiFQoTQ29uZmlybVB1c2hSZXNwb25zZTKYCAoOR2F0ZXdheVNlcnZpY2USUAoFTG9naW4SIi5wMnAudjEuR2F0ZXdheVNlcnZpY2VMb2dpblJlcXVlc3QaIy5wMnAudjEuR2F0ZXdheVNlcnZpY2VMb2dpblJlc3BvbnNlEjkKBkF0dGFjaBIVLnAycC52MS5BdHRhY2hSZXF1ZXN0GhYucDJwLnYxLkF0dGFjaFJlc3BvbnNlMAESTwoOQW5zd2VyTWFuaWZlc3QSHS5wMnAudjEuQW5zd2VyTWFuaWZlc3RSZXF1ZXN0Gh4ucDJwLnYxLkFuc3dlck1hbmlmZXN0UmVzcG9uc2USRgoLQW5zd2VyUGllY2USGi5wMnAudjEuQW5zd2VyUGllY2VSZXF1ZXN0GhsucDJwLnYxLkFuc3dlclBpZWNlUmVzcG9uc2USSQoMQW5zd2VyUGllY2VzEhsucDJwLnYxLkFuc3dlclBpZWNlc1JlcXVlc3QaHC5wMnAudjEuQW5zd2VyUGllY2VzUmVzcG9uc2USRgoLQW5zd2VyRXJyb3ISGi5wMnAudjEuQW5zd2VyRXJyb3JSZXF1ZXN0GhsucDJwLnYxLkFuc3dlckVycm9yUmVzcG9uc2USSQoMUHVibGlzaEZpbGVzEhsucDJwLnYxLlB1Ymxpc2hGaWxlc1JlcXVlc3QaHC5wMnAudjEuUHVibGlzaEZpbGVzUmVzcG9uc2USRgoLUmVtb3ZlRmlsZXMSGi5wMnAudjEuUmVtb3ZlRmlsZXNSZXF1ZXN0GhsucDJwLnYxLlJlbW92ZUZpbGVzUmVzcG9uc2USUwoGTG9nb3V0EiMucDJwLnYxLkdhdGV3YXlTZXJ2aWNlTG9nb3V0UmVxdWVzdBokLnAycC52MS5HYXRld2F5U2VydmljZUxvZ291dFJlc3BvbnNlEkAKCVN0YXJ0UHVzaBIYLnAycC52MS5TdGFydFB1c2hSZXF1ZXN0GhkucDJwLnYxLlN0YXJ0UHVzaFJlc3BvbnNlEkMKCkNhbmNlbFB1c2gSGS5wMnAudjEuQ2FuY2VsUHVzaFJlcXVlc3QaGi5wMnAudjEuQ2FuY2VsUHVzaFJlc3BvbnNlEkwKDVNldFB1c2hQb2xpY3kSHC5wMnAudjEuU2V0UHVzaFBvbGljeVJlcXVlc3QaHS5wMnAudjEuU2V0UHVzaFBvbGljeVJlc3BvbnNlEkgKC1JlY2VpdmVQdXNoEhoucDJwLnYxLlJlY2VpdmVQdXNoUmVxdWVzdBobLnAycC52MS5SZWNlaXZlUHVzaFJlc3BvbnNlMAESRgoLQ29uZmlybVB1c2gSGi5wMnAudjEuQ29uZmlybVB1c2hSZXF1ZXN0GhsucDJwLnYxLkNvbmZpcm1QdXNoUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp, file_p2p_v1_client_service, file_p2p_v1_peer_service, file_p2p_v1_types]);
+  fileDesc("ChxwMnAvdjEvZ2F0ZXdheV9zZXJ2aWNlLnByb3RvEgZwMnAudjEiVgoaR2F0ZXdheVNlcnZpY2VMb2dpblJlcXVlc3QSEAoIdXNlcm5hbWUYASABKAkSEAoIcGFzc3dvcmQYAiABKAkSFAoMcmVzdW1lX3Rva2VuGAMgASgJIqQBChtHYXRld2F5U2VydmljZUxvZ2luUmVzcG9uc2USFQoNc2Vzc2lvbl90b2tlbhgBIAEoCRIRCglwZWVyX25hbWUYAiABKAkSFQoNcmVsYXlfYWRkcmVzcxgDIAEoCRIUCgxyZXN1bWVfdG9rZW4YBCABKAkSLgoKZXhwaXJlc19hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiLAoNQXR0YWNoUmVxdWVzdBIbChN0YWtlc19waWVjZV9iYXRjaGVzGAEgASgIIuoCCg5BdHRhY2hSZXNwb25zZRIpCghhdHRhY2hlZBgBIAEoCzIVLnAycC52MS5BdHRhY2hlZEV2ZW50SAASKwoIbWFuaWZlc3QYAiABKAsyFy5wMnAudjEuTWFuaWZlc3RSZXF1ZXN0SAASJQoFcGllY2UYAyABKAsyFC5wMnAudjEuUGllY2VSZXF1ZXN0SAASJwoGY2FuY2VsGAQgASgLMhUucDJwLnYxLkNhbmNlbFJlcXVlc3RIABImCglrZWVwYWxpdmUYBSABKAsyES5wMnAudjEuS2VlcGFsaXZlSAASLQoNcHVzaF9wcm9ncmVzcxgGIAEoCzIULnAycC52MS5QdXNoUHJvZ3Jlc3NIABInCgpwdXNoX29mZmVyGAcgASgLMhEucDJwLnYxLlB1c2hPZmZlckgAEicKBnBpZWNlcxgIIAEoCzIVLnAycC52MS5QaWVjZVJlcXVlc3RzSABCBwoFZXZlbnQiNwoNUGllY2VSZXF1ZXN0cxImCghyZXF1ZXN0cxgBIAMoCzIULnAycC52MS5QaWVjZVJlcXVlc3QieAoNQXR0YWNoZWRFdmVudBIVCg1yZWxheV9hZGRyZXNzGAEgASgJEhUKDXdpbmRvd19waWVjZXMYAiABKA0SGgoScmVxdWVzdF90aW1lb3V0X21zGAMgASgNEh0KFWtlZXBhbGl2ZV9pbnRlcnZhbF9tcxgEIAEoDSI5Cg9NYW5pZmVzdFJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoDRISCgpjb250ZW50X2lkGAIgASgJIksKDFBpZWNlUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgNEhIKCmNvbnRlbnRfaWQYAiABKAkSEwoLcGllY2VfaW5kZXgYAyABKA0iIwoNQ2FuY2VsUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgNIgsKCUtlZXBhbGl2ZSJTChVBbnN3ZXJNYW5pZmVzdFJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoDRImCghtYW5pZmVzdBgCIAEoCzIULnAycC52MS5GaWxlTWFuaWZlc3QiGAoWQW5zd2VyTWFuaWZlc3RSZXNwb25zZSI2ChJBbnN3ZXJQaWVjZVJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoDRIMCgRkYXRhGAIgASgMIhUKE0Fuc3dlclBpZWNlUmVzcG9uc2UiRwoTQW5zd2VyUGllY2VzUmVxdWVzdBITCgtyZXF1ZXN0X2lkcxgBIAMoDRINCgVzaXplcxgCIAMoDRIMCgRkYXRhGAMgASgMIhYKFEFuc3dlclBpZWNlc1Jlc3BvbnNlIl4KEkFuc3dlckVycm9yUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgNEiMKBnJlYXNvbhgCIAEoDjITLnAycC52MS5FcnJvclJlYXNvbhIPCgdtZXNzYWdlGAMgASgJIhUKE0Fuc3dlckVycm9yUmVzcG9uc2UiUQoLQnJvd3NlckZpbGUSEgoKY29udGVudF9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEgwKBHNpemUYAyABKAQSEgoKcGllY2Vfc2l6ZRgEIAEoDSJKChNQdWJsaXNoRmlsZXNSZXF1ZXN0EiIKBWZpbGVzGAEgAygLMhMucDJwLnYxLkJyb3dzZXJGaWxlEg8KB3JlcGxhY2UYAiABKAgiKgoUUHVibGlzaEZpbGVzUmVzcG9uc2USEgoKZmlsZV9jb3VudBgBIAEoDSIpChJSZW1vdmVGaWxlc1JlcXVlc3QSEwoLY29udGVudF9pZHMYASADKAkiKQoTUmVtb3ZlRmlsZXNSZXNwb25zZRISCgpmaWxlX2NvdW50GAEgASgNIh0KG0dhdGV3YXlTZXJ2aWNlTG9nb3V0UmVxdWVzdCIeChxHYXRld2F5U2VydmljZUxvZ291dFJlc3BvbnNlIjsKEFN0YXJ0UHVzaFJlcXVlc3QSEgoKY29udGVudF9pZBgBIAEoCRITCgt0YXJnZXRfcGVlchgCIAEoCSI5ChFTdGFydFB1c2hSZXNwb25zZRIPCgdwdXNoX2lkGAEgASgJEhMKC3RhcmdldF9wZWVyGAIgASgJIiQKEUNhbmNlbFB1c2hSZXF1ZXN0Eg8KB3B1c2hfaWQYASABKAkiFAoSQ2FuY2VsUHVzaFJlc3BvbnNlIrYBCgxQdXNoUHJvZ3Jlc3MSDwoHcHVzaF9pZBgBIAEoCRISCgpjb250ZW50X2lkGAIgASgJEgwKBG5hbWUYAyABKAkSEwoLdGFyZ2V0X3BlZXIYBCABKAkSEgoKYnl0ZXNfZG9uZRgFIAEoBBITCgtieXRlc190b3RhbBgGIAEoBBIkCgVzdGF0ZRgHIAEoDjIVLnAycC52MS5UcmFuc2ZlclN0YXRlEg8KB21lc3NhZ2UYCCABKAkiUgoJUHVzaE9mZmVyEg8KB3B1c2hfaWQYASABKAkSDAoEZnJvbRgCIAEoCRImCghtYW5pZmVzdBgDIAEoCzIULnAycC52MS5GaWxlTWFuaWZlc3QiTgoUU2V0UHVzaFBvbGljeVJlcXVlc3QSIgoGcG9saWN5GAEgASgLMhIucDJwLnYxLlB1c2hQb2xpY3kSEgoKdXNlZF9ieXRlcxgCIAEoBCIXChVTZXRQdXNoUG9saWN5UmVzcG9uc2UiJQoSUmVjZWl2ZVB1c2hSZXF1ZXN0Eg8KB3B1c2hfaWQYASABKAkiNwoTUmVjZWl2ZVB1c2hSZXNwb25zZRIgCgVwaWVjZRgBIAEoCzIRLnAycC52MS5QdXNoUGllY2UiWQoSQ29uZmlybVB1c2hSZXF1ZXN0Eg8KB3B1c2hfaWQYASABKAkSDAoEa2VwdBgCIAEoCBITCgtzdG9yZWRfbmFtZRgDIAEoCRIPCgdtZXNzYWdlGAQgASgJIhUKE0NvbmZpcm1QdXNoUmVzcG9uc2UymAgKDkdhdGV3YXlTZXJ2aWNlElAKBUxvZ2luEiIucDJwLnYxLkdhdGV3YXlTZXJ2aWNlTG9naW5SZXF1ZXN0GiMucDJwLnYxLkdhdGV3YXlTZXJ2aWNlTG9naW5SZXNwb25zZRI5CgZBdHRhY2gSFS5wMnAudjEuQXR0YWNoUmVxdWVzdBoWLnAycC52MS5BdHRhY2hSZXNwb25zZTABEk8KDkFuc3dlck1hbmlmZXN0Eh0ucDJwLnYxLkFuc3dlck1hbmlmZXN0UmVxdWVzdBoeLnAycC52MS5BbnN3ZXJNYW5pZmVzdFJlc3BvbnNlEkYKC0Fuc3dlclBpZWNlEhoucDJwLnYxLkFuc3dlclBpZWNlUmVxdWVzdBobLnAycC52MS5BbnN3ZXJQaWVjZVJlc3BvbnNlEkkKDEFuc3dlclBpZWNlcxIbLnAycC52MS5BbnN3ZXJQaWVjZXNSZXF1ZXN0GhwucDJwLnYxLkFuc3dlclBpZWNlc1Jlc3BvbnNlEkYKC0Fuc3dlckVycm9yEhoucDJwLnYxLkFuc3dlckVycm9yUmVxdWVzdBobLnAycC52MS5BbnN3ZXJFcnJvclJlc3BvbnNlEkkKDFB1Ymxpc2hGaWxlcxIbLnAycC52MS5QdWJsaXNoRmlsZXNSZXF1ZXN0GhwucDJwLnYxLlB1Ymxpc2hGaWxlc1Jlc3BvbnNlEkYKC1JlbW92ZUZpbGVzEhoucDJwLnYxLlJlbW92ZUZpbGVzUmVxdWVzdBobLnAycC52MS5SZW1vdmVGaWxlc1Jlc3BvbnNlElMKBkxvZ291dBIjLnAycC52MS5HYXRld2F5U2VydmljZUxvZ291dFJlcXVlc3QaJC5wMnAudjEuR2F0ZXdheVNlcnZpY2VMb2dvdXRSZXNwb25zZRJACglTdGFydFB1c2gSGC5wMnAudjEuU3RhcnRQdXNoUmVxdWVzdBoZLnAycC52MS5TdGFydFB1c2hSZXNwb25zZRJDCgpDYW5jZWxQdXNoEhkucDJwLnYxLkNhbmNlbFB1c2hSZXF1ZXN0GhoucDJwLnYxLkNhbmNlbFB1c2hSZXNwb25zZRJMCg1TZXRQdXNoUG9saWN5EhwucDJwLnYxLlNldFB1c2hQb2xpY3lSZXF1ZXN0Gh0ucDJwLnYxLlNldFB1c2hQb2xpY3lSZXNwb25zZRJICgtSZWNlaXZlUHVzaBIaLnAycC52MS5SZWNlaXZlUHVzaFJlcXVlc3QaGy5wMnAudjEuUmVjZWl2ZVB1c2hSZXNwb25zZTABEkYKC0NvbmZpcm1QdXNoEhoucDJwLnYxLkNvbmZpcm1QdXNoUmVxdWVzdBobLnAycC52MS5Db25maXJtUHVzaFJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp, file_p2p_v1_client_service, file_p2p_v1_peer_service, file_p2p_v1_types]);
 
 /**
  * GatewayServiceLoginRequest carries the tab's directory credentials, or a resume token instead of them.
@@ -114,6 +114,13 @@ export const GatewayServiceLoginResponseSchema: GenMessage<GatewayServiceLoginRe
  * @generated from message p2p.v1.AttachRequest
  */
 export type AttachRequest = Message<"p2p.v1.AttachRequest"> & {
+  /**
+   * The tab takes the piece requests the gateway makes at once in one PieceRequests event (so it can
+   * answer them in one call); a tab that does not say so gets each as its own PieceRequest.
+   *
+   * @generated from field: bool takes_piece_batches = 1;
+   */
+  takesPieceBatches: boolean;
 };
 
 /**
@@ -190,6 +197,14 @@ export type AttachResponse = Message<"p2p.v1.AttachResponse"> & {
      */
     value: PushOffer;
     case: "pushOffer";
+  } | {
+    /**
+     * Other peers ask for several pieces at once (only to a tab that said takes_piece_batches).
+     *
+     * @generated from field: p2p.v1.PieceRequests pieces = 8;
+     */
+    value: PieceRequests;
+    case: "pieces";
   } | { case: undefined; value?: undefined };
 };
 
@@ -199,6 +214,28 @@ export type AttachResponse = Message<"p2p.v1.AttachResponse"> & {
  */
 export const AttachResponseSchema: GenMessage<AttachResponse> = /*@__PURE__*/
   messageDesc(file_p2p_v1_gateway_service, 3);
+
+/**
+ * PieceRequests is the piece requests the gateway made in one turn (a relayed call's window, or the
+ * requests that queued while the stream was busy), in the order they were made.
+ *
+ * @generated from message p2p.v1.PieceRequests
+ */
+export type PieceRequests = Message<"p2p.v1.PieceRequests"> & {
+  /**
+   * The requests, each answered as a PieceRequest alone would be.
+   *
+   * @generated from field: repeated p2p.v1.PieceRequest requests = 1;
+   */
+  requests: PieceRequest[];
+};
+
+/**
+ * Describes the message p2p.v1.PieceRequests.
+ * Use `create(PieceRequestsSchema)` to create a new message.
+ */
+export const PieceRequestsSchema: GenMessage<PieceRequests> = /*@__PURE__*/
+  messageDesc(file_p2p_v1_gateway_service, 4);
 
 /**
  * AttachedEvent opens a request stream and states the limits the gateway enforces.
@@ -241,7 +278,7 @@ export type AttachedEvent = Message<"p2p.v1.AttachedEvent"> & {
  * Use `create(AttachedEventSchema)` to create a new message.
  */
 export const AttachedEventSchema: GenMessage<AttachedEvent> = /*@__PURE__*/
-  messageDesc(file_p2p_v1_gateway_service, 4);
+  messageDesc(file_p2p_v1_gateway_service, 5);
 
 /**
  * ManifestRequest asks the tab for the manifest of a file it offers.
@@ -269,7 +306,7 @@ export type ManifestRequest = Message<"p2p.v1.ManifestRequest"> & {
  * Use `create(ManifestRequestSchema)` to create a new message.
  */
 export const ManifestRequestSchema: GenMessage<ManifestRequest> = /*@__PURE__*/
-  messageDesc(file_p2p_v1_gateway_service, 5);
+  messageDesc(file_p2p_v1_gateway_service, 6);
 
 /**
  * PieceRequest asks the tab for one piece of a file it offers.
@@ -304,7 +341,7 @@ export type PieceRequest = Message<"p2p.v1.PieceRequest"> & {
  * Use `create(PieceRequestSchema)` to create a new message.
  */
 export const PieceRequestSchema: GenMessage<PieceRequest> = /*@__PURE__*/
-  messageDesc(file_p2p_v1_gateway_service, 6);
+  messageDesc(file_p2p_v1_gateway_service, 7);
 
 /**
  * CancelRequest withdraws an earlier request.
@@ -325,7 +362,7 @@ export type CancelRequest = Message<"p2p.v1.CancelRequest"> & {
  * Use `create(CancelRequestSchema)` to create a new message.
  */
 export const CancelRequestSchema: GenMessage<CancelRequest> = /*@__PURE__*/
-  messageDesc(file_p2p_v1_gateway_service, 7);
+  messageDesc(file_p2p_v1_gateway_service, 8);
 
 /**
  * Keepalive says the gateway is alive and the stream is open.
@@ -340,7 +377,7 @@ export type Keepalive = Message<"p2p.v1.Keepalive"> & {
  * Use `create(KeepaliveSchema)` to create a new message.
  */
 export const KeepaliveSchema: GenMessage<Keepalive> = /*@__PURE__*/
-  messageDesc(file_p2p_v1_gateway_service, 8);
+  messageDesc(file_p2p_v1_gateway_service, 9);
 
 /**
  * AnswerManifestRequest carries the manifest asked for.
@@ -368,7 +405,7 @@ export type AnswerManifestRequest = Message<"p2p.v1.AnswerManifestRequest"> & {
  * Use `create(AnswerManifestRequestSchema)` to create a new message.
  */
 export const AnswerManifestRequestSchema: GenMessage<AnswerManifestRequest> = /*@__PURE__*/
-  messageDesc(file_p2p_v1_gateway_service, 9);
+  messageDesc(file_p2p_v1_gateway_service, 10);
 
 /**
  * AnswerManifestResponse acknowledges the answer.
@@ -383,7 +420,7 @@ export type AnswerManifestResponse = Message<"p2p.v1.AnswerManifestResponse"> & 
  * Use `create(AnswerManifestResponseSchema)` to create a new message.
  */
 export const AnswerManifestResponseSchema: GenMessage<AnswerManifestResponse> = /*@__PURE__*/
-  messageDesc(file_p2p_v1_gateway_service, 10);
+  messageDesc(file_p2p_v1_gateway_service, 11);
 
 /**
  * AnswerPieceRequest carries one piece.
@@ -411,7 +448,7 @@ export type AnswerPieceRequest = Message<"p2p.v1.AnswerPieceRequest"> & {
  * Use `create(AnswerPieceRequestSchema)` to create a new message.
  */
 export const AnswerPieceRequestSchema: GenMessage<AnswerPieceRequest> = /*@__PURE__*/
-  messageDesc(file_p2p_v1_gateway_service, 11);
+  messageDesc(file_p2p_v1_gateway_service, 12);
 
 /**
  * AnswerPieceResponse acknowledges the piece.
@@ -426,7 +463,7 @@ export type AnswerPieceResponse = Message<"p2p.v1.AnswerPieceResponse"> & {
  * Use `create(AnswerPieceResponseSchema)` to create a new message.
  */
 export const AnswerPieceResponseSchema: GenMessage<AnswerPieceResponse> = /*@__PURE__*/
-  messageDesc(file_p2p_v1_gateway_service, 12);
+  messageDesc(file_p2p_v1_gateway_service, 13);
 
 /**
  * AnswerPiecesRequest carries several pieces. Its fields come in this order (request_ids, sizes, data),
@@ -462,7 +499,7 @@ export type AnswerPiecesRequest = Message<"p2p.v1.AnswerPiecesRequest"> & {
  * Use `create(AnswerPiecesRequestSchema)` to create a new message.
  */
 export const AnswerPiecesRequestSchema: GenMessage<AnswerPiecesRequest> = /*@__PURE__*/
-  messageDesc(file_p2p_v1_gateway_service, 13);
+  messageDesc(file_p2p_v1_gateway_service, 14);
 
 /**
  * AnswerPiecesResponse acknowledges the pieces (those no longer wanted were dropped).
@@ -477,7 +514,7 @@ export type AnswerPiecesResponse = Message<"p2p.v1.AnswerPiecesResponse"> & {
  * Use `create(AnswerPiecesResponseSchema)` to create a new message.
  */
 export const AnswerPiecesResponseSchema: GenMessage<AnswerPiecesResponse> = /*@__PURE__*/
-  messageDesc(file_p2p_v1_gateway_service, 14);
+  messageDesc(file_p2p_v1_gateway_service, 15);
 
 /**
  * AnswerErrorRequest refuses a request.
@@ -513,7 +550,7 @@ export type AnswerErrorRequest = Message<"p2p.v1.AnswerErrorRequest"> & {
  * Use `create(AnswerErrorRequestSchema)` to create a new message.
  */
 export const AnswerErrorRequestSchema: GenMessage<AnswerErrorRequest> = /*@__PURE__*/
-  messageDesc(file_p2p_v1_gateway_service, 15);
+  messageDesc(file_p2p_v1_gateway_service, 16);
 
 /**
  * AnswerErrorResponse acknowledges the refusal.
@@ -528,7 +565,7 @@ export type AnswerErrorResponse = Message<"p2p.v1.AnswerErrorResponse"> & {
  * Use `create(AnswerErrorResponseSchema)` to create a new message.
  */
 export const AnswerErrorResponseSchema: GenMessage<AnswerErrorResponse> = /*@__PURE__*/
-  messageDesc(file_p2p_v1_gateway_service, 16);
+  messageDesc(file_p2p_v1_gateway_service, 17);
 
 /**
  * BrowserFile is one file a browser peer offers.
@@ -570,7 +607,7 @@ export type BrowserFile = Message<"p2p.v1.BrowserFile"> & {
  * Use `create(BrowserFileSchema)` to create a new message.
  */
 export const BrowserFileSchema: GenMessage<BrowserFile> = /*@__PURE__*/
-  messageDesc(file_p2p_v1_gateway_service, 17);
+  messageDesc(file_p2p_v1_gateway_service, 18);
 
 /**
  * PublishFilesRequest offers files.
@@ -598,7 +635,7 @@ export type PublishFilesRequest = Message<"p2p.v1.PublishFilesRequest"> & {
  * Use `create(PublishFilesRequestSchema)` to create a new message.
  */
 export const PublishFilesRequestSchema: GenMessage<PublishFilesRequest> = /*@__PURE__*/
-  messageDesc(file_p2p_v1_gateway_service, 18);
+  messageDesc(file_p2p_v1_gateway_service, 19);
 
 /**
  * PublishFilesResponse reports the list at the directory.
@@ -619,7 +656,7 @@ export type PublishFilesResponse = Message<"p2p.v1.PublishFilesResponse"> & {
  * Use `create(PublishFilesResponseSchema)` to create a new message.
  */
 export const PublishFilesResponseSchema: GenMessage<PublishFilesResponse> = /*@__PURE__*/
-  messageDesc(file_p2p_v1_gateway_service, 19);
+  messageDesc(file_p2p_v1_gateway_service, 20);
 
 /**
  * RemoveFilesRequest withdraws files.
@@ -640,7 +677,7 @@ export type RemoveFilesRequest = Message<"p2p.v1.RemoveFilesRequest"> & {
  * Use `create(RemoveFilesRequestSchema)` to create a new message.
  */
 export const RemoveFilesRequestSchema: GenMessage<RemoveFilesRequest> = /*@__PURE__*/
-  messageDesc(file_p2p_v1_gateway_service, 20);
+  messageDesc(file_p2p_v1_gateway_service, 21);
 
 /**
  * RemoveFilesResponse reports the list at the directory.
@@ -661,7 +698,7 @@ export type RemoveFilesResponse = Message<"p2p.v1.RemoveFilesResponse"> & {
  * Use `create(RemoveFilesResponseSchema)` to create a new message.
  */
 export const RemoveFilesResponseSchema: GenMessage<RemoveFilesResponse> = /*@__PURE__*/
-  messageDesc(file_p2p_v1_gateway_service, 21);
+  messageDesc(file_p2p_v1_gateway_service, 22);
 
 /**
  * GatewayServiceLogoutRequest ends the session named by the Authorization header.
@@ -676,7 +713,7 @@ export type GatewayServiceLogoutRequest = Message<"p2p.v1.GatewayServiceLogoutRe
  * Use `create(GatewayServiceLogoutRequestSchema)` to create a new message.
  */
 export const GatewayServiceLogoutRequestSchema: GenMessage<GatewayServiceLogoutRequest> = /*@__PURE__*/
-  messageDesc(file_p2p_v1_gateway_service, 22);
+  messageDesc(file_p2p_v1_gateway_service, 23);
 
 /**
  * GatewayServiceLogoutResponse confirms the logout.
@@ -691,7 +728,7 @@ export type GatewayServiceLogoutResponse = Message<"p2p.v1.GatewayServiceLogoutR
  * Use `create(GatewayServiceLogoutResponseSchema)` to create a new message.
  */
 export const GatewayServiceLogoutResponseSchema: GenMessage<GatewayServiceLogoutResponse> = /*@__PURE__*/
-  messageDesc(file_p2p_v1_gateway_service, 23);
+  messageDesc(file_p2p_v1_gateway_service, 24);
 
 /**
  * StartPushRequest names the file to push and, optionally, the peer to push it to.
@@ -719,7 +756,7 @@ export type StartPushRequest = Message<"p2p.v1.StartPushRequest"> & {
  * Use `create(StartPushRequestSchema)` to create a new message.
  */
 export const StartPushRequestSchema: GenMessage<StartPushRequest> = /*@__PURE__*/
-  messageDesc(file_p2p_v1_gateway_service, 24);
+  messageDesc(file_p2p_v1_gateway_service, 25);
 
 /**
  * StartPushResponse names the push that started.
@@ -747,7 +784,7 @@ export type StartPushResponse = Message<"p2p.v1.StartPushResponse"> & {
  * Use `create(StartPushResponseSchema)` to create a new message.
  */
 export const StartPushResponseSchema: GenMessage<StartPushResponse> = /*@__PURE__*/
-  messageDesc(file_p2p_v1_gateway_service, 25);
+  messageDesc(file_p2p_v1_gateway_service, 26);
 
 /**
  * CancelPushRequest names the push to stop.
@@ -768,7 +805,7 @@ export type CancelPushRequest = Message<"p2p.v1.CancelPushRequest"> & {
  * Use `create(CancelPushRequestSchema)` to create a new message.
  */
 export const CancelPushRequestSchema: GenMessage<CancelPushRequest> = /*@__PURE__*/
-  messageDesc(file_p2p_v1_gateway_service, 26);
+  messageDesc(file_p2p_v1_gateway_service, 27);
 
 /**
  * CancelPushResponse acknowledges the cancel (a push that already ended is left as it ended).
@@ -783,7 +820,7 @@ export type CancelPushResponse = Message<"p2p.v1.CancelPushResponse"> & {
  * Use `create(CancelPushResponseSchema)` to create a new message.
  */
 export const CancelPushResponseSchema: GenMessage<CancelPushResponse> = /*@__PURE__*/
-  messageDesc(file_p2p_v1_gateway_service, 27);
+  messageDesc(file_p2p_v1_gateway_service, 28);
 
 /**
  * PushProgress reports a push the tab started.
@@ -853,7 +890,7 @@ export type PushProgress = Message<"p2p.v1.PushProgress"> & {
  * Use `create(PushProgressSchema)` to create a new message.
  */
 export const PushProgressSchema: GenMessage<PushProgress> = /*@__PURE__*/
-  messageDesc(file_p2p_v1_gateway_service, 28);
+  messageDesc(file_p2p_v1_gateway_service, 29);
 
 /**
  * PushOffer announces a push to the tab that its policy took (the ticket was redeemed at the directory).
@@ -888,7 +925,7 @@ export type PushOffer = Message<"p2p.v1.PushOffer"> & {
  * Use `create(PushOfferSchema)` to create a new message.
  */
 export const PushOfferSchema: GenMessage<PushOffer> = /*@__PURE__*/
-  messageDesc(file_p2p_v1_gateway_service, 29);
+  messageDesc(file_p2p_v1_gateway_service, 30);
 
 /**
  * SetPushPolicyRequest carries the tab's push policy.
@@ -916,7 +953,7 @@ export type SetPushPolicyRequest = Message<"p2p.v1.SetPushPolicyRequest"> & {
  * Use `create(SetPushPolicyRequestSchema)` to create a new message.
  */
 export const SetPushPolicyRequestSchema: GenMessage<SetPushPolicyRequest> = /*@__PURE__*/
-  messageDesc(file_p2p_v1_gateway_service, 30);
+  messageDesc(file_p2p_v1_gateway_service, 31);
 
 /**
  * SetPushPolicyResponse acknowledges the policy.
@@ -931,7 +968,7 @@ export type SetPushPolicyResponse = Message<"p2p.v1.SetPushPolicyResponse"> & {
  * Use `create(SetPushPolicyResponseSchema)` to create a new message.
  */
 export const SetPushPolicyResponseSchema: GenMessage<SetPushPolicyResponse> = /*@__PURE__*/
-  messageDesc(file_p2p_v1_gateway_service, 31);
+  messageDesc(file_p2p_v1_gateway_service, 32);
 
 /**
  * ReceivePushRequest names an offered push.
@@ -952,7 +989,7 @@ export type ReceivePushRequest = Message<"p2p.v1.ReceivePushRequest"> & {
  * Use `create(ReceivePushRequestSchema)` to create a new message.
  */
 export const ReceivePushRequestSchema: GenMessage<ReceivePushRequest> = /*@__PURE__*/
-  messageDesc(file_p2p_v1_gateway_service, 32);
+  messageDesc(file_p2p_v1_gateway_service, 33);
 
 /**
  * ReceivePushResponse carries one piece of the pushed file, or the next part of one (as PushPiece: a
@@ -974,7 +1011,7 @@ export type ReceivePushResponse = Message<"p2p.v1.ReceivePushResponse"> & {
  * Use `create(ReceivePushResponseSchema)` to create a new message.
  */
 export const ReceivePushResponseSchema: GenMessage<ReceivePushResponse> = /*@__PURE__*/
-  messageDesc(file_p2p_v1_gateway_service, 33);
+  messageDesc(file_p2p_v1_gateway_service, 34);
 
 /**
  * ConfirmPushRequest ends a push the tab read: kept, or refused.
@@ -1016,7 +1053,7 @@ export type ConfirmPushRequest = Message<"p2p.v1.ConfirmPushRequest"> & {
  * Use `create(ConfirmPushRequestSchema)` to create a new message.
  */
 export const ConfirmPushRequestSchema: GenMessage<ConfirmPushRequest> = /*@__PURE__*/
-  messageDesc(file_p2p_v1_gateway_service, 34);
+  messageDesc(file_p2p_v1_gateway_service, 35);
 
 /**
  * ConfirmPushResponse acknowledges the confirmation.
@@ -1031,7 +1068,7 @@ export type ConfirmPushResponse = Message<"p2p.v1.ConfirmPushResponse"> & {
  * Use `create(ConfirmPushResponseSchema)` to create a new message.
  */
 export const ConfirmPushResponseSchema: GenMessage<ConfirmPushResponse> = /*@__PURE__*/
-  messageDesc(file_p2p_v1_gateway_service, 35);
+  messageDesc(file_p2p_v1_gateway_service, 36);
 
 /**
  * GatewayService is what a browser peer (a tab with no pserver of its own) asks of a pserver acting as

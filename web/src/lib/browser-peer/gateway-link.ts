@@ -7,7 +7,7 @@
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
-import { BROWSER_PEER_ANSWER_BATCH_BYTES, BROWSER_PEER_ANSWER_CALLS_MAX, GATEWAY_REATTACH_BASE_MS, GATEWAY_REATTACH_MAX_MS } from "../constants.js";
+import { BROWSER_PEER_ANSWER_ALONGSIDE_MIN_PIECES, BROWSER_PEER_ANSWER_BATCH_BYTES, BROWSER_PEER_ANSWER_CALLS_MAX, GATEWAY_REATTACH_BASE_MS, GATEWAY_REATTACH_MAX_MS } from "../constants.js";
 import { createBlobBodyFetch } from "../client/transport.js";
 import { ErrorReason, GatewayService, PushAccept, type AttachResponse, type PushOffer, type PushProgress } from "../client/gen.js";
 import { reasonOf } from "../client/errors.js";
@@ -262,7 +262,7 @@ export class GatewayLink {
     };
     heard();
     try {
-      for await (const event of client.attach({}, { signal, headers: this.#auth() })) {
+      for await (const event of client.attach({ takesPieceBatches: true }, { signal, headers: this.#auth() })) {
         heard();
         if (event.event.case === "attached") {
           silenceMs = Math.max(3 * event.event.value.keepaliveIntervalMs, 3_000);
@@ -298,6 +298,11 @@ export class GatewayLink {
         this.#waiting.push({ requestId: event.event.value.requestId, contentId: event.event.value.contentId, pieceIndex: event.event.value.pieceIndex });
         this.#answerWaiting(client);
         break;
+      case "pieces":
+        // Made at once (a relayed call's window): answered together, not the first one alone.
+        for (const { requestId, contentId, pieceIndex } of event.event.value.requests) this.#waiting.push({ requestId, contentId, pieceIndex });
+        this.#answerWaiting(client);
+        break;
       case "pushProgress":
       case "pushOffer":
         // The page's trouble with one push must not end the Attach stream (an unread offer fails as stalled).
@@ -330,11 +335,13 @@ export class GatewayLink {
   }
 
   /**
-   * Starts AnswerPieces calls while fewer than BROWSER_PEER_ANSWER_CALLS_MAX are in flight: the first
-   * requests go out at once, and those that arrive while the calls are busy go together in the next.
+   * Starts AnswerPieces calls while fewer than BROWSER_PEER_ANSWER_CALLS_MAX are in flight: with none in
+   * flight the waiting requests go out at once; alongside a running call, only a batch of at least
+   * BROWSER_PEER_ANSWER_ALONGSIDE_MIN_PIECES (fewer wait for the running call to end).
    */
   #answerWaiting(client: Client<typeof GatewayService>): void {
     while (this.#answering < BROWSER_PEER_ANSWER_CALLS_MAX && this.#waiting.length > 0) {
+      if (this.#answering > 0 && this.#waiting.length < BROWSER_PEER_ANSWER_ALONGSIDE_MIN_PIECES) return;
       const batch = this.#waiting;
       this.#waiting = [];
       this.#answering++;
