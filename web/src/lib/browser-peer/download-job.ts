@@ -133,7 +133,11 @@ class PieceRun {
     // Shared: the piece fetchers write into the same file through handles of their own.
     this.#data = await openSyncHandle(dataHandle, true);
     if (this.#data.getSize() !== this.#facts.size) resizeTo(this.#data, this.#facts.size);
-    this.#fetchers = await PieceFetchers.start(() => new Worker(new URL("./piece-fetch-worker.ts", import.meta.url), { type: "module" }), dataHandle, this.#facts);
+    // A browser without shared handles (no "readwrite-unsafe" mode: it opened an exclusive one, whose
+    // `mode` it does not report) keeps every write on this thread, as before.
+    if ((this.#data as { mode?: string }).mode === "readwrite-unsafe") {
+      this.#fetchers = await PieceFetchers.start(() => new Worker(new URL("./piece-fetch-worker.ts", import.meta.url), { type: "module" }), dataHandle, this.#facts);
+    }
     const haveHandle = resumed ? await fileIn(this.#folder, `${this.#contentId}.have`) : undefined;
     this.#haveFile = await openSyncHandle(haveHandle ?? (await this.#folder.getFileHandle(`${this.#contentId}.have`, { create: true })));
     if (resumed && this.#haveFile.getSize() === this.#have.byteLength) this.#haveFile.read(this.#have, { at: 0 });
