@@ -113,13 +113,19 @@ async function main(): Promise<void> {
     const workerBefore = await heapOfWorker();
     let pagePeak = pageBefore;
     let workerPeak = workerBefore ?? 0;
+    // The piece fetchers live only while the download runs: their peak is all there is to read.
+    let fetchersPeak: number | undefined;
     let sampling = true;
     const sampler = (async () => {
       while (sampling) {
         const usage = (await cdp.send("Runtime.getHeapUsage").catch(() => undefined)) as { usedSize: number } | undefined;
         if (usage) pagePeak = Math.max(pagePeak, usage.usedSize);
-        const worker = await heapOfWorker();
-        if (worker !== undefined) workerPeak = Math.max(workerPeak, worker);
+        const workerUsed = await heapOfWorker();
+        if (workerUsed !== undefined) workerPeak = Math.max(workerPeak, workerUsed);
+        for (const usage of await worker.nested("Runtime.getHeapUsage")) {
+          const used = (usage as { usedSize?: number } | undefined)?.usedSize;
+          if (used !== undefined) fetchersPeak = Math.max(fetchersPeak ?? 0, used);
+        }
         await new Promise((resolve) => setTimeout(resolve, SAMPLE_EVERY_MS));
       }
     })();
@@ -149,6 +155,7 @@ async function main(): Promise<void> {
         ? "   store worker heap: not readable through CDP here"
         : `   store worker JS heap: before ${mb(workerBefore)}, peak ${mb(workerPeak)}, growth ${mb(workerPeak - workerBefore)}   (target: growth < 50 MB)`,
     );
+    console.log(`   piece fetchers' JS heap: ${fetchersPeak === undefined ? "not seen" : `peak ${mb(fetchersPeak)} in the largest (each starts with the download)`}`);
     console.log(`   saved from OPFS, SHA-256 equal to the original: ${savedOk ? "yes" : "NO"}`);
 
     if (DOWNLOAD_ONLY) return;

@@ -182,29 +182,60 @@ export function topFunctions(profile: CpuProfile, count = 12): string[] {
 }
 
 /** Commands to the store worker's target through the page's CDP session (auto-attached, not flattened). */
-export async function workerTarget(cdp: CDPSession): Promise<(method: string, params?: object) => Promise<unknown>> {
+export async function workerTarget(cdp: CDPSession): Promise<WorkerCalls> {
   let sessionId: string | undefined;
   let nextId = 1;
   const waiting = new Map<number, (result: unknown) => void>();
-  cdp.on("Target.attachedToTarget", (event: { sessionId: string; targetInfo: { type: string } }) => {
-    if (event.targetInfo.type === "worker") sessionId = event.sessionId;
-  });
-  cdp.on("Target.receivedMessageFromTarget", (event: { message: string }) => {
-    const answer = JSON.parse(event.message) as { id?: number; result?: unknown };
+  /** Workers the store worker started (a download's piece fetchers), by their session in it. */
+  const nested = new Set<string>();
+  const answered = (answer: { id?: number; result?: unknown }): void => {
     if (answer.id !== undefined) waiting.get(answer.id)?.(answer.result);
-  });
-  await cdp.send("Target.setAutoAttach", { autoAttach: true, waitForDebuggerOnStart: false, flatten: false });
-  return async (method, params = {}) => {
-    if (sessionId === undefined) return undefined;
+  };
+  const ask = (message: (id: number) => object): Promise<unknown> => {
+    if (sessionId === undefined) return Promise.resolve(undefined);
     const id = nextId++;
     const answer = new Promise<unknown>((resolve) => {
       waiting.set(id, resolve);
       setTimeout(() => resolve(undefined), 30_000);
     });
-    await cdp.send("Target.sendMessageToTarget", { sessionId, message: JSON.stringify({ id, method, params }) }).catch(() => undefined);
+    void cdp.send("Target.sendMessageToTarget", { sessionId, message: JSON.stringify(message(id)) }).catch(() => undefined);
     return answer;
   };
+  cdp.on("Target.attachedToTarget", (event: { sessionId: string; targetInfo: { type: string } }) => {
+    if (event.targetInfo.type !== "worker") return;
+    sessionId = event.sessionId;
+    // The store worker's own workers attach to its session, and their messages come wrapped in its.
+    void ask((id) => ({ id, method: "Target.setAutoAttach", params: { autoAttach: true, waitForDebuggerOnStart: false, flatten: false } }));
+  });
+  cdp.on("Target.receivedMessageFromTarget", (event: { message: string }) => {
+    const answer = JSON.parse(event.message) as { id?: number; result?: unknown; method?: string; params?: { sessionId: string; message?: string } };
+    if (answer.method === "Target.attachedToTarget" && answer.params !== undefined) nested.add(answer.params.sessionId);
+    else if (answer.method === "Target.detachedFromTarget" && answer.params !== undefined) nested.delete(answer.params.sessionId);
+    else if (answer.method === "Target.receivedMessageFromTarget" && answer.params?.message !== undefined) answered(JSON.parse(answer.params.message) as { id?: number });
+    else answered(answer);
+  });
+  await cdp.send("Target.setAutoAttach", { autoAttach: true, waitForDebuggerOnStart: false, flatten: false });
+  const call = ((method: string, params: object = {}) => ask((id) => ({ id, method, params }))) as WorkerCalls;
+  call.nested = (method, params = {}) =>
+    Promise.all(
+      [...nested].map((inner) => {
+        let innerId = 0;
+        const answer = new Promise<unknown>((resolve) => {
+          innerId = nextId++;
+          waiting.set(innerId, resolve);
+          setTimeout(() => resolve(undefined), 30_000);
+        });
+        void ask((id) => ({ id, method: "Target.sendMessageToTarget", params: { sessionId: inner, message: JSON.stringify({ id: innerId, method, params }) } }));
+        return answer;
+      }),
+    );
+  return call;
 }
+
+/** CDP calls into the store worker, and into each worker it started (`nested`: one answer per worker). */
+export type WorkerCalls = ((method: string, params?: object) => Promise<unknown>) & {
+  nested(method: string, params?: object): Promise<unknown[]>;
+};
 
 /** Whether the run should also record CPU profiles (BENCH_PROFILE=1). */
 export const PROFILE = process.env.BENCH_PROFILE === "1";

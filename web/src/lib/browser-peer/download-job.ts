@@ -4,9 +4,10 @@
 // with the manifest before it is written at its offset; a holder that sends a wrong piece, a piece it
 // was not asked for or a manifest of other content is banned for the rest of the download. The
 // bitfield of verified pieces is saved after the data is flushed, so a reload resumes from it.
-// Pieces are hashed here, in WebAssembly, between reading and writing them: with hash workers
-// (hash-pool.ts) the renderer spent ~5 CPU-s more per GiB on their threads and messages than this
-// thread spends hashing (docs/browser-peers.md, Speed).
+// Pieces are read, hashed (in WebAssembly) and written by piece fetchers, worker threads of their own
+// (piece-fetchers.ts), each call on one of them; this thread keeps the queue, the bitfield and the
+// bans. Without workers in workers it does all of it itself. Hash workers (hash-pool.ts) beside one
+// reading thread cost more in messages than the hashing they moved (docs/browser-peers.md, Speed).
 import {
   BROWSER_PEER_HOLDER_FAILURES,
   BROWSER_PEER_HOLDER_ROUND_BASE_MS,
@@ -17,11 +18,13 @@ import {
   BROWSER_PEER_SAVE_EVERY_PIECES,
   BROWSER_PEER_STREAMS_PER_HOLDER,
 } from "../constants.js";
-import { manifestMatches, pieceCountOf, pieceLengthOf, sameBytes, type ManifestFacts } from "./content-id.js";
+import { manifestMatches, pieceCountOf, pieceLengthOf, type ManifestFacts } from "./content-id.js";
 import type { IHasher } from "hash-wasm";
 import { HolderLink, type ReceivedPiece } from "./holder-link.js";
 import { fileIn, openSyncHandle, readManifest, readMeta, resizeTo, StorageFull, writeAllAt, writeManifest, writeMeta } from "./opfs-layout.js";
-import { pieceHasher, sha256With } from "./piece-hasher.js";
+import { checkPiece, HolderLied } from "./piece-check.js";
+import { PieceFetchers } from "./piece-fetchers.js";
+import { pieceHasher } from "./piece-hasher.js";
 import type { HolderAddress, JobProgress } from "./worker-protocol.js";
 import type { Imported } from "./import-job.js";
 
@@ -32,9 +35,6 @@ export interface DownloadHooks {
   moreHolders(): Promise<HolderAddress[]>;
   signal: AbortSignal;
 }
-
-/** A holder that broke the protocol: banned for the rest of the download. */
-class HolderLied extends Error {}
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -85,7 +85,7 @@ export async function downloadFile(
     await run.open(resumed);
     await run.fetchAll(known);
   } finally {
-    run.close();
+    await run.close();
   }
   await folder.removeEntry(`${contentId}.have`).catch(() => undefined);
   await writeMeta(folder, contentId, { name, size: facts.size, pieceSize: facts.pieceSize, state: "complete", addedAtMs: meta?.addedAtMs ?? Date.now() });
@@ -114,6 +114,7 @@ class PieceRun {
   /** Calls open at once in this round (every live holder's), among which the queue is shared. */
   #streamCount = 1;
   #sha256: IHasher | undefined;
+  #fetchers: PieceFetchers | undefined;
 
   constructor(folder: FileSystemDirectoryHandle, contentId: string, facts: ManifestFacts, banned: Set<string>, hooks: DownloadHooks) {
     this.#folder = folder;
@@ -129,8 +130,14 @@ class PieceRun {
   async open(resumed: boolean): Promise<void> {
     this.#sha256 = await pieceHasher();
     const dataHandle = await this.#folder.getFileHandle(`${this.#contentId}.data`, { create: true });
-    this.#data = await openSyncHandle(dataHandle);
+    // Shared: the piece fetchers write into the same file through handles of their own.
+    this.#data = await openSyncHandle(dataHandle, true);
     if (this.#data.getSize() !== this.#facts.size) resizeTo(this.#data, this.#facts.size);
+    // A browser without shared handles (no "readwrite-unsafe" mode: it opened an exclusive one, whose
+    // `mode` it does not report) keeps every write on this thread, as before.
+    if ((this.#data as { mode?: string }).mode === "readwrite-unsafe") {
+      this.#fetchers = await PieceFetchers.start(() => new Worker(new URL("./piece-fetch-worker.ts", import.meta.url), { type: "module" }), dataHandle, this.#facts);
+    }
     const haveHandle = resumed ? await fileIn(this.#folder, `${this.#contentId}.have`) : undefined;
     this.#haveFile = await openSyncHandle(haveHandle ?? (await this.#folder.getFileHandle(`${this.#contentId}.have`, { create: true })));
     if (resumed && this.#haveFile.getSize() === this.#have.byteLength) this.#haveFile.read(this.#have, { at: 0 });
@@ -163,9 +170,10 @@ class PieceRun {
     this.#report(true);
   }
 
-  /** Flushes and closes the files. */
-  close(): void {
+  /** Ends the piece fetchers, flushes and closes the files. */
+  async close(): Promise<void> {
     try {
+      await this.#fetchers?.close();
       this.#save();
     } finally {
       // Even when the browser refused the last save (StorageFull): the handles' locks must go.
@@ -190,7 +198,9 @@ class PieceRun {
         }
         const outstanding = new Set(batch);
         try {
-          await link.pieces(this.#contentId, batch, signal, (piece) => this.#take(link.name, outstanding, piece));
+          if (this.#fetchers !== undefined) {
+            await this.#fetchers.fetch(link.name, link.address, this.#contentId, batch, signal, (index) => this.#written(link.name, outstanding, index));
+          } else await link.pieces(this.#contentId, batch, signal, (piece) => this.#take(link.name, outstanding, piece));
           if (outstanding.size > 0) throw new Error(`${link.name} ended the stream with ${outstanding.size} pieces unsent`);
           failures = 0;
         } catch (error) {
@@ -219,25 +229,32 @@ class PieceRun {
     if (failed !== undefined && (this.#hooks.signal.aborted || (failed as PromiseRejectedResult).reason instanceof StorageFull)) throw (failed as PromiseRejectedResult).reason;
   }
 
-  /** Verifies and writes one piece. */
+  /** Verifies and writes one piece (when this thread fetches). */
   async #take(holder: string, outstanding: Set<number>, piece: ReceivedPiece): Promise<void> {
     const { index, data } = piece;
     if (!outstanding.has(index)) throw new HolderLied(`${holder} sent piece ${index}, which was not asked for`);
     // The piece stays outstanding until it is verified: a lying holder's piece goes back to the queue.
-    const expected = this.#facts.pieceHashes[index];
-    if (expected === undefined || data.byteLength !== pieceLengthOf(this.#facts, index)) {
-      throw new HolderLied(`${holder} sent piece ${index} with ${data.byteLength} bytes`);
-    }
     if (this.#sha256 === undefined) throw new Error("the download's files are not open");
-    const digest = sha256With(this.#sha256, data);
-    if (!sameBytes(digest, expected)) throw new HolderLied(`${holder} sent piece ${index} with bytes that do not match the manifest`);
-    outstanding.delete(index);
-    if (this.#has(index)) return;
+    checkPiece(this.#sha256, holder, index, data, this.#facts.pieceHashes[index], pieceLengthOf(this.#facts, index));
+    if (this.#has(index)) {
+      outstanding.delete(index);
+      return;
+    }
     // Before the bit is set: a piece the browser did not store is never counted as held.
     if (this.#data !== undefined) writeAllAt(this.#data, data, index * this.#facts.pieceSize);
+    this.#written(holder, outstanding, index);
+  }
+
+  /**
+   * Counts a verified piece that is written (by this thread or a piece fetcher, whose writes this
+   * thread's flush covers: one file, and a flush writes out all of its data).
+   */
+  #written(holder: string, outstanding: Set<number>, index: number): void {
+    outstanding.delete(index);
+    if (this.#has(index)) return;
     this.#have[index >> 3]! |= 1 << (index & 7);
     this.#haveCount++;
-    this.#bytesDone += data.byteLength;
+    this.#bytesDone += pieceLengthOf(this.#facts, index);
     this.#sources.add(holder);
     this.#unsaved++;
     if (this.#unsaved >= BROWSER_PEER_SAVE_EVERY_PIECES || performance.now() - this.#savedAt >= BROWSER_PEER_SAVE_EVERY_MS) this.#save();

@@ -166,13 +166,21 @@ export function writeAllAt(access: FileSystemSyncAccessHandle, bytes: Uint8Array
   if (written !== bytes.byteLength) throw new StorageFull();
 }
 
+/** createSyncAccessHandle's options (Chromium 121+), which TypeScript's DOM types do not have yet. */
+interface SharedSyncHandles {
+  createSyncAccessHandle(options: { mode: "readwrite-unsafe" }): Promise<FileSystemSyncAccessHandle>;
+}
+
 /**
- * Opens a sync access handle (workers only). A page reloaded a moment ago may still hold the lock
- * in its dying worker, so a NoModificationAllowedError is retried for a few seconds.
+ * Opens a sync access handle (workers only); `shared` ("readwrite-unsafe") lets several workers hold
+ * one on the same file at once, as a download's piece fetchers do, each writing its own pieces. A
+ * page reloaded a moment ago may still hold the lock in its dying worker, so a
+ * NoModificationAllowedError is retried for a few seconds.
  */
-export async function openSyncHandle(handle: FileSystemFileHandle): Promise<FileSystemSyncAccessHandle> {
+export async function openSyncHandle(handle: FileSystemFileHandle, shared = false): Promise<FileSystemSyncAccessHandle> {
   for (let attempt = 0; ; attempt++) {
     try {
+      if (shared) return await (handle as SharedSyncHandles).createSyncAccessHandle({ mode: "readwrite-unsafe" });
       return await handle.createSyncAccessHandle();
     } catch (error) {
       if (!(error instanceof DOMException) || error.name !== "NoModificationAllowedError" || attempt >= 40) throw error;
