@@ -92,3 +92,17 @@ export async function nodeDownload(client: Client<typeof ClientService>, content
   if (last?.state !== TransferState.COMPLETED) throw new Error(`download ended ${last?.state}: ${last?.error}`);
   return last;
 }
+
+/**
+ * The content id of the first search result `lookup` finds, polled until the directory lists it: a
+ * file just added reaches the directory in the holder's next index delta, not with the add itself.
+ */
+export async function listedContentId(what: string, lookup: () => Promise<string | undefined>): Promise<string> {
+  const deadline = Date.now() + STEP_MS;
+  for (;;) {
+    const id = await lookup();
+    if (id !== undefined) return id;
+    if (Date.now() > deadline) throw new Error(`${what} is not in search after ${STEP_MS / 1000} s`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}

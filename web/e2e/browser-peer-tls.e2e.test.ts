@@ -14,7 +14,7 @@ import type { Browser, Page } from "playwright-core";
 import { afterAll, describe, expect, it } from "vitest";
 import { ClientService } from "../src/lib/client/gen.js";
 import { launchChromium, requireBuiltWebApp, sha256OfFile, startCluster, testCertificate, writeRandomFile, type Cluster, type TestCertificate } from "./harness.js";
-import { STEP_MS, TRANSFER_MS, addFile, joinBrowserPeer, myFile, nodeDownload, searchAndDownload, transfer, waitOnline } from "./browser-peer-helpers.js";
+import { STEP_MS, TRANSFER_MS, addFile, joinBrowserPeer, listedContentId, myFile, nodeDownload, searchAndDownload, transfer, waitOnline } from "./browser-peer-helpers.js";
 
 const MIB = 1024 * 1024;
 const DOMAIN = "p2p.test";
@@ -115,9 +115,7 @@ async function randomFile(name: string, bytes: number): Promise<{ file: string; 
 }
 
 async function contentIdOf(query: string): Promise<string> {
-  const id = (await holdersOf(query))[0]?.contentId;
-  if (id === undefined) throw new Error(`${query} is not in search`);
-  return id;
+  return listedContentId(query, async () => (await holdersOf(query))[0]?.contentId);
 }
 
 /** What the page's origin is to the browser: its scheme and host, and whether it is a secure context. */

@@ -12,6 +12,7 @@ import {
   addFile,
   directoryHolders,
   joinBrowserPeer,
+  listedContentId,
   myFile,
   nodeClient,
   nodeDownload,
@@ -57,10 +58,8 @@ async function randomFile(name: string, bytes: number): Promise<{ file: string; 
 
 async function contentIdOf(name: string): Promise<string> {
   if (cluster === undefined) throw new Error("no cluster");
-  const results = await directoryHolders(cluster.directoryUrl, name);
-  const id = results[0]?.contentId;
-  if (id === undefined) throw new Error(`${name} is not in search`);
-  return id;
+  const directoryUrl = cluster.directoryUrl;
+  return listedContentId(name, async () => (await directoryHolders(directoryUrl, name))[0]?.contentId);
 }
 
 /** Saves a file of a browser peer's My files to disk through its Save link; returns the saved path. */
