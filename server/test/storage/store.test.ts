@@ -163,7 +163,9 @@ describeEachStore("store", (storage) => {
     });
   });
 
-  describe("search agrees with a brute-force scan", () => {
+  // SQLite searches on the store's connection, or in its search threads (sqlite-search-threads.ts).
+  const searchPaths = storage.kind === "sqlite" ? [0, 2] : [undefined];
+  describe.each(searchPaths)("search agrees with a brute-force scan (search threads: %s)", (searchThreads) => {
     // Random names over a small alphabet make every query plan happen: trigram counts of zero, rare and
     // common trigrams, phrases made only of common trigrams, 1-2 character queries, many matches.
     const WORDS = ["ka", "ro", "mi", "te", "lu", "sa", "vo", "ne", "Ü", "x", "7", " - ", "(", ")", ".mp3", ".flac"];
@@ -187,7 +189,7 @@ describeEachStore("store", (storage) => {
     beforeEach(async () => {
       location = await storage.create();
       clock = new ManualClock();
-      store = await location.open(clock);
+      store = await location.open(clock, undefined, searchThreads);
       let seed = 7;
       const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
       for (let p = 0; p < 40; p += 1) {
@@ -217,6 +219,10 @@ describeEachStore("store", (storage) => {
 
     /** 300 random queries of 1-8 characters, with paging, each compared with a scan of the live names. */
     async function compareWithScan(): Promise<void> {
+      // With threads, every search below must be answered by one (none runs until they have started).
+      const threads = storage.kind === "sqlite" ? await (store as TestSqliteStore).searchThreadsReady() : undefined;
+      expect(threads?.running).toBe(searchThreads);
+      const servedBefore = threads?.served() ?? 0;
       const live = new Map<string, string>();
       for (const peer of held.values()) {
         if (!peer.live) continue;
@@ -255,6 +261,7 @@ describeEachStore("store", (storage) => {
         }
       }
       expect(checkedMany).toBeGreaterThan(10);
+      if (threads) expect(threads.served() - servedBefore).toBe(searchThreads ? 300 : 0);
     }
 
     it("for 300 random queries of 1-8 characters, with paging", compareWithScan);
