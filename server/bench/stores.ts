@@ -374,10 +374,16 @@ try {
 
   const bare = await serve("serve.ts", "bare");
   const sqlite = await serve("serve-store.ts", "sqlite", dataDir);
-  // The same file searched on the event loop, as before search threads (searches only; read-only use).
-  const sqliteOnLoop = await serveWith({ BENCH_SQLITE_SEARCH_THREADS: "0" }, "serve-store.ts", "sqlite", dataDir);
+  // The same file with other numbers of search threads, 0 (on the event loop) by default, for the search
+  // part only (which only reads): BENCH_SQLITE_SEARCH_THREADS_ALSO=0,1.
+  const otherSqlite: Array<[string, Server[]]> = [];
+  for (const threads of (process.env.BENCH_SQLITE_SEARCH_THREADS_ALSO ?? "0").split(",").filter((n) => n !== "")) {
+    const server = await serveWith({ BENCH_SQLITE_SEARCH_THREADS: threads }, "serve-store.ts", "sqlite", dataDir);
+    servers.push(server);
+    otherSqlite.push([threads === "0" ? "SQLite, searches on the event loop" : `SQLite, ${threads} search thread(s)`, [server]]);
+  }
   const [pgA, pgB] = await Promise.all([serve("serve-store.ts", "postgres", DATABASE_URL, schema), serve("serve-store.ts", "postgres", DATABASE_URL, schema)]);
-  servers.push(bare, sqlite, sqliteOnLoop, pgA as Server, pgB as Server);
+  servers.push(bare, sqlite, pgA as Server, pgB as Server);
   const configs: Array<[string, Server[]]> = [
     ["bare Fastify route", [bare]],
     ["SQLite, 1 instance", [sqlite]],
@@ -386,7 +392,7 @@ try {
   ];
   const searchConfigs: Array<[string, Server[]]> = [
     ...configs.slice(0, 2),
-    ["SQLite, searches on the event loop", [sqliteOnLoop]],
+    ...otherSqlite,
     ...configs.slice(2),
   ];
   const urlsOf = (list: Server[]) => list.map((server) => server.url);
