@@ -37,6 +37,15 @@ export interface PlanStats {
   readonly contents: number;
 }
 
+/** A candidate whose name contains the query (sqlite-search.ts sorts these itself). */
+interface CandidateMatch {
+  readonly id: number;
+  readonly nameKey: string;
+  /** Whether the name has a character above U+FFFF (then compareUtf8 compares by code points). */
+  readonly surrogates: boolean;
+  contentId?: Buffer;
+}
+
 /** A content row with its live holders at `now`, at most `maxHolders` of them. */
 export function withHolders(sql: SqliteSearchStatements, row: FileRow, now: number, maxHolders: number): ContentRecord {
   const holders = sql.liveHolders.all(row.content_id, now) as PeerRow[];
@@ -88,6 +97,14 @@ export class SqliteSearch {
         return { results: page(rows), total, totalExact: true, hasMore: total > offset + limit };
       }
     }
+    if (plan.kind === "few" && maybeDead === null) {
+      // Few names can contain the query and every holder is live: their names only, filtered and sorted
+      // here, then the page's rows (1,000 candidates: ~1.5 ms against ~2.7 ms for the statement below,
+      // whose cost is mostly a content id Buffer per row).
+      const matches = this.#matchesInOrder(plan.candidates, key);
+      const rows = matches.slice(offset, offset + limit).map((match) => this.#sql.contentOfRow.get(match.id) as FileRow);
+      return { results: page(rows), total: matches.length, totalExact: true, hasMore: matches.length > offset + limit };
+    }
     if (plan.kind === "few") {
       // Few names can contain the query: read those in name order, keep the real and live matches.
       const candidates = this.#sql.candidatesInOrder.all(JSON.stringify(plan.candidates), key) as FileRow[];
@@ -120,6 +137,22 @@ export class SqliteSearch {
       totalExact: false,
       hasMore,
     };
+  }
+
+  /**
+   * The candidate rows whose name contains `key`, in the order of candidatesInOrder (name_key, then
+   * content id, both as SQLite's BINARY collation compares them: bytes).
+   */
+  #matchesInOrder(candidates: readonly number[], key: string): CandidateMatch[] {
+    const matches: CandidateMatch[] = [];
+    for (const [id, nameKey] of this.#sql.candidateKeys.all(JSON.stringify(candidates)) as Array<[number, string]>) {
+      if (nameKey.includes(key)) matches.push({ id, nameKey, surrogates: SURROGATES.test(nameKey) });
+    }
+    // Content ids break ties of equal names only: read those few.
+    const contentId = (match: CandidateMatch) => (match.contentId ??= this.#sql.contentIdOfRow.get(match.id) as Buffer);
+    return matches.sort(
+      (a, b) => compareUtf8(a.nameKey, b.nameKey, a.surrogates || b.surrogates) || Buffer.compare(contentId(a), contentId(b)),
+    );
   }
 
   /** The live matches of `key` in name order after the first `offset`, up to one more than `limit`. */
@@ -226,6 +259,32 @@ function selectiveTrigrams(grams: ReadonlyArray<{ gram: string; at: number; coun
   }
   if (taken.length === 1 && grams.length > 1) taken.push(grams[1] as { gram: string; at: number });
   return [...new Set(taken.map((t) => t.gram))];
+}
+
+/** UTF-16 code units at and above these, surrogates first, sort in another order than UTF-8 bytes do. */
+const SURROGATES = /[\ud800-\udfff]/;
+
+/**
+ * `a` against `b` in the order of their UTF-8 bytes (SQLite's BINARY collation). JavaScript compares
+ * UTF-16 code units, the same order except where a surrogate (a character above U+FFFF) meets a
+ * character of U+E000-U+FFFF: only then is the slower comparison by code points needed.
+ */
+export function compareUtf8(a: string, b: string, surrogates = SURROGATES.test(a) || SURROGATES.test(b)): number {
+  if (a === b) return 0;
+  if (!surrogates) return a < b ? -1 : 1;
+  const length = Math.min(a.length, b.length);
+  for (let i = 0; i < length; i += 1) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) return codePointRank(x) - codePointRank(y);
+  }
+  return a.length - b.length;
+}
+
+/** A code unit's rank in code point order: surrogates after U+E000-U+FFFF. */
+function codePointRank(unit: number): number {
+  if (unit >= 0xd800 && unit <= 0xdfff) return unit + 0x2000;
+  return unit >= 0xe000 ? unit - 0x800 : unit;
 }
 
 /** Each trigram of `text` (by code point) with the position of its first character. */
