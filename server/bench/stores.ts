@@ -374,10 +374,10 @@ try {
 
   const bare = await serve("serve.ts", "bare");
   const sqlite = await serve("serve-store.ts", "sqlite", dataDir);
-  // The same file with other numbers of search threads, 0 (on the event loop) by default, for the search
-  // part only (which only reads): BENCH_SQLITE_SEARCH_THREADS_ALSO=0,1.
+  // The same file with other numbers of search threads, 2 by default, for the search part only (which
+  // only reads): BENCH_SQLITE_SEARCH_THREADS_ALSO=2,1.
   const otherSqlite: Array<[string, Server[]]> = [];
-  for (const threads of (process.env.BENCH_SQLITE_SEARCH_THREADS_ALSO ?? "0").split(",").filter((n) => n !== "")) {
+  for (const threads of (process.env.BENCH_SQLITE_SEARCH_THREADS_ALSO ?? "2").split(",").filter((n) => n !== "")) {
     const server = await serveWith({ BENCH_SQLITE_SEARCH_THREADS: threads }, "serve-store.ts", "sqlite", dataDir);
     servers.push(server);
     otherSqlite.push([threads === "0" ? "SQLite, searches on the event loop" : `SQLite, ${threads} search thread(s)`, [server]]);
