@@ -15,7 +15,8 @@ import { join } from "node:path";
 import pg from "pg";
 import { MAX_HOLDERS_PER_RESULT, SEARCH_TOTAL_COUNT_CAP } from "@p2p/directory-api";
 import { DATABASE_FILE_NAME } from "../src/constants.js";
-import { type DirectoryStore, PgStore, SqliteStore } from "../src/index.js";
+import { type DirectoryStore, PgStore } from "../src/index.js";
+import { TestSqliteStore } from "../test/test-stores.js";
 import { buildDataset } from "./dataset.js";
 import { type Query, queryMix } from "./query-mix.js";
 
@@ -26,6 +27,8 @@ const QUERIES = Number(process.env.BENCH_QUERIES ?? 2_000);
 const WARMUP_QUERIES = 500;
 const STORES = (process.env.BENCH_STORES ?? "sqlite,postgres").split(",");
 const PAGE_RESULTS = 20;
+/** SQLite is measured on the store's connection, then with this many search threads. */
+const SEARCH_THREADS_COMPARED = 2;
 /** The most expensive queries listed after each table: what to look at first. */
 const SLOWEST_SHOWN = 12;
 
@@ -106,13 +109,18 @@ const population = `${PEERS}x${FILES_PER_PEER}`;
 print(`# CPU per search, ${(PEERS * FILES_PER_PEER).toLocaleString("en")} rows (node ${process.version}, ${new Date().toISOString()})`);
 print(`load average at start: ${load()}; ${QUERIES} queries after ${WARMUP_QUERIES} warm-up, one after another; figures in ms`);
 if (STORES.includes("sqlite")) {
-  const store = SqliteStore.open(join(tmpdir(), `directory-bench-kept-${population}`, DATABASE_FILE_NAME), {
-    onMigration: (note) => print(`- migration: ${note}`),
-  });
-  print();
-  print("## SQLite, in this process");
-  table(await measure(store), ["CPU ms", "-", "wall ms"]);
-  await store.close();
+  // On the store's connection, then in its search threads: this process's CPU counts every thread's.
+  for (const searchThreads of [0, SEARCH_THREADS_COMPARED]) {
+    const store = TestSqliteStore.open(join(tmpdir(), `directory-bench-kept-${population}`, DATABASE_FILE_NAME), {
+      onMigration: (note) => print(`- migration: ${note}`),
+      searchThreads,
+    });
+    const { running } = await store.searchThreadsReady();
+    print();
+    print(`## SQLite, in this process: ${running === 0 ? "searches on the store's connection" : `searches in ${running} threads`}`);
+    table(await measure(store), ["CPU ms", "-", "wall ms"]);
+    await store.close();
+  }
 }
 if (STORES.includes("postgres")) {
   const application = `p2p-search-cpu-${randomBytes(4).toString("hex")}`;

@@ -18,7 +18,10 @@ const started = performance.now();
 // BENCH_LEASE_SLACK_MS: the lease slack to run with (bench/capacity.ts compares 0 with more).
 const leaseSlackMs = Number(process.env.BENCH_LEASE_SLACK_MS ?? 0);
 // The newcomer of stores.ts logs in with a made-up address: nothing there could prove it.
+// BENCH_SQLITE_SEARCH_THREADS: SQLite's search threads (bench/stores.ts compares 0, searches on the event loop).
+const sqliteSearchThreads = process.env.BENCH_SQLITE_SEARCH_THREADS === undefined ? undefined : Number(process.env.BENCH_SQLITE_SEARCH_THREADS);
 const common = {
+  sqliteSearchThreads,
   rateLimitPerMinute: 0,
   sessionTtlMs: BENCH_SESSION_TTL_MS,
   leaseSlackMs,

@@ -32,7 +32,7 @@ import { benchContentId, buildDataset, type Dataset } from "./dataset.js";
 import { queryMix } from "./query-mix.js";
 import { runClients } from "./search-clients.js";
 import type { LoopDelay } from "./loop-delay.js";
-import { readLoopDelay, resetLoopDelay, serve, type Server, stop } from "./processes.js";
+import { readLoopDelay, resetLoopDelay, serve, serveWith, type Server, stop } from "./processes.js";
 
 const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const PEERS = Number(process.env.BENCH_PEERS ?? 10_000);
@@ -52,6 +52,8 @@ const PUBLISH_FILES = 10_000;
  * and reuse them next time (seeding 1M rows takes minutes on a busy machine). The seeded sessions live a day.
  */
 const KEEP = process.env.BENCH_KEEP === "1";
+/** BENCH_SEARCH_ONLY=1: only the search part (no heartbeats, no first publish): short runs while iterating. */
+const SEARCH_ONLY = process.env.BENCH_SEARCH_ONLY === "1";
 
 const print = (line = "") => process.stdout.write(`${line}\n`);
 /** GETs sent again after the connection was reset (getText). */
@@ -372,6 +374,14 @@ try {
 
   const bare = await serve("serve.ts", "bare");
   const sqlite = await serve("serve-store.ts", "sqlite", dataDir);
+  // The same file with other numbers of search threads, 2 by default, for the search part only (which
+  // only reads): BENCH_SQLITE_SEARCH_THREADS_ALSO=2,1.
+  const otherSqlite: Array<[string, Server[]]> = [];
+  for (const threads of (process.env.BENCH_SQLITE_SEARCH_THREADS_ALSO ?? "2").split(",").filter((n) => n !== "")) {
+    const server = await serveWith({ BENCH_SQLITE_SEARCH_THREADS: threads }, "serve-store.ts", "sqlite", dataDir);
+    servers.push(server);
+    otherSqlite.push([threads === "0" ? "SQLite, searches on the event loop" : `SQLite, ${threads} search thread(s)`, [server]]);
+  }
   const [pgA, pgB] = await Promise.all([serve("serve-store.ts", "postgres", DATABASE_URL, schema), serve("serve-store.ts", "postgres", DATABASE_URL, schema)]);
   servers.push(bare, sqlite, pgA as Server, pgB as Server);
   const configs: Array<[string, Server[]]> = [
@@ -380,29 +390,36 @@ try {
     ["PostgreSQL, 1 instance", [pgA as Server]],
     ["PostgreSQL, 2 instances", [pgA as Server, pgB as Server]],
   ];
+  const searchConfigs: Array<[string, Server[]]> = [
+    ...configs.slice(0, 2),
+    ...otherSqlite,
+    ...configs.slice(2),
+  ];
   const urlsOf = (list: Server[]) => list.map((server) => server.url);
 
-  print(`## Heartbeats/s (autocannon, ${HEARTBEAT_CONNECTIONS} connections in all, ${SECONDS} s after 1 s warm-up, 2 rounds)`);
-  print("The bare route is a Fastify POST with the same response schema and no work: the machine's ceiling at this moment.");
-  print("| store | round | req/s | / bare | p99 ms | non-2xx/errors | event loop: worst delay / longest busy ms |");
-  print("|---|---:|---:|---:|---:|---:|---:|");
-  const best: string[] = [];
-  let bareHeartbeats = 0;
-  for (const [label, list] of configs) {
-    const rounds: HeartbeatResult[] = [];
-    for (let round = 1; round <= 2; round += 1) {
-      const { result, delay } = await withLoopDelay(list, () => heartbeats(urlsOf(list), tokens));
-      rounds.push(result);
-      if (label === configs[0]?.[0]) bareHeartbeats = Math.max(bareHeartbeats, result.requestsPerSecond);
-      print(
-        `| ${label} | ${round} | ${Math.round(result.requestsPerSecond)} | ${fixed(result.requestsPerSecond / bareHeartbeats)} | ` +
-          `${result.p99Ms} | ${result.failed} | ${delayCell(delay)} |`,
-      );
+  if (!SEARCH_ONLY) {
+    print(`## Heartbeats/s (autocannon, ${HEARTBEAT_CONNECTIONS} connections in all, ${SECONDS} s after 1 s warm-up, 2 rounds)`);
+    print("The bare route is a Fastify POST with the same response schema and no work: the machine's ceiling at this moment.");
+    print("| store | round | req/s | / bare | p99 ms | non-2xx/errors | event loop: worst delay / longest busy ms |");
+    print("|---|---:|---:|---:|---:|---:|---:|");
+    const best: string[] = [];
+    let bareHeartbeats = 0;
+    for (const [label, list] of configs) {
+      const rounds: HeartbeatResult[] = [];
+      for (let round = 1; round <= 2; round += 1) {
+        const { result, delay } = await withLoopDelay(list, () => heartbeats(urlsOf(list), tokens));
+        rounds.push(result);
+        if (label === configs[0]?.[0]) bareHeartbeats = Math.max(bareHeartbeats, result.requestsPerSecond);
+        print(
+          `| ${label} | ${round} | ${Math.round(result.requestsPerSecond)} | ${fixed(result.requestsPerSecond / bareHeartbeats)} | ` +
+            `${result.p99Ms} | ${result.failed} | ${delayCell(delay)} |`,
+        );
+      }
+      best.push(`${label}: ${Math.round(Math.max(...rounds.map((r) => r.requestsPerSecond)))}`);
     }
-    best.push(`${label}: ${Math.round(Math.max(...rounds.map((r) => r.requestsPerSecond)))}`);
+    print(`best round: ${best.join("; ")} req/s`);
+    print();
   }
-  print(`best round: ${best.join("; ")} req/s`);
-  print();
 
   print(`## Search (${SEARCH_CLIENTS} clients at once, ${QUERIES_PER_CLIENT} queries each after ${WARMUP_QUERIES} warm-up; two instances: one client each)`);
   print("The bare route answers a fixed page of 20 results through the same schemas: HTTP, parsing and serialisation, no search.");
@@ -410,12 +427,12 @@ try {
   print("|---|---:|---:|---:|---:|---:|---:|---:|");
   const kinds = new Map<string, SearchResult>();
   let bareP99 = 0;
-  for (const [label, list] of configs) {
+  for (const [label, list] of searchConfigs) {
     const { result, delay } = await withLoopDelay(list, () => searches(urlsOf(list), dataset));
     kinds.set(label, result);
     const { all } = result;
     const p99 = percentile(all, 99);
-    if (label === configs[0]?.[0]) bareP99 = p99;
+    if (label === searchConfigs[0]?.[0]) bareP99 = p99;
     print(
       `| ${label} | ${Math.round(result.queriesPerSecond)} | ${fixed(percentile(all, 50))} | ${fixed(p99)} | ` +
         `${fixed(percentile(all, 100))} | ${fixed(p99 - bareP99)} | ${result.failed} | ${delayCell(delay)} |`,
@@ -423,11 +440,11 @@ try {
   }
   print();
   print("### Search p50 / p99 ms by kind of query");
-  print(`| query | ${configs.map(([label]) => label).join(" | ")} |`);
-  print(`|---|${configs.map(() => "---:").join("|")}|`);
-  const firstResult = kinds.get(configs[1]?.[0] as string) as SearchResult;
+  print(`| query | ${searchConfigs.map(([label]) => label).join(" | ")} |`);
+  print(`|---|${searchConfigs.map(() => "---:").join("|")}|`);
+  const firstResult = kinds.get(searchConfigs[1]?.[0] as string) as SearchResult;
   for (const kind of firstResult.byKind.keys()) {
-    const cells = configs.map(([label]) => {
+    const cells = searchConfigs.map(([label]) => {
       const values = kinds.get(label)?.byKind.get(kind) ?? [];
       return `${fixed(percentile(values, 50))} / ${fixed(percentile(values, 99))}`;
     });
@@ -435,6 +452,7 @@ try {
   }
   print();
 
+  if (SEARCH_ONLY) process.exit(0);
   print(
     `## A first publish of ${PUBLISH_FILES.toLocaleString("en")} new files (a PUT and PATCHes of ${MAX_FILES_PER_REQUEST.toLocaleString("en")} files), ` +
       `then a hostile body, then a logout, at ${files.toLocaleString("en")} rows`,

@@ -80,7 +80,9 @@ export async function buildApp(options: BuildAppOptions): Promise<DirectoryApp> 
 /** The store the configuration names: PostgreSQL when a database URL is set, else SQLite in the data dir. */
 async function openStore(config: DirectoryConfig, clock: Clock | undefined, logger: Logger): Promise<DirectoryStore> {
   const onMigration = (note: string) => logger.warn({ migration: note }, "database migrated");
-  if (config.databaseUrl === undefined) return SqliteStore.open(join(config.dataDir, DATABASE_FILE_NAME), { clock, onMigration });
+  if (config.databaseUrl === undefined) {
+    return SqliteStore.open(join(config.dataDir, DATABASE_FILE_NAME), { clock, onMigration, searchThreads: config.sqliteSearchThreads });
+  }
   if (clock !== undefined) throw new Error("a clock is for the SQLite store only: PostgreSQL reads the database's clock");
   return PgStore.open({
     connectionString: config.databaseUrl,

@@ -15,6 +15,7 @@ import {
   DEFAULT_LOGIN_FAILURE_WINDOW_MS,
   DEFAULT_PASSWORD_CONCURRENCY,
   DEFAULT_PASSWORD_QUEUE_LENGTH,
+  SQLITE_SEARCH_THREADS,
   DEFAULT_PORT,
   DEFAULT_RATE_LIMIT_PER_MINUTE,
   DEFAULT_REGISTRATION_WINDOW_MS,
@@ -80,6 +81,8 @@ export interface DirectoryConfig {
   passwordConcurrency: number;
   /** Password checks that may wait for a slot; more get 503. */
   passwordQueueLength: number;
+  /** SQLite only: worker threads that run searches on read-only connections of their own (0: on the event loop). */
+  sqliteSearchThreads: number;
   /** Whether a login's address must answer the directory's Ping with the login's proof before a session opens. */
   verifyAddresses: boolean;
   /** Whether peers may advertise loopback and private (RFC 1918, CGNAT, ULA) addresses. */
@@ -267,6 +270,15 @@ export const SETTINGS: readonly Setting[] = [
     help: `password checks that may wait for a slot, more get 503 (default ${DEFAULT_PASSWORD_QUEUE_LENGTH})`,
   },
   {
+    key: "sqliteSearchThreads",
+    flag: "sqlite-search-threads",
+    env: "DIRECTORY_SQLITE_SEARCH_THREADS",
+    kind: "integer",
+    min: 0,
+    max: 64,
+    help: `SQLite: threads that run searches off the event loop, 0 to search on it (default ${SQLITE_SEARCH_THREADS})`,
+  },
+  {
     key: "verifyAddresses",
     flag: "verify-addresses",
     env: "DIRECTORY_VERIFY_ADDRESSES",
@@ -378,6 +390,7 @@ export function resolveConfig(overrides: Partial<DirectoryConfig> = {}): Directo
     registrationWindowMs: overrides.registrationWindowMs ?? DEFAULT_REGISTRATION_WINDOW_MS,
     passwordConcurrency: overrides.passwordConcurrency ?? DEFAULT_PASSWORD_CONCURRENCY,
     passwordQueueLength: overrides.passwordQueueLength ?? DEFAULT_PASSWORD_QUEUE_LENGTH,
+    sqliteSearchThreads: overrides.sqliteSearchThreads ?? SQLITE_SEARCH_THREADS,
     verifyAddresses: overrides.verifyAddresses ?? true,
     allowPrivateAddresses: overrides.allowPrivateAddresses ?? true,
     peerCaFile: overrides.peerCaFile,

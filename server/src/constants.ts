@@ -71,6 +71,12 @@ export const SQLITE_SEARCH_MAX_AND_TRIGRAMS = 4;
 export const SQLITE_SEARCH_EXPECTED_CANDIDATES = 200;
 /** A short query with many matches counts its lower-bound total over its commonest trigram(s) only: cheap, and a subset. */
 export const SQLITE_SEARCH_SHORT_QUERY_COUNT_TERMS = 1;
+/**
+ * Worker threads that run SQLite searches on read-only connections of their own, off the event loop
+ * (sqlite-search-threads.ts). None by default: on this project's 2-core machines they did not lower the
+ * search p99 and cost 13% more CPU per search (docs/scale.md); on more cores, 2 uses them.
+ */
+export const SQLITE_SEARCH_THREADS = 0;
 /** The sweep merges the trigram index's segments when it has more than this many. */
 export const FTS_MAX_SEGMENTS = 4;
 /**

@@ -38,6 +38,7 @@ describe("loadConfig", () => {
       registrationWindowMs: 60 * 60_000,
       passwordConcurrency: 2,
       passwordQueueLength: 32,
+      sqliteSearchThreads: 0,
       verifyAddresses: true,
       allowPrivateAddresses: true,
       allowedHosts: [],

@@ -27,9 +27,10 @@ export interface StoreLocation {
   readonly config: Partial<DirectoryConfig>;
   /**
    * Opens a store here directly; tests pass a clock to control time, and may make SQLite's chunks of
-   * large index changes small (PostgreSQL has none: it ignores `indexChunk`).
+   * large index changes small (PostgreSQL has none: it ignores `indexChunk`), and choose how many
+   * threads SQLite searches in (0: on the store's connection; PostgreSQL ignores it).
    */
-  open(clock?: Clock, indexChunk?: ChunkBudget): Promise<TestStore>;
+  open(clock?: Clock, indexChunk?: ChunkBudget, searchThreads?: number): Promise<TestStore>;
   /** Deletes everything stored here. */
   remove(): Promise<void>;
 }
@@ -53,7 +54,8 @@ const sqlite: StoreFixture = {
     return {
       kind: "sqlite",
       config: { dataDir },
-      open: async (clock, indexChunk) => TestSqliteStore.open(join(dataDir, DATABASE_FILE_NAME), { clock, indexChunk }),
+      open: async (clock, indexChunk, searchThreads) =>
+        TestSqliteStore.open(join(dataDir, DATABASE_FILE_NAME), { clock, indexChunk, searchThreads }),
       remove: () => rm(dataDir, { recursive: true, force: true }),
     };
   },

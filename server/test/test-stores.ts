@@ -47,6 +47,11 @@ export class TestSqliteStore extends SqliteStore {
     });
   }
 
+  /** The search threads once started (0 running when there are none), and how many searches they answered. */
+  override searchThreadsReady(): Promise<{ running: number; served: () => number }> {
+    return super.searchThreadsReady();
+  }
+
   /** Number of FTS5 segments in the trigram index. */
   override trigramSegments(): number {
     return super.trigramSegments();

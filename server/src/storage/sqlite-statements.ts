@@ -8,12 +8,50 @@ import { commonStatements, FILE_COLUMNS, SELECT_SESSIONS } from "./rows.js";
 /** The SQLite store's prepared statements. */
 export type SqliteStatements = ReturnType<typeof prepareStatements>;
 
+/** The statements search reads with (sqlite-search.ts): all a search thread's connection prepares. */
+export type SqliteSearchStatements = ReturnType<typeof prepareSearchStatements>;
+
+/** Prepares the statements of search on `db`, which may be a read-only connection. */
+export function prepareSearchStatements(db: Database.Database) {
+  const get = (sql: string) => db.prepare(sql);
+  const value = (sql: string) => db.prepare(sql).pluck();
+  return {
+    candidates: value("SELECT rowid FROM contents_fts WHERE contents_fts MATCH ? LIMIT ?"),
+    candidatesInOrder: get(`
+      SELECT c.content_id, c.name, c.size, c.piece_size FROM contents c
+      WHERE c.id IN (SELECT value FROM json_each(?)) AND instr(c.name_key, ?) > 0
+      ORDER BY c.name_key, c.content_id`),
+    // The candidates' names only (no content id: a Buffer per row costs ~1 us), to filter and sort in JavaScript.
+    candidateKeys: get("SELECT c.id, c.name_key FROM contents c WHERE c.id IN (SELECT value FROM json_each(?))").raw(),
+    contentIdOfRow: value("SELECT content_id FROM contents WHERE id = ?"),
+    contentOfRow: get(`SELECT content_id, name, size, piece_size FROM contents WHERE id = ?`),
+    matchesInNameOrder: get(`
+      SELECT c.content_id, c.name, c.size, c.piece_size FROM contents c INDEXED BY contents_by_name
+      WHERE instr(c.name_key, ?) > 0 ORDER BY c.name_key, c.content_id`),
+    firstMatches: value(`
+      SELECT c.content_id FROM contents c
+      WHERE c.id IN (SELECT rowid FROM contents_fts WHERE contents_fts MATCH ? LIMIT ?) AND instr(c.name_key, ?) > 0`),
+    countMatches: value("SELECT count(*) FROM (SELECT rowid FROM contents_fts WHERE contents_fts MATCH ? LIMIT ?)"),
+    contentIsLive: value(`
+      SELECT EXISTS (SELECT 1 FROM files f JOIN sessions s ON s.user_id = f.user_id
+        WHERE f.content_id = ? AND s.expires_at > ?)`),
+    contentsOfExpiredSessions: value(`
+      SELECT f.content_id FROM sessions s JOIN files f ON f.user_id = s.user_id WHERE s.expires_at <= ? LIMIT ?`),
+    liveHolders: get(`
+      SELECT u.name, s.address, s.last_seen_at
+      FROM files f JOIN sessions s ON s.user_id = f.user_id JOIN users u ON u.id = f.user_id
+      WHERE f.content_id = ? AND s.expires_at > ?
+      ORDER BY s.last_seen_at DESC, u.name`),
+  };
+}
+
 /** Prepares every statement of the SQLite store on `db`. */
 export function prepareStatements(db: Database.Database) {
   const get = (sql: string) => db.prepare(sql);
   const value = (sql: string) => db.prepare(sql).pluck();
   const common = commonStatements({ param: () => "?", now: "?" });
   return {
+    ...prepareSearchStatements(db),
     ping: get("SELECT 1 FROM users LIMIT 1"),
     countUsers: value("SELECT count(*) FROM users"),
     countSessions: value("SELECT count(*) FROM sessions"),
@@ -80,31 +118,9 @@ export function prepareStatements(db: Database.Database) {
     deleteContent: get("DELETE FROM contents WHERE content_id = ?"),
     contentById: get(`SELECT ${FILE_COLUMNS} FROM contents WHERE content_id = ?`),
 
-    candidates: value("SELECT rowid FROM contents_fts WHERE contents_fts MATCH ? LIMIT ?"),
     allTrigrams: get("SELECT term, doc FROM contents_fts_terms"),
     countTrigramSegments: value("SELECT count(DISTINCT segid) FROM contents_fts_idx"),
     mergeTrigramSegments: get("INSERT INTO contents_fts (contents_fts, rank) VALUES ('merge', ?)"),
-    candidatesInOrder: get(`
-      SELECT c.content_id, c.name, c.size, c.piece_size FROM contents c
-      WHERE c.id IN (SELECT value FROM json_each(?)) AND instr(c.name_key, ?) > 0
-      ORDER BY c.name_key, c.content_id`),
-    matchesInNameOrder: get(`
-      SELECT c.content_id, c.name, c.size, c.piece_size FROM contents c INDEXED BY contents_by_name
-      WHERE instr(c.name_key, ?) > 0 ORDER BY c.name_key, c.content_id`),
-    firstMatches: value(`
-      SELECT c.content_id FROM contents c
-      WHERE c.id IN (SELECT rowid FROM contents_fts WHERE contents_fts MATCH ? LIMIT ?) AND instr(c.name_key, ?) > 0`),
-    countMatches: value("SELECT count(*) FROM (SELECT rowid FROM contents_fts WHERE contents_fts MATCH ? LIMIT ?)"),
-    contentIsLive: value(`
-      SELECT EXISTS (SELECT 1 FROM files f JOIN sessions s ON s.user_id = f.user_id
-        WHERE f.content_id = ? AND s.expires_at > ?)`),
-    contentsOfExpiredSessions: value(`
-      SELECT f.content_id FROM sessions s JOIN files f ON f.user_id = s.user_id WHERE s.expires_at <= ? LIMIT ?`),
-    liveHolders: get(`
-      SELECT u.name, s.address, s.last_seen_at
-      FROM files f JOIN sessions s ON s.user_id = f.user_id JOIN users u ON u.id = f.user_id
-      WHERE f.content_id = ? AND s.expires_at > ?
-      ORDER BY s.last_seen_at DESC, u.name`),
 
     livePeers: get(common.livePeers),
     livePeerById: get(common.livePeerById),

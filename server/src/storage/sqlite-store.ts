@@ -15,6 +15,7 @@ import {
   SQLITE_CACHE_KIB,
   SQLITE_INDEX_DROP_READ_ROWS,
   SQLITE_MMAP_BYTES,
+  SQLITE_SEARCH_THREADS,
   SQLITE_WAL_SIZE_LIMIT_BYTES,
 } from "../constants.js";
 import {
@@ -38,7 +39,9 @@ import { type ChunkBudget, DEFAULT_CHUNK_BUDGET, type IndexStep, inChunks, PeerT
 import { SqliteIndex } from "./sqlite-index.js";
 import { SqliteLeases } from "./sqlite-leases.js";
 import { MIGRATION_NOTES, MIGRATIONS } from "./sqlite-schema.js";
-import { SqliteSearch } from "./sqlite-search.js";
+import { SampledTrigrams } from "./trigram-stats.js";
+import { SqliteSearch, withHolders } from "./sqlite-search.js";
+import { type SearchRequest, SqliteSearchThreads } from "./sqlite-search-threads.js";
 import { prepareStatements, type SqliteStatements } from "./sqlite-statements.js";
 import { sqlitePolicyParams, toPushPolicy, type PushPolicyRow } from "./push-policy-sql.js";
 import { pushPolicyAccepts } from "@p2p/directory-api";
@@ -69,6 +72,8 @@ export interface SqliteStoreOptions {
   indexChunk?: ChunkBudget;
   /** Told what a migration that dropped data did (a line for the start log). */
   onMigration?: (note: string) => void;
+  /** Worker threads that run searches on connections of their own (sqlite-search-threads.ts); 0: none. */
+  searchThreads?: number;
 }
 
 /** The writers a subclass gets inside one transaction of `load` (bulk loading for benchmarks and tests). */
@@ -98,6 +103,7 @@ export class SqliteStore implements DirectoryStore {
   readonly #index: SqliteIndex;
   readonly #search: SqliteSearch;
   #checkpointer: WalCheckpointer | undefined;
+  #searchThreads: SqliteSearchThreads | undefined;
   #chunkBudget: ChunkBudget = DEFAULT_CHUNK_BUDGET;
   /** Index changes (publish, login, logout) of one peer run one after another. */
   readonly #turns = new PeerTurns();
@@ -110,10 +116,7 @@ export class SqliteStore implements DirectoryStore {
     this.#sql = prepareStatements(db);
     this.#leases = new SqliteLeases(db, this.#sql);
     this.#index = new SqliteIndex(db, this.#sql);
-    const index = this.#index;
-    this.#search = new SqliteSearch(this.#sql, index.trigrams, () => index.contents, (row, now, maxHolders) =>
-      this.#withHolders(row, now, maxHolders),
-    );
+    this.#search = new SqliteSearch(this.#sql);
   }
 
   /** Opens (creating and migrating if needed) the database file at `path`. */
@@ -143,6 +146,10 @@ export class SqliteStore implements DirectoryStore {
       const store = create(db, options.clock ?? systemClock);
       store.#chunkBudget = options.indexChunk ?? DEFAULT_CHUNK_BUDGET;
       if (path !== ":memory:") store.#checkpointer = new WalCheckpointer(db, path);
+      const searchThreads = options.searchThreads ?? SQLITE_SEARCH_THREADS;
+      if (path !== ":memory:" && searchThreads > 0) {
+        store.#searchThreads = new SqliteSearchThreads(path, searchThreads, (request) => store.#searchHere(request));
+      }
       return store;
     } catch (error) {
       db.close();
@@ -293,14 +300,28 @@ export class SqliteStore implements DirectoryStore {
 
   async searchByName(query: string, options: SearchOptions): Promise<SearchPage> {
     this.#commitRenewals();
-    return this.#search.search(query.toLowerCase(), this.#clock.now(), options);
+    const key = query.toLowerCase();
+    const now = this.#clock.now();
+    const threads = this.#searchThreads;
+    if (threads && threads.running > 0) {
+      const request: SearchRequest = { key, now, options, trigrams: this.#index.trigrams.sampleFor(key), contents: this.#index.contents };
+      const answer = threads.search(request);
+      if (answer) return answer;
+    }
+    return this.#search.search(key, now, options, { trigrams: this.#index.trigrams, contents: this.#index.contents });
+  }
+
+  /** A search a thread was given and could not answer, on this connection, planned from the counts it carried. */
+  #searchHere(request: SearchRequest): SearchPage {
+    const trigrams = new SampledTrigrams(request.trigrams);
+    return this.#search.search(request.key, request.now, request.options, { trigrams, contents: request.contents });
   }
 
   async findContent(contentId: string, maxHolders: number): Promise<ContentRecord | null> {
     this.#commitRenewals();
     const row = this.#sql.contentById.get(contentIdBytes(contentId)) as FileRow | undefined;
     if (!row) return null;
-    const record = this.#withHolders(row, this.#clock.now(), maxHolders);
+    const record = withHolders(this.#sql, row, this.#clock.now(), maxHolders);
     return record.holderCount > 0 ? record : null;
   }
 
@@ -448,10 +469,20 @@ export class SqliteStore implements DirectoryStore {
   async close(): Promise<void> {
     await this.#turns.idle();
     this.#commitRenewals();
+    const searchThreads = this.#searchThreads;
+    this.#searchThreads = undefined;
+    await searchThreads?.stop();
     const checkpointer = this.#checkpointer;
     this.#checkpointer = undefined;
     await checkpointer?.stop();
     if (this.#db.open) this.#db.close();
+  }
+
+  /** The search threads once started (or not: then 0), and how many searches they have answered. */
+  protected async searchThreadsReady(): Promise<{ running: number; served: () => number }> {
+    const threads = this.#searchThreads;
+    const running = (await threads?.ready()) ?? 0;
+    return { running, served: () => threads?.served ?? 0 };
   }
 
   /** Number of FTS5 segments in the trigram index (the sweep merges them when there are too many). */
@@ -525,18 +556,6 @@ export class SqliteStore implements DirectoryStore {
     this.#index.dropIndex(userId);
     this.#sql.upsertSession.run({ userId, tokenHash: hexBytes(tokenHash), address, now, expiresAt: now + ttlMs });
     return toSession(this.#sql.sessionByUser.get(userId) as SessionRow);
-  }
-
-  #withHolders(row: FileRow, now: number, maxHolders: number): ContentRecord {
-    const holders = this.#sql.liveHolders.all(row.content_id, now) as PeerRow[];
-    return {
-      contentId: contentIdText(row.content_id),
-      name: row.name,
-      size: row.size,
-      pieceSize: row.piece_size,
-      holders: holders.slice(0, maxHolders).map(toPeer),
-      holderCount: holders.length,
-    };
   }
 }
 

@@ -4,7 +4,18 @@
 import { mkdir, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { build } from "esbuild";
+import { build, type Plugin } from "esbuild";
+
+/**
+ * npm packages (better-sqlite3 and its native addon) stay imports, resolved from this package; the
+ * workspace's own packages (@p2p/*) are TypeScript sources, which plain Node cannot load: they are bundled.
+ */
+const npmPackagesExternal: Plugin = {
+  name: "npm-packages-external",
+  setup(bundle) {
+    bundle.onResolve({ filter: /^[^./]/ }, (args) => (args.path.startsWith("@p2p/") ? undefined : { external: true }));
+  },
+};
 
 const distDir = fileURLToPath(new URL("../../dist/", import.meta.url));
 const made = new Map<string, Promise<URL>>();
@@ -31,8 +42,7 @@ async function bundleOnce(entry: URL): Promise<URL> {
     format: "esm",
     target: "node20",
     logLevel: "warning",
-    // npm packages (better-sqlite3 and its native addon) stay imports, resolved from this package.
-    packages: "external",
+    plugins: [npmPackagesExternal],
   });
   await mkdir(distDir, { recursive: true });
   // Concurrent starts each write their own temporary file and rename it into place.

@@ -15,8 +15,39 @@ export function trigramsOf(text: string): Set<string> {
   return grams;
 }
 
+/** What the search planner reads of the trigram counts. */
+export interface TrigramCounts {
+  /** Documents containing `gram` (0 when none). */
+  count(gram: string): number;
+  /** Trigrams starting with a 1- or 2-character `prefix`. */
+  startingWith(prefix: string): ReadonlySet<string>;
+}
+
+/**
+ * The counts a plan of one query reads, as plain data for a search thread: [trigram, documents] for
+ * every trigram of a query of 3+ characters, or every trigram a shorter query starts.
+ */
+export type TrigramSample = ReadonlyArray<readonly [string, number]>;
+
+/** A TrigramSample read as counts: exactly what the store's counts answered for the query it was taken for. */
+export class SampledTrigrams implements TrigramCounts {
+  readonly #counts: Map<string, number>;
+
+  constructor(sample: TrigramSample) {
+    this.#counts = new Map(sample);
+  }
+
+  count(gram: string): number {
+    return this.#counts.get(gram) ?? 0;
+  }
+
+  startingWith(prefix: string): ReadonlySet<string> {
+    return new Set([...this.#counts.keys()].filter((gram) => gram.startsWith(prefix)));
+  }
+}
+
 /** Per-trigram document counts with lookup by 1- or 2-character prefix, and undo for rolled-back transactions. */
-export class TrigramStats {
+export class TrigramStats implements TrigramCounts {
   readonly #counts = new Map<string, number>();
   readonly #byPrefix = new Map<string, Set<string>>();
   #undo: Array<[string, number]> | null = null;
@@ -44,6 +75,12 @@ export class TrigramStats {
   /** Trigrams starting with a 1- or 2-character `prefix`. */
   startingWith(prefix: string): ReadonlySet<string> {
     return this.#byPrefix.get(prefix) ?? new Set();
+  }
+
+  /** The counts a plan of the lower-cased query `key` reads (sqlite-search.ts), for a search thread. */
+  sampleFor(key: string): TrigramSample {
+    const grams = [...key].length < 3 ? this.startingWith(key) : trigramsOf(key);
+    return [...grams].map((gram) => [gram, this.count(gram)] as const);
   }
 
   /** Starts recording changes so that rollback() can undo them. */
