@@ -27,6 +27,7 @@ import type { HolderLookup } from "./holder-lookup.js";
 import type { ManifestChoice } from "./manifest-choice.js";
 import type { PartialDownload } from "./partial-download.js";
 import { PieceIntake } from "./piece-intake.js";
+import type { PieceWorker } from "./piece-worker.js";
 import type { SaveCadence } from "./save-cadence.js";
 import { PieceScheduler } from "./scheduler.js";
 import type { Settings } from "./settings.js";
@@ -46,6 +47,8 @@ export interface AttemptContext {
   readonly saves: SaveCadence;
   /** Pieces fetched again in earlier tries (the transfer shows the total). */
   readonly refetchedBefore: number;
+  /** The piece worker the job started while it got the manifest; the try opens it on its partial file and owns it from then on. */
+  readonly pieceWorker?: PieceWorker;
 }
 
 /** One FetchPieces call in flight. */
@@ -112,6 +115,7 @@ export class DownloadAttempt {
       controller: context.controller,
       onBadPiece: (h, i) => this.#badPiece(h, i, `sent a piece ${i} that failed verification`),
       onChecked: () => this.#poke(),
+      worker: context.pieceWorker,
     });
   }
 

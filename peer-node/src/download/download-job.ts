@@ -18,6 +18,7 @@ import { DownloadAttempt } from "./download-attempt.js";
 import { HolderLookup } from "./holder-lookup.js";
 import { VerifiedManifestChoice, type ManifestChoice } from "./manifest-choice.js";
 import { PartialDownload } from "./partial-download.js";
+import { PieceWorker } from "./piece-worker.js";
 import { SaveCadence } from "./save-cadence.js";
 import type { Settings } from "./settings.js";
 
@@ -179,6 +180,23 @@ export class DownloadJob {
       if (this.#partial) t.setBytesDone(this.#partial.verifiedBytes());
     }
     const saved = this.#partial;
+    // The piece worker starts while the holders are asked for the manifest (piece-worker.ts says why);
+    // the try opens it once the manifest is checked and the partial file is there.
+    const worker = new PieceWorker();
+    let attempt: DownloadAttempt;
+    try {
+      attempt = await this.#prepareWith(saved, worker);
+    } catch (err) {
+      worker.destroy();
+      throw err;
+    }
+    return attempt;
+  }
+
+  /** #prepare from the manifest on, with the piece worker it started. */
+  async #prepareWith(saved: PartialDownload | undefined, worker: PieceWorker): Promise<DownloadAttempt> {
+    const t = this.#transfer;
+    const store = this.#deps.store;
     const chosen = await this.#manifests.choose(saved?.manifest);
     // Holders refused for their manifest show with the banned ones, and are never asked for pieces.
     for (const name of this.#manifests.distrusted) this.#banned.add(name);
@@ -214,6 +232,7 @@ export class DownloadJob {
       banned: this.#banned,
       saves: this.#saves,
       refetchedBefore: 0,
+      pieceWorker: worker,
     };
     const attempt = new DownloadAttempt(context, manifest, this.#partial, chosen.holders);
     this.#attempt = attempt;

@@ -27,6 +27,8 @@ export interface PieceIntakeOptions {
   readonly onBadPiece: (h: Holder, i: number) => void;
   /** A piece was checked either way and its slot released: there may be room for more. */
   readonly onChecked: () => void;
+  /** A worker started beforehand (piece-worker.ts: the job starts it while it gets the manifest), not yet opened; else one is started here. */
+  readonly worker?: PieceWorker;
 }
 
 /** Checks and writes the pieces of one try. */
@@ -39,7 +41,8 @@ export class PieceIntake {
   constructor(options: PieceIntakeOptions) {
     this.#o = options;
     const { partial, manifest } = options;
-    this.#worker = new PieceWorker(partial.partPath, manifest);
+    this.#worker = options.worker ?? new PieceWorker();
+    this.#worker.open(partial.partPath, manifest);
   }
 
   /** Why the download cannot go on (the disk failed), or undefined. */

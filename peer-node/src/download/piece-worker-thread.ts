@@ -5,13 +5,14 @@
 // (bin/bundle.js), so it imports only what it needs: node's fs and crypto.
 import { createHash } from "node:crypto";
 import { closeSync, openSync, write } from "node:fs";
-import { parentPort, workerData } from "node:worker_threads";
-import type { PieceJob, PieceReply, PieceWorkerData } from "./piece-worker-protocol.js";
+import { parentPort } from "node:worker_threads";
+import type { PieceJob, PieceReply } from "./piece-worker-protocol.js";
 
 const port = parentPort!;
-const { path, size, pieceSize, hashes } = workerData as PieceWorkerData;
-const fd = openSync(path, "r+");
-const lengthOf = (i: number) => Math.min(pieceSize, size - i * pieceSize);
+/** The download's file and manifest, from its "open" job. */
+let file: { readonly fd: number; readonly size: number; readonly pieceSize: number; readonly hashes: Uint8Array } | undefined;
+/** Why the file could not be opened: every later job fails with it. */
+let openError: unknown;
 
 // Writes go to the thread pool (fs.write): this thread hashes the next piece while the disk takes the
 // last one. Writing here with writeSync made this thread the download's bottleneck (4.3 of ~5 s per GiB
@@ -20,7 +21,7 @@ const lengthOf = (i: number) => Math.min(pieceSize, size - i * pieceSize);
 let pendingWrites = 0;
 let finishWaiting: PieceJob | undefined;
 
-function writeAll(data: Buffer, position: number, done: (err: Error | null) => void): void {
+function writeAll(fd: number, data: Buffer, position: number, done: (err: Error | null) => void): void {
   let at = 0;
   const step = () =>
     write(fd, data, at, data.length - at, position + at, (err, n) => {
@@ -44,21 +45,39 @@ function fail(job: PieceJob, err: unknown): void {
   answer(job, { error: String(e?.message || err), code: e?.code });
 }
 
+function open(job: Extract<PieceJob, { type: "open" }>): void {
+  try {
+    file = { fd: openSync(job.path, "r+"), size: job.size, pieceSize: job.pieceSize, hashes: job.hashes };
+    answer(job, { ok: true });
+  } catch (err) {
+    openError = err;
+    fail(job, err);
+  }
+}
+
+/** The open file, or the reason there is none. */
+function opened(): NonNullable<typeof file> {
+  if (file) return file;
+  throw openError ?? new Error("the piece worker was given no file");
+}
+
 function finish(job: PieceJob): void {
-  closeSync(fd);
+  if (file) closeSync(file.fd);
+  file = undefined;
   answer(job, { ok: true });
 }
 
 function piece(job: Extract<PieceJob, { type: "piece" }>): void {
+  const { fd, size, pieceSize, hashes } = opened();
   const data = Buffer.from(job.buffer, job.offset, job.length);
   const i = job.i;
   const digest = createHash("sha256").update(data).digest();
-  if (data.length !== lengthOf(i) || !digest.equals(hashes.subarray(i * 32, i * 32 + 32))) {
+  if (data.length !== Math.min(pieceSize, size - i * pieceSize) || !digest.equals(hashes.subarray(i * 32, i * 32 + 32))) {
     answer(job, { ok: false });
     return;
   }
   pendingWrites++;
-  writeAll(data, i * pieceSize, (err) => {
+  writeAll(fd, data, i * pieceSize, (err) => {
     pendingWrites--;
     try {
       if (err) throw err;
@@ -80,7 +99,9 @@ function piece(job: Extract<PieceJob, { type: "piece" }>): void {
 
 port.on("message", (job: PieceJob) => {
   try {
-    if (job.type === "piece") {
+    if (job.type === "open") {
+      open(job);
+    } else if (job.type === "piece") {
       piece(job);
     } else if (pendingWrites > 0) {
       finishWaiting = job;

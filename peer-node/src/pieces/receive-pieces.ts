@@ -7,16 +7,18 @@
 // collections cost ~2 CPU-s per GiB (pserver benchmark). Here each message is copied once, from the HTTP/2
 // chunk into a slot of the download's fixed ring, where the piece worker hashes and writes it.
 //
-// The wire is the same gRPC call the generated client makes: the request is encoded and the response
-// messages decoded with the generated schema, and connect's own gRPC helpers check the response headers
-// and trailers, so a holder's error arrives as the same ConnectError code. Only the framing is read here.
+// The wire is the same gRPC call the generated client makes: the request is encoded with the generated
+// schema, each response message is read in place by piece-message.ts (the FetchPiecesResponse's two
+// fields, without building a message object per piece), and connect's own gRPC helpers check the
+// response headers and trailers, so a holder's error arrives as the same ConnectError code.
 import type http2 from "node:http2";
 import { constants as h2 } from "node:http2";
-import { fromBinary, toBinary, create } from "@bufbuild/protobuf";
+import { toBinary, create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { requestHeader, validateResponse, validateTrailer } from "@connectrpc/connect/protocol-grpc";
 import { isPeerError, PeerError } from "../errors.js";
-import { FetchPiecesRequestSchema, FetchPiecesResponseSchema, PeerService } from "../gen.js";
+import { FetchPiecesRequestSchema, PeerService } from "../gen.js";
+import { readPieceMessage } from "./piece-message.js";
 import type { PieceRing, PieceSlot } from "./piece-ring.js";
 
 /** What receive-pieces needs of an HTTP/2 session pool (connect-node's Http2SessionManager has it). */
@@ -289,14 +291,12 @@ class PieceCall {
   }
 }
 
-/** Decodes the message in `slot` (the slot goes with the result, or back to the ring on failure). */
+/** Reads the message in `slot` (the slot goes with the result, or back to the ring on failure). */
 function decodePiece(slot: PieceSlot, messageBytes: number): ReceivedPiece {
   try {
-    // The data field decodes as a view of the slot (protobuf-es reads bytes as subarrays): no copy.
-    const message = fromBinary(FetchPiecesResponseSchema, slot.bytes.subarray(0, messageBytes));
-    const data = message.data;
-    if (data.buffer !== slot.bytes.buffer) throw new Error("the piece's bytes are not a view of the slot");
-    return { pieceIndex: message.pieceIndex, slot, offset: data.byteOffset - slot.bytes.byteOffset, length: data.byteLength };
+    // Read in place (piece-message.ts): the piece's bytes stay in the slot, no copy.
+    const message = readPieceMessage(slot.bytes, messageBytes);
+    return { pieceIndex: message.pieceIndex, slot, offset: message.dataOffset, length: message.dataLength };
   } catch (err) {
     slot.release();
     throw holderMisbehaved(`The holder sent a message that is not a FetchPiecesResponse (${(err as Error).message}).`);

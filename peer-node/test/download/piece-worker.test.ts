@@ -73,6 +73,35 @@ describe("PieceWorker", () => {
     expect((await readFile(path)).equals(bytes)).toBe(true);
   });
 
+  it("starts before it knows the file, and checks and writes against the manifest it is opened with", async () => {
+    const bytes = randomBytes(2 * PIECE);
+    const m = manifestOf(bytes);
+    // Started as a download job starts it, while the manifest is still on its way.
+    const worker = new PieceWorker();
+    const path = await partialFile(m);
+    worker.open(path, m);
+    const slot = new PieceRing(2, PIECE).tryAcquire()!;
+    for (const i of [1, 0]) {
+      bytes.copy(slot.bytes, 0, i * PIECE, (i + 1) * PIECE);
+      expect(await worker.verifyAndWrite(i, slot, 0, PIECE)).toBe(true);
+    }
+    await worker.finish();
+    expect((await readFile(path)).equals(bytes)).toBe(true);
+  });
+
+  it("fails every piece with the I/O error when its file cannot be opened", async () => {
+    const bytes = randomBytes(PIECE);
+    const m = manifestOf(bytes);
+    const worker = new PieceWorker();
+    worker.open(join(dir, "gone", "file.part"), m);
+    const slot = new PieceRing(2, PIECE).tryAcquire()!;
+    bytes.copy(slot.bytes);
+    await expect(worker.verifyAndWrite(0, slot, 0, PIECE)).rejects.toMatchObject({ code: "ENOENT" });
+    // The slot's memory came back with the failure.
+    expect(slot.bytes.byteLength).toBe(PIECE);
+    worker.destroy();
+  });
+
   it("fails what is in flight when destroyed, and gives the slot fresh memory", async () => {
     const bytes = randomBytes(2 * PIECE);
     const m = manifestOf(bytes);

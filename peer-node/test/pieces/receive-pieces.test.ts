@@ -249,6 +249,29 @@ describe("FetchPieces into a ring, from a holder that breaks the framing", () =>
       expected: (err) => expect(err).toMatchObject({ code: "data_loss", reason: "PEER_MISBEHAVED" }),
     },
     {
+      name: "a piece whose length runs past the end of its message",
+      answer: (s) => {
+        s.respond(grpcHeaders);
+        // piece_index 0, then data claiming 200 bytes of which the message holds 100.
+        s.end(frame(Buffer.concat([Buffer.from([0x08, 0x00, 0x12, 0xc8, 0x01]), Buffer.alloc(100)])));
+      },
+      expected: (err) => {
+        expect(err).toMatchObject({ code: "data_loss", reason: "PEER_MISBEHAVED" });
+        expect((err as Error).message).toContain("runs 100 bytes past the message's end");
+      },
+    },
+    {
+      name: "a message without the piece's bytes",
+      answer: (s) => {
+        s.respond(grpcHeaders);
+        s.end(frame(Buffer.from([0x08, 0x00])));
+      },
+      expected: (err) => {
+        expect(err).toMatchObject({ code: "data_loss", reason: "PEER_MISBEHAVED" });
+        expect((err as Error).message).toContain("no piece bytes");
+      },
+    },
+    {
       name: "a stream that ends inside a message",
       answer: (s) => {
         s.respond(grpcHeaders, { waitForTrailers: true });
