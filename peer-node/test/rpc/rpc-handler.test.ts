@@ -59,51 +59,74 @@ async function rawGrpc(url: string, path: string, body: Buffer): Promise<{ statu
   }
 }
 
+/** One parsed pino record. */
+interface LogEntry {
+  level: number;
+  msg: string;
+  rpc?: string;
+  reason?: string;
+  err?: { message: string };
+}
+
+/** A pino logger at `level` whose records are parsed into `entries`. */
+function loggerInto(entries: LogEntry[], level: string) {
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString().split("\n").filter(Boolean)) entries.push(JSON.parse(line) as LogEntry);
+      done();
+    },
+  });
+  return pino({ level }, sink);
+}
+
+/** A pserver's PeerService, served as the pserver serves it (pserverRpcs is connect.ts's use of rpcHandler), sharing one random file. */
+async function servePeer(fileName: string, size: number, logger: ReturnType<typeof loggerInto>) {
+  const root = await tempDir();
+  await mkdir(join(root.dir, "shared"));
+  const { contentId } = await writeRandomFile(join(root.dir, "shared", fileName), size);
+  const old = new Date(Date.now() - 10_000);
+  await utimes(join(root.dir, "shared", fileName), old, old);
+  const store = await SharedFolder.open({ folder: join(root.dir, "shared"), dataDir: join(root.dir, "data"), logger });
+  const service = new PeerServiceImpl({ store, redeemTicket: fakeRedeem(new Map()), peerName: () => "alice", logger, pushConsent: TAKE_EVERY_PUSH });
+  const server = await listenOnePort({ host: "127.0.0.1", port: 0, handler: pserverRpcs({ peer: service }, logger), logger });
+  return {
+    contentId,
+    url: server.url,
+    async close() {
+      await server.close();
+      await store.close();
+      await root.cleanup();
+    },
+  };
+}
+
 describe("rpcHandler: a request message that is not valid protobuf binary", () => {
-  let root: { dir: string; cleanup: () => Promise<void> };
-  let store: SharedFolder;
-  let server: OnePortServer;
+  let peer: Awaited<ReturnType<typeof servePeer>> | undefined;
+  let server: { url: string };
   let contentId: string;
-  const warnings: Array<{ msg: string; rpc: string; reason: string }> = [];
+  const logged: LogEntry[] = [];
+  const warnings = () => logged.filter((entry) => entry.level === 40);
 
   beforeAll(async () => {
-    root = await tempDir();
-    await mkdir(join(root.dir, "shared"));
-    ({ contentId } = await writeRandomFile(join(root.dir, "shared", "song.bin"), 3 * 1024 * 1024 + 5));
-    const old = new Date(Date.now() - 10_000);
-    await utimes(join(root.dir, "shared", "song.bin"), old, old);
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        for (const line of chunk.toString().split("\n").filter(Boolean)) {
-          const entry = JSON.parse(line) as { level: number; msg: string; rpc: string; reason: string };
-          if (entry.level === 40) warnings.push(entry);
-        }
-        done();
-      },
-    });
-    const logger = pino({ level: "warn" }, sink);
-    store = await SharedFolder.open({ folder: join(root.dir, "shared"), dataDir: join(root.dir, "data"), logger });
-    const service = new PeerServiceImpl({ store, redeemTicket: fakeRedeem(new Map()), peerName: () => "alice", logger, pushConsent: TAKE_EVERY_PUSH });
-    // As the pserver serves (pserverRpcs is connect.ts's use of rpcHandler).
-    server = await listenOnePort({ host: "127.0.0.1", port: 0, handler: pserverRpcs({ peer: service }, logger), logger });
+    peer = await servePeer("song.bin", 3 * 1024 * 1024 + 5, loggerInto(logged, "warn"));
+    server = peer;
+    contentId = peer.contentId;
   });
 
   afterAll(async () => {
-    await server?.close();
-    await store?.close();
-    await root?.cleanup();
+    await peer?.close();
   });
 
   it("is invalid_argument (HTTP 400) in a unary Connect call, not internal, with a warning", async () => {
     for (const body of [INVALID_UTF8, TRUNCATED]) {
-      const before = warnings.length;
+      const before = warnings().length;
       const res = await fetch(`${server.url}/p2p.v1.PeerService/Ping`, { method: "POST", headers: { "content-type": "application/proto" }, body });
       expect(res.status).toBe(400);
       const json = (await res.json()) as { code: string; message: string };
       expect(json.code).toBe("invalid_argument");
       expect(json.message).toMatch(/not valid protobuf binary/);
-      expect(warnings.length).toBe(before + 1);
-      expect(warnings.at(-1)).toMatchObject({ rpc: "p2p.v1.PeerService/Ping", msg: expect.stringMatching(/not valid protobuf binary/) });
+      expect(warnings().length).toBe(before + 1);
+      expect(warnings().at(-1)).toMatchObject({ rpc: "p2p.v1.PeerService/Ping", msg: expect.stringMatching(/not valid protobuf binary/) });
     }
   });
 
@@ -156,17 +179,11 @@ describe("rpcHandler: a request message that is not valid protobuf binary", () =
 
 describe("rpcHandler: an error no service expected", () => {
   let server: OnePortServer;
-  const logged: Array<{ rpc: string; err: { message: string } }> = [];
+  const logged: LogEntry[] = [];
   const SECRET = "ENOENT: no such file, open '/home/alice/.secret/state.json'";
 
   beforeAll(async () => {
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        for (const line of chunk.toString().split("\n").filter(Boolean)) logged.push(JSON.parse(line) as (typeof logged)[number]);
-        done();
-      },
-    });
-    const logger = pino({ level: "error" }, sink);
+    const logger = loggerInto(logged, "error");
     // Services throwing what a bug would: a raw error before the answer, and one in the middle of a stream.
     const handler = rpcHandler({
       logger,
@@ -209,7 +226,7 @@ describe("rpcHandler: an error no service expected", () => {
       expect(err?.rawMessage).toBe("Internal Server Error");
       expect(err?.findDetails(ErrorDetailSchema)[0]?.reason).toBe(ErrorReason.INTERNAL);
     }
-    expect(logged.slice(before).map((l) => [l.rpc, l.err.message])).toEqual([
+    expect(logged.slice(before).map((l) => [l.rpc, l.err?.message])).toEqual([
       ["p2p.v1.PeerService/Ping", SECRET],
       ["p2p.v1.PeerService/FetchPieces", SECRET],
     ]);
@@ -217,36 +234,21 @@ describe("rpcHandler: an error no service expected", () => {
 });
 
 describe("a caller that leaves in the middle of a FetchPieces stream", () => {
-  let root: { dir: string; cleanup: () => Promise<void> };
-  let store: SharedFolder;
-  let server: OnePortServer;
+  let peer: Awaited<ReturnType<typeof servePeer>> | undefined;
+  let server: { url: string };
   let contentId: string;
-  const logged: Array<{ level: number; msg: string; rpc?: string }> = [];
+  const logged: LogEntry[] = [];
   const PIECES = 48;
 
   beforeAll(async () => {
-    root = await tempDir();
-    await mkdir(join(root.dir, "shared"));
     // Longer than any socket buffer, so the caller leaves while the stream is still being written.
-    ({ contentId } = await writeRandomFile(join(root.dir, "shared", "film.bin"), PIECES * 1024 * 1024));
-    const old = new Date(Date.now() - 10_000);
-    await utimes(join(root.dir, "shared", "film.bin"), old, old);
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        for (const line of chunk.toString().split("\n").filter(Boolean)) logged.push(JSON.parse(line) as (typeof logged)[number]);
-        done();
-      },
-    });
-    const logger = pino({ level: "debug" }, sink);
-    store = await SharedFolder.open({ folder: join(root.dir, "shared"), dataDir: join(root.dir, "data"), logger });
-    const service = new PeerServiceImpl({ store, redeemTicket: fakeRedeem(new Map()), peerName: () => "alice", logger, pushConsent: TAKE_EVERY_PUSH });
-    server = await listenOnePort({ host: "127.0.0.1", port: 0, handler: pserverRpcs({ peer: service }, logger), logger });
+    peer = await servePeer("film.bin", PIECES * 1024 * 1024, loggerInto(logged, "debug"));
+    server = peer;
+    contentId = peer.contentId;
   });
 
   afterAll(async () => {
-    await server?.close();
-    await store?.close();
-    await root?.cleanup();
+    await peer?.close();
   });
 
   const transports = {
