@@ -35,6 +35,17 @@ function answerPiecesHead(requestIds: readonly number[], sizes: readonly number[
   return writer.finish() as Uint8Array<ArrayBuffer>;
 }
 
+/**
+ * Whether another AnswerPieces call may start, with `answering` calls in flight and `waiting` piece
+ * requests queued: with none in flight, at once; alongside a running call, only for a batch of at least
+ * BROWSER_PEER_ANSWER_ALONGSIDE_MIN_PIECES (fewer wait for the running call to end); never more than
+ * BROWSER_PEER_ANSWER_CALLS_MAX at once.
+ */
+export function mayStartAnswerCall(answering: number, waiting: number): boolean {
+  if (waiting === 0 || answering >= BROWSER_PEER_ANSWER_CALLS_MAX) return false;
+  return answering === 0 || waiting >= BROWSER_PEER_ANSWER_ALONGSIDE_MIN_PIECES;
+}
+
 /** Where the link stands, for the page. */
 export type LinkState =
   | { kind: "connecting"; gateway: string }
@@ -334,14 +345,9 @@ export class GatewayLink {
     await client.answerManifest({ requestId, manifest: { contentId, name, size: BigInt(size), pieceSize, pieceHashes: [...pieceHashes] } }, { headers });
   }
 
-  /**
-   * Starts AnswerPieces calls while fewer than BROWSER_PEER_ANSWER_CALLS_MAX are in flight: with none in
-   * flight the waiting requests go out at once; alongside a running call, only a batch of at least
-   * BROWSER_PEER_ANSWER_ALONGSIDE_MIN_PIECES (fewer wait for the running call to end).
-   */
+  /** Starts AnswerPieces calls for the waiting requests while mayStartAnswerCall allows. */
   #answerWaiting(client: Client<typeof GatewayService>): void {
-    while (this.#answering < BROWSER_PEER_ANSWER_CALLS_MAX && this.#waiting.length > 0) {
-      if (this.#answering > 0 && this.#waiting.length < BROWSER_PEER_ANSWER_ALONGSIDE_MIN_PIECES) return;
+    while (mayStartAnswerCall(this.#answering, this.#waiting.length)) {
       const batch = this.#waiting;
       this.#waiting = [];
       this.#answering++;
