@@ -102,6 +102,8 @@ async function serveMany({ gateway, buffers, logger }: Ingest, req: Request, res
     let head: Head | "other" | undefined;
     let piece = 0;
     let current: Uint8Array | undefined;
+    /** Whether the piece being read is wanted (its bytes go into a buffer) or skipped (its request no longer waits). */
+    let wanted: boolean | undefined;
     let filled = 0;
     let total = 0;
     for await (const chunk of req as AsyncIterable<Buffer>) {
@@ -130,15 +132,23 @@ async function serveMany({ gateway, buffers, logger }: Ingest, req: Request, res
       while (at < bytes.length) {
         if (piece >= head.sizes.length) throw new PeerError("BAD_REQUEST", "The body is longer than its pieces' sizes add up to.");
         const size = head.sizes[piece]!;
-        current ??= buffers.take(grain(size));
+        // Asked before a byte is kept: a piece nobody waits for any more takes no buffer (the relay's
+        // budget counts only the pieces it asked for), and one longer than asked for is refused.
+        wanted ??= tab.wantsPiece(head.requestIds[piece]!, size);
         const take = Math.min(size - filled, bytes.length - at);
-        current.set(bytes.subarray(at, at + take), filled);
+        if (wanted) {
+          current ??= buffers.take(grain(size));
+          current.set(bytes.subarray(at, at + take), filled);
+        }
         filled += take;
         at += take;
         if (filled === size) {
-          const data = current.subarray(0, size);
-          if (!tab.answerOneOfPieces(head.requestIds[piece]!, data)) buffers.give(data);
+          if (current) {
+            const data = current.subarray(0, size);
+            if (!tab.answerOneOfPieces(head.requestIds[piece]!, data)) buffers.give(data);
+          }
           current = undefined;
+          wanted = undefined;
           filled = 0;
           piece++;
         }

@@ -9,6 +9,7 @@ import {
   GATEWAY_KEEPALIVE_INTERVAL_MS,
   GATEWAY_MAX_TABS,
   GATEWAY_PUSHES_PER_TAB_MAX,
+  GATEWAY_RELAY_BUDGET_BYTES,
   GATEWAY_REQUEST_TIMEOUT_MS,
   GATEWAY_SESSION_IDLE_MS,
   GATEWAY_STREAMS_PER_TAB_MAX,
@@ -24,6 +25,7 @@ import { redeemPushTicket } from "../push/receive.js";
 import { FilePusher, type PushSource } from "../push/send.js";
 import type { Manifest } from "../store/file-store.js";
 import { TransferRegistry } from "../transfer/transfer.js";
+import { RelayBudget } from "./relay-budget.js";
 import { IncomingPush } from "./tab-push.js";
 import { Tab } from "./tab.js";
 
@@ -45,6 +47,8 @@ export interface GatewaySettings {
   readonly sessionIdleMs: number;
   /** Pushes one tab sends at once, and receives at once. */
   readonly pushesPerTab: number;
+  /** Relayed piece bytes held in memory at once across all tabs, shared fairly among tabs and downloaders (relay-budget.ts). */
+  readonly relayBudgetBytes: number;
 }
 
 /** The defaults of GatewaySettings. */
@@ -57,6 +61,7 @@ export const DEFAULT_GATEWAY_SETTINGS: GatewaySettings = {
   keepaliveIntervalMs: GATEWAY_KEEPALIVE_INTERVAL_MS,
   sessionIdleMs: GATEWAY_SESSION_IDLE_MS,
   pushesPerTab: GATEWAY_PUSHES_PER_TAB_MAX,
+  relayBudgetBytes: GATEWAY_RELAY_BUDGET_BYTES,
 };
 
 /** What the gateway needs. */
@@ -105,6 +110,8 @@ interface Entry extends TabSession {
 /** The browser peers this pserver is the gateway of. */
 export class Gateway {
   readonly settings: GatewaySettings;
+  /** The relayed piece bytes in memory now, shared by every relayed call (relay.ts takes from it). */
+  readonly relayBudget: RelayBudget;
   readonly #directory: DirectoryClient;
   readonly #base: string;
   readonly #logger: Logger;
@@ -120,6 +127,7 @@ export class Gateway {
 
   constructor(options: GatewayOptions) {
     this.settings = { ...DEFAULT_GATEWAY_SETTINGS, ...options.settings };
+    this.relayBudget = new RelayBudget(this.settings.relayBudgetBytes);
     this.#directory = options.directory;
     this.#base = options.baseAddress.replace(/\/+$/, "");
     this.#logger = options.logger.child({ part: "gateway" });
@@ -397,13 +405,18 @@ export class Gateway {
   /** Sets (replace) or extends the tab's list at the directory; returns how many files it offers. */
   async publish(session: TabSession, files: readonly IndexEntry[], replace: boolean): Promise<number> {
     const entry = this.#live(session);
-    return this.#withToken(entry, (token) => (replace ? this.#directory.putIndex(token, files) : this.#directory.patchIndex(token, files, [])));
+    const count = await this.#withToken(entry, (token) => (replace ? this.#directory.putIndex(token, files) : this.#directory.patchIndex(token, files, [])));
+    if (replace) entry.tab.forgetPieceSizes();
+    for (const file of files) entry.tab.notePieceSize(file.contentId, file.pieceSize);
+    return count;
   }
 
   /** Withdraws files from the tab's list; returns how many it still offers. */
   async remove(session: TabSession, contentIds: readonly string[]): Promise<number> {
     const entry = this.#live(session);
-    return this.#withToken(entry, (token) => this.#directory.patchIndex(token, [], contentIds));
+    const count = await this.#withToken(entry, (token) => this.#directory.patchIndex(token, [], contentIds));
+    for (const id of contentIds) entry.tab.notePieceSize(id, undefined);
+    return count;
   }
 
   /** Logs the tab out at the directory and ends its gateway session. */
