@@ -315,6 +315,44 @@ describe("limits and invalid input", () => {
     expect(reasonOf(await held)).toBe(ErrorReason.STALLED);
   });
 
+  it("holds relayed pieces within its budget when many tabs answer and their downloaders never read, and an honest relay still completes", async () => {
+    const MiB = 1024 * 1024;
+    const budget = 16 * MiB;
+    // The request timeout (8 s) is below the stalled streams' idle timeout (30 s): an honest call that
+    // had to wait for them to be ended would fail as RATE_LIMITED instead of completing.
+    const gw = await namedPserver("gw-budget", { relayBudgetBytes: budget, requestTimeoutMs: 8_000 });
+    const greedy = [];
+    for (let t = 0; t < 4; t++) greedy.push(await tabWithFile(gw.url, `greedy-${t}`, 16 * MiB));
+    // 16 downloaders (4 per tab, each on its own connection from 127.0.0.2) ask for whole files and read
+    // at most the first piece: 256 MiB asked for, which the gateway would hold were pieces not budgeted.
+    const stalled: AbortController[] = [];
+    for (const { tab, contentId } of greedy) {
+      for (let d = 0; d < 4; d++) {
+        const stop = new AbortController();
+        stalled.push(stop);
+        const peer = createClient(PeerService, createGrpcTransport({ baseUrl: tab.relayAddress, nodeOptions: { localAddress: "127.0.0.2" } }));
+        const pieces = peer.fetchPieces({ contentId, pieceIndexes: [...Array(16).keys()] }, { signal: stop.signal })[Symbol.asyncIterator]();
+        pieces.next().catch(() => undefined);
+      }
+    }
+    await waitFor(() => (gw.gatewayRelayStats()?.waiting ?? 0) > 0, "greedy relayed calls waiting for the budget");
+
+    const { tab, bytes, contentId } = await tabWithFile(gw.url, "honest-tab", 6 * MiB + 5);
+    const honest = createClient(PeerService, createGrpcTransport({ baseUrl: tab.relayAddress }));
+    const got: Buffer[] = [];
+    for await (const piece of honest.fetchPieces({ contentId, pieceIndexes: [0, 1, 2, 3, 4, 5, 6] })) got.push(Buffer.from(piece.data));
+    expect(sha256Hex(Buffer.concat(got))).toBe(sha256Hex(bytes));
+
+    const stats = gw.gatewayRelayStats()!;
+    expect(stats.budgetBytes).toBe(budget);
+    expect(stats.peakBytes).toBeLessThanOrEqual(budget);
+    expect(stats.heldBytes).toBeGreaterThan(0); // the greedy calls still hold their share
+    // What the greedy tabs were asked for: at most the budget in 1 MiB pieces, besides the first piece each downloader took.
+    expect(greedy.reduce((sum, g) => sum + g.tab.requested, 0)).toBeLessThanOrEqual(budget / MiB + stalled.length);
+    for (const stop of stalled) stop.abort();
+    await waitFor(() => gw.gatewayRelayStats()?.heldBytes === 0 && gw.gatewayRelayStats()?.waiting === 0, "every budgeted byte given back once the stalled calls ended");
+  });
+
   it("publishes a tab's list larger than the directory takes in one request (the gateway's directory client pages it)", async () => {
     const gw = await namedPserver("gw-bulk");
     const { tab } = await tabWithFile(gw.url, "bulk-tab", 1024);
