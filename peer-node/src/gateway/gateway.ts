@@ -25,7 +25,7 @@ import { redeemPushTicket } from "../push/receive.js";
 import { FilePusher, type PushSource } from "../push/send.js";
 import type { Manifest } from "../store/file-store.js";
 import { TransferRegistry } from "../transfer/transfer.js";
-import { RelayBudget } from "./relay-budget.js";
+import { RelayBudget, type RelayGrant } from "./relay-budget.js";
 import { IncomingPush } from "./tab-push.js";
 import { Tab } from "./tab.js";
 
@@ -251,11 +251,30 @@ export class Gateway {
     }
     // Checked again: pushes may have started while the directory answered.
     this.#checkPushRoom(tab.pushes.outgoing.size, tab.name);
-    const source: PushSource = {
-      get: () => manifest,
-      manifest: async () => manifest,
-      readPiece: (id, index) => tab.requestPiece(id, index, stop.signal),
+    // The push's pieces take room from the relay budget as relayed ones do, the target peer being their
+    // reader; a piece's room comes back once the push sent it on (its bytes counted as sent), or it ended.
+    const held = new Set<{ readonly end: number; readonly grant: RelayGrant }>();
+    const reader = `push:${picked.peer.name.toLowerCase()}`;
+    const pieceBytes = Math.min(manifest.pieceSize, this.relayBudget.budgetBytes);
+    let sentBytes = () => 0;
+    const readPiece = async (id: string, index: number): Promise<Uint8Array> => {
+      const sent = sentBytes();
+      for (const piece of held) if (piece.end <= sent) piece.grant.release();
+      for (const piece of held) if (piece.end <= sent) held.delete(piece);
+      const grant = this.relayBudget.tryTake(tab.name, reader, pieceBytes) ?? (await this.relayBudget.take(tab.name, reader, pieceBytes, stop.signal, this.settings.requestTimeoutMs));
+      const piece = { end: Math.min((index + 1) * manifest.pieceSize, manifest.size), grant };
+      held.add(piece);
+      try {
+        const data = await tab.requestPiece(id, index, stop.signal, grant.bytes);
+        grant.shrink(data.byteLength);
+        return data;
+      } catch (err) {
+        grant.release();
+        held.delete(piece);
+        throw err;
+      }
     };
+    const source: PushSource = { get: () => manifest, manifest: async () => manifest, readPiece };
     const pusher = new FilePusher({
       store: source,
       registry: this.#pushRegistry,
@@ -265,6 +284,7 @@ export class Gateway {
       options: { stallTimeoutMs: this.settings.requestTimeoutMs, readAheadPieces: this.settings.windowPieces },
     });
     const transfer = pusher.push(contentId, { name: picked.peer.name, address: picked.peer.address }, picked.ticket);
+    sentBytes = () => transfer.snapshot().bytesDone;
     const pushId = transfer.id;
     tab.pushes.outgoing.set(pushId, transfer);
     const tell = () => tab.notify({ kind: "push_progress", pushId, snapshot: transfer.snapshot() });
@@ -272,6 +292,8 @@ export class Gateway {
     void transfer.done.then(() => {
       // The tab's piece requests still open end here (cancel events), and nothing of the push stays.
       stop.abort(new PeerError("CANCELLED", "The push ended."));
+      for (const piece of held) piece.grant.release();
+      held.clear();
       tab.pushes.outgoing.delete(pushId);
       transfer.off("progress", tell);
       tell();

@@ -10,7 +10,9 @@
 // budget / (active ones + 1), active meaning holding bytes or waiting: there is always room left for a
 // newcomer's share, so a stranger who filled his share with downloaders that never read cannot make an
 // honest relay wait for his streams to time out. Each may hold one piece whatever its share (a share
-// below a piece would starve it). Waiters are served in order, skipping those over their share.
+// below a piece would starve it). A client within its own share may also hold one piece of a tab past
+// the tab's share: a stranger's downloaders that filled a tab's share leave that tab's other
+// downloaders a piece at a time. Waiters are served in order, skipping those over their share.
 import { PeerError } from "../errors.js";
 
 /** Bytes held for one relayed piece; given back once, by `release`. */
@@ -75,6 +77,8 @@ export class RelayBudget {
   readonly #tabs = new Holders();
   readonly #clients = new Holders();
   readonly #waiters: Waiter[] = [];
+  /** Bytes held per pair of tab and client. */
+  readonly #pairs = new Map<string, number>();
   #held = 0;
   #peak = 0;
   #refused = 0;
@@ -141,7 +145,13 @@ export class RelayBudget {
   }
 
   #fits(tab: string, client: string, bytes: number): boolean {
-    return this.#held + bytes <= this.budgetBytes && this.#tabs.fits(this.budgetBytes, tab, bytes) && this.#clients.fits(this.budgetBytes, client, bytes);
+    return this.#held + bytes <= this.budgetBytes && this.#withinShares(tab, client, bytes);
+  }
+
+  /** Within the client's share, and the tab's unless this client holds nothing of this tab yet. */
+  #withinShares(tab: string, client: string, bytes: number): boolean {
+    if (!this.#clients.fits(this.budgetBytes, client, bytes)) return false;
+    return !this.#pairs.has(pairKey(tab, client)) || this.#tabs.fits(this.budgetBytes, tab, bytes);
   }
 
   #grant(tab: string, client: string, bytes: number): RelayGrant {
@@ -171,6 +181,10 @@ export class RelayBudget {
     if (this.#held > this.#peak) this.#peak = this.#held;
     this.#tabs.change(tab, bytes, 0);
     this.#clients.change(client, bytes, 0);
+    const pair = pairKey(tab, client);
+    const left = (this.#pairs.get(pair) ?? 0) + bytes;
+    if (left <= 0) this.#pairs.delete(pair);
+    else this.#pairs.set(pair, left);
   }
 
   /**
@@ -181,7 +195,7 @@ export class RelayBudget {
   #serve(): void {
     for (let i = 0; i < this.#waiters.length; ) {
       const w = this.#waiters[i]!;
-      if (!this.#tabs.fits(this.budgetBytes, w.tab, w.bytes) || !this.#clients.fits(this.budgetBytes, w.client, w.bytes)) {
+      if (!this.#withinShares(w.tab, w.client, w.bytes)) {
         i++;
         continue;
       }
@@ -190,4 +204,8 @@ export class RelayBudget {
       w.grant(this.#grant(w.tab, w.client, w.bytes));
     }
   }
+}
+
+function pairKey(tab: string, client: string): string {
+  return `${tab}\n${client}`;
 }

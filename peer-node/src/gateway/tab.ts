@@ -192,12 +192,13 @@ export class Tab {
 
   /**
    * Whether a piece answer of `bytes` for `requestId` is wanted, asked before its bytes are read in: false
-   * when the request no longer waits (its bytes are skipped, not kept); throws BAD_REQUEST (and fails the
-   * relayed request as PEER_MISBEHAVED) when the piece is longer than the room taken for it.
+   * when the request no longer waits (its bytes are skipped, not kept); throws BAD_REQUEST when it asked
+   * for a manifest, or (failing the relayed request as PEER_MISBEHAVED) when the piece is longer than
+   * the room taken for it.
    */
   wantsPiece(requestId: number, bytes: number): boolean {
-    const pending = this.#pending.get(requestId);
-    if (!pending || pending.kind !== "piece") return false;
+    if (!this.#pending.has(requestId)) return false;
+    const pending = this.#take(requestId, "piece");
     this.#checkSize(requestId, pending, bytes);
     return true;
   }

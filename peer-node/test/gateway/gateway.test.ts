@@ -4,6 +4,7 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
+import type { ClientSessionOptions } from "node:http2";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -330,7 +331,7 @@ describe("limits and invalid input", () => {
       for (let d = 0; d < 4; d++) {
         const stop = new AbortController();
         stalled.push(stop);
-        const peer = createClient(PeerService, createGrpcTransport({ baseUrl: tab.relayAddress, nodeOptions: { localAddress: "127.0.0.2" } }));
+        const peer = createClient(PeerService, createGrpcTransport({ baseUrl: tab.relayAddress, nodeOptions: { localAddress: "127.0.0.2" } as ClientSessionOptions }));
         const pieces = peer.fetchPieces({ contentId, pieceIndexes: [...Array(16).keys()] }, { signal: stop.signal })[Symbol.asyncIterator]();
         pieces.next().catch(() => undefined);
       }

@@ -51,6 +51,18 @@ describe("the relay budget", () => {
     expect(order).toEqual(["fair", "greedy"]);
   });
 
+  it("leaves a tab's other downloaders a piece at a time when one client filled the tab's share", () => {
+    const budget = new RelayBudget(12 * MiB);
+    // The greedy client alone fills the tab's share (12 / 2 = 6 MiB).
+    expect(takeAll(budget, "shared", "10.0.0.1")).toHaveLength(6);
+    // Another client of that tab gets one piece in flight, not more (the tab is over its share).
+    expect(takeAll(budget, "shared", "10.0.0.2")).toHaveLength(1);
+    // But one client gets no more than its own share, however many tabs it reads from.
+    const many = Array.from({ length: 20 }, (_, t) => takeAll(budget, `tab${t}`, "10.0.0.1").length).reduce((a, b) => a + b, 0);
+    expect(many).toBeLessThanOrEqual(budget.budgetBytes / MiB);
+    expect(budget.stats().heldBytes).toBeLessThanOrEqual(12 * MiB);
+  });
+
   it("makes a request wait while the budget is full, and grants it when bytes are given back", async () => {
     const budget = new RelayBudget(4 * MiB);
     const held = [...takeAll(budget, "a", "x"), ...takeAll(budget, "b", "y"), ...takeAll(budget, "c", "z")];
