@@ -2,6 +2,7 @@
 // gateway.test.ts, "limits"): the bound, the shares of tabs and of downloading clients, and waiting.
 import { describe, expect, it } from "vitest";
 import { isPeerError } from "../../src/errors.js";
+import { clientKey } from "../../src/gateway/relay.js";
 import { RelayBudget, type RelayGrant } from "../../src/gateway/relay-budget.js";
 
 const MiB = 1024 * 1024;
@@ -89,5 +90,14 @@ describe("the relay budget", () => {
     stop.abort();
     expect(isPeerError(await gone, "CANCELLED")).toBe(true);
     expect(budget.stats()).toMatchObject({ waiting: 0, refused: 1, heldBytes: 2 * MiB });
+  });
+
+  it("counts a downloading client by its IPv4 address, or the /64 of its IPv6 one", () => {
+    expect(clientKey("203.0.113.7")).toBe("203.0.113.7");
+    expect(clientKey("::ffff:203.0.113.7")).toBe("203.0.113.7");
+    expect(clientKey("2001:db8:1:2:3:4:5:6")).toBe("2001:db8:1:2::/64");
+    expect(clientKey("2001:DB8:1:2::99")).toBe("2001:db8:1:2::/64");
+    expect(clientKey("2001:db8::1")).toBe("2001:db8:0:0::/64");
+    expect(clientKey("::1")).toBe("0:0:0:0::/64");
   });
 });
