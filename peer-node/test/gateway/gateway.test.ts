@@ -324,6 +324,8 @@ describe("limits and invalid input", () => {
     const gw = await namedPserver("gw-budget", { relayBudgetBytes: budget, requestTimeoutMs: 8_000 });
     const greedy = [];
     for (let t = 0; t < 4; t++) greedy.push(await tabWithFile(gw.url, `greedy-${t}`, 16 * MiB));
+    // Half answer in AnswerPieces batches (as the browser peer does), half one piece per call.
+    for (const [t, g] of greedy.entries()) g.tab.behaviour.batch = t % 2 === 0;
     // 16 downloaders (4 per tab, each on its own connection from 127.0.0.2) ask for whole files and read
     // at most the first piece: 256 MiB asked for, which the gateway would hold were pieces not budgeted.
     const stalled: AbortController[] = [];
@@ -352,6 +354,21 @@ describe("limits and invalid input", () => {
     expect(greedy.reduce((sum, g) => sum + g.tab.requested, 0)).toBeLessThanOrEqual(budget / MiB + stalled.length);
     for (const stop of stalled) stop.abort();
     await waitFor(() => gw.gatewayRelayStats()?.heldBytes === 0 && gw.gatewayRelayStats()?.waiting === 0, "every budgeted byte given back once the stalled calls ended");
+  });
+
+  it("refuses a tab's piece longer than its file's piece size before keeping it, and tells the downloader the tab misbehaved", async () => {
+    const gw = await namedPserver("gw-oversize");
+    const { tab, contentId } = await tabWithFile(gw.url, "oversize-tab", 2 * 1024 * 1024);
+    tab.behaviour = { batch: true, oversize: true };
+    const peer = createClient(PeerService, createGrpcTransport({ baseUrl: tab.relayAddress }));
+    const err = await (async () => {
+      for await (const piece of peer.fetchPieces({ contentId, pieceIndexes: [0] })) expect(piece).toBeUndefined();
+    })().catch((e: unknown) => e);
+    expect(reasonOf(err)).toBe(ErrorReason.PEER_MISBEHAVED);
+    await waitFor(() => tab.answerErrors.length > 0, "the tab told its answer was refused", 5_000, 20);
+    expect(ConnectError.from(tab.answerErrors[0]).code).toBe(Code.InvalidArgument);
+    expect(ConnectError.from(tab.answerErrors[0]).rawMessage).toMatch(/asked for a piece of at most (\d+) bytes \(the file's piece size\), not \d+/);
+    await waitFor(() => gw.gatewayRelayStats()?.heldBytes === 0, "the piece's room given back");
   });
 
   it("publishes a tab's list larger than the directory takes in one request (the gateway's directory client pages it)", async () => {

@@ -33,6 +33,8 @@ export interface TabBehaviour {
   refusal?: string;
   /** Answer the piece requests in hand together, in AnswerPieces calls (as the browser peer does). */
   batch?: boolean;
+  /** Answer every piece with one byte more than its file's piece size (a tab trying to make the gateway hold more than it asked for). */
+  oversize?: boolean;
 }
 
 /** A push this tab received and kept. */
@@ -279,7 +281,7 @@ export class TestTab {
       }
       const { size, pieceSize } = held.manifest;
       const length = pieceLength(Number(size), pieceSize, pieceIndex);
-      const data = Buffer.allocUnsafe(length);
+      const data = Buffer.alloc(this.behaviour.oversize ? pieceSize + 1 : length);
       await held.handle.read(data, 0, length, pieceIndex * pieceSize);
       if (this.behaviour.corrupt) for (let i = 0; i < data.length; i += 4096) data[i] = data[i]! ^ 0xff;
       if (this.behaviour.batch) {
