@@ -30,6 +30,8 @@ interface Pending {
   readonly timer: NodeJS.Timeout;
   /** The most bytes a piece answer may carry (the bytes the relay took from its budget for it). */
   readonly maxBytes: number;
+  /** An answer's bytes are being read in for it (wantsPiece): a second answer's are skipped. */
+  claimed: boolean;
 }
 
 /** The one open Attach stream of a tab: a queue of events and the reader waiting for the next one. */
@@ -192,14 +194,17 @@ export class Tab {
 
   /**
    * Whether a piece answer of `bytes` for `requestId` is wanted, asked before its bytes are read in: false
-   * when the request no longer waits (its bytes are skipped, not kept); throws BAD_REQUEST when it asked
+   * when the request no longer waits or another answer's bytes are being read for it (these bytes are
+   * skipped, not kept: one buffer per request, whatever the tab sends); throws BAD_REQUEST when it asked
    * for a manifest, or (failing the relayed request as PEER_MISBEHAVED) when the piece is longer than
    * the room taken for it.
    */
   wantsPiece(requestId: number, bytes: number): boolean {
-    if (!this.#pending.has(requestId)) return false;
+    const waiting = this.#pending.get(requestId);
+    if (!waiting || waiting.claimed) return false;
     const pending = this.#take(requestId, "piece");
     this.#checkSize(requestId, pending, bytes);
+    pending.claimed = true;
     return true;
   }
 
@@ -294,6 +299,7 @@ export class Tab {
         },
         timer,
         maxBytes,
+        claimed: false,
       });
       channel.push(what.kind === "manifest" ? { kind: "manifest", requestId, contentId: what.contentId } : { kind: "piece", requestId, contentId: what.contentId, pieceIndex: what.pieceIndex });
     });

@@ -3,6 +3,7 @@
 // HTTP/1.1 (Connect binary and gRPC-Web, what a browser has). Bytes are compared with SHA-256.
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
+import http from "node:http";
 import path from "node:path";
 import type { ClientSessionOptions } from "node:http2";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
@@ -453,6 +454,30 @@ describe("limits and invalid input", () => {
     const short = await many(toBinary(AnswerPiecesRequestSchema, create(AnswerPiecesRequestSchema, { requestIds: [77, 78], sizes: [3, 3], data: new Uint8Array(5) })));
     expect(short.status).toBe(400);
     expect(((await short.json()) as { message: string }).message).toMatch(/add up to 6 bytes, not the 5/);
+  });
+
+  it("reads one answer's bytes per piece request: a second answer sent while the first is arriving is read past and answered Canceled", async () => {
+    const gw = await namedPserver("gw-twice");
+    const { tab, bytes, contentId } = await tabWithFile(gw.url, "twice-tab", 4096);
+    tab.behaviour.silent = true;
+    const peer = createClient(PeerService, createGrpcTransport({ baseUrl: tab.relayAddress }));
+    const fetched = (async () => {
+      for await (const piece of peer.fetchPieces({ contentId, pieceIndexes: [0] })) return Buffer.from(piece.data);
+    })();
+    const [requestId] = await waitFor(() => (tab.pieceRequestIds.length > 0 ? tab.pieceRequestIds : undefined), "the piece request at the tab", 5_000, 20);
+    const body = toBinary(AnswerPieceRequestSchema, create(AnswerPieceRequestSchema, { requestId, data: bytes }));
+    const url = new URL(`${gw.url}/p2p.v1.GatewayService/AnswerPiece`);
+    const headers = { "content-type": "application/proto", authorization: `Bearer ${tab.sessionToken}`, "content-length": String(body.length) };
+    // The first answer: its head and half its piece, then a pause.
+    const first = http.request(url, { method: "POST", headers });
+    const firstStatus = new Promise<number>((resolve, reject) => first.on("response", (res) => (res.resume(), resolve(res.statusCode!))).on("error", reject));
+    first.write(body.subarray(0, 2048));
+    const second = await fetch(url, { method: "POST", headers, body: toBinary(AnswerPieceRequestSchema, create(AnswerPieceRequestSchema, { requestId, data: new Uint8Array(bytes.length).fill(7) })) });
+    expect(second.status).toBe(499);
+    expect(((await second.json()) as { code: string }).code).toBe("canceled");
+    first.end(body.subarray(2048));
+    expect(await firstStatus).toBe(200);
+    expect(sha256Hex((await fetched)!)).toBe(sha256Hex(bytes));
   });
 
   it("the directory refuses a relay address that names another peer", async () => {

@@ -64,6 +64,8 @@ export class TestTab {
   takesPieceBatches = false;
   /** Requests received (pieces and manifests), answered or not. */
   requested = 0;
+  /** The request ids of the piece requests received, in order. */
+  readonly pieceRequestIds: number[] = [];
   /** Attach messages that carried piece requests, and how many each carried. */
   readonly pieceMessages: number[] = [];
   /** Requests answered (pieces and manifests). */
@@ -149,10 +151,12 @@ export class TestTab {
           else if (event.case === "manifest") void this.#answerManifest(event.value.requestId, event.value.contentId);
           else if (event.case === "piece") {
             this.pieceMessages.push(1);
+            this.pieceRequestIds.push(event.value.requestId);
             void this.#answerPiece(event.value.requestId, event.value.contentId, event.value.pieceIndex);
           } else if (event.case === "pieces") {
             this.requested += event.value.requests.length;
             this.pieceMessages.push(event.value.requests.length);
+            for (const r of event.value.requests) this.pieceRequestIds.push(r.requestId);
             for (const r of event.value.requests) void this.#answerPiece(r.requestId, r.contentId, r.pieceIndex);
           }
           else if (event.case === "pushProgress") this.pushProgress.push(event.value);
