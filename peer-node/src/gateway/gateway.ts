@@ -261,7 +261,7 @@ export class Gateway {
       const sent = sentBytes();
       for (const piece of held) if (piece.end <= sent) piece.grant.release();
       for (const piece of held) if (piece.end <= sent) held.delete(piece);
-      const grant = this.relayBudget.tryTake(tab.name, reader, pieceBytes) ?? (await this.relayBudget.take(tab.name, reader, pieceBytes, stop.signal, this.settings.requestTimeoutMs));
+      const grant = this.relayBudget.tryTake(tab.name, reader, pieceBytes) ?? (await this.relayBudget.take(tab.name, reader, pieceBytes, stop.signal, this.settings.requestTimeoutMs / 2));
       const piece = { end: Math.min((index + 1) * manifest.pieceSize, manifest.size), grant };
       held.add(piece);
       try {

@@ -165,7 +165,7 @@ class RelayPeerService implements ServiceImpl<typeof PeerService>, PieceSource {
    * FetchPieces: the tab's pieces in the asked order, a window of them asked at once. Each piece's room
    * (its file's piece size) is taken from the gateway's relay budget before the tab is asked, and given
    * back once the piece went out: when the budget is full the request waits, and fails as RATE_LIMITED
-   * after the request timeout.
+   * after half the request timeout.
    */
   async *fetchPieces(req: FetchPiecesRequest, ctx: HandlerContext): AsyncGenerator<FetchPiecesResponse> {
     const tab = this.#tab(ctx);
@@ -201,13 +201,15 @@ class RelayPeerService implements ServiceImpl<typeof PeerService>, PieceSource {
     };
     const window: Promise<{ data: Uint8Array; grant: RelayGrant }>[] = [];
     let asked = 0;
+    // A wait for room is at most half the request timeout: with the tab's own wait after it, the
+    // downloader hears why (RATE_LIMITED) before it drops the holder as stalled (HOLDER_STALL_TIMEOUT_MS).
     const ask = () => {
       const index = indexes[asked++]!;
       const now = budget.tryTake(tab.name, client, pieceBytes);
       if (now) grants.push(now);
       const piece = now
         ? fetchPiece(index, now)
-        : budget.take(tab.name, client, pieceBytes, signal, this.#gateway.settings.requestTimeoutMs).then((grant) => {
+        : budget.take(tab.name, client, pieceBytes, signal, this.#gateway.settings.requestTimeoutMs / 2).then((grant) => {
             grants.push(grant);
             return fetchPiece(index, grant);
           });

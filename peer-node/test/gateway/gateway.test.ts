@@ -320,8 +320,8 @@ describe("limits and invalid input", () => {
   it("holds relayed pieces within its budget when many tabs answer and their downloaders never read, and an honest relay still completes", async () => {
     const MiB = 1024 * 1024;
     const budget = 16 * MiB;
-    // The request timeout (8 s) is below the stalled streams' idle timeout (30 s): an honest call that
-    // had to wait for them to be ended would fail as RATE_LIMITED instead of completing.
+    // A wait for room (half the request timeout, 4 s) is below the stalled streams' idle timeout (30 s):
+    // an honest call that had to wait for them to be ended would fail as RATE_LIMITED instead of completing.
     const gw = await namedPserver("gw-budget", { relayBudgetBytes: budget, requestTimeoutMs: 8_000 });
     const greedy = [];
     for (let t = 0; t < 4; t++) greedy.push(await tabWithFile(gw.url, `greedy-${t}`, 16 * MiB));
