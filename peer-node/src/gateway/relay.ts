@@ -189,6 +189,12 @@ class RelayPeerService implements ServiceImpl<typeof PeerService>, PieceSource {
     // which copies it into its own frame, once the next one is asked for.
     const sentByBuffer = ctx.values.get(pieceSenderKey);
     const grants: RelayGrant[] = [];
+    // As for the stream slot: a generator connect-node never resumes never reaches its finally, and
+    // the room its answered pieces took would be lost to the budget for good.
+    const releaseAll = () => {
+      for (const grant of grants) grant.release();
+    };
+    ctx.signal.addEventListener("abort", releaseAll, { once: true });
     const fetchPiece = async (index: number, grant: RelayGrant): Promise<{ data: Uint8Array; grant: RelayGrant }> => {
       try {
         const data = await tab.requestPiece(contentId, index, signal, grant.bytes);
@@ -230,7 +236,8 @@ class RelayPeerService implements ServiceImpl<typeof PeerService>, PieceSource {
       ctx.signal.removeEventListener("abort", release);
       release();
       // Pieces answered but never sent, and sent ones whose stream died before HTTP/2 gave them back.
-      for (const grant of grants) grant.release();
+      ctx.signal.removeEventListener("abort", releaseAll);
+      releaseAll();
     }
   }
 
