@@ -19,11 +19,11 @@ const pserver = await startPserver({
   gateway: { maxTabs: 10_000, ...JSON.parse(process.env.BENCH_GATEWAY_SETTINGS ?? "{}") },
 });
 process.stdout.write(`ready ${pserver.url}\n`);
-// The figures stop() reads on the way out: CPU of all threads since ready, peak RSS.
+// The figures stop() reads on the way out: CPU of all threads since ready, peak RSS, the relay budget's figures.
 const cpuBefore = process.cpuUsage();
 process.once("SIGTERM", () => {
   const cpu = process.cpuUsage(cpuBefore);
   const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync("/proc/self/status", "utf8"));
-  process.stdout.write(`stats ${JSON.stringify({ cpuSeconds: (cpu.user + cpu.system) / 1e6, peakRssBytes: hwm ? Number(hwm[1]) * 1024 : 0 })}\n`);
+  process.stdout.write(`stats ${JSON.stringify({ cpuSeconds: (cpu.user + cpu.system) / 1e6, peakRssBytes: hwm ? Number(hwm[1]) * 1024 : 0, relay: pserver.gatewayRelayStats() })}\n`);
   void pserver.close().then(() => process.exit(0));
 });

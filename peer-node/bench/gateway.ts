@@ -100,6 +100,8 @@ async function main(): Promise<void> {
     // Where the relay's time goes: each process's CPU per GiB it moved (the gateway's includes the idle tabs of part 1).
     const perGiB = (s: { cpuSeconds: number } | undefined) => (s ? fmt(s.cpuSeconds / gib) : "?");
     console.log(`   CPU-s per GiB: the tab process ${perGiB(tabStats)}, the gateway ${perGiB(gatewayStats)}, the direct seeder ${perGiB(seederStats)}`);
+    const relay = (gatewayStats as { relay?: { budgetBytes: number; peakBytes: number; refused: number } } | undefined)?.relay;
+    if (relay) console.log(`   relay budget: at most ${fmt(relay.peakBytes / MiB)} MiB of relayed pieces held at once (budget ${fmt(relay.budgetBytes / MiB)} MiB, ${relay.refused} requests refused)`);
     console.log(`\nload average at the end: ${load()}`);
   } finally {
     for (const tab of tabs) await tab.close().catch(() => undefined);

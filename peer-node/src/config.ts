@@ -5,7 +5,15 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseEnv } from "node:util";
-import { GATEWAY_MAX_TABS, GATEWAY_STREAMS_PER_TAB_MAX, PUSH_MIN_BYTES_PER_SECOND, USERNAME_MAX_CHARS } from "./constants.js";
+import {
+  GATEWAY_MAX_TABS,
+  GATEWAY_RELAY_BUDGET_BYTES,
+  GATEWAY_RELAY_BUDGET_MAX_BYTES,
+  GATEWAY_RELAY_BUDGET_MIN_BYTES,
+  GATEWAY_STREAMS_PER_TAB_MAX,
+  PUSH_MIN_BYTES_PER_SECOND,
+  USERNAME_MAX_CHARS,
+} from "./constants.js";
 import { isPeerName } from "./directory/wire.js";
 
 /** Everything `peer-node serve` needs, validated. */
@@ -26,6 +34,8 @@ export interface ServeConfig {
   readonly gatewayMaxTabs: number;
   /** Relayed calls to one browser peer at once. */
   readonly gatewayStreamsPerTab: number;
+  /** Relayed piece bytes the gateway holds in memory at once, across all its browser peers. */
+  readonly gatewayRelayBudgetBytes: number;
   /** Host names answered besides the defaults (listen address, localhost, 127.0.0.1, ::1, advertised host). */
   readonly allowHosts: string[];
   /** TLS certificate chain and key (PEM), read from --tls-cert and --tls-key. */
@@ -65,6 +75,12 @@ export const SERVE_SETTINGS = [
     flag: "--gateway-streams-per-tab",
     env: "PEER_GATEWAY_STREAMS_PER_TAB",
     help: `relayed downloads from one browser peer at once (default ${GATEWAY_STREAMS_PER_TAB_MAX})`,
+  },
+  {
+    key: "gateway-relay-budget",
+    flag: "--gateway-relay-budget",
+    env: "PEER_GATEWAY_RELAY_BUDGET",
+    help: `relayed piece bytes held in memory at once across all browser peers, e.g. 256M, 1G (default ${GATEWAY_RELAY_BUDGET_BYTES / 2 ** 20}M; ${GATEWAY_RELAY_BUDGET_MIN_BYTES / 2 ** 20}M to ${GATEWAY_RELAY_BUDGET_MAX_BYTES / 2 ** 30}G)`,
   },
   { key: "allow-host", flag: "--allow-host", env: "PEER_ALLOW_HOST", help: "comma-separated host names answered besides the listen address, localhost and the advertised host (\"*\" = any)" },
   { key: "tls-cert", flag: "--tls-cert", env: "PEER_TLS_CERT", help: "PEM certificate chain: serve https (h2 and http/1.1) on the port (needs --tls-key)" },
@@ -131,6 +147,7 @@ export function loadServeConfig(flags: Settings, env: NodeJS.ProcessEnv, cwd: st
   });
   const gatewayMaxTabs = check(() => parseCount(get("gateway-max-tabs"), "--gateway-max-tabs", 0, 100_000)) ?? GATEWAY_MAX_TABS;
   const gatewayStreamsPerTab = check(() => parseCount(get("gateway-streams-per-tab"), "--gateway-streams-per-tab", 1, 64)) ?? GATEWAY_STREAMS_PER_TAB_MAX;
+  const gatewayRelayBudgetBytes = check(() => parseRelayBudget(get("gateway-relay-budget"))) ?? GATEWAY_RELAY_BUDGET_BYTES;
   const webDirSetting = get("web-dir");
   const webDir = webDirSetting !== undefined ? path.resolve(cwd, webDirSetting) : defaultWebDir();
   if (webDir !== undefined && webDirSetting !== undefined && !existsSync(path.join(webDir, "index.html"))) {
@@ -174,6 +191,7 @@ export function loadServeConfig(flags: Settings, env: NodeJS.ProcessEnv, cwd: st
     logLevel: logLevel!,
     gatewayMaxTabs: gatewayMaxTabs ?? GATEWAY_MAX_TABS,
     gatewayStreamsPerTab: gatewayStreamsPerTab ?? GATEWAY_STREAMS_PER_TAB_MAX,
+    gatewayRelayBudgetBytes,
     allowHosts,
     tls: cert && key ? { cert, key } : undefined,
     tlsCa,
@@ -212,6 +230,23 @@ function parseCount(value: string | undefined, flag: string, min: number, max: n
   if (value === undefined) return undefined;
   if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) throw new Error(`${flag} must be a whole number from ${min} to ${max}.`);
   return Number(value);
+}
+
+/**
+ * Parses the gateway's relay budget, bytes like 268435456, 256M or 1G (binary multiples); undefined when
+ * not given. At least one piece of the largest size (a smaller budget could never relay such a file).
+ */
+export function parseRelayBudget(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const match = /^(\d+)\s*([KMG]?)(?:i?B)?$/i.exec(value.trim());
+  const range = `${GATEWAY_RELAY_BUDGET_MIN_BYTES / 2 ** 20}M to ${GATEWAY_RELAY_BUDGET_MAX_BYTES / 2 ** 30}G`;
+  if (!match) throw new Error(`--gateway-relay-budget must be bytes like 256M or 1G (${range}), got "${value}".`);
+  const scale = { "": 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 }[match[2]!.toUpperCase() as "" | "K" | "M" | "G"];
+  const bytes = Number(match[1]) * scale;
+  if (bytes < GATEWAY_RELAY_BUDGET_MIN_BYTES || bytes > GATEWAY_RELAY_BUDGET_MAX_BYTES) {
+    throw new Error(`--gateway-relay-budget must be ${range} (at least one piece of the largest size a file may have), got "${value}".`);
+  }
+  return bytes;
 }
 
 /** The web app next to this package in the repository (web/dist), when it has been built. */

@@ -209,6 +209,18 @@ export const GATEWAY_STREAMS_PER_TAB_MAX = 8;
  * 1.3-1.4 instead of 2.1-2.2).
  */
 export const GATEWAY_WINDOW_PIECES = 8;
+/**
+ * Relayed piece bytes one gateway holds in memory at once, across all its tabs (GatewaySettings.relayBudgetBytes):
+ * the per-tab bound above times GATEWAY_MAX_TABS was 16 GiB, and names are free to register. 256 MiB
+ * is four tabs' full windows; one relay at full speed holds far less (docs/browser-peers.md, Limits).
+ */
+export const GATEWAY_RELAY_BUDGET_BYTES = 256 * 1024 * 1024;
+/** The smallest relay budget a gateway takes: one piece of the largest size a file may have (MAX_PIECE_SIZE_BYTES). */
+export const GATEWAY_RELAY_BUDGET_MIN_BYTES = 16 * 1024 * 1024;
+/** The largest relay budget a gateway takes (a typo of a unit should not be taken as "unbounded"). */
+export const GATEWAY_RELAY_BUDGET_MAX_BYTES = 64 * 1024 * 1024 * 1024;
+/** Piece sizes of a tab's files the gateway remembers (to take the right room per relayed piece); a file past them takes the largest. */
+export const GATEWAY_PIECE_SIZES_KEPT = 4096;
 /** Pieces one AnswerPieces call may carry (its body stays under MAX_RPC_MESSAGE_BYTES anyway). */
 export const GATEWAY_ANSWER_PIECES_MAX = 64;
 /** A request the tab leaves unanswered this long fails the relayed call as stalled; below HOLDER_STALL_TIMEOUT_MS so the downloader hears why. */

@@ -21,6 +21,7 @@ import { FilePusher } from "./push/send.js";
 import { Gateway, type GatewaySettings } from "./gateway/gateway.js";
 import { GatewayServiceImpl } from "./gateway/gateway-service.js";
 import { relayRoutes } from "./gateway/relay.js";
+import type { RelayBudgetStats } from "./gateway/relay-budget.js";
 import { PushSettings } from "./push/push-settings.js";
 import { SaveLinks } from "./rpc/http/save-links.js";
 import { RateLimiter } from "./transfer/rate-limiter.js";
@@ -76,6 +77,8 @@ export interface Pserver {
   /** Base URL of the one port (gRPC, gRPC-Web, Connect, GET /files and the tab). */
   readonly url: string;
   readonly port: number;
+  /** The gateway's relayed piece bytes in memory now (held, peak, waiting); undefined when it is no gateway. */
+  gatewayRelayStats(): RelayBudgetStats | undefined;
   /** Logs out of the directory and shuts down gracefully. */
   close(): Promise<void>;
 }
@@ -192,6 +195,7 @@ export async function startPserver(options: PserverOptions): Promise<Pserver> {
     return {
       url: server.url,
       port: server.port,
+      gatewayRelayStats: () => gateway?.relayBudget.stats(),
       close: () => (closing ??= closeAll().then(() => logger.info("pserver stopped"))),
     };
   } catch (err) {

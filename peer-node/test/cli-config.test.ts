@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConfigError, loadServeConfig, parseRate } from "../src/config.js";
-import { GATEWAY_MAX_TABS, GATEWAY_STREAMS_PER_TAB_MAX } from "../src/constants.js";
+import { GATEWAY_MAX_TABS, GATEWAY_RELAY_BUDGET_BYTES, GATEWAY_STREAMS_PER_TAB_MAX } from "../src/constants.js";
 
 describe("serve configuration", () => {
   let cwd: string;
@@ -69,9 +69,16 @@ describe("serve configuration", () => {
     const defaults = loadServeConfig({ name: "gw" }, {}, cwd);
     expect(defaults.gatewayMaxTabs).toBe(GATEWAY_MAX_TABS);
     expect(defaults.gatewayStreamsPerTab).toBe(GATEWAY_STREAMS_PER_TAB_MAX);
-    const set = loadServeConfig({ name: "gw", "gateway-streams-per-tab": "3" }, { PEER_GATEWAY_MAX_TABS: "0" }, cwd);
+    expect(defaults.gatewayRelayBudgetBytes).toBe(GATEWAY_RELAY_BUDGET_BYTES);
+    const set = loadServeConfig({ name: "gw", "gateway-streams-per-tab": "3", "gateway-relay-budget": "1G" }, { PEER_GATEWAY_MAX_TABS: "0" }, cwd);
     expect(set.gatewayMaxTabs).toBe(0);
     expect(set.gatewayStreamsPerTab).toBe(3);
+    expect(set.gatewayRelayBudgetBytes).toBe(1024 ** 3);
+    expect(loadServeConfig({ name: "gw" }, { PEER_GATEWAY_RELAY_BUDGET: "64MiB" }, cwd).gatewayRelayBudgetBytes).toBe(64 * 1024 ** 2);
+    expect(() => loadServeConfig({ name: "gw", "gateway-relay-budget": "8M" }, {}, cwd)).toThrow(
+      '--gateway-relay-budget must be 16M to 64G (at least one piece of the largest size a file may have), got "8M".',
+    );
+    expect(() => loadServeConfig({ name: "gw", "gateway-relay-budget": "lots" }, {}, cwd)).toThrow('--gateway-relay-budget must be bytes like 256M or 1G (16M to 64G), got "lots".');
     expect(() => loadServeConfig({ name: "gw", "gateway-max-tabs": "many" }, {}, cwd)).toThrow("--gateway-max-tabs must be a whole number from 0 to 100000.");
     expect(() => loadServeConfig({ name: "gw", "gateway-streams-per-tab": "0" }, {}, cwd)).toThrow("--gateway-streams-per-tab must be a whole number from 1 to 64.");
   });

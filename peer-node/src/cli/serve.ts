@@ -45,7 +45,7 @@ export async function serve(args: string[], io: CliIo): Promise<number> {
     tls: config.tls,
     tlsCa: config.tlsCa,
     logger,
-    gateway: config.gatewayMaxTabs === 0 ? false : { maxTabs: config.gatewayMaxTabs, streamsPerTab: config.gatewayStreamsPerTab },
+    gateway: config.gatewayMaxTabs === 0 ? false : { maxTabs: config.gatewayMaxTabs, streamsPerTab: config.gatewayStreamsPerTab, relayBudgetBytes: config.gatewayRelayBudgetBytes },
   });
   io.stdout.write(
     `pserver "${config.name}" on ${pserver.url}\n  shared folder: ${config.sharedDir}\n  directory:     ${config.directoryUrls.join(", ")}\n` +

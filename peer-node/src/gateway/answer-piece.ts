@@ -30,6 +30,8 @@ const PATH = `/${GatewayService.typeName}/${GatewayService.method.answerPiece.na
 const PATH_MANY = `/${GatewayService.typeName}/${GatewayService.method.answerPieces.name}`;
 /** AnswerPieces' head (request ids, sizes, the data field's tag and length) is at most this long. */
 const HEAD_MAX_BYTES = 64 * 1024;
+/** AnswerPiece's head (request id, the data field's tag and length) is at most this long. */
+const ANSWER_HEAD_MAX_BYTES = 12;
 /** Buffers come in whole multiples of this, so a pool keyed by size reuses them across slightly different bodies. */
 const BUFFER_GRAIN_BYTES = 64 * 1024;
 
@@ -68,24 +70,107 @@ function isPlainConnect(req: http.IncomingMessage | http2.Http2ServerRequest): b
   return length === undefined || Number(length) <= MAX_RPC_MESSAGE_BYTES;
 }
 
+/**
+ * AnswerPiece: the head (request id, data length) read first and the request asked whether it waits
+ * for these bytes before any is kept; then the piece is copied into a buffer of its own as it arrives.
+ * A piece nobody waits for is read past, not kept, and answered Canceled as before. A message whose
+ * fields are not in the order the proto gives (a hand-made one) is read whole.
+ */
 async function serve({ gateway, buffers, logger }: Ingest, req: Request, res: Response): Promise<void> {
+  let data: Uint8Array | undefined;
   try {
-    const session = gateway.session(bearerToken(req.headers.authorization));
-    const body = await readBody(req, buffers);
-    let request;
-    try {
-      request = fromBinary(AnswerPieceRequestSchema, body);
-    } catch (err) {
-      throw new PeerError("BAD_REQUEST", `the request message is not valid protobuf binary (${(err as Error).message})`);
+    const tab = gateway.session(bearerToken(req.headers.authorization)).tab;
+    const declared = req.headers["content-length"] === undefined ? undefined : Number(req.headers["content-length"]);
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
+    let head: AnswerHead | "other" | undefined;
+    let filled = 0;
+    let total = 0;
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      total += chunk.length;
+      if (total > MAX_RPC_MESSAGE_BYTES) throw new PeerError("REQUEST_TOO_LARGE", `A request to this rpc is at most ${MAX_RPC_MESSAGE_BYTES} bytes.`);
+      let bytes = chunk;
+      if (head === undefined || head === "other") {
+        pending.push(chunk);
+        pendingBytes += chunk.length;
+        if (head === "other") continue;
+        const joined = pending.length === 1 ? chunk : Buffer.concat(pending, pendingBytes);
+        head = parseAnswerHead(joined);
+        // The head is at most 12 bytes (two tags, two varints): past that it is not there.
+        if (head === undefined && pendingBytes > ANSWER_HEAD_MAX_BYTES) head = "other";
+        pending = [joined];
+        if (head === undefined || head === "other") continue;
+        if (head.dataBytes === 0 || head.dataBytes > MAX_PIECE_SIZE_BYTES) {
+          throw new PeerError("BAD_REQUEST", `A piece is 1 to ${MAX_PIECE_SIZE_BYTES} bytes (got ${head.dataBytes}).`);
+        }
+        if (declared !== undefined && declared !== head.headBytes + head.dataBytes) {
+          throw new PeerError("BAD_REQUEST", `The body has ${declared} bytes, not the ${head.headBytes + head.dataBytes} its message says.`);
+        }
+        if (tab.wantsPiece(head.requestId, head.dataBytes)) data = buffers.take(grain(head.dataBytes)).subarray(0, head.dataBytes);
+        bytes = joined.subarray(head.headBytes);
+        pending = [];
+      }
+      if (filled + bytes.length > head.dataBytes) throw new PeerError("BAD_REQUEST", "The body is longer than its piece.");
+      data?.set(bytes, filled);
+      filled += bytes.length;
     }
-    if (request.data.length === 0 || request.data.length > MAX_PIECE_SIZE_BYTES) {
-      throw new PeerError("BAD_REQUEST", `A piece is 1 to ${MAX_PIECE_SIZE_BYTES} bytes (got ${request.data.length}).`);
+    if (head === undefined || head === "other") {
+      // Not in the proto's field order (or not a message at all): read whole, then decoded.
+      let request;
+      try {
+        request = fromBinary(AnswerPieceRequestSchema, Buffer.concat(pending, pendingBytes));
+      } catch (err) {
+        throw new PeerError("BAD_REQUEST", `the request message is not valid protobuf binary (${(err as Error).message})`);
+      }
+      if (request.data.length === 0 || request.data.length > MAX_PIECE_SIZE_BYTES) {
+        throw new PeerError("BAD_REQUEST", `A piece is 1 to ${MAX_PIECE_SIZE_BYTES} bytes (got ${request.data.length}).`);
+      }
+      tab.answerPiece(request.requestId, request.data);
+    } else {
+      if (filled < head.dataBytes) throw new PeerError("BAD_REQUEST", "The body ended before its piece did.");
+      if (!data) throw new PeerError("CANCELLED", `Request ${head.requestId} is not waiting for an answer (it was answered, cancelled or timed out).`);
+      tab.answerPiece(head.requestId, data);
+      // Handed over: the relay gives the buffer back once the piece went out.
+      data = undefined;
     }
-    session.tab.answerPiece(request.requestId, request.data);
     writeOk(res);
   } catch (err) {
+    // A piece read in part, or refused: its buffer goes back (nobody was handed it).
+    if (data) buffers.give(data);
     refused(logger, "AnswerPiece", req, res, err);
   }
+}
+
+/** AnswerPiece's head as the proto orders it: the request id, then the data field's tag and length. */
+interface AnswerHead {
+  readonly requestId: number;
+  readonly dataBytes: number;
+  readonly headBytes: number;
+}
+
+/** The head of `bytes` once they hold all of it; undefined while more is needed; "other" for any other shape. */
+function parseAnswerHead(bytes: Uint8Array): AnswerHead | "other" | undefined {
+  if (bytes.length === 0) return undefined;
+  if (bytes[0] !== 0x08) return "other";
+  const id = readVarint(bytes, 1);
+  if (id === undefined || id === "other") return id;
+  if (id.next >= bytes.length) return undefined;
+  if (bytes[id.next] !== 0x12) return "other";
+  const length = readVarint(bytes, id.next + 1);
+  if (length === undefined || length === "other") return length;
+  return { requestId: id.value, dataBytes: length.value, headBytes: length.next };
+}
+
+/** A varint at `at`: its value and where the next field starts; undefined while more bytes are needed. */
+function readVarint(bytes: Uint8Array, at: number): { value: number; next: number } | "other" | undefined {
+  let value = 0;
+  for (let shift = 0; shift < 35; shift += 7) {
+    if (at >= bytes.length) return undefined;
+    const byte = bytes[at++]!;
+    value += (byte & 0x7f) * 2 ** shift;
+    if (byte < 0x80) return { value, next: at };
+  }
+  return "other";
 }
 
 /**
@@ -102,6 +187,8 @@ async function serveMany({ gateway, buffers, logger }: Ingest, req: Request, res
     let head: Head | "other" | undefined;
     let piece = 0;
     let current: Uint8Array | undefined;
+    /** Whether the piece being read is wanted (its bytes go into a buffer) or skipped (its request no longer waits). */
+    let wanted: boolean | undefined;
     let filled = 0;
     let total = 0;
     for await (const chunk of req as AsyncIterable<Buffer>) {
@@ -130,15 +217,23 @@ async function serveMany({ gateway, buffers, logger }: Ingest, req: Request, res
       while (at < bytes.length) {
         if (piece >= head.sizes.length) throw new PeerError("BAD_REQUEST", "The body is longer than its pieces' sizes add up to.");
         const size = head.sizes[piece]!;
-        current ??= buffers.take(grain(size));
+        // Asked before a byte is kept: a piece nobody waits for any more takes no buffer (the relay's
+        // budget counts only the pieces it asked for), and one longer than asked for is refused.
+        wanted ??= tab.wantsPiece(head.requestIds[piece]!, size);
         const take = Math.min(size - filled, bytes.length - at);
-        current.set(bytes.subarray(at, at + take), filled);
+        if (wanted) {
+          current ??= buffers.take(grain(size));
+          current.set(bytes.subarray(at, at + take), filled);
+        }
         filled += take;
         at += take;
         if (filled === size) {
-          const data = current.subarray(0, size);
-          if (!tab.answerOneOfPieces(head.requestIds[piece]!, data)) buffers.give(data);
+          if (current) {
+            const data = current.subarray(0, size);
+            if (!tab.answerOneOfPieces(head.requestIds[piece]!, data)) buffers.give(data);
+          }
           current = undefined;
+          wanted = undefined;
           filled = 0;
           piece++;
         }
@@ -246,25 +341,6 @@ function refused(logger: Logger, rpc: string, req: http.IncomingMessage | http2.
   // The rest of an unread body is dropped with the connection's next request (or the stream).
   req.resume();
   writeError(res, toConnectError(err));
-}
-
-/** The whole body in a buffer of the pool (grown, rarely, past a guess), at most MAX_RPC_MESSAGE_BYTES. */
-async function readBody(req: http.IncomingMessage | http2.Http2ServerRequest, buffers: IngestBuffers): Promise<Uint8Array> {
-  const declared = req.headers["content-length"] === undefined ? undefined : Number(req.headers["content-length"]);
-  let buffer = buffers.take(grain(declared ?? BUFFER_GRAIN_BYTES * 17));
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    if (size + chunk.length > MAX_RPC_MESSAGE_BYTES) throw new PeerError("REQUEST_TOO_LARGE", `A request to this rpc is at most ${MAX_RPC_MESSAGE_BYTES} bytes.`);
-    if (size + chunk.length > buffer.length) {
-      const bigger = buffers.take(grain(Math.max(size + chunk.length, buffer.length * 2)));
-      bigger.set(buffer.subarray(0, size));
-      buffer = bigger;
-    }
-    buffer.set(chunk, size);
-    size += chunk.length;
-  }
-  if (declared !== undefined && size !== declared) throw new PeerError("BAD_REQUEST", `The body has ${size} bytes, not the ${declared} its Content-Length says.`);
-  return buffer.subarray(0, size);
 }
 
 function grain(bytes: number): number {

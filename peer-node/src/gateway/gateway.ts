@@ -9,6 +9,7 @@ import {
   GATEWAY_KEEPALIVE_INTERVAL_MS,
   GATEWAY_MAX_TABS,
   GATEWAY_PUSHES_PER_TAB_MAX,
+  GATEWAY_RELAY_BUDGET_BYTES,
   GATEWAY_REQUEST_TIMEOUT_MS,
   GATEWAY_SESSION_IDLE_MS,
   GATEWAY_STREAMS_PER_TAB_MAX,
@@ -24,6 +25,7 @@ import { redeemPushTicket } from "../push/receive.js";
 import { FilePusher, type PushSource } from "../push/send.js";
 import type { Manifest } from "../store/file-store.js";
 import { TransferRegistry } from "../transfer/transfer.js";
+import { RelayBudget, type RelayGrant } from "./relay-budget.js";
 import { IncomingPush } from "./tab-push.js";
 import { Tab } from "./tab.js";
 
@@ -45,6 +47,8 @@ export interface GatewaySettings {
   readonly sessionIdleMs: number;
   /** Pushes one tab sends at once, and receives at once. */
   readonly pushesPerTab: number;
+  /** Relayed piece bytes held in memory at once across all tabs, shared fairly among tabs and downloaders (relay-budget.ts). */
+  readonly relayBudgetBytes: number;
 }
 
 /** The defaults of GatewaySettings. */
@@ -57,6 +61,7 @@ export const DEFAULT_GATEWAY_SETTINGS: GatewaySettings = {
   keepaliveIntervalMs: GATEWAY_KEEPALIVE_INTERVAL_MS,
   sessionIdleMs: GATEWAY_SESSION_IDLE_MS,
   pushesPerTab: GATEWAY_PUSHES_PER_TAB_MAX,
+  relayBudgetBytes: GATEWAY_RELAY_BUDGET_BYTES,
 };
 
 /** What the gateway needs. */
@@ -105,6 +110,8 @@ interface Entry extends TabSession {
 /** The browser peers this pserver is the gateway of. */
 export class Gateway {
   readonly settings: GatewaySettings;
+  /** The relayed piece bytes in memory now, shared by every relayed call (relay.ts takes from it). */
+  readonly relayBudget: RelayBudget;
   readonly #directory: DirectoryClient;
   readonly #base: string;
   readonly #logger: Logger;
@@ -120,6 +127,7 @@ export class Gateway {
 
   constructor(options: GatewayOptions) {
     this.settings = { ...DEFAULT_GATEWAY_SETTINGS, ...options.settings };
+    this.relayBudget = new RelayBudget(this.settings.relayBudgetBytes);
     this.#directory = options.directory;
     this.#base = options.baseAddress.replace(/\/+$/, "");
     this.#logger = options.logger.child({ part: "gateway" });
@@ -243,11 +251,30 @@ export class Gateway {
     }
     // Checked again: pushes may have started while the directory answered.
     this.#checkPushRoom(tab.pushes.outgoing.size, tab.name);
-    const source: PushSource = {
-      get: () => manifest,
-      manifest: async () => manifest,
-      readPiece: (id, index) => tab.requestPiece(id, index, stop.signal),
+    // The push's pieces take room from the relay budget as relayed ones do, the target peer being their
+    // reader; a piece's room comes back once the push sent it on (its bytes counted as sent), or it ended.
+    const held = new Set<{ readonly end: number; readonly grant: RelayGrant }>();
+    const reader = `push:${picked.peer.name.toLowerCase()}`;
+    const pieceBytes = Math.min(manifest.pieceSize, this.relayBudget.budgetBytes);
+    let sentBytes = () => 0;
+    const readPiece = async (id: string, index: number): Promise<Uint8Array> => {
+      const sent = sentBytes();
+      for (const piece of held) if (piece.end <= sent) piece.grant.release();
+      for (const piece of held) if (piece.end <= sent) held.delete(piece);
+      const grant = this.relayBudget.tryTake(tab.name, reader, pieceBytes) ?? (await this.relayBudget.take(tab.name, reader, pieceBytes, stop.signal, this.settings.requestTimeoutMs / 2));
+      const piece = { end: Math.min((index + 1) * manifest.pieceSize, manifest.size), grant };
+      held.add(piece);
+      try {
+        const data = await tab.requestPiece(id, index, stop.signal, grant.bytes);
+        grant.shrink(data.byteLength);
+        return data;
+      } catch (err) {
+        grant.release();
+        held.delete(piece);
+        throw err;
+      }
     };
+    const source: PushSource = { get: () => manifest, manifest: async () => manifest, readPiece };
     const pusher = new FilePusher({
       store: source,
       registry: this.#pushRegistry,
@@ -257,6 +284,7 @@ export class Gateway {
       options: { stallTimeoutMs: this.settings.requestTimeoutMs, readAheadPieces: this.settings.windowPieces },
     });
     const transfer = pusher.push(contentId, { name: picked.peer.name, address: picked.peer.address }, picked.ticket);
+    sentBytes = () => transfer.snapshot().bytesDone;
     const pushId = transfer.id;
     tab.pushes.outgoing.set(pushId, transfer);
     const tell = () => tab.notify({ kind: "push_progress", pushId, snapshot: transfer.snapshot() });
@@ -264,6 +292,8 @@ export class Gateway {
     void transfer.done.then(() => {
       // The tab's piece requests still open end here (cancel events), and nothing of the push stays.
       stop.abort(new PeerError("CANCELLED", "The push ended."));
+      for (const piece of held) piece.grant.release();
+      held.clear();
       tab.pushes.outgoing.delete(pushId);
       transfer.off("progress", tell);
       tell();
@@ -397,13 +427,18 @@ export class Gateway {
   /** Sets (replace) or extends the tab's list at the directory; returns how many files it offers. */
   async publish(session: TabSession, files: readonly IndexEntry[], replace: boolean): Promise<number> {
     const entry = this.#live(session);
-    return this.#withToken(entry, (token) => (replace ? this.#directory.putIndex(token, files) : this.#directory.patchIndex(token, files, [])));
+    const count = await this.#withToken(entry, (token) => (replace ? this.#directory.putIndex(token, files) : this.#directory.patchIndex(token, files, [])));
+    if (replace) entry.tab.forgetPieceSizes();
+    for (const file of files) entry.tab.notePieceSize(file.contentId, file.pieceSize);
+    return count;
   }
 
   /** Withdraws files from the tab's list; returns how many it still offers. */
   async remove(session: TabSession, contentIds: readonly string[]): Promise<number> {
     const entry = this.#live(session);
-    return this.#withToken(entry, (token) => this.#directory.patchIndex(token, [], contentIds));
+    const count = await this.#withToken(entry, (token) => this.#directory.patchIndex(token, [], contentIds));
+    for (const id of contentIds) entry.tab.notePieceSize(id, undefined);
+    return count;
   }
 
   /** Logs the tab out at the directory and ends its gateway session. */

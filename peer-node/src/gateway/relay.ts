@@ -13,7 +13,7 @@ import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { createContextKey, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { ADDRESS_NONCE_PATTERN, isPeerName, RELAY_PATH_PREFIX } from "@p2p/directory-api";
 import type { Logger } from "pino";
-import { FETCH_PIECES_MAX_INDEXES, MAX_RPC_MESSAGE_BYTES, PEER_STREAM_IDLE_TIMEOUT_MS, PIECE_BUFFERS_KEPT_BYTES, PSERVER_VERSION } from "../constants.js";
+import { FETCH_PIECES_MAX_INDEXES, MAX_PIECE_SIZE_BYTES, MAX_RPC_MESSAGE_BYTES, PEER_STREAM_IDLE_TIMEOUT_MS, PIECE_BUFFERS_KEPT_BYTES, PSERVER_VERSION } from "../constants.js";
 import { PeerError } from "../errors.js";
 import {
   FetchPiecesResponseSchema,
@@ -30,7 +30,7 @@ import {
   type PushFileRequest,
   type PushFileResponse,
 } from "../gen.js";
-import { peerContextValues } from "../rpc/peer-service.js";
+import { peerConnectionKey, peerContextValues, pieceSenderKey } from "../rpc/peer-service.js";
 import { fetchPiecesOverGrpc, PieceBufferPool, type PieceSource } from "../pieces/send-pieces.js";
 import { answerPieceFastPath } from "./answer-piece.js";
 import type { DualHandler } from "../rpc/one-port.js";
@@ -40,6 +40,7 @@ import { isTicketShaped } from "../push/receive.js";
 import { validateFileName } from "../store/names.js";
 import { checkContentId, checkManifest } from "../store/pieces.js";
 import type { Gateway } from "./gateway.js";
+import type { RelayGrant } from "./relay-budget.js";
 import type { Tab } from "./tab.js";
 
 /** Context key under which the relay passes the peer name of the relay path. */
@@ -56,9 +57,9 @@ type NodeRequest = (http.IncomingMessage | http2.Http2ServerRequest) & { [RELAY_
  * back; passes every other request to `next`.
  */
 export function relayRoutes(gateway: Gateway, logger: Logger, next: DualHandler): DualHandler {
-  const buffers = new PieceBufferPool(PIECE_BUFFERS_KEPT_BYTES);
+  const buffers = new RelayBuffers(PIECE_BUFFERS_KEPT_BYTES);
   const answers = answerPieceFastPath(gateway, buffers, logger, next);
-  const service = new RelayPeerService(gateway, logger);
+  const service = new RelayPeerService(gateway, logger, buffers);
   const contextValues = (req: http.IncomingMessage | http2.Http2ServerRequest) => peerContextValues(req).set(relayNameKey, (req as NodeRequest)[RELAY_NAME] ?? "");
   const connect = rpcHandler({
     logger,
@@ -90,16 +91,41 @@ export function relayRoutes(gateway: Gateway, logger: Logger, next: DualHandler)
 }
 
 /**
+ * The relay's piece buffers: a piece's buffer given back (HTTP/2 sent it on, send-pieces.ts) also gives
+ * its bytes back to the gateway's relay budget. A buffer never given back (its stream died) is freed by
+ * the relayed call's end instead.
+ */
+class RelayBuffers extends PieceBufferPool {
+  readonly #grants = new WeakMap<ArrayBufferLike, RelayGrant>();
+
+  /** Ties a piece about to be sent to the budget its bytes were taken from. */
+  hold(data: Uint8Array, grant: RelayGrant): void {
+    this.#grants.set(data.buffer, grant);
+  }
+
+  override give(view: Uint8Array): void {
+    const grant = this.#grants.get(view.buffer);
+    if (grant) {
+      this.#grants.delete(view.buffer);
+      grant.release();
+    }
+    super.give(view);
+  }
+}
+
+/**
  * PeerService at a relay address: Ping answered by the gateway for the tab, GetManifest and FetchPieces
  * relayed to it. Only for a name that holds a gateway session here; any other is PEER_GONE.
  */
 class RelayPeerService implements ServiceImpl<typeof PeerService>, PieceSource {
   readonly #gateway: Gateway;
   readonly #logger: Logger;
+  readonly #buffers: RelayBuffers;
 
-  constructor(gateway: Gateway, logger: Logger) {
+  constructor(gateway: Gateway, logger: Logger, buffers: RelayBuffers) {
     this.#gateway = gateway;
     this.#logger = logger.child({ part: "relay" });
+    this.#buffers = buffers;
   }
 
   /** No upload cap on relayed pieces: the tab's own connection paces them (send-pieces.ts asks). */
@@ -135,7 +161,12 @@ class RelayPeerService implements ServiceImpl<typeof PeerService>, PieceSource {
     }
   }
 
-  /** FetchPieces: the tab's pieces in the asked order, a window of them asked at once. */
+  /**
+   * FetchPieces: the tab's pieces in the asked order, a window of them asked at once. Each piece's room
+   * (its file's piece size) is taken from the gateway's relay budget before the tab is asked, and given
+   * back once the piece went out: when the budget is full the request waits, and fails as RATE_LIMITED
+   * after half the request timeout.
+   */
   async *fetchPieces(req: FetchPiecesRequest, ctx: HandlerContext): AsyncGenerator<FetchPiecesResponse> {
     const tab = this.#tab(ctx);
     const contentId = checkContentId(req.contentId);
@@ -150,24 +181,63 @@ class RelayPeerService implements ServiceImpl<typeof PeerService>, PieceSource {
     const signal = AbortSignal.any([ctx.signal, stop.signal]);
     // connect-node may never resume a generator whose stream died: the call's abort releases the slot too.
     ctx.signal.addEventListener("abort", release, { once: true });
-    const window: Promise<Uint8Array>[] = [];
+    const budget = this.#gateway.relayBudget;
+    const client = clientKey(ctx.values.get(peerConnectionKey)?.remoteAddress ?? "unknown");
+    // A file the tab never told the size of takes the largest room a piece may need (its answer gives back the rest).
+    const pieceBytes = Math.min(tab.pieceSizeOf(contentId) ?? MAX_PIECE_SIZE_BYTES, budget.budgetBytes);
+    // Through the copy-free path a piece's buffer is given back once sent (RelayBuffers); through connect,
+    // which copies it into its own frame, once the next one is asked for.
+    const sentByBuffer = ctx.values.get(pieceSenderKey);
+    const grants: RelayGrant[] = [];
+    // As for the stream slot: a generator connect-node never resumes never reaches its finally, and
+    // the room its answered pieces took would be lost to the budget for good.
+    const releaseAll = () => {
+      for (const grant of grants) grant.release();
+    };
+    ctx.signal.addEventListener("abort", releaseAll, { once: true });
+    const fetchPiece = async (index: number, grant: RelayGrant): Promise<{ data: Uint8Array; grant: RelayGrant }> => {
+      try {
+        const data = await tab.requestPiece(contentId, index, signal, grant.bytes);
+        grant.shrink(data.byteLength);
+        return { data, grant };
+      } catch (err) {
+        grant.release();
+        throw err;
+      }
+    };
+    const window: Promise<{ data: Uint8Array; grant: RelayGrant }>[] = [];
     let asked = 0;
+    // A wait for room is at most half the request timeout: with the tab's own wait after it, the
+    // downloader hears why (RATE_LIMITED) before it drops the holder as stalled (HOLDER_STALL_TIMEOUT_MS).
     const ask = () => {
-      const piece = tab.requestPiece(contentId, indexes[asked++]!, signal);
+      const index = indexes[asked++]!;
+      const now = budget.tryTake(tab.name, client, pieceBytes);
+      if (now) grants.push(now);
+      const piece = now
+        ? fetchPiece(index, now)
+        : budget.take(tab.name, client, pieceBytes, signal, this.#gateway.settings.requestTimeoutMs / 2).then((grant) => {
+            grants.push(grant);
+            return fetchPiece(index, grant);
+          });
       piece.catch(() => undefined); // awaited in order below; never an unhandled rejection if we stop early
       window.push(piece);
     };
     try {
       while (asked < indexes.length && window.length < this.#gateway.settings.windowPieces) ask();
       for (let i = 0; i < indexes.length; i++) {
-        const data = await window.shift()!;
+        const { data, grant } = await window.shift()!;
+        if (sentByBuffer) this.#buffers.hold(data, grant);
         if (asked < indexes.length) ask();
         yield create(FetchPiecesResponseSchema, { pieceIndex: indexes[i]!, data });
+        if (!sentByBuffer) grant.release();
       }
     } finally {
       stop.abort();
       ctx.signal.removeEventListener("abort", release);
       release();
+      // Pieces answered but never sent, and sent ones whose stream died before HTTP/2 gave them back.
+      ctx.signal.removeEventListener("abort", releaseAll);
+      releaseAll();
     }
   }
 
@@ -210,6 +280,23 @@ class RelayPeerService implements ServiceImpl<typeof PeerService>, PieceSource {
   #gone(ctx: HandlerContext): PeerError {
     return new PeerError("PEER_GONE", `No browser peer ${ctx.values.get(relayNameKey)} is logged in at this gateway.`);
   }
+}
+
+/**
+ * Whose reading a relayed piece waits for, for the budget's fairness: the caller's IPv4 address, or
+ * the /64 of an IPv6 one (one host's share, however many addresses it takes from its prefix).
+ */
+export function clientKey(remoteAddress: string): string {
+  const address = remoteAddress.startsWith("::ffff:") && remoteAddress.includes(".") ? remoteAddress.slice(7) : remoteAddress;
+  if (!address.includes(":")) return address;
+  const [head = "", tail = ""] = address.split("::");
+  const left = head === "" ? [] : head.split(":");
+  const right = tail === "" ? [] : tail.split(":");
+  const groups = address.includes("::") ? [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill("0"), ...right] : left;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, "").toLowerCase())
+    .join(":")}::/64`;
 }
 
 /** The first message of a client stream, or undefined when it ends at once; STALLED after `idleMs`. */

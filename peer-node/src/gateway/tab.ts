@@ -2,6 +2,7 @@
 // way back, its Attach stream, and its relayed-call slots. Knows no transport and no directory: the
 // gateway (gateway.ts) logs it in and keeps it listed; the relay (relay.ts) asks it for manifests and
 // pieces; the GatewayService (gateway-service.ts) feeds it the tab's answers.
+import { GATEWAY_PIECE_SIZES_KEPT } from "../constants.js";
 import { isPeerError, PeerError } from "../errors.js";
 import type { FileManifest } from "../gen.js";
 import type { TransferSnapshot } from "../transfer/transfer.js";
@@ -27,6 +28,10 @@ interface Pending {
   readonly resolve: (value: Uint8Array | FileManifest) => void;
   readonly reject: (err: unknown) => void;
   readonly timer: NodeJS.Timeout;
+  /** The most bytes a piece answer may carry (the bytes the relay took from its budget for it). */
+  readonly maxBytes: number;
+  /** An answer's bytes are being read in for it (wantsPiece): a second answer's are skipped. */
+  claimed: boolean;
 }
 
 /** The one open Attach stream of a tab: a queue of events and the reader waiting for the next one. */
@@ -96,6 +101,8 @@ export class Tab {
   #channel: AttachChannel | undefined;
   #nextRequestId = 1;
   #streams = 0;
+  /** Piece sizes of the files the tab offers (published, or answered in a manifest), oldest first. */
+  readonly #pieceSizes = new Map<string, number>();
 
   constructor(name: string, limits: TabLimits) {
     this.name = name;
@@ -158,12 +165,47 @@ export class Tab {
 
   /** Asks the tab for a manifest. */
   requestManifest(contentId: string, signal: AbortSignal): Promise<FileManifest> {
-    return this.#request({ kind: "manifest", contentId }, signal) as Promise<FileManifest>;
+    return this.#request({ kind: "manifest", contentId }, signal, 0) as Promise<FileManifest>;
   }
 
-  /** Asks the tab for one piece's bytes. */
-  requestPiece(contentId: string, pieceIndex: number, signal: AbortSignal): Promise<Uint8Array> {
-    return this.#request({ kind: "piece", contentId, pieceIndex }, signal) as Promise<Uint8Array>;
+  /** Asks the tab for one piece's bytes; an answer longer than `maxBytes` is refused (the relay took that much room for it). */
+  requestPiece(contentId: string, pieceIndex: number, signal: AbortSignal, maxBytes = Number.MAX_SAFE_INTEGER): Promise<Uint8Array> {
+    return this.#request({ kind: "piece", contentId, pieceIndex }, signal, maxBytes) as Promise<Uint8Array>;
+  }
+
+  /** Remembers a file's piece size (the relay takes that much room per piece it asks for); `undefined` forgets it. */
+  notePieceSize(contentId: string, pieceSize: number | undefined): void {
+    this.#pieceSizes.delete(contentId);
+    if (pieceSize === undefined) return;
+    this.#pieceSizes.set(contentId, pieceSize);
+    // Bounded: a tab that publishes without end costs the gateway no more than this.
+    if (this.#pieceSizes.size > GATEWAY_PIECE_SIZES_KEPT) this.#pieceSizes.delete(this.#pieceSizes.keys().next().value!);
+  }
+
+  /** Forgets every piece size (the tab replaces its whole list). */
+  forgetPieceSizes(): void {
+    this.#pieceSizes.clear();
+  }
+
+  /** The piece size of a file the tab offers, when it told it. */
+  pieceSizeOf(contentId: string): number | undefined {
+    return this.#pieceSizes.get(contentId);
+  }
+
+  /**
+   * Whether a piece answer of `bytes` for `requestId` is wanted, asked before its bytes are read in: false
+   * when the request no longer waits or another answer's bytes are being read for it (these bytes are
+   * skipped, not kept: one buffer per request, whatever the tab sends); throws BAD_REQUEST when it asked
+   * for a manifest, or (failing the relayed request as PEER_MISBEHAVED) when the piece is longer than
+   * the room taken for it.
+   */
+  wantsPiece(requestId: number, bytes: number): boolean {
+    const waiting = this.#pending.get(requestId);
+    if (!waiting || waiting.claimed) return false;
+    const pending = this.#take(requestId, "piece");
+    this.#checkSize(requestId, pending, bytes);
+    pending.claimed = true;
+    return true;
   }
 
   /** The tab's manifest answer. */
@@ -174,12 +216,15 @@ export class Tab {
       pending.reject(new PeerError("PEER_MISBEHAVED", `The browser peer ${this.name} answered a manifest for another file.`));
       throw err;
     }
+    this.notePieceSize(manifest.contentId, manifest.pieceSize);
     pending.resolve(manifest);
   }
 
   /** The tab's piece answer. */
   answerPiece(requestId: number, data: Uint8Array): void {
-    this.#take(requestId, "piece").resolve(data);
+    const pending = this.#take(requestId, "piece");
+    this.#checkSize(requestId, pending, data.byteLength);
+    pending.resolve(data);
   }
 
   /**
@@ -217,7 +262,7 @@ export class Tab {
     this.#failAll(reason);
   }
 
-  #request(what: { kind: "manifest"; contentId: string } | { kind: "piece"; contentId: string; pieceIndex: number }, signal: AbortSignal): Promise<Uint8Array | FileManifest> {
+  #request(what: { kind: "manifest"; contentId: string } | { kind: "piece"; contentId: string; pieceIndex: number }, signal: AbortSignal, maxBytes: number): Promise<Uint8Array | FileManifest> {
     const channel = this.#channel;
     if (!channel || channel.closed) return Promise.reject(new PeerError("PEER_GONE", `The browser peer ${this.name} is not attached to its gateway now.`));
     if (signal.aborted) return Promise.reject(new PeerError("CANCELLED", "The call was cancelled."));
@@ -253,6 +298,8 @@ export class Tab {
           reject(err);
         },
         timer,
+        maxBytes,
+        claimed: false,
       });
       channel.push(what.kind === "manifest" ? { kind: "manifest", requestId, contentId: what.contentId } : { kind: "piece", requestId, contentId: what.contentId, pieceIndex: what.pieceIndex });
     });
@@ -264,6 +311,13 @@ export class Tab {
     if (!pending) throw new PeerError("CANCELLED", `Request ${requestId} is not waiting for an answer (it was answered, cancelled or timed out).`);
     if (kind && pending.kind !== kind) throw new PeerError("BAD_REQUEST", `Request ${requestId} asked for a ${pending.kind}, not a ${kind}.`);
     return pending;
+  }
+
+  /** A piece longer than the room taken for it: the relayed request fails, the tab hears why. */
+  #checkSize(requestId: number, pending: Pending, bytes: number): void {
+    if (bytes <= pending.maxBytes) return;
+    pending.reject(new PeerError("PEER_MISBEHAVED", `The browser peer ${this.name} answered a piece longer than its file's piece size.`));
+    throw new PeerError("BAD_REQUEST", `Request ${requestId} asked for a piece of at most ${pending.maxBytes} bytes (the file's piece size), not ${bytes}.`);
   }
 
   #failAll(err: PeerError): void {

@@ -3,7 +3,9 @@
 // HTTP/1.1 (Connect binary and gRPC-Web, what a browser has). Bytes are compared with SHA-256.
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
+import http from "node:http";
 import path from "node:path";
+import type { ClientSessionOptions } from "node:http2";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -315,6 +317,61 @@ describe("limits and invalid input", () => {
     expect(reasonOf(await held)).toBe(ErrorReason.STALLED);
   });
 
+  it("holds relayed pieces within its budget when many tabs answer and their downloaders never read, and an honest relay still completes", async () => {
+    const MiB = 1024 * 1024;
+    const budget = 16 * MiB;
+    // A wait for room (half the request timeout, 4 s) is below the stalled streams' idle timeout (30 s):
+    // an honest call that had to wait for them to be ended would fail as RATE_LIMITED instead of completing.
+    const gw = await namedPserver("gw-budget", { relayBudgetBytes: budget, requestTimeoutMs: 8_000 });
+    const greedy = [];
+    for (let t = 0; t < 4; t++) greedy.push(await tabWithFile(gw.url, `greedy-${t}`, 16 * MiB));
+    // Half answer in AnswerPieces batches (as the browser peer does), half one piece per call.
+    for (const [t, g] of greedy.entries()) g.tab.behaviour.batch = t % 2 === 0;
+    // 16 downloaders (4 per tab, each on its own connection from 127.0.0.2) ask for whole files and read
+    // at most the first piece: 256 MiB asked for, which the gateway would hold were pieces not budgeted.
+    const stalled: AbortController[] = [];
+    for (const { tab, contentId } of greedy) {
+      for (let d = 0; d < 4; d++) {
+        const stop = new AbortController();
+        stalled.push(stop);
+        const peer = createClient(PeerService, createGrpcTransport({ baseUrl: tab.relayAddress, nodeOptions: { localAddress: "127.0.0.2" } as ClientSessionOptions }));
+        const pieces = peer.fetchPieces({ contentId, pieceIndexes: [...Array(16).keys()] }, { signal: stop.signal })[Symbol.asyncIterator]();
+        pieces.next().catch(() => undefined);
+      }
+    }
+    await waitFor(() => (gw.gatewayRelayStats()?.waiting ?? 0) > 0, "greedy relayed calls waiting for the budget");
+
+    const { tab, bytes, contentId } = await tabWithFile(gw.url, "honest-tab", 6 * MiB + 5);
+    const honest = createClient(PeerService, createGrpcTransport({ baseUrl: tab.relayAddress }));
+    const got: Buffer[] = [];
+    for await (const piece of honest.fetchPieces({ contentId, pieceIndexes: [0, 1, 2, 3, 4, 5, 6] })) got.push(Buffer.from(piece.data));
+    expect(sha256Hex(Buffer.concat(got))).toBe(sha256Hex(bytes));
+
+    const stats = gw.gatewayRelayStats()!;
+    expect(stats.budgetBytes).toBe(budget);
+    expect(stats.peakBytes).toBeLessThanOrEqual(budget);
+    expect(stats.heldBytes).toBeGreaterThan(0); // the greedy calls still hold their share
+    // What the greedy tabs were asked for: at most the budget in 1 MiB pieces, besides the first piece each downloader took.
+    expect(greedy.reduce((sum, g) => sum + g.tab.requested, 0)).toBeLessThanOrEqual(budget / MiB + stalled.length);
+    for (const stop of stalled) stop.abort();
+    await waitFor(() => gw.gatewayRelayStats()?.heldBytes === 0 && gw.gatewayRelayStats()?.waiting === 0, "every budgeted byte given back once the stalled calls ended");
+  });
+
+  it("refuses a tab's piece longer than its file's piece size before keeping it, and tells the downloader the tab misbehaved", async () => {
+    const gw = await namedPserver("gw-oversize");
+    const { tab, contentId } = await tabWithFile(gw.url, "oversize-tab", 2 * 1024 * 1024);
+    tab.behaviour = { batch: true, oversize: true };
+    const peer = createClient(PeerService, createGrpcTransport({ baseUrl: tab.relayAddress }));
+    const err = await (async () => {
+      for await (const piece of peer.fetchPieces({ contentId, pieceIndexes: [0] })) expect(piece).toBeUndefined();
+    })().catch((e: unknown) => e);
+    expect(reasonOf(err)).toBe(ErrorReason.PEER_MISBEHAVED);
+    await waitFor(() => tab.answerErrors.length > 0, "the tab told its answer was refused", 5_000, 20);
+    expect(ConnectError.from(tab.answerErrors[0]).code).toBe(Code.InvalidArgument);
+    expect(ConnectError.from(tab.answerErrors[0]).rawMessage).toMatch(/asked for a piece of at most (\d+) bytes \(the file's piece size\), not \d+/);
+    await waitFor(() => gw.gatewayRelayStats()?.heldBytes === 0, "the piece's room given back");
+  });
+
   it("publishes a tab's list larger than the directory takes in one request (the gateway's directory client pages it)", async () => {
     const gw = await namedPserver("gw-bulk");
     const { tab } = await tabWithFile(gw.url, "bulk-tab", 1024);
@@ -397,6 +454,30 @@ describe("limits and invalid input", () => {
     const short = await many(toBinary(AnswerPiecesRequestSchema, create(AnswerPiecesRequestSchema, { requestIds: [77, 78], sizes: [3, 3], data: new Uint8Array(5) })));
     expect(short.status).toBe(400);
     expect(((await short.json()) as { message: string }).message).toMatch(/add up to 6 bytes, not the 5/);
+  });
+
+  it("reads one answer's bytes per piece request: a second answer sent while the first is arriving is read past and answered Canceled", async () => {
+    const gw = await namedPserver("gw-twice");
+    const { tab, bytes, contentId } = await tabWithFile(gw.url, "twice-tab", 4096);
+    tab.behaviour.silent = true;
+    const peer = createClient(PeerService, createGrpcTransport({ baseUrl: tab.relayAddress }));
+    const fetched = (async () => {
+      for await (const piece of peer.fetchPieces({ contentId, pieceIndexes: [0] })) return Buffer.from(piece.data);
+    })();
+    const [requestId] = await waitFor(() => (tab.pieceRequestIds.length > 0 ? tab.pieceRequestIds : undefined), "the piece request at the tab", 5_000, 20);
+    const body = toBinary(AnswerPieceRequestSchema, create(AnswerPieceRequestSchema, { requestId, data: bytes }));
+    const url = new URL(`${gw.url}/p2p.v1.GatewayService/AnswerPiece`);
+    const headers = { "content-type": "application/proto", authorization: `Bearer ${tab.sessionToken}`, "content-length": String(body.length) };
+    // The first answer: its head and half its piece, then a pause.
+    const first = http.request(url, { method: "POST", headers });
+    const firstStatus = new Promise<number>((resolve, reject) => first.on("response", (res) => (res.resume(), resolve(res.statusCode!))).on("error", reject));
+    first.write(body.subarray(0, 2048));
+    const second = await fetch(url, { method: "POST", headers, body: toBinary(AnswerPieceRequestSchema, create(AnswerPieceRequestSchema, { requestId, data: new Uint8Array(bytes.length).fill(7) })) });
+    expect(second.status).toBe(499);
+    expect(((await second.json()) as { code: string }).code).toBe("canceled");
+    first.end(body.subarray(2048));
+    expect(await firstStatus).toBe(200);
+    expect(sha256Hex((await fetched)!)).toBe(sha256Hex(bytes));
   });
 
   it("the directory refuses a relay address that names another peer", async () => {

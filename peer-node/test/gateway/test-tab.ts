@@ -33,6 +33,8 @@ export interface TabBehaviour {
   refusal?: string;
   /** Answer the piece requests in hand together, in AnswerPieces calls (as the browser peer does). */
   batch?: boolean;
+  /** Answer every piece with one byte more than its file's piece size (a tab trying to make the gateway hold more than it asked for). */
+  oversize?: boolean;
 }
 
 /** A push this tab received and kept. */
@@ -62,6 +64,8 @@ export class TestTab {
   takesPieceBatches = false;
   /** Requests received (pieces and manifests), answered or not. */
   requested = 0;
+  /** The request ids of the piece requests received, in order. */
+  readonly pieceRequestIds: number[] = [];
   /** Attach messages that carried piece requests, and how many each carried. */
   readonly pieceMessages: number[] = [];
   /** Requests answered (pieces and manifests). */
@@ -147,10 +151,12 @@ export class TestTab {
           else if (event.case === "manifest") void this.#answerManifest(event.value.requestId, event.value.contentId);
           else if (event.case === "piece") {
             this.pieceMessages.push(1);
+            this.pieceRequestIds.push(event.value.requestId);
             void this.#answerPiece(event.value.requestId, event.value.contentId, event.value.pieceIndex);
           } else if (event.case === "pieces") {
             this.requested += event.value.requests.length;
             this.pieceMessages.push(event.value.requests.length);
+            for (const r of event.value.requests) this.pieceRequestIds.push(r.requestId);
             for (const r of event.value.requests) void this.#answerPiece(r.requestId, r.contentId, r.pieceIndex);
           }
           else if (event.case === "pushProgress") this.pushProgress.push(event.value);
@@ -279,7 +285,7 @@ export class TestTab {
       }
       const { size, pieceSize } = held.manifest;
       const length = pieceLength(Number(size), pieceSize, pieceIndex);
-      const data = Buffer.allocUnsafe(length);
+      const data = Buffer.alloc(this.behaviour.oversize ? pieceSize + 1 : length);
       await held.handle.read(data, 0, length, pieceIndex * pieceSize);
       if (this.behaviour.corrupt) for (let i = 0; i < data.length; i += 4096) data[i] = data[i]! ^ 0xff;
       if (this.behaviour.batch) {
