@@ -65,20 +65,17 @@ export async function searchNames(
     }
   }
 
-  const probe = await db.query<{ n: number; all_live: boolean; matches: Buffer[] }>(sql.fewMatches(index.sql), [
+  const probe = await db.query<{ n: number; all_live: boolean; live: number; page: Buffer[] }>(sql.fewMatches(index.sql), [
     index.value,
     key,
     PG_SEARCH_FEW_CANDIDATES + 1,
+    offset,
+    limit,
   ]);
-  const { n: candidates, all_live: allLive, matches } = probe.rows[0] ?? { n: 0, all_live: true, matches: [] };
+  const { n: candidates, all_live: allLive, live, page: fewPage } = probe.rows[0] ?? { n: 0, all_live: true, live: 0, page: [] };
   if (candidates === 0) return { results: [], total: 0, totalExact: true, hasMore: false };
   if (candidates <= PG_SEARCH_FEW_CANDIDATES) {
-    return {
-      results: await withHolders(matches.slice(offset, offset + limit)),
-      total: matches.length,
-      totalExact: true,
-      hasMore: matches.length > offset + limit,
-    };
+    return { results: await withHolders(fewPage), total: live, totalExact: true, hasMore: live > offset + limit };
   }
   const walked = await db.query<{ content_id: Buffer }>(sql.pageInNameOrder, [key, offset, limit + 1]);
   const hasMore = walked.rows.length > limit;
