@@ -21,10 +21,10 @@ const WORD_CHAR = /[\p{L}\p{N}]/u;
  *   result wanted. A query that many names contain fills its page there: that page is the answer, and
  *   `total` a lower bound, the matches in that window (at most `totalCap`).
  * - Otherwise, when the window found some matches, their density says how far a walk would go to fill
- *   the page: if not too far (PG_SEARCH_MAX_WALK_ROWS), walk that far (with a margin). A page filled
- *   there is the answer, `total` the lower bound it proves (one more than the page's end). This skips
- *   the GIN probe below, which reads a heap page per candidate (~900 of them, ~5 ms, for a query with
- *   over 1,000 candidates) only to learn that there are many.
+ *   the page: if not too far (PG_SEARCH_MAX_WALK_ROWS), walk (at most PG_SEARCH_WALK_MARGIN times that
+ *   far). A page filled there is the answer, `total` the lower bound it proves (one more than the
+ *   page's end). This skips the GIN probe below, which reads a heap page per candidate (~900 of them,
+ *   ~5 ms, for a query with over 1,000 candidates) only to learn that there are many.
  * - Otherwise read the names that contain it from a GIN index. Up to PG_SEARCH_FEW_CANDIDATES of
  *   them: that is the answer, with the exact total.
  * - Otherwise (many, but sparse) walk all names in order until the page is full, and count the lower
@@ -57,12 +57,12 @@ export async function searchNames(
   const first = await db.query<{ n: number; page: Buffer[] }>(sql.countAndPageInWindow, [key, windowRows, offset, limit + 1]);
   const { n: inWindow, page: windowPage } = first.rows[0] ?? { n: 0, page: [] };
   if (windowPage.length > limit) return manyPage(windowPage, inWindow);
-  if (inWindow > 0) {
-    const walkRows = Math.ceil((PG_SEARCH_WALK_MARGIN * windowRows * wanted) / inWindow);
-    if (walkRows <= PG_SEARCH_MAX_WALK_ROWS) {
-      const walked = await db.query<{ content_id: Buffer }>(sql.pageInWindow, [key, walkRows, offset, limit + 1]);
-      if (walked.rows.length > limit) return manyPage(walked.rows.map((row) => row.content_id), wanted);
-    }
+  // The walk stops at the page's end: it costs the names the density says, the margin only when wrong.
+  const expectedWalkRows = inWindow > 0 ? (windowRows * wanted) / inWindow : Infinity;
+  if (expectedWalkRows <= PG_SEARCH_MAX_WALK_ROWS) {
+    const walkRows = Math.ceil(PG_SEARCH_WALK_MARGIN * expectedWalkRows);
+    const walked = await db.query<{ content_id: Buffer }>(sql.pageInWindow, [key, walkRows, offset, limit + 1]);
+    if (walked.rows.length > limit) return manyPage(walked.rows.map((row) => row.content_id), wanted);
   }
 
   const probe = await db.query<{ n: number; all_live: boolean; live: number; page: Buffer[] }>(sql.fewMatches(index.sql), [
