@@ -232,9 +232,9 @@ function searchStatements(allLive: string, liveHolder: string) {
       ORDER BY v.name_key, v.content_id OFFSET $2 LIMIT $3`,
     // Up to $3 names containing the query, from the GIN index (materialized: never a walk of all names):
     // how many there are, how many of them are live, and the page among the live ones in name order
-    // (used only when there are not too many; the page alone, not every match, travels: parsing 1,000
-    // content ids cost the directory ~2 ms of CPU); and whether every holder is live (then those n are
-    // live matches: search needs no other count). $4, $5: the page's offset and size.
+    // (used only when there are not too many; the page alone, not every match, travels: parsing up to
+    // 1,000 content ids as hex text cost the directory 1-2 ms of CPU); and whether every holder is live
+    // (then those n are live matches: search needs no other count). $4, $5: the page's offset and size.
     fewMatches: (index: string) => `
       WITH candidates AS MATERIALIZED (
         SELECT v.content_id, v.name_key FROM contents v WHERE ${index} AND strpos(v.name_key, $2) > 0 LIMIT $3
