@@ -141,6 +141,11 @@ export const PG_SEARCH_WINDOW_ROWS_PER_RESULT = 100;
 export const PG_SEARCH_MAX_WALK_ROWS = 20_000;
 /** That walk goes on for this many times the names the density says, then gives up (the estimate was wrong). */
 export const PG_SEARCH_WALK_MARGIN = 2;
+/**
+ * Search also walks, however far, when the first window's density over all names (the planner's
+ * estimate of their number) says the GIN probe would find this many times PG_SEARCH_FEW_CANDIDATES.
+ */
+export const PG_SEARCH_MANY_CANDIDATES_MARGIN = 2;
 
 // Login hardening (login/): limits on password guessing and registration, bounded scrypt work and
 // address verification. Defaults are safe for a directory on the open network; each is a setting.

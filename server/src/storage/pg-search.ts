@@ -4,6 +4,7 @@
 import type pg from "pg";
 import {
   PG_SEARCH_FEW_CANDIDATES,
+  PG_SEARCH_MANY_CANDIDATES_MARGIN,
   PG_SEARCH_MAX_WALK_ROWS,
   PG_SEARCH_WALK_MARGIN,
   PG_SEARCH_WINDOW_ROWS_PER_RESULT,
@@ -21,8 +22,9 @@ const WORD_CHAR = /[\p{L}\p{N}]/u;
  *   result wanted. A query that many names contain fills its page there: that page is the answer, and
  *   `total` a lower bound, the matches in that window (at most `totalCap`).
  * - Otherwise, when the window found some matches, their density says how far a walk would go to fill
- *   the page: if not too far (PG_SEARCH_MAX_WALK_ROWS), walk (at most PG_SEARCH_WALK_MARGIN times that
- *   far). A page filled there is the answer, `total` the lower bound it proves (one more than the
+ *   the page: if not too far (PG_SEARCH_MAX_WALK_ROWS), or if the GIN probe would find over
+ *   PG_SEARCH_FEW_CANDIDATES (so that this walk would follow it), walk (at most PG_SEARCH_WALK_MARGIN
+ *   times that far). A page filled there is the answer, `total` the lower bound it proves (one more than the
  *   page's end). This skips the GIN probe below, which reads a heap page per candidate (~900 of them,
  *   ~5 ms, for a query with over 1,000 candidates) only to learn that there are many.
  * - Otherwise read the names that contain it from a GIN index. Up to PG_SEARCH_FEW_CANDIDATES of
@@ -54,12 +56,15 @@ export async function searchNames(
   });
 
   const windowRows = PG_SEARCH_WINDOW_ROWS_PER_RESULT * wanted;
-  const first = await db.query<{ n: number; page: Buffer[] }>(sql.countAndPageInWindow, [key, windowRows, offset, limit + 1]);
-  const { n: inWindow, page: windowPage } = first.rows[0] ?? { n: 0, page: [] };
+  const first = await db.query<{ n: number; page: Buffer[]; names: number }>(sql.countAndPageInWindow, [key, windowRows, offset, limit + 1]);
+  const { n: inWindow, page: windowPage, names } = first.rows[0] ?? { n: 0, page: [], names: 0 };
   if (windowPage.length > limit) return manyPage(windowPage, inWindow);
   // The walk stops at the page's end: it costs the names the density says, the margin only when wrong.
   const expectedWalkRows = inWindow > 0 ? (windowRows * wanted) / inWindow : Infinity;
-  if (expectedWalkRows <= PG_SEARCH_MAX_WALK_ROWS) {
+  // Or, however long the walk: when the density over all names says the probe would find well over
+  // PG_SEARCH_FEW_CANDIDATES, it would only say "many", and this same walk would follow it (deep pages).
+  const probeSaysMany = (inWindow * names) / windowRows > PG_SEARCH_MANY_CANDIDATES_MARGIN * PG_SEARCH_FEW_CANDIDATES;
+  if (expectedWalkRows <= PG_SEARCH_MAX_WALK_ROWS || probeSaysMany) {
     const walkRows = Math.ceil(PG_SEARCH_WALK_MARGIN * expectedWalkRows);
     const walked = await db.query<{ content_id: Buffer }>(sql.pageInWindow, [key, walkRows, offset, limit + 1]);
     if (walked.rows.length > limit) return manyPage(walked.rows.map((row) => row.content_id), wanted);

@@ -209,7 +209,7 @@ function searchStatements(allLive: string, liveHolder: string) {
   return {
     // The first window: the matches among the first $2 names in name order (index-only: name_key is in
     // the index), all of them counted (a lower bound of the total, and the density the next step reads),
-    // and the page among them. One round trip where a page, then a count, took two.
+    // the page among them, and how many names there are (estimated). One round trip where a page, then a count, took two.
     countAndPageInWindow: `
       WITH matches AS MATERIALIZED (
         SELECT v.content_id, v.name_key FROM (
@@ -218,7 +218,9 @@ function searchStatements(allLive: string, liveHolder: string) {
         WHERE strpos(v.name_key, $1) > 0${live}
       )
       SELECT (SELECT count(*) FROM matches)::int AS n,
-        ARRAY(SELECT content_id FROM matches ORDER BY name_key, content_id OFFSET $3 LIMIT $4) AS page`,
+        ARRAY(SELECT content_id FROM matches ORDER BY name_key, content_id OFFSET $3 LIMIT $4) AS page,
+        -- The planner's estimate of the number of names (-1 before any ANALYZE): what a density means.
+        (SELECT reltuples FROM pg_class WHERE oid = 'contents'::regclass)::float8 AS names`,
     // The first matches among the first $2 names in name order; stops as soon as the page is full.
     pageInWindow: `
       SELECT v.content_id FROM (
