@@ -127,9 +127,9 @@ export const PG_RETRY_DELAY_MS = 5;
 /** Search reads all candidate names (exact total) when the GIN index returns at most this many. */
 export const PG_SEARCH_FEW_CANDIDATES = 1_000;
 /**
- * Search first looks for its page among this many names per result wanted (offset + limit + 1), in
- * name order: an index-only walk of ~2,000 names costs ~1 ms, and a query that fills its page there
- * matches at least 1 name in 100.
+ * Search first looks among this many names per result of a page (limit + 1), in name order: an
+ * index-only walk of ~2,000 names costs ~0.5-1 ms; a first page filled there matches at least 1 name
+ * in 100, and the matches' density there tells how far a deeper page lies.
  */
 export const PG_SEARCH_WINDOW_ROWS_PER_RESULT = 100;
 /**

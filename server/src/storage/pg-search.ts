@@ -19,7 +19,7 @@ const WORD_CHAR = /[\p{L}\p{N}]/u;
  * Runs on a search connection (read-only, sequential scans off), one statement after another without a
  * transaction. Ways to find the names containing the query, cheapest first:
  * - Walk the first names in name order (an index-only scan), PG_SEARCH_WINDOW_ROWS_PER_RESULT per
- *   result wanted. A query that many names contain fills its page there: that page is the answer, and
+ *   result of a page. A query that many names contain fills its page there: that page is the answer, and
  *   `total` a lower bound, the matches in that window (at most `totalCap`).
  * - Otherwise, when the window found some matches, their density says how far a walk would go to fill
  *   the page: if not too far (PG_SEARCH_MAX_WALK_ROWS), or if the GIN probe would find over
@@ -55,7 +55,9 @@ export async function searchNames(
     hasMore: true,
   });
 
-  const windowRows = PG_SEARCH_WINDOW_ROWS_PER_RESULT * wanted;
+  // Sized by the page, not by how deep it is: a deep page of a sparse query walked 12,100 names (page 6,
+  // ~2.6 ms) before its GIN probe; the density of a page-sized window tells the walk's length as well.
+  const windowRows = PG_SEARCH_WINDOW_ROWS_PER_RESULT * (limit + 1);
   const first = await db.query<{ n: number; page: Buffer[]; names: number }>(sql.countAndPageInWindow, [key, windowRows, offset, limit + 1]);
   const { n: inWindow, page: windowPage, names } = first.rows[0] ?? { n: 0, page: [], names: 0 };
   if (windowPage.length > limit) return manyPage(windowPage, inWindow);
