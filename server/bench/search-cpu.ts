@@ -18,6 +18,7 @@ import { DATABASE_FILE_NAME } from "../src/constants.js";
 import { type DirectoryStore, PgStore } from "../src/index.js";
 import { TestSqliteStore } from "../test/test-stores.js";
 import { buildDataset } from "./dataset.js";
+import { vacuumSchema } from "./pg-upkeep.js";
 import { type Query, queryMix } from "./query-mix.js";
 
 const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
@@ -128,6 +129,7 @@ if (STORES.includes("postgres")) {
   const store = await PgStore.open({ connectionString: url, schema: `dir_bench_kept_${population}`, onMigration: (note) => print(`- migration: ${note}`) });
   const admin = new pg.Client({ connectionString: DATABASE_URL });
   await admin.connect();
+  print(`- VACUUM ANALYZE of the kept tables: ${((await vacuumSchema(admin, `dir_bench_kept_${population}`)) / 1000).toFixed(1)} s (bench/pg-upkeep.ts)`);
   const backends = async () =>
     (await admin.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE application_name = $1", [application])).rows.map((r) => r.pid);
   print();

@@ -29,6 +29,7 @@ import { PgStore, probePostgres } from "../src/index.js";
 import { type ImportedPeer, TestPgStore, TestSqliteStore } from "../test/test-stores.js";
 import { hashToken } from "../src/tokens.js";
 import { benchContentId, buildDataset, type Dataset } from "./dataset.js";
+import { vacuumSchema } from "./pg-upkeep.js";
 import { queryMix } from "./query-mix.js";
 import { runClients } from "./search-clients.js";
 import type { LoopDelay } from "./loop-delay.js";
@@ -348,6 +349,7 @@ try {
   const keptSchema = KEEP && (await admin.query("SELECT 1 FROM pg_namespace WHERE nspname = $1", [schema])).rowCount === 1;
   if (KEEP && existsSync(join(dataDir, DATABASE_FILE_NAME)) && keptSchema) {
     print(`- kept from an earlier run (BENCH_KEEP=1): ${dataDir}, schema ${schema}`);
+    print(`- PostgreSQL: VACUUM ANALYZE of the kept tables, ${fixed((await vacuumSchema(admin, schema)) / 1000, 1)} s (bench/pg-upkeep.ts)`);
   } else {
     if (KEEP) {
       await rm(dataDir, { recursive: true, force: true });

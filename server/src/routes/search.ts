@@ -36,7 +36,7 @@ export function searchRoutes(app: DirectoryApp, { directory }: RouteDeps): void 
         summary: "Find contents whose name contains q (case-insensitive), with their live holders",
         description:
           "Results are ordered by lower-cased name, then content id. `total` is exact when `totalExact`; " +
-          `when a query matches many names it is a lower bound (counted over at most ${SEARCH_TOTAL_COUNT_CAP} of them).`,
+          `when a query matches many names it is a lower bound: at least one past this page's last result, counted up to ${SEARCH_TOTAL_COUNT_CAP} at most.`,
         tags: ["search"],
         querystring: SearchQuery,
         response: { 200: SearchResponse, ...errorResponses(400) },

@@ -207,7 +207,21 @@ function refreshContents(contentIds: string): string {
 function searchStatements(allLive: string, liveHolder: string) {
   const live = ` AND (${allLive} OR ${liveHolder})`;
   return {
-    // The first matches among the first $2 names in name order (index-only: name_key is in the index).
+    // The first window: the matches among the first $2 names in name order (index-only: name_key is in
+    // the index), all of them counted (a lower bound of the total, and the density the next step reads),
+    // the page among them, and how many names there are (estimated). One round trip where a page, then a count, took two.
+    countAndPageInWindow: `
+      WITH matches AS MATERIALIZED (
+        SELECT v.content_id, v.name_key FROM (
+          SELECT content_id, name_key FROM contents ORDER BY name_key, content_id LIMIT $2
+        ) AS v
+        WHERE strpos(v.name_key, $1) > 0${live}
+      )
+      SELECT (SELECT count(*) FROM matches)::int AS n,
+        ARRAY(SELECT content_id FROM matches ORDER BY name_key, content_id OFFSET $3 LIMIT $4) AS page,
+        -- The planner's estimate of the number of names (-1 before any ANALYZE): what a density means.
+        (SELECT reltuples FROM pg_class WHERE oid = 'contents'::regclass)::float8 AS names`,
+    // The first matches among the first $2 names in name order; stops as soon as the page is full.
     pageInWindow: `
       SELECT v.content_id FROM (
         SELECT content_id, name_key FROM contents ORDER BY name_key, content_id LIMIT $2
@@ -218,20 +232,19 @@ function searchStatements(allLive: string, liveHolder: string) {
     pageInNameOrder: `
       SELECT v.content_id FROM contents v WHERE strpos(v.name_key, $1) > 0${live}
       ORDER BY v.name_key, v.content_id OFFSET $2 LIMIT $3`,
-    countInNameOrder: `
-      SELECT count(*)::int AS n FROM (
-        SELECT 1 FROM (SELECT content_id, name_key FROM contents ORDER BY name_key, content_id LIMIT $3) AS v
-        WHERE strpos(v.name_key, $1) > 0${live} LIMIT $2
-      ) AS c`,
     // Up to $3 names containing the query, from the GIN index (materialized: never a walk of all names):
-    // how many there are, and the live ones in name order (used only when there are not too many); and
-    // whether every holder is live (then those n are live matches: search needs no other count).
+    // how many there are, how many of them are live, and the page among the live ones in name order
+    // (used only when there are not too many; the page alone, not every match, travels: parsing up to
+    // 1,000 content ids as hex text cost the directory 1-2 ms of CPU); and whether every holder is live
+    // (then those n are live matches: search needs no other count). $4, $5: the page's offset and size.
     fewMatches: (index: string) => `
       WITH candidates AS MATERIALIZED (
         SELECT v.content_id, v.name_key FROM contents v WHERE ${index} AND strpos(v.name_key, $2) > 0 LIMIT $3
+      ), matches AS MATERIALIZED (
+        SELECT v.content_id, v.name_key FROM candidates v WHERE true${live}
       )
-      SELECT (SELECT count(*) FROM candidates)::int AS n, ${allLive} AS all_live,
-        ARRAY(SELECT v.content_id FROM candidates v WHERE true${live} ORDER BY v.name_key, v.content_id) AS matches`,
+      SELECT (SELECT count(*) FROM candidates)::int AS n, ${allLive} AS all_live, (SELECT count(*) FROM matches)::int AS live,
+        ARRAY(SELECT content_id FROM matches ORDER BY name_key, content_id OFFSET $4 LIMIT $5) AS page`,
     countAmongCandidates: (index: string) => `
       SELECT count(*)::int AS n FROM (
         SELECT v.content_id FROM contents v WHERE ${index} AND strpos(v.name_key, $2) > 0 LIMIT $3
