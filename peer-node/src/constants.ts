@@ -93,13 +93,8 @@ export const NO_HOLDER_GRACE_MS = 10_000;
  * side; with 16, the seeder used 0.95-1.10 CPU-s per GiB served instead of 1.12-1.42 (5 rounds each).
  */
 export const FETCH_BATCH_MAX_PIECES = 16;
-/**
- * Pieces in flight per holder at the start of a download (the window then adapts). Spread over the
- * download's streams (scheduler.ts: 6 calls of 4 pieces from one holder, 2 of 12 from each of three), so
- * that a download starts on as many HTTP/2 stream windows as it runs on: from 4 pieces in one call, a
- * 1 GiB download's first 64 MiB took ~300 ms on one or two streams instead of ~100 at the steady rate.
- */
-export const HOLDER_WINDOW_INITIAL_PIECES = 24;
+/** Pieces in flight per holder at the start of a download (the window then adapts). */
+export const HOLDER_WINDOW_INITIAL_PIECES = 4;
 /**
  * Most pieces in flight per holder: enough for a full batch on each of the download's streams. The ring,
  * not this, bounds memory; this bounds what a dying holder takes with it until it is found stalled.

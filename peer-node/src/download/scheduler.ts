@@ -153,15 +153,11 @@ export class PieceScheduler {
           const window = h.windowPieces(this.#file.pieceSize, this.#s.windowMaxPieces);
           const room = window - h.inflight;
           if (room <= 0) continue;
-          // The window is spread over the holder's share of streams, a batch at most per call: one HTTP/2
-          // stream carries ~100-200 MB/s (its flow-control window refills once per round trip through both
-          // event loops), so a small window in one call left a download's first ~64 MiB on one or two
-          // streams for ~300 ms. No call for less than that either while the holder has calls in flight:
-          // a call costs the same on each side whatever it carries, and as a window opened piece by piece
-          // its room was handed out in calls of 1 or 2 pieces.
-          const callPieces = Math.min(this.#s.batchPieces, Math.ceil(window / share));
-          if (h.inflight > 0 && room < callPieces) continue;
-          const pieces = this.#pick(h, Math.min(room, callPieces), onlyHolder, nowMs);
+          // A holder with calls in flight gets another only for a full batch or half its window: a call
+          // costs the same on each side whatever it carries, and as a window opened piece by piece its
+          // room was handed out in calls of 1 or 2 pieces.
+          if (h.inflight > 0 && room < Math.min(this.#s.batchPieces, Math.ceil(window / 2))) continue;
+          const pieces = this.#pick(h, Math.min(room, this.#s.batchPieces), onlyHolder, nowMs);
           if (pieces.length === 0) continue;
           this.#assign(h, pieces, nowMs);
           planned.push({ holder: h, pieces });

@@ -1,11 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { HOLDER_BAD_PIECES_BAN, HOLDER_FAILURES_DROP, HOLDER_WINDOW_MAX_PIECES } from "../../src/constants.js";
+import { HOLDER_BAD_PIECES_BAN, HOLDER_FAILURES_DROP, HOLDER_WINDOW_INITIAL_PIECES, HOLDER_WINDOW_MAX_PIECES } from "../../src/constants.js";
 import { Holder, callStalled } from "../../src/download/holder.js";
 
 const MiB = 1024 * 1024;
-/** A first window of 4 pieces keeps the arithmetic readable (a download's holders start at HOLDER_WINDOW_INITIAL_PIECES). */
-const FIRST_WINDOW = 4;
-const holder = () => new Holder({ name: "a", address: "http://127.0.0.1:1" }, FIRST_WINDOW);
+const holder = () => new Holder({ name: "a", address: "http://127.0.0.1:1" }, HOLDER_WINDOW_INITIAL_PIECES);
 
 describe("Holder", () => {
   it("opens its window by slow start (doubling per window delivered) up to the maximum", () => {

@@ -16,12 +16,6 @@ const PIECE = 1024 * 1024;
 /** A ring of 7 slots, as a download of 1 MiB pieces has: 6 calls at once. */
 const MAX_CALLS = 6;
 const settings = { batchPieces: FETCH_BATCH_MAX_PIECES, windowInitialPieces: HOLDER_WINDOW_INITIAL_PIECES, windowMaxPieces: HOLDER_WINDOW_MAX_PIECES };
-/**
- * What the policy tests (failures, busy answers, stalls, bad pieces, endgame, resume) run on: a first
- * window of 4 pieces and one stream per holder, so that each call carries a holder's whole window and the
- * plans stay short enough to read. The first tests run on the download's own settings.
- */
-const POLICY = { windowInitialPieces: 4, streamsPerHolder: 1 };
 
 interface Call {
   readonly holder: Holder;
@@ -42,18 +36,8 @@ class Job {
   /** Pieces each holder delivered verified. */
   readonly delivered = new Map<string, number[]>();
 
-  /** Calls the job may have open at once (its ring's slots less one). */
-  readonly maxCalls: number;
-
-  constructor(
-    count: number,
-    names: string[],
-    verified: (i: number) => boolean = () => false,
-    size = count * PIECE,
-    small?: { windowInitialPieces: number; streamsPerHolder: number },
-  ) {
-    this.s = new PieceScheduler({ size, pieceSize: PIECE }, count, verified, { ...settings, ...(small && { windowInitialPieces: small.windowInitialPieces }) });
-    this.maxCalls = small ? small.streamsPerHolder * names.length : MAX_CALLS;
+  constructor(count: number, names: string[], verified: (i: number) => boolean = () => false, size = count * PIECE) {
+    this.s = new PieceScheduler({ size, pieceSize: PIECE }, count, verified, settings);
     for (const name of names) this.s.addHolder({ name, address: `http://${name}.test` });
   }
 
@@ -62,7 +46,7 @@ class Job {
   }
 
   /** Starts every call the scheduler plans now; returns them as [holder, pieces]. */
-  plan(maxCalls = this.maxCalls): Array<[string, number[]]> {
+  plan(maxCalls = MAX_CALLS): Array<[string, number[]]> {
     const out: Array<[string, number[]]> = [];
     for (const c of this.s.plan(this.now, maxCalls)) {
       this.open.push({ holder: c.holder, pieces: c.pieces, next: 0, lastBytesAtMs: this.now, paused: false });
@@ -140,10 +124,9 @@ function runToEnd(job: Job, paceMs: Record<string, number>): void {
 }
 
 describe("PieceScheduler", () => {
-  it("asks a lone holder for its first window on every stream at once, then for 16 pieces per call as slow start opens it, each piece once", () => {
+  it("asks a lone holder for 4 pieces first, then, as slow start opens its window, for 16 per call, each piece once", () => {
     const job = new Job(256, ["a"]);
-    // 24 pieces over the 6 streams: as many stream windows as the download runs on, from the start.
-    expect(job.plan()).toEqual(Array.from({ length: MAX_CALLS }, (_, k) => ["a", [0, 1, 2, 3].map((i) => 4 * k + i)]));
+    expect(job.plan()).toEqual([["a", [0, 1, 2, 3]]]);
     const windows: number[] = [];
     const sizes: number[] = [];
     const a = job.holder("a");
@@ -154,9 +137,9 @@ describe("PieceScheduler", () => {
       for (const [, pieces] of job.plan()) {
         sizes.push(pieces.length);
         windows.push(a.windowPieces(PIECE, HOLDER_WINDOW_MAX_PIECES));
-        // With calls in flight, no call for less than the window's share of a stream (unless the file ends).
+        // With calls in flight, no call for less than a full batch or half the window (unless the file ends).
         const fileEnds = pieces.at(-1) === 255;
-        if (before > 0 && !fileEnds) expect(pieces.length).toBeGreaterThanOrEqual(Math.min(FETCH_BATCH_MAX_PIECES, Math.ceil(windows.at(-1)! / MAX_CALLS)));
+        if (before > 0 && !fileEnds) expect(pieces.length).toBeGreaterThanOrEqual(Math.min(FETCH_BATCH_MAX_PIECES, Math.ceil(windows.at(-1)! / 2)));
       }
       expect(job.open.length).toBeLessThanOrEqual(MAX_CALLS);
     }
@@ -165,21 +148,16 @@ describe("PieceScheduler", () => {
     expect(asked.sort((x, y) => x - y)).toEqual(Array.from({ length: 256 }, (_, i) => i));
     expect(Math.max(...sizes)).toBe(FETCH_BATCH_MAX_PIECES);
     expect(Math.max(...windows)).toBe(HOLDER_WINDOW_MAX_PIECES);
-    // 16 full calls carry 256 pieces; the smaller calls while the window opens add some (26 here).
-    expect(job.started.length).toBeLessThanOrEqual(28);
+    // 16 full calls carry 256 pieces; opening the window from 4 adds a few (20 calls here).
+    expect(job.started.length).toBeLessThanOrEqual(24);
   });
 
-  it("starts three holders on an equal share of the streams, and equal holders carry about a third of the file each", () => {
+  it("starts three holders on 4 pieces each, and equal holders carry about a third of the file each", () => {
     const job = new Job(300, ["a", "b", "c"]);
-    // 2 streams each, the first window (24) split over them.
-    const first = (k: number) => Array.from({ length: 12 }, (_, i) => 12 * k + i);
     expect(job.plan()).toEqual([
-      ["a", first(0)],
-      ["b", first(1)],
-      ["c", first(2)],
-      ["a", first(3)],
-      ["b", first(4)],
-      ["c", first(5)],
+      ["a", [0, 1, 2, 3]],
+      ["b", [4, 5, 6, 7]],
+      ["c", [8, 9, 10, 11]],
     ]);
     runToEnd(job, { a: 3, b: 3, c: 3 });
     for (const name of ["a", "b", "c"]) {
@@ -225,7 +203,7 @@ describe("PieceScheduler", () => {
   });
 
   it("gives a failed call's pieces to the other holder first, backs the failed holder off, and drops it at the third failure", () => {
-    const job = new Job(64, ["a", "b"], undefined, undefined, POLICY);
+    const job = new Job(64, ["a", "b"]);
     expect(job.plan()).toEqual([
       ["a", [0, 1, 2, 3]],
       ["b", [4, 5, 6, 7]],
@@ -233,22 +211,16 @@ describe("PieceScheduler", () => {
     expect(job.fail(job.callsOf("a")[0]!)).toBe(false);
     job.now = 10;
     for (let k = 0; k < 4; k++) job.deliverNext(job.callsOf("b")[0]!);
-    // b's window opened to 8, spread over the two streams now that a waits out its back-off: a's 4
-    // pieces come first, then new ones.
-    expect(job.plan()).toEqual([
-      ["b", [0, 1, 2, 3]],
-      ["b", [8, 9, 10, 11]],
-    ]);
-    // From here a third stream is free (b's window is full): only the back-off keeps a waiting.
-    const streams = 3;
+    // b's window opened to 8: a's 4 pieces come first, then new ones; a waits out its back-off.
+    expect(job.plan()).toEqual([["b", [0, 1, 2, 3, 8, 9, 10, 11]]]);
     job.now = HOLDER_RETRY_MIN_MS - 1;
-    expect(job.plan(streams)).toEqual([]);
+    expect(job.plan()).toEqual([]);
     // After it, a is asked again, with its window halved (4 -> 2).
     job.now = HOLDER_RETRY_MIN_MS;
-    expect(job.plan(streams)).toEqual([["a", [12, 13]]]);
+    expect(job.plan()).toEqual([["a", [12, 13]]]);
     expect(job.fail(job.callsOf("a")[0]!)).toBe(false);
     job.now += 2 * HOLDER_RETRY_MIN_MS;
-    expect(job.plan(streams)).toEqual([["a", [12]]]);
+    expect(job.plan()).toEqual([["a", [12]]]);
     expect(job.fail(job.callsOf("a")[0]!)).toBe(true);
     job.now += 1_000_000;
     expect(job.plan().filter(([h]) => h === "a")).toEqual([]);
@@ -256,7 +228,7 @@ describe("PieceScheduler", () => {
   });
 
   it("asks a holder that answered busy again after a pause, without counting it as failing", () => {
-    const job = new Job(64, ["a"], undefined, undefined, POLICY);
+    const job = new Job(64, ["a"]);
     const sizes: number[] = [];
     for (let k = 0; k < 2 * HOLDER_FAILURES_DROP; k++) {
       sizes.push(...job.plan().map(([, pieces]) => pieces.length));
@@ -273,7 +245,7 @@ describe("PieceScheduler", () => {
   });
 
   it("takes a stalled holder's pieces away after the stall timeout and gives them to the other holder", () => {
-    const job = new Job(32, ["a", "stuck"], undefined, undefined, POLICY);
+    const job = new Job(32, ["a", "stuck"]);
     job.plan();
     const stuck = job.callsOf("stuck")[0]!;
     expect(stuck.pieces).toEqual([4, 5, 6, 7]);
@@ -285,18 +257,14 @@ describe("PieceScheduler", () => {
     expect(callStalled(stuck, job.now, HOLDER_STALL_TIMEOUT_MS)).toBe(true);
     job.fail(stuck);
     for (let k = 0; k < 4; k++) job.deliverNext(job.callsOf("a")[0]!);
-    // a's window (8) over both streams, the stalled holder's pieces first.
-    expect(job.plan()).toEqual([
-      ["a", [4, 5, 6, 7]],
-      ["a", [8, 9, 10, 11]],
-    ]);
+    expect(job.plan()).toEqual([["a", [4, 5, 6, 7, 8, 9, 10, 11]]]);
     runToEnd(job, { a: 1, stuck: Infinity });
     expect(job.delivered.get("stuck")).toBeUndefined();
     expect(job.delivered.get("a")!.sort((x, y) => x - y)).toEqual(Array.from({ length: 32 }, (_, i) => i));
   });
 
   it("asks for a bad piece again from another holder, and bans a holder at its third bad piece", () => {
-    const job = new Job(64, ["liar", "b"], undefined, undefined, POLICY);
+    const job = new Job(64, ["liar", "b"]);
     job.plan();
     const liar = job.callsOf("liar")[0]!;
     job.deliverNext(liar, false);
@@ -319,7 +287,7 @@ describe("PieceScheduler", () => {
   });
 
   it("asks the only holder again for a piece it sent bad", () => {
-    const job = new Job(8, ["a"], undefined, undefined, POLICY);
+    const job = new Job(8, ["a"]);
     job.plan();
     job.deliverNext(job.open[0]!, false);
     for (let k = 0; k < 3; k++) job.deliverNext(job.open[0]!);
@@ -327,7 +295,7 @@ describe("PieceScheduler", () => {
   });
 
   it("in the endgame, asks an idle holder for pieces another has held for over a second, and keeps the first copy", () => {
-    const job = new Job(8, ["a", "b", "c"], undefined, undefined, POLICY);
+    const job = new Job(8, ["a", "b", "c"]);
     job.plan(2);
     for (let k = 0; k < 4; k++) job.deliverNext(job.callsOf("a")[0]!);
     // Every piece is handed out; b's pieces are not late yet.
@@ -349,7 +317,7 @@ describe("PieceScheduler", () => {
 
   it("never asks for pieces a resumed download has verified already", () => {
     const saved = new Set([0, 1, 2, 5, 9]);
-    const job = new Job(10, ["a"], (i) => saved.has(i), 9 * PIECE + 100, POLICY);
+    const job = new Job(10, ["a"], (i) => saved.has(i), 9 * PIECE + 100);
     expect(job.s.verifiedCount).toBe(5);
     expect(job.s.verifiedBytes).toBe(4 * PIECE + 100);
     expect(job.plan()).toEqual([["a", [3, 4, 6, 7]]]);
