@@ -31,6 +31,21 @@ const mbps = (bytes: number, ms: number): number => bytes / 1e6 / (ms / 1000);
 const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(1)} MB`;
 const load = (): string => loadavg().map((value) => value.toFixed(2)).join(" ");
 
+/**
+ * How fast this machine writes memory the first time (then again): on these VMs the first touch moved
+ * from ~330 MB/s to several GB/s from one hour to the next, and Chromium's fetch bodies and digests
+ * write fresh mappings, so a download's MB/s is read beside it (peer-node/bench/run.ts does the same).
+ */
+function firstTouch(): string {
+  const memory = Buffer.alloc(256 * 1024 * 1024);
+  const rate = (fill: number): string => {
+    const started = performance.now();
+    memory.fill(fill);
+    return mbps(memory.byteLength, performance.now() - started).toFixed(0);
+  };
+  return `fresh memory: first write ${rate(1)} MB/s, second ${rate(2)} MB/s`;
+}
+
 function nodeClient(url: string) {
   let token = "";
   const transport = createConnectTransport({
@@ -62,7 +77,7 @@ function workerHeap(worker: (method: string) => Promise<unknown>): () => Promise
 
 async function main(): Promise<void> {
   requireBuiltWebApp();
-  console.log(`load average at start: ${load()}`);
+  console.log(`load average at start: ${load()}; ${firstTouch()}`);
   const cluster = await startCluster(["nora", "nick", "gate"], { passwords: { nora: PASSWORD.nora, nick: PASSWORD.nick }, directory: { rateLimitPerMinute: 0 } });
   // A profile on disk, as a user's: a fresh context (newContext) is incognito, whose OPFS lives in
   // the browser process's memory and sends every sync-handle write there (~3x slower, measured).

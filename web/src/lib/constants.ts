@@ -75,10 +75,11 @@ export const BROWSER_PEER_SAVE_EVERY_MS = 500;
  */
 export const BROWSER_PEER_SAVE_EVERY_PIECES = 32;
 /**
- * Piece fetchers of a download at most (one per core up to this; piece-fetchers.ts): the store worker's
- * one thread reading, hashing and writing every piece was the download's limit (docs/browser-peers.md, Speed).
+ * Piece fetchers of a download at most (piece-fetchers.ts): one per FetchPieces call in flight, whatever
+ * the cores, up to two holders' worth of calls; past this, calls share them. One worker reading two fetch
+ * bodies spent ~2x the CPU per byte of two workers reading one each (docs/browser-peers.md, Speed).
  */
-export const BROWSER_PEER_FETCH_WORKERS_MAX = 4;
+export const BROWSER_PEER_FETCH_WORKERS_MAX = 2 * BROWSER_PEER_STREAMS_PER_HOLDER;
 /**
  * Hash workers of a download at most (one per core up to this): WebCrypto's digest runs on the calling
  * thread, and one thread hashing was the store worker's biggest cost (docs/browser-peers.md, Speed).

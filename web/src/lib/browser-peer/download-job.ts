@@ -4,7 +4,7 @@
 // with the manifest before it is written at its offset; a holder that sends a wrong piece, a piece it
 // was not asked for or a manifest of other content is banned for the rest of the download. The
 // bitfield of verified pieces is saved after the data is flushed, so a reload resumes from it.
-// Pieces are read, hashed (in WebAssembly) and written by piece fetchers, worker threads of their own
+// Pieces are read, hashed (WebCrypto) and written by piece fetchers, worker threads of their own
 // (piece-fetchers.ts), each call on one of them; this thread keeps the queue, the bitfield and the
 // bans. Without workers in workers it does all of it itself. Hash workers (hash-pool.ts) beside one
 // reading thread cost more in messages than the hashing they moved (docs/browser-peers.md, Speed).
@@ -19,12 +19,10 @@ import {
   BROWSER_PEER_STREAMS_PER_HOLDER,
 } from "../constants.js";
 import { manifestMatches, pieceCountOf, pieceLengthOf, type ManifestFacts } from "./content-id.js";
-import type { IHasher } from "hash-wasm";
 import { HolderLink, type ReceivedPiece } from "./holder-link.js";
 import { fileIn, openSyncHandle, readManifest, readMeta, resizeTo, StorageFull, writeAllAt, writeManifest, writeMeta } from "./opfs-layout.js";
 import { checkPiece, HolderLied } from "./piece-check.js";
 import { PieceFetchers } from "./piece-fetchers.js";
-import { pieceHasher } from "./piece-hasher.js";
 import type { HolderAddress, JobProgress } from "./worker-protocol.js";
 import type { Imported } from "./import-job.js";
 
@@ -113,7 +111,6 @@ class PieceRun {
   #reportedAt = 0;
   /** Calls open at once in this round (every live holder's), among which the queue is shared. */
   #streamCount = 1;
-  #sha256: IHasher | undefined;
   #fetchers: PieceFetchers | undefined;
 
   constructor(folder: FileSystemDirectoryHandle, contentId: string, facts: ManifestFacts, banned: Set<string>, hooks: DownloadHooks) {
@@ -128,7 +125,6 @@ class PieceRun {
 
   /** Opens the data file and the bitfield (keeping what a previous run verified when resuming). */
   async open(resumed: boolean): Promise<void> {
-    this.#sha256 = await pieceHasher();
     const dataHandle = await this.#folder.getFileHandle(`${this.#contentId}.data`, { create: true });
     // Shared: the piece fetchers write into the same file through handles of their own.
     this.#data = await openSyncHandle(dataHandle, true);
@@ -234,8 +230,7 @@ class PieceRun {
     const { index, data } = piece;
     if (!outstanding.has(index)) throw new HolderLied(`${holder} sent piece ${index}, which was not asked for`);
     // The piece stays outstanding until it is verified: a lying holder's piece goes back to the queue.
-    if (this.#sha256 === undefined) throw new Error("the download's files are not open");
-    checkPiece(this.#sha256, holder, index, data, this.#facts.pieceHashes[index], pieceLengthOf(this.#facts, index));
+    await checkPiece(holder, index, data, this.#facts.pieceHashes[index], pieceLengthOf(this.#facts, index));
     if (this.#has(index)) {
       outstanding.delete(index);
       return;

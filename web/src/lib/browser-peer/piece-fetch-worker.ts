@@ -3,12 +3,10 @@
 // shared ("readwrite-unsafe") sync access handle; the store worker hears of each written piece and
 // saves the bitfield after flushing the file, so a bit is never saved for bytes not on disk.
 /// <reference lib="webworker" />
-import type { IHasher } from "hash-wasm";
 import { pieceLengthOf } from "./content-id.js";
 import { HolderLink } from "./holder-link.js";
 import { openSyncHandle, StorageFull, writeAllAt } from "./opfs-layout.js";
 import { checkPiece, HolderLied } from "./piece-check.js";
-import { pieceHasher } from "./piece-hasher.js";
 import type { FetcherEvent, FetcherRequest } from "./piece-fetchers.js";
 
 declare const self: DedicatedWorkerGlobalScope;
@@ -16,7 +14,6 @@ declare const self: DedicatedWorkerGlobalScope;
 interface OpenFile {
   access: FileSystemSyncAccessHandle;
   facts: { size: number; pieceSize: number; pieceHashes: readonly Uint8Array[] };
-  sha256: IHasher;
 }
 
 let file: OpenFile | undefined;
@@ -32,10 +29,10 @@ async function fetchCall(request: Extract<FetcherRequest, { type: "fetch" }>): P
   const asked = new Set(request.indexes);
   try {
     if (file === undefined) throw new Error("the data file is not open");
-    const { access, facts, sha256 } = file;
+    const { access, facts } = file;
     await new HolderLink(request.holder, request.address).pieces(request.contentId, request.indexes, controller.signal, async ({ index, data }) => {
       if (!asked.delete(index)) throw new HolderLied(`${request.holder} sent piece ${index}, which was not asked for`);
-      checkPiece(sha256, request.holder, index, data, facts.pieceHashes[index], pieceLengthOf(facts, index));
+      await checkPiece(request.holder, index, data, facts.pieceHashes[index], pieceLengthOf(facts, index));
       writeAllAt(access, data, index * facts.pieceSize);
       post({ type: "written", callId: request.callId, index });
     });
@@ -54,8 +51,8 @@ self.onmessage = (message: MessageEvent<FetcherRequest>) => {
     case "open":
       void (async () => {
         try {
-          const [access, sha256] = await Promise.all([openSyncHandle(request.file, true), pieceHasher()]);
-          file = { access, sha256, facts: { size: request.size, pieceSize: request.pieceSize, pieceHashes: request.pieceHashes } };
+          const access = await openSyncHandle(request.file, true);
+          file = { access, facts: { size: request.size, pieceSize: request.pieceSize, pieceHashes: request.pieceHashes } };
           post({ type: "opened" });
         } catch (error) {
           post({ type: "opened", error: error instanceof Error ? error.message : String(error) });

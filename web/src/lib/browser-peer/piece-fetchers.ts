@@ -3,7 +3,8 @@
 // through a sync access handle of its own. The store worker keeps the queue, the bitfield, its saves
 // and the bans, and hears only which pieces were written. Reading, hashing and writing on the store
 // worker's one thread cost ~12 CPU-s per GiB there, which held a download near 75-85 MB/s whatever the
-// cores (docs/browser-peers.md, Speed).
+// cores. Each fetcher takes one call at a time, more fetchers starting as calls need them: a thread
+// reading two fetch bodies at once pays twice the CPU per byte (docs/browser-peers.md, Speed).
 import { BROWSER_PEER_FETCH_WORKERS_MAX } from "../constants.js";
 import { HolderLied } from "./piece-check.js";
 import { StorageFull } from "./opfs-layout.js";
@@ -32,6 +33,8 @@ export type FetcherEvent =
 interface Fetcher {
   worker: Worker;
   calls: number;
+  /** Who awaits this fetcher's "opened" or "closed". */
+  waiting: ((event: FetcherEvent) => void) | undefined;
 }
 
 interface Call {
@@ -40,48 +43,50 @@ interface Call {
   settle: (error?: Error) => void;
 }
 
+type OpenRequest = Extract<FetcherRequest, { type: "open" }>;
+
 /** The piece fetchers of one download (start them with `start`, end them with `close`). */
 export class PieceFetchers {
-  readonly #fetchers: Fetcher[];
+  readonly #createWorker: () => Worker;
+  readonly #open: OpenRequest;
+  readonly #fetchers: Fetcher[] = [];
+  /** Fetchers being started: a call waits for one rather than starting another. */
+  #starting: Promise<Fetcher> | undefined;
   readonly #calls = new Map<number, Call>();
   #nextCallId = 0;
-  #waiting: ((event: FetcherEvent) => void)[] = [];
 
-  private constructor(fetchers: Worker[]) {
-    this.#fetchers = fetchers.map((worker) => ({ worker, calls: 0 }));
-    for (const fetcher of this.#fetchers) {
-      fetcher.worker.onmessage = (message: MessageEvent<FetcherEvent>) => this.#heard(message.data);
-      fetcher.worker.onerror = (error) => this.#broke(fetcher, error.message || "a piece fetcher failed");
-    }
+  private constructor(createWorker: () => Worker, open: OpenRequest) {
+    this.#createWorker = createWorker;
+    this.#open = open;
   }
 
   /**
-   * Starts `min(cores, BROWSER_PEER_FETCH_WORKERS_MAX)` fetchers on `file` (sized to `facts.size`),
-   * or answers undefined where a worker cannot start workers: the caller then fetches on its own thread.
+   * Starts a first fetcher on `file` (sized to `facts.size`); more start as calls need them, one call
+   * each (up to BROWSER_PEER_FETCH_WORKERS_MAX). Answers undefined where a worker cannot start
+   * workers: the caller then fetches on its own thread.
    */
   static async start(createWorker: () => Worker, file: FileSystemFileHandle, facts: { size: number; pieceSize: number; pieceHashes: readonly Uint8Array[] }): Promise<PieceFetchers | undefined> {
     if (typeof Worker === "undefined") return undefined;
-    const count = Math.min(BROWSER_PEER_FETCH_WORKERS_MAX, Math.max(1, navigator.hardwareConcurrency || 1));
-    const fetchers = new PieceFetchers(Array.from({ length: count }, createWorker));
-    const opened = await fetchers.#all({ type: "open", file, size: facts.size, pieceSize: facts.pieceSize, pieceHashes: facts.pieceHashes }, "opened");
-    const failed = opened.find((event) => event.type === "opened" && event.error !== undefined);
-    if (failed !== undefined) {
-      await fetchers.close();
-      throw new Error(`a piece fetcher could not open the data file: ${(failed as { error: string }).error}`);
-    }
+    const fetchers = new PieceFetchers(createWorker, { type: "open", file, size: facts.size, pieceSize: facts.pieceSize, pieceHashes: facts.pieceHashes });
+    fetchers.#starting = fetchers.#startOne().finally(() => (fetchers.#starting = undefined));
+    await fetchers.#starting;
     return fetchers;
   }
 
   /**
-   * Fetches `indexes` of `contentId` from the holder at `address` on the least busy fetcher; each
-   * piece written (verified) is told to `onWritten`. Rejects with HolderLied when the holder sent
-   * something else than asked, StorageFull when the browser stored less, the signal's reason on abort.
+   * Fetches `indexes` of `contentId` from the holder at `address` on an idle fetcher (a new one while
+   * there are fewer than BROWSER_PEER_FETCH_WORKERS_MAX, else the least busy); each piece written
+   * (verified) is told to `onWritten`. Rejects with HolderLied when the holder sent something else
+   * than asked, StorageFull when the browser stored less, the signal's reason on abort.
    */
-  fetch(holder: string, address: string, contentId: string, indexes: number[], signal: AbortSignal, onWritten: (index: number) => void): Promise<void> {
+  async fetch(holder: string, address: string, contentId: string, indexes: number[], signal: AbortSignal, onWritten: (index: number) => void): Promise<void> {
     signal.throwIfAborted();
-    const fetcher = this.#fetchers.reduce((best, next) => (next.calls < best.calls ? next : best));
+    const fetcher = await this.#claimFetcher();
+    if (signal.aborted) {
+      fetcher.calls--;
+      throw signal.reason;
+    }
     const callId = this.#nextCallId++;
-    fetcher.calls++;
     return new Promise<void>((resolve, reject) => {
       const cancel = (): void => fetcher.worker.postMessage({ type: "cancel", callId } satisfies FetcherRequest);
       signal.addEventListener("abort", cancel, { once: true });
@@ -103,37 +108,67 @@ export class PieceFetchers {
 
   /** Closes the fetchers' handles on the data file (its locks) and ends their threads. */
   async close(): Promise<void> {
-    await this.#all({ type: "close" }, "closed");
+    await this.#starting?.catch(() => undefined);
+    await Promise.all(this.#fetchers.map((fetcher) => this.#ask(fetcher, { type: "close" }, "closed")));
     for (const fetcher of this.#fetchers) fetcher.worker.terminate();
+    this.#fetchers.length = 0;
   }
 
-  async #all(request: FetcherRequest, answer: FetcherEvent["type"]): Promise<FetcherEvent[]> {
-    const answers: FetcherEvent[] = [];
-    await new Promise<void>((resolve) => {
-      const wait = (event: FetcherEvent): void => {
+  /**
+   * A fetcher with no call (started if need be), its call counted at once so that no other call
+   * takes it meanwhile. One call per thread: a worker reading two fetch
+   * bodies at once spent twice the CPU per byte of two workers reading one each (docs/browser-peers.md, Speed).
+   */
+  async #claimFetcher(): Promise<Fetcher> {
+    const claim = (fetcher: Fetcher): Fetcher => {
+      fetcher.calls++;
+      return fetcher;
+    };
+    for (;;) {
+      const idle = this.#fetchers.find((fetcher) => fetcher.calls === 0);
+      if (idle !== undefined) return claim(idle);
+      if (this.#starting !== undefined) {
+        await this.#starting;
+        continue;
+      }
+      if (this.#fetchers.length >= BROWSER_PEER_FETCH_WORKERS_MAX) return claim(this.#fetchers.reduce((best, next) => (next.calls < best.calls ? next : best)));
+      this.#starting = this.#startOne().finally(() => (this.#starting = undefined));
+      return claim(await this.#starting);
+    }
+  }
+
+  async #startOne(): Promise<Fetcher> {
+    const fetcher: Fetcher = { worker: this.#createWorker(), calls: 0, waiting: undefined };
+    fetcher.worker.onmessage = (message: MessageEvent<FetcherEvent>) => this.#heard(fetcher, message.data);
+    fetcher.worker.onerror = (error) => this.#broke(fetcher, error.message || "a piece fetcher failed");
+    const opened = await this.#ask(fetcher, this.#open, "opened");
+    if (opened.type === "opened" && opened.error !== undefined) {
+      fetcher.worker.terminate();
+      throw new Error(`a piece fetcher could not open the data file: ${opened.error}`);
+    }
+    this.#fetchers.push(fetcher);
+    return fetcher;
+  }
+
+  #ask(fetcher: Fetcher, request: FetcherRequest, answer: FetcherEvent["type"]): Promise<FetcherEvent> {
+    return new Promise<FetcherEvent>((resolve) => {
+      fetcher.waiting = (event) => {
         if (event.type !== answer) return;
-        answers.push(event);
-        if (answers.length === this.#fetchers.length) {
-          this.#waiting = this.#waiting.filter((other) => other !== wait);
-          resolve();
-        }
+        fetcher.waiting = undefined;
+        resolve(event);
       };
-      this.#waiting.push(wait);
-      for (const fetcher of this.#fetchers) fetcher.worker.postMessage(request);
+      fetcher.worker.postMessage(request);
     });
-    return answers;
   }
 
   /** A fetcher that failed to start or died: its calls fail, and it answers whatever is awaited of it. */
   #broke(fetcher: Fetcher, message: string): void {
     for (const call of [...this.#calls.values()]) if (call.fetcher === fetcher) call.settle(new Error(message));
-    for (const wait of [...this.#waiting]) {
-      wait({ type: "opened", error: message });
-      wait({ type: "closed" });
-    }
+    fetcher.waiting?.({ type: "opened", error: message });
+    fetcher.waiting?.({ type: "closed" });
   }
 
-  #heard(event: FetcherEvent): void {
+  #heard(fetcher: Fetcher, event: FetcherEvent): void {
     switch (event.type) {
       case "written":
         this.#calls.get(event.callId)?.onWritten(event.index);
@@ -146,7 +181,7 @@ export class PieceFetchers {
         break;
       }
       default:
-        for (const wait of [...this.#waiting]) wait(event);
+        fetcher.waiting?.(event);
     }
   }
 }
