@@ -52,6 +52,67 @@ interface Ingest {
 type Request = http.IncomingMessage | http2.Http2ServerRequest;
 type Response = http.ServerResponse | http2.Http2ServerResponse;
 
+/** What both heads say: how long the head is and how many data bytes follow it. */
+interface HeadLengths {
+  readonly headBytes: number;
+  readonly dataBytes: number;
+}
+
+/**
+ * A body read head first: chunks are gathered until `parse` finds the message's head in them; past
+ * `maxHeadBytes` without one, the fields are not in the proto's order (a hand-made message) and the body
+ * is gathered whole instead, for protobuf-es to decode. Every chunk counts against the rpc's size bound.
+ */
+class HeadFirst<H extends HeadLengths> {
+  readonly #parse: (bytes: Uint8Array) => H | "other" | undefined;
+  readonly #maxHeadBytes: number;
+  readonly #declared: number | undefined;
+  #pending: Buffer[] = [];
+  #pendingBytes = 0;
+  #total = 0;
+  /** The head once found; "other" for a body read whole; undefined while gathering. */
+  head: H | "other" | undefined;
+
+  constructor(req: Request, parse: (bytes: Uint8Array) => H | "other" | undefined, maxHeadBytes: number) {
+    this.#parse = parse;
+    this.#maxHeadBytes = maxHeadBytes;
+    const length = req.headers["content-length"];
+    this.#declared = length === undefined ? undefined : Number(length);
+  }
+
+  /**
+   * Takes the next chunk: the bytes past the head once it is known (`first` on the chunk that completed
+   * it), undefined while the head (or the whole body) is being gathered.
+   */
+  take(chunk: Buffer): { head: H; bytes: Buffer; first: boolean } | undefined {
+    this.#total += chunk.length;
+    if (this.#total > MAX_RPC_MESSAGE_BYTES) throw new PeerError("REQUEST_TOO_LARGE", `A request to this rpc is at most ${MAX_RPC_MESSAGE_BYTES} bytes.`);
+    if (this.head !== undefined && this.head !== "other") return { head: this.head, bytes: chunk, first: false };
+    this.#pending.push(chunk);
+    this.#pendingBytes += chunk.length;
+    if (this.head === "other") return undefined;
+    const joined = this.#pending.length === 1 ? chunk : Buffer.concat(this.#pending, this.#pendingBytes);
+    this.#pending = [joined];
+    const head = this.#parse(joined);
+    this.head = head === undefined && this.#pendingBytes > this.#maxHeadBytes ? "other" : head;
+    if (head === undefined || head === "other") return undefined;
+    this.#pending = [];
+    return { head, bytes: joined.subarray(head.headBytes), first: true };
+  }
+
+  /** Refuses a body whose declared length is not the one its head gives. */
+  checkDeclaredLength(head: H): void {
+    if (this.#declared !== undefined && this.#declared !== head.headBytes + head.dataBytes) {
+      throw new PeerError("BAD_REQUEST", `The body has ${this.#declared} bytes, not the ${head.headBytes + head.dataBytes} its message says.`);
+    }
+  }
+
+  /** The body gathered whole (a head not in the proto's order, or a body that ended before its head). */
+  whole(): Buffer {
+    return Buffer.concat(this.#pending, this.#pendingBytes);
+  }
+}
+
 /** Serves Connect binary AnswerPiece calls here and passes every other request to `next`. */
 export function answerPieceFastPath(gateway: Gateway, buffers: IngestBuffers, logger: Logger, next: DualHandler): DualHandler {
   const ingest: Ingest = { gateway, buffers, logger };
@@ -80,45 +141,29 @@ async function serve({ gateway, buffers, logger }: Ingest, req: Request, res: Re
   let data: Uint8Array | undefined;
   try {
     const tab = gateway.session(bearerToken(req.headers.authorization)).tab;
-    const declared = req.headers["content-length"] === undefined ? undefined : Number(req.headers["content-length"]);
-    let pending: Buffer[] = [];
-    let pendingBytes = 0;
-    let head: AnswerHead | "other" | undefined;
+    const body = new HeadFirst(req, parseAnswerHead, ANSWER_HEAD_MAX_BYTES);
     let filled = 0;
-    let total = 0;
     for await (const chunk of req as AsyncIterable<Buffer>) {
-      total += chunk.length;
-      if (total > MAX_RPC_MESSAGE_BYTES) throw new PeerError("REQUEST_TOO_LARGE", `A request to this rpc is at most ${MAX_RPC_MESSAGE_BYTES} bytes.`);
-      let bytes = chunk;
-      if (head === undefined || head === "other") {
-        pending.push(chunk);
-        pendingBytes += chunk.length;
-        if (head === "other") continue;
-        const joined = pending.length === 1 ? chunk : Buffer.concat(pending, pendingBytes);
-        head = parseAnswerHead(joined);
-        // The head is at most 12 bytes (two tags, two varints): past that it is not there.
-        if (head === undefined && pendingBytes > ANSWER_HEAD_MAX_BYTES) head = "other";
-        pending = [joined];
-        if (head === undefined || head === "other") continue;
+      const next = body.take(chunk);
+      if (next === undefined) continue;
+      const { head, bytes } = next;
+      if (next.first) {
         if (head.dataBytes === 0 || head.dataBytes > MAX_PIECE_SIZE_BYTES) {
           throw new PeerError("BAD_REQUEST", `A piece is 1 to ${MAX_PIECE_SIZE_BYTES} bytes (got ${head.dataBytes}).`);
         }
-        if (declared !== undefined && declared !== head.headBytes + head.dataBytes) {
-          throw new PeerError("BAD_REQUEST", `The body has ${declared} bytes, not the ${head.headBytes + head.dataBytes} its message says.`);
-        }
+        body.checkDeclaredLength(head);
         if (tab.wantsPiece(head.requestId, head.dataBytes)) data = buffers.take(grain(head.dataBytes)).subarray(0, head.dataBytes);
-        bytes = joined.subarray(head.headBytes);
-        pending = [];
       }
       if (filled + bytes.length > head.dataBytes) throw new PeerError("BAD_REQUEST", "The body is longer than its piece.");
       data?.set(bytes, filled);
       filled += bytes.length;
     }
+    const head = body.head;
     if (head === undefined || head === "other") {
       // Not in the proto's field order (or not a message at all): read whole, then decoded.
       let request;
       try {
-        request = fromBinary(AnswerPieceRequestSchema, Buffer.concat(pending, pendingBytes));
+        request = fromBinary(AnswerPieceRequestSchema, body.whole());
       } catch (err) {
         throw new PeerError("BAD_REQUEST", `the request message is not valid protobuf binary (${(err as Error).message})`);
       }
@@ -142,10 +187,8 @@ async function serve({ gateway, buffers, logger }: Ingest, req: Request, res: Re
 }
 
 /** AnswerPiece's head as the proto orders it: the request id, then the data field's tag and length. */
-interface AnswerHead {
+interface AnswerHead extends HeadLengths {
   readonly requestId: number;
-  readonly dataBytes: number;
-  readonly headBytes: number;
 }
 
 /** The head of `bytes` once they hold all of it; undefined while more is needed; "other" for any other shape. */
@@ -181,38 +224,17 @@ function readVarint(bytes: Uint8Array, at: number): { value: number; next: numbe
 async function serveMany({ gateway, buffers, logger }: Ingest, req: Request, res: Response): Promise<void> {
   try {
     const tab = gateway.session(bearerToken(req.headers.authorization)).tab;
-    const declared = req.headers["content-length"] === undefined ? undefined : Number(req.headers["content-length"]);
-    let pending: Buffer[] = [];
-    let pendingBytes = 0;
-    let head: Head | "other" | undefined;
+    const body = new HeadFirst(req, parseHead, HEAD_MAX_BYTES);
     let piece = 0;
     let current: Uint8Array | undefined;
     /** Whether the piece being read is wanted (its bytes go into a buffer) or skipped (its request no longer waits). */
     let wanted: boolean | undefined;
     let filled = 0;
-    let total = 0;
     for await (const chunk of req as AsyncIterable<Buffer>) {
-      total += chunk.length;
-      if (total > MAX_RPC_MESSAGE_BYTES) throw new PeerError("REQUEST_TOO_LARGE", `A request to this rpc is at most ${MAX_RPC_MESSAGE_BYTES} bytes.`);
-      let bytes = chunk;
-      if (head === undefined || head === "other") {
-        pending.push(chunk);
-        pendingBytes += chunk.length;
-        if (head === "other") continue;
-        const joined = pending.length === 1 ? chunk : Buffer.concat(pending, pendingBytes);
-        head = parseHead(joined);
-        if (head === undefined) {
-          if (pendingBytes > HEAD_MAX_BYTES) head = "other";
-          pending = [joined];
-          continue;
-        }
-        if (head === "other") continue;
-        if (declared !== undefined && declared !== head.headBytes + head.dataBytes) {
-          throw new PeerError("BAD_REQUEST", `The body has ${declared} bytes, not the ${head.headBytes + head.dataBytes} its message says.`);
-        }
-        bytes = joined.subarray(head.headBytes);
-        pending = [];
-      }
+      const next = body.take(chunk);
+      if (next === undefined) continue;
+      const { head, bytes } = next;
+      if (next.first) body.checkDeclaredLength(head);
       let at = 0;
       while (at < bytes.length) {
         if (piece >= head.sizes.length) throw new PeerError("BAD_REQUEST", "The body is longer than its pieces' sizes add up to.");
@@ -239,11 +261,12 @@ async function serveMany({ gateway, buffers, logger }: Ingest, req: Request, res
         }
       }
     }
+    const head = body.head;
     if (head === "other" || head === undefined) {
       // Not in the proto's field order (or not a message at all): read whole, then split with copies.
       let request;
       try {
-        request = fromBinary(AnswerPiecesRequestSchema, Buffer.concat(pending, pendingBytes));
+        request = fromBinary(AnswerPiecesRequestSchema, body.whole());
       } catch (err) {
         throw new PeerError("BAD_REQUEST", `the request message is not valid protobuf binary (${(err as Error).message})`);
       }
@@ -263,11 +286,9 @@ async function serveMany({ gateway, buffers, logger }: Ingest, req: Request, res
 }
 
 /** AnswerPieces' head as the proto orders it: packed request ids, packed sizes, then the data field's tag and length. */
-interface Head {
+interface Head extends HeadLengths {
   readonly requestIds: number[];
   readonly sizes: number[];
-  readonly headBytes: number;
-  readonly dataBytes: number;
 }
 
 /** The head of `bytes` once they hold all of it; undefined while more is needed; "other" for any other shape. */

@@ -11,6 +11,7 @@ import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startPserver, type Pserver } from "../../src/index.js";
 import { create, toBinary } from "@bufbuild/protobuf";
+import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import { AnswerPieceRequestSchema, AnswerPiecesRequestSchema, ErrorDetailSchema, ErrorReason, PeerService, TransferState, type TransferProgress } from "../../src/gen.js";
 import { clientFor, logger, removeDir, TEST_PASSWORD, tempDir, waitFor, writeRandomFile, type ProtocolName } from "../pserver-harness.js";
 import { TestTab, type TabProtocol } from "./test-tab.js";
@@ -454,6 +455,44 @@ describe("limits and invalid input", () => {
     const short = await many(toBinary(AnswerPiecesRequestSchema, create(AnswerPiecesRequestSchema, { requestIds: [77, 78], sizes: [3, 3], data: new Uint8Array(5) })));
     expect(short.status).toBe(400);
     expect(((await short.json()) as { message: string }).message).toMatch(/add up to 6 bytes, not the 5/);
+
+    // Fields out of the proto's order (a hand-made message: data first) are read whole and decoded as protobuf does.
+    const dataFirst = (fields: (writer: BinaryWriter) => void) => {
+      const writer = new BinaryWriter().tag(3, WireType.LengthDelimited).bytes(new Uint8Array(5));
+      fields(writer);
+      return writer.finish();
+    };
+    const lateOutOfOrder = await post(new BinaryWriter().tag(2, WireType.LengthDelimited).bytes(new Uint8Array(7)).tag(1, WireType.Varint).uint32(77).finish());
+    expect(lateOutOfOrder.status).toBe(499);
+    const goneOutOfOrder = await many(dataFirst((w) => w.tag(1, WireType.LengthDelimited).fork().uint32(77).uint32(78).join().tag(2, WireType.LengthDelimited).fork().uint32(3).uint32(2).join()));
+    expect(goneOutOfOrder.status).toBe(200);
+    const shortOutOfOrder = await many(dataFirst((w) => w.tag(1, WireType.LengthDelimited).fork().uint32(77).uint32(78).join().tag(2, WireType.LengthDelimited).fork().uint32(3).uint32(3).join()));
+    expect(shortOutOfOrder.status).toBe(400);
+
+    // A body whose declared length is not what its message's head says is refused before its bytes are kept.
+    const declaring = (rpc: string, body: Uint8Array, length: number) =>
+      new Promise<{ status: number; message: string }>((resolve, reject) => {
+        const req = http.request(`${gw.url}/p2p.v1.GatewayService/${rpc}`, {
+          method: "POST",
+          headers: { "content-type": "application/proto", authorization: `Bearer ${tab.sessionToken}`, "content-length": String(length) },
+        });
+        req.on("error", reject);
+        req.on("response", (res) => {
+          let text = "";
+          res.setEncoding("utf8");
+          res.on("data", (chunk: string) => (text += chunk));
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, message: (JSON.parse(text) as { message: string }).message }));
+        });
+        req.end(Buffer.from(body).subarray(0, length));
+      });
+    const one = toBinary(AnswerPieceRequestSchema, create(AnswerPieceRequestSchema, { requestId: 77, data: new Uint8Array(100) }));
+    const cut = await declaring("AnswerPiece", one, one.length - 10);
+    expect(cut.status).toBe(400);
+    expect(cut.message).toMatch(new RegExp(`The body has ${one.length - 10} bytes, not the ${one.length} its message says`));
+    const pieces = toBinary(AnswerPiecesRequestSchema, create(AnswerPiecesRequestSchema, { requestIds: [77, 78], sizes: [50, 50], data: new Uint8Array(100) }));
+    const cutMany = await declaring("AnswerPieces", pieces, pieces.length - 10);
+    expect(cutMany.status).toBe(400);
+    expect(cutMany.message).toMatch(new RegExp(`The body has ${pieces.length - 10} bytes, not the ${pieces.length} its message says`));
   });
 
   it("reads one answer's bytes per piece request: a second answer sent while the first is arriving is read past and answered Canceled", async () => {
