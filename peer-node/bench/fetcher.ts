@@ -3,6 +3,8 @@
 // Tuning knobs for experiments (variants.ts sets the first two; run.ts none): BENCH_PEER_OPTS /
 // BENCH_DOWNLOADER_OPTS (JSON options of PeerClients / PieceDownloader), BENCH_TIMELINE=1 (progress to stderr), BENCH_MEM_DETAIL=1,
 // BENCH_THREADS=1 (CPU seconds of each thread to stderr too; the JSON line always has them).
+// First, as in the pserver's entry (cli/main.ts): the global Headers without Node's undici.
+import "../src/install-light-headers.js";
 import { readFileSync, readdirSync } from "node:fs";
 import { pino } from "pino";
 import { SharedFolder } from "../src/store/shared-folder.js";
@@ -59,10 +61,6 @@ function threadTicks(): Map<string, number> {
   }
   return out;
 }
-// The pserver a user runs has loaded Node's internal undici (connect's `Headers`) serving its own
-// ClientService before any download starts; a fresh process loads it on the first GetManifest, ~19 ms
-// of a ~1.6 s download that the real pserver never pays (README, "Where a download's wall-clock time goes").
-new Headers();
 const ticksBefore = threadTicks();
 // The piece worker ends with its download: keep each thread's last sample.
 const ticksLast = new Map<string, number>();

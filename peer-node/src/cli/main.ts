@@ -2,6 +2,8 @@
 // `search`, `download`, `upload`, ...), or print a file's content id (`hash`). This is the entry: it parses argv, runs the command and turns
 // what went wrong into words and an exit code. The commands are in serve.ts, session-commands.ts and
 // file-commands.ts.
+// First: before any module uses the global Headers (light-headers.ts says why).
+import "../install-light-headers.js";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";

@@ -1,7 +1,7 @@
 // The CLI's one-shot commands against a real pserver and directory, run in-process through main()
 // with captured output (the same code bin/peer-node.js runs), plus one real `serve` child process.
 import { spawn } from "node:child_process";
-import { mkdir, readFile, stat } from "node:fs/promises";
+import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -213,9 +213,17 @@ describe("peer-node serve", () => {
   });
 
   it("starts from flags and the environment, goes online, and stops gracefully on SIGTERM", async () => {
+    // What the process loaded, said as it exits: the global Headers is LightHeaders, and serving calls
+    // loaded nothing of Node's undici (src/light-headers.ts says why).
+    const probe = path.join(cluster.root, "exit-probe.mjs");
+    await writeFile(
+      probe,
+      `process.on("exit", () => process.stderr.write("Headers: " + globalThis.Headers.name + ", undici modules: " + process.moduleLoadList.filter((m) => m.includes("undici")).length + "\\n"));\n`,
+    );
     // Run as a user runs it: the file itself, through its shebang (PATH finds this test's node).
     const { child, output, exited, url } = await startServe(BIN, ["serve", "--port", "0", "--shared-dir", path.join(cluster.root, "dave", "shared"), "--log-level", "warn"], {
       ...process.env,
+      NODE_OPTIONS: `--import ${probe}`,
       PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH ?? ""}`,
       PEER_NAME: "dave",
       PEER_PASSWORD: TEST_PASSWORD,
@@ -235,6 +243,7 @@ describe("peer-node serve", () => {
       child.kill("SIGTERM");
       expect(await exited).toBe(0);
       expect(output()).toMatch(/SIGTERM: stopping/);
+      expect(output()).toMatch(/Headers: LightHeaders\d*, undici modules: 0\n/);
       // Logged out on the way down: dave is no longer a live peer.
       const res = await fetch(`${cluster.directory.url}/api/v1/peers`);
       expect(((await res.json()) as { peers: { name: string }[] }).peers.map((p) => p.name)).not.toContain("dave");
