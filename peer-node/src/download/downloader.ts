@@ -63,9 +63,15 @@ export class PieceDownloader implements Downloader {
   /** Restarts the downloads a previous run left unfinished, from their saved verified pieces. */
   async resumeUnfinished(): Promise<Transfer[]> {
     const out: Transfer[] = [];
-    const legacy = await PartialDownload.discardLegacy(this.#deps.store.partialDir);
-    if (legacy.length > 0) {
-      this.#deps.logger.warn({ contentIds: legacy }, "discarded unfinished downloads an older version started under whole-file content ids; download them again by their new ids");
+    const legacy = await PartialDownload.migrateLegacy(this.#deps.store.partialDir);
+    for (const { from, to } of legacy.moved) {
+      this.#deps.logger.info({ from, to }, "moved an unfinished download an older version started under a whole-file content id to the new id of its manifest; it resumes from its verified pieces");
+    }
+    if (legacy.removed.length > 0) {
+      this.#deps.logger.warn(
+        { contentIds: legacy.removed },
+        "removed unfinished downloads an older version left whose manifest names no valid content id (or whose new id has state already); download them again by their new ids",
+      );
     }
     for (const contentId of await PartialDownload.list(this.#deps.store.partialDir)) {
       if (this.#shutdown.signal.aborted) break;

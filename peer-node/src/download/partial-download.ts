@@ -6,11 +6,11 @@
 // A piece's bit is saved only after its bytes were datasync'd, so after a crash or kill every saved bit
 // names bytes that are on disk and verified: a restart resumes without rehashing the partial file. The
 // saved manifest is checked against the content id again when it is loaded.
-import { open, readFile, type FileHandle } from "node:fs/promises";
+import { open, readFile, rename, type FileHandle } from "node:fs/promises";
 import { hasBit, newBitfield, setBit } from "../store/bitfield.js";
 import type { Manifest } from "../store/file-store.js";
 import type { PartialFolder } from "../store/partial-folder.js";
-import { checkManifest, isContentId, isLegacyContentId, pieceCount, pieceLength } from "../store/pieces.js";
+import { checkManifest, contentIdOfManifest, isContentId, isLegacyContentId, pieceCount, pieceLength } from "../store/pieces.js";
 
 interface ManifestFileV1 {
   version: 1;
@@ -55,18 +55,42 @@ export class PartialDownload {
   }
 
   /**
-   * Removes the state of downloads an older version started under a whole-file content id: their
-   * pieces were checked against a manifest nothing authenticated, and the new id of that file cannot
-   * be known without all of it. Returns the old ids removed (the caller logs them).
+   * Moves the state of downloads an older version started under a whole-file content id to the id of
+   * the manifest they saved: the new id names exactly that manifest (its size, piece size and piece
+   * hashes), and every piece marked verified was checked against those hashes, so it is a piece of the
+   * file the new id names, however the old manifest came. The download then resumes under the new id,
+   * from the holders that publish it (the file's holders do once they run this version). State whose
+   * manifest names no valid id (a piece size other than pieceSizeFor's, a hash count that does not
+   * match), or whose new id already has state of its own, is removed. Returns what was moved and what
+   * was removed, by old id (the caller logs them). Safe to run again after a crash halfway.
    */
-  static async discardLegacy(dir: PartialFolder): Promise<string[]> {
+  static async migrateLegacy(dir: PartialFolder): Promise<{ moved: Array<{ from: string; to: string }>; removed: string[] }> {
     const ids = new Set<string>();
     for (const entry of await dir.list()) {
       const id = entry.replace(/\.(manifest\.json|part|bits)$/, "");
       if (id !== entry && isLegacyContentId(id)) ids.add(id);
     }
-    for (const id of ids) await PartialDownload.remove(dir, id);
-    return [...ids];
+    const moved: Array<{ from: string; to: string }> = [];
+    const removed: string[] = [];
+    for (const id of ids) {
+      const to = await legacyTarget(dir, id);
+      if (to === undefined) {
+        await PartialDownload.remove(dir, id);
+        removed.push(id);
+        continue;
+      }
+      // The bytes and bits first, the new manifest next, the old manifest last: a crash in between
+      // leaves the old manifest, and the next start moves what is left (or finds the new state).
+      for (const suffix of [".part", ".bits"]) {
+        await rename(dir.pathOf(`${id}${suffix}`), dir.pathOf(`${to.manifest.contentId}${suffix}`)).catch((err: NodeJS.ErrnoException) => {
+          if (err.code !== "ENOENT") throw err;
+        });
+      }
+      await writeManifest(dir, to.manifest, to.name);
+      await PartialDownload.remove(dir, id);
+      moved.push({ from: id, to: to.manifest.contentId });
+    }
+    return { moved, removed };
   }
 
   /** Removes a download's files (any that exist). */
@@ -79,13 +103,9 @@ export class PartialDownload {
     let manifest: Manifest;
     let name: string;
     try {
-      const raw = JSON.parse(await readFile(dir.pathOf(`${contentId}.manifest.json`), "utf8")) as ManifestFileV1;
-      if (raw.version !== 1) throw new Error("unknown version");
-      const all = Buffer.from(raw.pieceHashes, "base64");
-      const hashes: Buffer[] = [];
-      for (let o = 0; o < all.length; o += 32) hashes.push(all.subarray(o, o + 32));
-      manifest = checkManifest({ contentId: raw.contentId, name: raw.name, size: raw.size, pieceSize: raw.pieceSize, pieceHashes: hashes }, contentId);
-      name = raw.name;
+      const saved = await readManifestFile(dir, contentId);
+      manifest = checkManifest(saved, contentId);
+      name = saved.name;
     } catch {
       await PartialDownload.remove(dir, contentId);
       return undefined;
@@ -195,6 +215,32 @@ export class PartialDownload {
 }
 
 /** Writes (or atomically replaces) a download's manifest file. */
+/**
+ * The manifest an older version's download state `id` saved, under the new id it names, with the file's
+ * name; undefined when it names no valid id or that id has state of its own.
+ */
+async function legacyTarget(dir: PartialFolder, id: string): Promise<{ manifest: Manifest; name: string } | undefined> {
+  try {
+    const saved = await readManifestFile(dir, id);
+    const contentId = contentIdOfManifest(saved.size, saved.pieceSize, saved.pieceHashes);
+    const manifest = checkManifest({ ...saved, contentId }, contentId);
+    if ((await dir.list()).includes(`${contentId}.manifest.json`)) return undefined;
+    return { manifest, name: saved.name };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The manifest file of download state `id` as saved, not checked against any id; throws when it is unreadable. */
+async function readManifestFile(dir: PartialFolder, id: string): Promise<Manifest> {
+  const raw = JSON.parse(await readFile(dir.pathOf(`${id}.manifest.json`), "utf8")) as ManifestFileV1;
+  if (raw.version !== 1 || typeof raw.name !== "string") throw new Error("unknown manifest file");
+  const all = Buffer.from(raw.pieceHashes, "base64");
+  const pieceHashes: Buffer[] = [];
+  for (let o = 0; o < all.length; o += 32) pieceHashes.push(all.subarray(o, o + 32));
+  return { contentId: raw.contentId, name: raw.name, size: raw.size, pieceSize: raw.pieceSize, pieceHashes };
+}
+
 async function writeManifest(dir: PartialFolder, manifest: Manifest, name: string): Promise<void> {
   const body: ManifestFileV1 = {
     version: 1,

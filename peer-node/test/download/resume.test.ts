@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
-import { copyFile, mkdir, readFile, utimes } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { copyFile, mkdir, readdir, readFile, rename, rm, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, expect, it } from "vitest";
@@ -114,5 +115,23 @@ it("resumes from the saved pieces when Download is called again after a restart 
     // resumeUnfinished racing with it does not start a second download.
     expect(await d.resumeUnfinished()).toEqual([]);
     return t;
+  });
+});
+
+it("resumes, under the new id, a download an older version left under the whole-file id, without refetching its verified pieces", async () => {
+  await killAndRestart(async (d, contentId) => {
+    // Made into the state an older version left: its files named by the SHA-256 of the whole file, the
+    // same manifest (as that version saved it) naming that old id.
+    const partial = join(root, "me", "shared", ".p2p-partial");
+    const source = await readFile(join(root, "src", "big.bin"));
+    const old = createHash("sha256").update(source).digest("hex");
+    for (const suffix of [".part", ".bits"]) await rename(join(partial, `${contentId}${suffix}`), join(partial, `${old}${suffix}`));
+    const saved = JSON.parse(await readFile(join(partial, `${contentId}.manifest.json`), "utf8")) as { contentId: string };
+    await writeFile(join(partial, `${old}.manifest.json`), JSON.stringify({ ...saved, contentId: old }));
+    await rm(join(partial, `${contentId}.manifest.json`));
+    const resumed = await d.resumeUnfinished();
+    expect(resumed.map((t) => t.snapshot().contentId)).toEqual([contentId]);
+    expect((await readdir(partial)).filter((f) => f.startsWith(old))).toEqual([]);
+    return resumed[0]!;
   });
 });
